@@ -1,0 +1,74 @@
+"""Entry point of the ``loyalist`` command."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+from rich.console import Console
+
+import loyalist
+from loyalist.cli import commands
+from loyalist.errors import LoyalistError
+
+app = typer.Typer(
+    name="loyalist",
+    help="Customer retention from your own records: who is drifting away, why, and whom "
+    "to call today.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"loyalist {loyalist.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Customer retention from your own records."""
+
+
+for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+    importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user mistakes print one clear message and no traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except LoyalistError as e:
+        err.print(f"[bold red]Error:[/] {e.message}", highlight=False)
+        if e.hint:
+            err.print(f"[bold]Next step:[/] {e.hint}", highlight=False)
+        return e.exit_code
+    except typer.Abort:
+        err.print("Aborted.")
+        return 130
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        return 130
+    except Exception as e:  # click usage errors and Exit come through here
+        import click
+
+        if isinstance(e, click.exceptions.Exit):
+            return e.exit_code
+        if isinstance(e, click.ClickException):
+            e.show()
+            return e.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

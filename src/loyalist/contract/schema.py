@@ -1,0 +1,227 @@
+"""The data contract: the tables a business can provide, and their columns.
+
+This module is the single source of truth. ``docs/data-contract.md`` is generated
+from it (``python -m loyalist.contract.docs``) and checked in CI, so the document
+cannot drift from the code. The store creates its tables from it and ingestion
+validates every row against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from loyalist.errors import UnknownTableError
+
+# Logical types and the DuckDB type each is stored as.
+STORAGE_TYPES = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "float": "DOUBLE",
+    "integer": "BIGINT",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # a key of STORAGE_TYPES
+    description: str
+    required: bool = False
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    #: (other column, reason) pairs: this timestamp must not precede the other one
+    not_before: tuple[str, ...] = ()
+
+    @property
+    def storage_type(self) -> str:
+        return STORAGE_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    #: columns that identify a row when the source has no ``id``
+    natural_key: tuple[str, ...]
+    #: rows are never updated once stored (outreach log)
+    append_only: bool = False
+    #: unknown source columns become typed attribute columns (customers only)
+    extra_attributes: bool = False
+    #: column holding the row's main date, for ``status`` date ranges
+    date_column: str | None = None
+    examples: tuple[str, ...] = field(default=())
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def has_id(self) -> bool:
+        return "id" in self.names
+
+
+def _id(what: str) -> Column:
+    return Column("id", "string", f"The {what}'s identifier in the source system. "
+                  "Optional: rows without it are identified by a hash of their content.")
+
+
+def _customer_id() -> Column:
+    return Column("customer_id", "string", "Identifier of the customer (matches `customers.id`).",
+                  required=True)
+
+
+CUSTOMERS = Table(
+    "customers",
+    "One row per customer. Any further column of the source (plan, contract type, region...) "
+    "is kept as a typed attribute column of its own.",
+    (
+        Column("id", "string", "The customer's identifier in the source system.", required=True),
+        Column("name", "string", "Display name (person or company)."),
+        Column("segment", "string", "Segment or tier the business uses (e.g. SMB, enterprise)."),
+        Column("created_at", "timestamp", "When the customer relationship started."),
+        Column("owner", "string", "Account manager responsible for the customer."),
+    ),
+    natural_key=("id",),
+    extra_attributes=True,
+    date_column="created_at",
+)
+
+ORDERS = Table(
+    "orders",
+    "Purchases. Lifecycle timestamps are optional; when present they feed the "
+    "order follow-through checks.",
+    (
+        _id("order"),
+        _customer_id(),
+        Column("ordered_at", "timestamp", "When the order was placed.", required=True),
+        Column("amount", "float", "Order value in the business's currency, before refunds. "
+               "Record returns with status `returned`, not a negative amount.",
+               unit="currency", min=0),
+        Column("quantity", "integer", "Number of items.", unit="items", min=0),
+        Column("status", "string", "Free status, e.g. placed, fulfilled, cancelled, returned."),
+        Column("acknowledged_at", "timestamp", "When the business confirmed the order.",
+               not_before=("ordered_at",)),
+        Column("promised_at", "timestamp", "Delivery date promised to the customer.",
+               not_before=("ordered_at",)),
+        Column("fulfilled_at", "timestamp", "When the order was delivered or completed.",
+               not_before=("ordered_at",)),
+        Column("followed_up_at", "timestamp", "When someone checked back with the customer "
+               "after fulfilment.", not_before=("ordered_at",)),
+    ),
+    natural_key=("customer_id", "ordered_at", "amount", "quantity"),
+    date_column="ordered_at",
+)
+
+SUBSCRIPTIONS = Table(
+    "subscriptions",
+    "Contracts with a start and (once ended) an end.",
+    (
+        _id("subscription"),
+        _customer_id(),
+        Column("plan", "string", "Plan or product name."),
+        Column("started_at", "timestamp", "Start of the subscription.", required=True),
+        Column("ended_at", "timestamp", "End (cancellation or expiry); empty while active.",
+               not_before=("started_at",)),
+        Column("mrr", "float", "Recurring revenue per month.", unit="currency per month", min=0),
+    ),
+    natural_key=("customer_id", "plan", "started_at"),
+    date_column="started_at",
+)
+
+REQUESTS = Table(
+    "requests",
+    "Service contacts: calls, emails, tickets, chats.",
+    (
+        _id("request"),
+        _customer_id(),
+        Column("opened_at", "timestamp", "When the customer made contact.", required=True),
+        Column("channel", "string", "phone, email, chat, web, visit..."),
+        Column("subject", "string", "Subject line or short summary."),
+        Column("text", "string", "What the customer wrote or said."),
+        Column("category", "string", "What the request is about (invoice, delivery, ...)."),
+        Column("team", "string", "Team the request was routed to."),
+        Column("agent", "string", "Person who handled it."),
+        Column("first_response_at", "timestamp", "First answer from the business.",
+               not_before=("opened_at",)),
+        Column("resolved_at", "timestamp", "When the matter was resolved.",
+               not_before=("opened_at",)),
+        Column("parent_id", "string", "Id of an earlier request this one refers to, if the "
+               "source system records it."),
+    ),
+    natural_key=("customer_id", "opened_at", "channel", "subject", "text"),
+    date_column="opened_at",
+)
+
+FEEDBACK = Table(
+    "feedback",
+    "Survey answers: NPS and the relationship items.",
+    (
+        _id("answer"),
+        _customer_id(),
+        Column("answered_at", "timestamp", "When the survey was answered.", required=True),
+        Column("nps", "integer", "Likelihood to recommend.", unit="0-10", min=0, max=10),
+        Column("satisfaction", "integer", "Satisfaction item.", unit="Likert 1-5", min=1, max=5),
+        Column("trust", "integer", "Trust item.", unit="Likert 1-5", min=1, max=5),
+        Column("commitment", "integer", "Commitment item.", unit="Likert 1-5", min=1, max=5),
+        Column("comment", "string", "Free-text comment."),
+    ),
+    natural_key=("customer_id", "answered_at"),
+    date_column="answered_at",
+)
+
+EVENTS = Table(
+    "events",
+    "Product usage or any other behaviour worth counting.",
+    (
+        _customer_id(),
+        Column("at", "timestamp", "When it happened.", required=True),
+        Column("type", "string", "Kind of event (login, page_view, download...).", required=True),
+        Column("value", "float", "Optional amount attached to the event (duration, count...)."),
+    ),
+    natural_key=("customer_id", "at", "type", "value"),
+    date_column="at",
+)
+
+TOUCHES = Table(
+    "touches",
+    "Outreach to a customer and its outcome. Append-only: history is never rewritten.",
+    (
+        _id("touch"),
+        _customer_id(),
+        Column("at", "timestamp", "When the contact happened.", required=True),
+        Column("kind", "string", "call, email, visit, letter...", required=True),
+        Column("by", "string", "Who made the contact."),
+        Column("outcome", "string", "reached, no-answer, saved, lost, escalated..."),
+        Column("note", "string", "What was said or agreed."),
+    ),
+    natural_key=("customer_id", "at", "kind", "by", "outcome", "note"),
+    append_only=True,
+    date_column="at",
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (CUSTOMERS, ORDERS, SUBSCRIPTIONS, REQUESTS, FEEDBACK, EVENTS, TOUCHES)
+}
+
+
+def get_table(name: str) -> Table:
+    """Return the contract of table ``name`` or raise :class:`UnknownTableError`."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise UnknownTableError(
+            f"Unknown table {name!r}.",
+            hint=f"Use one of: {', '.join(TABLES)}.",
+        ) from None

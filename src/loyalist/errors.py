@@ -1,0 +1,76 @@
+"""One error hierarchy for the library, the CLI and the API.
+
+Every error a user can cause is a :class:`LoyalistError`. Each child also inherits
+the matching built-in so that ``except ValueError`` keeps working. Messages say
+what was given, what was expected, and what to do next (``hint``).
+"""
+
+from __future__ import annotations
+
+
+class LoyalistError(Exception):
+    """Base class of every error Loyalist raises on purpose."""
+
+    #: process exit code used by the CLI
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\nNext step: {self.hint}"
+        return self.message
+
+
+class UnknownTableError(LoyalistError, KeyError):
+    """A table name that is not part of the data contract."""
+
+    exit_code = 2
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return LoyalistError.__str__(self)
+
+
+class SourceError(LoyalistError, FileNotFoundError):
+    """An input file that is missing, unreadable or of an unknown format."""
+
+    exit_code = 2
+
+
+class MappingError(LoyalistError, ValueError):
+    """A column mapping that does not fit the file or the contract."""
+
+    exit_code = 2
+
+
+class IngestError(LoyalistError, ValueError):
+    """An ingest that could not accept a single row; nothing was written."""
+
+    exit_code = 3
+
+
+class StoreLockedError(LoyalistError, OSError):
+    """The store file is held by another process."""
+
+    exit_code = 4
+
+
+class StoreVersionError(LoyalistError, RuntimeError):
+    """The store was written by a newer Loyalist than this one."""
+
+    exit_code = 4
+
+
+class NotFittedError(LoyalistError, ValueError, AttributeError):
+    """A model was used before ``fit``."""
+
+
+class ConvergenceError(LoyalistError, ArithmeticError):
+    """A model fit did not converge; the message lists what to try."""
+
+
+class DataError(LoyalistError, ValueError):
+    """Data that cannot be used for the computation asked of it."""
