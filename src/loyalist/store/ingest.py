@@ -1,0 +1,335 @@
+"""Ingestion: read, parse, check, then merge into the store in one transaction.
+
+The pipeline runs inside DuckDB (no Python loop over rows):
+
+1. the source is read as raw columns plus its line numbers (:mod:`.readers`);
+2. every contract column is parsed and checked, giving a value and a reason
+   (:mod:`.parsing`); rows with any reason are rejected;
+3. each row gets a key: its ``id``, else a hash of its natural key plus its
+   occurrence number, so re-ingesting a file or an overlapping export adds nothing;
+4. one transaction inserts new rows, updates changed ones (only the columns the
+   source has), stores the rejects with line, column and reason, and logs the
+   ingest. A crash at any point leaves the store as it was before.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from loyalist.contract.schema import Table, get_table
+from loyalist.errors import IngestError
+from loyalist.store import parsing
+from loyalist.store.mapping import parse_mapping, resolve
+from loyalist.store.migrations import ATTRIBUTES, INGESTS, REJECTS
+from loyalist.store.parsing import Options, lit, q
+from loyalist.store.readers import Source, read_source
+
+STAGE = "_loyalist_stage"
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did. ``accepted == inserted + updated + unchanged``."""
+
+    ingest_id: int
+    table: str
+    source: str
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rejects_file: str | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+    attributes_added: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def accepted(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+def _reason_col(name: str) -> str:
+    return q(f"_r_{name}")
+
+
+def run_ingest(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    source,
+    mapping=None,
+    *,
+    rejects_dir: Path,
+    strict: bool = False,
+    header: bool = True,
+    names: list[str] | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    date_format: str | list[str] | None = None,
+    decimal: str = ".",
+    sheet: str | int | None = None,
+    format: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> IngestResult:
+    """Ingest ``source`` into contract table ``table`` using connection ``con``."""
+    step = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    contract = get_table(table)
+    mapping = parse_mapping(mapping)
+    if isinstance(date_format, str):
+        date_format = [date_format]
+    opts = Options(date_format=tuple(date_format or ()), decimal=decimal)
+    step("reading")
+    src = read_source(con, source, fmt=format, header=header, names=names,
+                      delimiter=delimiter, encoding=encoding, sheet=sheet)
+    try:
+        return _ingest(con, contract, src, mapping, opts, strict, rejects_dir, step, started)
+    finally:
+        for tmp in src.cleanup:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_dir, step, started):
+    chosen, attr_sources, ignored = resolve(contract, src.columns, mapping)
+    notes = []
+    opts.date_order = {}
+    for name, s in chosen.items():
+        if contract.column(name).type == "timestamp" and src.types[s].upper() == "VARCHAR" \
+                and not opts.date_format:
+            order = parsing.settle_date_order(con, src.name, s)
+            if order:
+                opts.date_order[s] = order
+                if order != "mixed":
+                    notes.append(f"{s}: dates read as {'day' if order == 'dmy' else 'month'}-first "
+                                 "(the column has dates that can only be read that way)")
+    attr_types = _attribute_types(con, contract, src, attr_sources)
+    step("checking")
+    sqls = [parsing.column_sql(c, chosen.get(c.name), src.types.get(chosen.get(c.name, ""), ""),
+                               opts) for c in contract.columns if c.name in chosen]
+    sqls += [parsing.attribute_sql(a, s, src.types[s], attr_types[a]) for a, s in
+             attr_sources.items()]
+    out_names = [c.name for c in contract.columns if c.name in chosen] + list(attr_sources)
+    _stage(con, contract, src, chosen, sqls, out_names, strict)
+    _assign_keys(con, contract, chosen, out_names)
+    reason_cols = [_reason_col(n) for n in out_names] + [q("_r__key")]
+    bad_filter = " OR ".join(f"{r} IS NOT NULL" for r in reason_cols)
+    n_rows, n_bad = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {bad_filter}) FROM {STAGE}").fetchall()[0]
+    n_struct = len(src.structural_rejects)
+    rows_read = n_rows + n_struct
+    if rows_read == 0:
+        raise IngestError(f"{src.label} has no data rows.",
+                          hint="Check that the export wrote any rows (and --no-header if the "
+                          "file has no header line).")
+    if n_rows - n_bad == 0:
+        raise IngestError(*_diagnose(con, src, out_names, reason_cols, rows_read))
+
+    step("writing")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        ingest_id = con.execute(f"SELECT nextval('{INGESTS}_seq')").fetchall()[0][0]
+        added = _add_attributes(con, contract, attr_types, ingest_id)
+        counts = _merge(con, contract, out_names, ingest_id)
+        rejects_file = None
+        n_rejected = _store_rejects(con, contract, src, ingest_id, out_names, bad_filter,
+                                    counts.pop("conflicts"))
+        if n_rejected:
+            rejects_file = str(rejects_dir / f"ingest-{ingest_id}-{contract.name}.csv")
+        con.execute(
+            f"INSERT INTO {INGESTS} VALUES (?, ?, ?, ?, now()::TIMESTAMP - to_microseconds(?), "
+            "now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
+            [ingest_id, contract.name, src.label, src.format,
+             int((time.perf_counter() - started) * 1e6), rows_read, counts["inserted"],
+             counts["updated"], counts["unchanged"], n_rejected,
+             json.dumps({"mapping": chosen, "attributes": attr_sources,
+                         "date_format": list(opts.date_format), "delimiter": src.delimiter,
+                         "encoding": src.encoding}), rejects_file])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if rejects_file:
+        write_rejects_file(con, ingest_id, Path(rejects_file))
+    return IngestResult(
+        ingest_id=ingest_id, table=contract.name, source=src.label, rows_read=rows_read,
+        inserted=counts["inserted"], updated=counts["updated"], unchanged=counts["unchanged"],
+        rejected=n_rejected, rejects_file=rejects_file, ignored_columns=ignored,
+        attributes_added=added, notes=notes, seconds=time.perf_counter() - started)
+
+
+def _attribute_types(con, contract, src, attr_sources) -> dict[str, str]:
+    if not attr_sources:
+        return {}
+    known = dict(con.execute(f"SELECT name, type FROM {ATTRIBUTES} WHERE table_name = ?",
+                             [contract.name]).fetchall())
+    return {a: known.get(a) or parsing.infer_attribute_type(con, src.name, s, src.types[s])
+            for a, s in attr_sources.items()}
+
+
+def _stage(con, contract, src, chosen, sqls, out_names, strict) -> None:
+    """Materialise parsed values and their reasons, one row per source row."""
+    inner = ", ".join(f"{s.value} AS {q(s.name)}, {s.reason} AS {_reason_col(s.name)}"
+                      for s in sqls)
+    outer = []
+    for name in out_names:
+        checks = [_reason_col(name)]
+        if name in contract.names:
+            col = contract.column(name)
+            for other in col.not_before:
+                if other in chosen:
+                    checks.append(
+                        f"CASE WHEN {q(name)} < {q(other)} THEN '{name} ' || {q(name)} || "
+                        f"' is before {other} ' || {q(other)} END")
+            if strict and name == "customer_id" and contract.name != "customers":
+                checks.append(f"CASE WHEN {q(name)} IS NOT NULL AND _known.id IS NULL THEN "
+                              f"'unknown customer ' || {q(name)} || ' (strict mode: not in "
+                              "customers)' END")
+        expr = checks[0] if len(checks) == 1 else f"coalesce({', '.join(checks)})"
+        outer.append(f"{q(name)}, {expr} AS {_reason_col(name)}")
+    join = ""
+    if strict and "customer_id" in chosen and contract.name != "customers":
+        join = ("LEFT JOIN (SELECT DISTINCT id FROM customers) _known "
+                "ON p.customer_id = _known.id")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS WITH p AS (SELECT _line, {inner} "
+                f"FROM {src.name}) SELECT _line, {', '.join(outer)} FROM p {join}")
+
+
+def _assign_keys(con, contract: Table, chosen, out_names) -> None:
+    """Give every good row its key; earlier rows with the key of a later row are rejected."""
+    ok = " AND ".join(f"{_reason_col(n)} IS NULL" for n in out_names)
+    id_expr = q("id") if "id" in chosen else "NULL"
+    needs_hash = con.execute(f"SELECT count(*) FROM {STAGE} WHERE {id_expr} IS NULL AND {ok}"
+                             ).fetchall()[0][0]
+    key = f"CAST({id_expr} AS VARCHAR)"
+    if needs_hash:
+        parts = ", ".join(
+            f"coalesce(CAST({q(c)} AS VARCHAR), '\\0')" if c in chosen else "'\\0'"
+            for c in contract.natural_key)
+        digest = f"md5(concat_ws('\\x1f', {parts}))"
+        # the n-th identical row of a file keeps the same key on every re-ingest
+        key = (f"CASE WHEN {id_expr} IS NOT NULL THEN {key} ELSE 'h:' || {digest} || ':' || "
+               f"row_number() OVER (PARTITION BY {ok}, {id_expr} IS NULL, {digest} "
+               "ORDER BY _line) END")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT *, CASE WHEN {ok} THEN {key} "
+                f"END AS _key, CAST(NULL AS VARCHAR) AS {q('_r__key')} FROM {STAGE}")
+    dup = con.execute(f"SELECT count(_key) - count(DISTINCT _key) FROM {STAGE}").fetchall()[0][0]
+    if dup:
+        con.execute(
+            f"UPDATE {STAGE} SET {q('_r__key')} = 'same id as line ' || kept || "
+            f"' of this file, which is kept (the later line wins)' FROM ("
+            f"SELECT _line AS l, max(_line) OVER (PARTITION BY _key) AS kept FROM {STAGE} "
+            f"WHERE _key IS NOT NULL) WHERE _line = l AND l < kept")
+
+
+def _add_attributes(con, contract, attr_types, ingest_id) -> dict[str, str]:
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND NOT internal",
+        [contract.name]).fetchall()}
+    added = {}
+    for name, typ in attr_types.items():
+        if name not in have:
+            con.execute(f"ALTER TABLE {q(contract.name)} ADD COLUMN {q(name)} {typ}")
+            con.execute(f"INSERT OR IGNORE INTO {ATTRIBUTES} VALUES (?, ?, ?, ?)",
+                        [contract.name, name, typ, ingest_id])
+            added[name] = typ
+    return added
+
+
+def _merge(con, contract: Table, out_names, ingest_id) -> dict[str, int]:
+    """Insert new keys, update changed rows (columns the source has), count the rest."""
+    target = q(contract.name)
+    ok = f"{STAGE}._key IS NOT NULL AND {q('_r__key')} IS NULL"
+    changed = " OR ".join(f"t.{q(n)} IS DISTINCT FROM s.{q(n)}" for n in out_names)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _loyalist_ok AS SELECT _key, _line, "
+                f"{', '.join(q(n) for n in out_names)} FROM {STAGE} WHERE {ok}")
+    total = con.execute("SELECT count(*) FROM _loyalist_ok").fetchall()[0][0]
+    conflicts = "NULL"
+    if contract.append_only:
+        updated = 0
+        conflicts = (f"SELECT s._line FROM _loyalist_ok s JOIN {target} t USING (_key) "
+                     f"WHERE {changed}")
+    else:
+        sets = ", ".join(f"{q(n)} = s.{q(n)}" for n in out_names)
+        updated = con.execute(
+            f"UPDATE {target} AS t SET {sets}, _ingest_id = {ingest_id}, _line = s._line "
+            f"FROM _loyalist_ok s WHERE t._key = s._key AND ({changed})").fetchall()[0][0]
+    cols = ", ".join(q(n) for n in out_names)
+    inserted = con.execute(
+        f"INSERT INTO {target} ({cols}, _key, _ingest_id, _line) SELECT {cols}, _key, "
+        f"{ingest_id}, _line FROM _loyalist_ok s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {target} t WHERE t._key = s._key)").fetchall()[0][0]
+    n_conflicts = 0
+    if contract.append_only:
+        n_conflicts = con.execute(f"SELECT count(*) FROM ({conflicts})").fetchall()[0][0]
+    return {"inserted": inserted, "updated": updated,
+            "unchanged": total - inserted - updated - n_conflicts,
+            "conflicts": conflicts if n_conflicts else None}
+
+
+def _raw_struct(src: Source) -> str:
+    return "to_json(struct_pack(" + ", ".join(
+        f"{q(c)} := CAST(r.{q(c)} AS VARCHAR)" for c in src.columns) + "))"
+
+
+def _store_rejects(con, contract, src, ingest_id, out_names, bad_filter, conflicts) -> int:
+    unpivot = " UNION ALL ".join(
+        f"SELECT _line, {lit(n)} AS col, {_reason_col(n)} AS reason FROM _loyalist_bad "
+        f"WHERE {_reason_col(n)} IS NOT NULL" for n in out_names)
+    unpivot += (f" UNION ALL SELECT _line, 'id' AS col, {q('_r__key')} FROM _loyalist_bad "
+                f"WHERE {q('_r__key')} IS NOT NULL")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _loyalist_bad AS SELECT * FROM {STAGE} "
+                f"WHERE {bad_filter}")
+    if conflicts:
+        unpivot += (f" UNION ALL SELECT _line, 'id', 'touches are append-only: this id is "
+                    f"already recorded with other content' FROM ({conflicts})")
+    con.execute(
+        f"INSERT INTO {REJECTS} SELECT {ingest_id}, {lit(contract.name)}, {lit(src.label)}, "
+        f"b._line, b.col, b.reason, {_raw_struct(src)} FROM ({unpivot}) b "
+        f"JOIN {src.name} r ON r._line = b._line")
+    for line, reason, raw in src.structural_rejects:
+        con.execute(f"INSERT INTO {REJECTS} VALUES (?, ?, ?, ?, NULL, ?, ?)",
+                    [ingest_id, contract.name, src.label, line, reason, json.dumps(raw)])
+    return con.execute(f"SELECT count(DISTINCT line) FROM {REJECTS} WHERE ingest_id = ?",
+                       [ingest_id]).fetchall()[0][0]
+
+
+def write_rejects_file(con, ingest_id: int, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY (SELECT source, line, \"column\", reason, raw FROM {REJECTS} "
+                f"WHERE ingest_id = {int(ingest_id)} ORDER BY line, \"column\") TO "
+                f"{lit(str(path))} (HEADER, DELIMITER ',')")
+
+
+def _diagnose(con, src: Source, out_names, reason_cols, rows_read) -> tuple[str, str]:
+    """One clear message when not a single row could be accepted."""
+    union = " UNION ALL ".join(
+        f"SELECT {lit(n)} AS col, regexp_replace({r}, '''.*''', '<value>') AS reason "
+        f"FROM {STAGE} WHERE {r} IS NOT NULL"
+        for n, r in zip([*out_names, "id"], reason_cols, strict=True))
+    top = con.execute(f"SELECT col, reason, count(*) n FROM ({union}) GROUP BY ALL "
+                      "ORDER BY n DESC LIMIT 1").fetchall()
+    top = top[0] if top else None
+    msg = f"No row of {src.label} could be accepted ({rows_read} rows read); nothing was written."
+    if top is None:
+        return msg, "Check the file's delimiter, encoding and header line."
+    col, reason, n = top
+    msg += f" Most common problem: {col}: {reason} ({n} rows)."
+    if "date" in reason:
+        hint = "The dates are in a format Loyalist will not guess: pass --date-format, e.g. " \
+               "--date-format %d/%m/%Y."
+    elif "missing required" in reason:
+        hint = f"Column {col} is empty in every row: check --map (wrong column?) and --delimiter."
+    elif "number" in reason:
+        hint = "Numbers could not be read: check --map, and --decimal , if commas mark decimals."
+    else:
+        hint = "Check --map, --delimiter and --encoding."
+    if len(src.columns) == 1:
+        hint += " The file was read as a single column: the delimiter is probably wrong."
+    return msg, hint

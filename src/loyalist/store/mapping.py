@@ -1,0 +1,106 @@
+"""Column mapping: which source column feeds which contract column."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from loyalist.contract.schema import Table
+from loyalist.errors import MappingError
+
+
+def normalize(name: str) -> str:
+    """customer ID, Customer-Id and customer_id all normalize to ``customer_id``."""
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
+    return s or "column"
+
+
+def parse_mapping(mapping) -> dict[str, str]:
+    """Accept a dict, ``"target=source,..."`` text, or the path of a TOML file.
+
+    A TOML mapping file holds ``target = "source"`` pairs, optionally under a
+    ``[columns]`` table.
+    """
+    if mapping is None:
+        return {}
+    if isinstance(mapping, dict):
+        return {str(k): str(v) for k, v in mapping.items()}
+    text = str(mapping)
+    if text.endswith(".toml") or (len(text) < 4096 and Path(text).is_file()):
+        path = Path(text)
+        if not path.is_file():
+            raise MappingError(f"Mapping file not found: {text!r}.",
+                               hint="Give the path of a TOML file with target = \"source\" lines.")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise MappingError(f"Mapping file {text!r} is not valid TOML: {e}.",
+                               hint='Write one line per column: customer_id = "CustID"') from None
+        data = data.get("columns", data)
+        return {str(k): str(v) for k, v in data.items() if not isinstance(v, dict)}
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise MappingError(
+                f"Cannot read the mapping item {part!r}.",
+                hint="Write --map target=SourceColumn,... e.g. --map customer_id=CustID")
+        target, source = (s.strip() for s in part.split("=", 1))
+        out[target] = source
+    return out
+
+
+def resolve(contract: Table, columns: list[str], mapping: dict[str, str]):
+    """Return ({contract column: source column}, {attribute: source column}, ignored)."""
+    unknown = [t for t in mapping if t not in contract.names and not contract.extra_attributes]
+    if unknown:
+        raise MappingError(
+            f"--map names {', '.join(map(repr, unknown))}, not columns of {contract.name}.",
+            hint=f"{contract.name} has: {', '.join(contract.names)}.")
+    missing_src = [s for s in mapping.values() if s not in columns]
+    if missing_src:
+        raise MappingError(
+            f"The file has no column {', '.join(map(repr, missing_src))}.",
+            hint=f"Its columns are: {', '.join(columns)}." + _delimiter_hint(columns))
+    chosen: dict[str, str] = {t: s for t, s in mapping.items() if t in contract.names}
+    used = set(mapping.values())
+    by_norm: dict[str, str] = {}
+    for c in columns:
+        by_norm.setdefault(normalize(c), c)
+    for name in contract.names:
+        if name not in chosen and name in by_norm and by_norm[name] not in used:
+            chosen[name] = by_norm[name]
+            used.add(by_norm[name])
+    missing = [c for c in contract.required if c not in chosen]
+    if missing:
+        example = ",".join(f"{m}=<column>" for m in missing)
+        raise MappingError(
+            f"{contract.name} needs column(s) {', '.join(missing)}, and the file has none "
+            f"of that name.",
+            hint=f"Map them with --map {example}. The file's columns are: "
+            f"{', '.join(columns)}." + _delimiter_hint(columns))
+    attributes: dict[str, str] = {}
+    ignored = []
+    for c in columns:
+        if c in used:
+            continue
+        if contract.extra_attributes:
+            attributes.setdefault(normalize(c), c)
+        else:
+            ignored.append(c)
+    for t, s in mapping.items():
+        if t not in contract.names:
+            attributes[normalize(t)] = s
+    return chosen, attributes, ignored
+
+
+def _delimiter_hint(columns: list[str]) -> str:
+    if len(columns) == 1:
+        name = columns[0]
+        for d, label in ((";", "';'"), ("\t", "tab"), ("|", "'|'"), (",", "','")):
+            if d in name:
+                return (f" The file was read as one column; it seems to be separated by {label}: "
+                        f"pass --delimiter {label}.")
+        return " The file was read as one column: check --delimiter and --encoding."
+    return ""

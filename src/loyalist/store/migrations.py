@@ -1,0 +1,134 @@
+"""Store schema versions and migrations, so a newer Loyalist opens an older store.
+
+Two mechanisms, both run when a store is opened for writing:
+
+* numbered migrations (``MIGRATIONS``) for bookkeeping tables and for changes that
+  are not plain additions; the store records the last one applied;
+* :func:`sync_contract`, which creates every contract table and adds any contract
+  column an older store lacks (additive changes need no numbered migration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from loyalist.contract.schema import TABLES
+from loyalist.errors import StoreVersionError
+from loyalist.store.parsing import q
+
+META = "_loyalist_meta"
+INGESTS = "_loyalist_ingests"
+REJECTS = "_loyalist_rejects"
+ATTRIBUTES = "_loyalist_attributes"
+DERIVED = "_loyalist_derived"
+#: columns every contract table carries besides the contract's own
+META_COLUMNS = (("_key", "VARCHAR"), ("_ingest_id", "BIGINT"), ("_line", "BIGINT"))
+
+
+def _v1(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"""
+        CREATE SEQUENCE IF NOT EXISTS {INGESTS}_seq START 1;
+        CREATE TABLE IF NOT EXISTS {INGESTS} (
+            id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL, source VARCHAR,
+            format VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
+            rows_read BIGINT, inserted BIGINT, updated BIGINT, unchanged BIGINT,
+            rejected BIGINT, options VARCHAR, rejects_file VARCHAR);
+        CREATE TABLE IF NOT EXISTS {REJECTS} (
+            ingest_id BIGINT NOT NULL, table_name VARCHAR NOT NULL, source VARCHAR,
+            line BIGINT, "column" VARCHAR, reason VARCHAR NOT NULL, raw VARCHAR);
+        CREATE TABLE IF NOT EXISTS {ATTRIBUTES} (
+            table_name VARCHAR NOT NULL, name VARCHAR NOT NULL, type VARCHAR NOT NULL,
+            added_by_ingest BIGINT, PRIMARY KEY (table_name, name));
+    """)
+
+
+def _v2(con: duckdb.DuckDBPyConnection) -> None:
+    """Derived tables (model outputs) are registered with what produced them."""
+    con.execute(f"""
+        CREATE TABLE IF NOT EXISTS {DERIVED} (
+            name VARCHAR PRIMARY KEY, written_at TIMESTAMP, rows BIGINT, note VARCHAR);
+    """)
+
+
+#: (version, description, function); append only, never edit a released one
+MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
+    (1, "ingest log, quarantine and attribute registry", _v1),
+    (2, "registry of derived tables", _v2),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
+        [META]).fetchall()[0][0]
+    if not exists:
+        return 0
+    row = con.execute(f"SELECT value FROM {META} WHERE key = 'schema_version'").fetchall()
+    row = row[0] if row else None
+    return int(row[0]) if row else 0
+
+
+def check_version(con: duckdb.DuckDBPyConnection, path: str) -> int:
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"The store {path} has schema version {version}; this Loyalist knows up to "
+            f"{SCHEMA_VERSION}.", hint="Upgrade Loyalist (pip install -U loyalist).")
+    return version
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: str, target: int = SCHEMA_VERSION) -> int:
+    """Apply pending migrations up to ``target`` in one transaction; return the new version."""
+    version = check_version(con, path)
+    if version >= target and _contract_in_sync(con):
+        return version
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {META} (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        for number, _desc, step in MIGRATIONS:
+            if version < number <= target:
+                step(con)
+                version = number
+        con.execute(f"INSERT OR REPLACE INTO {META} VALUES ('schema_version', ?)", [str(version)])
+        sync_contract(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return version
+
+
+def _existing_columns(con) -> dict[str, set[str]]:
+    rows = con.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                       "WHERE NOT internal AND schema_name = 'main'").fetchall()
+    out: dict[str, set[str]] = {}
+    for t, c in rows:
+        out.setdefault(t, set()).add(c)
+    return out
+
+
+def _contract_in_sync(con) -> bool:
+    cols = _existing_columns(con)
+    for t in TABLES.values():
+        have = cols.get(t.name)
+        if have is None or not set(t.names) <= have:
+            return False
+    return True
+
+
+def sync_contract(con: duckdb.DuckDBPyConnection) -> None:
+    """Create missing contract tables and add missing contract columns."""
+    cols = _existing_columns(con)
+    for t in TABLES.values():
+        have = cols.get(t.name)
+        if have is None:
+            defs = [f"{q(c.name)} {c.storage_type}" for c in t.columns]
+            defs += [f"{n} {ty}" for n, ty in META_COLUMNS]
+            con.execute(f"CREATE TABLE {q(t.name)} ({', '.join(defs)})")
+            continue
+        for c in t.columns:
+            if c.name not in have:
+                con.execute(f"ALTER TABLE {q(t.name)} ADD COLUMN {q(c.name)} {c.storage_type}")

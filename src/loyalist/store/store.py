@@ -1,0 +1,239 @@
+"""The store: one DuckDB file holding the contract tables, the ingest log,
+the quarantine of rejected rows and the tables models derive.
+
+Reads go through Ibis (:meth:`Store.table`), so the computations built on them run
+on DuckDB here and on any other Ibis engine. Writes go through :meth:`Store.ingest`
+and :meth:`Store.write_derived`, each one transaction.
+
+One process opens a store file for writing at a time (DuckDB's rule); inside it,
+any number of threads read and write through their own cursors (:meth:`cursor`),
+which is how the web app and API serve many users on one store.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from loyalist.contract.schema import TABLES, get_table
+from loyalist.errors import DataError, StoreLockedError, UnknownTableError
+from loyalist.store import migrations
+from loyalist.store.ingest import IngestResult, run_ingest
+from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, REJECTS
+from loyalist.store.parsing import q
+
+_LOCK_RE = re.compile(r"(PID \d+)")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class Store:
+    """A Loyalist store backed by one DuckDB file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store file; created if missing. ``":memory:"`` for a throw-away store.
+    read_only : bool
+        Open without write access (several processes may read at once).
+    memory_limit : str
+        DuckDB memory budget; larger work spills to a folder next to the store.
+    lock_timeout : float
+        Seconds to keep retrying when another process holds the file.
+    """
+
+    def __init__(self, path="loyalist.duckdb", *, read_only: bool = False,
+                 memory_limit: str = "3GB", threads: int | None = None,
+                 lock_timeout: float = 5.0):
+        self.path = str(path)
+        self.read_only = read_only
+        self._lock = threading.Lock()
+        config = {"memory_limit": memory_limit}
+        if threads:
+            config["threads"] = threads
+        if self.path != ":memory:":
+            config["temp_directory"] = str(Path(self.path).with_suffix(".tmp"))
+            if not read_only:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._open(config, lock_timeout)
+        # timestamps are stored as UTC wall time; offsets in sources convert to it
+        self._db.execute("SET TimeZone = 'UTC'")
+        if read_only:
+            migrations.check_version(self._db, self.path)
+        else:
+            migrations.migrate(self._db, self.path)
+        import ibis
+
+        self.ibis = ibis.duckdb.from_connection(self._db)
+
+    def _open(self, config, lock_timeout) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + lock_timeout
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=self.read_only, config=config)
+            except duckdb.IOException as e:
+                text = str(e)
+                if "lock" not in text.lower():
+                    if self.read_only and not Path(self.path).exists():
+                        raise DataError(f"No store at {self.path}.",
+                                        hint="Run `loyalist ingest` or `loyalist demo` first, "
+                                        "or pass --store.") from None
+                    raise
+                if time.monotonic() > deadline:
+                    holder = _LOCK_RE.search(text)
+                    raise StoreLockedError(
+                        f"The store {self.path} is in use by another process"
+                        + (f" ({holder.group(1)})" if holder else "") + ".",
+                        hint="Wait for it to finish or stop it (a running `loyalist serve` "
+                        "holds the store: use its API or web page instead).") from None
+                time.sleep(0.2)
+
+    # -- reading ---------------------------------------------------------
+    @property
+    def raw(self) -> duckdb.DuckDBPyConnection:
+        """The underlying DuckDB connection (engine-specific code only)."""
+        return self._db
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new DuckDB cursor on the same database, for one thread's own transactions."""
+        return self._db.cursor()
+
+    def tables(self) -> list[str]:
+        """Names of the contract tables and derived tables in the store."""
+        derived = [r[0] for r in self._db.execute(f"SELECT name FROM {DERIVED} ORDER BY name"
+                                                  ).fetchall()] if not self._is_new() else []
+        return [*TABLES, *derived]
+
+    def _is_new(self) -> bool:
+        return migrations.current_version(self._db) == 0
+
+    def table(self, name: str, *, meta: bool = False):
+        """The Ibis table ``name`` (a contract table, or a derived one).
+
+        Contract tables come without the bookkeeping columns (``_key``, ``_ingest_id``,
+        ``_line``) unless ``meta=True``; those name each row's source and line, which
+        is what evidence points at.
+        """
+        if name not in TABLES and name not in self.tables():
+            raise UnknownTableError(f"No table {name!r} in the store.",
+                                    hint=f"Tables: {', '.join(self.tables())}.")
+        t = self.ibis.table(name)
+        if name in TABLES and not meta:
+            t = t.drop(*[c for c, _ in META_COLUMNS])
+        return t
+
+    def attributes(self, table: str = "customers") -> dict[str, str]:
+        """Extra attribute columns kept for ``table`` and their types."""
+        rows = self._db.execute(
+            "SELECT name, type FROM _loyalist_attributes WHERE table_name = ? ORDER BY name",
+            [table]).fetchall()
+        return dict(rows)
+
+    # -- writing ---------------------------------------------------------
+    def ingest(self, table: str, source, mapping=None, *, strict: bool = False,
+               header: bool = True, names: list[str] | None = None,
+               delimiter: str | None = None, encoding: str | None = None,
+               date_format: str | list[str] | None = None, decimal: str = ".",
+               sheet: str | int | None = None, format: str | None = None,
+               progress: Callable[[str], None] | None = None) -> IngestResult:
+        """Validate ``source`` against the contract of ``table`` and merge it in.
+
+        ``source`` is a path (CSV with any delimiter, Parquet, JSON lines, Excel) or a
+        pandas DataFrame / pyarrow Table. ``mapping`` maps contract columns to source
+        columns: a dict, ``"customer_id=CustID,ordered_at=Date"`` or a TOML file path.
+        All accepted rows land or none do; rejected rows go to the quarantine with
+        line, column and reason, and to a CSV file next to the store.
+        """
+        get_table(table)
+        con = self.cursor()
+        try:
+            return run_ingest(con, table, source, mapping, rejects_dir=self.rejects_dir,
+                              strict=strict, header=header, names=names, delimiter=delimiter,
+                              encoding=encoding, date_format=date_format, decimal=decimal,
+                              sheet=sheet, format=format, progress=progress)
+        finally:
+            con.close()
+
+    @property
+    def rejects_dir(self) -> Path:
+        if self.path == ":memory:":
+            return Path.cwd() / "loyalist-rejects"
+        p = Path(self.path)
+        return p.parent / f"{p.stem}-rejects"
+
+    def write_derived(self, name: str, data, *, note: str | None = None) -> None:
+        """Replace derived table ``name`` (model output) with ``data`` in one transaction."""
+        if not _NAME_RE.match(name) or name in TABLES:
+            raise DataError(f"Cannot write a derived table named {name!r}.",
+                            hint="Use a lower-case name that is not a contract table.")
+        con = self.cursor()
+        try:
+            con.register("_loyalist_derived_src", data)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f"CREATE OR REPLACE TABLE {q(name)} AS "
+                            "SELECT * FROM _loyalist_derived_src")
+                n = con.execute(f"SELECT count(*) FROM {q(name)}").fetchall()[0][0]
+                con.execute(f"INSERT OR REPLACE INTO {DERIVED} VALUES (?, now()::TIMESTAMP, ?, ?)",
+                            [name, n, note])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
+
+    # -- inspecting ------------------------------------------------------
+    def status(self) -> pd.DataFrame:
+        """One row per contract table: rows, date range, ingests, rejected rows."""
+        rows = []
+        for t in TABLES.values():
+            date = q(t.date_column) if t.date_column else "NULL"
+            n, lo, hi = self._db.execute(
+                f"SELECT count(*), min({date}), max({date}) FROM {q(t.name)}").fetchall()[0]
+            ing, rej, last = self._db.execute(
+                f"SELECT count(*), coalesce(sum(rejected), 0), max(finished_at) FROM {INGESTS} "
+                "WHERE table_name = ?", [t.name]).fetchall()[0]
+            rows.append({"table": t.name, "rows": n, "from": lo, "to": hi, "ingests": ing,
+                         "rejected": int(rej), "last_ingest": last})
+        return pd.DataFrame(rows)
+
+    def ingests(self) -> pd.DataFrame:
+        """The ingest log, newest first."""
+        return self._db.execute(f"SELECT * FROM {INGESTS} ORDER BY id DESC").df()
+
+    def rejects(self, ingest_id: int | None = None, table: str | None = None) -> pd.DataFrame:
+        """Rejected rows with source, line, column, reason and the raw values."""
+        where, params = [], []
+        if ingest_id is not None:
+            where.append("ingest_id = ?")
+            params.append(ingest_id)
+        if table is not None:
+            where.append("table_name = ?")
+            params.append(get_table(table).name)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return self._db.execute(f"SELECT * FROM {REJECTS} {clause} ORDER BY ingest_id, line, "
+                                "\"column\"", params).df()
+
+    def schema_version(self) -> int:
+        return migrations.current_version(self._db)
+
+    # -- lifecycle -------------------------------------------------------
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.path!r})"
