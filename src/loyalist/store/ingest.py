@@ -99,6 +99,9 @@ def run_ingest(
 def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_dir, step, started):
     chosen, attr_sources, ignored = resolve(contract, src.columns, mapping)
     notes = []
+    if src.encoding not in (None, "utf-8", "ascii"):
+        notes.append(f"read as {src.encoding} text (detected or given); pass --encoding if "
+                     "the names look wrong")
     opts.date_order = {}
     for name, s in chosen.items():
         if contract.column(name).type == "timestamp" and src.types[s].upper() == "VARCHAR" \
@@ -129,7 +132,8 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
                           hint="Check that the export wrote any rows (and --no-header if the "
                           "file has no header line).")
     if n_rows - n_bad == 0:
-        raise IngestError(*_diagnose(con, src, out_names, reason_cols, rows_read))
+        msg, hint = _diagnose(con, src, out_names, reason_cols, rows_read)
+        raise IngestError(msg, hint=hint)
 
     step("writing")
     con.execute("BEGIN TRANSACTION")

@@ -65,18 +65,31 @@ def detect_format(path: Path, fmt: str | None) -> str:
 
 def detect_encoding(path: Path, given: str | None) -> str:
     """The file's text encoding: the one given, else detected from its first 256 kB."""
+    given_is_utf8 = False
     if given:
         try:
-            return codecs.lookup(given).name
+            name = codecs.lookup(given).name
         except LookupError:
             raise SourceError(f"Unknown encoding {given!r}.",
                               hint="Use a Python codec name such as utf-8, latin-1, cp1252.") from None
+        if name != "utf-8":
+            return name
+        given_is_utf8 = True  # still check: DuckDB would read UTF-16 text as garbage
     with open(path, "rb") as f:
         head = f.read(256 * 1024)
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if given_is_utf8:
+            raise SourceError("The file starts with a UTF-16 byte-order mark, not UTF-8.",
+                              hint="Pass --encoding utf-16, or leave --encoding out.")
         return "utf-16"
+    if b"\x00" in head:
+        raise SourceError("The file holds NUL bytes: it is not UTF-8 or single-byte text "
+                          "(UTF-16 without a byte-order mark, or a binary file).",
+                          hint="Pass --encoding utf-16-le or utf-16-be, or check the file.")
+    if given_is_utf8:
+        return "utf-8"
     try:
         # an incomplete last character is fine: we cut the file in the middle
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
@@ -91,7 +104,16 @@ def detect_encoding(path: Path, given: str | None) -> str:
             "Cannot tell the text encoding of the file (it may not be text).",
             hint="Pass --encoding, e.g. --encoding latin-1.",
         )
-    return codecs.lookup(best.encoding).name
+    name = codecs.lookup(best.encoding).name
+    # Short samples cannot tell the single-byte Western code pages apart; exports from
+    # Western business software are cp1252 far more often than the rest.
+    if name.startswith(("cp125", "iso8859", "latin", "mac")):
+        try:
+            head.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            pass
+    return name
 
 
 def _transcode(path: Path, encoding: str) -> str:

@@ -1,0 +1,248 @@
+"""Ingestion rules: bad rows are kept with line, column and reason; nothing is lost."""
+
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+
+from loyalist.errors import IngestError, MappingError, SourceError, UnknownTableError
+
+ORDERS_MAP = "id=order_no,customer_id=client,ordered_at=date,amount=total,quantity=qty"
+BAD = """order_no;client;date;total;qty
+A1;c1;2021-03-04;10,50;1
+A2;c2;03/04/2021;12.00;2
+A3;;2021-03-05;5;1
+A4;c3;2021-13-45;5;1
+A5;c4;2021-03-06;-3;1
+A6;c5;2021-03-06;abc;1
+A7;c6;2021-03-07;7;2.5
+A8;c7;2021-03-08;8
+A9;c8;2021-03-09;9;1
+A9;c8;2021-03-10;9;1
+B1;c9;2021-03-11T10:00:00+02:00;1e2;3
+"""
+
+
+def test_every_bad_row_is_kept_with_line_column_and_reason(store, write):
+    result = store.ingest("orders", write("orders.csv", BAD), ORDERS_MAP)
+    assert result.rows_read == 11
+    assert (result.inserted, result.rejected) == (2, 9)
+    assert result.accepted + result.rejected == result.rows_read  # nothing lost
+    rej = store.rejects(result.ingest_id).set_index("line")
+    expect = {
+        2: ("amount", "not a number: '10,50'"),
+        3: ("ordered_at", "ambiguous date '03/04/2021'"),
+        4: ("customer_id", "missing required value"),
+        5: ("ordered_at", "unparseable date '2021-13-45'"),
+        6: ("amount", "negative value '-3'"),
+        7: ("amount", "not a number: 'abc'"),
+        8: ("quantity", "not a whole number: '2.5'"),
+        10: ("id", "same id as line 11"),
+    }
+    for line, (column, reason) in expect.items():
+        assert rej.loc[line, "column"] == column
+        assert rej.loc[line, "reason"].startswith(reason), rej.loc[line, "reason"]
+    assert "MISSING COLUMNS" in rej.loc[9, "reason"]  # malformed line 9
+    assert '"total":"10,50"' in rej.loc[2, "raw"]  # raw values kept
+    # the rejects file has the same rows
+    with open(result.rejects_file, newline="") as f:
+        lines = sorted(int(r["line"]) for r in csv.DictReader(f))
+    assert lines == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    # accepted rows carry their values; the offset was converted to UTC
+    orders = store.table("orders").execute().set_index("id")
+    assert str(orders.loc["B1", "ordered_at"]) == "2021-03-11 08:00:00"
+    assert orders.loc["B1", "amount"] == 100.0
+    assert str(orders.loc["A9", "ordered_at"].date()) == "2021-03-10"
+
+
+def test_decimal_comma_when_asked(store, write):
+    p = write("o.csv", "id;customer_id;ordered_at;amount\n1;c;2021-01-01;10,50\n")
+    assert store.ingest("orders", p, decimal=",").inserted == 1
+    assert store.table("orders").amount.sum().execute() == 10.5
+
+
+def test_ambiguous_dates_need_a_format(store, write):
+    p = write("o.csv", "id,customer_id,ordered_at\n1,c,03/04/2021\n2,c,05/05/2021\n")
+    first = store.ingest("orders", p)
+    assert (first.inserted, first.rejected) == (1, 1)  # 05/05 reads the same both ways
+    second = store.ingest("orders", p, date_format="%d/%m/%Y")
+    assert (second.inserted, second.unchanged) == (1, 1)
+    got = store.table("orders").execute().set_index("id")["ordered_at"]
+    assert str(got["1"].date()) == "2021-04-03"
+
+
+def test_column_that_settles_day_first(store, write):
+    p = write("o.csv", "id,customer_id,ordered_at\n1,c,03/04/2021\n2,c,25/12/2021 10:30\n")
+    result = store.ingest("orders", p)
+    assert result.inserted == 2 and any("day-first" in n for n in result.notes)
+    got = store.table("orders").execute().set_index("id")["ordered_at"]
+    assert str(got["1"].date()) == "2021-04-03"
+    assert str(got["2"]) == "2021-12-25 10:30:00"
+
+
+def test_column_mixing_both_orders_is_rejected(store, write):
+    p = write("o.csv", "id,customer_id,ordered_at\n1,c,13/04/2021\n2,c,04/13/2021\n"
+              "3,c,2021-05-01\n")
+    result = store.ingest("orders", p)
+    assert (result.inserted, result.rejected) == (1, 2)
+    assert all("mixes day-first" in r for r in store.rejects(result.ingest_id)["reason"])
+
+
+def test_nothing_parses_is_one_clear_error_and_writes_nothing(store, write):
+    p = write("o.csv", "id,customer_id,ordered_at\n1,c,soon\n2,c,later\n")
+    with pytest.raises(IngestError) as e:
+        store.ingest("orders", p)
+    assert "nothing was written" in str(e.value) and "unparseable date" in str(e.value)
+    assert store.ingests().empty and store.table("orders").count().execute() == 0
+
+
+def test_wrong_delimiter_is_named(store, write):
+    p = write("o.csv", "id;customer_id;ordered_at\n1;c;2021-01-01\n")
+    with pytest.raises(MappingError) as e:
+        store.ingest("orders", p, delimiter=",")
+    assert "separated by ';'" in str(e.value)
+
+
+def test_wrong_mapping_lists_the_columns(store, write):
+    p = write("o.csv", "a,b,c\n1,2,2021-01-01\n")
+    with pytest.raises(MappingError) as e:
+        store.ingest("orders", p, mapping={"customer_id": "CustID", "ordered_at": "c"})
+    assert "no column 'CustID'" in str(e.value) and "a, b, c" in str(e.value)
+    with pytest.raises(MappingError) as e:
+        store.ingest("orders", p, mapping={"customer_id": "a"})
+    assert "needs column(s) ordered_at" in str(e.value)
+
+
+def test_unknown_table_and_missing_file(store, tmp_path):
+    with pytest.raises(UnknownTableError) as e:
+        store.ingest("orderz", tmp_path / "x.csv")
+    assert "orders" in str(e.value)
+    with pytest.raises(SourceError, match="File not found"):
+        store.ingest("orders", tmp_path / "missing.csv")
+
+
+def test_latin1_is_detected(store, write):
+    p = write("c.csv", "id;name;segment\n1;Café Müller;Gastronomie\n2;Zoë Ærø;Détail\n"
+              * 1, encoding="latin-1")
+    result = store.ingest("customers", p)
+    assert result.inserted == 2 and "cp1252" in result.notes[0]
+    names = set(store.table("customers").name.execute())
+    assert names == {"Café Müller", "Zoë Ærø"}
+
+
+def test_wrong_encoding_given_is_a_clear_error(store, write):
+    p = write("c.csv", "id,name\n1,Zoë\n", encoding="utf-16")
+    with pytest.raises(SourceError, match="UTF-16"):
+        store.ingest("customers", p, encoding="utf-8")
+
+
+def test_overlapping_exports_do_not_duplicate(store, tmp_path):
+    rows = [{"customer_id": f"c{i % 7}", "ordered_at": f"2021-01-{1 + i % 28:02d}",
+             "amount": float(i % 5)} for i in range(150)]
+    df = pd.DataFrame(rows)  # no ids: identity is content hash + occurrence
+    first = store.ingest("orders", df.iloc[:100])
+    second = store.ingest("orders", df.iloc[50:])
+    assert first.inserted == 100
+    # identical rows exist (i and i+140 collide); each occurrence is its own row
+    assert store.table("orders").count().execute() == len(df.iloc[:100]) + 50 - _overlap(df)
+    assert second.inserted + second.unchanged == 100
+
+
+def _overlap(df):
+    """Rows of the second slice already present by (content, occurrence)."""
+    a = df.iloc[:100].value_counts()
+    b = df.iloc[50:].value_counts()
+    return int(sum(min(a.get(k, 0), n) for k, n in b.items()) - 50)
+
+
+def test_identical_rows_in_one_file_are_all_kept(store, write):
+    p = write("o.csv", "customer_id,ordered_at,amount\nc,2021-01-01,5\nc,2021-01-01,5\n")
+    assert store.ingest("orders", p).inserted == 2
+    assert store.ingest("orders", p).unchanged == 2
+    assert store.table("orders").count().execute() == 2
+
+
+def test_later_export_updates_lifecycle_without_duplicating(store, write):
+    store.ingest("orders", write("a.csv", "id,customer_id,ordered_at,status\n"
+                                 "1,c,2021-01-01,placed\n2,c,2021-01-02,placed\n"))
+    later = store.ingest("orders", write("b.csv", "id,customer_id,ordered_at,fulfilled_at\n"
+                                         "1,c,2021-01-01,2021-01-05\n2,c,2021-01-02,\n"))
+    assert (later.inserted, later.updated, later.unchanged) == (0, 1, 1)
+    o = store.table("orders").execute().set_index("id")
+    assert o.loc["1", "status"] == "placed"  # columns the export lacks are kept
+    assert str(o.loc["1", "fulfilled_at"].date()) == "2021-01-05"
+
+
+def test_response_before_opening_is_rejected(store, write):
+    p = write("r.csv", "id,customer_id,opened_at,first_response_at,text\n"
+              "r1,c,2021-01-02 10:00,2021-01-02 09:00,hello\n"
+              "r2,c,2021-01-02 10:00,2021-01-02 11:00,\n")
+    result = store.ingest("requests", p)
+    assert (result.inserted, result.rejected) == (1, 1)
+    reason = store.rejects(result.ingest_id)["reason"].iloc[0]
+    assert "first_response_at 2021-01-02 09:00:00 is before opened_at" in reason
+
+
+def test_strict_mode_rejects_unknown_customers(store, write):
+    store.ingest("customers", write("c.csv", "id,name\nc1,Ann\n"))
+    p = write("o.csv", "customer_id,ordered_at\nc1,2021-01-01\nzz,2021-01-02\n")
+    result = store.ingest("orders", p, strict=True)
+    assert (result.inserted, result.rejected) == (1, 1)
+    assert "unknown customer zz" in store.rejects(result.ingest_id)["reason"].iloc[0]
+    assert store.ingest("orders", p).inserted == 1  # lenient by default
+
+
+def test_touches_are_append_only(store, write):
+    p = write("t.csv", "id,customer_id,at,kind,outcome\nt1,c,2021-01-01,call,reached\n")
+    store.ingest("touches", p)
+    q = write("t2.csv", "id,customer_id,at,kind,outcome\nt1,c,2021-01-01,call,saved\n")
+    result = store.ingest("touches", q)
+    assert (result.updated, result.rejected) == (0, 1)
+    assert "append-only" in store.rejects(result.ingest_id)["reason"].iloc[0]
+    assert store.table("touches").outcome.execute().tolist() == ["reached"]
+
+
+def test_feedback_ranges(store, write):
+    p = write("f.csv", "customer_id,answered_at,nps,trust\nc,2021-01-01,11,3\n"
+              "c,2021-01-02,9,0\nc,2021-01-03,10,5\n")
+    result = store.ingest("feedback", p)
+    assert (result.inserted, result.rejected) == (1, 2)
+    reasons = store.rejects(result.ingest_id)["reason"].tolist()
+    assert any("above the maximum 10" in r for r in reasons)
+    assert any("below 1" in r for r in reasons)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl", "xlsx", "frame", "tsv"])
+def test_formats(store, tmp_path, fmt):
+    df = pd.DataFrame({"Order ID": ["o1", "o2", "o3"], "Customer": ["a", "b", "a"],
+                       "Date": pd.to_datetime(["2021-01-01", "2021-02-01 12:00", "2021-03-01"],
+                                             format="ISO8601"),
+                       "Total": [1.5, 2.0, -1.0]})
+    mapping = {"id": "Order ID", "customer_id": "Customer", "ordered_at": "Date",
+               "amount": "Total"}
+    path = tmp_path / f"orders.{fmt}"
+    if fmt == "parquet":
+        df.to_parquet(path)
+    elif fmt == "jsonl":
+        df.assign(Date=df.Date.astype(str)).to_json(path, orient="records", lines=True)
+    elif fmt == "xlsx":
+        df.to_excel(path, index=False)
+    elif fmt == "tsv":
+        df.to_csv(path, sep="\t", index=False)
+    source = df if fmt == "frame" else path
+    result = store.ingest("orders", source, mapping)
+    assert (result.inserted, result.rejected) == (2, 1)
+    rej = store.rejects(result.ingest_id)
+    # line numbers point at the row: header is line 1 in text and Excel files
+    assert rej["line"].iloc[0] == (3 if fmt in ("frame", "parquet", "jsonl") else 4)
+    got = store.table("orders").execute().set_index("id")
+    assert str(got.loc["o2", "ordered_at"]) == "2021-02-01 12:00:00"
+
+
+def test_toml_mapping_file(store, write):
+    m = write("map.toml", '[columns]\ncustomer_id = "CustID"\nordered_at = "InvoiceDate"\n'
+              'amount = "Total"\n')
+    p = write("o.csv", "CustID,InvoiceDate,Total\nx,2021-01-01,3\n")
+    assert store.ingest("orders", p, mapping=str(m)).inserted == 1
