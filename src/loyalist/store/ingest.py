@@ -136,6 +136,8 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         raise IngestError(msg, hint=hint)
 
     step("writing")
+    # line numbers are fixed by now; the target table's row order carries no meaning
+    con.execute("SET preserve_insertion_order = false")
     con.execute("BEGIN TRANSACTION")
     try:
         ingest_id = con.execute(f"SELECT nextval('{INGESTS}_seq')").fetchall()[0][0]
@@ -201,29 +203,38 @@ def _stage(con, contract, src, chosen, sqls, out_names, strict) -> None:
     if strict and "customer_id" in chosen and contract.name != "customers":
         join = ("LEFT JOIN (SELECT DISTINCT id FROM customers) _known "
                 "ON p.customer_id = _known.id")
+    ok = " AND ".join(f"{_reason_col(n)} IS NULL" for n in out_names)
+    key = f"CAST({q('id')} AS VARCHAR)" if "id" in chosen else "NULL"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS WITH p AS (SELECT _line, {inner} "
-                f"FROM {src.name}) SELECT _line, {', '.join(outer)} FROM p {join}")
+                f"FROM {src.name}), r AS (SELECT _line, {', '.join(outer)} FROM p {join}) "
+                f"SELECT *, CASE WHEN {ok} THEN {key} END AS _key, "
+                f"CAST(NULL AS VARCHAR) AS {q('_r__key')} FROM r")
 
 
 def _assign_keys(con, contract: Table, chosen, out_names) -> None:
-    """Give every good row its key; earlier rows with the key of a later row are rejected."""
+    """Rows without an id get a content key; earlier rows with a later row's key are rejected.
+
+    The stage already holds ``_key = id`` for good rows; this only rewrites it when some
+    good row has no id, and only looks for duplicates when there are some.
+    """
     ok = " AND ".join(f"{_reason_col(n)} IS NULL" for n in out_names)
-    id_expr = q("id") if "id" in chosen else "NULL"
-    needs_hash = con.execute(f"SELECT count(*) FROM {STAGE} WHERE {id_expr} IS NULL AND {ok}"
-                             ).fetchall()[0][0]
-    key = f"CAST({id_expr} AS VARCHAR)"
+    needs_hash, dup = con.execute(
+        f"SELECT count(*) FILTER (WHERE {ok} AND _key IS NULL), "
+        f"count(_key) - count(DISTINCT _key) FROM {STAGE}").fetchall()[0]
     if needs_hash:
+        id_expr = q("id") if "id" in chosen else "NULL"
         parts = ", ".join(
             f"coalesce(CAST({q(c)} AS VARCHAR), '\\0')" if c in chosen else "'\\0'"
             for c in contract.natural_key)
         digest = f"md5(concat_ws('\\x1f', {parts}))"
         # the n-th identical row of a file keeps the same key on every re-ingest
-        key = (f"CASE WHEN {id_expr} IS NOT NULL THEN {key} ELSE 'h:' || {digest} || ':' || "
-               f"row_number() OVER (PARTITION BY {ok}, {id_expr} IS NULL, {digest} "
-               "ORDER BY _line) END")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT *, CASE WHEN {ok} THEN {key} "
-                f"END AS _key, CAST(NULL AS VARCHAR) AS {q('_r__key')} FROM {STAGE}")
-    dup = con.execute(f"SELECT count(_key) - count(DISTINCT _key) FROM {STAGE}").fetchall()[0][0]
+        key = (f"CASE WHEN {id_expr} IS NOT NULL THEN CAST({id_expr} AS VARCHAR) ELSE 'h:' || "
+               f"{digest} || ':' || row_number() OVER (PARTITION BY {ok}, {id_expr} IS NULL, "
+               f"{digest} ORDER BY _line) END")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * REPLACE (CASE WHEN {ok} "
+                    f"THEN {key} END AS _key) FROM {STAGE}")
+        dup = con.execute(f"SELECT count(_key) - count(DISTINCT _key) FROM {STAGE}"
+                          ).fetchall()[0][0]
     if dup:
         con.execute(
             f"UPDATE {STAGE} SET {q('_r__key')} = 'same id as line ' || kept || "
@@ -249,29 +260,30 @@ def _add_attributes(con, contract, attr_types, ingest_id) -> dict[str, str]:
 def _merge(con, contract: Table, out_names, ingest_id) -> dict[str, int]:
     """Insert new keys, update changed rows (columns the source has), count the rest."""
     target = q(contract.name)
-    ok = f"{STAGE}._key IS NOT NULL AND {q('_r__key')} IS NULL"
+    good = f"(SELECT * FROM {STAGE} WHERE _key IS NOT NULL AND {q('_r__key')} IS NULL)"
     changed = " OR ".join(f"t.{q(n)} IS DISTINCT FROM s.{q(n)}" for n in out_names)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _loyalist_ok AS SELECT _key, _line, "
-                f"{', '.join(q(n) for n in out_names)} FROM {STAGE} WHERE {ok}")
-    total = con.execute("SELECT count(*) FROM _loyalist_ok").fetchall()[0][0]
-    conflicts = "NULL"
+    total, empty = con.execute(
+        f"SELECT (SELECT count(*) FROM {good}), NOT EXISTS (SELECT 1 FROM {target})"
+    ).fetchall()[0]
+    cols = ", ".join(q(n) for n in out_names)
+    insert = (f"INSERT INTO {target} ({cols}, _key, _ingest_id, _line) SELECT {cols}, _key, "
+              f"{ingest_id}, _line FROM {good} s")
+    if empty:  # first load: nothing to compare with
+        inserted = con.execute(insert).fetchall()[0][0]
+        return {"inserted": inserted, "updated": 0, "unchanged": 0, "conflicts": None}
+    conflicts, n_conflicts, updated = None, 0, 0
     if contract.append_only:
-        updated = 0
-        conflicts = (f"SELECT s._line FROM _loyalist_ok s JOIN {target} t USING (_key) "
+        conflicts = (f"SELECT s._line FROM {good} s JOIN {target} t USING (_key) "
                      f"WHERE {changed}")
+        n_conflicts = con.execute(f"SELECT count(*) FROM ({conflicts})").fetchall()[0][0]
     else:
         sets = ", ".join(f"{q(n)} = s.{q(n)}" for n in out_names)
         updated = con.execute(
             f"UPDATE {target} AS t SET {sets}, _ingest_id = {ingest_id}, _line = s._line "
-            f"FROM _loyalist_ok s WHERE t._key = s._key AND ({changed})").fetchall()[0][0]
-    cols = ", ".join(q(n) for n in out_names)
+            f"FROM {good} s WHERE t._key = s._key AND ({changed})").fetchall()[0][0]
     inserted = con.execute(
-        f"INSERT INTO {target} ({cols}, _key, _ingest_id, _line) SELECT {cols}, _key, "
-        f"{ingest_id}, _line FROM _loyalist_ok s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {target} t WHERE t._key = s._key)").fetchall()[0][0]
-    n_conflicts = 0
-    if contract.append_only:
-        n_conflicts = con.execute(f"SELECT count(*) FROM ({conflicts})").fetchall()[0][0]
+        f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t._key = s._key)"
+    ).fetchall()[0][0]
     return {"inserted": inserted, "updated": updated,
             "unchanged": total - inserted - updated - n_conflicts,
             "conflicts": conflicts if n_conflicts else None}
