@@ -1,0 +1,51 @@
+"""``loyalist demo``: a synthetic business, generated, exported and ingested."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+import loyalist
+from loyalist.cli.commands.ingest import status
+from loyalist.cli.options import STORE
+
+out = Console()
+
+
+def demo(
+    customers: int = typer.Option(5_000, "--customers", "-n", help="Number of customers."),
+    months: int = typer.Option(24, help="Months of history."),
+    seed: int = typer.Option(7, help="Random seed (same seed, same business)."),
+    exports: Path = typer.Option(Path("loyalist-demo"), help="Folder for the generated exports."),
+    store: str = STORE,
+) -> None:
+    """Generate a realistic business, export it as CSV files and ingest them."""
+    from loyalist.datasets import make_business
+
+    with out.status(f"Generating a business of {customers:,} customers over {months} months"):
+        business = make_business(n_customers=customers, months=months, seed=seed)
+        files = business.write(exports, format="csv")
+    out.print(f"Exports written to [bold]{exports}/[/] (ground truth in its truth/ folder).")
+    with loyalist.connect(store) as s, Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=out, transient=True,
+    ) as bar:
+        order = [t for t in ("customers", "orders", "subscriptions", "requests", "feedback",
+                             "events", "touches") if t in files]
+        task = bar.add_task("ingesting", total=len(order))
+        results = []
+        for table in order:
+            bar.update(task, description=f"ingesting {table}")
+            results.append(s.ingest(table, files[table], strict=table != "customers"))
+            bar.advance(task)
+    for r in results:
+        out.print(f"  {r.table:13} {r.rows_read:>10,} rows read, {r.inserted:>10,} new, "
+                  f"{r.unchanged:>10,} already there, {r.rejected:,} rejected", highlight=False)
+    status(store=store)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)
