@@ -1,0 +1,20 @@
+"""Statistical models of customer lifetime value and "still a customer?".
+
+Continuous-time, non-contractual (input: frequency / recency / T):
+:class:`BGNBD`, :class:`MBGNBD`, :class:`ParetoNBD`. Discrete opportunities:
+:class:`BGBB`. Spend per transaction: :class:`GammaGamma`. Contractual cohorts:
+:class:`ShiftedBetaGeometric`. Lifetime value: :func:`customer_lifetime_value`;
+the whole pipeline from an orders table: :func:`fit_value`.
+
+All follow the scikit-learn estimator contract: ``__init__`` stores parameters,
+``fit`` returns ``self``, learned attributes end in ``_`` (``params_``,
+``summary_``, ``log_likelihood_``...), and ``print_summary()`` shows the fit.
+"""
+
+from loyalist.models.bgbb import BGBB
+from loyalist.models.bgnbd import BGNBD, MBGNBD
+from loyalist.models.gammagamma import GammaGamma
+from loyalist.models.paretonbd import ParetoNBD
+from loyalist.models.sbg import ShiftedBetaGeometric
+
+__all__ = ["BGBB", "BGNBD", "GammaGamma", "MBGNBD", "ParetoNBD", "ShiftedBetaGeometric"]

@@ -1,0 +1,253 @@
+"""Shared fitting machinery for the statistical models.
+
+A model subclass declares its parameter names and supplies two things: the
+per-row log-likelihood with its analytic gradient (``_loglik``), and sensible
+starting values (``_start``). This base class does the rest the same way for
+every model:
+
+* identical input rows are compressed into unique rows with weights, so a
+  million customers with a few thousand distinct histories cost a few thousand
+  likelihood evaluations;
+* all parameters are positive and optimised on the log scale with L-BFGS-B and
+  the analytic gradient, from a few starting points;
+* standard errors come from the Hessian of the log-likelihood (finite differences
+  of the analytic gradient) and the delta method;
+* ``params_``, ``standard_errors_``, ``log_likelihood_``, ``aic_``, ``bic_``,
+  ``summary_`` and ``print_summary()`` look the same on every model;
+* a fit that does not converge raises :class:`~loyalist.errors.ConvergenceError`
+  with numbered things to try.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from loyalist.errors import ConvergenceError, DataError, NotFittedError
+
+_Z95 = 1.959963984540054
+
+
+def as_array(values, name: str, *, dtype=float) -> np.ndarray:
+    """Turn one input column into a 1-D float array, naming it in any error."""
+    if isinstance(values, pd.DataFrame):
+        raise DataError(f"'{name}' must be one column (array or Series); got a DataFrame.")
+    arr = np.asarray(values, dtype=dtype)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise DataError(f"'{name}' must be one-dimensional; got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        bad = int((~np.isfinite(arr)).sum())
+        raise DataError(
+            f"'{name}' has {bad} missing or infinite value(s).",
+            hint=f"drop or fill those rows before fitting, e.g. df.dropna(subset=['{name}']).",
+        )
+    return arr
+
+
+def check_fitted(model) -> None:
+    """Raise NotFittedError when ``model`` has not been fitted yet."""
+    if not hasattr(model, "params_"):
+        raise NotFittedError(
+            f"This {type(model).__name__} instance is not fitted yet.",
+            hint=f"call {type(model).__name__}().fit(...) before using it.",
+        )
+
+
+def compress_rows(columns: Sequence[np.ndarray], weights: np.ndarray | None):
+    """Unique rows of ``columns`` and the summed weight of each."""
+    n = columns[0].size
+    w = np.ones(n) if weights is None else weights
+    stacked = np.column_stack(columns)
+    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    w_u = np.bincount(inverse.ravel(), weights=w, minlength=uniq.shape[0])
+    keep = w_u > 0
+    return [uniq[keep, j].copy() for j in range(uniq.shape[1])], w_u[keep]
+
+
+class BaseFitter:
+    """Base class of the likelihood models; not used directly."""
+
+    _param_names: tuple[str, ...] = ()
+    _data_names: tuple[str, ...] = ()
+
+    # -- to be provided by subclasses -------------------------------------------------
+    def _loglik(self, params: np.ndarray, data: dict, *, grad: bool):  # pragma: no cover
+        """Per-row log-likelihood (n,) and, if ``grad``, its gradient (n, k)."""
+        raise NotImplementedError
+
+    def _start(self, data: dict, weights: np.ndarray) -> list[np.ndarray]:  # pragma: no cover
+        """Starting parameter vectors (natural scale), best guess first."""
+        raise NotImplementedError
+
+    # -- sklearn-style helpers -------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict:
+        import inspect
+
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    def set_params(self, **params):
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"Invalid parameter {k!r} for {type(self).__name__}.")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def _check_hyper(self) -> None:
+        pen = getattr(self, "penalizer", 0.0)
+        if not (isinstance(pen, (int, float)) and np.isfinite(pen) and pen >= 0):
+            raise ValueError(
+                f"The 'penalizer' parameter of {type(self).__name__} must be a float in the "
+                f"range [0, inf). Got {pen!r} instead."
+            )
+
+    # -- the fit ---------------------------------------------------------------------
+    def _objective(self, log_params, data, weights, total):
+        params = np.exp(log_params)
+        with np.errstate(all="ignore"):
+            ll, g = self._loglik(params, data, grad=True)
+            value = -(weights @ ll) / total
+            gradient = -(weights @ g) / total * params
+        pen = float(getattr(self, "penalizer", 0.0))
+        if pen:
+            value += pen * float(params @ params)
+            gradient += pen * 2.0 * params * params
+        if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
+            return 1e300, np.zeros_like(log_params)
+        return value, gradient
+
+    def _fit_data(self, data: dict, weights: np.ndarray | None, n_obs: int):
+        self._check_hyper()
+        names = list(data)
+        cols, w = compress_rows([data[k] for k in names], weights)
+        data_u = dict(zip(names, cols, strict=True))
+        total = float(w.sum())
+        if total <= 0:
+            raise DataError(f"{type(self).__name__}.fit got no rows with positive weight.")
+        best = None
+        tried = []
+        for start in self._start(data_u, w):
+            x0 = np.log(np.asarray(start, dtype=float))
+            res = optimize.minimize(
+                self._objective, x0, args=(data_u, w, total), jac=True, method="L-BFGS-B",
+                bounds=[(-25.0, 25.0)] * len(x0),
+                options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+            )
+            tried.append(res)
+            if np.isfinite(res.fun) and res.fun < 1e299 and (best is None or res.fun < best.fun):
+                best = res
+        if best is None or np.max(np.abs(best.jac)) > 1e-4 or np.any(np.abs(best.x) >= 24.9):
+            self._raise_convergence(best, tried)
+        log_params = best.x
+        params = np.exp(log_params)
+        ll_rows, _ = self._loglik(params, data_u, grad=False)
+        self.params_ = pd.Series(params, index=list(self._param_names), name="coef")
+        self.log_likelihood_ = float(w @ ll_rows)
+        self.n_obs_ = int(n_obs)
+        self.n_unique_ = int(w.size)
+        self.n_iter_ = int(best.nit)
+        k = len(params)
+        self.aic_ = 2 * k - 2 * self.log_likelihood_
+        self.bic_ = k * np.log(total) - 2 * self.log_likelihood_
+        self.variance_matrix_ = self._covariance(log_params, data_u, w, total)
+        se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0, None))
+        self.standard_errors_ = pd.Series(se, index=self.params_.index, name="se(coef)")
+        self.summary_ = self._summary(params, log_params, data_u, w, total)
+        return self
+
+    def _hessian_log(self, log_params, data, weights, total) -> np.ndarray:
+        """Hessian of the total negative log-likelihood in log-parameters."""
+        k = len(log_params)
+        h = np.empty((k, k))
+        for i in range(k):
+            step = 1e-5 * max(1.0, abs(log_params[i]))
+            e = np.zeros(k)
+            e[i] = step
+            gp = self._objective_unpenalized(log_params + e, data, weights)
+            gm = self._objective_unpenalized(log_params - e, data, weights)
+            h[:, i] = (gp - gm) / (2 * step)
+        return (h + h.T) / 2
+
+    def _objective_unpenalized(self, log_params, data, weights):
+        params = np.exp(log_params)
+        with np.errstate(all="ignore"):
+            _, g = self._loglik(params, data, grad=True)
+        return -(weights @ g) * params
+
+    def _covariance(self, log_params, data, weights, total) -> pd.DataFrame:
+        idx = list(self._param_names)
+        h = self._hessian_log(log_params, data, weights, total)
+        try:
+            cov_log = np.linalg.inv(h)
+        except np.linalg.LinAlgError:
+            cov_log = np.full_like(h, np.nan)
+        if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) < 0):
+            warnings.warn(
+                f"{type(self).__name__}: the Hessian is not positive definite at the optimum; "
+                "standard errors are not available (the data may not identify every parameter).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            cov_log = np.full_like(h, np.nan)
+        self._cov_log = cov_log
+        params = np.exp(log_params)
+        cov = cov_log * np.outer(params, params)
+        return pd.DataFrame(cov, index=idx, columns=idx)
+
+    def _summary(self, params, log_params, data, weights, total) -> pd.DataFrame:
+        se_log = np.sqrt(np.clip(np.diag(self._cov_log), 0, None))
+        return pd.DataFrame(
+            {
+                "coef": params,
+                "se(coef)": self.standard_errors_.to_numpy(),
+                "lower 95% bound": np.exp(log_params - _Z95 * se_log),
+                "upper 95% bound": np.exp(log_params + _Z95 * se_log),
+            },
+            index=pd.Index(list(self._param_names), name="param"),
+        )
+
+    def _raise_convergence(self, best, tried) -> None:
+        name = type(self).__name__
+        detail = "no finite log-likelihood was reached"
+        if best is not None:
+            detail = (
+                f"best attempt stopped with message {best.message!r}, max |gradient| "
+                f"{np.max(np.abs(best.jac)):.2e}, log-parameters {np.round(best.x, 3).tolist()}"
+            )
+        raise ConvergenceError(
+            f"{name} did not converge ({len(tried)} starting points tried; {detail}).",
+            hint=(
+                "1. check the inputs: frequency counts repeat purchases (first purchase "
+                "excluded), 0 <= recency <= T, and all in the same time unit; "
+                "2. rescale time (weeks instead of days) so that parameters are of order 1-100; "
+                f"3. add a small L2 penalty, e.g. {name}(penalizer=0.001); "
+                "4. a parameter running to 0 or infinity means the data do not identify the "
+                "model: try a simpler one (e.g. BGNBD instead of ParetoNBD)."
+            ),
+        )
+
+    # -- reporting -------------------------------------------------------------------
+    def print_summary(self, decimals: int = 4, file=None) -> None:
+        """Print the fitted parameters, standard errors and fit statistics."""
+        check_fitted(self)
+        lines = [
+            f"<loyalist.models.{type(self).__name__}>",
+            f"  observations = {self.n_obs_:,} ({self.n_unique_:,} unique rows)",
+            f"  log-likelihood = {self.log_likelihood_:.{decimals}f}",
+            f"  AIC = {self.aic_:.{decimals}f}, BIC = {self.bic_:.{decimals}f}",
+            f"  penalizer = {getattr(self, 'penalizer', 0.0)}",
+            "",
+            self.summary_.round(decimals).to_string(),
+        ]
+        print("\n".join(lines), file=file)

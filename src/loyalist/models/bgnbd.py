@@ -1,0 +1,154 @@
+"""BG/NBD (Fader, Hardie & Lee 2005) and MBG/NBD (Batislam, Denizel & Filiztekin 2007).
+
+While active, a customer buys as a Poisson process with rate ``lambda ~ Gamma(r,
+alpha)``; after each purchase they drop out for good with probability ``p ~ Beta(a,
+b)``. MBG/NBD also lets them drop out right after the first purchase, so a customer
+with no repeat purchase need not be alive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import betainc, betaln, digamma, gammaln
+
+from loyalist.models._special import hyp2f1_series
+from loyalist.models._transactions import TransactionModel, check_fitted
+
+
+def _bg_terms(params, x, t_x, big_t, offset, grad):
+    """Log of the 'alive' and 'dropped out' likelihood terms and their gradients."""
+    r, alpha, a, b = params
+    rx = r + x
+    bx = b + x + offset
+    dead = (x + offset) > 0
+    lb_ab = betaln(a, b)
+    a1 = betaln(a, bx) - lb_ab - rx * np.log(alpha + big_t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a2 = np.where(dead, betaln(a + 1, np.where(dead, bx - 1, 1.0)) - lb_ab
+                      - rx * np.log(alpha + t_x), -np.inf)
+    if not grad:
+        return a1, a2, None, None
+    n = x.size
+    g1 = np.empty((n, 4))
+    g2 = np.zeros((n, 4))
+    psi_ab, psi_a, psi_b = digamma(a + b), digamma(a), digamma(b)
+    psi_abx = digamma(a + bx)
+    g1[:, 0] = -np.log(alpha + big_t)
+    g1[:, 1] = -rx / (alpha + big_t)
+    g1[:, 2] = psi_ab - psi_abx
+    g1[:, 3] = digamma(bx) - psi_abx - psi_b + psi_ab
+    g2[:, 0] = -np.log(alpha + t_x)
+    g2[:, 1] = -rx / (alpha + t_x)
+    g2[:, 2] = digamma(a + 1) - psi_abx - psi_a + psi_ab
+    g2[:, 3] = digamma(np.where(dead, bx - 1, 1.0)) - psi_abx - psi_b + psi_ab
+    g2[~dead] = 0.0
+    return a1, a2, g1, g2
+
+
+class _BetaGeometricNBD(TransactionModel):
+    _param_names = ("r", "alpha", "a", "b")
+    _offset = 0
+
+    def __init__(self, penalizer=0.0):
+        self.penalizer = penalizer
+
+    def _loglik(self, params, data, *, grad):
+        x, t_x, big_t = data["x"], data["t_x"], data["T"]
+        r, alpha = params[0], params[1]
+        a1, a2, g1, g2 = _bg_terms(params, x, t_x, big_t, self._offset, grad)
+        m = np.maximum(a1, a2)
+        e1, e2 = np.exp(a1 - m), np.exp(a2 - m)
+        lse = m + np.log(e1 + e2)
+        ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + lse
+        if not grad:
+            return ll, None
+        w1 = (e1 / (e1 + e2))[:, None]
+        g = w1 * g1 + (1 - w1) * g2
+        g[:, 0] += digamma(r + x) - digamma(r) + np.log(alpha)
+        g[:, 1] += r / alpha
+        return ll, g
+
+    def _start(self, data, weights):
+        x, big_t = data["x"], data["T"]
+        rate = max(float(weights @ x) / float(weights @ big_t), 1e-6)
+        return [
+            np.array([1.0, 1.0 / rate, 1.0, 1.0]),
+            np.array([0.5, 0.5 / rate, 0.5, 2.0]),
+            np.array([0.2, 0.1 / rate, 2.0, 5.0]),
+        ]
+
+    # -- predictions -----------------------------------------------------------------
+    def _log_p_alive(self, x, t_x, big_t):
+        params = self.params_.to_numpy()
+        a1, a2, _, _ = _bg_terms(params, x, t_x, big_t, self._offset, grad=False)
+        m = np.maximum(a1, a2)
+        return a1 - (m + np.log(np.exp(a1 - m) + np.exp(a2 - m)))
+
+    def _expected_if_alive(self, t, x, t_x, big_t):
+        # Posterior of an alive customer: lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x
+        # + offset). E[purchases in t] = (A+B-1)/(A-1) [1 - (alpha'/(alpha'+t))^R
+        # 2F1(R, B; A+B-1; z)], rewritten with Euler's transformation so that nothing grows
+        # with x: (1-z)^(A-1) 2F1(A+B-1-R, A-1; A+B-1; z), z = t / (alpha' + t).
+        r, alpha, a, b = self.params_.to_numpy()
+        t, x, big_t = np.broadcast_arrays(np.asarray(t, float), x, big_t)
+        rr = r + x
+        bb = b + x + self._offset
+        alpha_post = alpha + big_t
+        z = t / (alpha_post + t)
+        c = a + bb - 1.0
+        f = hyp2f1_series(c - rr, a - 1.0, c, z)
+        head = 1.0 - np.exp((a - 1.0) * np.log1p(-z)) * f
+        return c / (a - 1.0) * head
+
+    def predict_purchase_count_probability(self, n, t):
+        """P(a new customer makes exactly ``n`` repeat purchases in ``(0, t]``)."""
+        check_fitted(self)
+        r, alpha, a, b = self.params_.to_numpy()
+        n, t = np.broadcast_arrays(np.asarray(n, float), np.asarray(t, float))
+        o = self._offset
+        lb = betaln(a, b)
+        q = t / (alpha + t)
+        log_nb = (gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * np.log1p(-q)
+                  + np.where(n > 0, n * np.log(np.where(q > 0, q, 1.0)), 0.0))
+        alive = np.exp(betaln(a, b + n + o) - lb + log_nb)
+        dead_ok = (n + o) > 0
+        tail = np.where(n > 0, betainc(np.maximum(n, 1.0), r, q), 1.0)  # P(NB count >= n)
+        dead = np.where(dead_ok, np.exp(betaln(a + 1, np.where(dead_ok, b + n + o - 1, 1.0)) - lb),
+                        0.0) * tail
+        return alive + dead
+
+
+class BGNBD(_BetaGeometricNBD):
+    """BG/NBD model of repeat purchases in a non-contractual setting.
+
+    Parameters
+    ----------
+    penalizer : float, default 0.0
+        L2 penalty on the parameters (``penalizer * sum(params ** 2)`` added to the
+        mean negative log-likelihood). Helps when a parameter runs to infinity.
+
+    Attributes
+    ----------
+    params_ : pandas.Series
+        ``r``, ``alpha`` (purchase rate: Gamma shape and rate), ``a``, ``b`` (drop-out
+        probability: Beta).
+    standard_errors_, variance_matrix_, summary_ : standard errors and the summary table.
+    log_likelihood_, aic_, bic_ : float
+
+    Examples
+    --------
+    >>> from loyalist.models import BGNBD
+    >>> m = BGNBD().fit([2, 1, 0], [30.43, 1.71, 0.0], [38.86, 38.86, 38.86])
+    >>> m.predict_p_alive([2], [30.43], [38.86]).shape
+    (1,)
+    """
+
+
+class MBGNBD(_BetaGeometricNBD):
+    """MBG/NBD: BG/NBD in which customers may also drop out right after the first purchase.
+
+    Same parameters, attributes and methods as :class:`BGNBD`. Customers without a
+    repeat purchase get P(alive) below 1, which is often more realistic.
+    """
+
+    _offset = 1
