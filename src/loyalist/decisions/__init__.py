@@ -1,0 +1,1 @@
+"""Decisions: signals, alerts and the worklist, built on features and models."""
