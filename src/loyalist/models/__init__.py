@@ -13,8 +13,13 @@ All follow the scikit-learn estimator contract: ``__init__`` stores parameters,
 
 from loyalist.models.bgbb import BGBB
 from loyalist.models.bgnbd import BGNBD, MBGNBD
+from loyalist.models.clv import customer_lifetime_value
 from loyalist.models.gammagamma import GammaGamma
 from loyalist.models.paretonbd import ParetoNBD
 from loyalist.models.sbg import ShiftedBetaGeometric
+from loyalist.models.value import ValueResult, fit_value
 
-__all__ = ["BGBB", "BGNBD", "GammaGamma", "MBGNBD", "ParetoNBD", "ShiftedBetaGeometric"]
+__all__ = [
+    "BGBB", "BGNBD", "GammaGamma", "MBGNBD", "ParetoNBD", "ShiftedBetaGeometric", "ValueResult",
+    "customer_lifetime_value", "fit_value",
+]

@@ -147,7 +147,9 @@ class BaseFitter:
             tried.append(res)
             if np.isfinite(res.fun) and res.fun < 1e299 and (best is None or res.fun < best.fun):
                 best = res
-        if best is None or np.max(np.abs(best.jac)) > 1e-4 or np.any(np.abs(best.x) >= 24.9):
+            if self._converged(best):
+                break  # the other starting points are for fits that go astray
+        if not self._converged(best, tol=1e-4):
             self._raise_convergence(best, tried)
         log_params = best.x
         params = np.exp(log_params)
@@ -165,6 +167,11 @@ class BaseFitter:
         self.standard_errors_ = pd.Series(se, index=self.params_.index, name="se(coef)")
         self.summary_ = self._summary(params, log_params, data_u, w, total)
         return self
+
+    @staticmethod
+    def _converged(res, tol=1e-6) -> bool:
+        return (res is not None and bool(np.max(np.abs(res.jac)) <= tol)
+                and not np.any(np.abs(res.x) >= 24.9))
 
     def _hessian_log(self, log_params, data, weights, total) -> np.ndarray:
         """Hessian of the total negative log-likelihood in log-parameters."""

@@ -105,21 +105,23 @@ class TransactionModel(BaseFitter):
         )
 
     def predict_discounted_purchases(self, frequency, recency, T, *, horizon, discount_rate,
-                                     steps=None):
-        """Expected purchases per period discounted at ``discount_rate`` per time unit.
+                                     steps):
+        """Expected purchases in ``(0, horizon]``, discounted per step.
 
-        Sums ``(E[Y(k)] - E[Y(k-1)]) / (1 + discount_rate) ** k`` over the periods of
-        the horizon (``steps`` of them; one per time unit by default).
+        The horizon is cut into ``steps`` equal periods; purchases expected in period
+        ``k`` are divided by ``(1 + discount_rate) ** k`` (so ``discount_rate`` is per
+        period, e.g. monthly).
         """
         check_fitted(self)
-        steps = int(np.ceil(horizon)) if steps is None else int(steps)
-        edges = np.linspace(0.0, float(horizon), steps + 1)
+        if steps < 1 or horizon <= 0 or discount_rate <= -1:
+            raise DataError("Need horizon > 0, steps >= 1 and discount_rate > -1.")
+        edges = np.linspace(0.0, float(horizon), int(steps) + 1)
         x, t_x, big_t, _ = check_rfm(frequency, recency, T)
         p_alive = np.exp(self._log_p_alive(x, t_x, big_t))
         total = np.zeros_like(x)
         prev = np.zeros_like(x)
-        for k in range(1, steps + 1):
+        for k in range(1, int(steps) + 1):
             cur = self._expected_if_alive(edges[k], x, t_x, big_t)
-            total += (cur - prev) / (1.0 + discount_rate) ** edges[k]
+            total += (cur - prev) / (1.0 + discount_rate) ** k
             prev = cur
         return p_alive * total

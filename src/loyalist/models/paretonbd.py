@@ -122,12 +122,14 @@ class ParetoNBD(TransactionModel):
         return ll, g
 
     def _start(self, data, weights):
+        # alpha == beta makes the hypergeometric series trivial (z = 0), so the first
+        # iterations are cheap; the BG/NBD-like scale of the purchase rate is a good guess
         x, big_t = data["x"], data["T"]
         rate = max(float(weights @ x) / float(weights @ big_t), 1e-6)
         scale = float(weights @ big_t) / float(weights.sum())
         return [
+            np.array([0.5, 0.5 / rate, 0.5, 0.5 / rate]),
             np.array([1.0, 1.0 / rate, 1.0, scale]),
-            np.array([0.5, 0.5 / rate, 0.5, 0.3 * scale]),
             np.array([0.3, 0.2 / rate, 2.0, 3.0 * scale]),
         ]
 
