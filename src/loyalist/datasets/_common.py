@@ -96,8 +96,8 @@ def poisson_times(rng: np.random.Generator, rate: np.ndarray, t0: np.ndarray,
 
 def working_hours(t: np.ndarray, weekday0: int, rng: np.random.Generator) -> np.ndarray:
     """Move moments outside Monday-Friday 08:00-18:00 to shortly after the next opening."""
-    day = np.floor(t)
-    hour = (t - day) * 24.0
+    day = np.floor(np.nan_to_num(t))
+    hour = (np.nan_to_num(t) - day) * 24.0
     weekday = (weekday0 + day.astype(np.int64)) % 7
     after = hour >= 18.0
     before = hour < 8.0

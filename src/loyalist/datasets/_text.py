@@ -94,7 +94,7 @@ TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     "product": (
         ("Question about {ref}", "Do you have {ref} in a larger size, and what is the "
          "lead time?"),
-        ("{ref} specifications", "Could you send me the technical data sheet for the {ref}?"),
+        ("Specifications of {ref}", "Could you send me the technical data sheet for the {ref}?"),
         ("Alternative to {ref}", "The {ref} we usually buy is out of stock. What would you "
          "recommend instead?"),
         ("Bulk availability", "Can you supply 500 units of {ref} by the end of the month?"),
@@ -104,9 +104,9 @@ TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     "technical": (
         ("Cannot log in", "I cannot log in to {ref}, it says my password is wrong after the "
          "reset."),
-        ("Error in {ref}", "{ref} shows an error when I try to place an order from a saved "
+        ("Error in {ref}", "Our account in {ref} shows an error when I try to place an order from a saved "
          "list."),
-        ("{ref} is very slow", "{ref} has been very slow since Monday, pages take a minute "
+        ("Slow response in {ref}", "Since Monday {ref} has been very slow, pages take a minute "
          "to load."),
         ("Integration question", "How do we connect our purchasing system to {ref}? Is there "
          "documentation?"),
@@ -152,7 +152,7 @@ REF_KIND = {
     "account": "", "sales": "product", "complaint": "order", "cancellation": "order",
 }
 
-GREETINGS = ("", "Hello, ", "Hi, ", "Good morning, ", "Dear team, ", "Hi there, ")
+GREETINGS = ("", "Hello! ", "Hi. ", "Good morning. ", "Dear team: ", "Hi there! ", "")
 CLOSINGS = ("", " Thanks.", " Thank you.", " Kind regards.", " Please advise.",
             " Thanks in advance.")
 

@@ -1,0 +1,336 @@
+"""``make_business``: one coherent synthetic firm, its records and the truth behind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from loyalist.contract import TABLES
+from loyalist.datasets import _feedback, _hazard, _orders, _service
+from loyalist.datasets import _text as tx
+from loyalist.datasets._common import contract_frame, ids, join, pick, to_timestamps
+from loyalist.datasets._customers import ARCHETYPES, SPEND_P, make_customers
+from loyalist.errors import DataError
+
+FORMATS = ("csv", "parquet")
+
+
+@dataclass(frozen=True)
+class Business:
+    """A synthetic business: its records (``tables``) and the truth behind them (``truth``).
+
+    Attributes
+    ----------
+    tables : dict of str to pandas.DataFrame
+        One frame per contract table (``customers``, ``orders``, ``subscriptions``,
+        ``requests``, ``feedback``, ``events``, ``touches``), with exactly the contract's
+        columns and types; ``customers`` also has the attributes ``region``, ``plan`` and
+        ``acquired_via``. ``touches`` is empty: nobody has reached out yet.
+    truth : dict of str to pandas.DataFrame
+        ``customers`` (who leaves, when, why, and when the whispers began),
+        ``requests`` (true category, misrouting, call-backs) and ``orders``
+        (follow-through failures). Never part of ``tables``.
+    start, as_of : pandas.Timestamp
+        First moment and end of the observed period; no record is at or after ``as_of``.
+    horizon_days : int
+        The simulation runs this many days past ``as_of``, so ``truth["customers"]`` knows
+        who leaves soon after it (``will_churn``) though the records stop at ``as_of``.
+    seed : int
+    """
+
+    tables: dict[str, pd.DataFrame]
+    truth: dict[str, pd.DataFrame]
+    start: pd.Timestamp
+    as_of: pd.Timestamp
+    horizon_days: int
+    seed: int
+
+    def write(self, directory: str | Path, format: str = "csv") -> dict[str, Path]:
+        """Write one file per non-empty table, and the truth under ``truth/``.
+
+        Returns the path of each table written, keyed by table name (truth files are
+        under ``"truth/<name>"``).
+        """
+        if format not in FORMATS:
+            raise DataError(f"Unknown format {format!r} for Business.write.",
+                            hint=f"Use one of: {', '.join(FORMATS)}.")
+        directory = Path(directory)
+        (directory / "truth").mkdir(parents=True, exist_ok=True)
+        written = {}
+        items = [(name, df) for name, df in self.tables.items() if len(df)]
+        items += [(f"truth/{name}", df) for name, df in self.truth.items()]
+        for name, df in items:
+            path = directory / f"{name}.{format}"
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if format == "csv":
+                from pyarrow import csv
+
+                table = table.cast(pa.schema([
+                    pa.field(f.name, pa.timestamp("s") if pa.types.is_timestamp(f.type)
+                             else f.type) for f in table.schema]))
+                csv.write_csv(table, path)
+            else:
+                import pyarrow.parquet as pq
+
+                pq.write_table(table, path)
+            written[name] = path
+        return written
+
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{k}={len(v):,}" for k, v in self.tables.items())
+        return (f"Business(seed={self.seed}, {self.start.date()} to {self.as_of.date()}, "
+                f"{rows})")
+
+
+def _check(name: str, value, low, kind=int) -> None:
+    if not isinstance(value, kind) or isinstance(value, bool) or value < low:
+        raise DataError(f"make_business: {name} must be {kind.__name__} >= {low}; "
+                        f"got {value!r}.", hint=f"Pass {name}={low} or more.")
+
+
+def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
+                  start: str = "2023-01-01", *, horizon_days: int = 90,
+                  price_rise_month: int | None = None, events: bool = True) -> Business:
+    """Generate one coherent synthetic business and the ground truth behind it.
+
+    Parameters
+    ----------
+    n_customers : int
+        Customers acquired before or during the period (a third were customers before it).
+    months : int
+        Length of the observed period in calendar months; ``as_of`` is ``start + months``.
+    seed : int
+        Same seed, same business: every table is identical.
+    start : str
+        First day of the observed period.
+    horizon_days : int
+        Days simulated past ``as_of`` for the truth of who leaves next.
+    price_rise_month : int, optional
+        Month (0-based) of a price rise that drives price-sensitive customers away;
+        by default half way through the period.
+    events : bool
+        Generate portal usage events for subscribers (the largest table).
+
+    Examples
+    --------
+    >>> b = make_business(n_customers=300, months=12, seed=1)
+    >>> sorted(b.tables)[:3]
+    ['customers', 'events', 'feedback']
+    >>> bool(b.truth["customers"]["churned"].any())
+    True
+    """
+    _check("n_customers", n_customers, 1)
+    _check("months", months, 1)
+    _check("seed", seed, 0)
+    _check("horizon_days", horizon_days, 0)
+    start_day = np.datetime64(pd.Timestamp(start).normalize().to_datetime64(), "D")
+    first_month = start_day.astype("datetime64[M]")
+    as_of_day = (first_month + months).astype("datetime64[D]") + (start_day - first_month)
+    as_of = float((as_of_day - start_day).astype(np.int64))
+    t_end = as_of + horizon_days
+    n_edges = months + int(np.ceil(horizon_days / 28)) + 2
+    edges = ((first_month + np.arange(n_edges)).astype("datetime64[D]")
+             - start_day).astype(np.float64)
+    edges[0] = min(edges[0], 0.0)
+    edges = edges[: np.searchsorted(edges, t_end) + 1]
+    weekday0 = int((start_day.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
+    price_month = months // 2 if price_rise_month is None else price_rise_month
+
+    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
+    c = make_customers(rng[0], n_customers, as_of, weekday0)
+
+    # everything that can fail a customer, over the whole possible life
+    candidates = _orders.draw_orders(rng[1], c, t_end, weekday0)
+    contacts = _service.with_callbacks(rng[2], _service.organic(rng[2], c, t_end, weekday0),
+                                       weekday0)
+    fails = [np.concatenate(x) for x in zip(_orders.failures(candidates, c),
+                                            _service.failures(contacts), strict=True)]
+    load = _hazard.service_load(*fails, c.n, edges)
+    del fails
+
+    # the decision to leave, its reason, and the departure
+    components = _hazard.churn_hazard(c, load, price_month)
+    decision, reason = _hazard.draw_decisions(rng[3], c, components, edges)
+    departure, warned = _hazard.draw_departures(rng[3], decision, reason)
+    del components
+    drift = (decision, departure, warned)
+
+    def ts(x):
+        return to_timestamps(start_day, x)
+
+    cid = ids("C", c.n, 7)
+
+    def cust_ids(rows):
+        return cid.take(pa.array(rows))
+
+    # each table is built and its working arrays dropped before the next one
+    tables, truth = {}, {}
+    tables["customers"] = _customers_frame(c, cid, ts)
+    tables["subscriptions"] = _subscriptions_frame(rng[8], c, cid, ts, departure, as_of)
+    orders = _orders.shape_orders(rng[4], candidates, c, *drift, as_of, weekday0)
+    del candidates
+    tables["orders"] = _orders_frame(orders, cust_ids, ts)
+    truth["orders"] = pd.DataFrame({
+        "order_id": tables["orders"]["id"],
+        "never_acknowledged": orders["ack_missing"],
+        "late": orders["late"],
+        "never_followed_up": orders["no_follow_up"],
+        "returned": orders["returned"],
+        "during_drift": orders["in_drift"],
+    })
+    del orders
+    whispers = _service.with_callbacks(
+        rng[5], _service.whispers(rng[5], c, *drift, reason, weekday0), weekday0)
+    requests = _service.observe(_service.merge(contacts, whispers), departure, as_of)
+    del contacts, whispers
+    tables["requests"] = _requests_frame(requests, cust_ids, ts, as_of)
+    truth["requests"] = _request_truth(requests, tables["requests"])
+    answers = _feedback.feedback(rng[6], c, load, edges, *drift, reason, as_of)
+    del load
+    tables["feedback"] = contract_frame("feedback", {
+        "id": ids("F", len(answers["t"]), 8), "customer_id": cust_ids(answers["cust"]),
+        "answered_at": ts(answers["t"]), "nps": answers["nps"],
+        "satisfaction": answers["satisfaction"], "trust": answers["trust"],
+        "commitment": answers["commitment"], "comment": answers["comment"]})
+    truth["customers"] = _customer_truth(c, cid, ts, decision, departure, warned, reason,
+                                         requests, answers, as_of, horizon_days)
+    del requests, answers
+    if events:
+        usage = _feedback.events(rng[7], c, *drift, as_of, weekday0)
+        tables["events"] = contract_frame("events", {
+            "customer_id": cust_ids(usage["cust"]), "at": ts(usage["t"]),
+            "type": usage["type"], "value": usage["value"]})
+        del usage
+    else:
+        tables["events"] = contract_frame("events", {"customer_id": pa.array([], pa.string())})
+    tables["touches"] = contract_frame("touches", {"customer_id": pa.array([], pa.string())})
+    tables = {name: tables[name] for name in TABLES}
+    truth = {name: truth[name] for name in ("customers", "requests", "orders")}
+    return Business(tables=tables, truth=truth, start=pd.Timestamp(start_day),
+                    as_of=pd.Timestamp(as_of_day), horizon_days=horizon_days, seed=seed)
+
+
+def _customers_frame(c, cid, ts) -> pd.DataFrame:
+    p = c.name_parts
+    name = join(pick(tx.SURNAMES, p[:, 0]), " ", pick(tx.TRADES, p[:, 1]), " ",
+                pick(tx.SUFFIXES, p[:, 2]))
+    name = pc.utf8_rtrim_whitespace(name)
+    return contract_frame("customers", {
+        "id": cid, "name": name, "segment": pick(tx.SEGMENTS, c.segment),
+        "created_at": ts(c.created), "owner": pick(tx.OWNERS, c.owner),
+    }, extra={
+        "region": pick(tx.REGIONS, c.region),
+        "plan": pick(tx.PLANS + ("none",), np.where(c.plan >= 0, c.plan, len(tx.PLANS))),
+        "acquired_via": pick(tx.ACQUIRED_VIA, c.acquired_via),
+    })
+
+
+def _orders_frame(o, cust_ids, ts) -> pd.DataFrame:
+    return contract_frame("orders", {
+        "id": ids("O", len(o["t"]), 8), "customer_id": cust_ids(o["cust"]),
+        "ordered_at": ts(o["t"]), "amount": o["amount"], "quantity": o["quantity"],
+        "status": pick(_orders.STATUSES, o["status"]),
+        "acknowledged_at": ts(o["acknowledged"]), "promised_at": ts(o["promised"]),
+        "fulfilled_at": ts(o["fulfilled"]), "followed_up_at": ts(o["followed_up"]),
+    })
+
+
+def _subscriptions_frame(rng, c, cid, ts, departure, as_of) -> pd.DataFrame:
+    """One row per subscription; a few subscribers changed plan once (two rows)."""
+    subs = np.flatnonzero(c.subscriber)
+    end = np.where(departure[subs] <= as_of, departure[subs], np.nan)
+    live_end = np.where(np.isnan(end), as_of, end)
+    switch = (rng.random(len(subs)) < 0.12) & (live_end - c.created[subs] > 60)
+    at = c.created[subs] + (0.2 + 0.6 * rng.random(len(subs))) * (live_end - c.created[subs])
+    at = np.floor(at) + 0.5
+    old, mrr = c.plan[subs], c.mrr[subs]
+    up = np.where(old == len(tx.PLANS) - 1, old - 1, old + 1)
+    new_mrr = np.round(mrr * np.asarray(tx.PLAN_MRR)[up] / np.asarray(tx.PLAN_MRR)[old], 2)
+    s = np.flatnonzero(switch)
+    rows = np.concatenate([subs, subs[s]])
+    return contract_frame("subscriptions", {
+        "id": ids("S", len(rows), 7),
+        "customer_id": cid.take(pa.array(rows)),
+        "plan": pick(tx.PLANS, np.concatenate([old, up[s]])),
+        "started_at": ts(np.concatenate([c.created[subs], at[s]])),
+        "ended_at": ts(np.concatenate([np.where(switch, at, end), end[s]])),
+        "mrr": np.concatenate([mrr, new_mrr[s]]),
+    })
+
+
+def _requests_frame(r, cust_ids, ts, as_of) -> pd.DataFrame:
+    rid = ids("R", len(r), 8)
+    link = (r.parent >= 0) & r.linked
+    parent = pc.if_else(pa.array(link), rid.take(pa.array(np.maximum(r.parent, 0))),
+                        pa.scalar(None, pa.string()))
+    from loyalist.datasets._service import _AGENTS
+
+    subject, text = _service.render(r)
+    responded = np.where(r.responded < as_of, r.responded, np.nan)
+    resolved = np.where(r.resolved < as_of, r.resolved, np.nan)
+    agent = np.where(np.isnan(responded), -1, r.agent)
+    return contract_frame("requests", {
+        "id": rid, "customer_id": cust_ids(r.cust), "opened_at": ts(r.t),
+        "channel": pick(tx.CHANNELS, r.channel), "subject": subject, "text": text,
+        "category": pick(tx.CATEGORIES, r.category), "team": pick(tx.TEAMS, r.team),
+        "agent": pick(_AGENTS, np.maximum(agent, 0), missing=agent < 0),
+        "first_response_at": ts(responded), "resolved_at": ts(resolved),
+        "parent_id": parent,
+    })
+
+
+def _request_truth(r, frame: pd.DataFrame) -> pd.DataFrame:
+    rid = pa.array(frame["id"])
+    is_cb = r.parent >= 0
+    callback_of = pc.if_else(pa.array(is_cb), rid.take(pa.array(np.maximum(r.parent, 0))),
+                             pa.scalar(None, pa.string()))
+    return pd.DataFrame({
+        "request_id": frame["id"],
+        "customer_id": frame["customer_id"],
+        "true_category": frame["category"],
+        "expected_team": pick(tx.TEAMS, _service.RIGHT_TEAM[r.category]).to_pandas(),
+        "is_misrouted": r.misrouted,
+        "is_callback": is_cb,
+        "callback_of": callback_of.to_pandas(),
+        "root_id": rid.take(pa.array(r.root)).to_pandas(),
+        "never_answered": np.isnan(r.responded),
+        "never_resolved": np.isnan(r.resolved),
+        "is_whisper": r.whisper,
+    })
+
+
+def _customer_truth(c, cid, ts, decision, departure, warned, reason, requests, answers,
+                    as_of, horizon_days) -> pd.DataFrame:
+    leaves = reason >= 0
+    churned = leaves & (departure <= as_of)
+    will = leaves & (departure > as_of) & (departure <= as_of + horizon_days)
+    started = np.where(warned, decision, np.nan)
+    # first observable whisper: a drift request or a survey answer during the drift
+    first = np.full(c.n, np.inf)
+    w = requests.whisper
+    np.minimum.at(first, requests.cust[w], requests.t[w])
+    prog = _orders.drift_progress(answers["t"], decision[answers["cust"]],
+                                  departure[answers["cust"]], warned[answers["cust"]])
+    d = prog > 0
+    np.minimum.at(first, answers["cust"][d], answers["t"][d])
+    first = np.where(np.isfinite(first), first, np.nan)
+    return pd.DataFrame({
+        "customer_id": cid.to_pandas(),
+        "archetype": pick(ARCHETYPES, c.archetype).to_pandas(),
+        "churned": churned,
+        "will_churn": will,
+        "churned_at": ts(np.where(leaves, departure, np.nan)),
+        "reason": pick(tx.REASONS, np.maximum(reason, 0), missing=~leaves).to_pandas(),
+        "silent": leaves & ~warned,
+        "decided_at": ts(np.where(leaves, decision, np.nan)),
+        "first_warning_at": ts(started),
+        "first_signal_at": ts(first),
+        "purchase_rate": c.purchase_rate * 365.25 / 12,
+        "mean_order_value": SPEND_P / c.spend_nu * c.spend_scale,
+        "subscriber": c.subscriber,
+    })
