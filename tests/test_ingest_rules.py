@@ -187,7 +187,7 @@ def test_response_before_opening_is_rejected(store, write):
 
 def test_strict_mode_rejects_unknown_customers(store, write):
     store.ingest("customers", write("c.csv", "id,name\nc1,Ann\n"))
-    p = write("o.csv", "customer_id,ordered_at\nc1,2021-01-01\nzz,2021-01-02\n")
+    p = write("o.csv", "id,customer_id,ordered_at\n1,c1,2021-01-01\n2,zz,2021-01-02\n")
     result = store.ingest("orders", p, strict=True)
     assert (result.inserted, result.rejected) == (1, 1)
     assert "unknown customer zz" in store.rejects(result.ingest_id)["reason"].iloc[0]

@@ -46,27 +46,17 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes print one clear message and no traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="loyalist")  # standalone: usage errors print and exit
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except LoyalistError as e:
         err.print(f"[bold red]Error:[/] {e.message}", highlight=False)
         if e.hint:
             err.print(f"[bold]Next step:[/] {e.hint}", highlight=False)
         return e.exit_code
-    except typer.Abort:
-        err.print("Aborted.")
-        return 130
     except KeyboardInterrupt:
         err.print("Interrupted.")
         return 130
-    except Exception as e:  # click usage errors and Exit come through here
-        import click
-
-        if isinstance(e, click.exceptions.Exit):
-            return e.exit_code
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
-        raise
     return 0
 
 

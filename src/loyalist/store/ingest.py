@@ -194,15 +194,15 @@ def _stage(con, contract, src, chosen, sqls, out_names, strict) -> None:
                         f"CASE WHEN {q(name)} < {q(other)} THEN '{name} ' || {q(name)} || "
                         f"' is before {other} ' || {q(other)} END")
             if strict and name == "customer_id" and contract.name != "customers":
-                checks.append(f"CASE WHEN {q(name)} IS NOT NULL AND _known.id IS NULL THEN "
+                checks.append(f"CASE WHEN {q(name)} IS NOT NULL AND _known_id IS NULL THEN "
                               f"'unknown customer ' || {q(name)} || ' (strict mode: not in "
                               "customers)' END")
         expr = checks[0] if len(checks) == 1 else f"coalesce({', '.join(checks)})"
         outer.append(f"{q(name)}, {expr} AS {_reason_col(name)}")
     join = ""
     if strict and "customer_id" in chosen and contract.name != "customers":
-        join = ("LEFT JOIN (SELECT DISTINCT id FROM customers) _known "
-                "ON p.customer_id = _known.id")
+        join = ("LEFT JOIN (SELECT DISTINCT id AS _known_id FROM customers) _known "
+                "ON p.customer_id = _known._known_id")
     ok = " AND ".join(f"{_reason_col(n)} IS NULL" for n in out_names)
     key = f"CAST({q('id')} AS VARCHAR)" if "id" in chosen else "NULL"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS WITH p AS (SELECT _line, {inner} "

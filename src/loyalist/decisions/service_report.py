@@ -1,0 +1,157 @@
+"""The service report: responsiveness, call-backs, misrouting and open requests.
+
+``service_report(store, as_of)`` computes every table in the engine and returns
+small pandas frames; ``ServiceReport.save(folder)`` writes them as CSV with the
+plots as PNG (matplotlib, Agg).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from loyalist.decisions.service import (
+    DAY,
+    HOUR,
+    ServicePolicy,
+    _seconds,
+    _ts,
+    link_callbacks,
+    order_followthrough,
+    request_facts,
+)
+from loyalist.decisions.service_signals import tracked_lifecycle
+from loyalist.errors import DataError
+
+AGE_BUCKETS = [(0, 1, "< 1 day"), (1, 3, "1-3 days"), (3, 7, "3-7 days"), (7, 14, "1-2 weeks"),
+               (14, 10**9, "> 2 weeks")]
+
+
+@dataclass
+class ServiceReport:
+    as_of: pd.Timestamp
+    since: pd.Timestamp | None
+    summary: dict
+    by: dict[str, pd.DataFrame] = field(default_factory=dict)
+    monthly: pd.DataFrame | None = None
+    misrouting_matrix: pd.DataFrame | None = None
+    open_ageing: pd.DataFrame | None = None
+    followthrough: pd.DataFrame | None = None
+    response_sample: pd.DataFrame | None = None
+
+    def save(self, folder) -> list[Path]:
+        """Write every table as CSV and every plot as PNG; return the paths."""
+        from loyalist.decisions import service_plots
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        pd.Series(self.summary).to_csv(folder / "summary.csv", header=["value"])
+        paths.append(folder / "summary.csv")
+        for name, df in {**{f"by_{k}": v for k, v in self.by.items()},
+                         "monthly": self.monthly, "misrouting_matrix": self.misrouting_matrix,
+                         "open_ageing": self.open_ageing,
+                         "followthrough": self.followthrough}.items():
+            if df is not None:
+                df.to_csv(folder / f"{name}.csv")
+                paths.append(folder / f"{name}.csv")
+        paths += service_plots.save_all(self, folder)
+        return paths
+
+
+def _metrics(t: ibis.Table) -> dict:
+    return dict(
+        requests=_.count(),
+        answered_share=(~_.unanswered).cast("float64").mean(),
+        median_response_h=(_.response_s / HOUR).median(),
+        p90_response_h=(_.response_s / HOUR).quantile(0.9),
+        breach_share=_.breached.cast("float64").mean(),
+        callback_rate=_.is_callback.cast("float64").mean(),
+    )
+
+
+def service_report(store, as_of=None, *, since=None, policy: ServicePolicy = ServicePolicy(),
+                   sample: int = 20_000) -> ServiceReport:
+    """Compute the service report from the store's requests (and orders)."""
+    requests = store.table("requests")
+    as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(store)
+    facts = request_facts(requests, as_of.to_pydatetime(), policy)
+    cb = link_callbacks(requests, as_of.to_pydatetime(), policy=policy)
+    facts = facts.left_join(cb.select("id", cb_flag=ibis.literal(True)), "id").drop("id_right")
+    facts = facts.mutate(is_callback=facts.cb_flag.fill_null(False)).drop("cb_flag")
+    if policy.team_for_category:
+        expected = facts.category.substitute(policy.team_for_category, else_=ibis.null("string"))
+        facts = facts.mutate(expected_team=expected,
+                             misrouted=(expected.notnull() & (facts.team != expected)))
+    if since is not None:
+        facts = facts.filter(facts.opened_at >= _ts(pd.Timestamp(since).to_pydatetime()))
+    if facts.count().execute() == 0:
+        raise DataError("No requests to report on before " + str(as_of.date()) +
+                        (f" since {since}" if since else "") + ".",
+                        hint="Ingest a requests export first: loyalist ingest requests FILE.")
+    metrics = _metrics(facts)
+    if policy.team_for_category:
+        metrics["misrouted_share"] = _.misrouted.cast("float64").mean()
+    summary = facts.aggregate(**metrics).to_pandas().iloc[0].to_dict()
+    summary["unanswered_now"] = int(facts.unanswered.sum().execute())
+    summary["as_of"] = str(as_of)
+    by = {}
+    for dim in ("team", "channel", "category", "agent"):
+        by[dim] = (facts.group_by(dim).aggregate(**metrics).order_by(ibis.desc("requests"))
+                   .to_pandas().set_index(dim))
+    monthly = facts.group_by("month").aggregate(**metrics).order_by("month").to_pandas()
+    monthly = monthly.set_index("month")
+    matrix = None
+    if policy.team_for_category:
+        matrix = (facts.group_by(["category", "team"]).aggregate(n=_.count()).to_pandas()
+                  .pivot(index="category", columns="team", values="n").fillna(0).astype(int))
+        delay = (facts.group_by("misrouted").aggregate(m=(_.response_s / HOUR).median())
+                 .to_pandas().set_index("misrouted")["m"])
+        summary["misrouting_delay_h"] = float(delay.get(True, float("nan"))
+                                              - delay.get(False, float("nan")))
+    open_ = facts.filter(facts.unanswered)
+    bucket = ibis.cases(*[((open_.age_s >= lo * DAY) & (open_.age_s < hi * DAY), label)
+                          for lo, hi, label in AGE_BUCKETS])
+    ageing = (open_.mutate(age=bucket).group_by(["team", "age"]).aggregate(n=_.count())
+              .to_pandas())
+    ageing = ageing.pivot(index="team", columns="age", values="n").fillna(0).astype(int)
+    ageing = ageing.reindex(columns=[b[2] for b in AGE_BUCKETS if b[2] in ageing.columns])
+    follow = None
+    orders = store.table("orders")
+    tracked = tracked_lifecycle(orders)
+    if tracked:
+        problems = order_followthrough(orders, as_of.to_pydatetime(), policy)
+        follow = (problems.group_by("problem").aggregate(
+            orders=_.count(), median_days=(_.seconds / DAY).median()).to_pandas()
+            .set_index("problem"))
+    resp = (facts.filter(facts.response_s.notnull())
+            .select("team", "category", "channel", "target_s",
+                    response_h=facts.response_s / HOUR))
+    n = resp.count().execute()
+    if n > sample:
+        resp = resp.filter(ibis.random() < sample / n)
+    return ServiceReport(as_of=as_of, since=pd.Timestamp(since) if since else None,
+                         summary=summary, by=by, monthly=monthly, misrouting_matrix=matrix,
+                         open_ageing=ageing, followthrough=follow,
+                         response_sample=resp.to_pandas())
+
+
+def default_as_of(store) -> pd.Timestamp:
+    """The moment just after the latest thing the store knows of."""
+    latest = []
+    for table, cols in (("requests", ("opened_at", "first_response_at", "resolved_at")),
+                        ("orders", ("ordered_at",))):
+        t = store.table(table)
+        latest.append(t.aggregate(**{c: t[c].max() for c in cols}).to_pandas().iloc[0].max())
+    latest = [x for x in latest if pd.notna(x)]
+    if not latest:
+        raise DataError("The store has no orders or requests yet.",
+                        hint="Ingest an export first, or run loyalist demo.")
+    return pd.Timestamp(max(latest)).ceil("D")
+
+
+__all__ = ["ServiceReport", "default_as_of", "service_report", "_seconds"]
