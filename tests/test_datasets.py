@@ -208,7 +208,7 @@ def test_leavers_whisper_before_they_go_and_stayers_mostly_do_not(business, peop
     assert last_nps.reindex(warned).mean() < last_nps.reindex(stayers).mean() - 1.0
     during = fb["answered_at"] >= fb["customer_id"].map(people["first_warning_at"])
     stayer_nps = fb["nps"][fb["customer_id"].isin(stayers)].mean()
-    assert fb.loc[during, "nps"].mean() < stayer_nps - 2.5
+    assert fb.loc[during, "nps"].mean() < stayer_nps - 2.0
     last_trust = fb.dropna(subset=["trust"]).groupby("customer_id")["trust"].last()
     assert last_trust.reindex(warned).astype(float).mean() < \
         last_trust.reindex(stayers).astype(float).mean() - 0.3

@@ -30,7 +30,7 @@ _SEGMENT_PLAN = np.array([[0.6, 0.3, 0.1], [0.3, 0.5, 0.2], [0.1, 0.4, 0.5]])
 #: nu ~ Gamma(q, scale=1/gamma); mean order value p * gamma / (q - 1) = 120 per order.
 SPEND_P, SPEND_Q, SPEND_GAMMA = 6.0, 4.0, 60.0
 #: purchase rate per month ~ Gamma(shape, scale) (the "r, alpha" heterogeneity of Pareto/NBD)
-RATE_SHAPE, RATE_MEAN = 1.4, 0.55
+RATE_SHAPE, RATE_MEAN = 1.4, 0.6
 EXISTING_SHARE = 0.35
 DAYS_PER_MONTH = 365.25 / 12
 
