@@ -20,7 +20,6 @@ every model:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -199,14 +198,13 @@ class BaseFitter:
             cov_log = np.linalg.inv(h)
         except np.linalg.LinAlgError:
             cov_log = np.full_like(h, np.nan)
-        if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) < 0):
-            warnings.warn(
-                f"{type(self).__name__}: the Hessian is not positive definite at the optimum; "
-                "standard errors are not available (the data may not identify every parameter).",
-                RuntimeWarning,
-                stacklevel=3,
+        if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0):
+            raise ConvergenceError(
+                f"{type(self).__name__} reached a point where the log-likelihood is flat or "
+                "not at a maximum (the Hessian is not positive definite): the data do not "
+                f"identify every parameter (estimates: {np.round(np.exp(log_params), 4).tolist()}).",
+                hint=self._what_to_try(),
             )
-            cov_log = np.full_like(h, np.nan)
         self._cov_log = cov_log
         params = np.exp(log_params)
         cov = cov_log * np.outer(params, params)
@@ -214,15 +212,16 @@ class BaseFitter:
 
     def _summary(self, params, log_params, data, weights, total) -> pd.DataFrame:
         se_log = np.sqrt(np.clip(np.diag(self._cov_log), 0, None))
-        return pd.DataFrame(
-            {
-                "coef": params,
-                "se(coef)": self.standard_errors_.to_numpy(),
-                "lower 95% bound": np.exp(log_params - _Z95 * se_log),
-                "upper 95% bound": np.exp(log_params + _Z95 * se_log),
-            },
-            index=pd.Index(list(self._param_names), name="param"),
-        )
+        with np.errstate(over="ignore"):  # a very uncertain parameter has an infinite bound
+            return pd.DataFrame(
+                {
+                    "coef": params,
+                    "se(coef)": self.standard_errors_.to_numpy(),
+                    "lower 95% bound": np.exp(log_params - _Z95 * se_log),
+                    "upper 95% bound": np.exp(log_params + _Z95 * se_log),
+                },
+                index=pd.Index(list(self._param_names), name="param"),
+            )
 
     def _raise_convergence(self, best, tried) -> None:
         name = type(self).__name__
@@ -234,14 +233,18 @@ class BaseFitter:
             )
         raise ConvergenceError(
             f"{name} did not converge ({len(tried)} starting points tried; {detail}).",
-            hint=(
-                "1. check the inputs: frequency counts repeat purchases (first purchase "
-                "excluded), 0 <= recency <= T, and all in the same time unit; "
-                "2. rescale time (weeks instead of days) so that parameters are of order 1-100; "
-                f"3. add a small L2 penalty, e.g. {name}(penalizer=0.001); "
-                "4. a parameter running to 0 or infinity means the data do not identify the "
-                "model: try a simpler one (e.g. BGNBD instead of ParetoNBD)."
-            ),
+            hint=self._what_to_try(),
+        )
+
+    def _what_to_try(self) -> str:
+        name = type(self).__name__
+        return (
+            "1. check the inputs: frequency counts repeat purchases (first purchase "
+            "excluded), 0 <= recency <= T, and all in the same time unit; "
+            "2. rescale time (weeks instead of days) so that parameters are of order 1-100; "
+            f"3. add a small L2 penalty, e.g. {name}(penalizer=0.001); "
+            "4. a parameter running to 0 or infinity means the data do not identify the "
+            "model: try a simpler one (e.g. BGNBD instead of ParetoNBD), or more history."
         )
 
     # -- reporting -------------------------------------------------------------------

@@ -1,0 +1,428 @@
+"""Request routing: text -> category -> team, with a calibrated confidence.
+
+:class:`RequestRouter` learns the category of a request from its text (and its
+subject and channel when present) with TF-IDF word and character n-grams and a
+linear support vector machine. Its scores are turned into probabilities by
+temperature scaling fitted on out-of-fold scores, so that a confidence of 0.8
+means about 80 % of such predictions are right. The category maps to a team
+through a configurable table; a request whose confidence is below ``threshold``
+goes to a human queue instead of being guessed.
+
+>>> import pandas as pd
+>>> from loyalist.models.routing import RequestRouter
+>>> train = pd.read_csv("../shared/data/banking77/train.csv")   # doctest: +SKIP
+>>> router = RequestRouter(threshold=0.5).fit(train.text, train.category)  # doctest: +SKIP
+>>> router.route(["My card has not arrived yet"])   # doctest: +SKIP
+  category  team  confidence  needs_human
+0  card_arrival  card_arrival  0.93  False
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.svm import LinearSVC
+
+from loyalist.errors import DataError, NotFittedError, SourceError
+
+#: format of a saved router; bump when the pickled layout changes
+FORMAT_VERSION = 1
+_FORMAT = "loyalist.RequestRouter"
+#: columns of a DataFrame input the router reads
+_TEXT_COLUMNS = ("subject", "text")
+
+
+def _ngrams(value, name: str) -> tuple[int, int]:
+    ok = (isinstance(value, (tuple, list)) and len(value) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+          and 1 <= value[0] <= value[1])
+    if not ok:
+        raise DataError(f"The '{name}' parameter of RequestRouter must be a pair (min_n, max_n) "
+                        f"of integers with 1 <= min_n <= max_n. Got {value!r} instead.")
+    return int(value[0]), int(value[1])
+
+
+def _documents(X) -> pd.DataFrame:
+    """The router's view of its input: one ``doc`` string and a ``channel`` per row."""
+    if isinstance(X, str):
+        X = [X]
+    if isinstance(X, pd.DataFrame):
+        present = [c for c in _TEXT_COLUMNS if c in X.columns]
+        if not present:
+            raise DataError(
+                f"The requests need a 'text' (or 'subject') column; found {list(X.columns)}.",
+                hint="rename the column that holds what the customer wrote to 'text'.")
+        parts = [X[c].astype("string").fillna("").str.strip() for c in present]
+        doc = parts[0] if len(parts) == 1 else (parts[0] + "\n" + parts[1]).str.strip()
+        channel = (X["channel"].astype("string").fillna("").str.strip().str.lower()
+                   if "channel" in X.columns else pd.Series("", index=X.index, dtype="string"))
+        return pd.DataFrame({"doc": doc.to_numpy(dtype=object),
+                             "channel": channel.to_numpy(dtype=object)})
+    values = pd.Series(np.asarray(X, dtype=object).ravel() if not isinstance(X, pd.Series)
+                       else X.to_numpy(dtype=object))
+    doc = values.astype("string").fillna("").str.strip()
+    return pd.DataFrame({"doc": doc.to_numpy(dtype=object),
+                         "channel": np.full(len(doc), "", dtype=object)})
+
+
+def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = scores / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def _scores(model: LinearSVC, X) -> np.ndarray:
+    s = model.decision_function(X)
+    return np.column_stack([-s, s]) if s.ndim == 1 else s
+
+
+def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
+    """The temperature that minimises the log loss of ``softmax(scores / T)``."""
+
+    def nll(log_t: float) -> float:
+        z = scores / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1))
+        return -float(logp.mean())
+
+    res = optimize.minimize_scalar(nll, bounds=(np.log(1e-3), np.log(1e2)), method="bounded")
+    return float(np.exp(res.x))
+
+
+class RequestRouter(ClassifierMixin, BaseEstimator):
+    """Route requests to a category and a team, or to a human when unsure.
+
+    Parameters
+    ----------
+    category_to_team : dict, optional
+        Team of each category. Without it every category is its own team; with it a
+        category missing from the map goes to ``default_team``.
+    threshold : float, default 0.5
+        Requests whose confidence is below it go to ``human_queue``.
+    human_queue : str, default "triage"
+        Team name of the queue where people route unsure requests by hand.
+    default_team : str, optional
+        Team of categories missing from ``category_to_team`` (default: ``human_queue``).
+    C : float, default 0.5
+        Inverse regularisation strength of the linear SVM.
+    word_ngrams, char_ngrams : (int, int), default (1, 2) and (1, 4)
+        N-gram ranges of the word and the character (within word bounds) TF-IDF features.
+    calibration_folds : int, default 3
+        Folds of the out-of-fold scores on which the temperature is fitted.
+    random_state : int, default 0
+        Seed of the fold split.
+
+    Attributes
+    ----------
+    classes_ : ndarray of the categories.
+    temperature_ : float, the fitted softmax temperature.
+    cv_accuracy_ : float, out-of-fold accuracy on the training data.
+    cv_coverage_ : float, out-of-fold share of requests at or above ``threshold``.
+    summary_ : DataFrame, one row per category: training count, team, out-of-fold
+        precision and recall.
+    n_ignored_ : int, training rows without any text (not used).
+    """
+
+    def __init__(self, *, category_to_team: Mapping[str, str] | None = None,
+                 threshold: float = 0.5, human_queue: str = "triage",
+                 default_team: str | None = None, C: float = 0.5,
+                 word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] = (1, 4),
+                 calibration_folds: int = 3, random_state: int = 0):
+        self.category_to_team = category_to_team
+        self.threshold = threshold
+        self.human_queue = human_queue
+        self.default_team = default_team
+        self.C = C
+        self.word_ngrams = word_ngrams
+        self.char_ngrams = char_ngrams
+        self.calibration_folds = calibration_folds
+        self.random_state = random_state
+
+    # -- checks ------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        t = self.threshold
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1:
+            raise DataError(f"The 'threshold' parameter of {name} must be a float in the range "
+                            f"[0, 1]. Got {t!r} instead.")
+        c = self.C
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not np.isfinite(c) or c <= 0:
+            raise DataError(f"The 'C' parameter of {name} must be a float in the range "
+                            f"(0, inf). Got {c!r} instead.")
+        k = self.calibration_folds
+        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+            raise DataError(f"The 'calibration_folds' parameter of {name} must be an integer "
+                            f">= 2. Got {k!r} instead.")
+        if self.category_to_team is not None and not isinstance(self.category_to_team, Mapping):
+            raise DataError(f"The 'category_to_team' parameter of {name} must be a dict "
+                            f"category -> team. Got {type(self.category_to_team).__name__}.")
+        if not isinstance(self.human_queue, str) or not self.human_queue:
+            raise DataError(f"The 'human_queue' parameter of {name} must be a non-empty "
+                            f"string. Got {self.human_queue!r} instead.")
+        _ngrams(self.word_ngrams, "word_ngrams")
+        _ngrams(self.char_ngrams, "char_ngrams")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet.",
+                hint="call fit(texts, categories) first, or load a saved router with "
+                     "RequestRouter.load(path).")
+
+    # -- fit ---------------------------------------------------------------------------
+    def _features(self, with_channel: bool) -> ColumnTransformer:
+        parts = [
+            ("word", TfidfVectorizer(ngram_range=_ngrams(self.word_ngrams, "word_ngrams"),
+                                     sublinear_tf=True), "doc"),
+            ("char", TfidfVectorizer(analyzer="char_wb", sublinear_tf=True,
+                                     ngram_range=_ngrams(self.char_ngrams, "char_ngrams")),
+             "doc"),
+        ]
+        if with_channel:
+            parts.append(("channel", OneHotEncoder(handle_unknown="ignore"), ["channel"]))
+        return ColumnTransformer(parts, sparse_threshold=1.0)
+
+    def fit(self, X, y=None):
+        """Learn categories from past requests.
+
+        ``X`` is a list or Series of texts, or a DataFrame with a ``text`` column and
+        optionally ``subject`` and ``channel``; ``y`` the categories (for a DataFrame,
+        its ``category`` column is used when ``y`` is not given).
+        """
+        self._check_params()
+        if y is None:
+            if not (isinstance(X, pd.DataFrame) and "category" in X.columns):
+                raise DataError("fit needs the categories: pass y, or a DataFrame with a "
+                                "'category' column.")
+            y = X["category"]
+        docs = _documents(X)
+        y = pd.Series(np.asarray(y, dtype=object).ravel())
+        if len(y) != len(docs):
+            raise DataError(f"fit got {len(docs)} requests but {len(y)} categories.")
+        missing = y.isna() | (y.astype("string").str.strip() == "")
+        if missing.any():
+            raise DataError(f"{int(missing.sum())} of {len(y)} categories are missing.",
+                            hint="train only on requests with a known category, e.g. "
+                                 "df[df.category.notna()].")
+        y = y.astype(str).to_numpy()
+        empty = (docs["doc"] == "").to_numpy()
+        docs, y = docs[~empty].reset_index(drop=True), y[~empty]
+        classes, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
+        if len(classes) < 2:
+            raise DataError(f"fit needs at least two categories with text; found "
+                            f"{len(classes)} in {len(y)} requests.")
+        with_channel = bool((docs["channel"] != "").any())
+        features = self._features(with_channel)
+        Xm = sparse.csr_matrix(features.fit_transform(docs))
+
+        oof = self._out_of_fold_scores(Xm, y_idx, len(classes), counts)
+        temperature = _fit_temperature(oof, y_idx)
+        model = LinearSVC(C=float(self.C)).fit(Xm, y_idx)
+
+        self.features_ = features
+        self.model_ = model
+        self.classes_ = classes
+        self.temperature_ = temperature
+        self.uses_channel_ = with_channel
+        self.n_ignored_ = int(empty.sum())
+        self.n_train_ = int(len(y))
+        self._fill_summary(oof, y_idx, counts, temperature)
+        return self
+
+    def _out_of_fold_scores(self, Xm, y_idx, k, counts) -> np.ndarray:
+        folds = int(min(self.calibration_folds, max(2, counts.max())))
+        split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        oof = np.zeros((Xm.shape[0], k))
+        with warnings.catch_warnings():  # categories rarer than the folds: still usable
+            warnings.simplefilter("ignore", UserWarning)
+            splits = list(split.split(np.zeros(len(y_idx)), y_idx))
+        for train, test in splits:
+            seen = np.unique(y_idx[train])
+            if seen.size < 2:
+                continue
+            m = LinearSVC(C=float(self.C)).fit(Xm[train], y_idx[train])
+            s = _scores(m, Xm[test])
+            # a category absent from this fold's training part can never win
+            oof[test] = s.min() - 1.0
+            oof[np.ix_(test, seen)] = s
+        return oof
+
+    def _fill_summary(self, oof, y_idx, counts, temperature) -> None:
+        proba = _softmax(oof, temperature)
+        pred = proba.argmax(axis=1)
+        conf = proba.max(axis=1)
+        right = pred == y_idx
+        sure = conf >= self.threshold
+        k = len(self.classes_)
+        tp = np.bincount(y_idx[right], minlength=k)
+        predicted = np.bincount(pred, minlength=k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), np.nan)
+        self.cv_accuracy_ = float(right.mean())
+        self.cv_coverage_ = float(sure.mean())
+        self.cv_accuracy_confident_ = float(right[sure].mean()) if sure.any() else float("nan")
+        self.summary_ = pd.DataFrame({
+            "n_train": counts,
+            "team": [self._team_of(c) for c in self.classes_],
+            "cv_precision": precision,
+            "cv_recall": tp / counts,
+        }, index=pd.Index(self.classes_, name="category"))
+
+    # -- predict -----------------------------------------------------------------------
+    def _team_of(self, category: str) -> str:
+        if self.category_to_team is None:
+            return category
+        team = self.category_to_team.get(category)
+        if team is None:
+            return self.default_team if self.default_team is not None else self.human_queue
+        return team
+
+    def _proba(self, X) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted()
+        docs = _documents(X)
+        Xm = self.features_.transform(docs)
+        return _softmax(_scores(self.model_, Xm), self.temperature_), (docs["doc"] == "").to_numpy()
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated probability of each category (columns in ``classes_`` order)."""
+        return self._proba(X)[0]
+
+    def predict(self, X) -> np.ndarray:
+        """The most likely category of each request."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def route(self, X) -> pd.DataFrame:
+        """Category, team, confidence and ``needs_human`` of each request.
+
+        Requests below ``threshold``, and requests without any text (confidence 0),
+        go to ``human_queue``. The result keeps the index of a DataFrame input and its
+        ``id`` column when there is one.
+        """
+        proba, empty = self._proba(X)
+        best = proba.argmax(axis=1)
+        confidence = proba[np.arange(len(best)), best]
+        confidence[empty] = 0.0
+        category = self.classes_[best]
+        teams = np.array([self._team_of(c) for c in self.classes_], dtype=object)[best]
+        needs_human = confidence < self.threshold
+        teams[needs_human] = self.human_queue
+        out = pd.DataFrame({"category": category, "team": teams, "confidence": confidence,
+                            "needs_human": needs_human})
+        if isinstance(X, pd.DataFrame):
+            out.index = X.index
+            if "id" in X.columns:
+                out.insert(0, "id", X["id"].to_numpy())
+        return out
+
+    def print_summary(self, file=None) -> None:
+        """Print the fit: out-of-fold accuracy, coverage and the per-category table."""
+        self._check_fitted()
+        lines = [
+            f"{type(self).__name__}: {self.n_train_:,} requests, {len(self.classes_)} "
+            f"categories" + (f", {self.n_ignored_} without text ignored"
+                             if self.n_ignored_ else ""),
+            f"out-of-fold accuracy {self.cv_accuracy_:.3f}; at threshold {self.threshold:g}: "
+            f"{self.cv_coverage_:.1%} routed automatically with accuracy "
+            f"{self.cv_accuracy_confident_:.3f}, the rest to '{self.human_queue}'",
+            f"temperature {self.temperature_:.3g}",
+            self.summary_.to_string(float_format=lambda v: f"{v:.3f}"),
+        ]
+        print("\n".join(lines), file=file)
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write the fitted router to ``path`` (a pickle with a format version)."""
+        import sklearn
+
+        import loyalist
+
+        self._check_fitted()
+        path = Path(path)
+        payload = {"format": _FORMAT, "format_version": FORMAT_VERSION,
+                   "loyalist": loyalist.__version__, "sklearn": sklearn.__version__,
+                   "router": self}
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> RequestRouter:
+        """Read a router written by :meth:`save`; only open files you trust (pickle)."""
+        import sklearn
+
+        path = Path(path)
+        if not path.exists():
+            raise SourceError(f"No saved router at {str(path)!r}.",
+                              hint="train one first, e.g. `loyalist route --train`.")
+        try:
+            with open(path, "rb") as f:
+                payload = pickle.load(f)
+        except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing
+            raise DataError(f"{str(path)!r} is not a readable saved router ({e}).",
+                            hint="retrain it with `loyalist route --train`.") from e
+        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+            raise DataError(f"{str(path)!r} is not a saved RequestRouter.",
+                            hint="retrain it with `loyalist route --train`.")
+        if payload.get("format_version") != FORMAT_VERSION:
+            raise DataError(
+                f"{str(path)!r} holds router format {payload.get('format_version')}; this "
+                f"Loyalist reads format {FORMAT_VERSION}.",
+                hint="retrain it with `loyalist route --train`.")
+        if payload.get("sklearn") != sklearn.__version__:
+            warnings.warn(f"{path} was saved with scikit-learn {payload.get('sklearn')} and is "
+                          f"loaded with {sklearn.__version__}; retrain if predictions look off.",
+                          UserWarning, stacklevel=2)
+        return payload["router"]
+
+
+# -- the business's own requests ---------------------------------------------------------
+def router_path(store_path) -> Path:
+    """Where the router of a store is saved: ``<store stem>-router.pkl`` beside it."""
+    p = Path(store_path)
+    return p.with_name(f"{p.stem}-router.pkl")
+
+
+def usual_teams(requests: pd.DataFrame) -> dict[str, str]:
+    """Category -> the team that handled most of its requests (ties: alphabetical)."""
+    known = requests.dropna(subset=["category", "team"])
+    if known.empty:
+        return {}
+    counts = known.groupby(["category", "team"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["category", "n", "team"], ascending=[True, False, True])
+    return dict(counts.drop_duplicates("category").set_index("category")["team"])
+
+
+def train_router_from_store(store, *, category_to_team: Mapping[str, str] | None = None,
+                            **params) -> RequestRouter:
+    """Fit a :class:`RequestRouter` on the store's past requests that have a category.
+
+    Without ``category_to_team`` each category goes to the team that usually handled it
+    (:func:`usual_teams`). Other keyword arguments are router parameters.
+    """
+    cols = ["text", "subject", "channel", "category", "team"]
+    df = store.table("requests").select(*cols).to_pandas()
+    df = df[df["category"].notna()]
+    if len(df) == 0 or df["category"].nunique() < 2:
+        raise DataError(
+            f"The store {store.path} has {len(df)} requests with a category "
+            f"({df['category'].nunique()} distinct); training needs at least two categories.",
+            hint="ingest past requests with their category first: "
+                 "`loyalist ingest requests past_requests.csv`.")
+    teams = category_to_team if category_to_team is not None else usual_teams(df) or None
+    return RequestRouter(category_to_team=teams, **params).fit(
+        df[["text", "subject", "channel"]], df["category"])
