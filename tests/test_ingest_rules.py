@@ -175,14 +175,16 @@ def test_later_export_updates_lifecycle_without_duplicating(store, write):
     assert str(o.loc["1", "fulfilled_at"].date()) == "2021-01-05"
 
 
-def test_response_before_opening_is_rejected(store, write):
+def test_bad_requests_are_quarantined(store, write):
     p = write("r.csv", "id,customer_id,opened_at,first_response_at,text\n"
               "r1,c,2021-01-02 10:00,2021-01-02 09:00,hello\n"
-              "r2,c,2021-01-02 10:00,2021-01-02 11:00,\n")
+              "r2,c,2021-01-02 10:00,2021-01-02 11:00,\n"
+              "r3,c,2021-01-02 10:00,2021-01-02 11:00,where is my order\n")
     result = store.ingest("requests", p)
-    assert (result.inserted, result.rejected) == (1, 1)
-    reason = store.rejects(result.ingest_id)["reason"].iloc[0]
-    assert "first_response_at 2021-01-02 09:00:00 is before opened_at" in reason
+    assert (result.inserted, result.rejected) == (1, 2)
+    reasons = store.rejects(result.ingest_id).set_index("line")["reason"]
+    assert "first_response_at 2021-01-02 09:00:00 is before opened_at" in reasons[2]
+    assert reasons[3] == "empty request: no text"
 
 
 def test_strict_mode_rejects_unknown_customers(store, write):

@@ -55,6 +55,8 @@ def render() -> str:
             key = "`id`"
         parts.append(f"Row identity: {key}." + (" Append-only." if t.append_only else "")
                      + (" Extra columns become typed attributes." if t.extra_attributes else "")
+                     + (f" When the source has {' or '.join(f'`{c}`' for c in t.require_one_of)},"
+                        " each row must fill at least one." if t.require_one_of else "")
                      + "\n")
         parts.append("\n| column | type | required | unit / range | description |\n"
                      "|---|---|---|---|---|\n")

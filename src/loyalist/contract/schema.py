@@ -51,6 +51,8 @@ class Table:
     extra_attributes: bool = False
     #: column holding the row's main date, for ``status`` date ranges
     date_column: str | None = None
+    #: when the source has any of these columns, each row must fill at least one
+    require_one_of: tuple[str, ...] = ()
     examples: tuple[str, ...] = field(default=())
 
     @property
@@ -162,6 +164,7 @@ REQUESTS = Table(
     ),
     natural_key=("customer_id", "opened_at", "channel", "subject", "text"),
     date_column="opened_at",
+    require_one_of=("subject", "text"),
 )
 
 FEEDBACK = Table(

@@ -197,6 +197,11 @@ def _stage(con, contract, src, chosen, sqls, out_names, strict) -> None:
                 checks.append(f"CASE WHEN {q(name)} IS NOT NULL AND _known_id IS NULL THEN "
                               f"'unknown customer ' || {q(name)} || ' (strict mode: not in "
                               "customers)' END")
+        present = [c for c in contract.require_one_of if c in chosen]
+        if present and name == present[0]:
+            empty = " AND ".join(f"{q(c)} IS NULL" for c in present)
+            checks.append(f"CASE WHEN {empty} THEN 'empty {contract.name[:-1]}: no "
+                          f"{' and no '.join(present)}' END")
         expr = checks[0] if len(checks) == 1 else f"coalesce({', '.join(checks)})"
         outer.append(f"{q(name)}, {expr} AS {_reason_col(name)}")
     join = ""
