@@ -180,7 +180,7 @@ def with_callbacks(rng: np.random.Generator, r: Requests, weekday0: int) -> Requ
     level, offset = r, 0
     for depth in range(CALLBACK_LEVELS):
         m = len(level)
-        when = level.t + 2.0 + rng.gamma(2.0, 2.5, m)
+        when, _ = day_time(rng, level.t + 2.0 + rng.gamma(2.0, 2.5, m), weekday0, 1.0)
         unanswered = ~(level.responded <= when)
         unresolved = ~(level.resolved <= when)
         p = np.where(unanswered, CALLBACK_P_UNANSWERED,
@@ -189,7 +189,7 @@ def with_callbacks(rng: np.random.Generator, r: Requests, weekday0: int) -> Requ
         if len(go) == 0:
             break
         k = len(go)
-        when, _ = day_time(rng, when[go], weekday0, 1.0)
+        when = when[go]
         channel = np.where(rng.random(k) < 0.55, 0, level.channel[go])
         category = level.category[go]
         h = _handle(rng, category, channel, when, True, weekday0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +33,27 @@ class Business:
         columns and types; ``customers`` also has the attributes ``region``, ``plan`` and
         ``acquired_via``. ``touches`` is empty: nobody has reached out yet.
     truth : dict of str to pandas.DataFrame
-        ``customers`` (who leaves, when, why, and when the whispers began),
-        ``requests`` (true category, misrouting, call-backs) and ``orders``
-        (follow-through failures). Never part of ``tables``.
+        What a real business never has; never part of ``tables``.
+
+        ``truth["customers"]``, one row per customer: ``customer_id``, ``archetype``
+        (steady, price_sensitive, fragile, wanderer, advocate), ``churned`` (left before
+        ``as_of``), ``will_churn`` (leaves within ``horizon_days`` after ``as_of``),
+        ``churned_at`` (day of leaving, also when after ``as_of``; NaT for those who stay),
+        ``reason`` (competitor, price, service, needs_changed), ``silent`` (left without
+        any warning), ``decided_at`` (the decision to leave), ``first_warning_at`` (when the
+        whispers begin: the decision, for those who warn), ``first_signal_at`` (first
+        observable whisper in the records: a drift request or a survey answer during the
+        drift), ``purchase_rate`` (orders per month), ``mean_order_value``, ``subscriber``.
+
+        ``truth["requests"]``, aligned with ``tables["requests"]``: ``request_id``,
+        ``customer_id``, ``true_category``, ``expected_team`` (from ``CATEGORY_TEAM``),
+        ``is_misrouted``, ``is_callback``, ``callback_of`` (the earlier contact it repeats),
+        ``root_id`` (first contact of the chain), ``never_answered`` and ``never_resolved``
+        (also after ``as_of``), ``is_whisper`` (made because the customer is drifting).
+
+        ``truth["orders"]``, aligned with ``tables["orders"]``: ``order_id``,
+        ``never_acknowledged``, ``late`` (fulfilled after the promise), ``never_followed_up``,
+        ``returned``, ``during_drift``.
     start, as_of : pandas.Timestamp
         First moment and end of the observed period; no record is at or after ``as_of``.
     horizon_days : int
@@ -87,10 +106,10 @@ class Business:
                 f"{rows})")
 
 
-def _check(name: str, value, low, kind=int) -> None:
-    if not isinstance(value, kind) or isinstance(value, bool) or value < low:
-        raise DataError(f"make_business: {name} must be {kind.__name__} >= {low}; "
-                        f"got {value!r}.", hint=f"Pass {name}={low} or more.")
+def _check(name: str, value, low: int) -> None:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+        raise DataError(f"make_business: {name} must be int >= {low}; got {value!r}.",
+                        hint=f"Pass {name}={low} or more.")
 
 
 def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
