@@ -10,16 +10,16 @@ import pytest
 
 import loyalist
 from loyalist.datasets import make_business
-from loyalist.decisions.cues import cue_flags
-from loyalist.decisions.service import (
+from loyalist.decisions.service_report import service_report
+from loyalist.features.cues import cue_flags
+from loyalist.features.service import (
     ServicePolicy,
     link_callbacks,
     misrouting,
     order_followthrough,
     request_facts,
 )
-from loyalist.decisions.service_report import service_report
-from loyalist.decisions.service_signals import service_alerts, service_signals, tracked_lifecycle
+from loyalist.features.service_signals import service_alerts, service_signals, tracked_lifecycle
 
 
 @pytest.fixture(scope="module")

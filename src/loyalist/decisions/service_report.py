@@ -14,7 +14,8 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from loyalist.decisions.service import (
+from loyalist.errors import DataError
+from loyalist.features.service import (
     DAY,
     HOUR,
     ServicePolicy,
@@ -24,8 +25,7 @@ from loyalist.decisions.service import (
     order_followthrough,
     request_facts,
 )
-from loyalist.decisions.service_signals import tracked_lifecycle
-from loyalist.errors import DataError
+from loyalist.features.service_signals import tracked_lifecycle
 
 AGE_BUCKETS = [(0, 1, "< 1 day"), (1, 3, "1-3 days"), (3, 7, "3-7 days"), (7, 14, "1-2 weeks"),
                (14, 10**9, "> 2 weeks")]

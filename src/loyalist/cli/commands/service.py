@@ -16,7 +16,7 @@ out = Console()
 
 def load_policy(policy: Path | None, store: str):
     """The service policy: the file given, else ``loyalist.toml`` next to the store."""
-    from loyalist.decisions.service import ServicePolicy
+    from loyalist.features.service import ServicePolicy
 
     if policy is None:
         candidate = Path(store).parent / "loyalist.toml"

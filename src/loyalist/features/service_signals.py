@@ -11,8 +11,8 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
-from loyalist.decisions.cues import cue_flags
-from loyalist.decisions.service import (
+from loyalist.features.cues import cue_flags
+from loyalist.features.service import (
     DAY,
     HOUR,
     ServicePolicy,

@@ -1,0 +1,39 @@
+"""Data flows one way: no module imports anything from a higher layer."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import loyalist
+
+PKG = Path(loyalist.__file__).parent
+#: lowest first; a module may import its own layer and the ones before it
+LAYERS = ["errors", "contract", "store", "datasets", "features", "models", "decisions", "cli"]
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "loyalist" or len(parts) < 2:
+        return None
+    return LAYERS.index(parts[1]) if parts[1] in LAYERS else None
+
+
+def test_no_module_imports_a_higher_layer():
+    offences = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG)
+        if rel.parts[0] == "__init__.py":
+            continue
+        own = LAYERS.index(rel.parts[0].removesuffix(".py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                layer = _layer(name)
+                if layer is not None and layer > own:
+                    offences.append(f"{rel} imports {name}")
+    assert not offences, offences
