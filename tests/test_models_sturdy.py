@@ -122,7 +122,7 @@ def test_unidentified_fit_raises_convergence_error_with_numbered_advice():
 
 def test_penalizer_shrinks_parameters():
     s = cdnow_summary()
-    plain = ParetoNBD().fit(s["x"], s["t_x"], s["T"])
-    shrunk = ParetoNBD(penalizer=0.01).fit(s["x"], s["t_x"], s["T"])
+    plain = BGNBD().fit(s["x"], s["t_x"], s["T"])
+    shrunk = BGNBD(penalizer=0.01).fit(s["x"], s["t_x"], s["T"])
     assert (shrunk.params_ ** 2).sum() < (plain.params_ ** 2).sum()
     assert shrunk.log_likelihood_ < plain.log_likelihood_

@@ -19,10 +19,10 @@ terms that is summed in log space, so nothing overflows for frequent buyers.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, roots_legendre
 
 from loyalist.models._special import log1mexp, log_rising_ratio_series
-from loyalist.models._transactions import TransactionModel
+from loyalist.models._transactions import TransactionModel, check_fitted
 
 
 def _log_f(params, x, t, grad):
@@ -150,3 +150,28 @@ class ParetoNBD(TransactionModel):
         else:
             frac = -np.expm1(-(s - 1.0) * u) / (s - 1.0)
         return (r + x) * (beta + big_t) / (alpha + big_t) * frac
+
+    def predict_purchase_count_probability(self, n, t, *, nodes=200):
+        """P(a new customer makes exactly ``n`` repeat purchases in ``(0, t]``).
+
+        Alive throughout: the NBD probability times ``(beta/(beta+t))^s``; dropping out
+        at ``tau < t``: the same integrated over the lifetime density, by Gauss-Legendre
+        quadrature in log space (``nodes`` points).
+        """
+        check_fitted(self)
+        r, alpha, s, beta = self.params_.to_numpy()
+        n, t = np.broadcast_arrays(np.asarray(n, float), np.asarray(t, float))
+
+        def log_nbd(k, u):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tail = np.where(k > 0, k * (np.log(u) - np.log(alpha + u)), 0.0)
+            return (gammaln(r + k) - gammaln(r) - gammaln(k + 1)
+                    + r * (np.log(alpha) - np.log(alpha + u)) + tail)
+
+        alive = np.exp(log_nbd(n, t) + s * (np.log(beta) - np.log(beta + t)))
+        xg, wg = roots_legendre(nodes)
+        tau = (xg[None, :] + 1.0) / 2.0 * t[..., None].reshape(-1, 1)
+        k = n.reshape(-1, 1)
+        log_f = np.log(s) + s * np.log(beta) - (s + 1) * np.log(beta + tau)
+        dead = (np.exp(log_nbd(k, tau) + log_f) * wg[None, :]).sum(axis=1) * t.reshape(-1) / 2
+        return alive + dead.reshape(n.shape)

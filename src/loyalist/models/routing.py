@@ -302,6 +302,7 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The most likely category of each request."""
+        self._check_fitted()
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def route(self, X) -> pd.DataFrame:
