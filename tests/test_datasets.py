@@ -102,6 +102,8 @@ def test_customer_truth_is_consistent(business, people):
     horizon = business.as_of + pd.Timedelta(days=business.horizon_days)
     will = (t["churned_at"] >= business.as_of) & (t["churned_at"] <= horizon)
     assert t["will_churn"].equals(will)
+    drifting = (t["first_warning_at"] < business.as_of) & (t["churned_at"] >= business.as_of)
+    assert t["drifting_at_as_of"].equals(drifting)
     leavers = t["churned_at"].notna()
     assert t.loc[leavers, "reason"].isin(REASONS).all() and t.loc[~leavers, "reason"].isna().all()
     assert (t["first_warning_at"].isna() == (~leavers | t["silent"])).all()

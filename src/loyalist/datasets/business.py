@@ -38,6 +38,7 @@ class Business:
         ``truth["customers"]``, one row per customer: ``customer_id``, ``archetype``
         (steady, price_sensitive, fragile, wanderer, advocate), ``churned`` (left before
         ``as_of``), ``will_churn`` (leaves within ``horizon_days`` after ``as_of``),
+        ``drifting_at_as_of`` (decided to leave and whispering, but still a customer),
         ``churned_at`` (day of leaving, also when after ``as_of``; NaT for those who stay),
         ``reason`` (competitor, price, service, needs_changed), ``silent`` (left without
         any warning), ``decided_at`` (the decision to leave), ``first_warning_at`` (when the
@@ -343,6 +344,7 @@ def _customer_truth(c, cid, ts, decision, departure, warned, reason, requests, a
         "archetype": pick(ARCHETYPES, c.archetype).to_pandas(),
         "churned": churned,
         "will_churn": will,
+        "drifting_at_as_of": warned & (decision < as_of) & (departure >= as_of),
         "churned_at": ts(np.where(leaves, departure, np.nan)),
         "reason": pick(tx.REASONS, np.maximum(reason, 0), missing=~leaves).to_pandas(),
         "silent": leaves & ~warned,
