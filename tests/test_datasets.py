@@ -146,6 +146,16 @@ def test_request_truth_misrouting_and_callbacks(business):
     says = req.loc[truth["is_callback"], "text"].str.contains(r"(?i)\bagain\b|\bstill\b")
     assert says.mean() > 0.5
     assert req.loc[~truth["is_callback"], "text"].str.contains(r"(?i)\bagain\b").mean() < 0.05
+    # a contact about an order names one of the customer's earlier orders, mostly
+    cited = req["text"].str.extract(r"order (O\d{8})", expand=False)
+    has = cited.notna()
+    orders = business.tables["orders"].set_index("id")
+    known = cited[has].isin(orders.index)
+    assert known.mean() > 0.9
+    citing = req[has][known.to_numpy()]
+    cited_rows = orders.loc[cited[has][known].to_numpy()]
+    assert (cited_rows["customer_id"].to_numpy() == citing["customer_id"].to_numpy()).all()
+    assert (cited_rows["ordered_at"].to_numpy() < citing["opened_at"].to_numpy()).all()
     # truth of the outcome agrees with what the records show
     assert req.loc[truth["never_answered"], "first_response_at"].isna().all()
 

@@ -210,6 +210,27 @@ def with_callbacks(rng: np.random.Generator, r: Requests, weekday0: int) -> Requ
                        for f in fields(Requests)})
 
 
+def cite_orders(r: Requests, order_cust: np.ndarray, order_t: np.ndarray) -> None:
+    """Make contacts about an order name the customer's latest order before them.
+
+    Orders are numbered 1, 2, ... in the order of ``order_t``, as their ids are. Contacts
+    of customers without an earlier order cite a number the firm never issued; call-backs cite what the
+    first contact of their chain cited. ``r`` must be observed (roots are positions).
+    """
+    if len(order_t) == 0:
+        return
+    by = np.lexsort((order_t, order_cust))
+    scale = float(np.ceil(max(order_t.max(), r.t.max() if len(r) else 0.0) + 1))
+    key = order_cust[by] * scale + order_t[by]
+    first = r.parent < 0
+    about = np.flatnonzero(first & (_T_KIND[r.template] == _KIND["order"]))
+    pos = np.searchsorted(key, r.cust[about] * scale + r.t[about], side="left") - 1
+    ok = (pos >= 0) & (order_cust[by][np.maximum(pos, 0)] == r.cust[about])
+    r.ref[about[ok]] = by[pos[ok]] + 1
+    r.ref[about[~ok]] += 50_000_000  # beyond the firm's own numbers: no false matches
+    r.ref[~first] = r.ref[r.root[~first]]  # a call-back is about the same order
+
+
 def render(r: Requests) -> tuple[pa.Array, pa.Array]:
     """Subject and text of each contact, from its matter and its dressing."""
     m = len(r)

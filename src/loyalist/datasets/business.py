@@ -203,11 +203,14 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         "returned": orders["returned"],
         "during_drift": orders["in_drift"],
     })
+    order_cust, order_t = orders["cust"], orders["t"]
     del orders
     whispers = _service.with_callbacks(
         rng[5], _service.whispers(rng[5], c, *drift, reason, weekday0), weekday0)
     requests = _service.observe(_service.merge(contacts, whispers), departure, as_of)
     del contacts, whispers
+    _service.cite_orders(requests, order_cust, order_t)
+    del order_cust, order_t
     tables["requests"] = _requests_frame(requests, cust_ids, ts, as_of)
     truth["requests"] = _request_truth(requests, tables["requests"])
     answers = _feedback.feedback(rng[6], c, load, edges, *drift, reason, as_of)
