@@ -247,6 +247,22 @@ def test_unanswered_requests_make_customers_leave(business, people):
     assert churn[hit].mean() > 1.3 * churn[~hit].mean()
 
 
+def test_promoters_in_the_truth_answer_and_behave_like_promoters(business, people):
+    fb = business.tables["feedback"]
+    nps = fb.groupby("customer_id")["nps"].mean().astype(float)
+    promoter = people["promoter"]
+    assert nps[promoter.reindex(nps.index)].mean() > nps[~promoter.reindex(nps.index)].mean() + 1
+    by_kind = people.groupby("archetype")["promoter"].mean()
+    assert by_kind["advocate"] > 2 * by_kind["wanderer"]
+    # some promoters never answer a survey: the advocacy model has someone to find
+    silent = ~people.index.isin(fb["customer_id"])
+    assert (promoter & silent).sum() > 50
+    # and fans buy more often
+    rate = business.tables["orders"].groupby("customer_id").size() / 24
+    assert rate.reindex(people.index[promoter]).mean() > rate.reindex(
+        people.index[~promoter]).mean()
+
+
 def test_the_hazard_is_computed_in_one_place(monkeypatch):
     """Without the service effect nobody leaves for service reasons (the hook for outreach)."""
     base = make_business(n_customers=2000, months=12, seed=5, events=False)

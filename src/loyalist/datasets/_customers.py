@@ -108,7 +108,12 @@ def make_customers(rng: np.random.Generator, n: int, period_days: float,
     mrr = np.where(subscriber, np.round(base_mrr * discount, 2), np.nan)
     owner_skill = np.array([1.0, 0.6, 1.3, 0.9, 1.1, 0.45, 1.4, 1.0])
     owner = rng.integers(0, len(tx.OWNERS), n)
-    month_rate = rng.gamma(RATE_SHAPE, RATE_MEAN / RATE_SHAPE, n) * _SEGMENT_RATE[segment]
+    # attitude (how much the customer likes the firm) shows a little in behaviour too:
+    # fans buy a bit more often and use the portal more
+    attitude = _ATTITUDE[archetype] + rng.normal(0, 0.8, n)
+    fan = np.exp(0.15 * (attitude - attitude.mean()))
+    month_rate = (rng.gamma(RATE_SHAPE, RATE_MEAN / RATE_SHAPE, n) * _SEGMENT_RATE[segment]
+                  * fan)
     request_month = (rng.gamma(2.0, 0.06, n) * np.where(subscriber, 1.4, 1.0)
                      * np.array([1.0, 1.3, 1.8])[segment])
     responder = rng.random(n) > 0.25  # a quarter never answer surveys
@@ -132,8 +137,8 @@ def make_customers(rng: np.random.Generator, n: int, period_days: float,
         spend_nu=rng.gamma(SPEND_Q, 1.0 / SPEND_GAMMA, n),
         unit_price=rng.gamma(3.0, 10.0, n),
         request_rate=request_month / DAYS_PER_MONTH,
-        usage_rate=rng.gamma(2.0, 1.25, n) / DAYS_PER_MONTH,
-        attitude=_ATTITUDE[archetype] + rng.normal(0, 0.8, n),
+        usage_rate=rng.gamma(2.0, 1.25, n) * fan ** 1.5 / DAYS_PER_MONTH,
+        attitude=attitude,
         survey_response=np.where(responder, rng.beta(1.2, 1.8, n), 0.0),
         frailty=rng.gamma(2.0, 0.5, (n, 2)),
         owner_care=owner_skill[owner],

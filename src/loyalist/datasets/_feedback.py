@@ -31,6 +31,13 @@ def _likert(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x), 1, 5)
 
 
+def expected_nps(attitude: np.ndarray, strain: np.ndarray, progress: np.ndarray
+                 ) -> np.ndarray:
+    """The NPS a customer would give, before answer noise: attitude, lowered by recent
+    service failures (``strain``, the hazard's service load) and by the drift."""
+    return 7.4 + 1.3 * attitude - 1.1 * np.minimum(strain, 4.0) - 4.5 * progress
+
+
 def feedback(rng: np.random.Generator, c: Customers, load: np.ndarray, edges: np.ndarray,
              decision: np.ndarray, departure: np.ndarray, warned: np.ndarray,
              reason: np.ndarray, as_of: float) -> dict[str, object]:
@@ -47,10 +54,9 @@ def feedback(rng: np.random.Generator, c: Customers, load: np.ndarray, edges: np
     m = len(t)
 
     month = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, load.shape[1] - 1)
-    strain = np.minimum(load[cust, month], 4.0)
+    strain = load[cust, month]
     progress = drift_progress(t, decision[cust], departure[cust], warned[cust])
-    latent = (7.4 + 1.3 * c.attitude[cust] - 1.1 * strain - 4.5 * progress
-              + rng.normal(0, 1.2, m))
+    latent = expected_nps(c.attitude[cust], strain, progress) + rng.normal(0, 1.2, m)
     nps = np.clip(np.round(latent), 0, 10)
     sat = _likert(3.3 + 0.45 * (latent - 7) + rng.normal(0, 0.6, m))
     trust = _likert(3.5 + 0.3 * (latent - 7) - 0.45 * strain + rng.normal(0, 0.6, m))

@@ -44,7 +44,10 @@ class Business:
         any warning), ``decided_at`` (the decision to leave), ``first_warning_at`` (when the
         whispers begin: the decision, for those who warn), ``first_signal_at`` (first
         observable whisper in the records: a drift request or a survey answer during the
-        drift), ``purchase_rate`` (orders per month), ``mean_order_value``, ``subscriber``.
+        drift), ``purchase_rate`` (orders per month), ``mean_order_value``, ``subscriber``,
+        ``attitude`` (how much the customer likes the firm, mean 0.3, advocates about 1.2)
+        and ``promoter`` (at ``as_of`` their expected answer, before noise, rounds to 9 or
+        10, whether or not they ever answer a survey).
 
         ``truth["requests"]``, aligned with ``tables["requests"]``: ``request_id``,
         ``customer_id``, ``true_category``, ``expected_team`` (from ``CATEGORY_TEAM``),
@@ -214,6 +217,9 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     tables["requests"] = _requests_frame(requests, cust_ids, ts, as_of)
     truth["requests"] = _request_truth(requests, tables["requests"])
     answers = _feedback.feedback(rng[6], c, load, edges, *drift, reason, as_of)
+    month = int(np.clip(np.searchsorted(edges, as_of, side="right") - 1, 0, load.shape[1] - 1))
+    progress = _orders.drift_progress(np.full(c.n, as_of), decision, departure, warned)
+    nps_now = _feedback.expected_nps(c.attitude, load[:, month], progress)
     del load
     tables["feedback"] = contract_frame("feedback", {
         "id": ids("F", len(answers["t"]), 8), "customer_id": cust_ids(answers["cust"]),
@@ -222,6 +228,8 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         "commitment": answers["commitment"], "comment": answers["comment"]})
     truth["customers"] = _customer_truth(c, cid, ts, decision, departure, warned, reason,
                                          requests, answers, as_of, horizon_days)
+    truth["customers"]["attitude"] = np.round(c.attitude, 3)
+    truth["customers"]["promoter"] = nps_now >= 8.5
     del requests, answers
     if events:
         usage = _feedback.events(rng[7], c, *drift, as_of, weekday0)
