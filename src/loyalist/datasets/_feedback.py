@@ -49,7 +49,7 @@ def feedback(rng: np.random.Generator, c: Customers, load: np.ndarray, edges: np
     t, _ = day_time(rng, invited + rng.exponential(2.0, len(cust)), 0, 1.0)
     keep = t < end[cust]
     cust, t = cust[keep], t[keep]
-    order = np.argsort(t, kind="stable")
+    order = np.argsort(t)
     cust, t = cust[order], t[order]
     m = len(t)
 
@@ -106,7 +106,7 @@ def events(rng: np.random.Generator, c: Customers, decision: np.ndarray,
         out_t.append(t[keep])
         out_k.append(np.full(keep.sum(), kind))
     cust, t, kind = np.concatenate(out_c), np.concatenate(out_t), np.concatenate(out_k)
-    order = np.argsort(t, kind="stable")
+    order = np.argsort(t)
     cust, t, kind = cust[order], t[order], kind[order]
     minutes = np.round(rng.lognormal(np.log(12.0), 0.8, len(t)), 1)
     rows = 1.0 + rng.poisson(150.0, len(t))

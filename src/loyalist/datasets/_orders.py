@@ -94,7 +94,7 @@ def shape_orders(rng: np.random.Generator, o: Orders, c: Customers, decision: np
     progress = drift_progress(o.t, decision[o.cust], departure[o.cust], warned[o.cust])
     keep = (o.t < gone[o.cust]) & (o.t < as_of) & (o.u[:, 0] >= DRIFT_THIN * np.sqrt(progress))
     o = o.take(keep)
-    o = o.take(np.argsort(o.t, kind="stable"))
+    o = o.take(np.argsort(o.t))
     progress = drift_progress(o.t, decision[o.cust], departure[o.cust], warned[o.cust])
     m = len(o.t)
     seg = c.segment[o.cust]

@@ -288,7 +288,7 @@ def observe(r: Requests, departure: np.ndarray, as_of: float) -> Requests:
     """Contacts made before departure and before ``as_of``, sorted by time."""
     gone = np.nan_to_num(departure, nan=np.inf)[r.cust]
     keep = np.flatnonzero((r.t < gone) & (r.t < as_of))
-    keep = keep[np.argsort(r.t[keep], kind="stable")]
+    keep = keep[np.argsort(r.t[keep])]
     position = np.full(len(r), -1)
     position[keep] = np.arange(len(keep))
     out = r.take(keep)
