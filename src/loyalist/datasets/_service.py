@@ -46,6 +46,10 @@ RESOLVE_DAYS = np.array([2.0, 1.5, 0.5, 1.5, 0.5, 1.0, 3.0, 1.0])
 CALLBACK_P_UNANSWERED, CALLBACK_P_UNRESOLVED = 0.7, 0.4
 CALLBACK_LEVELS = 3
 PARENT_LINK_P = 0.35  # share of call-backs whose source system records the parent
+#: a new contact in the category of a matter the customer raised at most this many days
+#: before and that is still open is, with this chance, about that matter (a call-back);
+#: otherwise a new matter. Drifting customers always chase the open matter.
+REPEAT_DAYS, REPEAT_P = 28.0, 0.7
 WEEKEND_KEEP = 0.25
 
 _AGENTS = [a for team in tx.TEAMS for a in tx.AGENTS[team]]
@@ -282,6 +286,41 @@ def whispers(rng: np.random.Generator, c: Customers, decision: np.ndarray,
     template = _D_OFFSET[r] + np.floor(rng.random(m) * _D_COUNT[r]).astype(np.int64)
     channel = choice(rng, CHANNEL_P, m)
     return _new(rng, cust, t, template, channel, np.ones(m, bool), weekday0)
+
+
+def absorb_repeats(rng: np.random.Generator, r: Requests, whispers_only: bool) -> Requests:
+    """Turn first contacts on a still-open matter of the same category into call-backs.
+
+    The contact keeps its time, channel and handling; an everyday one takes the matter's
+    words (and a call-back opener), a drifting customer's keeps its own complaint.
+    """
+    n = len(r)
+    by = np.lexsort((r.t, r.category, r.cust))
+    x, y = by[1:], by[:-1]  # each contact and the one before it in the same (customer, cat)
+    same = (r.cust[x] == r.cust[y]) & (r.category[x] == r.category[y])
+    still_open = ~(r.resolved[y] <= r.t[x])
+    near = r.t[x] - r.t[y] <= REPEAT_DAYS
+    first = r.parent[x] < 0
+    eligible = r.whisper[x] if whispers_only else ~r.whisper[x]
+    repeat = same & still_open & near & first & eligible
+    repeat &= r.whisper[x] | (rng.random(len(x)) < REPEAT_P)
+    x, y = x[repeat], y[repeat]
+    r.parent[x] = y
+    r.linked[x] = rng.random(len(x)) < PARENT_LINK_P
+    words = ~r.whisper[x]
+    xw, yw = x[words], y[words]
+    r.template[xw], r.ref[xw] = r.template[yw], r.ref[yw]
+    r.opener[xw] = rng.integers(0, len(tx.CALLBACK_OPENERS), len(xw))
+    r.prefix[x] = rng.integers(0, len(tx.CALLBACK_SUBJECTS), len(x))
+    # roots follow the parents up to the first contact of each chain
+    root = np.where(r.parent >= 0, r.parent, np.arange(n))
+    while True:
+        nxt = root[root]
+        if np.array_equal(nxt, root):
+            break
+        root = nxt
+    r.root = root
+    return r
 
 
 def observe(r: Requests, departure: np.ndarray, as_of: float) -> Requests:

@@ -171,6 +171,7 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     candidates = _orders.draw_orders(rng[1], c, t_end, weekday0)
     contacts = _service.with_callbacks(rng[2], _service.organic(rng[2], c, t_end, weekday0),
                                        weekday0)
+    contacts = _service.absorb_repeats(rng[2], contacts, whispers_only=False)
     fails = [np.concatenate(x) for x in zip(_orders.failures(candidates, c),
                                             _service.failures(contacts), strict=True)]
     load = _hazard.service_load(*fails, c.n, edges)
@@ -210,7 +211,9 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     del orders
     whispers = _service.with_callbacks(
         rng[5], _service.whispers(rng[5], c, *drift, reason, weekday0), weekday0)
-    requests = _service.observe(_service.merge(contacts, whispers), departure, as_of)
+    requests = _service.absorb_repeats(rng[5], _service.merge(contacts, whispers),
+                                       whispers_only=True)
+    requests = _service.observe(requests, departure, as_of)
     del contacts, whispers
     _service.cite_orders(requests, order_cust, order_t)
     del order_cust, order_t
