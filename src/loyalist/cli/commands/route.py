@@ -1,0 +1,116 @@
+"""``loyalist route``: category, team and confidence of new requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import loyalist
+from loyalist.cli.options import STORE
+from loyalist.errors import DataError, NotFittedError, SourceError
+from loyalist.tomlfile import read_table
+
+out = Console()
+
+
+def _teams(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    example = 'card_arrival = "cards"'
+    teams = read_table(path, "teams", example=example)
+    if not all(isinstance(v, str) for v in teams.values()):
+        raise DataError(f"[teams] in {str(path)!r} must map each category to a team name.",
+                        hint=f"write one line per category, e.g. {example}")
+    return teams
+
+
+def _read(path: Path, text_column: str):
+    import pandas as pd
+
+    if not path.exists():
+        raise SourceError(f"File not found: {str(path)!r}.",
+                          hint=f"Check the path (the current folder is {Path.cwd()}).")
+    df = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    if text_column not in df.columns:
+        raise DataError(f"{path.name} has no column {text_column!r}; found {list(df.columns)}.",
+                        hint="name the column that holds the request with --text-column.")
+    if text_column != "text":
+        df = df.rename(columns={"text": "text_original", text_column: "text"})
+    return df
+
+
+def route(
+    text: str = typer.Argument(None, help="Text of one request to route."),
+    file: Path = typer.Option(None, "--file", "-f", help="CSV or Parquet file of requests."),
+    out_file: Path = typer.Option(None, "--out", "-o", help="Write the routed file here (CSV)."),
+    train: bool = typer.Option(False, "--train", help="Train on the store's past requests "
+                               "that have a category, and save the router beside the store."),
+    teams: Path = typer.Option(None, "--teams", help="TOML file with a [teams] table "
+                               "category = \"team\" (default: the team that usually handled "
+                               "each category)."),
+    threshold: float = typer.Option(None, help="Confidence below which a request goes to "
+                                    "the human queue (default 0.5, or the trained value)."),
+    text_column: str = typer.Option("text", help="Column of --file holding the text."),
+    model: Path = typer.Option(None, help="Router file (default: <store stem>-router.pkl)."),
+    store: str = STORE,
+) -> None:
+    """Predict category, team and confidence of requests; unsure ones go to a human."""
+    from loyalist.models.routing import RequestRouter, router_path, train_router_from_store
+
+    path = model or router_path(store)
+    if train:
+        params = {} if threshold is None else {"threshold": threshold}
+        with loyalist.connect(store, read_only=True) as s:
+            router = train_router_from_store(s, category_to_team=_teams(teams), **params)
+        router.save(path)
+        out.print(f"Trained on {router.n_train_:,} requests, {len(router.classes_)} categories: "
+                  f"out-of-fold accuracy {router.cv_accuracy_:.3f}, "
+                  f"{router.cv_coverage_:.1%} routed without a human. Saved to {path}.",
+                  highlight=False)
+    elif text is None and file is None:
+        raise DataError("Nothing to route.",
+                        hint='give a text (loyalist route "my card was charged twice"), '
+                             "--file requests.csv, or --train.")
+    if text is None and file is None:
+        return
+    if not train:
+        if not Path(path).exists():
+            raise NotFittedError(f"No router has been trained for the store {store} yet "
+                                 f"(looked for {path}).",
+                                 hint=f"run: loyalist route --train --store {store}")
+        router = RequestRouter.load(path)
+    if threshold is not None:
+        router.set_params(threshold=threshold)
+    if text is not None:
+        _show(router.route([text]), [text])
+    if file is not None:
+        df = _read(file, text_column)
+        routed = router.route(df).drop(columns=["id"], errors="ignore")
+        given = {c: f"{c}_given" for c in routed.columns if c in df.columns}
+        result = df.rename(columns=given).join(routed)
+        human = int(routed["needs_human"].sum())
+        out.print(f"{len(result):,} requests routed, {human:,} to '{router.human_queue}'.",
+                  highlight=False)
+        if out_file is not None:
+            result.to_csv(out_file, index=False)
+            out.print(f"Written to {out_file}.", highlight=False)
+        else:
+            _show(routed.head(20), df["text"].head(20).tolist())
+
+
+def _show(routed, texts) -> None:
+    t = Table()
+    for col in ("text", "category", "team", "confidence", "needs human"):
+        t.add_column(col)
+    for txt, row in zip(texts, routed.itertuples(index=False), strict=True):
+        short = str(txt) if len(str(txt)) <= 60 else str(txt)[:57] + "..."
+        t.add_row(short, str(row.category), str(row.team), f"{row.confidence:.2f}",
+                  "yes" if row.needs_human else "no")
+    out.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("route")(route)
