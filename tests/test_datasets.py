@@ -146,6 +146,15 @@ def test_request_truth_misrouting_and_callbacks(business):
     says = req.loc[truth["is_callback"], "text"].str.contains(r"(?i)\bagain\b|\bstill\b")
     assert says.mean() > 0.5
     assert req.loc[~truth["is_callback"], "text"].str.contains(r"(?i)\bagain\b").mean() < 0.05
+    # a new contact on a matter of the same category still open from the last four weeks
+    # is mostly a call-back; the rest are new matters (the ambiguity linking must face)
+    r = req.assign(cb=truth["is_callback"]).sort_values(["customer_id", "category",
+                                                          "opened_at"])
+    prev = r.groupby(["customer_id", "category"]).shift(1)
+    overlap = ((r["opened_at"] - prev["opened_at"] <= pd.Timedelta(days=28))
+               & ~(prev["resolved_at"] <= r["opened_at"]))
+    assert r.loc[overlap, "cb"].mean() > 0.6
+    assert (~r.loc[overlap, "cb"]).sum() > 10
     # a contact about an order names one of the customer's earlier orders, mostly
     cited = req["text"].str.extract(r"order (O\d{8})", expand=False)
     has = cited.notna()
