@@ -101,23 +101,6 @@ class Requests:
         return Requests(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
 
-def _concat(parts: list[Requests]) -> Requests:
-    out = {}
-    offset = 0
-    shifted = []
-    for p in parts:
-        shift = {k: np.where(getattr(p, k) >= 0, getattr(p, k) + offset, -1)
-                 for k in ("parent", "root")}
-        shifted.append(shift)
-        offset += len(p)
-    for f in fields(Requests):
-        if f.name in ("parent", "root"):
-            out[f.name] = np.concatenate([s[f.name] for s in shifted])
-        else:
-            out[f.name] = np.concatenate([getattr(p, f.name) for p in parts])
-    return Requests(**out)
-
-
 def _handle(rng: np.random.Generator, category: np.ndarray, channel: np.ndarray,
             t: np.ndarray, callback: bool, weekday0: int) -> dict[str, np.ndarray]:
     """Routing, first response, resolution and agent of new contacts."""
@@ -337,4 +320,10 @@ def observe(r: Requests, departure: np.ndarray, as_of: float) -> Requests:
 
 
 def merge(a: Requests, b: Requests) -> Requests:
-    return _concat([a, b])
+    """The contacts of ``a`` then ``b``, their links kept."""
+    out = {f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+           for f in fields(Requests)}
+    for key in ("parent", "root"):
+        links = getattr(b, key)
+        out[key][len(a):] = np.where(links >= 0, links + len(a), -1)
+    return Requests(**out)
