@@ -47,9 +47,10 @@ class ChurnModel:
     Parameters
     ----------
     n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM settings.
-    blend : bool
-        Average the trees' log-odds with those of an L2 logistic regression on
-        spline-expanded numbers and one-hot categories.
+    learner : {"blend", "trees", "linear"}
+        ``"blend"`` averages the trees' log-odds with those of an L2 logistic
+        regression on spline-expanded numbers and one-hot categories; ``"linear"`` is
+        that logistic regression alone (the baseline the trees must beat).
     calibration : {"sigmoid", "isotonic", "none"}
         How out-of-fold scores become probabilities: Platt's logistic map (keeps the
         ranking), isotonic regression (more flexible, creates ties) or none.
@@ -69,11 +70,11 @@ class ChurnModel:
     """
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.03,
-                 num_leaves: int = 15, min_child_samples: int = 40, blend: bool = True,
+                 num_leaves: int = 15, min_child_samples: int = 40, learner: str = "blend",
                  calibration: str = "sigmoid", cv: int = 3, random_state: int = 0,
                  exclude: tuple[str, ...] = ()):
         self.n_estimators = n_estimators
-        self.blend = blend
+        self.learner = learner
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
@@ -146,21 +147,27 @@ class ChurnModel:
         return out
 
     def _fit_once(self, M, y):
-        booster = self._booster().fit(M, y)
-        linear = self._linear(M).fit(self._as_text(M), y) if self.blend else None
+        booster = self._booster().fit(M, y) if self.learner != "linear" else None
+        linear = (self._linear(M).fit(self._as_text(M), y) if self.learner != "trees"
+                  else None)
         return booster, linear
 
     def _score(self, booster, linear, M) -> np.ndarray:
-        """Blended log-odds."""
-        z = booster.predict(M, raw_score=True)
+        """Log-odds of leaving: trees, linear, or their average."""
+        parts = []
+        if booster is not None:
+            parts.append(booster.predict(M, raw_score=True))
         if linear is not None:
-            z = 0.5 * (z + linear.decision_function(self._as_text(M)))
-        return z
+            parts.append(linear.decision_function(self._as_text(M)))
+        return np.mean(parts, axis=0)
 
     def fit(self, X: pd.DataFrame, y) -> ChurnModel:
         from sklearn.isotonic import IsotonicRegression
         from sklearn.model_selection import StratifiedKFold
 
+        if self.learner not in ("blend", "trees", "linear"):
+            raise DataError(f"learner must be 'blend', 'trees' or 'linear'; got "
+                            f"{self.learner!r}.")
         y = np.asarray(y).astype(int)
         if len(np.unique(y)) < 2:
             raise DataError("Every training customer has the same label.",
@@ -184,7 +191,10 @@ class ChurnModel:
         self.model_, self.linear_ = self._fit_once(M, y)
         if self.linear_ is not None:
             self.linear_means_ = self._linear_terms(M).mean(axis=0)
-        gain = self.model_.booster_.feature_importance("gain")
+        if self.model_ is not None:
+            gain = self.model_.booster_.feature_importance("gain")
+        else:
+            gain = np.abs(self._linear_terms(M) - self.linear_means_).mean(axis=0)
         self.summary_ = (pd.DataFrame({"feature": self.feature_names_, "gain": gain})
                          .sort_values("gain", ascending=False, ignore_index=True))
         self.summary_["share"] = self.summary_["gain"] / max(self.summary_["gain"].sum(), 1e-12)
@@ -221,16 +231,20 @@ class ChurnModel:
         """Each feature's contribution to each row's log-odds, plus ``bias``.
 
         Tree contributions are LightGBM's exact per-feature shares; the linear part
-        adds each feature's terms, centred on their training average.
+        adds each feature's terms, centred on their training average; a blend
+        averages the two, as its score does.
         """
         _check_fitted(self)
         M = self._matrix(X)
-        c = self.model_.predict(M, pred_contrib=True)
-        out = pd.DataFrame(c, columns=[*self.feature_names_, "bias"], index=X.index)
+        parts = []
+        if self.model_ is not None:
+            parts.append(self.model_.predict(M, pred_contrib=True))
         if self.linear_ is not None:
             lin = self._linear_terms(M) - self.linear_means_
-            out[self.feature_names_] = 0.5 * (out[self.feature_names_].to_numpy() + lin)
-        return out
+            bias = self.linear_[-1].intercept_[0] + self.linear_means_.sum()
+            parts.append(np.column_stack([lin, np.full(len(M), bias)]))
+        return pd.DataFrame(np.mean(parts, axis=0), columns=[*self.feature_names_, "bias"],
+                            index=X.index)
 
     def print_summary(self, top: int = 15) -> None:
         _check_fitted(self)

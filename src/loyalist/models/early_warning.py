@@ -1,0 +1,211 @@
+"""Training data, the BTYD baseline and the time-ordered backtest of the churn model.
+
+The backtest is honest about time: the model is trained on as-of dates whose labels
+were complete before the evaluation date (``as_of + horizon <= eval_date``), then
+scored at ``eval_date`` and compared with what happened in the ``horizon`` days
+after it. The baselines are scored on exactly the same customers and dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from loyalist.errors import ConvergenceError, DataError
+from loyalist.features.builder import FeatureSpec, available, feature_frame
+from loyalist.features.labels import (
+    contract_labels,
+    lapse_labels,
+    observed_until,
+    suggest_horizon,
+)
+from loyalist.features.rfm import rfm_summary
+from loyalist.models.bgnbd import BGNBD
+from loyalist.models.churn import ChurnModel
+
+
+def btyd_features(orders, as_of, horizon_days: float) -> pd.DataFrame:
+    """BG/NBD P(alive) and expected purchases in the horizon, fitted on orders before
+    ``as_of`` only. Columns: customer_id, p_alive, expected_purchases."""
+    end = (pd.Timestamp(as_of) - pd.Timedelta(days=1)).date().isoformat()
+    s = rfm_summary(orders, observation_end=end, freq="W").to_pandas()
+    s = s[s["T"] > 0]  # first seen on the last day: nothing to judge yet
+    if s.empty:
+        return pd.DataFrame(columns=["customer_id", "p_alive", "expected_purchases"])
+    try:
+        m = BGNBD().fit(s["frequency"], s["recency"], s["T"])
+        p = m.predict_p_alive(s["frequency"], s["recency"], s["T"])
+        e = m.predict_purchases(horizon_days / 7.0, s["frequency"], s["recency"], s["T"])
+    except ConvergenceError:
+        p = e = np.full(len(s), np.nan)
+    return pd.DataFrame({"customer_id": s["customer_id"], "p_alive": np.asarray(p),
+                         "expected_purchases": np.asarray(e)})
+
+
+def choose_mode(store, mode: str = "auto") -> str:
+    have = available(store)
+    if mode == "auto":
+        mode = "lapse" if have["orders"] else "contract"
+    if mode == "lapse" and not have["orders"]:
+        raise DataError("Lapse labels need orders.", hint="Ingest orders, or use --mode contract.")
+    if mode == "contract" and not have["subscriptions"]:
+        raise DataError("Contract labels need subscriptions.",
+                        hint="Ingest subscriptions, or use --mode lapse.")
+    if mode not in ("lapse", "contract"):
+        raise DataError(f"Unknown mode {mode!r}.", hint="Use auto, lapse or contract.")
+    return mode
+
+
+def labels_at(store, as_of, mode: str, horizon: int) -> pd.DataFrame:
+    if mode == "lapse":
+        t = lapse_labels(store.table("orders"), as_of, horizon)
+    else:
+        t = contract_labels(store.table("subscriptions"), as_of, horizon)
+    return t.to_pandas()
+
+
+def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = None,
+           labelled: bool = True, progress: Callable[[str], None] | None = None
+           ) -> pd.DataFrame:
+    """Features (and labels) of the eligible customers at each date, stacked."""
+    step = progress or (lambda _m: None)
+    frames = []
+    have_orders = available(store)["orders"]
+    for d in dates:
+        step(f"features at {pd.Timestamp(d):%Y-%m-%d}")
+        f = feature_frame(store, [d], spec)
+        if have_orders:
+            f = f.merge(btyd_features(store.table("orders"), d, horizon), on="customer_id",
+                        how="left")
+        if labelled:
+            lab = labels_at(store, d, mode, horizon)
+            f = f.merge(lab, on="customer_id", how="inner")
+        frames.append(f)
+    return pd.concat(frames, ignore_index=True)
+
+
+def evaluate(y, p) -> dict:
+    """ROC AUC, PR AUC, Brier, and what a team cares about: recall and lift at the top."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    out = {"customers": len(y), "left": int(y.sum()), "base_rate": float(y.mean()),
+           "roc_auc": float(roc_auc_score(y, p)), "pr_auc": float(average_precision_score(y, p))}
+    if np.all((p >= 0) & (p <= 1)):
+        out["brier"] = float(brier_score_loss(y, p))
+    for k in (0.1, 0.2):
+        top = order[: max(1, int(round(k * len(y))))]
+        out[f"recall_top{int(k * 100)}"] = float(y[top].sum() / max(y.sum(), 1))
+        out[f"lift_top{int(k * 100)}"] = float(y[top].mean() / max(y.mean(), 1e-12))
+    return out
+
+
+def calibration_table(y, p, bins: int = 10) -> pd.DataFrame:
+    """Mean predicted vs observed share leaving, by decile of prediction."""
+    df = pd.DataFrame({"y": np.asarray(y), "p": np.asarray(p)})
+    df["bin"] = pd.qcut(df["p"].rank(method="first"), bins, labels=False)
+    return df.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"),
+                                 customers=("y", "size"))
+
+
+@dataclass
+class Backtest:
+    """What the backtest measured. ``metrics`` has one row per model."""
+
+    eval_date: pd.Timestamp
+    horizon: int
+    mode: str
+    train_dates: list[pd.Timestamp]
+    metrics: pd.DataFrame
+    calibration: pd.DataFrame
+    scores: pd.DataFrame
+    model: ChurnModel
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def winner(self) -> str:
+        return str(self.metrics["roc_auc"].idxmax())
+
+    def verdict(self) -> str:
+        m = self.metrics
+        best_auc, best_recall = m["roc_auc"].idxmax(), m["recall_top20"].idxmax()
+        text = (f"Best ROC AUC: {best_auc} ({m.loc[best_auc, 'roc_auc']:.3f}); best recall in "
+                f"the top 20%: {best_recall} ({m.loc[best_recall, 'recall_top20']:.1%}).")
+        if best_auc == best_recall == "model":
+            text += " The model beats every baseline."
+        elif "model" in m.index:
+            text += " The model does not beat every baseline here."
+        return text
+
+    def save(self, folder) -> list:
+        from pathlib import Path
+
+        from loyalist.models import early_warning_plots as plots
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.metrics.to_csv(folder / "metrics.csv")
+        self.calibration.to_csv(folder / "calibration.csv")
+        return [folder / "metrics.csv", folder / "calibration.csv", *plots.save_all(self, folder)]
+
+
+def default_dates(store, horizon: int, eval_date=None, n_train_dates: int = 4,
+                  spacing_days: int = 30) -> tuple[pd.Timestamp, list[pd.Timestamp]]:
+    """Evaluation date (default: as late as the data still shows its outcome) and the
+    training dates before it whose outcomes were known by then."""
+    end = observed_until(store).normalize()
+    e = pd.Timestamp(eval_date) if eval_date is not None else end - pd.Timedelta(days=horizon)
+    if e + pd.Timedelta(days=horizon) > end + pd.Timedelta(days=1):
+        raise DataError(f"The outcome of {e.date()} is not known yet: the data ends "
+                        f"{end.date()} and the horizon is {horizon} days.",
+                        hint=f"Choose an evaluation date on or before "
+                        f"{(end - pd.Timedelta(days=horizon)).date()}.")
+    last_train = e - pd.Timedelta(days=horizon)
+    train = [last_train - pd.Timedelta(days=spacing_days * k) for k in range(n_train_dates)]
+    return e, sorted(train)
+
+
+def backtest(store, *, mode: str = "auto", horizon: int | None = None, eval_date=None,
+             n_train_dates: int = 4, spacing_days: int = 30, spec: FeatureSpec | None = None,
+             model: ChurnModel | None = None, progress=None) -> Backtest:
+    """Train before ``eval_date - horizon``, evaluate at ``eval_date``, with baselines."""
+    mode = choose_mode(store, mode)
+    notes = []
+    if horizon is None:
+        horizon = suggest_horizon(store.table("orders")) if mode == "lapse" else 90
+        notes.append(f"horizon {horizon} days, suggested from the customers' own order gaps")
+    e, train_dates = default_dates(store, horizon, eval_date, n_train_dates, spacing_days)
+    train = design(store, train_dates, mode=mode, horizon=horizon, spec=spec, progress=progress)
+    test = design(store, [e], mode=mode, horizon=horizon, spec=spec, progress=progress)
+    if train["left"].nunique() < 2 or test["left"].nunique() < 2:
+        raise DataError("Not enough customers left (or stayed) to learn and test.",
+                        hint="Use a longer history or another horizon.")
+    model = model or ChurnModel()
+    if progress:
+        progress("training")
+    model.fit(train.drop(columns=["left"]), train["left"])
+    y = test["left"].to_numpy()
+    scores = pd.DataFrame({"customer_id": test["customer_id"], "left": y,
+                           "model": model.predict_proba(test.drop(columns=["left"]))})
+    linear = ChurnModel(learner="linear").fit(train.drop(columns=["left"]), train["left"])
+    scores["logistic"] = linear.predict_proba(test.drop(columns=["left"]))
+    if "p_alive" in test:
+        scores["btyd"] = 1.0 - test["p_alive"].fillna(test["p_alive"].median()).to_numpy()
+    if "recency_days" in test:
+        typical = test["typical_gap_days"].median() if "typical_gap_days" in test else 30.0
+        ratio = test["recency_days"] / test.get("typical_gap_days", typical)
+        ratio = ratio.fillna(test["recency_days"] / typical)
+        scores["recency"] = ratio.fillna(ratio.max()).to_numpy()
+    metrics = pd.DataFrame({name: evaluate(y, scores[name]) for name in scores.columns
+                            if name not in ("customer_id", "left")}).T
+    calib = calibration_table(y, scores["model"])
+    return Backtest(eval_date=e, horizon=horizon, mode=mode, train_dates=train_dates,
+                    metrics=metrics, calibration=calib, scores=scores, model=model,
+                    notes=notes)
+
+
