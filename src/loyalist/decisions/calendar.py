@@ -173,7 +173,7 @@ class BusinessCalendar:
             hours = ["09:00", "17:00"]
             holidays = [2024-12-25, 2024-12-26]
         """
-        from loyalist.tomlfile import read_table
+        from loyalist.contract.config import read_table
 
         return cls.from_dict(read_table(path, table, example='hours = ["09:00", "17:00"]'))
 

@@ -10,8 +10,8 @@ from rich.table import Table
 
 import loyalist
 from loyalist.cli.options import STORE
+from loyalist.contract.config import read_table
 from loyalist.errors import DataError, NotFittedError, SourceError
-from loyalist.tomlfile import read_table
 
 out = Console()
 
