@@ -66,6 +66,13 @@ def main() -> None:
         lambda: make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
                               LogisticRegression(C=10.0, max_iter=2000)),
         lambda m, x: m.predict(x), train, test, args.repeat)
+    router = RequestRouter().fit(train["text"], train["category"])
+    routed = router.route(test["text"].tolist())
+    right = routed["category"].to_numpy() == test["category"].to_numpy()
+    for t in (router.threshold, router.threshold_for(0.97)):
+        auto = routed["confidence"].to_numpy() >= t
+        print(f"threshold {t:.3f}: {auto.mean():.1%} routed without a human, accuracy "
+              f"{right[auto].mean():.4f} on those, {right[~auto].mean():.4f} on the rest")
     print(f"accuracy {ours['accuracy'] - peer['accuracy']:+.4f} against the peer; "
           f"training takes {ours['fit_cpu_s'] / peer['fit_cpu_s']:.2f}x the peer's CPU time, "
           f"routing runs at {ours['requests_per_cpu_s'] / peer['requests_per_cpu_s']:.2f}x "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import time
 
@@ -65,6 +66,12 @@ def test_banking77_accuracy_speed_and_calibration(banking):
     auto = ~routed["needs_human"].to_numpy()
     assert right[auto].mean() > accuracy > right[~auto].mean()
     assert router.cv_accuracy_ > 0.85 and 0.8 < router.cv_coverage_ < 1
+    # a threshold chosen for 97 % out of fold holds on the test split, give or take
+    strict = router.threshold_for(0.97)
+    assert router.threshold < strict < 1
+    sure = conf >= strict
+    assert right[sure].mean() >= 0.95 and 0.5 < sure.mean() < auto.mean()
+    assert router.threshold_for(1.01) == 1.0
 
 
 def test_bitext_11_categories():
@@ -161,6 +168,25 @@ def test_estimator_contract(small):
     assert set(r.summary_["team"]) == {"cards", "payments"}
     assert r.score(train["text"], train["category"]) > 0.95
     assert repr(clone(r)).startswith("RequestRouter(")
+    buf = io.StringIO()
+    r.print_summary(file=buf)
+    assert "out-of-fold accuracy" in buf.getvalue() and "card_arrival" in buf.getvalue()
+
+
+def test_plot_calibration(small):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    router, _, _ = small
+    ax = router.plot_calibration()
+    assert ax.get_xlabel() == "confidence" and len(ax.lines) == 3
+    x, y = ax.lines[1].get_data()
+    assert len(x) >= 2 and np.all((0 <= y) & (y <= 1))
+    fig, own = plt.subplots()
+    assert router.plot_calibration(ax=own) is own
+    plt.close("all")
 
 
 @pytest.mark.parametrize("params, message", [

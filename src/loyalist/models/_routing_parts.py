@@ -1,9 +1,13 @@
-"""Parts of the request router: its view of the input, and its two calibrations.
+"""Parts of the request router: its view of the input, its calibrations, its file.
 
 Private to :mod:`loyalist.models.routing`.
 """
 
 from __future__ import annotations
+
+import pickle
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +15,12 @@ from scipy import optimize
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from loyalist.errors import DataError
+from loyalist.errors import DataError, SourceError
+
+#: format of a saved router; bump when the pickled layout changes
+FORMAT_VERSION = 1
+_FORMAT = "loyalist.RequestRouter"
+_RETRAIN = "retrain it with `loyalist route --train` (or RequestRouter().fit(...).save(path))."
 
 #: columns of a DataFrame input the router reads
 TEXT_COLUMNS = ("subject", "text")
@@ -88,3 +97,47 @@ def fit_confidence(scores: np.ndarray, y: np.ndarray) -> LogisticRegression | No
     if right.all() or not right.any():
         return None
     return LogisticRegression(C=100.0).fit(top_features(scores), right)
+
+
+def write_saved(router, path) -> Path:
+    """Pickle ``router`` with its format version, atomically."""
+    import sklearn
+
+    import loyalist
+
+    path = Path(path)
+    payload = {"format": _FORMAT, "format_version": FORMAT_VERSION,
+               "loyalist": loyalist.__version__, "sklearn": sklearn.__version__,
+               "router": router}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    return path
+
+
+def read_saved(path, cls):
+    """The router in a file written by :func:`write_saved`, after checking its format."""
+    import sklearn
+
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"No saved router at {str(path)!r}.",
+                          hint="train one first, e.g. `loyalist route --train`.")
+    try:
+        with open(path, "rb") as f:
+            payload = pickle.load(f)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing
+        raise DataError(f"{str(path)!r} is not a readable saved router ({e}).",
+                        hint=_RETRAIN) from e
+    if (not isinstance(payload, dict) or payload.get("format") != _FORMAT
+            or not isinstance(payload.get("router"), cls)):
+        raise DataError(f"{str(path)!r} is not a saved {cls.__name__}.", hint=_RETRAIN)
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise DataError(f"{str(path)!r} holds router format {payload.get('format_version')}; "
+                        f"this Loyalist reads format {FORMAT_VERSION}.", hint=_RETRAIN)
+    if payload.get("sklearn") != sklearn.__version__:
+        warnings.warn(f"{path} was saved with scikit-learn {payload.get('sklearn')} and is "
+                      f"loaded with {sklearn.__version__}; retrain if predictions look off.",
+                      UserWarning, stacklevel=3)
+    return payload["router"]

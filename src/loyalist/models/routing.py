@@ -23,7 +23,6 @@ goes to a human queue instead of being guessed.
 
 from __future__ import annotations
 
-import pickle
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,20 +37,20 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.svm import LinearSVC
 
-from loyalist.errors import DataError, NotFittedError, SourceError
+from loyalist.errors import DataError, NotFittedError
 from loyalist.models._routing_parts import (
     documents,
     fit_confidence,
     fit_temperature,
     ngrams,
+    read_saved,
     softmax,
     svm_scores,
     top_features,
+    write_saved,
 )
 
-#: format of a saved router; bump when the pickled layout changes
-FORMAT_VERSION = 1
-_FORMAT = "loyalist.RequestRouter"
+
 class RequestRouter(ClassifierMixin, BaseEstimator):
     """Route requests to a category and a team, or to a human when unsure.
 
@@ -83,6 +82,8 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         out-of-fold predictions were never wrong; then the top probability is used).
     cv_accuracy_ : float, out-of-fold accuracy on the training data.
     cv_coverage_ : float, out-of-fold share of requests at or above ``threshold``.
+    cv_confidence_, cv_correct_ : arrays, out-of-fold confidence and correctness of
+        each training request (for :meth:`threshold_for` and :meth:`plot_calibration`).
     summary_ : DataFrame, one row per category: training count, team, out-of-fold
         precision and recall.
     n_ignored_ : int, training rows without any text (not used).
@@ -223,6 +224,7 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         predicted = np.bincount(pred, minlength=k)
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), np.nan)
+        self.cv_confidence_, self.cv_correct_ = conf, right
         self.cv_accuracy_ = float(right.mean())
         self.cv_coverage_ = float(sure.mean())
         self.cv_accuracy_confident_ = float(right[sure].mean()) if sure.any() else float("nan")
@@ -299,52 +301,49 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         ]
         print("\n".join(lines), file=file)
 
+    def threshold_for(self, accuracy: float) -> float:
+        """The lowest threshold at which the requests routed without a human were right
+        at least ``accuracy`` of the time (out of fold); 1.0 if no threshold achieves it.
+
+        >>> router.set_params(threshold=router.threshold_for(0.95))   # doctest: +SKIP
+        """
+        self._check_fitted()
+        order = np.argsort(-self.cv_confidence_, kind="stable")
+        running = np.cumsum(self.cv_correct_[order]) / np.arange(1, order.size + 1)
+        ok = np.flatnonzero(running >= accuracy)
+        return float(self.cv_confidence_[order][ok.max()]) if ok.size else 1.0
+
+    def plot_calibration(self, ax=None, bins: int = 10):
+        """Reliability diagram: share right against confidence, out of fold."""
+        self._check_fitted()
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 4))
+        which = np.clip((self.cv_confidence_ * bins).astype(int), 0, bins - 1)
+        n = np.bincount(which, minlength=bins)
+        has = n > 0
+        conf = np.bincount(which, self.cv_confidence_, bins)[has] / n[has]
+        right = np.bincount(which, self.cv_correct_, bins)[has] / n[has]
+        ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfectly calibrated")
+        ax.plot(conf, right, marker="o", label="out-of-fold predictions")
+        ax.axvline(self.threshold, color="C3", lw=1,
+                   label=f"threshold {self.threshold:g}: {self.cv_coverage_:.0%} automatic")
+        ax.set(xlabel="confidence", ylabel="share right", xlim=(0, 1), ylim=(0, 1.02),
+               title=f"Routing confidence ({self.n_train_:,} requests)")
+        ax.legend(loc="upper left", fontsize="small")
+        return ax
+
     # -- persistence ---------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write the fitted router to ``path`` (a pickle with a format version)."""
-        import sklearn
-
-        import loyalist
-
         self._check_fitted()
-        path = Path(path)
-        payload = {"format": _FORMAT, "format_version": FORMAT_VERSION,
-                   "loyalist": loyalist.__version__, "sklearn": sklearn.__version__,
-                   "router": self}
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-        return path
+        return write_saved(self, path)
 
     @classmethod
     def load(cls, path) -> RequestRouter:
         """Read a router written by :meth:`save`; only open files you trust (pickle)."""
-        import sklearn
-
-        path = Path(path)
-        if not path.exists():
-            raise SourceError(f"No saved router at {str(path)!r}.",
-                              hint="train one first, e.g. `loyalist route --train`.")
-        try:
-            with open(path, "rb") as f:
-                payload = pickle.load(f)
-        except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing
-            raise DataError(f"{str(path)!r} is not a readable saved router ({e}).",
-                            hint="retrain it with `loyalist route --train`.") from e
-        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-            raise DataError(f"{str(path)!r} is not a saved RequestRouter.",
-                            hint="retrain it with `loyalist route --train`.")
-        if payload.get("format_version") != FORMAT_VERSION:
-            raise DataError(
-                f"{str(path)!r} holds router format {payload.get('format_version')}; this "
-                f"Loyalist reads format {FORMAT_VERSION}.",
-                hint="retrain it with `loyalist route --train`.")
-        if payload.get("sklearn") != sklearn.__version__:
-            warnings.warn(f"{path} was saved with scikit-learn {payload.get('sklearn')} and is "
-                          f"loaded with {sklearn.__version__}; retrain if predictions look off.",
-                          UserWarning, stacklevel=2)
-        return payload["router"]
+        return read_saved(path, cls)
 
 
 # -- the business's own requests ---------------------------------------------------------
