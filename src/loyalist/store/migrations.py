@@ -23,6 +23,7 @@ INGESTS = "_loyalist_ingests"
 REJECTS = "_loyalist_rejects"
 ATTRIBUTES = "_loyalist_attributes"
 DERIVED = "_loyalist_derived"
+MODELS = "_loyalist_models"
 #: columns every contract table carries besides the contract's own
 META_COLUMNS = (("_key", "VARCHAR"), ("_ingest_id", "BIGINT"), ("_line", "BIGINT"))
 
@@ -52,10 +53,21 @@ def _v2(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v3(con: duckdb.DuckDBPyConnection) -> None:
+    """Fitted models, kept so every score can be traced to the model that made it."""
+    con.execute(f"""
+        CREATE SEQUENCE IF NOT EXISTS {MODELS}_seq START 1;
+        CREATE TABLE IF NOT EXISTS {MODELS} (
+            id BIGINT PRIMARY KEY, kind VARCHAR NOT NULL, created_at TIMESTAMP,
+            info VARCHAR, payload BLOB);
+    """)
+
+
 #: (version, description, function); append only, never edit a released one
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ingest log, quarantine and attribute registry", _v1),
     (2, "registry of derived tables", _v2),
+    (3, "fitted models", _v3),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

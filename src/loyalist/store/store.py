@@ -25,7 +25,7 @@ from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, StoreLockedError, UnknownTableError
 from loyalist.store import migrations
 from loyalist.store.ingest import IngestResult, run_ingest
-from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, REJECTS
+from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
 from loyalist.store.parsing import q
 
 _LOCK_RE = re.compile(r"(PID \d+)")
@@ -187,6 +187,34 @@ class Store:
                 raise
         finally:
             con.close()
+
+    def save_model(self, kind: str, payload: bytes, info: dict) -> int:
+        """Keep a fitted model (pickled) with what it was trained on; return its id."""
+        import json
+
+        con = self.cursor()
+        try:
+            model_id = con.execute(f"SELECT nextval('{MODELS}_seq')").fetchall()[0][0]
+            con.execute(f"INSERT INTO {MODELS} VALUES (?, ?, now()::TIMESTAMP, ?, ?)",
+                        [model_id, kind, json.dumps(info, default=str), payload])
+            return int(model_id)
+        finally:
+            con.close()
+
+    def models(self) -> pd.DataFrame:
+        """Fitted models, newest first, without their payload."""
+        return self._db.execute(f"SELECT id, kind, created_at, info FROM {MODELS} "
+                                "ORDER BY id DESC").df()
+
+    def load_model(self, model_id: int) -> tuple[bytes, dict]:
+        import json
+
+        rows = self._db.execute(f"SELECT payload, info FROM {MODELS} WHERE id = ?",
+                                [model_id]).fetchall()
+        if not rows:
+            raise DataError(f"No model {model_id} in the store.",
+                            hint="See the stored models with loyalist models.")
+        return bytes(rows[0][0]), json.loads(rows[0][1])
 
     # -- inspecting ------------------------------------------------------
     def status(self) -> pd.DataFrame:
