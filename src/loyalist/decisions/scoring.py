@@ -98,6 +98,54 @@ def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
     return a.sort_values(["customer_id", "at"], ignore_index=True)
 
 
+#: which alert kinds back which whisper family
+_FAMILY_ALERTS = {
+    "service": ("unanswered_request", "repeated_contact"),
+    "words": ("cancel_words", "competitor_words", "complaint_words"),
+    "follow_through": ("not_acknowledged", "acknowledged_late", "late_against_promise",
+                       "not_followed_up"),
+    "feedback": ("detractor",),
+}
+#: the rows that back the other families: table, date column
+_FAMILY_ROWS = {"purchase": ("orders", "ordered_at"), "value": ("orders", "ordered_at"),
+                "feedback": ("feedback", "answered_at"), "service": ("requests", "opened_at"),
+                "subscription": ("subscriptions", "started_at")}
+
+
+def evidence(store, reasons: pd.DataFrame, alerts: pd.DataFrame, as_of, per: int = 3
+             ) -> pd.Series:
+    """For each whisper, the rows a person can check: ``table:id,id``."""
+    out = pd.Series(None, index=reasons.index, dtype=object)
+    if reasons.empty:
+        return out
+    a = alerts.assign(ref=alerts["evidence_table"] + ":" + alerts["evidence_id"].astype(str))
+    for family, kinds in _FAMILY_ALERTS.items():
+        refs = (a[a["kind"].isin(kinds)].groupby("customer_id")["ref"]
+                .agg(lambda r: ",".join(r.tail(per))))
+        sel = reasons["family"] == family
+        out[sel] = reasons.loc[sel, "customer_id"].map(refs)
+    have = available(store)
+    now = pd.Timestamp(as_of).to_pydatetime()
+    ids = reasons["customer_id"].unique().tolist()
+    import ibis
+
+    for family, (table, col) in _FAMILY_ROWS.items():
+        sel = (reasons["family"] == family) & out.isna()
+        if not sel.any() or not have[table]:
+            continue
+        t = store.table(table)
+        t = t.filter((t[col] < now) & t.customer_id.isin(ids) & t.id.notnull())
+        w = ibis.window(group_by="customer_id", order_by=ibis.desc(col))
+        last = t.mutate(k=ibis.row_number().over(w)).filter(lambda x: x.k < per).to_pandas()
+        refs = last.groupby("customer_id")["id"].agg(lambda r: f"{table}:" + ",".join(r))
+        out[sel] = reasons.loc[sel, "customer_id"].map(refs)
+    prof = reasons["family"].str.startswith("profile:") & out.isna()
+    out[prof] = "customers:" + reasons.loc[prof, "customer_id"]
+    usage = (reasons["family"] == "usage") & out.isna()
+    out[usage] = "events of customer " + reasons.loc[usage, "customer_id"]
+    return out
+
+
 def default_as_of(store) -> pd.Timestamp:
     """The day after the last order or subscription change in the store."""
     return observed_until(store).normalize() + pd.Timedelta(days=1)
@@ -133,6 +181,7 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     step("reasons")
     reasons = whispers(model, X)
     alerts = hard_alerts(store, as_of)
+    reasons["evidence"] = evidence(store, reasons, alerts, as_of)
     scores = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of,
                            "p_leave": p, "model_id": model_id})
     top = reasons[reasons["rank"] == 1].set_index("customer_id")["text"]

@@ -65,6 +65,8 @@ def service_signals(requests: ibis.Table, as_of, *, orders: ibis.Table | None = 
     out = _outer(agg, open_)
     if orders is not None and tracked:
         problems = _tracked_problems(orders, as_of, policy, tracked)
+        problems = problems.filter(
+            _seconds(_ts(as_of), problems.ordered_at) <= window_days * DAY)
         per = problems.group_by("customer_id").aggregate(
             **{f"orders_{k}": (problems.problem == k).sum() for k in _PROBLEM_COLUMNS
                if _PROBLEM_COLUMNS[k] <= tracked})
