@@ -137,7 +137,7 @@ def evidence(store, reasons: pd.DataFrame, alerts: pd.DataFrame, as_of, per: int
         t = t.filter((t[col] < now) & t.customer_id.isin(ids) & t.id.notnull())
         w = ibis.window(group_by="customer_id", order_by=ibis.desc(col))
         last = t.mutate(k=ibis.row_number().over(w)).filter(lambda x: x.k < per).to_pandas()
-        refs = last.groupby("customer_id")["id"].agg(lambda r: f"{table}:" + ",".join(r))
+        refs = f"{table}:" + last.groupby("customer_id")["id"].agg(",".join)
         out[sel] = reasons.loc[sel, "customer_id"].map(refs)
     prof = reasons["family"].str.startswith("profile:") & out.isna()
     out[prof] = "customers:" + reasons.loc[prof, "customer_id"]
