@@ -300,3 +300,14 @@ def test_cli_trains_on_the_store_and_routes(tmp_path, capsys):
     assert main(["route", "--train", "--teams", str(tmp_path / "bad.toml"),
                  "--store", str(db)]) == 1
     assert "is not valid TOML" in capsys.readouterr().err
+
+
+def test_route_in_chunks_equals_route_at_once(small, monkeypatch):
+    import loyalist.models.routing as routing
+
+    router, train, _ = small
+    texts = pd.Series(train["text"].to_numpy()[:250], index=np.arange(1000, 1250))
+    whole = router.route(texts)
+    assert list(whole.index) == list(texts.index)  # a Series keeps its index
+    monkeypatch.setattr(routing, "_CHUNK", 16)
+    pd.testing.assert_frame_equal(router.route(texts), whole)

@@ -50,6 +50,9 @@ from loyalist.models._routing_parts import (
     write_saved,
 )
 
+#: requests scored at a time by :meth:`RequestRouter.route`
+_CHUNK = 20_000
+
 
 class RequestRouter(ClassifierMixin, BaseEstimator):
     """Route requests to a category and a team, or to a human when unsure.
@@ -267,21 +270,28 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         """Category, team, confidence and ``needs_human`` of each request.
 
         Requests below ``threshold``, and requests without any text (confidence 0),
-        go to ``human_queue``. The result keeps the index of a DataFrame input and its
-        ``id`` column when there is one.
+        go to ``human_queue``. The result keeps the index of a DataFrame or Series
+        input, and the ``id`` column of a DataFrame when there is one.
         """
-        scores, empty = self._scores(X)
-        best = scores.argmax(axis=1)
-        confidence = self._confidence(scores)
-        confidence[empty] = 0.0
+        self._check_fitted()
+        docs = documents(X)
+        best = np.empty(len(docs), dtype=np.int64)
+        confidence = np.empty(len(docs))
+        for lo in range(0, len(docs), _CHUNK):  # bounded memory: scores are n x categories
+            part = docs.iloc[lo:lo + _CHUNK]
+            scores = svm_scores(self.model_, self.features_.transform(part))
+            best[lo:lo + _CHUNK] = scores.argmax(axis=1)
+            confidence[lo:lo + _CHUNK] = self._confidence(scores)
+        confidence[(docs["doc"] == "").to_numpy()] = 0.0
         category = self.classes_[best]
         teams = np.array([self._team_of(c) for c in self.classes_], dtype=object)[best]
         needs_human = confidence < self.threshold
         teams[needs_human] = self.human_queue
         out = pd.DataFrame({"category": category, "team": teams, "confidence": confidence,
                             "needs_human": needs_human})
-        if isinstance(X, pd.DataFrame):
+        if isinstance(X, (pd.DataFrame, pd.Series)):
             out.index = X.index
+        if isinstance(X, pd.DataFrame):
             if "id" in X.columns:
                 out.insert(0, "id", X["id"].to_numpy())
         return out
