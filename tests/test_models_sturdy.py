@@ -126,3 +126,14 @@ def test_penalizer_shrinks_parameters():
     shrunk = BGNBD(penalizer=0.01).fit(s["x"], s["t_x"], s["T"])
     assert (shrunk.params_ ** 2).sum() < (plain.params_ ** 2).sum()
     assert shrunk.log_likelihood_ < plain.log_likelihood_
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_fast_weighted_sums_equal_the_per_row_likelihood(case):
+    model, data, params = _grad_cases()[case]
+    params = np.asarray(params, float)
+    weights = np.random.default_rng(case).uniform(0.5, 2.0, next(iter(data.values())).size)
+    ll, g = model._loglik(params, data, grad=True)
+    ll_sum, g_sum = model._loglik_sum(params, model._prepare(dict(data)), weights)
+    assert ll_sum == pytest.approx(weights @ ll, rel=1e-12)
+    assert np.allclose(g_sum, weights @ g, rtol=1e-10, atol=1e-8)

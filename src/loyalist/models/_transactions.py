@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from loyalist.errors import DataError
-from loyalist.models._base import BaseFitter, as_array, check_fitted
+from loyalist.models._base import BaseFitter, as_array, check_fitted, unique_index
 
 
 def check_rfm(frequency, recency, T, weights=None):
@@ -66,6 +66,12 @@ class TransactionModel(BaseFitter):
         x, t_x, big_t, w = check_rfm(frequency, recency, T, weights)
         return self._fit_data({"x": x, "t_x": t_x, "T": big_t}, w, x.size)
 
+    def _prepare(self, data):
+        x = np.asarray(data["x"], dtype=float)
+        data["_xu"], data["_xi"] = unique_index(x.ravel())
+        data["_xi"] = data["_xi"].reshape(x.shape)
+        return data
+
     # -- to be provided -------------------------------------------------------------
     def _log_p_alive(self, x, t_x, big_t):  # pragma: no cover
         raise NotImplementedError
@@ -99,10 +105,12 @@ class TransactionModel(BaseFitter):
         """Expected repeat purchases in ``(0, t]`` of a customer just acquired."""
         check_fitted(self)
         t = np.asarray(t, dtype=float)
-        zero = np.zeros_like(t)
-        return np.exp(self._log_p_alive(zero, zero, zero)) * self._expected_if_alive(
-            t, zero, zero, zero
+        flat = np.atleast_1d(t).ravel()
+        zero = np.zeros_like(flat)
+        out = np.exp(self._log_p_alive(zero, zero, zero)) * self._expected_if_alive(
+            flat, zero, zero, zero
         )
+        return float(out[0]) if t.ndim == 0 else out.reshape(t.shape)
 
     def predict_discounted_purchases(self, frequency, recency, T, *, horizon, discount_rate,
                                      steps):

@@ -11,37 +11,46 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betainc, betaln, digamma, gammaln
 
+from loyalist.models._base import wdot
 from loyalist.models._special import hyp2f1_series
 from loyalist.models._transactions import TransactionModel, check_fitted
 
 
-def _bg_terms(params, x, t_x, big_t, offset, grad):
-    """Log of the 'alive' and 'dropped out' likelihood terms and their gradients."""
+def _bg_terms(params, data, offset, grad):
+    """Log of the 'alive' and 'dropped out' likelihood terms and their gradients.
+
+    Everything that depends on the frequency alone is computed once per distinct
+    frequency and gathered, so the per-customer work is two logarithms.
+    """
     r, alpha, a, b = params
-    rx = r + x
-    bx = b + x + offset
-    dead = (x + offset) > 0
+    x, t_x, big_t = data["x"], data["t_x"], data["T"]
+    xu, xi = data["_xu"], data["_xi"]
+    bx = b + xu + offset
+    dead_u = (xu + offset) > 0
+    bx1 = np.where(dead_u, bx - 1, 1.0)
     lb_ab = betaln(a, b)
-    a1 = betaln(a, bx) - lb_ab - rx * np.log(alpha + big_t)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a2 = np.where(dead, betaln(a + 1, np.where(dead, bx - 1, 1.0)) - lb_ab
-                      - rx * np.log(alpha + t_x), -np.inf)
+    c1 = (betaln(a, bx) - lb_ab)[xi]
+    c2 = np.where(dead_u, betaln(a + 1, bx1) - lb_ab, -np.inf)[xi]
+    rx = r + x
+    log_at, log_atx = np.log(alpha + big_t), np.log(alpha + t_x)
+    a1 = c1 - rx * log_at
+    a2 = c2 - rx * log_atx
     if not grad:
         return a1, a2, None, None
     n = x.size
-    g1 = np.empty((n, 4))
-    g2 = np.zeros((n, 4))
     psi_ab, psi_a, psi_b = digamma(a + b), digamma(a), digamma(b)
     psi_abx = digamma(a + bx)
-    g1[:, 0] = -np.log(alpha + big_t)
+    g1 = np.empty((n, 4))
+    g2 = np.empty((n, 4))
+    g1[:, 0] = -log_at
     g1[:, 1] = -rx / (alpha + big_t)
-    g1[:, 2] = psi_ab - psi_abx
-    g1[:, 3] = digamma(bx) - psi_abx - psi_b + psi_ab
-    g2[:, 0] = -np.log(alpha + t_x)
-    g2[:, 1] = -rx / (alpha + t_x)
-    g2[:, 2] = digamma(a + 1) - psi_abx - psi_a + psi_ab
-    g2[:, 3] = digamma(np.where(dead, bx - 1, 1.0)) - psi_abx - psi_b + psi_ab
-    g2[~dead] = 0.0
+    g1[:, 2] = (psi_ab - psi_abx)[xi]
+    g1[:, 3] = (digamma(bx) - psi_abx - psi_b + psi_ab)[xi]
+    dead = dead_u[xi]
+    g2[:, 0] = np.where(dead, -log_atx, 0.0)
+    g2[:, 1] = np.where(dead, -rx / (alpha + t_x), 0.0)
+    g2[:, 2] = np.where(dead_u, digamma(a + 1) - psi_abx - psi_a + psi_ab, 0.0)[xi]
+    g2[:, 3] = np.where(dead_u, digamma(bx1) - psi_abx - psi_b + psi_ab, 0.0)[xi]
     return a1, a2, g1, g2
 
 
@@ -53,24 +62,66 @@ class _BetaGeometricNBD(TransactionModel):
         self.penalizer = penalizer
 
     def _loglik(self, params, data, *, grad):
-        x, t_x, big_t = data["x"], data["t_x"], data["T"]
+        if "_xu" not in data:
+            data = self._prepare(dict(data))
         r, alpha = params[0], params[1]
-        a1, a2, g1, g2 = _bg_terms(params, x, t_x, big_t, self._offset, grad)
+        a1, a2, g1, g2 = _bg_terms(params, data, self._offset, grad)
         m = np.maximum(a1, a2)
         e1, e2 = np.exp(a1 - m), np.exp(a2 - m)
         lse = m + np.log(e1 + e2)
-        ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + lse
+        xu, xi = data["_xu"], data["_xi"]
+        ll = (gammaln(r + xu) - gammaln(r))[xi] + r * np.log(alpha) + lse
         if not grad:
             return ll, None
         w1 = (e1 / (e1 + e2))[:, None]
         g = w1 * g1 + (1 - w1) * g2
-        g[:, 0] += digamma(r + x) - digamma(r) + np.log(alpha)
+        g[:, 0] += (digamma(r + xu) - digamma(r))[xi] + np.log(alpha)
         g[:, 1] += r / alpha
+        return ll, g
+
+    def _loglik_sum(self, params, data, weights):
+        # the same as summing _loglik, without per-customer gradient matrices: the
+        # frequency-only parts of the gradient are summed per distinct frequency
+        if "_xu" not in data:
+            data = self._prepare(dict(data))
+        r, alpha, a, b = params
+        x, t_x, big_t, xu, xi = data["x"], data["t_x"], data["T"], data["_xu"], data["_xi"]
+        o = self._offset
+        bx = b + xu + o
+        dead_u = (xu + o) > 0
+        bx1 = np.where(dead_u, bx - 1, 1.0)
+        lb_ab = betaln(a, b)
+        c1 = betaln(a, bx) - lb_ab
+        c2 = np.where(dead_u, betaln(a + 1, bx1) - lb_ab, -np.inf)
+        rx = r + x
+        log_at, log_atx = np.log(alpha + big_t), np.log(alpha + t_x)
+        a1 = c1[xi] - rx * log_at
+        d = (c2 - c1)[xi] - rx * (log_atx - log_at)  # a2 - a1
+        e = np.exp(d)
+        w1 = 1.0 / (1.0 + e)
+        head = gammaln(r + xu) - gammaln(r)
+        total_w = float(weights.sum())
+        ww1 = weights * w1
+        ww2 = weights - ww1
+        per_x1 = np.bincount(xi, ww1, minlength=xu.size)
+        per_x2 = np.bincount(xi, ww2, minlength=xu.size)
+        per_x = per_x1 + per_x2
+        ll = wdot(weights, a1 + np.log1p(e)) + wdot(per_x, head) + total_w * r * np.log(alpha)
+        psi_ab, psi_a, psi_b = digamma(a + b), digamma(a), digamma(b)
+        psi_abx = digamma(a + bx)
+        g = np.empty(4)
+        g[0] = (-wdot(ww1, log_at) - wdot(ww2, log_atx) + wdot(per_x, digamma(r + xu) - digamma(r))
+                + total_w * np.log(alpha))
+        g[1] = -wdot(ww1, rx / (alpha + big_t)) - wdot(ww2, rx / (alpha + t_x)) + total_w * r / alpha
+        g2a = np.where(dead_u, digamma(a + 1) - psi_abx - psi_a + psi_ab, 0.0)
+        g2b = np.where(dead_u, digamma(bx1) - psi_abx - psi_b + psi_ab, 0.0)
+        g[2] = wdot(per_x1, psi_ab - psi_abx) + wdot(per_x2, g2a)
+        g[3] = wdot(per_x1, digamma(bx) - psi_abx - psi_b + psi_ab) + wdot(per_x2, g2b)
         return ll, g
 
     def _start(self, data, weights):
         x, big_t = data["x"], data["T"]
-        rate = max(float(weights @ x) / float(weights @ big_t), 1e-6)
+        rate = max(wdot(weights, x) / wdot(weights, big_t), 1e-6)
         return [
             np.array([1.0, 1.0 / rate, 1.0, 1.0]),
             np.array([0.5, 0.5 / rate, 0.5, 2.0]),
@@ -80,7 +131,8 @@ class _BetaGeometricNBD(TransactionModel):
     # -- predictions -----------------------------------------------------------------
     def _log_p_alive(self, x, t_x, big_t):
         params = self.params_.to_numpy()
-        a1, a2, _, _ = _bg_terms(params, x, t_x, big_t, self._offset, grad=False)
+        data = self._prepare({"x": x, "t_x": t_x, "T": big_t})
+        a1, a2, _, _ = _bg_terms(params, data, self._offset, grad=False)
         m = np.maximum(a1, a2)
         return a1 - (m + np.log(np.exp(a1 - m) + np.exp(a2 - m)))
 

@@ -67,7 +67,7 @@ def customer_lifetime_value(
     else:
         check_fitted(spend_model)
         spend = spend_model.predict_spend(frequency, monetary_value)
-    steps = max(1, int(np.ceil(horizon_days / period_days)))
+    steps = max(1, int(np.ceil(horizon_days / period_days - 1e-9)))
     purchases = transaction_model.predict_discounted_purchases(
         frequency, recency, T, horizon=horizon_days / time_unit_days,
         discount_rate=discount_rate, steps=steps,

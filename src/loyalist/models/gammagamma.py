@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from loyalist.errors import DataError
-from loyalist.models._base import BaseFitter, as_array, check_fitted
+from loyalist.models._base import BaseFitter, as_array, check_fitted, wdot
 
 
 def _check_spend(frequency, monetary_value, weights=None):
@@ -86,7 +86,7 @@ class GammaGamma(BaseFitter):
 
     def _start(self, data, weights):
         m = data["m"]
-        mean = float(weights @ m) / float(weights.sum())
+        mean = wdot(weights, m) / float(weights.sum())
         return [np.array([1.0, 2.0, mean]), np.array([5.0, 3.0, 3.0 * mean]),
                 np.array([0.5, 5.0, 0.5 * mean])]
 

@@ -21,63 +21,70 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln, roots_legendre
 
-from loyalist.models._special import log1mexp, log_rising_ratio_series
+from loyalist.models._base import wdot
+from loyalist.models._special import log1mexp, log_rising_ratio_series_by_x
 from loyalist.models._transactions import TransactionModel, check_fitted
 
 
-def _log_f(params, x, t, grad):
-    """log F(t) of the module docstring and its gradient in (r, alpha, s, beta)."""
+def _log_f(params, xu, xi, t, order, grad):
+    """log F(t) of the module docstring for rows (x = xu[xi], t), and its gradient (4, n)."""
     r, alpha, s, beta = params
+    x = xu[xi]
     a_big = r + s + x
-    q = a_big + 1.0
+    q_u = r + s + xu + 1.0
     if alpha >= beta:
-        m, b_big, d_b = alpha, s + 1.0, np.array([0.0, 0.0, 1.0, 0.0])
+        m, b_u, i_b = alpha, np.full_like(xu, s + 1.0), 2
     else:
-        m, b_big, d_b = beta, r + x, np.array([1.0, 0.0, 0.0, 0.0])
-    z = abs(alpha - beta) / (m + t)
-    log_h, h_p, h_q, h_z = log_rising_ratio_series(q - b_big, q, z)
+        m, b_u, i_b = beta, r + xu, 0
+    b_big = b_u[xi]
+    mt = m + t
+    z = abs(alpha - beta) / mt
+    # z falls as t grows, so the order of t (cached at fit time) sorts z
+    log_h, h_p, h_q, h_z = log_rising_ratio_series_by_x(q_u - b_u, q_u, xi, z, order)
     log1mz = np.log1p(-z)
-    val = (1.0 - b_big) * log1mz + log_h - a_big * np.log(m + t)
+    log_mt = np.log(mt)
+    val = (1.0 - b_big) * log1mz + log_h - a_big * log_mt
     if not grad:
         return val, None
-    n = np.size(val)
-    g = np.zeros((n, 4))
-    if alpha >= beta:
-        dz = np.stack([np.zeros(n), (beta + t) / (alpha + t) ** 2, np.zeros(n), -1.0 / (alpha + t)], 1)
-        dm = np.array([0.0, 1.0, 0.0, 0.0])
-    else:
-        dz = np.stack([np.zeros(n), -1.0 / (beta + t), np.zeros(n), (alpha + t) / (beta + t) ** 2], 1)
-        dm = np.array([0.0, 0.0, 0.0, 1.0])
-    dq = np.array([1.0, 0.0, 1.0, 0.0])
     # d log F = -log(1-z) dB + H_p (dq - dB) + H_q dq + (H_z - (1-B)/(1-z)) dz
-    #           - log(m+t) dA - A/(m+t) dm,  with dA = dq
-    g += (-log1mz - h_p)[:, None] * d_b
-    g += (h_p + h_q - np.log(m + t))[:, None] * dq
-    g += (h_z - (1.0 - b_big) / (1.0 - z))[:, None] * dz
-    g += (-a_big / (m + t))[:, None] * dm
+    #           - log(m+t) dA - A/(m+t) dm,   dq = dA = d(r + s)
+    g = np.zeros((4, val.size))
+    common = h_p + h_q - log_mt
+    g[0] += common
+    g[2] += common
+    g[i_b] += -log1mz - h_p
+    cz = h_z - (1.0 - b_big) / (1.0 - z)
+    if alpha >= beta:
+        g[1] += cz * (beta + t) / (alpha + t) ** 2 - a_big / mt
+        g[3] -= cz / (alpha + t)
+    else:
+        g[1] -= cz / (beta + t)
+        g[3] += cz * (alpha + t) / (beta + t) ** 2 - a_big / mt
     return val, g
 
 
-def _pareto_terms(params, x, t_x, big_t, grad):
-    """Log of the two likelihood terms (without the common prefix) and gradients."""
+def _pareto_terms(params, data, grad):
+    """Log of the two likelihood terms (without the common prefix) and gradients (4, n)."""
     r, alpha, s, beta = params
+    x, big_t, xu, xi = data["x"], data["T"], data["_xu"], data["_xi"]
     rx = r + x
-    l1 = -rx * np.log(alpha + big_t) - s * np.log(beta + big_t)
-    f_tx, g_tx = _log_f(params, x, t_x, grad)
-    f_t, g_t = _log_f(params, x, big_t, grad)
+    log_at, log_bt = np.log(alpha + big_t), np.log(beta + big_t)
+    l1 = -rx * log_at - s * log_bt
+    # F(t_x) depends on (x, t_x) only: computed once per distinct pair
+    inv = data["_pair_inv"]
+    f_tx, g_tx = _log_f(params, xu, data["_pair_xi"], data["_pair_t"], data["_pair_ord"], grad)
+    f_tx = f_tx[inv]
+    f_t, g_t = _log_f(params, xu, xi, big_t, data["_ord_T"], grad)
     rho = np.minimum(f_t - f_tx, 0.0)
-    log_a0 = f_tx + log1mexp(rho)
-    l2 = np.log(s) - np.log(r + s + x) + log_a0
+    l2 = np.log(s) - np.log(r + s + x) + f_tx + log1mexp(rho)
     if not grad:
         return l1, l2, None, None
-    n = x.size
-    g1 = np.stack([-np.log(alpha + big_t), -rx / (alpha + big_t), -np.log(beta + big_t),
-                   -s / (beta + big_t)], 1)
-    e = np.exp(rho)[:, None]
+    g1 = np.stack([-log_at, -rx / (alpha + big_t), -log_bt, -s / (beta + big_t)])
+    e = np.exp(rho)
     with np.errstate(invalid="ignore", divide="ignore"):
-        g2 = np.where(e < 1.0, (g_tx - e * g_t) / (1.0 - e), 0.0)
-    g2 = g2 + np.stack([-1.0 / (r + s + x), np.zeros(n), 1.0 / s - 1.0 / (r + s + x),
-                        np.zeros(n)], 1)
+        g2 = np.where(e < 1.0, (g_tx[:, inv] - e * g_t) / (1.0 - e), 0.0)
+    g2[0] -= 1.0 / (r + s + x)
+    g2[2] += 1.0 / s - 1.0 / (r + s + x)
     return l1, l2, g1, g2
 
 
@@ -103,30 +110,56 @@ class ParetoNBD(TransactionModel):
     def __init__(self, penalizer=0.0):
         self.penalizer = penalizer
 
-    def _loglik(self, params, data, *, grad):
-        x, t_x, big_t = data["x"], data["t_x"], data["T"]
+    def _core(self, params, data, grad):
+        if "_xu" not in data:
+            data = self._prepare(dict(data))
         r, alpha, s, beta = params
-        l1, l2, g1, g2 = _pareto_terms(params, x, t_x, big_t, grad)
+        xu, xi = data["_xu"], data["_xi"]
+        l1, l2, g1, g2 = _pareto_terms(params, data, grad)
         m = np.maximum(l1, l2)
         e1, e2 = np.exp(l1 - m), np.exp(l2 - m)
-        ll = (gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        ll = ((gammaln(r + xu) - gammaln(r))[xi] + r * np.log(alpha) + s * np.log(beta)
               + m + np.log(e1 + e2))
         if not grad:
             return ll, None
-        w1 = (e1 / (e1 + e2))[:, None]
-        g = w1 * g1 + (1.0 - w1) * g2
-        g[:, 0] += digamma(r + x) - digamma(r) + np.log(alpha)
-        g[:, 1] += r / alpha
-        g[:, 2] += np.log(beta)
-        g[:, 3] += s / beta
+        w1 = e1 / (e1 + e2)
+        g = g2 + w1 * (g1 - g2)
+        g[0] += (digamma(r + xu) - digamma(r))[xi] + np.log(alpha)
+        g[1] += r / alpha
+        g[2] += np.log(beta)
+        g[3] += s / beta
         return ll, g
+
+    def _loglik(self, params, data, *, grad):
+        ll, g = self._core(params, data, grad)
+        return ll, (None if g is None else g.T)
+
+    def _loglik_sum(self, params, data, weights):
+        ll, g = self._core(params, data, True)
+        return wdot(weights, ll), wdot(g, weights)
+
+    def _prepare(self, data):
+        data = super()._prepare(data)
+        x, t_x = data["x"], data["t_x"]
+        order = np.lexsort((t_x, x))
+        xs, ts = x[order], t_x[order]
+        new = np.r_[True, (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1])]
+        inv = np.empty(x.size, dtype=np.intp)
+        inv[order] = np.cumsum(new) - 1
+        first = order[new]
+        data["_pair_inv"] = inv
+        data["_pair_xi"] = data["_xi"][first]
+        data["_pair_t"] = t_x[first]
+        data["_pair_ord"] = np.argsort(-data["_pair_t"], kind="stable")
+        data["_ord_T"] = np.argsort(-data["T"], kind="stable")
+        return data
 
     def _start(self, data, weights):
         # alpha == beta makes the hypergeometric series trivial (z = 0), so the first
         # iterations are cheap; the BG/NBD-like scale of the purchase rate is a good guess
         x, big_t = data["x"], data["T"]
-        rate = max(float(weights @ x) / float(weights @ big_t), 1e-6)
-        scale = float(weights @ big_t) / float(weights.sum())
+        rate = max(wdot(weights, x) / wdot(weights, big_t), 1e-6)
+        scale = wdot(weights, big_t) / float(weights.sum())
         return [
             np.array([0.5, 0.5 / rate, 0.5, 0.5 / rate]),
             np.array([1.0, 1.0 / rate, 1.0, scale]),
@@ -136,7 +169,8 @@ class ParetoNBD(TransactionModel):
     # -- predictions -----------------------------------------------------------------
     def _log_p_alive(self, x, t_x, big_t):
         params = self.params_.to_numpy()
-        l1, l2, _, _ = _pareto_terms(params, x, t_x, big_t, grad=False)
+        data = self._prepare({"x": x, "t_x": t_x, "T": big_t})
+        l1, l2, _, _ = _pareto_terms(params, data, grad=False)
         m = np.maximum(l1, l2)
         return l1 - (m + np.log(np.exp(l1 - m) + np.exp(l2 - m)))
 

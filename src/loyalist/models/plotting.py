@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from loyalist.errors import DataError
-from loyalist.models._base import check_fitted
+from loyalist.models._base import check_fitted, wdot
 
 
 def _axis(ax):
@@ -73,7 +73,7 @@ def plot_cumulative_purchases(model, first_purchase, repeat_times, *, t_grid=Non
     # each customer contributes E[X(t - first)] once acquired; group equal acquisition times
     uniq, counts = np.unique(first, return_counts=True)
     predicted = np.array([
-        float(counts[uniq < t] @ model.predict_new_customer_purchases(t - uniq[uniq < t]))
+        wdot(counts[uniq < t], model.predict_new_customer_purchases(t - uniq[uniq < t]))
         for t in t_grid
     ])
     ax = _axis(ax)
