@@ -21,16 +21,37 @@ BERLIN = BusinessCalendar("Europe/Berlin")
 NEW_YORK = BusinessCalendar("America/New_York")
 
 
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def opening_minutes(cal: BusinessCalendar) -> dict[int, list[tuple[int, int]]]:
+    """Weekday -> [(opening, closing)] in minutes after midnight, read from cal's settings."""
+    def minute(hhmm):
+        h, m = map(int, hhmm.split(":"))
+        return 60 * h + m
+
+    def pairs(spec):
+        spec = [spec] if isinstance(spec[0], str) else spec
+        return [(minute(o), minute(c)) for o, c in spec]
+
+    if isinstance(cal.hours, dict):
+        per_day = {DAYS.index(k) if isinstance(k, str) else k: pairs(v)
+                   for k, v in cal.hours.items()}
+        return {d: per_day[d] for d in cal.workdays}
+    return {d: pairs(cal.hours) for d in cal.workdays}
+
+
 def reference_minutes(cal: BusinessCalendar, start, end, pauses=()) -> pd.Series:
     """Open minutes in [start, end) (UTC-naive, minute aligned), one by one."""
     minutes = pd.date_range(start, end, freq="min", inclusive="left")
     local = minutes.tz_localize("UTC").tz_convert(cal.timezone)
-    clock = local.hour * 60 + local.minute
-    o_h, o_m = map(int, cal.hours[0].split(":"))
-    c_h, c_m = map(int, cal.hours[1].split(":"))
-    is_open = ((clock >= o_h * 60 + o_m) & (clock < c_h * 60 + c_m)
-               & np.isin(local.weekday, cal.workdays)
-               & ~np.isin(local.date, list(cal.holidays)))
+    clock = np.asarray(local.hour * 60 + local.minute)
+    weekday = np.asarray(local.weekday)
+    is_open = np.zeros(len(minutes), dtype=bool)
+    for day, intervals in opening_minutes(cal).items():
+        for o, c in intervals:
+            is_open |= (weekday == day) & (clock >= o) & (clock < c)
+    is_open &= ~np.isin(local.date, list(cal.holidays))
     for p_start, p_end in pauses:
         is_open &= ~((minutes >= pd.Timestamp(p_start)) & (minutes < pd.Timestamp(p_end)))
     return pd.Series(is_open, index=minutes)
@@ -137,6 +158,12 @@ CALENDARS = {
                                         hours=("00:15", "04:45")),
     "berlin small hours": BusinessCalendar("Europe/Berlin", workdays=range(7),
                                            hours=("01:30", "03:30")),
+    "berlin lunch break": BusinessCalendar("Europe/Berlin", hours=[("13:00", "18:00"),
+                                                                   ("08:00", "12:30")]),
+    "new york saturdays": BusinessCalendar("America/New_York", hours={
+        "mon": ("09:00", "17:00"), "tue": ("09:00", "17:00"), "wed": ("09:00", "17:00"),
+        "thu": [("07:00", "11:00"), ("12:00", "20:00")], "sat": ("10:00", "14:00"),
+        "sun": ("00:00", "03:00")}, holidays=["2024-11-02"]),
 }
 #: around the daylight-saving changes of both zones, and ordinary days
 ANCHORS = pd.to_datetime(["2024-03-10", "2024-03-31", "2024-10-27", "2024-11-03",
@@ -242,8 +269,17 @@ def test_bad_configuration_says_what_to_write():
         BusinessCalendar("Europe/Berlinn")
     with pytest.raises(DataError, match="look like '09:00'"):
         BusinessCalendar(hours=("9", "17:00"))
-    with pytest.raises(DataError, match="must be after the opening time"):
+    with pytest.raises(DataError, match="closing must be after opening"):
         BusinessCalendar(hours=("18:00", "08:00"))
+    with pytest.raises(DataError, match="overlap"):
+        BusinessCalendar(hours=[("08:00", "12:00"), ("11:00", "17:00")])
+    with pytest.raises(DataError, match="must be a pair"):
+        BusinessCalendar(hours="09:00-17:00")
+    with pytest.raises(DataError, match="no hours for the workday.*fri"):
+        BusinessCalendar(workdays=range(5), hours={"mon": ("09:00", "17:00"),
+                                                   "tue": ("09:00", "17:00"),
+                                                   "wed": ("09:00", "17:00"),
+                                                   "thu": ("09:00", "17:00")})
     with pytest.raises(DataError, match="workdays must be 0-6"):
         BusinessCalendar(workdays=["someday"])
     with pytest.raises(DataError, match="at least one workday"):
@@ -272,5 +308,10 @@ def test_from_toml(tmp_path):
     p.write_text('[calendar]\ntimezone = "UTC"\nopening = "09:00"\n')
     with pytest.raises(DataError, match="Unknown calendar setting.*'opening'"):
         BusinessCalendar.from_toml(p)
+    p.write_text('[calendar]\ntimezone = "Europe/Berlin"\n\n[calendar.hours]\n'
+                 'mon = ["09:00", "17:00"]\nsat = [["10:00", "12:00"], ["13:00", "15:00"]]\n')
+    shop = BusinessCalendar.from_toml(p)
+    assert shop.workdays == (0, 5)
+    assert shop.business_seconds("2024-01-13 00:00", "2024-01-16 00:00") == 12 * H
     with pytest.raises(SourceError, match="File not found"):
         BusinessCalendar.from_toml(tmp_path / "missing.toml")

@@ -1,9 +1,10 @@
 """Business time: how long a request waited in working hours, and when a target falls due.
 
 The store keeps timestamps as UTC wall time without a zone. A
-:class:`BusinessCalendar` turns each local working day into one opening window
-(local opening to closing time, converted to UTC with :mod:`zoneinfo`, so a day
-on which the clocks change is as long as it really is). On the sorted windows a
+:class:`BusinessCalendar` turns each local working day into its opening windows
+(local opening to closing times, one or more a day, possibly different per
+weekday, converted to UTC with :mod:`zoneinfo`, so a day on which the clocks
+change is as long as it really is). On the sorted windows a
 "business clock" counts the working seconds since the first window; the business
 time between two instants is the difference of the clock at both ends. Every
 operation is a binary search over the windows, vectorised over any number of
@@ -41,6 +42,7 @@ _WEEKDAYS = {name: i for i, names in enumerate(
     [("mon", "monday"), ("tue", "tuesday"), ("wed", "wednesday"), ("thu", "thursday"),
      ("fri", "friday"), ("sat", "saturday"), ("sun", "sunday")]) for name in names}
 _KEYS = ("timezone", "workdays", "hours", "holidays")
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _clock_time(value, name: str) -> int:
@@ -56,6 +58,25 @@ def _clock_time(value, name: str) -> int:
         raise DataError(f"BusinessCalendar {name} time must look like '09:00' (24 h clock, "
                         f"'24:00' for midnight at the end of the day). Got {value!r}.") from None
     return h * 3600 + m * 60 + s
+
+
+def _intervals(spec, where: str) -> tuple[tuple[int, int], ...]:
+    """Opening intervals of a day: one pair ("09:00", "17:00") or a list of pairs."""
+    pairs = [spec] if (isinstance(spec, (tuple, list)) and len(spec) == 2
+                       and all(isinstance(v, str) for v in spec)) else spec
+    if isinstance(pairs, str) or not isinstance(pairs, (tuple, list)) or not pairs or not all(
+            isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
+        raise DataError(f"BusinessCalendar hours{where} must be a pair (opening, closing) like "
+                        f"('09:00', '17:00'), or a list of such pairs. Got {spec!r}.")
+    out = sorted((_clock_time(o, "opening"), _clock_time(c, "closing")) for o, c in pairs)
+    for (o, c), (o2, _) in zip(out, out[1:] + [(_DAY, _DAY)], strict=True):
+        if c <= o:
+            raise DataError(f"BusinessCalendar hours{where}: closing must be after opening; "
+                            f"got {spec!r} (hours across midnight are not supported; use "
+                            "'24:00' and '00:00' on the next day).")
+        if o2 < c:
+            raise DataError(f"BusinessCalendar hours{where} overlap: {spec!r}.")
+    return tuple(out)
 
 
 def _weekday(value) -> int:
@@ -105,17 +126,21 @@ class BusinessCalendar:
     ----------
     timezone : str, default "Europe/Berlin"
         IANA time zone of the opening hours.
-    workdays : iterable, default Monday to Friday
-        Weekdays that are open, as 0-6 (Monday = 0) or names ("mon", "tuesday").
-    hours : (str, str), default ("09:00", "17:00")
-        Local opening and closing time; "00:00", "24:00" is open all day.
+    workdays : iterable, optional
+        Weekdays that are open, as 0-6 (Monday = 0) or names ("mon", "tuesday");
+        default Monday to Friday, or the days named in a dict of ``hours``.
+    hours : (str, str), list of pairs, or dict, default ("09:00", "17:00")
+        Local opening and closing time; "00:00", "24:00" is open all day. A list of
+        pairs gives split hours, e.g. ``[("08:00", "12:00"), ("13:00", "17:00")]``; a
+        dict gives the hours of each workday (every workday must be in it), e.g.
+        ``{"mon": ("09:00", "17:00"), ..., "sat": ("10:00", "14:00")}``.
     holidays : iterable of dates
         Local dates that are closed although they are workdays.
     """
 
     def __init__(self, timezone: str = "Europe/Berlin",
-                 workdays: Iterable = (0, 1, 2, 3, 4),
-                 hours: tuple[str, str] = ("09:00", "17:00"),
+                 workdays: Iterable | None = None,
+                 hours=("09:00", "17:00"),
                  holidays: Iterable = ()):
         # a calendar is a value, not an estimator: check it where it is written down
         try:
@@ -125,19 +150,25 @@ class BusinessCalendar:
                             hint="use an IANA name such as 'Europe/Berlin' or "
                                  "'America/New_York'.") from None
         self.timezone = str(timezone)
+        if workdays is None:  # the days the hours name, else Monday to Friday
+            workdays = hours.keys() if isinstance(hours, Mapping) else range(5)
         self.workdays = tuple(sorted({_weekday(d) for d in workdays}))
         if not self.workdays:
             raise DataError("A BusinessCalendar needs at least one workday.")
-        if isinstance(hours, str) or len(hours) != 2:
-            raise DataError(f"BusinessCalendar hours must be a pair (opening, closing) like "
-                            f"('09:00', '17:00'). Got {hours!r}.")
-        self.hours = (str(hours[0]), str(hours[1]))
-        self._open, self._close = _clock_time(hours[0], "opening"), _clock_time(hours[1],
-                                                                                "closing")
-        if self._close <= self._open:
-            raise DataError(f"BusinessCalendar closing time {hours[1]!r} must be after the "
-                            f"opening time {hours[0]!r} (hours across midnight are not "
-                            "supported; use '24:00').")
+        if isinstance(hours, Mapping):
+            per_day = {_weekday(k): _intervals(v, f" of {k!r}") for k, v in hours.items()}
+            missing = [d for d in self.workdays if d not in per_day]
+            if missing:
+                names = ", ".join(_DAY_NAMES[d] for d in missing)
+                raise DataError(f"BusinessCalendar hours give no hours for the workday(s) "
+                                f"{names}.", hint="add them to hours, or leave them out of "
+                                                  "workdays.")
+        else:
+            same = _intervals(hours, "")
+            per_day = dict.fromkeys(self.workdays, same)
+        #: opening intervals (seconds after local midnight) of each workday
+        self._hours = {d: per_day[d] for d in self.workdays}
+        self.hours = hours
         self._holidays = np.unique(np.array([_holiday(h) for h in holidays],
                                             dtype="datetime64[D]"))
         self.holidays = tuple(date.fromisoformat(str(h)) for h in self._holidays)
@@ -148,8 +179,8 @@ class BusinessCalendar:
 
     def __eq__(self, other) -> bool:
         return isinstance(other, BusinessCalendar) and (
-            (self.timezone, self.workdays, self.hours, self.holidays)
-            == (other.timezone, other.workdays, other.hours, other.holidays))
+            (self.timezone, self._hours, self.holidays)
+            == (other.timezone, other._hours, other.holidays))
 
     __hash__ = None
 
@@ -205,12 +236,12 @@ class BusinessCalendar:
         weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
         work = np.isin(weekday, self.workdays)
         work &= ~np.isin(days.astype("datetime64[D]"), self._holidays)
-        days = days[work]
-        opens = np.fromiter((self._utc(int(d), self._open, last=False) for d in days),
-                            dtype=np.int64, count=days.size)
-        closes = np.fromiter((self._utc(int(d), self._close, last=True) for d in days),
-                             dtype=np.int64, count=days.size)
-        return opens * _NS, closes * _NS
+        opens, closes = [], []
+        for d, w in zip(days[work].tolist(), weekday[work].tolist(), strict=True):
+            for o, c in self._hours[w]:
+                opens.append(self._utc(d, o, last=False))
+                closes.append(self._utc(d, c, last=True))
+        return np.array(opens, dtype=np.int64) * _NS, np.array(closes, dtype=np.int64) * _NS
 
     @staticmethod
     def _clock(opens: np.ndarray, closes: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -315,7 +346,7 @@ class BusinessCalendar:
             ok_s = s[~missing]
             add = np.round(sec[~missing] * _NS).astype(np.int64)
             lo, hi = self._day_range(ok_s)
-            per_week = len(self.workdays) * (self._close - self._open)
+            per_week = sum(c - o for day in self._hours.values() for o, c in day)
             hi += int(7 * np.ceil(add.max() / _NS / per_week)) + 7
             while True:
                 opens, closes = self._windows(lo, hi)
