@@ -224,6 +224,33 @@ def test_pauses_are_subtracted_once():
     assert (pauses["row"].value_counts() >= 2).any()  # overlaps were really exercised
 
 
+def test_windows_let_an_engine_compute_the_same_clock():
+    cal = CALENDARS["new york saturdays"]
+    start, end = random_intervals(np.random.default_rng(3), 50)
+    table = cal.windows(min(start.min(), end.min()), max(start.max(), end.max()))
+    assert table["opens"].is_monotonic_increasing and (table["closes"] > table["opens"]).all()
+
+    def clock(t):  # as-of join, as SQL would do it
+        at = pd.DataFrame({"t": t.to_numpy().astype("datetime64[ns]"), "i": np.arange(len(t))})
+        at = at.sort_values("t")
+        j = pd.merge_asof(at, table, left_on="t", right_on="opens").sort_values("i")
+        inside = (j["t"] - j["opens"]).clip(lower=pd.Timedelta(0),
+                                           upper=j["closes"] - j["opens"])
+        return (j["worked_before"] + inside.dt.total_seconds()).fillna(0).to_numpy()
+
+    np.testing.assert_array_equal(clock(end) - clock(start),
+                                  cal.business_seconds(start, end).to_numpy())
+
+
+def test_is_open():
+    at = pd.Series(pd.to_datetime(["2024-01-15 07:59", "2024-01-15 08:00", "2024-01-15 15:59",
+                                   "2024-01-15 16:00", "2024-01-13 10:00", None]))
+    assert list(BERLIN.is_open(at)) == [False, True, True, False, False, False]
+    assert BERLIN.is_open("2024-07-15 07:00") is True  # 09:00 in summer time
+    lunch = CALENDARS["berlin lunch break"]
+    assert not lunch.is_open("2024-01-15 11:45") and lunch.is_open("2024-01-15 12:00")
+
+
 # -- shapes, missing values, speed ---------------------------------------------------------
 def test_types_missing_values_and_broadcasting():
     start = np.array(["2024-01-15T08:00", "NaT", "2024-01-15T08:00"], dtype="datetime64[ns]")

@@ -260,6 +260,33 @@ class BusinessCalendar:
         return int(day.min()) - 1, int(day.max()) + 1
 
     # -- the public operations -----------------------------------------------------------
+    def windows(self, start, end) -> pd.DataFrame:
+        """The opening windows between two instants, as UTC-naive timestamps.
+
+        Columns ``opens``, ``closes`` and ``worked_before`` (working seconds of the
+        earlier windows in the table). With them an engine can compute business time
+        itself: the clock at ``t`` is ``worked_before + clip(t - opens, 0, closes -
+        opens)`` of the last window opening at or before ``t`` (an as-of join), and
+        the business time between two instants is the difference of their clocks.
+        """
+        lo, _, _ = _as_ns(start, "start")
+        hi, _, _ = _as_ns(end, "end")
+        opens, closes = self._windows(self._day_range(lo)[0], self._day_range(hi)[1])
+        worked = (closes - opens) // _NS
+        return pd.DataFrame({
+            "opens": opens.astype("datetime64[ns]"), "closes": closes.astype("datetime64[ns]"),
+            "worked_before": np.concatenate([[0], np.cumsum(worked)[:-1]]).astype(np.int64)})
+
+    def is_open(self, at):
+        """Whether the business is open at each instant (UTC-naive); False for NaT."""
+        t, nat, scalar = _as_ns(at, "at")
+        result = np.zeros(t.size, dtype=bool)
+        if (~nat).any():
+            opens, closes = self._windows(*self._day_range(t[~nat]))
+            i = np.searchsorted(opens, t[~nat], side="right") - 1
+            result[~nat] = (i >= 0) & (t[~nat] < closes[np.maximum(i, 0)])
+        return bool(result[0]) if scalar else _like(result, at, False)
+
     def business_seconds(self, start, end, pauses: pd.DataFrame | None = None):
         """Working seconds from ``start`` to ``end`` (UTC-naive timestamps), row by row.
 
