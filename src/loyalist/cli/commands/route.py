@@ -48,9 +48,9 @@ def route(
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the routed file here (CSV)."),
     train: bool = typer.Option(False, "--train", help="Train on the store's past requests "
                                "that have a category, and save the router beside the store."),
-    teams: Path = typer.Option(None, "--teams", help="TOML file with a [teams] table "
-                               "category = \"team\" (default: the team that usually handled "
-                               "each category)."),
+    teams: Path = typer.Option(None, "--teams", help="TOML file whose teams table maps category = "
+                               "\"team\" (default: the team that usually handled each "
+                               "category)."),
     threshold: float = typer.Option(None, help="Confidence below which a request goes to "
                                     "the human queue (default 0.5, or the trained value)."),
     text_column: str = typer.Option("text", help="Column of --file holding the text."),
