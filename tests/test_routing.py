@@ -311,3 +311,28 @@ def test_route_in_chunks_equals_route_at_once(small, monkeypatch):
     assert list(whole.index) == list(texts.index)  # a Series keeps its index
     monkeypatch.setattr(routing, "_CHUNK", 16)
     pd.testing.assert_frame_equal(router.route(texts), whole)
+
+
+def test_synthetic_business_teams_and_misrouting(tmp_path):
+    """Trained on the business's own (partly misrouted) history, the router recovers the
+    category -> team map, and comparing its team with the recorded one finds the
+    generator's misrouted requests."""
+    import loyalist
+    from loyalist.datasets import CATEGORY_TEAM, make_business
+    from loyalist.models.routing import train_router_from_store
+
+    business = make_business(n_customers=1500, seed=2, events=False)
+    requests = business.tables["requests"]
+    with loyalist.connect(tmp_path / "biz.duckdb") as s:
+        s.ingest("requests", requests)
+        router = train_router_from_store(s)
+    assert router.category_to_team == dict(CATEGORY_TEAM)
+    routed = router.route(requests)
+    truth = business.truth["requests"].set_index("request_id").loc[requests["id"]]
+    auto = ~routed["needs_human"].to_numpy()
+    assert auto.mean() > 0.95
+    assert (routed["team"].to_numpy()[auto] == truth["expected_team"].to_numpy()[auto]).mean() \
+        > 0.99
+    flagged = requests["team"].to_numpy() != routed["team"].to_numpy()
+    assert abs(flagged[auto].mean() - truth["is_misrouted"].mean()) < 0.01
+    assert truth["is_misrouted"].mean() > 0.05  # there was misrouting to find
