@@ -171,6 +171,10 @@ def test_estimator_contract(small):
     buf = io.StringIO()
     r.print_summary(file=buf)
     assert "out-of-fold accuracy" in buf.getvalue() and "card_arrival" in buf.getvalue()
+    r.set_params(threshold=1.0)  # the summary follows the threshold now in force
+    buf = io.StringIO()
+    r.print_summary(file=buf)
+    assert "at threshold 1: 0.0% routed automatically" in buf.getvalue()
 
 
 def test_plot_calibration(small):

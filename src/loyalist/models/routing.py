@@ -84,7 +84,9 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
     confidence_model_ : logistic model of the confidence (None when the
         out-of-fold predictions were never wrong; then the top probability is used).
     cv_accuracy_ : float, out-of-fold accuracy on the training data.
-    cv_coverage_ : float, out-of-fold share of requests at or above ``threshold``.
+    cv_coverage_ : float, out-of-fold share of requests at or above ``threshold`` (at
+        fit time; :meth:`print_summary` shows it for the current threshold).
+    cv_accuracy_confident_ : float, out-of-fold accuracy of those requests.
     cv_confidence_, cv_correct_ : arrays, out-of-fold confidence and correctness of
         each training request (for :meth:`threshold_for` and :meth:`plot_calibration`).
     summary_ : DataFrame, one row per category: training count, team, out-of-fold
@@ -221,7 +223,6 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         pred = oof.argmax(axis=1)
         conf = self._confidence(oof)
         right = pred == y_idx
-        sure = conf >= self.threshold
         k = len(self.classes_)
         tp = np.bincount(y_idx[right], minlength=k)
         predicted = np.bincount(pred, minlength=k)
@@ -229,8 +230,7 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
             precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), np.nan)
         self.cv_confidence_, self.cv_correct_ = conf, right
         self.cv_accuracy_ = float(right.mean())
-        self.cv_coverage_ = float(sure.mean())
-        self.cv_accuracy_confident_ = float(right[sure].mean()) if sure.any() else float("nan")
+        self.cv_coverage_, self.cv_accuracy_confident_ = self._at_threshold()
         self.summary_ = pd.DataFrame({
             "n_train": counts,
             "team": [self._team_of(c) for c in self.classes_],
@@ -296,16 +296,23 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
                 out.insert(0, "id", X["id"].to_numpy())
         return out
 
+    def _at_threshold(self) -> tuple[float, float]:
+        """Out-of-fold share routed without a human at the current threshold, and its
+        accuracy."""
+        sure = self.cv_confidence_ >= self.threshold
+        right = self.cv_correct_[sure]
+        return float(sure.mean()), (float(right.mean()) if sure.any() else float("nan"))
+
     def print_summary(self, file=None) -> None:
         """Print the fit: out-of-fold accuracy, coverage and the per-category table."""
         self._check_fitted()
+        coverage, accuracy = self._at_threshold()
         lines = [
             f"{type(self).__name__}: {self.n_train_:,} requests, {len(self.classes_)} "
             f"categories" + (f", {self.n_ignored_} without text ignored"
                              if self.n_ignored_ else ""),
             f"out-of-fold accuracy {self.cv_accuracy_:.3f}; at threshold {self.threshold:g}: "
-            f"{self.cv_coverage_:.1%} routed automatically with accuracy "
-            f"{self.cv_accuracy_confident_:.3f}, the rest to '{self.human_queue}'",
+            f"{coverage:.1%} routed automatically with accuracy {accuracy:.3f}, the rest to '{self.human_queue}'",
             f"temperature {self.temperature_:.3g}",
             self.summary_.to_string(float_format=lambda v: f"{v:.3f}"),
         ]
@@ -338,7 +345,7 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfectly calibrated")
         ax.plot(conf, right, marker="o", label="out-of-fold predictions")
         ax.axvline(self.threshold, color="C3", lw=1,
-                   label=f"threshold {self.threshold:g}: {self.cv_coverage_:.0%} automatic")
+                   label=f"threshold {self.threshold:g}: {self._at_threshold()[0]:.0%} automatic")
         ax.set(xlabel="confidence", ylabel="share right", xlim=(0, 1), ylim=(0, 1.02),
                title=f"Routing confidence ({self.n_train_:,} requests)")
         ax.legend(loc="upper left", fontsize="small")
