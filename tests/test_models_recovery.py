@@ -77,3 +77,19 @@ def test_predictions_match_simulation():
     sim = simulate_bgnbd(*truth, np.full(N, 80.0), random_state=12)["frequency"]
     observed = np.array([(sim == k).mean() for k in range(4)])
     assert np.allclose(p, observed, atol=0.015)
+
+
+def test_large_fit_path_finds_the_same_maximum_as_plain_lbfgs():
+    """Above 200k distinct rows the fit warms up on a subsample and finishes with
+    quasi-Newton steps on all rows; it must land on the same maximum."""
+    truth = [0.243, 4.414, 0.793, 2.426]
+    d = simulate_bgnbd(*truth, np.random.default_rng(13).uniform(30, 80, 210_000),
+                       random_state=14)
+    fast = BGNBD().fit(d["frequency"], d["recency"], d["T"])
+    ref = BGNBD()
+    data = ref._prepare({"x": d["frequency"].to_numpy(float),
+                         "t_x": d["recency"].to_numpy(float), "T": d["T"].to_numpy(float)})
+    w = np.ones(len(d))
+    plain, _ = ref._optimise(data, w, ref._start(data, w))
+    assert np.allclose(fast.params_.to_numpy(), np.exp(plain.x), rtol=1e-5)
+    assert fast.n_unique_ == len(d)  # distinct rows: compression was skipped

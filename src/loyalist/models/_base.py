@@ -29,6 +29,8 @@ from scipy import optimize
 from loyalist.errors import ConvergenceError, DataError, NotFittedError
 
 _Z95 = 1.959963984540054
+_WARM_ROWS = 50_000  # rows of the warm-start subsample for large fits
+_SKIP_CHECK = 20_000  # rows sampled to decide whether compressing pays
 
 
 def as_array(values, name: str, *, dtype=float) -> np.ndarray:
@@ -74,9 +76,24 @@ def check_fitted(model) -> None:
 
 def compress_rows(columns: Sequence[np.ndarray], weights: np.ndarray | None):
     """Unique rows of ``columns`` (sorted by the first column, then the next...) and the
-    summed weight of each."""
+    summed weight of each.
+
+    Large inputs whose rows are (nearly) all distinct, e.g. continuous recency and age,
+    are returned as they are: a sample of rows shows that sorting would not pay.
+    """
     n = columns[0].size
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    if n > 10 * _SKIP_CHECK:
+        idx = np.random.default_rng(0).choice(n, _SKIP_CHECK, replace=False)
+        sample, _ = _sorted_unique([c[idx] for c in columns], np.ones(_SKIP_CHECK))
+        if sample[0].size > 0.98 * _SKIP_CHECK:
+            keep = w > 0
+            return [np.ascontiguousarray(c[keep]) for c in columns], w[keep]
+    return _sorted_unique(columns, w)
+
+
+def _sorted_unique(columns, w):
+    n = columns[0].size
     order = np.lexsort(tuple(columns[::-1]))
     cols = [c[order] for c in columns]
     new_row = np.zeros(n, dtype=bool)
@@ -164,20 +181,14 @@ class BaseFitter:
             return 1e300, np.zeros_like(log_params)
         return value, gradient
 
-    def _fit_data(self, data: dict, weights: np.ndarray | None, n_obs: int):
-        self._check_hyper()
-        names = list(data)
-        cols, w = compress_rows([data[k] for k in names], weights)
-        data_u = self._prepare(dict(zip(names, cols, strict=True)))
-        total = float(w.sum())
-        if total <= 0:
-            raise DataError(f"{type(self).__name__}.fit got no rows with positive weight.")
-        best = None
-        tried = []
-        for start in self._start(data_u, w):
+    def _optimise(self, data, weights, starts):
+        """L-BFGS-B on log-parameters from each start until one converges."""
+        total = float(weights.sum())
+        best, tried = None, []
+        for start in starts:
             x0 = np.log(np.asarray(start, dtype=float))
             res = optimize.minimize(
-                self._objective, x0, args=(data_u, w, total), jac=True, method="L-BFGS-B",
+                self._objective, x0, args=(data, weights, total), jac=True, method="L-BFGS-B",
                 bounds=[(-25.0, 25.0)] * len(x0),
                 options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
             )
@@ -186,6 +197,72 @@ class BaseFitter:
                 best = res
             if self._converged(best):
                 break  # the other starting points are for fits that go astray
+        return best, tried
+
+    def _newton(self, x0, hess_mean, data, weights, max_iter=30):
+        """Newton steps on all rows with a fixed Hessian (from a subsample's fit).
+
+        The subsample Hessian is close to the full one, so each step costs one
+        gradient evaluation and the error shrinks by a large factor per step.
+        """
+        total = float(weights.sum())
+        pen = float(getattr(self, "penalizer", 0.0))
+        x = np.asarray(x0, dtype=float).copy()
+        f, g = self._objective(x, data, weights, total)
+        hess_mean = hess_mean + np.diag(4.0 * pen * np.exp(2 * x))
+        for it in range(1, max_iter + 1):
+            h = hess_mean
+            try:
+                step = -np.linalg.solve(h, g)
+            except np.linalg.LinAlgError:
+                return None
+            for _ in range(20):  # backtrack if the step overshoots
+                x_new = np.clip(x + step, -25.0, 25.0)
+                f_new, g_new = self._objective(x_new, data, weights, total)
+                if f_new <= f + 1e-14 * abs(f):
+                    break
+                step /= 2.0
+            else:
+                return None
+            # BFGS update of the curvature with the step just taken (superlinear steps)
+            s_k, y_k = x_new - x, g_new - g
+            if y_k @ s_k > 1e-16:
+                hs = hess_mean @ s_k
+                hess_mean = (hess_mean + np.outer(y_k, y_k) / (y_k @ s_k)
+                             - np.outer(hs, hs) / (s_k @ hs))
+            x, f, g = x_new, f_new, g_new
+            if np.max(np.abs(g)) <= 1e-8:
+                return optimize.OptimizeResult(x=x, fun=f, jac=g, nit=it, success=True,
+                                               message="Newton steps converged")
+        return optimize.OptimizeResult(x=x, fun=f, jac=g, nit=max_iter, success=False,
+                                       message="Newton steps did not converge")
+
+    def _fit_data(self, data: dict, weights: np.ndarray | None, n_obs: int):
+        self._check_hyper()
+        names = list(data)
+        cols, w = compress_rows([data[k] for k in names], weights)
+        data_u = self._prepare(dict(zip(names, cols, strict=True)))
+        total = float(w.sum())
+        if total <= 0:
+            raise DataError(f"{type(self).__name__}.fit got no rows with positive weight.")
+        starts = list(self._start(data_u, w))
+        if w.size > 4 * _WARM_ROWS:
+            # most iterations happen far from the optimum: take them on a random subsample
+            # and finish on all rows from there
+            idx = np.sort(np.random.default_rng(0).choice(w.size, _WARM_ROWS, replace=False))
+            sub = self._prepare({k: c[idx] for k, c in zip(names, cols, strict=True)})
+            warm, _ = self._optimise(sub, w[idx], starts)
+            best, tried = None, []
+            if self._converged(warm, tol=1e-4):
+                h_sub = self._hessian_log(warm.x, sub, w[idx], float(w[idx].sum()))
+                best = self._newton(warm.x, h_sub / float(w[idx].sum()), data_u, w)
+                tried = [] if best is None else [best]
+            if not self._converged(best):
+                more, tried2 = self._optimise(data_u, w, [np.exp(warm.x), *starts]
+                                              if warm is not None else starts)
+                best, tried = more, tried + tried2
+        else:
+            best, tried = self._optimise(data_u, w, starts)
         if not self._converged(best, tol=1e-4):
             self._raise_convergence(best, tried)
         log_params = best.x
