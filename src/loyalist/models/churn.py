@@ -83,6 +83,21 @@ class ChurnModel:
         self.random_state = random_state
         self.exclude = exclude
 
+    def get_params(self, deep: bool = True) -> dict:
+        """Constructor parameters (scikit-learn convention)."""
+        import inspect
+
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    def set_params(self, **params) -> ChurnModel:
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise DataError(f"ChurnModel has no parameter {k!r}.",
+                                hint=f"Parameters: {', '.join(self.get_params())}.")
+            setattr(self, k, v)
+        return self
+
     # -- data --------------------------------------------------------------
     def _matrix(self, X: pd.DataFrame, fit: bool = False) -> pd.DataFrame:
         if fit:
@@ -114,7 +129,8 @@ class ChurnModel:
             n_estimators=self.n_estimators, learning_rate=self.learning_rate,
             num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
             subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0,
-            random_state=self.random_state, n_jobs=2, verbose=-1)
+            random_state=self.random_state, n_jobs=2, verbose=-1, deterministic=True,
+            force_row_wise=True)
 
     # -- fitting -----------------------------------------------------------
     def _linear(self, M: pd.DataFrame):

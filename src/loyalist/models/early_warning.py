@@ -209,3 +209,45 @@ def backtest(store, *, mode: str = "auto", horizon: int | None = None, eval_date
                     notes=notes)
 
 
+
+
+@dataclass
+class SnapshotResult:
+    """Stratified k-fold cross-validation of a snapshot (labelled table) model."""
+
+    label: str
+    metrics: pd.DataFrame  # one row per fold plus "mean"
+    calibration: pd.DataFrame
+    model: ChurnModel  # fitted on every row
+    top_features: pd.DataFrame
+
+
+def snapshot_frame(store, label: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The customers table as features, and the label column as 0/1."""
+    from loyalist.features.labels import snapshot_labels
+
+    customers = store.table("customers")
+    y = snapshot_labels(customers, label).to_pandas().set_index("customer_id")["left"]
+    X = customers.to_pandas().rename(columns={"id": "customer_id"})
+    X = X[X["customer_id"].isin(y.index)].drop(columns=[label, "name"], errors="ignore")
+    return X.reset_index(drop=True), X["customer_id"].map(y).astype(int).reset_index(drop=True)
+
+
+def snapshot_cv(store, label: str = "churn", folds: int = 5, random_state: int = 0,
+                model: ChurnModel | None = None) -> SnapshotResult:
+    """Cross-validate the churn model on a labelled customers table (snapshot mode)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = snapshot_frame(store, label)
+    params = (model or ChurnModel(num_leaves=8)).get_params()
+    rows, pred = [], np.empty(len(y))
+    split = StratifiedKFold(folds, shuffle=True, random_state=random_state)
+    for k, (tr, te) in enumerate(split.split(X, y)):
+        m = ChurnModel(**params).fit(X.iloc[tr], y.iloc[tr])
+        pred[te] = m.predict_proba(X.iloc[te])
+        rows.append({"fold": k + 1, **evaluate(y.iloc[te], pred[te])})
+    metrics = pd.DataFrame(rows).set_index("fold")
+    metrics.loc["mean"] = metrics.mean()
+    final = ChurnModel(**params).fit(X, y)
+    return SnapshotResult(label=label, metrics=metrics, calibration=calibration_table(y, pred),
+                          model=final, top_features=final.summary_.head(10))
