@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 
 import loyalist
+from conftest import DATA
 from loyalist.datasets import make_business
 from loyalist.decisions.scoring import score
 from loyalist.errors import NotFittedError
 from loyalist.features.builder import feature_frame
 from loyalist.models.churn import ChurnModel
 from loyalist.models.early_warning import backtest, snapshot_cv
-from conftest import DATA
 
 LIFECYCLE = {"orders": ("acknowledged_at", "fulfilled_at", "followed_up_at"),
              "requests": ("first_response_at", "resolved_at"),

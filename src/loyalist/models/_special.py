@@ -159,3 +159,46 @@ def log_rising_ratio_series_by_x(p_u, q_u, xi, z, order=None):
         dz = np.where(zs > 0, s_n / (total * zs), (p_u / q_u)[xs])
     out_z[order] = dz
     return out_log, out_p, out_q, out_z
+
+
+def hyp2f1_series_by_x(a: float, b: float, c_u, xi, z, order=None):
+    """``2F1(a, b; c_u[xi]; z)`` for ``0 <= z < 1``, scalar ``a``, ``b``, and ``c`` that
+    depends on the frequency only (the transformed terms of the BG models).
+
+    The coefficients are tabulated once per distinct frequency; rows are summed in
+    order of ``z`` and leave the loop once the remaining tail, bounded by the largest
+    later coefficient times ``z ** n / (1 - z)``, is below 1e-16.
+    """
+    z = np.asarray(z, dtype=float)
+    if order is None:
+        order = np.argsort(z, kind="stable")
+    zs = z[order]
+    xs = xi[order]
+    rows = zs.size
+    if rows == 0:
+        return np.zeros(0)
+    z_max = float(zs[-1])
+    n_terms = _n_terms(z_max)
+    while True:
+        k = np.arange(n_terms - 1, dtype=float)[:, None]
+        ratio = (a + k) * (b + k) / ((c_u[None, :] + k) * (k + 1.0))
+        coef = np.concatenate([np.ones((1, c_u.size)), np.cumprod(ratio, axis=0)])
+        tail_max = np.maximum.accumulate(np.abs(coef).max(axis=1)[::-1])[::-1]
+        if n_terms >= _MAX_TERMS or tail_max[-1] * z_max ** (n_terms - 1) < 1e-17:
+            break
+        n_terms = min(_MAX_TERMS, 2 * n_terms)
+    total = np.ones(rows)
+    zpow = np.ones(rows)
+    slack = max(1.0 - z_max, 1e-3)
+    for n in range(1, n_terms):
+        if tail_max[n] == 0.0:
+            break
+        thr = (1e-16 * slack / tail_max[n]) ** (1.0 / n)
+        start = int(np.searchsorted(zs, thr, side="left"))
+        if start >= rows:
+            break
+        zpow[start:] *= zs[start:]
+        total[start:] += coef[n][xs[start:]] * zpow[start:]
+    out = np.empty(rows)
+    out[order] = total
+    return out

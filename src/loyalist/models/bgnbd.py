@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betainc, betaln, digamma, gammaln
 
-from loyalist.models._base import wdot
-from loyalist.models._special import hyp2f1_series
+from loyalist.models._base import unique_index, wdot
+from loyalist.models._special import hyp2f1_series_by_x
 from loyalist.models._transactions import TransactionModel, check_fitted
 
 
@@ -136,21 +136,23 @@ class _BetaGeometricNBD(TransactionModel):
         m = np.maximum(a1, a2)
         return a1 - (m + np.log(np.exp(a1 - m) + np.exp(a2 - m)))
 
-    def _expected_if_alive(self, t, x, t_x, big_t):
+    def _expected_if_alive(self, t, x, t_x, big_t, order=None):
         # Posterior of an alive customer: lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x
         # + offset). E[purchases in t] = (A+B-1)/(A-1) [1 - (alpha'/(alpha'+t))^R
         # 2F1(R, B; A+B-1; z)], rewritten with Euler's transformation so that nothing grows
-        # with x: (1-z)^(A-1) 2F1(A+B-1-R, A-1; A+B-1; z), z = t / (alpha' + t).
+        # with x: (1-z)^(A-1) 2F1(A+B-1-R, A-1; A+B-1; z), z = t / (alpha' + t); the first
+        # two parameters do not depend on the customer, the third on x only.
         r, alpha, a, b = self.params_.to_numpy()
         t, x, big_t = np.broadcast_arrays(np.asarray(t, float), x, big_t)
-        rr = r + x
-        bb = b + x + self._offset
-        alpha_post = alpha + big_t
-        z = t / (alpha_post + t)
-        c = a + bb - 1.0
-        f = hyp2f1_series(c - rr, a - 1.0, c, z)
+        shape = x.shape
+        t, x, big_t = t.ravel(), x.ravel(), big_t.ravel()
+        xu, xi = unique_index(x)
+        o = self._offset
+        z = t / (alpha + big_t + t)
+        c_u = a + b + xu + o - 1.0
+        f = hyp2f1_series_by_x(a + b + o - 1.0 - r, a - 1.0, c_u, xi, z, order)
         head = 1.0 - np.exp((a - 1.0) * np.log1p(-z)) * f
-        return c / (a - 1.0) * head
+        return (c_u[xi] / (a - 1.0) * head).reshape(shape)
 
     def predict_purchase_count_probability(self, n, t):
         """P(a new customer makes exactly ``n`` repeat purchases in ``(0, t]``)."""
