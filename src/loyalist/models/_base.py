@@ -107,10 +107,18 @@ def _sorted_unique(columns, w):
 
 
 def unique_index(values: np.ndarray):
-    """``(uniq, inverse)`` of a 1-D array, fast when it is already sorted."""
+    """``(uniq, inverse)`` of a 1-D array; O(n) for whole numbers such as frequencies."""
     if values.size and np.all(values[1:] >= values[:-1]):
         new = np.r_[True, values[1:] != values[:-1]]
         return values[new], np.cumsum(new) - 1
+    if values.size:
+        lo, hi = float(values.min()), float(values.max())
+        if lo >= 0 and hi < 10 * values.size + 1_000_000:
+            as_int = values.astype(np.int64)
+            if np.array_equal(as_int, values):
+                present = np.bincount(as_int) > 0
+                position = np.cumsum(present) - 1
+                return np.flatnonzero(present).astype(values.dtype), position[as_int]
     uniq, inverse = np.unique(values, return_inverse=True)
     return uniq, inverse.ravel()
 

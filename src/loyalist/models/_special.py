@@ -161,23 +161,33 @@ def log_rising_ratio_series_by_x(p_u, q_u, xi, z, order=None):
     return out_log, out_p, out_q, out_z
 
 
-def hyp2f1_series_by_x(a: float, b: float, c_u, xi, z, order=None):
+def _z_buckets(z, n_buckets=64):
+    """Rows grouped by z (O(n): a radix sort of bucket numbers) and each group's range."""
+    z_max = float(z.max(initial=0.0))
+    if z_max <= 0.0:
+        return np.arange(z.size), [(0, z.size, 0.0)]
+    bucket = np.minimum(z * (n_buckets / z_max), n_buckets - 1).astype(np.uint8)
+    order = np.argsort(bucket, kind="stable")
+    counts = np.bincount(bucket, minlength=n_buckets)
+    ends = np.cumsum(counts)
+    groups = [(int(e - c), int(e), z_max * (i + 1) / n_buckets)
+              for i, (c, e) in enumerate(zip(counts, ends, strict=True)) if c]
+    return order, groups
+
+
+def hyp2f1_series_by_x(a: float, b: float, c_u, xi, z):
     """``2F1(a, b; c_u[xi]; z)`` for ``0 <= z < 1``, scalar ``a``, ``b``, and ``c`` that
     depends on the frequency only (the transformed terms of the BG models).
 
-    The coefficients are tabulated once per distinct frequency; rows are summed in
-    order of ``z`` and leave the loop once the remaining tail, bounded by the largest
-    later coefficient times ``z ** n / (1 - z)``, is below 1e-16.
+    The coefficients are tabulated once per distinct frequency; rows are grouped by
+    ``z`` and each group is summed with the terms its largest ``z`` needs: the tail
+    after ``n`` terms is at most the largest later coefficient times ``z ** n / (1 - z)``.
     """
     z = np.asarray(z, dtype=float)
-    if order is None:
-        order = np.argsort(z, kind="stable")
-    zs = z[order]
-    xs = xi[order]
-    rows = zs.size
+    rows = z.size
     if rows == 0:
         return np.zeros(0)
-    z_max = float(zs[-1])
+    z_max = float(z.max())
     n_terms = _n_terms(z_max)
     while True:
         k = np.arange(n_terms - 1, dtype=float)[:, None]
@@ -187,18 +197,21 @@ def hyp2f1_series_by_x(a: float, b: float, c_u, xi, z, order=None):
         if n_terms >= _MAX_TERMS or tail_max[-1] * z_max ** (n_terms - 1) < 1e-17:
             break
         n_terms = min(_MAX_TERMS, 2 * n_terms)
-    total = np.ones(rows)
-    zpow = np.ones(rows)
-    slack = max(1.0 - z_max, 1e-3)
-    for n in range(1, n_terms):
-        if tail_max[n] == 0.0:
-            break
-        thr = (1e-16 * slack / tail_max[n]) ** (1.0 / n)
-        start = int(np.searchsorted(zs, thr, side="left"))
-        if start >= rows:
-            break
-        zpow[start:] *= zs[start:]
-        total[start:] += coef[n][xs[start:]] * zpow[start:]
+    log_tail = np.log(np.maximum(tail_max, 1e-300))
+    n_idx = np.arange(n_terms)
+    order, groups = _z_buckets(z)
     out = np.empty(rows)
-    out[order] = total
+    for lo, hi, zg in groups:
+        idx = order[lo:hi]
+        zb, xb = z[idx], xi[idx]
+        total = np.ones(hi - lo)
+        if zg > 0.0:
+            bound = log_tail + n_idx * np.log(zg) - np.log(max(1.0 - zg, 1e-3))
+            below = np.flatnonzero(bound < np.log(1e-16))
+            n_b = int(below[0]) if below.size else n_terms
+            zpow = np.ones(hi - lo)
+            for n in range(1, n_b):
+                zpow *= zb
+                total += coef[n][xb] * zpow
+        out[idx] = total
     return out

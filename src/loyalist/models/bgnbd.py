@@ -136,7 +136,7 @@ class _BetaGeometricNBD(TransactionModel):
         m = np.maximum(a1, a2)
         return a1 - (m + np.log(np.exp(a1 - m) + np.exp(a2 - m)))
 
-    def _expected_if_alive(self, t, x, t_x, big_t, order=None):
+    def _expected_if_alive(self, t, x, t_x, big_t):
         # Posterior of an alive customer: lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x
         # + offset). E[purchases in t] = (A+B-1)/(A-1) [1 - (alpha'/(alpha'+t))^R
         # 2F1(R, B; A+B-1; z)], rewritten with Euler's transformation so that nothing grows
@@ -150,7 +150,7 @@ class _BetaGeometricNBD(TransactionModel):
         o = self._offset
         z = t / (alpha + big_t + t)
         c_u = a + b + xu + o - 1.0
-        f = hyp2f1_series_by_x(a + b + o - 1.0 - r, a - 1.0, c_u, xi, z, order)
+        f = hyp2f1_series_by_x(a + b + o - 1.0 - r, a - 1.0, c_u, xi, z)
         head = 1.0 - np.exp((a - 1.0) * np.log1p(-z)) * f
         return (c_u[xi] / (a - 1.0) * head).reshape(shape)
 

@@ -174,7 +174,7 @@ class ParetoNBD(TransactionModel):
         m = np.maximum(l1, l2)
         return l1 - (m + np.log(np.exp(l1 - m) + np.exp(l2 - m)))
 
-    def _expected_if_alive(self, t, x, t_x, big_t, order=None):
+    def _expected_if_alive(self, t, x, t_x, big_t):
         # E[Y(t) | alive] = (r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)]
         r, alpha, s, beta = self.params_.to_numpy()
         t = np.asarray(t, dtype=float)
