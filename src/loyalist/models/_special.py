@@ -36,52 +36,6 @@ def log1mexp(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def log_rising_ratio_series(p, q, z):
-    """``log H`` and its partial derivatives for ``H = sum_n (p)_n / (q)_n z**n``.
-
-    Requires ``p > 0``, ``q > 0`` and ``0 <= z < 1``. All terms are positive, so the
-    sum is done with log-sum-exp; the parameters may be arbitrarily large.
-
-    Returns ``(log_h, d_p, d_q, d_z)`` where ``d_*`` are the derivatives of ``log H``.
-    """
-    p, q, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (p, q, z)))
-    shape = p.shape
-    p, q, z = p.ravel(), q.ravel(), z.ravel()
-    out = [np.empty(p.size) for _ in range(4)]
-    # rows sorted by z and summed in blocks, each with as many terms as its largest z needs
-    order = np.argsort(z, kind="stable")
-    lo = 0
-    while lo < p.size:
-        hi = min(p.size, lo + 1024)
-        n_terms = _n_terms(float(z[order[hi - 1]]))
-        hi = min(p.size, lo + max(1024, _CHUNK_CELLS // n_terms))
-        n_terms = _n_terms(float(z[order[hi - 1]]))
-        idx = order[lo:hi]
-        lo = hi
-        k = np.arange(n_terms - 1, dtype=float)
-        pp, qq, zz = p[idx, None], q[idx, None], z[idx, None]
-        with np.errstate(divide="ignore"):
-            logz = np.log(zz)
-        # log term_n = sum_{k<n} [log(p+k) - log(q+k) + log z], term_0 = 1
-        inc = np.log(pp + k) - np.log(qq + k) + logz
-        logt = np.concatenate([np.zeros((pp.shape[0], 1)), np.cumsum(inc, axis=1)], axis=1)
-        m = logt.max(axis=1, keepdims=True)
-        e = np.exp(logt - m)
-        s = e.sum(axis=1, keepdims=True)
-        w = e / s
-        dp = np.concatenate([np.zeros((pp.shape[0], 1)), np.cumsum(1.0 / (pp + k), axis=1)], axis=1)
-        dq = np.concatenate([np.zeros((pp.shape[0], 1)), np.cumsum(1.0 / (qq + k), axis=1)], axis=1)
-        nn = np.arange(n_terms, dtype=float)
-        out[0][idx] = (m + np.log(s))[:, 0]
-        out[1][idx] = (w * dp).sum(axis=1)
-        out[2][idx] = -(w * dq).sum(axis=1)
-        # d/dz log H = sum_n w_n n / z; written without dividing by z = 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dz = (w * nn).sum(axis=1) / zz[:, 0]
-        out[3][idx] = np.where(zz[:, 0] > 0, dz, pp[:, 0] / qq[:, 0])
-    return tuple(o.reshape(shape) for o in out)
-
-
 def hyp2f1_series(a, b, c, z):
     """Gauss ``2F1(a, b; c; z)`` by its power series, for ``0 <= z < 1``.
 
@@ -106,10 +60,12 @@ def hyp2f1_series(a, b, c, z):
 
 
 def log_rising_ratio_series_by_x(p_u, q_u, xi, z, order=None):
-    """:func:`log_rising_ratio_series` for parameters that depend on the frequency only.
+    """``log H`` and its derivatives, ``H = sum_n (p)_n / (q)_n z**n``, ``0 <= z < 1``.
 
-    ``p = p_u[xi]``, ``q = q_u[xi]``; ``order`` sorts ``z`` ascending (cached by the
-    caller when ``z`` is monotone in a fixed column). The ratios ``(p)_n / (q)_n``
+    ``p = p_u[xi] > 0`` and ``q = q_u[xi] > p`` depend on the frequency only; ``order``
+    sorts ``z`` ascending (cached by the caller when ``z`` is monotone in a fixed
+    column). Returns ``(log_h, d_p, d_q, d_z)``, the derivatives being those of
+    ``log H``. All terms are positive, so nothing cancels. The ratios ``(p)_n / (q)_n``
     and their derivatives are tabulated once per distinct frequency; the rows are
     then summed term by term, and a row leaves the loop as soon as ``z ** n`` is
     below double precision (terms never exceed ``z ** n`` because ``p < q``).
