@@ -137,3 +137,15 @@ def test_fast_weighted_sums_equal_the_per_row_likelihood(case):
     ll_sum, g_sum = model._loglik_sum(params, model._prepare(dict(data)), weights)
     assert ll_sum == pytest.approx(weights @ ll, rel=1e-12)
     assert np.allclose(g_sum, weights @ g, rtol=1e-10, atol=1e-8)
+
+
+@pytest.mark.parametrize("cls", TRANSACTION, ids=lambda c: c.__name__)
+def test_customers_acquired_on_the_last_day_are_valid(cls):
+    s = cdnow_summary()
+    x, t_x, big_t = (np.r_[s[c].to_numpy(float), np.zeros(5)] for c in ("x", "t_x", "T"))
+    m = cls().fit(x, t_x, big_t)
+    base = cls().fit(s["x"], s["t_x"], s["T"])
+    # T = 0 carries no information: same fit, and the prediction of a new customer
+    assert np.allclose(m.params_, base.params_, rtol=1e-5)
+    assert m.predict_purchases(52, 0, 0, 0)[0] == pytest.approx(
+        m.predict_new_customer_purchases(52), rel=1e-9)

@@ -78,7 +78,8 @@ def test_loyalist_value_command_writes_customer_value(tmp_path, capsys):
     with loyalist.connect(path) as s:
         s.ingest("orders", cdnow_orders())
     code = main(["value", "--store", str(path), "--model", "bgnbd",
-                 "--calibration-end", "1997-09-30", "--margin", "0.25"])
+                 "--calibration-end", "1997-09-30", "--margin", "0.25",
+                 "--plots", str(tmp_path / "plots")])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "BGNBD" in out and "top 20%" in out and "customer_value" in out
@@ -87,6 +88,8 @@ def test_loyalist_value_command_writes_customer_value(tmp_path, capsys):
     assert len(saved) == 2357
     assert {"customer_id", "p_alive", "expected_purchases", "clv"} <= set(saved.columns)
     assert (saved["model"] == "bgnbd").all()
+    for name in ("calibration_holdout.png", "calibration_holdout.svg", "p_alive_matrix.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 1000
 
 
 def test_plots_draw_and_save(tmp_path, cdnow_models):

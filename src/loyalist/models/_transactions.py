@@ -25,8 +25,9 @@ def check_rfm(frequency, recency, T, weights=None):
             "'frequency' must hold non-negative whole numbers (repeat purchases).",
             hint="use loyalist.features.rfm_summary, which counts repeat purchase days.",
         )
-    if np.any(t_x < 0) or np.any(big_t <= 0):
-        raise DataError("'recency' must be >= 0 and 'T' > 0.")
+    if np.any(t_x < 0) or np.any(big_t < 0):
+        raise DataError("'recency' and 'T' must be >= 0 (T = 0: acquired at the end of "
+                        "observation, which carries no information but is valid).")
     if np.any(t_x > big_t * (1 + 1e-12)):
         n = int((t_x > big_t).sum())
         raise DataError(

@@ -41,6 +41,8 @@ class ValueResult:
     horizon_days: float
     margin: float
     discount_rate: float
+    calibration: pd.DataFrame | None = None
+    calibration_models: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def top_share(self, fraction: float = 0.2) -> float:
@@ -50,6 +52,31 @@ class ValueResult:
             return float("nan")
         k = max(1, int(np.ceil(fraction * v.size)))
         return float(v[:k].sum() / v.sum())
+
+    def save_plots(self, folder, formats=("png",)) -> list:
+        """Write the calibration-vs-holdout and P(alive) plots; returns the paths."""
+        from pathlib import Path
+
+        from loyalist.models import plotting
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        axes = {}
+        cal_model = self.calibration_models.get(self.model_name)
+        if cal_model is not None and self.calibration is not None:
+            axes["calibration_holdout"] = plotting.plot_calibration_holdout(
+                cal_model, self.calibration)
+        c = self.customers
+        axes["p_alive_matrix"] = plotting.plot_p_alive_matrix(
+            self.transaction_model, float(c["T"].max()),
+            max_frequency=int(min(c["frequency"].quantile(0.99), 60)))
+        paths = []
+        for name, ax in axes.items():
+            for fmt in formats:
+                path = folder / f"{name}.{fmt}"
+                ax.figure.savefig(path)
+                paths.append(path)
+        return paths
 
 
 def _date_range(orders, date_col):
@@ -64,13 +91,15 @@ def _holdout_check(orders, names, calibration_end, observation_end, cols):
     """Fit each model on the calibration period and score it on the holdout period."""
     s = rfm_summary(orders, calibration_end=calibration_end, observation_end=observation_end,
                     freq="W", **cols).to_pandas()
-    rows = []
+    s = s[s["T"] > 0].reset_index(drop=True)  # first seen on the last calibration day
+    rows, fitted = [], {}
     for name in names:
         try:
             m = MODELS[name]().fit(s["frequency"], s["recency"], s["T"])
         except ConvergenceError:
             rows.append({"model": name, "log_likelihood": np.nan, "rmse": np.inf})
             continue
+        fitted[name] = m
         pred = m.predict_purchases(s["duration_holdout"], s["frequency"], s["recency"], s["T"])
         err = pred - s["frequency_holdout"].to_numpy()
         rows.append({
@@ -79,7 +108,7 @@ def _holdout_check(orders, names, calibration_end, observation_end, cols):
             "actual_holdout": float(s["frequency_holdout"].sum()),
             "rmse": float(np.sqrt(np.mean(err ** 2))),
         })
-    return pd.DataFrame(rows).set_index("model")
+    return pd.DataFrame(rows).set_index("model"), s, fitted
 
 
 def fit_value(
@@ -128,12 +157,18 @@ def fit_value(
         )
     notes: list[str] = []
     names = ["bgnbd", "paretonbd"] if model == "auto" else [model]
-    selection = _holdout_check(orders, names, cal_end.isoformat(), obs_end.isoformat(), cols)
+    selection, calibration, cal_models = _holdout_check(
+        orders, names, cal_end.isoformat(), obs_end.isoformat(), cols)
     chosen = model if model != "auto" else str(selection["rmse"].idxmin())
     if model == "auto":
         notes.append(f"chose {chosen} by holdout RMSE ({cal_end} to {obs_end})")
 
     s = rfm_summary(orders, observation_end=obs_end.isoformat(), freq="W", **cols).to_pandas()
+    new = s["T"] <= 0
+    if new.any():  # first order on the last day: no rhythm to judge yet
+        notes.append(f"{int(new.sum())} customers first bought on the last day and are not "
+                     "valued yet")
+        s = s[~new].reset_index(drop=True)
     tm = MODELS[chosen]().fit(s["frequency"], s["recency"], s["T"])
     spend_model: GammaGamma | None = GammaGamma()
     try:
@@ -157,5 +192,6 @@ def fit_value(
     return ValueResult(
         model_name=chosen, transaction_model=tm, spend_model=spend_model, mean_spend=mean_spend,
         customers=out, selection=selection, horizon_days=horizon_days, margin=margin,
-        discount_rate=discount_rate, notes=notes,
+        discount_rate=discount_rate, calibration=calibration, calibration_models=cal_models,
+        notes=notes,
     )

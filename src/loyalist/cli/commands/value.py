@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +28,7 @@ def value(
     margin: float = typer.Option(0.3, help="Profit margin on revenue, in (0, 1]."),
     discount_rate: float = typer.Option(0.01, help="Discount rate per 30 days."),
     horizon_days: int = typer.Option(365, help="Horizon of expected purchases and CLV, in days."),
+    plots: Path = typer.Option(None, help="Folder to save the plots in (PNG and SVG)."),
 ) -> None:
     """Fit a buy-till-you-die model on the orders and store each customer's value."""
     from loyalist.models.value import fit_value
@@ -43,6 +46,9 @@ def value(
         frame.insert(len(cols), "model", result.model_name)
         s.write_derived("customer_value", frame)
     _print(result)
+    if plots is not None:
+        paths = result.save_plots(plots, formats=("png", "svg"))
+        out.print(f"Plots saved: {', '.join(str(p) for p in paths)}", highlight=False)
 
 
 def _print(result) -> None:
