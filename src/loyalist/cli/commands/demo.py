@@ -20,10 +20,11 @@ def demo(
     months: int = typer.Option(24, help="Months of history."),
     seed: int = typer.Option(7, help="Random seed (same seed, same business)."),
     exports: Path = typer.Option(Path("loyalist-demo"), help="Folder for the generated exports."),
+    chain: bool = typer.Option(True, help="Then run value, service and score on it."),
     store: str = STORE,
 ) -> None:
-    """Generate a realistic business, export it as CSV files and ingest them."""
-    from loyalist.datasets import make_business
+    """Generate a realistic business, ingest its exports, then value, service and score."""
+    from loyalist.datasets import CATEGORY_TEAM, make_business
 
     with out.status(f"Generating a business of {customers:,} customers over {months} months"):
         business = make_business(n_customers=customers, months=months, seed=seed)
@@ -45,6 +46,23 @@ def demo(
         out.print(f"  {r.table:13} {r.rows_read:>10,} rows read, {r.inserted:>10,} new, "
                   f"{r.unchanged:>10,} already there, {r.rejected:,} rejected", highlight=False)
     status(store=store)
+    policy = Path(store).parent / "loyalist.toml"
+    if not policy.exists():
+        teams = ", ".join(f'"{k}" = "{v}"' for k, v in CATEGORY_TEAM.items())
+        policy.write_text("# Service targets and routing of the demo business (see README).\n"
+                          "[service]\nfirst_response_hours = 24\n"
+                          f"team_for_category = {{ {teams} }}\n", encoding="utf-8")
+        out.print(f"Service policy written to {policy}.")
+    if not chain:
+        return
+    from loyalist.cli.main import app  # the commands are registered by now
+
+    for step in (["value"], ["service"], ["score", "--top", "10"]):
+        out.rule(f"loyalist {step[0]}")
+        app([*step, "--store", store], standalone_mode=False)
+    out.rule()
+    out.print("Next: loyalist explain CUSTOMER_ID, loyalist backtest, loyalist route TEXT "
+              f"(all with --store {store}).")
 
 
 def register(app: typer.Typer) -> None:

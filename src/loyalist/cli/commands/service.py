@@ -26,10 +26,14 @@ def load_policy(policy: Path | None, store: str):
     return ServicePolicy.from_toml(policy)
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return "" if v != v else (f"{v:.1%}" if abs(v) <= 1 else f"{v:,.1f}")
-    return f"{v:,}" if isinstance(v, int) else str(v)
+def _fmt(column: str, v) -> str:
+    if v is None or v != v:
+        return ""
+    if column.endswith(("_share", "_rate")):
+        return f"{v:.1%}"
+    if column == "requests":
+        return f"{int(v):,}"
+    return f"{v:,.1f}" if isinstance(v, float) else str(v)
 
 
 def service(
@@ -65,7 +69,7 @@ def service(
         for c in df.columns:
             t.add_column(c.replace("_", " "), justify="right")
         for idx, row in df.iterrows():
-            t.add_row(str(idx), *[_fmt(v) for v in row.tolist()])
+            t.add_row(str(idx), *[_fmt(c, v) for c, v in row.items()])
         out.print(t)
     if report.followthrough is not None:
         t = Table(title="Order follow-through")
