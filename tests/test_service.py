@@ -169,3 +169,16 @@ def test_cli_service(business, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Misrouted:" in proc.stdout and "call-backs" in proc.stdout
     assert (tmp_path / "out" / "misrouting.png").exists()
+
+
+def test_report_in_business_hours(business, bstore):
+    from loyalist.decisions.calendar import BusinessCalendar
+
+    cal = BusinessCalendar(timezone="Europe/Berlin", workdays=(0, 1, 2, 3, 4),
+                           hours=("08:00", "18:00"))
+    report = service_report(bstore, business.as_of, calendar=cal,
+                            policy=ServicePolicy(first_response_hours=8))
+    s = report.summary
+    # working hours are fewer than wall-clock hours
+    assert 0 < s["median_response_business_h"] <= s["median_response_h"]
+    assert 0 < s["breach_share_business"] <= s["breach_share"]

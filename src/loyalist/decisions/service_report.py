@@ -74,9 +74,28 @@ def _metrics(t: ibis.Table) -> dict:
     )
 
 
+def business_hours_summary(facts, as_of, calendar) -> dict:
+    """First-response times and breaches counted in working hours of ``calendar``.
+
+    Targets are read as working hours; a request still unanswered is measured up to
+    ``as_of``.
+    """
+    df = facts.select("opened_at", "first_response_at", "unanswered", "target_s").to_pandas()
+    end = df["first_response_at"].where(~df["unanswered"], pd.Timestamp(as_of))
+    end = end.where(end < pd.Timestamp(as_of), pd.Timestamp(as_of))
+    secs = pd.Series(calendar.business_seconds(df["opened_at"], end), index=df.index)
+    answered = ~df["unanswered"]
+    return {"median_response_business_h": float(secs[answered].median() / HOUR),
+            "breach_share_business": float((secs > df["target_s"]).mean())}
+
+
 def service_report(store, as_of=None, *, since=None, policy: ServicePolicy = ServicePolicy(),
-                   sample: int = 20_000) -> ServiceReport:
-    """Compute the service report from the store's requests (and orders)."""
+                   calendar=None, sample: int = 20_000) -> ServiceReport:
+    """Compute the service report from the store's requests (and orders).
+
+    With a :class:`~loyalist.decisions.calendar.BusinessCalendar`, response times and
+    target breaches are also counted in working hours.
+    """
     requests = store.table("requests")
     as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(store)
     facts = request_facts(requests, as_of.to_pydatetime(), policy)
@@ -98,6 +117,8 @@ def service_report(store, as_of=None, *, since=None, policy: ServicePolicy = Ser
         metrics["misrouted_share"] = _.misrouted.cast("float64").mean()
     summary = facts.aggregate(**metrics).to_pandas().iloc[0].to_dict()
     summary["unanswered_now"] = int(facts.unanswered.sum().execute())
+    if calendar is not None:
+        summary.update(business_hours_summary(facts, as_of, calendar))
     summary["as_of"] = str(as_of)
     by = {}
     for dim in ("team", "channel", "category", "agent"):

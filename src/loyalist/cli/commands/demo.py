@@ -51,7 +51,10 @@ def demo(
         teams = ", ".join(f'"{k}" = "{v}"' for k, v in CATEGORY_TEAM.items())
         policy.write_text("# Service targets and routing of the demo business (see README).\n"
                           "[service]\nfirst_response_hours = 24\n"
-                          f"team_for_category = {{ {teams} }}\n", encoding="utf-8")
+                          f"team_for_category = {{ {teams} }}\n\n"
+                          "[calendar]\ntimezone = \"Europe/Berlin\"\n"
+                          "workdays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\n"
+                          "hours = [\"08:00\", \"18:00\"]\n", encoding="utf-8")
         out.print(f"Service policy written to {policy}.")
     if not chain:
         return

@@ -26,6 +26,20 @@ def load_policy(policy: Path | None, store: str):
     return ServicePolicy.from_toml(policy)
 
 
+def load_calendar(policy: Path | None, store: str):
+    """The business calendar from the ``[calendar]`` table of the same file, if any."""
+    import tomllib
+
+    from loyalist.decisions.calendar import BusinessCalendar
+
+    path = policy or Path(store).parent / "loyalist.toml"
+    if not Path(path).is_file():
+        return None
+    if "calendar" not in tomllib.loads(Path(path).read_text(encoding="utf-8")):
+        return None
+    return BusinessCalendar.from_toml(path)
+
+
 def _fmt(column: str, v) -> str:
     if v is None or v != v:
         return ""
@@ -50,8 +64,9 @@ def service(
     from loyalist.decisions.service_report import service_report
 
     pol = load_policy(policy, store)
+    calendar = load_calendar(policy, store)
     with loyalist.connect(store) as s, out.status("Computing the service report"):
-        report = service_report(s, as_of, since=since, policy=pol)
+        report = service_report(s, as_of, since=since, policy=pol, calendar=calendar)
         paths = report.save(out_dir)
     sm = report.summary
     out.print(f"[bold]Service as of {report.as_of:%Y-%m-%d %H:%M}[/]: {int(sm['requests']):,} "
@@ -59,6 +74,10 @@ def service(
               f"{sm['median_response_h']:.1f} h (p90 {sm['p90_response_h']:.1f} h), "
               f"{sm['breach_share']:.1%} past target, call-backs {sm['callback_rate']:.1%} "
               f"of contacts, {sm['unanswered_now']:,} unanswered now.", highlight=False)
+    if "breach_share_business" in sm:
+        out.print(f"In working hours: median first response "
+                  f"{sm['median_response_business_h']:.1f} h, "
+                  f"{sm['breach_share_business']:.1%} past target.", highlight=False)
     if "misrouted_share" in sm:
         out.print(f"Misrouted: {sm['misrouted_share']:.1%} of requests; they wait "
                   f"{sm['misrouting_delay_h']:+.1f} h longer (median).", highlight=False)
