@@ -121,6 +121,7 @@ CHILD = textwrap.dedent("""
         con = ibis.duckdb.connect()
         t = con.read_parquet(folder + "/big_transactions.parquet")
         s = rfm_summary(t, observation_end=extra["end"], freq="W").to_pandas()
+        s = s[s["T"] > 0]
         t1 = time.perf_counter()
         bg = BGNBD().fit(s["frequency"], s["recency"], s["T"])
         gg = GammaGamma().fit(s["frequency"], s["monetary_value"])
@@ -147,15 +148,26 @@ def make_summary(folder: Path, customers: int, seed: int = 0) -> None:
     d.to_parquet(folder / "summary.parquet")
 
 
-def make_transactions(path: Path, rows: int, customers: int) -> str:
-    """``rows`` orders of ``customers`` customers over two years, written by DuckDB."""
+def make_transactions(path: Path, rows: int, customers: int, *, churn: bool = False) -> str:
+    """``rows`` orders of ``customers`` customers over two years, written by DuckDB.
+
+    With ``churn``, each customer is acquired during the first year and buys only during
+    an exponential lifetime (mean 180 days), so the models have drop-out to estimate;
+    otherwise orders are spread uniformly (enough for the summary benchmark).
+    """
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
-    con.execute(f"""COPY (SELECT 'c' || (hash(range) % {customers}) AS customer_id,
-        TIMESTAMP '2022-01-01' + to_seconds((hash(range * 7) % 63072000)::BIGINT) AS ordered_at,
-        round((hash(range * 13) % 20000) / 100.0, 2) AS amount FROM range({rows}))
+    if churn:
+        when = """(hash(c * 3) % 31536000) + ((hash(i * 7) % 1000000) / 1e6)
+                   * (-ln(((hash(c * 5) % 999999) + 1) / 1e6) * 15552000)"""
+    else:
+        when = "hash(i * 7) % 63072000"
+    con.execute(f"""COPY (SELECT 'c' || c AS customer_id,
+        TIMESTAMP '2022-01-01' + to_seconds(least({when}, 63071999)::BIGINT) AS ordered_at,
+        round((hash(i * 13) % 20000) / 100.0, 2) AS amount
+        FROM (SELECT range AS i, hash(range) % {customers} AS c FROM range({rows})))
         TO '{path}' (FORMAT parquet)""")
     return "2023-12-31"
 
@@ -247,7 +259,8 @@ def main(argv=None) -> None:
                       f"{[theirs['customers'], *theirs['check']]}")
         if args.end_to_end:
             rows = args.end_to_end
-            end = make_transactions(folder / "big_transactions.parquet", rows, max(rows // 100, 1))
+            end = make_transactions(folder / "big_transactions.parquet", rows, max(rows // 100, 1),
+                                    churn=True)
             r = run("ours_end_to_end", folder, {"end": end}, timeout=7200)
             if "error" in r:
                 print(f"end to end failed: {r['error']}")

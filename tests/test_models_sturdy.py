@@ -149,3 +149,30 @@ def test_customers_acquired_on_the_last_day_are_valid(cls):
     assert np.allclose(m.params_, base.params_, rtol=1e-5)
     assert m.predict_purchases(52, 0, 0, 0)[0] == pytest.approx(
         m.predict_new_customer_purchases(52), rel=1e-9)
+
+
+def test_expectation_paths_agree_and_large_dropout_parameters_stay_finite():
+    """Large a (drop-out probability nearly the same for everyone) switches the BG
+    expectations from the hypergeometric series to quadrature; both must agree where
+    both work, and the quadrature must stay finite where the series cannot go."""
+    from loyalist.models._special import hyp2f1_series_by_x
+    from loyalist.models.bgnbd import _expected_by_quadrature
+
+    r, alpha, a, b = 3.6, 0.95, 15.0, 900.0
+    x = np.array([0.0, 1, 5, 60, 122, 10_000])
+    big_t = np.array([50.0, 60, 70, 80, 104, 7300])
+    t = np.full(6, 52.0)
+    xu, xi = np.unique(x, return_inverse=True)
+    z = t / (alpha + big_t + t)
+    c_u = a + b + xu - 1.0
+    series = c_u[xi] / (a - 1.0) * (1.0 - (1.0 - z) ** (a - 1.0)
+                                    * hyp2f1_series_by_x(a + b - 1.0 - r, a - 1.0, c_u, xi, z))
+    quad = _expected_by_quadrature(r, alpha, a, b, t, x, big_t, xu, xi)
+    assert np.allclose(quad, series, rtol=1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        huge = _expected_by_quadrature(r, alpha, 5.7e6, 3.6e8, t, x, big_t, xu, xi)
+    # p is about 0.0156 for everyone: the Gamma-Poisson expectation with that p
+    p = 5.7e6 / (5.7e6 + 3.6e8 + x)
+    plain = -np.expm1(-(r + x) * np.log1p(t * p / (alpha + big_t))) / p
+    assert np.all(np.isfinite(huge)) and np.allclose(huge, plain, rtol=1e-4)

@@ -9,7 +9,16 @@ with no repeat purchase need not be alive.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betainc, betaln, digamma, gammaln
+from scipy.special import (
+    betainc,
+    betainccinv,
+    betaincinv,
+    betaln,
+    digamma,
+    gammaln,
+    ndtr,
+    roots_hermitenorm,
+)
 
 from loyalist.models._base import unique_index, wdot
 from loyalist.models._special import hyp2f1_series_by_x
@@ -52,6 +61,35 @@ def _bg_terms(params, data, offset, grad):
     g2[:, 2] = np.where(dead_u, digamma(a + 1) - psi_abx - psi_a + psi_ab, 0.0)[xi]
     g2[:, 3] = np.where(dead_u, digamma(bx1) - psi_abx - psi_b + psi_ab, 0.0)[xi]
     return a1, a2, g1, g2
+
+
+_A_SERIES_MAX = 20.0  # above this, the drop-out Beta is concentrated: integrate instead
+_GH_Z, _GH_W = roots_hermitenorm(48)
+_GH_W = _GH_W / np.sqrt(2.0 * np.pi)
+
+
+def _expected_by_quadrature(r, alpha, a, b, t, x, big_t, xu, xi, chunk=65_536):
+    """E[purchases in t | alive] as an integral over the drop-out probability.
+
+    Given p, purchases until drop-out in t have mean (1 - (alpha'/(alpha' + p t))^r') / p
+    with the Gamma posterior of the rate; p ~ Beta(a, b + x) is integrated by
+    Gauss-Hermite quadrature on its normal-score scale (p = F^-1(Phi(z))). Used when
+    ``a`` is large: the drop-out probability then barely varies across customers, the
+    hypergeometric series would need millions of terms, and the Beta is close to normal,
+    where this quadrature is exact to many digits.
+    """
+    lower = _GH_Z[None, :] <= 0
+    bb = b + xu[:, None]
+    p_u = np.where(lower, betaincinv(a, bb, ndtr(np.minimum(_GH_Z, 0.0))[None, :]),
+                   betainccinv(a, bb, ndtr(-np.maximum(_GH_Z, 0.0))[None, :]))
+    out = np.empty(x.size)
+    for lo in range(0, x.size, chunk):
+        sl = slice(lo, lo + chunk)
+        p = p_u[xi[sl]]
+        ratio = (t[sl] / (alpha + big_t[sl]))[:, None] * p
+        g = -np.expm1(-(r + x[sl])[:, None] * np.log1p(ratio)) / p
+        out[sl] = g @ _GH_W
+    return out
 
 
 class _BetaGeometricNBD(TransactionModel):
@@ -148,6 +186,8 @@ class _BetaGeometricNBD(TransactionModel):
         t, x, big_t = t.ravel(), x.ravel(), big_t.ravel()
         xu, xi = unique_index(x)
         o = self._offset
+        if a > _A_SERIES_MAX:
+            return _expected_by_quadrature(r, alpha, a, b + o, t, x, big_t, xu, xi).reshape(shape)
         z = t / (alpha + big_t + t)
         c_u = a + b + xu + o - 1.0
         f = hyp2f1_series_by_x(a + b + o - 1.0 - r, a - 1.0, c_u, xi, z)
