@@ -124,7 +124,11 @@ CHILD = textwrap.dedent("""
         s = s[s["T"] > 0]
         t1 = time.perf_counter()
         bg = BGNBD().fit(s["frequency"], s["recency"], s["T"])
-        gg = GammaGamma().fit(s["frequency"], s["monetary_value"])
+        try:
+            gg = GammaGamma().fit(s["frequency"], s["monetary_value"])
+        except ArithmeticError:  # no spend heterogeneity to model: use the mean, as fit_value
+            gg = float(s.loc[s["frequency"] > 0, "monetary_value"].mean())
+            out["spend"] = "mean (Gamma-Gamma not identified)"
         t2 = time.perf_counter()
         clv = customer_lifetime_value(bg, gg, s["frequency"], s["recency"], s["T"],
                                       s["monetary_value"], time_unit_days=7)

@@ -68,7 +68,15 @@ _GH_Z, _GH_W = roots_hermitenorm(48)
 _GH_W = _GH_W / np.sqrt(2.0 * np.pi)
 
 
-def _expected_by_quadrature(r, alpha, a, b, t, x, big_t, xu, xi, chunk=65_536):
+def _dropout_nodes(a, b, xu):
+    """Quadrature nodes: drop-out probabilities at the Gauss-Hermite normal scores."""
+    lower = _GH_Z[None, :] <= 0
+    bb = b + xu[:, None]
+    return np.where(lower, betaincinv(a, bb, ndtr(np.minimum(_GH_Z, 0.0))[None, :]),
+                    betainccinv(a, bb, ndtr(-np.maximum(_GH_Z, 0.0))[None, :]))
+
+
+def _expected_by_quadrature(r, alpha, a, b, t, x, big_t, xu, xi, chunk=65_536, p_u=None):
     """E[purchases in t | alive] as an integral over the drop-out probability.
 
     Given p, purchases until drop-out in t have mean (1 - (alpha'/(alpha' + p t))^r') / p
@@ -78,10 +86,8 @@ def _expected_by_quadrature(r, alpha, a, b, t, x, big_t, xu, xi, chunk=65_536):
     hypergeometric series would need millions of terms, and the Beta is close to normal,
     where this quadrature is exact to many digits.
     """
-    lower = _GH_Z[None, :] <= 0
-    bb = b + xu[:, None]
-    p_u = np.where(lower, betaincinv(a, bb, ndtr(np.minimum(_GH_Z, 0.0))[None, :]),
-                   betainccinv(a, bb, ndtr(-np.maximum(_GH_Z, 0.0))[None, :]))
+    if p_u is None:
+        p_u = _dropout_nodes(a, b, xu)  # (distinct x, nodes)
     out = np.empty(x.size)
     for lo in range(0, x.size, chunk):
         sl = slice(lo, lo + chunk)
@@ -187,7 +193,15 @@ class _BetaGeometricNBD(TransactionModel):
         xu, xi = unique_index(x)
         o = self._offset
         if a > _A_SERIES_MAX:
-            return _expected_by_quadrature(r, alpha, a, b + o, t, x, big_t, xu, xi).reshape(shape)
+            # the nodes depend on the parameters and frequencies only: reuse them across
+            # the periods of a discounted sum
+            key = (a, b + o, xu.tobytes())
+            cached = getattr(self, "_node_cache", None)
+            if cached is None or cached[0] != key:
+                cached = (key, _dropout_nodes(a, b + o, xu))
+                self._node_cache = cached
+            return _expected_by_quadrature(r, alpha, a, b + o, t, x, big_t, xu, xi,
+                                           p_u=cached[1]).reshape(shape)
         z = t / (alpha + big_t + t)
         c_u = a + b + xu + o - 1.0
         f = hyp2f1_series_by_x(a + b + o - 1.0 - r, a - 1.0, c_u, xi, z)
