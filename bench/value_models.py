@@ -133,6 +133,7 @@ CHILD = textwrap.dedent("""
         clv = customer_lifetime_value(bg, gg, s["frequency"], s["recency"], s["T"],
                                       s["monetary_value"], time_unit_days=7)
         out["stages"] = {"summary": t1 - t0, "fit": t2 - t1, "predict": time.perf_counter() - t2}
+        out["params"] = [round(float(v), 4) for v in bg.params_] + [round(float(clv.sum()), 2)]
         out["customers"] = len(s)
     else:
         raise SystemExit("unknown task " + task)
@@ -152,28 +153,55 @@ def make_summary(folder: Path, customers: int, seed: int = 0) -> None:
     d.to_parquet(folder / "summary.parquet")
 
 
-def make_transactions(path: Path, rows: int, customers: int, *, churn: bool = False) -> str:
-    """``rows`` orders of ``customers`` customers over two years, written by DuckDB.
-
-    With ``churn``, each customer is acquired during the first year and buys only during
-    an exponential lifetime (mean 180 days), so the models have drop-out to estimate;
-    otherwise orders are spread uniformly (enough for the summary benchmark).
-    """
+def make_transactions(path: Path, rows: int, customers: int) -> str:
+    """``rows`` orders of ``customers`` customers spread uniformly over two years (DuckDB)."""
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
-    if churn:
-        when = """(hash(c * 3) % 31536000) + ((hash(i * 7) % 1000000) / 1e6)
-                   * (-ln(((hash(c * 5) % 999999) + 1) / 1e6) * 15552000)"""
-    else:
-        when = "hash(i * 7) % 63072000"
-    con.execute(f"""COPY (SELECT 'c' || c AS customer_id,
-        TIMESTAMP '2022-01-01' + to_seconds(least({when}, 63071999)::BIGINT) AS ordered_at,
-        round((hash(i * 13) % 20000) / 100.0, 2) AS amount
-        FROM (SELECT range AS i, hash(range) % {customers} AS c FROM range({rows})))
+    con.execute(f"""COPY (SELECT 'c' || (hash(range) % {customers}) AS customer_id,
+        TIMESTAMP '2022-01-01' + to_seconds((hash(range * 7) % 63072000)::BIGINT) AS ordered_at,
+        round((hash(range * 13) % 20000) / 100.0, 2) AS amount FROM range({rows}))
         TO '{path}' (FORMAT parquet)""")
     return "2023-12-31"
+
+
+def make_bgnbd_transactions(path: Path, customers: int, seed: int = 0) -> tuple[str, int]:
+    """A transaction log drawn from BG/NBD (about 100 orders per customer) for the
+    end-to-end run: acquisition during 2022, purchases until drop-out or 2023-12-31,
+    Gamma-Gamma order values. Written in chunks with pyarrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2022-01-01T00:00:00", "s")
+    rows = 0
+    with pq.ParquetWriter(path, pa.schema([("customer_id", pa.string()),
+                                           ("ordered_at", pa.timestamp("s")),
+                                           ("amount", pa.float64())])) as out:
+        for lo in range(0, customers, 50_000):
+            n = min(50_000, customers - lo)
+            first = rng.uniform(0, 365, n)  # days
+            lam = rng.gamma(3.0, 1 / 10.0, n)  # purchases per day while active
+            p = rng.beta(2.0, 300.0, n)
+            nu = rng.gamma(3.74, 1 / 15.44, n)
+            life = rng.geometric(p)  # repeat purchases survived before dropping out
+            owner = np.repeat(np.arange(n), life)
+            gaps = rng.exponential(1.0, owner.size) / lam[owner]
+            ends = np.cumsum(life)
+            cum = np.cumsum(gaps)
+            cum -= np.repeat(np.r_[0.0, cum[ends[:-1] - 1]], life)
+            keep = first[owner] + cum < 730.0
+            cid = np.r_[np.arange(n), owner[keep]] + lo
+            day = np.r_[first, first[owner[keep]] + cum[keep]]
+            amount = rng.gamma(6.25, 1.0, cid.size) / nu[cid - lo]
+            ids = pc.binary_join_element_wise("c", pc.cast(pa.array(cid), pa.string()), "")
+            when = start + (day * 86400).astype("timedelta64[s]")
+            out.write_table(pa.table({"customer_id": ids, "ordered_at": when,
+                                      "amount": np.round(amount, 2)}))
+            rows += cid.size
+    return "2023-12-31", rows
 
 
 def run(task: str, folder: Path, extra: dict | None = None, *, timeout=3600) -> dict:
@@ -224,7 +252,8 @@ def main(argv=None) -> None:
     ap.add_argument("--peer-pareto", action="store_true",
                     help="also time lifetimes' Pareto/NBD (slow: minutes at 1M customers)")
     ap.add_argument("--end-to-end", type=int, default=0, metavar="ROWS",
-                    help="also run transactions -> summary -> fit -> CLV on ROWS transactions")
+                    help="also run transactions -> summary -> fit -> CLV on about ROWS "
+                    "transactions drawn from BG/NBD (ROWS / 100 customers)")
     ap.add_argument("--skip", default="", help="comma-separated: fit,pareto,summary,predict")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -262,9 +291,8 @@ def main(argv=None) -> None:
                       f"{[ours['customers'], *ours['check']]} peer "
                       f"{[theirs['customers'], *theirs['check']]}")
         if args.end_to_end:
-            rows = args.end_to_end
-            end = make_transactions(folder / "big_transactions.parquet", rows, max(rows // 100, 1),
-                                    churn=True)
+            end, rows = make_bgnbd_transactions(folder / "big_transactions.parquet",
+                                                max(args.end_to_end // 100, 1))
             r = run("ours_end_to_end", folder, {"end": end}, timeout=7200)
             if "error" in r:
                 print(f"end to end failed: {r['error']}")
@@ -273,6 +301,8 @@ def main(argv=None) -> None:
                 print(f"end to end, {rows:,} tx / {r['customers']:,} customers: "
                       f"{r['seconds']:.1f} s (summary {st['summary']:.1f}, fit {st['fit']:.1f}, "
                       f"predict {st['predict']:.1f}), peak {r['peak_mb']:.0f} MB")
+                print(f"    BG/NBD r, alpha, a, b (days/7 units) and total CLV: {r['params']} "
+                      "(drawn with r=3, alpha=10/7, a=2, b=300; same-day purchases are merged)")
 
 
 if __name__ == "__main__":
