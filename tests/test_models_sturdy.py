@@ -176,3 +176,24 @@ def test_expectation_paths_agree_and_large_dropout_parameters_stay_finite():
     p = 5.7e6 / (5.7e6 + 3.6e8 + x)
     plain = -np.expm1(-(r + x) * np.log1p(t * p / (alpha + big_t))) / p
     assert np.all(np.isfinite(huge)) and np.allclose(huge, plain, rtol=1e-4)
+
+
+@pytest.mark.parametrize("cls", [BGNBD, ParetoNBD], ids=lambda c: c.__name__)
+def test_standard_errors_from_the_observed_information(cls):
+    """Standard errors equal sqrt(diag(inverse observed information)), the latter by
+    central differences of the total gradient in the natural parameters."""
+    s = cdnow_summary()
+    data = {"x": s["x"].to_numpy(float), "t_x": s["t_x"].to_numpy(float),
+            "T": s["T"].to_numpy(float)}
+    m = cls().fit(s["x"], s["t_x"], s["T"])
+    p = m.params_.to_numpy()
+    info = np.empty((4, 4))
+    for j in range(4):
+        h = 1e-5 * p[j]
+        up, down = p.copy(), p.copy()
+        up[j] += h
+        down[j] -= h
+        info[:, j] = -(m._loglik(up, data, grad=True)[1].sum(0)
+                       - m._loglik(down, data, grad=True)[1].sum(0)) / (2 * h)
+    se = np.sqrt(np.diag(np.linalg.inv((info + info.T) / 2)))
+    assert np.allclose(m.standard_errors_.to_numpy(), se, rtol=2e-3)

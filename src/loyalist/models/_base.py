@@ -284,7 +284,10 @@ class BaseFitter:
         k = len(params)
         self.aic_ = 2 * k - 2 * self.log_likelihood_
         self.bic_ = k * np.log(total) - 2 * self.log_likelihood_
-        self.variance_matrix_ = self._covariance(log_params, data_u, w, total)
+        # the unpenalised total gradient at the optimum, recovered from the optimiser's
+        pen = float(getattr(self, "penalizer", 0.0))
+        g0 = (np.asarray(best.jac) - 2.0 * pen * params * params) * total
+        self.variance_matrix_ = self._covariance(log_params, data_u, w, total, g0)
         se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0, None))
         self.standard_errors_ = pd.Series(se, index=self.params_.index, name="se(coef)")
         self.summary_ = self._summary(params, log_params, data_u, w, total)
@@ -295,14 +298,15 @@ class BaseFitter:
         return (res is not None and bool(np.max(np.abs(res.jac)) <= tol)
                 and not np.any(np.abs(res.x) >= 24.9))
 
-    def _hessian_log(self, log_params, data, weights, total) -> np.ndarray:
+    def _hessian_log(self, log_params, data, weights, total, g0=None) -> np.ndarray:
         """Hessian of the total negative log-likelihood in log-parameters.
 
         Forward differences of the analytic gradient: k + 1 gradient evaluations.
         """
         k = len(log_params)
         h = np.empty((k, k))
-        g0 = self._objective_unpenalized(log_params, data, weights)
+        if g0 is None:
+            g0 = self._objective_unpenalized(log_params, data, weights)
         for i in range(k):
             step = 1e-6 * max(1.0, abs(log_params[i]))
             e = np.zeros(k)
@@ -316,9 +320,9 @@ class BaseFitter:
             _, g_sum = self._loglik_sum(params, data, weights)
         return -g_sum * params
 
-    def _covariance(self, log_params, data, weights, total) -> pd.DataFrame:
+    def _covariance(self, log_params, data, weights, total, g0=None) -> pd.DataFrame:
         idx = list(self._param_names)
-        h = self._hessian_log(log_params, data, weights, total)
+        h = self._hessian_log(log_params, data, weights, total, g0)
         try:
             cov_log = np.linalg.inv(h)
         except np.linalg.LinAlgError:
