@@ -114,14 +114,15 @@ _FAMILY_ROWS = {"purchase": ("orders", "ordered_at"), "value": ("orders", "order
 
 def evidence(store, reasons: pd.DataFrame, alerts: pd.DataFrame, as_of, per: int = 3
              ) -> pd.Series:
-    """For each whisper, the rows a person can check: ``table:id,id``."""
+    """For each whisper, the rows a person can check: ``table:id,id`` (several tables
+    separated by spaces)."""
     out = pd.Series(None, index=reasons.index, dtype=object)
     if reasons.empty:
         return out
-    a = alerts.assign(ref=alerts["evidence_table"] + ":" + alerts["evidence_id"].astype(str))
     for family, kinds in _FAMILY_ALERTS.items():
-        refs = (a[a["kind"].isin(kinds)].groupby("customer_id")["ref"]
-                .agg(lambda r: ",".join(r.tail(per))))
+        sub = alerts[alerts["kind"].isin(kinds)].groupby(["customer_id", "evidence_table"])
+        ids_ = sub["evidence_id"].agg(lambda r: ",".join(r.astype(str).tail(per)))
+        refs = (ids_.index.get_level_values(1) + ":" + ids_).groupby(level=0).agg(" ".join)
         sel = reasons["family"] == family
         out[sel] = reasons.loc[sel, "customer_id"].map(refs)
     have = available(store)
@@ -179,7 +180,9 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
             "base_rate": model.base_rate_, "features": model.feature_names_}
     model_id = store.save_model("churn", pickle.dumps(model), info)
     step("reasons")
-    reasons = whispers(model, X)
+    # reasons for everyone at risk: above the base rate, and at least the top 20%
+    at_risk = (p >= model.base_rate_) | (pd.Series(p).rank(ascending=False, pct=True) <= 0.2)
+    reasons = whispers(model, X[at_risk.to_numpy()])
     alerts = hard_alerts(store, as_of)
     reasons["evidence"] = evidence(store, reasons, alerts, as_of)
     scores = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of,

@@ -46,7 +46,10 @@ class ChurnModel:
 
     Parameters
     ----------
-    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM settings.
+    n_estimators, learning_rate, num_leaves, max_depth, min_child_samples : LightGBM
+        settings (shallow trees keep per-customer contributions fast).
+    linear_max_rows : int
+        The logistic part learns from at most this many rows (a random sample).
     learner : {"blend", "trees", "linear"}
         ``"blend"`` averages the trees' log-odds with those of an L2 logistic
         regression on spline-expanded numbers and one-hot categories; ``"linear"`` is
@@ -70,11 +73,14 @@ class ChurnModel:
     """
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.03,
-                 num_leaves: int = 15, min_child_samples: int = 40, learner: str = "blend",
+                 num_leaves: int = 15, max_depth: int = 5, min_child_samples: int = 40,
+                 learner: str = "blend", linear_max_rows: int = 100_000,
                  calibration: str = "sigmoid", cv: int = 3, random_state: int = 0,
                  exclude: tuple[str, ...] = ()):
         self.n_estimators = n_estimators
         self.learner = learner
+        self.max_depth = max_depth
+        self.linear_max_rows = linear_max_rows
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
@@ -128,6 +134,7 @@ class ChurnModel:
         return LGBMClassifier(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate,
             num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
+            max_depth=self.max_depth,
             subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0,
             random_state=self.random_state, n_jobs=2, verbose=-1, deterministic=True,
             force_row_wise=True)
@@ -150,7 +157,8 @@ class ChurnModel:
             else:
                 parts.append((c, make_pipeline(
                     SimpleImputer(strategy="median", add_indicator=True),
-                    SplineTransformer(n_knots=4, degree=2, extrapolation="constant")), [c]))
+                    SplineTransformer(n_knots=4, degree=2, extrapolation="constant",
+                                      include_bias=False)), [c]))
         return make_pipeline(ColumnTransformer(parts, sparse_threshold=0),
                              LogisticRegression(C=0.3, max_iter=3000))
 
@@ -164,8 +172,13 @@ class ChurnModel:
 
     def _fit_once(self, M, y):
         booster = self._booster().fit(M, y) if self.learner != "linear" else None
-        linear = (self._linear(M).fit(self._as_text(M), y) if self.learner != "trees"
-                  else None)
+        linear = None
+        if self.learner != "trees":
+            rows = np.arange(len(y))
+            if len(rows) > self.linear_max_rows:  # a few hundred weights need no millions
+                rows = np.random.default_rng(self.random_state).choice(
+                    rows, self.linear_max_rows, replace=False)
+            linear = self._linear(M).fit(self._as_text(M.iloc[rows]), y[rows])
         return booster, linear
 
     def _score(self, booster, linear, M) -> np.ndarray:
