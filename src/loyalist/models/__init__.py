@@ -17,9 +17,17 @@ from loyalist.models.clv import customer_lifetime_value
 from loyalist.models.gammagamma import GammaGamma
 from loyalist.models.paretonbd import ParetoNBD
 from loyalist.models.sbg import ShiftedBetaGeometric
-from loyalist.models.value import ValueResult, fit_value
 
 __all__ = [
     "BGBB", "BGNBD", "GammaGamma", "MBGNBD", "ParetoNBD", "ShiftedBetaGeometric", "ValueResult",
     "customer_lifetime_value", "fit_value",
 ]
+
+
+def __getattr__(name):
+    # the pipeline needs Ibis; load it only when asked for, so importing a model stays light
+    if name in ("ValueResult", "fit_value"):
+        from loyalist.models import value
+
+        return getattr(value, name)
+    raise AttributeError(f"module 'loyalist.models' has no attribute {name!r}")
