@@ -63,6 +63,7 @@ def _bg_terms(params, data, offset, grad):
     return a1, a2, g1, g2
 
 
+_ROWS_PER_SLICE = 1 << 16  # rows per slice of the likelihood sums
 _A_SERIES_MAX = 20.0  # above this, the drop-out Beta is concentrated: integrate instead
 _GH_Z, _GH_W = roots_hermitenorm(48)
 _GH_W = _GH_W / np.sqrt(2.0 * np.pi)
@@ -137,26 +138,34 @@ class _BetaGeometricNBD(TransactionModel):
         lb_ab = betaln(a, b)
         c1 = betaln(a, bx) - lb_ab
         c2 = np.where(dead_u, betaln(a + 1, bx1) - lb_ab, -np.inf)
-        rx = r + x
-        log_at, log_atx = np.log(alpha + big_t), np.log(alpha + t_x)
-        a1 = c1[xi] - rx * log_at
-        d = (c2 - c1)[xi] - rx * (log_atx - log_at)  # a2 - a1
-        e = np.exp(d)
-        w1 = 1.0 / (1.0 + e)
+        d_c = c2 - c1
+        # per-customer work in cache-sized slices: bounded memory for any number of rows
+        per_x1 = np.zeros(xu.size)
+        per_x2 = np.zeros(xu.size)
+        acc = np.zeros(5)  # sum w (a1 + log1p e), then the four per-row gradient sums
+        for lo in range(0, x.size, _ROWS_PER_SLICE):
+            sl = slice(lo, lo + _ROWS_PER_SLICE)
+            w, xs, xis = weights[sl], x[sl], xi[sl]
+            rx = r + xs
+            at, atx = alpha + big_t[sl], alpha + t_x[sl]
+            log_at, log_atx = np.log(at), np.log(atx)
+            e = np.exp(d_c[xis] - rx * (log_atx - log_at))  # exp(a2 - a1)
+            ww1 = w / (1.0 + e)
+            ww2 = w - ww1
+            per_x1 += np.bincount(xis, ww1, minlength=xu.size)
+            per_x2 += np.bincount(xis, ww2, minlength=xu.size)
+            acc[0] += wdot(w, c1[xis] - rx * log_at + np.log1p(e))
+            acc[1] += wdot(ww1, log_at) + wdot(ww2, log_atx)
+            acc[2] += wdot(ww1, rx / at) + wdot(ww2, rx / atx)
         head = gammaln(r + xu) - gammaln(r)
         total_w = float(weights.sum())
-        ww1 = weights * w1
-        ww2 = weights - ww1
-        per_x1 = np.bincount(xi, ww1, minlength=xu.size)
-        per_x2 = np.bincount(xi, ww2, minlength=xu.size)
         per_x = per_x1 + per_x2
-        ll = wdot(weights, a1 + np.log1p(e)) + wdot(per_x, head) + total_w * r * np.log(alpha)
+        ll = acc[0] + wdot(per_x, head) + total_w * r * np.log(alpha)
         psi_ab, psi_a, psi_b = digamma(a + b), digamma(a), digamma(b)
         psi_abx = digamma(a + bx)
         g = np.empty(4)
-        g[0] = (-wdot(ww1, log_at) - wdot(ww2, log_atx) + wdot(per_x, digamma(r + xu) - digamma(r))
-                + total_w * np.log(alpha))
-        g[1] = -wdot(ww1, rx / (alpha + big_t)) - wdot(ww2, rx / (alpha + t_x)) + total_w * r / alpha
+        g[0] = -acc[1] + wdot(per_x, digamma(r + xu) - digamma(r)) + total_w * np.log(alpha)
+        g[1] = -acc[2] + total_w * r / alpha
         g2a = np.where(dead_u, digamma(a + 1) - psi_abx - psi_a + psi_ab, 0.0)
         g2b = np.where(dead_u, digamma(bx1) - psi_abx - psi_b + psi_ab, 0.0)
         g[2] = wdot(per_x1, psi_ab - psi_abx) + wdot(per_x2, g2a)
