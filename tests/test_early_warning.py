@@ -188,3 +188,15 @@ def test_cli_score_explain_backtest(tmp_path):
     p = subprocess.run([sys.executable, "-m", "loyalist.cli.main", "explain", "nobody",
                         "--store", str(db)], capture_output=True, text=True, env=env)
     assert p.returncode == 1 and "No customer 'nobody'" in p.stderr
+
+
+def test_advocacy_finds_silent_promoters(business, run):
+    from sklearn.metrics import roc_auc_score
+
+    sc = run.scores.set_index("customer_id")
+    assert {"p_promoter", "silent"} <= set(sc.columns)
+    truth = business.truth["customers"].set_index("customer_id")["promoter"]
+    silent = sc[sc["silent"]]
+    auc = roc_auc_score(truth.loc[silent.index].astype(int), silent["p_promoter"])
+    print(f"advocacy on {len(silent)} silent customers: ROC AUC {auc:.3f}")
+    assert len(silent) > 100 and auc > 0.5  # weak by design: attitude shows little
