@@ -275,9 +275,10 @@ class BaseFitter:
             self._raise_convergence(best, tried)
         log_params = best.x
         params = np.exp(log_params)
-        ll_rows, _ = self._loglik(params, data_u, grad=False)
         self.params_ = pd.Series(params, index=list(self._param_names), name="coef")
-        self.log_likelihood_ = wdot(w, ll_rows)
+        # the optimiser's last value is the mean penalised negative log-likelihood
+        pen = float(getattr(self, "penalizer", 0.0))
+        self.log_likelihood_ = float(-(best.fun - pen * float(params @ params)) * total)
         self.n_obs_ = int(n_obs)
         self.n_unique_ = int(w.size)
         self.n_iter_ = int(best.nit)
@@ -285,7 +286,6 @@ class BaseFitter:
         self.aic_ = 2 * k - 2 * self.log_likelihood_
         self.bic_ = k * np.log(total) - 2 * self.log_likelihood_
         # the unpenalised total gradient at the optimum, recovered from the optimiser's
-        pen = float(getattr(self, "penalizer", 0.0))
         g0 = (np.asarray(best.jac) - 2.0 * pen * params * params) * total
         self.variance_matrix_ = self._covariance(log_params, data_u, w, total, g0)
         se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0, None))
