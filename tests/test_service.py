@@ -182,3 +182,20 @@ def test_report_in_business_hours(business, bstore):
     # working hours are fewer than wall-clock hours
     assert 0 < s["median_response_business_h"] <= s["median_response_h"]
     assert 0 < s["breach_share_business"] <= s["breach_share"]
+
+
+def test_stay_in_touch_scales_with_value(store):
+    from loyalist.decisions.stay_in_touch import stay_in_touch
+
+    ids = [f"c{i}" for i in range(10)]
+    store.ingest("orders", pd.DataFrame({
+        "id": [f"o{i}" for i in range(10)], "customer_id": ids,
+        "ordered_at": pd.Timestamp("2024-03-01"), "amount": [1000.0] * 2 + [10.0] * 8}))
+    # c0 (valuable) last heard from 90 days ago; c2 (small) 90 days ago; c3 (small) 300
+    store.ingest("touches", pd.DataFrame({
+        "customer_id": ["c0", "c2", "c3"], "kind": "call",
+        "at": pd.to_datetime(["2024-03-03", "2024-03-03", "2023-08-06"])}))
+    got = stay_in_touch(store, "2024-06-01").set_index("customer_id")
+    assert "c0" in got.index and "c2" not in got.index  # value sets the limit
+    assert "c3" in got.index and got.loc["c3", "value"] == 300
+    assert got.loc["c1", "text"].startswith("Never contacted")

@@ -95,6 +95,12 @@ def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
     a = pd.concat(parts, ignore_index=True)
     a["text"] = _alert_text(a) if len(a) else pd.Series(dtype=object)
     a["must_do"] = a["kind"].isin(MUST_DO)
+    if have["orders"] or have["requests"]:
+        from loyalist.decisions.stay_in_touch import stay_in_touch
+
+        quiet = stay_in_touch(store, as_of)
+        if len(quiet):
+            a = pd.concat([a, quiet], ignore_index=True)
     return a.sort_values(["customer_id", "at"], ignore_index=True)
 
 

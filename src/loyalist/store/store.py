@@ -48,7 +48,7 @@ class Store:
     """
 
     def __init__(self, path="loyalist.duckdb", *, read_only: bool = False,
-                 memory_limit: str = "3GB", threads: int | None = None,
+                 memory_limit: str = "2GB", threads: int | None = None,
                  lock_timeout: float = 5.0):
         self.path = str(path)
         self.read_only = read_only
