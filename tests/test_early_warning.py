@@ -92,6 +92,10 @@ def test_backtest_beats_every_baseline(full_store):
         assert m.loc["model", "recall_top20"] >= m.loc[base, "recall_top20"], base
     assert m.loc["model", "recall_top20"] > 0.3  # chance finds 20%
     assert bt.verdict().endswith("The model beats every baseline.")
+    # leavers look riskier than stayers already months before, and more so as it nears
+    path = bt.risk_path.pivot(index="as_of", columns="left", values="mean_p")
+    assert (path[1] > path[0]).all()
+    assert path[1].iloc[-1] > path[1].iloc[0]
 
 
 @pytest.fixture(scope="module")

@@ -126,6 +126,7 @@ class Backtest:
     scores: pd.DataFrame
     model: ChurnModel
     notes: list[str] = field(default_factory=list)
+    risk_path: pd.DataFrame | None = None
 
     @property
     def winner(self) -> str:
@@ -172,7 +173,8 @@ def default_dates(store, horizon: int, eval_date=None, n_train_dates: int = 4,
 
 def backtest(store, *, mode: str = "auto", horizon: int | None = None, eval_date=None,
              n_train_dates: int = 4, spacing_days: int = 30, spec: FeatureSpec | None = None,
-             model: ChurnModel | None = None, progress=None) -> Backtest:
+             model: ChurnModel | None = None, progress=None, path_steps: int = 3
+             ) -> Backtest:
     """Train before ``eval_date - horizon``, evaluate at ``eval_date``, with baselines."""
     mode = choose_mode(store, mode)
     notes = []
@@ -204,9 +206,30 @@ def backtest(store, *, mode: str = "auto", horizon: int | None = None, eval_date
     metrics = pd.DataFrame({name: evaluate(y, scores[name]) for name in scores.columns
                             if name not in ("customer_id", "left")}).T
     calib = calibration_table(y, scores["model"])
+    path = risk_path(store, model, scores[["customer_id", "left"]], e, mode=mode,
+                     horizon=horizon, spec=spec, steps=path_steps)
     return Backtest(eval_date=e, horizon=horizon, mode=mode, train_dates=train_dates,
                     metrics=metrics, calibration=calib, scores=scores, model=model,
-                    notes=notes)
+                    notes=notes, risk_path=path)
+
+
+def risk_path(store, model, outcome: pd.DataFrame, eval_date, *, mode: str, horizon: int,
+              spec=None, steps: int = 3, spacing_days: int = 30) -> pd.DataFrame:
+    """Mean P(leave) of the evaluation date's leavers and stayers at earlier dates:
+    how early the model heard them. Columns: as_of, left, mean_p, customers."""
+    rows = []
+    for k in range(steps, -1, -1):
+        d = pd.Timestamp(eval_date) - pd.Timedelta(days=spacing_days * k)
+        X = design(store, [d], mode=mode, horizon=horizon, spec=spec, labelled=False)
+        X = X.merge(outcome, on="customer_id", how="inner")
+        if X.empty:
+            continue
+        X["p"] = model.predict_proba(X.drop(columns=["left"]))
+        g = X.groupby("left")["p"].agg(["mean", "size"]).reset_index()
+        for r in g.itertuples(index=False):
+            rows.append({"as_of": d, "left": int(r.left), "mean_p": r.mean,
+                         "customers": r.size})
+    return pd.DataFrame(rows)
 
 
 

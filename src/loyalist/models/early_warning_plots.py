@@ -60,12 +60,29 @@ def plot_risk_by_outcome(bt, ax=None):
     return ax
 
 
+def plot_risk_over_time(bt, ax=None):
+    """Mean P(leave), month by month before the evaluation date, of those who then left
+    and those who stayed."""
+    ax = _axes(ax)
+    path = bt.risk_path
+    for left, label in ((1, "left after"), (0, "stayed")):
+        sub = path[path["left"] == left]
+        ax.plot(sub["as_of"], sub["mean_p"], marker="o", label=label)
+    ax.set_ylabel("mean P(leave)")
+    ax.set_title("Risk over time: leavers vs stayers")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.figure.autofmt_xdate()
+    return ax
+
+
 def save_all(bt, folder):
     import matplotlib.pyplot as plt
 
     paths = []
     for name, fn in (("calibration", plot_calibration), ("recall_at_k", plot_recall_at_k),
-                     ("risk_by_outcome", plot_risk_by_outcome)):
+                     ("risk_by_outcome", plot_risk_by_outcome),
+                     ("risk_over_time", plot_risk_over_time)):
         ax = fn(bt)
         ax.figure.tight_layout()
         path = folder / f"{name}.png"
