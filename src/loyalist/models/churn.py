@@ -58,7 +58,10 @@ class ChurnModel:
         How out-of-fold scores become probabilities: Platt's logistic map (keeps the
         ranking), isotonic regression (more flexible, creates ties) or none.
     cv : int
-        Folds for the out-of-fold predictions the calibration learns from.
+        Folds for the out-of-fold predictions the calibration learns from. Above
+        ``holdout_rows`` training rows, one stratified 25% holdout is used instead
+        (plenty of rows to calibrate on, and one fit instead of ``cv``).
+    holdout_rows : int
     random_state : int
     exclude : tuple of str
         Columns never to use as features.
@@ -75,7 +78,8 @@ class ChurnModel:
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.03,
                  num_leaves: int = 15, max_depth: int = 5, min_child_samples: int = 40,
                  learner: str = "blend", linear_max_rows: int = 100_000,
-                 calibration: str = "sigmoid", cv: int = 3, random_state: int = 0,
+                 calibration: str = "sigmoid", cv: int = 3, holdout_rows: int = 200_000,
+                 random_state: int = 0,
                  exclude: tuple[str, ...] = ()):
         self.n_estimators = n_estimators
         self.learner = learner
@@ -86,6 +90,7 @@ class ChurnModel:
         self.min_child_samples = min_child_samples
         self.calibration = calibration
         self.cv = cv
+        self.holdout_rows = holdout_rows
         self.random_state = random_state
         self.exclude = exclude
 
@@ -207,16 +212,23 @@ class ChurnModel:
                             f"{self.calibration!r}.")
         self.calibrator_ = None
         if self.calibration != "none":
-            oof = np.empty(len(y))
-            folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
+            oof = np.full(len(y), np.nan)
+            if len(y) > self.holdout_rows:
+                from sklearn.model_selection import StratifiedShuffleSplit
+
+                folds = StratifiedShuffleSplit(1, test_size=0.25,
+                                               random_state=self.random_state)
+            else:
+                folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
             for train, test in folds.split(M, y):
                 b, lin = self._fit_once(M.iloc[train], y[train])
                 oof[test] = self._score(b, lin, M.iloc[test])
+            seen = ~np.isnan(oof)
             if self.calibration == "isotonic":
                 self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0,
-                                                      y_max=1.0).fit(oof, y)
+                                                      y_max=1.0).fit(oof[seen], y[seen])
             else:  # Platt: strictly increasing, so the ranking (and AUC) is kept
-                self.calibrator_ = _Platt().fit(oof, y)
+                self.calibrator_ = _Platt().fit(oof[seen], y[seen])
         self.model_, self.linear_ = self._fit_once(M, y)
         if self.linear_ is not None:
             self.linear_means_ = self._linear_terms(M).mean(axis=0)
