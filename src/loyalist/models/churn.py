@@ -16,6 +16,8 @@ import pandas as pd
 
 from loyalist.errors import DataError, NotFittedError
 
+#: rows transformed at a time by the (dense) spline expansion
+_SLICE = 100_000
 #: columns that identify a row, never features
 ID_COLUMNS = ("customer_id", "as_of", "left", "id")
 
@@ -191,8 +193,10 @@ class ChurnModel:
         parts = []
         if booster is not None:
             parts.append(booster.predict(M, raw_score=True))
-        if linear is not None:
-            parts.append(linear.decision_function(self._as_text(M)))
+        if linear is not None:  # in slices: the spline expansion is dense
+            parts.append(np.concatenate([
+                linear.decision_function(self._as_text(M.iloc[i:i + _SLICE]))
+                for i in range(0, len(M), _SLICE)]) if len(M) else np.empty(0))
         return np.mean(parts, axis=0)
 
     def fit(self, X: pd.DataFrame, y) -> ChurnModel:
@@ -231,11 +235,14 @@ class ChurnModel:
                 self.calibrator_ = _Platt().fit(oof[seen], y[seen])
         self.model_, self.linear_ = self._fit_once(M, y)
         if self.linear_ is not None:
-            self.linear_means_ = self._linear_terms(M).mean(axis=0)
+            sample = M.sample(min(len(M), self.linear_max_rows),
+                              random_state=self.random_state)
+            self.linear_means_ = self._linear_terms(sample).mean(axis=0)
         if self.model_ is not None:
             gain = self.model_.booster_.feature_importance("gain")
         else:
-            gain = np.abs(self._linear_terms(M) - self.linear_means_).mean(axis=0)
+            sample = M.sample(min(len(M), self.linear_max_rows), random_state=self.random_state)
+            gain = np.abs(self._linear_terms(sample) - self.linear_means_).mean(axis=0)
         self.summary_ = (pd.DataFrame({"feature": self.feature_names_, "gain": gain})
                          .sort_values("gain", ascending=False, ignore_index=True))
         self.summary_["share"] = self.summary_["gain"] / max(self.summary_["gain"].sum(), 1e-12)
@@ -259,13 +266,13 @@ class ChurnModel:
     def _linear_terms(self, M: pd.DataFrame) -> np.ndarray:
         """The linear model's log-odds terms summed per input feature."""
         ct, lr = self.linear_[0], self.linear_[-1]
-        terms = ct.transform(self._as_text(M)) * lr.coef_[0]
         owner = np.array([n.split("__", 1)[0] for n in ct.get_feature_names_out()])
+        # a (spline columns x features) 0/1 matrix sums each feature's columns
+        group = (owner[:, None] == np.array(self.feature_names_)[None, :]).astype(float)
         out = np.zeros((len(M), len(self.feature_names_)))
-        for j, f in enumerate(self.feature_names_):
-            cols = owner == f
-            if cols.any():
-                out[:, j] = terms[:, cols].sum(axis=1)
+        for i in range(0, len(M), _SLICE):  # in slices: the spline expansion is dense
+            terms = ct.transform(self._as_text(M.iloc[i:i + _SLICE])) * lr.coef_[0]
+            out[i:i + _SLICE] = terms @ group
         return out
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
