@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def _axes(ax, size=(7, 4)):
-    if ax is not None:
-        return ax
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=size)[1]
+from loyalist.models._figures import axes, save_figures
 
 
 def plot_response_times(report, ax=None, by: str = "team"):
     """Distribution of first-response hours per team, against the target."""
-    ax = _axes(ax)
+    ax = axes(ax, (7, 4))
     df = report.response_sample
     groups = sorted(df[by].dropna().unique())
     data = [df.loc[df[by] == g, "response_h"].clip(lower=1 / 60) for g in groups]
@@ -35,7 +26,7 @@ def plot_response_times(report, ax=None, by: str = "team"):
 
 def plot_callback_rate(report, ax=None):
     """Share of contacts that were call-backs, month by month."""
-    ax = _axes(ax)
+    ax = axes(ax, (7, 4))
     m = report.monthly
     ax.plot(m.index, 100 * m["callback_rate"], marker="o")
     ax.set_ylabel("call-backs (% of contacts)")
@@ -46,7 +37,7 @@ def plot_callback_rate(report, ax=None):
 
 def plot_misrouting(report, ax=None):
     """Requests by category (rows) and the team they went to (columns)."""
-    ax = _axes(ax, (8, 5))
+    ax = axes(ax, (8, 5))
     mat = report.misrouting_matrix
     share = mat.div(mat.sum(axis=1), axis=0)
     ax.imshow(share.values, cmap="Blues", vmin=0, vmax=1)
@@ -61,7 +52,7 @@ def plot_misrouting(report, ax=None):
 
 def plot_open_ageing(report, ax=None):
     """Unanswered requests by team and age."""
-    ax = _axes(ax)
+    ax = axes(ax, (7, 4))
     report.open_ageing.plot.bar(stacked=True, ax=ax)
     ax.set_ylabel("unanswered requests")
     ax.set_title("Open requests by age")
@@ -69,18 +60,8 @@ def plot_open_ageing(report, ax=None):
 
 
 def save_all(report, folder: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    paths = []
     plots = {"response_times": plot_response_times, "callback_rate": plot_callback_rate,
              "open_ageing": plot_open_ageing}
     if report.misrouting_matrix is not None:
         plots["misrouting"] = plot_misrouting
-    for name, fn in plots.items():
-        ax = fn(report)
-        ax.figure.tight_layout()
-        path = folder / f"{name}.png"
-        ax.figure.savefig(path, dpi=110)
-        plt.close(ax.figure)
-        paths.append(path)
-    return paths
+    return save_figures(report, plots, folder)

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _axes(ax, size=(6, 4)):
-    if ax is not None:
-        return ax
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=size)[1]
+from loyalist.models._figures import axes, save_figures
 
 
 def plot_calibration(bt, ax=None):
     """Predicted vs observed share leaving, by decile."""
-    ax = _axes(ax)
+    ax = axes(ax, (6, 4))
     c = bt.calibration
     ax.plot([0, 1], [0, 1], color="grey", ls=":")
     ax.plot(c["predicted"], c["observed"], marker="o")
@@ -30,7 +21,7 @@ def plot_calibration(bt, ax=None):
 
 def plot_recall_at_k(bt, ax=None):
     """Share of the leavers found in the top k% of each model's list."""
-    ax = _axes(ax)
+    ax = axes(ax, (6, 4))
     y = bt.scores["left"].to_numpy()
     ks = np.linspace(0.01, 1, 100)
     for name in bt.metrics.index:
@@ -49,7 +40,7 @@ def plot_recall_at_k(bt, ax=None):
 
 def plot_risk_by_outcome(bt, ax=None):
     """Distribution of the model's P(leave) for leavers and stayers."""
-    ax = _axes(ax)
+    ax = axes(ax, (6, 4))
     s = bt.scores
     bins = np.linspace(0, 1, 31)
     ax.hist(s.loc[s["left"] == 0, "model"], bins=bins, alpha=0.6, density=True, label="stayed")
@@ -63,7 +54,7 @@ def plot_risk_by_outcome(bt, ax=None):
 def plot_risk_over_time(bt, ax=None):
     """Mean P(leave), month by month before the evaluation date, of those who then left
     and those who stayed."""
-    ax = _axes(ax)
+    ax = axes(ax, (6, 4))
     path = bt.risk_path
     for left, label in ((1, "left after"), (0, "stayed")):
         sub = path[path["left"] == left]
@@ -77,16 +68,6 @@ def plot_risk_over_time(bt, ax=None):
 
 
 def save_all(bt, folder):
-    import matplotlib.pyplot as plt
-
-    paths = []
-    for name, fn in (("calibration", plot_calibration), ("recall_at_k", plot_recall_at_k),
-                     ("risk_by_outcome", plot_risk_by_outcome),
-                     ("risk_over_time", plot_risk_over_time)):
-        ax = fn(bt)
-        ax.figure.tight_layout()
-        path = folder / f"{name}.png"
-        ax.figure.savefig(path, dpi=110)
-        plt.close(ax.figure)
-        paths.append(path)
-    return paths
+    return save_figures(bt, {"calibration": plot_calibration, "recall_at_k": plot_recall_at_k,
+                             "risk_by_outcome": plot_risk_by_outcome,
+                             "risk_over_time": plot_risk_over_time}, folder)
