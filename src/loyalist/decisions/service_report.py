@@ -19,7 +19,6 @@ from loyalist.features.service import (
     DAY,
     HOUR,
     ServicePolicy,
-    _seconds,
     _ts,
     link_callbacks,
     order_followthrough,
@@ -175,4 +174,4 @@ def default_as_of(store) -> pd.Timestamp:
     return pd.Timestamp(max(latest)).ceil("D")
 
 
-__all__ = ["ServiceReport", "default_as_of", "service_report", "_seconds"]
+__all__ = ["ServiceReport", "default_as_of", "service_report"]

@@ -95,4 +95,4 @@ def snapshot_labels(customers: ibis.Table, column: str) -> ibis.Table:
 
 
 __all__ = ["contract_labels", "lapse_labels", "observed_until", "snapshot_labels",
-           "suggest_horizon", "_seconds"]
+           "suggest_horizon"]

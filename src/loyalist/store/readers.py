@@ -122,8 +122,8 @@ def _transcode(path: Path, encoding: str) -> str:
     with open(path, encoding=encoding, errors="strict", newline="") as src, \
             os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
         try:
-            while chunk := src.read(1 << 20):
-                dst.write(chunk.lstrip("\ufeff") if src.tell() == 0 else chunk)
+            while chunk := src.read(1 << 20):  # the utf-16 codec drops its own BOM
+                dst.write(chunk)
         except UnicodeDecodeError as e:
             raise SourceError(
                 f"The file is not valid {encoding} text ({e.reason} at byte {e.start}).",
