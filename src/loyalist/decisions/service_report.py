@@ -15,6 +15,7 @@ import pandas as pd
 from ibis import _
 
 from loyalist.errors import DataError
+from loyalist.features.labels import latest_timestamp
 from loyalist.features.service import (
     DAY,
     HOUR,
@@ -162,16 +163,13 @@ def service_report(store, as_of=None, *, since=None, policy: ServicePolicy = Ser
 
 def default_as_of(store) -> pd.Timestamp:
     """The moment just after the latest thing the store knows of."""
-    latest = []
-    for table, cols in (("requests", ("opened_at", "first_response_at", "resolved_at")),
-                        ("orders", ("ordered_at",))):
-        t = store.table(table)
-        latest.append(t.aggregate(**{c: t[c].max() for c in cols}).to_pandas().iloc[0].max())
-    latest = [x for x in latest if pd.notna(x)]
-    if not latest:
+    latest = latest_timestamp(store, {
+        "requests": ("opened_at", "first_response_at", "resolved_at"),
+        "orders": ("ordered_at",)})
+    if latest is None:
         raise DataError("The store has no orders or requests yet.",
                         hint="Ingest an export first, or run loyalist demo.")
-    return pd.Timestamp(max(latest)).ceil("D")
+    return latest.ceil("D")
 
 
 __all__ = ["ServiceReport", "default_as_of", "service_report"]

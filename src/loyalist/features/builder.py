@@ -129,9 +129,10 @@ def build_features(store, as_of, spec: FeatureSpec | None = None, *,
     return base.mutate(as_of=now, **casts)
 
 
-def feature_frame(store, dates, spec: FeatureSpec | None = None) -> pd.DataFrame:
+def feature_frame(store, dates, spec: FeatureSpec | None = None, *,
+                  have: dict[str, bool] | None = None) -> pd.DataFrame:
     """Features at each date in ``dates``, stacked (``as_of`` column tells them apart)."""
-    have = available(store)
+    have = have or available(store)
     frames = [build_features(store, d, spec, have=have).to_pandas() for d in dates]
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["as_of", "customer_id"], ignore_index=True)

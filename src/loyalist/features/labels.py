@@ -66,18 +66,24 @@ def contract_labels(subscriptions: ibis.Table, as_of, horizon: int) -> ibis.Tabl
     return per.select("customer_id", left=per.all_end.cast("int8"))
 
 
-def observed_until(store) -> pd.Timestamp:
-    """The last moment the store has orders or subscription changes for."""
+def latest_timestamp(store, columns: dict[str, tuple[str, ...]]) -> pd.Timestamp | None:
+    """The latest value in the given ``{table: columns}`` of the store, or None."""
     latest = []
-    for table, cols in (("orders", ("ordered_at",)),
-                        ("subscriptions", ("started_at", "ended_at"))):
+    for table, cols in columns.items():
         t = store.table(table)
         latest.append(t.aggregate(**{c: t[c].max() for c in cols}).to_pandas().iloc[0].max())
     latest = [x for x in latest if pd.notna(x)]
-    if not latest:
+    return pd.Timestamp(max(latest)) if latest else None
+
+
+def observed_until(store) -> pd.Timestamp:
+    """The last moment the store has orders or subscription changes for."""
+    latest = latest_timestamp(store, {"orders": ("ordered_at",),
+                                      "subscriptions": ("started_at", "ended_at")})
+    if latest is None:
         raise DataError("No orders or subscriptions to learn from.",
                         hint="Ingest orders (or subscriptions) first.")
-    return pd.Timestamp(max(latest))
+    return latest
 
 
 def snapshot_labels(customers: ibis.Table, column: str) -> ibis.Table:
@@ -94,5 +100,5 @@ def snapshot_labels(customers: ibis.Table, column: str) -> ibis.Table:
 
 
 
-__all__ = ["contract_labels", "lapse_labels", "observed_until", "snapshot_labels",
-           "suggest_horizon"]
+__all__ = ["contract_labels", "lapse_labels", "latest_timestamp", "observed_until",
+           "snapshot_labels", "suggest_horizon"]

@@ -10,7 +10,7 @@ customer: ``frequency`` (repeat transactions among ``n_periods`` opportunities),
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln
+from scipy.special import betaln, digamma, gammaln, logsumexp
 
 from loyalist.errors import DataError
 from loyalist.models._base import BaseFitter, as_array, check_fitted
@@ -109,6 +109,11 @@ class BGBB(BaseFitter):
                 np.array([2.0, 1.0, 0.3, 1.0])]
 
     # -- predictions -----------------------------------------------------------------
+    def _log_likelihood_rows(self, x, t_x, n):
+        """Each customer's log-likelihood under the fitted parameters (log-sum-exp)."""
+        logs, _ = self._terms(self.params_.to_numpy(), x, t_x, n, grad=False)
+        return logsumexp(logs, axis=1)
+
     def predict_p_alive(self, frequency, recency, n_periods, m_periods_ahead=1):
         """P(the customer is still alive at opportunity ``n_periods + m_periods_ahead``).
 
@@ -118,9 +123,7 @@ class BGBB(BaseFitter):
         check_fitted(self)
         x, t_x, n, _ = _check_discrete(frequency, recency, n_periods)
         al, be, ga, de = self.params_.to_numpy()
-        logs, _ = self._terms(self.params_.to_numpy(), x, t_x, n, grad=False)
-        mx = logs.max(axis=1)
-        log_l = mx + np.log(np.exp(logs - mx[:, None]).sum(axis=1))
+        log_l = self._log_likelihood_rows(x, t_x, n)
         num = (betaln(al + x, be + n - x) - betaln(al, be)
                + betaln(ga, de + n + m_periods_ahead) - betaln(ga, de))
         return np.exp(num - log_l)
@@ -130,9 +133,7 @@ class BGBB(BaseFitter):
         check_fitted(self)
         x, t_x, n, _ = _check_discrete(frequency, recency, n_periods)
         al, be, ga, de = self.params_.to_numpy()
-        logs, _ = self._terms(self.params_.to_numpy(), x, t_x, n, grad=False)
-        mx = logs.max(axis=1)
-        log_l = mx + np.log(np.exp(logs - mx[:, None]).sum(axis=1))
+        log_l = self._log_likelihood_rows(x, t_x, n)
         head = betaln(al + x + 1, be + n - x) - betaln(al, be) - log_l
         lg = gammaln(ga + de) - gammaln(1 + de)
         part = (np.exp(lg + gammaln(1 + de + n) - gammaln(ga + de + n))

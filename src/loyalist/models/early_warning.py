@@ -73,11 +73,11 @@ def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = 
     """Features (and labels) of the eligible customers at each date, stacked."""
     step = progress or (lambda _m: None)
     frames = []
-    have_orders = available(store)["orders"]
+    have = available(store)
     for d in dates:
         step(f"features at {pd.Timestamp(d):%Y-%m-%d}")
-        f = feature_frame(store, [d], spec)
-        if have_orders:
+        f = feature_frame(store, [d], spec, have=have)
+        if have["orders"]:
             f = f.merge(btyd_features(store.table("orders"), d, horizon), on="customer_id",
                         how="left")
         if labelled:
