@@ -63,11 +63,35 @@ def _v3(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v5(con: duckdb.DuckDBPyConnection) -> None:
+    """Web accounts: users, API tokens and sessions (hashed at rest), the audit log of
+    every write, and the answers kept for idempotency keys."""
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS _loyalist_users (
+            name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, password_hash VARCHAR NOT NULL,
+            created_at TIMESTAMP, disabled BOOLEAN DEFAULT false);
+        CREATE TABLE IF NOT EXISTS _loyalist_tokens (
+            token_hash VARCHAR PRIMARY KEY, user_name VARCHAR NOT NULL, label VARCHAR,
+            created_at TIMESTAMP, revoked_at TIMESTAMP);
+        CREATE TABLE IF NOT EXISTS _loyalist_sessions (
+            id_hash VARCHAR PRIMARY KEY, user_name VARCHAR NOT NULL, csrf VARCHAR NOT NULL,
+            created_at TIMESTAMP, expires_at TIMESTAMP);
+        CREATE SEQUENCE IF NOT EXISTS _loyalist_audit_seq START 1;
+        CREATE TABLE IF NOT EXISTS _loyalist_audit (
+            id BIGINT PRIMARY KEY, "at" TIMESTAMP, user_name VARCHAR, action VARCHAR NOT NULL,
+            target VARCHAR, detail VARCHAR, ip VARCHAR);
+        CREATE TABLE IF NOT EXISTS _loyalist_idempotency (
+            key VARCHAR, user_name VARCHAR, fingerprint VARCHAR, status INTEGER,
+            body VARCHAR, created_at TIMESTAMP, PRIMARY KEY (key, user_name));
+    """)
+
+
 #: (version, description, function); append only, never edit a released one
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ingest log, quarantine and attribute registry", _v1),
     (2, "registry of derived tables", _v2),
     (3, "fitted models", _v3),
+    (5, "web accounts, sessions, tokens, audit log, idempotency keys", _v5),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -1,0 +1,88 @@
+"""``loyalist user add|list`` and ``loyalist token create``: accounts of the web app."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import loyalist
+from loyalist.cli.options import STORE
+from loyalist.errors import DataError
+
+out = Console()
+user_app = typer.Typer(help="Users of the web app and API (roles: viewer, agent, admin).",
+                       no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (sent as 'Authorization: Bearer TOKEN').",
+                        no_args_is_help=True)
+
+
+def _password(stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = typer.prompt("Password", hide_input=True)
+    again = typer.prompt("Repeat the password", hide_input=True)
+    if first != again:
+        raise DataError("The two passwords differ.", hint="Run the command again.")
+    return first
+
+
+@user_app.command("add")
+def add(
+    name: str = typer.Argument(..., help="User name (letters, digits, . _ @ -)."),
+    role: str = typer.Option("viewer", help="viewer (read), agent (log outcomes) or admin "
+                             "(ingest, users)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the password from the first line of stdin."),
+    store: str = STORE,
+) -> None:
+    """Add a user; asks for the password (hidden) unless --password-stdin."""
+    from loyalist.web.accounts import Accounts, check_role
+
+    check_role(role)
+    password = _password(password_stdin)
+    with loyalist.connect(store) as s:
+        user = Accounts(s).add_user(name, password, role=role)
+        Accounts(s).audit("cli", "user.add", user.name, {"role": user.role})
+    out.print(f"User [bold]{user.name}[/] added with role {user.role}.", highlight=False)
+
+
+@user_app.command("list")
+def list_users(store: str = STORE) -> None:
+    """List the users and their roles."""
+    from loyalist.web.accounts import Accounts
+
+    with loyalist.connect(store) as s:
+        df = Accounts(s).users()
+    if df.empty:
+        out.print("No users yet: loyalist user add NAME --role admin")
+        return
+    t = Table()
+    for c in ("name", "role", "created", "disabled"):
+        t.add_column(c)
+    for r in df.itertuples(index=False):
+        t.add_row(r.name, r.role, f"{r.created_at:%Y-%m-%d %H:%M}", "yes" if r.disabled else "")
+    out.print(t)
+
+
+@token_app.command("create")
+def create(
+    name: str = typer.Argument(..., help="The user the token acts for."),
+    label: str = typer.Option(None, help="What the token is for (e.g. 'crm sync')."),
+    store: str = STORE,
+) -> None:
+    """Create an API token for a user; it is shown once and stored only hashed."""
+    from loyalist.web.accounts import Accounts
+
+    with loyalist.connect(store) as s:
+        token = Accounts(s).create_token(name, label)
+        Accounts(s).audit("cli", "token.create", name, {"label": label})
+    out.print("Token (shown once; keep it secret):", highlight=False)
+    typer.echo(token)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="token")

@@ -1,0 +1,214 @@
+"""Accounts of the web app, kept in the store: users and roles, API tokens, sessions,
+and the audit log of every write.
+
+Secrets are never stored in clear: passwords are argon2 hashes (argon2-cffi), API
+tokens and session ids are random 32-byte values stored as their SHA-256 digest (the
+token is shown once, when it is made). Roles are ordered: viewer < agent < admin; a
+role may do everything the roles before it may.
+
+>>> import loyalist
+>>> from loyalist.web.accounts import Accounts
+>>> accounts = Accounts(loyalist.connect(":memory:"))
+>>> accounts.add_user("ada", "correct horse battery", role="admin").role
+'admin'
+>>> token = accounts.create_token("ada")
+>>> accounts.user_for_token(token).name
+'ada'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from loyalist.errors import DataError, LoyalistError
+
+ROLES = ("viewer", "agent", "admin")
+USERS = "_loyalist_users"
+TOKENS = "_loyalist_tokens"
+SESSIONS = "_loyalist_sessions"
+AUDIT = "_loyalist_audit"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+#: shortest password accepted
+MIN_PASSWORD = 8
+SESSION_HOURS = 12
+
+_hasher = PasswordHasher()
+
+
+class AuthError(LoyalistError, PermissionError):
+    """Wrong or missing credentials (HTTP 401)."""
+
+    status = 401
+
+
+class ForbiddenError(LoyalistError, PermissionError):
+    """Signed in, but the role does not allow this (HTTP 403)."""
+
+    status = 403
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        """Whether this user's role is ``role`` or above it."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def digest(secret: str) -> str:
+    """SHA-256 of a token or session id: what the store keeps."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise DataError(f"Unknown role {role!r}.", hint=f"Use one of: {', '.join(ROLES)}.")
+    return role
+
+
+class Accounts:
+    """Users, tokens, sessions and the audit log of one store.
+
+    Every method opens its own cursor, so threads of the web server may call it at once.
+    """
+
+    def __init__(self, store):
+        self.store = store
+
+    def _run(self, sql: str, params=()) -> list[tuple]:
+        con = self.store.cursor()
+        try:
+            return con.execute(sql, list(params)).fetchall()
+        finally:
+            con.close()
+
+    # -- users -------------------------------------------------------------------------
+    def add_user(self, name: str, password: str, *, role: str = "viewer") -> User:
+        """Create a user; the password is stored as an argon2 hash."""
+        if not _NAME_RE.match(name or ""):
+            raise DataError(f"Cannot use {name!r} as a user name.",
+                            hint="Use letters, digits and . _ @ - (up to 64 characters).")
+        check_role(role)
+        if len(password or "") < MIN_PASSWORD:
+            raise DataError(f"The password is too short ({len(password or '')} characters).",
+                            hint=f"Use at least {MIN_PASSWORD} characters.")
+        if self._run(f"SELECT 1 FROM {USERS} WHERE name = ?", [name]):
+            raise DataError(f"User {name!r} exists already.",
+                            hint="Pick another name, or see them with `loyalist user list`.")
+        self._run(f"INSERT INTO {USERS} VALUES (?, ?, ?, ?, false)",
+                  [name, role, _hasher.hash(password), _now()])
+        return User(name, role)
+
+    def users(self) -> pd.DataFrame:
+        """Every user with role and creation time (no hashes)."""
+        con = self.store.cursor()
+        try:
+            return con.execute(f"SELECT name, role, created_at, disabled FROM {USERS} "
+                               "ORDER BY name").df()
+        finally:
+            con.close()
+
+    def user(self, name: str) -> User | None:
+        rows = self._run(f"SELECT name, role FROM {USERS} WHERE name = ? AND NOT disabled",
+                         [name])
+        return User(*rows[0]) if rows else None
+
+    def has_admin(self) -> bool:
+        return bool(self._run(f"SELECT 1 FROM {USERS} WHERE role = 'admin' AND NOT disabled"))
+
+    def authenticate(self, name: str, password: str) -> User:
+        """The user whose name and password these are; :class:`AuthError` otherwise."""
+        rows = self._run(f"SELECT role, password_hash FROM {USERS} WHERE name = ? AND NOT "
+                         "disabled", [name])
+        bad = AuthError("Wrong user name or password.",
+                        hint="Check both; an admin can add users with `loyalist user add`.")
+        if not rows:
+            _hasher.hash(password or "-")  # same work either way: no timing hint
+            raise bad
+        role, stored = rows[0]
+        try:
+            _hasher.verify(stored, password or "")
+        except (VerificationError, InvalidHashError):
+            raise bad from None
+        return User(name, role)
+
+    # -- API tokens --------------------------------------------------------------------
+    def create_token(self, name: str, label: str | None = None) -> str:
+        """A new API token for user ``name``; returned once, stored only as its digest."""
+        if self.user(name) is None:
+            raise DataError(f"No user {name!r}.", hint="Add one first: loyalist user add NAME.")
+        token = "lyt_" + secrets.token_urlsafe(32)
+        self._run(f"INSERT INTO {TOKENS} VALUES (?, ?, ?, ?, NULL)",
+                  [digest(token), name, label, _now()])
+        return token
+
+    def user_for_token(self, token: str) -> User:
+        rows = self._run(
+            f"SELECT u.name, u.role FROM {TOKENS} t JOIN {USERS} u ON u.name = t.user_name "
+            "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND NOT u.disabled",
+            [digest(token or "")])
+        if not rows:
+            raise AuthError("The API token is not valid.",
+                            hint="Create one with `loyalist token create NAME` and send it as "
+                            "'Authorization: Bearer TOKEN'.")
+        return User(*rows[0])
+
+    # -- sessions ----------------------------------------------------------------------
+    def create_session(self, user: User) -> tuple[str, str]:
+        """A new session for ``user``: (session id for the cookie, CSRF token)."""
+        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = _now()
+        self._run(f"INSERT INTO {SESSIONS} VALUES (?, ?, ?, ?, ?)",
+                  [digest(sid), user.name, csrf, now, now + timedelta(hours=SESSION_HOURS)])
+        return sid, csrf
+
+    def session(self, sid: str) -> tuple[User, str]:
+        """The user and CSRF token of a live session; :class:`AuthError` otherwise."""
+        rows = self._run(
+            f"SELECT u.name, u.role, s.csrf FROM {SESSIONS} s JOIN {USERS} u ON "
+            "u.name = s.user_name WHERE s.id_hash = ? AND s.expires_at > ? AND NOT u.disabled",
+            [digest(sid or ""), _now()])
+        if not rows:
+            raise AuthError("Not signed in (or the session has expired).",
+                            hint="Sign in at /login.")
+        name, role, csrf = rows[0]
+        return User(name, role), csrf
+
+    def end_session(self, sid: str) -> None:
+        self._run(f"DELETE FROM {SESSIONS} WHERE id_hash = ?", [digest(sid or "")])
+
+    # -- audit -------------------------------------------------------------------------
+    def audit(self, user: User | str | None, action: str, target: str | None = None,
+              detail=None, ip: str | None = None) -> None:
+        """Record one write: who, when, what, on what, from where."""
+        who = user.name if isinstance(user, User) else user
+        text = detail if isinstance(detail, str) or detail is None else json.dumps(
+            detail, default=str)
+        self._run(f"INSERT INTO {AUDIT} VALUES (nextval('{AUDIT}_seq'), ?, ?, ?, ?, ?, ?)",
+                  [_now(), who, action, target, text, ip])
+
+    def audit_log(self, limit: int = 100) -> pd.DataFrame:
+        con = self.store.cursor()
+        try:
+            return con.execute(f"SELECT * FROM {AUDIT} ORDER BY id DESC LIMIT ?",
+                               [int(limit)]).df()
+        finally:
+            con.close()
+
+
+__all__ = ["ROLES", "Accounts", "AuthError", "ForbiddenError", "User", "digest"]

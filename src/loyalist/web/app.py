@@ -1,0 +1,72 @@
+"""The application: routes of every view, authentication, errors, static files.
+
+>>> import loyalist
+>>> from loyalist.web.app import create_app
+>>> app = create_app(loyalist.connect(":memory:"))
+>>> app.openapi_url
+'/api/openapi.json'
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+import loyalist
+from loyalist.web import errors
+from loyalist.web.accounts import Accounts
+from loyalist.web.auth import authenticate
+from loyalist.web.context import Cache
+from loyalist.web.views import customers, data, overview, scores, service, session
+
+STATIC = Path(__file__).parent / "static"
+
+
+def plotly_js() -> Path:
+    """plotly.js as shipped inside the plotly Python package (served locally, no CDN)."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 300.0) -> FastAPI:
+    """The web app and REST API on ``store`` (a :class:`loyalist.store.Store` opened for
+    writing; this process then holds the store file).
+
+    Parameters
+    ----------
+    store : Store
+        The store to serve.
+    secure_cookies : bool
+        Mark cookies Secure even on plain http (behind a TLS proxy); https requests get
+        Secure cookies anyway.
+    cache_seconds : float
+        How long summaries (overview, service) are kept when nothing is written.
+    """
+    app = FastAPI(title="Loyalist", version=loyalist.__version__,
+                  description="Customer retention from your own records: scores, reasons, "
+                  "alerts, service metrics, ingestion and outcomes. Authenticate with "
+                  "'Authorization: Bearer TOKEN' (loyalist token create NAME).",
+                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
+    app.state.store = store
+    app.state.accounts = Accounts(store)
+    app.state.cache = Cache(cache_seconds)
+    app.state.write_lock = threading.Lock()
+    app.state.secure_cookies = secure_cookies
+    app.state.router = None
+    errors.install(app)
+    app.middleware("http")(authenticate)
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def _plotly():
+        return FileResponse(plotly_js(), media_type="application/javascript",
+                            headers={"Cache-Control": "max-age=86400"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for view in (session, overview, customers, scores, service, data):
+        app.include_router(view.router)
+    return app

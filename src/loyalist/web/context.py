@@ -1,0 +1,109 @@
+"""What every request handler shares: a store view of its own thread, JSON-ready
+records, and a small cache of heavy summaries that a write invalidates."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+
+import pandas as pd
+
+_local = threading.local()
+
+
+def thread_store(store):
+    """The store seen through this thread's own DuckDB cursor (and its own Ibis backend).
+
+    One DuckDB connection must not be used by two threads at once; the web server runs
+    handlers on a pool of threads, so each keeps a cursor of its own, reused across
+    requests.
+    """
+    views = getattr(_local, "views", None)
+    if views is None:
+        views = _local.views = {}
+    view = views.get(id(store))
+    if view is None or view._db is None:
+        import ibis
+
+        view = copy.copy(store)
+        view._db = store.cursor()
+        view._db.execute("SET TimeZone = 'UTC'")
+        view.ibis = ibis.duckdb.from_connection(view._db)
+        views[id(store)] = view
+    return view
+
+
+def plain(value):
+    """A JSON-ready version of one value (timestamps as ISO text, NaN as null)."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return plain(value.item())
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def records(df: pd.DataFrame | None) -> list[dict]:
+    """Rows of ``df`` as JSON-ready dicts."""
+    if df is None or len(df) == 0:
+        return []
+    return json.loads(df.to_json(orient="records", date_format="iso", date_unit="s",
+                                 default_handler=str))
+
+
+class Cache:
+    """Results of slow summaries, kept until a write or ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 300.0):
+        self.ttl = ttl
+        self.version = 0
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[int, float, object]] = {}
+
+    def bump(self) -> None:
+        with self._lock:
+            self.version += 1
+
+    def get(self, key: str, make: Callable[[], object]):
+        with self._lock:
+            hit = self._items.get(key)
+            version = self.version
+        if hit and hit[0] == version and time.monotonic() - hit[1] < self.ttl:
+            return hit[2]
+        value = make()
+        with self._lock:
+            self._items[key] = (version, time.monotonic(), value)
+        return value
+
+
+def page(expr, limit: int, offset: int, order=None) -> tuple[int, pd.DataFrame]:
+    """The total row count of Ibis expression ``expr`` and one page of its rows."""
+    total = int(expr.count().execute())
+    if order is not None:
+        expr = expr.order_by(order)
+    return total, expr.limit(limit, offset=offset).to_pandas()
+
+
+def paged(rows: pd.DataFrame, total: int, limit: int, offset: int, **extra) -> dict:
+    """The JSON body of one page: rows, total, and where the next page starts."""
+    nxt = offset + limit if offset + limit < total else None
+    return {"ok": True, "total": total, "limit": limit, "offset": offset, "next_offset": nxt,
+            **extra, "rows": records(rows)}

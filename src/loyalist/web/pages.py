@@ -1,0 +1,50 @@
+"""Server-rendered pages: one Jinja2 environment (autoescaped) over the package's
+templates, and helpers that render a template for a request."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+import loyalist
+
+NAV = [("/", "Overview"), ("/customers", "Customers"), ("/service", "Service"),
+       ("/data", "Data")]
+
+
+def _pct(v, digits: int = 0) -> str:
+    return "" if v is None else f"{float(v):.{digits}%}"
+
+
+def _num(v, digits: int = 0) -> str:
+    if v is None:
+        return ""
+    return f"{float(v):,.{digits}f}" if isinstance(v, float | int) else str(v)
+
+
+def _when(v) -> str:
+    return "" if not v else str(v).replace("T", " ")[:16]
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("loyalist.web", "templates"),
+                      autoescape=select_autoescape(["html"], default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(pct=_pct, num=_num, when=_when)
+    env.globals.update(nav=NAV, version=loyalist.__version__)
+    return env
+
+
+def render(request: Request, template: str, **context) -> str:
+    caller = getattr(request.state, "caller", None)
+    return environment().get_template(template).render(
+        request=request, path=request.url.path, user=caller.user if caller else None,
+        csrf=context.pop("csrf", None) or (caller.csrf if caller else ""), **context)
+
+
+def html(request: Request, template: str, *, status_code: int = 200, **context) -> HTMLResponse:
+    return HTMLResponse(render(request, template, **context), status_code=status_code)

@@ -1,0 +1,44 @@
+// Loyalist pages: small charts (plotly.js served by the app itself) and upload progress.
+function lineChart(id, rows, x, y, label) {
+  const el = document.getElementById(id);
+  if (!el || typeof Plotly === "undefined") return;
+  if (!rows || !rows.length) { el.textContent = "No data yet."; return; }
+  Plotly.newPlot(el, [{x: rows.map(r => r[x]), y: rows.map(r => r[y]), mode: "lines+markers",
+                        name: label}],
+                 {margin: {l: 40, r: 10, t: 10, b: 40}, yaxis: {title: label}},
+                 {displayModeBar: false, responsive: true});
+}
+
+function autoChart(id, rows) {
+  // first column on x, every numeric column as a line
+  if (!rows || !rows.length) return;
+  const keys = Object.keys(rows[0]);
+  const x = keys[0];
+  const traces = keys.slice(1).filter(k => typeof rows[0][k] === "number").map(k => (
+    {x: rows.map(r => r[x]), y: rows.map(r => r[k]), mode: "lines", name: k}));
+  const el = document.getElementById(id);
+  if (el && typeof Plotly !== "undefined")
+    Plotly.newPlot(el, traces, {margin: {l: 40, r: 10, t: 10, b: 40}},
+                   {displayModeBar: false, responsive: true});
+}
+
+(function () {
+  const form = document.getElementById("upload");
+  if (!form || !window.XMLHttpRequest) return;
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    const bar = document.getElementById("upload-progress");
+    const status = document.getElementById("upload-status");
+    const xhr = new XMLHttpRequest();
+    bar.hidden = false;
+    xhr.upload.onprogress = e => { if (e.lengthComputable) bar.value = 100 * e.loaded / e.total; };
+    xhr.upload.onload = () => { status.textContent = "Uploaded; checking and ingesting…"; };
+    xhr.onload = () => {
+      if (xhr.responseURL && xhr.status < 400) { window.location = xhr.responseURL; return; }
+      document.open(); document.write(xhr.responseText); document.close();
+    };
+    xhr.onerror = () => { status.textContent = "The upload failed; try again."; };
+    xhr.open("POST", form.action);
+    xhr.send(new FormData(form));
+  });
+})();

@@ -1,0 +1,148 @@
+"""Customers: search with paging, and one customer's whole story."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import ibis
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+
+from loyalist.web.auth import Caller, check_csrf, need
+from loyalist.web.context import page, paged, plain, records, thread_store
+from loyalist.web.errors import NotFoundError
+from loyalist.web.pages import html
+from loyalist.web.writes import KINDS, OUTCOMES, log_touch
+
+router = APIRouter()
+Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page.")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")]
+
+
+def customer_list(store, q: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+    """Customers matching ``q`` (id prefix or part of the name), riskiest first."""
+    c = store.table("customers").select("id", "name", "segment", "owner", "created_at")
+    if q:
+        c = c.filter(c.id.ilike(f"{q}%") | c.name.ilike(f"%{q}%"))
+    order = [ibis.asc("id")]
+    if "scores" in store.tables():
+        s = store.table("scores").select("customer_id", "p_leave", "top_reason", "alerts")
+        c = c.left_join(s, c.id == s.customer_id).drop("customer_id")
+        order = [ibis.desc("p_leave"), ibis.asc("id")]
+    total, rows = page(c, limit, offset, order)
+    return paged(rows, total, limit, offset, q=q or "")
+
+
+def _row(store, table: str, customer_id: str) -> dict | None:
+    if table not in store.tables():
+        return None
+    t = store.table(table)
+    df = t.filter(t.customer_id == customer_id).limit(1).to_pandas()
+    return plain(df.iloc[0].to_dict()) if len(df) else None
+
+
+def open_items_of(store, customer_id: str) -> list[dict]:
+    """The customer's open worklist items, when the worklist exists."""
+    try:
+        from loyalist.decisions.worklist import open_items
+    except ImportError:
+        return []
+    items = open_items(store)
+    if len(items) == 0:
+        return []
+    return records(items[items["customer_id"] == customer_id])
+
+
+def customer_detail(store, customer_id: str) -> dict:
+    """Profile, value, score with its reasons, alerts, open items and the timeline."""
+    from loyalist.decisions.story import story
+
+    c = store.table("customers")
+    known = int(c.filter(c.id == customer_id).count().execute())
+    if not known:
+        raise NotFoundError(f"No customer {customer_id!r} in the store.",
+                            hint="Search by name or id at /customers.")
+    st = story(store, customer_id, limit=500)
+    reasons = st.reasons.sort_values("rank") if len(st.reasons) else st.reasons
+    return {"ok": True, "customer_id": customer_id, "profile": plain(st.profile),
+            "value": _row(store, "customer_value", customer_id),
+            "score": plain(st.score) if st.score else None,
+            "reasons": records(reasons), "alerts": records(st.alerts),
+            "open_items": open_items_of(store, customer_id),
+            "timeline": records(st.timeline.iloc[::-1])}
+
+
+@router.get("/api/customers", tags=["customers"])
+def api_customers(request: Request, q: str | None = Query(None, max_length=200),
+                  limit: Limit = 50, offset: Offset = 0,
+                  caller: Caller = Depends(need("viewer"))):
+    """Customers matching ``q`` (id prefix or part of the name), riskiest first, paged."""
+    return customer_list(thread_store(request.app.state.store), q, limit, offset)
+
+
+@router.get("/api/customers/{customer_id}", tags=["customers"])
+def api_customer(request: Request, customer_id: str,
+                 caller: Caller = Depends(need("viewer"))):
+    """One customer: profile, value, P(leave), reasons, alerts, open items, timeline."""
+    return customer_detail(thread_store(request.app.state.store), customer_id)
+
+
+class TouchIn(BaseModel):
+    customer_id: str = Field(min_length=1, max_length=200)
+    outcome: str = Field(min_length=1, max_length=40, description=", ".join(OUTCOMES))
+    note: str | None = Field(None, max_length=2000)
+    kind: str = Field("call", min_length=1, max_length=40)
+    at: str | None = Field(None, description="When (ISO 8601); default now.")
+    item_id: str | None = Field(None, max_length=200)
+
+
+@router.post("/api/touches", tags=["touches"], status_code=201)
+def api_touch(request: Request, touch: TouchIn, caller: Caller = Depends(need("agent"))):
+    """Log a touch and its outcome; attributed to the caller. Honours Idempotency-Key."""
+    import pandas as pd
+    from fastapi.responses import JSONResponse
+
+    from loyalist.errors import DataError
+
+    try:
+        at = pd.Timestamp(touch.at) if touch.at else None
+    except (ValueError, TypeError):
+        raise DataError(f"Cannot read the time {touch.at!r}.",
+                        hint="Use ISO 8601, e.g. 2024-05-01T14:30:00Z.") from None
+    if at is not None and pd.isna(at):
+        raise DataError(f"Cannot read the time {touch.at!r}.", hint="Use ISO 8601.")
+    body, replayed = log_touch(request.app.state, caller, touch.customer_id, touch.outcome,
+                               note=touch.note, kind=touch.kind, at=at, item_id=touch.item_id,
+                               key=request.headers.get("idempotency-key"))
+    return JSONResponse(body, status_code=200 if replayed else 201,
+                        headers={"Idempotent-Replayed": "true"} if replayed else None)
+
+
+@router.get("/customers", include_in_schema=False)
+def customers_page(request: Request, q: str | None = Query(None, max_length=200),
+                   limit: Limit = 50, offset: Offset = 0,
+                   caller: Caller = Depends(need("viewer"))):
+    data = customer_list(thread_store(request.app.state.store), q, limit, offset)
+    return html(request, "customers.html", title="Customers", data=data)
+
+
+@router.get("/customers/{customer_id}", include_in_schema=False)
+def customer_page(request: Request, customer_id: str,
+                  caller: Caller = Depends(need("viewer"))):
+    data = customer_detail(thread_store(request.app.state.store), customer_id)
+    return html(request, "customer.html", title=f"Customer {customer_id}", data=data,
+                outcomes=OUTCOMES, kinds=KINDS)
+
+
+@router.post("/customers/{customer_id}/outcome", include_in_schema=False,
+             dependencies=[Depends(check_csrf)])
+def customer_outcome(request: Request, customer_id: str,
+                     outcome: str = Form(..., min_length=1, max_length=40),
+                     note: str | None = Form(None, max_length=2000),
+                     kind: str = Form("call", max_length=40),
+                     item_id: str | None = Form(None, max_length=200),
+                     caller: Caller = Depends(need("agent"))):
+    log_touch(request.app.state, caller, customer_id, outcome, note=note or None, kind=kind,
+              item_id=item_id or None)
+    return RedirectResponse(f"/customers/{customer_id}?logged=1", status_code=303)

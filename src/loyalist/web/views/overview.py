@@ -1,0 +1,118 @@
+"""The overview: risk, alerts, NPS, service health and this week's top whispers."""
+
+from __future__ import annotations
+
+import ibis
+from fastapi import APIRouter, Depends, Request
+from ibis import _
+
+from loyalist.errors import DataError
+from loyalist.web.auth import Caller, need
+from loyalist.web.context import plain, records, thread_store
+from loyalist.web.pages import html
+
+router = APIRouter()
+
+
+def _nps(store) -> dict | None:
+    f = store.table("feedback")
+    f = f.filter(f.nps.notnull())
+    n = int(f.count().execute())
+    if not n:
+        return None
+    score = (f.nps >= 9).cast("float64") - (f.nps <= 6).cast("float64")
+    monthly = (f.mutate(month=f.answered_at.truncate("M"), s=score).group_by("month")
+               .aggregate(nps=_.s.mean() * 100, answers=_.count()).order_by("month")
+               .to_pandas())
+    total = f.aggregate(nps=score.mean() * 100, promoters=(f.nps >= 9).cast("float64").mean(),
+                        detractors=(f.nps <= 6).cast("float64").mean()).to_pandas()
+    return {"answers": n, **plain(total.iloc[0].to_dict()), "monthly": records(monthly)}
+
+
+def _risk(store) -> dict | None:
+    if "scores" not in store.tables():
+        return None
+    s = store.table("scores")
+    agg = s.aggregate(scored=_.count(), expected_leavers=_.p_leave.sum(),
+                      with_alerts=(_.alerts > 0).cast("int64").sum(),
+                      as_of=_.as_of.max()).to_pandas()
+    top = (s.order_by([ibis.desc("p_leave"), ibis.asc("customer_id")]).limit(10)
+           .to_pandas())
+    out = {**plain(agg.iloc[0].to_dict()), "riskiest": records(top)}
+    if "customer_value" in store.tables():
+        v = store.table("customer_value").select("customer_id", "clv")
+        j = s.join(v, "customer_id")
+        out["revenue_at_risk"] = plain(j.aggregate(r=(j.p_leave * j.clv).sum()).to_pandas()
+                                       .iloc[0, 0])
+    return out
+
+
+def _whispers(store) -> list[dict]:
+    """The commonest first reasons behind the scores, with an example text of each."""
+    if "reasons" not in store.tables():
+        return []
+    r = store.table("reasons")
+    r = r.filter(r.rank == 1)
+    top = (r.group_by("family").aggregate(customers=_.count(), example=_.text.arbitrary())
+           .order_by([ibis.desc("customers"), ibis.asc("family")]).limit(8))
+    return records(top.to_pandas())
+
+
+def _alerts(store) -> list[dict]:
+    if "alerts" not in store.tables():
+        return []
+    a = store.table("alerts")
+    return records(a.group_by("kind").aggregate(n=_.count(), customers=_.customer_id.nunique())
+                   .order_by(ibis.desc("n")).to_pandas())
+
+
+def _service(store, cache) -> dict | None:
+    from loyalist.web.views.service import service_data
+
+    try:
+        data = service_data(store, cache)
+    except DataError:
+        return None
+    return {"summary": data["summary"], "monthly": data["monthly"]}
+
+
+def _retention(store) -> dict | None:
+    """Loss rates from the report helper's engine-side metrics, once they exist."""
+    try:
+        from loyalist.features import retention
+    except ImportError:
+        return None
+    fn = getattr(retention, "loss_rates", None)
+    if fn is None:
+        return None
+    try:
+        return {"loss_rates": records(fn(store))}
+    except (DataError, TypeError, ValueError):
+        return None
+
+
+def overview_data(store, cache) -> dict:
+    """Everything on the overview page, as JSON-ready data."""
+
+    def make():
+        counts = store.status()[["table", "rows"]]
+        return {"ok": True, "tables": {r.table: int(r.rows) for r in counts.itertuples()},
+                "risk": _risk(store), "alerts": _alerts(store), "whispers": _whispers(store),
+                "nps": _nps(store), "service": _service(store, cache),
+                "retention": _retention(store)}
+
+    return cache.get("overview", make)
+
+
+@router.get("/api/overview", tags=["overview"])
+def api_overview(request: Request, caller: Caller = Depends(need("viewer"))):
+    """Risk, alerts by kind, NPS, service health and the top whispers."""
+    state = request.app.state
+    return overview_data(thread_store(state.store), state.cache)
+
+
+@router.get("/", include_in_schema=False)
+def overview_page(request: Request, caller: Caller = Depends(need("viewer"))):
+    state = request.app.state
+    return html(request, "overview.html", title="Overview",
+                data=overview_data(thread_store(state.store), state.cache))
