@@ -1,0 +1,130 @@
+"""Numbers and tables as the report shows them (plain strings; the template escapes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT or (
+        not isinstance(v, (str, bytes, bool)) and pd.isna(v) is True)
+
+
+def fmt_pct(v, digits: int = 1) -> str:
+    """0.1823 -> '18.2%'."""
+    return "–" if _missing(v) else f"{100 * float(v):.{digits}f}%"
+
+
+def fmt_money(v) -> str:
+    """Amounts with thousands separators, large ones shortened (1.2M, 35.4k)."""
+    if _missing(v):
+        return "–"
+    v = float(v)
+    for size, unit in ((1e9, "bn"), (1e6, "M"), (1e4, "k")):
+        if abs(v) >= size:
+            return f"{v / size:,.1f}{unit}"
+    return f"{v:,.0f}"
+
+
+def _fmt(kind: str, v) -> str:
+    if _missing(v):
+        return "–"
+    if kind == "int":
+        return f"{int(v):,}"
+    if kind == "num0":
+        return f"{float(v):,.0f}"
+    if kind == "num1":
+        return f"{float(v):,.1f}"
+    if kind == "pct":
+        return fmt_pct(v)
+    if kind == "pct0":
+        return fmt_pct(v, 0)
+    if kind == "money":
+        return fmt_money(v)
+    if kind == "date":
+        return f"{pd.Timestamp(v):%Y-%m-%d}"
+    if kind == "datetime":
+        return f"{pd.Timestamp(v):%Y-%m-%d %H:%M}"
+    if kind == "month":
+        return f"{pd.Timestamp(v):%b %Y}"
+    if kind == "quarter":
+        t = pd.Timestamp(v)
+        return f"{t.year} Q{(t.month - 1) // 3 + 1}"
+    if kind == "bool":
+        return "yes" if bool(v) else ""
+    if isinstance(v, float):
+        return f"{v:,.3g}"
+    return str(v)
+
+
+_NUMERIC = {"int", "num0", "num1", "pct", "pct0", "money"}
+
+
+@dataclass
+class Table:
+    """A table ready for the page: header labels, rows of strings, which columns are
+    numbers (right-aligned) and an optional CSS class per row."""
+
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+    row_class: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame) -> Table:
+        """Any small frame, each column formatted by its type (shares as percentages
+        when a column name says so)."""
+        df = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
+        spec = []
+        for c in df.columns:
+            s = df[c]
+            if pd.api.types.is_bool_dtype(s):
+                kind = "bool"
+            elif pd.api.types.is_integer_dtype(s):
+                kind = "int"
+            elif pd.api.types.is_float_dtype(s):
+                name = str(c)
+                kind = ("pct" if any(w in name for w in ("rate", "share", "uplift", "ci_"))
+                        and not name.startswith("revenue") else
+                        "money" if name.startswith("revenue") or "value" in name else "num1")
+            elif pd.api.types.is_datetime64_any_dtype(s):
+                kind = "date"
+            else:
+                kind = "text"
+            spec.append((c, str(c).replace("_", " "), kind))
+        return table(df, spec)
+
+
+def table(df: pd.DataFrame, spec, row_class=None) -> Table:
+    """``spec``: (column, label, kind) with kind one of int, num0, num1, pct, pct0,
+    money, date, datetime, month, quarter, bool, text. Missing columns are skipped."""
+    spec = [s for s in spec if s[0] in df.columns]
+    rows = [[_fmt(kind, v) for (_c, _l, kind), v in zip(spec, r, strict=True)]
+            for r in df[[s[0] for s in spec]].itertuples(index=False)]
+    return Table(columns=[s[1] for s in spec], rows=rows,
+                 numeric=[s[2] in _NUMERIC for s in spec], row_class=row_class or [])
+
+
+def loss_table(t: pd.DataFrame, dim: str, target: float) -> Table:
+    """Loss over the last 12 months per group, rows above the target marked."""
+    t = t.sort_values("loss_rate", ascending=False, ignore_index=True)
+    over = ["over" if v > target else "" for v in t["loss_rate"].fillna(0)]
+    return table(t, [(dim, dim, "text"), ("at_risk", "customers a year ago", "int"),
+                     ("lost", "lost since", "int"), ("loss_rate", "lost (share)", "pct"),
+                     ("revenue_loss_rate", "revenue lost (share)", "pct"),
+                     ("active_now", "customers now", "int")], row_class=over)
+
+
+def headline_sentence(loss_rate, target: float, months: int = 12) -> str:
+    """'You lost 18.2% of customers in the last 12 months; target 5%.'"""
+    if _missing(loss_rate):
+        return (f"Not enough history to measure losses over the last {months} months; "
+                f"target {fmt_pct(target, 0 if round(100 * target, 6) % 1 == 0 else 1)}.")
+    t = fmt_pct(target, 0 if round(100 * target, 6) % 1 == 0 else 1)
+    return f"You lost {fmt_pct(loss_rate)} of customers in the last {months} months; target {t}."
