@@ -208,6 +208,10 @@ TOUCHES = Table(
         Column("by", "string", "Who made the contact."),
         Column("outcome", "string", "reached, no-answer, saved, lost, escalated..."),
         Column("note", "string", "What was said or agreed."),
+        Column("item_id", "string", "The worklist item the contact answered, if any "
+               "(`loyalist log --item`)."),
+        Column("playbook", "string", "The playbook the contact followed, if any (set by "
+               "`loyalist log` from the item)."),
     ),
     natural_key=("customer_id", "at", "kind", "by", "outcome", "note"),
     append_only=True,

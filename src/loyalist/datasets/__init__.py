@@ -9,7 +9,9 @@ requests were misrouted and which were call-backs. Later features are tested aga
 from loyalist.datasets._customers import ARCHETYPES
 from loyalist.datasets._text import CATEGORIES, CATEGORY_TEAM, REASONS, TEAMS
 from loyalist.datasets.business import Business, make_business
+from loyalist.datasets.outreach import Outreach, simulate_outreach
 
 __all__ = [
-    "ARCHETYPES", "CATEGORIES", "CATEGORY_TEAM", "REASONS", "TEAMS", "Business", "make_business",
+    "ARCHETYPES", "CATEGORIES", "CATEGORY_TEAM", "REASONS", "TEAMS", "Business", "Outreach",
+    "make_business", "simulate_outreach",
 ]

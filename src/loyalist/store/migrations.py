@@ -24,6 +24,8 @@ REJECTS = "_loyalist_rejects"
 ATTRIBUTES = "_loyalist_attributes"
 DERIVED = "_loyalist_derived"
 MODELS = "_loyalist_models"
+WORKLIST = "_loyalist_worklist"
+ASSIGNMENTS = "_loyalist_assignments"
 #: columns every contract table carries besides the contract's own
 META_COLUMNS = (("_key", "VARCHAR"), ("_ingest_id", "BIGINT"), ("_line", "BIGINT"))
 
@@ -63,6 +65,26 @@ def _v3(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v4(con: duckdb.DuckDBPyConnection) -> None:
+    """The worklist: every item's history as append-only events, and the treatment or
+    control assignment of each customer per playbook, recorded when it is made."""
+    con.execute(f"""
+        CREATE SEQUENCE IF NOT EXISTS {WORKLIST}_seq START 1;
+        CREATE TABLE IF NOT EXISTS {WORKLIST} (
+            event_id BIGINT PRIMARY KEY, item_id VARCHAR NOT NULL, event VARCHAR NOT NULL,
+            "at" TIMESTAMP, recorded_at TIMESTAMP, run_id BIGINT, customer_id VARCHAR NOT NULL,
+            playbook VARCHAR NOT NULL, reason_kind VARCHAR, must_do BOOLEAN, why VARCHAR,
+            evidence VARCHAR, action VARCHAR, script VARCHAR, owner VARCHAR, p_leave DOUBLE,
+            value DOUBLE, expected_value_saved DOUBLE, due_at TIMESTAMP, outcome VARCHAR,
+            touch_id VARCHAR, note VARCHAR);
+        CREATE TABLE IF NOT EXISTS {ASSIGNMENTS} (
+            customer_id VARCHAR NOT NULL, playbook VARCHAR NOT NULL, arm VARCHAR NOT NULL,
+            assigned_at TIMESTAMP NOT NULL, recorded_at TIMESTAMP, run_id BIGINT,
+            share DOUBLE, seed BIGINT, p_leave DOUBLE, value DOUBLE,
+            PRIMARY KEY (customer_id, playbook, assigned_at));
+    """)
+
+
 def _v5(con: duckdb.DuckDBPyConnection) -> None:
     """Web accounts: users, API tokens and sessions (hashed at rest), the audit log of
     every write, and the answers kept for idempotency keys."""
@@ -91,6 +113,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (1, "ingest log, quarantine and attribute registry", _v1),
     (2, "registry of derived tables", _v2),
     (3, "fitted models", _v3),
+    (4, "worklist item events and control-group assignments", _v4),
     (5, "web accounts, sessions, tokens, audit log, idempotency keys", _v5),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,155 @@
+"""``loyalist worklist``, ``loyalist log``, ``loyalist impact`` and ``loyalist playbooks``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+import loyalist
+from loyalist.cli.options import STORE
+
+out = Console()
+
+
+def _money(x) -> str:
+    return "" if pd.isna(x) else f"{x:,.0f}"
+
+
+def worklist(
+    as_of: str = typer.Option(None, "--as-of", help="Day of the run (default: the date of "
+                              "the latest scores)."),
+    owner: str = typer.Option(None, help="Show only this owner's items."),
+    playbook: str = typer.Option(None, help="Show only this playbook's items."),
+    top: int = typer.Option(20, help="How many items to print."),
+    playbooks: Path = typer.Option(
+        None, "--playbooks",
+        help="Playbook file (default: the shipped ones, overridden by loyalist.toml next to "
+        "the store)."),
+    control_share: float = typer.Option(
+        None, "--control-share", help="Share of each discretionary playbook held out "
+        "(default 0.1)."),
+    seed: int = typer.Option(None, help="Seed of the control-group draw."),
+    show_only: bool = typer.Option(False, "--show", help="Only show the open items; do not "
+                                   "run."),
+    store: str = STORE,
+) -> None:
+    """Whom to contact today: open, keep and close worklist items, then list them."""
+    from loyalist.decisions.worklist import build_worklist, open_items
+
+    with loyalist.connect(store) as s:
+        if not show_only:
+            run = build_worklist(s, as_of, playbooks=playbooks, control_share=control_share,
+                                 seed=seed)
+            out.print(f"Worklist as of {run.as_of:%Y-%m-%d}: {run.opened:,} opened, "
+                      f"{run.closed:,} closed, {run.held_out:,} newly held out as controls; "
+                      f"{len(run.items):,} open.", highlight=False)
+            for n in run.notes:
+                out.print(f"Note: {n}", highlight=False)
+        items = open_items(s, owner=owner, playbook=playbook)
+    t = Table(title=f"Open items ({len(items):,}), most urgent first")
+    for col in ("#", "item", "customer", "owner", "due", "playbook", "why", "expected saved"):
+        t.add_column(col)
+    for r in items.head(top).itertuples(index=False):
+        flag = "[bold red]![/] " if r.must_do else ""
+        t.add_row(str(r.priority), r.item_id, r.customer_id, str(r.owner),
+                  f"{r.due_at:%Y-%m-%d}", flag + escape(r.playbook),
+                  escape(str(r.why or ""))[:90], _money(r.expected_value_saved))
+    out.print(t)
+    out.print("Log what happened: loyalist log CUSTOMER_ID --outcome reached --note '...'")
+
+
+def log(
+    customer_id: str = typer.Argument(..., help="The customer's id."),
+    outcome: str = typer.Option(..., help="reached, no-answer, saved, lost or escalated."),
+    note: str = typer.Option(None, help="What was said or agreed."),
+    by: str = typer.Option(None, help="Who made the contact."),
+    item: str = typer.Option(None, help="The worklist item answered (default: all the "
+                             "customer's open items)."),
+    kind: str = typer.Option("call", help="call, email, visit, letter..."),
+    at: str = typer.Option(None, help="When it happened (default: now)."),
+    store: str = STORE,
+) -> None:
+    """Record the outcome of a contact (appended to touches; closes the item)."""
+    from loyalist.decisions.worklist import log_outcome, open_items
+
+    with loyalist.connect(store) as s:
+        before = set(open_items(s, customer_id=customer_id)["item_id"])
+        touch = log_outcome(s, customer_id, outcome, note=note, by=by, item_id=item, kind=kind,
+                            at=at)
+        after = set(open_items(s, customer_id=customer_id)["item_id"])
+    closed = sorted(before - after)
+    out.print(f"Logged {touch} for {customer_id}"
+              + (f"; closed {', '.join(closed)}" if closed else "")
+              + (f"; still open: {', '.join(sorted(after))}" if after else "") + ".",
+              highlight=False)
+
+
+def impact(
+    window: int = typer.Option(90, "--window", help="Days after assignment to measure over."),
+    as_of: str = typer.Option(None, "--as-of", help="Measure with the records up to this "
+                              "date (default: the latest)."),
+    store: str = STORE,
+) -> None:
+    """Does outreach work? Retention and revenue of treated vs held-out customers."""
+    from loyalist.decisions.impact import measure_impact
+
+    with loyalist.connect(store) as s:
+        res = measure_impact(s, window_days=window, as_of=as_of)
+    t = Table(title=f"Impact over {res.window_days} days after assignment (records to "
+              f"{res.as_of:%Y-%m-%d}; {res.mode} retention)")
+    for col in ("playbook", "treated", "held out", "retention T / C", "uplift (95% CI)",
+                "revenue uplift (95% CI)"):
+        t.add_column(col)
+    for r in res.table.itertuples(index=False):
+        have = pd.notna(r.uplift)
+        t.add_row(r.playbook, f"{r.n_treated:,}", f"{r.n_control:,}",
+                  f"{r.retention_treated:.1%} / {r.retention_control:.1%}" if have else "",
+                  f"{100 * r.uplift:+.1f} pts ({100 * r.ci_low:+.1f} to {100 * r.ci_high:+.1f})"
+                  if have else "",
+                  f"{r.revenue_uplift:+,.0f} ({r.revenue_ci_low:+,.0f} to "
+                  f"{r.revenue_ci_high:+,.0f})" if have else "")
+    out.print(t)
+    for r in res.table.itertuples(index=False):
+        out.print(f"{r.playbook}: {r.verdict}", highlight=False)
+    if res.pending:
+        out.print(f"{res.pending:,} assignments are still inside their window.",
+                  highlight=False)
+    for n in res.notes:
+        out.print(f"Note: {n}", highlight=False)
+
+
+def playbooks(
+    file: Path = typer.Option(None, "--playbooks", help="Playbook file to check."),
+    store: str = STORE,
+) -> None:
+    """The playbooks in force (shipped defaults plus overrides), checked."""
+    from loyalist.decisions.playbooks import load_playbooks
+
+    if file is not None:
+        pbs = load_playbooks(file)
+    else:
+        with loyalist.connect(store, read_only=Path(store).exists()) as s:
+            pbs = load_playbooks(store=s)
+    t = Table(title=f"Playbooks ({', '.join(pbs.sources)})")
+    for col in ("playbook", "must-do", "trigger", "action", "due", "owner", "cap", "control"):
+        t.add_column(col)
+    for p in pbs:
+        share = 0 if p.must_do else (p.control_share if p.control_share is not None
+                                     else pbs.settings.control_share)
+        t.add_row(p.name, "yes" if p.must_do else "", escape(p.trigger), escape(p.action),
+                  f"{p.due_in_days:g} d", p.owner if p.owner == "team" else
+                  f"account manager, else {p.team or pbs.settings.default_team}",
+                  str(p.cap_per_owner_per_day or ""), f"{share:.0%}")
+    out.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(worklist)
+    app.command()(log)
+    app.command()(impact)
+    app.command()(playbooks)

@@ -1,0 +1,140 @@
+"""Simulated outreach: what happens when the team works the list, with the truth.
+
+``simulate_outreach(business, assignments, uplift)`` plays out each assignment (a
+customer, a playbook, treatment or control, the date) in the synthetic business:
+
+- a customer *would lapse* when the business's truth has them leave before the end of
+  the measurement window;
+- every assigned customer, in either arm, draws whether outreach would keep them
+  (probability ``uplift[playbook]``) and the orders they would then place: from the
+  later of leaving and the assignment, at their own purchase rate and order value, until
+  the end of the records. These are the potential outcomes: without outreach the
+  records as they are, with it the records plus those orders;
+- only treated customers get the orders, and the touches the team would log (a call
+  within a week: ``saved`` for those kept, else ``reached`` or ``no-answer``).
+
+The truth holds both potential outcomes of every unit, so the true average effect of
+each playbook on the measured retention (an order in the window) is known exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from loyalist.datasets._common import contract_frame
+from loyalist.errors import DataError
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+@dataclass(frozen=True)
+class Outreach:
+    """Simulated outreach: contract rows to ingest and the truth behind them.
+
+    Attributes
+    ----------
+    touches, orders : pandas.DataFrame
+        Contract frames: the calls logged for treated customers, and the orders of the
+        treated customers that outreach kept.
+    truth : pandas.DataFrame
+        One row per assignment: ``customer_id, playbook, arm, assigned_at, would_lapse,
+        kept, y0, y1`` (retained without and with outreach) and ``revenue0, revenue1``
+        (order revenue in the window without and with it).
+    """
+
+    touches: pd.DataFrame
+    orders: pd.DataFrame
+    truth: pd.DataFrame
+
+    def true_effect(self) -> pd.DataFrame:
+        """Per playbook and overall: the exact average effect on retention (``uplift``)
+        and on revenue in the window, over all assigned customers."""
+        t = self.truth.assign(d=self.truth["y1"].astype(int) - self.truth["y0"].astype(int),
+                              dr=self.truth["revenue1"] - self.truth["revenue0"])
+        per = t.groupby("playbook").agg(n=("d", "size"), uplift=("d", "mean"),
+                                        revenue_uplift=("dr", "mean"))
+        per.loc["overall"] = [len(t), (per["n"] * per["uplift"]).sum() / len(t),
+                              (per["n"] * per["revenue_uplift"]).sum() / len(t)]
+        return per.reset_index()
+
+
+def simulate_outreach(business, assignments: pd.DataFrame, uplift: dict[str, float], *,
+                      window_days: int = 90, seed: int = 0, reach_rate: float = 0.7,
+                      contact_within_days: float = 7.0) -> Outreach:
+    """Play out ``assignments`` (``customer_id, playbook, arm, assigned_at``) with a true
+    ``uplift`` per playbook: the probability that outreach keeps a customer who would
+    otherwise leave. Windows must end by ``business.as_of``."""
+    need = {"customer_id", "playbook", "arm", "assigned_at"}
+    if not need <= set(assignments.columns):
+        raise DataError(f"assignments need the columns {sorted(need)}; got "
+                        f"{sorted(assignments.columns)}.",
+                        hint="Pass the _loyalist_assignments table of the store.")
+    missing = sorted(set(assignments["playbook"]) - set(uplift))
+    if missing:
+        raise DataError(f"No uplift given for playbook {missing[0]!r}.",
+                        hint="Give uplift={playbook: probability} for every playbook.")
+    rng = np.random.default_rng(seed)
+    a = assignments[list(need)].reset_index(drop=True).copy()
+    a["assigned_at"] = pd.to_datetime(a["assigned_at"])
+    a["ends"] = a["assigned_at"] + pd.Timedelta(days=window_days)
+    end = business.as_of
+    if (a["ends"] > end).any():
+        raise DataError(f"Some windows end after the records do ({end.date()}).",
+                        hint="Assign earlier or measure over a shorter window.")
+    truth = business.truth["customers"].set_index("customer_id")
+    info = truth.reindex(a["customer_id"])
+    if info["purchase_rate"].isna().any():
+        raise DataError("Some assigned customers are not in the business.",
+                        hint="Use assignments made on a store of this business.")
+    # the records as they are: orders in each unit's window
+    o = business.tables["orders"][["customer_id", "ordered_at", "amount"]]
+    j = a.reset_index().merge(o, on="customer_id")
+    j = j[(j["ordered_at"] >= j["assigned_at"]) & (j["ordered_at"] < j["ends"])]
+    base = j.groupby("index").agg(n=("amount", "size"), rev=("amount", "sum"))
+    a["y0"] = base["n"].reindex(a.index).fillna(0).to_numpy() > 0
+    a["revenue0"] = base["rev"].reindex(a.index).fillna(0.0).to_numpy()
+    churned_at = info["churned_at"].to_numpy()
+    a["would_lapse"] = pd.notna(churned_at) & (churned_at < a["ends"].to_numpy())
+    u = a["playbook"].map(uplift).astype(float).to_numpy()
+    a["kept"] = (rng.random(len(a)) < u) & a["would_lapse"].to_numpy()
+    # the orders a kept customer places: from leaving (or assignment) to the records' end
+    start = np.maximum(np.where(pd.notna(churned_at), churned_at, a["assigned_at"]),
+                       a["assigned_at"].to_numpy()).astype("datetime64[us]")
+    span = (end.to_datetime64() - start) / np.timedelta64(1, "D")
+    rate = info["purchase_rate"].to_numpy() / DAYS_PER_MONTH
+    counts = np.where(a["kept"], rng.poisson(np.clip(rate * span, 0, None)), 0)
+    unit = np.repeat(np.arange(len(a)), counts)
+    at = start[unit] + (rng.random(len(unit)) * span[unit] * 86400e6).astype(
+        "timedelta64[us]")
+    mean = info["mean_order_value"].to_numpy()[unit]
+    amount = np.round(rng.gamma(4.0, mean / 4.0), 2)
+    in_window = at < a["ends"].to_numpy().astype("datetime64[us]")[unit]
+    extra_n = np.bincount(unit[in_window], minlength=len(a))
+    extra_rev = np.bincount(unit[in_window], weights=amount[in_window], minlength=len(a))
+    a["y1"] = a["y0"] | (extra_n > 0)
+    a["revenue1"] = a["revenue0"] + extra_rev
+    treated = (a["arm"] == "treatment").to_numpy()
+    give = treated[unit]
+    ids = np.char.add("SIMO", np.char.zfill(np.arange(1, give.sum() + 1).astype(str), 7))
+    orders = contract_frame("orders", {
+        "id": ids, "customer_id": a["customer_id"].to_numpy()[unit[give]],
+        "ordered_at": at[give], "amount": amount[give],
+        "quantity": np.ones(give.sum(), dtype=np.int64), "status": np.full(give.sum(),
+                                                                          "fulfilled")})
+    t = a[treated]
+    call = t["assigned_at"].to_numpy() + (rng.random(len(t)) * contact_within_days
+                                          * 86400e6).astype("timedelta64[us]")
+    call = np.minimum(call, (end - pd.Timedelta(minutes=1)).to_datetime64())
+    reached = rng.random(len(t)) < reach_rate
+    outcome = np.where(t["kept"], "saved", np.where(reached, "reached", "no-answer"))
+    touches = contract_frame("touches", {
+        "id": np.char.add("SIMT", np.char.zfill(np.arange(1, len(t) + 1).astype(str), 7)),
+        "customer_id": t["customer_id"].to_numpy(), "at": call,
+        "kind": np.full(len(t), "call"), "outcome": outcome,
+        "note": np.full(len(t), "simulated outreach"), "playbook": t["playbook"].to_numpy()})
+    truth_cols = ["customer_id", "playbook", "arm", "assigned_at", "would_lapse", "kept", "y0",
+                  "y1", "revenue0", "revenue1"]
+    return Outreach(touches=touches, orders=orders, truth=a[truth_cols].reset_index(drop=True))

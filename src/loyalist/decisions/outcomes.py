@@ -1,0 +1,212 @@
+"""The worklist's memory: open items, logged outcomes and progress.
+
+Nothing here updates a row in place. Every item is a series of events in
+``_loyalist_worklist`` (``opened``, ``attempt``, ``closed``); an outcome is a new row of
+``touches`` (through the store's ingest, one transaction) plus the events it causes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+
+import pandas as pd
+
+from loyalist.errors import DataError
+from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
+
+#: outcomes a person can log; all but ``no-answer`` close the item
+OUTCOMES = ("reached", "no-answer", "saved", "lost", "escalated")
+CLOSING = ("reached", "saved", "lost", "escalated")
+ITEM_COLUMNS = ["item_id", "customer_id", "playbook", "reason_kind", "must_do", "why",
+                "evidence", "action", "script", "owner", "priority", "expected_value_saved",
+                "p_leave", "value", "opened_at", "due_at", "attempts", "status"]
+
+_OPEN_SQL = f"""
+    WITH o AS (SELECT * FROM {WORKLIST} WHERE event = 'opened'),
+    a AS (SELECT item_id, count(*) AS attempts FROM {WORKLIST} WHERE event = 'attempt'
+          GROUP BY item_id)
+    SELECT o.item_id, o.customer_id, o.playbook, o.reason_kind, o.must_do, o.why, o.evidence,
+           o.action, o.script, o.owner, o.expected_value_saved, o.p_leave, o.value,
+           o."at" AS opened_at, o.due_at, coalesce(a.attempts, 0) AS attempts
+    FROM o LEFT JOIN a USING (item_id)
+    WHERE NOT EXISTS (SELECT 1 FROM {WORKLIST} c WHERE c.event = 'closed'
+                      AND c.item_id = o.item_id)
+"""
+
+
+def open_items(store, *, owner: str | None = None, playbook: str | None = None,
+               due_before=None, customer_id: str | None = None) -> pd.DataFrame:
+    """The open items, most urgent first: must-do items, then by expected value saved.
+
+    ``priority`` is the item's place in that order (1 = first) among all open items,
+    before the filters are applied.
+    """
+    df = store.raw.execute(_OPEN_SQL).df()
+    df = df.sort_values(["must_do", "expected_value_saved", "due_at", "item_id"],
+                        ascending=[False, False, True, True], ignore_index=True)
+    df["priority"] = range(1, len(df) + 1)
+    df["status"] = "open"
+    if owner is not None:
+        df = df[df["owner"] == owner]
+    if playbook is not None:
+        df = df[df["playbook"] == playbook]
+    if customer_id is not None:
+        df = df[df["customer_id"] == customer_id]
+    if due_before is not None:
+        df = df[df["due_at"] < pd.Timestamp(due_before)]
+    return df[ITEM_COLUMNS].reset_index(drop=True)
+
+
+def item_history(store, item_id: str | None = None) -> pd.DataFrame:
+    """Every event of every item (or of one), oldest first."""
+    where, params = ("WHERE item_id = ?", [item_id]) if item_id else ("", [])
+    return store.raw.execute(f"SELECT * FROM {WORKLIST} {where} ORDER BY event_id",
+                             params).df()
+
+
+def normalise_outcome(outcome: str) -> str:
+    o = str(outcome).strip().lower().replace("_", "-").replace(" ", "-")
+    if o not in OUTCOMES:
+        raise DataError(f"Unknown outcome {outcome!r}.", hint=f"Use one of: {', '.join(OUTCOMES)}.")
+    return o
+
+
+def _known_customer(store, customer_id: str) -> bool:
+    for name, col in (("customers", "id"), ("orders", "customer_id"),
+                      ("subscriptions", "customer_id")):
+        t = store.table(name)
+        if t.filter(t[col] == customer_id).count().execute():
+            return True
+    return False
+
+
+def _append_events(con, events: pd.DataFrame) -> None:
+    """Append item events (``item_id`` given) in the open transaction of ``con``."""
+    cols = [c for c in events.columns if c != "event_id"]
+    con.register("_loyalist_events_src", events)
+    names = ", ".join(f'"{c}"' for c in cols)
+    con.execute(f"INSERT INTO {WORKLIST} (event_id, {names}) SELECT nextval('{WORKLIST}_seq'), "
+                f"{names} FROM _loyalist_events_src")
+    con.unregister("_loyalist_events_src")
+
+
+@contextmanager
+def _transaction(store):
+    """A cursor inside one transaction: committed when the block ends, else rolled back."""
+    con = store.cursor()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        con.close()
+        raise
+    con.execute("COMMIT")
+    con.close()
+
+
+def write_events(store, events: pd.DataFrame, assignments: pd.DataFrame | None = None, *,
+                 opened: pd.DataFrame | None = None) -> None:
+    """Append item events, assignments and newly opened items (which get their id from
+    the event sequence) in one transaction."""
+    with _transaction(store) as con:
+        if opened is not None and len(opened):
+            con.register("_loyalist_open_src", opened)
+            cols = ", ".join(f'"{c}"' for c in opened.columns)
+            con.execute(
+                f"INSERT INTO {WORKLIST} (event_id, item_id, {cols}) SELECT e, 'W' || "
+                f"lpad(CAST(e AS VARCHAR), 7, '0'), {cols} FROM (SELECT nextval("
+                f"'{WORKLIST}_seq') AS e, * FROM _loyalist_open_src)")
+            con.unregister("_loyalist_open_src")
+        if len(events):
+            _append_events(con, events)
+        if assignments is not None and len(assignments):
+            con.register("_loyalist_assign_src", assignments)
+            cols = ", ".join(assignments.columns)
+            con.execute(f"INSERT INTO {ASSIGNMENTS} ({cols}) SELECT {cols} "
+                        "FROM _loyalist_assign_src")
+            con.unregister("_loyalist_assign_src")
+
+
+def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = None,
+                by: str | None = None, item_id: str | None = None, kind: str = "call",
+                at=None) -> str:
+    """Record what happened when someone contacted a customer; return the touch id.
+
+    Appends one row to ``touches`` and, for the customer's open items (only ``item_id``
+    when given), an event: ``closed`` for every outcome but ``no-answer``, which is an
+    ``attempt`` until the item has had ``max_attempts`` of them.
+    """
+    from loyalist.decisions.playbooks import load_playbooks
+
+    outcome = normalise_outcome(outcome)
+    customer_id = str(customer_id)
+    if not _known_customer(store, customer_id):
+        raise DataError(f"No customer {customer_id!r} in the store.",
+                        hint="Check the id (loyalist worklist lists the customers to call).")
+    items = open_items(store, customer_id=customer_id)
+    if item_id is not None:
+        if item_id not in set(items["item_id"]):
+            hist = item_history(store, item_id)
+            why = ("is already closed" if len(hist) and hist["customer_id"].iloc[0] == customer_id
+                   else f"is not an item of customer {customer_id}" if len(hist)
+                   else "does not exist")
+            raise DataError(f"Item {item_id!r} {why}.",
+                            hint="See the open items with loyalist worklist --customer ID, or "
+                            "log without --item.")
+        items = items[items["item_id"] == item_id]
+    when = pd.Timestamp(at) if at is not None else pd.Timestamp.now("UTC").tz_localize(None)
+    if when.tzinfo is not None:
+        when = when.tz_convert("UTC").tz_localize(None)
+    touch_id = f"touch-{uuid.uuid4().hex[:16]}"
+    touch = pd.DataFrame({
+        "id": [touch_id], "customer_id": [customer_id], "at": [when], "kind": [kind],
+        "by": [by], "outcome": [outcome], "note": [note],
+        "item_id": [",".join(items["item_id"]) or None],
+        "playbook": [",".join(sorted(set(items["playbook"]))) or None]})
+    touch = touch.astype({c: "string" for c in touch.columns if c != "at"})
+    store.ingest("touches", touch)
+    if len(items):
+        limit = load_playbooks(store=store).settings.max_attempts
+        closes = (outcome != "no-answer") | (items["attempts"] + 1 >= limit)
+        events = pd.DataFrame({
+            "item_id": items["item_id"], "event": closes.map({True: "closed", False: "attempt"}),
+            "at": when, "recorded_at": pd.Timestamp.now("UTC").tz_localize(None),
+            "customer_id": customer_id, "playbook": items["playbook"], "outcome": outcome,
+            "touch_id": touch_id, "note": note if by is None else f"{by}: {note or ''}".strip()})
+        write_events(store, events)
+    return touch_id
+
+
+def worklist_progress(store, as_of=None) -> pd.DataFrame:
+    """One row per playbook: items open, closed and overdue (due before ``as_of``, by
+    default the last run's date), outcomes logged by kind, and customers held out."""
+    con = store.raw
+    if as_of is None:
+        as_of = con.execute(f"SELECT max(\"at\") FROM {WORKLIST} WHERE event = 'opened'"
+                            ).fetchall()[0][0]
+    items = open_items(store)
+    hist = con.execute(f"SELECT playbook, count(DISTINCT item_id) FILTER (WHERE event = "
+                       f"'opened') AS opened, count(*) FILTER (WHERE event = 'closed') AS closed"
+                       f" FROM {WORKLIST} GROUP BY playbook").df().set_index("playbook")
+    out = pd.DataFrame(index=hist.index)
+    out["open"] = items.groupby("playbook").size().reindex(out.index).fillna(0).astype(int)
+    out["closed"] = hist["closed"].astype(int)
+    due = items[items["due_at"] < pd.Timestamp(as_of)] if as_of is not None else items[:0]
+    out["overdue"] = due.groupby("playbook").size().reindex(out.index).fillna(0).astype(int)
+    t = store.table("touches")
+    t = t.filter(t.playbook.notnull())
+    touches = t.group_by(["playbook", "outcome"]).aggregate(n=t.count()).to_pandas()
+    touches = touches.assign(playbook=touches["playbook"].str.split(",")).explode("playbook")
+    by = touches.pivot_table(index="playbook", columns="outcome", values="n", aggfunc="sum")
+    for o in OUTCOMES:
+        col = o.replace("-", "_")
+        out[col] = (by[o].reindex(out.index) if o in by else pd.Series(0, index=out.index)
+                    ).fillna(0).astype(int)
+    held = con.execute(f"SELECT playbook, count(DISTINCT customer_id) FILTER (WHERE arm = "
+                       f"'control') AS held_out, count(DISTINCT customer_id) FILTER (WHERE "
+                       f"arm = 'treatment') AS treated FROM {ASSIGNMENTS} GROUP BY playbook"
+                       ).df().set_index("playbook")
+    out = out.join(held, how="outer").fillna(0).astype(int)
+    return out.rename_axis("playbook").reset_index()

@@ -1,0 +1,269 @@
+"""Playbooks: what the team does about each reason to contact a customer.
+
+The defaults ship in ``playbooks.toml`` next to this module. A ``loyalist.toml`` next to
+the store overrides them: settings under ``[worklist]``, playbooks as
+``[[worklist.playbook]]`` (merged by name onto the defaults; ``enabled = false`` drops
+one). :func:`load_playbooks` reads and checks them; every mistake raises a
+:class:`~loyalist.errors.ConfigError`-style :class:`~loyalist.errors.DataError` naming
+the file, the playbook and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+
+from loyalist.decisions.scoring import MUST_DO
+from loyalist.errors import DataError, SourceError
+
+#: alert kinds a playbook can be triggered by (``alert = ...``)
+ALERT_KINDS = ("unanswered_request", "repeated_contact", "cancel_words", "competitor_words",
+               "complaint_words", "not_acknowledged", "acknowledged_late",
+               "late_against_promise", "not_followed_up", "detractor", "stay_in_touch")
+OWNER_RULES = ("account_manager", "team")
+_EXAMPLE = 'name = "save_call"\nmin_p_leave = 0.5\naction = "Save call"'
+
+
+@dataclass(frozen=True)
+class Playbook:
+    """One playbook: its trigger, what to do, by whom and by when.
+
+    A customer matches when every trigger key given holds: ``alert`` (an alert of that
+    kind is open), ``whisper`` (a whisper of that family is among their reasons),
+    ``segment`` (one of these segments), ``value_top`` (among the top share of customers
+    by value at stake), ``min_p_leave`` / ``max_p_leave`` and ``min_p_promoter``.
+    """
+
+    name: str
+    action: str
+    script: str = ""
+    alert: str | None = None
+    whisper: str | None = None
+    segment: tuple[str, ...] = ()
+    value_top: float | None = None
+    min_p_leave: float | None = None
+    max_p_leave: float | None = None
+    min_p_promoter: float | None = None
+    due_in_days: float = 3
+    owner: str = "account_manager"
+    team: str | None = None
+    cap_per_owner_per_day: int | None = None
+    control_share: float | None = None
+    contact_helps: float = 0.1
+    enabled: bool = True
+
+    @property
+    def must_do(self) -> bool:
+        """Service the customer is owed (never held out, listed before everything else)."""
+        return self.alert in MUST_DO
+
+    @property
+    def trigger(self) -> str:
+        parts = [f"alert {self.alert}"] if self.alert else []
+        parts += [f"whisper {self.whisper}"] if self.whisper else []
+        parts += [f"segment in {', '.join(self.segment)}"] if self.segment else []
+        if self.value_top is not None:
+            parts.append(f"top {self.value_top:.0%} by value")
+        for key, sign in (("min_p_leave", ">="), ("max_p_leave", "<="),
+                          ("min_p_promoter", ">=")):
+            v = getattr(self, key)
+            if v is not None:
+                parts.append(f"{key.removeprefix('min_').removeprefix('max_')} {sign} {v:g}")
+        return "; ".join(parts) or "every scored customer"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``[worklist]`` settings."""
+
+    window_days: int = 90
+    reopen_after_days: int = 30
+    max_attempts: int = 3
+    seed: int = 0
+    prior_strength: float = 200
+    default_team: str = "Retention team"
+    control_share: float = 0.1
+
+
+@dataclass(frozen=True)
+class Playbooks:
+    """The settings and the enabled playbooks, in the order they are tried."""
+
+    settings: Settings
+    playbooks: tuple[Playbook, ...]
+    sources: tuple[str, ...] = field(default=())
+
+    def __iter__(self):
+        return iter(self.playbooks)
+
+    def __len__(self) -> int:
+        return len(self.playbooks)
+
+    def get(self, name: str) -> Playbook:
+        for p in self.playbooks:
+            if p.name == name:
+                return p
+        raise DataError(f"No playbook {name!r}.",
+                        hint=f"Playbooks: {', '.join(p.name for p in self.playbooks)}.")
+
+
+_NUMBER = (int, float)
+_TYPES = {f.name: f.type for f in fields(Playbook)}
+_SETTING_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _fail(where: str, message: str, hint: str) -> DataError:
+    return DataError(f"{where}: {message}", hint=hint)
+
+
+def _kind(annotation: str) -> str:
+    first = annotation.split(" | ")[0]
+    return {"float": "number", "int": "int", "bool": "bool"}.get(first, "str")
+
+
+def _check_value(where: str, key: str, value, annotation: str):
+    if key == "segment":
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise _fail(where, f"'segment' must be a segment name or a list of them; got {value!r}.",
+                    'write e.g. segment = ["key account", "medium"]')
+    kind = _kind(annotation)
+    ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
+          "int": isinstance(value, int) and not isinstance(value, bool),
+          "number": isinstance(value, _NUMBER) and not isinstance(value, bool)}[kind]
+    if not ok:
+        name = {"str": "text", "bool": "true or false", "int": "a whole number",
+                "number": "a number"}[kind]
+        raise _fail(where, f"{key!r} must be {name}; got {value!r}.",
+                    f"fix {key} (docs/worklist.md lists every key).")
+    return value
+
+
+def _share(where, key, v, low=0.0, high=1.0, *, open_low=False):
+    if v is not None and (v < low or v > high or (open_low and v <= low)):
+        raise _fail(where, f"{key!r} must be between {low:g} and {high:g}; got {v!r}.",
+                    f"set {key} to a share such as 0.1.")
+
+
+def _playbook(raw: dict, where: str) -> Playbook:
+    unknown = sorted(set(raw) - set(_TYPES))
+    if unknown:
+        raise _fail(where, f"unknown key {unknown[0]!r}.",
+                    f"use only: {', '.join(_TYPES)}.")
+    for key in ("name", "action"):
+        if key not in raw:
+            raise _fail(where, f"missing key {key!r}.", f"every playbook needs {key}, e.g. "
+                        f"{_EXAMPLE!r}.")
+    values = {k: _check_value(where, k, v, str(_TYPES[k])) for k, v in raw.items()}
+    pb = Playbook(**values)
+    if pb.alert is not None and pb.alert not in ALERT_KINDS:
+        raise _fail(where, f"'alert' {pb.alert!r} is not an alert kind.",
+                    f"use one of: {', '.join(ALERT_KINDS)}.")
+    if pb.owner not in OWNER_RULES:
+        raise _fail(where, f"'owner' {pb.owner!r} is not an owner rule.",
+                    "use 'account_manager' (customers.owner, else the team) or 'team'.")
+    for key in ("value_top", "min_p_leave", "max_p_leave", "min_p_promoter"):
+        _share(where, key, getattr(pb, key))
+    _share(where, "contact_helps", pb.contact_helps, open_low=True)
+    _share(where, "control_share", pb.control_share, high=0.9)
+    if pb.due_in_days < 0:
+        raise _fail(where, f"'due_in_days' must be 0 or more; got {pb.due_in_days!r}.",
+                    "give the days allowed, e.g. due_in_days = 3.")
+    if pb.cap_per_owner_per_day is not None and pb.cap_per_owner_per_day < 1:
+        raise _fail(where, "'cap_per_owner_per_day' must be 1 or more; got "
+                    f"{pb.cap_per_owner_per_day!r}.", "leave it out for no cap.")
+    if pb.must_do and pb.control_share:
+        raise _fail(where, f"a must-do playbook ({pb.alert}) cannot hold out a control group.",
+                    "remove control_share: service a customer is owed is never withheld.")
+    return pb
+
+
+def _settings(raw: dict, where: str, base: Settings) -> Settings:
+    raw = {k: v for k, v in raw.items() if k not in ("playbook", "use_defaults")}
+    unknown = sorted(set(raw) - set(_SETTING_TYPES))
+    if unknown:
+        raise _fail(where, f"unknown setting {unknown[0]!r} in [worklist].",
+                    f"use only: {', '.join(_SETTING_TYPES)}, and [[worklist.playbook]] tables.")
+    values = {k: _check_value(where, k, v, str(_SETTING_TYPES[k])) for k, v in raw.items()}
+    s = Settings(**{**base.__dict__, **values})
+    _share(where, "control_share", s.control_share, high=0.9)
+    for key in ("window_days", "reopen_after_days", "max_attempts"):
+        if getattr(s, key) < 1:
+            raise _fail(where, f"{key!r} must be 1 or more; got {getattr(s, key)!r}.",
+                        f"set {key} to a positive whole number.")
+    return s
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise SourceError(f"Playbook file not found: {str(path)!r}.",
+                          hint="give a TOML file with [[playbook]] tables (docs/worklist.md).")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{str(path)!r} is not valid TOML: {e}.",
+                        hint="fix the file; see docs/worklist.md for an example.") from None
+
+
+def _build(doc: dict, where: str, base: Playbooks | None) -> Playbooks:
+    section = doc.get("worklist", {})
+    if not isinstance(section, dict):
+        raise _fail(where, "[worklist] must be a table.", "write [worklist] then key = value lines.")
+    raw_books = section.get("playbook", doc.get("playbook", []))
+    if not isinstance(raw_books, list) or not all(isinstance(b, dict) for b in raw_books):
+        raise _fail(where, "playbooks must be [[worklist.playbook]] tables.",
+                    f"write each as [[worklist.playbook]] followed by lines like {_EXAMPLE!r}.")
+    settings = _settings(section, where, base.settings if base else Settings())
+    use_defaults = section.get("use_defaults", True)
+    if not isinstance(use_defaults, bool):
+        raise _fail(where, f"'use_defaults' must be true or false; got {use_defaults!r}.",
+                    "write use_defaults = false to start from no playbooks.")
+    books = {p.name: p for p in base.playbooks} if base and use_defaults else {}
+    seen = set()
+    for i, raw in enumerate(raw_books, 1):
+        name = raw.get("name")
+        at = f"{where}, playbook {name!r}" if name else f"{where}, playbook #{i}"
+        if name in seen:
+            raise _fail(at, "the name is used twice.", "give each playbook its own name.")
+        seen.add(name)
+        if name in books:  # an override: merge onto the default
+            merged = {k: v for k, v in books[name].__dict__.items()}
+            merged["segment"] = list(merged["segment"])
+            merged.update(raw)
+            raw = {k: v for k, v in merged.items() if v is not None}
+        books[name] = _playbook(raw, at)
+    enabled = tuple(p for p in books.values() if p.enabled)
+    return Playbooks(settings, enabled, ((*base.sources,) if base else ()) + (where,))
+
+
+def default_playbooks() -> Playbooks:
+    """The playbooks that ship with Loyalist."""
+    text = resources.files("loyalist.decisions").joinpath("playbooks.toml").read_text("utf-8")
+    return _build(tomllib.loads(text), "default playbooks.toml", None)
+
+
+def load_playbooks(path=None, *, store=None) -> Playbooks:
+    """The defaults, overridden by ``path`` (a TOML file), else by ``loyalist.toml`` next to
+    the store when it has a ``[worklist]`` table."""
+    base = default_playbooks()
+    if path is None and store is not None and getattr(store, "path", ":memory:") != ":memory:":
+        candidate = Path(store.path).parent / "loyalist.toml"
+        if candidate.is_file():
+            doc = _read(candidate)
+            if "worklist" in doc:
+                return _build(doc, str(candidate), base)
+        return base
+    if path is None:
+        return base
+    return _build(_read(Path(path)), str(path), base)
+
+
+def resolve(playbooks, store) -> Playbooks:
+    """``playbooks`` as given (a Playbooks, a path, or None for the store's own)."""
+    if isinstance(playbooks, Playbooks):
+        return playbooks
+    return load_playbooks(playbooks, store=store)

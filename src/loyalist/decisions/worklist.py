@@ -1,0 +1,404 @@
+"""Whom to contact today: the prioritized worklist.
+
+``build_worklist(store)`` reads the latest ``scores``, ``reasons`` and ``alerts`` (and
+``customer_value`` when there is one), matches customers to playbooks
+(:mod:`loyalist.decisions.playbooks`) and keeps one open item per customer and
+playbook:
+
+- must-do items (service the customer is owed: an unanswered request, a call-back, an
+  order not acknowledged or not followed up, a detractor who gave a reason) are listed
+  first and never held out;
+- discretionary outreach is ranked by expected value saved,
+  ``P(leave) x value at stake x contact_helps``, where value at stake is the customer's
+  CLV (else their spend in the last 365 days) and ``contact_helps`` is the playbook's
+  prior, shrunk towards the saved rate measured against its control group once there is
+  one (:func:`helps_factors`);
+- a share of the customers newly eligible for a discretionary playbook is held out at
+  random (the control group), recorded in ``_loyalist_assignments`` and never listed;
+  the draw holds for ``window_days``;
+- re-running adds nothing already open; an item closes when an outcome is logged
+  (``log_outcome`` or an ingested touch) or when its reason has gone;
+- ``cap_per_owner_per_day`` limits the items a playbook opens per owner per day.
+
+Every change is an appended event (``_loyalist_worklist``); nothing is updated in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from loyalist.decisions.outcomes import (
+    CLOSING,
+    item_history,
+    log_outcome,
+    normalise_outcome,
+    open_items,
+    worklist_progress,
+    write_events,
+)
+from loyalist.decisions.playbooks import Playbook, Playbooks, resolve
+from loyalist.errors import DataError
+from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
+
+__all__ = ["WorklistRun", "build_worklist", "helps_factors", "item_history", "log_outcome",
+           "normalise_outcome", "open_items", "worklist_progress"]
+
+_PER_ITEM = 3  # alert sentences and evidence rows shown per item
+
+
+@dataclass
+class WorklistRun:
+    """What one run did: the open items after it and the counts of its changes."""
+
+    as_of: pd.Timestamp
+    run_id: int
+    items: pd.DataFrame
+    opened: int
+    closed: int
+    held_out: int
+    notes: list[str] = field(default_factory=list)
+
+
+# -- inputs --------------------------------------------------------------------------
+
+def _need(store, name: str) -> None:
+    if name not in store.tables():
+        raise DataError(f"The store has no {name!r} table yet.",
+                        hint="Run loyalist score first (and loyalist value for CLV).")
+
+
+def _people(store, as_of) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Everyone scored or alerted, with p_leave, p_promoter, value, segment and owner;
+    the alerts at ``as_of``; the top reason of each scored customer."""
+    _need(store, "scores")
+    s = store.table("scores")
+    cols = [c for c in ("customer_id", "as_of", "p_leave", "p_promoter", "top_reason")
+            if c in s.columns]
+    scores = s.select(*cols).to_pandas()
+    alerts = _alerts(store, as_of, scores)
+    ids = pd.Index(scores["customer_id"]).union(pd.Index(alerts["customer_id"].unique()))
+    people = pd.DataFrame({"customer_id": ids}).merge(scores, on="customer_id", how="left")
+    if "p_promoter" not in people:
+        people["p_promoter"] = np.nan
+    from loyalist.decisions.stay_in_touch import _value
+
+    value = _value(store, as_of)
+    value = value[value["value"] > 0]
+    value["value_share"] = value["value"].rank(ascending=False, pct=True)
+    people = people.merge(value, on="customer_id", how="left")
+    people["value"] = people["value"].fillna(0.0)
+    c = store.table("customers")
+    cust = c.select(customer_id=c.id, segment=c.segment, owner=c.owner).to_pandas()
+    people = people.merge(cust.drop_duplicates("customer_id"), on="customer_id", how="left")
+    top = pd.DataFrame(columns=["customer_id", "evidence"])
+    if "reasons" in store.tables():
+        r = store.table("reasons")
+        top = r.filter(r["rank"] == 1).select("customer_id", "evidence").to_pandas()
+    return people, alerts, top
+
+
+def _alerts(store, as_of, scores) -> pd.DataFrame:
+    """The stored alerts when they are of ``as_of``, else computed afresh."""
+    if "alerts" in store.tables():
+        a = store.table("alerts")
+        stored_at = a.as_of.max().execute() if "as_of" in a.columns else None
+        if stored_at is not None and pd.Timestamp(stored_at) == as_of:
+            return a.select("customer_id", "kind", "evidence_table", "evidence_id", "text",
+                            "value").to_pandas()
+    from loyalist.decisions.scoring import hard_alerts
+
+    a = hard_alerts(store, as_of)
+    return a[["customer_id", "kind", "evidence_table", "evidence_id", "text", "value"]]
+
+
+def _alert_items(alerts: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """One row per customer with an alert of ``kind``: why (sentences) and evidence."""
+    a = alerts[alerts["kind"] == kind]
+    if a.empty:
+        return pd.DataFrame(columns=["customer_id", "why", "evidence"])
+    a = a.assign(ref=a["evidence_table"].astype(str) + ":" + a["evidence_id"].astype(str))
+    g = a.groupby("customer_id", sort=False)
+    n = g.size()
+    head = a[g.cumcount() < _PER_ITEM]
+    hg = head.groupby("customer_id", sort=False)
+    why = hg["text"].agg("; ".join)
+    more = n.reindex(why.index) - _PER_ITEM
+    why = why.where(more <= 0, why + "; and " + more.astype(str) + " more")
+    return pd.DataFrame({"customer_id": why.index, "why": why.to_numpy(),
+                         "evidence": hg["ref"].agg(" ".join).reindex(why.index).to_numpy()})
+
+
+def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.DataFrame,
+             store) -> pd.DataFrame:
+    """The customers a playbook's trigger picks, with why and evidence."""
+    if pb.alert:
+        m = _alert_items(alerts, pb.alert).merge(people, on="customer_id", how="inner")
+    elif pb.whisper:
+        if "reasons" not in store.tables():
+            return people.iloc[:0].assign(why=None, evidence=None)
+        r = store.table("reasons")
+        w = r.filter(r.family == pb.whisper).select("customer_id", "rank", "text", "evidence")
+        w = w.to_pandas().sort_values("rank").drop_duplicates("customer_id")
+        m = w.rename(columns={"text": "why"}).drop(columns="rank").merge(
+            people, on="customer_id", how="inner")
+    else:
+        m = people[people["p_leave"].notna()].merge(top, on="customer_id", how="left")
+        m = m.assign(why=m["top_reason"])
+    keep = pd.Series(True, index=m.index)
+    if pb.segment:
+        keep &= m["segment"].isin(pb.segment)
+    if pb.value_top is not None:
+        keep &= m["value_share"] <= pb.value_top
+    if pb.min_p_leave is not None:
+        keep &= m["p_leave"] >= pb.min_p_leave
+    if pb.max_p_leave is not None:
+        keep &= m["p_leave"] <= pb.max_p_leave
+    if pb.min_p_promoter is not None:
+        keep &= m["p_promoter"] >= pb.min_p_promoter
+    m = m[keep.fillna(False)].copy()
+    if "p_leave" in m and pb.min_p_promoter is not None:
+        m["why"] = ("Likely advocate (P(promoter) " + (m["p_promoter"] * 100).round().astype(
+            int).astype(str) + "%)")
+    return m
+
+
+# -- state ---------------------------------------------------------------------------
+
+def _state(store, as_of, settings) -> tuple[pd.DataFrame, set, pd.DataFrame, pd.DataFrame]:
+    """Open items; (customer, playbook) pairs cooling down after an outcome; live
+    assignments; items opened today per owner and playbook."""
+    con = store.raw
+    items = open_items(store)
+    since = as_of - pd.Timedelta(days=settings.reopen_after_days)
+    cool = con.execute(f"SELECT DISTINCT customer_id, playbook FROM {WORKLIST} WHERE "
+                       "event = 'closed' AND outcome IS NOT NULL AND \"at\" > ? AND \"at\" <= ?",
+                       [since.to_pydatetime(), as_of.to_pydatetime()]).fetchall()
+    start = as_of - pd.Timedelta(days=settings.window_days)
+    live = con.execute(
+        f"SELECT customer_id, playbook, arg_max(arm, assigned_at) AS arm FROM {ASSIGNMENTS} "
+        "WHERE assigned_at > ? AND assigned_at <= ? GROUP BY ALL",
+        [start.to_pydatetime(), as_of.to_pydatetime()]).df()
+    today = con.execute(
+        f"SELECT owner, playbook, count(*) AS n FROM {WORKLIST} WHERE event = 'opened' "
+        "AND CAST(\"at\" AS DATE) = CAST(? AS DATE) GROUP BY ALL", [as_of.to_pydatetime()]).df()
+    return items, set(cool), live, today
+
+
+def _touched(store, items: pd.DataFrame) -> pd.DataFrame:
+    """Open items answered by a touch with a closing outcome logged at or after the item
+    opened: the touch names the item, or names none and is of the same customer (and
+    playbook, when it names one). Covers touches ingested from another system."""
+    t = store.table("touches")
+    t = t.filter(t.outcome.isin(list(CLOSING))).select(
+        "customer_id", "outcome", "playbook", touch_at=t.at, touch_id=t.id,
+        named=t.item_id).to_pandas()
+    if items.empty or t.empty:
+        return pd.DataFrame(columns=["item_id", "customer_id", "playbook", "touch_at",
+                                     "outcome", "touch_id"])
+    t = t.assign(named=t["named"].str.split(",")).explode("named")
+    by_item = t[t["named"].notna()].drop(columns=["customer_id", "playbook"]).merge(
+        items, left_on="named", right_on="item_id")
+    loose = t[t["named"].isna()].rename(columns={"playbook": "touch_playbook"}).merge(
+        items, on="customer_id")
+    loose = loose[loose["touch_playbook"].isna() | (loose["touch_playbook"] == loose["playbook"])]
+    m = pd.concat([by_item, loose], ignore_index=True)
+    m = m[m["touch_at"] >= m["opened_at"]].sort_values("touch_at")
+    return m.drop_duplicates("item_id")[["item_id", "customer_id", "playbook", "touch_at",
+                                         "outcome", "touch_id"]]
+
+
+# -- the draw and the caps -----------------------------------------------------------
+
+def _uniform(keys: pd.Series) -> np.ndarray:
+    """A uniform number in [0, 1) per key, the same on every machine and run."""
+    h = pd.util.hash_pandas_object(keys.reset_index(drop=True), index=False).to_numpy()
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def _admit(cand: pd.DataFrame, cap: int | None, today: pd.DataFrame, name: str) -> pd.Series:
+    """Which candidates fit under the cap, ranked by expected value saved within owner.
+
+    A candidate is admitted when fewer treated candidates rank above it than the owner
+    has room for today, so being admitted does not depend on one's own arm.
+    """
+    if cap is None or cand.empty:
+        return pd.Series(True, index=cand.index)
+    used = today[today["playbook"] == name].set_index("owner")["n"]
+    room = cap - cand["owner"].map(used).fillna(0)
+    order = cand.sort_values("expected_value_saved", ascending=False, kind="stable")
+    treated = (order["arm"] == "treatment").astype(int)
+    above = treated.groupby(order["owner"]).cumsum() - treated
+    return (above < room.reindex(order.index)).reindex(cand.index)
+
+
+def helps_factors(store, playbooks: Playbooks, as_of=None) -> dict[str, float]:
+    """Per playbook, how much contact helps: the prior ``contact_helps`` shrunk towards
+    the saved rate measured against the control group.
+
+    The saved rate is the share of would-be leavers that outreach kept,
+    ``uplift / (1 - retention of the control group)``, clipped to [0, 1]; it gets the
+    weight ``n / (n + prior_strength)`` with ``n`` the smaller arm.
+    """
+    prior = {p.name: p.contact_helps for p in playbooks}
+    n_assigned = store.raw.execute(f"SELECT count(*) FROM {ASSIGNMENTS}").fetchall()[0][0]
+    if not n_assigned:
+        return prior
+    from loyalist.decisions.impact import measure_impact
+
+    try:
+        t = measure_impact(store, window_days=playbooks.settings.window_days,
+                           as_of=as_of).table
+    except DataError:
+        return prior
+    k = playbooks.settings.prior_strength
+    out = dict(prior)
+    for r in t[t["playbook"] != "overall"].itertuples(index=False):
+        if r.playbook not in out or min(r.n_treated, r.n_control) == 0:
+            continue
+        base = r.retained_control / r.n_control
+        saved = float(np.clip(r.uplift / max(1 - base, 1e-9), 0, 1))
+        n = min(r.n_treated, r.n_control)
+        out[r.playbook] = (k * prior[r.playbook] + n * saved) / (k + n)
+    return out
+
+
+# -- the run -------------------------------------------------------------------------
+
+def _owner(pb: Playbook, cand: pd.DataFrame, default_team: str) -> pd.Series:
+    team = pb.team or default_team
+    if pb.owner == "team":
+        return pd.Series(team, index=cand.index, dtype=object)
+    return cand["owner"].where(cand["owner"].notna(), team).astype(object)
+
+
+def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | None = None,
+                   seed: int | None = None) -> WorklistRun:
+    """Open, keep and close worklist items for ``as_of`` (default: the scores' date).
+
+    Parameters
+    ----------
+    store : Store
+    as_of : date-like, optional
+        The day of the run; alerts are recomputed when the stored ones are of another day.
+    playbooks : Playbooks or path, optional
+        Default: the shipped playbooks, overridden by ``loyalist.toml`` next to the store.
+    control_share : float, optional
+        Share held out of each discretionary playbook that sets none of its own
+        (default: the ``[worklist] control_share`` setting, 0.1).
+    seed : int, optional
+        Seed of the control-group draw (default: the ``[worklist] seed`` setting).
+    """
+    pbs = resolve(playbooks, store)
+    st = pbs.settings
+    seed = st.seed if seed is None else int(seed)
+    share_default = st.control_share if control_share is None else float(control_share)
+    if not 0 <= share_default <= 0.9:
+        raise DataError(f"control_share must be between 0 and 0.9; got {share_default!r}.",
+                        hint="Pass a share such as 0.1.")
+    _need(store, "scores")
+    if as_of is None:
+        as_of = store.table("scores").as_of.max().execute()
+    as_of = pd.Timestamp(as_of)
+    people, alerts, top = _people(store, as_of)
+    helps = helps_factors(store, pbs, as_of)
+    items, cooling, live, today = _state(store, as_of, st)
+    answered = _touched(store, items)
+    open_keys = set(zip(items["customer_id"], items["playbook"], strict=True))
+    live_arm = {(c, p): a for c, p, a in live.itertuples(index=False)}
+    held_anywhere = set(live.loc[live["arm"] == "control", "customer_id"])
+    run_id = int(store.raw.execute(
+        f"SELECT coalesce(max(run_id), 0) + 1 FROM (SELECT run_id FROM {WORKLIST} UNION ALL "
+        f"SELECT run_id FROM {ASSIGNMENTS})").fetchall()[0][0])
+
+    matched = []
+    for order, pb in enumerate(pbs):
+        m = _matches(pb, people, alerts, top, store)
+        if m.empty:
+            continue
+        p_leave = m["p_leave"].fillna(people["p_leave"].mean())
+        m = m.assign(playbook=pb.name, order=order, must_do=pb.must_do,
+                     reason_kind=pb.alert or (f"whisper:{pb.whisper}" if pb.whisper else
+                                              "at_risk" if pb.min_p_promoter is None
+                                              else "advocate"),
+                     expected_value_saved=p_leave * m["value"] * helps[pb.name],
+                     item_owner=_owner(pb, m, st.default_team))
+        matched.append(m)
+    if not matched:
+        matched = [people.iloc[:0].assign(playbook="", order=0, must_do=False, reason_kind="",
+                                          expected_value_saved=0.0, item_owner="", why="",
+                                          evidence="")]
+    m = pd.concat(matched, ignore_index=True)
+    # one playbook per customer and reason: must-do per alert kind, one discretionary;
+    # an item already open keeps its playbook
+    keyed = pd.Series(list(zip(m["customer_id"], m["playbook"], strict=True)), index=m.index)
+    m["is_open"] = keyed.isin(open_keys)
+    slot = m["reason_kind"].where(m["must_do"], "discretionary")
+    m = m.assign(slot=slot).sort_values(["is_open", "order"], ascending=[False, True],
+                                        kind="stable")
+    m = m.drop_duplicates(["customer_id", "slot"])
+    keyed = pd.Series(list(zip(m["customer_id"], m["playbook"], strict=True)), index=m.index)
+    # a customer held out of one playbook gets no other outreach in the window
+    m = m[m["must_do"] | ~m["customer_id"].isin(held_anywhere) | keyed.map(
+        lambda k: live_arm.get(k) == "control")]
+    keyed = keyed.reindex(m.index)
+    present = set(keyed)
+    new = m[~m["is_open"] & ~keyed.isin(cooling)].copy()
+    new_key = keyed.reindex(new.index)
+    new["arm"] = new_key.map(live_arm).astype(object)
+    books = {p.name: p for p in pbs}
+    share = new["playbook"].map(lambda n: 0.0 if books[n].must_do else (
+        books[n].control_share if books[n].control_share is not None else share_default))
+    draw = new["arm"].isna() & ~new["must_do"]
+    u = _uniform(str(seed) + "|" + new["playbook"] + "|" + f"{as_of:%Y-%m-%d}" + "|"
+                 + new["customer_id"])
+    new.loc[draw, "arm"] = np.where(u[draw.to_numpy()] < share[draw], "control", "treatment")
+    new["arm"] = new["arm"].fillna("treatment")
+    new["owner"] = new["item_owner"]
+    admitted = pd.concat([_admit(g, books[name].cap_per_owner_per_day, today, name)
+                          for name, g in new.groupby("playbook")]) if len(new) else \
+        pd.Series(dtype=bool)
+    new = new[admitted.reindex(new.index).fillna(False).astype(bool)]
+    now = pd.Timestamp.now("UTC").tz_localize(None)
+    assign = new[draw.reindex(new.index).fillna(False).astype(bool)]
+    assignments = pd.DataFrame({
+        "customer_id": assign["customer_id"], "playbook": assign["playbook"],
+        "arm": assign["arm"], "assigned_at": as_of, "recorded_at": now, "run_id": run_id,
+        "share": share.reindex(assign.index), "seed": seed, "p_leave": assign["p_leave"],
+        "value": assign["value"]})
+    opened = new[new["arm"] == "treatment"]
+    due = pd.to_timedelta(opened["playbook"].map(lambda n: books[n].due_in_days).astype(float),
+                          unit="D")
+    open_events = pd.DataFrame({
+        "event": "opened", "at": as_of, "recorded_at": now, "run_id": run_id,
+        "customer_id": opened["customer_id"], "playbook": opened["playbook"],
+        "reason_kind": opened["reason_kind"], "must_do": opened["must_do"],
+        "why": opened["why"], "evidence": opened["evidence"],
+        "action": opened["playbook"].map(lambda n: books[n].action),
+        "script": opened["playbook"].map(lambda n: books[n].script),
+        "owner": opened["owner"], "p_leave": opened["p_leave"], "value": opened["value"],
+        "expected_value_saved": opened["expected_value_saved"], "due_at": as_of + due})
+    # close: answered by an ingested touch, or the reason has gone
+    gone = items[~pd.Series(list(zip(items["customer_id"], items["playbook"], strict=True)),
+                            index=items.index).isin(present)]
+    gone = gone[~gone["item_id"].isin(answered["item_id"])]
+    close_events = pd.concat([
+        pd.DataFrame({"item_id": answered["item_id"], "event": "closed",
+                      "at": answered["touch_at"],
+                      "customer_id": answered["customer_id"],
+                      "playbook": answered["playbook"], "outcome": answered["outcome"],
+                      "touch_id": answered["touch_id"], "note": "outcome from touches"}),
+        pd.DataFrame({"item_id": gone["item_id"], "event": "closed", "at": as_of,
+                      "customer_id": gone["customer_id"], "playbook": gone["playbook"],
+                      "note": "reason gone"})], ignore_index=True)
+    close_events = close_events.assign(recorded_at=now, run_id=run_id)
+    write_events(store, close_events, assignments, opened=open_events)
+    notes = []
+    if helps != {p.name: p.contact_helps for p in pbs}:
+        notes.append("contact_helps learned from the control groups: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in helps.items() if v != books[k].contact_helps))
+    return WorklistRun(as_of=as_of, run_id=run_id, items=open_items(store),
+                       opened=len(open_events), closed=len(close_events),
+                       held_out=int((assignments["arm"] == "control").sum()), notes=notes)
