@@ -24,6 +24,8 @@ from loyalist.web.context import Cache
 from loyalist.web.views import customers, data, overview, scores, service, session
 
 STATIC = Path(__file__).parent / "static"
+#: one module per kind of page, each with its ``router``
+VIEWS = (session, overview, customers, scores, service, data)
 
 
 def plotly_js() -> Path:
@@ -67,6 +69,6 @@ def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 30
                             headers={"Cache-Control": "max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for view in (session, overview, customers, scores, service, data):
+    for view in VIEWS:
         app.include_router(view.router)
     return app

@@ -24,7 +24,7 @@ from loyalist.web.errors import ConflictError, NotFoundError
 
 IDEMPOTENCY = "_loyalist_idempotency"
 #: outcomes offered on the forms (the API accepts any short text)
-OUTCOMES = ("reached", "no_answer", "saved", "lost", "escalated")
+OUTCOMES = ("reached", "no-answer", "saved", "lost", "escalated")
 KINDS = ("call", "email", "visit", "letter", "chat")
 
 
@@ -81,7 +81,8 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
 
     from loyalist.web.context import thread_store
 
-    c = thread_store(state.store).table("customers")
+    view = thread_store(state.store)
+    c = view.table("customers")
     if not int(c.filter(c.id == customer_id).count().execute()):
         raise NotFoundError(f"No customer {customer_id!r} in the store.",
                             hint="Check the id (search at /customers).")
@@ -89,7 +90,7 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
     def run():
         worklist_log = _log_outcome()
         if worklist_log is not None:
-            touch_id = worklist_log(state.store, customer_id, outcome, note=note,
+            touch_id = worklist_log(view, customer_id, outcome, note=note,
                                     by=caller.user.name, item_id=item_id, kind=kind, at=at)
         else:
             touch_id = "W" + uuid.uuid4().hex[:15]

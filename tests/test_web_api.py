@@ -1,0 +1,490 @@
+"""The REST API through a real HTTP client against a real uvicorn server on loopback:
+authentication and roles on every endpoint, one error shape, ingestion with bad rows,
+idempotency, CSRF, and secrets that are never stored in clear."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+import loyalist
+
+PASSWORD = "a long enough secret"
+ORDER = ("customers", "orders", "subscriptions", "requests", "feedback", "events", "touches")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_scores(store, seed: int = 0) -> None:
+    """Derived tables shaped like `loyalist score` writes them (scoring itself is tested
+    in its own files and takes minutes; the web only shows what the store holds)."""
+    ids = store.table("customers").id.to_pandas().sort_values().to_numpy()
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.01, 0.95, len(ids))
+    as_of = pd.Timestamp("2024-01-01")
+    store.write_derived("scores", pd.DataFrame({
+        "customer_id": ids, "as_of": as_of, "p_leave": p, "model_id": 1,
+        "top_reason": [f"reason text {i % 7}" for i in range(len(ids))],
+        "alerts": (p > 0.8).astype(int), "p_promoter": 1 - p, "silent": p > 0.5}))
+    store.write_derived("reasons", pd.DataFrame({
+        "customer_id": ids, "rank": 1, "family": [["purchase", "service", "feedback"][i % 3]
+                                                  for i in range(len(ids))],
+        "text": [f"reason text {i % 7}" for i in range(len(ids))],
+        "evidence": [f"customers:{c}" for c in ids], "model_id": 1}))
+    hot = ids[p > 0.8]
+    store.write_derived("alerts", pd.DataFrame({
+        "customer_id": hot, "kind": "cancel_words", "evidence_table": "requests",
+        "evidence_id": [f"R{i}" for i in range(len(hot))], "at": as_of, "value": 1.0,
+        "category": "cancellation", "text": "Wrote of cancelling", "must_do": True,
+        "as_of": as_of}))
+
+
+@dataclass
+class Site:
+    store: object
+    app: object
+    url: str
+    tokens: dict
+    server: object
+    thread: threading.Thread
+
+    def client(self, role: str | None = None, **kw) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kw)
+
+    def count(self, table: str) -> int:
+        con = self.store.cursor()
+        try:
+            return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        finally:
+            con.close()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.store.close()
+
+
+def start_site(folder, n_customers: int = 500, seed: int = 11) -> Site:
+    """A store of a synthetic business with three users, served by uvicorn on loopback."""
+    import uvicorn
+
+    from loyalist.datasets import make_business
+    from loyalist.web.accounts import Accounts
+    from loyalist.web.app import create_app
+
+    store = loyalist.connect(folder / "web.duckdb")
+    business = make_business(n_customers=n_customers, months=12, seed=seed)
+    for name in ORDER:
+        if len(business.tables.get(name, [])):
+            store.ingest(name, business.tables[name], strict=name != "customers")
+    write_scores(store)
+    accounts = Accounts(store)
+    tokens = {}
+    for role in ("viewer", "agent", "admin"):
+        accounts.add_user(role, PASSWORD, role=role)
+        tokens[role] = accounts.create_token(role)
+    app = create_app(store)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    return Site(store, app, f"http://127.0.0.1:{port}", tokens, server, thread)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    s = start_site(tmp_path_factory.mktemp("web"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def customer_id(site):
+    with site.client("viewer") as c:
+        return c.get("/api/customers", params={"limit": 1}).json()["rows"][0]["id"]
+
+
+def assert_error(response: httpx.Response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["ok"] is False and body["status"] == status
+    assert isinstance(body["error"], str) and body["error"]
+    assert set(body) >= {"ok", "error", "hint", "status", "errors"}
+    return body
+
+
+#: every API endpoint: method, path, a valid request, the least role that may call it
+ENDPOINTS = [
+    ("GET", "/api/me", {}, "viewer"),
+    ("GET", "/api/overview", {}, "viewer"),
+    ("GET", "/api/customers", {"params": {"q": "C0"}}, "viewer"),
+    ("GET", "/api/customers/{customer_id}", {}, "viewer"),
+    ("GET", "/api/scores", {}, "viewer"),
+    ("GET", "/api/reasons", {}, "viewer"),
+    ("GET", "/api/alerts", {}, "viewer"),
+    ("GET", "/api/service", {}, "viewer"),
+    ("POST", "/api/route", {"json": {"texts": ["my card has not arrived"]}}, "viewer"),
+    ("POST", "/api/touches", {"json": {"customer_id": "{customer_id}", "outcome": "reached"}},
+     "agent"),
+    ("GET", "/api/data", {}, "admin"),
+    ("GET", "/api/rejects", {}, "admin"),
+    ("POST", "/api/ingest/{table}", {"json": {"rows": [{"customer_id": "x",
+                                                         "ordered_at": "2024-01-01"}]}},
+     "admin"),
+    ("POST", "/api/ingest/{table}/file",
+     {"files": {"file": ("o.csv", b"customer_id,ordered_at\nx,2024-01-01\n")}}, "admin"),
+]
+PAGES = [("GET", "/"), ("GET", "/customers"), ("GET", "/customers/{customer_id}"),
+         ("GET", "/service"), ("GET", "/data"), ("POST", "/customers/{customer_id}/outcome"),
+         ("POST", "/data/upload"), ("POST", "/logout")]
+ROLES = ("viewer", "agent", "admin")
+
+
+def _fill(path: str, customer_id: str) -> str:
+    return path.replace("{customer_id}", customer_id).replace("{table}", "orders")
+
+
+def _kw(kw: dict, customer_id: str) -> dict:
+    if "json" in kw and "customer_id" in kw["json"]:
+        return {**kw, "json": {**kw["json"], "customer_id": customer_id}}
+    return kw
+
+
+def test_the_matrix_lists_every_route(site):
+    from loyalist.web.app import VIEWS
+
+    api, pages = set(), set()
+    for route in [*site.app.routes, *(r for v in VIEWS for r in v.router.routes)]:
+        for method in getattr(route, "methods", None) or ():
+            if method == "HEAD":
+                continue
+            (api if route.path.startswith("/api") else pages).add((method, route.path))
+    assert api - {("GET", "/api/openapi.json")} == {(m, p) for m, p, _, _ in ENDPOINTS}
+    assert pages - {("GET", "/health"), ("GET", "/login"), ("POST", "/login"),
+                    ("GET", "/static/plotly.min.js")} == set(PAGES)
+
+
+@pytest.mark.parametrize("method, path, kw, role", ENDPOINTS, ids=[e[1] + e[0] for e in ENDPOINTS])
+def test_api_refuses_anonymous_and_lower_roles(site, customer_id, method, path, kw, role):
+    url, kw = _fill(path, customer_id), _kw(kw, customer_id)
+    with site.client() as c:
+        body = assert_error(c.request(method, url, **kw), 401)
+        assert "Bearer" in body["hint"]
+        assert_error(c.request(method, url, headers={"Authorization": "Bearer nope"}, **kw),
+                     401)
+    for lower in ROLES[:ROLES.index(role)]:
+        with site.client(lower) as c:
+            body = assert_error(c.request(method, url, **kw), 403)
+            assert lower in body["error"] and role in body["error"]
+
+
+@pytest.mark.parametrize("method, path", PAGES)
+def test_pages_refuse_anonymous(site, customer_id, method, path):
+    with site.client() as c:
+        r = c.request(method, _fill(path, customer_id), follow_redirects=False)
+    if method == "GET":
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    else:
+        assert r.status_code == 401 and "text/html" in r.headers["content-type"]
+
+
+def test_openapi_schema_is_served_to_signed_in_callers(site):
+    with site.client("viewer") as c:
+        schema = c.get("/api/openapi.json").json()
+    assert {"/api/customers", "/api/touches", "/api/ingest/{table}/file"} <= set(schema["paths"])
+    with site.client() as c:
+        assert_error(c.get("/api/openapi.json"), 401)
+        assert c.get("/health").json()["ok"] is True
+
+
+def test_one_error_shape_for_every_kind_of_error(site, customer_id):
+    with site.client("admin") as c:
+        assert_error(c.get("/api/nowhere"), 404)
+        body = assert_error(c.get("/api/customers/not-a-customer"), 404)
+        assert "not-a-customer" in body["error"]
+        assert_error(c.get("/api/touches"), 405)
+        body = assert_error(c.get("/api/customers", params={"limit": 0}), 422)
+        assert body["errors"][0]["where"] == "query.limit"
+        assert_error(c.post("/api/touches", content=b"{not json",
+                            headers={"content-type": "application/json"}), 422)
+        assert_error(c.post("/api/touches", json={"customer_id": "nobody",
+                                                  "outcome": "reached"}), 404)
+        body = assert_error(c.post("/api/ingest/ordrs", json={"rows": [{"a": 1}]}), 404)
+        assert "ordrs" in body["error"]
+        body = assert_error(c.post("/api/ingest/orders", json={
+            "rows": [{"customer_id": "a", "ordered_at": "someday"}]}), 422)
+        assert "nothing was written" in body["error"]
+        assert_error(c.post("/api/touches", json={"customer_id": customer_id,
+                                                  "outcome": "reached", "at": "later"}), 400)
+        # an HTML page for the same errors outside /api
+        r = c.get("/nowhere")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert "Nothing at /nowhere" in r.text
+
+
+def test_search_and_paging_cover_every_customer_once(site):
+    seen = []
+    with site.client("viewer") as c:
+        first = c.get("/api/customers", params={"limit": 200}).json()
+        offset = 0
+        while offset is not None:
+            body = c.get("/api/customers", params={"limit": 200, "offset": offset}).json()
+            assert body["total"] == first["total"]
+            seen += [r["id"] for r in body["rows"]]
+            offset = body["next_offset"]
+        p = [r["p_leave"] for r in first["rows"]]
+        name = first["rows"][0]["name"]
+        word = max(name.split(), key=len)
+        hits = c.get("/api/customers", params={"q": word.lower(), "limit": 500}).json()
+    assert len(seen) == len(set(seen)) == first["total"] == site.count("customers")
+    assert p == sorted(p, reverse=True)
+    assert hits["total"] >= 1 and all(word.lower() in r["name"].lower() for r in hits["rows"])
+
+
+def test_customer_json_twin_holds_the_story(site, customer_id):
+    with site.client("viewer") as c:
+        body = c.get(f"/api/customers/{customer_id}").json()
+    orders = site.store.table("orders")
+    n_orders = orders.filter(orders.customer_id == customer_id).count().execute()
+    assert body["score"]["customer_id"] == customer_id
+    assert sum(e["what"] == "order" for e in body["timeline"]) == n_orders
+    assert body["reasons"] and body["reasons"][0]["evidence"] == f"customers:{customer_id}"
+
+
+BAD_ORDERS = """customer_id,ordered_at,amount,id
+{c},2023-06-01,10.5,WEB1
+{c},2023-06-02,11,WEB2
+{c},not a date,12,WEB3
+,2023-06-04,13,WEB4
+{c},2023-06-05,fourteen,WEB5
+{c},2023-06-06,15,WEB6
+"""
+
+
+def test_upload_with_bad_rows_loses_nothing_and_never_duplicates(site, customer_id):
+    data = BAD_ORDERS.format(c=customer_id).encode()
+    before, ingests = site.count("orders"), site.count("_loyalist_ingests")
+    files = {"file": ("orders-export.csv", data, "text/csv")}
+    with site.client("admin") as c:
+        r = c.post("/api/ingest/orders/file", files=files, headers={"Idempotency-Key": "up-1"})
+        assert r.status_code == 201, r.text
+        first = r.json()
+        assert first["rows_read"] == 6 and first["inserted"] == 3 and first["rejected"] == 3
+        assert first["rows_read"] == first["accepted"] + first["rejected"]
+        reasons = {(x["line"], x["column"]): x["reason"] for x in first["rejects"]}
+        assert set(reasons) == {(4, "ordered_at"), (5, "customer_id"), (6, "amount")}
+        assert "not a date" in reasons[(4, "ordered_at")]
+        assert site.count("orders") == before + 3
+        listed = c.get("/api/rejects", params={"ingest_id": first["ingest_id"]}).json()
+        assert listed["total"] == 3 and {x["source"] for x in listed["rows"]} == {
+            "orders-export.csv"}
+        # the same key: the first answer, nothing written
+        again = c.post("/api/ingest/orders/file", files=files,
+                       headers={"Idempotency-Key": "up-1"})
+        assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first
+        assert site.count("_loyalist_ingests") == ingests + 1
+        # the same key for other content is a conflict
+        other = {"file": ("orders-export.csv", data + b"x,2023-06-07,1,WEB7\n", "text/csv")}
+        assert_error(c.post("/api/ingest/orders/file", files=other,
+                            headers={"Idempotency-Key": "up-1"}), 409)
+        # the same content without a key: keyed rows, nothing added
+        third = c.post("/api/ingest/orders/file", files=files).json()
+    assert third["inserted"] == 0 and third["unchanged"] == 3 and third["rejected"] == 3
+    assert site.count("orders") == before + 3
+    audit = site.store.raw.execute("SELECT user_name, detail FROM _loyalist_audit WHERE "
+                                   "action = 'ingest'").fetchall()
+    assert [u for u, d in audit if "orders-export.csv" in d] == ["admin", "admin"]
+
+
+def test_json_rows_are_checked_like_a_file(site, customer_id):
+    rows = [{"customer_id": customer_id, "ordered_at": "2023-07-01", "amount": 3, "id": "J1"},
+            {"customer_id": customer_id, "ordered_at": "2023-07-02", "amount": "-", "id": "J2"}]
+    before = site.count("orders")
+    with site.client("admin") as c:
+        body = c.post("/api/ingest/orders", json={"rows": rows},
+                      headers={"Idempotency-Key": "rows-1"}).json()
+        replay = c.post("/api/ingest/orders", json={"rows": rows},
+                        headers={"Idempotency-Key": "rows-1"})
+    assert body["inserted"] == 1 and body["rejected"] == 1
+    assert body["rejects"][0]["line"] == 2 and body["rejects"][0]["column"] == "amount"
+    assert replay.json()["ingest_id"] == body["ingest_id"]
+    assert site.count("orders") == before + 1
+
+
+def test_touches_are_attributed_audited_and_idempotent(site, customer_id):
+    before = site.count("touches")
+    with site.client("agent") as c:
+        r = c.post("/api/touches", json={"customer_id": customer_id, "outcome": "reached",
+                                         "note": "agreed a call-back"},
+                   headers={"Idempotency-Key": "t-1"})
+        assert r.status_code == 201, r.text
+        again = c.post("/api/touches", json={"customer_id": customer_id, "outcome": "reached",
+                                             "note": "agreed a call-back"},
+                       headers={"Idempotency-Key": "t-1"})
+        timeline = c.get(f"/api/customers/{customer_id}").json()["timeline"]
+    touch_id = r.json()["touch_id"]
+    assert again.json()["touch_id"] == touch_id and site.count("touches") == before + 1
+    t = site.store.table("touches")
+    row = t.filter(t.id == touch_id).to_pandas().iloc[0]
+    assert row["by"] == "agent" and row["note"] == "agreed a call-back"
+    assert any(e["id"] == touch_id for e in timeline)
+    who = site.store.raw.execute("SELECT user_name, ip FROM _loyalist_audit WHERE action = "
+                                 "'touch.log' AND detail LIKE ?", [f"%{touch_id}%"]).fetchall()
+    assert who == [("agent", "127.0.0.1")]
+
+
+def test_concurrent_outcomes_are_all_stored(site, customer_id):
+    before = site.count("touches")
+
+    def one(i):
+        with site.client("agent") as c:
+            return c.post("/api/touches", json={"customer_id": customer_id,
+                                                "outcome": "no-answer", "note": f"try {i}"})
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = [r.status_code for r in pool.map(one, range(40))]
+    assert codes == [201] * 40
+    assert site.count("touches") == before + 40
+
+
+def _sign_in(site, name: str) -> httpx.Client:
+    c = httpx.Client(base_url=site.url, timeout=60)
+    page = c.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = c.post("/login", data={"name": name, "password": PASSWORD, "csrf": csrf, "next": "/"})
+    assert r.status_code == 303, r.text
+    return c
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_forms_need_the_session_csrf_token(site, customer_id):
+    url = f"/customers/{customer_id}/outcome"
+    before = site.count("touches")
+    with closing(_sign_in(site, "agent")) as c:
+        token = _csrf(c.get(f"/customers/{customer_id}").text)
+        for data in ({"outcome": "saved"}, {"outcome": "saved", "csrf": "forged"}):
+            r = c.post(url, data=data)
+            assert r.status_code == 403 and "CSRF" in r.text
+        assert site.count("touches") == before
+        # API writes with the cookie need the token in a header
+        r = c.post("/api/touches", json={"customer_id": customer_id, "outcome": "saved"})
+        assert_error(r, 403)
+        r = c.post(url, data={"outcome": "saved", "note": "kept", "csrf": token})
+        assert r.status_code == 303 and r.headers["location"].endswith("?logged=1")
+        assert site.count("touches") == before + 1
+        r = c.post("/api/touches", json={"customer_id": customer_id, "outcome": "saved"},
+                   headers={"X-CSRF-Token": token})
+        assert r.status_code == 201
+    with httpx.Client(base_url=site.url) as anon:
+        anon.get("/login")
+        r = anon.post("/login", data={"name": "agent", "password": PASSWORD, "csrf": "x"})
+        assert r.status_code == 403 and "loyalist_session" not in r.headers.get("set-cookie", "")
+
+
+def test_sign_in_out_and_wrong_password(site):
+    with httpx.Client(base_url=site.url) as c:
+        csrf = _csrf(c.get("/login").text)
+        r = c.post("/login", data={"name": "agent", "password": "wrong!", "csrf": csrf})
+        assert r.status_code == 401 and "Wrong user name or password" in r.text
+    c = _sign_in(site, "viewer")
+    cookie = c.cookies["loyalist_session"]
+    assert c.get("/").status_code == 200
+    assert c.get("/api/me").json()["user"] == "viewer"  # the JSON twin answers the cookie
+    r = c.post("/logout", data={"csrf": _csrf(c.get("/").text)})
+    assert r.status_code == 303
+    with httpx.Client(base_url=site.url, cookies={"loyalist_session": cookie}) as old:
+        assert old.get("/", follow_redirects=False).status_code == 303
+    c.close()
+
+
+def test_secrets_are_hashed_at_rest(site):
+    con = site.store.raw
+    hashes = dict(con.execute("SELECT name, password_hash FROM _loyalist_users").fetchall())
+    assert all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes.values())
+    stored = {r[0] for r in con.execute("SELECT token_hash FROM _loyalist_tokens").fetchall()}
+    for token in site.tokens.values():
+        assert token not in stored
+        assert hashlib.sha256(token.encode()).hexdigest() in stored
+    c = _sign_in(site, "viewer")
+    sid = c.cookies["loyalist_session"]
+    ids = {r[0] for r in con.execute("SELECT id_hash FROM _loyalist_sessions").fetchall()}
+    assert sid not in ids and hashlib.sha256(sid.encode()).hexdigest() in ids
+    c.close()
+
+
+def test_session_cookie_flags(site):
+    import anyio
+
+    from loyalist.web.auth import LOGIN_COOKIE
+
+    async def sign_in(base):
+        transport = httpx.ASGITransport(app=site.app, client=("127.0.0.1", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url=base) as c:
+            await c.get("/login")
+            r = await c.post("/login", data={"name": "viewer", "password": PASSWORD,
+                                             "csrf": c.cookies[LOGIN_COOKIE]})
+            return r.headers.get_list("set-cookie")
+
+    plain = [h for h in anyio.run(sign_in, "http://test") if h.startswith("loyalist_session")]
+    tls = [h for h in anyio.run(sign_in, "https://test") if h.startswith("loyalist_session")]
+    assert "HttpOnly" in plain[0] and "SameSite=lax" in plain[0] and "Secure" not in plain[0]
+    assert "Secure" in tls[0]
+
+
+def test_serve_refuses_a_store_without_admin(tmp_path):
+    db = tmp_path / "empty.duckdb"
+    loyalist.connect(db).close()
+    proc = subprocess.run([sys.executable, "-m", "loyalist.cli.main", "serve", "--store", db],
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "NO_COLOR": "1"})
+    assert proc.returncode == 1
+    assert "no admin user" in proc.stderr and "loyalist user add" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_user_and_token_commands(tmp_path):
+    db = str(tmp_path / "u.duckdb")
+
+    def run(*args, stdin=None):
+        return subprocess.run([sys.executable, "-m", "loyalist.cli.main", *args, "--store", db],
+                              capture_output=True, text=True, input=stdin, timeout=60,
+                              env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "NO_COLOR": "1"})
+
+    assert run("user", "add", "ada", "--role", "admin", "--password-stdin",
+               stdin=PASSWORD + "\n").returncode == 0
+    short = run("user", "add", "bob", "--password-stdin", stdin="short\n")
+    assert short.returncode == 1 and "too short" in short.stderr
+    listed = run("user", "list")
+    assert "ada" in listed.stdout and "admin" in listed.stdout and "bob" not in listed.stdout
+    token = run("token", "create", "ada").stdout.strip().splitlines()[-1]
+    from loyalist.web.accounts import Accounts
+
+    with loyalist.connect(db) as s:
+        assert Accounts(s).user_for_token(token).name == "ada"
