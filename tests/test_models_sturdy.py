@@ -197,3 +197,33 @@ def test_standard_errors_from_the_observed_information(cls):
                        - m._loglik(down, data, grad=True)[1].sum(0)) / (2 * h)
     se = np.sqrt(np.diag(np.linalg.inv((info + info.T) / 2)))
     assert np.allclose(m.standard_errors_.to_numpy(), se, rtol=2e-3)
+
+
+@pytest.mark.parametrize("params", [[0.55, 10.5, 0.6, 11.7], [0.5, 30.0, 1.5, 2.0]])
+def test_paretonbd_slices_give_the_same_sums_as_one_pass(monkeypatch, params):
+    """The Pareto/NBD likelihood runs over slices of rows (bounded memory); cutting the
+    CDNOW rows into many small slices, each with its own distinct (x, t_x) pairs, must
+    give the same totals, per-row values and P(alive) as one slice."""
+    import loyalist.models.paretonbd as pnbd
+
+    s = cdnow_summary()
+    data = {"x": s["x"].to_numpy(float), "t_x": s["t_x"].to_numpy(float),
+            "T": s["T"].to_numpy(float)}
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, data["x"].size)
+    params = np.asarray(params, float)
+    m = ParetoNBD()
+    whole = m._loglik_sum(params, m._prepare(dict(data)), weights)
+    rows_whole = m._loglik(params, data, grad=True)
+    fitted = ParetoNBD().fit(data["x"], data["t_x"], data["T"])
+    alive_whole = fitted.predict_p_alive(data["x"], data["t_x"], data["T"])
+    monkeypatch.setattr(pnbd, "_ROWS_PER_SLICE", 100)
+    prepared = m._prepare(dict(data))
+    assert len(prepared["_parts"]) == -(-data["x"].size // 100)
+    sliced = m._loglik_sum(params, prepared, weights)
+    rows_sliced = m._loglik(params, data, grad=True)
+    assert sliced[0] == pytest.approx(whole[0], rel=1e-12)
+    assert np.allclose(sliced[1], whole[1], rtol=1e-10)
+    assert np.allclose(rows_sliced[0], rows_whole[0], rtol=1e-12)
+    assert np.allclose(rows_sliced[1], rows_whole[1], rtol=1e-10, atol=1e-12)
+    assert np.allclose(fitted.predict_p_alive(data["x"], data["t_x"], data["T"]), alive_whole,
+                       rtol=1e-12)

@@ -59,24 +59,12 @@ def hyp2f1_series(a, b, c, z):
     return out.reshape(shape)
 
 
-def log_rising_ratio_series_by_x(p_u, q_u, xi, z, order=None):
-    """``log H`` and its derivatives, ``H = sum_n (p)_n / (q)_n z**n``, ``0 <= z < 1``.
-
-    ``p = p_u[xi] > 0`` and ``q = q_u[xi] > p`` depend on the frequency only; ``order``
-    sorts ``z`` ascending (cached by the caller when ``z`` is monotone in a fixed
-    column). Returns ``(log_h, d_p, d_q, d_z)``, the derivatives being those of
-    ``log H``. All terms are positive, so nothing cancels. The ratios ``(p)_n / (q)_n``
-    and their derivatives are tabulated once per distinct frequency; the rows are
-    then summed term by term, and a row leaves the loop as soon as ``z ** n`` is
-    below double precision (terms never exceed ``z ** n`` because ``p < q``).
-    """
-    z = np.asarray(z, dtype=float)
-    if order is None:
-        order = np.argsort(z, kind="stable")
-    zs = z[order]
-    xs = xi[order]
-    rows = zs.size
-    n_terms = _n_terms(float(zs[-1])) if rows else 1
+def rising_ratio_tables(p_u, q_u, z_max: float):
+    """The coefficients of :func:`log_rising_ratio_series_by_x` for ``z <= z_max``:
+    ``(p)_n / (q)_n`` and the sums giving its derivatives in ``p`` and ``q``, one row
+    per term ``n``, one column per distinct frequency. Build them once and pass them to
+    every call that shares ``p_u`` and ``q_u`` (e.g. slices of the same rows)."""
+    n_terms = _n_terms(float(z_max))
     k = np.arange(n_terms - 1, dtype=float)[:, None]
     ratio = (p_u[None, :] + k) / (q_u[None, :] + k)
     one = np.ones((1, p_u.size))
@@ -84,6 +72,32 @@ def log_rising_ratio_series_by_x(p_u, q_u, xi, z, order=None):
     tab_p = np.concatenate([one, np.cumprod(ratio, axis=0)])
     tab_dp = np.concatenate([zero, np.cumsum(1.0 / (p_u[None, :] + k), axis=0)])
     tab_dq = np.concatenate([zero, np.cumsum(1.0 / (q_u[None, :] + k), axis=0)])
+    return tab_p, tab_dp, tab_dq
+
+
+def log_rising_ratio_series_by_x(p_u, q_u, xi, z, order=None, tables=None):
+    """``log H`` and its derivatives, ``H = sum_n (p)_n / (q)_n z**n``, ``0 <= z < 1``.
+
+    ``p = p_u[xi] > 0`` and ``q = q_u[xi] > p`` depend on the frequency only; ``order``
+    sorts ``z`` ascending (cached by the caller when ``z`` is monotone in a fixed
+    column). Returns ``(log_h, d_p, d_q, d_z)``, the derivatives being those of
+    ``log H``. All terms are positive, so nothing cancels. The ratios ``(p)_n / (q)_n``
+    and their derivatives are tabulated once per distinct frequency (``tables`` from
+    :func:`rising_ratio_tables`, built here when not given); the rows are then summed
+    term by term, and a row leaves the loop as soon as ``z ** n`` is below double
+    precision (terms never exceed ``z ** n`` because ``p < q``).
+    """
+    z = np.asarray(z, dtype=float)
+    if order is None:
+        order = np.argsort(z, kind="stable")
+    zs = z[order]
+    xs = xi[order]
+    rows = zs.size
+    z_top = float(zs[-1]) if rows else 0.0
+    if tables is None:
+        tables = rising_ratio_tables(p_u, q_u, z_top)
+    tab_p, tab_dp, tab_dq = tables
+    n_terms = min(tab_p.shape[0], _n_terms(z_top))
     total = np.ones(rows)
     s_p = np.zeros(rows)
     s_q = np.zeros(rows)

@@ -22,25 +22,40 @@ import numpy as np
 from scipy.special import digamma, gammaln, roots_legendre
 
 from loyalist.models._base import wdot
-from loyalist.models._special import log1mexp, log_rising_ratio_series_by_x
+from loyalist.models._special import (
+    log1mexp,
+    log_rising_ratio_series_by_x,
+    rising_ratio_tables,
+)
 from loyalist.models._transactions import TransactionModel, check_fitted
 
+_ROWS_PER_SLICE = 1 << 17  # rows per slice of the likelihood and P(alive): bounded memory
 
-def _log_f(params, xu, xi, t, order, grad):
-    """log F(t) of the module docstring for rows (x = xu[xi], t), and its gradient (4, n)."""
+
+def _series_setup(params, xu):
+    """What F(t) needs per parameter vector: ``m``, ``B`` per frequency, ``q`` per
+    frequency, the index of B's parameter, and the series tables (shared by every
+    slice and both times, since z <= |alpha - beta| / m for all t >= 0)."""
     r, alpha, s, beta = params
-    x = xu[xi]
-    a_big = r + s + x
     q_u = r + s + xu + 1.0
     if alpha >= beta:
         m, b_u, i_b = alpha, np.full_like(xu, s + 1.0), 2
     else:
         m, b_u, i_b = beta, r + xu, 0
+    tables = rising_ratio_tables(q_u - b_u, q_u, abs(alpha - beta) / m)
+    return m, b_u, q_u, i_b, tables
+
+
+def _log_f(params, setup, xi, t, order, grad):
+    """log F(t) of the module docstring for rows (x = xu[xi], t), and its gradient (4, n)."""
+    r, alpha, s, beta = params
+    m, b_u, q_u, i_b, tables = setup
+    a_big = (q_u - 1.0)[xi]  # r + s + x
     b_big = b_u[xi]
     mt = m + t
     z = abs(alpha - beta) / mt
     # z falls as t grows, so the order of t (cached at fit time) sorts z
-    log_h, h_p, h_q, h_z = log_rising_ratio_series_by_x(q_u - b_u, q_u, xi, z, order)
+    log_h, h_p, h_q, h_z = log_rising_ratio_series_by_x(q_u - b_u, q_u, xi, z, order, tables)
     log1mz = np.log1p(-z)
     log_mt = np.log(mt)
     val = (1.0 - b_big) * log1mz + log_h - a_big * log_mt
@@ -63,18 +78,41 @@ def _log_f(params, xu, xi, t, order, grad):
     return val, g
 
 
-def _pareto_terms(params, data, grad):
-    """Log of the two likelihood terms (without the common prefix) and gradients (4, n)."""
+def _slices(x, t_x, big_t, xi):
+    """The rows cut into slices, each with its distinct (x, t_x) pairs (F(t_x) depends
+    on them only: customers without repeat purchases all share one) and the orders of
+    t_x and T that sort z."""
+    parts = []
+    for lo in range(0, x.size, _ROWS_PER_SLICE):
+        hi = min(lo + _ROWS_PER_SLICE, x.size)
+        xs, ts = x[lo:hi], t_x[lo:hi]
+        order = np.lexsort((ts, xs))
+        xo, to = xs[order], ts[order]
+        new = np.r_[True, (xo[1:] != xo[:-1]) | (to[1:] != to[:-1])]
+        inv = np.empty(hi - lo, dtype=np.int32)
+        inv[order] = np.cumsum(new) - 1
+        first = order[new]
+        pair_t = ts[first]
+        parts.append({"rows": slice(lo, hi), "pair_inv": inv, "pair_xi": xi[lo:hi][first],
+                      "pair_t": pair_t,
+                      "pair_ord": np.argsort(-pair_t, kind="stable").astype(np.int32),
+                      "ord_T": np.argsort(-big_t[lo:hi], kind="stable").astype(np.int32)})
+    return parts
+
+
+def _pareto_terms(params, setup, data, part, grad):
+    """Log of the two likelihood terms (without the common prefix) of one slice of rows,
+    and their gradients (4, rows)."""
     r, alpha, s, beta = params
-    x, big_t, xu, xi = data["x"], data["T"], data["_xu"], data["_xi"]
+    rows = part["rows"]
+    x, big_t, xi = data["x"][rows], data["T"][rows], data["_xi"][rows]
     rx = r + x
     log_at, log_bt = np.log(alpha + big_t), np.log(beta + big_t)
     l1 = -rx * log_at - s * log_bt
-    # F(t_x) depends on (x, t_x) only: computed once per distinct pair
-    inv = data["_pair_inv"]
-    f_tx, g_tx = _log_f(params, xu, data["_pair_xi"], data["_pair_t"], data["_pair_ord"], grad)
+    inv = part["pair_inv"]
+    f_tx, g_tx = _log_f(params, setup, part["pair_xi"], part["pair_t"], part["pair_ord"], grad)
     f_tx = f_tx[inv]
-    f_t, g_t = _log_f(params, xu, xi, big_t, data["_ord_T"], grad)
+    f_t, g_t = _log_f(params, setup, xi, big_t, part["ord_T"], grad)
     rho = np.minimum(f_t - f_tx, 0.0)
     l2 = np.log(s) - np.log(r + s + x) + f_tx + log1mexp(rho)
     if not grad:
@@ -86,6 +124,16 @@ def _pareto_terms(params, data, grad):
     g2[0] -= 1.0 / (r + s + x)
     g2[2] += 1.0 / s - 1.0 / (r + s + x)
     return l1, l2, g1, g2
+
+
+def _mix(l1, l2, g1, g2):
+    """log(e^l1 + e^l2) and, with gradients, its gradient (4, rows)."""
+    m = np.maximum(l1, l2)
+    e1, e2 = np.exp(l1 - m), np.exp(l2 - m)
+    lse = m + np.log(e1 + e2)
+    if g1 is None:
+        return lse, None
+    return lse, g2 + e1 / (e1 + e2) * (g1 - g2)
 
 
 class ParetoNBD(TransactionModel):
@@ -110,48 +158,59 @@ class ParetoNBD(TransactionModel):
     def __init__(self, penalizer=0.0):
         self.penalizer = penalizer
 
-    def _core(self, params, data, grad):
-        if "_xu" not in data:
+    def _loglik(self, params, data, *, grad):
+        if "_parts" not in data:
             data = self._prepare(dict(data))
         r, alpha, s, beta = params
         xu, xi = data["_xu"], data["_xi"]
-        l1, l2, g1, g2 = _pareto_terms(params, data, grad)
-        m = np.maximum(l1, l2)
-        e1, e2 = np.exp(l1 - m), np.exp(l2 - m)
-        ll = ((gammaln(r + xu) - gammaln(r))[xi] + r * np.log(alpha) + s * np.log(beta)
-              + m + np.log(e1 + e2))
+        setup = _series_setup(params, xu)
+        ll = np.empty(xi.size)
+        g = np.empty((4, xi.size)) if grad else None
+        for part in data["_parts"]:
+            rows = part["rows"]
+            ll[rows], g_rows = _mix(*_pareto_terms(params, setup, data, part, grad))
+            if grad:
+                g[:, rows] = g_rows
+        ll += (gammaln(r + xu) - gammaln(r))[xi] + r * np.log(alpha) + s * np.log(beta)
         if not grad:
             return ll, None
-        w1 = e1 / (e1 + e2)
-        g = g2 + w1 * (g1 - g2)
         g[0] += (digamma(r + xu) - digamma(r))[xi] + np.log(alpha)
         g[1] += r / alpha
         g[2] += np.log(beta)
         g[3] += s / beta
-        return ll, g
-
-    def _loglik(self, params, data, *, grad):
-        ll, g = self._core(params, data, grad)
-        return ll, (None if g is None else g.T)
+        return ll, g.T
 
     def _loglik_sum(self, params, data, weights):
-        ll, g = self._core(params, data, True)
-        return wdot(weights, ll), wdot(g, weights)
+        # the same as summing _loglik, slice by slice (memory bounded by the slice size,
+        # whatever the number of customers); the frequency-only parts are summed per
+        # distinct frequency
+        if "_parts" not in data:
+            data = self._prepare(dict(data))
+        r, alpha, s, beta = params
+        xu, xi = data["_xu"], data["_xi"]
+        setup = _series_setup(params, xu)
+        ll = 0.0
+        g = np.zeros(4)
+        per_x = np.zeros(xu.size)
+        for part in data["_parts"]:
+            rows = part["rows"]
+            w = weights[rows]
+            lse, g_rows = _mix(*_pareto_terms(params, setup, data, part, True))
+            ll += wdot(w, lse)
+            g += wdot(g_rows, w)
+            per_x += np.bincount(xi[rows], w, minlength=xu.size)
+        total_w = float(per_x.sum())
+        ll += (wdot(per_x, gammaln(r + xu) - gammaln(r))
+               + total_w * (r * np.log(alpha) + s * np.log(beta)))
+        g[0] += wdot(per_x, digamma(r + xu) - digamma(r)) + total_w * np.log(alpha)
+        g[1] += total_w * r / alpha
+        g[2] += total_w * np.log(beta)
+        g[3] += total_w * s / beta
+        return ll, g
 
     def _prepare(self, data):
         data = super()._prepare(data)
-        x, t_x = data["x"], data["t_x"]
-        order = np.lexsort((t_x, x))
-        xs, ts = x[order], t_x[order]
-        new = np.r_[True, (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1])]
-        inv = np.empty(x.size, dtype=np.intp)
-        inv[order] = np.cumsum(new) - 1
-        first = order[new]
-        data["_pair_inv"] = inv
-        data["_pair_xi"] = data["_xi"][first]
-        data["_pair_t"] = t_x[first]
-        data["_pair_ord"] = np.argsort(-data["_pair_t"], kind="stable")
-        data["_ord_T"] = np.argsort(-data["T"], kind="stable")
+        data["_parts"] = _slices(data["x"], data["t_x"], data["T"], data["_xi"])
         return data
 
     def _start(self, data, weights):
@@ -169,10 +228,14 @@ class ParetoNBD(TransactionModel):
     # -- predictions -----------------------------------------------------------------
     def _log_p_alive(self, x, t_x, big_t):
         params = self.params_.to_numpy()
-        data = self._prepare({"x": x, "t_x": t_x, "T": big_t})
-        l1, l2, _, _ = _pareto_terms(params, data, grad=False)
-        m = np.maximum(l1, l2)
-        return l1 - (m + np.log(np.exp(l1 - m) + np.exp(l2 - m)))
+        x, t_x, big_t = np.broadcast_arrays(x, t_x, big_t)
+        data = self._prepare({"x": x.ravel(), "t_x": t_x.ravel(), "T": big_t.ravel()})
+        setup = _series_setup(params, data["_xu"])
+        out = np.empty(x.size)
+        for part in data["_parts"]:
+            l1, l2, _, _ = _pareto_terms(params, setup, data, part, grad=False)
+            out[part["rows"]] = l1 - _mix(l1, l2, None, None)[0]
+        return out.reshape(x.shape)
 
     def _expected_if_alive(self, t, x, t_x, big_t):
         # E[Y(t) | alive] = (r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)]
