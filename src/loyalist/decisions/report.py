@@ -126,13 +126,13 @@ def _revenue(store, basis, step) -> dict:
     step("revenue retention")
     annual = rt.revenue_retention(store, months=12, points=1, as_of=basis.as_of,
                                   mode=basis.mode)
-    quarterly = rt.revenue_retention(store, months=3, points=8, as_of=basis.as_of,
+    quarterly = rt.revenue_retention(store, months=3, points=7, as_of=basis.as_of,
                                      mode=basis.mode)
     out = {"annual": annual.iloc[-1].to_dict() if len(annual) else None, "charts": {},
            "tables": {}}
     if len(quarterly) > 1:
         out["charts"]["revenue_retention"] = charts.revenue_retention(
-            quarterly, "each quarter against the quarter before")
+            quarterly, "each 3 months against the 3 months before")
     spec = [("window_end", "quarter to", "date"), ("customers", "customers at start", "int"),
             ("revenue_before", "revenue before", "money"),
             ("revenue_after", "same customers after", "money"), ("nrr", "NRR", "pct"),
@@ -198,7 +198,7 @@ def _feedback(store, as_of, basis, step) -> dict | None:
         return None
     step("feedback")
     monthly = sections.feedback_monthly(store, as_of)
-    cross = sections.satisfaction_vs_loyalty(store, as_of, basis.lives)
+    cross = sections.satisfaction_vs_loyalty(store, as_of, basis.ends)
     odd = sections.disagreeing(store, as_of)
     out = {"charts": {}, "tables": {}}
     if len(monthly) > 1:
@@ -275,6 +275,23 @@ def _worklist(store, as_of, step) -> dict:
     return out
 
 
+def _scoring_settings(store) -> tuple[str, int | None] | None:
+    """Mode and horizon of the churn model behind the current scores, so the report
+    calls a customer lost the way the scores do."""
+    if "scores" not in store.tables():
+        return None
+    import json
+
+    models = store.models()
+    models = models[models["kind"] == "churn"]
+    if models.empty:
+        return None
+    info = json.loads(models.iloc[0]["info"])
+    if info.get("mode") not in ("lapse", "contract"):
+        return None
+    return info["mode"], (int(info["horizon"]) if info["mode"] == "lapse" else None)
+
+
 def build_report(store, as_of=None, *, target_annual_loss: float = 0.05,
                  horizon: int | None = None,
                  progress: Callable[[str], None] | None = None) -> RetentionReport:
@@ -282,7 +299,10 @@ def build_report(store, as_of=None, *, target_annual_loss: float = 0.05,
     step = progress or (lambda _m: None)
     target = _check_target(target_annual_loss)
     step("customers' lives")
-    basis = rt.retention_basis(store, as_of, horizon=horizon)
+    mode, used = "auto", _scoring_settings(store)
+    if horizon is None and used:
+        mode, horizon = used
+    basis = rt.retention_basis(store, as_of, mode=mode, horizon=horizon)
     as_of = basis.as_of
     ret = _retention(basis, target, step)
     rep = RetentionReport(as_of=as_of, target=target, mode=basis.mode, horizon=basis.horizon,

@@ -53,18 +53,27 @@ class RetentionBasis:
     horizon: int | None
     as_of: pd.Timestamp
     lives: ibis.Table
+    #: ``customer_id, started_at, lost_at`` only: cheaper when revenue is not needed
+    ends: ibis.Table | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
-    def cells(self, unit: str) -> pd.DataFrame:
-        """Customers and revenue per segment, owner, start period and loss period
-        (``unit`` M, Q or Y): the one small engine aggregate the loss rates need."""
-        if unit not in self._memo:
+    def cells(self, unit: str = "M", months: int = 12) -> pd.DataFrame:
+        """Customers and revenue per segment, owner, start period, loss period
+        (``unit`` M, Q or Y) and their status in the ``months`` before ``as_of``
+        (``risk``: a customer at the window's start; ``gone``: lost since): the one
+        small engine aggregate the loss rates need."""
+        key = (unit, months)
+        if key not in self._memo:
             lv = self.lives
-            self._memo[unit] = (
-                lv.mutate(start_p=lv.started_at.truncate(unit), lost_p=lv.lost_at.truncate(unit))
-                .group_by([*DIMENSIONS, "start_p", "lost_p"])
+            w0 = _ts((self.as_of - pd.DateOffset(months=months)).to_pydatetime())
+            now = _ts(self.as_of.to_pydatetime())
+            risk = (lv.started_at < w0) & (lv.lost_at.isnull() | (lv.lost_at >= w0))
+            self._memo[key] = (
+                lv.mutate(start_p=lv.started_at.truncate(unit), lost_p=lv.lost_at.truncate(unit),
+                          risk=risk, gone=risk & lv.lost_at.notnull() & (lv.lost_at < now))
+                .group_by([*DIMENSIONS, "start_p", "lost_p", "risk", "gone"])
                 .aggregate(n=_.count(), rev=_.revenue.sum()).to_pandas())
-        return self._memo[unit]
+        return self._memo[key]
 
 
 def default_as_of(store) -> pd.Timestamp:
@@ -84,18 +93,33 @@ def _mode(have: dict, mode: str) -> str:
     return mode
 
 
-def _lapse_lives(orders: ibis.Table, now, horizon: int) -> ibis.Table:
+def _lapse_ends(orders: ibis.Table, now, horizon: int) -> ibis.Table:
     o = orders.filter(orders.ordered_at < now)
     per = o.group_by("customer_id").aggregate(started_at=o.ordered_at.min(),
                                               last_order=o.ordered_at.max())
     due = per.last_order + ibis.interval(days=horizon)
-    per = per.mutate(lost_at=ibis.ifelse(due <= now, due, ibis.null("timestamp")))
+    return per.mutate(lost_at=ibis.ifelse(due <= now, due, ibis.null("timestamp")))
+
+
+def _lapse_lives(orders: ibis.Table, now, horizon: int) -> ibis.Table:
+    o = orders.filter(orders.ordered_at < now)
+    per = _lapse_ends(orders, now, horizon)
     recent = o.join(per, "customer_id").filter(
         lambda t: _seconds(t.last_order, t.ordered_at) < 365 * DAY)
     rev = recent.group_by("customer_id").aggregate(revenue=recent.amount.sum())
     out = per.left_join(rev, "customer_id")
     return out.select("customer_id", "started_at", "lost_at",
                       revenue=out.revenue.fill_null(0.0).cast("float64"))
+
+
+def _contract_ends(subs: ibis.Table, now) -> ibis.Table:
+    s = subs.filter(subs.started_at < now)
+    s = s.mutate(ended_at=ibis.ifelse(s.ended_at >= now, ibis.null("timestamp"), s.ended_at))
+    per = s.group_by("customer_id").aggregate(started_at=s.started_at.min(),
+                                              running=s.ended_at.isnull().any(),
+                                              last_end=s.ended_at.max())
+    return per.select("customer_id", "started_at",
+                      lost_at=ibis.ifelse(per.running, ibis.null("timestamp"), per.last_end))
 
 
 def _contract_lives(subs: ibis.Table, now) -> ibis.Table:
@@ -131,9 +155,11 @@ def retention_basis(store, as_of=None, *, mode: str = "auto", horizon: int | Non
             raise DataError(f"The lapse horizon must be a positive number of days; got {horizon}.",
                             hint="Pass horizon=90 (or leave it out to have it suggested).")
         lives = _lapse_lives(store.table("orders"), now, horizon)
+        ends = _lapse_ends(store.table("orders"), now, horizon).drop("last_order")
     else:
         horizon = None
         lives = _contract_lives(store.table("subscriptions"), now)
+        ends = _contract_ends(store.table("subscriptions"), now)
     if have["customers"]:
         c = store.table("customers")
         c = c.select(customer_id=c.id, segment=c.segment, owner=c.owner).distinct(
@@ -142,7 +168,7 @@ def retention_basis(store, as_of=None, *, mode: str = "auto", horizon: int | Non
     else:
         lives = lives.mutate(segment=ibis.null("string"), owner=ibis.null("string"))
     lives = lives.mutate(segment=lives.segment.fill_null(_NONE), owner=lives.owner.fill_null(_NONE))
-    return RetentionBasis(mode=mode, horizon=horizon, as_of=as_of, lives=lives)
+    return RetentionBasis(mode=mode, horizon=horizon, as_of=as_of, lives=lives, ends=ends)
 
 
 def _basis(store, basis, as_of, mode, horizon) -> RetentionBasis:
@@ -253,19 +279,11 @@ def trailing_loss(store=None, by=None, *, months: int = 12, as_of=None, mode: st
     """
     b = _basis(store, basis, as_of, mode, horizon)
     cols = _by(by)
-    key = ("trailing", months)
-    if key not in b._memo:
-        lv = b.lives
-        w0 = _ts((b.as_of - pd.DateOffset(months=months)).to_pydatetime())
-        now = _ts(b.as_of.to_pydatetime())
-        risk = (lv.started_at < w0) & (lv.lost_at.isnull() | (lv.lost_at >= w0))
-        lost = risk & lv.lost_at.notnull() & (lv.lost_at < now)
-        b._memo[key] = lv.group_by(list(DIMENSIONS)).aggregate(
-            at_risk=risk.cast("int64").sum(), lost=lost.cast("int64").sum(),
-            revenue_at_risk=ibis.ifelse(risk, lv.revenue, 0.0).sum(),
-            revenue_lost=ibis.ifelse(lost, lv.revenue, 0.0).sum(),
-            active_now=lv.lost_at.isnull().cast("int64").sum()).to_pandas()
-    cells = b._memo[key]
+    c = b.cells("M", months)
+    cells = c.assign(at_risk=c["n"].where(c["risk"], 0), lost=c["n"].where(c["gone"], 0),
+                     revenue_at_risk=c["rev"].where(c["risk"], 0.0),
+                     revenue_lost=c["rev"].where(c["gone"], 0.0),
+                     active_now=c["n"].where(c["lost_p"].isna(), 0))
     nums = ["at_risk", "lost", "revenue_at_risk", "revenue_lost", "active_now"]
     out = (cells.groupby(cols)[nums].sum().reset_index() if cols
            else cells[nums].sum().to_frame().T)
@@ -318,7 +336,7 @@ def cohort_retention(store=None, *, freq: str = "Q", step_days: float = 365.25 /
     if freq not in _FREQ:
         raise DataError(f"Unknown cohort frequency {freq!r}.", hint="Use M, Q or Y.")
     b = _basis(store, basis, as_of, mode, horizon)
-    lv = b.lives
+    lv = b.ends if b.ends is not None else b.lives
     now = _ts(b.as_of.to_pydatetime())
     end = lv.lost_at.fill_null(now)
     days = (_seconds(end, lv.started_at) / DAY).floor().cast("int64")
@@ -344,76 +362,91 @@ def cohort_retention(store=None, *, freq: str = "Q", step_days: float = 365.25 /
     return pd.concat(rows, ignore_index=True)
 
 
-def _window_revenue(store, mode: str, start, mid, end) -> ibis.Table:
-    """Per customer: revenue in [start, mid) as ``before`` and in [mid, end) as ``after``.
+def _lapse_retention(store, bounds: list[pd.Timestamp]) -> pd.DataFrame:
+    """One engine query: order revenue per customer in each window ``[bounds[j+1],
+    bounds[j])``, each window paired with the one before it."""
+    o = store.table("orders")
+    o = o.filter((o.ordered_at >= _ts(bounds[-1].to_pydatetime()))
+                 & (o.ordered_at < _ts(bounds[0].to_pydatetime())))
+    k = ibis.cases(*[(o.ordered_at >= _ts(b.to_pydatetime()), j)
+                     for j, b in enumerate(bounds[1:])])
+    cq = o.mutate(k=k).group_by(["customer_id", "k"]).aggregate(rev=_.amount.fill_null(0).sum())
+    after = cq.view()
+    j = cq.filter((cq.k >= 1) & (cq.rev > 0)).left_join(
+        after, (cq.customer_id == after.customer_id) & (after.k == cq.k - 1))
+    r1 = j.rev_right.fill_null(0.0)
+    return (j.group_by(window=j.k - 1)
+            .aggregate(customers=_.count(), r0=j.rev.sum(), r1=r1.sum(),
+                       kept=ibis.least(j.rev, r1).sum(), stayed=(r1 > 0).cast("int64").sum())
+            .to_pandas())
 
-    Non-contractual: order amounts in each window. Contractual: MRR running at
-    ``mid`` and at ``end`` (x months of the window, so both are comparable)."""
-    s0, s1, s2 = (_ts(pd.Timestamp(x).to_pydatetime()) for x in (start, mid, end))
-    if mode == "lapse":
-        o = store.table("orders")
-        o = o.filter((o.ordered_at >= s0) & (o.ordered_at < s2))
-        amt = o.amount.fill_null(0.0)
-        return o.group_by("customer_id").aggregate(
-            before=ibis.ifelse(o.ordered_at < s1, amt, 0.0).sum(),
-            after=ibis.ifelse(o.ordered_at >= s1, amt, 0.0).sum())
-    s = store.table("subscriptions")
-    mrr = s.mrr.fill_null(0.0)
 
-    def running(t):
-        return (s.started_at <= t) & (s.ended_at.isnull() | (s.ended_at > t))
+def _contract_retention(store, bounds: list[pd.Timestamp]) -> pd.DataFrame:
+    """Per window ``j``: MRR running at ``bounds[j+1]`` (before) and ``bounds[j]``
+    (after) of each customer, one small engine query per window."""
+    rows = []
+    for w in range(len(bounds) - 1):
+        s = store.table("subscriptions")
+        mrr = s.mrr.fill_null(0.0)
 
-    s = s.filter(running(s1) | running(s2))
-    return s.group_by("customer_id").aggregate(
-        before=ibis.ifelse(running(s1), mrr, 0.0).sum(),
-        after=ibis.ifelse(running(s2), mrr, 0.0).sum())
+        def running(t, s=s):
+            t = _ts(t.to_pydatetime())
+            return (s.started_at <= t) & (s.ended_at.isnull() | (s.ended_at > t))
+
+        then, now = running(bounds[w + 1]), running(bounds[w])
+        per = s.filter(then | now).group_by("customer_id").aggregate(
+            before=ibis.ifelse(then, mrr, 0.0).sum(), after=ibis.ifelse(now, mrr, 0.0).sum())
+        per = per.filter(per.before > 0)
+        r = per.aggregate(customers=_.count(), r0=per.before.sum(), r1=per.after.sum(),
+                          kept=ibis.least(per.before, per.after).sum(),
+                          stayed=(per.after > 0).cast("int64").sum()).to_pandas()
+        rows.append(r.assign(window=w))
+    return pd.concat(rows, ignore_index=True)
 
 
 def revenue_retention(store, *, months: int = 12, points: int = 12, as_of=None,
                       mode: str = "auto") -> pd.DataFrame:
-    """Net and gross revenue retention over windows of ``months`` (12: annual).
+    """Net and gross revenue retention over consecutive windows of ``months`` (12: annual).
 
-    For a window ending at ``end``: the base is the customers who brought revenue
-    in the ``months`` before the window, with that revenue R0; R1 is the same
-    customers' revenue in the window (customers won during it are left out).
-    ``nrr = sum(R1) / sum(R0)`` (expansion counts, so it can exceed 100%);
+    Window ``j`` runs from ``as_of - (j+1) x months`` to ``as_of - j x months``. Its
+    base is the customers who brought revenue in the window before it (R0); R1 is
+    the same customers' revenue in the window (customers won during it are left
+    out). ``nrr = sum(R1) / sum(R0)`` (expansion counts, so it can exceed 100%);
     ``grr = sum(min(R1, R0)) / sum(R0)`` (losses and contraction only, at most
     100%). Non-contractual revenue is order amounts in each window; contractual
-    revenue is the MRR running at the window's start and end. Windows end at
-    ``as_of`` and at each month before it (up to ``points``) that has ``2 x months``
-    of history behind it. Empty if the history is too short.
+    revenue is the MRR running at the window's start (R0) and end (R1). Up to
+    ``points`` windows, as far back as the history allows (empty if too short).
     """
     have = available(store)
     mode = _mode(have, mode)
     as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(store)
     if mode == "lapse":
-        o = store.table("orders")
-        first = o.ordered_at.min().execute()
+        first = store.table("orders").ordered_at.min().execute()
     else:
         first = store.table("subscriptions").started_at.min().execute()
-    rows = []
-    for k in range(points):
-        end = as_of - pd.DateOffset(months=k)
-        mid = end - pd.DateOffset(months=months)
-        start = mid - pd.DateOffset(months=months)
-        if pd.isna(first) or (mode == "lapse" and start < pd.Timestamp(first).normalize()):
-            break
-        if mode == "contract" and mid <= pd.Timestamp(first):
-            break
-        w = _window_revenue(store, mode, start, mid, end)
-        base = w.filter(w.before > 0)
-        r = base.aggregate(customers=base.count(), r0=base.before.sum(), r1=base.after.sum(),
-                           kept=ibis.least(base.before, base.after).sum(),
-                           stayed=(base.after > 0).cast("int64").sum()).to_pandas().iloc[0]
-        r0 = float(r["r0"] or 0.0)
-        rows.append({"window_end": end, "window_start": mid, "customers": int(r["customers"]),
-                     "customers_retained": int(r["stayed"] or 0),
-                     "revenue_before": r0, "revenue_after": float(r["r1"] or 0.0),
-                     "nrr": float(r["r1"]) / r0 if r0 > 0 else np.nan,
-                     "grr": float(r["kept"]) / r0 if r0 > 0 else np.nan})
     cols = ["window_end", "window_start", "customers", "customers_retained", "revenue_before",
             "revenue_after", "nrr", "grr"]
-    out = pd.DataFrame(rows, columns=cols).sort_values("window_end", ignore_index=True)
+    bounds = [as_of - pd.DateOffset(months=months * j) for j in range(points + 2)]
+    if pd.notna(first):
+        first = pd.Timestamp(first)
+        # lapse: the 'before' window must lie in the history; contract: its start must
+        usable = [b for b in bounds if b >= first.normalize()] if mode == "lapse" else [
+            b for b in bounds if b > first]
+        bounds = bounds[:len(usable)]
+    if pd.isna(first) or len(bounds) < 3:
+        return pd.DataFrame(columns=cols)
+    agg = (_lapse_retention if mode == "lapse" else _contract_retention)(store, bounds)
+    agg = agg[agg["window"] < len(bounds) - 2].sort_values("window")
+    r0 = agg["r0"].astype(float)
+    out = pd.DataFrame({
+        "window_end": [bounds[w] for w in agg["window"]],
+        "window_start": [bounds[w + 1] for w in agg["window"]],
+        "customers": agg["customers"].astype("int64").to_numpy(),
+        "customers_retained": agg["stayed"].fillna(0).astype("int64").to_numpy(),
+        "revenue_before": r0.to_numpy(), "revenue_after": agg["r1"].astype(float).to_numpy(),
+        "nrr": (agg["r1"] / r0.where(r0 > 0)).to_numpy(),
+        "grr": (agg["kept"] / r0.where(r0 > 0)).to_numpy()})
+    out = out.sort_values("window_end", ignore_index=True)
     out.attrs.update(months=months, mode=mode)
     return out
 
