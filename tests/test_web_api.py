@@ -23,6 +23,8 @@ import pytest
 import loyalist
 
 PASSWORD = "a long enough secret"
+#: a user who owns worklist items: the generator's account owners are people's names
+OWNER = "chloe.novak"
 ORDER = ("customers", "orders", "subscriptions", "requests", "feedback", "events", "touches")
 
 
@@ -87,6 +89,7 @@ def start_site(folder, n_customers: int = 500, seed: int = 11) -> Site:
     import uvicorn
 
     from loyalist.datasets import make_business
+    from loyalist.decisions.worklist import build_worklist
     from loyalist.web.accounts import Accounts
     from loyalist.web.app import create_app
 
@@ -96,11 +99,14 @@ def start_site(folder, n_customers: int = 500, seed: int = 11) -> Site:
         if len(business.tables.get(name, [])):
             store.ingest(name, business.tables[name], strict=name != "customers")
     write_scores(store)
+    build_worklist(store)
     accounts = Accounts(store)
     tokens = {}
     for role in ("viewer", "agent", "admin"):
         accounts.add_user(role, PASSWORD, role=role)
         tokens[role] = accounts.create_token(role)
+    accounts.add_user(OWNER, PASSWORD, role="agent")
+    tokens[OWNER] = accounts.create_token(OWNER)
     app = create_app(store)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
@@ -149,6 +155,9 @@ ENDPOINTS = [
     ("POST", "/api/route", {"json": {"texts": ["my card has not arrived"]}}, "viewer"),
     ("POST", "/api/touches", {"json": {"customer_id": "{customer_id}", "outcome": "reached"}},
      "agent"),
+    ("GET", "/api/worklist", {"params": {"playbook": "save_call"}}, "agent"),
+    ("GET", "/api/worklist/progress", {}, "viewer"),
+    ("GET", "/api/impact", {}, "viewer"),
     ("GET", "/api/data", {}, "admin"),
     ("GET", "/api/rejects", {}, "admin"),
     ("POST", "/api/ingest/{table}", {"json": {"rows": [{"customer_id": "x",
@@ -157,7 +166,8 @@ ENDPOINTS = [
     ("POST", "/api/ingest/{table}/file",
      {"files": {"file": ("o.csv", b"customer_id,ordered_at\nx,2024-01-01\n")}}, "admin"),
 ]
-PAGES = [("GET", "/"), ("GET", "/customers"), ("GET", "/customers/{customer_id}"),
+PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"), ("GET", "/impact"),
+         ("GET", "/customers"), ("GET", "/customers/{customer_id}"),
          ("GET", "/service"), ("GET", "/data"), ("POST", "/customers/{customer_id}/outcome"),
          ("POST", "/data/upload"), ("POST", "/logout")]
 ROLES = ("viewer", "agent", "admin")
@@ -488,3 +498,32 @@ def test_user_and_token_commands(tmp_path):
 
     with loyalist.connect(db) as s:
         assert Accounts(s).user_for_token(token).name == "ada"
+
+
+def test_worklist_mine_filters_and_one_click_outcome(site):
+    with site.client(OWNER) as c:
+        everything = c.get("/api/worklist", params={"limit": 500}).json()
+        mine = c.get("/api/worklist", params={"mine": True, "limit": 500}).json()
+        small = c.get("/api/worklist", params={"segment": "small", "limit": 500}).json()
+        assert_error(c.get("/api/worklist", params={"due_before": "someday"}), 400)
+    assert everything["total"] > mine["total"] > 0
+    assert {r["owner"] for r in mine["rows"]} == {"Chloe Novak"}
+    assert small["total"] > 0 and {r["segment"] for r in small["rows"]} == {"small"}
+    prio = [r["priority"] for r in everything["rows"]]
+    assert prio == sorted(prio)
+    item = mine["rows"][0]
+    before = site.count("touches")
+    with closing(_sign_in(site, OWNER)) as c:
+        page = c.get("/worklist", params={"mine": "true"})
+        assert f'id="item-{item["item_id"]}"' in page.text
+        r = c.post("/worklist/outcome", data={
+            "csrf": _csrf(page.text), "customer_id": item["customer_id"],
+            "item_id": item["item_id"], "outcome": "saved", "note": "renewed",
+            "back": "mine=true"})
+        assert r.status_code == 303 and r.headers["location"] == "/worklist?mine=true"
+        after = c.get("/api/worklist", params={"mine": True, "limit": 500}).json()
+        progress = c.get("/api/worklist/progress").json()["rows"]
+    assert site.count("touches") == before + 1
+    assert item["item_id"] not in {r["item_id"] for r in after["rows"]}
+    assert after["total"] == mine["total"] - 1
+    assert sum(r["saved"] for r in progress) >= 1

@@ -21,11 +21,19 @@ from loyalist.web import errors
 from loyalist.web.accounts import Accounts
 from loyalist.web.auth import authenticate
 from loyalist.web.context import Cache
-from loyalist.web.views import customers, data, overview, scores, service, session
+from loyalist.web.views import (
+    customers,
+    data,
+    overview,
+    scores,
+    service,
+    session,
+    worklist,
+)
 
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
-VIEWS = (session, overview, customers, scores, service, data)
+VIEWS = (session, overview, worklist, customers, scores, service, data)
 
 
 def plotly_js() -> Path:

@@ -11,8 +11,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 import loyalist
 
-NAV = [("/", "Overview"), ("/customers", "Customers"), ("/service", "Service"),
-       ("/data", "Data")]
+NAV = [("/", "Overview"), ("/worklist", "Worklist"), ("/customers", "Customers"),
+       ("/service", "Service"), ("/impact", "Impact"), ("/data", "Data")]
 
 
 def _pct(v, digits: int = 0) -> str:

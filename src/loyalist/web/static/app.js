@@ -9,17 +9,16 @@ function lineChart(id, rows, x, y, label) {
                  {displayModeBar: false, responsive: true});
 }
 
-function autoChart(id, rows) {
-  // first column on x, every numeric column as a line
-  if (!rows || !rows.length) return;
-  const keys = Object.keys(rows[0]);
-  const x = keys[0];
-  const traces = keys.slice(1).filter(k => typeof rows[0][k] === "number").map(k => (
-    {x: rows.map(r => r[x]), y: rows.map(r => r[k]), mode: "lines", name: k}));
+function lossChart(id, rows, target) {
   const el = document.getElementById(id);
-  if (el && typeof Plotly !== "undefined")
-    Plotly.newPlot(el, traces, {margin: {l: 40, r: 10, t: 10, b: 40}},
-                   {displayModeBar: false, responsive: true});
+  if (!el || typeof Plotly === "undefined" || !rows.length) return;
+  const x = rows.map(r => r.period);
+  Plotly.newPlot(el, [
+    {x: x, y: rows.map(r => r.annualised_loss_rate), mode: "lines+markers", name: "customers"},
+    {x: x, y: x.map(() => target), mode: "lines", name: "target",
+     line: {dash: "dash", color: "#b42318"}}],
+    {margin: {l: 50, r: 10, t: 10, b: 40}, yaxis: {tickformat: ".0%"}},
+    {displayModeBar: false, responsive: true});
 }
 
 (function () {

@@ -48,10 +48,7 @@ def open_items_of(store, customer_id: str) -> list[dict]:
         from loyalist.decisions.worklist import open_items
     except ImportError:
         return []
-    items = open_items(store)
-    if len(items) == 0:
-        return []
-    return records(items[items["customer_id"] == customer_id])
+    return records(open_items(store, customer_id=customer_id))
 
 
 def customer_detail(store, customer_id: str) -> dict:

@@ -12,6 +12,8 @@ from loyalist.web.context import plain, records, thread_store
 from loyalist.web.pages import html
 
 router = APIRouter()
+#: the loss target the overview draws (the report's default)
+TARGET_ANNUAL_LOSS = 0.05
 
 
 def _nps(store) -> dict | None:
@@ -39,11 +41,6 @@ def _risk(store) -> dict | None:
     top = (s.order_by([ibis.desc("p_leave"), ibis.asc("customer_id")]).limit(10)
            .to_pandas())
     out = {**plain(agg.iloc[0].to_dict()), "riskiest": records(top)}
-    if "customer_value" in store.tables():
-        v = store.table("customer_value").select("customer_id", "clv")
-        j = s.join(v, "customer_id")
-        out["revenue_at_risk"] = plain(j.aggregate(r=(j.p_leave * j.clv).sum()).to_pandas()
-                                       .iloc[0, 0])
     return out
 
 
@@ -77,18 +74,24 @@ def _service(store, cache) -> dict | None:
 
 
 def _retention(store) -> dict | None:
-    """Loss rates from the report helper's engine-side metrics, once they exist."""
+    """Loss rates (trailing 12 months and by month) and value at risk, from the report's
+    engine-side metrics (:mod:`loyalist.features.retention`) when they are available."""
     try:
         from loyalist.features import retention
     except ImportError:
         return None
-    fn = getattr(retention, "loss_rates", None)
-    if fn is None:
-        return None
+    out = {"target_annual_loss": TARGET_ANNUAL_LOSS}
     try:
-        return {"loss_rates": records(fn(store))}
-    except (DataError, TypeError, ValueError):
+        basis = retention.retention_basis(store)
+        out["trailing"] = plain(retention.trailing_loss(store, basis=basis).iloc[0].to_dict())
+        monthly = retention.loss_rates(store, basis=basis).tail(24)
+        out["monthly"] = records(monthly[["period", "loss_rate", "annualised_loss_rate",
+                                          "revenue_loss_rate"]])
+        risk = retention.revenue_at_risk(store, basis=basis)
+        out["at_risk"] = plain(risk.iloc[0].to_dict()) if risk is not None else None
+    except (DataError, KeyError, AttributeError):
         return None
+    return out
 
 
 def overview_data(store, cache) -> dict:

@@ -1,0 +1,145 @@
+"""The main journeys in real headless Chromium (Playwright, the system's Chromium):
+sign in, open a customer, log an outcome and see it on the timeline, upload a file
+with bad rows and see them listed. Screenshots go to the test's folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_web_api import OWNER, PASSWORD, start_site
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="needs the system Chromium (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    s = start_site(tmp_path_factory.mktemp("browser"), n_customers=300, seed=5)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, site):
+    context = browser.new_context(base_url=site.url)
+    pg = context.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    context.close()
+    assert not errors, errors
+
+
+def sign_in(page, name: str) -> None:
+    page.goto("/")
+    assert "/login" in page.url  # not signed in: sent to the sign-in page
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+
+
+def test_sign_in_and_see_the_overview(page, tmp_path):
+    page.goto("/login")
+    page.fill("input[name=name]", "viewer")
+    page.fill("input[name=password]", "not the password")
+    page.click("button[type=submit]")
+    assert "Wrong user name or password" in page.inner_text("[role=alert]")
+    sign_in(page, "viewer")
+    assert page.inner_text("h1") == "Overview"
+    assert "viewer (viewer)" in page.inner_text("header")
+    page.wait_for_selector("#chart-nps .main-svg")  # plotly, served by the app itself
+    page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+    assert (tmp_path / "overview.png").stat().st_size > 10_000
+
+
+def test_open_a_customer_log_an_outcome_and_see_it_on_the_timeline(page, site, tmp_path):
+    sign_in(page, "agent")
+    first = site.store.table("customers").order_by("id").limit(1).to_pandas().iloc[0]
+    page.fill("header input[name=q]", first["name"])
+    page.press("header input[name=q]", "Enter")
+    page.wait_for_url("**/customers?q=*")
+    page.click(f"a[href='/customers/{first['id']}']")
+    page.wait_for_url(f"**/customers/{first['id']}")
+    assert "P(leave)" in page.inner_text("#p-leave")
+    page.screenshot(path=str(tmp_path / "customer.png"), full_page=True)
+    page.select_option("select[name=outcome]", "saved")
+    page.fill("input[name=note]", "Agreed a loyalty discount in the browser test")
+    page.click("form.outcome button[type=submit]")
+    page.wait_for_url("**?logged=1")
+    assert "Outcome logged" in page.inner_text("[role=status]")
+    row = page.locator("#timeline tbody tr", has_text="loyalty discount")
+    assert row.count() == 1 and "saved" in row.inner_text()
+    page.screenshot(path=str(tmp_path / "customer-after-outcome.png"), full_page=True)
+    t = site.store.table("touches")
+    stored = t.filter(t.customer_id == first["id"]).to_pandas()
+    assert list(stored["by"]) == ["agent"] and list(stored["outcome"]) == ["saved"]
+
+
+def test_a_viewer_sees_no_outcome_form(page, site):
+    sign_in(page, "viewer")
+    cid = site.store.table("customers").order_by("id").limit(1).to_pandas()["id"].iloc[0]
+    page.goto(f"/customers/{cid}")
+    assert page.locator("form.outcome").count() == 0
+    page.goto("/data")
+    assert "needs the admin role" in page.inner_text("[role=alert]")
+
+
+def test_upload_a_file_with_bad_rows_and_see_them_listed(page, site, tmp_path):
+    cid = site.store.table("customers").order_by("id").limit(1).to_pandas()["id"].iloc[0]
+    export = tmp_path / "orders-june.csv"
+    export.write_text("customer_id,ordered_at,amount\n"
+                      f"{cid},2023-06-01,20\n"
+                      f"{cid},31/31/2023,21\n"
+                      f",2023-06-03,22\n"
+                      f"{cid},2023-06-04,23\n")
+    before = site.count("orders")
+    sign_in(page, "admin")
+    page.goto("/data")
+    page.select_option("select[name=table]", "orders")
+    page.set_input_files("input[name=file]", str(export))
+    page.click("#upload button[type=submit]")
+    page.wait_for_selector("#ingest-result")
+    result = page.inner_text("#ingest-result")
+    assert "orders-june.csv" in result and "2 new" in result and "2 rejected" in result
+    lines = page.locator("#rejects tbody tr").all_inner_texts()
+    assert [ln.split("\t")[0] for ln in lines] == ["3", "4"]
+    assert "31/31/2023" in lines[0] and "missing required value" in lines[1]
+    page.screenshot(path=str(tmp_path / "data-upload.png"), full_page=True)
+    assert site.count("orders") == before + 2
+
+
+def test_open_my_worklist_and_log_an_outcome_in_one_click(page, site, tmp_path):
+    sign_in(page, OWNER)
+    page.click("nav a[href='/worklist']")
+    page.check("input[name=mine]")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url("**/worklist?mine=true*")
+    first = page.locator("section.item").first
+    item_id = first.get_attribute("id").removeprefix("item-")
+    assert "Why:" in first.inner_text() and "Do:" in first.inner_text()
+    customer = first.locator("input[name=customer_id]").get_attribute("value")
+    page.screenshot(path=str(tmp_path / "worklist.png"), full_page=True)
+    first.locator("select[name=outcome]").select_option("reached")
+    first.locator("input[name=note]").fill("Called from the worklist")
+    first.locator("button[type=submit]").click()
+    page.wait_for_url("**/worklist?mine=true")
+    assert page.locator(f"#item-{item_id}").count() == 0
+    page.goto(f"/customers/{customer}")
+    row = page.locator("#timeline tbody tr", has_text="Called from the worklist")
+    assert row.count() == 1 and "reached" in row.inner_text()
