@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from test_web_api import OWNER, PASSWORD, start_site
 
 CHROMIUM = "/usr/bin/chromium"
