@@ -3,13 +3,13 @@
 ``simulate_outreach(business, assignments, uplift)`` plays out each assignment (a
 customer, a playbook, treatment or control, the date) in the synthetic business:
 
-- a customer *would lapse* when the business's truth has them leave before the end of
-  the measurement window;
+- a customer *would lapse* when, without outreach, they place no order in the
+  measurement window or the business's truth has them leave before its end;
 - every assigned customer, in either arm, draws whether outreach would keep them
-  (probability ``uplift[playbook]``) and the orders they would then place: from the
-  later of leaving and the assignment, at their own purchase rate and order value, until
-  the end of the records. These are the potential outcomes: without outreach the
-  records as they are, with it the records plus those orders;
+  (probability ``uplift[playbook]``, for those who would lapse) and the orders they
+  would then place: from the later of leaving and the assignment, at their own purchase
+  rate and order value, until the end of the records. These are the potential outcomes:
+  without outreach the records as they are, with it the records plus those orders;
 - only treated customers get the orders, and the touches the team would log (a call
   within a week: ``saved`` for those kept, else ``reached`` or ``no-answer``).
 
@@ -97,7 +97,8 @@ def simulate_outreach(business, assignments: pd.DataFrame, uplift: dict[str, flo
     a["y0"] = base["n"].reindex(a.index).fillna(0).to_numpy() > 0
     a["revenue0"] = base["rev"].reindex(a.index).fillna(0.0).to_numpy()
     churned_at = info["churned_at"].to_numpy()
-    a["would_lapse"] = pd.notna(churned_at) & (churned_at < a["ends"].to_numpy())
+    a["would_lapse"] = ~a["y0"].to_numpy() | (pd.notna(churned_at)
+                                               & (churned_at < a["ends"].to_numpy()))
     u = a["playbook"].map(uplift).astype(float).to_numpy()
     a["kept"] = (rng.random(len(a)) < u) & a["would_lapse"].to_numpy()
     # the orders a kept customer places: from leaving (or assignment) to the records' end
