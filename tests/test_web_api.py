@@ -242,8 +242,8 @@ def test_one_error_shape_for_every_kind_of_error(site, customer_id):
                             headers={"content-type": "application/json"}), 422)
         assert_error(c.post("/api/touches", json={"customer_id": "nobody",
                                                   "outcome": "reached"}), 404)
-        body = assert_error(c.post("/api/ingest/ordrs", json={"rows": [{"a": 1}]}), 404)
-        assert "ordrs" in body["error"]
+        body = assert_error(c.post("/api/ingest/ordrs", json={"rows": [{"a": 1}]}), 422)
+        assert body["errors"][0]["where"] == "path.table" and "'orders'" in body["error"]
         body = assert_error(c.post("/api/ingest/orders", json={
             "rows": [{"customer_id": "a", "ordered_at": "someday"}]}), 422)
         assert "nothing was written" in body["error"]

@@ -4,6 +4,7 @@ new exports (JSON rows or an uploaded file) under the same rules as ``loyalist i
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Any
 
 import pandas as pd
@@ -19,7 +20,8 @@ from loyalist.web.views.customers import Limit, Offset
 from loyalist.web.writes import ingest_source, ingest_upload
 
 router = APIRouter()
-TableName = str
+#: the contract tables, as the schema's enum of ingestible tables
+TableName = Enum("TableName", {t: t for t in TABLES}, type=str)
 
 
 def data_overview(store, ingest_id: int | None = None) -> dict:
@@ -82,10 +84,9 @@ def api_ingest_rows(request: Request, table: TableName, body: RowsIn,
                     caller: Caller = Depends(need("admin"))):
     """Ingest JSON rows into a contract table: good rows land, bad ones are returned with
     their reasons (and kept in the quarantine). Honours Idempotency-Key."""
-    get_table(table)
     opts = _options(body.mapping, body.strict, None, body.date_format)
     content = json.dumps(body.rows, sort_keys=True, default=str)
-    result, replayed = ingest_source(request.app.state, caller, table, _frame(body.rows),
+    result, replayed = ingest_source(request.app.state, caller, table.value, _frame(body.rows),
                                      label="api rows", content=content,
                                      key=request.headers.get("idempotency-key"), **opts)
     return _replayed(result, replayed)
@@ -99,8 +100,7 @@ def api_ingest_file(request: Request, table: TableName, file: UploadFile = File(
                     caller: Caller = Depends(need("admin"))):
     """Ingest an uploaded export (CSV, Parquet, JSON lines, Excel) like `loyalist ingest`.
     Honours Idempotency-Key; the same file twice adds nothing (rows are keyed)."""
-    get_table(table)
-    result, replayed = ingest_upload(request.app.state, caller, table, file,
+    result, replayed = ingest_upload(request.app.state, caller, table.value, file,
                                      key=request.headers.get("idempotency-key"),
                                      **_options(mapping, strict, delimiter, date_format))
     return _replayed(result, replayed)
