@@ -1,0 +1,61 @@
+"""``loyalist report``: the retention report as one self-contained HTML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+import loyalist
+from loyalist.cli.options import STORE
+
+out = Console()
+
+
+def report(
+    out_path: Path = typer.Option(Path("loyalist-out/report.html"), "--out",
+                                  help="Where to write the HTML file."),
+    as_of: str = typer.Option(None, "--as-of", help="Report as of this date (default: "
+                              "midnight after the latest order or subscription change)."),
+    target: float = typer.Option(None, help="Loss the business accepts in a year, e.g. 0.05 "
+                                 "(default: [report] target_annual_loss in loyalist.toml next "
+                                 "to the store, else 0.05)."),
+    horizon: int = typer.Option(None, help="Days without an order after which a customer "
+                                "counts as lost (default: the scoring model's, else "
+                                "suggested)."),
+    store: str = STORE,
+) -> None:
+    """Write the retention report: loss rate against the target, cohorts, revenue
+    retention, value at risk, service, feedback, whispers and the worklist."""
+    from loyalist.decisions.report import build_report, render_html, report_settings
+
+    settings = report_settings(Path(store).parent / "loyalist.toml")
+    target = target if target is not None else settings.get("target_annual_loss", 0.05)
+    horizon = horizon if horizon is not None else settings.get("horizon")
+    with loyalist.connect(store, read_only=True) as s, Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=out, transient=True) as bar:
+        task = bar.add_task("starting")
+        rep = build_report(s, as_of, target_annual_loss=target, horizon=horizon,
+                           progress=lambda m: bar.update(task, description=m))
+        bar.update(task, description="writing the page")
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(render_html(rep), encoding="utf-8")
+    h = rep.headline
+    out.print(f"[bold]{h['sentence']}[/]", highlight=False)
+    for line in h["lines"][1:]:
+        out.print(line, highlight=False)
+    extra = []
+    if h["nrr"] is not None:
+        extra.append(f"net revenue retention {h['nrr']:.0%}, gross {h['grr']:.0%}")
+    extra.append(f"top 20% of customers hold {h['top_share']:.0%} of value")
+    if h["unanswered_now"] is not None:
+        extra.append(f"{h['unanswered_now']:,} requests unanswered now")
+    out.print(f"{h['active_now']:,} customers now; " + "; ".join(extra) + ".", highlight=False)
+    out.print(f"Report ({rep.charts} charts): {out_path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(report)
