@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -43,7 +44,23 @@ def plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
-def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 300.0) -> FastAPI:
+def _warm(app: FastAPI) -> None:
+    """Compute the overview once in the background, so the first visitor does not wait."""
+    from loyalist.web.context import thread_store
+
+    try:
+        overview.overview_data(thread_store(app.state.store), app.state.cache)
+    except Exception:  # noqa: BLE001 - a failed warm-up shows up on the first visit
+        errors.log.warning("could not prepare the overview", exc_info=True)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    threading.Thread(target=_warm, args=(app,), daemon=True, name="loyalist-warm").start()
+    yield
+
+
+def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 120.0) -> FastAPI:
     """The web app and REST API on ``store`` (a :class:`loyalist.store.Store` opened for
     writing; this process then holds the store file).
 
@@ -55,13 +72,14 @@ def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 30
         Mark cookies Secure even on plain http (behind a TLS proxy); https requests get
         Secure cookies anyway.
     cache_seconds : float
-        How long summaries (overview, service) are kept when nothing is written.
+        How long summaries (overview, service) are kept when nothing is ingested.
     """
     app = FastAPI(title="Loyalist", version=loyalist.__version__,
                   description="Customer retention from your own records: scores, reasons, "
                   "alerts, service metrics, ingestion and outcomes. Authenticate with "
                   "'Authorization: Bearer TOKEN' (loyalist token create NAME).",
-                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
+                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
+                  lifespan=_lifespan)
     app.state.store = store
     app.state.accounts = Accounts(store)
     app.state.cache = Cache(cache_seconds)

@@ -33,8 +33,25 @@ def thread_store(store):
         view._db = store.cursor()
         view._db.execute("SET TimeZone = 'UTC'")
         view.ibis = ibis.duckdb.from_connection(view._db)
+        view.tables = _recent(view.tables, TABLES_SECONDS)
         views[id(store)] = view
     return view
+
+
+#: how long a thread's view trusts its list of tables (derived tables appear rarely)
+TABLES_SECONDS = 2.0
+
+
+def _recent(fn: Callable[[], list], seconds: float) -> Callable[[], list]:
+    """``fn()``, remembered for ``seconds`` (every page asks for the table list often)."""
+    held: list = [0.0, None]
+
+    def call():
+        if held[1] is None or time.monotonic() - held[0] > seconds:
+            held[:] = [time.monotonic(), fn()]
+        return list(held[1])
+
+    return call
 
 
 def plain(value):
@@ -70,28 +87,45 @@ def records(df: pd.DataFrame | None) -> list[dict]:
 
 
 class Cache:
-    """Results of slow summaries, kept until a write or ``ttl`` seconds."""
+    """Results of slow summaries, kept until new data is ingested or ``ttl`` seconds.
+
+    One caller computes a missing entry while the others wait for it, so a burst of
+    visitors does not run the same summary fifty times.
+    """
 
     def __init__(self, ttl: float = 300.0):
         self.ttl = ttl
         self.version = 0
         self._lock = threading.Lock()
         self._items: dict[str, tuple[int, float, object]] = {}
+        self._making: dict[str, threading.Lock] = {}
 
     def bump(self) -> None:
         with self._lock:
             self.version += 1
 
-    def get(self, key: str, make: Callable[[], object]):
+    def _fresh(self, key: str):
         with self._lock:
             hit = self._items.get(key)
-            version = self.version
-        if hit and hit[0] == version and time.monotonic() - hit[1] < self.ttl:
+            if hit and hit[0] == self.version and time.monotonic() - hit[1] < self.ttl:
+                return hit
+            return None
+
+    def get(self, key: str, make: Callable[[], object]):
+        hit = self._fresh(key)
+        if hit:
             return hit[2]
-        value = make()
         with self._lock:
-            self._items[key] = (version, time.monotonic(), value)
-        return value
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            hit = self._fresh(key)
+            if hit:
+                return hit[2]
+            version = self.version
+            value = make()
+            with self._lock:
+                self._items[key] = (version, time.monotonic(), value)
+            return value
 
 
 def page(expr, limit: int, offset: int, order=None) -> tuple[int, pd.DataFrame]:

@@ -105,7 +105,6 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
 
     with state.write_lock:
         body, replayed = once(state, caller.user, key, fp, run)
-    state.cache.bump()
     return body, replayed
 
 

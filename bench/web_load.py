@@ -1,0 +1,174 @@
+"""Load test of the web app on loopback: concurrent users browsing and logging outcomes.
+
+A store of a synthetic business (or ``--store`` of your own) is served by a real
+``loyalist serve`` process; ``--users`` simulated users, each with its own HTTP
+connection, loop for ``--seconds`` (and at most ``--max-requests`` each): search
+customers, open a customer's JSON and HTML page, the overview, and log an outcome.
+Printed: requests per second, p50/p99 latency per kind of request, errors, and
+whether every outcome the server accepted is in the store afterwards (count in ==
+count stored).
+
+    .venv/bin/python bench/web_load.py --customers 100000 --users 50 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+import loyalist
+
+PASSWORD = "load test password"
+
+
+def build_store(path: Path, customers: int, seed: int) -> None:
+    from loyalist.datasets import make_business
+
+    t0 = time.perf_counter()
+    business = make_business(n_customers=customers, months=12, seed=seed, events=False)
+    with loyalist.connect(path) as store:
+        for name in ("customers", "orders", "subscriptions", "requests", "feedback"):
+            if len(business.tables.get(name, [])):
+                store.ingest(name, business.tables[name], strict=name != "customers")
+    print(f"store: {customers:,} customers built and ingested in "
+          f"{time.perf_counter() - t0:.1f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(c: httpx.AsyncClient, step: int, cid: str, rng: random.Random, note: str):
+    """The ``step``-th kind of request of a user's round: (kind, awaitable)."""
+    if step == 0:
+        return "search", c.get("/api/customers", params={"q": cid[:-2], "limit": 20})
+    if step == 1:
+        return "customer json", c.get(f"/api/customers/{cid}")
+    if step == 2:
+        return "customer page", c.get(f"/customers/{cid}")
+    if step == 3:
+        return "overview", c.get("/api/overview")
+    return "log outcome", c.post("/api/touches", json={
+        "customer_id": cid, "outcome": rng.choice(["reached", "no-answer"]), "note": note})
+
+
+async def user(n: int, base: str, token: str, ids: list[str], deadline: float,
+               max_requests: int, tag: str, timings: dict, outcome_ids: list, errors: dict):
+    rng = random.Random(n)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as c:
+        for i in range(max_requests):
+            if time.monotonic() > deadline:
+                return
+            cid = rng.choice(ids)
+            kind, call = request(c, i % 5, cid, rng, f"{tag} user {n} step {i}")
+            t0 = time.perf_counter()
+            try:
+                r = await call
+            except httpx.HTTPError as e:
+                errors[f"{kind}: {type(e).__name__}"] += 1
+                continue
+            timings[kind].append(time.perf_counter() - t0)
+            if r.status_code >= 400:
+                errors[f"{kind}: {r.status_code}"] += 1
+            elif kind == "log outcome":
+                outcome_ids.append(r.json()["touch_id"])
+
+
+async def load(base, token, ids, users, seconds, max_requests, tag):
+    timings, outcome_ids, errors = defaultdict(list), [], defaultdict(int)
+    deadline = time.monotonic() + seconds
+    t0 = time.perf_counter()
+    await asyncio.gather(*[user(n, base, token, ids, deadline, max_requests, tag, timings,
+                                outcome_ids, errors) for n in range(users)])
+    return timings, outcome_ids, errors, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, default=100_000)
+    ap.add_argument("--users", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--max-requests", type=int, default=400, help="per user")
+    ap.add_argument("--store", help="serve this store instead of building one (a copy "
+                    "is not made: outcomes are written to it)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="loyalist-load-"))
+    path = Path(args.store) if args.store else folder / "load.duckdb"
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+          "(other work on the machine slows every figure)")
+    if not args.store:
+        build_store(path, args.customers, args.seed)
+    from loyalist.web.accounts import Accounts
+
+    name = f"load{uuid.uuid4().hex[:6]}"
+    with loyalist.connect(path) as store:
+        acc = Accounts(store)
+        acc.add_user(name, PASSWORD, role="admin")
+        token = acc.create_token(name, "load test")
+        ids = store.table("customers").id.to_pandas().tolist()
+        before = store.table("touches").count().execute()
+    port = free_port()
+    env = {**os.environ, "LOYALIST_STORE": str(path)}
+    server = subprocess.Popen([sys.executable, "-m", "loyalist.cli.main", "serve", "--port",
+                               str(port)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server did not start:\n{server.stdout.read()}")
+            time.sleep(0.2)
+        tag = f"run-{uuid.uuid4().hex[:8]}"
+        timings, outcome_ids, errors, wall = asyncio.run(
+            load(base, token, ids, args.users, args.seconds, args.max_requests, tag))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with loyalist.connect(path, read_only=True) as store:
+        t = store.table("touches")
+        stored = t.filter(t.note.startswith(tag)).count().execute()
+        after = t.count().execute()
+    total = sum(len(v) for v in timings.values())
+    print(f"{args.users} users, {wall:.1f} s, {len(ids):,} customers: {total:,} requests "
+          f"answered ({total / wall:,.1f} per second), "
+          f"{sum(errors.values())} errors {dict(errors) if errors else ''}")
+    print(f"{'request':15} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}")
+    for kind, values in timings.items():
+        v = np.array(values) * 1000
+        print(f"{kind:15} {len(v):>7,} {np.percentile(v, 50):>8.1f} {np.percentile(v, 99):>8.1f}")
+    if not args.store:
+        shutil.rmtree(folder, ignore_errors=True)
+    ok = stored == len(outcome_ids) == after - before
+    print(f"outcomes: {len(outcome_ids):,} accepted, {stored:,} stored with this run's tag, "
+          f"{after - before:,} new touches -> {'none lost' if ok else 'MISMATCH'}")
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
