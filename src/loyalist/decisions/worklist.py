@@ -114,28 +114,35 @@ def _alerts(store, as_of, scores) -> pd.DataFrame:
     return a[["customer_id", "kind", "evidence_table", "evidence_id", "text", "value"]]
 
 
-def _alert_items(alerts: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """One row per customer with an alert of ``kind``: why (sentences) and evidence."""
-    a = alerts[alerts["kind"] == kind]
-    if a.empty:
-        return pd.DataFrame(columns=["customer_id", "why", "evidence"])
-    a = a.assign(ref=a["evidence_table"].astype(str) + ":" + a["evidence_id"].astype(str))
-    g = a.groupby("customer_id", sort=False)
-    n = g.size()
-    head = a[g.cumcount() < _PER_ITEM]
-    hg = head.groupby("customer_id", sort=False)
-    why = hg["text"].agg("; ".join)
-    more = n.reindex(why.index) - _PER_ITEM
-    why = why.where(more <= 0, why + "; and " + more.astype(str) + " more")
-    return pd.DataFrame({"customer_id": why.index, "why": why.to_numpy(),
-                         "evidence": hg["ref"].agg(" ".join).reindex(why.index).to_numpy()})
+def _alert_items(store, alerts: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer and alert kind: why (the first sentences) and evidence rows,
+    aggregated in the engine."""
+    if alerts.empty:
+        return pd.DataFrame(columns=["kind", "customer_id", "why", "evidence"])
+    con = store.cursor()
+    try:
+        con.register("_loyalist_alerts_src", alerts.assign(_ord=np.arange(len(alerts))))
+        return con.execute(f"""
+            SELECT kind, customer_id,
+                   string_agg(text, '; ' ORDER BY _ord) FILTER (WHERE rn <= {_PER_ITEM})
+                   || CASE WHEN count(*) > {_PER_ITEM} THEN '; and ' ||
+                      CAST(count(*) - {_PER_ITEM} AS VARCHAR) || ' more' ELSE '' END AS why,
+                   string_agg(evidence_table || ':' || CAST(evidence_id AS VARCHAR), ' '
+                              ORDER BY _ord) FILTER (WHERE rn <= {_PER_ITEM}) AS evidence
+            FROM (SELECT *, row_number() OVER (PARTITION BY kind, customer_id ORDER BY _ord)
+                  AS rn FROM _loyalist_alerts_src)
+            GROUP BY kind, customer_id""").df()
+    finally:
+        con.close()
 
 
 def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.DataFrame,
              store) -> pd.DataFrame:
-    """The customers a playbook's trigger picks, with why and evidence."""
+    """The customers a playbook's trigger picks, with why and evidence (``alerts``: one
+    row per customer and alert kind, from :func:`_alert_items`)."""
     if pb.alert:
-        m = _alert_items(alerts, pb.alert).merge(people, on="customer_id", how="inner")
+        m = alerts[alerts["kind"] == pb.alert].drop(columns="kind").merge(
+            people, on="customer_id", how="inner")
     elif pb.whisper:
         if "reasons" not in store.tables():
             return people.iloc[:0].assign(why=None, evidence=None)
@@ -167,7 +174,8 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
 
 # -- state ---------------------------------------------------------------------------
 
-def _state(store, as_of, settings) -> tuple[pd.DataFrame, set, pd.DataFrame, pd.DataFrame]:
+def _state(store, as_of, settings
+           ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.DataFrame]:
     """Open items; (customer, playbook) pairs cooling down after an outcome; live
     assignments; items opened today per owner and playbook."""
     con = store.raw
@@ -175,7 +183,7 @@ def _state(store, as_of, settings) -> tuple[pd.DataFrame, set, pd.DataFrame, pd.
     since = as_of - pd.Timedelta(days=settings.reopen_after_days)
     cool = con.execute(f"SELECT DISTINCT customer_id, playbook FROM {WORKLIST} WHERE "
                        "event = 'closed' AND outcome IS NOT NULL AND \"at\" > ? AND \"at\" <= ?",
-                       [since.to_pydatetime(), as_of.to_pydatetime()]).fetchall()
+                       [since.to_pydatetime(), as_of.to_pydatetime()]).df()
     start = as_of - pd.Timedelta(days=settings.window_days)
     live = con.execute(
         f"SELECT customer_id, playbook, arg_max(arm, assigned_at) AS arm FROM {ASSIGNMENTS} "
@@ -184,7 +192,7 @@ def _state(store, as_of, settings) -> tuple[pd.DataFrame, set, pd.DataFrame, pd.
     today = con.execute(
         f"SELECT owner, playbook, count(*) AS n FROM {WORKLIST} WHERE event = 'opened' "
         "AND CAST(\"at\" AS DATE) = CAST(? AS DATE) GROUP BY ALL", [as_of.to_pydatetime()]).df()
-    return items, set(cool), live, today
+    return items, _key(cool), live, today
 
 
 def _touched(store, items: pd.DataFrame) -> pd.DataFrame:
@@ -243,14 +251,16 @@ def helps_factors(store, playbooks: Playbooks, as_of=None) -> dict[str, float]:
     weight ``n / (n + prior_strength)`` with ``n`` the smaller arm.
     """
     prior = {p.name: p.contact_helps for p in playbooks}
-    n_assigned = store.raw.execute(f"SELECT count(*) FROM {ASSIGNMENTS}").fetchall()[0][0]
-    if not n_assigned:
+    window = playbooks.settings.window_days
+    ended = store.raw.execute(
+        f"SELECT count(*) FROM {ASSIGNMENTS} WHERE assigned_at + to_days(?) <= ?",
+        [window, pd.Timestamp(as_of).to_pydatetime()]).fetchall()[0][0] if as_of else 1
+    if not ended:
         return prior
     from loyalist.decisions.impact import measure_impact
 
     try:
-        t = measure_impact(store, window_days=playbooks.settings.window_days,
-                           as_of=as_of).table
+        t = measure_impact(store, window_days=window, as_of=as_of).table
     except DataError:
         return prior
     k = playbooks.settings.prior_strength
@@ -272,6 +282,81 @@ def _owner(pb: Playbook, cand: pd.DataFrame, default_team: str) -> pd.Series:
     if pb.owner == "team":
         return pd.Series(team, index=cand.index, dtype=object)
     return cand["owner"].where(cand["owner"].notna(), team).astype(object)
+
+
+def _key(df: pd.DataFrame) -> pd.Series:
+    """``customer_id`` and ``playbook`` as one string, for set operations."""
+    if df.empty:
+        return pd.Series([], index=df.index, dtype=object)
+    key = df["customer_id"].astype(str) + "\x1f" + df["playbook"].astype(str)
+    return key.astype(object)  # hashed set look-ups; Arrow strings compare in Python
+
+
+def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items) -> pd.DataFrame:
+    """Every customer each playbook picks, narrowed to one playbook per customer and
+    reason: must-do per alert kind, one discretionary; an item already open keeps its
+    playbook, else the first playbook in file order wins."""
+    st = pbs.settings
+    frames = []
+    for order, pb in enumerate(pbs):
+        m = _matches(pb, people, alerts, top, store)
+        if m.empty:
+            continue
+        p_leave = m["p_leave"].fillna(people["p_leave"].mean())
+        kind = pb.alert or (f"whisper:{pb.whisper}" if pb.whisper else
+                            "at_risk" if pb.min_p_promoter is None else "advocate")
+        frames.append(m.assign(playbook=pb.name, order=order, must_do=pb.must_do,
+                               reason_kind=kind,
+                               expected_value_saved=p_leave * m["value"] * helps[pb.name],
+                               owner=_owner(pb, m, st.default_team)))
+    if not frames:
+        return pd.DataFrame(columns=["customer_id", "playbook", "order", "must_do",
+                                     "reason_kind", "expected_value_saved", "owner", "why",
+                                     "evidence", "p_leave", "value"])
+    m = pd.concat(frames, ignore_index=True)
+    m["key"] = _key(m)
+    m["is_open"] = m["key"].isin(_key(items))
+    m["slot"] = m["reason_kind"].where(m["must_do"], "discretionary")
+    m = m.sort_values(["is_open", "order"], ascending=[False, True], kind="stable")
+    return m.drop_duplicates(["customer_id", "slot"])
+
+
+def _arms(m: pd.DataFrame, live: pd.DataFrame, cooling: pd.Series, books, share_default,
+          seed, as_of) -> tuple[pd.DataFrame, set]:
+    """The candidates that may get a new item, each with its arm: the live assignment's,
+    else a fresh draw (discretionary playbooks), else treatment (must-do).
+
+    A customer held out of a playbook gets no other discretionary outreach while the
+    assignment lasts. Also returns the keys of every candidate: an open item whose key
+    is not among them has lost its reason.
+    """
+    live_key = _key(live)
+    held = live.loc[live["arm"] == "control", "customer_id"]
+    m = m[m["must_do"] | ~m["customer_id"].isin(held) | m["key"].isin(
+        live_key[live["arm"] == "control"])]
+    present = set(m["key"])
+    new = m[~m["is_open"] & ~m["key"].isin(cooling)].copy()
+    new["arm"] = new["key"].map(pd.Series(live["arm"].to_numpy(), index=live_key.to_numpy()))
+    new["arm"] = new["arm"].astype(object)
+    shares = {n: 0.0 if b.must_do else (b.control_share if b.control_share is not None
+                                        else share_default) for n, b in books.items()}
+    new["share"] = new["playbook"].map(shares).astype(float)
+    new["drawn"] = new["arm"].isna() & ~new["must_do"]
+    u = _uniform(str(seed) + "|" + new["playbook"] + "|" + f"{as_of:%Y-%m-%d}" + "|"
+                 + new["customer_id"])
+    draw = new["drawn"].to_numpy()
+    new.loc[draw, "arm"] = np.where(u[draw] < new.loc[draw, "share"], "control", "treatment")
+    new["arm"] = new["arm"].fillna("treatment")
+    return new, present
+
+
+def _admitted(new: pd.DataFrame, books, today: pd.DataFrame) -> pd.Series:
+    """Which new candidates fit under their playbook's cap for the day."""
+    if new.empty:
+        return pd.Series(dtype=bool, index=new.index)
+    parts = [_admit(g, books[name].cap_per_owner_per_day, today, name)
+             for name, g in new.groupby("playbook")]
+    return pd.concat(parts).reindex(new.index).fillna(False).astype(bool)
 
 
 def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | None = None,
@@ -303,91 +388,43 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
         as_of = store.table("scores").as_of.max().execute()
     as_of = pd.Timestamp(as_of)
     people, alerts, top = _people(store, as_of)
+    alerts = _alert_items(store, alerts)
     helps = helps_factors(store, pbs, as_of)
     items, cooling, live, today = _state(store, as_of, st)
     answered = _touched(store, items)
-    open_keys = set(zip(items["customer_id"], items["playbook"], strict=True))
-    live_arm = {(c, p): a for c, p, a in live.itertuples(index=False)}
-    held_anywhere = set(live.loc[live["arm"] == "control", "customer_id"])
     run_id = int(store.raw.execute(
         f"SELECT coalesce(max(run_id), 0) + 1 FROM (SELECT run_id FROM {WORKLIST} UNION ALL "
         f"SELECT run_id FROM {ASSIGNMENTS})").fetchall()[0][0])
-
-    matched = []
-    for order, pb in enumerate(pbs):
-        m = _matches(pb, people, alerts, top, store)
-        if m.empty:
-            continue
-        p_leave = m["p_leave"].fillna(people["p_leave"].mean())
-        m = m.assign(playbook=pb.name, order=order, must_do=pb.must_do,
-                     reason_kind=pb.alert or (f"whisper:{pb.whisper}" if pb.whisper else
-                                              "at_risk" if pb.min_p_promoter is None
-                                              else "advocate"),
-                     expected_value_saved=p_leave * m["value"] * helps[pb.name],
-                     item_owner=_owner(pb, m, st.default_team))
-        matched.append(m)
-    if not matched:
-        matched = [people.iloc[:0].assign(playbook="", order=0, must_do=False, reason_kind="",
-                                          expected_value_saved=0.0, item_owner="", why="",
-                                          evidence="")]
-    m = pd.concat(matched, ignore_index=True)
-    # one playbook per customer and reason: must-do per alert kind, one discretionary;
-    # an item already open keeps its playbook
-    keyed = pd.Series(list(zip(m["customer_id"], m["playbook"], strict=True)), index=m.index)
-    m["is_open"] = keyed.isin(open_keys)
-    slot = m["reason_kind"].where(m["must_do"], "discretionary")
-    m = m.assign(slot=slot).sort_values(["is_open", "order"], ascending=[False, True],
-                                        kind="stable")
-    m = m.drop_duplicates(["customer_id", "slot"])
-    keyed = pd.Series(list(zip(m["customer_id"], m["playbook"], strict=True)), index=m.index)
-    # a customer held out of one playbook gets no other outreach in the window
-    m = m[m["must_do"] | ~m["customer_id"].isin(held_anywhere) | keyed.map(
-        lambda k: live_arm.get(k) == "control")]
-    keyed = keyed.reindex(m.index)
-    present = set(keyed)
-    new = m[~m["is_open"] & ~keyed.isin(cooling)].copy()
-    new_key = keyed.reindex(new.index)
-    new["arm"] = new_key.map(live_arm).astype(object)
     books = {p.name: p for p in pbs}
-    share = new["playbook"].map(lambda n: 0.0 if books[n].must_do else (
-        books[n].control_share if books[n].control_share is not None else share_default))
-    draw = new["arm"].isna() & ~new["must_do"]
-    u = _uniform(str(seed) + "|" + new["playbook"] + "|" + f"{as_of:%Y-%m-%d}" + "|"
-                 + new["customer_id"])
-    new.loc[draw, "arm"] = np.where(u[draw.to_numpy()] < share[draw], "control", "treatment")
-    new["arm"] = new["arm"].fillna("treatment")
-    new["owner"] = new["item_owner"]
-    admitted = pd.concat([_admit(g, books[name].cap_per_owner_per_day, today, name)
-                          for name, g in new.groupby("playbook")]) if len(new) else \
-        pd.Series(dtype=bool)
-    new = new[admitted.reindex(new.index).fillna(False).astype(bool)]
+    m = _candidates(pbs, people, alerts, top, store, helps, items)
+    m, present = _arms(m, live, cooling, books, share_default, seed, as_of)
+    m = m[_admitted(m, books, today)]
     now = pd.Timestamp.now("UTC").tz_localize(None)
-    assign = new[draw.reindex(new.index).fillna(False).astype(bool)]
+    assign = m[m["drawn"]]
     assignments = pd.DataFrame({
         "customer_id": assign["customer_id"], "playbook": assign["playbook"],
         "arm": assign["arm"], "assigned_at": as_of, "recorded_at": now, "run_id": run_id,
-        "share": share.reindex(assign.index), "seed": seed, "p_leave": assign["p_leave"],
+        "share": assign["share"], "seed": seed, "p_leave": assign["p_leave"],
         "value": assign["value"]})
-    opened = new[new["arm"] == "treatment"]
-    due = pd.to_timedelta(opened["playbook"].map(lambda n: books[n].due_in_days).astype(float),
-                          unit="D")
+    opened = m[m["arm"] == "treatment"]
+    pick = {k: {n: getattr(b, k) for n, b in books.items()} for k in
+            ("action", "script", "due_in_days")}
+    due = pd.to_timedelta(opened["playbook"].map(pick["due_in_days"]).astype(float), unit="D")
     open_events = pd.DataFrame({
         "event": "opened", "at": as_of, "recorded_at": now, "run_id": run_id,
         "customer_id": opened["customer_id"], "playbook": opened["playbook"],
         "reason_kind": opened["reason_kind"], "must_do": opened["must_do"],
         "why": opened["why"], "evidence": opened["evidence"],
-        "action": opened["playbook"].map(lambda n: books[n].action),
-        "script": opened["playbook"].map(lambda n: books[n].script),
+        "action": opened["playbook"].map(pick["action"]),
+        "script": opened["playbook"].map(pick["script"]),
         "owner": opened["owner"], "p_leave": opened["p_leave"], "value": opened["value"],
         "expected_value_saved": opened["expected_value_saved"], "due_at": as_of + due})
-    # close: answered by an ingested touch, or the reason has gone
-    gone = items[~pd.Series(list(zip(items["customer_id"], items["playbook"], strict=True)),
-                            index=items.index).isin(present)]
-    gone = gone[~gone["item_id"].isin(answered["item_id"])]
+    # close: answered by a touch, or the reason has gone
+    gone = items[~_key(items).isin(present)
+                 & ~items["item_id"].isin(answered["item_id"])]
     close_events = pd.concat([
         pd.DataFrame({"item_id": answered["item_id"], "event": "closed",
-                      "at": answered["touch_at"],
-                      "customer_id": answered["customer_id"],
+                      "at": answered["touch_at"], "customer_id": answered["customer_id"],
                       "playbook": answered["playbook"], "outcome": answered["outcome"],
                       "touch_id": answered["touch_id"], "note": "outcome from touches"}),
         pd.DataFrame({"item_id": gone["item_id"], "event": "closed", "at": as_of,
