@@ -20,10 +20,10 @@ def demo(
     months: int = typer.Option(24, help="Months of history."),
     seed: int = typer.Option(7, help="Random seed (same seed, same business)."),
     exports: Path = typer.Option(Path("loyalist-demo"), help="Folder for the generated exports."),
-    chain: bool = typer.Option(True, help="Then run value, service and score on it."),
+    chain: bool = typer.Option(True, help="Then run value, service, score, worklist and report on it."),
     store: str = STORE,
 ) -> None:
-    """Generate a realistic business, ingest its exports, then value, service and score."""
+    """Generate a realistic business, ingest it, then value, service, score, worklist, report."""
     from loyalist.datasets import CATEGORY_TEAM, make_business
 
     with out.status(f"Generating a business of {customers:,} customers over {months} months"):
@@ -60,12 +60,19 @@ def demo(
         return
     from loyalist.cli.main import app  # the commands are registered by now
 
-    for step in (["value"], ["service"], ["score", "--top", "10"]):
+    report = Path(store).parent / "loyalist-out" / "report.html"
+    for step in (["value"], ["service"], ["score", "--top", "10"], ["worklist", "--top", "10"],
+                 ["report", "--out", str(report)]):
         out.rule(f"loyalist {step[0]}")
         app([*step, "--store", store], standalone_mode=False)
     out.rule()
-    out.print("Next: loyalist explain CUSTOMER_ID, loyalist backtest, loyalist route TEXT "
-              f"(all with --store {store}).")
+    out.print(f"The retention report: [bold]{report}[/] (open it in any browser).",
+              highlight=False)
+    out.print("Next: loyalist explain CUSTOMER_ID, loyalist log CUSTOMER_ID --outcome reached, "
+              f"loyalist backtest (all with --store {store}).", highlight=False)
+    out.print("The team's workplace: create the first admin, then start the web app:\n"
+              f"  loyalist user add admin --role admin --store {store}\n"
+              f"  loyalist serve --store {store}    # http://127.0.0.1:8000", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
