@@ -87,3 +87,18 @@ def test_errors_name_the_culprit():
         rfm_summary(t, freq="M")
     with pytest.raises(DataError, match="calibration_end"):
         rfm_summary(t, calibration_end="30/09/1997")
+
+
+def test_summary_without_holdout_equals_calibration_part_of_the_split():
+    """The plain summary (no calibration_end) takes a shorter path than the split; up to
+    the same end both must describe every customer identically."""
+    t = ibis_table(cdnow_orders())
+    plain = rfm_summary(t, observation_end="1997-09-30", freq="W").to_pandas()
+    split = rfm_summary(t, calibration_end="1997-09-30", observation_end="1998-06-30",
+                        freq="W").to_pandas()
+    cols = ["frequency", "recency", "T", "monetary_value"]
+    plain = plain.set_index("customer_id").sort_index()[cols]
+    split = split.set_index("customer_id").sort_index()[cols]
+    assert len(plain) == 2357 and plain.index.equals(split.index)
+    assert (plain["frequency"] == split["frequency"]).all()
+    assert np.allclose(plain.to_numpy(float), split.to_numpy(float), rtol=0, atol=1e-9)

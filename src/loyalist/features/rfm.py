@@ -90,27 +90,35 @@ def rfm_summary(
     if obs_end is not None:
         base = base.filter(base.day <= obs_end)
     else:
+        base = base.filter(base.day.notnull())
         obs_end = base.day.max().as_scalar()
     cal_end = _as_date(calibration_end, "calibration_end")
     holdout = cal_end is not None
     if not holdout:
         cal_end = obs_end
 
-    # one row per customer and purchase day, then one aggregation per customer (no join:
-    # the first day's value comes from arg_min)
+    # one row per customer and purchase day, then one aggregation per customer (no join,
+    # no window: the first day's value comes from arg_min). Without a holdout every row
+    # left is in the calibration period, so the plain aggregates need no conditions.
     d = base.group_by(["cid", "day"]).aggregate(amount=base.amount.sum())
-    in_cal = d.day <= cal_end
-    in_hold = d.day > cal_end
     first = d.day.min()
-    n_cal = in_cal.ifelse(1, 0).sum()
+    if holdout:
+        in_cal = d.day <= cal_end
+        in_hold = d.day > cal_end
+        n_cal = in_cal.ifelse(1, 0).sum()
+        last = d.day.max(where=in_cal)
+        cal_amount = in_cal.ifelse(d.amount, 0.0).sum()
+    else:
+        n_cal = d.count()
+        last = d.day.max()
+        cal_amount = d.amount.sum()
     n_rep = n_cal - 1
-    rep_amount = in_cal.ifelse(d.amount, 0.0).sum() - d.amount.argmin(d.day)
+    rep_amount = cal_amount - d.amount.argmin(d.day)
     aggs = {
         "frequency": n_rep,
-        "recency": d.day.max(where=in_cal).delta(first, unit="day").cast("float64") / unit,
+        "recency": last.delta(first, unit="day").cast("float64") / unit,
         "T": cal_end.delta(first, unit="day").cast("float64") / unit,
         "monetary_value": (n_rep > 0).ifelse(rep_amount / n_rep.cast("float64"), 0.0),
-        "_first": first,
     }
     if holdout:
         n_hold = in_hold.ifelse(1, 0).sum()
@@ -118,7 +126,9 @@ def rfm_summary(
         aggs["monetary_value_holdout"] = (n_hold > 0).ifelse(
             in_hold.ifelse(d.amount, 0.0).sum() / n_hold.cast("float64"), 0.0)
         aggs["duration_holdout"] = obs_end.delta(cal_end, unit="day").cast("float64") / unit
+        aggs["_first"] = first
     out = d.group_by("cid").aggregate(**aggs)
-    out = out.filter(out["_first"] <= cal_end).drop("_first")
+    if holdout:  # customers first seen after the calibration period are not in it
+        out = out.filter(out["_first"] <= cal_end).drop("_first")
     # no ORDER BY: sorting a million ids costs more than the caller usually needs
     return out.rename({customer_col: "cid"}) if customer_col != "cid" else out
