@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -75,11 +76,16 @@ CHILD = textwrap.dedent("""
     elif task == "ours_summary":
         import ibis
         from loyalist.features import rfm_summary
-        con = ibis.duckdb.connect()
+        # the DuckDB budget a user sets with ibis.duckdb.connect(memory_limit=...) or
+        # Store(memory_limit=...); larger work spills to temp_directory
+        con = ibis.duckdb.connect(memory_limit=extra["memory_limit"],
+                                  temp_directory=folder + "/duckdb_tmp", **extra["threads"])
         t = con.read_parquet(folder + "/transactions.parquet")
         s = rfm_summary(t, observation_end=extra["end"], freq="W").to_pandas()
         out["customers"] = len(s)
-        out["check"] = [int(s["frequency"].sum()), round(float(s["T"].sum()), 1)]
+        out["check"] = [int(s["frequency"].sum()), round(float(s["T"].sum()), 1),
+                        round(float(s["recency"].sum()), 1),
+                        round(float(s["monetary_value"].sum()), 2)]
     elif task == "peer_summary":
         from lifetimes.utils import summary_data_from_transaction_data
         tx = pd.read_parquet(folder + "/transactions.parquet")
@@ -87,7 +93,9 @@ CHILD = textwrap.dedent("""
             tx, "customer_id", "ordered_at", monetary_value_col="amount",
             observation_period_end=extra["end"], freq="D")
         out["customers"] = len(s)
-        out["check"] = [int(s["frequency"].sum()), round(float(s["T"].sum() / 7), 1)]
+        out["check"] = [int(s["frequency"].sum()), round(float(s["T"].sum() / 7), 1),
+                        round(float(s["recency"].sum() / 7), 1),
+                        round(float(s["monetary_value"].sum()), 2)]
     elif task == "ours_predict":
         from loyalist.models import BGNBD, GammaGamma, customer_lifetime_value
         d = load_summary()
@@ -118,7 +126,8 @@ CHILD = textwrap.dedent("""
         import ibis
         from loyalist.features import rfm_summary
         from loyalist.models import BGNBD, GammaGamma, customer_lifetime_value
-        con = ibis.duckdb.connect()
+        con = ibis.duckdb.connect(memory_limit=extra["memory_limit"],
+                                  temp_directory=folder + "/duckdb_tmp", **extra["threads"])
         t = con.read_parquet(folder + "/big_transactions.parquet")
         s = rfm_summary(t, observation_end=extra["end"], freq="W").to_pandas()
         s = s[s["T"] > 0]
@@ -224,7 +233,8 @@ def _line(name: str, ours: dict, peer: dict | None) -> None:
     if "error" in ours:
         print(f"{name:28} Loyalist failed: {ours['error']}")
         return
-    text = f"{name:28} Loyalist {ours['seconds']:8.2f} s {ours['peak_mb']:7.0f} MB"
+    text = (f"{name:28} [load {os.getloadavg()[0]:4.1f}] Loyalist {ours['seconds']:8.2f} s "
+            f"{ours['peak_mb']:7.0f} MB")
     if peer is None:
         print(text)
     elif "error" in peer:
@@ -254,12 +264,21 @@ def main(argv=None) -> None:
     ap.add_argument("--end-to-end", type=int, default=0, metavar="ROWS",
                     help="also run transactions -> summary -> fit -> CLV on about ROWS "
                     "transactions drawn from BG/NBD (ROWS / 100 customers)")
+    ap.add_argument("--memory-limit", default="800MB",
+                    help="DuckDB memory budget of the summary (default 800MB)")
+    ap.add_argument("--end-to-end-memory-limit", default="2GB",
+                    help="DuckDB memory budget of the end-to-end run (default 2GB, the store's)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="DuckDB threads of the summary and end-to-end runs (default: all cores)")
     ap.add_argument("--skip", default="", help="comma-separated: fit,pareto,summary,predict")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     peer = _have_peer()
     n = args.customers
-    print(f"customers {n:,}; peer (lifetimes) {'installed' if peer else 'NOT installed'}")
+    threads = {"threads": args.threads} if args.threads else {}
+    print(f"customers {n:,}; peer (lifetimes) {'installed' if peer else 'NOT installed'}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the "
+          "machine slows both sides)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         make_summary(folder, n)
@@ -283,24 +302,28 @@ def main(argv=None) -> None:
         if "summary" not in skip:
             rows = n * args.transactions_per_customer
             end = make_transactions(folder / "transactions.parquet", rows, n)
-            ours = run("ours_summary", folder, {"end": end})
+            ours = run("ours_summary", folder, {"end": end, "memory_limit": args.memory_limit,
+                                                 "threads": threads})
             theirs = run("peer_summary", folder, {"end": end}) if peer else None
             _line(f"summary of {rows:,} tx", ours, theirs)
             if theirs and "check" in theirs and "check" in ours:
-                print(f"    customers, sum frequency, sum T (weeks): ours "
+                print(f"    customers, sums of frequency, T, recency (weeks), monetary value: ours "
                       f"{[ours['customers'], *ours['check']]} peer "
                       f"{[theirs['customers'], *theirs['check']]}")
         if args.end_to_end:
             end, rows = make_bgnbd_transactions(folder / "big_transactions.parquet",
                                                 max(args.end_to_end // 100, 1))
-            r = run("ours_end_to_end", folder, {"end": end}, timeout=7200)
+            r = run("ours_end_to_end", folder,
+                    {"end": end, "memory_limit": args.end_to_end_memory_limit,
+                     "threads": threads}, timeout=7200)
             if "error" in r:
                 print(f"end to end failed: {r['error']}")
             else:
                 st = r["stages"]
                 print(f"end to end, {rows:,} tx / {r['customers']:,} customers: "
                       f"{r['seconds']:.1f} s (summary {st['summary']:.1f}, fit {st['fit']:.1f}, "
-                      f"predict {st['predict']:.1f}), peak {r['peak_mb']:.0f} MB")
+                      f"predict {st['predict']:.1f}), peak {r['peak_mb']:.0f} MB "
+                      f"[load {os.getloadavg()[0]:.1f}]")
                 print(f"    BG/NBD r, alpha, a, b (days/7 units) and total CLV: {r['params']} "
                       "(drawn with r=3, alpha=10/7, a=2, b=300; same-day purchases are merged)")
 
