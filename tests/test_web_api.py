@@ -193,7 +193,7 @@ def test_the_matrix_lists_every_route(site):
                 continue
             (api if route.path.startswith("/api") else pages).add((method, route.path))
     assert api - {("GET", "/api/openapi.json")} == {(m, p) for m, p, _, _ in ENDPOINTS}
-    assert pages - {("GET", "/health"), ("GET", "/login"), ("POST", "/login"),
+    assert pages - {("GET", "/health"), ("GET", "/login"), ("POST", "/login"), ("GET", "/favicon.ico"),
                     ("GET", "/static/plotly.min.js")} == set(PAGES)
 
 
@@ -527,3 +527,39 @@ def test_worklist_mine_filters_and_one_click_outcome(site):
     assert item["item_id"] not in {r["item_id"] for r in after["rows"]}
     assert after["total"] == mine["total"] - 1
     assert sum(r["saved"] for r in progress) >= 1
+
+
+def test_routing_needs_a_trained_router_then_answers(site):
+    from loyalist.models.routing import router_path, train_router_from_store
+
+    texts = ["my invoice was charged twice", "hello"]
+    path = router_path(site.store.path)
+    assert not path.exists()
+    with site.client("viewer") as c:
+        body = assert_error(c.post("/api/route", json={"texts": texts}), 409)
+        assert "route --train" in body["hint"]
+        router = train_router_from_store(site.store)
+        router.save(path)
+        rows = c.post("/api/route", json={"texts": texts}).json()["rows"]
+        page = c.get("/service", params={"text": texts[0]})
+    expected = router.route(texts)
+    assert [r["text"] for r in rows] == texts
+    assert [r["category"] for r in rows] == list(expected["category"])
+    assert [r["needs_human"] for r in rows] == list(expected["needs_human"])
+    assert all(0 <= r["confidence"] <= 1 for r in rows)
+    assert f"Category <b>{rows[0]['category']}</b>" in page.text
+
+
+def test_overview_json_twin_matches_the_store(site):
+    with site.client("viewer") as c:
+        body = c.get("/api/overview").json()
+        page = c.get("/")
+    scores = site.store.table("scores").to_pandas()
+    assert body["risk"]["scored"] == len(scores)
+    assert abs(body["risk"]["expected_leavers"] - scores["p_leave"].sum()) < 1e-6
+    assert body["tables"]["customers"] == site.count("customers")
+    feedback = site.store.table("feedback").nps.to_pandas().dropna()
+    nps = ((feedback >= 9).mean() - (feedback <= 6).mean()) * 100
+    assert abs(body["nps"]["nps"] - nps) < 1e-6
+    assert body["retention"]["monthly"] and body["retention"]["cohorts"]
+    assert f"<b>{body['risk']['expected_leavers']:,.0f}</b>" in page.text

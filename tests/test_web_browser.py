@@ -64,7 +64,8 @@ def test_sign_in_and_see_the_overview(page, tmp_path):
     sign_in(page, "viewer")
     assert page.inner_text("h1") == "Overview"
     assert "viewer (viewer)" in page.inner_text("header")
-    page.wait_for_selector("#chart-nps .main-svg")  # plotly, served by the app itself
+    for chart in ("nps", "service", "loss", "cohorts"):  # plotly, served by the app itself
+        page.wait_for_selector(f"#chart-{chart} .main-svg")
     page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
     assert (tmp_path / "overview.png").stat().st_size > 10_000
 

@@ -21,6 +21,22 @@ function lossChart(id, rows, target) {
     {displayModeBar: false, responsive: true});
 }
 
+function cohortChart(id, rows) {
+  // one line per acquisition cohort: share still a customer after n months
+  const el = document.getElementById(id);
+  if (!el || typeof Plotly === "undefined" || !rows || !rows.length) return;
+  const cohorts = [...new Set(rows.map(r => r.cohort))];
+  const traces = cohorts.map(c => {
+    const mine = rows.filter(r => r.cohort === c);
+    return {x: mine.map(r => r.months), y: mine.map(r => r.retained), mode: "lines",
+            name: String(c).slice(0, 7) + " (" + mine[0].customers + ")"};
+  });
+  Plotly.newPlot(el, traces, {margin: {l: 50, r: 10, t: 10, b: 40},
+                              xaxis: {title: "months since first purchase"},
+                              yaxis: {tickformat: ".0%", range: [0, 1.02]}},
+                 {displayModeBar: false, responsive: true});
+}
+
 (function () {
   const form = document.getElementById("upload");
   if (!form || !window.XMLHttpRequest) return;

@@ -87,6 +87,8 @@ def _retention(store) -> dict | None:
         monthly = retention.loss_rates(store, basis=basis).tail(24)
         out["monthly"] = records(monthly[["period", "loss_rate", "annualised_loss_rate",
                                           "revenue_loss_rate"]])
+        cohorts = retention.cohort_retention(store, basis=basis)
+        out["cohorts"] = records(cohorts[["cohort", "months", "retained", "customers"]])
         risk = retention.revenue_at_risk(store, basis=basis)
         out["at_risk"] = plain(risk.iloc[0].to_dict()) if risk is not None else None
     except (DataError, KeyError, AttributeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from loyalist.web.accounts import AuthError, ForbiddenError
@@ -33,6 +33,11 @@ def _safe_next(target: str | None) -> str:
 def health():
     """Liveness; answers without signing in."""
     return {"ok": True, "status": "up"}
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon():
+    return Response(status_code=204)
 
 
 @router.get("/api/me", tags=["session"])
