@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +12,9 @@ import pytest
 import loyalist
 from loyalist.datasets import make_business, simulate_outreach
 from loyalist.decisions.impact import measure_impact, newcombe, welch, wilson
+from loyalist.decisions.playbooks import load_playbooks
 from loyalist.decisions.scoring import score
-from loyalist.decisions.worklist import build_worklist, open_items
+from loyalist.decisions.worklist import build_worklist, helps_factors, open_items
 from loyalist.errors import DataError
 
 UPLIFT = {"save_larger": 0.6, "save_small": 0.0}
@@ -46,7 +49,7 @@ def world(tmp_path_factory):
     for name in ("customers", "orders", "subscriptions", "requests", "feedback"):
         store.ingest(name, business.tables[name])
     as_of = business.as_of - pd.Timedelta(days=120)
-    score(store, as_of, horizon=90, n_train_dates=2)
+    score(store, as_of, horizon=90, n_train_dates=1)
     (tmp / "playbooks.toml").write_text(PLAYBOOKS)
     run = build_worklist(store, as_of, playbooks=tmp / "playbooks.toml", seed=7)
     assignments = store.raw.execute("SELECT * FROM _loyalist_assignments").df()
@@ -115,9 +118,24 @@ def test_logged_touches_close_the_items_they_answer(world):
 
 
 def run_playbooks(store):
-    from pathlib import Path
-
     return Path(store.path).parent / "playbooks.toml"
+
+
+def test_contact_helps_is_learned_from_the_control_group(world):
+    business, store, _run, _assignments, _sim = world
+    pbs = load_playbooks(run_playbooks(store))
+    before = helps_factors(store, pbs, as_of=business.as_of - pd.Timedelta(days=60))
+    assert before == {p.name: p.contact_helps for p in pbs}  # no window has ended yet
+    helps = helps_factors(store, pbs, as_of=business.as_of)
+    t = measure_impact(store, window_days=90, as_of=business.as_of).table.set_index("playbook")
+    k = pbs.settings.prior_strength
+    for p in pbs:
+        r = t.loc[p.name]
+        saved = np.clip(r["uplift"] / (1 - r["retention_control"]), 0, 1)
+        n = min(r["n_treated"], r["n_control"])
+        assert helps[p.name] == pytest.approx((k * p.contact_helps + n * saved) / (k + n))
+    assert helps["save_larger"] > pbs.get("save_larger").contact_helps
+    assert helps["save_small"] < pbs.get("save_small").contact_helps
 
 
 def test_interval_methods_against_hand_computation():

@@ -126,6 +126,10 @@ def test_outcome_closes_the_item_and_keeps_its_history(world):
     row = t[t["id"] == touch].iloc[0]
     assert (row["item_id"], row["playbook"], row["by"]) == (item["item_id"], item["playbook"],
                                                            "Ann")
+    progress = worklist_progress(s).set_index("playbook")
+    assert progress.loc[item["playbook"], "reached"] == 1
+    assert progress.loc[item["playbook"], "closed"] == 1
+    assert progress["open"].sum() == len(run.items) - 1
     # the next run does not reopen it at once (cooling down after an outcome)
     rerun = build_worklist(s, as_of + pd.Timedelta(days=1))
     same = rerun.items[(rerun.items["customer_id"] == item["customer_id"])
@@ -328,3 +332,5 @@ def test_cli(base, tmp_path):
     assert r.returncode == 0, r.stderr
     r = _cli("playbooks", "--store", store)
     assert r.returncode == 0 and "save_call" in r.stdout
+    r = _cli("playbooks", "--store", str(tmp_path / "none.duckdb"))
+    assert r.returncode == 0 and not (tmp_path / "none.duckdb").exists()

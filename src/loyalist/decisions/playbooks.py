@@ -248,10 +248,11 @@ def default_playbooks() -> Playbooks:
 
 def load_playbooks(path=None, *, store=None) -> Playbooks:
     """The defaults, overridden by ``path`` (a TOML file), else by ``loyalist.toml`` next to
-    the store when it has a ``[worklist]`` table."""
+    the store (a Store or its path) when it has a ``[worklist]`` table."""
     base = default_playbooks()
-    if path is None and store is not None and getattr(store, "path", ":memory:") != ":memory:":
-        candidate = Path(store.path).parent / "loyalist.toml"
+    where = str(getattr(store, "path", store)) if store is not None else ":memory:"
+    if path is None and where != ":memory:":
+        candidate = Path(where).parent / "loyalist.toml"
         if candidate.is_file():
             doc = _read(candidate)
             if "worklist" in doc:

@@ -87,7 +87,7 @@ def _people(store, as_of) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
     value = _value(store, as_of)
     value = value[value["value"] > 0]
-    value["value_share"] = value["value"].rank(ascending=False, pct=True)
+    value = value.assign(value_share=value["value"].rank(ascending=False, pct=True))
     people = people.merge(value, on="customer_id", how="left")
     people["value"] = people["value"].fillna(0.0)
     c = store.table("customers")

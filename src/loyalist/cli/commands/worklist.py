@@ -130,11 +130,7 @@ def playbooks(
     """The playbooks in force (shipped defaults plus overrides), checked."""
     from loyalist.decisions.playbooks import load_playbooks
 
-    if file is not None:
-        pbs = load_playbooks(file)
-    else:
-        with loyalist.connect(store, read_only=Path(store).exists()) as s:
-            pbs = load_playbooks(store=s)
+    pbs = load_playbooks(file, store=store)
     t = Table(title=f"Playbooks ({', '.join(pbs.sources)})")
     for col in ("playbook", "must-do", "trigger", "action", "due", "owner", "cap", "control"):
         t.add_column(col)
