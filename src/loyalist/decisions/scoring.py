@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from loyalist.decisions.whispers import whispers
+from loyalist.decisions.whispers import families, whispers
 from loyalist.errors import DataError
 from loyalist.features.builder import FeatureSpec, available
 from loyalist.features.labels import observed_until, suggest_horizon
@@ -141,7 +141,9 @@ def evidence(store, reasons: pd.DataFrame, alerts: pd.DataFrame, as_of, per: int
         if not sel.any() or not have[table]:
             continue
         t = store.table(table)
-        t = t.filter((t[col] < now) & t.customer_id.isin(ids) & t.id.notnull())
+        t = t.filter((t[col] < now) & t.id.notnull())
+        if len(ids) <= 10_000:  # a short list is cheaper to name than to join
+            t = t.filter(t.customer_id.isin(ids))
         w = ibis.window(group_by="customer_id", order_by=ibis.desc(col))
         last = t.mutate(k=ibis.row_number().over(w)).filter(lambda x: x.k < per).to_pandas()
         refs = f"{table}:" + last.groupby("customer_id")["id"].agg(",".join)
@@ -180,15 +182,15 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     step(f"scoring at {as_of:%Y-%m-%d}")
     X = design(store, [as_of], mode=mode, horizon=horizon, spec=spec, labelled=False)
     X = X[_eligible(X, mode, horizon)].reset_index(drop=True)
-    p = model.predict_proba(X)
+    # one pass gives both: the family contributions add up to each customer's log-odds
+    contrib = model.contributions(X, groups=families(model.feature_names_))
+    p = model.probability(contrib.sum(axis=1).to_numpy())
     info = {"kind": "churn", "mode": mode, "horizon": horizon, "as_of": as_of,
             "train_dates": [str(d.date()) for d in dates], "train_rows": len(train),
             "base_rate": model.base_rate_, "features": model.feature_names_}
     model_id = store.save_model("churn", pickle.dumps(model), info)
     step("reasons")
-    # reasons for everyone at risk: above the base rate, and at least the top 20%
-    at_risk = (p >= model.base_rate_) | (pd.Series(p).rank(ascending=False, pct=True) <= 0.2)
-    reasons = whispers(model, X[at_risk.to_numpy()])
+    reasons = whispers(model, X, contributions=contrib)  # for every scored customer
     alerts = hard_alerts(store, as_of)
     reasons["evidence"] = evidence(store, reasons, alerts, as_of)
     scores = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of,

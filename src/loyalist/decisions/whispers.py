@@ -135,17 +135,26 @@ def _profile(x, feature: str) -> pd.Series:
     return feature.replace("_", " ").capitalize() + ": " + text.fillna("unknown")
 
 
-def whispers(model, X: pd.DataFrame, top: int = 3, min_contribution: float = 0.05
-             ) -> pd.DataFrame:
+def families(features) -> dict[str, str]:
+    """Feature -> the family its contribution counts towards (``profile:<feature>`` for
+    the customer's own attributes, each its own reason)."""
+    return {f: ("profile:" + f if family_of(f) == "profile" else family_of(f))
+            for f in features}
+
+
+def whispers(model, X: pd.DataFrame, top: int = 3, min_contribution: float = 0.05, *,
+             contributions: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ``top`` reasons pushing each customer towards leaving.
 
-    Returns one row per (customer, reason): customer_id, rank, family, contribution
-    (log-odds), text. Families pushing towards staying are not reasons.
+    ``contributions`` are the model's per-family contributions for ``X`` (from
+    ``model.contributions(X, groups=families(model.feature_names_))``), when the
+    caller already has them (they also give the score: their row sums are the
+    log-odds). Returns one row per (customer, reason): customer_id, rank, family,
+    contribution (log-odds), text. Families pushing towards staying are not reasons.
     """
-    contrib = model.contributions(X).drop(columns="bias")
-    families = {f: ("profile:" + f if family_of(f) == "profile" else family_of(f))
-                for f in contrib.columns}
-    by_family = contrib.T.groupby(pd.Series(families)).sum().T
+    if contributions is None:
+        contributions = model.contributions(X, groups=families(model.feature_names_))
+    by_family = contributions.drop(columns="bias")
     values = by_family.to_numpy()
     names = np.array(by_family.columns)
     k = min(top, values.shape[1])
@@ -153,19 +162,20 @@ def whispers(model, X: pd.DataFrame, top: int = 3, min_contribution: float = 0.0
     rows = np.repeat(np.arange(len(X)), k)
     fam = names[order.ravel()]
     val = np.take_along_axis(values, order, axis=1).ravel()
-    out = pd.DataFrame({"row": rows, "rank": np.tile(np.arange(1, k + 1), len(X)),
-                        "family": fam, "contribution": val})
-    out = out[out["contribution"] >= min_contribution]
-    out["text"] = None
-    for family in out["family"].unique():
-        sel = out["family"] == family
-        sub = X.iloc[out.loc[sel, "row"].to_numpy()]
+    keep = val >= min_contribution
+    out = pd.DataFrame({"row": rows[keep], "rank": np.tile(np.arange(1, k + 1), len(X))[keep],
+                        "family": fam[keep], "contribution": val[keep]})
+    text = np.full(len(out), None, dtype=object)
+    for family in pd.unique(out["family"]):
+        sel = (out["family"] == family).to_numpy()
+        sub = X.iloc[out["row"].to_numpy()[sel]]
         if family.startswith("profile:"):
             texts = _profile(sub, family.split(":", 1)[1])
         else:
             texts = TEMPLATES[family](sub)
-        out.loc[sel, "text"] = texts.to_numpy()
-    out = out.dropna(subset=["text"])
+        text[sel] = texts.to_numpy(dtype=object)
+    out["text"] = text
+    out = out[pd.notna(out["text"])]
     out.insert(0, "customer_id", X["customer_id"].to_numpy()[out["row"].to_numpy()])
     out["rank"] = out.groupby("customer_id").cumcount() + 1
     return out.drop(columns="row").reset_index(drop=True)

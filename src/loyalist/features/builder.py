@@ -20,7 +20,11 @@ from loyalist.features.behaviour import (
     subscription_features,
 )
 from loyalist.features.service import ServicePolicy, _ts
-from loyalist.features.service_signals import service_signals, tracked_lifecycle
+from loyalist.features.service_signals import (
+    enrich_requests,
+    service_signals,
+    tracked_lifecycle,
+)
 
 #: prefix or exact column name -> family, used to group reasons
 FAMILY_RULES = [
@@ -82,11 +86,44 @@ def available(store) -> dict[str, bool]:
             ("customers", "orders", "subscriptions", "requests", "feedback", "events")}
 
 
-def build_features(store, as_of, spec: FeatureSpec | None = None, *,
-                   have: dict[str, bool] | None = None) -> ibis.Table:
-    """Every feature of every customer known before ``as_of``, one row per customer."""
+@dataclass
+class Prepared:
+    """What every as-of date of one run shares, worked out once: which tables have
+    rows, the order lifecycle columns recorded, the commonest event types, and the
+    requests with their call-back links and cue flags (kept in the engine)."""
+
+    have: dict[str, bool]
+    tracked: frozenset[str] = frozenset()
+    event_types: list[str] = field(default_factory=list)
+    requests: ibis.Table | None = None
+
+
+def prepare(store, spec: FeatureSpec | None = None, *, have: dict[str, bool] | None = None,
+            cache: bool = True) -> Prepared:
+    """The shared part of the features of many dates (``cache``: keep the enriched
+    requests as an engine temp table, so each date reads them instead of re-linking)."""
     spec = spec or FeatureSpec()
     have = have or available(store)
+    out = Prepared(have=have)
+    if have["orders"] and have["requests"]:
+        out.tracked = tracked_lifecycle(store.table("orders"))
+    if have["events"]:
+        ev = store.table("events")
+        out.event_types = (ev.type.value_counts().order_by(ibis.desc("type_count"))
+                           .limit(spec.max_event_types).execute()["type"].tolist())
+    if have["requests"]:
+        enriched = enrich_requests(store.table("requests"), spec.policy)
+        out.requests = enriched.cache() if cache else enriched
+    return out
+
+
+def build_features(store, as_of, spec: FeatureSpec | None = None, *,
+                   have: dict[str, bool] | None = None,
+                   prepared: Prepared | None = None) -> ibis.Table:
+    """Every feature of every customer known before ``as_of``, one row per customer."""
+    spec = spec or FeatureSpec()
+    prepared = prepared or prepare(store, spec, have=have, cache=False)
+    have = prepared.have
     now = _ts(as_of)
     ids = []
     if have["customers"]:
@@ -108,16 +145,14 @@ def build_features(store, as_of, spec: FeatureSpec | None = None, *,
         base = _join(base, purchase_features(store.table("orders"), as_of, spec.windows))
     if have["requests"]:
         orders = store.table("orders") if have["orders"] else None
-        tracked = tracked_lifecycle(orders) if orders is not None else frozenset()
         base = _join(base, service_signals(store.table("requests"), as_of, orders=orders,
-                                           policy=spec.policy, tracked=tracked))
+                                           policy=spec.policy, tracked=prepared.tracked,
+                                           enriched=prepared.requests))
     if have["feedback"]:
         base = _join(base, feedback_features(store.table("feedback"), as_of))
     if have["events"]:
-        ev = store.table("events")
-        types = (ev.type.value_counts().order_by(ibis.desc("type_count"))
-                 .limit(spec.max_event_types).execute()["type"].tolist())
-        base = _join(base, event_features(ev, as_of, types, spec.event_windows))
+        base = _join(base, event_features(store.table("events"), as_of,
+                                          prepared.event_types, spec.event_windows))
     if have["subscriptions"]:
         base = _join(base, subscription_features(store.table("subscriptions"), as_of))
     if have["customers"]:
@@ -130,9 +165,10 @@ def build_features(store, as_of, spec: FeatureSpec | None = None, *,
 
 
 def feature_frame(store, dates, spec: FeatureSpec | None = None, *,
-                  have: dict[str, bool] | None = None) -> pd.DataFrame:
+                  have: dict[str, bool] | None = None,
+                  prepared: Prepared | None = None) -> pd.DataFrame:
     """Features at each date in ``dates``, stacked (``as_of`` column tells them apart)."""
-    have = have or available(store)
-    frames = [build_features(store, d, spec, have=have).to_pandas() for d in dates]
+    prepared = prepared or prepare(store, spec, have=have, cache=len(list(dates)) > 1)
+    frames = [build_features(store, d, spec, prepared=prepared).to_pandas() for d in dates]
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["as_of", "customer_id"], ignore_index=True)

@@ -8,6 +8,8 @@ texts that speak of complaining, cancelling or a competitor.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import ibis
 from ibis import _
 
@@ -28,20 +30,43 @@ def _recent(t: ibis.Table, col: str, as_of, days: float) -> ibis.Table:
     return t.filter(_seconds(_ts(as_of), t[col]) <= days * DAY)
 
 
+#: a moment after every request: links computed "as of" it hold at any earlier date
+_END_OF_TIME = datetime(9999, 12, 31)
+
+
+def enrich_requests(requests: ibis.Table, policy: ServicePolicy = ServicePolicy()
+                    ) -> ibis.Table:
+    """Every request with what never changes once it is opened: whether it is a
+    call-back (``is_callback``) and its cue flags (``cue_complaint``, ...).
+
+    A call-back repeats an earlier contact that was unresolved when it came in;
+    that is settled at the moment the request is opened, so the links hold at every
+    as-of date after it and can be computed once per run (``.cache()`` the result)
+    and filtered by date.
+    """
+    cb = link_callbacks(requests, _END_OF_TIME, policy=policy).select(
+        "id", is_callback=ibis.literal(True))
+    r = requests.left_join(cb, "id").drop("id_right")
+    text = ibis.coalesce(r.subject, ibis.literal("")).concat(" ", ibis.coalesce(
+        r.text, ibis.literal("")))
+    return r.mutate(is_callback=r.is_callback.fill_null(False),
+                    **{f"cue_{k}": v for k, v in cue_flags(text).items()})
+
+
 def service_signals(requests: ibis.Table, as_of, *, orders: ibis.Table | None = None,
                     policy: ServicePolicy = ServicePolicy(), window_days: float = 90,
-                    tracked: frozenset[str] = frozenset()) -> ibis.Table:
+                    tracked: frozenset[str] = frozenset(),
+                    enriched: ibis.Table | None = None) -> ibis.Table:
     """One row per customer with service signals as of ``as_of``.
 
     ``tracked`` names the order lifecycle columns the business actually records
     (a business that never records acknowledgements has no unacknowledged orders).
+    ``enriched`` is :func:`enrich_requests` of ``requests`` when the caller already
+    has it (built once for many dates).
     """
-    facts = request_facts(requests, as_of, policy)
-    cb = link_callbacks(requests, as_of, policy=policy).select("id", is_callback=ibis.literal(True))
-    facts = facts.left_join(cb, "id").drop("id_right")
-    text = ibis.coalesce(facts.subject, ibis.literal("")).concat(" ", ibis.coalesce(
-        facts.text, ibis.literal("")))
-    facts = facts.mutate(**{f"cue_{k}": v for k, v in cue_flags(text).items()})
+    if enriched is None:
+        enriched = enrich_requests(requests, policy)
+    facts = request_facts(enriched, as_of, policy)
     recent = _recent(facts, "opened_at", as_of, window_days)
     agg = recent.group_by("customer_id").aggregate(
         requests_recent=_.count(),

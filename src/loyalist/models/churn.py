@@ -3,10 +3,13 @@
 :class:`ChurnModel` follows the scikit-learn contract. It takes the feature frame of
 :func:`loyalist.features.builder.feature_frame` (or any table of attributes),
 handles text columns as categories, and calibrates its probabilities on
-out-of-fold predictions with isotonic regression, so "0.3" means about 30 in 100
-such customers leave. :meth:`ChurnModel.contributions` gives each feature's share
-of each customer's score (LightGBM's exact tree contributions), which the whispers
-turn into words.
+out-of-fold (or held-out) predictions, so "0.3" means about 30 in 100 such
+customers leave. :meth:`ChurnModel.contributions` gives each feature's (or each
+family's) share of each customer's score, which the whispers turn into words. The
+shares are exact (they sum to the score) and cheap enough for every customer: the
+trees' part follows each customer's path through each tree (path attribution: each
+split's change in the expected score goes to the split's feature), the logistic
+part evaluates each feature's spline term from a per-feature table.
 """
 
 from __future__ import annotations
@@ -40,6 +43,121 @@ class _Platt:
 
     def predict(self, z):
         return 1.0 / (1.0 + np.exp(-(self.a_ * np.asarray(z) + self.b_)))
+
+
+class _LinearTerms:
+    """Each feature's term of a fitted spline logistic regression, evaluated exactly
+    without the dense spline expansion: a numeric feature's term is a quadratic
+    between neighbouring knots (constant outside them), a category's is one number.
+    """
+
+    def __init__(self, pipeline, feature_names, categories):
+        ct, lr = pipeline[0], pipeline[-1]
+        coef = lr.coef_[0]
+        self.intercept = float(lr.intercept_[0])
+        self.parts = []
+        for c in feature_names:
+            pipe, w = ct.named_transformers_[c], coef[ct.output_indices_[c]]
+
+            def term(values, pipe=pipe, w=w, c=c):
+                out = pipe.transform(pd.DataFrame({c: values}, dtype=object
+                                                  if c in categories else "float64"))
+                return np.asarray(out.todense() if hasattr(out, "todense") else out) @ w
+
+            if c in categories:  # one value per category, the last for missing
+                self.parts.append(("cat", term([*categories[c], np.nan])))
+                continue
+            spline = pipe[-1]
+            knots = spline.bsplines_[0].t[spline.degree:len(spline.bsplines_[0].t)
+                                          - spline.degree]
+            missing = term([np.nan])[0]
+            if not knots[-1] > knots[0]:
+                self.parts.append(("const", float(term([knots[0]])[0]), missing))
+                continue
+            u = np.array([0.0, 0.5, 1.0])  # a quadratic through three points per piece
+            width = np.diff(knots)
+            vals = term((knots[:-1, None] + u[None, :] * width[:, None]).ravel()
+                        ).reshape(-1, 3)
+            poly = np.linalg.solve(np.vander(u, 3, increasing=True), vals.T).T
+            self.parts.append(("num", knots, width, poly, missing))
+
+    def terms(self, M: pd.DataFrame) -> np.ndarray:
+        out = np.empty((len(M), len(self.parts)))
+        for j, (part, col) in enumerate(zip(self.parts, M.columns, strict=True)):
+            if part[0] == "cat":
+                codes = M[col].cat.codes.to_numpy()
+                out[:, j] = part[1][np.where(codes < 0, len(part[1]) - 1, codes)]
+                continue
+            x = M[col].to_numpy(dtype="float64")
+            if part[0] == "const":
+                out[:, j] = np.where(np.isnan(x), part[2], part[1])
+                continue
+            knots, width, poly, missing = part[1:]
+            xc = np.clip(x, knots[0], knots[-1])
+            k = np.clip(np.searchsorted(knots, xc, side="right") - 1, 0, len(width) - 1)
+            v = (xc - knots[k]) / width[k]
+            val = poly[k, 0] + v * (poly[k, 1] + v * poly[k, 2])
+            out[:, j] = np.where(np.isnan(x), missing, val)
+        return out
+
+
+class _TreePaths:
+    """Path attribution of a LightGBM model: for every leaf of every tree, the
+    features split on the way there and how much each split moved the expected
+    score (node expectations weighted by the training rows in each leaf). A row's
+    contributions are the sums over the leaves it lands in; with the expected score
+    of the roots (``bias``) they add up to its raw score exactly."""
+
+    def __init__(self, booster):
+        trees = booster.dump_model()["tree_info"]
+        width = max(t["num_leaves"] for t in trees)
+        self.offsets = np.arange(len(trees)) * width
+        feature, delta, self.bias = [], [], 0.0
+        for k, tree in enumerate(trees):
+            root = tree["tree_structure"]
+            self.bias += self._expect(root)
+            stack = [(root, ())]
+            while stack:
+                node, path = stack.pop()
+                if "leaf_index" in node:
+                    for f, d in path:
+                        feature.append((self.offsets[k] + node["leaf_index"], f))
+                        delta.append(d)
+                    continue
+                for side in ("left_child", "right_child"):
+                    child = node[side]
+                    stack.append((child, (*path, (node["split_feature"],
+                                                  child["_e"] - node["_e"]))))
+        self.n_leaves = len(trees) * width
+        self.entries = np.array(feature, dtype=np.int64).reshape(-1, 2)
+        self.delta = np.array(delta, dtype="float64")
+
+    @classmethod
+    def _expect(cls, node) -> float:
+        """Expected score under ``node`` (stored on each node as ``_e``)."""
+        if "leaf_index" in node:
+            node["_e"], node["_n"] = node["leaf_value"], max(node.get("leaf_count", 1), 1)
+            return node["_e"]
+        left, right = node["left_child"], node["right_child"]
+        cls._expect(left), cls._expect(right)
+        node["_n"] = left["_n"] + right["_n"]
+        node["_e"] = (left["_e"] * left["_n"] + right["_e"] * right["_n"]) / node["_n"]
+        return node["_e"]
+
+    def table(self, group: np.ndarray, n_groups: int) -> np.ndarray:
+        """(leaves x groups): each leaf's summed deltas by the group of their feature."""
+        out = np.zeros((self.n_leaves, n_groups))
+        np.add.at(out, (self.entries[:, 0], group[self.entries[:, 1]]), self.delta)
+        return out
+
+    def contributions(self, leaves: np.ndarray, table: np.ndarray) -> np.ndarray:
+        from scipy import sparse
+
+        n, t = leaves.shape
+        hit = sparse.csr_matrix(
+            (np.ones(n * t), (leaves + self.offsets[None, :]).ravel(),
+             np.arange(0, n * t + 1, t)), shape=(n, self.n_leaves))
+        return hit @ table
 
 
 class ChurnModel:
@@ -185,23 +303,23 @@ class ChurnModel:
             if len(rows) > self.linear_max_rows:  # a few hundred weights need no millions
                 rows = np.random.default_rng(self.random_state).choice(
                     rows, self.linear_max_rows, replace=False)
-            linear = self._linear(M).fit(self._as_text(M.iloc[rows]), y[rows])
+            pipe = self._linear(M).fit(self._as_text(M.iloc[rows]), y[rows])
+            linear = (pipe, _LinearTerms(pipe, self.feature_names_, self.categories_))
         return booster, linear
 
-    def _score(self, booster, linear, M) -> np.ndarray:
+    @staticmethod
+    def _score(booster, linear, M) -> np.ndarray:
         """Log-odds of leaving: trees, linear, or their average."""
         parts = []
         if booster is not None:
             parts.append(booster.predict(M, raw_score=True))
-        if linear is not None:  # in slices: the spline expansion is dense
-            parts.append(np.concatenate([
-                linear.decision_function(self._as_text(M.iloc[i:i + _SLICE]))
-                for i in range(0, len(M), _SLICE)]) if len(M) else np.empty(0))
+        if linear is not None:
+            parts.append(linear[1].intercept + linear[1].terms(M).sum(axis=1))
         return np.mean(parts, axis=0)
 
     def fit(self, X: pd.DataFrame, y) -> ChurnModel:
         from sklearn.isotonic import IsotonicRegression
-        from sklearn.model_selection import StratifiedKFold
+        from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
         if self.learner not in ("blend", "trees", "linear"):
             raise DataError(f"learner must be 'blend', 'trees' or 'linear'; got "
@@ -215,11 +333,11 @@ class ChurnModel:
             raise DataError(f"calibration must be 'sigmoid', 'isotonic' or 'none'; got "
                             f"{self.calibration!r}.")
         self.calibrator_ = None
+        fitted = None
         if self.calibration != "none":
             oof = np.full(len(y), np.nan)
-            if len(y) > self.holdout_rows:
-                from sklearn.model_selection import StratifiedShuffleSplit
-
+            large = len(y) > self.holdout_rows
+            if large:  # one model on 75%, calibrated on the rest, and kept
                 folds = StratifiedShuffleSplit(1, test_size=0.25,
                                                random_state=self.random_state)
             else:
@@ -227,13 +345,17 @@ class ChurnModel:
             for train, test in folds.split(M, y):
                 b, lin = self._fit_once(M.iloc[train], y[train])
                 oof[test] = self._score(b, lin, M.iloc[test])
+                if large:
+                    fitted = (b, lin)
             seen = ~np.isnan(oof)
             if self.calibration == "isotonic":
                 self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0,
                                                       y_max=1.0).fit(oof[seen], y[seen])
             else:  # Platt: strictly increasing, so the ranking (and AUC) is kept
                 self.calibrator_ = _Platt().fit(oof[seen], y[seen])
-        self.model_, self.linear_ = self._fit_once(M, y)
+        self.model_, linear = fitted or self._fit_once(M, y)
+        self.linear_, self.linear_terms_ = linear or (None, None)
+        self.paths_ = _TreePaths(self.model_.booster_) if self.model_ is not None else None
         if self.linear_ is not None:
             sample = M.sample(min(len(M), self.linear_max_rows),
                               random_state=self.random_state)
@@ -254,45 +376,58 @@ class ChurnModel:
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds of leaving."""
         _check_fitted(self)
-        return self._score(self.model_, self.linear_, self._matrix(X))
+        linear = (self.linear_, self.linear_terms_) if self.linear_ is not None else None
+        return self._score(self.model_, linear, self._matrix(X))
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probability of leaving, one per row."""
-        z = self.decision_function(X)
+    def probability(self, log_odds) -> np.ndarray:
+        """Calibrated probability from uncalibrated log-odds (the sum of a row's
+        :meth:`contributions`)."""
+        _check_fitted(self)
+        z = np.asarray(log_odds, dtype="float64")
         if self.calibrator_ is not None:
             return self.calibrator_.predict(z)
         return 1.0 / (1.0 + np.exp(-z))
 
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of leaving, one per row."""
+        return self.probability(self.decision_function(X))
+
     def _linear_terms(self, M: pd.DataFrame) -> np.ndarray:
-        """The linear model's log-odds terms summed per input feature."""
-        ct, lr = self.linear_[0], self.linear_[-1]
-        owner = np.array([n.split("__", 1)[0] for n in ct.get_feature_names_out()])
-        # a (spline columns x features) 0/1 matrix sums each feature's columns
-        group = (owner[:, None] == np.array(self.feature_names_)[None, :]).astype(float)
-        out = np.zeros((len(M), len(self.feature_names_)))
-        for i in range(0, len(M), _SLICE):  # in slices: the spline expansion is dense
-            terms = ct.transform(self._as_text(M.iloc[i:i + _SLICE])) * lr.coef_[0]
-            out[i:i + _SLICE] = terms @ group
-        return out
+        """The linear model's log-odds terms, one per input feature."""
+        return self.linear_terms_.terms(M)
 
-    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Each feature's contribution to each row's log-odds, plus ``bias``.
+    def contributions(self, X: pd.DataFrame, groups: dict[str, str] | None = None
+                      ) -> pd.DataFrame:
+        """Each feature's contribution to each row's log-odds, plus ``bias``; the row
+        sums are :meth:`decision_function` exactly.
 
-        Tree contributions are LightGBM's exact per-feature shares; the linear part
-        adds each feature's terms, centred on their training average; a blend
-        averages the two, as its score does.
+        ``groups`` (feature -> group name) sums the features of each group (feature
+        families for the whispers); features not named keep their own column. The
+        trees' part is path attribution (each split's change in the expected score
+        goes to its feature); the linear part adds each feature's term, centred on
+        its training average; a blend averages the two, as its score does.
         """
         _check_fitted(self)
-        M = self._matrix(X)
-        parts = []
-        if self.model_ is not None:
-            parts.append(self.model_.predict(M, pred_contrib=True))
-        if self.linear_ is not None:
-            lin = self._linear_terms(M) - self.linear_means_
-            bias = self.linear_[-1].intercept_[0] + self.linear_means_.sum()
-            parts.append(np.column_stack([lin, np.full(len(M), bias)]))
-        return pd.DataFrame(np.mean(parts, axis=0), columns=[*self.feature_names_, "bias"],
-                            index=X.index)
+        groups = groups or {}
+        names = list(dict.fromkeys(groups.get(f, f) for f in self.feature_names_))
+        gid = np.array([names.index(groups.get(f, f)) for f in self.feature_names_])
+        one_hot = np.zeros((len(self.feature_names_), len(names)))
+        one_hot[np.arange(len(gid)), gid] = 1.0
+        table = self.paths_.table(gid, len(names)) if self.paths_ is not None else None
+        out = np.empty((len(X), len(names) + 1))
+        for i in range(0, len(X), _SLICE):  # in slices: leaf indices are rows x trees
+            M = self._matrix(X.iloc[i:i + _SLICE])
+            parts = []
+            if self.model_ is not None:
+                leaves = self.model_.booster_.predict(M, pred_leaf=True)
+                tree = self.paths_.contributions(np.asarray(leaves, dtype=np.int64), table)
+                parts.append(np.column_stack([tree, np.full(len(M), self.paths_.bias)]))
+            if self.linear_ is not None:
+                lin = (self._linear_terms(M) - self.linear_means_) @ one_hot
+                bias = self.linear_terms_.intercept + self.linear_means_.sum()
+                parts.append(np.column_stack([lin, np.full(len(M), bias)]))
+            out[i:i + len(M)] = np.mean(parts, axis=0)
+        return pd.DataFrame(out, columns=[*names, "bias"], index=X.index)
 
     def print_summary(self, top: int = 15) -> None:
         _check_fitted(self)

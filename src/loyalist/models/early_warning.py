@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist.errors import ConvergenceError, DataError
-from loyalist.features.builder import FeatureSpec, available, feature_frame
+from loyalist.features.builder import FeatureSpec, available, feature_frame, prepare
 from loyalist.features.labels import (
     contract_labels,
     lapse_labels,
@@ -27,16 +27,21 @@ from loyalist.models.bgnbd import BGNBD
 from loyalist.models.churn import ChurnModel
 
 
-def btyd_features(orders, as_of, horizon_days: float) -> pd.DataFrame:
+def btyd_features(orders, as_of, horizon_days: float, max_fit: int = 200_000,
+                  random_state: int = 0) -> pd.DataFrame:
     """BG/NBD P(alive) and expected purchases in the horizon, fitted on orders before
-    ``as_of`` only. Columns: customer_id, p_alive, expected_purchases."""
+    ``as_of`` only. Columns: customer_id, p_alive, expected_purchases.
+
+    Four parameters need no million customers: above ``max_fit`` customers the
+    model learns from a random sample of that many and scores everyone."""
     end = (pd.Timestamp(as_of) - pd.Timedelta(days=1)).date().isoformat()
     s = rfm_summary(orders, observation_end=end, freq="W").to_pandas()
     s = s[s["T"] > 0]  # first seen on the last day: nothing to judge yet
     if s.empty:
         return pd.DataFrame(columns=["customer_id", "p_alive", "expected_purchases"])
+    fit = s.sample(max_fit, random_state=random_state) if len(s) > max_fit else s
     try:
-        m = BGNBD().fit(s["frequency"], s["recency"], s["T"])
+        m = BGNBD().fit(fit["frequency"], fit["recency"], fit["T"])
         p = m.predict_p_alive(s["frequency"], s["recency"], s["T"])
         e = m.predict_purchases(horizon_days / 7.0, s["frequency"], s["recency"], s["T"])
     except ConvergenceError:
@@ -73,10 +78,12 @@ def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = 
     """Features (and labels) of the eligible customers at each date, stacked."""
     step = progress or (lambda _m: None)
     frames = []
-    have = available(store)
+    dates = list(dates)
+    shared = prepare(store, spec, cache=len(dates) > 1)
+    have = shared.have
     for d in dates:
         step(f"features at {pd.Timestamp(d):%Y-%m-%d}")
-        f = feature_frame(store, [d], spec, have=have)
+        f = feature_frame(store, [d], spec, prepared=shared)
         if have["orders"]:
             f = f.merge(btyd_features(store.table("orders"), d, horizon), on="customer_id",
                         how="left")
