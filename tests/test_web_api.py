@@ -158,7 +158,10 @@ ENDPOINTS = [
     ("GET", "/api/worklist", {"params": {"playbook": "save_call"}}, "agent"),
     ("GET", "/api/worklist/progress", {}, "viewer"),
     ("GET", "/api/impact", {}, "viewer"),
+    ("GET", "/api/metrics", {"params": {"freq": "Q"}}, "viewer"),
     ("GET", "/api/data", {}, "admin"),
+    ("GET", "/api/users", {}, "admin"),
+    ("POST", "/api/users", {"json": {"name": "someone", "password": "x" * 12}}, "admin"),
     ("GET", "/api/rejects", {}, "admin"),
     ("POST", "/api/ingest/{table}", {"json": {"rows": [{"customer_id": "x",
                                                          "ordered_at": "2024-01-01"}]}},
@@ -563,3 +566,33 @@ def test_overview_json_twin_matches_the_store(site):
     assert abs(body["nps"]["nps"] - nps) < 1e-6
     assert body["retention"]["monthly"] and body["retention"]["cohorts"]
     assert f"<b>{body['risk']['expected_leavers']:,.0f}</b>" in page.text
+
+
+def test_metrics_twin_is_the_retention_metrics(site):
+    from loyalist.features.retention import loss_rates
+
+    with site.client("viewer") as c:
+        body = c.get("/api/metrics", params={"freq": "Q", "by": "segment"}).json()
+        assert_error(c.get("/api/metrics", params={"freq": "W"}), 422)
+    expected = loss_rates(site.store, "Q", "segment")
+    assert len(body["loss_rates"]) == len(expected)
+    assert [r["lost"] for r in body["loss_rates"]] == expected["lost"].tolist()
+    assert 0 < body["concentration"]["top_share"] <= 1
+
+
+def test_admins_add_users_through_the_api(site):
+    with site.client("admin") as c:
+        r = c.post("/api/users", json={"name": "newagent", "password": PASSWORD,
+                                       "role": "agent"})
+        assert r.status_code == 201
+        assert_error(c.post("/api/users", json={"name": "newagent", "password": PASSWORD}),
+                     400)
+        assert_error(c.post("/api/users", json={"name": "x", "password": "short"}), 400)
+        assert_error(c.post("/api/users", json={"name": "y", "password": PASSWORD,
+                                                "role": "boss"}), 422)
+        listed = c.get("/api/users").json()["rows"]
+    assert {"name": "newagent", "role": "agent"}.items() <= next(
+        u for u in listed if u["name"] == "newagent").items()
+    assert all("password_hash" not in u for u in listed)
+    with closing(_sign_in(site, "newagent")) as c:
+        assert c.get("/api/me").json()["role"] == "agent"

@@ -29,12 +29,13 @@ from loyalist.web.views import (
     scores,
     service,
     session,
+    users,
     worklist,
 )
 
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
-VIEWS = (session, overview, worklist, customers, scores, service, data)
+VIEWS = (session, overview, worklist, customers, scores, service, data, users)
 
 
 def plotly_js() -> Path:

@@ -34,12 +34,27 @@ def thread_store(store):
         view._db.execute("SET TimeZone = 'UTC'")
         view.ibis = ibis.duckdb.from_connection(view._db)
         view.tables = _recent(view.tables, TABLES_SECONDS)
+        view.table = _recent_tables(view.table, TABLES_SECONDS)
         views[id(store)] = view
     return view
 
 
 #: how long a thread's view trusts its list of tables (derived tables appear rarely)
 TABLES_SECONDS = 2.0
+
+
+def _recent_tables(fn: Callable, seconds: float) -> Callable:
+    """``store.table(name)`` remembered for ``seconds``: Ibis asks the engine for the
+    schema every time a table is named, a tenth of a customer page's time."""
+    held: dict = {}
+
+    def table(name: str, *, meta: bool = False):
+        hit = held.get((name, meta))
+        if hit is None or time.monotonic() - hit[0] > seconds:
+            hit = held[(name, meta)] = (time.monotonic(), fn(name, meta=meta))
+        return hit[1]
+
+    return table
 
 
 def _recent(fn: Callable[[], list], seconds: float) -> Callable[[], list]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import ibis
 from fastapi import APIRouter, Depends, Request
 from ibis import _
@@ -107,6 +109,33 @@ def overview_data(store, cache) -> dict:
                 "retention": _retention(store)}
 
     return cache.get("overview", make)
+
+
+def metrics(store, freq: str = "M", by: str | None = None) -> dict:
+    """Retention metrics: loss rates per period (optionally by segment or owner), the
+    trailing 12 months, revenue retention (NRR/GRR) and value concentration."""
+    from loyalist.features import retention
+
+    basis = retention.retention_basis(store)
+    conc = retention.value_concentration(store, basis=basis)
+    return {"ok": True, "as_of": plain(basis.as_of), "mode": basis.mode,
+            "horizon_days": basis.horizon,
+            "loss_rates": records(retention.loss_rates(store, freq, by, basis=basis)),
+            "trailing": records(retention.trailing_loss(store, by, basis=basis)),
+            "revenue_retention": records(retention.revenue_retention(store)),
+            "concentration": {"top_fraction": conc.top_fraction, "top_share": conc.top_share,
+                              "customers": conc.customers, "total": plain(conc.total),
+                              "source": conc.source}}
+
+
+@router.get("/api/metrics", tags=["overview"])
+def api_metrics(request: Request, freq: Literal["M", "Q", "Y"] = "M",
+                by: Literal["segment", "owner"] | None = None,
+                caller: Caller = Depends(need("viewer"))):
+    """Loss rates by period (and segment or owner), NRR/GRR and value concentration."""
+    state = request.app.state
+    key = f"metrics:{freq}:{by}"
+    return state.cache.get(key, lambda: metrics(thread_store(state.store), freq, by))
 
 
 @router.get("/api/overview", tags=["overview"])
