@@ -497,9 +497,19 @@ def test_user_and_token_commands(tmp_path):
     listed = run("user", "list")
     assert "ada" in listed.stdout and "admin" in listed.stdout and "bob" not in listed.stdout
     token = run("token", "create", "ada").stdout.strip().splitlines()[-1]
-    from loyalist.web.accounts import Accounts
+    from loyalist.web.accounts import Accounts, AuthError
 
     with loyalist.connect(db) as s:
+        assert Accounts(s).user_for_token(token).name == "ada"
+        Accounts(s).add_user("eve", PASSWORD, role="agent")
+        sid, _ = Accounts(s).create_session(Accounts(s).authenticate("eve", PASSWORD))
+        eve = Accounts(s).create_token("eve")
+    assert run("user", "disable", "eve").returncode == 0
+    with loyalist.connect(db) as s:
+        for check in (lambda: Accounts(s).user_for_token(eve), lambda: Accounts(s).session(sid),
+                      lambda: Accounts(s).authenticate("eve", PASSWORD)):
+            with pytest.raises(AuthError):
+                check()
         assert Accounts(s).user_for_token(token).name == "ada"
 
 

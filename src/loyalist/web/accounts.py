@@ -128,6 +128,15 @@ class Accounts:
                          [name])
         return User(*rows[0]) if rows else None
 
+    def disable_user(self, name: str) -> None:
+        """Stop a user from signing in; ends their sessions and revokes their tokens."""
+        if not self._run(f"SELECT 1 FROM {USERS} WHERE name = ?", [name]):
+            raise DataError(f"No user {name!r}.", hint="See them with `loyalist user list`.")
+        self._run(f"UPDATE {USERS} SET disabled = true WHERE name = ?", [name])
+        self._run(f"DELETE FROM {SESSIONS} WHERE user_name = ?", [name])
+        self._run(f"UPDATE {TOKENS} SET revoked_at = ? WHERE user_name = ? AND revoked_at IS "
+                  "NULL", [_now(), name])
+
     def has_admin(self) -> bool:
         return bool(self._run(f"SELECT 1 FROM {USERS} WHERE role = 'admin' AND NOT disabled"))
 
@@ -173,6 +182,7 @@ class Accounts:
         """A new session for ``user``: (session id for the cookie, CSRF token)."""
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = _now()
+        self._run(f"DELETE FROM {SESSIONS} WHERE expires_at < ?", [now])
         self._run(f"INSERT INTO {SESSIONS} VALUES (?, ?, ?, ?, ?)",
                   [digest(sid), user.name, csrf, now, now + timedelta(hours=SESSION_HOURS)])
         return sid, csrf

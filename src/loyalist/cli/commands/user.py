@@ -67,6 +67,19 @@ def list_users(store: str = STORE) -> None:
     out.print(t)
 
 
+@user_app.command("disable")
+def disable(name: str = typer.Argument(..., help="The user to stop."), store: str = STORE
+            ) -> None:
+    """Stop a user: no more sign-ins; their sessions end and their tokens stop working."""
+    from loyalist.web.accounts import Accounts
+
+    with loyalist.connect(store) as s:
+        Accounts(s).disable_user(name)
+        Accounts(s).audit("cli", "user.disable", name)
+    out.print(f"User [bold]{name}[/] disabled; sessions ended, tokens revoked.",
+              highlight=False)
+
+
 @token_app.command("create")
 def create(
     name: str = typer.Argument(..., help="The user the token acts for."),
