@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 
 from test_web_api import start_site
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
@@ -28,7 +30,7 @@ def test_generated_requests_never_get_a_server_error(site):
     seen = {}
 
     def run(op):
-        @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=15, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(case=op.as_strategy())
         def check(case):
