@@ -35,6 +35,14 @@ _OPEN_SQL = f"""
 """
 
 
+def open_keys(store) -> pd.DataFrame:
+    """Only ``item_id, customer_id, playbook, opened_at`` of the open items (light)."""
+    return store.raw.execute(f"""
+        SELECT item_id, customer_id, playbook, "at" AS opened_at FROM {WORKLIST} o
+        WHERE event = 'opened' AND NOT EXISTS (SELECT 1 FROM {WORKLIST} c
+              WHERE c.event = 'closed' AND c.item_id = o.item_id)""").df()
+
+
 def open_items(store, *, owner: str | None = None, playbook: str | None = None,
                due_before=None, customer_id: str | None = None) -> pd.DataFrame:
     """The open items, most urgent first: must-do items, then by expected value saved.
@@ -42,20 +50,28 @@ def open_items(store, *, owner: str | None = None, playbook: str | None = None,
     ``priority`` is the item's place in that order (1 = first) among all open items,
     before the filters are applied.
     """
-    df = store.raw.execute(_OPEN_SQL).df()
-    df = df.sort_values(["must_do", "expected_value_saved", "due_at", "item_id"],
-                        ascending=[False, False, True, True], ignore_index=True)
-    df["priority"] = range(1, len(df) + 1)
-    df["status"] = "open"
-    if owner is not None:
-        df = df[df["owner"] == owner]
-    if playbook is not None:
-        df = df[df["playbook"] == playbook]
-    if customer_id is not None:
-        df = df[df["customer_id"] == customer_id]
+    where, params = [], []
+    for col, value in (("owner", owner), ("playbook", playbook),
+                       ("customer_id", customer_id)):
+        if value is not None:
+            where.append(f"{col} = ?")
+            params.append(value)
     if due_before is not None:
-        df = df[df["due_at"] < pd.Timestamp(due_before)]
-    return df[ITEM_COLUMNS].reset_index(drop=True)
+        where.append("due_at < ?")
+        params.append(pd.Timestamp(due_before).to_pydatetime())
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    df = store.raw.execute(f"""
+        SELECT *, 'open' AS status FROM (
+            SELECT *, row_number() OVER (ORDER BY must_do DESC, expected_value_saved DESC
+                                         NULLS LAST, due_at, item_id) AS priority
+            FROM ({_OPEN_SQL})) {clause} ORDER BY priority""", params).df()
+    return df[ITEM_COLUMNS]
+
+
+def _open_of(store, customer_id: str) -> pd.DataFrame:
+    """The open items of one customer (no priority: it is not needed to log)."""
+    return store.raw.execute(f"SELECT * FROM ({_OPEN_SQL}) WHERE customer_id = ?",
+                             [customer_id]).df()
 
 
 def item_history(store, item_id: str | None = None) -> pd.DataFrame:
@@ -110,6 +126,9 @@ def write_events(store, events: pd.DataFrame, assignments: pd.DataFrame | None =
                  opened: pd.DataFrame | None = None) -> None:
     """Append item events, assignments and newly opened items (which get their id from
     the event sequence) in one transaction."""
+    if not (len(events) or (assignments is not None and len(assignments))
+            or (opened is not None and len(opened))):
+        return
     with _transaction(store) as con:
         if opened is not None and len(opened):
             con.register("_loyalist_open_src", opened)
@@ -145,7 +164,7 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
     if not _known_customer(store, customer_id):
         raise DataError(f"No customer {customer_id!r} in the store.",
                         hint="Check the id (loyalist worklist lists the customers to call).")
-    items = open_items(store, customer_id=customer_id)
+    items = _open_of(store, customer_id)
     if item_id is not None:
         if item_id not in set(items["item_id"]):
             hist = item_history(store, item_id)

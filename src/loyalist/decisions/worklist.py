@@ -36,6 +36,7 @@ from loyalist.decisions.outcomes import (
     log_outcome,
     normalise_outcome,
     open_items,
+    open_keys,
     worklist_progress,
     write_events,
 )
@@ -72,13 +73,14 @@ def _need(store, name: str) -> None:
 
 def _people(store, as_of) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Everyone scored or alerted, with p_leave, p_promoter, value, segment and owner;
-    the alerts at ``as_of``; the top reason of each scored customer."""
+    the alerts at ``as_of`` (one row per customer and kind); the top reason's evidence
+    of each scored customer."""
     _need(store, "scores")
     s = store.table("scores")
     cols = [c for c in ("customer_id", "as_of", "p_leave", "p_promoter", "top_reason")
             if c in s.columns]
     scores = s.select(*cols).to_pandas()
-    alerts = _alerts(store, as_of, scores)
+    alerts = _alert_items(store, as_of)
     ids = pd.Index(scores["customer_id"]).union(pd.Index(alerts["customer_id"].unique()))
     people = pd.DataFrame({"customer_id": ids}).merge(scores, on="customer_id", how="left")
     if "p_promoter" not in people:
@@ -100,38 +102,37 @@ def _people(store, as_of) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return people, alerts, top
 
 
-def _alerts(store, as_of, scores) -> pd.DataFrame:
-    """The stored alerts when they are of ``as_of``, else computed afresh."""
-    if "alerts" in store.tables():
-        a = store.table("alerts")
-        stored_at = a.as_of.max().execute() if "as_of" in a.columns else None
-        if stored_at is not None and pd.Timestamp(stored_at) == as_of:
-            return a.select("customer_id", "kind", "evidence_table", "evidence_id", "text",
-                            "value").to_pandas()
-    from loyalist.decisions.scoring import hard_alerts
-
-    a = hard_alerts(store, as_of)
-    return a[["customer_id", "kind", "evidence_table", "evidence_id", "text", "value"]]
-
-
-def _alert_items(store, alerts: pd.DataFrame) -> pd.DataFrame:
+def _alert_items(store, as_of) -> pd.DataFrame:
     """One row per customer and alert kind: why (the first sentences) and evidence rows,
-    aggregated in the engine."""
-    if alerts.empty:
-        return pd.DataFrame(columns=["kind", "customer_id", "why", "evidence"])
+    aggregated in the engine, from the stored alerts when they are of ``as_of``, else
+    from alerts computed afresh."""
     con = store.cursor()
     try:
-        con.register("_loyalist_alerts_src", alerts.assign(_ord=np.arange(len(alerts))))
+        source, params = "_loyalist_alerts_src", []
+        stored = None
+        if "alerts" in store.tables() and "as_of" in store.table("alerts").columns:
+            stored = con.execute("SELECT max(as_of) FROM alerts").fetchall()[0][0]
+        if stored is not None and pd.Timestamp(stored) == as_of:
+            source, params = "(SELECT * FROM alerts WHERE as_of = ?)", [as_of.to_pydatetime()]
+        else:
+            from loyalist.decisions.scoring import hard_alerts
+
+            fresh = hard_alerts(store, as_of)[["customer_id", "kind", "evidence_table",
+                                               "evidence_id", "at", "text"]]
+            con.register("_loyalist_alerts_src", fresh)
         return con.execute(f"""
             SELECT kind, customer_id,
-                   string_agg(text, '; ' ORDER BY _ord) FILTER (WHERE rn <= {_PER_ITEM})
+                   string_agg(text, '; ' ORDER BY "at", evidence_id)
+                       FILTER (WHERE rn <= {_PER_ITEM})
                    || CASE WHEN count(*) > {_PER_ITEM} THEN '; and ' ||
                       CAST(count(*) - {_PER_ITEM} AS VARCHAR) || ' more' ELSE '' END AS why,
                    string_agg(evidence_table || ':' || CAST(evidence_id AS VARCHAR), ' '
-                              ORDER BY _ord) FILTER (WHERE rn <= {_PER_ITEM}) AS evidence
-            FROM (SELECT *, row_number() OVER (PARTITION BY kind, customer_id ORDER BY _ord)
-                  AS rn FROM _loyalist_alerts_src)
-            GROUP BY kind, customer_id""").df()
+                              ORDER BY "at", evidence_id) FILTER (WHERE rn <= {_PER_ITEM})
+                       AS evidence
+            FROM (SELECT *, row_number() OVER (PARTITION BY kind, customer_id
+                                               ORDER BY "at", evidence_id) AS rn
+                  FROM {source})
+            GROUP BY kind, customer_id""", params).df()
     finally:
         con.close()
 
@@ -179,7 +180,7 @@ def _state(store, as_of, settings
     """Open items; (customer, playbook) pairs cooling down after an outcome; live
     assignments; items opened today per owner and playbook."""
     con = store.raw
-    items = open_items(store)
+    items = open_keys(store)
     since = as_of - pd.Timedelta(days=settings.reopen_after_days)
     cool = con.execute(f"SELECT DISTINCT customer_id, playbook FROM {WORKLIST} WHERE "
                        "event = 'closed' AND outcome IS NOT NULL AND \"at\" > ? AND \"at\" <= ?",
@@ -388,7 +389,6 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
         as_of = store.table("scores").as_of.max().execute()
     as_of = pd.Timestamp(as_of)
     people, alerts, top = _people(store, as_of)
-    alerts = _alert_items(store, alerts)
     helps = helps_factors(store, pbs, as_of)
     items, cooling, live, today = _state(store, as_of, st)
     answered = _touched(store, items)
