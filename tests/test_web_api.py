@@ -574,6 +574,8 @@ def test_overview_json_twin_matches_the_store(site):
     feedback = site.store.table("feedback").nps.to_pandas().dropna()
     nps = ((feedback >= 9).mean() - (feedback <= 6).mean()) * 100
     assert abs(body["nps"]["nps"] - nps) < 1e-6
+    answers = site.store.table("feedback").to_pandas().dropna(subset=["nps"])
+    assert abs(body["nps"]["trust"] - answers["trust"].mean()) < 1e-9
     assert body["retention"]["monthly"] and body["retention"]["cohorts"]
     assert f"<b>{body['risk']['expected_leavers']:,.0f}</b>" in page.text
 

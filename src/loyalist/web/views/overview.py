@@ -26,10 +26,12 @@ def _nps(store) -> dict | None:
         return None
     score = (f.nps >= 9).cast("float64") - (f.nps <= 6).cast("float64")
     monthly = (f.mutate(month=f.answered_at.truncate("M"), s=score).group_by("month")
-               .aggregate(nps=_.s.mean() * 100, answers=_.count()).order_by("month")
-               .to_pandas())
+               .aggregate(nps=_.s.mean() * 100, answers=_.count(), trust=_.trust.mean(),
+                          satisfaction=_.satisfaction.mean())
+               .order_by("month").to_pandas())
     total = f.aggregate(nps=score.mean() * 100, promoters=(f.nps >= 9).cast("float64").mean(),
-                        detractors=(f.nps <= 6).cast("float64").mean()).to_pandas()
+                        detractors=(f.nps <= 6).cast("float64").mean(), trust=f.trust.mean(),
+                        satisfaction=f.satisfaction.mean()).to_pandas()
     return {"answers": n, **plain(total.iloc[0].to_dict()), "monthly": records(monthly)}
 
 
