@@ -154,7 +154,7 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
             people, on="customer_id", how="inner")
     else:
         m = people[people["p_leave"].notna()].merge(top, on="customer_id", how="left")
-        m = m.assign(why=m["top_reason"])
+        m = m.assign(why=m["top_reason"] if "top_reason" in m else "At risk of leaving")
     keep = pd.Series(True, index=m.index)
     if pb.segment:
         keep &= m["segment"].isin(pb.segment)
