@@ -204,6 +204,9 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
         scores = scores.merge(adv, on="customer_id", how="left")
     scores = scores.sort_values("p_leave", ascending=False, ignore_index=True)
     store.write_derived("scores", scores, note=f"model {model_id}")
+    # every run's scores are kept, so a customer's risk can be followed over time
+    store.append_derived("score_history", scores[["customer_id", "as_of", "p_leave", "model_id",
+                                                  "top_reason"]], note=f"model {model_id}")
     store.write_derived("reasons", reasons.assign(model_id=model_id), note=f"model {model_id}")
     store.write_derived("alerts", alerts.assign(as_of=as_of), note=f"as of {as_of.date()}")
     return ScoreRun(as_of=as_of, horizon=horizon, mode=mode, model_id=model_id,

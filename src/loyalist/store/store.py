@@ -168,6 +168,18 @@ class Store:
 
     def write_derived(self, name: str, data, *, note: str | None = None) -> None:
         """Replace derived table ``name`` (model output) with ``data`` in one transaction."""
+        self._derived(name, data, note, [f"CREATE OR REPLACE TABLE {q(name)} AS "
+                                         "SELECT * FROM _loyalist_derived_src"])
+
+    def append_derived(self, name: str, data, *, note: str | None = None) -> None:
+        """Append ``data`` to derived table ``name`` (created on first use), in one
+        transaction. For histories: rows already there are never changed."""
+        self._derived(name, data, note, [
+            f"CREATE TABLE IF NOT EXISTS {q(name)} AS SELECT * FROM _loyalist_derived_src "
+            "LIMIT 0",
+            f"INSERT INTO {q(name)} BY NAME SELECT * FROM _loyalist_derived_src"])
+
+    def _derived(self, name: str, data, note: str | None, statements: list[str]) -> None:
         if not _NAME_RE.match(name) or name in TABLES:
             raise DataError(f"Cannot write a derived table named {name!r}.",
                             hint="Use a lower-case name that is not a contract table.")
@@ -176,8 +188,8 @@ class Store:
             con.register("_loyalist_derived_src", data)
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(f"CREATE OR REPLACE TABLE {q(name)} AS "
-                            "SELECT * FROM _loyalist_derived_src")
+                for sql in statements:
+                    con.execute(sql)
                 n = con.execute(f"SELECT count(*) FROM {q(name)}").fetchall()[0][0]
                 con.execute(f"INSERT OR REPLACE INTO {DERIVED} VALUES (?, now()::TIMESTAMP, ?, ?)",
                             [name, n, note])
