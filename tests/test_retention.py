@@ -224,3 +224,22 @@ def test_yearly_loss_rate_against_the_truth(business, tmp_path):
           f"{precision:.1%} of those measured lost truly left")
     assert true_rate - 0.03 < got["loss_rate"] < true_rate + 0.16
     assert precision > 0.45
+
+
+def test_cached_basis_gives_the_same_figures_and_is_released(tiny):
+    b = rt.retention_basis(tiny, AS_OF, horizon=30)
+    plain = (rt.loss_rates(basis=b), rt.trailing_loss(by="owner", basis=b),
+             rt.cohort_retention(basis=b))
+    with b.cached() as c:
+        assert c.lives.get_name()  # a named table in the engine, not an expression
+        cached = (rt.loss_rates(basis=c), rt.trailing_loss(by="owner", basis=c),
+                  rt.cohort_retention(basis=c))
+        assert c.ends.count().execute() == 4
+    with pytest.raises(Exception):  # noqa: B017 - released: the engine no longer has it
+        c.lives.count().execute()
+    for p, q in zip(plain, cached, strict=True):
+        pd.testing.assert_frame_equal(p, q)
+    with pytest.raises(RuntimeError), b.cached() as d:
+        raise RuntimeError("a failing section")
+    with pytest.raises(Exception):  # noqa: B017 - released on the error too
+        d.lives.count().execute()

@@ -30,7 +30,9 @@ def feedback_monthly(store, as_of) -> pd.DataFrame:
     return m
 
 
-def _latest_answers(store, as_of) -> ibis.Table:
+def latest_answers(store, as_of) -> ibis.Table:
+    """Each customer's latest answer with an NPS and a satisfaction before ``as_of``,
+    with its satisfaction band (``satisfied``) and NPS group (``loyalty``)."""
     f = store.table("feedback")
     f = f.filter((f.answered_at < _ts(as_of.to_pydatetime())) & f.nps.notnull()
                  & f.satisfaction.notnull())
@@ -44,10 +46,12 @@ def _latest_answers(store, as_of) -> ibis.Table:
     return last.mutate(satisfied=sat, loyalty=loyal)
 
 
-def satisfaction_vs_loyalty(store, as_of, lives: ibis.Table | None) -> pd.DataFrame:
+def satisfaction_vs_loyalty(store, as_of, lives: ibis.Table | None, *,
+                            latest: ibis.Table | None = None) -> pd.DataFrame:
     """Each customer's latest answer: satisfaction band x NPS group, with how many
-    of them were lost since (when ``lives`` is given)."""
-    last = _latest_answers(store, as_of)
+    of them were lost since (when ``lives`` is given). ``latest``: the
+    :func:`latest_answers`, when already computed."""
+    last = latest if latest is not None else latest_answers(store, as_of)
     if lives is not None:
         lost = lives.select("customer_id", gone=lives.lost_at.notnull())
         last = last.left_join(lost, "customer_id").drop("customer_id_right")
@@ -58,10 +62,11 @@ def satisfaction_vs_loyalty(store, as_of, lives: ibis.Table | None) -> pd.DataFr
     return last.group_by(["satisfied", "loyalty"]).aggregate(**agg).to_pandas()
 
 
-def disagreeing(store, as_of, limit: int = 8) -> pd.DataFrame:
+def disagreeing(store, as_of, limit: int = 8, *, latest: ibis.Table | None = None
+                ) -> pd.DataFrame:
     """Customers whose latest answer says satisfied but not loyal (satisfaction 4-5,
     NPS 0-6) or the reverse (satisfaction 1-2, NPS 9-10), most recent first."""
-    last = _latest_answers(store, as_of)
+    last = latest if latest is not None else latest_answers(store, as_of)
     odd = last.filter(((last.satisfaction >= 4) & (last.nps <= 6))
                       | ((last.satisfaction <= 2) & (last.nps >= 9)))
     odd = odd.mutate(kind=ibis.ifelse(odd.satisfaction >= 4, "satisfied, not loyal",

@@ -198,8 +198,12 @@ def _feedback(store, as_of, basis, step) -> dict | None:
         return None
     step("feedback")
     monthly = sections.feedback_monthly(store, as_of)
-    cross = sections.satisfaction_vs_loyalty(store, as_of, basis.ends)
-    odd = sections.disagreeing(store, as_of)
+    latest = sections.latest_answers(store, as_of).cache()  # read by the next two
+    try:
+        cross = sections.satisfaction_vs_loyalty(store, as_of, basis.ends, latest=latest)
+        odd = sections.disagreeing(store, as_of, latest=latest)
+    finally:
+        latest.release()
     out = {"charts": {}, "tables": {}}
     if len(monthly) > 1:
         out["charts"]["nps"] = charts.nps_over_time(monthly)
@@ -302,20 +306,21 @@ def build_report(store, as_of=None, *, target_annual_loss: float = 0.05,
     mode, used = "auto", _scoring_settings(store)
     if horizon is None and used:
         mode, horizon = used
-    basis = rt.retention_basis(store, as_of, mode=mode, horizon=horizon)
-    as_of = basis.as_of
-    ret = _retention(basis, target, step)
-    rep = RetentionReport(as_of=as_of, target=target, mode=basis.mode, horizon=basis.horizon,
-                          headline={})
-    rep.sections["retention"] = ret
-    rep.sections["cohorts"] = _cohorts(basis, step)
-    rep.sections["revenue"] = _revenue(store, basis, step)
-    rep.sections["value"] = _value(store, basis, step)
-    for name, part in (("service", _service(store, as_of, step)),
-                       ("feedback", _feedback(store, as_of, basis, step)),
-                       ("whispers", _whispers(store, as_of, basis, step))):
-        if part is not None:
-            rep.sections[name] = part
+    # every retention section reads the customers' lives: compute them once (an
+    # engine-side cache, released when the report is built)
+    with rt.retention_basis(store, as_of, mode=mode, horizon=horizon).cached() as basis:
+        as_of = basis.as_of
+        rep = RetentionReport(as_of=as_of, target=target, mode=basis.mode,
+                              horizon=basis.horizon, headline={})
+        rep.sections["retention"] = _retention(basis, target, step)
+        rep.sections["cohorts"] = _cohorts(basis, step)
+        rep.sections["revenue"] = _revenue(store, basis, step)
+        rep.sections["value"] = _value(store, basis, step)
+        for name, part in (("service", _service(store, as_of, step)),
+                           ("feedback", _feedback(store, as_of, basis, step)),
+                           ("whispers", _whispers(store, as_of, basis, step))):
+            if part is not None:
+                rep.sections[name] = part
     rep.sections["worklist"] = _worklist(store, as_of, step)
     rep.headline = _headline(rep)
     if basis.mode == "lapse":

@@ -26,7 +26,9 @@ so the customers' lives are computed once and cached in the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 import ibis
 import numpy as np
@@ -56,6 +58,23 @@ class RetentionBasis:
     #: ``customer_id, started_at, lost_at`` only: cheaper when revenue is not needed
     ends: ibis.Table | None = None
     _memo: dict = field(default_factory=dict, repr=False)
+
+    @contextmanager
+    def cached(self) -> Iterator[RetentionBasis]:
+        """The same basis with ``lives`` computed once in the engine (Ibis ``.cache()``)
+        and ``ends`` read from it, for as long as the ``with`` block runs; the cached
+        table is released when it ends, even on an error. Use it when several
+        queries read the basis (the report does)::
+
+            with retention_basis(store).cached() as b:
+                loss_rates(basis=b), cohort_retention(basis=b)
+        """
+        lives = self.lives.cache()
+        try:
+            yield replace(self, lives=lives, ends=lives.select("customer_id", "started_at",
+                                                               "lost_at"), _memo={})
+        finally:
+            lives.release()
 
     def cells(self, unit: str = "M", months: int = 12) -> pd.DataFrame:
         """Customers and revenue per segment, owner, start period, loss period
