@@ -334,3 +334,64 @@ def test_cli(base, tmp_path):
     assert r.returncode == 0 and "save_call" in r.stdout
     r = _cli("playbooks", "--store", str(tmp_path / "none.duckdb"))
     assert r.returncode == 0 and not (tmp_path / "none.duckdb").exists()
+
+
+def test_default_caps_keep_a_backlog_for_later_days_and_must_do_first(world, tmp_path):
+    _b, s, as_of = world
+    # a tighter cap than the default, so the 1,500-customer business has a backlog
+    (tmp_path / "loyalist.toml").write_text(
+        '[[worklist.playbook]]\nname = "follow_up_order"\ncap_per_owner_per_day = 1\n')
+    defaults = {p.name: p for p in default_playbooks()}
+    for name in ("call_back_unanswered", "resolve_repeated_contact", "follow_up_order"):
+        assert defaults[name].must_do and defaults[name].cap_per_owner_per_day
+    run = build_worklist(s, as_of)
+    fu = run.items[run.items["playbook"] == "follow_up_order"]
+    assert (fu.groupby("owner").size() == 1).all()
+    assert run.waiting.get("follow_up_order", 0) > 0 and run.backlog >= run.waiting[
+        "follow_up_order"]
+    must = run.items["must_do"].to_numpy()
+    assert must.any() and not (~must[:-1] & must[1:]).any()  # must-do never after the rest
+    assert not s.raw.execute("SELECT count(*) FROM _loyalist_assignments WHERE arm = "
+                             "'control' AND playbook = 'follow_up_order'").fetchall()[0][0]
+    # the backlog is not dropped: the next day opens the next ones, and says what waits
+    nxt = build_worklist(s, as_of + pd.Timedelta(days=1))
+    fu2 = nxt.items[nxt.items["playbook"] == "follow_up_order"]
+    kept = set(fu["item_id"]) & set(fu2["item_id"])  # (a few went stale overnight)
+    assert len(fu2) > len(fu) and len(kept) >= len(fu) / 2
+    assert nxt.waiting.get("follow_up_order", 0) < run.waiting["follow_up_order"] + 5
+
+
+def test_stale_follow_up_is_no_longer_a_follow_up(world, tmp_path):
+    _b, s, as_of = world
+    a = s.table("alerts").to_pandas()
+    age = (as_of - a.loc[a["kind"] == "not_followed_up"].groupby("customer_id")["at"].max()
+           ).dt.days
+    assert (age > 30).any() and (age <= 30).any()
+    run = build_worklist(s, as_of)
+    got = set(run.items.loc[run.items["playbook"] == "follow_up_order", "customer_id"])
+    assert got and got <= set(age[age <= 30].index)
+    # without the rule (a large max_age_days) the stale ones come back
+    (tmp_path / "loyalist.toml").write_text(
+        '[[worklist.playbook]]\nname = "follow_up_order"\nmax_age_days = 10000\n'
+        "cap_per_owner_per_day = 100000\n")
+    again = build_worklist(s, as_of + pd.Timedelta(days=1))
+    got = set(again.items.loc[again.items["playbook"] == "follow_up_order", "customer_id"])
+    assert got & set(age[age > 30].index)
+    with pytest.raises(DataError, match="max_age_days"):
+        (tmp_path / "bad.toml").write_text(
+            '[[worklist.playbook]]\nname = "save_call"\nmax_age_days = 5\n')
+        load_playbooks(tmp_path / "bad.toml")
+
+
+def test_cli_table_fits_80_columns(base, tmp_path):
+    _b, path, as_of = base
+    store = str(tmp_path / "s.duckdb")
+    shutil.copy(path, store)
+    r = subprocess.run([sys.executable, "-m", "loyalist.cli.main", "worklist", "--as-of",
+                        f"{as_of:%Y-%m-%d}", "--top", "8", "--store", store],
+                       capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert max(len(x) for x in lines) <= 80
+    body = [x for x in lines if x.strip()[:1].isdigit() or x.strip().startswith("!")]
+    assert len(body) >= 8  # eight items, the why text wrapped onto more lines than that

@@ -34,6 +34,9 @@ class Playbook:
     kind is open), ``whisper`` (a whisper of that family is among their reasons),
     ``segment`` (one of these segments), ``value_top`` (among the top share of customers
     by value at stake), ``min_p_leave`` / ``max_p_leave`` and ``min_p_promoter``.
+    ``max_age_days`` (alert playbooks): an alert whose newest evidence is older than
+    this no longer triggers the playbook (a follow-up owed long after fulfilment is no
+    longer a follow-up).
     """
 
     name: str
@@ -50,6 +53,7 @@ class Playbook:
     owner: str = "account_manager"
     team: str | None = None
     cap_per_owner_per_day: int | None = None
+    max_age_days: float | None = None
     control_share: float | None = None
     contact_helps: float = 0.1
     enabled: bool = True
@@ -71,6 +75,8 @@ class Playbook:
             v = getattr(self, key)
             if v is not None:
                 parts.append(f"{key.removeprefix('min_').removeprefix('max_')} {sign} {v:g}")
+        if self.max_age_days is not None:
+            parts.append(f"at most {self.max_age_days:g} days old")
         return "; ".join(parts) or "every scored customer"
 
 
@@ -176,6 +182,10 @@ def _playbook(raw: dict, where: str) -> Playbook:
     if pb.cap_per_owner_per_day is not None and pb.cap_per_owner_per_day < 1:
         raise _fail(where, "'cap_per_owner_per_day' must be 1 or more; got "
                     f"{pb.cap_per_owner_per_day!r}.", "leave it out for no cap.")
+    if pb.max_age_days is not None and (pb.max_age_days <= 0 or pb.alert is None):
+        raise _fail(where, f"'max_age_days' needs an 'alert' trigger and a positive number of "
+                    f"days; got {pb.max_age_days!r}.", "e.g. alert = 'not_followed_up' and "
+                    "max_age_days = 30, or leave it out.")
     if pb.must_do and pb.control_share:
         raise _fail(where, f"a must-do playbook ({pb.alert}) cannot hold out a control group.",
                     "remove control_share: service a customer is owed is never withheld.")

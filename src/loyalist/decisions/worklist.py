@@ -61,6 +61,14 @@ class WorklistRun:
     closed: int
     held_out: int
     notes: list[str] = field(default_factory=list)
+    #: per playbook, the candidates beyond today's cap: the backlog, opened on later days
+    #: in priority order (nothing is dropped)
+    waiting: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def backlog(self) -> int:
+        """How many items wait beyond today's caps."""
+        return sum(self.waiting.values())
 
 
 # -- inputs --------------------------------------------------------------------------
@@ -128,7 +136,8 @@ def _alert_items(store, as_of) -> pd.DataFrame:
                       CAST(count(*) - {_PER_ITEM} AS VARCHAR) || ' more' ELSE '' END AS why,
                    string_agg(evidence_table || ':' || CAST(evidence_id AS VARCHAR), ' '
                               ORDER BY "at", evidence_id) FILTER (WHERE rn <= {_PER_ITEM})
-                       AS evidence
+                       AS evidence,
+                   max("at") AS newest_at
             FROM (SELECT *, row_number() OVER (PARTITION BY kind, customer_id
                                                ORDER BY "at", evidence_id) AS rn
                   FROM {source})
@@ -138,12 +147,16 @@ def _alert_items(store, as_of) -> pd.DataFrame:
 
 
 def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.DataFrame,
-             store) -> pd.DataFrame:
+             store, as_of=None) -> pd.DataFrame:
     """The customers a playbook's trigger picks, with why and evidence (``alerts``: one
-    row per customer and alert kind, from :func:`_alert_items`)."""
+    row per customer and alert kind, from :func:`_alert_items`). An alert whose newest
+    evidence is more than ``max_age_days`` before ``as_of`` is stale and picks nobody."""
     if pb.alert:
-        m = alerts[alerts["kind"] == pb.alert].drop(columns="kind").merge(
-            people, on="customer_id", how="inner")
+        a = alerts[alerts["kind"] == pb.alert]
+        if pb.max_age_days is not None and as_of is not None:
+            age = (pd.Timestamp(as_of) - pd.to_datetime(a["newest_at"])).dt.days
+            a = a[age <= pb.max_age_days]
+        m = a.drop(columns=["kind", "newest_at"]).merge(people, on="customer_id", how="inner")
     elif pb.whisper:
         if "reasons" not in store.tables():
             return people.iloc[:0].assign(why=None, evidence=None)
@@ -293,14 +306,15 @@ def _key(df: pd.DataFrame) -> pd.Series:
     return key.astype(object)  # hashed set look-ups; Arrow strings compare in Python
 
 
-def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items) -> pd.DataFrame:
+def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items, as_of
+                ) -> pd.DataFrame:
     """Every customer each playbook picks, narrowed to one playbook per customer and
     reason: must-do per alert kind, one discretionary; an item already open keeps its
     playbook, else the first playbook in file order wins."""
     st = pbs.settings
     frames = []
     for order, pb in enumerate(pbs):
-        m = _matches(pb, people, alerts, top, store)
+        m = _matches(pb, people, alerts, top, store, as_of)
         if m.empty:
             continue
         p_leave = m["p_leave"].fillna(people["p_leave"].mean())
@@ -396,9 +410,12 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
         f"SELECT coalesce(max(run_id), 0) + 1 FROM (SELECT run_id FROM {WORKLIST} UNION ALL "
         f"SELECT run_id FROM {ASSIGNMENTS})").fetchall()[0][0])
     books = {p.name: p for p in pbs}
-    m = _candidates(pbs, people, alerts, top, store, helps, items)
+    m = _candidates(pbs, people, alerts, top, store, helps, items, as_of)
     m, present = _arms(m, live, cooling, books, share_default, seed, as_of)
-    m = m[_admitted(m, books, today)]
+    fits = _admitted(m, books, today)
+    # beyond the cap: the backlog, not dropped; each later run admits the next in order
+    waiting = m.loc[~fits & (m["arm"] == "treatment"), "playbook"].value_counts()
+    m = m[fits]
     now = pd.Timestamp.now("UTC").tz_localize(None)
     assign = m[m["drawn"]]
     assignments = pd.DataFrame({
@@ -438,4 +455,5 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
             f"{k} {v:.2f}" for k, v in helps.items() if v != books[k].contact_helps))
     return WorklistRun(as_of=as_of, run_id=run_id, items=open_items(store),
                        opened=len(open_events), closed=len(close_events),
-                       held_out=int((assignments["arm"] == "control").sum()), notes=notes)
+                       held_out=int((assignments["arm"] == "control").sum()), notes=notes,
+                       waiting={str(k): int(v) for k, v in waiting.items()})

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -16,8 +17,24 @@ from loyalist.cli.options import STORE
 out = Console()
 
 
-def _money(x) -> str:
-    return "" if pd.isna(x) else f"{x:,.0f}"
+def _items_table(items: pd.DataFrame, total: int) -> Table:
+    """The open items, readable in an 80-column terminal: short columns that never
+    wrap, and one wide cell (the playbook, then why) that does."""
+    t = Table(title=f"Open items ({total:,}), most urgent first; ! = must do",
+              box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    t.add_column("#", justify="right", no_wrap=True)
+    t.add_column("customer", no_wrap=True)
+    t.add_column("owner", no_wrap=True, max_width=14, overflow="ellipsis")
+    t.add_column("due", no_wrap=True)
+    t.add_column("what and why", overflow="fold", ratio=1, min_width=24)
+    for r in items.itertuples(index=False):
+        flag = "[bold red]![/]" if r.must_do else ""
+        why = escape(str(r.why or ""))
+        if len(why) > 160:
+            why = why[:157] + "..."
+        t.add_row(f"{flag}{r.priority}", escape(str(r.customer_id)), escape(str(r.owner)),
+                  f"{r.due_at:%m-%d}", f"[bold]{escape(r.playbook)}[/]: {why}")
+    return t
 
 
 def worklist(
@@ -48,18 +65,16 @@ def worklist(
             out.print(f"Worklist as of {run.as_of:%Y-%m-%d}: {run.opened:,} opened, "
                       f"{run.closed:,} closed, {run.held_out:,} newly held out as controls; "
                       f"{len(run.items):,} open.", highlight=False)
+            if run.backlog:
+                out.print(f"Waiting beyond today's caps (opened on later days, most "
+                          f"urgent first): {run.backlog:,} ("
+                          + ", ".join(f"{k} {v:,}" for k, v in sorted(
+                              run.waiting.items(), key=lambda kv: -kv[1])) + ").",
+                          highlight=False)
             for n in run.notes:
                 out.print(f"Note: {n}", highlight=False)
         items = open_items(s, owner=owner, playbook=playbook)
-    t = Table(title=f"Open items ({len(items):,}), most urgent first")
-    for col in ("#", "item", "customer", "owner", "due", "playbook", "why", "expected saved"):
-        t.add_column(col)
-    for r in items.head(top).itertuples(index=False):
-        flag = "[bold red]![/] " if r.must_do else ""
-        t.add_row(str(r.priority), r.item_id, r.customer_id, str(r.owner),
-                  f"{r.due_at:%Y-%m-%d}", flag + escape(r.playbook),
-                  escape(str(r.why or ""))[:90], _money(r.expected_value_saved))
-    out.print(t)
+    out.print(_items_table(items.head(top), len(items)))
     out.print("Log what happened: loyalist log CUSTOMER_ID --outcome reached --note '...'")
 
 
