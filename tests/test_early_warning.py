@@ -163,8 +163,47 @@ def test_churn_model_contract():
     pd.testing.assert_frame_equal(X, copy)  # input not mutated
     z = m.decision_function(X)
     assert np.allclose(m.contributions(X).sum(axis=1), z)
+    assert np.allclose(m.probability(z), m.predict_proba(X))
     p = m.predict_proba(X)
     assert ((p > 0) & (p < 1)).all() and np.corrcoef(p, y)[0, 1] > 0.5
+
+
+def _mixed(n, seed):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"customer_id": [str(i) for i in range(n)], "a": rng.normal(size=n),
+                      "b": rng.choice(["x", "y", "z", "rare"], n, p=[0.5, 0.3, 0.195, 0.005]),
+                      "c": np.where(rng.random(n) < 0.2, np.nan, rng.exponential(size=n) * 1e3),
+                      "d": np.ones(n)})
+    y = (2 * X["a"] + (X["b"] == "x") + rng.normal(scale=0.5, size=n) > 0.5).astype(int)
+    return X, y
+
+
+def test_spline_terms_match_the_fitted_pipeline():
+    X, y = _mixed(3000, 1)
+    m = ChurnModel(learner="linear").fit(X, y)
+    new, _ = _mixed(500, 2)  # unseen category, missing values, far outside the range
+    new.loc[:20, "b"] = "never seen"
+    new.loc[20:40, "c"] = 1e8
+    new.loc[40:60, "a"] = np.nan
+    new.loc[60:80, "d"] = 7.0
+    M = m._matrix(new)
+    reference = m.linear_.decision_function(m._as_text(M))
+    assert np.allclose(m.decision_function(new), reference, atol=1e-9)
+
+
+def test_path_attribution_is_exact_and_names_the_driver():
+    X, y = _mixed(3000, 3)
+    m = ChurnModel(learner="trees", n_estimators=100).fit(X, y)
+    c = m.contributions(X)
+    assert np.allclose(c.sum(axis=1), m.decision_function(X), atol=1e-9)
+    # "a" drives the label: it carries the most weight, as in LightGBM's TreeSHAP
+    shap = m.model_.predict(m._matrix(X), pred_contrib=True)[:, :-1]
+    assert c.drop(columns="bias").abs().mean().idxmax() == "a"
+    agree = (c.drop(columns="bias").to_numpy().argmax(axis=1) == shap.argmax(axis=1)).mean()
+    assert agree > 0.8
+    grouped = m.contributions(X, groups={"a": "ab", "b": "ab"})
+    assert list(grouped.columns) == ["ab", "c", "d", "bias"]
+    assert np.allclose(grouped["ab"], c["a"] + c["b"])
 
 
 def test_cli_score_explain_backtest(tmp_path):
