@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -122,7 +123,8 @@ def main() -> None:
             print(f"  {args.customers:,} customers, {n_scores:,} scored, {n_alerts:,} alerts",
                   flush=True)
             run, t_first = timed("build_worklist, first run", build_worklist, s, as_of)
-            print(f"    opened {run.opened:,}, held out {run.held_out:,}", flush=True)
+            print(f"    opened {run.opened:,}, held out {run.held_out:,}, waiting beyond the "
+                  f"caps {run.backlog:,} {run.waiting}", flush=True)
             rerun, t_again = timed("build_worklist, same day again (nothing new)",
                                    build_worklist, s, as_of)
             nxt, t_next = timed("build_worklist, next day (alerts recomputed)",
@@ -139,13 +141,22 @@ def main() -> None:
             except ImportError:
                 print("  (no loyalist.decisions.report.write_report yet: report not timed)")
             else:
+                parts: list[tuple[str, float]] = []
+
+                def step(label: str) -> None:
+                    parts.append((label, time.perf_counter()))
+
                 _, t_report = timed("write_report", write_report, s, Path(tmp) / "r.html",
-                                    as_of=as_of)
+                                    as_of=as_of, progress=step)
+                parts.append(("end", time.perf_counter()))
+                for (label, t0), (_, t1) in zip(parts, parts[1:], strict=False):
+                    print(f"    {label:62} {t1 - t0:8.1f} s", flush=True)
         total = t_first + (t_report or 0)
         print(f"worklist first run {t_first:.1f} s, again {t_again:.1f} s, next day "
               f"{t_next:.1f} s; report {'-' if t_report is None else f'{t_report:.1f} s'}; "
               f"worklist + report {total:.1f} s (target < 60 s); peak memory "
-              f"{peak_gb():.2f} GB (target < 8 GB)", flush=True)
+              f"{peak_gb():.2f} GB (target < 8 GB); load average "
+              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":

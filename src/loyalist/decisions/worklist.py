@@ -128,19 +128,18 @@ def _alert_items(store, as_of) -> pd.DataFrame:
             fresh = hard_alerts(store, as_of)[["customer_id", "kind", "evidence_table",
                                                "evidence_id", "at", "text"]]
             con.register("_loyalist_alerts_src", fresh)
+        # the first sentences and evidence rows by time, sliced from ordered lists: one
+        # aggregate pass, no window over every alert
         return con.execute(f"""
             SELECT kind, customer_id,
-                   string_agg(text, '; ' ORDER BY "at", evidence_id)
-                       FILTER (WHERE rn <= {_PER_ITEM})
+                   array_to_string(list(text ORDER BY "at", evidence_id)[1:{_PER_ITEM}], '; ')
                    || CASE WHEN count(*) > {_PER_ITEM} THEN '; and ' ||
                       CAST(count(*) - {_PER_ITEM} AS VARCHAR) || ' more' ELSE '' END AS why,
-                   string_agg(evidence_table || ':' || CAST(evidence_id AS VARCHAR), ' '
-                              ORDER BY "at", evidence_id) FILTER (WHERE rn <= {_PER_ITEM})
+                   array_to_string(list(evidence_table || ':' || CAST(evidence_id AS VARCHAR)
+                                        ORDER BY "at", evidence_id)[1:{_PER_ITEM}], ' ')
                        AS evidence,
                    max("at") AS newest_at
-            FROM (SELECT *, row_number() OVER (PARTITION BY kind, customer_id
-                                               ORDER BY "at", evidence_id) AS rn
-                  FROM {source})
+            FROM {source}
             GROUP BY kind, customer_id""", params).df()
     finally:
         con.close()
