@@ -44,8 +44,32 @@ def build_store(path: Path, customers: int, seed: int) -> None:
         for name in ("customers", "orders", "subscriptions", "requests", "feedback"):
             if len(business.tables.get(name, [])):
                 store.ingest(name, business.tables[name], strict=name != "customers")
+        stand_in_scores(store, seed)
     print(f"store: {customers:,} customers built and ingested in "
           f"{time.perf_counter() - t0:.1f} s")
+
+
+def stand_in_scores(store, seed: int, runs: int = 2) -> None:
+    """Scores, reasons and ``runs`` score-history runs shaped like ``loyalist score``
+    writes them (random, not a model: scoring 100k customers is benchmarked elsewhere;
+    here the pages only read them)."""
+    import pandas as pd
+
+    ids = store.table("customers").id.to_pandas().to_numpy()
+    rng = np.random.default_rng(seed)
+    for run in range(runs):
+        p = rng.uniform(0.01, 0.95, len(ids))
+        scores = pd.DataFrame({"customer_id": ids,
+                               "as_of": pd.Timestamp("2024-01-01") + pd.DateOffset(months=run),
+                               "p_leave": p, "model_id": run + 1,
+                               "top_reason": [f"stand-in reason {i % 7}"
+                                              for i in range(len(ids))],
+                               "alerts": (p > 0.9).astype(int)})
+        store.append_derived("score_history", scores.drop(columns="alerts"))
+    store.write_derived("scores", scores)
+    store.write_derived("reasons", pd.DataFrame({
+        "customer_id": ids, "rank": 1, "family": "purchase",
+        "text": scores["top_reason"], "evidence": "orders", "model_id": runs}))
 
 
 def free_port() -> int:
@@ -109,6 +133,8 @@ def main() -> None:
     ap.add_argument("--store", help="serve this store instead of building one (a copy "
                     "is not made: outcomes are written to it)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", help="also copy the built store here (before the run), to "
+                    "serve it again with --store")
     args = ap.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="loyalist-load-"))
@@ -117,6 +143,8 @@ def main() -> None:
           "(other work on the machine slows every figure)")
     if not args.store:
         build_store(path, args.customers, args.seed)
+        if args.keep:
+            shutil.copy(path, args.keep)
     from loyalist.web.accounts import Accounts
 
     name = f"load{uuid.uuid4().hex[:6]}"

@@ -50,6 +50,11 @@ def write_scores(store, seed: int = 0) -> None:
                                                   for i in range(len(ids))],
         "text": [f"reason text {i % 7}" for i in range(len(ids))],
         "evidence": [f"customers:{c}" for c in ids], "model_id": 1}))
+    # two earlier score runs, the later one appended first: the page must sort them
+    for as_of_run, model_id in ((pd.Timestamp("2023-12-01"), 3), (pd.Timestamp("2023-11-01"), 2)):
+        store.append_derived("score_history", pd.DataFrame({
+            "customer_id": ids, "as_of": as_of_run, "p_leave": rng.uniform(0, 1, len(ids)),
+            "model_id": model_id, "top_reason": f"reason of run {model_id}"}))
     hot = ids[p > 0.8]
     store.write_derived("alerts", pd.DataFrame({
         "customer_id": hot, "kind": "cancel_words", "evidence_table": "requests",
@@ -285,6 +290,42 @@ def test_customer_json_twin_holds_the_story(site, customer_id):
     assert body["score"]["customer_id"] == customer_id
     assert sum(e["what"] == "order" for e in body["timeline"]) == n_orders
     assert body["reasons"] and body["reasons"][0]["evidence"] == f"customers:{customer_id}"
+
+
+def test_customer_json_twin_holds_the_risk_over_time(site, customer_id):
+    with site.client("viewer") as c:
+        body = c.get(f"/api/customers/{customer_id}").json()
+        page = c.get(f"/customers/{customer_id}").text
+    h = site.store.table("score_history")
+    stored = h.filter(h.customer_id == customer_id).to_pandas().sort_values("as_of")
+    points = body["score_history"]
+    assert [p["as_of"][:10] for p in points] == ["2023-11-01", "2023-12-01"]
+    assert [p["model_id"] for p in points] == [2, 3]
+    assert [p["p_leave"] for p in points] == pytest.approx(stored["p_leave"].tolist())
+    assert points[0]["top_reason"] == "reason of run 2"
+    assert 'id="chart-history"' in page and "reason of run 3" in page
+    assert "No history yet" not in page
+
+
+def test_a_store_without_score_history_says_so(tmp_path):
+    from types import SimpleNamespace
+
+    from loyalist.datasets import make_business
+    from loyalist.web.pages import environment
+    from loyalist.web.views.customers import customer_detail
+
+    business = make_business(n_customers=40, months=6, seed=3, events=False)
+    with loyalist.connect(tmp_path / "old.duckdb") as store:
+        for name in ("customers", "orders", "requests"):
+            store.ingest(name, business.tables[name], strict=name != "customers")
+        cid = store.table("customers").id.to_pandas().iloc[0]
+        data = customer_detail(store, cid)
+    assert data["score_history"] == [] and data["score"] is None
+    assert data["profile"]["id"] == cid
+    html = environment().get_template("customer.html").render(
+        request=SimpleNamespace(query_params={}), path=f"/customers/{cid}", user=None,
+        csrf="", data=data, outcomes=[], kinds=[])
+    assert "No history yet" in html and "chart-history" not in html
 
 
 BAD_ORDERS = """customer_id,ordered_at,amount,id

@@ -80,6 +80,9 @@ def test_open_a_customer_log_an_outcome_and_see_it_on_the_timeline(page, site, t
     page.click(f"a[href='/customers/{first['id']}']")
     page.wait_for_url(f"**/customers/{first['id']}")
     assert "P(leave)" in page.inner_text("#p-leave")
+    page.wait_for_selector("#chart-history .main-svg")  # risk over time, drawn by plotly
+    assert page.locator("#chart-history .scatterlayer .point").count() == 2
+    assert page.locator("#score-history tbody tr").count() == 2
     page.screenshot(path=str(tmp_path / "customer.png"), full_page=True)
     page.select_option("select[name=outcome]", "saved")
     page.fill("input[name=note]", "Agreed a loyalty discount in the browser test")

@@ -1,11 +1,12 @@
 // Loyalist pages: small charts (plotly.js served by the app itself) and upload progress.
-function lineChart(id, rows, x, y, label) {
+function lineChart(id, rows, x, y, label, yformat) {
   const el = document.getElementById(id);
   if (!el || typeof Plotly === "undefined") return;
   if (!rows || !rows.length) { el.textContent = "No data yet."; return; }
   Plotly.newPlot(el, [{x: rows.map(r => r[x]), y: rows.map(r => r[y]), mode: "lines+markers",
                         name: label}],
-                 {margin: {l: 40, r: 10, t: 10, b: 40}, yaxis: {title: label}},
+                 {margin: {l: 40, r: 10, t: 10, b: 40},
+                  yaxis: yformat ? {title: label, tickformat: yformat} : {title: label}},
                  {displayModeBar: false, responsive: true});
 }
 

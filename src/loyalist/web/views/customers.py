@@ -34,14 +34,6 @@ def customer_list(store, q: str | None = None, limit: int = 50, offset: int = 0)
     return paged(rows, total, limit, offset, q=q or "")
 
 
-def _row(store, table: str, customer_id: str) -> dict | None:
-    if table not in store.tables():
-        return None
-    t = store.table(table)
-    df = t.filter(t.customer_id == customer_id).limit(1).to_pandas()
-    return plain(df.iloc[0].to_dict()) if len(df) else None
-
-
 def open_items_of(store, customer_id: str) -> list[dict]:
     """The customer's open worklist items, when the worklist exists."""
     try:
@@ -52,19 +44,26 @@ def open_items_of(store, customer_id: str) -> list[dict]:
 
 
 def customer_detail(store, customer_id: str) -> dict:
-    """Profile, value, score with its reasons, alerts, open items and the timeline."""
+    """Profile, value, score with its reasons and history, alerts, open items and the
+    timeline (newest first)."""
     from loyalist.decisions.story import story
+    from loyalist.errors import DataError
 
-    c = store.table("customers")
-    known = int(c.filter(c.id == customer_id).count().execute())
-    if not known:
+    try:
+        st = story(store, customer_id, limit=500)
+    except DataError:
+        st = None
+    if st is None or not st.profile:
         raise NotFoundError(f"No customer {customer_id!r} in the store.",
                             hint="Search by name or id at /customers.")
-    st = story(store, customer_id, limit=500)
     reasons = st.reasons.sort_values("rank") if len(st.reasons) else st.reasons
+    history = st.history
+    if len(history):
+        history = history[["as_of", "p_leave", "top_reason", "model_id"]]
     return {"ok": True, "customer_id": customer_id, "profile": plain(st.profile),
-            "value": _row(store, "customer_value", customer_id),
+            "value": plain(st.value) if st.value else None,
             "score": plain(st.score) if st.score else None,
+            "score_history": records(history),
             "reasons": records(reasons), "alerts": records(st.alerts),
             "open_items": open_items_of(store, customer_id),
             "timeline": records(st.timeline.iloc[::-1])}
