@@ -80,29 +80,41 @@ def _need(store, name: str) -> None:
 
 
 def _people(store, as_of) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Everyone scored or alerted, with p_leave, p_promoter, value, segment and owner;
-    the alerts at ``as_of`` (one row per customer and kind); the top reason's evidence
-    of each scored customer."""
+    """Everyone scored or alerted, with p_leave, p_promoter, value, segment and owner
+    (joined in the engine: one query, no pandas merges over a million customers); the
+    alerts at ``as_of`` (one row per customer and kind); the top reason's evidence of
+    each scored customer."""
     _need(store, "scores")
-    s = store.table("scores")
-    cols = [c for c in ("customer_id", "as_of", "p_leave", "p_promoter", "top_reason")
-            if c in s.columns]
-    scores = s.select(*cols).to_pandas()
+    have = set(store.table("scores").columns)
     alerts = _alert_items(store, as_of)
-    ids = pd.Index(scores["customer_id"]).union(pd.Index(alerts["customer_id"].unique()))
-    people = pd.DataFrame({"customer_id": ids}).merge(scores, on="customer_id", how="left")
-    if "p_promoter" not in people:
-        people["p_promoter"] = np.nan
     from loyalist.decisions.stay_in_touch import _value
 
     value = _value(store, as_of)
     value = value[value["value"] > 0]
     value = value.assign(value_share=value["value"].rank(ascending=False, pct=True))
-    people = people.merge(value, on="customer_id", how="left")
-    people["value"] = people["value"].fillna(0.0)
-    c = store.table("customers")
-    cust = c.select(customer_id=c.id, segment=c.segment, owner=c.owner).to_pandas()
-    people = people.merge(cust.drop_duplicates("customer_id"), on="customer_id", how="left")
+    opt = {c: f"s.{c}" if c in have else f"CAST(NULL AS {t})"
+           for c, t in (("as_of", "TIMESTAMP"), ("p_promoter", "DOUBLE"),
+                        ("top_reason", "VARCHAR"))}
+    con = store.cursor()
+    try:
+        con.register("_wl_alerts", alerts[["customer_id"]])
+        con.register("_wl_value", value[["customer_id", "value", "value_share"]])
+        people = con.execute(f"""
+            WITH ids AS (SELECT customer_id FROM scores
+                         UNION SELECT customer_id FROM _wl_alerts),
+                 c AS (SELECT DISTINCT ON (id) id AS customer_id, segment, owner
+                       FROM customers)
+            SELECT ids.customer_id, {opt["as_of"]} AS as_of, s.p_leave,
+                   {opt["p_promoter"]} AS p_promoter, {opt["top_reason"]} AS top_reason,
+                   coalesce(v.value, 0.0) AS value, v.value_share, c.segment, c.owner
+            FROM ids LEFT JOIN scores s ON s.customer_id = ids.customer_id
+                     LEFT JOIN _wl_value v ON v.customer_id = ids.customer_id
+                     LEFT JOIN c ON c.customer_id = ids.customer_id
+            ORDER BY ids.customer_id""").df()
+    finally:
+        con.close()
+    if "top_reason" not in have:
+        people = people.drop(columns="top_reason")
     top = pd.DataFrame(columns=["customer_id", "evidence"])
     if "reasons" in store.tables():
         r = store.table("reasons")
