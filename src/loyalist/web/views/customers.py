@@ -25,12 +25,13 @@ def customer_list(store, q: str | None = None, limit: int = 50, offset: int = 0)
     c = store.table("customers").select("id", "name", "segment", "owner", "created_at")
     if q:
         c = c.filter(c.id.ilike(f"{q}%") | c.name.ilike(f"%{q}%"))
-    order = [ibis.asc("id")]
+    matching, order = c, [ibis.asc("id")]
     if "scores" in store.tables():
         s = store.table("scores").select("customer_id", "p_leave", "top_reason", "alerts")
         c = c.left_join(s, c.id == s.customer_id).drop("customer_id")
         order = [ibis.desc("p_leave"), ibis.asc("id")]
-    total, rows = page(c, limit, offset, order)
+    # scores hold one row per customer: counting the customers alone gives the total
+    total, rows = page(c, limit, offset, order, count=matching)
     return paged(rows, total, limit, offset, q=q or "")
 
 
