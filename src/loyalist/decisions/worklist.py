@@ -18,7 +18,9 @@ playbook:
   the draw holds for ``window_days``;
 - re-running adds nothing already open; an item closes when an outcome is logged
   (``log_outcome`` or an ingested touch) or when its reason has gone;
-- ``cap_per_owner_per_day`` limits the items a playbook opens per owner per day.
+- ``cap_per_owner_per_day`` limits the items a playbook opens per owner per day; the
+  candidates beyond it are the backlog (``WorklistRun.waiting``), opened on later days
+  in priority order; ``max_age_days`` stops a stale alert from triggering a playbook.
 
 Every change is an appended event (``_loyalist_worklist``); nothing is updated in place.
 """
