@@ -156,9 +156,9 @@ def main() -> None:
         before = store.table("touches").count().execute()
     port = free_port()
     env = {**os.environ, "LOYALIST_STORE": str(path)}
+    log = open(folder / "server.log", "w")  # a pipe nobody reads would block the server
     server = subprocess.Popen([sys.executable, "-m", "loyalist.cli.main", "serve", "--port",
-                               str(port)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+                               str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -169,26 +169,37 @@ def main() -> None:
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server did not start:\n{server.stdout.read()}")
+                raise SystemExit("server did not start:\n"
+                                 + (folder / "server.log").read_text())
             time.sleep(0.2)
         tag = f"run-{uuid.uuid4().hex[:8]}"
         timings, outcome_ids, errors, wall = asyncio.run(
             load(base, token, ids, args.users, args.seconds, args.max_requests, tag))
+        total = sum(len(v) for v in timings.values())
+        print(f"{args.users} users, {wall:.1f} s, {len(ids):,} customers: {total:,} requests "
+              f"answered ({total / wall:,.1f} per second), "
+              f"{sum(errors.values())} errors {dict(errors) if errors else ''}; "
+              f"load average now {os.getloadavg()[0]:.1f}")
+        print(f"{'request':15} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}")
+        for kind, values in timings.items():
+            v = np.array(values) * 1000
+            print(f"{kind:15} {len(v):>7,} {np.percentile(v, 50):>8.1f} "
+                  f"{np.percentile(v, 99):>8.1f}")
     finally:
+        t0 = time.perf_counter()
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=180)  # requests still queued are answered first
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            print("server did not stop within 180 s of SIGTERM: killed")
+        log.close()
+        print(f"server stopped {time.perf_counter() - t0:.1f} s after SIGTERM")
     with loyalist.connect(path, read_only=True) as store:
         t = store.table("touches")
         stored = t.filter(t.note.startswith(tag)).count().execute()
         after = t.count().execute()
-    total = sum(len(v) for v in timings.values())
-    print(f"{args.users} users, {wall:.1f} s, {len(ids):,} customers: {total:,} requests "
-          f"answered ({total / wall:,.1f} per second), "
-          f"{sum(errors.values())} errors {dict(errors) if errors else ''}")
-    print(f"{'request':15} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}")
-    for kind, values in timings.items():
-        v = np.array(values) * 1000
-        print(f"{kind:15} {len(v):>7,} {np.percentile(v, 50):>8.1f} {np.percentile(v, 99):>8.1f}")
     if not args.store:
         shutil.rmtree(folder, ignore_errors=True)
     ok = stored == len(outcome_ids) == after - before

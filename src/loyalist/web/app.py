@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -55,13 +57,54 @@ def _warm(app: FastAPI) -> None:
         errors.log.warning("could not prepare the overview", exc_info=True)
 
 
+class Turns:
+    """At most ``readers`` reads (GET requests for pages and JSON) computed at once, and
+    none started while a write is under way; the others wait their turn. Writes never
+    wait for a turn.
+
+    Handlers run on a pool of threads that share one interpreter lock: with fifty reads
+    interleaved, a write holding the store's write lock got a fiftieth of the
+    interpreter and every writer behind it waited seconds. Static files and health
+    checks pass straight through.
+    """
+
+    def __init__(self, app, readers: int):
+        self.app = app
+        self.readers = readers
+        self.writes = 0
+        self._turns: asyncio.Semaphore | None = None
+        self._quiet: asyncio.Event | None = None
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith("/static") or path == "/health":
+            return await self.app(scope, receive, send)
+        if self._turns is None:
+            self._turns, self._quiet = asyncio.Semaphore(self.readers), asyncio.Event()
+            self._quiet.set()
+        if scope.get("method") not in ("GET", "HEAD"):
+            self.writes += 1
+            self._quiet.clear()
+            try:
+                return await self.app(scope, receive, send)
+            finally:
+                self.writes -= 1
+                if not self.writes:
+                    self._quiet.set()
+        async with self._turns:
+            while self.writes:
+                await self._quiet.wait()
+            await self.app(scope, receive, send)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     threading.Thread(target=_warm, args=(app,), daemon=True, name="loyalist-warm").start()
     yield
 
 
-def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 120.0) -> FastAPI:
+def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 120.0,
+               readers: int | None = None) -> FastAPI:
     """The web app and REST API on ``store`` (a :class:`loyalist.store.Store` opened for
     writing; this process then holds the store file).
 
@@ -74,6 +117,9 @@ def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 12
         Secure cookies anyway.
     cache_seconds : float
         How long summaries (overview, service) are kept when nothing is ingested.
+    readers : int, optional
+        How many reads are computed at once (default: twice the cores); more wait their
+        turn, so writes are not starved.
     """
     app = FastAPI(title="Loyalist", version=loyalist.__version__,
                   description="Customer retention from your own records: scores, reasons, "
@@ -89,6 +135,7 @@ def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 12
     app.state.router = None
     errors.install(app)
     app.middleware("http")(authenticate)
+    app.add_middleware(Turns, readers=readers or 2 * (os.cpu_count() or 1))
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def _plotly():
