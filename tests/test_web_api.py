@@ -649,3 +649,39 @@ def test_admins_add_users_through_the_api(site):
     assert all("password_hash" not in u for u in listed)
     with closing(_sign_in(site, "newagent")) as c:
         assert c.get("/api/me").json()["role"] == "agent"
+
+
+def test_reads_take_turns_and_wait_for_writes():
+    import asyncio
+
+    from loyalist.web.app import Turns
+
+    now = {"reads": 0, "static": 0, "writing": False}
+    most = {"reads": 0, "static": 0, "reads_during_write": 0}
+
+    async def app(scope, receive, send):
+        if scope["method"] == "POST":
+            now["writing"] = True
+            await asyncio.sleep(0.05)
+            now["writing"] = False
+            return
+        kind = "static" if scope["path"].startswith("/static") else "reads"
+        now[kind] += 1
+        most[kind] = max(most[kind], now[kind])
+        most["reads_during_write"] += kind == "reads" and now["writing"]
+        await asyncio.sleep(0.01)
+        now[kind] -= 1
+
+    turns = Turns(app, readers=3)
+
+    async def call(method, path="/api/customers"):
+        await turns({"type": "http", "method": method, "path": path}, None, None)
+
+    async def main():
+        await asyncio.gather(call("POST", "/api/touches"), *[call("GET") for _ in range(20)],
+                             *[call("GET", "/static/app.js") for _ in range(5)])
+
+    asyncio.run(main())
+    assert most["reads"] == 3  # turns: never more at once, and the turns are used
+    assert most["static"] == 5  # static files pass straight through
+    assert most["reads_during_write"] == 0
