@@ -685,3 +685,13 @@ def test_reads_take_turns_and_wait_for_writes():
     assert most["reads"] == 3  # turns: never more at once, and the turns are used
     assert most["static"] == 5  # static files pass straight through
     assert most["reads_during_write"] == 0
+    # an upload (which may take minutes) does not hold the reads back
+    most.update(reads=0, reads_during_write=0)
+    turns = Turns(app, readers=3)  # a new event loop needs new turns
+
+    async def upload():
+        await asyncio.gather(call("POST", "/api/ingest/orders/file"),
+                             *[call("GET") for _ in range(6)])
+
+    asyncio.run(upload())
+    assert most["reads"] == 3 and most["reads_during_write"] > 0

@@ -57,10 +57,15 @@ def _warm(app: FastAPI) -> None:
         errors.log.warning("could not prepare the overview", exc_info=True)
 
 
+def _outcome(path: str) -> bool:
+    return path == "/api/touches" or path.endswith("/outcome")
+
+
 class Turns:
     """At most ``readers`` reads (GET requests for pages and JSON) computed at once, and
-    none started while a write is under way; the others wait their turn. Writes never
-    wait for a turn.
+    none started while an outcome is being logged; the others wait their turn. Writes
+    never wait for a turn; only outcomes (short, and what an agent waits for) hold the
+    reads back: an upload, which may take minutes, does not.
 
     Handlers run on a pool of threads that share one interpreter lock: with fifty reads
     interleaved, a write holding the store's write lock got a fiftieth of the
@@ -83,6 +88,8 @@ class Turns:
             self._turns, self._quiet = asyncio.Semaphore(self.readers), asyncio.Event()
             self._quiet.set()
         if scope.get("method") not in ("GET", "HEAD"):
+            if not _outcome(path):
+                return await self.app(scope, receive, send)
             self.writes += 1
             self._quiet.clear()
             try:
