@@ -200,8 +200,7 @@ def main() -> None:
         t = store.table("touches")
         stored = t.filter(t.note.startswith(tag)).count().execute()
         after = t.count().execute()
-    if not args.store:
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)  # the built store (if any), the server log
     ok = stored == len(outcome_ids) == after - before
     print(f"outcomes: {len(outcome_ids):,} accepted, {stored:,} stored with this run's tag, "
           f"{after - before:,} new touches -> {'none lost' if ok else 'MISMATCH'}")
