@@ -131,23 +131,23 @@ def _lapse_lives(orders: ibis.Table, now, horizon: int) -> ibis.Table:
                       revenue=out.revenue.fill_null(0.0).cast("float64"))
 
 
-def _contract_ends(subs: ibis.Table, now) -> ibis.Table:
+def _contract_per(subs: ibis.Table, now) -> tuple[ibis.Table, ibis.Table]:
+    """The subscriptions started before ``now`` (ends after it unknown: NULL) and, per
+    customer, ``started_at, running, last_end, lost_at``."""
     s = subs.filter(subs.started_at < now)
     s = s.mutate(ended_at=ibis.ifelse(s.ended_at >= now, ibis.null("timestamp"), s.ended_at))
     per = s.group_by("customer_id").aggregate(started_at=s.started_at.min(),
                                               running=s.ended_at.isnull().any(),
                                               last_end=s.ended_at.max())
-    return per.select("customer_id", "started_at",
-                      lost_at=ibis.ifelse(per.running, ibis.null("timestamp"), per.last_end))
+    return s, per.mutate(lost_at=ibis.ifelse(per.running, ibis.null("timestamp"), per.last_end))
+
+
+def _contract_ends(subs: ibis.Table, now) -> ibis.Table:
+    return _contract_per(subs, now)[1].select("customer_id", "started_at", "lost_at")
 
 
 def _contract_lives(subs: ibis.Table, now) -> ibis.Table:
-    s = subs.filter(subs.started_at < now)
-    s = s.mutate(ended_at=ibis.ifelse(s.ended_at >= now, ibis.null("timestamp"), s.ended_at))
-    per = s.group_by("customer_id").aggregate(started_at=s.started_at.min(),
-                                              running=s.ended_at.isnull().any(),
-                                              last_end=s.ended_at.max())
-    per = per.mutate(lost_at=ibis.ifelse(per.running, ibis.null("timestamp"), per.last_end))
+    s, per = _contract_per(subs, now)
     j = s.join(per, "customer_id")
     at_end = j.filter((j.running & j.ended_at.isnull()) | (~j.running & (j.ended_at == j.last_end)))
     rev = at_end.group_by("customer_id").aggregate(revenue=12 * at_end.mrr.fill_null(0).sum())
