@@ -371,8 +371,9 @@ def cohort_retention(store=None, *, freq: str = "Q", step_days: float = 365.25 /
         longest = float(km["timeline"].max())
         steps = np.arange(0, int(longest // step_days) + 1)
         t = steps * step_days
-        risk = np.array([km.loc[km["timeline"] >= x, "events"].sum()
-                         + km.loc[km["timeline"] >= x, "censored"].sum() for x in t])
+        # at risk at t: the KM at-risk count of the first duration >= t (0 past the last)
+        first = np.searchsorted(km["timeline"].to_numpy(), t, side="left")
+        risk = np.r_[km["at_risk"].to_numpy(), 0][first]
         rows.append(pd.DataFrame({"cohort": cohort, "months": steps, "days": t,
                                   "retained": _survival_at(km, t), "at_risk": risk,
                                   "customers": int(g["n"].sum())}))
