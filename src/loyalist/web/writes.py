@@ -12,7 +12,6 @@ import hashlib
 import json
 import shutil
 import tempfile
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,14 +60,6 @@ def once(state, user: User, key: str | None, fp: str, run):
         con.close()
 
 
-def _log_outcome():
-    try:
-        from loyalist.decisions.worklist import log_outcome
-    except ImportError:
-        return None
-    return log_outcome
-
-
 def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None = None,
               kind: str = "call", at=None, item_id: str | None = None,
               key: str | None = None) -> tuple[dict, bool]:
@@ -88,15 +79,10 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
                             hint="Check the id (search at /customers).")
 
     def run():
-        worklist_log = _log_outcome()
-        if worklist_log is not None:
-            touch_id = worklist_log(view, customer_id, outcome, note=note,
-                                    by=caller.user.name, item_id=item_id, kind=kind, at=at)
-        else:
-            touch_id = "W" + uuid.uuid4().hex[:15]
-            row = {"id": touch_id, "customer_id": customer_id, "at": at, "kind": kind,
-                   "by": caller.user.name, "outcome": outcome, "note": note}
-            state.store.ingest("touches", pd.DataFrame([row]), strict=True)
+        from loyalist.decisions.worklist import log_outcome
+
+        touch_id = log_outcome(view, customer_id, outcome, note=note, by=caller.user.name,
+                               item_id=item_id, kind=kind, at=at)
         state.accounts.audit(caller.user, "touch.log", customer_id,
                              {"touch_id": touch_id, "outcome": outcome, "item_id": item_id},
                              ip=caller.ip)

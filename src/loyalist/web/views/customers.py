@@ -36,11 +36,9 @@ def customer_list(store, q: str | None = None, limit: int = 50, offset: int = 0)
 
 
 def open_items_of(store, customer_id: str) -> list[dict]:
-    """The customer's open worklist items, when the worklist exists."""
-    try:
-        from loyalist.decisions.worklist import open_items
-    except ImportError:
-        return []
+    """The customer's open worklist items."""
+    from loyalist.decisions.worklist import open_items
+
     return records(open_items(store, customer_id=customer_id))
 
 
