@@ -21,18 +21,19 @@ TARGET_ANNUAL_LOSS = 0.05
 def _nps(store) -> dict | None:
     f = store.table("feedback")
     f = f.filter(f.nps.notnull())
-    n = int(f.count().execute())
+    score = (f.nps >= 9).cast("float64") - (f.nps <= 6).cast("float64")
+    total = f.aggregate(answers=_.count(), nps=score.mean() * 100,
+                        promoters=(f.nps >= 9).cast("float64").mean(),
+                        detractors=(f.nps <= 6).cast("float64").mean(), trust=f.trust.mean(),
+                        satisfaction=f.satisfaction.mean()).to_pandas().iloc[0].to_dict()
+    n = int(total.pop("answers"))
     if not n:
         return None
-    score = (f.nps >= 9).cast("float64") - (f.nps <= 6).cast("float64")
     monthly = (f.mutate(month=f.answered_at.truncate("M"), s=score).group_by("month")
                .aggregate(nps=_.s.mean() * 100, answers=_.count(), trust=_.trust.mean(),
                           satisfaction=_.satisfaction.mean())
                .order_by("month").to_pandas())
-    total = f.aggregate(nps=score.mean() * 100, promoters=(f.nps >= 9).cast("float64").mean(),
-                        detractors=(f.nps <= 6).cast("float64").mean(), trust=f.trust.mean(),
-                        satisfaction=f.satisfaction.mean()).to_pandas()
-    return {"answers": n, **plain(total.iloc[0].to_dict()), "monthly": records(monthly)}
+    return {"answers": n, **plain(total), "monthly": records(monthly)}
 
 
 def _risk(store) -> dict | None:
@@ -44,8 +45,7 @@ def _risk(store) -> dict | None:
                       as_of=_.as_of.max()).to_pandas()
     top = (s.order_by([ibis.desc("p_leave"), ibis.asc("customer_id")]).limit(10)
            .to_pandas())
-    out = {**plain(agg.iloc[0].to_dict()), "riskiest": records(top)}
-    return out
+    return {**plain(agg.iloc[0].to_dict()), "riskiest": records(top)}
 
 
 def _whispers(store) -> list[dict]:
@@ -79,11 +79,9 @@ def _service(store, cache) -> dict | None:
 
 def _retention(store) -> dict | None:
     """Loss rates (trailing 12 months and by month) and value at risk, from the report's
-    engine-side metrics (:mod:`loyalist.features.retention`) when they are available."""
-    try:
-        from loyalist.features import retention
-    except ImportError:
-        return None
+    engine-side metrics (:mod:`loyalist.features.retention`)."""
+    from loyalist.features import retention
+
     out = {"target_annual_loss": TARGET_ANNUAL_LOSS}
     try:
         basis = retention.retention_basis(store)
