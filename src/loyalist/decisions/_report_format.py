@@ -29,35 +29,33 @@ def fmt_money(v) -> str:
     return f"{v:,.0f}"
 
 
+def _quarter(v) -> str:
+    t = pd.Timestamp(v)
+    return f"{t.year} Q{(t.month - 1) // 3 + 1}"
+
+
+#: how each ``kind`` of :func:`table` shows a (non-missing) value
+_FORMATS = {
+    "int": lambda v: f"{int(v):,}",
+    "num0": lambda v: f"{float(v):,.0f}",
+    "num1": lambda v: f"{float(v):,.1f}",
+    "pct": fmt_pct,
+    "pct0": lambda v: fmt_pct(v, 0),
+    "money": fmt_money,
+    "date": lambda v: f"{pd.Timestamp(v):%Y-%m-%d}",
+    "datetime": lambda v: f"{pd.Timestamp(v):%Y-%m-%d %H:%M}",
+    "month": lambda v: f"{pd.Timestamp(v):%b %Y}",
+    "quarter": _quarter,
+    "bool": lambda v: "yes" if bool(v) else "",
+}
+
+
 def _fmt(kind: str, v) -> str:
     if _missing(v):
         return "–"
-    if kind == "int":
-        return f"{int(v):,}"
-    if kind == "num0":
-        return f"{float(v):,.0f}"
-    if kind == "num1":
-        return f"{float(v):,.1f}"
-    if kind == "pct":
-        return fmt_pct(v)
-    if kind == "pct0":
-        return fmt_pct(v, 0)
-    if kind == "money":
-        return fmt_money(v)
-    if kind == "date":
-        return f"{pd.Timestamp(v):%Y-%m-%d}"
-    if kind == "datetime":
-        return f"{pd.Timestamp(v):%Y-%m-%d %H:%M}"
-    if kind == "month":
-        return f"{pd.Timestamp(v):%b %Y}"
-    if kind == "quarter":
-        t = pd.Timestamp(v)
-        return f"{t.year} Q{(t.month - 1) // 3 + 1}"
-    if kind == "bool":
-        return "yes" if bool(v) else ""
-    if isinstance(v, float):
-        return f"{v:,.3g}"
-    return str(v)
+    if kind in _FORMATS:
+        return _FORMATS[kind](v)
+    return f"{v:,.3g}" if isinstance(v, float) else str(v)
 
 
 _NUMERIC = {"int", "num0", "num1", "pct", "pct0", "money"}
@@ -123,8 +121,8 @@ def loss_table(t: pd.DataFrame, dim: str, target: float) -> Table:
 
 def headline_sentence(loss_rate, target: float, months: int = 12) -> str:
     """'You lost 18.2% of customers in the last 12 months; target 5%.'"""
+    t = fmt_pct(target, 0 if round(100 * target, 6) % 1 == 0 else 1)
     if _missing(loss_rate):
         return (f"Not enough history to measure losses over the last {months} months; "
-                f"target {fmt_pct(target, 0 if round(100 * target, 6) % 1 == 0 else 1)}.")
-    t = fmt_pct(target, 0 if round(100 * target, 6) % 1 == 0 else 1)
+                f"target {t}.")
     return f"You lost {fmt_pct(loss_rate)} of customers in the last {months} months; target {t}."
