@@ -168,7 +168,8 @@ def feature_frame(store, dates, spec: FeatureSpec | None = None, *,
                   have: dict[str, bool] | None = None,
                   prepared: Prepared | None = None) -> pd.DataFrame:
     """Features at each date in ``dates``, stacked (``as_of`` column tells them apart)."""
-    prepared = prepared or prepare(store, spec, have=have, cache=len(list(dates)) > 1)
+    dates = list(dates)  # counted, then walked: an iterator would be spent by the count
+    prepared = prepared or prepare(store, spec, have=have, cache=len(dates) > 1)
     frames = [build_features(store, d, spec, prepared=prepared).to_pandas() for d in dates]
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["as_of", "customer_id"], ignore_index=True)
