@@ -37,6 +37,7 @@ import pandas as pd
 
 import loyalist
 from loyalist.decisions.impact import measure_impact
+from loyalist.decisions.report import write_report
 from loyalist.decisions.scoring import hard_alerts
 from loyalist.decisions.worklist import (
     build_worklist,
@@ -44,6 +45,7 @@ from loyalist.decisions.worklist import (
     open_items,
     worklist_progress,
 )
+from loyalist.features.labels import suggest_horizon
 
 GENERATE = """
 import json, sys
@@ -136,32 +138,24 @@ def main() -> None:
             timed("log_outcome (one)", log_outcome, s, cid, "reached", note="bench")
             timed("worklist_progress", worklist_progress, s)
             timed("measure_impact", measure_impact, s, as_of=as_of + pd.Timedelta(days=1))
-            t_report = None
-            try:
-                from loyalist.decisions.report import write_report
-            except ImportError:
-                print("  (no loyalist.decisions.report.write_report yet: report not timed)")
-            else:
-                parts: list[tuple[str, float]] = []
+            parts: list[tuple[str, float]] = []
 
-                def step(label: str) -> None:
-                    parts.append((label, time.perf_counter()))
+            def step(label: str) -> None:
+                parts.append((label, time.perf_counter()))
 
-                # scoring records the churn model's lapse horizon and the report reads it;
-                # the stand-in scores have no model, so give the report the horizon
-                # scoring would have suggested (its cost is scoring's, printed apart)
-                from loyalist.features.labels import suggest_horizon
-
-                horizon, _ = timed("lapse horizon (part of scoring: suggest_horizon)",
-                                   suggest_horizon, s.table("orders"))
-                _, t_report = timed("write_report", write_report, s, Path(tmp) / "r.html",
-                                    as_of=as_of, horizon=horizon, progress=step)
-                parts.append(("end", time.perf_counter()))
-                for (label, t0), (_, t1) in zip(parts, parts[1:], strict=False):
-                    print(f"    {label:62} {t1 - t0:8.1f} s", flush=True)
-        total = t_first + (t_report or 0)
+            # scoring records the churn model's lapse horizon and the report reads it;
+            # the stand-in scores have no model, so give the report the horizon
+            # scoring would have suggested (its cost is scoring's, printed apart)
+            horizon, _ = timed("lapse horizon (part of scoring: suggest_horizon)",
+                               suggest_horizon, s.table("orders"))
+            _, t_report = timed("write_report", write_report, s, Path(tmp) / "r.html",
+                                as_of=as_of, horizon=horizon, progress=step)
+            parts.append(("end", time.perf_counter()))
+            for (label, t0), (_, t1) in zip(parts, parts[1:], strict=False):
+                print(f"    {label:62} {t1 - t0:8.1f} s", flush=True)
+        total = t_first + t_report
         print(f"worklist first run {t_first:.1f} s, again {t_again:.1f} s, next day "
-              f"{t_next:.1f} s; report {'-' if t_report is None else f'{t_report:.1f} s'}; "
+              f"{t_next:.1f} s; report {t_report:.1f} s; "
               f"worklist + report {total:.1f} s (target < 60 s); peak memory "
               f"{peak_gb():.2f} GB (target < 8 GB); load average "
               f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
