@@ -63,6 +63,13 @@ class Playbook:
         """Service the customer is owed (never held out, listed before everything else)."""
         return self.alert in MUST_DO
 
+    def held_out_share(self, default: float) -> float:
+        """The share of newly eligible customers held out as controls: none for must-do,
+        else the playbook's own ``control_share``, else ``default``."""
+        if self.must_do:
+            return 0.0
+        return default if self.control_share is None else self.control_share
+
     @property
     def trigger(self) -> str:
         parts = [f"alert {self.alert}"] if self.alert else []

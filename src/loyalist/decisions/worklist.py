@@ -86,7 +86,6 @@ def _people(store, as_of) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     (joined in the engine: one query, no pandas merges over a million customers); the
     alerts at ``as_of`` (one row per customer and kind); the top reason's evidence of
     each scored customer."""
-    _need(store, "scores")
     have = set(store.table("scores").columns)
     alerts = _alert_items(store, as_of)
     from loyalist.decisions.stay_in_touch import _value
@@ -193,7 +192,7 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
     if pb.min_p_promoter is not None:
         keep &= m["p_promoter"] >= pb.min_p_promoter
     m = m[keep.fillna(False)].copy()
-    if "p_leave" in m and pb.min_p_promoter is not None:
+    if pb.min_p_promoter is not None:
         m["why"] = ("Likely advocate (P(promoter) " + (m["p_promoter"] * 100).round().astype(
             int).astype(str) + "%)")
     return m
@@ -366,8 +365,7 @@ def _arms(m: pd.DataFrame, live: pd.DataFrame, cooling: pd.Series, books, share_
     new = m[~m["is_open"] & ~m["key"].isin(cooling)].copy()
     new["arm"] = new["key"].map(pd.Series(live["arm"].to_numpy(), index=live_key.to_numpy()))
     new["arm"] = new["arm"].astype(object)
-    shares = {n: 0.0 if b.must_do else (b.control_share if b.control_share is not None
-                                        else share_default) for n, b in books.items()}
+    shares = {n: b.held_out_share(share_default) for n, b in books.items()}
     new["share"] = new["playbook"].map(shares).astype(float)
     new["drawn"] = new["arm"].isna() & ~new["must_do"]
     u = _uniform(str(seed) + "|" + new["playbook"] + "|" + f"{as_of:%Y-%m-%d}" + "|"

@@ -150,8 +150,7 @@ def playbooks(
     for col in ("playbook", "must-do", "trigger", "action", "due", "owner", "cap", "control"):
         t.add_column(col)
     for p in pbs:
-        share = 0 if p.must_do else (p.control_share if p.control_share is not None
-                                     else pbs.settings.control_share)
+        share = p.held_out_share(pbs.settings.control_share)
         t.add_row(p.name, "yes" if p.must_do else "", escape(p.trigger), escape(p.action),
                   f"{p.due_in_days:g} d", p.owner if p.owner == "team" else
                   f"account manager, else {p.team or pbs.settings.default_team}",
