@@ -22,25 +22,24 @@ ITEM_COLUMNS = ["item_id", "customer_id", "playbook", "reason_kind", "must_do", 
                 "evidence", "action", "script", "owner", "priority", "expected_value_saved",
                 "p_leave", "value", "opened_at", "due_at", "attempts", "status"]
 
+#: an ``opened`` event ``o`` whose item has no ``closed`` event
+_IS_OPEN = (f"o.event = 'opened' AND NOT EXISTS (SELECT 1 FROM {WORKLIST} c "
+            "WHERE c.event = 'closed' AND c.item_id = o.item_id)")
 _OPEN_SQL = f"""
-    WITH o AS (SELECT * FROM {WORKLIST} WHERE event = 'opened'),
+    WITH o AS (SELECT * FROM {WORKLIST} o WHERE {_IS_OPEN}),
     a AS (SELECT item_id, count(*) AS attempts FROM {WORKLIST} WHERE event = 'attempt'
           GROUP BY item_id)
     SELECT o.item_id, o.customer_id, o.playbook, o.reason_kind, o.must_do, o.why, o.evidence,
            o.action, o.script, o.owner, o.expected_value_saved, o.p_leave, o.value,
            o."at" AS opened_at, o.due_at, coalesce(a.attempts, 0) AS attempts
     FROM o LEFT JOIN a USING (item_id)
-    WHERE NOT EXISTS (SELECT 1 FROM {WORKLIST} c WHERE c.event = 'closed'
-                      AND c.item_id = o.item_id)
 """
 
 
 def open_keys(store) -> pd.DataFrame:
     """Only ``item_id, customer_id, playbook, opened_at`` of the open items (light)."""
-    return store.raw.execute(f"""
-        SELECT item_id, customer_id, playbook, "at" AS opened_at FROM {WORKLIST} o
-        WHERE event = 'opened' AND NOT EXISTS (SELECT 1 FROM {WORKLIST} c
-              WHERE c.event = 'closed' AND c.item_id = o.item_id)""").df()
+    return store.raw.execute(f'SELECT item_id, customer_id, playbook, "at" AS opened_at '
+                             f"FROM {WORKLIST} o WHERE {_IS_OPEN}").df()
 
 
 def open_items(store, *, owner: str | None = None, playbook: str | None = None,
