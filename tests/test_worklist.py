@@ -300,10 +300,10 @@ def test_log_refuses_unknown_customer_outcome_and_item(world):
     assert s.table("touches").count().execute() == 0  # nothing written by a mistake
 
 
-def _cli(*args, cwd=None):
+def _cli(*args, columns=250):
     return subprocess.run([sys.executable, "-m", "loyalist.cli.main", *args],
-                          capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "COLUMNS": "250"})
+                          capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": str(columns)})
 
 
 def test_cli(base, tmp_path):
@@ -387,9 +387,8 @@ def test_cli_table_fits_80_columns(base, tmp_path):
     _b, path, as_of = base
     store = str(tmp_path / "s.duckdb")
     shutil.copy(path, store)
-    r = subprocess.run([sys.executable, "-m", "loyalist.cli.main", "worklist", "--as-of",
-                        f"{as_of:%Y-%m-%d}", "--top", "8", "--store", store],
-                       capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"})
+    r = _cli("worklist", "--as-of", f"{as_of:%Y-%m-%d}", "--top", "8", "--store", store,
+             columns=80)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert max(len(x) for x in lines) <= 80
