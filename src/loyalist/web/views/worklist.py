@@ -39,12 +39,19 @@ def worklist_items(store, caller: Caller, *, mine: bool = False, owner: str | No
                             hint="Use YYYY-MM-DD.") from None
     else:
         due = None
-    items = open_items(store, owner=None if mine else owner or None,
-                       playbook=playbook or None, due_before=due)
+    # one read of the open items: the filters below pick from it, the choices list all
+    everything = items = open_items(store)
     if mine:
         items = items[items["owner"].map(same_person, na_action="ignore")
                       .eq(same_person(caller.user.name))]
-    everything = open_items(store)
+    elif owner:
+        items = items[items["owner"] == owner]
+    if playbook:
+        items = items[items["playbook"] == playbook]
+    if due is not None:
+        if due.tzinfo is not None:
+            due = due.tz_convert("UTC").tz_localize(None)
+        items = items[items["due_at"] < due]
     c = store.table("customers")
     ids = list(everything["customer_id"].unique())
     people = (c.filter(c.id.isin(ids)).select(customer_id=c.id, name=c.name,
