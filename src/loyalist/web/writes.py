@@ -138,11 +138,12 @@ def ingest_upload(state, caller, table: str, upload, *, key: str | None = None,
     folder = Path(tempfile.mkdtemp(prefix="loyalist-upload-"))
     try:
         path = folder / name
+        content = hashlib.sha256()  # hashed as it is saved: the file is not read back
         with path.open("wb") as f:
-            shutil.copyfileobj(upload.file, f, length=1 << 20)
-        content = path.read_bytes() if path.stat().st_size < (256 << 20) else \
-            f"{name}:{path.stat().st_size}"
-        return ingest_source(state, caller, table, str(path), label=name, content=content,
-                             key=key, **options)
+            while chunk := upload.file.read(1 << 20):
+                content.update(chunk)
+                f.write(chunk)
+        return ingest_source(state, caller, table, str(path), label=name,
+                             content=content.hexdigest(), key=key, **options)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
