@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from loyalist.web.accounts import AuthError, ForbiddenError, User
+from loyalist.web.accounts import SESSION_HOURS, AuthError, ForbiddenError, User
 from loyalist.web.errors import error_response
 
 SESSION_COOKIE = "loyalist_session"
@@ -104,4 +104,4 @@ async def check_csrf(request: Request) -> None:
 def set_session_cookie(response, request: Request, sid: str, *, secure: bool) -> None:
     response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax",
                         secure=secure or request.url.scheme == "https", path="/",
-                        max_age=12 * 3600)
+                        max_age=SESSION_HOURS * 3600)
