@@ -11,6 +11,12 @@ import pandas as pd
 from ibis import _
 
 from loyalist.features.service import _ts
+from loyalist.store.migrations import WORKLIST
+
+
+def _names(store) -> ibis.Table:
+    """``customer_id, name, owner`` of every customer, to put names on rows."""
+    return store.table("customers").select(customer_id=_.id, name=_.name, owner=_.owner)
 
 
 def feedback_monthly(store, as_of) -> pd.DataFrame:
@@ -71,8 +77,7 @@ def disagreeing(store, as_of, limit: int = 8, *, latest: ibis.Table | None = Non
                       | ((last.satisfaction <= 2) & (last.nps >= 9)))
     odd = odd.mutate(kind=ibis.ifelse(odd.satisfaction >= 4, "satisfied, not loyal",
                                       "loyal, not satisfied"))
-    c = store.table("customers").select(customer_id=_.id, name=_.name, owner=_.owner)
-    odd = odd.left_join(c, "customer_id").drop("customer_id_right")
+    odd = odd.left_join(_names(store), "customer_id").drop("customer_id_right")
     w = ibis.window(group_by="kind", order_by=ibis.desc("answered_at"))
     odd = odd.mutate(r=ibis.row_number().over(w))
     return (odd.filter(odd.r < limit)
@@ -98,8 +103,7 @@ def alerts_of_week(store, as_of, days: int = 7, limit: int = 15
         a = a.left_join(sc, "customer_id").drop("customer_id_right")
     else:
         a = a.mutate(p_leave=ibis.null("float64"))
-    c = store.table("customers").select(customer_id=_.id, name=_.name, owner=_.owner)
-    a = a.left_join(c, "customer_id").drop("customer_id_right")
+    a = a.left_join(_names(store), "customer_id").drop("customer_id_right")
     top = (a.order_by([ibis.desc("must_do"), ibis.desc(a.p_leave.fill_null(0)),
                        ibis.desc("at")]).limit(limit)
            .select("at", "customer_id", "name", "owner", "kind", "text", "must_do", "p_leave")
@@ -119,8 +123,7 @@ def loudest_whispers(store, values: ibis.Table | None, limit: int = 12) -> pd.Da
     else:
         sc = sc.mutate(value=ibis.literal(1.0))
     sc = sc.mutate(at_stake=sc.p_leave * sc.value)
-    c = store.table("customers").select(customer_id=_.id, name=_.name, owner=_.owner)
-    sc = sc.left_join(c, "customer_id").drop("customer_id_right")
+    sc = sc.left_join(_names(store), "customer_id").drop("customer_id_right")
     return (sc.filter(sc.top_reason.notnull()).order_by(ibis.desc("at_stake")).limit(limit)
             .select("customer_id", "name", "owner", "p_leave", "value", "at_stake",
                     "top_reason", "alerts").to_pandas())
@@ -131,7 +134,7 @@ def has_worklist(store) -> bool:
     from ibis.common.exceptions import TableNotFound
 
     try:
-        store.ibis.table("_loyalist_worklist")
+        store.ibis.table(WORKLIST)
     except TableNotFound:
         return False
     return True
