@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loyalist.contract import TABLES
-from loyalist.datasets import _feedback, _hazard, _orders, _service
+from loyalist.datasets import _feedback, _hazard, _orders, _season, _service
 from loyalist.datasets import _text as tx
 from loyalist.datasets._common import contract_frame, ids, join, pick, to_timestamps
 from loyalist.datasets._customers import ARCHETYPES, SPEND_P, make_customers
@@ -118,7 +118,8 @@ def _check(name: str, value, low: int) -> None:
 
 def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                   start: str = "2023-01-01", *, horizon_days: int = 90,
-                  price_rise_month: int | None = None, events: bool = True) -> Business:
+                  price_rise_month: int | None = None, events: bool = True,
+                  seasonal_peak: float = 0.0) -> Business:
     """Generate one coherent synthetic business and the ground truth behind it.
 
     Parameters
@@ -138,6 +139,10 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         by default half way through the period.
     events : bool
         Generate portal usage events for subscribers (the largest table).
+    seasonal_peak : float
+        Extra purchase rate around mid December, as a share of each customer's usual
+        rate (1.5: two and a half times the usual rate at the top of the peak); 0: no
+        peak (the default; the business is then unchanged).
 
     Examples
     --------
@@ -169,6 +174,10 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
 
     # everything that can fail a customer, over the whole possible life
     candidates = _orders.draw_orders(rng[1], c, t_end, weekday0)
+    if seasonal_peak:  # its own random stream: without a peak nothing changes
+        candidates = _season.with_peak(np.random.default_rng(
+            np.random.SeedSequence(seed).spawn(10)[9]), candidates, c, t_end, weekday0,
+            start_day, float(seasonal_peak))
     contacts = _service.with_callbacks(rng[2], _service.organic(rng[2], c, t_end, weekday0),
                                        weekday0)
     contacts = _service.absorb_repeats(rng[2], contacts, whispers_only=False)

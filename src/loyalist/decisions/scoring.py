@@ -20,11 +20,17 @@ import pandas as pd
 from loyalist.decisions.whispers import families, whispers
 from loyalist.errors import DataError
 from loyalist.features.builder import FeatureSpec, available
-from loyalist.features.labels import observed_until, suggest_horizon
+from loyalist.features.labels import observed_until
 from loyalist.features.service import ServicePolicy
 from loyalist.features.service_signals import service_alerts, tracked_lifecycle
 from loyalist.models.churn import ChurnModel
-from loyalist.models.early_warning import choose_mode, design
+from loyalist.models.early_warning import (
+    choose_mode,
+    design,
+    fit_on_plan,
+    lapse_horizon,
+    plan_training,
+)
 
 ALERT_TEXT = {
     "unanswered_request": "Request {evidence_id} ({category}) unanswered for {value:.0f} days",
@@ -47,7 +53,7 @@ MUST_DO = ("unanswered_request", "repeated_contact", "not_acknowledged", "not_fo
 @dataclass
 class ScoreRun:
     as_of: pd.Timestamp
-    horizon: int
+    horizon: int | None
     mode: str
     model_id: int
     scores: pd.DataFrame
@@ -142,17 +148,33 @@ def evidence(store, reasons: pd.DataFrame, alerts: pd.DataFrame, as_of, per: int
             continue
         t = store.table(table)
         t = t.filter((t[col] < now) & t.id.notnull())
-        if len(ids) <= 10_000:  # a short list is cheaper to name than to join
-            t = t.filter(t.customer_id.isin(ids))
+        if len(ids) <= 200_000:  # a list held as data: joined, never spelt out in SQL
+            t = t.semi_join(ibis.memtable({"customer_id": ids}), "customer_id")
         w = ibis.window(group_by="customer_id", order_by=ibis.desc(col))
         last = t.mutate(k=ibis.row_number().over(w)).filter(lambda x: x.k < per).to_pandas()
         refs = f"{table}:" + last.groupby("customer_id")["id"].agg(",".join)
         out[sel] = reasons.loc[sel, "customer_id"].map(refs)
-    prof = reasons["family"].str.startswith("profile:") & out.isna()
+    prof = (reasons["family"].str.startswith("profile:") | (reasons["family"] == "overall")
+            ) & out.isna()
     out[prof] = "customers:" + reasons.loc[prof, "customer_id"]
     usage = (reasons["family"] == "usage") & out.isna()
     out[usage] = "events of customer " + reasons.loc[usage, "customer_id"]
     return out
+
+
+def reason_floor(store) -> float:
+    """The lowest P(leave) that puts a customer on the worklist (the playbooks'
+    smallest ``min_p_leave``, 0.5 when none sets one): everyone at or above it gets a
+    reason."""
+    from loyalist.decisions.playbooks import load_playbooks
+    from loyalist.errors import LoyalistError
+
+    try:
+        floors = [p.min_p_leave for p in load_playbooks(store=store)
+                  if p.min_p_leave is not None]
+    except LoyalistError:
+        floors = []
+    return float(min(floors, default=0.5))
 
 
 def default_as_of(store) -> pd.Timestamp:
@@ -162,44 +184,76 @@ def default_as_of(store) -> pd.Timestamp:
 
 def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
           n_train_dates: int = 4, spacing_days: int = 30, spec: FeatureSpec | None = None,
-          progress: Callable[[str], None] | None = None) -> ScoreRun:
-    """Train on the past, score the customers active at ``as_of``, save everything."""
+          progress: Callable[[str], None] | None = None, season: bool = True,
+          label: str | None = None, positive=None) -> ScoreRun:
+    """Train on the past, score the customers active at ``as_of``, save everything.
+
+    With ``label`` (a two-valued column of the customers table saying who left), the
+    customers table itself is the training data: see :func:`score_labelled`.
+    """
+    if label is not None:
+        return score_labelled(store, label, positive=positive, progress=progress)
     step = progress or (lambda _m: None)
     mode = choose_mode(store, mode)
     notes = []
+    end = observed_until(store)
+    day_after = end.normalize() + pd.Timedelta(days=1)
+    as_of = pd.Timestamp(as_of) if as_of is not None else day_after
+    if as_of > day_after:
+        raise DataError(f"--as-of {as_of.date()} is after the end of the data ({end.date()}): "
+                        "what customers did since is unknown.",
+                        hint=f"Score as of {day_after.date()} or earlier, or ingest newer "
+                             "exports first.")
     if horizon is None:
-        horizon = suggest_horizon(store.table("orders")) if mode == "lapse" else 90
-        notes.append(f"horizon {horizon} days (from the customers' own order gaps)")
-    as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(store)
-    last_train = as_of - pd.Timedelta(days=horizon)
-    dates = sorted(last_train - pd.Timedelta(days=spacing_days * k) for k in range(n_train_dates))
-    train = design(store, dates, mode=mode, horizon=horizon, spec=spec, progress=step)
+        horizon = lapse_horizon(store, before=as_of) if mode == "lapse" else 90
+        notes.append(f"horizon {horizon} days (from the customers' own order gaps before "
+                     f"{as_of.date()})")
+    plan = plan_training(store, as_of, horizon, mode=mode, n_train_dates=n_train_dates,
+                         spacing_days=spacing_days, season=season, known_until=day_after)
+    train = design(store, plan.dates, mode=mode, horizon=horizon, spec=spec, progress=step)
     if train.empty or train["left"].nunique() < 2:
-        raise DataError(f"Not enough history before {last_train.date()} to learn who leaves.",
-                        hint="Use a later --as-of, a shorter --horizon, or more data.")
+        raise DataError(f"Not enough history before {plan.recent[-1].date()} to learn who "
+                        "leaves.", hint="Use a later --as-of, a shorter --horizon, or more data.")
     step("training")
-    model = ChurnModel().fit(train.drop(columns=["left"]), train["left"])
+    model = fit_on_plan(train, plan, mode)
+    notes.extend(plan.notes)
+    notes.extend(f"not used: {r.feature} ({r.reason})" for r in model.unused_.itertuples())
     step(f"scoring at {as_of:%Y-%m-%d}")
     X = design(store, [as_of], mode=mode, horizon=horizon, spec=spec, labelled=False)
+    for col, why in X.attrs.get("unavailable", {}).items():
+        if col in model.feature_names_:
+            notes.append(f"{col} missing at {as_of.date()}: {why}")
     X = X[_eligible(X, mode, horizon)].reset_index(drop=True)
     # one pass gives both: the family contributions add up to each customer's log-odds
     contrib = model.contributions(X, groups=families(model.feature_names_))
     p = model.probability(contrib.sum(axis=1).to_numpy())
     info = {"kind": "churn", "mode": mode, "horizon": horizon, "as_of": as_of,
-            "train_dates": [str(d.date()) for d in dates], "train_rows": len(train),
-            "base_rate": model.base_rate_, "features": model.feature_names_}
+            "train_dates": [str(d.date()) for d in plan.dates],
+            "calibrated_on": [str(d.date()) for d in plan.season] or "the latest dates",
+            "train_rows": len(train), "base_rate": model.base_rate_,
+            "features": model.feature_names_, "blend_weight": model.blend_weight_,
+            "trees": model.n_trees_, "not_used": dict(zip(model.unused_["feature"],
+                                                         model.unused_["reason"],
+                                                         strict=True)),
+            "notes": notes}
     model_id = store.save_model("churn", pickle.dumps(model), info)
     step("reasons")
-    reasons = whispers(model, X, contributions=contrib)  # for every scored customer
+    reasons = whispers(model, X, contributions=contrib, p_leave=p, floor=reason_floor(store))
     alerts = hard_alerts(store, as_of)
     reasons["evidence"] = evidence(store, reasons, alerts, as_of)
     scores = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of,
                            "p_leave": p, "model_id": model_id})
+    return _save(store, scores, reasons, alerts, X, as_of, horizon, mode, model_id, notes,
+                 spec)
+
+
+def _save(store, scores, reasons, alerts, X, as_of, horizon, mode, model_id, notes,
+          spec) -> ScoreRun:
     top = reasons[reasons["rank"] == 1].set_index("customer_id")["text"]
     scores["top_reason"] = scores["customer_id"].map(top)
     scores["alerts"] = scores["customer_id"].map(alerts.groupby("customer_id").size()
                                                  ).fillna(0).astype(int)
-    adv = advocacy(store, as_of, X, spec=spec)
+    adv = advocacy(store, as_of, X, spec=spec) if mode != "table" else None
     if adv is not None:
         scores = scores.merge(adv, on="customer_id", how="left")
     scores = scores.sort_values("p_leave", ascending=False, ignore_index=True)
@@ -211,6 +265,39 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     store.write_derived("alerts", alerts.assign(as_of=as_of), note=f"as of {as_of.date()}")
     return ScoreRun(as_of=as_of, horizon=horizon, mode=mode, model_id=model_id,
                     scores=scores, reasons=reasons, alerts=alerts, notes=notes)
+
+
+def score_labelled(store, label: str, *, positive=None, progress=None) -> ScoreRun:
+    """Score the customers table with a model of its own label column (``Churn``,
+    ``Attrition_Flag``...): every labelled customer out of fold, the others by the
+    model fitted on all labelled ones; reasons for everyone; saved like ``score``."""
+    from loyalist.models.snapshot import score_table
+
+    step = progress or (lambda _m: None)
+    step(f"learning {label!r} from the customers table")
+    ts = score_table(store, label, positive=positive)
+    model, X = ts.model, ts.X
+    as_of = pd.Timestamp.now().normalize()
+    notes = [f"label {ts.table.label!r}: {ts.table.leaving!r} = left, {ts.table.staying!r} = "
+             "stayed", *ts.cv.notes,
+             f"cross-validated ROC AUC {ts.cv.metrics.loc['mean', 'roc_auc']:.3f} "
+             f"({len(ts.cv.metrics) - 1} folds)"]
+    info = {"kind": "churn", "mode": "table", "label": ts.table.label,
+            "leaving": str(ts.table.leaving), "train_rows": int(ts.table.labelled.sum()),
+            "base_rate": model.base_rate_, "features": model.feature_names_,
+            "blend_weight": model.blend_weight_, "trees": model.n_trees_,
+            "cv_roc_auc": float(ts.cv.metrics.loc["mean", "roc_auc"]), "notes": notes}
+    model_id = store.save_model("churn", pickle.dumps(model), info)
+    step("reasons")
+    contrib = model.contributions(X, groups=families(model.feature_names_))
+    p = ts.scores["p_leave"].to_numpy()
+    reasons = whispers(model, X, contributions=contrib, p_leave=p, floor=reason_floor(store))
+    alerts = hard_alerts(store, as_of)
+    reasons["evidence"] = evidence(store, reasons, alerts, as_of)
+    scores = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of, "p_leave": p,
+                           "model_id": model_id})
+    return _save(store, scores, reasons, alerts, X, as_of, None, "table", model_id, notes,
+                 None)
 
 
 def _eligible(X: pd.DataFrame, mode: str, horizon: int) -> np.ndarray:
@@ -233,7 +320,7 @@ def advocacy(store, as_of, X: pd.DataFrame, spec: FeatureSpec | None = None
     if y.nunique() < 2:
         return None
     survey = tuple(c for c in X.columns if family_of(c) == "feedback")
-    model = ChurnModel(exclude=survey, n_estimators=200).fit(X[answered], y)
+    model = ChurnModel(exclude=survey).fit(X[answered], y)
     return pd.DataFrame({"customer_id": X["customer_id"],
                          "p_promoter": model.predict_proba(X),
                          "silent": ~answered.to_numpy()})
