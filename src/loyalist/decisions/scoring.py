@@ -95,9 +95,14 @@ def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
             "customer_id": d["customer_id"], "kind": "detractor",
             "evidence_table": "feedback", "evidence_id": d["id"], "at": d["answered_at"],
             "value": d["nps"].astype(float), "category": '"' + d["comment"] + '"'}))
-    if not parts:
-        return pd.DataFrame(columns=["customer_id", "kind", "evidence_table", "evidence_id",
-                                     "at", "value", "category", "text", "must_do"])
+    if not parts:  # typed even when empty: a saved table keeps comparable columns
+        return pd.DataFrame({
+            "customer_id": pd.Series(dtype="string"), "kind": pd.Series(dtype="string"),
+            "evidence_table": pd.Series(dtype="string"),
+            "evidence_id": pd.Series(dtype="string"),
+            "at": pd.Series(dtype="datetime64[us]"), "value": pd.Series(dtype="float64"),
+            "category": pd.Series(dtype="string"), "text": pd.Series(dtype="string"),
+            "must_do": pd.Series(dtype="bool")})
     a = pd.concat(parts, ignore_index=True)
     a["text"] = _alert_text(a) if len(a) else pd.Series(dtype=object)
     a["must_do"] = a["kind"].isin(MUST_DO)

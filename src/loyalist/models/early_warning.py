@@ -192,7 +192,10 @@ def plan_training(store, target, horizon: int, *, mode: str, n_train_dates: int 
         return plan
     year_ago = target - pd.Timedelta(days=365)
     cands = [year_ago + step * j for j in (-1, 0, 1)]
-    plan.season = [d for d in cands if d >= first + history
+    # a season date stands for the business as it runs: customers of at least two
+    # horizons (the active window) and half a year, not its first weeks
+    settled = first + pd.Timedelta(days=max(2 * horizon, 180))
+    plan.season = [d for d in cands if d >= settled
                    and d + pd.Timedelta(days=horizon) <= limit and d < recent[0] - step / 2]
     if plan.season:
         notes.append("calibrated on the same season a year earlier ("
