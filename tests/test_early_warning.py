@@ -256,3 +256,32 @@ def test_advocacy_finds_silent_promoters(business, run):
     auc = roc_auc_score(truth.loc[silent.index].astype(int), silent["p_promoter"])
     print(f"advocacy on {len(silent)} silent customers: ROC AUC {auc:.3f}")
     assert len(silent) > 100 and auc > 0.5  # weak by design: attitude shows little
+
+
+def test_reasons_are_worth_reading(run):
+    """Every customer at or above the worklist's threshold has a reason; no reason is a
+    raw column name or a bare value; a 'usual' rhythm rests on three gaps or more."""
+    from loyalist.decisions.scoring import reason_floor
+
+    r, sc = run.reasons, run.scores
+    floor = reason_floor(None)
+    above = sc.loc[sc["p_leave"] >= floor, "customer_id"]
+    assert len(above) > 50 and above.isin(r["customer_id"]).all()
+    assert not r["text"].str.contains(r"[a-z]+_[a-z]+").any()  # no snake_case names
+    assert not r["text"].str.match(r"^[\w ]+: [\w.\-]+$").any()  # no 'Column: value'
+    usual = r["text"].str.extract(r"median of (\d+) gaps")[0].dropna().astype(int)
+    assert len(usual) and (usual >= 3).all()
+
+
+def test_purchase_reasons_in_words():
+    from loyalist.decisions.whispers import _purchase
+
+    x = pd.DataFrame({"recency_days": [9.0, 40.0, 40.0, 30.0],
+                      "typical_gap_days": [np.nan, 10.0, 10.0, 7.0],
+                      "order_days": [1.0, 3.0, 5.0, 2.0],
+                      "orders_90d": [1.0, 1.0, 1.0, 1.0], "orders_prev_90d": [0.0, 1.0, 1.0, 1.0]})
+    t = _purchase(x).tolist()
+    assert t[0] == "New customer, one order so far (9 days ago)"
+    assert t[1] == "Only 3 orders so far, the last 40 days ago"  # two gaps: no 'usual'
+    assert t[2] == "No order for 40 days; usually orders every 10 days (median of 4 gaps)"
+    assert t[3] == "Only 2 orders so far, the last 30 days ago"

@@ -119,7 +119,9 @@ def _check(name: str, value, low: int) -> None:
 def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                   start: str = "2023-01-01", *, horizon_days: int = 90,
                   price_rise_month: int | None = None, events: bool = True,
-                  seasonal_peak: float = 0.0) -> Business:
+                  seasonal_peak: float = 0.0,
+                  feedback_languages: tuple[str, ...] | None = None,
+                  feedback_tone: float = 1.0) -> Business:
     """Generate one coherent synthetic business and the ground truth behind it.
 
     Parameters
@@ -143,6 +145,13 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         Extra purchase rate around mid December, as a share of each customer's usual
         rate (1.5: two and a half times the usual rate at the top of the peak); 0: no
         peak (the default; the business is then unchanged).
+    feedback_languages : tuple of str, optional
+        Survey comments written in these languages (each customer in one of them: en,
+        de, es, pt, it, pl), one to three remarks whose tone follows the score given;
+        None: the default comments (the business is then unchanged).
+    feedback_tone : float
+        With ``feedback_languages``: how much the score decides a comment's tone (0.5:
+        half the effect).
 
     Examples
     --------
@@ -233,6 +242,9 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     progress = _orders.drift_progress(np.full(c.n, as_of), decision, departure, warned)
     nps_now = _feedback.expected_nps(c.attitude, load[:, month], progress)
     del load
+    if feedback_languages:  # its own random stream: without it nothing changes
+        answers["comment"] = _worded_comments(seed, feedback_languages, answers, c.n,
+                                              feedback_tone)
     tables["feedback"] = contract_frame("feedback", {
         "id": ids("F", len(answers["t"]), 8), "customer_id": cust_ids(answers["cust"]),
         "answered_at": ts(answers["t"]), "nps": answers["nps"],
@@ -256,6 +268,23 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     truth = {name: truth[name] for name in ("customers", "requests", "orders")}
     return Business(tables=tables, truth=truth, start=pd.Timestamp(start_day),
                     as_of=pd.Timestamp(as_of_day), horizon_days=horizon_days, seed=seed)
+
+
+def _worded_comments(seed: int, languages, answers, n_customers: int,
+                     tone: float) -> pa.Array:
+    """The answers' comments rewritten in the customers' languages, tone by score."""
+    from loyalist.datasets import _reviews
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(11)[10])
+    has = pc.is_valid(answers["comment"]).to_numpy(zero_copy_only=False)
+    score = np.where(np.isnan(answers["nps"]), 2.0 * np.nan_to_num(answers["satisfaction"],
+                                                                   nan=3.5),
+                     answers["nps"]) + rng.uniform(-0.5, 0.5, len(has))
+    rows = np.flatnonzero(has)
+    text = np.full(len(has), None, dtype=object)
+    text[rows] = _reviews.comments(rng, tuple(languages), answers["cust"][rows], n_customers,
+                                   score[rows], tone)
+    return pa.array(text, pa.string())
 
 
 def _customers_frame(c, cid, ts) -> pd.DataFrame:

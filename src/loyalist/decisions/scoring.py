@@ -26,6 +26,7 @@ from loyalist.features.service_signals import service_alerts, tracked_lifecycle
 from loyalist.models.churn import ChurnModel
 from loyalist.models.early_warning import (
     choose_mode,
+    complaint_texts,
     design,
     fit_on_plan,
     lapse_horizon,
@@ -39,6 +40,8 @@ ALERT_TEXT = {
     "cancel_words": "Wrote of cancelling on {at:%d %b %Y} (request {evidence_id})",
     "competitor_words": "Mentioned a competitor on {at:%d %b %Y} (request {evidence_id})",
     "complaint_words": "Complained on {at:%d %b %Y} (request {evidence_id})",
+    "unhappy_words": "Wrote like an unhappy customer on {at:%d %b %Y} ({evidence_table} "
+                     "{evidence_id}): {category}",
     "not_acknowledged": "Order {evidence_id} never acknowledged ({value:.0f} days)",
     "acknowledged_late": "Order {evidence_id} acknowledged {value:.1f} days after it was placed",
     "late_against_promise": "Order {evidence_id} late against its promise by {value:.1f} days",
@@ -74,8 +77,12 @@ def _alert_text(alerts: pd.DataFrame) -> pd.Series:
 
 
 def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
-                window_days: float = 90) -> pd.DataFrame:
-    """Alerts that need no model, each naming its evidence row, with a sentence."""
+                window_days: float = 90, texts: pd.DataFrame | None = None,
+                unhappy: float = 0.7) -> pd.DataFrame:
+    """Alerts that need no churn model, each naming its evidence row, with a sentence.
+
+    ``texts`` (unscored texts read by the firm's complaint model) adds one alert per
+    text of the window that reads like a low score (P >= ``unhappy``)."""
     policy = policy or ServicePolicy()
     have = available(store)
     parts = []
@@ -95,6 +102,16 @@ def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
             "customer_id": d["customer_id"], "kind": "detractor",
             "evidence_table": "feedback", "evidence_id": d["id"], "at": d["answered_at"],
             "value": d["nps"].astype(float), "category": '"' + d["comment"] + '"'}))
+    if texts is not None and len(texts):
+        now = pd.Timestamp(as_of)
+        t = texts[(texts["at"] < now) & (texts["at"] >= now - pd.Timedelta(days=window_days))
+                  & (texts["p_low"] >= unhappy)]
+        short = t["text"].str.slice(0, 70).where(t["text"].str.len() <= 70,
+                                                 t["text"].str.slice(0, 67) + "...")
+        parts.append(pd.DataFrame({
+            "customer_id": t["customer_id"], "kind": "unhappy_words",
+            "evidence_table": t["source"], "evidence_id": t["id"], "at": t["at"],
+            "value": t["p_low"], "category": '"' + short + '"'}))
     if not parts:  # typed even when empty: a saved table keeps comparable columns
         return pd.DataFrame({
             "customer_id": pd.Series(dtype="string"), "kind": pd.Series(dtype="string"),
@@ -118,7 +135,7 @@ def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
 #: which alert kinds back which whisper family
 _FAMILY_ALERTS = {
     "service": ("unanswered_request", "repeated_contact"),
-    "words": ("cancel_words", "competitor_words", "complaint_words"),
+    "words": ("cancel_words", "competitor_words", "complaint_words", "unhappy_words"),
     "follow_through": ("not_acknowledged", "acknowledged_late", "late_against_promise",
                        "not_followed_up"),
     "feedback": ("detractor",),
@@ -215,7 +232,10 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
                      f"{as_of.date()})")
     plan = plan_training(store, as_of, horizon, mode=mode, n_train_dates=n_train_dates,
                          spacing_days=spacing_days, season=season, known_until=day_after)
-    train = design(store, plan.dates, mode=mode, horizon=horizon, spec=spec, progress=step)
+    texts, note = complaint_texts(store) if available(store)["feedback"] else (None, "")
+    notes += [note] if note else []
+    train = design(store, plan.dates, mode=mode, horizon=horizon, spec=spec, progress=step,
+                   texts=texts)
     if train.empty or train["left"].nunique() < 2:
         raise DataError(f"Not enough history before {plan.recent[-1].date()} to learn who "
                         "leaves.", hint="Use a later --as-of, a shorter --horizon, or more data.")
@@ -224,7 +244,8 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     notes.extend(plan.notes)
     notes.extend(f"not used: {r.feature} ({r.reason})" for r in model.unused_.itertuples())
     step(f"scoring at {as_of:%Y-%m-%d}")
-    X = design(store, [as_of], mode=mode, horizon=horizon, spec=spec, labelled=False)
+    X = design(store, [as_of], mode=mode, horizon=horizon, spec=spec, labelled=False,
+               texts=texts)
     for col, why in X.attrs.get("unavailable", {}).items():
         if col in model.feature_names_:
             notes.append(f"{col} missing at {as_of.date()}: {why}")
@@ -244,7 +265,7 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     model_id = store.save_model("churn", pickle.dumps(model), info)
     step("reasons")
     reasons = whispers(model, X, contributions=contrib, p_leave=p, floor=reason_floor(store))
-    alerts = hard_alerts(store, as_of)
+    alerts = hard_alerts(store, as_of, texts=texts)
     reasons["evidence"] = evidence(store, reasons, alerts, as_of)
     scores = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of,
                            "p_leave": p, "model_id": model_id})

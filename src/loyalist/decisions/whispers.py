@@ -31,6 +31,13 @@ def _i(s: pd.Series) -> pd.Series:
     return s.round().astype("Int64").astype("string").fillna("?")
 
 
+def _days(s: pd.Series) -> pd.Series:
+    """'1 day', '12 days' (blank when missing)."""
+    n = s.round().astype("Int64")
+    return n.astype("string").fillna("?") + pd.Series(
+        np.where(n.fillna(0).to_numpy() == 1, " day", " days"), index=s.index)
+
+
 def _pick(conditions_texts, index) -> pd.Series:
     """First text whose condition holds, row by row (vectorised np.select)."""
     conds = [c.fillna(False).to_numpy(bool) for c, _ in conditions_texts]
@@ -50,16 +57,16 @@ def _purchase(x):
     cur, prev = _num(x, "orders_90d"), _num(x, "orders_prev_90d")
     basket = _num(x, "basket_change_90d")
     rhythm = (gaps >= MIN_GAPS) & typ.notna() & (typ > 0)
-    usual = ("usually orders every " + _i(typ) + " days (median of " + _i(gaps) + " gaps)")
+    usual = ("usually orders every " + _days(typ) + " (median of " + _i(gaps) + " gaps)")
     return _pick([
-        (rhythm & (rec >= 1.5 * typ), "No order for " + _i(rec) + " days; " + usual),
-        (days == 1, "New customer, one order so far (" + _i(rec) + " days ago)"),
+        (rhythm & (rec >= 1.5 * typ), "No order for " + _days(rec) + "; " + usual),
+        (days == 1, "New customer, one order so far (" + _days(rec) + " ago)"),
         ((cur < prev) & (prev >= 2), "Orders fell from " + _i(prev) + " to " + _i(cur)
          + " in the last 90 days"),
         (basket < 0.8, "Basket shrank " + _i(100 * (1 - basket)) + "% in the last 90 days"),
         ((days >= 2) & (days <= MIN_GAPS), "Only " + _i(days) + " orders so far, the last "
-         + _i(rec) + " days ago"),
-        (rhythm & (rec > typ), "No order for " + _i(rec) + " days, longer than usual: "
+         + _days(rec) + " ago"),
+        (rhythm & (rec > typ), "No order for " + _days(rec) + ", longer than usual: "
          + usual),
     ], x.index)
 
@@ -77,7 +84,10 @@ def _service(x):
 
 
 def _words(x):
+    unhappy = _num(x, "unhappy_texts")
     return _pick([
+        (unhappy > 0, "Wrote " + _i(unhappy) + " message(s) in 90 days that read like "
+         "those of customers who rated us low"),
         (_num(x, "cancel_cues") > 0, "Wrote of cancelling (" + _i(_num(x, "cancel_cues"))
          + "x in 90 days)"),
         (_num(x, "competitor_cues") > 0, "Mentioned a competitor or switching"),

@@ -34,7 +34,7 @@ FAMILY_RULES = [
     ("service", ("requests_recent", "callbacks_recent", "median_response_hours",
                  "max_response_hours", "misrouted_recent", "unanswered_open",
                  "oldest_unanswered_days", "unanswered_past_target")),
-    ("words", ("complaint_cues", "cancel_cues", "competitor_cues")),
+    ("words", ("complaint_cues", "cancel_cues", "competitor_cues", "unhappy_")),
     ("follow_through", ("orders_not_acknowledged", "orders_acknowledged_late",
                         "orders_late_against_promise", "orders_not_followed_up")),
     ("feedback", ("answers", "days_since_answer", "last_", "prev_", "nps_change",
@@ -42,7 +42,7 @@ FAMILY_RULES = [
                   "promoter")),
     ("usage", ("ev_",)),
     ("subscription", ("subs_", "mrr", "sub_tenure_days", "plan")),
-    ("value", ("p_alive", "expected_purchases", "clv")),
+    ("value", ("p_alive", "expected_purchases", "p_no_purchase", "clv")),
 ]
 
 

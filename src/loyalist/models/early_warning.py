@@ -33,6 +33,7 @@ from loyalist.features.labels import (
 from loyalist.features.rfm import rfm_summary
 from loyalist.models.bgnbd import BGNBD
 from loyalist.models.churn import ChurnModel
+from loyalist.models.complaints import fit_from_store, text_scores, unhappy_features
 from loyalist.models.evaluation import calibration_table, evaluate, paired_bootstrap
 
 #: the recency/frequency/monetary/tenure columns of the gradient-boosted RFM baseline
@@ -106,12 +107,13 @@ def labels_at(store, as_of, mode: str, horizon: int) -> pd.DataFrame:
 
 
 def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = None,
-           labelled: bool = True, progress: Callable[[str], None] | None = None
-           ) -> pd.DataFrame:
+           labelled: bool = True, progress: Callable[[str], None] | None = None,
+           texts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Features (and labels) of the eligible customers at each date, stacked.
 
-    ``.attrs["unavailable"]`` maps each feature that could not be computed at some
-    date to why (BG/NBD not fitted, say)."""
+    ``texts`` (from :func:`complaint_texts`) adds, per customer, the texts of the last
+    90 days that read like a low score. ``.attrs["unavailable"]`` maps each feature
+    that could not be computed at some date to why (BG/NBD not fitted, say)."""
     step = progress or (lambda _m: None)
     frames = []
     dates = list(dates)
@@ -127,6 +129,9 @@ def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = 
                 for c in ("p_alive", "expected_purchases", "p_no_purchase"):
                     unavailable.setdefault(c, btyd.attrs["failed"])
             f = f.merge(btyd, on="customer_id", how="left")
+        if texts is not None:
+            f = f.merge(unhappy_features(texts, d), on="customer_id", how="left")
+            f["unhappy_texts"] = f["unhappy_texts"].fillna(0.0)
         if labelled:
             lab = labels_at(store, d, mode, horizon)
             f = f.merge(lab, on="customer_id", how="inner")
@@ -226,6 +231,19 @@ def fit_on_plan(train: pd.DataFrame, plan: TrainingPlan, mode: str,
     if held is None:
         return model.fit(X, y, unavailable=unavailable)
     return model.fit(X, y, unavailable=unavailable, held_out=held, refit=False)
+
+
+def complaint_texts(store) -> tuple[pd.DataFrame | None, str]:
+    """Every unscored text (requests, unrated comments) read by the firm's own
+    complaint model, learnt from its rated feedback; None and why when there is too
+    little to learn from. The second value is a note for the user."""
+    model, why = fit_from_store(store)
+    if model is None:
+        return None, f"complaint language not learnt: {why}"
+    cv = model.cv_
+    return text_scores(store, model), (
+        f"complaint language learnt from {cv['comments']:,} rated comments (out-of-fold "
+        f"ROC AUC {cv['roc_auc']:.3f}) and read in every request")
 
 
 def lapse_horizon(store, before=None) -> int:
@@ -356,9 +374,12 @@ def backtest(store, *, mode: str = "auto", horizon: int | None = None, eval_date
     e = evaluation_date(store, horizon, eval_date)
     plan = plan_training(store, e, horizon, mode=mode, n_train_dates=n_train_dates,
                          spacing_days=spacing_days, season=season)
+    texts, note = complaint_texts(store) if available(store)["feedback"] else (None, "")
+    notes += [note] if note else []
     train = design(store, plan.dates, mode=mode, horizon=horizon, spec=spec,
-                   progress=progress)
-    test = design(store, [e], mode=mode, horizon=horizon, spec=spec, progress=progress)
+                   progress=progress, texts=texts)
+    test = design(store, [e], mode=mode, horizon=horizon, spec=spec, progress=progress,
+                  texts=texts)
     if train["left"].nunique() < 2 or test["left"].nunique() < 2:
         raise DataError("Not enough customers left (or stayed) to learn and test.",
                         hint="Use a longer history or another horizon.")
@@ -399,20 +420,22 @@ def backtest(store, *, mode: str = "auto", horizon: int | None = None, eval_date
     calib = calibration_table(y, scores["model"])
     boot = paired_bootstrap(y, scores[names], n_boot=bootstrap) if bootstrap else None
     path = risk_path(store, model, scores[["customer_id", "left"]], e, mode=mode,
-                     horizon=horizon, spec=spec, steps=path_steps)
+                     horizon=horizon, spec=spec, steps=path_steps, texts=texts)
     return Backtest(eval_date=e, horizon=horizon, mode=mode, train_dates=plan.dates,
                     metrics=metrics, calibration=calib, scores=scores, model=model,
                     notes=notes, risk_path=path, bootstrap=boot, plan=plan)
 
 
 def risk_path(store, model, outcome: pd.DataFrame, eval_date, *, mode: str, horizon: int,
-              spec=None, steps: int = 3, spacing_days: int = 30) -> pd.DataFrame:
+              spec=None, steps: int = 3, spacing_days: int = 30, texts=None
+              ) -> pd.DataFrame:
     """Mean P(leave) of the evaluation date's leavers and stayers at earlier dates:
     how early the model heard them. Columns: as_of, left, mean_p, customers."""
     rows = []
     for k in range(steps, -1, -1):
         d = pd.Timestamp(eval_date) - pd.Timedelta(days=spacing_days * k)
-        X = design(store, [d], mode=mode, horizon=horizon, spec=spec, labelled=False)
+        X = design(store, [d], mode=mode, horizon=horizon, spec=spec, labelled=False,
+                   texts=texts)
         X = X.merge(outcome, on="customer_id", how="inner")
         if X.empty:
             continue
