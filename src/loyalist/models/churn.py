@@ -33,21 +33,12 @@ from loyalist.models._churn_parts import Platt, SplineLogistic, TreePaths
 _SLICE = 100_000
 #: columns that identify a row, never features
 ID_COLUMNS = ("customer_id", "as_of", "left", "id")
+#: the trees' part when no tree improved on the offset model: the offset alone
+OFFSET_ONLY = "offset only"
 #: blend weights of the trees tried on the held-out rows
 _WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
 #: a column of whole numbers, all different, with a name like these is an identifier
 _ID_NAME = re.compile(r"(^|_)(id|num|number|no|key|code|clientnum|ref)($|_)", re.I)
-
-
-def _eval_xy() -> bool:
-    import inspect
-
-    from lightgbm import LGBMClassifier
-
-    return "eval_X" in inspect.signature(LGBMClassifier.fit).parameters
-
-
-_EVAL_XY = _eval_xy()
 
 
 def _check_fitted(model) -> None:
@@ -126,7 +117,8 @@ class ChurnModel:
     ----------
     feature_names_ : list of str
     categories_ : dict of column -> list of categories
-    model_ : lightgbm.Booster or None (no trees in a linear model)
+    model_ : lightgbm.Booster, None (no trees in a linear model), or ``"offset only"``
+        (no tree improved on the ``offset`` model on the held-out rows)
     linear_ : fitted scikit-learn pipeline of the logistic part, or None
     blend_weight_ : float, the trees' weight (1 = trees alone, 0 = logistic alone)
     n_trees_ : int, trees kept
@@ -256,8 +248,10 @@ class ChurnModel:
         M = X[self.feature_names_].copy()
         for c in self.feature_names_:
             if c in self.categories_:
-                M[c] = pd.Categorical(M[c].astype("string").astype(object),
-                                      categories=self.categories_[c])
+                v = M[c]
+                if not (pd.api.types.is_string_dtype(v) or v.dtype == object):
+                    v = v.astype("string")
+                M[c] = pd.Categorical(v.astype(object), categories=self.categories_[c])
             else:
                 M[c] = pd.to_numeric(M[c], errors="coerce").astype("float64")
         return M
@@ -267,39 +261,56 @@ class ChurnModel:
         # one thread is faster on small data (and on a busy machine: no spin-waiting)
         return 1 if rows < 100_000 else 2
 
-    def _trees(self, M, y, valid=None):
-        """Fit the trees; with ``valid`` (M, y) stop early on it. Returns the booster cut
-        to its best number of trees, and that number."""
+    def _dataset(self, M, y):
+        """All training rows binned once for LightGBM; each fit takes a subset."""
         import lightgbm
-        from lightgbm import LGBMClassifier
 
-        rows = np.arange(len(y))
-        if len(rows) > self.tree_max_rows:  # a random sample keeps the rates
-            rows = np.sort(np.random.default_rng(self.random_state + 1).choice(
-                rows, self.tree_max_rows, replace=False))
-        n = self.n_estimators or (self.max_estimators if valid is not None else 100)
-        clf = LGBMClassifier(
-            n_estimators=n, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples, max_depth=self.max_depth,
-            subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0,
-            random_state=self.random_state, n_jobs=self._n_jobs(len(rows)), verbose=-1,
-            deterministic=True, force_row_wise=True)
-        base = {} if self.offset_ is None else {"init_score": self._offset(M.iloc[rows])}
-        if valid is not None and self.n_estimators is None:
+        return lightgbm.Dataset(M, label=y, free_raw_data=False,
+                                params={"verbose": -1, "feature_pre_filter": False})
+
+    def _trees(self, data, y, train, valid=None, n=None):
+        """Fit the trees on rows ``train`` of ``data`` (the shared Dataset); with
+        ``valid`` rows stop early on them. Returns the booster cut to its best number
+        of trees, and that number."""
+        import lightgbm
+
+        train = np.asarray(train)
+        if len(train) > self.tree_max_rows:  # a random sample keeps the rates
+            train = np.random.default_rng(self.random_state + 1).choice(
+                train, self.tree_max_rows, replace=False)
+        train = np.sort(train)
+        params = {"objective": "binary", "learning_rate": self.learning_rate,
+                  "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
+                  "max_depth": self.max_depth, "bagging_fraction": 0.8, "bagging_freq": 1,
+                  "feature_fraction": 0.8, "lambda_l2": 1.0, "seed": self.random_state,
+                  "num_threads": self._n_jobs(len(train)), "verbose": -1,
+                  "deterministic": True, "force_row_wise": True}
+
+        def part(rows):
+            d = data.subset(rows)
             if self.offset_ is not None:
-                base["eval_init_score"] = [self._offset(valid[0])]
-            if _EVAL_XY:  # LightGBM >= 4.6 names the validation data eval_X, eval_y
-                base.update(eval_X=(valid[0],), eval_y=(valid[1],))
-            else:
-                base["eval_set"] = [valid]
-            clf.fit(M.iloc[rows], y[rows], eval_metric="binary_logloss",
-                    callbacks=[lightgbm.early_stopping(self.early_stopping_rounds,
-                                                       verbose=False)], **base)
-            best = max(int(clf.best_iteration_ or n), 1)
+                d.set_init_score(self._offsets[rows])
+            return d
+
+        if n is None:
+            n = self.n_estimators
+        if n == 0:
+            return OFFSET_ONLY, 0
+        if valid is not None and n is None:
+            booster = lightgbm.train(
+                params, part(train), num_boost_round=self.max_estimators,
+                valid_sets=[part(np.sort(np.asarray(valid)))],
+                callbacks=[lightgbm.early_stopping(self.early_stopping_rounds, verbose=False)])
+            best = max(int(booster.best_iteration or booster.current_iteration()), 1)
+            if self.offset_ is not None:  # did any tree improve on the offset alone?
+                rows = np.sort(np.asarray(valid))
+                p = 1.0 / (1.0 + np.exp(-self._offsets[rows]))
+                alone = _log_loss(y[rows], p)
+                if alone <= booster.best_score["valid_0"]["binary_logloss"]:
+                    return OFFSET_ONLY, 0
         else:
-            clf.fit(M.iloc[rows], y[rows], **base)
-            best = n
-        booster = clf.booster_
+            best = n or 100
+            booster = lightgbm.train(params, part(train), num_boost_round=best)
         if booster.current_iteration() > best:
             booster = lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best))
         return booster, best
@@ -318,15 +329,15 @@ class ChurnModel:
             lin.fit(M.iloc[rows], y[rows])
         return lin, lin
 
-    def _fit_parts(self, M, y, valid=None):
-        """Trees (stopped early on ``valid`` when given) and the logistic part, as the
-        learner asks; each None when not used. Returns (booster, trees, linear)."""
+    def _fit_parts(self, data, M, y, train, valid=None):
+        """Trees (stopped early on rows ``valid`` when given) and the logistic part on
+        rows ``train``, as the learner asks; each None when not used. Returns (booster,
+        trees, linear)."""
         booster, best, linear = None, 0, None
         if self.learner != "linear" and self.blend != 0:
-            vm = None if valid is None else (valid[0], valid[1])
-            booster, best = self._trees(M, y, vm)
+            booster, best = self._trees(data, y, train, valid)
         if self.learner != "trees" and self.blend != 1:
-            linear = self._linear(M, y)
+            linear = self._linear(M.iloc[train], y[train])
         return booster, best, linear
 
     def _offset(self, M) -> np.ndarray:
@@ -336,7 +347,10 @@ class ChurnModel:
         return np.where(np.isnan(z), self.offset_fill_, z)
 
     def _raw(self, booster, linear, M) -> tuple[np.ndarray | None, np.ndarray | None]:
-        zt = booster.predict(M, raw_score=True) if booster is not None else None
+        if isinstance(booster, str):  # OFFSET_ONLY
+            zt = np.zeros(len(M))
+        else:
+            zt = booster.predict(M, raw_score=True) if booster is not None else None
         if zt is not None and self.offset_ is not None:
             zt = zt + self._offset(M)
         zl = linear[1].intercept + linear[1].terms(M).sum(axis=1) if linear is not None else None
@@ -358,7 +372,7 @@ class ChurnModel:
             return None
         return d >= days[::-1][k - 1]
 
-    def _held_out(self, M, y, dates=None, held_out=None):
+    def _held_out(self, data, M, y, dates=None, held_out=None):
         """Held-out log-odds of both parts, the rows they belong to, the trees chosen,
         and the final parts when they need no refit."""
         from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
@@ -378,8 +392,7 @@ class ChurnModel:
         splits = list(folds.split(M, y))
         trees, kept = [], None
         for train, test in splits:
-            b, best, lin = self._fit_parts(M.iloc[train], y[train],
-                                           valid=(M.iloc[test], y[test]))
+            b, best, lin = self._fit_parts(data, M, y, train, valid=test)
             zt[test], zl[test] = [np.nan if z is None else z
                                   for z in self._raw(b, lin, M.iloc[test])]
             trees.append(best)
@@ -438,7 +451,10 @@ class ChurnModel:
             self.validation_ = {"held_out": "the rows given"}
         elif dates is not None and self._later_rows(dates) is not None:
             self.validation_ = {"held_out": "the latest as-of dates"}
-        zt, zl, seen, trees, kept = self._held_out(M, y, dates, held_out)
+        data = self._dataset(M, y) if self.learner != "linear" and self.blend != 0 else None
+        if self.offset_ is not None:
+            self._offsets = self._offset(M)
+        zt, zl, seen, trees, kept = self._held_out(data, M, y, dates, held_out)
         ys = y[seen]
         w = self._choose_blend(zt[seen], zl[seen], ys)
         z = (w * np.nan_to_num(zt[seen]) if w > 0 else 0.0) + (
@@ -464,8 +480,11 @@ class ChurnModel:
         if kept is not None and (len(y) > self.refit_rows or refit is False):
             booster, _, linear = kept
         else:
-            n_final = self.n_estimators or max(1, int(round(self.n_trees_ * 1.1)))
-            booster = self._trees_fixed(M, y, n_final) if use_trees else None
+            n_final = self.n_estimators or int(round(self.n_trees_ * 1.1))
+            if n_final == 0 and self.offset_ is None:
+                n_final = 1
+            booster = (self._trees(data, y, np.arange(len(y)), n=n_final)[0] if use_trees
+                       else None)
             linear = self._linear(M, y) if use_linear else None
             self.n_trees_ = n_final if use_trees else 0
         self.model_ = booster if use_trees else None
@@ -477,22 +496,17 @@ class ChurnModel:
         if self.linear_ is not None:
             self.linear_means_ = self.linear_terms_.terms(sample).mean(axis=0)
         self._summarise(M, y, sample)
+        self.__dict__.pop("_offsets", None)
         self.n_train_ = len(y)
         self.base_rate_ = float(y.mean())
         return self
 
-    def _trees_fixed(self, M, y, n):
-        saved = self.n_estimators
-        try:
-            self.n_estimators = n
-            return self._trees(M, y)[0]
-        finally:
-            self.n_estimators = saved
-
     def _summarise(self, M, y, sample) -> None:
         w = self.blend_weight_
         gain = np.zeros(len(self.feature_names_))
-        if self.model_ is not None:
+        if isinstance(self.model_, str):  # the offset alone
+            gain[self.feature_names_.index(self.offset_)] += w
+        elif self.model_ is not None:
             g = self.model_.feature_importance("gain")
             gain += w * g / max(g.sum(), 1e-12)
         if self.linear_ is not None:
@@ -503,10 +517,13 @@ class ChurnModel:
         self.summary_["share"] = self.summary_["gain"] / max(self.summary_["gain"].sum(), 1e-12)
         self.rates_ = _rates(M, y, self.random_state)
 
+    def _has_trees(self) -> bool:
+        return self.model_ is not None and not isinstance(self.model_, str)
+
     @property
     def paths_(self) -> TreePaths | None:
         """Path attribution tables of the trees (built on first use)."""
-        if self.model_ is not None and getattr(self, "_paths", None) is None:
+        if self._has_trees() and getattr(self, "_paths", None) is None:
             self._paths = TreePaths(self.model_)
         return getattr(self, "_paths", None)
 
@@ -524,6 +541,27 @@ class ChurnModel:
         _check_fitted(self)
         linear = (self.linear_, self.linear_terms_) if self.linear_ is not None else None
         return self._blend(*self._raw(self.model_, linear, self._matrix(X)))
+
+    def shift_calibration(self, X: pd.DataFrame, y) -> float:
+        """Move the calibration's intercept so that the mean probability on ``X`` is the
+        share of ``y`` that left (a recalibration in level, the ranking unchanged).
+        Returns the shift in log-odds."""
+        from scipy.optimize import brentq
+
+        _check_fitted(self)
+        if not isinstance(self.calibrator_, Platt):
+            raise DataError("shift_calibration needs the sigmoid calibration.")
+        target = float(np.mean(y))
+        z = self.calibrator_.a_ * self.decision_function(X) + self.calibrator_.b_
+
+        def gap(d):
+            return float(np.mean(1.0 / (1.0 + np.exp(-(z + d))))) - target
+
+        if not 0 < target < 1:
+            return 0.0
+        d = brentq(gap, -20.0, 20.0)
+        self.calibrator_.b_ += d
+        return float(d)
 
     def probability(self, log_odds) -> np.ndarray:
         """Calibrated probability from uncalibrated log-odds (the sum of a row's
@@ -555,15 +593,18 @@ class ChurnModel:
         gid = np.array([names.index(groups.get(f, f)) for f in self.feature_names_])
         one_hot = np.zeros((len(self.feature_names_), len(names)))
         one_hot[np.arange(len(gid)), gid] = 1.0
-        table = self.paths_.table(gid, len(names)) if self.model_ is not None else None
+        table = self.paths_.table(gid, len(names)) if self._has_trees() else None
         out = np.empty((len(X), len(names) + 1))
         for i in range(0, len(X), _SLICE):  # in slices: leaf indices are rows x trees
             M = self._matrix(X.iloc[i:i + _SLICE])
             tree = lin = None
             if self.model_ is not None:
-                leaves = self.model_.predict(M, pred_leaf=True)
-                t = self.paths_.contributions(np.asarray(leaves, dtype=np.int64), table)
-                bias = np.full(len(M), self.paths_.bias)
+                if self._has_trees():
+                    leaves = self.model_.predict(M, pred_leaf=True)
+                    t = self.paths_.contributions(np.asarray(leaves, dtype=np.int64), table)
+                    bias = np.full(len(M), self.paths_.bias)
+                else:  # the offset alone
+                    t, bias = np.zeros((len(M), len(names))), np.zeros(len(M))
                 if self.offset_ is not None:  # the starting point: its own feature's
                     off = self._offset(M)
                     t[:, gid[self.feature_names_.index(self.offset_)]] += off - self.offset_mean_
@@ -583,7 +624,9 @@ class ChurnModel:
                         f"{1 - self.blend_weight_:.0%}")
         lines = [f"ChurnModel: {self.n_train_:,} training rows, base rate "
                  f"{self.base_rate_:.1%}, {len(self.feature_names_)} features; {how}"
-                 + (f", {self.n_trees_} trees" if self.n_trees_ else ""),
+                 + (f", {self.n_trees_} trees" if self.n_trees_ else "")
+                 + (f"; no tree improved on {self.offset_} (used alone)"
+                    if isinstance(self.model_, str) else ""),
                  "held out: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float)
                                           else f"{k} {v}" for k, v in self.validation_.items()),
                  self.summary_.head(top).to_string(index=False)]

@@ -36,6 +36,8 @@ from loyalist.models.churn import ChurnModel
 from loyalist.models.complaints import fit_from_store, text_scores, unhappy_features
 from loyalist.models.evaluation import calibration_table, evaluate, paired_bootstrap
 
+#: recalibrate the level on the very date a year before the scored one
+ANCHOR = True
 #: the recency/frequency/monetary/tenure columns of the gradient-boosted RFM baseline
 RFM_COLUMNS = ("recency_days", "orders", "spend", "tenure_days")
 
@@ -230,7 +232,13 @@ def fit_on_plan(train: pd.DataFrame, plan: TrainingPlan, mode: str,
     unavailable = train.attrs.get("unavailable", {})
     if held is None:
         return model.fit(X, y, unavailable=unavailable)
-    return model.fit(X, y, unavailable=unavailable, held_out=held, refit=False)
+    model.fit(X, y, unavailable=unavailable, held_out=held, refit=False)
+    if ANCHOR and model.calibration == "sigmoid":  # the level of the date a year earlier
+        twin = min(plan.season, key=lambda d: abs(d - (plan.target - pd.Timedelta(days=365))))
+        rows = (train["as_of"] == twin).to_numpy()
+        if len(np.unique(y[rows])) == 2:
+            model.shift_calibration(X[rows], y[rows])
+    return model
 
 
 def complaint_texts(store) -> tuple[pd.DataFrame | None, str]:

@@ -213,7 +213,10 @@ def _peers(columns, categories):
             out[c] = out[c].astype(object).where(out[c].notna(), None)
         return out
 
-    return {"lightgbm": (lambda: LGBMClassifier(verbose=-1, random_state=0), lambda M: M),
+    # LightGBM's default settings, on one thread (the same trees as on more, and no
+    # time lost waiting for a busy machine's other core)
+    return {"lightgbm": (lambda: LGBMClassifier(verbose=-1, random_state=0, n_jobs=1),
+                         lambda M: M),
             "logistic": (logistic, as_text)}
 
 
