@@ -48,7 +48,7 @@ def test_complaint_model_on_held_out_feedback(seed):
                              LogisticRegression(max_iter=2000))
         q = peer.fit(train["comment"], train["nps"] <= 6).predict_proba(test["comment"])[:, 1]
         pattern = re.compile(load_cues()["complaint"])
-        cues = test["comment"].str.lower().map(lambda t: pattern.search(t) is not None)
+        cues = test["comment"].str.lower().map(lambda t, pat=pattern: pat.search(t) is not None)
         auc, auc_peer = roc_auc_score(y, p), roc_auc_score(y, q)
         auc_cues = roc_auc_score(y, cues.astype(float))
         print(f"seed {seed}, tone {tone}: {len(train)} comments; ROC AUC {auc:.4f}, TF-IDF+LR "
