@@ -120,10 +120,11 @@ def test_outcome_closes_the_item_and_keeps_its_history(world):
     assert item["item_id"] not in set(open_items(s)["item_id"])
     hist = item_history(s, item["item_id"])
     assert list(hist["event"]) == ["opened", "closed"]
-    assert hist["touch_id"].iloc[1] == touch and hist["outcome"].iloc[1] == "reached"
+    assert touch.closed == (item["item_id"],)
+    assert hist["touch_id"].iloc[1] == touch.touch_id and hist["outcome"].iloc[1] == "reached"
     t = s.table("touches").to_pandas()
     assert len(t) == n_touches + 1
-    row = t[t["id"] == touch].iloc[0]
+    row = t[t["id"] == touch.touch_id].iloc[0]
     assert (row["item_id"], row["playbook"], row["by"]) == (item["item_id"], item["playbook"],
                                                            "Ann")
     progress = worklist_progress(s).set_index("playbook")
@@ -314,11 +315,24 @@ def test_cli(base, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "opened" in r.stdout and "Open items" in r.stdout
     with loyalist.connect(store) as s:
-        item = open_items(s).iloc[0]
+        items = open_items(s)
+        n_touches = s.table("touches").count().execute()
+    several = items.groupby("customer_id")["item_id"].transform("size") > 1
+    item = items[several].iloc[0]
+    theirs = set(items.loc[items["customer_id"] == item["customer_id"], "item_id"])
+    # several open items and none named: each is listed, nothing is logged or closed
+    r = _cli("log", item["customer_id"], "--outcome", "saved", "--store", store)
+    assert r.returncode == 1 and all(i in r.stderr for i in theirs), r.stderr
+    assert "--item" in r.stderr and "Traceback" not in r.stderr
+    with loyalist.connect(store) as s:
+        assert s.table("touches").count().execute() == n_touches
+        assert theirs <= set(open_items(s)["item_id"])
     r = _cli("log", item["customer_id"], "--outcome", "saved", "--note", "renewed",
-             "--by", "Bo", "--store", store)
+             "--by", "Bo", "--item", item["item_id"], "--store", store)
     assert r.returncode == 0, r.stderr
-    assert item["item_id"] in r.stdout
+    assert f"closed {item['item_id']}" in r.stdout
+    with loyalist.connect(store) as s:
+        assert set(open_items(s)["item_id"]) & theirs == theirs - {item["item_id"]}
     for args, text in ((("log", "NOPE", "--outcome", "reached"), "No customer"),
                        (("log", item["customer_id"], "--outcome", "perhaps"), "Unknown outcome")):
         r = _cli(*args, "--store", store)

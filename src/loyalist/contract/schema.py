@@ -18,7 +18,11 @@ STORAGE_TYPES = {
     "timestamp": "TIMESTAMP",
     "float": "DOUBLE",
     "integer": "BIGINT",
+    "boolean": "BOOLEAN",
 }
+#: how a boolean may be written (any case); anything else is rejected
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,10 @@ CUSTOMERS = Table(
         Column("segment", "string", "Segment or tier the business uses (e.g. SMB, enterprise)."),
         Column("created_at", "timestamp", "When the customer relationship started."),
         Column("owner", "string", "Account manager responsible for the customer."),
+        Column("do_not_contact", "boolean", "The customer asked not to be contacted: no "
+               "outreach on the worklist (only answers to their own requests and orders), "
+               "left out of exports for dialers and of every message. Written true/false, "
+               "yes/no, y/n or 1/0."),
     ),
     natural_key=("id",),
     extra_attributes=True,

@@ -20,6 +20,7 @@ ARROW_TYPES = {
     "timestamp": pa.timestamp("us"),
     "float": pa.float64(),
     "integer": pa.int64(),
+    "boolean": pa.bool_(),
 }
 
 

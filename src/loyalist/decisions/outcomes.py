@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pandas as pd
 
-from loyalist.errors import DataError
+from loyalist.errors import DataError, PermissionDeniedError
 from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
 
 #: outcomes a person can log; all but ``no-answer`` close the item
@@ -147,24 +148,107 @@ def write_events(store, events: pd.DataFrame, assignments: pd.DataFrame | None =
             con.unregister("_loyalist_assign_src")
 
 
-def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = None,
-                by: str | None = None, item_id: str | None = None, kind: str = "call",
-                at=None) -> str:
-    """Record what happened when someone contacted a customer; return the touch id.
+#: how far ahead of now a logged contact may be dated (clocks and time zones differ)
+FUTURE_TOLERANCE = pd.Timedelta(days=1)
 
-    Appends one row to ``touches`` and, for the customer's open items (only ``item_id``
-    when given), an event: ``closed`` for every outcome but ``no-answer``, which is an
-    ``attempt`` until the item has had ``max_attempts`` of them.
+
+@dataclass(frozen=True)
+class Actor:
+    """Who logs an outcome, for the rule on closing another person's item. ``None`` (the
+    command line, run by whoever holds the store file) may close any item."""
+
+    name: str
+    admin: bool = False
+    #: whether any agent may close any item (``[worklist] any_agent_may_close``)
+    any_agent_may_close: bool = False
+
+    def may_close(self, owner) -> bool:
+        if self.admin or self.any_agent_may_close or owner is None or owner != owner:
+            return True
+        return same_person(self.name) == same_person(owner)
+
+
+def same_person(name: str) -> str:
+    """A name as compared with item owners: user ``chloe.novak`` owns "Chloe Novak"."""
+    return ".".join(str(name).lower().replace("_", " ").replace(".", " ").split())
+
+
+@dataclass(frozen=True)
+class Logged:
+    """What logging an outcome did: the touch stored and the items it closed or counted
+    as an attempt (by id), and the customer's items still open."""
+
+    touch_id: str
+    customer_id: str
+    outcome: str
+    at: pd.Timestamp
+    closed: tuple[str, ...] = ()
+    attempted: tuple[str, ...] = ()
+    still_open: tuple[str, ...] = ()
+    #: owners of closed items that were not the person logging (audited by callers)
+    closed_for_others: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.touch_id
+
+
+def contact_time(at) -> pd.Timestamp:
+    """When a contact happened, read from ``at`` (default now) and checked: a readable
+    time, in UTC, not in the future."""
+    return _when(at)
+
+
+def _when(at) -> pd.Timestamp:
+    now = pd.Timestamp.now("UTC").tz_localize(None)
+    if at is None:
+        return now
+    try:
+        when = pd.Timestamp(at)
+    except (ValueError, TypeError, OverflowError):
+        when = pd.NaT
+    if pd.isna(when):
+        raise DataError(f"Cannot read the time {str(at)[:60]!r}.",
+                        hint="Give a date and time as YYYY-MM-DD or YYYY-MM-DD HH:MM "
+                        "(ISO 8601), or leave it out for now.")
+    if when.tzinfo is not None:
+        when = when.tz_convert("UTC").tz_localize(None)
+    if when > now + FUTURE_TOLERANCE:
+        raise DataError(f"The contact is dated {when:%Y-%m-%d %H:%M}, in the future.",
+                        hint="Log a contact when it has happened; leave the time out for now.")
+    if when.year < 1900:
+        raise DataError(f"The contact is dated {when:%Y-%m-%d}, before 1900.",
+                        hint="Check the year.")
+    return when
+
+
+def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = None,
+                by: str | None = None, item_id: str | None = None, no_item: bool = False,
+                kind: str = "call", at=None, actor: Actor | None = None) -> Logged:
+    """Record what happened when someone contacted a customer.
+
+    Appends one row to ``touches`` and, for the item it answers, an event: ``closed``
+    for every outcome but ``no-answer``, which is an ``attempt`` until the item has had
+    ``max_attempts`` of them. The item is ``item_id`` when given; otherwise the
+    customer's only open item. When the customer has several open items and none is
+    named, nothing is written and the error lists them (``no_item=True`` logs the
+    contact without answering any item). ``actor`` may close only their own items
+    unless an admin (or ``any_agent_may_close``).
     """
     from loyalist.decisions.playbooks import load_playbooks
 
     outcome = normalise_outcome(outcome)
     customer_id = str(customer_id)
+    when = _when(at)
+    if item_id is not None and no_item:
+        raise DataError("Both an item and no item were asked for.",
+                        hint="Give --item ID or --no-item, not both.")
     if not _known_customer(store, customer_id):
         raise DataError(f"No customer {customer_id!r} in the store.",
                         hint="Check the id (loyalist worklist lists the customers to call).")
     items = _open_of(store, customer_id)
-    if item_id is not None:
+    if no_item:
+        items = items[:0]
+    elif item_id is not None:
         if item_id not in set(items["item_id"]):
             hist = item_history(store, item_id)
             why = ("is already closed" if len(hist) and hist["customer_id"].iloc[0] == customer_id
@@ -174,9 +258,20 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
                             hint="See the open items with loyalist worklist --customer ID, or "
                             "log without --item.")
         items = items[items["item_id"] == item_id]
-    when = pd.Timestamp(at) if at is not None else pd.Timestamp.now("UTC").tz_localize(None)
-    if when.tzinfo is not None:
-        when = when.tz_convert("UTC").tz_localize(None)
+    elif len(items) > 1:
+        listed = "; ".join(f"{r.item_id} ({r.playbook}, {r.owner or 'unassigned'})"
+                           for r in items.sort_values("item_id").itertuples())
+        raise DataError(f"Customer {customer_id} has {len(items)} open items: {listed}. "
+                        "Nothing was logged or closed.",
+                        hint="Name the item the contact answered with --item ID, or log the "
+                        "contact without closing an item with --no-item.")
+    if actor is not None:
+        others = items[~items["owner"].map(actor.may_close)]
+        if len(others):
+            raise PermissionDeniedError(
+                f"Item {others['item_id'].iloc[0]} belongs to {others['owner'].iloc[0]}; "
+                f"{actor.name} may not close it.",
+                hint="Ask its owner or an admin, or have an admin reassign it.")
     touch_id = f"touch-{uuid.uuid4().hex[:16]}"
     touch = pd.DataFrame({
         "id": [touch_id], "customer_id": [customer_id], "at": [when], "kind": [kind],
@@ -185,6 +280,7 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
         "playbook": [",".join(sorted(set(items["playbook"]))) or None]})
     touch = touch.astype({c: "string" for c in touch.columns if c != "at"})
     store.ingest("touches", touch)
+    closed, attempted = (), ()
     if len(items):
         limit = load_playbooks(store=store).settings.max_attempts
         closes = (outcome != "no-answer") | (items["attempts"] + 1 >= limit)
@@ -194,7 +290,14 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
             "customer_id": customer_id, "playbook": items["playbook"], "outcome": outcome,
             "touch_id": touch_id, "note": note if by is None else f"{by}: {note or ''}".strip()})
         write_events(store, events)
-    return touch_id
+        closed = tuple(items.loc[closes, "item_id"])
+        attempted = tuple(items.loc[~closes, "item_id"])
+    mine = actor.name if actor is not None else by
+    others = tuple(sorted({str(o) for i, o in zip(items["item_id"], items["owner"], strict=True)
+                           if i in closed and isinstance(o, str) and mine
+                           and same_person(o) != same_person(mine)}))
+    still = tuple(sorted(set(_open_of(store, customer_id)["item_id"])))
+    return Logged(touch_id, customer_id, outcome, when, closed, attempted, still, others)
 
 
 def worklist_progress(store, as_of=None) -> pd.DataFrame:

@@ -98,6 +98,8 @@ class Settings:
     prior_strength: float = 200
     default_team: str = "Retention team"
     control_share: float = 0.1
+    #: whether any agent may close another person's item (else its owner and admins)
+    any_agent_may_close: bool = False
 
 
 @dataclass(frozen=True)

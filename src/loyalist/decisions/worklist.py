@@ -73,6 +73,11 @@ class WorklistRun:
         return sum(self.waiting.values())
 
 
+#: alerts that are answers the customer is owed (their own request or order): a
+#: do-not-contact customer still gets these, and no other item
+REPLIES = ("unanswered_request", "repeated_contact", "not_acknowledged")
+
+
 # -- inputs --------------------------------------------------------------------------
 
 def _need(store, name: str) -> None:
@@ -103,11 +108,12 @@ def _people(store, as_of) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         people = con.execute(f"""
             WITH ids AS (SELECT customer_id FROM scores
                          UNION SELECT customer_id FROM _wl_alerts),
-                 c AS (SELECT DISTINCT ON (id) id AS customer_id, segment, owner
-                       FROM customers)
+                 c AS (SELECT DISTINCT ON (id) id AS customer_id, segment, owner,
+                              do_not_contact FROM customers)
             SELECT ids.customer_id, {opt["as_of"]} AS as_of, s.p_leave,
                    {opt["p_promoter"]} AS p_promoter, {opt["top_reason"]} AS top_reason,
-                   coalesce(v.value, 0.0) AS value, v.value_share, c.segment, c.owner
+                   coalesce(v.value, 0.0) AS value, v.value_share, c.segment, c.owner,
+                   coalesce(c.do_not_contact, false) AS do_not_contact
             FROM ids LEFT JOIN scores s ON s.customer_id = ids.customer_id
                      LEFT JOIN _wl_value v ON v.customer_id = ids.customer_id
                      LEFT JOIN c ON c.customer_id = ids.customer_id
@@ -181,6 +187,8 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
         m = people[people["p_leave"].notna()].merge(top, on="customer_id", how="left")
         m = m.assign(why=m["top_reason"] if "top_reason" in m else "At risk of leaving")
     keep = pd.Series(True, index=m.index)
+    if pb.alert not in REPLIES:  # outreach: never to a customer who asked for none
+        keep &= ~m["do_not_contact"].fillna(False).astype(bool)
     if pb.segment:
         keep &= m["segment"].isin(pb.segment)
     if pb.value_top is not None:

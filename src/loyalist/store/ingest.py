@@ -23,12 +23,13 @@ from pathlib import Path
 import duckdb
 
 from loyalist.contract.schema import Table, get_table
-from loyalist.errors import IngestError
+from loyalist.errors import IngestError, MappingError
 from loyalist.store import parsing
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import ATTRIBUTES, INGESTS, REJECTS
-from loyalist.store.parsing import Options, lit, q
+from loyalist.store.parsing import Options
 from loyalist.store.readers import Source, read_source
+from loyalist.store.sql import lit, q
 
 STAGE = "_loyalist_stage"
 
@@ -85,7 +86,10 @@ def run_ingest(
     mapping = parse_mapping(mapping)
     if isinstance(date_format, str):
         date_format = [date_format]
-    opts = Options(date_format=tuple(date_format or ()), decimal=decimal)
+    opts = Options(date_format=check_date_formats(con, date_format or ()), decimal=decimal)
+    if decimal not in (".", ","):
+        raise MappingError(f"Cannot use {decimal!r} as the decimal mark.",
+                           hint="Pass --decimal . or --decimal ,")
     step("reading")
     src = read_source(con, source, fmt=format, header=header, names=names,
                       delimiter=delimiter, encoding=encoding, sheet=sheet)
@@ -168,6 +172,27 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         inserted=counts["inserted"], updated=counts["updated"], unchanged=counts["unchanged"],
         rejected=n_rejected, rejects_file=rejects_file, ignored_columns=ignored,
         attributes_added=added, notes=notes, seconds=time.perf_counter() - started)
+
+
+def check_date_formats(con, formats) -> tuple[str, ...]:
+    """The date formats, each checked by the engine itself (bound, never pasted into
+    SQL), or a :class:`MappingError` naming the one it cannot use."""
+    out = []
+    for f in formats:
+        f = str(f)
+        if not f.strip() or len(f) > 100:
+            raise MappingError(f"Cannot use {f[:100]!r} as a date format.",
+                               hint="Give a strptime format of up to 100 characters, e.g. "
+                               "--date-format %d/%m/%Y.")
+        try:
+            con.execute("SELECT try_strptime('2000-01-01', ?)", [f]).fetchall()
+        except duckdb.Error as e:
+            problem = str(e).splitlines()[0].split(": ", 1)[-1]
+            raise MappingError(f"Cannot use the date format {f!r}: {problem}.",
+                               hint="Use strptime codes such as %Y %m %d %H %M %S %b, e.g. "
+                               "--date-format %d/%m/%Y.") from None
+        out.append(f)
+    return tuple(out)
 
 
 def _attribute_types(con, contract, src, attr_sources) -> dict[str, str]:

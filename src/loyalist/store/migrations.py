@@ -16,7 +16,7 @@ import duckdb
 
 from loyalist.contract.schema import TABLES
 from loyalist.errors import StoreVersionError
-from loyalist.store.parsing import q
+from loyalist.store.sql import q
 
 META = "_loyalist_meta"
 INGESTS = "_loyalist_ingests"
@@ -108,6 +108,18 @@ def _v5(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v6(con: duckdb.DuckDBPyConnection) -> None:
+    """Failed sign-ins per (account, address), for the back-off; a person link on
+    users; a do-not-contact flag on customers is a contract column (synced)."""
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS _loyalist_signin_failures (
+            account VARCHAR NOT NULL, address VARCHAR NOT NULL, failures INTEGER NOT NULL,
+            first_at TIMESTAMP, last_at TIMESTAMP, locked_until TIMESTAMP,
+            PRIMARY KEY (account, address));
+        ALTER TABLE _loyalist_users ADD COLUMN IF NOT EXISTS person VARCHAR;
+    """)
+
+
 #: (version, description, function); append only, never edit a released one
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ingest log, quarantine and attribute registry", _v1),
@@ -115,6 +127,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (3, "fitted models", _v3),
     (4, "worklist item events and control-group assignments", _v4),
     (5, "web accounts, sessions, tokens, audit log, idempotency keys", _v5),
+    (6, "sign-in back-off, a person behind each user", _v6),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -26,7 +26,7 @@ from loyalist.errors import DataError, StoreLockedError, UnknownTableError
 from loyalist.store import migrations
 from loyalist.store.ingest import IngestResult, run_ingest
 from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
-from loyalist.store.parsing import q
+from loyalist.store.sql import q
 
 _LOCK_RE = re.compile(r"(PID \d+)")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -227,6 +227,20 @@ class Store:
             raise DataError(f"No model {model_id} in the store.",
                             hint="See the stored models with loyalist models.")
         return bytes(rows[0][0]), json.loads(rows[0][1])
+
+    # -- one customer's data ---------------------------------------------------------
+    def customer_data(self, customer_id: str) -> dict:
+        """Everything held about one customer, JSON-ready (a subject-access export)."""
+        from loyalist.store.privacy import customer_data
+
+        return customer_data(self, customer_id)
+
+    def erase_customer(self, customer_id: str, *, by: str | None = None,
+                       ip: str | None = None) -> dict[str, int]:
+        """Erase one customer everywhere, in one transaction; rows removed per table."""
+        from loyalist.store.privacy import erase_customer
+
+        return erase_customer(self, customer_id, by=by, ip=ip)
 
     # -- inspecting ------------------------------------------------------
     def status(self) -> pd.DataFrame:

@@ -83,25 +83,30 @@ def log(
     outcome: str = typer.Option(..., help="reached, no-answer, saved, lost or escalated."),
     note: str = typer.Option(None, help="What was said or agreed."),
     by: str = typer.Option(None, help="Who made the contact."),
-    item: str = typer.Option(None, help="The worklist item answered (default: all the "
-                             "customer's open items)."),
+    item: str = typer.Option(None, help="The worklist item answered (default: the "
+                             "customer's only open item)."),
+    no_item: bool = typer.Option(False, "--no-item", help="Log the contact without closing "
+                                 "any item."),
     kind: str = typer.Option("call", help="call, email, visit, letter..."),
-    at: str = typer.Option(None, help="When it happened (default: now)."),
+    at: str = typer.Option(None, help="When it happened, YYYY-MM-DD [HH:MM] (default: now)."),
     store: str = STORE,
 ) -> None:
-    """Record the outcome of a contact (appended to touches; closes the item)."""
-    from loyalist.decisions.worklist import log_outcome, open_items
+    """Record the outcome of a contact (appended to touches; closes the item it answers)."""
+    from loyalist.decisions.worklist import log_outcome
 
     with loyalist.connect(store) as s:
-        before = set(open_items(s, customer_id=customer_id)["item_id"])
-        touch = log_outcome(s, customer_id, outcome, note=note, by=by, item_id=item, kind=kind,
-                            at=at)
-        after = set(open_items(s, customer_id=customer_id)["item_id"])
-    closed = sorted(before - after)
-    out.print(f"Logged {touch} for {customer_id}"
-              + (f"; closed {', '.join(closed)}" if closed else "")
-              + (f"; still open: {', '.join(sorted(after))}" if after else "") + ".",
-              highlight=False)
+        logged = log_outcome(s, customer_id, outcome, note=note, by=by, item_id=item,
+                             no_item=no_item, kind=kind, at=at)
+    parts = [f"Logged {logged.touch_id} for {customer_id}"]
+    if logged.closed:
+        parts.append(f"closed {', '.join(logged.closed)}")
+    if logged.attempted:
+        parts.append(f"attempt counted on {', '.join(logged.attempted)}")
+    if not logged.closed and not logged.attempted:
+        parts.append("no item closed")
+    if logged.still_open:
+        parts.append(f"still open: {', '.join(logged.still_open)}")
+    out.print("; ".join(parts) + ".", highlight=False, markup=False)
 
 
 def impact(

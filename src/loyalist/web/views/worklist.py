@@ -20,16 +20,11 @@ router = APIRouter()
 FILTERS = ("mine", "owner", "playbook", "segment", "due_before")
 
 
-def same_person(name: str) -> str:
-    """A name as compared with item owners: user ``chloe.novak`` owns "Chloe Novak"."""
-    return ".".join(str(name).lower().replace("_", " ").replace(".", " ").split())
-
-
 def worklist_items(store, caller: Caller, *, mine: bool = False, owner: str | None = None,
                    playbook: str | None = None, segment: str | None = None,
                    due_before: str | None = None, limit: int = 50, offset: int = 0) -> dict:
     """Open items, most urgent first, filtered; ``mine`` = owned by the caller."""
-    from loyalist.decisions.outcomes import open_items
+    from loyalist.decisions.outcomes import open_items, same_person
 
     if due_before:
         try:

@@ -1,5 +1,6 @@
-"""Accounts of the web app, kept in the store: users and roles, API tokens, sessions,
-and the audit log of every write.
+"""Accounts of the web app and the API, kept in the store: users and roles, API tokens,
+sessions, the back-off after failed sign-ins, idempotency keys, and the audit log of
+every write. The command line uses them too (``loyalist user``, ``loyalist token``).
 
 Secrets are never stored in clear: passwords are argon2 hashes (argon2-cffi), API
 tokens and session ids are random 32-byte values stored as their SHA-256 digest (the
@@ -7,7 +8,7 @@ token is shown once, when it is made). Roles are ordered: viewer < agent < admin
 role may do everything the roles before it may.
 
 >>> import loyalist
->>> from loyalist.web.accounts import Accounts
+>>> from loyalist.store.accounts import Accounts
 >>> accounts = Accounts(loyalist.connect(":memory:"))
 >>> accounts.add_user("ada", "correct horse battery", role="admin").role
 'admin'
@@ -29,13 +30,17 @@ import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from loyalist.errors import DataError, LoyalistError
+from loyalist.errors import AuthError, DataError, ForbiddenError, ThrottledError
 
 ROLES = ("viewer", "agent", "admin")
 USERS = "_loyalist_users"
 TOKENS = "_loyalist_tokens"
 SESSIONS = "_loyalist_sessions"
 AUDIT = "_loyalist_audit"
+FAILURES = "_loyalist_signin_failures"
+IDEMPOTENCY = "_loyalist_idempotency"
+#: the account name under which failed API tokens are counted (per address)
+TOKEN_ACCOUNT = "(api token)"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 #: shortest password accepted
 MIN_PASSWORD = 8
@@ -44,16 +49,21 @@ SESSION_HOURS = 12
 _hasher = PasswordHasher()
 
 
-class AuthError(LoyalistError, PermissionError):
-    """Wrong or missing credentials (HTTP 401)."""
+@dataclass(frozen=True)
+class Backoff:
+    """Sign-in back-off per (account, address): failures before the first wait, the
+    first wait in seconds, doubled by each further failure up to ``max_seconds``."""
 
-    status = 401
+    free_failures: int = 4
+    first_seconds: float = 30.0
+    max_seconds: float = 900.0
 
-
-class ForbiddenError(LoyalistError, PermissionError):
-    """Signed in, but the role does not allow this (HTTP 403)."""
-
-    status = 403
+    def wait(self, failures: int) -> float:
+        """Seconds locked after ``failures`` consecutive failures (0 while free)."""
+        over = failures - self.free_failures
+        if over <= 0:
+            return 0.0
+        return min(self.max_seconds, self.first_seconds * 2 ** min(over - 1, 30))
 
 
 @dataclass(frozen=True)
@@ -87,8 +97,9 @@ class Accounts:
     Every method opens its own cursor, so threads of the web server may call it at once.
     """
 
-    def __init__(self, store):
+    def __init__(self, store, *, backoff: Backoff | None = None):
         self.store = store
+        self.backoff = backoff or Backoff()
 
     def _run(self, sql: str, params=()) -> list[tuple]:
         con = self.store.cursor()
@@ -110,8 +121,8 @@ class Accounts:
         if self._run(f"SELECT 1 FROM {USERS} WHERE name = ?", [name]):
             raise DataError(f"User {name!r} exists already.",
                             hint="Pick another name, or see them with `loyalist user list`.")
-        self._run(f"INSERT INTO {USERS} VALUES (?, ?, ?, ?, false)",
-                  [name, role, _hasher.hash(password), _now()])
+        self._run(f"INSERT INTO {USERS} (name, role, password_hash, created_at, disabled) "
+                  "VALUES (?, ?, ?, ?, false)", [name, role, _hasher.hash(password), _now()])
         return User(name, role)
 
     def users(self) -> pd.DataFrame:
@@ -156,6 +167,85 @@ class Accounts:
             raise bad from None
         return User(name, role)
 
+    def sign_in(self, name: str, password: str, address: str | None) -> User:
+        """:meth:`authenticate` with the back-off: while (name, address) is locked the
+        password is not even checked (:class:`ThrottledError`); each failure is counted
+        and audited; a success clears the count of that address only."""
+        address = address or "unknown"
+        self.check_locked(name, address)
+        try:
+            user = self.authenticate(name, password)
+        except AuthError:
+            self.failed(name, address)
+            raise
+        self.clear_failures(name, address)
+        return user
+
+    def check_locked(self, account: str, address: str) -> None:
+        rows = self._run(f"SELECT locked_until FROM {FAILURES} WHERE account = ? AND address = ?"
+                         " AND locked_until > ?", [account, address, _now()])
+        if rows:
+            wait = max(1, int((rows[0][0] - _now()).total_seconds() + 0.999))
+            self.audit(None, "signin.throttled", account, {"retry_after": wait}, ip=address)
+            raise ThrottledError(
+                f"Too many failed sign-ins for {account!r} from this address.",
+                retry_after=wait, hint=f"Wait {wait} s and try again, or ask an admin to lift "
+                "the lock (loyalist user unlock NAME).")
+
+    def failed(self, account: str, address: str) -> int:
+        """Count one failure of (account, address); returns the consecutive count."""
+        now = _now()
+        con = self.store.cursor()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            row = con.execute(f"SELECT failures FROM {FAILURES} WHERE account = ? AND "
+                              "address = ?", [account, address]).fetchall()
+            n = (row[0][0] if row else 0) + 1
+            wait = self.backoff.wait(n)
+            until = now + timedelta(seconds=wait) if wait else None
+            con.execute(f"INSERT OR REPLACE INTO {FAILURES} VALUES (?, ?, ?, coalesce((SELECT "
+                        f"first_at FROM {FAILURES} WHERE account = ? AND address = ?), ?), ?, ?)",
+                        [account, address, n, account, address, now, now, until])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        self.audit(None, "signin.failed", account, {"failures": n, "locked_seconds": wait},
+                   ip=address)
+        return n
+
+    def clear_failures(self, account: str, address: str | None = None) -> int:
+        """Forget the failures of ``account`` (from one address, or all of them);
+        returns how many (account, address) records were cleared."""
+        if address is None:
+            n = self._run(f"SELECT count(*) FROM {FAILURES} WHERE account = ?", [account])[0][0]
+            self._run(f"DELETE FROM {FAILURES} WHERE account = ?", [account])
+        else:
+            n = self._run(f"SELECT count(*) FROM {FAILURES} WHERE account = ? AND address = ?",
+                          [account, address])[0][0]
+            self._run(f"DELETE FROM {FAILURES} WHERE account = ? AND address = ?",
+                      [account, address])
+        return int(n)
+
+    def unlock(self, name: str, by: User | str | None = None) -> int:
+        """Lift every sign-in lock of ``name`` (an admin's action, audited)."""
+        n = self.clear_failures(name)
+        self.audit(by, "signin.unlock", name, {"records": n})
+        return n
+
+    def failures(self) -> pd.DataFrame:
+        """Sign-in failures still counted, locked ones first (the admin view's alert)."""
+        con = self.store.cursor()
+        try:
+            return con.execute(
+                f"SELECT account, address, failures, first_at, last_at, locked_until, "
+                f"coalesce(locked_until > ?, false) AS locked FROM {FAILURES} "
+                "ORDER BY locked DESC, last_at DESC", [_now()]).df()
+        finally:
+            con.close()
+
     # -- API tokens --------------------------------------------------------------------
     def create_token(self, name: str, label: str | None = None) -> str:
         """A new API token for user ``name``; returned once, stored only as its digest."""
@@ -166,12 +256,18 @@ class Accounts:
                   [digest(token), name, label, _now()])
         return token
 
-    def user_for_token(self, token: str) -> User:
+    def user_for_token(self, token: str, address: str | None = None) -> User:
+        """The user of a valid token. With ``address``, wrong tokens from it are
+        throttled like sign-ins."""
+        if address is not None:
+            self.check_locked(TOKEN_ACCOUNT, address)
         rows = self._run(
             f"SELECT u.name, u.role FROM {TOKENS} t JOIN {USERS} u ON u.name = t.user_name "
             "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND NOT u.disabled",
             [digest(token or "")])
         if not rows:
+            if address is not None:
+                self.failed(TOKEN_ACCOUNT, address)
             raise AuthError("The API token is not valid.",
                             hint="Create one with `loyalist token create NAME` and send it as "
                             "'Authorization: Bearer TOKEN'.")
@@ -201,6 +297,17 @@ class Accounts:
 
     def end_session(self, sid: str) -> None:
         self._run(f"DELETE FROM {SESSIONS} WHERE id_hash = ?", [digest(sid or "")])
+
+    # -- idempotency keys --------------------------------------------------------------
+    def replay(self, key: str, user: str) -> tuple[str, dict] | None:
+        """(fingerprint, body) of the first request sent with ``key`` by ``user``."""
+        rows = self._run(f"SELECT fingerprint, body FROM {IDEMPOTENCY} WHERE key = ? AND "
+                         "user_name = ?", [key, user])
+        return (rows[0][0], json.loads(rows[0][1])) if rows else None
+
+    def remember(self, key: str, user: str, fingerprint: str, body: dict) -> None:
+        self._run(f"INSERT INTO {IDEMPOTENCY} VALUES (?, ?, ?, 200, ?, ?)",
+                  [key, user, fingerprint, json.dumps(body, default=str), _now()])
 
     # -- audit -------------------------------------------------------------------------
     def audit(self, user: User | str | None, action: str, target: str | None = None,
