@@ -89,7 +89,8 @@ class Site:
         self.store.close()
 
 
-def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None) -> Site:
+def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
+               limits=None) -> Site:
     """A store of a synthetic business with three users, served by uvicorn on loopback.
     The sign-in back-off is off unless given (the route matrix sends wrong tokens on
     purpose hundreds of times; the back-off has tests of its own)."""
@@ -114,7 +115,7 @@ def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None) -> 
         tokens[role] = accounts.create_token(role)
     accounts.add_user(OWNER, PASSWORD, role="agent")
     tokens[OWNER] = accounts.create_token(OWNER)
-    app = create_app(store, backoff=backoff or Backoff(free_failures=10**9))
+    app = create_app(store, backoff=backoff or Backoff(free_failures=10**9), limits=limits)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))

@@ -60,6 +60,15 @@ class TooLarge(HTTPException):
         super().__init__(413, f"The request body is larger than {limit / 2**20:,.0f} MB.")
 
 
+def _flatten(routes) -> list:
+    """Routes with included routers opened up (FastAPI may keep them as one entry)."""
+    out = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        out += _flatten(inner.routes) if inner is not None else [route]
+    return out
+
+
 def _role_of(dependant) -> str | None:
     for dep in dependant.dependencies:
         role = getattr(dep.call, "role", None) or _role_of(dep)
@@ -98,7 +107,7 @@ class Guard:
 
     def _rule(self, scope) -> RouteRule:
         partial = None
-        for route in scope["app"].router.routes:
+        for route in _flatten(scope["app"].router.routes):
             match, _ = route.matches(scope)
             if match == Match.FULL:
                 return self._rule_of(route)
