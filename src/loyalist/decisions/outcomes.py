@@ -8,13 +8,13 @@ Nothing here updates a row in place. Every item is a series of events in
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 
+import ibis
 import pandas as pd
 
 from loyalist.errors import DataError, PermissionDeniedError
-from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
+from loyalist.store.worklist import assignments, events, history, open_events, write_events
 
 #: outcomes a person can log; all but ``no-answer`` close the item
 OUTCOMES = ("reached", "no-answer", "saved", "lost", "escalated")
@@ -23,24 +23,10 @@ ITEM_COLUMNS = ["item_id", "customer_id", "playbook", "reason_kind", "must_do", 
                 "evidence", "action", "script", "owner", "priority", "expected_value_saved",
                 "p_leave", "value", "opened_at", "due_at", "attempts", "status"]
 
-#: an ``opened`` event ``o`` whose item has no ``closed`` event
-_IS_OPEN = (f"o.event = 'opened' AND NOT EXISTS (SELECT 1 FROM {WORKLIST} c "
-            "WHERE c.event = 'closed' AND c.item_id = o.item_id)")
-_OPEN_SQL = f"""
-    WITH o AS (SELECT * FROM {WORKLIST} o WHERE {_IS_OPEN}),
-    a AS (SELECT item_id, count(*) AS attempts FROM {WORKLIST} WHERE event = 'attempt'
-          GROUP BY item_id)
-    SELECT o.item_id, o.customer_id, o.playbook, o.reason_kind, o.must_do, o.why, o.evidence,
-           o.action, o.script, o.owner, o.expected_value_saved, o.p_leave, o.value,
-           o."at" AS opened_at, o.due_at, coalesce(a.attempts, 0) AS attempts
-    FROM o LEFT JOIN a USING (item_id)
-"""
-
-
 def open_keys(store) -> pd.DataFrame:
     """Only ``item_id, customer_id, playbook, opened_at`` of the open items (light)."""
-    return store.raw.execute(f'SELECT item_id, customer_id, playbook, "at" AS opened_at '
-                             f"FROM {WORKLIST} o WHERE {_IS_OPEN}").df()
+    return open_events(store).select("item_id", "customer_id", "playbook",
+                                     "opened_at").to_pandas()
 
 
 def open_items(store, *, owner: str | None = None, playbook: str | None = None,
@@ -50,35 +36,28 @@ def open_items(store, *, owner: str | None = None, playbook: str | None = None,
     ``priority`` is the item's place in that order (1 = first) among all open items,
     before the filters are applied.
     """
-    where, params = [], []
+    o = open_events(store)
+    o = o.mutate(priority=ibis.row_number().over(order_by=[
+        ibis.desc("must_do"), o.expected_value_saved.desc(nulls_first=False), "due_at",
+        "item_id"]) + 1, status=ibis.literal("open"))
     for col, value in (("owner", owner), ("playbook", playbook),
                        ("customer_id", customer_id)):
         if value is not None:
-            where.append(f"{col} = ?")
-            params.append(value)
+            o = o.filter(o[col] == value)
     if due_before is not None:
-        where.append("due_at < ?")
-        params.append(pd.Timestamp(due_before).to_pydatetime())
-    clause = ("WHERE " + " AND ".join(where)) if where else ""
-    df = store.raw.execute(f"""
-        SELECT *, 'open' AS status FROM (
-            SELECT *, row_number() OVER (ORDER BY must_do DESC, expected_value_saved DESC
-                                         NULLS LAST, due_at, item_id) AS priority
-            FROM ({_OPEN_SQL})) {clause} ORDER BY priority""", params).df()
-    return df[ITEM_COLUMNS]
+        o = o.filter(o.due_at < pd.Timestamp(due_before).to_pydatetime())
+    return o.order_by("priority").to_pandas()[ITEM_COLUMNS]
 
 
 def _open_of(store, customer_id: str) -> pd.DataFrame:
     """The open items of one customer (no priority: it is not needed to log)."""
-    return store.raw.execute(f"SELECT * FROM ({_OPEN_SQL}) WHERE customer_id = ?",
-                             [customer_id]).df()
+    o = open_events(store)
+    return o.filter(o.customer_id == customer_id).to_pandas()
 
 
 def item_history(store, item_id: str | None = None) -> pd.DataFrame:
     """Every event of every item (or of one), oldest first."""
-    where, params = ("WHERE item_id = ?", [item_id]) if item_id else ("", [])
-    return store.raw.execute(f"SELECT * FROM {WORKLIST} {where} ORDER BY event_id",
-                             params).df()
+    return history(store, item_id)
 
 
 def normalise_outcome(outcome: str) -> str:
@@ -95,57 +74,6 @@ def _known_customer(store, customer_id: str) -> bool:
         if t.filter(t[col] == customer_id).count().execute():
             return True
     return False
-
-
-def _append_events(con, events: pd.DataFrame) -> None:
-    """Append item events (``item_id`` given) in the open transaction of ``con``."""
-    cols = [c for c in events.columns if c != "event_id"]
-    con.register("_loyalist_events_src", events)
-    names = ", ".join(f'"{c}"' for c in cols)
-    con.execute(f"INSERT INTO {WORKLIST} (event_id, {names}) SELECT nextval('{WORKLIST}_seq'), "
-                f"{names} FROM _loyalist_events_src")
-    con.unregister("_loyalist_events_src")
-
-
-@contextmanager
-def _transaction(store):
-    """A cursor inside one transaction: committed when the block ends, else rolled back."""
-    con = store.cursor()
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        con.close()
-        raise
-    con.execute("COMMIT")
-    con.close()
-
-
-def write_events(store, events: pd.DataFrame, assignments: pd.DataFrame | None = None, *,
-                 opened: pd.DataFrame | None = None) -> None:
-    """Append item events, assignments and newly opened items (which get their id from
-    the event sequence) in one transaction."""
-    if not (len(events) or (assignments is not None and len(assignments))
-            or (opened is not None and len(opened))):
-        return
-    with _transaction(store) as con:
-        if opened is not None and len(opened):
-            con.register("_loyalist_open_src", opened)
-            cols = ", ".join(f'"{c}"' for c in opened.columns)
-            con.execute(
-                f"INSERT INTO {WORKLIST} (event_id, item_id, {cols}) SELECT e, 'W' || "
-                f"lpad(CAST(e AS VARCHAR), 7, '0'), {cols} FROM (SELECT nextval("
-                f"'{WORKLIST}_seq') AS e, * FROM _loyalist_open_src)")
-            con.unregister("_loyalist_open_src")
-        if len(events):
-            _append_events(con, events)
-        if assignments is not None and len(assignments):
-            con.register("_loyalist_assign_src", assignments)
-            cols = ", ".join(assignments.columns)
-            con.execute(f"INSERT INTO {ASSIGNMENTS} ({cols}) SELECT {cols} "
-                        "FROM _loyalist_assign_src")
-            con.unregister("_loyalist_assign_src")
 
 
 #: how far ahead of now a logged contact may be dated (clocks and time zones differ)
@@ -284,12 +212,12 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
     if len(items):
         limit = load_playbooks(store=store).settings.max_attempts
         closes = (outcome != "no-answer") | (items["attempts"] + 1 >= limit)
-        events = pd.DataFrame({
+        answered = pd.DataFrame({
             "item_id": items["item_id"], "event": closes.map({True: "closed", False: "attempt"}),
             "at": when, "recorded_at": pd.Timestamp.now("UTC").tz_localize(None),
             "customer_id": customer_id, "playbook": items["playbook"], "outcome": outcome,
             "touch_id": touch_id, "note": note if by is None else f"{by}: {note or ''}".strip()})
-        write_events(store, events)
+        write_events(store, answered)
         closed = tuple(items.loc[closes, "item_id"])
         attempted = tuple(items.loc[~closes, "item_id"])
     mine = actor.name if actor is not None else by
@@ -303,17 +231,15 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
 def worklist_progress(store, as_of=None) -> pd.DataFrame:
     """One row per playbook: items open, closed and overdue (due before ``as_of``, by
     default the last run's date), outcomes logged by kind, and customers held out."""
-    con = store.raw
+    e = events(store)
     if as_of is None:
-        as_of = con.execute(f"SELECT max(\"at\") FROM {WORKLIST} WHERE event = 'opened'"
-                            ).fetchall()[0][0]
+        as_of = e.filter(e.event == "opened")["at"].max().execute()
     items = open_items(store)
-    hist = con.execute(f"SELECT playbook, count(DISTINCT item_id) FILTER (WHERE event = "
-                       f"'opened') AS opened, count(*) FILTER (WHERE event = 'closed') AS closed"
-                       f" FROM {WORKLIST} GROUP BY playbook").df().set_index("playbook")
+    hist = e.group_by("playbook").aggregate(
+        closed=(e.event == "closed").cast("int64").sum()).to_pandas().set_index("playbook")
     out = pd.DataFrame(index=hist.index)
     out["open"] = items.groupby("playbook").size().reindex(out.index).fillna(0).astype(int)
-    out["closed"] = hist["closed"].astype(int)
+    out["closed"] = hist["closed"].fillna(0).astype(int)
     due = items[items["due_at"] < pd.Timestamp(as_of)] if as_of is not None else items[:0]
     out["overdue"] = due.groupby("playbook").size().reindex(out.index).fillna(0).astype(int)
     t = store.table("touches")
@@ -325,9 +251,9 @@ def worklist_progress(store, as_of=None) -> pd.DataFrame:
         col = o.replace("-", "_")
         out[col] = (by[o].reindex(out.index) if o in by else pd.Series(0, index=out.index)
                     ).fillna(0).astype(int)
-    held = con.execute(f"SELECT playbook, count(DISTINCT customer_id) FILTER (WHERE arm = "
-                       f"'control') AS held_out, count(DISTINCT customer_id) FILTER (WHERE "
-                       f"arm = 'treatment') AS treated FROM {ASSIGNMENTS} GROUP BY playbook"
-                       ).df().set_index("playbook")
-    out = out.join(held, how="outer").fillna(0).astype(int)
+    a = assignments(store)
+    held = a.group_by("playbook").aggregate(
+        held_out=a.customer_id.nunique(where=a.arm == "control"),
+        treated=a.customer_id.nunique(where=a.arm == "treatment")).to_pandas()
+    out = out.join(held.set_index("playbook"), how="outer").fillna(0).astype(int)
     return out.rename_axis("playbook").reset_index()

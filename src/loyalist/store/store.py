@@ -103,6 +103,19 @@ class Store:
         """A new DuckDB cursor on the same database, for one thread's own transactions."""
         return self._db.cursor()
 
+    def view(self) -> Store:
+        """The same store seen through a cursor (and an Ibis backend) of its own, for one
+        thread: a DuckDB connection must not be used by two threads at once."""
+        import copy
+
+        import ibis
+
+        other = copy.copy(self)
+        other._db = self.cursor()
+        other._db.execute("SET TimeZone = 'UTC'")
+        other.ibis = ibis.duckdb.from_connection(other._db)
+        return other
+
     def tables(self) -> list[str]:
         """Names of the contract tables and derived tables in the store."""
         derived = [r[0] for r in self._db.execute(f"SELECT name FROM {DERIVED} ORDER BY name"

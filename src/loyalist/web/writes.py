@@ -9,6 +9,7 @@ the first answer and writes nothing.
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import shutil
 import tempfile
@@ -133,11 +134,24 @@ def ingest_source(state, caller, table: str, source, *, label: str, content: byt
     return body, replayed
 
 
+def upload_name(filename: str | None) -> str:
+    """A safe local name for an uploaded file: its last part only, plain characters, at
+    most 100 characters before an extension of at most 10 (the extension tells the
+    format)."""
+    name = Path(str(filename or "").replace("\\", "/").replace("\x00", "")).name
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    clean = re.sub(r"[^A-Za-z0-9._ -]+", "_", stem).strip(" .")[:100] or "upload"
+    ext = re.sub(r"[^A-Za-z0-9]+", "", ext)[:10]
+    return f"{clean}.{ext}" if ext else clean
+
+
 def ingest_upload(state, caller, table: str, upload, *, key: str | None = None,
                   **options) -> tuple[dict, bool]:
     """Ingest an uploaded file: saved under its own name in a temporary folder first, so
     the quarantine names the file the user sent."""
-    name = Path(upload.filename or "upload.csv").name or "upload.csv"
+    name = upload_name(upload.filename)
     folder = Path(tempfile.mkdtemp(prefix="loyalist-upload-"))
     try:
         path = folder / name
