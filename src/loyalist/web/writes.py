@@ -9,8 +9,8 @@ the first answer and writes nothing.
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
