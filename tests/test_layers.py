@@ -9,7 +9,7 @@ import loyalist
 
 PKG = Path(loyalist.__file__).parent
 #: lowest first; a module may import its own layer and the ones before it
-LAYERS = ["errors", "contract", "store", "datasets", "features", "models", "decisions", "web",
+LAYERS = ["errors", "contract", "settings", "store", "datasets", "features", "models", "decisions", "web",
           "cli"]
 
 

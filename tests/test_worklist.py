@@ -20,7 +20,6 @@ import pytest
 
 import loyalist
 from loyalist.datasets import make_business
-from loyalist.decisions.playbooks import default_playbooks, load_playbooks
 from loyalist.decisions.scoring import MUST_DO, hard_alerts
 from loyalist.decisions.worklist import (
     build_worklist,
@@ -30,6 +29,8 @@ from loyalist.decisions.worklist import (
     worklist_progress,
 )
 from loyalist.errors import DataError, LoyalistError, SourceError
+from loyalist.settings import Settings
+from loyalist.settings.worklist import default_playbooks, load_playbooks
 
 TABLES = ("customers", "orders", "subscriptions", "requests", "feedback")
 
@@ -176,6 +177,7 @@ def test_caps_per_owner_per_day(world, tmp_path):
     (tmp_path / "loyalist.toml").write_text(
         '[worklist]\ncontrol_share = 0\n\n[[worklist.playbook]]\nname = "save_call"\n'
         "min_p_leave = 0.3\ncap_per_owner_per_day = 2\n")
+    s.settings = Settings.load(s)  # settings are read once, when the store opens
     pbs = load_playbooks(store=s)
     assert pbs.get("save_call").cap_per_owner_per_day == 2
     run = build_worklist(s, as_of)
@@ -261,7 +263,7 @@ def test_draw_is_deterministic(base, tmp_path):
      "'min_p_leave' must be between 0 and 1"),
     ('[[worklist.playbook]]\nname = "x"\n', "missing key 'action'"),
     ('[[worklist.playbook]]\nname = "x"\naction = "a"\nowner = "boss"\n', "'owner' 'boss'"),
-    ('[worklist]\nwindow = 30\n', "unknown setting 'window'"),
+    ('[worklist]\nwindow = 30\n', "unknown key 'window' in \\[worklist\\]"),
     ('[worklist\n', "not valid TOML"),
 ])
 def test_playbook_errors_name_the_bad_key(tmp_path, text, match):
@@ -355,6 +357,7 @@ def test_default_caps_keep_a_backlog_for_later_days_and_must_do_first(world, tmp
     # a tighter cap than the default, so the 1,500-customer business has a backlog
     (tmp_path / "loyalist.toml").write_text(
         '[[worklist.playbook]]\nname = "follow_up_order"\ncap_per_owner_per_day = 1\n')
+    s.settings = Settings.load(s)  # settings are read once, when the store opens
     defaults = {p.name: p for p in default_playbooks()}
     for name in ("call_back_unanswered", "resolve_repeated_contact", "follow_up_order"):
         assert defaults[name].must_do and defaults[name].cap_per_owner_per_day
@@ -388,6 +391,7 @@ def test_stale_follow_up_is_no_longer_a_follow_up(world, tmp_path):
     (tmp_path / "loyalist.toml").write_text(
         '[[worklist.playbook]]\nname = "follow_up_order"\nmax_age_days = 10000\n'
         "cap_per_owner_per_day = 100000\n")
+    s.settings = Settings.load(s)  # settings are read once, when the store opens
     again = build_worklist(s, as_of + pd.Timedelta(days=1))
     got = set(again.items.loc[again.items["playbook"] == "follow_up_order", "customer_id"])
     assert got & set(age[age > 30].index)

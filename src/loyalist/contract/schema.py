@@ -19,6 +19,7 @@ STORAGE_TYPES = {
     "float": "DOUBLE",
     "integer": "BIGINT",
     "boolean": "BOOLEAN",
+    "blob": "BLOB",
 }
 #: how a boolean may be written (any case); anything else is rejected
 TRUE_WORDS = ("true", "t", "yes", "y", "1")

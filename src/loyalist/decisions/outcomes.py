@@ -162,8 +162,6 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
     contact without answering any item). ``actor`` may close only their own items
     unless an admin (or ``any_agent_may_close``).
     """
-    from loyalist.decisions.playbooks import load_playbooks
-
     outcome = normalise_outcome(outcome)
     customer_id = str(customer_id)
     when = _when(at)
@@ -210,7 +208,7 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
     store.ingest("touches", touch)
     closed, attempted = (), ()
     if len(items):
-        limit = load_playbooks(store=store).settings.max_attempts
+        limit = store.settings.worklist.settings.max_attempts
         closes = (outcome != "no-answer") | (items["attempts"] + 1 >= limit)
         answered = pd.DataFrame({
             "item_id": items["item_id"], "event": closes.map({True: "closed", False: "attempt"}),

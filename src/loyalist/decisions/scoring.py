@@ -10,13 +10,13 @@ and settings.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from loyalist.contract.derived import MUST_DO
 from loyalist.decisions.whispers import families, whispers
 from loyalist.errors import DataError
 from loyalist.features.builder import FeatureSpec, available
@@ -39,9 +39,6 @@ ALERT_TEXT = {
     "not_followed_up": "Order {evidence_id} not followed up {value:.0f} days after delivery",
     "detractor": "Gave NPS {value:.0f} on {at:%d %b %Y}: {category}",
 }
-#: alerts a person should act on before any model-ranked item
-MUST_DO = ("unanswered_request", "repeated_contact", "not_acknowledged", "not_followed_up",
-           "detractor")
 
 
 @dataclass
@@ -70,7 +67,7 @@ def _alert_text(alerts: pd.DataFrame) -> pd.Series:
 def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
                 window_days: float = 90) -> pd.DataFrame:
     """Alerts that need no model, each naming its evidence row, with a sentence."""
-    policy = policy or ServicePolicy()
+    policy = policy or store.settings.service
     have = available(store)
     parts = []
     if have["requests"]:
@@ -187,8 +184,12 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     p = model.probability(contrib.sum(axis=1).to_numpy())
     info = {"kind": "churn", "mode": mode, "horizon": horizon, "as_of": as_of,
             "train_dates": [str(d.date()) for d in dates], "train_rows": len(train),
-            "base_rate": model.base_rate_, "features": model.feature_names_}
-    model_id = store.save_model("churn", pickle.dumps(model), info)
+            "base_rate": model.base_rate_, "features": model.feature_names_,
+            # the features look back from the first training date; labels run to as_of
+            "trained_on": {"from": str(dates[0].date()), "to": str(as_of.date()),
+                           "rows": len(train)},
+            "metrics": {"base_rate": round(model.base_rate_, 4)}}
+    model_id = store.save_model("churn", model, info)
     step("reasons")
     reasons = whispers(model, X, contributions=contrib)  # for every scored customer
     alerts = hard_alerts(store, as_of)
@@ -234,6 +235,11 @@ def advocacy(store, as_of, X: pd.DataFrame, spec: FeatureSpec | None = None
         return None
     survey = tuple(c for c in X.columns if family_of(c) == "feedback")
     model = ChurnModel(exclude=survey, n_estimators=200).fit(X[answered], y)
+    store.save_model("advocacy", model, {
+        "kind": "advocacy", "as_of": as_of, "features": model.feature_names_,
+        "trained_on": {"from": None, "to": str(pd.Timestamp(as_of).date()),
+                       "rows": int(answered.sum())},
+        "metrics": {"promoter_share": round(float(y.mean()), 4)}})
     return pd.DataFrame({"customer_id": X["customer_id"],
                          "p_promoter": model.predict_proba(X),
                          "silent": ~answered.to_numpy()})

@@ -42,8 +42,8 @@ from loyalist.decisions.outcomes import (
     open_keys,
     worklist_progress,
 )
-from loyalist.decisions.playbooks import Playbook, Playbooks, resolve
 from loyalist.errors import DataError
+from loyalist.settings.worklist import Playbook, Playbooks, resolve
 from loyalist.store.worklist import assignments, events, next_run_id, write_events
 
 __all__ = ["WorklistRun", "build_worklist", "helps_factors", "item_history", "log_outcome",

@@ -20,7 +20,6 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 import loyalist
-from loyalist.decisions.playbooks import load_playbooks
 from loyalist.store.accounts import Accounts, Backoff
 from loyalist.web import errors
 from loyalist.web.auth import identify, is_public
@@ -132,9 +131,11 @@ def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 12
         How many reads are computed at once (default: twice the cores); more wait their
         turn, so writes are not starved.
     limits : Limits, optional
-        Largest request bodies (JSON and forms; uploads).
+        Largest request bodies (JSON and forms; uploads); default the store's ``[web]``
+        settings.
     backoff : Backoff, optional
-        Sign-in back-off after failed passwords or tokens, per (account, address).
+        Sign-in back-off after failed passwords or tokens, per (account, address);
+        default the store's ``[web]`` settings.
     secure_cookies : bool
         Also sends Strict-Transport-Security (the app is behind TLS).
     """
@@ -145,15 +146,19 @@ def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 12
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
                   lifespan=_lifespan)
     app.state.store = store
+    web = store.settings.web
+    backoff = backoff or Backoff(web.signin_free_failures, web.signin_first_wait_seconds,
+                                 web.signin_max_wait_seconds)
+    limits = limits or Limits(int(web.max_body_mb * 2**20), int(web.max_upload_mb * 2**20))
     app.state.accounts = Accounts(store, backoff=backoff)
     app.state.cache = Cache(cache_seconds)
     app.state.write_lock = threading.Lock()
     app.state.secure_cookies = secure_cookies
-    app.state.any_agent_may_close = load_playbooks(store=store).settings.any_agent_may_close
+    app.state.any_agent_may_close = store.settings.worklist.settings.any_agent_may_close
     app.state.router = None
     errors.install(app)
     app.add_middleware(Turns, readers=readers or 2 * (os.cpu_count() or 1))
-    app.add_middleware(Guard, public=is_public, identify=identify, limits=limits or Limits(),
+    app.add_middleware(Guard, public=is_public, identify=identify, limits=limits,
                        hsts=secure_cookies)
 
     @app.get("/static/plotly.min.js", include_in_schema=False)

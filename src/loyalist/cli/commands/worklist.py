@@ -13,6 +13,7 @@ from rich.table import Table
 
 import loyalist
 from loyalist.cli.options import STORE
+from loyalist.settings import Settings
 
 out = Console()
 
@@ -45,12 +46,13 @@ def worklist(
     top: int = typer.Option(20, help="How many items to print."),
     playbooks: Path = typer.Option(
         None, "--playbooks",
-        help="Playbook file (default: the shipped ones, overridden by loyalist.toml next to "
-        "the store)."),
+        help="Playbook file for this run (default: the shipped ones, overridden by "
+        "loyalist.toml next to the store)."),
     control_share: float = typer.Option(
         None, "--control-share", help="Share of each discretionary playbook held out "
-        "(default 0.1)."),
-    seed: int = typer.Option(None, help="Seed of the control-group draw."),
+        "(default: [worklist] control_share, 0.1)."),
+    seed: int = typer.Option(None, help="Seed of the control-group draw (default: [worklist] "
+                             "seed)."),
     show_only: bool = typer.Option(False, "--show", help="Only show the open items; do not "
                                    "run."),
     store: str = STORE,
@@ -58,10 +60,13 @@ def worklist(
     """Whom to contact today: open, keep and close worklist items, then list them."""
     from loyalist.decisions.worklist import build_worklist, open_items
 
-    with loyalist.connect(store) as s:
+    settings = Settings.load(store)
+    if playbooks is not None:
+        settings = settings.with_playbooks(playbooks)
+    settings = settings.with_values("worklist", control_share=control_share, seed=seed)
+    with loyalist.connect(store, settings=settings) as s:
         if not show_only:
-            run = build_worklist(s, as_of, playbooks=playbooks, control_share=control_share,
-                                 seed=seed)
+            run = build_worklist(s, as_of)
             out.print(f"Worklist as of {run.as_of:%Y-%m-%d}: {run.opened:,} opened, "
                       f"{run.closed:,} closed, {run.held_out:,} newly held out as controls; "
                       f"{len(run.items):,} open.", highlight=False)
@@ -148,9 +153,8 @@ def playbooks(
     store: str = STORE,
 ) -> None:
     """The playbooks in force (shipped defaults plus overrides), checked."""
-    from loyalist.decisions.playbooks import load_playbooks
-
-    pbs = load_playbooks(file, store=store)
+    settings = Settings.load(store)
+    pbs = settings.with_playbooks(file).worklist if file is not None else settings.worklist
     t = Table(title=f"Playbooks ({', '.join(pbs.sources)})")
     for col in ("playbook", "must-do", "trigger", "action", "due", "owner", "cap", "control"):
         t.add_column(col)
