@@ -343,7 +343,7 @@ def test_cli(base, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[worklist.playbook]]\nname = "x"\naction = "a"\ncolour = 1\n')
     r = _cli("worklist", "--playbooks", str(bad), "--store", store)
-    assert r.returncode == 1 and "colour" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "colour" in r.stderr and "Traceback" not in r.stderr
     r = _cli("impact", "--store", store)
     assert r.returncode == 0, r.stderr
     r = _cli("playbooks", "--store", store)

@@ -62,7 +62,7 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("p_leave", "float", "Probability of leaving within the horizon."),
                 MODEL,
                 _c("top_reason", "string", "The first whisper, in words.", False),
-                _c("alerts", "integer", "Open alerts of the customer."),
+                _c("alerts", "integer", "Open alerts of the customer.", False),
                 _c("p_promoter", "float", "Probability of being a promoter (NPS 9-10), "
                    "learned from those who answered and given to everyone.", False),
                 _c("silent", "boolean", "The customer never answered a survey.", False))),
