@@ -317,6 +317,12 @@ def test_hsts_behind_tls(tmp_path):
 
 # -- 6. outcomes close only what was meant -----------------------------------------------
 
+def _chloe(site) -> str:
+    """The staff id of the account manager Chloe Novak (the OWNER user is her)."""
+    staff = site.store.table("staff")
+    return staff.filter(staff.name == "Chloe Novak").id.execute().iloc[0]
+
+
 def _open(site):
     from loyalist.decisions.outcomes import open_items
 
@@ -338,7 +344,7 @@ def _give_a_detractor_item(site, cid: str) -> None:
 
 def test_several_open_items_and_none_named_closes_nothing(site):
     items = _open(site)
-    cid = items.loc[items["owner"].isna() | (items["owner"] != "Chloe Novak"),
+    cid = items.loc[items["owner"].isna() | (items["owner"] != _chloe(site)),
                     "customer_id"].iloc[0]
     _give_a_detractor_item(site, cid)
     items = _open(site)
@@ -373,7 +379,7 @@ def test_several_open_items_and_none_named_closes_nothing(site):
 
 def test_only_the_owner_or_an_admin_closes_an_item(site):
     items = _open(site)
-    owned = items[items["owner"] == "Chloe Novak"]
+    owned = items[items["owner"] == _chloe(site)]
     one = owned.groupby("customer_id").filter(lambda g: len(g) >= 1).iloc[0]
     with site.client("agent") as c:
         body = assert_error(c.post("/api/touches", json={
@@ -393,7 +399,7 @@ def test_only_the_owner_or_an_admin_closes_an_item(site):
     detail = site.store.raw.execute(
         "SELECT detail FROM _loyalist_audit WHERE action = 'touch.log' AND user_name = 'admin' "
         "ORDER BY id DESC LIMIT 1").fetchall()[0][0]
-    assert json.loads(detail)["closed_for_others"] == ["Chloe Novak"]
+    assert json.loads(detail)["closed_for_others"] == [_chloe(site)]
 
 
 # -- 7. customer ids with / ? # ----------------------------------------------------------

@@ -38,7 +38,7 @@ REVIEWED = {
                             "migrate", "sync_contract"},
     "store/store.py": {"tables", "write_derived", "append_derived", "_derived", "save_model",
                        "models", "load_model", "status", "ingests", "rejects"},
-    "store/accounts.py": {"add_user", "users", "user", "disable_user", "has_admin",
+    "store/accounts.py": {"add_user", "link_person", "users", "user", "disable_user", "has_admin",
                           "authenticate", "check_locked", "failed", "clear_failures",
                           "failures", "create_token", "user_for_token", "create_session",
                           "session", "end_session", "replay", "remember", "audit",

@@ -23,9 +23,11 @@ import pytest
 import loyalist
 
 PASSWORD = "a long enough secret"
-#: a user who owns worklist items: the generator's account owners are people's names
+#: a user who owns worklist items: linked to the generator's account manager Chloe Novak
 OWNER = "chloe.novak"
-ORDER = ("customers", "orders", "subscriptions", "requests", "feedback", "events", "touches")
+OWNER_NAME = "Chloe Novak"
+ORDER = ("customers", "staff", "orders", "subscriptions", "requests", "feedback", "events",
+         "touches")
 
 
 def free_port() -> int:
@@ -113,7 +115,9 @@ def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
     for role in ("viewer", "agent", "admin"):
         accounts.add_user(role, PASSWORD, role=role)
         tokens[role] = accounts.create_token(role)
-    accounts.add_user(OWNER, PASSWORD, role="agent")
+    staff = store.table("staff")
+    chloe = staff.filter(staff.name == OWNER_NAME).id.execute().iloc[0]
+    accounts.add_user(OWNER, PASSWORD, role="agent", person=chloe)
     tokens[OWNER] = accounts.create_token(OWNER)
     app = create_app(store, backoff=backoff or Backoff(free_failures=10**9), limits=limits)
     port = free_port()
@@ -576,7 +580,8 @@ def test_worklist_mine_filters_and_one_click_outcome(site):
         small = c.get("/api/worklist", params={"segment": "small", "limit": 500}).json()
         assert_error(c.get("/api/worklist", params={"due_before": "someday"}), 400)
     assert everything["total"] > mine["total"] > 0
-    assert {r["owner"] for r in mine["rows"]} == {"Chloe Novak"}
+    assert {r["owner_name"] for r in mine["rows"]} == {OWNER_NAME}
+    assert len({r["owner"] for r in mine["rows"]}) == 1
     assert small["total"] > 0 and {r["segment"] for r in small["rows"]} == {"small"}
     prio = [r["priority"] for r in everything["rows"]]
     assert prio == sorted(prio)
@@ -710,3 +715,23 @@ def test_reads_take_turns_and_wait_for_writes():
 
     asyncio.run(upload())
     assert most["reads"] == 3 and most["reads_during_write"] > 0
+
+
+def test_mine_is_the_person_a_user_is_linked_to_never_a_lookalike_name(site):
+    """One identity per person: a worklist item's owner, a request's agent and a web
+    account are joined by the staff id, not by normalising display names."""
+    from loyalist.store.accounts import Accounts
+
+    accounts = Accounts(site.store)
+    accounts.add_user("Chloe_Novak", PASSWORD, role="agent")  # same words, no link
+    token = accounts.create_token("Chloe_Novak")
+    with site.client() as c:
+        lookalike = c.get("/api/worklist", params={"mine": True},
+                          headers={"Authorization": f"Bearer {token}"}).json()
+    with site.client(OWNER) as c:
+        linked = c.get("/api/worklist", params={"mine": True}).json()
+    assert lookalike["total"] == 0 and linked["total"] > 0
+    staff = site.store.table("staff").to_pandas().set_index("id")["name"]
+    owners = site.store.table("customers").owner.to_pandas().dropna()
+    agents = site.store.table("requests").agent.to_pandas().dropna()
+    assert set(owners) <= set(staff.index) and set(agents) <= set(staff.index)

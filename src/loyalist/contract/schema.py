@@ -98,7 +98,8 @@ CUSTOMERS = Table(
         Column("name", "string", "Display name (person or company)."),
         Column("segment", "string", "Segment or tier the business uses (e.g. SMB, enterprise)."),
         Column("created_at", "timestamp", "When the customer relationship started."),
-        Column("owner", "string", "Account manager responsible for the customer."),
+        Column("owner", "string", "Account manager responsible for the customer: their "
+               "`staff.id` (or, without a staff table, a name used as their id)."),
         Column("do_not_contact", "boolean", "The customer asked not to be contacted: no "
                "outreach on the worklist (only answers to their own requests and orders), "
                "left out of exports for dialers and of every message. Written true/false, "
@@ -107,6 +108,23 @@ CUSTOMERS = Table(
     natural_key=("id",),
     extra_attributes=True,
     date_column="created_at",
+)
+
+STAFF = Table(
+    "staff",
+    "The firm's people: account managers, service agents, managers. Each is one identity: "
+    "`customers.owner`, `requests.agent`, `touches.by` and the owner of a worklist item "
+    "name a person by `id`, and a web account is linked to one (`loyalist user add NAME "
+    "--person ID`).",
+    (
+        Column("id", "string", "The person's identifier (employee number, login...).",
+               required=True),
+        Column("name", "string", "Display name."),
+        Column("team", "string", "Team or department."),
+        Column("email", "string", "E-mail address (for the daily list)."),
+        Column("active", "boolean", "Still working here; empty means yes."),
+    ),
+    natural_key=("id",),
 )
 
 ORDERS = Table(
@@ -163,7 +181,7 @@ REQUESTS = Table(
         Column("text", "string", "What the customer wrote or said."),
         Column("category", "string", "What the request is about (invoice, delivery, ...)."),
         Column("team", "string", "Team the request was routed to."),
-        Column("agent", "string", "Person who handled it."),
+        Column("agent", "string", "Person who handled it: their `staff.id` (or a name)."),
         Column("first_response_at", "timestamp", "First answer from the business.",
                not_before=("opened_at",)),
         Column("resolved_at", "timestamp", "When the matter was resolved.",
@@ -214,7 +232,7 @@ TOUCHES = Table(
         _customer_id(),
         Column("at", "timestamp", "When the contact happened.", required=True),
         Column("kind", "string", "call, email, visit, letter...", required=True),
-        Column("by", "string", "Who made the contact."),
+        Column("by", "string", "Who made the contact: their `staff.id` (or a name)."),
         Column("outcome", "string", "reached, no-answer, saved, lost, escalated..."),
         Column("note", "string", "What was said or agreed."),
         Column("item_id", "string", "The worklist item the contact answered, if any "
@@ -228,7 +246,8 @@ TOUCHES = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (CUSTOMERS, ORDERS, SUBSCRIPTIONS, REQUESTS, FEEDBACK, EVENTS, TOUCHES)
+    t.name: t for t in (CUSTOMERS, STAFF, ORDERS, SUBSCRIPTIONS, REQUESTS, FEEDBACK, EVENTS,
+                        TOUCHES)
 }
 
 

@@ -195,6 +195,12 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     # each table is built and its working arrays dropped before the next one
     tables, truth = {}, {}
     tables["customers"] = _customers_frame(c, cid, ts)
+    tables["staff"] = contract_frame("staff", {
+        "id": pa.array([sid for sid, _n, _t in tx.STAFF]),
+        "name": pa.array([n for _s, n, _t in tx.STAFF]),
+        "team": pa.array([t for _s, _n, t in tx.STAFF]),
+        "email": pa.array([n.lower().replace(" ", ".") + "@example.com"
+                           for _s, n, _t in tx.STAFF])})
     tables["subscriptions"] = _subscriptions_frame(rng[8], c, cid, ts, departure, as_of)
     orders = _orders.shape_orders(rng[4], candidates, c, *drift, as_of, weekday0)
     del candidates
@@ -256,7 +262,7 @@ def _customers_frame(c, cid, ts) -> pd.DataFrame:
     name = pc.utf8_rtrim_whitespace(name)
     return contract_frame("customers", {
         "id": cid, "name": name, "segment": pick(tx.SEGMENTS, c.segment),
-        "created_at": ts(c.created), "owner": pick(tx.OWNERS, c.owner),
+        "created_at": ts(c.created), "owner": pick(tx.OWNER_IDS, c.owner),
     }, extra={
         "region": pick(tx.REGIONS, c.region),
         "plan": pick(tx.PLANS + ("none",), np.where(c.plan >= 0, c.plan, len(tx.PLANS))),
@@ -302,8 +308,6 @@ def _requests_frame(r, cust_ids, ts, as_of) -> pd.DataFrame:
     link = (r.parent >= 0) & r.linked
     parent = pc.if_else(pa.array(link), rid.take(pa.array(np.maximum(r.parent, 0))),
                         pa.scalar(None, pa.string()))
-    from loyalist.datasets._service import _AGENTS
-
     subject, text = _service.render(r)
     responded = np.where(r.responded < as_of, r.responded, np.nan)
     resolved = np.where(r.resolved < as_of, r.resolved, np.nan)
@@ -312,7 +316,7 @@ def _requests_frame(r, cust_ids, ts, as_of) -> pd.DataFrame:
         "id": rid, "customer_id": cust_ids(r.cust), "opened_at": ts(r.t),
         "channel": pick(tx.CHANNELS, r.channel), "subject": subject, "text": text,
         "category": pick(tx.CATEGORIES, r.category), "team": pick(tx.TEAMS, r.team),
-        "agent": pick(_AGENTS, np.maximum(agent, 0), missing=agent < 0),
+        "agent": pick(tx.AGENT_IDS, np.maximum(agent, 0), missing=agent < 0),
         "first_response_at": ts(responded), "resolved_at": ts(resolved),
         "parent_id": parent,
     })

@@ -82,10 +82,11 @@ FUTURE_TOLERANCE = pd.Timedelta(days=1)
 
 @dataclass(frozen=True)
 class Actor:
-    """Who logs an outcome, for the rule on closing another person's item. ``None`` (the
-    command line, run by whoever holds the store file) may close any item."""
+    """Who logs an outcome, for the rule on closing another person's item: ``person`` is
+    their ``staff.id``, the id items are owned by. ``None`` as the actor (the command
+    line, run by whoever holds the store file) may close any item."""
 
-    name: str
+    person: str
     admin: bool = False
     #: whether any agent may close any item (``[worklist] any_agent_may_close``)
     any_agent_may_close: bool = False
@@ -93,12 +94,21 @@ class Actor:
     def may_close(self, owner) -> bool:
         if self.admin or self.any_agent_may_close or owner is None or owner != owner:
             return True
-        return same_person(self.name) == same_person(owner)
+        return str(owner) == self.person
 
 
-def same_person(name: str) -> str:
-    """A name as compared with item owners: user ``chloe.novak`` owns "Chloe Novak"."""
-    return ".".join(str(name).lower().replace("_", " ").replace(".", " ").split())
+def people(store) -> dict[str, str]:
+    """``staff.id`` -> display name, for every person of the staff table."""
+    s = store.table("staff")
+    df = s.select("id", "name").to_pandas()
+    return {str(i): str(n) for i, n in zip(df["id"], df["name"], strict=True)
+            if isinstance(n, str) and n}
+
+
+def person_name(store, person: str) -> str:
+    """``Name (id)`` of a person of the staff table, else the id as given."""
+    name = people(store).get(person)
+    return f"{name} ({person})" if name and name != person else str(person)
 
 
 @dataclass(frozen=True)
@@ -194,9 +204,10 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
     if actor is not None:
         others = items[~items["owner"].map(actor.may_close)]
         if len(others):
+            owner = str(others["owner"].iloc[0])
             raise PermissionDeniedError(
-                f"Item {others['item_id'].iloc[0]} belongs to {others['owner'].iloc[0]}; "
-                f"{actor.name} may not close it.",
+                f"Item {others['item_id'].iloc[0]} belongs to {person_name(store, owner)}; "
+                f"{person_name(store, actor.person)} may not close it.",
                 hint="Ask its owner or an admin, or have an admin reassign it.")
     touch_id = f"touch-{uuid.uuid4().hex[:16]}"
     touch = pd.DataFrame({
@@ -218,10 +229,9 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
         write_events(store, answered)
         closed = tuple(items.loc[closes, "item_id"])
         attempted = tuple(items.loc[~closes, "item_id"])
-    mine = actor.name if actor is not None else by
+    mine = actor.person if actor is not None else by
     others = tuple(sorted({str(o) for i, o in zip(items["item_id"], items["owner"], strict=True)
-                           if i in closed and isinstance(o, str) and mine
-                           and same_person(o) != same_person(mine)}))
+                           if i in closed and isinstance(o, str) and mine and o != mine}))
     still = tuple(sorted(set(_open_of(store, customer_id)["item_id"])))
     return Logged(touch_id, customer_id, outcome, when, closed, attempted, still, others)
 

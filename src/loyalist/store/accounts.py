@@ -68,8 +68,16 @@ class Backoff:
 
 @dataclass(frozen=True)
 class User:
+    """A signed-in user: their name, role, and the person they are (a ``staff.id``, the
+    one identity that owns worklist items and handles requests; default the name)."""
+
     name: str
     role: str
+    person_id: str | None = None
+
+    @property
+    def person(self) -> str:
+        return self.person_id or self.name
 
     def can(self, role: str) -> bool:
         """Whether this user's role is ``role`` or above it."""
@@ -109,8 +117,10 @@ class Accounts:
             con.close()
 
     # -- users -------------------------------------------------------------------------
-    def add_user(self, name: str, password: str, *, role: str = "viewer") -> User:
-        """Create a user; the password is stored as an argon2 hash."""
+    def add_user(self, name: str, password: str, *, role: str = "viewer",
+                 person: str | None = None) -> User:
+        """Create a user; the password is stored as an argon2 hash. ``person`` is the
+        ``staff.id`` of the person (default: the user name)."""
         if not _NAME_RE.match(name or ""):
             raise DataError(f"Cannot use {name!r} as a user name.",
                             hint="Use letters, digits and . _ @ - (up to 64 characters).")
@@ -121,22 +131,33 @@ class Accounts:
         if self._run(f"SELECT 1 FROM {USERS} WHERE name = ?", [name]):
             raise DataError(f"User {name!r} exists already.",
                             hint="Pick another name, or see them with `loyalist user list`.")
-        self._run(f"INSERT INTO {USERS} (name, role, password_hash, created_at, disabled) "
-                  "VALUES (?, ?, ?, ?, false)", [name, role, _hasher.hash(password), _now()])
-        return User(name, role)
+        if person is not None and not str(person).strip():
+            raise DataError("The person's id is empty.",
+                            hint="Give their staff id (loyalist status shows the staff table).")
+        self._run(f"INSERT INTO {USERS} (name, role, password_hash, created_at, disabled, "
+                  "person) VALUES (?, ?, ?, ?, false, ?)",
+                  [name, role, _hasher.hash(password), _now(), person])
+        return User(name, role, person)
+
+    def link_person(self, name: str, person: str) -> User:
+        """Say which person (``staff.id``) a user is."""
+        if not self._run(f"SELECT 1 FROM {USERS} WHERE name = ?", [name]):
+            raise DataError(f"No user {name!r}.", hint="See them with `loyalist user list`.")
+        self._run(f"UPDATE {USERS} SET person = ? WHERE name = ?", [person, name])
+        return self.user(name)
 
     def users(self) -> pd.DataFrame:
         """Every user with role and creation time (no hashes)."""
         con = self.store.cursor()
         try:
-            return con.execute(f"SELECT name, role, created_at, disabled FROM {USERS} "
-                               "ORDER BY name").df()
+            return con.execute(f"SELECT name, role, coalesce(person, name) AS person, "
+                               f"created_at, disabled FROM {USERS} ORDER BY name").df()
         finally:
             con.close()
 
     def user(self, name: str) -> User | None:
-        rows = self._run(f"SELECT name, role FROM {USERS} WHERE name = ? AND NOT disabled",
-                         [name])
+        rows = self._run(f"SELECT name, role, person FROM {USERS} WHERE name = ? AND NOT "
+                         "disabled", [name])
         return User(*rows[0]) if rows else None
 
     def disable_user(self, name: str) -> None:
@@ -153,19 +174,19 @@ class Accounts:
 
     def authenticate(self, name: str, password: str) -> User:
         """The user whose name and password these are; :class:`AuthError` otherwise."""
-        rows = self._run(f"SELECT role, password_hash FROM {USERS} WHERE name = ? AND NOT "
-                         "disabled", [name])
+        rows = self._run(f"SELECT role, password_hash, person FROM {USERS} WHERE name = ? "
+                         "AND NOT disabled", [name])
         bad = AuthError("Wrong user name or password.",
                         hint="Check both; an admin can add users with `loyalist user add`.")
         if not rows:
             _hasher.hash(password or "-")  # same work either way: no timing hint
             raise bad
-        role, stored = rows[0]
+        role, stored, person = rows[0]
         try:
             _hasher.verify(stored, password or "")
         except (VerificationError, InvalidHashError):
             raise bad from None
-        return User(name, role)
+        return User(name, role, person)
 
     def sign_in(self, name: str, password: str, address: str | None) -> User:
         """:meth:`authenticate` with the back-off: while (name, address) is locked the
@@ -262,7 +283,8 @@ class Accounts:
         if address is not None:
             self.check_locked(TOKEN_ACCOUNT, address)
         rows = self._run(
-            f"SELECT u.name, u.role FROM {TOKENS} t JOIN {USERS} u ON u.name = t.user_name "
+            f"SELECT u.name, u.role, u.person FROM {TOKENS} t JOIN {USERS} u ON "
+            "u.name = t.user_name "
             "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND NOT u.disabled",
             [digest(token or "")])
         if not rows:
@@ -286,14 +308,14 @@ class Accounts:
     def session(self, sid: str) -> tuple[User, str]:
         """The user and CSRF token of a live session; :class:`AuthError` otherwise."""
         rows = self._run(
-            f"SELECT u.name, u.role, s.csrf FROM {SESSIONS} s JOIN {USERS} u ON "
+            f"SELECT u.name, u.role, u.person, s.csrf FROM {SESSIONS} s JOIN {USERS} u ON "
             "u.name = s.user_name WHERE s.id_hash = ? AND s.expires_at > ? AND NOT u.disabled",
             [digest(sid or ""), _now()])
         if not rows:
             raise AuthError("Not signed in (or the session has expired).",
                             hint="Sign in at /login.")
-        name, role, csrf = rows[0]
-        return User(name, role), csrf
+        name, role, person, csrf = rows[0]
+        return User(name, role, person), csrf
 
     def end_session(self, sid: str) -> None:
         self._run(f"DELETE FROM {SESSIONS} WHERE id_hash = ?", [digest(sid or "")])

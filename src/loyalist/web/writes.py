@@ -73,13 +73,13 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
     if not int(c.filter(c.id == customer_id).count().execute()):
         raise NotFoundError(f"No customer {customer_id!r} in the store.",
                             hint="Check the id (search at /customers).")
-    actor = Actor(caller.user.name, admin=caller.user.role == "admin",
+    actor = Actor(caller.user.person, admin=caller.user.role == "admin",
                   any_agent_may_close=state.any_agent_may_close)
 
     def run():
         from loyalist.decisions.worklist import log_outcome
 
-        logged = log_outcome(view, customer_id, outcome, note=note, by=caller.user.name,
+        logged = log_outcome(view, customer_id, outcome, note=note, by=caller.user.person,
                              item_id=item_id, no_item=no_item, kind=kind, at=at, actor=actor)
         state.accounts.audit(caller.user, "touch.log", customer_id,
                              {"touch_id": logged.touch_id, "outcome": logged.outcome,

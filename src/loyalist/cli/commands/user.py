@@ -36,6 +36,8 @@ def add(
                              "(ingest, users)."),
     password_stdin: bool = typer.Option(False, "--password-stdin",
                                         help="Read the password from the first line of stdin."),
+    person: str = typer.Option(None, help="The person this user is: their staff id, the "
+                               "id that owns worklist items (default: the user name)."),
     store: str = STORE,
 ) -> None:
     """Add a user; asks for the password (hidden) unless --password-stdin."""
@@ -44,8 +46,9 @@ def add(
     check_role(role)
     password = _password(password_stdin)
     with loyalist.connect(store) as s:
-        user = Accounts(s).add_user(name, password, role=role)
-        Accounts(s).audit("cli", "user.add", user.name, {"role": user.role})
+        user = Accounts(s).add_user(name, password, role=role, person=person)
+        Accounts(s).audit("cli", "user.add", user.name, {"role": user.role,
+                                                         "person": user.person})
     out.print(f"User [bold]{user.name}[/] added with role {user.role}.", highlight=False)
 
 
@@ -60,10 +63,11 @@ def list_users(store: str = STORE) -> None:
         out.print("No users yet: loyalist user add NAME --role admin")
         return
     t = Table()
-    for c in ("name", "role", "created", "disabled"):
+    for c in ("name", "role", "person", "created", "disabled"):
         t.add_column(c)
     for r in df.itertuples(index=False):
-        t.add_row(r.name, r.role, f"{r.created_at:%Y-%m-%d %H:%M}", "yes" if r.disabled else "")
+        t.add_row(r.name, r.role, r.person, f"{r.created_at:%Y-%m-%d %H:%M}",
+                  "yes" if r.disabled else "")
     out.print(t)
 
 
@@ -78,6 +82,20 @@ def disable(name: str = typer.Argument(..., help="The user to stop."), store: st
         Accounts(s).audit("cli", "user.disable", name)
     out.print(f"User [bold]{name}[/] disabled; sessions ended, tokens revoked.",
               highlight=False)
+
+
+@user_app.command("link")
+def link(name: str = typer.Argument(..., help="The user."),
+         person: str = typer.Option(..., help="Their staff id (the id that owns worklist "
+                                    "items and handles requests)."),
+         store: str = STORE) -> None:
+    """Say which person (staff id) a user is: their items are 'mine' in the worklist."""
+    from loyalist.store.accounts import Accounts
+
+    with loyalist.connect(store) as s:
+        user = Accounts(s).link_person(name, person)
+        Accounts(s).audit("cli", "user.link", name, {"person": person})
+    out.print(f"{user.name} is now {user.person}.", highlight=False, markup=False)
 
 
 @user_app.command("unlock")

@@ -41,7 +41,7 @@ def _items_table(items: pd.DataFrame, total: int) -> Table:
 def worklist(
     as_of: str = typer.Option(None, "--as-of", help="Day of the run (default: the date of "
                               "the latest scores)."),
-    owner: str = typer.Option(None, help="Show only this owner's items."),
+    owner: str = typer.Option(None, help="Show only this owner's items (their staff id)."),
     playbook: str = typer.Option(None, help="Show only this playbook's items."),
     top: int = typer.Option(20, help="How many items to print."),
     playbooks: Path = typer.Option(
@@ -58,6 +58,7 @@ def worklist(
     store: str = STORE,
 ) -> None:
     """Whom to contact today: open, keep and close worklist items, then list them."""
+    from loyalist.decisions.outcomes import people
     from loyalist.decisions.worklist import build_worklist, open_items
 
     settings = Settings.load(store)
@@ -79,6 +80,8 @@ def worklist(
             for n in run.notes:
                 out.print(f"Note: {n}", highlight=False)
         items = open_items(s, owner=owner, playbook=playbook)
+        names = people(s)
+    items = items.assign(owner=items["owner"].map(lambda o: names.get(o, o), na_action="ignore"))
     out.print(_items_table(items.head(top), len(items)))
     out.print("Log what happened: loyalist log CUSTOMER_ID --outcome reached --note '...'")
 

@@ -36,11 +36,15 @@ def customer_list(store, q: str | None = None, limit: int = 50, offset: int = 0)
     return paged(rows, total, limit, offset, q=q or "")
 
 
-def open_items_of(store, customer_id: str) -> list[dict]:
-    """The customer's open worklist items."""
+def open_items_of(store, customer_id: str, names: dict | None = None) -> list[dict]:
+    """The customer's open worklist items, with their owners' names."""
+    from loyalist.decisions.outcomes import people
     from loyalist.decisions.worklist import open_items
 
-    return records(open_items(store, customer_id=customer_id))
+    names = people(store) if names is None else names
+    items = open_items(store, customer_id=customer_id)
+    items["owner_name"] = items["owner"].map(lambda o: names.get(o, o), na_action="ignore")
+    return records(items)
 
 
 def customer_detail(store, customer_id: str) -> dict:
@@ -60,12 +64,18 @@ def customer_detail(store, customer_id: str) -> dict:
     history = st.history
     if len(history):
         history = history[["as_of", "p_leave", "top_reason", "model_id"]]
-    return {"ok": True, "customer_id": customer_id, "profile": plain(st.profile),
+    from loyalist.decisions.outcomes import people
+
+    names = people(store)
+    profile = plain(st.profile)
+    if profile.get("owner"):
+        profile["owner_name"] = names.get(profile["owner"], profile["owner"])
+    return {"ok": True, "customer_id": customer_id, "profile": profile,
             "value": plain(st.value) if st.value else None,
             "score": plain(st.score) if st.score else None,
             "score_history": records(history),
             "reasons": records(reasons), "alerts": records(st.alerts),
-            "open_items": open_items_of(store, customer_id),
+            "open_items": open_items_of(store, customer_id, names),
             "timeline": records(st.timeline.iloc[::-1])}
 
 
