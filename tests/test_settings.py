@@ -89,8 +89,8 @@ def test_the_service_target_reaches_scores_alerts_and_the_worklist(shop):
 
 def test_report_and_overview_see_the_target_and_calendar(shop):
     from loyalist.decisions.report import build_report
-    from loyalist.web.views.overview import overview_data
     from loyalist.web.context import Cache
+    from loyalist.web.views.overview import overview_data
 
     folder, path, as_of, _ = shop
     _write(folder, "[report]\ntarget_annual_loss = 0.12\nhorizon = 75\n\n[calendar]\n"
