@@ -65,8 +65,8 @@ BUY, SPEND, USE, STAY = 0.45, 0.25, 0.5, 0.8
 
 #: measurement: per construct item (in the survey's order) mean, loading, noise (1-7)
 ITEMS = {
-    "trust": ([4.9, 4.7, 4.5, 4.8, 4.6], [1.0, 0.9, 0.85, 1.0, 0.7], [0.85, 0.9, 1.0, 0.8, 1.1]),
-    "commitment": ([5.0, 4.8, 4.3, 4.4], [1.0, 0.95, 0.8, 0.75], [0.8, 0.85, 1.0, 1.1]),
+    "trust": ([4.9, 4.7, 4.5, 4.8, 4.6], [1.1, 1.0, 0.95, 1.1, 0.75], [0.8, 0.85, 0.95, 0.8, 1.1]),
+    "commitment": ([5.0, 4.8, 4.3, 4.4], [1.1, 1.0, 0.9, 0.8], [0.8, 0.85, 1.0, 1.1]),
     "satisfaction": ([5.2, 5.0, 4.6], [1.0, 0.95, 0.85], [0.7, 0.75, 0.9]),
 }
 #: performance items: mean per attribute; loading and noise shared
@@ -193,12 +193,17 @@ def _likert(rng, mean, noise, low, high) -> np.ndarray:
     return np.clip(np.round(mean + noise * rng.standard_normal(np.shape(mean))), low, high)
 
 
-def _expected_item(mean: np.ndarray, noise: float, low: float, high: float) -> np.ndarray:
-    """E[clip(round(mean + N(0, noise)), low, high)]: the item's true score."""
-    out = np.full(np.shape(mean), float(low))
-    for v in np.arange(low, high):  # P(X > v) summed over v gives E[X] - low
-        out += 1.0 - ndtr((v + 0.5 - mean) / noise)
-    return out
+def _item_moments(mean: np.ndarray, noise: float, low: float, high: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of ``clip(round(mean + N(0, noise)), low, high)``: the item's
+    true score and its error variance."""
+    e1 = np.full(np.shape(mean), float(low))
+    e2 = np.full(np.shape(mean), float(low) ** 2)
+    for v in np.arange(low, high):  # X = low + sum over v of [X > v]
+        above = 1.0 - ndtr((v + 0.5 - mean) / noise)
+        e1 += above
+        e2 += ((v + 1) ** 2 - v ** 2) * above
+    return e1, e2 - e1 ** 2
 
 
 def answers(rng: np.random.Generator, c: Customers, lat: Latent, load: np.ndarray,
@@ -246,12 +251,14 @@ def answers(rng: np.random.Generator, c: Customers, lat: Latent, load: np.ndarra
     for name, construct in SURVEY.constructs.items():
         mean, loading, noise = (np.asarray(x) for x in ITEMS[name])
         f = factors[name]
-        values, true = [], []
+        values, true, error = [], [], []
         for j, code in enumerate(construct.items):
             item = SURVEY.items[code]
             mu = mean[j] + loading[j] * f
             x = _likert(rng, mu, noise[j], item.low, item.high)
-            true.append(_expected_item(mu, noise[j], item.low, item.high))
+            tau, err = _item_moments(mu, noise[j], item.low, item.high)
+            true.append(tau)
+            error.append(err)
             values.append(x)
             stored = item.low + item.high - x if item.reversed else x
             shown = rng.random(m) >= skip_p
@@ -261,10 +268,13 @@ def answers(rng: np.random.Generator, c: Customers, lat: Latent, load: np.ndarra
             values[-1] = np.where(shown, x, np.nan)
         total = np.sum(values, axis=0)
         complete = np.isfinite(total)
+        # true-score variance over the respondents, error variance from the model (not
+        # from this draw of the errors): the reliability of the scale in this population
         tau = np.sum(true, axis=0)[complete]
+        err = np.sum(error, axis=0)[complete].mean()
         reliability.append({"construct": name, "items": len(construct.items),
                             "responses": int(complete.sum()),
-                            "reliability": float(tau.var() / total[complete].var())})
+                            "reliability": float(tau.var() / (tau.var() + err))})
     nps_lat = expected_nps(c.attitude[cust], strain, progress)
     nps = np.clip(np.round(nps_lat + rng.normal(0, 1.2, m)), 0, 10)
     shown = rng.random(m) >= skip_p / 2
