@@ -52,8 +52,9 @@ TRUST_W = _weights(responsiveness=0.55, explaining_process=0.3, order_acknowledg
                    follow_up=0.08, knowing_customer=0.05, staying_in_touch=0.03)
 COMMIT_W = _weights(knowing_customer=0.5, staying_in_touch=0.3, follow_up=0.15, price=0.08,
                     order_acknowledgement=0.03, responsiveness=0.03)
-#: the attitude behind NPS answers: trust, commitment and the price (directly)
-NPS_FROM = {"trust": 0.4, "commitment": 0.3, "price": 0.4}
+#: the attitude behind NPS answers: trust and commitment (fixed: NPS measures them), and
+#: the price directly (an effect, scaled like the others)
+NPS_FROM = {"trust": 0.45, "commitment": 0.35, "price": 0.4}
 #: the account manager's care (from ``owner``) in each perception
 CARE_W = _weights(order_acknowledgement=0.45, explaining_process=0.35, follow_up=0.45,
                   responsiveness=0.3, knowing_customer=0.45, staying_in_touch=0.45)
@@ -61,7 +62,11 @@ CARE_W = _weights(order_acknowledgement=0.45, explaining_process=0.35, follow_up
 HALO, GENERAL = 0.35, 0.3
 #: behaviour, per unit of trust or commitment: log purchase rate, log order value,
 #: log portal use, log of the competitor's pull
-BUY, SPEND, USE, STAY = 0.45, 0.25, 0.5, 0.8
+BUY, SPEND, USE, STAY = 1.0, 0.5, 1.0, 1.2
+#: per unit of advocacy: log rate of service requests (unhappy customers ask and
+#: complain more), log rate of referrals (recorded as ``referral`` events)
+COMPLAIN, REFER = 0.8, 2.0
+REFERRALS_PER_MONTH = 0.05
 
 #: measurement: per construct item (in the survey's order) mean, loading, noise (1-7)
 ITEMS = {
@@ -162,8 +167,8 @@ def draw_latents(rng: np.random.Generator, c: Customers, s: SurveySettings
                                                               * u[:, 1])
     trust = _fill(perception @ (e * TRUST_W), rest_t)
     commitment = _fill(perception @ (e * COMMIT_W), rest_c)
-    lin = e * (NPS_FROM["trust"] * trust + NPS_FROM["commitment"] * commitment
-               + NPS_FROM["price"] * perception[:, _A["price"]])
+    lin = (NPS_FROM["trust"] * trust + NPS_FROM["commitment"] * commitment
+           + e * NPS_FROM["price"] * perception[:, _A["price"]])
     advocacy = _fill(lin, GENERAL * general + np.sqrt(1 - GENERAL ** 2) * u[:, 2])
     satisfaction = _fill(0.5 * trust + 0.3 * commitment + 0.2 * advocacy,
                          rng.standard_normal(n))
@@ -185,6 +190,7 @@ def draw_latents(rng: np.random.Generator, c: Customers, s: SurveySettings
         purchase_rate=c.purchase_rate * lognormal(e * BUY, trust),
         spend_nu=c.spend_nu * lognormal(-e * SPEND, trust),
         usage_rate=c.usage_rate * lognormal(e * USE, commitment),
+        request_rate=c.request_rate * lognormal(-e * COMPLAIN, advocacy),
         frailty=frailty, survey_response=response)
     return c, latent
 
@@ -208,7 +214,7 @@ def _item_moments(mean: np.ndarray, noise: float, low: float, high: float
 
 def answers(rng: np.random.Generator, c: Customers, lat: Latent, load: np.ndarray,
             edges: np.ndarray, decision: np.ndarray, departure: np.ndarray,
-            warned: np.ndarray, as_of: float, expected_nps, s: SurveySettings
+            warned: np.ndarray, as_of: float, expected_nps, nps_noise: float, s: SurveySettings
             ) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """Answers to the relationship survey in long form, and the true reliability of
     each construct among the responses given.
@@ -276,7 +282,7 @@ def answers(rng: np.random.Generator, c: Customers, lat: Latent, load: np.ndarra
                             "responses": int(complete.sum()),
                             "reliability": float(tau.var() / (tau.var() + err))})
     nps_lat = expected_nps(c.attitude[cust], strain, progress)
-    nps = np.clip(np.round(nps_lat + rng.normal(0, 1.2, m)), 0, 10)
+    nps = np.clip(np.round(nps_lat + rng.normal(0, nps_noise, m)), 0, 10)
     shown = rng.random(m) >= skip_p / 2
     rows_item.append(np.full(shown.sum(), SURVEY.nps))
     rows_value.append(nps[shown])
@@ -328,6 +334,22 @@ def answers(rng: np.random.Generator, c: Customers, lat: Latent, load: np.ndarra
     return out, pd.DataFrame(reliability)
 
 
+def referrals(rng: np.random.Generator, c: Customers, lat: Latent, departure: np.ndarray,
+              as_of: float, weekday0: int, s: SurveySettings) -> dict[str, np.ndarray]:
+    """Referrals a customer made (a colleague who became a lead), as ``referral`` events:
+    advocates refer more."""
+    from loyalist.datasets._common import poisson_times
+
+    start = np.maximum(c.created, 0.0)
+    end = np.minimum(np.nan_to_num(departure, nan=np.inf), as_of)
+    b = s.effect * REFER
+    rate = REFERRALS_PER_MONTH / 30.44 * np.exp(b * lat.advocacy - b * b / 2)
+    cust, t = poisson_times(rng, rate, start, end)
+    t, keep = day_time(rng, t, weekday0, 0.2)
+    keep &= t < end[cust]
+    return {"cust": cust[keep], "t": t[keep]}
+
+
 def truth_frames(lat: Latent, cid: pd.Series, answered: np.ndarray, effect: float
                  ) -> dict[str, pd.DataFrame]:
     """The latent scores per customer and the true drivers of each outcome."""
@@ -336,8 +358,8 @@ def truth_frames(lat: Latent, cid: pd.Series, answered: np.ndarray, effect: floa
                         "answered_survey": answered})
     for k, a in enumerate(ATTRIBUTES):
         rel[f"perceived_{a}"] = lat.perception[:, k]
-    total_nps = effect * (NPS_FROM["trust"] * effect * TRUST_W
-                          + NPS_FROM["commitment"] * effect * COMMIT_W)
+    total_nps = (NPS_FROM["trust"] * effect * TRUST_W
+                 + NPS_FROM["commitment"] * effect * COMMIT_W)
     total_nps[_A["price"]] += effect * NPS_FROM["price"]
     rows = []
     for outcome, w in (("trust", effect * TRUST_W), ("commitment", effect * COMMIT_W),
@@ -347,3 +369,16 @@ def truth_frames(lat: Latent, cid: pd.Series, answered: np.ndarray, effect: floa
         rows += [{"outcome": outcome, "attribute": a, "weight": float(w[k]),
                   "rank": int(rank[k])} for k, a in enumerate(ATTRIBUTES)]
     return {"relationship": rel, "drivers": pd.DataFrame(rows)}
+
+
+def with_referrals(usage: dict, ref: dict) -> dict:
+    """The usage events with the referrals added, in time order."""
+    import pyarrow as pa
+
+    cust = np.concatenate([usage["cust"], ref["cust"]])
+    t = np.concatenate([usage["t"], ref["t"]])
+    kind = pa.concat_arrays([usage["type"], pa.array(["referral"] * len(ref["t"]))])
+    value = np.concatenate([usage["value"], np.ones(len(ref["t"]))])
+    order = np.argsort(t, kind="stable")
+    return {"cust": cust[order], "t": t[order], "type": kind.take(pa.array(order)),
+            "value": value[order]}

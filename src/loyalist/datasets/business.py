@@ -242,8 +242,9 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     progress = _orders.drift_progress(np.full(c.n, as_of), decision, departure, warned)
     nps_now = _feedback.expected_nps(c.attitude, load[:, month], progress)
     if settings is not None:
-        rel, reliability = _relationship.answers(rng[10], c, latent, load, edges, *drift,
-                                                 as_of, _feedback.expected_nps, settings)
+        rel, reliability = _relationship.answers(rng[9], c, latent, load, edges, *drift,
+                                                 as_of, _feedback.expected_nps,
+                                                 _feedback.NPS_NOISE, settings)
         tables["survey_answers"] = contract_frame("survey_answers", {
             "id": ids("A", len(rel["t"]), 9), "customer_id": cust_ids(rel["cust"]),
             "answered_at": ts(rel["t"]), "survey": pa.array(
@@ -270,9 +271,16 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                                          requests, answers, as_of, horizon_days)
     truth["customers"]["attitude"] = np.round(c.attitude, 3)
     truth["customers"]["promoter"] = nps_now >= 8.5
+    if settings is not None:  # what a survey at as_of would find: P(answer 9 or 10)
+        from scipy.special import ndtr
+
+        truth["customers"]["p_promoter_answer"] = ndtr((nps_now - 8.5) / _feedback.NPS_NOISE)
     del requests, answers
     if events:
         usage = _feedback.events(rng[7], c, *drift, as_of, weekday0)
+        if settings is not None:
+            usage = _relationship.with_referrals(usage, _relationship.referrals(
+                rng[10], c, latent, departure, as_of, weekday0, settings))
         tables["events"] = contract_frame("events", {
             "customer_id": cust_ids(usage["cust"]), "at": ts(usage["t"]),
             "type": usage["type"], "value": usage["value"]})
