@@ -48,24 +48,24 @@ def _weights(**w) -> np.ndarray:
 
 
 #: standardised effect of each attribute's perceived performance on trust and commitment
-TRUST_W = _weights(responsiveness=0.55, explaining_process=0.3, order_acknowledgement=0.2,
-                   follow_up=0.08, knowing_customer=0.05, staying_in_touch=0.03)
-COMMIT_W = _weights(knowing_customer=0.5, staying_in_touch=0.3, follow_up=0.15, price=0.08,
-                    order_acknowledgement=0.03, responsiveness=0.03)
+TRUST_W = _weights(responsiveness=0.6, explaining_process=0.45, order_acknowledgement=0.2,
+                   follow_up=0.05, knowing_customer=0.05)
+COMMIT_W = _weights(knowing_customer=0.55, staying_in_touch=0.35, follow_up=0.2, price=0.05,
+                    responsiveness=0.05)
 #: the attitude behind NPS answers: trust and commitment (fixed: NPS measures them), and
 #: the price directly (an effect, scaled like the others)
-NPS_FROM = {"trust": 0.45, "commitment": 0.35, "price": 0.4}
+NPS_FROM = {"trust": 0.7, "commitment": 0.25, "price": 0.6}
 #: the account manager's care (from ``owner``) in each perception
-CARE_W = _weights(order_acknowledgement=0.45, explaining_process=0.35, follow_up=0.45,
-                  responsiveness=0.3, knowing_customer=0.45, staying_in_touch=0.45)
+CARE_W = _weights(order_acknowledgement=0.35, explaining_process=0.3, follow_up=0.35,
+                  responsiveness=0.25, knowing_customer=0.35, staying_in_touch=0.35)
 #: how much the general impression (attitude) colours every perception, and the constructs
-HALO, GENERAL = 0.35, 0.3
+HALO, GENERAL = 0.15, 0.15
 #: behaviour, per unit of trust or commitment: log purchase rate, log order value,
 #: log portal use, log of the competitor's pull
-BUY, SPEND, USE, STAY = 1.0, 0.5, 1.0, 1.2
+BUY, SPEND, USE, STAY = 1.3, 0.6, 1.0, 1.2
 #: per unit of advocacy: log rate of service requests (unhappy customers ask and
 #: complain more), log rate of referrals (recorded as ``referral`` events)
-COMPLAIN, REFER = 0.8, 2.0
+COMPLAIN, REFER = 0.8, 2.4
 REFERRALS_PER_MONTH = 0.05
 
 #: measurement: per construct item (in the survey's order) mean, loading, noise (1-7)
@@ -117,9 +117,9 @@ class SurveySettings:
     """
 
     effect: float = 1.0
-    waves: tuple[float, ...] = (0.3, 0.8)
+    waves: tuple[float, ...] = (0.25, 0.55, 0.85)
     response: float = 0.85
-    unhappy_answer_less: float = 1.0
+    unhappy_answer_less: float = 0.7
     second_contact: float = 0.3
 
     def halved(self) -> SurveySettings:
@@ -183,7 +183,7 @@ def draw_latents(rng: np.random.Generator, c: Customers, s: SurveySettings
     frailty = c.frailty.copy()
     frailty[:, 0] *= lognormal(-e * STAY, commitment)
     # never-responders are the less happy: the same share as before, drawn by advocacy
-    responder = rng.random(n) >= expit(np.log(0.25 / 0.75) - 0.8 * advocacy)
+    responder = rng.random(n) >= expit(np.log(0.25 / 0.75) - 0.5 * advocacy)
     response = np.where(responder, rng.beta(1.2, 1.8, n), 0.0)
     c = dataclasses.replace(
         c, attitude=att_mean + att_sd * advocacy,
@@ -219,7 +219,9 @@ def answers(rng: np.random.Generator, c: Customers, lat: Latent, load: np.ndarra
     """Answers to the relationship survey in long form, and the true reliability of
     each construct among the responses given.
 
-    Returns (columns: cust, t, item, value, text, respondent; reliability frame).
+    Returns (columns: cust, t, item, value, text, respondent; reliability frame; the
+    latent scores behind each response: cust, t, respondent, trust, commitment,
+    satisfaction, expected_nps).
     """
     end = np.minimum(np.nan_to_num(departure, nan=np.inf), as_of)
     cust_l, t_l, who_l = [], [], []
@@ -331,7 +333,11 @@ def answers(rng: np.random.Generator, c: Customers, lat: Latent, load: np.ndarra
     respondent = np.array([None, "buyer", "user"], dtype=object)[who[resp]]
     out = {"cust": cust[resp], "t": t[resp], "item": item, "value": value, "text": text,
            "respondent": respondent}
-    return out, pd.DataFrame(reliability)
+    latent = {"cust": cust, "t": t, "respondent": np.array([None, "buyer", "user"],
+                                                            dtype=object)[who],
+              "trust": trust, "commitment": commit, "satisfaction": sat,
+              "expected_nps": nps_lat}
+    return out, pd.DataFrame(reliability), latent
 
 
 def referrals(rng: np.random.Generator, c: Customers, lat: Latent, departure: np.ndarray,

@@ -55,7 +55,10 @@ class Business:
         survey; ``truth["drivers"]``: per outcome (trust, commitment, nps, buying_more,
         staying) and attribute, the true standardised ``weight`` and its ``rank``;
         ``truth["reliability"]``: per construct the true reliability of its summed score
-        among the complete responses (true-score variance over observed variance).
+        among the complete responses (true-score variance over observed variance);
+        ``truth["responses"]``: per response (``customer_id``, ``answered_at``,
+        ``respondent``) the latent ``trust``, ``commitment`` and ``satisfaction`` at that
+        moment and the ``expected_nps`` (before answer noise).
 
         ``truth["requests"]``, aligned with ``tables["requests"]``: ``request_id``,
         ``customer_id``, ``true_category``, ``expected_team`` (from ``CATEGORY_TEAM``),
@@ -242,7 +245,7 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     progress = _orders.drift_progress(np.full(c.n, as_of), decision, departure, warned)
     nps_now = _feedback.expected_nps(c.attitude, load[:, month], progress)
     if settings is not None:
-        rel, reliability = _relationship.answers(rng[9], c, latent, load, edges, *drift,
+        rel, reliability, behind = _relationship.answers(rng[9], c, latent, load, edges, *drift,
                                                  as_of, _feedback.expected_nps,
                                                  _feedback.NPS_NOISE, settings)
         tables["survey_answers"] = contract_frame("survey_answers", {
@@ -257,6 +260,9 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         truth.update(_relationship.truth_frames(latent, cid.to_pandas(), answered,
                                                 settings.effect))
         truth["reliability"] = reliability
+        truth["responses"] = pd.DataFrame({
+            "customer_id": cust_ids(behind.pop("cust")).to_pandas(),
+            "answered_at": ts(behind.pop("t")), **behind})
         del rel
     else:
         tables["survey_answers"] = contract_frame("survey_answers",
@@ -290,7 +296,8 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     tables["touches"] = contract_frame("touches", {"customer_id": pa.array([], pa.string())})
     tables = {name: tables[name] for name in TABLES}
     truth = {name: truth[name] for name in ("customers", "requests", "orders", "relationship",
-                                            "drivers", "reliability") if name in truth}
+                                            "drivers", "reliability", "responses")
+             if name in truth}
     return Business(tables=tables, truth=truth, start=pd.Timestamp(start_day),
                     as_of=pd.Timestamp(as_of_day), horizon_days=horizon_days, seed=seed)
 
