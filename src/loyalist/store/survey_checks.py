@@ -28,18 +28,18 @@ _BAD = f"""
              WHEN i.item IS NULL THEN 'unknown item ''' || a.item || ''': survey '''
                   || $survey || ''' has no such item'
              WHEN a.value IS NOT NULL AND i.open THEN 'item ''' || a.item
-                  || ''' is an open question: it takes text, not ' || CAST(a.value AS VARCHAR)
+                  || ''' is an open question: it takes text, not ' || printf('%g', a.value)
              WHEN a.value IS NULL AND NOT i.open THEN 'item ''' || a.item
-                  || ''' needs a number on its scale ' || CAST(i.low AS VARCHAR) || '-'
-                  || CAST(i.high AS VARCHAR) || '; got none'
-             WHEN a.value < i.low OR a.value > i.high THEN 'answer ' || CAST(a.value AS VARCHAR)
-                  || ' is outside the scale ' || CAST(i.low AS VARCHAR) || '-'
-                  || CAST(i.high AS VARCHAR) || ' of item ''' || a.item || ''''
+                  || ''' needs a number on its scale ' || printf('%g', i.low) || '-'
+                  || printf('%g', i.high) || '; got none'
+             WHEN a.value < i.low OR a.value > i.high THEN 'answer ' || printf('%g', a.value)
+                  || ' is outside the scale ' || printf('%g', i.low) || '-'
+                  || printf('%g', i.high) || ' of item ''' || a.item || ''''
            END AS reason,
            CASE WHEN i.item IS NULL THEN 'item' ELSE 'value' END AS col,
            to_json(struct_pack(id := a.id, customer_id := a.customer_id,
                    answered_at := CAST(a.answered_at AS VARCHAR), survey := a.survey,
-                   item := a.item, value := CAST(a.value AS VARCHAR), text := a.text,
+                   item := a.item, value := printf('%g', a.value), text := a.text,
                    respondent := a.respondent)) AS raw
     FROM survey_answers a LEFT JOIN {_ITEMS} i ON a.item = i.item
     WHERE a.survey = $survey
