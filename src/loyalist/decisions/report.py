@@ -298,8 +298,15 @@ def _scoring_settings(store) -> tuple[str, int | None] | None:
 
 def build_report(store, as_of=None, *, target_annual_loss: float = 0.05,
                  horizon: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> RetentionReport:
-    """Compute every section of the report (nothing is written)."""
+                 progress: Callable[[str], None] | None = None,
+                 extra_sections: dict[str, Callable] | None = None) -> RetentionReport:
+    """Compute every section of the report (nothing is written).
+
+    ``extra_sections`` maps a section name to ``f(store, as_of, step)`` returning a
+    section dict (``title``, ``lead``, ``lines``, ``charts`` of SVG with ``captions``,
+    ``tables`` with ``table_titles``) or None; higher layers (the relationship) add
+    their sections this way, after the whispers.
+    """
     step = progress or (lambda _m: None)
     target = _check_target(target_annual_loss)
     step("customers' lives")
@@ -321,6 +328,10 @@ def build_report(store, as_of=None, *, target_annual_loss: float = 0.05,
                            ("whispers", _whispers(store, as_of, basis, step))):
             if part is not None:
                 rep.sections[name] = part
+    for name, make in (extra_sections or {}).items():
+        part = make(store, as_of, step)
+        if part is not None:
+            rep.sections[name] = dict(part, extra=True)
     rep.sections["worklist"] = _worklist(store, as_of, step)
     rep.headline = _headline(rep)
     if basis.mode == "lapse":
@@ -376,7 +387,8 @@ def render_html(rep: RetentionReport) -> str:
 
 def write_report(store, path="loyalist-out/report.html", *, as_of=None,
                  target_annual_loss: float = 0.05, horizon: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> Path:
+                 progress: Callable[[str], None] | None = None,
+                 extra_sections: dict[str, Callable] | None = None) -> Path:
     """Write the retention report for the owner as one self-contained HTML file.
 
     Parameters
@@ -392,9 +404,12 @@ def write_report(store, path="loyalist-out/report.html", *, as_of=None,
     horizon : int, optional
         Days without an order after which a customer counts as lost (non-contractual;
         default suggested from the customers' own order gaps).
+    extra_sections : dict, optional
+        More sections (see :func:`build_report`), e.g.
+        ``{"relationship": loyalist.relationship.report_section}``.
     """
     rep = build_report(store, as_of, target_annual_loss=target_annual_loss, horizon=horizon,
-                       progress=progress)
+                       progress=progress, extra_sections=extra_sections)
     (progress or (lambda _m: None))("writing the page")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,8 @@ def report(
     store: str = STORE,
 ) -> None:
     """Write the retention report: loss rate against the target, cohorts, revenue
-    retention, value at risk, service, feedback, whispers and the worklist."""
+    retention, value at risk, service, feedback, whispers, the relationship and the
+    worklist."""
     from loyalist.decisions.report import build_report, render_html, report_settings
 
     settings = report_settings(Path(store).parent / "loyalist.toml")
@@ -38,8 +39,11 @@ def report(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
             console=out, transient=True) as bar:
         task = bar.add_task("starting")
+        from loyalist.relationship.report_section import report_section
+
         rep = build_report(s, as_of, target_annual_loss=target, horizon=horizon,
-                           progress=lambda m: bar.update(task, description=m))
+                           progress=lambda m: bar.update(task, description=m),
+                           extra_sections={"relationship": report_section})
         bar.update(task, description="writing the page")
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(render_html(rep), encoding="utf-8")
