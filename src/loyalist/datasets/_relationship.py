@@ -14,7 +14,8 @@ customers):
 * what they would tell a friend (the attitude behind every NPS answer) follows trust,
   commitment and price;
 * trust makes them buy more often and spend more per order, commitment makes them use
-  the portal more and resist a competitor's pull (it lowers that hazard of leaving);
+  the portal more; both (commitment most) make them resist a competitor's pull (they
+  lower that hazard of leaving);
 * unhappy customers answer surveys less often, and skip more items.
 
 :class:`SurveySettings` scales every *effect* above at once (``effect=0.5`` halves them
@@ -63,6 +64,8 @@ HALO, GENERAL = 0.15, 0.15
 #: behaviour, per unit of trust or commitment: log purchase rate, log order value,
 #: log portal use, log of the competitor's pull
 BUY, SPEND, USE, STAY = 1.3, 0.6, 1.0, 1.2
+#: what holds a customer against a competitor's pull: mostly commitment, some trust
+STAY_FROM = {"trust": 0.4, "commitment": 0.6}
 #: per unit of advocacy: log rate of service requests (unhappy customers ask and
 #: complain more), log rate of referrals (recorded as ``referral`` events)
 COMPLAIN, REFER = 0.8, 2.4
@@ -181,7 +184,8 @@ def draw_latents(rng: np.random.Generator, c: Customers, s: SurveySettings
 
     att_mean, att_sd = c.attitude.mean(), c.attitude.std()
     frailty = c.frailty.copy()
-    frailty[:, 0] *= lognormal(-e * STAY, commitment)
+    hold = _z(STAY_FROM["trust"] * trust + STAY_FROM["commitment"] * commitment)
+    frailty[:, 0] *= lognormal(-e * STAY, hold)
     # never-responders are the less happy: the same share as before, drawn by advocacy
     responder = rng.random(n) >= expit(np.log(0.25 / 0.75) - 0.5 * advocacy)
     response = np.where(responder, rng.beta(1.2, 1.8, n), 0.0)
@@ -370,7 +374,8 @@ def truth_frames(lat: Latent, cid: pd.Series, answered: np.ndarray, effect: floa
     rows = []
     for outcome, w in (("trust", effect * TRUST_W), ("commitment", effect * COMMIT_W),
                        ("nps", total_nps), ("buying_more", effect * TRUST_W),
-                       ("staying", effect * COMMIT_W)):
+                       ("staying", effect * (STAY_FROM["trust"] * TRUST_W
+                                             + STAY_FROM["commitment"] * COMMIT_W))):
         rank = np.argsort(-w, kind="stable").argsort() + 1
         rows += [{"outcome": outcome, "attribute": a, "weight": float(w[k]),
                   "rank": int(rank[k])} for k, a in enumerate(ATTRIBUTES)]

@@ -48,6 +48,7 @@ class RelationshipResult:
     constructs_on_behaviour: dict[str, DriverResult]
     people: pd.DataFrame | None = None
     advocacy: object | None = None
+    leaving: dict | None = None
     as_of: pd.Timestamp | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -108,6 +109,7 @@ class RelationshipResult:
             else self.segments.to_dict(orient="records"),
             "advocacy": None if self.advocacy is None
             else self.advocacy.summary_.to_dict(),
+            "leaving": self.leaving,
             "as_of": self.as_of, "findings": self.findings(), "notes": self.notes,
         }
         return clean(out)
@@ -132,8 +134,10 @@ def analyse(store, survey=None, *, by: str | None = "segment", as_of=None,
     relationship survey) in ``store``.
 
     ``by``: a column of ``customers`` for the gap by segment (skipped when absent).
-    ``segments``: build the four segments (needs the ``scores`` of ``loyalist score``
-    for P(leave); skipped with a note otherwise). ``n_boot``: bootstrap draws of the
+    ``segments``: build the four segments of the customers active at ``as_of`` (default:
+    the day after the last order or subscription change), with P(promoter) from
+    behaviour (:class:`~loyalist.relationship.advocacy.AdvocacyModel`) and P(leave) from
+    :func:`~loyalist.relationship.leaving.p_gone`. ``n_boot``: bootstrap draws of the
     intervals of omega and of the drivers.
     """
     step = progress or (lambda _m: None)
@@ -208,18 +212,26 @@ def analyse(store, survey=None, *, by: str | None = "segment", as_of=None,
 
 
 def _segments(store, survey, r, res, as_of, rules, step) -> None:
-    if "scores" not in store.tables():
-        res.notes.append("No segments: they need each customer's P(leave). Run "
-                         "`loyalist score` first.")
-        return
+    from loyalist.features.labels import observed_until
     from loyalist.relationship.advocacy import AdvocacyModel
+    from loyalist.relationship.leaving import gone_labels, p_gone
     from loyalist.relationship.people import behaviour_features, what_they_said
 
-    sc = store.table("scores").select("customer_id", "as_of", "p_leave").to_pandas()
-    as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(sc["as_of"].max())
+    horizon = (rules or SegmentRules()).leaving_horizon_days
+    try:
+        as_of = (pd.Timestamp(as_of) if as_of is not None
+                 else observed_until(store).normalize() + pd.Timedelta(days=1))
+        step("who behaves like a leaver")
+        gone, info = p_gone(store, as_of, horizon_days=horizon)
+        active = gone_labels(store, as_of, as_of, horizon)["customer_id"]
+    except DataError as e:
+        res.notes.append(f"No segments: {e.message}")
+        return
     step("behaviour features")
     X = behaviour_features(store, as_of)
-    X = X[X["customer_id"].isin(sc["customer_id"])].reset_index(drop=True)
+    X = X[X["customer_id"].isin(active)].reset_index(drop=True)
+    # how much a customer behaves like a leaver is part of their behaviour too
+    X = X.merge(gone, on="customer_id", how="left")
     said = what_they_said(store, survey, as_of, r)
     S = X[["customer_id"]].merge(said, on="customer_id", how="left")
     step("advocacy model")
@@ -238,9 +250,14 @@ def _segments(store, survey, r, res, as_of, rules, step) -> None:
     pred = model.predict_constructs(X)
     for name in pred.columns:
         people[f"predicted_{name}"] = pred[name].to_numpy()
-    people = people.merge(sc[["customer_id", "p_leave"]], on="customer_id", how="left")
+    people = people.merge(gone.rename(columns={"p_gone": "p_leave"}), on="customer_id",
+                          how="left")
+    if "scores" in store.tables():  # the early-warning lapse risk, for reference
+        sc = store.table("scores").select("customer_id", p_lapse="p_leave").to_pandas()
+        people = people.merge(sc, on="customer_id", how="left")
     res.people = assign_segments(people, rules)
     res.advocacy = model
+    res.leaving = info
     res.as_of = as_of
 
 
@@ -248,7 +265,7 @@ def save_segments(store, result: RelationshipResult) -> int:
     """Write the per-customer segments to the derived table ``relationship_segments``
     (the worklist's input); returns the rows written."""
     if result.people is None:
-        raise DataError("No segments to save.", hint="Run loyalist score, then analyse again.")
+        raise DataError("No segments to save.", hint="The notes of the analysis say why.")
     store.write_derived(SEGMENTS_TABLE, result.people,
                         note=f"survey {result.survey.name}, as of {result.as_of:%Y-%m-%d}")
     return len(result.people)

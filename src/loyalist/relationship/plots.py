@@ -69,8 +69,9 @@ def plot_drivers(result, ax=None):
     total = max(result.r2, 1e-12)
     y = np.arange(len(t))
     ax.barh(y, t["weight"] / total, color="#2557a7", alpha=0.85)
-    ax.errorbar(t["weight"] / total, y, xerr=[(t["weight"] - t["low"]) / total,
-                                             (t["high"] - t["weight"]) / total],
+    # a percentile interval need not hold the estimate: never draw a negative arm
+    ax.errorbar(t["weight"] / total, y, xerr=[((t["weight"] - t["low"]) / total).clip(lower=0),
+                                             ((t["high"] - t["weight"]) / total).clip(lower=0)],
                 fmt="none", ecolor="#111827", lw=1, capsize=2)
     ax.set_yticks(y, t["label"], fontsize=8)
     from matplotlib.ticker import PercentFormatter

@@ -1,7 +1,8 @@
 """Four relationship segments, each with what to do about it.
 
 Built from what a customer said (their latest NPS answer) and how they behave (their
-P(leave) from the churn model in ``scores``, their P(promoter) from behaviour):
+P(leave) from :func:`~loyalist.relationship.leaving.p_gone`, their P(promoter) from
+behaviour):
 
 * **loyal advocate**: says 9-10 and behaves like a stayer: ask for referrals;
 * **at-risk promoter**: says 9-10 but behaves like a leaver (P(leave) in the top
@@ -64,15 +65,18 @@ class SegmentRules:
     """Thresholds of the segments (defaults in brackets).
 
     ``promoter_at`` (9): NPS answer from which a customer says they would recommend;
-    ``detractor_below`` (7); ``at_risk_quantile`` (0.75): P(leave) at or above this
+    ``detractor_below`` (7); ``at_risk_quantile`` (0.8): P(leave) at or above this
     quantile of the scored customers counts as behaving like a leaver;
-    ``silent_promoter_p`` (0.5): P(promoter) from behaviour for a silent promoter.
+    ``silent_promoter_p`` (0.5): P(promoter) from behaviour for a silent promoter;
+    ``leaving_horizon_days`` (90): the horizon of the leaving model
+    (:func:`~loyalist.relationship.leaving.p_gone`).
     """
 
     promoter_at: float = 9
     detractor_below: float = 7
-    at_risk_quantile: float = 0.75
+    at_risk_quantile: float = 0.8
     silent_promoter_p: float = 0.5
+    leaving_horizon_days: int = 90
 
 
 def assign_segments(people: pd.DataFrame, rules: SegmentRules | None = None
