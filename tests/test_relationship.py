@@ -275,3 +275,13 @@ def test_cli_relationship_json_text_and_report(filled, tmp_path):
     run("report", "--out", str(tmp_path / "r.html"))
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert 'id="relationship"' in html and "Want vs deliver" in html
+
+
+def test_page_data_is_json_ready(filled):
+    from loyalist.relationship import analyse, page_data
+
+    res = analyse(filled, n_boot=20, segments=False)
+    data = json.loads(json.dumps(page_data(res), allow_nan=False))
+    assert len(data["charts"]["importance_performance"]) == 7
+    assert set(data["charts"]["drivers"]) >= {"trust", "commitment", "nps"}
+    assert data["segments"] is None and any("Concentrate on" in f for f in data["findings"])
