@@ -102,7 +102,7 @@ def main() -> None:
         print("pingouin not installed: no peer timing")
         return
     t = time.perf_counter()
-    for name, c in s.constructs.items():
+    for c in s.constructs.values():
         pg.cronbach_alpha(data=sc[list(c.items)], nan_policy="listwise")
     peer = time.perf_counter() - t
     ours = time.perf_counter()
