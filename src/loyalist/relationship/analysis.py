@@ -242,7 +242,7 @@ def _segments(store, survey, r, res, as_of, rules, step) -> None:
         return
     people = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of,
                            "p_promoter": model.predict_proba(X),
-                           "silent": S["nps"].isna().to_numpy(),
+                           "silent": S["source"].isna().to_numpy(),
                            "said_nps": S["nps"].to_numpy(), "said_at": S["answered_at"]})
     for name in ("trust", "commitment"):
         if name in S:

@@ -79,8 +79,7 @@ def what_they_said(store, survey: Survey, as_of, responses: pd.DataFrame) -> pd.
     if len(r):
         scores = construct_scores(r, survey)
         latest = pd.concat([r[["customer_id", "answered_at"]], scores], axis=1)
-        if survey.nps:
-            latest["nps"] = r[survey.nps]
+        latest["nps"] = r[survey.nps] if survey.nps else np.nan
         # one per customer: the latest response, several contacts averaged
         latest["day"] = latest["answered_at"].dt.normalize()
         last_day = latest.groupby("customer_id")["day"].transform("max")

@@ -91,7 +91,7 @@ def assign_segments(people: pd.DataFrame, rules: SegmentRules | None = None
                             hint="Build the frame with relationship.analyse().")
     p = people.copy()
     said = p["said_nps"]
-    silent = said.isna()
+    silent = p["silent"].astype(bool) if "silent" in p else said.isna()
     cut = float(np.nanquantile(p["p_leave"], rules.at_risk_quantile)) \
         if p["p_leave"].notna().any() else np.inf
     leaver = p["p_leave"] >= cut
