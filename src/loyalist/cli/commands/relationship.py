@@ -24,8 +24,8 @@ def relationship(
                                 "the relationship survey that ships with Loyalist."),
     by: str = typer.Option("segment", "--by", help="Column of customers for the gap by "
                            "segment ('' for none)."),
-    as_of: str = typer.Option(None, "--as-of", help="Date of the segments (default: that of "
-                              "the current scores)."),
+    as_of: str = typer.Option(None, "--as-of", help="Date of the segments (default: the day "
+                              "after the last order or subscription change)."),
     boot: int = typer.Option(500, "--boot", help="Bootstrap draws for the intervals."),
     horizon: int = typer.Option(180, "--horizon", help="Days after an answer in which to "
                                 "look for staying and buying more."),
