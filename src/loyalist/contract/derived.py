@@ -109,6 +109,31 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("expected_purchases", "float", "Purchases expected over the horizon."),
                 _c("clv", "float", "Discounted margin expected over the horizon.", False),
                 _c("model", "string", "The value model that made the row."))),
+    Derived("relationship_segments", "Each customer's relationship segment (loyal advocate, "
+            "at-risk promoter, silent promoter, detractor) with what they said, what their "
+            "behaviour predicts, and what to do.", "`loyalist relationship`", (
+                CUSTOMER, AS_OF,
+                _c("p_promoter", "float", "P(would recommend), from behaviour and answers."),
+                _c("silent", "boolean", "Never answered a survey."),
+                _c("said_nps", "float", "Their latest NPS answer.", False),
+                _c("said_at", "timestamp", "When they said it.", False),
+                _c("said_trust", "float", "Their latest trust score (scale mean).", False),
+                _c("said_commitment", "float", "Their latest commitment score.", False),
+                _c("predicted_trust", "float", "Trust predicted from behaviour.", False),
+                _c("predicted_commitment", "float", "Commitment predicted from behaviour.",
+                   False),
+                _c("p_leave", "float", "P(gone) from behaviour.", False),
+                _c("relationship_segment", "string", "loyal advocate, at-risk promoter, "
+                   "silent promoter or detractor."),
+                _c("at_risk_threshold", "float", "The P(leave) above which a promoter is at "
+                   "risk.", False),
+                _c("why", "string", "Why, in words.", False),
+                _c("action", "string", "What to do.", False),
+                _c("script", "string", "What to say.", False),
+                _c("due_in_days", "float", "Days allowed.", False),
+                _c("owner_rule", "string", "account_manager or team.", False),
+                _c("team", "string", "The team when no account manager.", False),
+                _c("p_lapse", "float", "The early-warning P(leave), when scored.", False))),
     Derived("_loyalist_worklist", "The worklist's memory: every item as a series of "
             "events (`opened`, `attempt`, `closed`), appended, never updated.",
             "`loyalist worklist`, `loyalist log`", (

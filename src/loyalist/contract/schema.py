@@ -211,6 +211,30 @@ FEEDBACK = Table(
     date_column="answered_at",
 )
 
+SURVEY_ANSWERS = Table(
+    "survey_answers",
+    "Multi-item survey answers in long form: one row per item answered. Which items a "
+    "survey has, what each measures and its scale come from the survey definition "
+    "(docs/relationship.md); `loyalist relationship` and `loyalist ingest survey_answers` "
+    "quarantine answers outside an item's scale and items the definition does not know.",
+    (
+        _id("answer"),
+        _customer_id(),
+        Column("answered_at", "timestamp", "When the survey was answered.", required=True),
+        Column("survey", "string", "Name of the survey definition (e.g. `relationship`).",
+               required=True),
+        Column("item", "string", "Code of the item answered, as in the survey definition.",
+               required=True),
+        Column("value", "float", "The answer on the item's scale (e.g. 1-7, NPS 0-10)."),
+        Column("text", "string", "The answer to an open question."),
+        Column("respondent", "string", "Who answered when a business customer has several "
+               "contacts (a name or a role such as buyer, user, finance); empty for one."),
+    ),
+    natural_key=("customer_id", "answered_at", "survey", "item", "respondent"),
+    date_column="answered_at",
+    require_one_of=("value", "text"),
+)
+
 EVENTS = Table(
     "events",
     "Product usage or any other behaviour worth counting.",
@@ -246,8 +270,8 @@ TOUCHES = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (CUSTOMERS, STAFF, ORDERS, SUBSCRIPTIONS, REQUESTS, FEEDBACK, EVENTS,
-                        TOUCHES)
+    t.name: t for t in (CUSTOMERS, STAFF, ORDERS, SUBSCRIPTIONS, REQUESTS, FEEDBACK,
+                        SURVEY_ANSWERS, EVENTS, TOUCHES)
 }
 
 

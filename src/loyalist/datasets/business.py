@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loyalist.contract import TABLES
-from loyalist.datasets import _feedback, _hazard, _orders, _service
+from loyalist.datasets import _feedback, _hazard, _orders, _relationship, _service
 from loyalist.datasets import _text as tx
 from loyalist.datasets._common import contract_frame, ids, join, pick, to_timestamps
 from loyalist.datasets._customers import ARCHETYPES, SPEND_P, make_customers
@@ -48,6 +48,17 @@ class Business:
         ``attitude`` (how much the customer likes the firm, mean 0.3, advocates about 1.2)
         and ``promoter`` (at ``as_of`` their expected answer, before noise, rounds to 9 or
         10, whether or not they ever answer a survey).
+
+        With ``survey``: ``truth["relationship"]``, one row per customer, the latent
+        ``trust``, ``commitment``, ``satisfaction`` and ``advocacy`` (standardised),
+        ``answered_survey`` and ``perceived_<attribute>`` for each attribute of the
+        survey; ``truth["drivers"]``: per outcome (trust, commitment, nps, buying_more,
+        staying) and attribute, the true standardised ``weight`` and its ``rank``;
+        ``truth["reliability"]``: per construct the true reliability of its summed score
+        among the complete responses (true-score variance over observed variance);
+        ``truth["responses"]``: per response (``customer_id``, ``answered_at``,
+        ``respondent``) the latent ``trust``, ``commitment`` and ``satisfaction`` at that
+        moment and the ``expected_nps`` (before answer noise).
 
         ``truth["requests"]``, aligned with ``tables["requests"]``: ``request_id``,
         ``customer_id``, ``true_category``, ``expected_team`` (from ``CATEGORY_TEAM``),
@@ -118,7 +129,8 @@ def _check(name: str, value, low: int) -> None:
 
 def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                   start: str = "2023-01-01", *, horizon_days: int = 90,
-                  price_rise_month: int | None = None, events: bool = True) -> Business:
+                  price_rise_month: int | None = None, events: bool = True,
+                  survey: _relationship.SurveySettings | bool | None = None) -> Business:
     """Generate one coherent synthetic business and the ground truth behind it.
 
     Parameters
@@ -138,6 +150,11 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         by default half way through the period.
     events : bool
         Generate portal usage events for subscribers (the largest table).
+    survey : SurveySettings or bool, optional
+        Give every customer a latent trust and commitment that drive their behaviour
+        and leaving, and generate answers to the default relationship survey in
+        ``survey_answers`` (``True``: default settings). Without it ``survey_answers``
+        is empty and every other table is exactly as it was.
 
     Examples
     --------
@@ -164,8 +181,12 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     weekday0 = int((start_day.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
     price_month = months // 2 if price_rise_month is None else price_rise_month
 
-    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
+    # streams 9 and 10 are only drawn from with a survey, so the rest never changes
+    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(11)]
     c = make_customers(rng[0], n_customers, as_of, weekday0)
+    settings = (_relationship.SurveySettings() if survey is True else survey) or None
+    if settings is not None:
+        c, latent = _relationship.draw_latents(rng[9], c, settings)
 
     # everything that can fail a customer, over the whole possible life
     candidates = _orders.draw_orders(rng[1], c, t_end, weekday0)
@@ -229,6 +250,29 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     month = int(np.clip(np.searchsorted(edges, as_of, side="right") - 1, 0, load.shape[1] - 1))
     progress = _orders.drift_progress(np.full(c.n, as_of), decision, departure, warned)
     nps_now = _feedback.expected_nps(c.attitude, load[:, month], progress)
+    if settings is not None:
+        rel, reliability, behind = _relationship.answers(rng[9], c, latent, load, edges, *drift,
+                                                 as_of, _feedback.expected_nps,
+                                                 _feedback.NPS_NOISE, settings)
+        tables["survey_answers"] = contract_frame("survey_answers", {
+            "id": ids("A", len(rel["t"]), 9), "customer_id": cust_ids(rel["cust"]),
+            "answered_at": ts(rel["t"]), "survey": pa.array(
+                np.full(len(rel["t"]), _relationship.SURVEY.name)),
+            "item": pa.array(rel["item"]), "value": rel["value"],
+            "text": pa.array(rel["text"], pa.string()),
+            "respondent": pa.array(rel["respondent"], pa.string())})
+        answered = np.zeros(c.n, dtype=bool)
+        answered[rel["cust"]] = True
+        truth.update(_relationship.truth_frames(latent, cid.to_pandas(), answered,
+                                                settings.effect))
+        truth["reliability"] = reliability
+        truth["responses"] = pd.DataFrame({
+            "customer_id": cust_ids(behind.pop("cust")).to_pandas(),
+            "answered_at": ts(behind.pop("t")), **behind})
+        del rel
+    else:
+        tables["survey_answers"] = contract_frame("survey_answers",
+                                                  {"customer_id": pa.array([], pa.string())})
     del load
     tables["feedback"] = contract_frame("feedback", {
         "id": ids("F", len(answers["t"]), 8), "customer_id": cust_ids(answers["cust"]),
@@ -239,9 +283,16 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                                          requests, answers, as_of, horizon_days)
     truth["customers"]["attitude"] = np.round(c.attitude, 3)
     truth["customers"]["promoter"] = nps_now >= 8.5
+    if settings is not None:  # what a survey at as_of would find: P(answer 9 or 10)
+        from scipy.special import ndtr
+
+        truth["customers"]["p_promoter_answer"] = ndtr((nps_now - 8.5) / _feedback.NPS_NOISE)
     del requests, answers
     if events:
         usage = _feedback.events(rng[7], c, *drift, as_of, weekday0)
+        if settings is not None:
+            usage = _relationship.with_referrals(usage, _relationship.referrals(
+                rng[10], c, latent, departure, as_of, weekday0, settings))
         tables["events"] = contract_frame("events", {
             "customer_id": cust_ids(usage["cust"]), "at": ts(usage["t"]),
             "type": usage["type"], "value": usage["value"]})
@@ -250,7 +301,9 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         tables["events"] = contract_frame("events", {"customer_id": pa.array([], pa.string())})
     tables["touches"] = contract_frame("touches", {"customer_id": pa.array([], pa.string())})
     tables = {name: tables[name] for name in TABLES}
-    truth = {name: truth[name] for name in ("customers", "requests", "orders")}
+    truth = {name: truth[name] for name in ("customers", "requests", "orders", "relationship",
+                                            "drivers", "reliability", "responses")
+             if name in truth}
     return Business(tables=tables, truth=truth, start=pd.Timestamp(start_day),
                     as_of=pd.Timestamp(as_of_day), horizon_days=horizon_days, seed=seed)
 

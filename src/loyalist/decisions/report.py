@@ -256,10 +256,16 @@ def _scoring_settings(store) -> tuple[str, int | None] | None:
 
 def build_report(store, as_of=None, *, target_annual_loss: float | None = None,
                  horizon: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> RetentionReport:
+                 progress: Callable[[str], None] | None = None,
+                 extra_sections: dict[str, Callable] | None = None) -> RetentionReport:
     """Compute every section of the report (nothing is written). The target and the
     horizon default to the store's ``[report]`` settings; the service section uses its
-    ``[service]`` targets and ``[calendar]``."""
+    ``[service]`` targets and ``[calendar]``.
+
+    ``extra_sections`` maps a section name to ``f(store, as_of, step)`` returning a
+    section dict (``title``, ``lead``, ``lines``, ``charts`` of SVG with ``captions``,
+    ``tables`` with ``table_titles``) or None, added after the whispers.
+    """
     step = progress or (lambda _m: None)
     settings = store.settings.report
     if target_annual_loss is not None:
@@ -286,6 +292,15 @@ def build_report(store, as_of=None, *, target_annual_loss: float | None = None,
                            ("whispers", _whispers(store, as_of, basis, step))):
             if part is not None:
                 rep.sections[name] = part
+    from loyalist.decisions._report_relationship import report_section
+
+    relationship = report_section(store, as_of, step)
+    if relationship is not None:
+        rep.sections["relationship"] = dict(relationship, extra=True)
+    for name, make in (extra_sections or {}).items():
+        part = make(store, as_of, step)
+        if part is not None:
+            rep.sections[name] = dict(part, extra=True)
     rep.sections["worklist"] = _worklist(store, as_of, step)
     rep.headline = _headline(rep)
     if basis.mode == "lapse":
@@ -341,7 +356,8 @@ def render_html(rep: RetentionReport) -> str:
 
 def write_report(store, path="loyalist-out/report.html", *, as_of=None,
                  target_annual_loss: float | None = None, horizon: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> Path:
+                 progress: Callable[[str], None] | None = None,
+                 extra_sections: dict[str, Callable] | None = None) -> Path:
     """Write the retention report for the owner as one self-contained HTML file.
 
     Parameters
@@ -358,9 +374,11 @@ def write_report(store, path="loyalist-out/report.html", *, as_of=None,
     horizon : int, optional
         Days without an order after which a customer counts as lost (non-contractual;
         default suggested from the customers' own order gaps).
+    extra_sections : dict, optional
+        More sections (see :func:`build_report`).
     """
     rep = build_report(store, as_of, target_annual_loss=target_annual_loss, horizon=horizon,
-                       progress=progress)
+                       progress=progress, extra_sections=extra_sections)
     (progress or (lambda _m: None))("writing the page")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

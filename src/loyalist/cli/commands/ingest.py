@@ -35,10 +35,18 @@ def ingest(
     sheet: str = typer.Option(None, help="Excel sheet name."),
     format: str = typer.Option(None, help="csv, parquet, json or excel (from the extension "
                                "if not given)."),
+    survey: Path = typer.Option(None, "--survey", help="survey_answers only: the survey "
+                                "definition (TOML) to check answers against (default: the "
+                                "relationship survey)."),
     store: str = STORE,
 ) -> None:
     """Load an export into the store: validated, all-or-nothing, without duplicates."""
     get_table(table)  # fail on a user mistake before touching the store
+    definition = None
+    if table == "survey_answers":
+        from loyalist.contract.survey import load_survey
+
+        definition = load_survey(survey)
     if not source.exists():
         raise SourceError(f"File not found: {str(source)!r}.",
                           hint=f"Check the path (the current folder is {Path.cwd()}).")
@@ -53,6 +61,12 @@ def ingest(
             encoding=encoding, date_format=date_format or None, decimal=decimal, sheet=sheet,
             format=format,
             progress=lambda stage: bar.update(task, description=f"{source.name}: {stage}"))
+        checked = None
+        if definition is not None:
+            from loyalist.relationship import check_answers
+
+            bar.update(task, description=f"{source.name}: checking against the survey")
+            checked = check_answers(s, definition, quarantine=True)
     out.print(
         f"[bold]{result.table}[/] from {result.source}: {result.rows_read:,} rows read, "
         f"[green]{result.inserted:,} new[/], {result.updated:,} updated, "
@@ -70,6 +84,9 @@ def ingest(
     if result.rejected:
         out.print(f"Rejected rows, with line, column and reason: {result.rejects_file}\n"
                   f"or run: loyalist rejects --ingest {result.ingest_id}", highlight=False)
+    if checked is not None and checked.quarantined:
+        out.print(f"[red]{checked.message}[/]\nRows, with line and reason: "
+                  f"{checked.rejects_file}", highlight=False)
 
 
 def status(store: str = STORE) -> None:

@@ -29,7 +29,8 @@ def report(
     store: str = STORE,
 ) -> None:
     """Write the retention report: loss rate against the target, cohorts, revenue
-    retention, value at risk, service, feedback, whispers and the worklist."""
+    retention, value at risk, service, feedback, whispers, the relationship and the
+    worklist."""
     from loyalist.decisions.report import build_report, render_html
 
     settings = Settings.load(store).with_values("report", target_annual_loss=target,
