@@ -180,6 +180,8 @@ ENDPOINTS = [
     ("DELETE", "/api/privacy/{nobody:path}", {}, "admin"),
     ("POST", "/api/users", {"json": {"name": "someone", "password": "x" * 12}}, "admin"),
     ("GET", "/api/rejects", {}, "admin"),
+    ("POST", "/api/ingests/{ingest_id}/undo", {}, "admin"),
+    ("POST", "/api/backup", {}, "admin"),
     ("POST", "/api/ingest/{table}", {"json": {"rows": [{"customer_id": "x",
                                                          "ordered_at": "2024-01-01"}]}},
      "admin"),
@@ -197,7 +199,7 @@ ROLES = ("viewer", "agent", "admin")
 def _fill(path: str, customer_id: str) -> str:
     return (path.replace("{customer_id:path}", customer_id).replace("{customer_id}", customer_id)
             .replace("{nobody:path}", "nobody-at-all").replace("{table}", "orders")
-            .replace("{name}", "viewer"))
+            .replace("{name}", "viewer").replace("{ingest_id}", "999999"))
 
 
 def _kw(kw: dict, customer_id: str) -> dict:

@@ -26,7 +26,7 @@ from loyalist.contract.schema import Table, get_table
 from loyalist.errors import IngestError, MappingError
 from loyalist.store import parsing
 from loyalist.store.mapping import parse_mapping, resolve
-from loyalist.store.migrations import ATTRIBUTES, INGESTS, REJECTS
+from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS, REJECTS
 from loyalist.store.parsing import Options
 from loyalist.store.readers import Source, read_source
 from loyalist.store.sql import lit, q
@@ -153,8 +153,8 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         if n_rejected:
             rejects_file = str(rejects_dir / f"ingest-{ingest_id}-{contract.name}.csv")
         con.execute(
-            f"INSERT INTO {INGESTS} VALUES (?, ?, ?, ?, now()::TIMESTAMP - to_microseconds(?), "
-            "now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {INGESTS} {INGEST_COLUMNS} VALUES (?, ?, ?, ?, now()::TIMESTAMP - "
+            "to_microseconds(?), now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
             [ingest_id, contract.name, src.label, src.format,
              int((time.perf_counter() - started) * 1e6), rows_read, counts["inserted"],
              counts["updated"], counts["unchanged"], n_rejected,
@@ -307,6 +307,8 @@ def _merge(con, contract: Table, out_names, ingest_id) -> dict[str, int]:
                      f"WHERE {changed}")
         n_conflicts = con.execute(f"SELECT count(*) FROM ({conflicts})").fetchall()[0][0]
     else:
+        keep_replaced(con, contract.name, f"SELECT t.* FROM {target} t JOIN {good} s "
+                      f"ON t._key = s._key WHERE {changed}", ingest_id)
         sets = ", ".join(f"{q(n)} = s.{q(n)}" for n in out_names)
         updated = con.execute(
             f"UPDATE {target} AS t SET {sets}, _ingest_id = {ingest_id}, _line = s._line "
@@ -317,6 +319,29 @@ def _merge(con, contract: Table, out_names, ingest_id) -> dict[str, int]:
     return {"inserted": inserted, "updated": updated,
             "unchanged": total - inserted - updated - n_conflicts,
             "conflicts": conflicts if n_conflicts else None}
+
+
+def replaced_table(table: str) -> str:
+    """The table keeping the versions of ``table``'s rows that ingests replaced."""
+    return f"_loyalist_replaced_{table}"
+
+
+def keep_replaced(con, table: str, rows_sql: str, ingest_id: int) -> None:
+    """Copy the rows about to be replaced (``rows_sql`` selects them) into the table of
+    replaced versions, so ``loyalist ingest --undo`` can put them back."""
+    shadow = q(replaced_table(table))
+    con.execute(f"CREATE TABLE IF NOT EXISTS {shadow} AS SELECT *, CAST(NULL AS BIGINT) AS "
+                f"_replaced_by FROM {q(table)} LIMIT 0")
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND NOT internal",
+        [replaced_table(table)]).fetchall()}
+    for name, typ in con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? AND "
+            "NOT internal", [table]).fetchall():
+        if name not in have:  # an attribute column added since
+            con.execute(f"ALTER TABLE {shadow} ADD COLUMN {q(name)} {typ}")
+    con.execute(f"INSERT INTO {shadow} BY NAME SELECT r.*, {int(ingest_id)} AS _replaced_by "
+                f"FROM ({rows_sql}) r")
 
 
 def _raw_struct(src: Source) -> str:

@@ -26,6 +26,9 @@ DERIVED = "_loyalist_derived"
 MODELS = "_loyalist_models"
 WORKLIST = "_loyalist_worklist"
 ASSIGNMENTS = "_loyalist_assignments"
+#: the ingest log's columns written by an ingest (later ones: undo, filled later)
+INGEST_COLUMNS = ("(id, table_name, source, format, started_at, finished_at, rows_read, "
+                  "inserted, updated, unchanged, rejected, options, rejects_file)")
 #: columns every contract table carries besides the contract's own
 META_COLUMNS = (("_key", "VARCHAR"), ("_ingest_id", "BIGINT"), ("_line", "BIGINT"))
 
@@ -120,6 +123,15 @@ def _v6(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v8(con: duckdb.DuckDBPyConnection) -> None:
+    """Undo: an ingest can be marked undone; derived tables can be marked stale."""
+    con.execute(f"""
+        ALTER TABLE {INGESTS} ADD COLUMN IF NOT EXISTS undone_at TIMESTAMP;
+        ALTER TABLE {INGESTS} ADD COLUMN IF NOT EXISTS undone_by VARCHAR;
+        ALTER TABLE {DERIVED} ADD COLUMN IF NOT EXISTS stale BOOLEAN DEFAULT false;
+    """)
+
+
 #: (version, description, function); append only, never edit a released one
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ingest log, quarantine and attribute registry", _v1),
@@ -128,6 +140,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (4, "worklist item events and control-group assignments", _v4),
     (5, "web accounts, sessions, tokens, audit log, idempotency keys", _v5),
     (6, "sign-in back-off, a person behind each user", _v6),
+    (8, "undo of an ingest, stale derived tables", _v8),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -233,8 +233,8 @@ class Store:
                 for sql in statements(src):
                     con.execute(sql)
                 n = con.execute(f"SELECT count(*) FROM {q(name)}").fetchall()[0][0]
-                con.execute(f"INSERT OR REPLACE INTO {DERIVED} VALUES (?, now()::TIMESTAMP, ?, ?)",
-                            [name, n, note])
+                con.execute(f"INSERT OR REPLACE INTO {DERIVED} (name, written_at, rows, note, "
+                            "stale) VALUES (?, now()::TIMESTAMP, ?, ?, false)", [name, n, note])
                 con.execute("COMMIT")
             except duckdb.Error as e:
                 con.execute("ROLLBACK")
@@ -302,6 +302,20 @@ class Store:
             raise DataError(f"The store has {what}.", hint=hint)
         return pickle.loads(bytes(rows[0][0])), json.loads(rows[0][1] or "{}")
 
+    # -- batches and copies ----------------------------------------------------------
+    def undo_ingest(self, ingest_id: int, *, by: str | None = None) -> dict:
+        """Remove exactly the rows of one ingest and put back what it replaced; the
+        derived tables are marked stale. See :mod:`loyalist.store.batches`."""
+        from loyalist.store.batches import undo_ingest
+
+        return undo_ingest(self, ingest_id, by=by)
+
+    def backup(self, path) -> Path:
+        """Copy the whole store into a new file (a consistent snapshot)."""
+        from loyalist.store.batches import backup
+
+        return backup(self, path)
+
     # -- one customer's data ---------------------------------------------------------
     def customer_data(self, customer_id: str) -> dict:
         """Everything held about one customer, JSON-ready (a subject-access export)."""
@@ -326,7 +340,7 @@ class Store:
                 f"SELECT count(*), min({date}), max({date}) FROM {q(t.name)}").fetchall()[0]
             ing, rej, last = self._db.execute(
                 f"SELECT count(*), coalesce(sum(rejected), 0), max(finished_at) FROM {INGESTS} "
-                "WHERE table_name = ?", [t.name]).fetchall()[0]
+                "WHERE table_name = ? AND undone_at IS NULL", [t.name]).fetchall()[0]
             rows.append({"table": t.name, "rows": n, "from": lo, "to": hi, "ingests": ing,
                          "rejected": int(rej), "last_ingest": last})
         return pd.DataFrame(rows)

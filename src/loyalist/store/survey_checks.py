@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from loyalist.store.ingest import write_rejects_file
-from loyalist.store.migrations import INGESTS, REJECTS
+from loyalist.store.migrations import INGEST_COLUMNS, INGESTS, REJECTS
 
 _ITEMS = "_loyalist_survey_items"
 
@@ -88,7 +88,8 @@ def quarantine_survey_answers(con, items: pd.DataFrame, survey: str, rejects_dir
                       "(SELECT _key FROM _loyalist_survey_bad)")
             path = str(Path(rejects_dir) / f"ingest-{check_id}-survey_answers.csv")
             c.execute(
-                f"INSERT INTO {INGESTS} VALUES (?, 'survey_answers', ?, 'survey check', "
+                f"INSERT INTO {INGESTS} {INGEST_COLUMNS} VALUES (?, 'survey_answers', ?, "
+                "'survey check', "
                 "now()::TIMESTAMP - to_microseconds(?), now()::TIMESTAMP, ?, 0, 0, ?, ?, ?, ?)",
                 [check_id, label, int((time.perf_counter() - started) * 1e6), checked,
                  checked - n, n, json.dumps({"survey": survey}), path])
