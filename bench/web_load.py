@@ -89,7 +89,8 @@ def request(c: httpx.AsyncClient, step: int, cid: str, rng: random.Random, note:
     if step == 3:
         return "overview", c.get("/api/overview")
     return "log outcome", c.post("/api/touches", json={
-        "customer_id": cid, "outcome": rng.choice(["reached", "no-answer"]), "note": note})
+        "customer_id": cid, "outcome": rng.choice(["reached", "no-answer"]), "note": note,
+        "no_item": True})
 
 
 async def user(n: int, base: str, token: str, ids: list[str], deadline: float,
@@ -145,7 +146,7 @@ def main() -> None:
         build_store(path, args.customers, args.seed)
         if args.keep:
             shutil.copy(path, args.keep)
-    from loyalist.web.accounts import Accounts
+    from loyalist.store.accounts import Accounts
 
     name = f"load{uuid.uuid4().hex[:6]}"
     with loyalist.connect(path) as store:

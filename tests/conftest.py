@@ -28,3 +28,17 @@ def write(tmp_path):
         return p
 
     return _write
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The property-based run's counts: cases tried and server errors, per field."""
+    import sys
+
+    fuzz = sys.modules.get("test_fuzz_inputs")
+    if fuzz is None or not fuzz.TALLY:
+        return
+    cases = sum(v for (_f, kind), v in fuzz.TALLY.items() if kind == "cases")
+    errors = sum(v for (_f, kind), v in fuzz.TALLY.items() if kind == "5xx")
+    fields = len({f for f, _k in fuzz.TALLY})
+    terminalreporter.write_line(f"hostile inputs: {cases:,} cases over {fields} fields "
+                                f"(API and CLI), {errors} server errors (5xx)")

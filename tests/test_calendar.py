@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import loyalist.decisions.calendar as calendar_module
-from loyalist.decisions.calendar import BusinessCalendar
+import loyalist.settings.calendar as calendar_module
 from loyalist.errors import DataError, SourceError
+from loyalist.settings.calendar import BusinessCalendar
 
 H = 3600.0
 BERLIN = BusinessCalendar("Europe/Berlin")

@@ -131,7 +131,7 @@ def test_scores_find_true_leavers_early(business, full_store, run):
     assert lead.median() > 14
     # every scored customer traces back to a stored model
     assert (sc["model_id"] == run.model_id).all()
-    assert full_store.models().iloc[0]["id"] == run.model_id
+    assert full_store.models("churn").iloc[0]["id"] == run.model_id
 
 
 def test_whispers_have_words_and_evidence(business, run):

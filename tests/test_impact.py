@@ -12,10 +12,10 @@ import pytest
 import loyalist
 from loyalist.datasets import make_business, simulate_outreach
 from loyalist.decisions.impact import measure_impact, newcombe, welch, wilson
-from loyalist.decisions.playbooks import load_playbooks
 from loyalist.decisions.scoring import score
 from loyalist.decisions.worklist import build_worklist, helps_factors, open_items
 from loyalist.errors import DataError
+from loyalist.settings.worklist import load_playbooks
 
 UPLIFT = {"save_larger": 0.6, "save_small": 0.0}
 PLAYBOOKS = """

@@ -12,9 +12,10 @@ import pytest
 
 import loyalist
 from loyalist.datasets import make_business
-from loyalist.decisions.report import build_report, report_settings, write_report
+from loyalist.decisions.report import build_report, write_report
 from loyalist.decisions.scoring import score
 from loyalist.errors import DataError
+from loyalist.settings import Settings
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
@@ -61,11 +62,12 @@ def test_target_is_checked_and_read_from_toml(tiny, tmp_path):
     with pytest.raises(DataError, match="between 0 and 1"):
         build_report(tiny, "2024-07-01", target_annual_loss=5, horizon=30)
     (tmp_path / "loyalist.toml").write_text("[report]\ntarget_annual_loss = 0.08\n")
-    assert report_settings(tmp_path / "loyalist.toml") == {"target_annual_loss": 0.08}
+    assert Settings.load(tmp_path / "s.duckdb").report.target_annual_loss == 0.08
     (tmp_path / "loyalist.toml").write_text("[report]\ntarget = 0.08\n")
-    with pytest.raises(DataError, match="Unknown"):
-        report_settings(tmp_path / "loyalist.toml")
-    assert report_settings(tmp_path / "missing.toml") == {}
+    with pytest.raises(DataError, match="unknown key 'target'") as e:
+        Settings.load(tmp_path / "s.duckdb")
+    assert "target_annual_loss" in e.value.hint
+    assert Settings.load(tmp_path / "elsewhere" / "s.duckdb").report.target_annual_loss == 0.05
 
 
 @pytest.fixture(scope="module")

@@ -172,7 +172,7 @@ def test_cli_service(business, tmp_path):
 
 
 def test_report_in_business_hours(business, bstore):
-    from loyalist.decisions.calendar import BusinessCalendar
+    from loyalist.settings.calendar import BusinessCalendar
 
     cal = BusinessCalendar(timezone="Europe/Berlin", workdays=(0, 1, 2, 3, 4),
                            hours=("08:00", "18:00"))

@@ -20,7 +20,6 @@ import pytest
 
 import loyalist
 from loyalist.datasets import make_business
-from loyalist.decisions.playbooks import default_playbooks, load_playbooks
 from loyalist.decisions.scoring import MUST_DO, hard_alerts
 from loyalist.decisions.worklist import (
     build_worklist,
@@ -30,6 +29,8 @@ from loyalist.decisions.worklist import (
     worklist_progress,
 )
 from loyalist.errors import DataError, LoyalistError, SourceError
+from loyalist.settings import Settings
+from loyalist.settings.worklist import default_playbooks, load_playbooks
 
 TABLES = ("customers", "orders", "subscriptions", "requests", "feedback")
 
@@ -120,10 +121,11 @@ def test_outcome_closes_the_item_and_keeps_its_history(world):
     assert item["item_id"] not in set(open_items(s)["item_id"])
     hist = item_history(s, item["item_id"])
     assert list(hist["event"]) == ["opened", "closed"]
-    assert hist["touch_id"].iloc[1] == touch and hist["outcome"].iloc[1] == "reached"
+    assert touch.closed == (item["item_id"],)
+    assert hist["touch_id"].iloc[1] == touch.touch_id and hist["outcome"].iloc[1] == "reached"
     t = s.table("touches").to_pandas()
     assert len(t) == n_touches + 1
-    row = t[t["id"] == touch].iloc[0]
+    row = t[t["id"] == touch.touch_id].iloc[0]
     assert (row["item_id"], row["playbook"], row["by"]) == (item["item_id"], item["playbook"],
                                                            "Ann")
     progress = worklist_progress(s).set_index("playbook")
@@ -175,6 +177,7 @@ def test_caps_per_owner_per_day(world, tmp_path):
     (tmp_path / "loyalist.toml").write_text(
         '[worklist]\ncontrol_share = 0\n\n[[worklist.playbook]]\nname = "save_call"\n'
         "min_p_leave = 0.3\ncap_per_owner_per_day = 2\n")
+    s.settings = Settings.load(s)  # settings are read once, when the store opens
     pbs = load_playbooks(store=s)
     assert pbs.get("save_call").cap_per_owner_per_day == 2
     run = build_worklist(s, as_of)
@@ -260,7 +263,7 @@ def test_draw_is_deterministic(base, tmp_path):
      "'min_p_leave' must be between 0 and 1"),
     ('[[worklist.playbook]]\nname = "x"\n', "missing key 'action'"),
     ('[[worklist.playbook]]\nname = "x"\naction = "a"\nowner = "boss"\n', "'owner' 'boss'"),
-    ('[worklist]\nwindow = 30\n', "unknown setting 'window'"),
+    ('[worklist]\nwindow = 30\n', "unknown key 'window' in \\[worklist\\]"),
     ('[worklist\n', "not valid TOML"),
 ])
 def test_playbook_errors_name_the_bad_key(tmp_path, text, match):
@@ -314,11 +317,24 @@ def test_cli(base, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "opened" in r.stdout and "Open items" in r.stdout
     with loyalist.connect(store) as s:
-        item = open_items(s).iloc[0]
+        items = open_items(s)
+        n_touches = s.table("touches").count().execute()
+    several = items.groupby("customer_id")["item_id"].transform("size") > 1
+    item = items[several].iloc[0]
+    theirs = set(items.loc[items["customer_id"] == item["customer_id"], "item_id"])
+    # several open items and none named: each is listed, nothing is logged or closed
+    r = _cli("log", item["customer_id"], "--outcome", "saved", "--store", store)
+    assert r.returncode == 1 and all(i in r.stderr for i in theirs), r.stderr
+    assert "--item" in r.stderr and "Traceback" not in r.stderr
+    with loyalist.connect(store) as s:
+        assert s.table("touches").count().execute() == n_touches
+        assert theirs <= set(open_items(s)["item_id"])
     r = _cli("log", item["customer_id"], "--outcome", "saved", "--note", "renewed",
-             "--by", "Bo", "--store", store)
+             "--by", "Bo", "--item", item["item_id"], "--store", store)
     assert r.returncode == 0, r.stderr
-    assert item["item_id"] in r.stdout
+    assert f"closed {item['item_id']}" in r.stdout
+    with loyalist.connect(store) as s:
+        assert set(open_items(s)["item_id"]) & theirs == theirs - {item["item_id"]}
     for args, text in ((("log", "NOPE", "--outcome", "reached"), "No customer"),
                        (("log", item["customer_id"], "--outcome", "perhaps"), "Unknown outcome")):
         r = _cli(*args, "--store", store)
@@ -327,7 +343,7 @@ def test_cli(base, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[worklist.playbook]]\nname = "x"\naction = "a"\ncolour = 1\n')
     r = _cli("worklist", "--playbooks", str(bad), "--store", store)
-    assert r.returncode == 1 and "colour" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "colour" in r.stderr and "Traceback" not in r.stderr
     r = _cli("impact", "--store", store)
     assert r.returncode == 0, r.stderr
     r = _cli("playbooks", "--store", store)
@@ -341,6 +357,7 @@ def test_default_caps_keep_a_backlog_for_later_days_and_must_do_first(world, tmp
     # a tighter cap than the default, so the 1,500-customer business has a backlog
     (tmp_path / "loyalist.toml").write_text(
         '[[worklist.playbook]]\nname = "follow_up_order"\ncap_per_owner_per_day = 1\n')
+    s.settings = Settings.load(s)  # settings are read once, when the store opens
     defaults = {p.name: p for p in default_playbooks()}
     for name in ("call_back_unanswered", "resolve_repeated_contact", "follow_up_order"):
         assert defaults[name].must_do and defaults[name].cap_per_owner_per_day
@@ -374,6 +391,7 @@ def test_stale_follow_up_is_no_longer_a_follow_up(world, tmp_path):
     (tmp_path / "loyalist.toml").write_text(
         '[[worklist.playbook]]\nname = "follow_up_order"\nmax_age_days = 10000\n'
         "cap_per_owner_per_day = 100000\n")
+    s.settings = Settings.load(s)  # settings are read once, when the store opens
     again = build_worklist(s, as_of + pd.Timedelta(days=1))
     got = set(again.items.loc[again.items["playbook"] == "follow_up_order", "customer_id"])
     assert got & set(age[age > 30].index)

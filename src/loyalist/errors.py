@@ -74,3 +74,35 @@ class ConvergenceError(LoyalistError, ArithmeticError):
 
 class DataError(LoyalistError, ValueError):
     """Data that cannot be used for the computation asked of it."""
+
+
+class PermissionDeniedError(LoyalistError, PermissionError):
+    """The person asking may not do this (another person's item, a lower role)."""
+
+    exit_code = 5
+    status = 403
+
+
+class AuthError(LoyalistError, PermissionError):
+    """Wrong or missing credentials (HTTP 401)."""
+
+    exit_code = 5
+    status = 401
+
+
+class ForbiddenError(LoyalistError, PermissionError):
+    """Signed in, but the role does not allow this (HTTP 403)."""
+
+    exit_code = 5
+    status = 403
+
+
+class ThrottledError(LoyalistError, PermissionError):
+    """Too many failed sign-ins from one address: wait (HTTP 429 with Retry-After)."""
+
+    exit_code = 5
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.retry_after = int(retry_after)

@@ -8,6 +8,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import loyalist
 from loyalist.cli import commands
@@ -50,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except LoyalistError as e:
-        err.print(f"[bold red]Error:[/] {e.message}", highlight=False)
+        err.print(f"[bold red]Error:[/] {escape(e.message)}", highlight=False)
         if e.hint:
-            err.print(f"[bold]Next step:[/] {e.hint}", highlight=False)
+            err.print(f"[bold]Next step:[/] {escape(e.hint)}", highlight=False)
         return e.exit_code
     except KeyboardInterrupt:
         err.print("Interrupted.")

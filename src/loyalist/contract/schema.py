@@ -18,7 +18,12 @@ STORAGE_TYPES = {
     "timestamp": "TIMESTAMP",
     "float": "DOUBLE",
     "integer": "BIGINT",
+    "boolean": "BOOLEAN",
+    "blob": "BLOB",
 }
+#: how a boolean may be written (any case); anything else is rejected
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
 
 
 @dataclass(frozen=True)
@@ -93,11 +98,33 @@ CUSTOMERS = Table(
         Column("name", "string", "Display name (person or company)."),
         Column("segment", "string", "Segment or tier the business uses (e.g. SMB, enterprise)."),
         Column("created_at", "timestamp", "When the customer relationship started."),
-        Column("owner", "string", "Account manager responsible for the customer."),
+        Column("owner", "string", "Account manager responsible for the customer: their "
+               "`staff.id` (or, without a staff table, a name used as their id)."),
+        Column("do_not_contact", "boolean", "The customer asked not to be contacted: no "
+               "outreach on the worklist (only answers to their own requests and orders), "
+               "left out of exports for dialers and of every message. Written true/false, "
+               "yes/no, y/n or 1/0."),
     ),
     natural_key=("id",),
     extra_attributes=True,
     date_column="created_at",
+)
+
+STAFF = Table(
+    "staff",
+    "The firm's people: account managers, service agents, managers. Each is one identity: "
+    "`customers.owner`, `requests.agent`, `touches.by` and the owner of a worklist item "
+    "name a person by `id`, and a web account is linked to one (`loyalist user add NAME "
+    "--person ID`).",
+    (
+        Column("id", "string", "The person's identifier (employee number, login...).",
+               required=True),
+        Column("name", "string", "Display name."),
+        Column("team", "string", "Team or department."),
+        Column("email", "string", "E-mail address (for the daily list)."),
+        Column("active", "boolean", "Still working here; empty means yes."),
+    ),
+    natural_key=("id",),
 )
 
 ORDERS = Table(
@@ -154,7 +181,7 @@ REQUESTS = Table(
         Column("text", "string", "What the customer wrote or said."),
         Column("category", "string", "What the request is about (invoice, delivery, ...)."),
         Column("team", "string", "Team the request was routed to."),
-        Column("agent", "string", "Person who handled it."),
+        Column("agent", "string", "Person who handled it: their `staff.id` (or a name)."),
         Column("first_response_at", "timestamp", "First answer from the business.",
                not_before=("opened_at",)),
         Column("resolved_at", "timestamp", "When the matter was resolved.",
@@ -184,6 +211,30 @@ FEEDBACK = Table(
     date_column="answered_at",
 )
 
+SURVEY_ANSWERS = Table(
+    "survey_answers",
+    "Multi-item survey answers in long form: one row per item answered. Which items a "
+    "survey has, what each measures and its scale come from the survey definition "
+    "(docs/relationship.md); `loyalist relationship` and `loyalist ingest survey_answers` "
+    "quarantine answers outside an item's scale and items the definition does not know.",
+    (
+        _id("answer"),
+        _customer_id(),
+        Column("answered_at", "timestamp", "When the survey was answered.", required=True),
+        Column("survey", "string", "Name of the survey definition (e.g. `relationship`).",
+               required=True),
+        Column("item", "string", "Code of the item answered, as in the survey definition.",
+               required=True),
+        Column("value", "float", "The answer on the item's scale (e.g. 1-7, NPS 0-10)."),
+        Column("text", "string", "The answer to an open question."),
+        Column("respondent", "string", "Who answered when a business customer has several "
+               "contacts (a name or a role such as buyer, user, finance); empty for one."),
+    ),
+    natural_key=("customer_id", "answered_at", "survey", "item", "respondent"),
+    date_column="answered_at",
+    require_one_of=("value", "text"),
+)
+
 EVENTS = Table(
     "events",
     "Product usage or any other behaviour worth counting.",
@@ -205,7 +256,7 @@ TOUCHES = Table(
         _customer_id(),
         Column("at", "timestamp", "When the contact happened.", required=True),
         Column("kind", "string", "call, email, visit, letter...", required=True),
-        Column("by", "string", "Who made the contact."),
+        Column("by", "string", "Who made the contact: their `staff.id` (or a name)."),
         Column("outcome", "string", "reached, no-answer, saved, lost, escalated..."),
         Column("note", "string", "What was said or agreed."),
         Column("item_id", "string", "The worklist item the contact answered, if any "
@@ -219,7 +270,8 @@ TOUCHES = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (CUSTOMERS, ORDERS, SUBSCRIPTIONS, REQUESTS, FEEDBACK, EVENTS, TOUCHES)
+    t.name: t for t in (CUSTOMERS, STAFF, ORDERS, SUBSCRIPTIONS, REQUESTS, FEEDBACK,
+                        SURVEY_ANSWERS, EVENTS, TOUCHES)
 }
 
 

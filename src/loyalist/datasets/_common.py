@@ -20,6 +20,7 @@ ARROW_TYPES = {
     "timestamp": pa.timestamp("us"),
     "float": pa.float64(),
     "integer": pa.int64(),
+    "boolean": pa.bool_(),
 }
 
 
@@ -124,7 +125,8 @@ def contract_frame(table: str, columns: dict[str, object],
     """A pandas DataFrame with exactly the contract's columns, in order and typed.
 
     Missing contract columns are all-null. Strings are Arrow-backed ``str``, timestamps
-    ``datetime64[us]``, floats ``float64`` and integers nullable ``Int64``.
+    ``datetime64[us]``, floats ``float64``, integers nullable ``Int64`` and booleans
+    nullable ``boolean``.
     """
     spec = TABLES[table]
     arrays, fields = [], []
@@ -152,4 +154,5 @@ def contract_frame(table: str, columns: dict[str, object],
         arrays.append(arr)
         fields.append(pa.field(name, arr.type))
     tab = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    return tab.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    return tab.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(),
+                                       pa.bool_(): pd.BooleanDtype()}.get)

@@ -14,6 +14,8 @@ from loyalist.datasets._orders import drift_progress
 SURVEY_EVERY = 91.0  # days between invitations
 COMMENT_P, COMMENT_P_DETRACTOR = 0.3, 0.55
 ITEM_MISSING = 0.04
+#: spread of an NPS answer around the customer's expected answer
+NPS_NOISE = 1.2
 LOGIN_WEEKEND_KEEP = 0.2
 
 
@@ -56,7 +58,7 @@ def feedback(rng: np.random.Generator, c: Customers, load: np.ndarray, edges: np
     month = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, load.shape[1] - 1)
     strain = load[cust, month]
     progress = drift_progress(t, decision[cust], departure[cust], warned[cust])
-    latent = expected_nps(c.attitude[cust], strain, progress) + rng.normal(0, 1.2, m)
+    latent = expected_nps(c.attitude[cust], strain, progress) + rng.normal(0, NPS_NOISE, m)
     nps = np.clip(np.round(latent), 0, 10)
     sat = _likert(3.3 + 0.45 * (latent - 7) + rng.normal(0, 0.6, m))
     trust = _likert(3.5 + 0.3 * (latent - 7) - 0.45 * strain + rng.normal(0, 0.6, m))

@@ -24,6 +24,10 @@ OWNERS = (
     "Alice Moreau", "Ben Okafor", "Chloe Novak", "David Park",
     "Elena Rossi", "Farid Haddad", "Grace Liu", "Hannah Berg",
 )
+#: the staff: account managers first, then the agents of each team, with their ids
+STAFF = (
+    [(f"E{i + 1:02d}", name, "Account management") for i, name in enumerate(OWNERS)]
+)
 SEGMENTS = ("small", "medium", "key account")
 REGIONS = ("North", "South", "East", "West", "Central")
 ACQUIRED_VIA = ("web", "referral", "field sales", "partner", "trade fair")
@@ -63,6 +67,10 @@ AGENTS = {
     "Sales": ("Oscar Lind", "Emma Wright", "Diego Romero"),
     "Retention": ("Clara Stein", "Hugo Blanc"),
 }
+STAFF += [(f"E{len(STAFF) + k + 1:02d}", name, team) for k, (team, name) in enumerate(
+    (team, name) for team in TEAMS for name in AGENTS[team])]
+OWNER_IDS = tuple(sid for sid, _n, _t in STAFF[:len(OWNERS)])
+AGENT_IDS = tuple(sid for sid, _n, _t in STAFF[len(OWNERS):])
 
 #: (subject, body) templates per category; {ref} is filled per category (see REF_KIND).
 TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {

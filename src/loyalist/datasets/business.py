@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loyalist.contract import TABLES
-from loyalist.datasets import _feedback, _hazard, _orders, _season, _service
+from loyalist.datasets import _feedback, _hazard, _orders, _relationship, _season, _service
 from loyalist.datasets import _text as tx
 from loyalist.datasets._common import contract_frame, ids, join, pick, to_timestamps
 from loyalist.datasets._customers import ARCHETYPES, SPEND_P, make_customers
@@ -48,6 +48,17 @@ class Business:
         ``attitude`` (how much the customer likes the firm, mean 0.3, advocates about 1.2)
         and ``promoter`` (at ``as_of`` their expected answer, before noise, rounds to 9 or
         10, whether or not they ever answer a survey).
+
+        With ``survey``: ``truth["relationship"]``, one row per customer, the latent
+        ``trust``, ``commitment``, ``satisfaction`` and ``advocacy`` (standardised),
+        ``answered_survey`` and ``perceived_<attribute>`` for each attribute of the
+        survey; ``truth["drivers"]``: per outcome (trust, commitment, nps, buying_more,
+        staying) and attribute, the true standardised ``weight`` and its ``rank``;
+        ``truth["reliability"]``: per construct the true reliability of its summed score
+        among the complete responses (true-score variance over observed variance);
+        ``truth["responses"]``: per response (``customer_id``, ``answered_at``,
+        ``respondent``) the latent ``trust``, ``commitment`` and ``satisfaction`` at that
+        moment and the ``expected_nps`` (before answer noise).
 
         ``truth["requests"]``, aligned with ``tables["requests"]``: ``request_id``,
         ``customer_id``, ``true_category``, ``expected_team`` (from ``CATEGORY_TEAM``),
@@ -119,6 +130,7 @@ def _check(name: str, value, low: int) -> None:
 def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                   start: str = "2023-01-01", *, horizon_days: int = 90,
                   price_rise_month: int | None = None, events: bool = True,
+                  survey: _relationship.SurveySettings | bool | None = None,
                   seasonal_peak: float = 0.0,
                   feedback_languages: tuple[str, ...] | None = None,
                   feedback_tone: float = 1.0) -> Business:
@@ -141,6 +153,11 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         by default half way through the period.
     events : bool
         Generate portal usage events for subscribers (the largest table).
+    survey : SurveySettings or bool, optional
+        Give every customer a latent trust and commitment that drive their behaviour
+        and leaving, and generate answers to the default relationship survey in
+        ``survey_answers`` (``True``: default settings). Without it ``survey_answers``
+        is empty and every other table is exactly as it was.
     seasonal_peak : float
         Extra purchase rate around mid December, as a share of each customer's usual
         rate (1.5: two and a half times the usual rate at the top of the peak); 0: no
@@ -178,14 +195,18 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     weekday0 = int((start_day.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
     price_month = months // 2 if price_rise_month is None else price_rise_month
 
-    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
+    # streams 9 and 10 are only drawn from with a survey, so the rest never changes
+    rng = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(11)]
     c = make_customers(rng[0], n_customers, as_of, weekday0)
+    settings = (_relationship.SurveySettings() if survey is True else survey) or None
+    if settings is not None:
+        c, latent = _relationship.draw_latents(rng[9], c, settings)
 
     # everything that can fail a customer, over the whole possible life
     candidates = _orders.draw_orders(rng[1], c, t_end, weekday0)
     if seasonal_peak:  # its own random stream: without a peak nothing changes
         candidates = _season.with_peak(np.random.default_rng(
-            np.random.SeedSequence(seed).spawn(10)[9]), candidates, c, t_end, weekday0,
+            np.random.SeedSequence(seed).spawn(13)[11]), candidates, c, t_end, weekday0,
             start_day, float(seasonal_peak))
     contacts = _service.with_callbacks(rng[2], _service.organic(rng[2], c, t_end, weekday0),
                                        weekday0)
@@ -213,6 +234,12 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     # each table is built and its working arrays dropped before the next one
     tables, truth = {}, {}
     tables["customers"] = _customers_frame(c, cid, ts)
+    tables["staff"] = contract_frame("staff", {
+        "id": pa.array([sid for sid, _n, _t in tx.STAFF]),
+        "name": pa.array([n for _s, n, _t in tx.STAFF]),
+        "team": pa.array([t for _s, _n, t in tx.STAFF]),
+        "email": pa.array([n.lower().replace(" ", ".") + "@example.com"
+                           for _s, n, _t in tx.STAFF])})
     tables["subscriptions"] = _subscriptions_frame(rng[8], c, cid, ts, departure, as_of)
     orders = _orders.shape_orders(rng[4], candidates, c, *drift, as_of, weekday0)
     del candidates
@@ -241,6 +268,29 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     month = int(np.clip(np.searchsorted(edges, as_of, side="right") - 1, 0, load.shape[1] - 1))
     progress = _orders.drift_progress(np.full(c.n, as_of), decision, departure, warned)
     nps_now = _feedback.expected_nps(c.attitude, load[:, month], progress)
+    if settings is not None:
+        rel, reliability, behind = _relationship.answers(rng[9], c, latent, load, edges, *drift,
+                                                 as_of, _feedback.expected_nps,
+                                                 _feedback.NPS_NOISE, settings)
+        tables["survey_answers"] = contract_frame("survey_answers", {
+            "id": ids("A", len(rel["t"]), 9), "customer_id": cust_ids(rel["cust"]),
+            "answered_at": ts(rel["t"]), "survey": pa.array(
+                np.full(len(rel["t"]), _relationship.SURVEY.name)),
+            "item": pa.array(rel["item"]), "value": rel["value"],
+            "text": pa.array(rel["text"], pa.string()),
+            "respondent": pa.array(rel["respondent"], pa.string())})
+        answered = np.zeros(c.n, dtype=bool)
+        answered[rel["cust"]] = True
+        truth.update(_relationship.truth_frames(latent, cid.to_pandas(), answered,
+                                                settings.effect))
+        truth["reliability"] = reliability
+        truth["responses"] = pd.DataFrame({
+            "customer_id": cust_ids(behind.pop("cust")).to_pandas(),
+            "answered_at": ts(behind.pop("t")), **behind})
+        del rel
+    else:
+        tables["survey_answers"] = contract_frame("survey_answers",
+                                                  {"customer_id": pa.array([], pa.string())})
     del load
     if feedback_languages:  # its own random stream: without it nothing changes
         answers["comment"] = _worded_comments(seed, feedback_languages, answers, c.n,
@@ -254,9 +304,16 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                                          requests, answers, as_of, horizon_days)
     truth["customers"]["attitude"] = np.round(c.attitude, 3)
     truth["customers"]["promoter"] = nps_now >= 8.5
+    if settings is not None:  # what a survey at as_of would find: P(answer 9 or 10)
+        from scipy.special import ndtr
+
+        truth["customers"]["p_promoter_answer"] = ndtr((nps_now - 8.5) / _feedback.NPS_NOISE)
     del requests, answers
     if events:
         usage = _feedback.events(rng[7], c, *drift, as_of, weekday0)
+        if settings is not None:
+            usage = _relationship.with_referrals(usage, _relationship.referrals(
+                rng[10], c, latent, departure, as_of, weekday0, settings))
         tables["events"] = contract_frame("events", {
             "customer_id": cust_ids(usage["cust"]), "at": ts(usage["t"]),
             "type": usage["type"], "value": usage["value"]})
@@ -265,7 +322,9 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         tables["events"] = contract_frame("events", {"customer_id": pa.array([], pa.string())})
     tables["touches"] = contract_frame("touches", {"customer_id": pa.array([], pa.string())})
     tables = {name: tables[name] for name in TABLES}
-    truth = {name: truth[name] for name in ("customers", "requests", "orders")}
+    truth = {name: truth[name] for name in ("customers", "requests", "orders", "relationship",
+                                            "drivers", "reliability", "responses")
+             if name in truth}
     return Business(tables=tables, truth=truth, start=pd.Timestamp(start_day),
                     as_of=pd.Timestamp(as_of_day), horizon_days=horizon_days, seed=seed)
 
@@ -275,7 +334,7 @@ def _worded_comments(seed: int, languages, answers, n_customers: int,
     """The answers' comments rewritten in the customers' languages, tone by score."""
     from loyalist.datasets import _reviews
 
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(11)[10])
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(13)[12])
     has = pc.is_valid(answers["comment"]).to_numpy(zero_copy_only=False)
     score = np.where(np.isnan(answers["nps"]), 2.0 * np.nan_to_num(answers["satisfaction"],
                                                                    nan=3.5),
@@ -294,7 +353,7 @@ def _customers_frame(c, cid, ts) -> pd.DataFrame:
     name = pc.utf8_rtrim_whitespace(name)
     return contract_frame("customers", {
         "id": cid, "name": name, "segment": pick(tx.SEGMENTS, c.segment),
-        "created_at": ts(c.created), "owner": pick(tx.OWNERS, c.owner),
+        "created_at": ts(c.created), "owner": pick(tx.OWNER_IDS, c.owner),
     }, extra={
         "region": pick(tx.REGIONS, c.region),
         "plan": pick(tx.PLANS + ("none",), np.where(c.plan >= 0, c.plan, len(tx.PLANS))),
@@ -340,8 +399,6 @@ def _requests_frame(r, cust_ids, ts, as_of) -> pd.DataFrame:
     link = (r.parent >= 0) & r.linked
     parent = pc.if_else(pa.array(link), rid.take(pa.array(np.maximum(r.parent, 0))),
                         pa.scalar(None, pa.string()))
-    from loyalist.datasets._service import _AGENTS
-
     subject, text = _service.render(r)
     responded = np.where(r.responded < as_of, r.responded, np.nan)
     resolved = np.where(r.resolved < as_of, r.resolved, np.nan)
@@ -350,7 +407,7 @@ def _requests_frame(r, cust_ids, ts, as_of) -> pd.DataFrame:
         "id": rid, "customer_id": cust_ids(r.cust), "opened_at": ts(r.t),
         "channel": pick(tx.CHANNELS, r.channel), "subject": subject, "text": text,
         "category": pick(tx.CATEGORIES, r.category), "team": pick(tx.TEAMS, r.team),
-        "agent": pick(_AGENTS, np.maximum(agent, 0), missing=agent < 0),
+        "agent": pick(tx.AGENT_IDS, np.maximum(agent, 0), missing=agent < 0),
         "first_response_at": ts(responded), "resolved_at": ts(resolved),
         "parent_id": parent,
     })

@@ -11,7 +11,7 @@ import pandas as pd
 from ibis import _
 
 from loyalist.features.service import _ts
-from loyalist.store.migrations import WORKLIST
+from loyalist.store.worklist import has_worklist
 
 
 def _names(store) -> ibis.Table:
@@ -127,17 +127,6 @@ def loudest_whispers(store, values: ibis.Table | None, limit: int = 12) -> pd.Da
     return (sc.filter(sc.top_reason.notnull()).order_by(ibis.desc("at_stake")).limit(limit)
             .select("customer_id", "name", "owner", "p_leave", "value", "at_stake",
                     "top_reason", "alerts").to_pandas())
-
-
-def has_worklist(store) -> bool:
-    """Whether the store holds the worklist's bookkeeping table."""
-    from ibis.common.exceptions import TableNotFound
-
-    try:
-        store.ibis.table(WORKLIST)
-    except TableNotFound:
-        return False
-    return True
 
 
 def worklist_section(store, as_of) -> dict:

@@ -30,7 +30,7 @@ from scipy import stats
 
 from loyalist.errors import DataError
 from loyalist.features.builder import available
-from loyalist.store.migrations import ASSIGNMENTS
+from loyalist.store.worklist import assignments
 
 Z = float(stats.norm.ppf(0.975))
 COLUMNS = ["playbook", "n_treated", "n_control", "retained_treated", "retained_control",
@@ -95,7 +95,7 @@ def _units(store, window_days: int, as_of) -> tuple[ibis.Table, str]:
     from loyalist.models.early_warning import choose_mode
 
     mode = choose_mode(store)
-    a = store.ibis.table(ASSIGNMENTS)
+    a = assignments(store)
     a = a.mutate(ends=a.assigned_at + ibis.interval(days=window_days))
     a = a.filter(a.ends <= pd.Timestamp(as_of).to_pydatetime())
     keys = ["customer_id", "playbook", "arm", "assigned_at"]
@@ -152,7 +152,7 @@ def measure_impact(store, *, window_days: int = 90, as_of=None, min_per_arm: int
 
         as_of = default_as_of(store)
     as_of = pd.Timestamp(as_of)
-    n_all = store.raw.execute(f"SELECT count(*) FROM {ASSIGNMENTS}").fetchall()[0][0]
+    n_all = int(assignments(store).count().execute())
     per, mode = _units(store, window_days, as_of)
     agg = per.group_by(["playbook", "arm"]).aggregate(
         n=per.count(), k=per.retained.sum(), rev=per.revenue.mean(),

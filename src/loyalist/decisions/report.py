@@ -9,7 +9,6 @@ figures without writing anything (the CLI prints its headline).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,41 +28,6 @@ from loyalist.decisions._report_format import (
 from loyalist.errors import DataError
 from loyalist.features import retention as rt
 from loyalist.features.builder import available
-
-#: settings the ``[report]`` table of ``loyalist.toml`` may hold
-SETTINGS = {"target_annual_loss": float, "horizon": int}
-
-
-def report_settings(path) -> dict:
-    """The ``[report]`` table of a TOML file (``{}`` when the file or table is absent)."""
-    p = Path(path)
-    if not p.is_file():
-        return {}
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{str(p)!r} is not valid TOML: {e}.",
-                        hint="Fix the file; a valid line is target_annual_loss = 0.05") from None
-    data = doc.get("report", {})
-    unknown = set(data) - set(SETTINGS)
-    if unknown:
-        raise DataError(f"Unknown [report] settings in {p}: {', '.join(sorted(unknown))}.",
-                        hint=f"Known settings: {', '.join(SETTINGS)}.")
-    out = {}
-    for k, v in data.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise DataError(f"[report] {k} in {p} must be a number; got {v!r}.",
-                            hint="e.g. target_annual_loss = 0.05")
-        out[k] = SETTINGS[k](v)
-    _check_target(out.get("target_annual_loss", 0.05))
-    return out
-
-
-def _check_target(target) -> float:
-    if not isinstance(target, (int, float)) or isinstance(target, bool) or not 0 < target < 1:
-        raise DataError(f"The target annual loss must be a share between 0 and 1; got {target!r}.",
-                        hint="Pass 0.05 for 'lose under 5% of customers a year'.")
-    return float(target)
 
 
 @dataclass
@@ -166,15 +130,9 @@ def _service(store, as_of, step) -> dict | None:
     step("service")
     from loyalist.decisions import service_plots
     from loyalist.decisions.service_report import service_report
-    from loyalist.features.service import ServicePolicy
 
-    policy = ServicePolicy()
-    toml = Path(store.path).parent / "loyalist.toml"
-    if store.path != ":memory:" and toml.is_file() and "service" in tomllib.loads(
-            toml.read_text(encoding="utf-8")):
-        policy = ServicePolicy.from_toml(toml)
     try:
-        rep = service_report(store, as_of, since=as_of - pd.DateOffset(months=12), policy=policy)
+        rep = service_report(store, as_of, since=as_of - pd.DateOffset(months=12))
     except DataError:
         return None
     out = {"summary": rep.summary, "charts": {}, "tables": {}}
@@ -296,12 +254,25 @@ def _scoring_settings(store) -> tuple[str, int | None] | None:
     return info["mode"], (int(info["horizon"]) if info["mode"] == "lapse" else None)
 
 
-def build_report(store, as_of=None, *, target_annual_loss: float = 0.05,
+def build_report(store, as_of=None, *, target_annual_loss: float | None = None,
                  horizon: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> RetentionReport:
-    """Compute every section of the report (nothing is written)."""
+                 progress: Callable[[str], None] | None = None,
+                 extra_sections: dict[str, Callable] | None = None) -> RetentionReport:
+    """Compute every section of the report (nothing is written). The target and the
+    horizon default to the store's ``[report]`` settings; the service section uses its
+    ``[service]`` targets and ``[calendar]``.
+
+    ``extra_sections`` maps a section name to ``f(store, as_of, step)`` returning a
+    section dict (``title``, ``lead``, ``lines``, ``charts`` of SVG with ``captions``,
+    ``tables`` with ``table_titles``) or None, added after the whispers.
+    """
     step = progress or (lambda _m: None)
-    target = _check_target(target_annual_loss)
+    settings = store.settings.report
+    if target_annual_loss is not None:
+        settings = store.settings.with_values("report",
+                                              target_annual_loss=target_annual_loss).report
+    target = settings.target_annual_loss
+    horizon = horizon if horizon is not None else settings.horizon
     step("customers' lives")
     mode, used = "auto", _scoring_settings(store)
     if horizon is None and used:
@@ -321,6 +292,15 @@ def build_report(store, as_of=None, *, target_annual_loss: float = 0.05,
                            ("whispers", _whispers(store, as_of, basis, step))):
             if part is not None:
                 rep.sections[name] = part
+    from loyalist.decisions._report_relationship import report_section
+
+    relationship = report_section(store, as_of, step)
+    if relationship is not None:
+        rep.sections["relationship"] = dict(relationship, extra=True)
+    for name, make in (extra_sections or {}).items():
+        part = make(store, as_of, step)
+        if part is not None:
+            rep.sections[name] = dict(part, extra=True)
     rep.sections["worklist"] = _worklist(store, as_of, step)
     rep.headline = _headline(rep)
     if basis.mode == "lapse":
@@ -375,8 +355,9 @@ def render_html(rep: RetentionReport) -> str:
 
 
 def write_report(store, path="loyalist-out/report.html", *, as_of=None,
-                 target_annual_loss: float = 0.05, horizon: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> Path:
+                 target_annual_loss: float | None = None, horizon: int | None = None,
+                 progress: Callable[[str], None] | None = None,
+                 extra_sections: dict[str, Callable] | None = None) -> Path:
     """Write the retention report for the owner as one self-contained HTML file.
 
     Parameters
@@ -387,14 +368,17 @@ def write_report(store, path="loyalist-out/report.html", *, as_of=None,
     as_of : date-like, optional
         The report's moment (default: midnight after the last order or subscription
         change).
-    target_annual_loss : float
-        The loss the business accepts in a year (0.05: under 5% of customers).
+    target_annual_loss : float, optional
+        The loss the business accepts in a year (0.05: under 5% of customers); default
+        the store's ``[report] target_annual_loss``.
     horizon : int, optional
         Days without an order after which a customer counts as lost (non-contractual;
         default suggested from the customers' own order gaps).
+    extra_sections : dict, optional
+        More sections (see :func:`build_report`).
     """
     rep = build_report(store, as_of, target_annual_loss=target_annual_loss, horizon=horizon,
-                       progress=progress)
+                       progress=progress, extra_sections=extra_sections)
     (progress or (lambda _m: None))("writing the page")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -402,4 +386,4 @@ def write_report(store, path="loyalist-out/report.html", *, as_of=None,
     return path
 
 
-__all__ = ["RetentionReport", "build_report", "render_html", "report_settings", "write_report"]
+__all__ = ["RetentionReport", "build_report", "render_html", "write_report"]

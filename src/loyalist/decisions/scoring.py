@@ -10,13 +10,13 @@ and settings.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from loyalist.contract.derived import MUST_DO
 from loyalist.decisions.whispers import families, whispers
 from loyalist.errors import DataError
 from loyalist.features.builder import FeatureSpec, available
@@ -48,9 +48,6 @@ ALERT_TEXT = {
     "not_followed_up": "Order {evidence_id} not followed up {value:.0f} days after delivery",
     "detractor": "Gave NPS {value:.0f} on {at:%d %b %Y}: {category}",
 }
-#: alerts a person should act on before any model-ranked item
-MUST_DO = ("unanswered_request", "repeated_contact", "not_acknowledged", "not_followed_up",
-           "detractor")
 
 
 @dataclass
@@ -83,7 +80,7 @@ def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
 
     ``texts`` (unscored texts read by the firm's complaint model) adds one alert per
     text of the window that reads like a low score (P >= ``unhappy``)."""
-    policy = policy or ServicePolicy()
+    policy = policy or store.settings.service
     have = available(store)
     parts = []
     if have["requests"]:
@@ -261,8 +258,14 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
             "trees": model.n_trees_, "not_used": dict(zip(model.unused_["feature"],
                                                          model.unused_["reason"],
                                                          strict=True)),
-            "notes": notes}
-    model_id = store.save_model("churn", pickle.dumps(model), info)
+            "notes": notes,
+            # the features look back from the first training date; labels run to as_of
+            "trained_on": {"from": str(plan.dates[0].date()), "to": str(as_of.date()),
+                           "rows": len(train)},
+            "metrics": {"base_rate": round(model.base_rate_, 4),
+                        **{k: round(v, 4) for k, v in model.validation_.items()
+                           if isinstance(v, float)}}}
+    model_id = store.save_model("churn", model, info)
     step("reasons")
     reasons = whispers(model, X, contributions=contrib, p_leave=p, floor=reason_floor(store))
     alerts = hard_alerts(store, as_of, texts=texts)
@@ -313,7 +316,11 @@ def score_labelled(store, label: str, *, positive=None, progress=None) -> ScoreR
             "base_rate": model.base_rate_, "features": model.feature_names_,
             "blend_weight": model.blend_weight_, "trees": model.n_trees_,
             "cv_roc_auc": float(ts.cv.metrics.loc["mean", "roc_auc"]), "notes": notes}
-    model_id = store.save_model("churn", pickle.dumps(model), info)
+    info["trained_on"] = {"from": None, "to": str(as_of.date()),
+                          "rows": int(ts.table.labelled.sum())}
+    info["metrics"] = {"cv_roc_auc": round(info["cv_roc_auc"], 4),
+                       "base_rate": round(model.base_rate_, 4)}
+    model_id = store.save_model("churn", model, info)
     step("reasons")
     contrib = model.contributions(X, groups=families(model.feature_names_))
     p = ts.scores["p_leave"].to_numpy()
@@ -347,6 +354,11 @@ def advocacy(store, as_of, X: pd.DataFrame, spec: FeatureSpec | None = None
         return None
     survey = tuple(c for c in X.columns if family_of(c) == "feedback")
     model = ChurnModel(exclude=survey).fit(X[answered], y)
+    store.save_model("advocacy", model, {
+        "kind": "advocacy", "as_of": as_of, "features": model.feature_names_,
+        "trained_on": {"from": None, "to": str(pd.Timestamp(as_of).date()),
+                       "rows": int(answered.sum())},
+        "metrics": {"promoter_share": round(float(y.mean()), 4)}})
     return pd.DataFrame({"customer_id": X["customer_id"],
                          "p_promoter": model.predict_proba(X),
                          "silent": ~answered.to_numpy()})

@@ -89,13 +89,16 @@ def business_hours_summary(facts, as_of, calendar) -> dict:
             "breach_share_business": float((secs > df["target_s"]).mean())}
 
 
-def service_report(store, as_of=None, *, since=None, policy: ServicePolicy = ServicePolicy(),
+def service_report(store, as_of=None, *, since=None, policy: ServicePolicy | None = None,
                    calendar=None, sample: int = 20_000) -> ServiceReport:
     """Compute the service report from the store's requests (and orders).
 
-    With a :class:`~loyalist.decisions.calendar.BusinessCalendar`, response times and
-    target breaches are also counted in working hours.
+    ``policy`` and ``calendar`` default to the store's settings (``[service]`` and
+    ``[calendar]``). With a :class:`~loyalist.settings.BusinessCalendar`, response times
+    and target breaches are also counted in working hours.
     """
+    policy = policy or store.settings.service
+    calendar = calendar if calendar is not None else store.settings.calendar
     requests = store.table("requests")
     as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(store)
     facts = request_facts(requests, as_of.to_pydatetime(), policy)

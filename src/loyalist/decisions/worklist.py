@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -40,11 +41,10 @@ from loyalist.decisions.outcomes import (
     open_items,
     open_keys,
     worklist_progress,
-    write_events,
 )
-from loyalist.decisions.playbooks import Playbook, Playbooks, resolve
 from loyalist.errors import DataError
-from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
+from loyalist.settings.worklist import Playbook, Playbooks, resolve
+from loyalist.store.worklist import assignments, events, next_run_id, write_events
 
 __all__ = ["WorklistRun", "build_worklist", "helps_factors", "item_history", "log_outcome",
            "normalise_outcome", "open_items", "worklist_progress"]
@@ -73,6 +73,11 @@ class WorklistRun:
         return sum(self.waiting.values())
 
 
+#: alerts that are answers the customer is owed (their own request or order): a
+#: do-not-contact customer still gets these, and no other item
+REPLIES = ("unanswered_request", "repeated_contact", "not_acknowledged")
+
+
 # -- inputs --------------------------------------------------------------------------
 
 def _need(store, name: str) -> None:
@@ -82,39 +87,35 @@ def _need(store, name: str) -> None:
 
 
 def _people(store, as_of) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Everyone scored or alerted, with p_leave, p_promoter, value, segment and owner
-    (joined in the engine: one query, no pandas merges over a million customers); the
-    alerts at ``as_of`` (one row per customer and kind); the top reason's evidence of
-    each scored customer."""
-    have = set(store.table("scores").columns)
+    """Everyone scored or alerted, with p_leave, p_promoter, value, segment, owner and
+    the do-not-contact flag (joined in the engine: no pandas merges over a million
+    customers); the alerts at ``as_of`` (one row per customer and kind); the top
+    reason's evidence of each scored customer."""
+    scores = store.table("scores")
     alerts = _alert_items(store, as_of)
     from loyalist.decisions.stay_in_touch import _value
 
     value = _value(store, as_of)
     value = value[value["value"] > 0]
     value = value.assign(value_share=value["value"].rank(ascending=False, pct=True))
-    opt = {c: f"s.{c}" if c in have else f"CAST(NULL AS {t})"
-           for c, t in (("as_of", "TIMESTAMP"), ("p_promoter", "DOUBLE"),
-                        ("top_reason", "VARCHAR"))}
-    con = store.cursor()
-    try:
-        con.register("_wl_alerts", alerts[["customer_id"]])
-        con.register("_wl_value", value[["customer_id", "value", "value_share"]])
-        people = con.execute(f"""
-            WITH ids AS (SELECT customer_id FROM scores
-                         UNION SELECT customer_id FROM _wl_alerts),
-                 c AS (SELECT DISTINCT ON (id) id AS customer_id, segment, owner
-                       FROM customers)
-            SELECT ids.customer_id, {opt["as_of"]} AS as_of, s.p_leave,
-                   {opt["p_promoter"]} AS p_promoter, {opt["top_reason"]} AS top_reason,
-                   coalesce(v.value, 0.0) AS value, v.value_share, c.segment, c.owner
-            FROM ids LEFT JOIN scores s ON s.customer_id = ids.customer_id
-                     LEFT JOIN _wl_value v ON v.customer_id = ids.customer_id
-                     LEFT JOIN c ON c.customer_id = ids.customer_id
-            ORDER BY ids.customer_id""").df()
-    finally:
-        con.close()
-    if "top_reason" not in have:
+    optional = {"as_of": "timestamp", "p_promoter": "float64", "top_reason": "string"}
+    s = scores.select("customer_id", "p_leave", **{
+        c: scores[c] if c in scores.columns else ibis.null(t) for c, t in optional.items()})
+    ids = s.select("customer_id").union(
+        ibis.memtable(alerts[["customer_id"]].astype({"customer_id": "string"})),
+        distinct=True)
+    v = ibis.memtable(value[["customer_id", "value", "value_share"]])
+    c = store.table("customers")
+    c = c.select(customer_id=c.id, segment=c.segment, owner=c.owner,
+                 do_not_contact=c.do_not_contact.fill_null(False)
+                 ).distinct(on="customer_id", keep="first")
+    j = ids.left_join(s, "customer_id").left_join(v, "customer_id").left_join(c, "customer_id")
+    people = j.select("customer_id", "as_of", "p_leave", "p_promoter", "top_reason",
+                      value=j.value.fill_null(0.0), value_share=j.value_share,
+                      segment=j.segment, owner=j.owner,
+                      do_not_contact=j.do_not_contact.fill_null(False)
+                      ).order_by("customer_id").to_pandas()
+    if "top_reason" not in scores.columns:
         people = people.drop(columns="top_reason")
     top = pd.DataFrame(columns=["customer_id", "evidence"])
     if "reasons" in store.tables():
@@ -127,35 +128,38 @@ def _alert_items(store, as_of) -> pd.DataFrame:
     """One row per customer and alert kind: why (the first sentences) and evidence rows,
     aggregated in the engine, from the stored alerts when they are of ``as_of``, else
     from alerts computed afresh."""
-    con = store.cursor()
-    try:
-        source, params = "_loyalist_alerts_src", []
-        stored = None
-        if "alerts" in store.tables() and "as_of" in store.table("alerts").columns:
-            stored = con.execute("SELECT max(as_of) FROM alerts").fetchall()[0][0]
-        if stored is not None and pd.Timestamp(stored) == as_of:
-            source, params = "(SELECT * FROM alerts WHERE as_of = ?)", [as_of.to_pydatetime()]
-        else:
-            from loyalist.decisions.scoring import hard_alerts
+    stored = None
+    if "alerts" in store.tables() and "as_of" in store.table("alerts").columns:
+        stored = store.table("alerts").as_of.max().execute()
+    if stored is not None and not pd.isna(stored) and pd.Timestamp(stored) == as_of:
+        a = store.table("alerts")
+        a = a.filter(a.as_of == as_of.to_pydatetime())
+    else:
+        from loyalist.decisions.scoring import hard_alerts
 
-            fresh = hard_alerts(store, as_of)[["customer_id", "kind", "evidence_table",
-                                               "evidence_id", "at", "text"]]
-            con.register("_loyalist_alerts_src", fresh)
-        # the first sentences and evidence rows by time, sliced from ordered lists: one
-        # aggregate pass, no window over every alert
-        return con.execute(f"""
-            SELECT kind, customer_id,
-                   array_to_string(list(text ORDER BY "at", evidence_id)[1:{_PER_ITEM}], '; ')
-                   || CASE WHEN count(*) > {_PER_ITEM} THEN '; and ' ||
-                      CAST(count(*) - {_PER_ITEM} AS VARCHAR) || ' more' ELSE '' END AS why,
-                   array_to_string(list(evidence_table || ':' || CAST(evidence_id AS VARCHAR)
-                                        ORDER BY "at", evidence_id)[1:{_PER_ITEM}], ' ')
-                       AS evidence,
-                   max("at") AS newest_at
-            FROM {source}
-            GROUP BY kind, customer_id""", params).df()
-    finally:
-        con.close()
+        fresh = hard_alerts(store, as_of)[["customer_id", "kind", "evidence_table",
+                                           "evidence_id", "at", "text"]]
+        a = ibis.memtable(fresh.astype({c: "string" for c in ("customer_id", "kind",
+                                                              "evidence_table", "evidence_id",
+                                                              "text")}))
+    keys = ["kind", "customer_id"]
+    a = a.mutate(ev=a.evidence_table + ":" + a.evidence_id.cast("string"),
+                 rn=ibis.row_number().over(group_by=keys, order_by=[a["at"], a.evidence_id]))
+    # the first sentences and evidence rows side by side (conditional aggregates: no
+    # ordered arrays, which not every engine has), then joined with their separators
+    parts = {}
+    for k in range(_PER_ITEM):
+        parts[f"t{k}"] = a.text.max(where=a.rn == k)
+        parts[f"e{k}"] = a.ev.max(where=a.rn == k)
+    j = a.group_by(keys).aggregate(n=a.count(), newest_at=a["at"].max(), **parts)
+    why, evidence = j.t0, j.e0
+    for k in range(1, _PER_ITEM):
+        why = why + ("; " + j[f"t{k}"]).fill_null("")
+        evidence = evidence + (" " + j[f"e{k}"]).fill_null("")
+    more = ibis.ifelse(j.n > _PER_ITEM, "; and " + (j.n - _PER_ITEM).cast("string") + " more",
+                       "")
+    return j.select(*keys, why=why + more, evidence=evidence,
+                    newest_at=j.newest_at).to_pandas()
 
 
 def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.DataFrame,
@@ -181,6 +185,8 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
         m = people[people["p_leave"].notna()].merge(top, on="customer_id", how="left")
         m = m.assign(why=m["top_reason"] if "top_reason" in m else "At risk of leaving")
     keep = pd.Series(True, index=m.index)
+    if pb.alert not in REPLIES:  # outreach: never to a customer who asked for none
+        keep &= ~m["do_not_contact"].fillna(False).astype(bool)
     if pb.segment:
         keep &= m["segment"].isin(pb.segment)
     if pb.value_top is not None:
@@ -204,20 +210,18 @@ def _state(store, as_of, settings
            ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.DataFrame]:
     """Open items; (customer, playbook) pairs cooling down after an outcome; live
     assignments; items opened today per owner and playbook."""
-    con = store.raw
     items = open_keys(store)
-    since = as_of - pd.Timedelta(days=settings.reopen_after_days)
-    cool = con.execute(f"SELECT DISTINCT customer_id, playbook FROM {WORKLIST} WHERE "
-                       "event = 'closed' AND outcome IS NOT NULL AND \"at\" > ? AND \"at\" <= ?",
-                       [since.to_pydatetime(), as_of.to_pydatetime()]).df()
-    start = as_of - pd.Timedelta(days=settings.window_days)
-    live = con.execute(
-        f"SELECT customer_id, playbook, arg_max(arm, assigned_at) AS arm FROM {ASSIGNMENTS} "
-        "WHERE assigned_at > ? AND assigned_at <= ? GROUP BY ALL",
-        [start.to_pydatetime(), as_of.to_pydatetime()]).df()
-    today = con.execute(
-        f"SELECT owner, playbook, count(*) AS n FROM {WORKLIST} WHERE event = 'opened' "
-        "AND CAST(\"at\" AS DATE) = CAST(? AS DATE) GROUP BY ALL", [as_of.to_pydatetime()]).df()
+    e, a = events(store), assignments(store)
+    now = as_of.to_pydatetime()
+    since = (as_of - pd.Timedelta(days=settings.reopen_after_days)).to_pydatetime()
+    cool = e.filter((e.event == "closed") & e.outcome.notnull() & (e["at"] > since)
+                    & (e["at"] <= now)).select("customer_id", "playbook").distinct().to_pandas()
+    start = (as_of - pd.Timedelta(days=settings.window_days)).to_pydatetime()
+    a = a.filter((a.assigned_at > start) & (a.assigned_at <= now))
+    live = a.group_by(["customer_id", "playbook"]).aggregate(
+        arm=a.arm.argmax(a.assigned_at)).to_pandas()
+    o = e.filter((e.event == "opened") & (e["at"].date() == as_of.date()))
+    today = o.group_by(["owner", "playbook"]).aggregate(n=o.count()).to_pandas()
     return items, _key(cool), live, today
 
 
@@ -278,9 +282,12 @@ def helps_factors(store, playbooks: Playbooks, as_of=None) -> dict[str, float]:
     """
     prior = {p.name: p.contact_helps for p in playbooks}
     window = playbooks.settings.window_days
-    ended = store.raw.execute(
-        f"SELECT count(*) FROM {ASSIGNMENTS} WHERE assigned_at + to_days(?) <= ?",
-        [window, pd.Timestamp(as_of).to_pydatetime()]).fetchall()[0][0] if as_of else 1
+    if as_of is not None:
+        a = assignments(store)
+        ended = a.filter(a.assigned_at + ibis.interval(days=int(window))
+                         <= pd.Timestamp(as_of).to_pydatetime()).count().execute()
+    else:
+        ended = 1
     if not ended:
         return prior
     from loyalist.decisions.impact import measure_impact
@@ -417,9 +424,7 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     helps = helps_factors(store, pbs, as_of)
     items, cooling, live, today = _state(store, as_of, st)
     answered = _touched(store, items)
-    run_id = int(store.raw.execute(
-        f"SELECT coalesce(max(run_id), 0) + 1 FROM (SELECT run_id FROM {WORKLIST} UNION ALL "
-        f"SELECT run_id FROM {ASSIGNMENTS})").fetchall()[0][0])
+    run_id = next_run_id(store)
     books = {p.name: p for p in pbs}
     m = _candidates(pbs, people, alerts, top, store, helps, items, as_of)
     m, present = _arms(m, live, cooling, books, share_default, seed, as_of)

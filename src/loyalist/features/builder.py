@@ -80,6 +80,12 @@ def _join(base: ibis.Table, part: ibis.Table) -> ibis.Table:
     return joined.drop("customer_id_right")
 
 
+def default_spec(store) -> FeatureSpec:
+    """The feature spec of a store: its service policy from the settings in force."""
+    settings = getattr(store, "settings", None)
+    return FeatureSpec(policy=settings.service) if settings is not None else FeatureSpec()
+
+
 def available(store) -> dict[str, bool]:
     """Which contract tables hold any rows."""
     return {t: _has_rows(store.table(t)) for t in
@@ -102,7 +108,7 @@ def prepare(store, spec: FeatureSpec | None = None, *, have: dict[str, bool] | N
             cache: bool = True) -> Prepared:
     """The shared part of the features of many dates (``cache``: keep the enriched
     requests as an engine temp table, so each date reads them instead of re-linking)."""
-    spec = spec or FeatureSpec()
+    spec = spec or default_spec(store)
     have = have or available(store)
     out = Prepared(have=have)
     if have["orders"] and have["requests"]:
@@ -121,7 +127,7 @@ def build_features(store, as_of, spec: FeatureSpec | None = None, *,
                    have: dict[str, bool] | None = None,
                    prepared: Prepared | None = None) -> ibis.Table:
     """Every feature of every customer known before ``as_of``, one row per customer."""
-    spec = spec or FeatureSpec()
+    spec = spec or default_spec(store)
     prepared = prepared or prepare(store, spec, have=have, cache=False)
     have = prepared.have
     now = _ts(as_of)

@@ -8,56 +8,16 @@ what was known before it: a request answered after ``as_of`` counts as unanswere
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import ibis
 from ibis import _
 
 from loyalist.errors import DataError
+from loyalist.settings.service import ServicePolicy
 
 DAY = 86_400
 HOUR = 3_600
-
-
-@dataclass(frozen=True)
-class ServicePolicy:
-    """Targets and rules of a business's service, usually read from a TOML file.
-
-    ``first_response_hours`` is the default target; ``category_targets`` and
-    ``channel_targets`` (hours) override it, the stricter one winning.
-    ``team_for_category`` says which team should handle each category; requests routed
-    elsewhere are misrouted.
-    """
-
-    first_response_hours: float = 24.0
-    category_targets: dict[str, float] = field(default_factory=dict)
-    channel_targets: dict[str, float] = field(default_factory=dict)
-    callback_window_days: float = 30.0
-    team_for_category: dict[str, str] = field(default_factory=dict)
-    acknowledge_within_hours: float = 24.0
-    follow_up_within_days: float = 7.0
-
-    @classmethod
-    def from_toml(cls, path) -> ServicePolicy:
-        """Read the ``[service]`` table of a TOML file (or the whole file)."""
-        p = Path(path)
-        if not p.is_file():
-            raise DataError(f"Service policy file not found: {str(p)!r}.",
-                            hint="Give the path of a TOML file with a [service] table.")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as e:
-            raise DataError(f"{p} is not valid TOML: {e}.", hint="Fix the file.") from None
-        data = data.get("service", data)
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise DataError(f"Unknown service settings: {', '.join(sorted(unknown))}.",
-                            hint=f"Known settings: {', '.join(sorted(known))}.")
-        return cls(**data)
 
 
 def _seconds(later, earlier):

@@ -23,12 +23,13 @@ from pathlib import Path
 import duckdb
 
 from loyalist.contract.schema import Table, get_table
-from loyalist.errors import IngestError
+from loyalist.errors import IngestError, MappingError
 from loyalist.store import parsing
 from loyalist.store.mapping import parse_mapping, resolve
-from loyalist.store.migrations import ATTRIBUTES, INGESTS, REJECTS
-from loyalist.store.parsing import Options, lit, q
+from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS, REJECTS
+from loyalist.store.parsing import Options
 from loyalist.store.readers import Source, read_source
+from loyalist.store.sql import lit, q
 
 STAGE = "_loyalist_stage"
 
@@ -85,7 +86,10 @@ def run_ingest(
     mapping = parse_mapping(mapping)
     if isinstance(date_format, str):
         date_format = [date_format]
-    opts = Options(date_format=tuple(date_format or ()), decimal=decimal)
+    opts = Options(date_format=check_date_formats(con, date_format or ()), decimal=decimal)
+    if decimal not in (".", ","):
+        raise MappingError(f"Cannot use {decimal!r} as the decimal mark.",
+                           hint="Pass --decimal . or --decimal ,")
     step("reading")
     src = read_source(con, source, fmt=format, header=header, names=names,
                       delimiter=delimiter, encoding=encoding, sheet=sheet)
@@ -149,8 +153,8 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         if n_rejected:
             rejects_file = str(rejects_dir / f"ingest-{ingest_id}-{contract.name}.csv")
         con.execute(
-            f"INSERT INTO {INGESTS} VALUES (?, ?, ?, ?, now()::TIMESTAMP - to_microseconds(?), "
-            "now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {INGESTS} {INGEST_COLUMNS} VALUES (?, ?, ?, ?, now()::TIMESTAMP - "
+            "to_microseconds(?), now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
             [ingest_id, contract.name, src.label, src.format,
              int((time.perf_counter() - started) * 1e6), rows_read, counts["inserted"],
              counts["updated"], counts["unchanged"], n_rejected,
@@ -168,6 +172,27 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         inserted=counts["inserted"], updated=counts["updated"], unchanged=counts["unchanged"],
         rejected=n_rejected, rejects_file=rejects_file, ignored_columns=ignored,
         attributes_added=added, notes=notes, seconds=time.perf_counter() - started)
+
+
+def check_date_formats(con, formats) -> tuple[str, ...]:
+    """The date formats, each checked by the engine itself (bound, never pasted into
+    SQL), or a :class:`MappingError` naming the one it cannot use."""
+    out = []
+    for f in formats:
+        f = str(f)
+        if not f.strip() or len(f) > 100:
+            raise MappingError(f"Cannot use {f[:100]!r} as a date format.",
+                               hint="Give a strptime format of up to 100 characters, e.g. "
+                               "--date-format %d/%m/%Y.")
+        try:
+            con.execute("SELECT try_strptime('2000-01-01', ?)", [f]).fetchall()
+        except duckdb.Error as e:
+            problem = str(e).splitlines()[0].split(": ", 1)[-1]
+            raise MappingError(f"Cannot use the date format {f!r}: {problem}.",
+                               hint="Use strptime codes such as %Y %m %d %H %M %S %b, e.g. "
+                               "--date-format %d/%m/%Y.") from None
+        out.append(f)
+    return tuple(out)
 
 
 def _attribute_types(con, contract, src, attr_sources) -> dict[str, str]:
@@ -282,6 +307,8 @@ def _merge(con, contract: Table, out_names, ingest_id) -> dict[str, int]:
                      f"WHERE {changed}")
         n_conflicts = con.execute(f"SELECT count(*) FROM ({conflicts})").fetchall()[0][0]
     else:
+        keep_replaced(con, contract.name, f"SELECT t.* FROM {target} t JOIN {good} s "
+                      f"ON t._key = s._key WHERE {changed}", ingest_id)
         sets = ", ".join(f"{q(n)} = s.{q(n)}" for n in out_names)
         updated = con.execute(
             f"UPDATE {target} AS t SET {sets}, _ingest_id = {ingest_id}, _line = s._line "
@@ -292,6 +319,29 @@ def _merge(con, contract: Table, out_names, ingest_id) -> dict[str, int]:
     return {"inserted": inserted, "updated": updated,
             "unchanged": total - inserted - updated - n_conflicts,
             "conflicts": conflicts if n_conflicts else None}
+
+
+def replaced_table(table: str) -> str:
+    """The table keeping the versions of ``table``'s rows that ingests replaced."""
+    return f"_loyalist_replaced_{table}"
+
+
+def keep_replaced(con, table: str, rows_sql: str, ingest_id: int) -> None:
+    """Copy the rows about to be replaced (``rows_sql`` selects them) into the table of
+    replaced versions, so ``loyalist ingest --undo`` can put them back."""
+    shadow = q(replaced_table(table))
+    con.execute(f"CREATE TABLE IF NOT EXISTS {shadow} AS SELECT *, CAST(NULL AS BIGINT) AS "
+                f"_replaced_by FROM {q(table)} LIMIT 0")
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND NOT internal",
+        [replaced_table(table)]).fetchall()}
+    for name, typ in con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? AND "
+            "NOT internal", [table]).fetchall():
+        if name not in have:  # an attribute column added since
+            con.execute(f"ALTER TABLE {shadow} ADD COLUMN {q(name)} {typ}")
+    con.execute(f"INSERT INTO {shadow} BY NAME SELECT r.*, {int(ingest_id)} AS _replaced_by "
+                f"FROM ({rows_sql}) r")
 
 
 def _raw_struct(src: Source) -> str:

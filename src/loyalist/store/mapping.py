@@ -28,7 +28,7 @@ def parse_mapping(mapping) -> dict[str, str]:
     if isinstance(mapping, dict):
         return {str(k): str(v) for k, v in mapping.items()}
     text = str(mapping)
-    if text.endswith(".toml") or (len(text) < 4096 and Path(text).is_file()):
+    if text.endswith(".toml") or _is_file(text):
         path = Path(text)
         if not path.is_file():
             raise MappingError(f"Mapping file not found: {text!r}.",
@@ -49,6 +49,16 @@ def parse_mapping(mapping) -> dict[str, str]:
         target, source = (s.strip() for s in part.split("=", 1))
         out[target] = source
     return out
+
+
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names an existing file (a mapping may also be inline text)."""
+    if len(text) >= 4096 or "\x00" in text or "=" in text and "," in text:
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def resolve(contract: Table, columns: list[str], mapping: dict[str, str]):

@@ -16,7 +16,7 @@ import duckdb
 
 from loyalist.contract.schema import TABLES
 from loyalist.errors import StoreVersionError
-from loyalist.store.parsing import q
+from loyalist.store.sql import q
 
 META = "_loyalist_meta"
 INGESTS = "_loyalist_ingests"
@@ -26,6 +26,9 @@ DERIVED = "_loyalist_derived"
 MODELS = "_loyalist_models"
 WORKLIST = "_loyalist_worklist"
 ASSIGNMENTS = "_loyalist_assignments"
+#: the ingest log's columns written by an ingest (later ones: undo, filled later)
+INGEST_COLUMNS = ("(id, table_name, source, format, started_at, finished_at, rows_read, "
+                  "inserted, updated, unchanged, rejected, options, rejects_file)")
 #: columns every contract table carries besides the contract's own
 META_COLUMNS = (("_key", "VARCHAR"), ("_ingest_id", "BIGINT"), ("_line", "BIGINT"))
 
@@ -108,6 +111,27 @@ def _v5(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v6(con: duckdb.DuckDBPyConnection) -> None:
+    """Failed sign-ins per (account, address), for the back-off; a person link on
+    users; a do-not-contact flag on customers is a contract column (synced)."""
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS _loyalist_signin_failures (
+            account VARCHAR NOT NULL, address VARCHAR NOT NULL, failures INTEGER NOT NULL,
+            first_at TIMESTAMP, last_at TIMESTAMP, locked_until TIMESTAMP,
+            PRIMARY KEY (account, address));
+        ALTER TABLE _loyalist_users ADD COLUMN IF NOT EXISTS person VARCHAR;
+    """)
+
+
+def _v8(con: duckdb.DuckDBPyConnection) -> None:
+    """Undo: an ingest can be marked undone; derived tables can be marked stale."""
+    con.execute(f"""
+        ALTER TABLE {INGESTS} ADD COLUMN IF NOT EXISTS undone_at TIMESTAMP;
+        ALTER TABLE {INGESTS} ADD COLUMN IF NOT EXISTS undone_by VARCHAR;
+        ALTER TABLE {DERIVED} ADD COLUMN IF NOT EXISTS stale BOOLEAN DEFAULT false;
+    """)
+
+
 #: (version, description, function); append only, never edit a released one
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ingest log, quarantine and attribute registry", _v1),
@@ -115,6 +139,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (3, "fitted models", _v3),
     (4, "worklist item events and control-group assignments", _v4),
     (5, "web accounts, sessions, tokens, audit log, idempotency keys", _v5),
+    (6, "sign-in back-off, a person behind each user", _v6),
+    (8, "undo of an ingest, stale derived tables", _v8),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

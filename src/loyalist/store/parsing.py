@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loyalist.contract.schema import Column
+from loyalist.contract.schema import FALSE_WORDS, TRUE_WORDS, Column
+from loyalist.store.sql import lit, q
 
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL")
@@ -19,15 +20,6 @@ DMY_RE = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2}(?:
 ISO_RE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
 ISO_TZ_RE = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
 TEXT_MONTH_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y")
-
-
-def q(name: str) -> str:
-    """Quote an identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 @dataclass
@@ -113,9 +105,9 @@ def timestamp_reason(src: str, parsed: str, opts: Options) -> str:
     t = text(src)
     order = (opts.date_order or {}).get(src)
     if opts.date_format:
-        expected = "the date format " + " or ".join(opts.date_format)
+        expected = lit(" does not match the date format " + " or ".join(opts.date_format))
         return (f"CASE WHEN {t} IS NOT NULL AND {parsed} IS NULL THEN 'date ' || {shown(src)} || "
-                f"' does not match {expected}' END")
+                f"{expected} END")
     ambiguous = ("'ambiguous date ' || " + shown(src) + " || ': day and month could be swapped; "
                  "pass --date-format %d/%m/%Y or %m/%d/%Y'")
     mixed = ("'date ' || " + shown(src) + " || ': this column mixes day-first and month-first "
@@ -144,6 +136,13 @@ def column_sql(col: Column, src: str | None, src_type: str, opts: Options) -> Co
     reasons = []
     if col.type == "string":
         value = text(src)
+    elif col.type == "boolean":
+        word = f"lower({text(src)})"
+        yes = ", ".join(lit(w) for w in TRUE_WORDS)
+        no = ", ".join(lit(w) for w in FALSE_WORDS)
+        value = f"CASE WHEN {word} IN ({yes}) THEN true WHEN {word} IN ({no}) THEN false END"
+        reasons.append(f"CASE WHEN {text(src)} IS NOT NULL AND {value} IS NULL THEN "
+                       f"'not yes or no: ' || {shown(src)} END")
     elif col.type == "timestamp":
         value = timestamp(src, src_type, opts)
         reasons.append(timestamp_reason(src, value, opts))

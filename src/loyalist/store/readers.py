@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from loyalist.errors import SourceError
+from loyalist.store.sql import lit, q
 
 FORMATS = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".dat": "csv",
@@ -44,8 +45,15 @@ class Source:
     cleanup: list[str] = field(default_factory=list)
 
 
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+def _engine_message(e: Exception, path: Path, *also: str) -> str:
+    """The first line of an engine's error, naming the file by its name only (never the
+    folder it sits in: an upload's temporary path is nobody's business)."""
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    for where in (*also, str(path)):
+        text = text.replace(where, path.name)
+    for where in {str(Path(w).parent) for w in (*also, str(path))} - {"."}:
+        text = text.replace(where + os.sep, "").replace(where, "")
+    return text
 
 
 def detect_format(path: Path, fmt: str | None) -> str:
@@ -221,7 +229,7 @@ def _rename(con, src: Source, names: list[str]) -> None:
         raise SourceError(
             f"--names gives {len(names)} column names but the file has {len(src.columns)} "
             f"columns ({', '.join(src.columns)}).", hint="Give one name per column.")
-    sel = ", ".join(f'"{old}" AS "{new}"' for old, new in zip(src.columns, names, strict=True))
+    sel = ", ".join(f"{q(old)} AS {q(new)}" for old, new in zip(src.columns, names, strict=True))
     con.execute(f"CREATE OR REPLACE TEMP VIEW {src.name}_r AS SELECT _line, {sel} FROM {src.name}")
     src.name = f"{src.name}_r"
     src.columns, src.types = _describe(con, src.name)
@@ -267,20 +275,20 @@ def _read_csv(con, path, name, header, names, delimiter, encoding) -> Source:
     if delim == WHITESPACE:
         return _read_whitespace(con, readable, name, header, names, enc, cleanup, path.name)
     opts = [
-        f"delim={_sql_str(delim)}", "all_varchar=true", f"header={str(header).lower()}",
+        f"delim={lit(delim)}", "all_varchar=true", f"header={str(header).lower()}",
         "store_rejects=true", f"rejects_table='{name}_rej'", f"rejects_scan='{name}_scan'",
         "null_padding=false", "auto_detect=true",
     ]
     if names:
-        opts.append("names=[" + ", ".join(_sql_str(n) for n in names) + "]")
+        opts.append("names=[" + ", ".join(lit(n) for n in names) + "]")
     first = 2 if header else 1
     try:
         con.execute(f"DROP TABLE IF EXISTS {name}_rej; DROP TABLE IF EXISTS {name}_scan")
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {name}_raw AS SELECT row_number() OVER () AS _i, * "
-            f"FROM read_csv({_sql_str(readable)}, {', '.join(opts)})")
+            f"FROM read_csv({lit(readable)}, {', '.join(opts)})")
     except duckdb.Error as e:
-        raise SourceError(f"Cannot read {path.name} as CSV: {str(e).splitlines()[0]}",
+        raise SourceError(f"Cannot read {path.name} as CSV: {_engine_message(e, path, readable)}",
                           hint="Check --delimiter, --encoding and --no-header.") from None
     rejects = con.execute(
         f"SELECT line, error_type || ': ' || error_message, csv_line FROM {name}_rej "
@@ -307,7 +315,7 @@ def _read_whitespace(con, readable, name, header, names, enc, cleanup, label) ->
     """Columns separated by runs of spaces or tabs (fixed-width style exports)."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {name}_lines AS SELECT row_number() OVER () AS _line, "
-        f"string_split_regex(trim(line), '\\s+') AS f FROM read_csv({_sql_str(readable)}, "
+        f"string_split_regex(trim(line), '\\s+') AS f FROM read_csv({lit(readable)}, "
         "columns={'line': 'VARCHAR'}, delim='\\x01', quote='', escape='', header=false, "
         "auto_detect=false)")
     rows = con.execute(f"SELECT f FROM {name}_lines WHERE _line = 1").fetchall()
@@ -322,7 +330,7 @@ def _read_whitespace(con, readable, name, header, names, enc, cleanup, label) ->
         cols = [f"column{i}" for i in range(len(first_fields))]
     n = len(cols)
     start = 2 if header else 1
-    sel = ", ".join(f'f[{i + 1}] AS "{c}"' for i, c in enumerate(cols))
+    sel = ", ".join(f"f[{i + 1}] AS {q(c)}" for i, c in enumerate(cols))
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT _line, {sel} FROM {name}_lines "
                 f"WHERE _line >= {start} AND len(f) = {n} AND f[1] <> ''")
     bad = con.execute(
@@ -338,11 +346,11 @@ def _read_whitespace(con, readable, name, header, names, enc, cleanup, label) ->
 def _read_parquet(con, path, name) -> Source:
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT file_row_number + 1 AS _line, "
-                    f"* EXCLUDE (file_row_number) FROM read_parquet({_sql_str(str(path))}, "
+                    f"* EXCLUDE (file_row_number) FROM read_parquet({lit(str(path))}, "
                     "file_row_number=true)")
         cols, types = _describe(con, name)
     except duckdb.Error as e:
-        raise SourceError(f"Cannot read {path.name} as Parquet: {str(e).splitlines()[0]}",
+        raise SourceError(f"Cannot read {path.name} as Parquet: {_engine_message(e, path)}",
                           hint="Check that the file is a complete Parquet file.") from None
     return Source(name, path.name, "parquet", cols, types)
 
@@ -352,12 +360,12 @@ def _read_json(con, path, name) -> Source:
         "newline_delimited"
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_raw AS SELECT row_number() OVER () "
-                    f"AS _line, * FROM read_json({_sql_str(str(path))}, format='{fmt}', "
+                    f"AS _line, * FROM read_json({lit(str(path))}, format='{fmt}', "
                     "records=true)")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_raw")
         cols, types = _describe(con, name)
     except duckdb.Error as e:
-        raise SourceError(f"Cannot read {path.name} as JSON: {str(e).splitlines()[0]}",
+        raise SourceError(f"Cannot read {path.name} as JSON: {_engine_message(e, path)}",
                           hint="Each line must be one JSON object (JSON lines).") from None
     return Source(name, path.name, "json", cols, types)
 
@@ -373,9 +381,10 @@ def _read_excel(con, path, name, sheet, header) -> Source:
     try:
         frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0,
                               header=0 if header else None, dtype=object)
-    except (ValueError, OSError, KeyError) as e:
-        raise SourceError(f"Cannot read {path.name} as Excel: {e}",
-                          hint="Check --sheet and that the file opens in a spreadsheet.") from None
+    except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways: each is a SourceError
+        raise SourceError(f"Cannot read {path.name} as Excel: {_engine_message(e, path)}",
+                          hint="Check --sheet and that the file opens in a spreadsheet (a "
+                          "damaged or renamed file cannot be read).") from None
     if not header:
         frame.columns = [f"column{i}" for i in range(frame.shape[1])]
     frame.columns = [str(c) for c in frame.columns]

@@ -21,15 +21,16 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from loyalist.contract.derived import get_derived
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, StoreLockedError, UnknownTableError
+from loyalist.settings import Settings
 from loyalist.store import migrations
 from loyalist.store.ingest import IngestResult, run_ingest
 from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
-from loyalist.store.parsing import q
+from loyalist.store.sql import q
 
 _LOCK_RE = re.compile(r"(PID \d+)")
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class Store:
@@ -45,15 +46,22 @@ class Store:
         DuckDB memory budget; larger work spills to a folder next to the store.
     lock_timeout : float
         Seconds to keep retrying when another process holds the file.
+    settings : Settings, optional
+        The settings in force (default: ``loyalist.toml`` next to the store, read once;
+        see :mod:`loyalist.settings`). ``memory_limit`` and ``threads`` default to its
+        ``[engine]`` values.
     """
 
     def __init__(self, path="loyalist.duckdb", *, read_only: bool = False,
-                 memory_limit: str = "2GB", threads: int | None = None,
-                 lock_timeout: float = 5.0):
+                 memory_limit: str | None = None, threads: int | None = None,
+                 lock_timeout: float = 5.0, settings: Settings | None = None):
         self.path = str(path)
         self.read_only = read_only
+        self.settings = settings if settings is not None else Settings.load(self.path)
         self._lock = threading.Lock()
-        config = {"memory_limit": memory_limit}
+        engine = self.settings.engine
+        config = {"memory_limit": memory_limit or engine.memory_limit}
+        threads = threads or engine.threads
         if threads:
             config["threads"] = threads
         if self.path != ":memory:":
@@ -102,6 +110,19 @@ class Store:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new DuckDB cursor on the same database, for one thread's own transactions."""
         return self._db.cursor()
+
+    def view(self) -> Store:
+        """The same store seen through a cursor (and an Ibis backend) of its own, for one
+        thread: a DuckDB connection must not be used by two threads at once."""
+        import copy
+
+        import ibis
+
+        other = copy.copy(self)
+        other._db = self.cursor()
+        other._db.execute("SET TimeZone = 'UTC'")
+        other.ibis = ibis.duckdb.from_connection(other._db)
+        return other
 
     def tables(self) -> list[str]:
         """Names of the contract tables and derived tables in the store."""
@@ -167,66 +188,147 @@ class Store:
         return p.parent / f"{p.stem}-rejects"
 
     def write_derived(self, name: str, data, *, note: str | None = None) -> None:
-        """Replace derived table ``name`` (model output) with ``data`` in one transaction."""
-        self._derived(name, data, note, [f"CREATE OR REPLACE TABLE {q(name)} AS "
-                                         "SELECT * FROM _loyalist_derived_src"])
+        """Replace derived table ``name`` (model output) with ``data`` in one transaction.
+
+        ``name`` must be declared in :mod:`loyalist.contract.derived`; the table gets
+        exactly the declared columns, cast to the declared types (optional columns
+        missing from ``data`` are empty), so an empty result keeps its types.
+        """
+        self._derived(name, data, note, lambda src: [
+            f"CREATE OR REPLACE TABLE {q(name)} AS SELECT * FROM {src}"])
 
     def append_derived(self, name: str, data, *, note: str | None = None) -> None:
         """Append ``data`` to derived table ``name`` (created on first use), in one
         transaction. For histories: rows already there are never changed."""
-        self._derived(name, data, note, [
-            f"CREATE TABLE IF NOT EXISTS {q(name)} AS SELECT * FROM _loyalist_derived_src "
-            "LIMIT 0",
-            f"INSERT INTO {q(name)} BY NAME SELECT * FROM _loyalist_derived_src"])
+        self._derived(name, data, note, lambda src: [
+            f"CREATE TABLE IF NOT EXISTS {q(name)} AS SELECT * FROM {src} LIMIT 0",
+            f"INSERT INTO {q(name)} BY NAME SELECT * FROM {src}"])
 
-    def _derived(self, name: str, data, note: str | None, statements: list[str]) -> None:
-        if not _NAME_RE.match(name) or name in TABLES:
-            raise DataError(f"Cannot write a derived table named {name!r}.",
-                            hint="Use a lower-case name that is not a contract table.")
+    def _derived(self, name: str, data, note: str | None, statements) -> None:
+        declared = get_derived(name)
+        if declared.bookkeeping or name in TABLES:
+            raise DataError(f"Cannot write {name!r} as a derived table.",
+                            hint="It is kept by the store itself.")
         con = self.cursor()
         try:
             con.register("_loyalist_derived_src", data)
+            given = [r[0] for r in con.execute("DESCRIBE _loyalist_derived_src").fetchall()]
+            extra = [c for c in given if c not in declared.names]
+            missing = [c.name for c in declared.columns if c.required and c.name not in given]
+            if extra or missing:
+                raise DataError(
+                    f"{name}: " + "; ".join(
+                        ([f"columns not declared: {', '.join(extra)}"] if extra else [])
+                        + ([f"declared columns missing: {', '.join(missing)}"]
+                           if missing else [])) + ".",
+                    hint="Write exactly the columns declared in loyalist.contract.derived "
+                    "(or declare the new ones there).")
+            types = declared.storage_types()
+            cols = ", ".join(
+                f"CAST({q(c) if c in given else 'NULL'} AS {types[c]}) AS {q(c)}"
+                for c in declared.names)
+            src = f"(SELECT {cols} FROM _loyalist_derived_src)"
             con.execute("BEGIN TRANSACTION")
             try:
-                for sql in statements:
+                for sql in statements(src):
                     con.execute(sql)
                 n = con.execute(f"SELECT count(*) FROM {q(name)}").fetchall()[0][0]
-                con.execute(f"INSERT OR REPLACE INTO {DERIVED} VALUES (?, now()::TIMESTAMP, ?, ?)",
-                            [name, n, note])
+                con.execute(f"INSERT OR REPLACE INTO {DERIVED} (name, written_at, rows, note, "
+                            "stale) VALUES (?, now()::TIMESTAMP, ?, ?, false)", [name, n, note])
                 con.execute("COMMIT")
+            except duckdb.Error as e:
+                con.execute("ROLLBACK")
+                raise DataError(f"Cannot write {name}: {str(e).splitlines()[0]}; nothing "
+                                "was changed.", hint="Give each column the type declared in "
+                                "loyalist.contract.derived (docs/derived-tables.md).") from None
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         finally:
             con.close()
 
-    def save_model(self, kind: str, payload: bytes, info: dict) -> int:
-        """Keep a fitted model (pickled) with what it was trained on; return its id."""
-        import json
+    def save_model(self, kind: str, model, info: dict | None = None) -> int:
+        """Keep a fitted model (an object, pickled; or its bytes) with what it was
+        trained on and how well it did; return its id.
 
+        ``info`` should hold ``trained_on`` (``from``, ``to``: the data's date range;
+        ``rows``) and ``metrics`` (name -> number): ``loyalist models`` shows both.
+        """
+        import json
+        import pickle
+
+        payload = model if isinstance(model, bytes | bytearray) else pickle.dumps(model)
         con = self.cursor()
         try:
             model_id = con.execute(f"SELECT nextval('{MODELS}_seq')").fetchall()[0][0]
             con.execute(f"INSERT INTO {MODELS} VALUES (?, ?, now()::TIMESTAMP, ?, ?)",
-                        [model_id, kind, json.dumps(info, default=str), payload])
+                        [model_id, kind, json.dumps(info or {}, default=str), payload])
             return int(model_id)
         finally:
             con.close()
 
-    def models(self) -> pd.DataFrame:
-        """Fitted models, newest first, without their payload."""
-        return self._db.execute(f"SELECT id, kind, created_at, info FROM {MODELS} "
-                                "ORDER BY id DESC").df()
-
-    def load_model(self, model_id: int) -> tuple[bytes, dict]:
+    def models(self, kind: str | None = None) -> pd.DataFrame:
+        """Fitted models, newest first, without their payload: id, kind, when, the data
+        they were trained on (from, to, rows), their metrics, and the whole ``info``."""
         import json
 
-        rows = self._db.execute(f"SELECT payload, info FROM {MODELS} WHERE id = ?",
-                                [model_id]).fetchall()
+        where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        df = self._db.execute(f"SELECT id, kind, created_at, info FROM {MODELS} {where} "
+                              "ORDER BY id DESC", params).df()
+        info = df["info"].map(lambda t: json.loads(t) if isinstance(t, str) and t else {})
+        trained = info.map(lambda i: i.get("trained_on") or {})
+        df["data_from"] = trained.map(lambda t: t.get("from"))
+        df["data_to"] = trained.map(lambda t: t.get("to"))
+        df["rows"] = trained.map(lambda t: t.get("rows"))
+        df["metrics"] = info.map(lambda i: i.get("metrics") or {})
+        return df
+
+    def load_model(self, model_id: int | None = None, *, kind: str | None = None):
+        """A fitted model and its info: by id, or the newest of a kind."""
+        import json
+        import pickle
+
+        if model_id is None:
+            rows = self._db.execute(f"SELECT payload, info FROM {MODELS} WHERE kind = ? "
+                                    "ORDER BY id DESC LIMIT 1", [kind]).fetchall()
+            what = f"no {kind} model"
+            hint = "Fit one first (loyalist score, loyalist value, loyalist route --train)."
+        else:
+            rows = self._db.execute(f"SELECT payload, info FROM {MODELS} WHERE id = ?",
+                                    [int(model_id)]).fetchall()
+            what = f"no model {model_id}"
+            hint = "See the stored models with loyalist models."
         if not rows:
-            raise DataError(f"No model {model_id} in the store.",
-                            hint="See the stored models with loyalist models.")
-        return bytes(rows[0][0]), json.loads(rows[0][1])
+            raise DataError(f"The store has {what}.", hint=hint)
+        return pickle.loads(bytes(rows[0][0])), json.loads(rows[0][1] or "{}")
+
+    # -- batches and copies ----------------------------------------------------------
+    def undo_ingest(self, ingest_id: int, *, by: str | None = None) -> dict:
+        """Remove exactly the rows of one ingest and put back what it replaced; the
+        derived tables are marked stale. See :mod:`loyalist.store.batches`."""
+        from loyalist.store.batches import undo_ingest
+
+        return undo_ingest(self, ingest_id, by=by)
+
+    def backup(self, path) -> Path:
+        """Copy the whole store into a new file (a consistent snapshot)."""
+        from loyalist.store.batches import backup
+
+        return backup(self, path)
+
+    # -- one customer's data ---------------------------------------------------------
+    def customer_data(self, customer_id: str) -> dict:
+        """Everything held about one customer, JSON-ready (a subject-access export)."""
+        from loyalist.store.privacy import customer_data
+
+        return customer_data(self, customer_id)
+
+    def erase_customer(self, customer_id: str, *, by: str | None = None,
+                       ip: str | None = None) -> dict[str, int]:
+        """Erase one customer everywhere, in one transaction; rows removed per table."""
+        from loyalist.store.privacy import erase_customer
+
+        return erase_customer(self, customer_id, by=by, ip=ip)
 
     # -- inspecting ------------------------------------------------------
     def status(self) -> pd.DataFrame:
@@ -238,7 +340,7 @@ class Store:
                 f"SELECT count(*), min({date}), max({date}) FROM {q(t.name)}").fetchall()[0]
             ing, rej, last = self._db.execute(
                 f"SELECT count(*), coalesce(sum(rejected), 0), max(finished_at) FROM {INGESTS} "
-                "WHERE table_name = ?", [t.name]).fetchall()[0]
+                "WHERE table_name = ? AND undone_at IS NULL", [t.name]).fetchall()[0]
             rows.append({"table": t.name, "rows": n, "from": lo, "to": hi, "ingests": ing,
                          "rejected": int(rej), "last_ingest": last})
         return pd.DataFrame(rows)

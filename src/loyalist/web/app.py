@@ -20,14 +20,16 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 import loyalist
+from loyalist.store.accounts import Accounts, Backoff
 from loyalist.web import errors
-from loyalist.web.accounts import Accounts
-from loyalist.web.auth import authenticate
+from loyalist.web.auth import identify, is_public
 from loyalist.web.context import Cache
+from loyalist.web.guard import Guard, Limits
 from loyalist.web.views import (
     customers,
     data,
     overview,
+    privacy,
     scores,
     service,
     session,
@@ -37,7 +39,7 @@ from loyalist.web.views import (
 
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
-VIEWS = (session, overview, worklist, customers, scores, service, data, users)
+VIEWS = (session, overview, worklist, customers, scores, service, data, users, privacy)
 
 
 def plotly_js() -> Path:
@@ -111,7 +113,8 @@ async def _lifespan(app: FastAPI):
 
 
 def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 120.0,
-               readers: int | None = None) -> FastAPI:
+               readers: int | None = None, limits: Limits | None = None,
+               backoff: Backoff | None = None) -> FastAPI:
     """The web app and REST API on ``store`` (a :class:`loyalist.store.Store` opened for
     writing; this process then holds the store file).
 
@@ -127,6 +130,14 @@ def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 12
     readers : int, optional
         How many reads are computed at once (default: twice the cores); more wait their
         turn, so writes are not starved.
+    limits : Limits, optional
+        Largest request bodies (JSON and forms; uploads); default the store's ``[web]``
+        settings.
+    backoff : Backoff, optional
+        Sign-in back-off after failed passwords or tokens, per (account, address);
+        default the store's ``[web]`` settings.
+    secure_cookies : bool
+        Also sends Strict-Transport-Security (the app is behind TLS).
     """
     app = FastAPI(title="Loyalist", version=loyalist.__version__,
                   description="Customer retention from your own records: scores, reasons, "
@@ -135,14 +146,20 @@ def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 12
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
                   lifespan=_lifespan)
     app.state.store = store
-    app.state.accounts = Accounts(store)
+    web = store.settings.web
+    backoff = backoff or Backoff(web.signin_free_failures, web.signin_first_wait_seconds,
+                                 web.signin_max_wait_seconds)
+    limits = limits or Limits(int(web.max_body_mb * 2**20), int(web.max_upload_mb * 2**20))
+    app.state.accounts = Accounts(store, backoff=backoff)
     app.state.cache = Cache(cache_seconds)
     app.state.write_lock = threading.Lock()
     app.state.secure_cookies = secure_cookies
+    app.state.any_agent_may_close = store.settings.worklist.settings.any_agent_may_close
     app.state.router = None
     errors.install(app)
-    app.middleware("http")(authenticate)
     app.add_middleware(Turns, readers=readers or 2 * (os.cpu_count() or 1))
+    app.add_middleware(Guard, public=is_public, identify=identify, limits=limits,
+                       hsts=secure_cookies)
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def _plotly():

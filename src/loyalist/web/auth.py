@@ -1,8 +1,9 @@
 """Who is calling: bearer tokens for the API, session cookies for pages, roles, CSRF.
 
-Every request passes :func:`authenticate` (an HTTP middleware) before any route runs,
-so nothing but the public paths answers an anonymous caller. Routes then ask for a
-role with ``Depends(need("agent"))``; form posts check the session's CSRF token.
+Every request passes the guard (:mod:`loyalist.web.guard`) before any route runs or its
+body is read: it identifies the caller with :func:`identify` and checks the role the
+route asks for with ``Depends(need("agent"))``, so nothing but the public paths answers
+an anonymous caller. Form posts check the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import secrets
 from dataclasses import dataclass
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
-from loyalist.web.accounts import SESSION_HOURS, AuthError, ForbiddenError, User
-from loyalist.web.errors import error_response
+from loyalist.errors import AuthError, ForbiddenError
+from loyalist.store.accounts import SESSION_HOURS, User
 
 SESSION_COOKIE = "loyalist_session"
 LOGIN_COOKIE = "loyalist_login"
@@ -37,7 +37,8 @@ def is_public(path: str) -> bool:
     return path in PUBLIC or path.startswith(PUBLIC_PREFIXES)
 
 
-def _identify(accounts, request: Request) -> Caller:
+def identify(accounts, request: Request) -> Caller:
+    """The caller of ``request`` from its bearer token or session cookie, else AuthError."""
     ip = request.client.host if request.client else None
     header = request.headers.get("authorization", "")
     api = request.url.path.startswith("/api")
@@ -46,7 +47,7 @@ def _identify(accounts, request: Request) -> Caller:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("The Authorization header must be 'Bearer TOKEN'.",
                             hint="Create a token with `loyalist token create NAME`.")
-        return Caller(accounts.user_for_token(token.strip()), "token", ip=ip)
+        return Caller(accounts.user_for_token(token.strip(), ip or "unknown"), "token", ip=ip)
     sid = request.cookies.get(SESSION_COOKIE)
     if not sid:
         raise AuthError("Sign in first." if not api else "No credentials were sent.",
@@ -59,19 +60,6 @@ def _identify(accounts, request: Request) -> Caller:
             raise ForbiddenError("API writes from a browser session need the X-CSRF-Token "
                                  "header.", hint="Or use a bearer token.")
     return Caller(user, "session", csrf=csrf, ip=ip)
-
-
-async def authenticate(request: Request, call_next):
-    """Middleware: attach the caller to ``request.state.caller`` or refuse with 401/403."""
-    request.state.caller = None
-    if not is_public(request.url.path):
-        accounts = request.app.state.accounts
-        try:
-            request.state.caller = await run_in_threadpool(_identify, accounts, request)
-        except (AuthError, ForbiddenError) as e:
-            headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
-            return error_response(request, e.status, e.message, hint=e.hint, headers=headers)
-    return await call_next(request)
 
 
 def need(role: str):
@@ -87,6 +75,7 @@ def need(role: str):
         return caller
 
     check.__name__ = f"need_{role}"
+    check.role = role  # read by the guard, which checks it before the body is read
     return check
 
 

@@ -3,7 +3,6 @@ records, and a small cache of heavy summaries that a write invalidates."""
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import threading
@@ -27,12 +26,7 @@ def thread_store(store):
         views = _local.views = {}
     view = views.get(id(store))
     if view is None or view._db is None:
-        import ibis
-
-        view = copy.copy(store)
-        view._db = store.cursor()
-        view._db.execute("SET TimeZone = 'UTC'")
-        view.ibis = ibis.duckdb.from_connection(view._db)
+        view = store.view()
         view.tables = _recent(view.tables, TABLES_SECONDS)
         view.table = _recent_tables(view.table, TABLES_SECONDS)
         views[id(store)] = view

@@ -45,7 +45,8 @@ _STATUS = [(UnknownTableError, 404), (NotFittedError, 409), (StoreLockedError, 5
            (IngestError, 422), (SourceError, 400), (MappingError, 400), (DataError, 400)]
 _TITLES = {400: "Bad request", 401: "Not signed in", 403: "Not allowed", 404: "Not found",
            405: "Method not allowed", 409: "Conflict", 413: "Too large",
-           422: "Cannot use this input", 500: "Server error", 503: "Busy"}
+           422: "Cannot use this input", 429: "Too many attempts", 500: "Server error",
+           503: "Busy"}
 
 
 def status_for(exc: LoyalistError) -> int:
@@ -87,7 +88,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LoyalistError)
     async def _loyalist(request: Request, exc: LoyalistError):
-        return error_response(request, status_for(exc), exc.message, hint=exc.hint)
+        wait = getattr(exc, "retry_after", None)
+        return error_response(request, status_for(exc), exc.message, hint=exc.hint,
+                              headers={"Retry-After": str(wait)} if wait else None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -108,8 +111,3 @@ def install(app: FastAPI) -> None:
         return error_response(request, exc.status_code, message,
                               headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception):
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, "Something went wrong on the server.",
-                              hint="The server log has the details; please report it.")

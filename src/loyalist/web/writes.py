@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from loyalist.store.accounts import User
 from loyalist.store.ingest import IngestResult
-from loyalist.web.accounts import User
 from loyalist.web.errors import ConflictError, NotFoundError
 
-IDEMPOTENCY = "_loyalist_idempotency"
 #: outcomes offered on the forms (the API accepts any short text)
 OUTCOMES = ("reached", "no-answer", "saved", "lost", "escalated")
 KINDS = ("call", "email", "visit", "letter", "chat")
@@ -42,33 +41,30 @@ def once(state, user: User, key: str | None, fp: str, run):
     """
     if not key:
         return run(), False
-    con = state.store.cursor()
-    try:
-        rows = con.execute(f"SELECT fingerprint, body FROM {IDEMPOTENCY} WHERE key = ? AND "
-                           "user_name = ?", [key, user.name]).fetchall()
-        if rows:
-            if rows[0][0] != fp:
-                raise ConflictError(f"The Idempotency-Key {key!r} was used for a different "
-                                    "request.", hint="Use a new key for a new request.")
-            return json.loads(rows[0][1]), True
-        body = run()
-        con.execute(f"INSERT INTO {IDEMPOTENCY} VALUES (?, ?, ?, 200, ?, ?)",
-                    [key, user.name, fp, json.dumps(body, default=str),
-                     datetime.now(UTC).replace(tzinfo=None)])
-        return body, False
-    finally:
-        con.close()
+    seen = state.accounts.replay(key, user.name)
+    if seen is not None:
+        if seen[0] != fp:
+            raise ConflictError(f"The Idempotency-Key {key!r} was used for a different "
+                                "request.", hint="Use a new key for a new request.")
+        return seen[1], True
+    body = run()
+    state.accounts.remember(key, user.name, fp, body)
+    return body, False
 
 
 def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None = None,
-              kind: str = "call", at=None, item_id: str | None = None,
+              kind: str = "call", at=None, item_id: str | None = None, no_item: bool = False,
               key: str | None = None) -> tuple[dict, bool]:
-    """Append one touch (attributed to the caller) and audit it; returns (body, replayed)."""
-    at = pd.Timestamp(at) if at is not None else pd.Timestamp.now(tz="UTC")
-    if at.tzinfo is not None:
-        at = at.tz_convert("UTC").tz_localize(None)
-    fp = fingerprint("touch", customer_id, outcome, note, kind, item_id,
-                     at.isoformat() if key is None else "")
+    """Append one touch (attributed to the caller) and audit it; returns (body, replayed).
+
+    The body names the items the outcome closed; closing another person's item is
+    allowed to admins (and to every agent when the worklist settings say so) and is
+    audited as such.
+    """
+    from loyalist.decisions.outcomes import Actor
+
+    at_text = None if at is None else pd.Timestamp(at).isoformat()
+    fp = fingerprint("touch", customer_id, outcome, note, kind, item_id, no_item, at_text or "")
 
     from loyalist.web.context import thread_store
 
@@ -77,17 +73,25 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
     if not int(c.filter(c.id == customer_id).count().execute()):
         raise NotFoundError(f"No customer {customer_id!r} in the store.",
                             hint="Check the id (search at /customers).")
+    actor = Actor(caller.user.person, admin=caller.user.role == "admin",
+                  any_agent_may_close=state.any_agent_may_close)
 
     def run():
         from loyalist.decisions.worklist import log_outcome
 
-        touch_id = log_outcome(view, customer_id, outcome, note=note, by=caller.user.name,
-                               item_id=item_id, kind=kind, at=at)
+        logged = log_outcome(view, customer_id, outcome, note=note, by=caller.user.person,
+                             item_id=item_id, no_item=no_item, kind=kind, at=at, actor=actor)
         state.accounts.audit(caller.user, "touch.log", customer_id,
-                             {"touch_id": touch_id, "outcome": outcome, "item_id": item_id},
+                             {"touch_id": logged.touch_id, "outcome": logged.outcome,
+                              "closed": list(logged.closed),
+                              "attempted": list(logged.attempted),
+                              "closed_for_others": list(logged.closed_for_others)},
                              ip=caller.ip)
-        return {"ok": True, "touch_id": str(touch_id), "customer_id": customer_id,
-                "outcome": outcome, "by": caller.user.name, "at": at.isoformat()}
+        return {"ok": True, "touch_id": logged.touch_id, "customer_id": customer_id,
+                "outcome": logged.outcome, "by": caller.user.name,
+                "at": logged.at.isoformat(),
+                "closed": list(logged.closed), "attempted": list(logged.attempted),
+                "still_open": list(logged.still_open)}
 
     with state.write_lock:
         body, replayed = once(state, caller.user, key, fp, run)
@@ -130,11 +134,24 @@ def ingest_source(state, caller, table: str, source, *, label: str, content: byt
     return body, replayed
 
 
+def upload_name(filename: str | None) -> str:
+    """A safe local name for an uploaded file: its last part only, plain characters, at
+    most 100 characters before an extension of at most 10 (the extension tells the
+    format)."""
+    name = Path(str(filename or "").replace("\\", "/").replace("\x00", "")).name
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    clean = re.sub(r"[^A-Za-z0-9._ -]+", "_", stem).strip(" .")[:100] or "upload"
+    ext = re.sub(r"[^A-Za-z0-9]+", "", ext)[:10]
+    return f"{clean}.{ext}" if ext else clean
+
+
 def ingest_upload(state, caller, table: str, upload, *, key: str | None = None,
                   **options) -> tuple[dict, bool]:
     """Ingest an uploaded file: saved under its own name in a temporary folder first, so
     the quarantine names the file the user sent."""
-    name = Path(upload.filename or "upload.csv").name or "upload.csv"
+    name = upload_name(upload.filename)
     folder = Path(tempfile.mkdtemp(prefix="loyalist-upload-"))
     try:
         path = folder / name

@@ -34,7 +34,7 @@ def demo(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=out, transient=True,
     ) as bar:
-        order = [t for t in ("customers", "orders", "subscriptions", "requests", "feedback",
+        order = [t for t in ("customers", "staff", "orders", "subscriptions", "requests", "feedback",
                              "events", "touches") if t in files]
         task = bar.add_task("ingesting", total=len(order))
         results = []

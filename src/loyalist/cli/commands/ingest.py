@@ -12,14 +12,14 @@ from rich.table import Table
 import loyalist
 from loyalist.cli.options import STORE
 from loyalist.contract.schema import TABLES, get_table
-from loyalist.errors import SourceError
+from loyalist.errors import DataError, SourceError
 
 out = Console()
 
 
 def ingest(
-    table: str = typer.Argument(..., help=f"Contract table: {', '.join(TABLES)}."),
-    source: Path = typer.Argument(..., help="CSV, Parquet, JSON lines or Excel file."),
+    table: str = typer.Argument(None, help=f"Contract table: {', '.join(TABLES)}."),
+    source: Path = typer.Argument(None, help="CSV, Parquet, JSON lines or Excel file."),
     map: str = typer.Option(None, "--map", "-m",
                             help="target=SourceColumn pairs, comma separated, or a TOML file."),
     strict: bool = typer.Option(False, help="Reject rows whose customer is not in customers."),
@@ -35,10 +35,33 @@ def ingest(
     sheet: str = typer.Option(None, help="Excel sheet name."),
     format: str = typer.Option(None, help="csv, parquet, json or excel (from the extension "
                                "if not given)."),
+    survey: Path = typer.Option(None, "--survey", help="survey_answers only: the survey "
+                                "definition (TOML) to check answers against (default: the "
+                                "relationship survey)."),
+    undo: int = typer.Option(None, "--undo", metavar="BATCH",
+                             help="Remove exactly the rows of ingest BATCH (its number in "
+                             "loyalist status / the ingest log) and put back what it "
+                             "replaced."),
     store: str = STORE,
 ) -> None:
-    """Load an export into the store: validated, all-or-nothing, without duplicates."""
+    """Load an export into the store: validated, all-or-nothing, without duplicates.
+    With --undo BATCH, take one earlier ingest back out."""
+    if undo is not None:
+        if table or source:
+            raise DataError("--undo takes no table or file.",
+                            hint=f"Run: loyalist ingest --undo {undo}")
+        _undo(undo, store)
+        return
+    if not table or not source:
+        raise DataError("Give the table and the file to load.",
+                        hint="e.g. loyalist ingest orders exports/orders.csv "
+                        "(or --undo BATCH to take an ingest back out).")
     get_table(table)  # fail on a user mistake before touching the store
+    definition = None
+    if table == "survey_answers":
+        from loyalist.contract.survey import load_survey
+
+        definition = load_survey(survey)
     if not source.exists():
         raise SourceError(f"File not found: {str(source)!r}.",
                           hint=f"Check the path (the current folder is {Path.cwd()}).")
@@ -53,6 +76,12 @@ def ingest(
             encoding=encoding, date_format=date_format or None, decimal=decimal, sheet=sheet,
             format=format,
             progress=lambda stage: bar.update(task, description=f"{source.name}: {stage}"))
+        checked = None
+        if definition is not None:
+            from loyalist.relationship import check_answers
+
+            bar.update(task, description=f"{source.name}: checking against the survey")
+            checked = check_answers(s, definition, quarantine=True)
     out.print(
         f"[bold]{result.table}[/] from {result.source}: {result.rows_read:,} rows read, "
         f"[green]{result.inserted:,} new[/], {result.updated:,} updated, "
@@ -70,13 +99,32 @@ def ingest(
     if result.rejected:
         out.print(f"Rejected rows, with line, column and reason: {result.rejects_file}\n"
                   f"or run: loyalist rejects --ingest {result.ingest_id}", highlight=False)
+    if checked is not None and checked.quarantined:
+        out.print(f"[red]{checked.message}[/]\nRows, with line and reason: "
+                  f"{checked.rejects_file}", highlight=False)
+
+
+def _undo(batch: int, store: str) -> None:
+    from loyalist.store.batches import stale_tables
+
+    with loyalist.connect(store) as s:
+        done = s.undo_ingest(batch, by="cli")
+        stale = stale_tables(s)
+    out.print(f"Ingest #{batch} undone: {done['deleted']:,} {done['table']} rows removed, "
+              f"{done['restored']:,} put back as they were before it.", highlight=False)
+    if stale:
+        out.print(f"Derived tables now stale: {', '.join(stale)}; run loyalist score (and "
+                  "loyalist value) again.", highlight=False)
 
 
 def status(store: str = STORE) -> None:
     """What is in the store: tables, rows, date ranges, rejected rows."""
+    from loyalist.store.batches import stale_tables
+
     with loyalist.connect(store) as s:
         df = s.status()
         version = s.schema_version()
+        stale = stale_tables(s)
     t = Table(title=f"{store} (schema v{version})")
     for col in ("table", "rows", "from", "to", "ingests", "rejected", "last ingest"):
         t.add_column(col, justify="right" if col in ("rows", "ingests", "rejected") else "left")
@@ -84,6 +132,34 @@ def status(store: str = STORE) -> None:
         t.add_row(r.table, f"{r.rows:,}", _day(r[2]), _day(r[3]), str(r.ingests),
                   f"[red]{r.rejected:,}[/]" if r.rejected else "0", _day(r.last_ingest, time=True))
     out.print(t)
+    if stale:
+        out.print(f"Stale (data undone since they were made): {', '.join(stale)}; run "
+                  "loyalist score (and loyalist value) again.", highlight=False)
+
+
+def backup(to: Path = typer.Argument(..., help="The new file to write (never overwritten)."),
+           store: str = STORE) -> None:
+    """Copy the whole store into a new file. While loyalist serve runs, use its API
+    instead (POST /api/backup), which copies from inside the running app."""
+    if not Path(store).is_file():
+        raise SourceError(f"No store at {store}.", hint="Give the store with --store.")
+    with loyalist.connect(store) as s:
+        path = s.backup(to)
+    out.print(f"Backup written: {path} ({path.stat().st_size / 2**20:,.1f} MB).",
+              highlight=False)
+
+
+def restore(backup_file: Path = typer.Argument(..., help="A file made by loyalist backup."),
+            store: str = STORE) -> None:
+    """Put a backup in place of the store (stop loyalist serve first); the store it
+    replaces is kept beside it."""
+    from loyalist.store.batches import restore as put_back
+
+    kept = put_back(backup_file, store)
+    with loyalist.connect(store) as s:  # opens and, if older, migrates it
+        rows = int(s.status()["rows"].sum())
+    out.print(f"Restored {backup_file} into {store} ({rows:,} rows)."
+              + (f" The previous store is kept as {kept}." if kept else ""), highlight=False)
 
 
 def rejects(
@@ -121,3 +197,5 @@ def register(app: typer.Typer) -> None:
     app.command()(ingest)
     app.command()(status)
     app.command()(rejects)
+    app.command()(backup)
+    app.command()(restore)

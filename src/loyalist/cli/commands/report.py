@@ -10,6 +10,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 import loyalist
 from loyalist.cli.options import STORE
+from loyalist.settings import Settings
 
 out = Console()
 
@@ -28,18 +29,17 @@ def report(
     store: str = STORE,
 ) -> None:
     """Write the retention report: loss rate against the target, cohorts, revenue
-    retention, value at risk, service, feedback, whispers and the worklist."""
-    from loyalist.decisions.report import build_report, render_html, report_settings
+    retention, value at risk, service, feedback, whispers, the relationship and the
+    worklist."""
+    from loyalist.decisions.report import build_report, render_html
 
-    settings = report_settings(Path(store).parent / "loyalist.toml")
-    target = target if target is not None else settings.get("target_annual_loss", 0.05)
-    horizon = horizon if horizon is not None else settings.get("horizon")
-    with loyalist.connect(store, read_only=True) as s, Progress(
+    settings = Settings.load(store).with_values("report", target_annual_loss=target,
+                                                horizon=horizon)
+    with loyalist.connect(store, read_only=True, settings=settings) as s, Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
             console=out, transient=True) as bar:
         task = bar.add_task("starting")
-        rep = build_report(s, as_of, target_annual_loss=target, horizon=horizon,
-                           progress=lambda m: bar.update(task, description=m))
+        rep = build_report(s, as_of, progress=lambda m: bar.update(task, description=m))
         bar.update(task, description="writing the page")
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(render_html(rep), encoding="utf-8")

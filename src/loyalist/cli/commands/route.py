@@ -10,21 +10,10 @@ from rich.table import Table
 
 import loyalist
 from loyalist.cli.options import STORE
-from loyalist.contract.config import read_table
 from loyalist.errors import DataError, NotFittedError, SourceError
+from loyalist.settings import Settings
 
 out = Console()
-
-
-def _teams(path: Path | None) -> dict[str, str] | None:
-    if path is None:
-        return None
-    example = 'card_arrival = "cards"'
-    teams = read_table(path, "teams", example=example)
-    if not all(isinstance(v, str) for v in teams.values()):
-        raise DataError(f"[teams] in {str(path)!r} must map each category to a team name.",
-                        hint=f"write one line per category, e.g. {example}")
-    return teams
 
 
 def _read(path: Path, text_column: str):
@@ -48,9 +37,10 @@ def route(
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the routed file here (CSV)."),
     train: bool = typer.Option(False, "--train", help="Train on the store's past requests "
                                "that have a category, and save the router beside the store."),
-    teams: Path = typer.Option(None, "--teams", help="TOML file whose teams table maps category = "
-                               "\"team\" (default: the team that usually handled each "
-                               "category)."),
+    teams: Path = typer.Option(None, "--teams", help="TOML file whose [teams] table maps "
+                               "category = \"team\" for this run (default: [service] "
+                               "team_for_category in loyalist.toml, else the team that "
+                               "usually handled each category)."),
     threshold: float = typer.Option(None, help="Confidence below which a request goes to "
                                     "the human queue (default 0.5, or the trained value)."),
     text_column: str = typer.Option("text", help="Column of --file holding the text."),
@@ -63,8 +53,12 @@ def route(
     path = model or router_path(store)
     if train:
         params = {} if threshold is None else {"threshold": threshold}
-        with loyalist.connect(store, read_only=True) as s:
-            router = train_router_from_store(s, category_to_team=_teams(teams), **params)
+        settings = Settings.load(store)
+        if teams is not None:
+            settings = settings.with_teams(teams)
+        with loyalist.connect(store, read_only=True, settings=settings) as s:
+            router = train_router_from_store(
+                s, category_to_team=s.settings.service.team_for_category or None, **params)
         router.save(path)
         human = int(round((1 - router.cv_coverage_) * router.n_train_))
         odd = router.cv_strangers_to_human_

@@ -28,7 +28,7 @@ def serve(
     """Serve the web app and the REST API (OpenAPI schema at /api/openapi.json)."""
     import uvicorn
 
-    from loyalist.web.accounts import Accounts
+    from loyalist.store.accounts import Accounts
     from loyalist.web.app import create_app
 
     s = loyalist.connect(store)

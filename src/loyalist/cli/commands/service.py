@@ -10,34 +10,9 @@ from rich.table import Table
 
 import loyalist
 from loyalist.cli.options import STORE
+from loyalist.settings import Settings
 
 out = Console()
-
-
-def load_policy(policy: Path | None, store: str):
-    """The service policy: the file given, else ``loyalist.toml`` next to the store."""
-    from loyalist.features.service import ServicePolicy
-
-    if policy is None:
-        candidate = Path(store).parent / "loyalist.toml"
-        if not candidate.is_file():
-            return ServicePolicy()
-        policy = candidate
-    return ServicePolicy.from_toml(policy)
-
-
-def load_calendar(policy: Path | None, store: str):
-    """The business calendar from the ``[calendar]`` table of the same file, if any."""
-    import tomllib
-
-    from loyalist.decisions.calendar import BusinessCalendar
-
-    path = policy or Path(store).parent / "loyalist.toml"
-    if not Path(path).is_file():
-        return None
-    if "calendar" not in tomllib.loads(Path(path).read_text(encoding="utf-8")):
-        return None
-    return BusinessCalendar.from_toml(path)
 
 
 def _fmt(column: str, v) -> str:
@@ -54,8 +29,9 @@ def service(
     since: str = typer.Option(None, help="Only requests opened on or after this date."),
     as_of: str = typer.Option(None, "--as-of", help="Report as of this moment (default: "
                               "just after the latest record)."),
-    policy: Path = typer.Option(None, help="TOML file with a [service] table (targets, "
-                                "category -> team map)."),
+    policy: Path = typer.Option(None, help="TOML file whose [service] (targets, category "
+                                "-> team map) and [calendar] tables take over from "
+                                "loyalist.toml for this run."),
     out_dir: Path = typer.Option(Path("loyalist-out/service"), "--out",
                                  help="Folder for the CSV tables and PNG plots."),
     store: str = STORE,
@@ -63,10 +39,12 @@ def service(
     """Print and save the service report."""
     from loyalist.decisions.service_report import service_report
 
-    pol = load_policy(policy, store)
-    calendar = load_calendar(policy, store)
-    with loyalist.connect(store) as s, out.status("Computing the service report"):
-        report = service_report(s, as_of, since=since, policy=pol, calendar=calendar)
+    settings = Settings.load(store)
+    if policy is not None:
+        settings = settings.with_file(policy, sections=("service", "calendar"))
+    with loyalist.connect(store, settings=settings) as s, \
+            out.status("Computing the service report"):
+        report = service_report(s, as_of, since=since)
         paths = report.save(out_dir)
     sm = report.summary
     out.print(f"[bold]Service as of {report.as_of:%Y-%m-%d %H:%M}[/]: {int(sm['requests']):,} "

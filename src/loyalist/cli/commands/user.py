@@ -36,23 +36,26 @@ def add(
                              "(ingest, users)."),
     password_stdin: bool = typer.Option(False, "--password-stdin",
                                         help="Read the password from the first line of stdin."),
+    person: str = typer.Option(None, help="The person this user is: their staff id, the "
+                               "id that owns worklist items (default: the user name)."),
     store: str = STORE,
 ) -> None:
     """Add a user; asks for the password (hidden) unless --password-stdin."""
-    from loyalist.web.accounts import Accounts, check_role
+    from loyalist.store.accounts import Accounts, check_role
 
     check_role(role)
     password = _password(password_stdin)
     with loyalist.connect(store) as s:
-        user = Accounts(s).add_user(name, password, role=role)
-        Accounts(s).audit("cli", "user.add", user.name, {"role": user.role})
+        user = Accounts(s).add_user(name, password, role=role, person=person)
+        Accounts(s).audit("cli", "user.add", user.name, {"role": user.role,
+                                                         "person": user.person})
     out.print(f"User [bold]{user.name}[/] added with role {user.role}.", highlight=False)
 
 
 @user_app.command("list")
 def list_users(store: str = STORE) -> None:
     """List the users and their roles."""
-    from loyalist.web.accounts import Accounts
+    from loyalist.store.accounts import Accounts
 
     with loyalist.connect(store) as s:
         df = Accounts(s).users()
@@ -60,10 +63,11 @@ def list_users(store: str = STORE) -> None:
         out.print("No users yet: loyalist user add NAME --role admin")
         return
     t = Table()
-    for c in ("name", "role", "created", "disabled"):
+    for c in ("name", "role", "person", "created", "disabled"):
         t.add_column(c)
     for r in df.itertuples(index=False):
-        t.add_row(r.name, r.role, f"{r.created_at:%Y-%m-%d %H:%M}", "yes" if r.disabled else "")
+        t.add_row(r.name, r.role, r.person, f"{r.created_at:%Y-%m-%d %H:%M}",
+                  "yes" if r.disabled else "")
     out.print(t)
 
 
@@ -71,13 +75,58 @@ def list_users(store: str = STORE) -> None:
 def disable(name: str = typer.Argument(..., help="The user to stop."), store: str = STORE
             ) -> None:
     """Stop a user: no more sign-ins; their sessions end and their tokens stop working."""
-    from loyalist.web.accounts import Accounts
+    from loyalist.store.accounts import Accounts
 
     with loyalist.connect(store) as s:
         Accounts(s).disable_user(name)
         Accounts(s).audit("cli", "user.disable", name)
     out.print(f"User [bold]{name}[/] disabled; sessions ended, tokens revoked.",
               highlight=False)
+
+
+@user_app.command("link")
+def link(name: str = typer.Argument(..., help="The user."),
+         person: str = typer.Option(..., help="Their staff id (the id that owns worklist "
+                                    "items and handles requests)."),
+         store: str = STORE) -> None:
+    """Say which person (staff id) a user is: their items are 'mine' in the worklist."""
+    from loyalist.store.accounts import Accounts
+
+    with loyalist.connect(store) as s:
+        user = Accounts(s).link_person(name, person)
+        Accounts(s).audit("cli", "user.link", name, {"person": person})
+    out.print(f"{user.name} is now {user.person}.", highlight=False, markup=False)
+
+
+@user_app.command("unlock")
+def unlock(name: str = typer.Argument(..., help="The account to let sign in again."),
+           store: str = STORE) -> None:
+    """Lift the sign-in back-off of an account (after failed passwords), from every address."""
+    from loyalist.store.accounts import Accounts
+
+    with loyalist.connect(store) as s:
+        n = Accounts(s).unlock(name, by="cli")
+    out.print(f"{name}: {n} sign-in lock{'s' if n != 1 else ''} lifted." if n else
+              f"{name} has no failed sign-ins on record.", highlight=False, markup=False)
+
+
+@user_app.command("signins")
+def signins(store: str = STORE) -> None:
+    """Failed sign-ins still counted, per account and address; locked ones first."""
+    from loyalist.store.accounts import Accounts
+
+    with loyalist.connect(store) as s:
+        df = Accounts(s).failures()
+    if df.empty:
+        out.print("No failed sign-ins on record.")
+        return
+    t = Table()
+    for c in ("account", "address", "failures", "last", "locked until"):
+        t.add_column(c, overflow="fold")
+    for r in df.itertuples(index=False):
+        t.add_row(r.account, r.address, str(r.failures), f"{r.last_at:%Y-%m-%d %H:%M}",
+                  f"{r.locked_until:%H:%M:%S}" if r.locked else "")
+    out.print(t)
 
 
 @token_app.command("create")
@@ -87,7 +136,7 @@ def create(
     store: str = STORE,
 ) -> None:
     """Create an API token for a user; it is shown once and stored only hashed."""
-    from loyalist.web.accounts import Accounts
+    from loyalist.store.accounts import Accounts
 
     with loyalist.connect(store) as s:
         token = Accounts(s).create_token(name, label)

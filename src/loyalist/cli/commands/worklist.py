@@ -13,6 +13,7 @@ from rich.table import Table
 
 import loyalist
 from loyalist.cli.options import STORE
+from loyalist.settings import Settings
 
 out = Console()
 
@@ -40,28 +41,33 @@ def _items_table(items: pd.DataFrame, total: int) -> Table:
 def worklist(
     as_of: str = typer.Option(None, "--as-of", help="Day of the run (default: the date of "
                               "the latest scores)."),
-    owner: str = typer.Option(None, help="Show only this owner's items."),
+    owner: str = typer.Option(None, help="Show only this owner's items (their staff id)."),
     playbook: str = typer.Option(None, help="Show only this playbook's items."),
     top: int = typer.Option(20, help="How many items to print."),
     playbooks: Path = typer.Option(
         None, "--playbooks",
-        help="Playbook file (default: the shipped ones, overridden by loyalist.toml next to "
-        "the store)."),
+        help="Playbook file for this run (default: the shipped ones, overridden by "
+        "loyalist.toml next to the store)."),
     control_share: float = typer.Option(
         None, "--control-share", help="Share of each discretionary playbook held out "
-        "(default 0.1)."),
-    seed: int = typer.Option(None, help="Seed of the control-group draw."),
+        "(default: [worklist] control_share, 0.1)."),
+    seed: int = typer.Option(None, help="Seed of the control-group draw (default: [worklist] "
+                             "seed)."),
     show_only: bool = typer.Option(False, "--show", help="Only show the open items; do not "
                                    "run."),
     store: str = STORE,
 ) -> None:
     """Whom to contact today: open, keep and close worklist items, then list them."""
+    from loyalist.decisions.outcomes import people
     from loyalist.decisions.worklist import build_worklist, open_items
 
-    with loyalist.connect(store) as s:
+    settings = Settings.load(store)
+    if playbooks is not None:
+        settings = settings.with_playbooks(playbooks)
+    settings = settings.with_values("worklist", control_share=control_share, seed=seed)
+    with loyalist.connect(store, settings=settings) as s:
         if not show_only:
-            run = build_worklist(s, as_of, playbooks=playbooks, control_share=control_share,
-                                 seed=seed)
+            run = build_worklist(s, as_of)
             out.print(f"Worklist as of {run.as_of:%Y-%m-%d}: {run.opened:,} opened, "
                       f"{run.closed:,} closed, {run.held_out:,} newly held out as controls; "
                       f"{len(run.items):,} open.", highlight=False)
@@ -74,6 +80,8 @@ def worklist(
             for n in run.notes:
                 out.print(f"Note: {n}", highlight=False)
         items = open_items(s, owner=owner, playbook=playbook)
+        names = people(s)
+    items = items.assign(owner=items["owner"].map(lambda o: names.get(o, o), na_action="ignore"))
     out.print(_items_table(items.head(top), len(items)))
     out.print("Log what happened: loyalist log CUSTOMER_ID --outcome reached --note '...'")
 
@@ -83,25 +91,30 @@ def log(
     outcome: str = typer.Option(..., help="reached, no-answer, saved, lost or escalated."),
     note: str = typer.Option(None, help="What was said or agreed."),
     by: str = typer.Option(None, help="Who made the contact."),
-    item: str = typer.Option(None, help="The worklist item answered (default: all the "
-                             "customer's open items)."),
+    item: str = typer.Option(None, help="The worklist item answered (default: the "
+                             "customer's only open item)."),
+    no_item: bool = typer.Option(False, "--no-item", help="Log the contact without closing "
+                                 "any item."),
     kind: str = typer.Option("call", help="call, email, visit, letter..."),
-    at: str = typer.Option(None, help="When it happened (default: now)."),
+    at: str = typer.Option(None, help="When it happened, YYYY-MM-DD [HH:MM] (default: now)."),
     store: str = STORE,
 ) -> None:
-    """Record the outcome of a contact (appended to touches; closes the item)."""
-    from loyalist.decisions.worklist import log_outcome, open_items
+    """Record the outcome of a contact (appended to touches; closes the item it answers)."""
+    from loyalist.decisions.worklist import log_outcome
 
     with loyalist.connect(store) as s:
-        before = set(open_items(s, customer_id=customer_id)["item_id"])
-        touch = log_outcome(s, customer_id, outcome, note=note, by=by, item_id=item, kind=kind,
-                            at=at)
-        after = set(open_items(s, customer_id=customer_id)["item_id"])
-    closed = sorted(before - after)
-    out.print(f"Logged {touch} for {customer_id}"
-              + (f"; closed {', '.join(closed)}" if closed else "")
-              + (f"; still open: {', '.join(sorted(after))}" if after else "") + ".",
-              highlight=False)
+        logged = log_outcome(s, customer_id, outcome, note=note, by=by, item_id=item,
+                             no_item=no_item, kind=kind, at=at)
+    parts = [f"Logged {logged.touch_id} for {customer_id}"]
+    if logged.closed:
+        parts.append(f"closed {', '.join(logged.closed)}")
+    if logged.attempted:
+        parts.append(f"attempt counted on {', '.join(logged.attempted)}")
+    if not logged.closed and not logged.attempted:
+        parts.append("no item closed")
+    if logged.still_open:
+        parts.append(f"still open: {', '.join(logged.still_open)}")
+    out.print("; ".join(parts) + ".", highlight=False, markup=False)
 
 
 def impact(
@@ -143,9 +156,8 @@ def playbooks(
     store: str = STORE,
 ) -> None:
     """The playbooks in force (shipped defaults plus overrides), checked."""
-    from loyalist.decisions.playbooks import load_playbooks
-
-    pbs = load_playbooks(file, store=store)
+    settings = Settings.load(store)
+    pbs = settings.with_playbooks(file).worklist if file is not None else settings.worklist
     t = Table(title=f"Playbooks ({', '.join(pbs.sources)})")
     for col in ("playbook", "must-do", "trigger", "action", "due", "owner", "cap", "control"):
         t.add_column(col)

@@ -38,6 +38,21 @@ function cohortChart(id, rows) {
                  {displayModeBar: false, responsive: true});
 }
 
+// Charts are declared in the page (data-chart on a div, its rows in a JSON script block
+// beside it): no inline script, so the Content-Security-Policy can forbid it.
+function drawCharts() {
+  document.querySelectorAll("[data-chart]").forEach(function (el) {
+    const source = document.getElementById(el.id + "-data");
+    const rows = source ? JSON.parse(source.textContent) : [];
+    const d = el.dataset;
+    if (d.chart === "line") lineChart(el.id, rows, d.x, d.y, d.label, d.format);
+    else if (d.chart === "loss") lossChart(el.id, rows, Number(d.target));
+    else if (d.chart === "cohorts") cohortChart(el.id, rows);
+  });
+}
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", drawCharts);
+else drawCharts();
+
 (function () {
   const form = document.getElementById("upload");
   if (!form || !window.XMLHttpRequest) return;

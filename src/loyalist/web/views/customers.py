@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from loyalist.web.auth import Caller, check_csrf, need
 from loyalist.web.context import page, paged, plain, records, thread_store
 from loyalist.web.errors import NotFoundError
-from loyalist.web.pages import html
+from loyalist.web.pages import customer_href, html
 from loyalist.web.writes import KINDS, OUTCOMES, log_touch
 
 router = APIRouter()
@@ -24,7 +24,8 @@ def customer_list(store, q: str | None = None, limit: int = 50, offset: int = 0)
     """Customers matching ``q`` (id prefix or part of the name), riskiest first."""
     c = store.table("customers").select("id", "name", "segment", "owner", "created_at")
     if q:
-        c = c.filter(c.id.ilike(f"{q}%") | c.name.ilike(f"%{q}%"))
+        # plain text, not a pattern: % and _ match only themselves
+        c = c.filter(c.id.startswith(q) | c.name.lower().contains(q.lower()))
     matching, order = c, [ibis.asc("id")]
     if "scores" in store.tables():
         s = store.table("scores").select("customer_id", "p_leave", "top_reason", "alerts")
@@ -35,11 +36,15 @@ def customer_list(store, q: str | None = None, limit: int = 50, offset: int = 0)
     return paged(rows, total, limit, offset, q=q or "")
 
 
-def open_items_of(store, customer_id: str) -> list[dict]:
-    """The customer's open worklist items."""
+def open_items_of(store, customer_id: str, names: dict | None = None) -> list[dict]:
+    """The customer's open worklist items, with their owners' names."""
+    from loyalist.decisions.outcomes import people
     from loyalist.decisions.worklist import open_items
 
-    return records(open_items(store, customer_id=customer_id))
+    names = people(store) if names is None else names
+    items = open_items(store, customer_id=customer_id)
+    items["owner_name"] = items["owner"].map(lambda o: names.get(o, o), na_action="ignore")
+    return records(items)
 
 
 def customer_detail(store, customer_id: str) -> dict:
@@ -59,12 +64,18 @@ def customer_detail(store, customer_id: str) -> dict:
     history = st.history
     if len(history):
         history = history[["as_of", "p_leave", "top_reason", "model_id"]]
-    return {"ok": True, "customer_id": customer_id, "profile": plain(st.profile),
+    from loyalist.decisions.outcomes import people
+
+    names = people(store)
+    profile = plain(st.profile)
+    if profile.get("owner"):
+        profile["owner_name"] = names.get(profile["owner"], profile["owner"])
+    return {"ok": True, "customer_id": customer_id, "profile": profile,
             "value": plain(st.value) if st.value else None,
             "score": plain(st.score) if st.score else None,
             "score_history": records(history),
             "reasons": records(reasons), "alerts": records(st.alerts),
-            "open_items": open_items_of(store, customer_id),
+            "open_items": open_items_of(store, customer_id, names),
             "timeline": records(st.timeline.iloc[::-1])}
 
 
@@ -76,7 +87,7 @@ def api_customers(request: Request, q: str | None = Query(None, max_length=200),
     return customer_list(thread_store(request.app.state.store), q, limit, offset)
 
 
-@router.get("/api/customers/{customer_id}", tags=["customers"])
+@router.get("/api/customers/{customer_id:path}", tags=["customers"])
 def api_customer(request: Request, customer_id: str,
                  caller: Caller = Depends(need("viewer"))):
     """One customer: profile, value, P(leave), reasons, alerts, open items, timeline."""
@@ -88,28 +99,24 @@ class TouchIn(BaseModel):
     outcome: str = Field(min_length=1, max_length=40, description=", ".join(OUTCOMES))
     note: str | None = Field(None, max_length=2000)
     kind: str = Field("call", min_length=1, max_length=40)
-    at: str | None = Field(None, description="When (ISO 8601); default now.")
-    item_id: str | None = Field(None, max_length=200)
+    at: str | None = Field(None, max_length=40, description="When (ISO 8601); default now.")
+    item_id: str | None = Field(None, max_length=200, description="The item the contact "
+                                "answered; default the customer's only open item (with "
+                                "several, name one or set no_item).")
+    no_item: bool = Field(False, description="Log the contact without closing any item.")
 
 
 @router.post("/api/touches", tags=["touches"], status_code=201)
 def api_touch(request: Request, touch: TouchIn, caller: Caller = Depends(need("agent"))):
     """Log a touch and its outcome; attributed to the caller. Honours Idempotency-Key."""
-    import pandas as pd
     from fastapi.responses import JSONResponse
 
-    from loyalist.errors import DataError
+    from loyalist.decisions.outcomes import contact_time
 
-    try:
-        at = pd.Timestamp(touch.at) if touch.at else None
-    except (ValueError, TypeError):
-        raise DataError(f"Cannot read the time {touch.at!r}.",
-                        hint="Use ISO 8601, e.g. 2024-05-01T14:30:00Z.") from None
-    if at is not None and pd.isna(at):
-        raise DataError(f"Cannot read the time {touch.at!r}.", hint="Use ISO 8601.")
+    at = contact_time(touch.at) if touch.at else None
     body, replayed = log_touch(request.app.state, caller, touch.customer_id, touch.outcome,
                                note=touch.note, kind=touch.kind, at=at, item_id=touch.item_id,
-                               key=request.headers.get("idempotency-key"))
+                               no_item=touch.no_item, key=request.headers.get("idempotency-key"))
     return JSONResponse(body, status_code=200 if replayed else 201,
                         headers={"Idempotent-Replayed": "true"} if replayed else None)
 
@@ -122,7 +129,7 @@ def customers_page(request: Request, q: str | None = Query(None, max_length=200)
     return html(request, "customers.html", title="Customers", data=data)
 
 
-@router.get("/customers/{customer_id}", include_in_schema=False)
+@router.get("/customers/{customer_id:path}", include_in_schema=False)
 def customer_page(request: Request, customer_id: str,
                   caller: Caller = Depends(need("viewer"))):
     data = customer_detail(thread_store(request.app.state.store), customer_id)
@@ -130,14 +137,17 @@ def customer_page(request: Request, customer_id: str,
                 outcomes=OUTCOMES, kinds=KINDS)
 
 
-@router.post("/customers/{customer_id}/outcome", include_in_schema=False,
-             dependencies=[Depends(check_csrf)])
-def customer_outcome(request: Request, customer_id: str,
+@router.post("/customers/outcome", include_in_schema=False, dependencies=[Depends(check_csrf)])
+def customer_outcome(request: Request, customer_id: str = Form(..., min_length=1, max_length=200),
                      outcome: str = Form(..., min_length=1, max_length=40),
                      note: str | None = Form(None, max_length=2000),
                      kind: str = Form("call", max_length=40),
-                     item_id: str | None = Form(None, max_length=200),
+                     item_id: str = Form("", max_length=200),
                      caller: Caller = Depends(need("agent"))):
-    log_touch(request.app.state, caller, customer_id, outcome, note=note or None, kind=kind,
-              item_id=item_id or None)
-    return RedirectResponse(f"/customers/{customer_id}?logged=1", status_code=303)
+    """The customer page's form: ``item_id`` is an item, or ``none`` for a contact that
+    answers no item."""
+    body, _ = log_touch(request.app.state, caller, customer_id, outcome, note=note or None,
+                        kind=kind, item_id=None if item_id in ("", "none") else item_id,
+                        no_item=item_id == "none")
+    return RedirectResponse(f"{customer_href(customer_id)}?logged={len(body['closed'])}",
+                            status_code=303)

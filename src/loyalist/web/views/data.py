@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -104,6 +104,35 @@ def api_ingest_file(request: Request, table: TableName, file: UploadFile = File(
                                      key=request.headers.get("idempotency-key"),
                                      **_options(mapping, strict, delimiter, date_format))
     return _replayed(result, replayed)
+
+
+@router.post("/api/ingests/{ingest_id}/undo", tags=["data"])
+def api_undo(request: Request, ingest_id: int = Path(..., ge=1, le=2**62),
+             caller: Caller = Depends(need("admin"))):
+    """Remove exactly the rows of one ingest and put back what it replaced; the derived
+    tables are marked stale until the next score."""
+    state = request.app.state
+    with state.write_lock:
+        done = state.store.undo_ingest(ingest_id, by=caller.user.name)
+    state.cache.bump()
+    return {"ok": True, "ingest_id": ingest_id, **done}
+
+
+@router.post("/api/backup", tags=["data"], status_code=201)
+def api_backup(request: Request, caller: Caller = Depends(need("admin"))):
+    """Copy the whole store into a new file in the ``backups`` folder next to it (a
+    consistent snapshot taken by the running app); returns its name and size."""
+    import time
+    from pathlib import Path as FilePath
+
+    state = request.app.state
+    folder = FilePath(state.store.path).parent / "backups"
+    name = f"{FilePath(state.store.path).stem}-{time.strftime('%Y%m%d-%H%M%S')}.duckdb"
+    with state.write_lock:
+        path = state.store.backup(folder / name)
+    state.accounts.audit(caller.user, "backup", name, None, ip=caller.ip)
+    return JSONResponse({"ok": True, "file": name, "folder": "backups",
+                         "bytes": path.stat().st_size}, status_code=201)
 
 
 @router.get("/api/rejects", tags=["data"])

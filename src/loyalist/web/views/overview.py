@@ -14,8 +14,6 @@ from loyalist.web.context import plain, records, thread_store
 from loyalist.web.pages import html
 
 router = APIRouter()
-#: the loss target the overview draws (the report's default)
-TARGET_ANNUAL_LOSS = 0.05
 
 
 def _nps(store) -> dict | None:
@@ -82,9 +80,10 @@ def _retention(store) -> dict | None:
     engine-side metrics (:mod:`loyalist.features.retention`)."""
     from loyalist.features import retention
 
-    out = {"target_annual_loss": TARGET_ANNUAL_LOSS}
+    settings = store.settings.report
+    out = {"target_annual_loss": settings.target_annual_loss}
     try:
-        basis = retention.retention_basis(store)
+        basis = retention.retention_basis(store, horizon=settings.horizon)
         out["trailing"] = plain(retention.trailing_loss(store, basis=basis).iloc[0].to_dict())
         monthly = retention.loss_rates(store, basis=basis).tail(24)
         out["monthly"] = records(monthly[["period", "loss_rate", "annualised_loss_rate",

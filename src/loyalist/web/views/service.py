@@ -4,7 +4,6 @@ new requests with their confidence."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -18,29 +17,13 @@ router = APIRouter()
 _router_lock = threading.Lock()
 
 
-def _policy(store):
-    """The service policy and calendar from ``loyalist.toml`` beside the store, if any."""
-    import tomllib
-
-    from loyalist.decisions.calendar import BusinessCalendar
-    from loyalist.features.service import ServicePolicy
-
-    path = Path(store.path).parent / "loyalist.toml"
-    if store.path == ":memory:" or not path.is_file():
-        return ServicePolicy(), None
-    has_calendar = "calendar" in tomllib.loads(path.read_text(encoding="utf-8"))
-    return ServicePolicy.from_toml(path), (BusinessCalendar.from_toml(path) if has_calendar
-                                           else None)
-
-
 def service_data(store, cache) -> dict:
     """The service report's tables as JSON-ready data (cached until the next write)."""
 
     def make():
         from loyalist.decisions.service_report import service_report
 
-        policy, calendar = _policy(store)
-        rep = service_report(store, policy=policy, calendar=calendar, sample=2000)
+        rep = service_report(store, sample=2000)
         by = {k: records(v.reset_index()) for k, v in rep.by.items() if k in ("team", "channel",
                                                                             "category")}
         ageing = rep.open_ageing.reset_index() if rep.open_ageing is not None else None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from loyalist.web.accounts import AuthError, ForbiddenError
+from loyalist.errors import AuthError, ForbiddenError, ThrottledError
 from loyalist.web.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -67,13 +67,14 @@ async def login(request: Request, name: str = Form("", max_length=64),
                              "(CSRF check).", hint="Reload /login and try again.")
     ip = request.client.host if request.client else None
     try:
-        user = await run_in_threadpool(state.accounts.authenticate, name, password)
+        user = await run_in_threadpool(state.accounts.sign_in, name, password, ip)
+    except ThrottledError as e:
+        return html(request, "login.html", title="Sign in", csrf=expected,
+                    next=_safe_next(next), error=f"{e.message} {e.hint}", status_code=429,
+                    headers={"Retry-After": str(e.retry_after)})
     except AuthError as e:
-        await run_in_threadpool(state.accounts.audit, name or None, "login.failed", None,
-                                None, ip)
-        response = html(request, "login.html", title="Sign in", csrf=expected,
-                        next=_safe_next(next), error=e.message, status_code=401)
-        return response
+        return html(request, "login.html", title="Sign in", csrf=expected,
+                    next=_safe_next(next), error=e.message, status_code=401)
     sid, _ = await run_in_threadpool(state.accounts.create_session, user)
     await run_in_threadpool(state.accounts.audit, user, "login", None, None, ip)
     response = RedirectResponse(_safe_next(next), status_code=303)

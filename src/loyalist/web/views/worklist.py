@@ -20,16 +20,11 @@ router = APIRouter()
 FILTERS = ("mine", "owner", "playbook", "segment", "due_before")
 
 
-def same_person(name: str) -> str:
-    """A name as compared with item owners: user ``chloe.novak`` owns "Chloe Novak"."""
-    return ".".join(str(name).lower().replace("_", " ").replace(".", " ").split())
-
-
 def worklist_items(store, caller: Caller, *, mine: bool = False, owner: str | None = None,
                    playbook: str | None = None, segment: str | None = None,
                    due_before: str | None = None, limit: int = 50, offset: int = 0) -> dict:
     """Open items, most urgent first, filtered; ``mine`` = owned by the caller."""
-    from loyalist.decisions.outcomes import open_items
+    from loyalist.decisions.outcomes import open_items, people
 
     if due_before:
         try:
@@ -42,8 +37,7 @@ def worklist_items(store, caller: Caller, *, mine: bool = False, owner: str | No
     # one read of the open items: the filters below pick from it, the choices list all
     everything = items = open_items(store)
     if mine:
-        items = items[items["owner"].map(same_person, na_action="ignore")
-                      .eq(same_person(caller.user.name))]
+        items = items[items["owner"] == caller.user.person]
     elif owner:
         items = items[items["owner"] == owner]
     if playbook:
@@ -54,17 +48,21 @@ def worklist_items(store, caller: Caller, *, mine: bool = False, owner: str | No
         items = items[items["due_at"] < due]
     c = store.table("customers")
     ids = list(everything["customer_id"].unique())
-    people = (c.filter(c.id.isin(ids)).select(customer_id=c.id, name=c.name,
-                                              segment=c.segment).to_pandas()
-              if ids else pd.DataFrame(columns=["customer_id", "name", "segment"]))
-    items = items.merge(people, on="customer_id", how="left")
+    customers = (c.filter(c.id.isin(ids)).select(customer_id=c.id, name=c.name,
+                                                 segment=c.segment).to_pandas()
+                 if ids else pd.DataFrame(columns=["customer_id", "name", "segment"]))
+    items = items.merge(customers, on="customer_id", how="left")
+    names = people(store)
+    items["owner_name"] = items["owner"].map(lambda o: names.get(o, o), na_action="ignore")
     if segment:
         items = items[items["segment"] == segment]
     body = paged(items.iloc[offset:offset + limit], len(items), limit, offset)
+    owners = sorted(everything["owner"].dropna().unique().tolist(),
+                    key=lambda o: names.get(o, o))
     body["choices"] = {
         "playbook": sorted(everything["playbook"].dropna().unique().tolist()),
-        "owner": sorted(everything["owner"].dropna().unique().tolist()),
-        "segment": sorted(people["segment"].dropna().unique().tolist())}
+        "owner": [{"id": o, "name": names.get(o, o)} for o in owners],
+        "segment": sorted(customers["segment"].dropna().unique().tolist())}
     body["filters"] = {"mine": mine, "owner": owner or "", "playbook": playbook or "",
                        "segment": segment or "", "due_before": due_before or ""}
     return body

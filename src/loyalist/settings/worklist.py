@@ -1,11 +1,10 @@
-"""Playbooks: what the team does about each reason to contact a customer.
+"""The worklist's settings and playbooks: what the team does about each reason to
+contact a customer (``[worklist]`` and ``[[worklist.playbook]]`` in ``loyalist.toml``).
 
-The defaults ship in ``playbooks.toml`` next to this module. A ``loyalist.toml`` next to
-the store overrides them: settings under ``[worklist]``, playbooks as
-``[[worklist.playbook]]`` (merged by name onto the defaults; ``enabled = false`` drops
-one). :func:`load_playbooks` reads and checks them; every mistake raises a
-:class:`~loyalist.errors.ConfigError`-style :class:`~loyalist.errors.DataError` naming
-the file, the playbook and the key.
+The defaults ship in ``playbooks.toml`` next to this module. ``loyalist.toml`` overrides
+them: settings under ``[worklist]``, playbooks as ``[[worklist.playbook]]`` (merged by
+name onto the defaults; ``enabled = false`` drops one). Every mistake raises a
+:class:`~loyalist.settings.SettingsError` naming the file, the playbook and the key.
 """
 
 from __future__ import annotations
@@ -15,15 +14,19 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
-from loyalist.decisions.scoring import MUST_DO
+from loyalist.contract.derived import ALERT_KINDS, MUST_DO
 from loyalist.errors import DataError, SourceError
+from loyalist.settings._declare import (
+    SettingsError,
+    Where,
+    at_least,
+    read_section,
+    setting,
+    suggest,
+)
 
-#: alert kinds a playbook can be triggered by (``alert = ...``)
-ALERT_KINDS = ("unanswered_request", "repeated_contact", "cancel_words", "competitor_words",
-               "complaint_words", "not_acknowledged", "acknowledged_late",
-               "late_against_promise", "not_followed_up", "detractor", "stay_in_touch")
 OWNER_RULES = ("account_manager", "team")
-_EXAMPLE = 'name = "save_call"\nmin_p_leave = 0.5\naction = "Save call"'
+_EXAMPLE = 'name = "save_call", min_p_leave = 0.5, action = "Save call"'
 
 
 @dataclass(frozen=True)
@@ -87,24 +90,40 @@ class Playbook:
         return "; ".join(parts) or "every scored customer"
 
 
+def _control(v) -> str | None:
+    return None if 0 <= v <= 0.9 else "a share between 0 and 0.9"
+
+
 @dataclass(frozen=True)
-class Settings:
+class WorklistSettings:
     """The ``[worklist]`` settings."""
 
-    window_days: int = 90
-    reopen_after_days: int = 30
-    max_attempts: int = 3
-    seed: int = 0
-    prior_strength: float = 200
-    default_team: str = "Retention team"
-    control_share: float = 0.1
+    window_days: int = setting(90, "How long a control assignment holds, and the window "
+                               "over which impact is measured.", check=at_least(1),
+                               unit="days")
+    reopen_after_days: int = setting(30, "After a logged outcome, no new item of that "
+                                     "playbook for this customer for this long.",
+                                     check=at_least(1), unit="days")
+    max_attempts: int = setting(3, "No-answer outcomes before an item closes by itself.",
+                                check=at_least(1))
+    seed: int = setting(0, "Seed of the control-group draw.")
+    prior_strength: float = setting(200.0, "Customers' worth of weight on each playbook's "
+                                    "contact_helps before the control groups speak.",
+                                    check=at_least(0))
+    default_team: str = setting("Retention team", "Owner of items whose customer has no "
+                                "account manager and whose playbook names no team.")
+    control_share: float = setting(0.1, "Share of each discretionary playbook's customers "
+                                   "held out as a control group (a playbook may set its "
+                                   "own).", check=_control)
+    any_agent_may_close: bool = setting(False, "Whether any agent may close another "
+                                        "person's item (else its owner and admins only).")
 
 
 @dataclass(frozen=True)
 class Playbooks:
     """The settings and the enabled playbooks, in the order they are tried."""
 
-    settings: Settings
+    settings: WorklistSettings
     playbooks: tuple[Playbook, ...]
     sources: tuple[str, ...] = field(default=())
 
@@ -124,11 +143,10 @@ class Playbooks:
 
 _NUMBER = (int, float)
 _TYPES = {f.name: f.type for f in fields(Playbook)}
-_SETTING_TYPES = {f.name: f.type for f in fields(Settings)}
 
 
-def _fail(where: str, message: str, hint: str) -> DataError:
-    return DataError(f"{where}: {message}", hint=hint)
+def _fail(where: str, message: str, hint: str) -> SettingsError:
+    return SettingsError(f"{where}: {message}", hint=hint)
 
 
 def _kind(annotation: str) -> str:
@@ -166,11 +184,11 @@ def _playbook(raw: dict, where: str) -> Playbook:
     unknown = sorted(set(raw) - set(_TYPES))
     if unknown:
         raise _fail(where, f"unknown key {unknown[0]!r}.",
-                    f"use only: {', '.join(_TYPES)}.")
+                    f"{suggest(unknown[0], _TYPES)}use only: {', '.join(_TYPES)}.")
     for key in ("name", "action"):
         if key not in raw:
             raise _fail(where, f"missing key {key!r}.", f"every playbook needs {key}, e.g. "
-                        f"{_EXAMPLE!r}.")
+                        f"{_EXAMPLE}.")
     values = {k: _check_value(where, k, v, str(_TYPES[k])) for k, v in raw.items()}
     pb = Playbook(**values)
     if pb.alert is not None and pb.alert not in ALERT_KINDS:
@@ -199,20 +217,9 @@ def _playbook(raw: dict, where: str) -> Playbook:
     return pb
 
 
-def _settings(raw: dict, where: str, base: Settings) -> Settings:
+def _settings(raw: dict, where: str, base: WorklistSettings) -> WorklistSettings:
     raw = {k: v for k, v in raw.items() if k not in ("playbook", "use_defaults")}
-    unknown = sorted(set(raw) - set(_SETTING_TYPES))
-    if unknown:
-        raise _fail(where, f"unknown setting {unknown[0]!r} in [worklist].",
-                    f"use only: {', '.join(_SETTING_TYPES)}, and [[worklist.playbook]] tables.")
-    values = {k: _check_value(where, k, v, str(_SETTING_TYPES[k])) for k, v in raw.items()}
-    s = Settings(**{**base.__dict__, **values})
-    _share(where, "control_share", s.control_share, high=0.9)
-    for key in ("window_days", "reopen_after_days", "max_attempts"):
-        if getattr(s, key) < 1:
-            raise _fail(where, f"{key!r} must be 1 or more; got {getattr(s, key)!r}.",
-                        f"set {key} to a positive whole number.")
-    return s
+    return read_section(WorklistSettings, raw, Where(where, "worklist"), base=base)[0]
 
 
 def _read(path: Path) -> dict:
@@ -222,8 +229,8 @@ def _read(path: Path) -> dict:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{str(path)!r} is not valid TOML: {e}.",
-                        hint="fix the file; see docs/worklist.md for an example.") from None
+        raise SettingsError(f"{str(path)!r} is not valid TOML: {e}.",
+                            hint="fix the file; see docs/worklist.md for an example.") from None
 
 
 def _build(doc: dict, where: str, base: Playbooks | None) -> Playbooks:
@@ -233,8 +240,8 @@ def _build(doc: dict, where: str, base: Playbooks | None) -> Playbooks:
     raw_books = section.get("playbook", doc.get("playbook", []))
     if not isinstance(raw_books, list) or not all(isinstance(b, dict) for b in raw_books):
         raise _fail(where, "playbooks must be [[worklist.playbook]] tables.",
-                    f"write each as [[worklist.playbook]] followed by lines like {_EXAMPLE!r}.")
-    settings = _settings(section, where, base.settings if base else Settings())
+                    f"write each as [[worklist.playbook]] followed by lines like {_EXAMPLE}.")
+    settings = _settings(section, where, base.settings if base else WorklistSettings())
     use_defaults = section.get("use_defaults", True)
     if not isinstance(use_defaults, bool):
         raise _fail(where, f"'use_defaults' must be true or false; got {use_defaults!r}.",
@@ -247,6 +254,9 @@ def _build(doc: dict, where: str, base: Playbooks | None) -> Playbooks:
         if name in seen:
             raise _fail(at, "the name is used twice.", "give each playbook its own name.")
         seen.add(name)
+        if name not in books and "action" not in raw and suggest(name, books):
+            raise _fail(at, "no playbook has this name, and a new one needs an action.",
+                        f"{suggest(name, books)}(playbooks: {', '.join(books)})")
         if name in books:  # an override: merge onto the default
             merged = {k: v for k, v in books[name].__dict__.items()}
             merged["segment"] = list(merged["segment"])
@@ -259,25 +269,23 @@ def _build(doc: dict, where: str, base: Playbooks | None) -> Playbooks:
 
 def default_playbooks() -> Playbooks:
     """The playbooks that ship with Loyalist."""
-    text = resources.files("loyalist.decisions").joinpath("playbooks.toml").read_text("utf-8")
+    text = resources.files("loyalist.settings").joinpath("playbooks.toml").read_text("utf-8")
     return _build(tomllib.loads(text), "default playbooks.toml", None)
 
 
 def load_playbooks(path=None, *, store=None) -> Playbooks:
-    """The defaults, overridden by ``path`` (a TOML file), else by ``loyalist.toml`` next to
-    the store (a Store or its path) when it has a ``[worklist]`` table."""
-    base = default_playbooks()
-    where = str(getattr(store, "path", store)) if store is not None else ":memory:"
-    if path is None and where != ":memory:":
-        candidate = Path(where).parent / "loyalist.toml"
-        if candidate.is_file():
-            doc = _read(candidate)
-            if "worklist" in doc:
-                return _build(doc, str(candidate), base)
-        return base
-    if path is None:
-        return base
-    return _build(_read(Path(path)), str(path), base)
+    """The playbooks in force: from a playbook file ``path`` (over the shipped defaults),
+    else the store's settings (``loyalist.toml`` next to it), else the defaults."""
+    if path is not None:
+        return _build(_read(Path(path)), str(path), default_playbooks())
+    if store is not None and hasattr(store, "settings"):
+        return store.settings.worklist
+    return default_playbooks()
+
+
+def playbooks_from(doc: dict, where: str) -> Playbooks:
+    """The playbooks of a parsed ``loyalist.toml`` (its ``[worklist]`` table)."""
+    return _build({"worklist": doc.get("worklist", {})}, where, default_playbooks())
 
 
 def resolve(playbooks, store) -> Playbooks:

@@ -1,0 +1,146 @@
+"""``loyalist relationship``: trust and commitment, want vs deliver, key drivers, segments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import loyalist
+from loyalist.cli.options import STORE
+
+out = Console()
+
+
+def _num(v, fmt="{:.2f}") -> str:
+    return "" if v is None or v != v else fmt.format(v)
+
+
+def relationship(
+    survey: Path = typer.Option(None, "--survey", help="Survey definition (TOML); default: "
+                                "the relationship survey that ships with Loyalist."),
+    by: str = typer.Option("segment", "--by", help="Column of customers for the gap by "
+                           "segment ('' for none)."),
+    as_of: str = typer.Option(None, "--as-of", help="Date of the segments (default: the day "
+                              "after the last order or subscription change)."),
+    boot: int = typer.Option(500, "--boot", help="Bootstrap draws for the intervals."),
+    horizon: int = typer.Option(180, "--horizon", help="Days after an answer in which to "
+                                "look for staying and buying more."),
+    quarantine: bool = typer.Option(False, "--quarantine", help="Move answers that break the "
+                                    "survey definition to the quarantine first."),
+    save: bool = typer.Option(True, "--save/--no-save", help="Keep the segments in the "
+                              "derived table relationship_segments (for the worklist)."),
+    plots: Path = typer.Option(None, "--plots", help="Folder for the charts (PNG)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole analysis as JSON."),
+    store: str = STORE,
+) -> None:
+    """Measure the relationship: reliability of each scale, what customers want against
+    what they get, what drives trust, commitment, NPS and behaviour, and four segments
+    (loyal advocates, at-risk promoters, silent promoters, detractors) with actions."""
+    from loyalist.contract.survey import load_survey
+    from loyalist.relationship import analyse, check_answers, save_segments
+
+    definition = load_survey(survey)  # a bad definition fails before the store opens
+    with loyalist.connect(store) as s:
+        if quarantine:
+            c = check_answers(s, definition, quarantine=True)
+            if c.quarantined:
+                out.print(c.message, highlight=False)
+        if as_json:
+            res = analyse(s, definition, by=by or None, as_of=as_of, n_boot=boot,
+                          horizon_days=horizon)
+        else:
+            with out.status("Analysing the relationship") as status:
+                res = analyse(s, definition, by=by or None, as_of=as_of, n_boot=boot,
+                              horizon_days=horizon,
+                              progress=lambda m: status.update(f"Relationship: {m}"))
+        saved = save_segments(s, res) if save and res.people is not None else 0
+    if as_json:
+        typer.echo(json.dumps(res.to_dict(), indent=1, default=str))
+        return
+    _print(res)
+    if saved:
+        out.print(f"Saved {saved:,} customers' segments to the derived table "
+                  "[bold]relationship_segments[/].")
+    if plots is not None:
+        for path in _save_plots(res, plots):
+            out.print(f"Chart: {path}", highlight=False)
+
+
+def _print(res) -> None:
+    out.print(f"[bold]Survey {res.survey.name}[/]: {res.responses:,} responses from "
+              f"{res.customers:,} customers.", highlight=False)
+    t = Table(title="Reliability (0.70 or more is the usual bar)")
+    for c in ("scale", "n", "alpha", "95% interval", "omega", "95% interval"):
+        t.add_column(c, justify="left" if c == "scale" else "right")
+    for r in res.reliability:
+        t.add_row(r.construct, f"{r.n:,}", _num(r.alpha), f"{_num(r.alpha_ci[0])}-"
+                  f"{_num(r.alpha_ci[1])}", _num(r.omega),
+                  f"{_num(r.omega_ci[0])}-{_num(r.omega_ci[1])}")
+    out.print(t)
+    for r in res.reliability:
+        if r.warning:
+            out.print(f"[yellow]{r.warning}[/]", highlight=False)
+    if len(res.gap):
+        t = Table(title="Want vs deliver (means, 1-7)")
+        for c in ("attribute", "want", "get", "gap", "quadrant"):
+            t.add_column(c, justify="left" if c in ("attribute", "quadrant") else "right")
+        for r in res.gap.itertuples(index=False):
+            t.add_row(r.label, _num(r.importance, "{:.1f}"), _num(r.performance, "{:.1f}"),
+                      _num(r.gap, "{:+.1f}"), r.quadrant)
+        out.print(t)
+    t = Table(title="Key drivers (share of what the attributes explain)")
+    for c in ("outcome", "R²", "first", "second", "third"):
+        t.add_column(c, justify="right" if c == "R²" else "left")
+    for name, d in {**res.drivers, **res.behaviour}.items():
+        top = d.table.head(3)
+        cells = [f"{row.label} {row.share:.0%}" for row in top.itertuples(index=False)]
+        t.add_row(name, _num(d.r2), *(cells + [""] * (3 - len(cells))))
+    out.print(t)
+    for d in {**res.drivers, **res.behaviour}.values():
+        if d.evidence.startswith("Weak"):
+            out.print(f"[yellow]{d.evidence}[/]", highlight=False)
+    if res.people is not None:
+        t = Table(title=f"Segments as of {res.as_of:%Y-%m-%d}")
+        for c in ("segment", "customers", "P(leave)", "P(promoter)", "action"):
+            t.add_column(c, justify="right" if c in ("customers", "P(leave)", "P(promoter)")
+                         else "left")
+        for r in res.segments.itertuples(index=False):
+            t.add_row(r.segment, f"{r.customers:,}", _num(r.p_leave, "{:.0%}"),
+                      _num(r.p_promoter, "{:.0%}"), r.action)
+        out.print(t)
+        a = res.advocacy.summary_
+        out.print(f"Advocacy from behaviour: out-of-fold ROC AUC {a['oof_roc_auc']:.2f} on "
+                  f"{int(a['answerers']):,} answerers; predicted promoter share of the "
+                  f"{int(a['silent']):,} silent customers "
+                  f"{a['predicted_promoter_share_silent']:.0%} (answerers "
+                  f"{a['promoter_share_answerers']:.0%}).", highlight=False)
+    for note in res.notes:
+        out.print(f"[dim]{note}[/]", highlight=False)
+
+
+def _save_plots(res, folder: Path) -> list[Path]:
+    from loyalist.relationship import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+
+    def save(ax, name):
+        path = folder / f"{name}.png"
+        ax.figure.savefig(path, dpi=110)
+        made.append(path)
+
+    if len(res.gap):
+        save(plots.plot_importance_performance(res.gap), "importance_performance")
+    if res.reliability:
+        save(plots.plot_reliability(res.reliability), "reliability")
+    for name, d in res.drivers.items():
+        save(plots.plot_drivers(d), f"drivers_{name}")
+    return made
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(relationship)

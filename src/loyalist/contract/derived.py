@@ -1,0 +1,199 @@
+"""The tables Loyalist derives and keeps: their names, columns and types, declared once.
+
+The input tables are declared in :mod:`loyalist.contract.schema`; the tables the
+models and the worklist write are declared here. The store writes a derived table
+only under a declared name, with exactly the declared columns, cast to the declared
+types, so an empty result still has its types and a reader never meets a surprise.
+``docs/derived-tables.md`` is generated from this module and checked by
+``make lint``. The bookkeeping tables (worklist events, assignments, models) are
+created by the store's migrations; a test checks that they match these declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loyalist.contract.schema import STORAGE_TYPES, Column
+from loyalist.errors import DataError
+
+#: every kind of alert, in the order the worklist tries them
+ALERT_KINDS = ("unanswered_request", "repeated_contact", "cancel_words", "competitor_words",
+               "complaint_words", "not_acknowledged", "acknowledged_late",
+               "late_against_promise", "not_followed_up", "detractor", "stay_in_touch")
+#: alerts that are service the customer is owed: listed first, never held out
+MUST_DO = ("unanswered_request", "repeated_contact", "not_acknowledged", "not_followed_up",
+           "detractor")
+
+
+def _c(name: str, type: str, description: str, required: bool = True) -> Column:
+    return Column(name, type, description, required=required)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """One derived (or bookkeeping) table: its name, what writes it, its columns."""
+
+    name: str
+    description: str
+    written_by: str
+    columns: tuple[Column, ...]
+    #: appended run after run (histories), never replaced
+    history: bool = False
+    #: created by the store's migrations, not by write_derived
+    bookkeeping: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def storage_types(self) -> dict[str, str]:
+        return {c.name: STORAGE_TYPES[c.type] for c in self.columns}
+
+
+CUSTOMER = _c("customer_id", "string", "The customer (matches `customers.id`).")
+AS_OF = _c("as_of", "timestamp", "The moment the figures are as of.")
+MODEL = _c("model_id", "integer", "The fitted model that made the row (`loyalist models`).")
+
+DERIVED: dict[str, Derived] = {d.name: d for d in (
+    Derived("scores", "P(leave) of every customer still active at the run's date, with the "
+            "top reason and the number of alerts; P(promoter) when feedback allows.",
+            "`loyalist score`", (
+                CUSTOMER, AS_OF,
+                _c("p_leave", "float", "Probability of leaving within the horizon."),
+                MODEL,
+                _c("top_reason", "string", "The first whisper, in words.", False),
+                _c("alerts", "integer", "Open alerts of the customer.", False),
+                _c("p_promoter", "float", "Probability of being a promoter (NPS 9-10), "
+                   "learned from those who answered and given to everyone.", False),
+                _c("silent", "boolean", "The customer never answered a survey.", False))),
+    Derived("score_history", "Every run's P(leave) per customer, kept so risk can be "
+            "followed over time.", "`loyalist score` (appended)", (
+                CUSTOMER, AS_OF, _c("p_leave", "float", "Probability of leaving."), MODEL,
+                _c("top_reason", "string", "The first whisper of that run.", False)),
+            history=True),
+    Derived("reasons", "The whispers behind each score: up to three per customer, in "
+            "words, with the rows that back them.", "`loyalist score`", (
+                CUSTOMER,
+                _c("rank", "integer", "1 for the strongest reason."),
+                _c("family", "string", "What the reason is about (purchase, service, "
+                   "feedback, ...)."),
+                _c("contribution", "float", "Its share of the customer's log-odds of "
+                   "leaving.", False),
+                _c("text", "string", "The reason in words, with its evidence."),
+                _c("evidence", "string", "The rows that back it: `table:id,id`.", False),
+                MODEL)),
+    Derived("alerts", "Service failures and signals that need no model, each naming its "
+            "evidence row.", "`loyalist score`", (
+                CUSTOMER,
+                _c("kind", "string", "One of: " + ", ".join(f"`{k}`" for k in ALERT_KINDS)
+                   + "."),
+                _c("evidence_table", "string", "The table of the row that shows it."),
+                _c("evidence_id", "string", "That row's id."),
+                _c("at", "timestamp", "When it happened.", False),
+                _c("value", "float", "Hours waited, contacts made, score given...", False),
+                _c("category", "string", "What it is about.", False),
+                _c("text", "string", "The alert in words."),
+                _c("must_do", "boolean", "Service the customer is owed (listed first, never "
+                   "held out)."),
+                AS_OF)),
+    Derived("customer_value", "P(alive), expected purchases and lifetime value of every "
+            "customer with orders, from the value model.", "`loyalist value`, "
+            "`loyalist.decisions.value.value_customers`", (
+                CUSTOMER,
+                _c("frequency", "float", "Repeat purchases in the calibration period."),
+                _c("recency_weeks", "float", "Weeks from the first to the last purchase."),
+                _c("age_weeks", "float", "Weeks from the first purchase to the end."),
+                _c("monetary_value", "float", "Average spend of the repeat purchases.",
+                   False),
+                _c("p_alive", "float", "Probability the customer is still a customer."),
+                _c("expected_purchases", "float", "Purchases expected over the horizon."),
+                _c("clv", "float", "Discounted margin expected over the horizon.", False),
+                _c("model", "string", "The value model that made the row."))),
+    Derived("relationship_segments", "Each customer's relationship segment (loyal advocate, "
+            "at-risk promoter, silent promoter, detractor) with what they said, what their "
+            "behaviour predicts, and what to do.", "`loyalist relationship`", (
+                CUSTOMER, AS_OF,
+                _c("p_promoter", "float", "P(would recommend), from behaviour and answers."),
+                _c("silent", "boolean", "Never answered a survey."),
+                _c("said_nps", "float", "Their latest NPS answer.", False),
+                _c("said_at", "timestamp", "When they said it.", False),
+                _c("said_trust", "float", "Their latest trust score (scale mean).", False),
+                _c("said_commitment", "float", "Their latest commitment score.", False),
+                _c("predicted_trust", "float", "Trust predicted from behaviour.", False),
+                _c("predicted_commitment", "float", "Commitment predicted from behaviour.",
+                   False),
+                _c("p_leave", "float", "P(gone) from behaviour.", False),
+                _c("relationship_segment", "string", "loyal advocate, at-risk promoter, "
+                   "silent promoter or detractor."),
+                _c("at_risk_threshold", "float", "The P(leave) above which a promoter is at "
+                   "risk.", False),
+                _c("why", "string", "Why, in words.", False),
+                _c("action", "string", "What to do.", False),
+                _c("script", "string", "What to say.", False),
+                _c("due_in_days", "float", "Days allowed.", False),
+                _c("owner_rule", "string", "account_manager or team.", False),
+                _c("team", "string", "The team when no account manager.", False),
+                _c("p_lapse", "float", "The early-warning P(leave), when scored.", False))),
+    Derived("_loyalist_worklist", "The worklist's memory: every item as a series of "
+            "events (`opened`, `attempt`, `closed`), appended, never updated.",
+            "`loyalist worklist`, `loyalist log`", (
+                _c("event_id", "integer", "Order of the events."),
+                _c("item_id", "string", "The item (`W` and a number)."),
+                _c("event", "string", "opened, attempt or closed."),
+                _c("at", "timestamp", "When it happened.", False),
+                _c("recorded_at", "timestamp", "When it was written.", False),
+                _c("run_id", "integer", "The worklist run that wrote it.", False),
+                CUSTOMER,
+                _c("playbook", "string", "The playbook of the item."),
+                _c("reason_kind", "string", "The alert kind or whisper behind it.", False),
+                _c("must_do", "boolean", "Service the customer is owed.", False),
+                _c("why", "string", "Why, in words.", False),
+                _c("evidence", "string", "The rows that back it.", False),
+                _c("action", "string", "What to do.", False),
+                _c("script", "string", "What to say.", False),
+                _c("owner", "string", "Who should do it.", False),
+                _c("p_leave", "float", "P(leave) when opened.", False),
+                _c("value", "float", "Value at stake when opened.", False),
+                _c("expected_value_saved", "float", "Ranking figure when opened.", False),
+                _c("due_at", "timestamp", "When it is due.", False),
+                _c("outcome", "string", "The outcome that closed it.", False),
+                _c("touch_id", "string", "The touch that answered it.", False),
+                _c("note", "string", "What was said.", False)),
+            history=True, bookkeeping=True),
+    Derived("_loyalist_assignments", "Treatment or control, drawn per customer and "
+            "playbook when first eligible, and held for the window.",
+            "`loyalist worklist`", (
+                CUSTOMER,
+                _c("playbook", "string", "The playbook."),
+                _c("arm", "string", "treatment or control."),
+                _c("assigned_at", "timestamp", "The day of the draw."),
+                _c("recorded_at", "timestamp", "When it was written.", False),
+                _c("run_id", "integer", "The worklist run.", False),
+                _c("share", "float", "The share held out.", False),
+                _c("seed", "integer", "Seed of the draw.", False),
+                _c("p_leave", "float", "P(leave) at the draw.", False),
+                _c("value", "float", "Value at stake at the draw.", False)),
+            history=True, bookkeeping=True),
+    Derived("_loyalist_models", "Every fitted model (churn, advocacy, router, value), with "
+            "what it was trained on and how well it did.", "`score`, `value`, `route "
+            "--train` (`loyalist models` lists them)", (
+                _c("id", "integer", "The model's number."),
+                _c("kind", "string", "churn, advocacy, router, value..."),
+                _c("created_at", "timestamp", "When it was fitted.", False),
+                _c("info", "string", "JSON: training dates and rows, data range, metrics, "
+                   "features.", False),
+                _c("payload", "blob", "The fitted model (pickled).", False)),
+            history=True, bookkeeping=True),
+)}
+
+
+def get_derived(name: str) -> Derived:
+    """The declaration of derived table ``name``, or a DataError naming the known ones."""
+    try:
+        return DERIVED[name]
+    except KeyError:
+        raise DataError(f"{name!r} is not a declared derived table.",
+                        hint="Declare it in loyalist.contract.derived (names, columns and "
+                        "types), then write it; declared: "
+                        + ", ".join(n for n, d in DERIVED.items() if not d.bookkeeping)
+                        + ".") from None

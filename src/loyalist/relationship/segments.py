@@ -1,0 +1,134 @@
+"""Four relationship segments, each with what to do about it.
+
+Built from what a customer said (their latest NPS answer) and how they behave (their
+P(leave) from :func:`~loyalist.relationship.leaving.p_gone`, their P(promoter) from
+behaviour):
+
+* **loyal advocate**: says 9-10 and behaves like a stayer: ask for referrals;
+* **at-risk promoter**: says 9-10 but behaves like a leaver (P(leave) in the top
+  quarter): their words and their behaviour disagree, so call and find out what changed;
+* **silent promoter**: never answered, but behaves like the promoters who did
+  (P(promoter) at least ``silent_promoter_p``): ask them for a review or a referral;
+* **detractor**: says 0-6: a manager calls, hears them out and fixes what they name.
+
+Everyone else is ``passive`` (said 7-8, or a promoter with no score) or ``silent``.
+Each segment carries an action, a script, a due time and an owner rule, in the shape of
+a worklist playbook; :func:`assign_segments` returns them per customer, and the
+``relationship_segments`` derived table keeps them for the worklist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from loyalist.errors import DataError
+
+SEGMENTS = ("loyal advocate", "at-risk promoter", "silent promoter", "detractor")
+
+
+@dataclass(frozen=True)
+class SegmentAction:
+    action: str
+    script: str
+    due_in_days: float
+    owner: str  # "account_manager" or "team"
+    team: str
+
+
+ACTIONS = {
+    "loyal advocate": SegmentAction(
+        "Ask for a referral, a review or a case study",
+        "Thank them for the score they gave; ask whether a peer would benefit, or whether "
+        "they would share their experience.", 14, "account_manager", "Customer marketing"),
+    "at-risk promoter": SegmentAction(
+        "Call: they speak well of you but behave like a leaver",
+        "Say you value what they told you; ask what has changed in their business (budget, "
+        "needs, people) and what would keep them; agree one next step.", 3,
+        "account_manager", "Retention team"),
+    "silent promoter": SegmentAction(
+        "Ask for a review or a referral, and invite them to the survey",
+        "They never answered a survey but buy and behave like your promoters: ask how "
+        "things are going, then whether they would recommend you.", 14,
+        "account_manager", "Customer marketing"),
+    "detractor": SegmentAction(
+        "Manager call: hear them out and fix what they name",
+        "Thank them for the honest score; ask what went wrong; say what will change and "
+        "by when; call back on that date.", 2, "team", "Customer success lead"),
+}
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    """Thresholds of the segments (defaults in brackets).
+
+    ``promoter_at`` (9): NPS answer from which a customer says they would recommend;
+    ``detractor_below`` (7); ``at_risk_quantile`` (0.8): P(leave) at or above this
+    quantile of the scored customers counts as behaving like a leaver;
+    ``silent_promoter_p`` (0.5): P(promoter) from behaviour for a silent promoter;
+    ``leaving_horizon_days`` (90): the horizon of the leaving model
+    (:func:`~loyalist.relationship.leaving.p_gone`).
+    """
+
+    promoter_at: float = 9
+    detractor_below: float = 7
+    at_risk_quantile: float = 0.8
+    silent_promoter_p: float = 0.5
+    leaving_horizon_days: int = 90
+
+
+def assign_segments(people: pd.DataFrame, rules: SegmentRules | None = None
+                    ) -> pd.DataFrame:
+    """Add ``relationship_segment``, ``action``, ``script``, ``due_in_days``, ``owner_rule``,
+    ``team`` and ``why`` to ``people`` (one row per customer with ``said_nps`` (NaN if
+    silent), ``p_leave`` and ``p_promoter``)."""
+    rules = rules or SegmentRules()
+    for col in ("said_nps", "p_leave", "p_promoter"):
+        if col not in people:
+            raise DataError(f"assign_segments needs a {col!r} column.",
+                            hint="Build the frame with relationship.analyse().")
+    p = people.copy()
+    said = p["said_nps"]
+    silent = p["silent"].astype(bool) if "silent" in p else said.isna()
+    cut = float(np.nanquantile(p["p_leave"], rules.at_risk_quantile)) \
+        if p["p_leave"].notna().any() else np.inf
+    leaver = p["p_leave"] >= cut
+    promoter = said >= rules.promoter_at
+    seg = np.select(
+        [promoter & leaver, promoter & p["p_leave"].notna(), said < rules.detractor_below,
+         silent & (p["p_promoter"] >= rules.silent_promoter_p), silent],
+        ["at-risk promoter", "loyal advocate", "detractor", "silent promoter", "silent"],
+        default="passive")
+    p["relationship_segment"] = seg
+    p["at_risk_threshold"] = cut
+    why = pd.Series("", index=p.index, dtype=object)
+    nps = said.round().astype("Int64").astype(str)
+    pl = (p["p_leave"] * 100).round().astype("Int64").astype(str)
+    pp = (p["p_promoter"] * 100).round().astype("Int64").astype(str)
+    why[seg == "at-risk promoter"] = "Said " + nps + " but P(leave) " + pl + "%"
+    why[seg == "loyal advocate"] = "Said " + nps + ", P(leave) " + pl + "%"
+    why[seg == "detractor"] = "Said " + nps
+    why[seg == "silent promoter"] = "Never answered; behaves like a promoter (P " + pp + "%)"
+    p["why"] = why.where(why != "", None)
+    for field in ("action", "script", "due_in_days", "owner", "team"):
+        name = "owner_rule" if field == "owner" else field
+        p[name] = pd.Series(seg, index=p.index).map(
+            {k: getattr(v, field) for k, v in ACTIONS.items()})
+    return p
+
+
+def segment_summary(people: pd.DataFrame) -> pd.DataFrame:
+    """Customers per segment with their mean P(leave) and P(promoter), and the action."""
+    g = people.groupby("relationship_segment").agg(
+        customers=("customer_id", "size"), p_leave=("p_leave", "mean"),
+        p_promoter=("p_promoter", "mean"))
+    order = [*SEGMENTS, "passive", "silent"]
+    g = g.reindex([s for s in order if s in g.index])
+    g["action"] = [ACTIONS[s].action if s in ACTIONS else "" for s in g.index]
+    return g.reset_index().rename(columns={"relationship_segment": "segment"})
+
+
+__all__ = ["ACTIONS", "SEGMENTS", "SegmentAction", "SegmentRules", "assign_segments",
+           "segment_summary"]

@@ -1,0 +1,109 @@
+"""The worklist's bookkeeping in the store: item events and control-group assignments.
+
+Nothing here updates a row in place. Every item is a series of events (``opened``,
+``attempt``, ``closed``, ``assigned``...) appended to ``_loyalist_worklist``; every
+treatment or control draw is a row of ``_loyalist_assignments``. Reads are Ibis
+expressions, so they run on any engine; appends go through :func:`write_events`, one
+transaction.
+"""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+
+from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
+from loyalist.store.sql import q
+
+#: the columns of an open item, as :func:`open_events` gives them
+OPEN_COLUMNS = ["item_id", "customer_id", "playbook", "reason_kind", "must_do", "why",
+                "evidence", "action", "script", "owner", "expected_value_saved", "p_leave",
+                "value", "opened_at", "due_at", "attempts"]
+
+
+def events(store) -> ibis.Table:
+    """Every item event (an Ibis table)."""
+    return store.ibis.table(WORKLIST)
+
+
+def assignments(store) -> ibis.Table:
+    """Every treatment or control assignment (an Ibis table)."""
+    return store.ibis.table(ASSIGNMENTS)
+
+
+def has_worklist(store) -> bool:
+    """Whether the store holds the worklist's bookkeeping tables."""
+    from ibis.common.exceptions import TableNotFound
+
+    try:
+        events(store)
+    except TableNotFound:
+        return False
+    return True
+
+
+def open_events(store) -> ibis.Table:
+    """The ``opened`` events of items with no ``closed`` event, with their attempts."""
+    e = events(store)
+    closed = e.filter(e.event == "closed").select("item_id")
+    opened = e.filter(e.event == "opened")
+    opened = opened.anti_join(closed, "item_id")
+    tries = e.filter(e.event == "attempt")
+    tries = tries.group_by("item_id").aggregate(attempts=tries.count())
+    j = opened.left_join(tries, "item_id")
+    return j.select(*[c for c in OPEN_COLUMNS if c not in ("opened_at", "attempts")],
+                    opened_at=j["at"], attempts=j.attempts.fill_null(0))
+
+
+def history(store, item_id: str | None = None) -> pd.DataFrame:
+    """Every event of every item (or of one), oldest first."""
+    e = events(store)
+    if item_id is not None:
+        e = e.filter(e.item_id == item_id)
+    return e.order_by("event_id").to_pandas()
+
+
+def next_run_id(store) -> int:
+    """One more than the last run recorded in the events or the assignments."""
+    runs = [events(store).run_id.max().execute(), assignments(store).run_id.max().execute()]
+    runs = [int(r) for r in runs if r is not None and not pd.isna(r)]
+    return max(runs, default=0) + 1
+
+
+def write_events(store, items: pd.DataFrame, draws: pd.DataFrame | None = None, *,
+                 opened: pd.DataFrame | None = None) -> None:
+    """Append item events (``items``, each naming its ``item_id``), assignments
+    (``draws``) and newly opened items (``opened``: each gets its id, ``W`` and the
+    event's number) in one transaction."""
+    if not (len(items) or (draws is not None and len(draws))
+            or (opened is not None and len(opened))):
+        return
+    con = store.cursor()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if opened is not None and len(opened):
+            con.register("_loyalist_open_src", opened)
+            cols = ", ".join(q(c) for c in opened.columns)
+            con.execute(
+                f"INSERT INTO {WORKLIST} (event_id, item_id, {cols}) SELECT e, 'W' || "
+                f"lpad(CAST(e AS VARCHAR), 7, '0'), {cols} FROM (SELECT nextval("
+                f"'{WORKLIST}_seq') AS e, * FROM _loyalist_open_src)")
+            con.unregister("_loyalist_open_src")
+        if len(items):
+            cols = ", ".join(q(c) for c in items.columns if c != "event_id")
+            con.register("_loyalist_events_src", items)
+            con.execute(f"INSERT INTO {WORKLIST} (event_id, {cols}) SELECT "
+                        f"nextval('{WORKLIST}_seq'), {cols} FROM _loyalist_events_src")
+            con.unregister("_loyalist_events_src")
+        if draws is not None and len(draws):
+            cols = ", ".join(q(c) for c in draws.columns)
+            con.register("_loyalist_assign_src", draws)
+            con.execute(f"INSERT INTO {ASSIGNMENTS} ({cols}) SELECT {cols} "
+                        "FROM _loyalist_assign_src")
+            con.unregister("_loyalist_assign_src")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
