@@ -181,18 +181,14 @@ def evidence(store, reasons: pd.DataFrame, alerts: pd.DataFrame, as_of, per: int
     return out
 
 
-def reason_floor(store) -> float:
+def reason_floor(store=None) -> float:
     """The lowest P(leave) that puts a customer on the worklist (the playbooks'
     smallest ``min_p_leave``, 0.5 when none sets one): everyone at or above it gets a
     reason."""
-    from loyalist.decisions.playbooks import load_playbooks
-    from loyalist.errors import LoyalistError
+    from loyalist.settings.worklist import default_playbooks
 
-    try:
-        floors = [p.min_p_leave for p in load_playbooks(store=store)
-                  if p.min_p_leave is not None]
-    except LoyalistError:
-        floors = []
+    playbooks = store.settings.worklist if hasattr(store, "settings") else default_playbooks()
+    floors = [p.min_p_leave for p in playbooks if p.min_p_leave is not None]
     return float(min(floors, default=0.5))
 
 
