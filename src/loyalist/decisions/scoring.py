@@ -225,10 +225,11 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
                      f"{as_of.date()})")
     plan = plan_training(store, as_of, horizon, mode=mode, n_train_dates=n_train_dates,
                          spacing_days=spacing_days, season=season, known_until=day_after)
-    texts, note = complaint_texts(store) if available(store)["feedback"] else (None, "")
+    have = available(store)
+    texts, note = complaint_texts(store) if have["feedback"] else (None, "")
     notes += [note] if note else []
     train = design(store, plan.dates, mode=mode, horizon=horizon, spec=spec, progress=step,
-                   texts=texts)
+                   texts=texts, have=have)
     if train.empty or train["left"].nunique() < 2:
         raise DataError(f"Not enough history before {plan.recent[-1].date()} to learn who "
                         "leaves.", hint="Use a later --as-of, a shorter --horizon, or more data.")
@@ -238,7 +239,7 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     notes.extend(f"not used: {r.feature} ({r.reason})" for r in model.unused_.itertuples())
     step(f"scoring at {as_of:%Y-%m-%d}")
     X = design(store, [as_of], mode=mode, horizon=horizon, spec=spec, labelled=False,
-               texts=texts)
+               texts=texts, have=have)
     for col, why in X.attrs.get("unavailable", {}).items():
         if col in model.feature_names_:
             notes.append(f"{col} missing at {as_of.date()}: {why}")

@@ -43,21 +43,24 @@ RFM_COLUMNS = ("recency_days", "orders", "spend", "tenure_days")
 
 
 def btyd_features(orders, as_of, horizon_days: float, max_fit: int = 200_000,
-                  random_state: int = 0) -> pd.DataFrame:
+                  random_state: int = 0, min_customers: int = 50) -> pd.DataFrame:
     """BG/NBD P(alive), expected purchases in the horizon and the probability of no
     purchase in it, fitted on orders before ``as_of`` only. Columns: customer_id,
     p_alive, expected_purchases, p_no_purchase; ``.attrs["failed"]`` says why the
     model could not be fitted (the columns are then missing values).
 
     Four parameters need no million customers: above ``max_fit`` customers the
-    model learns from a random sample of that many and scores everyone."""
+    model learns from a random sample of that many and scores everyone; below
+    ``min_customers`` it is not fitted (too few to tell a population from noise)."""
     cols = ["customer_id", "p_alive", "expected_purchases", "p_no_purchase"]
     end = (pd.Timestamp(as_of) - pd.Timedelta(days=1)).date().isoformat()
     s = rfm_summary(orders, observation_end=end, freq="W").to_pandas()
     s = s[s["T"] > 0]  # first seen on the last day: nothing to judge yet
-    if s.empty:
-        out = pd.DataFrame(columns=cols)
-        out.attrs["failed"] = f"no customer with history before {end}"
+    if len(s) < min_customers:
+        out = pd.DataFrame({c: pd.Series(dtype="string" if c == "customer_id" else "float64")
+                            for c in cols})
+        out.attrs["failed"] = (f"BG/NBD not fitted: {len(s)} customers with history before "
+                               f"{end}, fewer than {min_customers}")
         return out
     fit = s.sample(max_fit, random_state=random_state) if len(s) > max_fit else s
     failed = None
@@ -110,7 +113,7 @@ def labels_at(store, as_of, mode: str, horizon: int) -> pd.DataFrame:
 
 def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = None,
            labelled: bool = True, progress: Callable[[str], None] | None = None,
-           texts: pd.DataFrame | None = None) -> pd.DataFrame:
+           texts: pd.DataFrame | None = None, have: dict | None = None) -> pd.DataFrame:
     """Features (and labels) of the eligible customers at each date, stacked.
 
     ``texts`` (from :func:`complaint_texts`) adds, per customer, the texts of the last
@@ -119,7 +122,7 @@ def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = 
     step = progress or (lambda _m: None)
     frames = []
     dates = list(dates)
-    shared = prepare(store, spec, cache=len(dates) > 1)
+    shared = prepare(store, spec, have=have, cache=len(dates) > 1)
     have = shared.have
     unavailable = {}
     for d in dates:
@@ -172,7 +175,7 @@ def first_seen(store, mode: str) -> pd.Timestamp:
 
 def plan_training(store, target, horizon: int, *, mode: str, n_train_dates: int = 4,
                   spacing_days: int = 30, season: bool = True,
-                  known_until=None) -> TrainingPlan:
+                  known_until=None, min_season_customers: int = 500) -> TrainingPlan:
     """Training dates for a model scoring at ``target``: their outcomes are known by
     then (``date + horizon <= target``, and by ``known_until``, the end of the data),
     and each has history before it (at least ``min(horizon, 90)`` days)."""
@@ -196,6 +199,12 @@ def plan_training(store, target, horizon: int, *, mode: str, n_train_dates: int 
                      f"before {(first + history).date()} there is too little history")
     plan = TrainingPlan(target=target, horizon=horizon, recent=recent, notes=notes)
     if not season:
+        return plan
+    t = store.table("orders" if mode == "lapse" else "subscriptions")
+    customers = int(t.customer_id.nunique().execute())
+    if customers < min_season_customers:
+        notes.append(f"{customers:,} customers: too few to calibrate on the season a year "
+                     "earlier; calibrated on the latest training date")
         return plan
     year_ago = target - pd.Timedelta(days=365)
     cands = [year_ago + step * j for j in (-1, 0, 1)]
