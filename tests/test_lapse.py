@@ -94,17 +94,20 @@ def test_horizons_come_from_the_past_and_stay_inside_the_data(orders_only, tmp_p
 def test_calibrated_at_a_peak_season_date(peak, tmp_path):
     """Generator: make_business(n_customers=6000, months=24, seasonal_peak=1.5 and
     halved 0.75, price_rise_month=60: no price rise inside the data, whose wave of
-    leavers would be a trend, not a season), orders only, seeds 1-3; evaluated
-    2024-10-03 with a 90-day horizon
+    leavers would be a trend, not a season; events=False), every other table, seeds
+    1-3; evaluated
+    2024-10-02 with a 90-day horizon
     (the quarter that runs into the December peak), learnt on spring and summer dates
     and calibrated on the same season a year earlier: mean predicted within 2 points of
     the share that left (about 4,000 active customers: one point is about 1.5 standard
-    errors of the observed share), and a higher ROC AUC than the RFM booster's."""
+    errors of the observed share), and a higher ROC AUC than BG/NBD's P(no purchase)
+    and the RFM booster's."""
     for seed in (1, 2, 3):
         b = make_business(n_customers=6000, months=24, seed=seed, seasonal_peak=peak,
                           price_rise_month=60, events=False)
         with loyalist.connect(tmp_path / f"s{seed}.duckdb") as s:
-            s.ingest("orders", b.tables["orders"])
+            for t in ("customers", "orders", "subscriptions", "requests", "feedback"):
+                s.ingest(t, b.tables[t])
             bt = backtest(s, horizon=90, path_steps=0, bootstrap=0)
         m = bt.metrics
         gap = m.loc["model", "mean_predicted"] - m.loc["model", "base_rate"]
@@ -113,5 +116,7 @@ def test_calibrated_at_a_peak_season_date(peak, tmp_path):
               f"{m.loc['model', 'roc_auc']:.4f}, BG/NBD {m.loc['bgnbd', 'roc_auc']:.4f}, RFM "
               f"booster {m.loc['rfm_booster', 'roc_auc']:.4f}")
         assert any("same season a year earlier" in n for n in bt.notes)
+        assert any(n.startswith("level at 2024-10-02") for n in bt.notes)
         assert abs(gap) < 0.02
+        assert m.loc["model", "roc_auc"] > m.loc["bgnbd", "roc_auc"]
         assert m.loc["model", "roc_auc"] > m.loc["rfm_booster", "roc_auc"]

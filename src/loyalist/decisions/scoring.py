@@ -30,6 +30,7 @@ from loyalist.models.early_warning import (
     design,
     fit_on_plan,
     lapse_horizon,
+    level_at_target,
     plan_training,
 )
 
@@ -244,6 +245,9 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
         if col in model.feature_names_:
             notes.append(f"{col} missing at {as_of.date()}: {why}")
     X = X[_eligible(X, mode, horizon)].reset_index(drop=True)
+    level = level_at_target(model, train, plan, X.drop(columns=["left"], errors="ignore"),
+                            store, mode)
+    notes += [level] if level else []
     # one pass gives both: the family contributions add up to each customer's log-odds
     contrib = model.contributions(X, groups=families(model.feature_names_))
     p = model.probability(contrib.sum(axis=1).to_numpy())

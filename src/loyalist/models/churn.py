@@ -546,13 +546,17 @@ class ChurnModel:
         """Move the calibration's intercept so that the mean probability on ``X`` is the
         share of ``y`` that left (a recalibration in level, the ranking unchanged).
         Returns the shift in log-odds."""
+        _check_fitted(self)
+        return self.shift_mean(self.decision_function(X), float(np.mean(y)))
+
+    def shift_mean(self, log_odds, target: float) -> float:
+        """Move the calibration's intercept so that the mean probability of these
+        (uncalibrated) log-odds is ``target``. Returns the shift in log-odds."""
         from scipy.optimize import brentq
 
-        _check_fitted(self)
         if not isinstance(self.calibrator_, Platt):
-            raise DataError("shift_calibration needs the sigmoid calibration.")
-        target = float(np.mean(y))
-        z = self.calibrator_.a_ * self.decision_function(X) + self.calibrator_.b_
+            raise DataError("shift_mean needs the sigmoid calibration.")
+        z = self.calibrator_.a_ * np.asarray(log_odds, dtype="float64") + self.calibrator_.b_
 
         def gap(d):
             return float(np.mean(1.0 / (1.0 + np.exp(-(z + d))))) - target

@@ -250,6 +250,49 @@ def fit_on_plan(train: pd.DataFrame, plan: TrainingPlan, mode: str,
     return model
 
 
+def level_at_target(model: ChurnModel, train: pd.DataFrame, plan: TrainingPlan,
+                    X: pd.DataFrame, store, mode: str) -> str | None:
+    """Set the model's level at the scored date (``X``: its customers' features) to the
+    mean of two estimates, when the plan has a season a year earlier:
+
+    - the model as calibrated on that season (levelled on its very date);
+    - the model calibrated on the latest training date, moved by how much the share
+      leaving differed, a year earlier, between the scored date's season and the latest
+      training date's (base rates only).
+
+    The first misses how this year's customers differ from last year's, the second how
+    this year's season differs from last year's. Returns a note, or None."""
+    from loyalist.models._churn_parts import Platt
+
+    if not plan.season or model.calibration != "sigmoid" or not len(X):
+        return None
+    latest = plan.recent[-1]
+    then = latest - pd.Timedelta(days=365)
+    settled = first_seen(store, mode).normalize() + pd.Timedelta(
+        days=max(2 * plan.horizon, 180))
+    if then < settled:  # a year before the latest date the business was not settled yet
+        return None
+    twin = min(plan.season, key=lambda d: abs(d - (plan.target - pd.Timedelta(days=365))))
+    rows = (train["as_of"] == latest).to_numpy()
+    y = train["left"].to_numpy()
+    base = labels_at(store, then, mode, plan.horizon)["left"]
+    r_season, r_then = float(y[(train["as_of"] == twin).to_numpy()].mean()), float(base.mean())
+    if len(np.unique(y[rows])) < 2 or not (0 < r_season < 1 and 0 < r_then < 1):
+        return None
+    z_latest = model.decision_function(train.loc[rows].drop(columns=["left"]))
+    latest_cal = Platt().fit(z_latest, y[rows])
+    shift = np.log(r_season / (1 - r_season)) - np.log(r_then / (1 - r_then))
+    z = model.decision_function(X)
+    p_season = float(model.probability(z).mean())
+    p_moved = float(np.mean(1.0 / (1.0 + np.exp(-(latest_cal.a_ * z + latest_cal.b_
+                                                    + shift)))))
+    model.shift_mean(z, (p_season + p_moved) / 2)
+    return (f"level at {plan.target:%Y-%m-%d}: {(p_season + p_moved) / 2:.1%}, the mean of "
+            f"the season-calibrated model ({p_season:.1%}) and the latest date's level moved "
+            f"by last year's season ({p_moved:.1%}; a year earlier {r_season:.1%} left "
+            f"around {twin:%d %b} against {r_then:.1%} around {then:%d %b})")
+
+
 def complaint_texts(store) -> tuple[pd.DataFrame | None, str]:
     """Every unscored text (requests, unrated comments) read by the firm's own
     complaint model, learnt from its rated feedback; None and why when there is too
@@ -406,6 +449,8 @@ def backtest(store, *, mode: str = "auto", horizon: int | None = None, eval_date
     notes.extend(plan.notes)
     y = test["left"].to_numpy()
     X = test.drop(columns=["left"])
+    level = level_at_target(model, train, plan, X, store, mode)
+    notes += [level] if level else []
     scores = pd.DataFrame({"customer_id": test["customer_id"], "left": y,
                            "model": model.predict_proba(X)})
     linear = fit_on_plan(train, TrainingPlan(e, horizon, plan.recent, plan.season), mode,
