@@ -207,3 +207,11 @@ def test_only_the_settings_package_reads_loyalist_toml():
     # shipped TOML data (cue words) and --map files keep their own loaders
     assert sorted(readers) == ["contract/config.py", "features/cues.py", "settings/__init__.py",
                                "settings/worklist.py", "store/mapping.py"], readers
+
+
+def test_the_version_is_the_projects():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert loyalist.__version__ == project["project"]["version"]

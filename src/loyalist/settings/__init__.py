@@ -19,6 +19,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loyalist.settings._declare import (
     SettingsError,
@@ -33,7 +34,6 @@ from loyalist.settings._declare import (
     share,
     suggest,
 )
-from loyalist.settings.calendar import BusinessCalendar
 from loyalist.settings.service import ServicePolicy
 from loyalist.settings.worklist import (
     Playbooks,
@@ -42,6 +42,9 @@ from loyalist.settings.worklist import (
     load_playbooks,
     playbooks_from,
 )
+
+if TYPE_CHECKING:
+    from loyalist.settings.calendar import BusinessCalendar
 
 FILE_NAME = "loyalist.toml"
 
@@ -282,6 +285,7 @@ def _read_toml(path: Path) -> dict:
 
 def _calendar(raw, where: str) -> BusinessCalendar:
     from loyalist.errors import DataError
+    from loyalist.settings.calendar import BusinessCalendar
 
     if not isinstance(raw, dict):
         raise SettingsError(f"{where}: [calendar] must be a table.",
@@ -323,6 +327,16 @@ def _plain(v):
     if isinstance(v, list):
         return [_plain(x) for x in v]
     return v
+
+
+def __getattr__(name: str):
+    # the calendar needs numpy and pandas: imported when first asked for, so commands
+    # that never use it (loyalist --help, config) start fast
+    if name == "BusinessCalendar":
+        from loyalist.settings.calendar import BusinessCalendar
+
+        return BusinessCalendar
+    raise AttributeError(f"module 'loyalist.settings' has no attribute {name!r}")
 
 
 __all__ = ["BusinessCalendar", "EngineSettings", "Playbooks", "ReportSettings",
