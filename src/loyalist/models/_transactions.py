@@ -377,9 +377,10 @@ class TransactionModel(BaseFitter):
                 param_notes[pname] = ("the data barely identify it: its 95% interval spans "
                                       "more than four orders of magnitude")
         flat = [p for p, t in param_notes.items() if t.startswith("the data barely")]
-        self.status_ = "boundary" if (phrases or flat) else "fitted"
-        if flat and not phrases:
-            phrases.append(f"{', '.join(flat)} barely identified (flat log-likelihood)")
+        self.status_ = "boundary" if phrases else "fitted"
+        if flat:
+            notes.append(f"{', '.join(flat)} barely identified (flat log-likelihood): see "
+                         "their 95% intervals")
         self.boundary_ = "; ".join(phrases) if phrases else None
         self.param_notes_ = param_notes
         self.notes_ = notes

@@ -217,7 +217,12 @@ class _BetaGeometricNBD(TransactionModel):
         t, x, big_t = t.ravel(), x.ravel(), big_t.ravel()
         xu, xi = unique_index(x)
         o = self._offset
-        if a > _A_SERIES_MAX:
+        z = t / (alpha + big_t + t)
+        # the series alternates with terms up to about exp(r z) and coefficients that
+        # grow like r**n: it would cancel or overflow as r -> infinity (rates the same for
+        # all); for large a it is long. The quadrature agrees with it to ~1e-12 elsewhere.
+        if (a > _A_SERIES_MAX or r > 1e3
+                or (r + 1.0) * float(z.max(initial=0.0)) > 20.0):
             # the nodes depend on the parameters and frequencies only: reuse them across
             # the periods of a discounted sum
             key = (a, b + o, xu.tobytes())
@@ -227,7 +232,6 @@ class _BetaGeometricNBD(TransactionModel):
                 self._node_cache = cached
             return _expected_by_quadrature(r, alpha, a, b + o, t, x, big_t, xu, xi,
                                            p_u=cached[1]).reshape(shape)
-        z = t / (alpha + big_t + t)
         c_u = a + b + xu + o - 1.0
         f = hyp2f1_series_by_x(a + b + o - 1.0 - r, a - 1.0, c_u, xi, z)
         head = 1.0 - np.exp((a - 1.0) * np.log1p(-z)) * f
