@@ -175,6 +175,13 @@ def nbd_loglik_rows(theta, data):
     return p_u[xi] + theta[0] * x - e
 
 
+def _clearly_inside(sol, coord) -> bool:
+    """Whether a coordinate (the log of a spread or of a mean that is 0 at its limit)
+    is more than ``_WALD_CLEAR`` standard errors from that limit on its natural scale."""
+    var = sol.covariance(fill_flat=True)[coord, coord]
+    return bool(np.isfinite(var) and var > 0 and 1.0 / np.sqrt(var) > _WALD_CLEAR)
+
+
 class _DropoutWatch:
     """Stops L-BFGS-B when, three iterations running, at most 1 in 10,000 customers
     could have dropped out: the optimiser is creeping towards the limit without
@@ -195,6 +202,7 @@ class TransactionModel(BaseFitter):
     """Shared fit/predict API of the continuous-time non-contractual models."""
 
     _DROP_BOUNDS: tuple[float, float] = (-30.0, 30.0)
+    _mode_keys = ("_no_dropout", "_no_watch")
     _nbd_first = False  # fit the limit without drop-out before the full model
     _DROP_LIMITS: dict = {}  # (coordinate, side) -> words; see RATE_LIMITS
 
@@ -306,11 +314,7 @@ class TransactionModel(BaseFitter):
             if nbd.converged:
                 starts = [self._near_limit_start(nbd.theta, data, w)]
         full = self._solve(data, w, extra_starts=starts)
-        dropping = False
-        if full.converged and full.side[2] == 0:
-            cov = full.covariance(fill_flat=True)
-            var = cov[2, 2]
-            dropping = bool(np.isfinite(var) and var > 0 and 1.0 / np.sqrt(var) > _WALD_CLEAR)
+        dropping = full.converged and full.side[2] == 0 and _clearly_inside(full, 2)
         self.dropout_lr_ = np.nan
         if dropping:
             choice = full
@@ -340,10 +344,33 @@ class TransactionModel(BaseFitter):
                     "drop-out improves the log-likelihood by "
                     f"{max(gain, 0.0) if np.isfinite(gain) else 0.0:.2f} over the model "
                     f"without drop-out (at least {LR_CRITICAL:.2f} needed at the 5% level)")
+        choice = self._simpler_limits(choice, w, notes)
         self._adopt_limits(choice, n_obs, notes)
         if self.status_ == "boundary":
             warnings.warn(BoundaryWarning(f"{name}: {self.boundary_}."), stacklevel=2)
         return self
+
+    def _simpler_limits(self, sol, weights, notes):
+        """The same likelihood-ratio rule for the other limits: purchase rates (1) or
+        drop-out (3) the same for every customer. A spread within a few standard errors
+        of zero is held at its limit unless freeing it gains at least LR_CRITICAL."""
+        words = {1: "a spread of purchase rates between customers",
+                 3: "a spread of drop-out between customers"}
+        for coord in (1, 3):
+            if sol.side[coord] != 0 or (coord == 3 and sol.side[2] != 0):
+                continue
+            if sol.converged and _clearly_inside(sol, coord):
+                continue
+            fixed = {i: sol.theta[i] for i in np.flatnonzero(sol.side == 2)}
+            fixed[coord] = self._theta_bounds()[coord][0]
+            alt = self._solve(sol.data, sol.weights, fixed=fixed, extra_starts=[sol.theta])
+            gain = sol.log_likelihood - alt.log_likelihood
+            if alt.converged and gain < LR_CRITICAL:
+                notes.append(f"{words[coord]} improves the log-likelihood by "
+                             f"{max(gain, 0.0):.2f} (at least {LR_CRITICAL:.2f} needed at the "
+                             "5% level): held at the limit")
+                sol = alt
+        return sol
 
     def _adopt_limits(self, sol, n_obs, notes):
         """Set the fitted attributes from a solution that may sit on bounds."""
@@ -392,6 +419,7 @@ class TransactionModel(BaseFitter):
         the no-drop-out limit), and the parameters' displayed values and notes."""
         fill = {"rate": f"{np.exp(theta[0]):.4g}", "mean": f"{self._dropout_mean(theta[2]):.4g}"}
         phrases, values = [], {}
+        side = np.where((side == 2) & (np.arange(side.size) != 2), -1, side)
         for (i, where), (phrase, params) in {**RATE_LIMITS, **self._DROP_LIMITS}.items():
             if side[i] != where or (i == 3 and side[2] == 2):
                 continue  # the drop-out spread means nothing when nobody drops out
