@@ -177,12 +177,32 @@ class Solution:
 
     @property
     def log_likelihood(self) -> float:
-        """Unpenalised log-likelihood at ``theta`` (minus infinity without a solution)."""
-        if self.theta is None:
+        """Unpenalised log-likelihood at ``theta`` (minus infinity without a solution),
+        recovered from the optimiser's last value (the mean penalised negative one)."""
+        if self.theta is None or self.best is None or not np.isfinite(self.best.fun):
             return -np.inf
-        with np.errstate(all="ignore"):
-            ll, _ = self.model._loglik_sum_theta(self.theta, self.data, self.weights)
-        return float(ll)
+        return float(-(self.best.fun - self._penalty()) * self.total)
+
+    def _penalty(self) -> float:
+        pen = float(getattr(self.model, "penalizer", 0.0))
+        if not pen:
+            return 0.0
+        p = np.where(self.model._penalty_mask(self.data),
+                     self.model._params_from_theta(self.theta), 0.0)
+        return pen * float(p @ p)
+
+    def _gradient(self):
+        """The unpenalised total gradient in theta at the optimum, from the optimiser's
+        last gradient when every coordinate was free (else None: evaluate it)."""
+        if self.frame is not None or self.best is None:
+            return None
+        pen = float(getattr(self.model, "penalizer", 0.0))
+        g = np.asarray(self.best.jac, dtype=float).copy()
+        if pen:
+            p = np.where(self.model._penalty_mask(self.data),
+                         self.model._params_from_theta(self.theta), 0.0)
+            g -= pen * 2.0 * (self.model._dparams_dtheta(self.theta).T @ p)
+        return g * self.total
 
     def covariance(self, *, fill_flat: bool = False):
         """Covariance of ``theta`` from the inverse Hessian of the free coordinates.
@@ -203,7 +223,8 @@ class Solution:
         cov = np.zeros((k, k))
         if not free.any():
             return cov
-        h = self.model._hessian_theta(self.theta, self.data, self.weights, free)
+        h = self.model._hessian_theta(self.theta, self.data, self.weights, free,
+                                      g0=self._gradient())
         vals, vecs = np.linalg.eigh(h)
         flat = vals <= 1e-9 * max(float(np.abs(vals).max(initial=0.0)), 1e-300)
         if flat.any() and not fill_flat:
@@ -533,16 +554,18 @@ class BaseFitter:
             return False
         return bool(np.max(np.abs(_projected_gradient(res)), initial=0.0) <= tol)
 
-    def _hessian_theta(self, theta, data, weights, free=None) -> np.ndarray:
+    def _hessian_theta(self, theta, data, weights, free=None, g0=None) -> np.ndarray:
         """Hessian of the total negative log-likelihood in ``theta`` (free coordinates).
 
-        Forward differences of the analytic gradient: k + 1 gradient evaluations.
+        Forward differences of the analytic gradient: k + 1 gradient evaluations (k when
+        the gradient at ``theta``, ``g0``, is known).
         """
         theta = np.asarray(theta, dtype=float)
         k = theta.size
         free = np.ones(k, dtype=bool) if free is None else free
         cols = np.flatnonzero(free)
-        g0 = self._gradient_unpenalized(theta, data, weights)
+        if g0 is None:
+            g0 = self._gradient_unpenalized(theta, data, weights)
         h = np.empty((k, cols.size))
         for c, i in enumerate(cols):
             step = 1e-6 * max(1.0, abs(theta[i]))

@@ -38,7 +38,14 @@ import pandas as pd
 from scipy.special import digamma, gammaln
 
 from loyalist.errors import ConvergenceError, DataError
-from loyalist.models._base import BaseFitter, as_array, check_fitted, unique_index, wdot
+from loyalist.models._base import (
+    _WARM_ROWS,
+    BaseFitter,
+    as_array,
+    check_fitted,
+    unique_index,
+    wdot,
+)
 from loyalist.models._special import log1p_minus_ratio
 
 
@@ -141,17 +148,38 @@ def rate_rows(theta, x, t):
 
     With the tables above, ``log[G(r+x)/G(r) alpha^r / (alpha+t)^(r+x)] = P(x) + x
     log(r/alpha) - E``: the (unnormalised) likelihood of x purchases, the last at or
-    before t, for a customer observed until t.
+    before t, for a customer observed until t. With ``u = t / alpha``:
+    ``dE/dtheta0 = (x + r) u/(1+u)`` and ``dE/dtheta1 = x u/(1+u) - r (log(1+u) - u/(1+u))``,
+    the last bracket by its series where ``u`` is small (it cancels there).
     """
     lam, kap = np.exp(theta[0]), np.exp(theta[1])
-    lt = lam * t
-    u = kap * lt
+    u = (kap * lam) * t
     big_l = np.log1p(u)
-    e = (x + 1.0 / kap) * big_l
     ratio = u / (1.0 + u)
-    e0 = (x * kap + 1.0) * lt / (1.0 + u)
-    e1 = x * ratio - log1p_minus_ratio(u) / kap
+    xr = x + 1.0 / kap
+    e = xr * big_l
+    e0 = xr * ratio
+    q = big_l - ratio
+    # t = 0 gives exactly 0 above; only 0 < u < 1e-3 needs the series
+    if u.size and kap * lam * float(np.max(t, initial=0.0)) > 0:
+        small = np.flatnonzero((u < 1e-3) & (u > 0.0))
+        if small.size:
+            q[small] = log1p_minus_ratio(u[small])
+    e1 = x * ratio - q / kap
     return e, e0, e1
+
+
+def log1p_exp_and_sigmoid(d):
+    """``log(1 + e^d)`` and ``1 / (1 + e^-d)`` with one exponential (e^d is capped at
+    e^700; the few rows beyond get ``d`` itself, exact to double precision)."""
+    # below e^-700 the exponential would be subnormal (slow, and far below rounding)
+    e = np.exp(np.clip(d, -700.0, 700.0))
+    lse = np.log1p(e)
+    sig = e / (1.0 + e)
+    if d.size and d.max() > 700.0:
+        big = np.flatnonzero(d > 700.0)
+        lse[big] = d[big]
+    return lse, sig
 
 
 def nbd_loglik_sum(theta, data, weights):
@@ -309,10 +337,16 @@ class TransactionModel(BaseFitter):
         starts = []
         if self._nbd_first:
             # the limit without drop-out costs little next to the full likelihood: fit it
-            # first and start the full model from its purchase rates
-            nbd = self._solve({**data, "_no_dropout": True}, w, fixed={2: lo, 3: 0.0})
-            if nbd.converged:
-                starts = [self._near_limit_start(nbd.theta, data, w)]
+            # first (on a sample of large data) and start the full model from its rates
+            part = np.arange(x.size)
+            if x.size > 4 * _WARM_ROWS:
+                part = np.sort(np.random.default_rng(0).choice(x.size, _WARM_ROWS,
+                                                               replace=False))
+            first = self._solve({**{k: v[part] for k, v in data.items()}, "_no_dropout": True},
+                                w[part], fixed={2: lo, 3: 0.0})
+            if first.converged:
+                starts = [self._near_limit_start(first.theta, data, w)]
+                nbd = first if part.size == x.size else None
         full = self._solve(data, w, extra_starts=starts)
         dropping = full.converged and full.side[2] == 0 and _clearly_inside(full, 2)
         self.dropout_lr_ = np.nan

@@ -26,6 +26,7 @@ from loyalist.models._transactions import (
     TransactionModel,
     check_fitted,
     dropout_limits,
+    log1p_exp_and_sigmoid,
     nbd_loglik_sum,
     rate_rows,
     rate_tables,
@@ -141,11 +142,12 @@ class _BetaGeometricNBD(TransactionModel):
             e_t, e0_t, e1_t = rate_rows(theta, xs, big_t[sl])
             e_x, e0_x, e1_x = rate_rows(theta, xs, t_x[sl])
             d = d_c[xis] + (e_t - e_x)  # log(dead term / alive term)
-            ww2 = w * expit(d)
+            lse, w2 = log1p_exp_and_sigmoid(d)
+            ww2 = w * w2
             ww1 = w - ww2
             per_x1 += np.bincount(xis, ww1, minlength=xu.size)
             per_x2 += np.bincount(xis, ww2, minlength=xu.size)
-            acc[0] += wdot(w, np.logaddexp(0.0, d) - e_t)
+            acc[0] += wdot(w, lse - e_t)
             acc[1] += wdot(ww2, e0_t - e0_x) - wdot(w, e0_t)
             acc[2] += wdot(ww2, e1_t - e1_x) - wdot(w, e1_t)
         per_x = per_x1 + per_x2

@@ -232,9 +232,12 @@ class ParetoNBD(TransactionModel):
     _nbd_first = True
 
     def _near_limit_start(self, theta_nbd, data, weights):
-        # one customer in ten could have dropped out over the mean age, s = 1
+        # one customer in ten could have dropped out over the mean age, with beta = alpha
+        # (where the series is trivial): s = beta * 0.1 / mean age
         mean_t = wdot(weights, data["T"]) / float(weights.sum())
-        return np.array([theta_nbd[0], theta_nbd[1], np.log(0.1 / max(mean_t, 1e-12)), 0.0])
+        delta = 0.1 / max(mean_t, 1e-12)
+        alpha = np.exp(-theta_nbd[0] - theta_nbd[1])
+        return np.array([theta_nbd[0], theta_nbd[1], np.log(delta), -np.log(alpha * delta)])
 
     def __init__(self, penalizer=0.0):
         self.penalizer = penalizer
