@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.special import digamma, gammaln
+from scipy.special import gammaln
 
 from loyalist.errors import ConvergenceError, DataError
 from loyalist.models._base import (
@@ -46,7 +46,7 @@ from loyalist.models._base import (
     unique_index,
     wdot,
 )
-from loyalist.models._special import log1p_minus_ratio
+from loyalist.models._rates import rate_tables
 
 
 class BoundaryWarning(UserWarning):
@@ -57,7 +57,6 @@ class BoundaryWarning(UserWarning):
 #: improve the log-likelihood by at least this much over the model without drop-out.
 LR_CRITICAL = 1.920729410347062
 _WALD_CLEAR = 4.0  # drop-out mean this many standard errors from zero: no test needed
-_CUMSUM_MAX_X = 200_000  # above this frequency, rising factorials by gammaln instead
 
 RATE_BOUNDS = [(-30.0, 15.0), (float(np.log(1e-8)), float(np.log(1e6)))]
 SPREAD_BOUNDS = (float(np.log(1e-8)), float(np.log(1e6)))
@@ -123,84 +122,6 @@ def check_rfm(frequency, recency, T, weights=None):
         if w.shape != x.shape or np.any(w < 0):
             raise DataError("'weights' must be non-negative and have one value per row.")
     return x.astype(float), np.minimum(t_x, big_t).astype(float), big_t.astype(float), w
-
-
-# -- the purchase-rate part, shared by the three models ---------------------------------
-def rate_tables(theta, xu):
-    """Per distinct frequency: ``log((r)_x / r^x) = sum_{j<x} log(1 + j/r)`` and its
-    derivative in coordinate 1 (``log 1/r``)."""
-    kap = np.exp(theta[1])
-    xi = xu.astype(np.int64)
-    n_max = int(xi.max(initial=0))
-    if n_max <= _CUMSUM_MAX_X:
-        j = np.arange(n_max, dtype=float)
-        jk = j * kap
-        p_tab = np.concatenate([[0.0], np.cumsum(np.log1p(jk))])
-        d_tab = np.concatenate([[0.0], np.cumsum(jk / (1.0 + jk))])
-        return p_tab[xi], d_tab[xi]
-    r = 1.0 / kap
-    return (gammaln(r + xu) - gammaln(r) + xu * theta[1],
-            xu - r * (digamma(r + xu) - digamma(r)))
-
-
-def rate_rows(theta, x, t):
-    """``E = (x + r) log(1 + t/alpha)`` per row and its derivatives in coordinates 0, 1.
-
-    With the tables above, ``log[G(r+x)/G(r) alpha^r / (alpha+t)^(r+x)] = P(x) + x
-    log(r/alpha) - E``: the (unnormalised) likelihood of x purchases, the last at or
-    before t, for a customer observed until t. With ``u = t / alpha``:
-    ``dE/dtheta0 = (x + r) u/(1+u)`` and ``dE/dtheta1 = x u/(1+u) - r (log(1+u) - u/(1+u))``,
-    the last bracket by its series where ``u`` is small (it cancels there).
-    """
-    lam, kap = np.exp(theta[0]), np.exp(theta[1])
-    u = (kap * lam) * t
-    big_l = np.log1p(u)
-    ratio = u / (1.0 + u)
-    xr = x + 1.0 / kap
-    e = xr * big_l
-    e0 = xr * ratio
-    q = big_l - ratio
-    # t = 0 gives exactly 0 above; only 0 < u < 1e-3 needs the series
-    if u.size and kap * lam * float(np.max(t, initial=0.0)) > 0:
-        small = np.flatnonzero((u < 1e-3) & (u > 0.0))
-        if small.size:
-            q[small] = log1p_minus_ratio(u[small])
-    e1 = x * ratio - q / kap
-    return e, e0, e1
-
-
-def log1p_exp_and_sigmoid(d):
-    """``log(1 + e^d)`` and ``1 / (1 + e^-d)`` with one exponential (e^d is capped at
-    e^700; the few rows beyond get ``d`` itself, exact to double precision)."""
-    # below e^-700 the exponential would be subnormal (slow, and far below rounding)
-    e = np.exp(np.clip(d, -700.0, 700.0))
-    lse = np.log1p(e)
-    sig = e / (1.0 + e)
-    if d.size and d.max() > 700.0:
-        big = np.flatnonzero(d > 700.0)
-        lse[big] = d[big]
-    return lse, sig
-
-
-def nbd_loglik_sum(theta, data, weights):
-    """The limit without drop-out (NBD): total log-likelihood and gradient (4 coords;
-    the drop-out ones are 0)."""
-    x, big_t, xu, xi = data["x"], data["T"], data["_xu"], data["_xi"]
-    p_u, dp_u = rate_tables(theta, xu)
-    e, e0, e1 = rate_rows(theta, x, big_t)
-    per_x = np.bincount(xi, weights, minlength=xu.size)
-    ll = wdot(per_x, p_u) + theta[0] * wdot(weights, x) - wdot(weights, e)
-    g = np.zeros(4)
-    g[0] = wdot(weights, x) - wdot(weights, e0)
-    g[1] = wdot(per_x, dp_u) - wdot(weights, e1)
-    return ll, g
-
-
-def nbd_loglik_rows(theta, data):
-    x, big_t, xu, xi = data["x"], data["T"], data["_xu"], data["_xi"]
-    p_u, _ = rate_tables(theta, xu)
-    e, _, _ = rate_rows(theta, x, big_t)
-    return p_u[xi] + theta[0] * x - e
 
 
 def _clearly_inside(sol, coord) -> bool:
@@ -370,7 +291,9 @@ class TransactionModel(BaseFitter):
             if not full.converged and gain > LR_CRITICAL and not at_limit:
                 # the drop-out model is clearly better somewhere, but no maximum was found
                 self._raise_convergence(full.best, full.tried)
-            if full.converged and full.side[2] == 0 and gain >= LR_CRITICAL and not at_limit:
+            # keep the drop-out model unless its mean sits on the no-drop-out bound (an upper
+            # bound, nearly everyone dropping out at once, is a limit worth keeping)
+            if full.converged and full.side[2] != -1 and gain >= LR_CRITICAL and not at_limit:
                 choice = full
             else:
                 choice = nbd

@@ -21,15 +21,12 @@ from scipy.special import (
 )
 
 from loyalist.models._base import unique_index, wdot
+from loyalist.models._rates import log1p_exp_and_sigmoid, nbd_loglik_sum, rate_rows, rate_tables
 from loyalist.models._special import cumulative_log_terms, hyp2f1_series_by_x
 from loyalist.models._transactions import (
     TransactionModel,
     check_fitted,
     dropout_limits,
-    log1p_exp_and_sigmoid,
-    nbd_loglik_sum,
-    rate_rows,
-    rate_tables,
 )
 
 _ROWS_PER_SLICE = 1 << 16  # rows per slice of the likelihood sums

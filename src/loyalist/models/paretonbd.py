@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import digamma, gammaln, roots_legendre
 
 from loyalist.models._base import wdot
+from loyalist.models._rates import nbd_loglik_sum, rate_rows, rate_tables
 from loyalist.models._special import (
     legendre_on_log_scale,
     log1mexp,
@@ -33,9 +34,6 @@ from loyalist.models._transactions import (
     TransactionModel,
     check_fitted,
     dropout_limits,
-    nbd_loglik_sum,
-    rate_rows,
-    rate_tables,
 )
 
 _ROWS_PER_SLICE = 1 << 17  # rows per slice of the likelihood and P(alive): bounded memory

@@ -216,8 +216,8 @@ def fit_value(
     s = rfm_summary(orders, observation_end=obs_end.isoformat(), freq="W", **cols).to_pandas()
     new = int((s["T"] <= 0).sum())
     if new:  # first order on the last day: no rhythm to judge yet
-        notes.append(f"{new} customers first bought on the last day: they carry no "
-                     "information for the fit and are valued as new customers")
+        notes.append(f"{new} customer{'s' if new > 1 else ''} first bought on the last day: "
+                     "no information for the fit, valued as new customers")
     tm, failures = None, []
     for name in order:
         tm, status, detail = _fit_one(name, s)
