@@ -47,6 +47,8 @@ class ValueResult:
     calibration_models: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     spend_known: bool = True
+    #: the id under which the store keeps the model (when fitted through the store)
+    model_id: int | None = None
 
     @property
     def status(self) -> str:

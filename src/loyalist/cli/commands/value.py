@@ -32,24 +32,17 @@ def value(
     plots: Path = typer.Option(None, help="Folder to save the plots in (PNG and SVG)."),
 ) -> None:
     """Fit a buy-till-you-die model on the orders and store each customer's value."""
+    from loyalist.decisions.value import value_customers
     from loyalist.errors import ConvergenceError
-    from loyalist.models.value import fit_value
 
     with loyalist.connect(store) as s:
         with out.status("Fitting the models"):
             try:
-                result = fit_value(
-                    s.table("orders"), model=model.lower(), calibration_end=calibration_end,
-                    margin=margin, discount_rate=discount_rate, horizon_days=horizon_days,
-                )
+                result = value_customers(
+                    s, model=model.lower(), calibration_end=calibration_end, margin=margin,
+                    discount_rate=discount_rate, horizon_days=horizon_days)
             except ConvergenceError as e:  # the library's hint names Python arguments
                 raise ConvergenceError(e.message, hint=_cli_hint(model.lower())) from None
-        cols = ["customer_id", "frequency", "recency", "T", "monetary_value", "p_alive",
-                "expected_purchases", "clv"]
-        frame = result.customers[cols].rename(columns={"recency": "recency_weeks",
-                                                       "T": "age_weeks"})
-        frame.insert(len(cols), "model", result.model_name)
-        s.write_derived("customer_value", frame)
     _print(result)
     if plots is not None:
         paths = result.save_plots(plots, formats=("png", "svg"))
