@@ -97,7 +97,8 @@ def request(c: httpx.AsyncClient, step: int, cid: str, rng: random.Random, note:
 
 
 async def user(n: int, base: str, token: str, ids: list[str], deadline: float,
-               max_requests: int, tag: str, timings: dict, outcome_ids: list, errors: dict):
+               max_requests: int, tag: str, timings: dict, outcome_ids: list, errors: dict,
+               server_cpu=None, cpu_used: dict | None = None):
     rng = random.Random(n)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as c:
@@ -106,26 +107,30 @@ async def user(n: int, base: str, token: str, ids: list[str], deadline: float,
                 return
             cid = rng.choice(ids)
             kind, call = request(c, i % 5, cid, rng, f"{tag} user {n} step {i}")
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), server_cpu() if server_cpu else None
             try:
                 r = await call
             except httpx.HTTPError as e:
                 errors[f"{kind}: {type(e).__name__}"] += 1
                 continue
             timings[kind].append(time.perf_counter() - t0)
+            if c0 is not None:  # one user: the server did nothing else meanwhile
+                cpu_used[kind].append(server_cpu() - c0)
             if r.status_code >= 400:
                 errors[f"{kind}: {r.status_code}"] += 1
             elif kind == "log outcome":
                 outcome_ids.append(r.json()["touch_id"])
 
 
-async def load(base, token, ids, users, seconds, max_requests, tag):
+async def load(base, token, ids, users, seconds, max_requests, tag, server_cpu=None):
     timings, outcome_ids, errors = defaultdict(list), [], defaultdict(int)
+    cpu_used = defaultdict(list)
     deadline = time.monotonic() + seconds
     t0 = time.perf_counter()
     await asyncio.gather(*[user(n, base, token, ids, deadline, max_requests, tag, timings,
-                                outcome_ids, errors) for n in range(users)])
-    return timings, outcome_ids, errors, time.perf_counter() - t0
+                                outcome_ids, errors, server_cpu, cpu_used)
+                           for n in range(users)])
+    return timings, cpu_used, outcome_ids, errors, time.perf_counter() - t0
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -142,8 +147,10 @@ def phase(base, token, ids, users, seconds, max_requests, tag, server_pid) -> li
     outcomes' ids."""
     load_before = os.getloadavg()[0]
     server_before, client_before = cpu_seconds(server_pid), time.process_time()
-    timings, outcome_ids, errors, wall = asyncio.run(
-        load(base, token, ids, users, seconds, max_requests, tag))
+    alone = users == 1 and server_before is not None
+    timings, cpu_used, outcome_ids, errors, wall = asyncio.run(
+        load(base, token, ids, users, seconds, max_requests, tag,
+             (lambda: cpu_seconds(server_pid)) if alone else None))
     client = time.process_time() - client_before
     server_after = cpu_seconds(server_pid)
     total = sum(len(v) for v in timings.values())
@@ -157,11 +164,15 @@ def phase(base, token, ids, users, seconds, max_requests, tag, server_pid) -> li
         print(f"server CPU: {used:.1f} s, {used / total * 1000:.1f} ms per request "
               f"({used / wall:.0%} of one core; 2 cores at 100% would answer "
               f"{2 * total / used if used else float('inf'):,.0f} requests/s)")
-    print(f"{'request':15} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}")
+    # one user: the server's CPU per kind of request (sampled by the kernel in ticks of
+    # 10 ms, so only the mean over many requests means something)
+    print(f"{'request':15} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}"
+          + (f" {'CPU ms':>8}" if cpu_used else ""))
     for kind, values in timings.items():
         v = np.array(values) * 1000
+        cpu = f" {np.mean(cpu_used[kind]) * 1000:>8.1f}" if cpu_used.get(kind) else ""
         print(f"{kind:15} {len(v):>7,} {np.percentile(v, 50):>8.1f} "
-              f"{np.percentile(v, 99):>8.1f}")
+              f"{np.percentile(v, 99):>8.1f}{cpu}")
     return outcome_ids
 
 

@@ -10,11 +10,19 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import ibis
 import pandas as pd
 
 from loyalist.errors import DataError, PermissionDeniedError
-from loyalist.store.worklist import assignments, events, history, open_events, write_events
+from loyalist.store.worklist import (
+    assignments,
+    events,
+    history,
+    open_events,
+    open_events_of,
+    ranked,
+    ranked_open_of,
+    write_events,
+)
 
 #: outcomes a person can log; all but ``no-answer`` close the item
 OUTCOMES = ("reached", "no-answer", "saved", "lost", "escalated")
@@ -36,10 +44,10 @@ def open_items(store, *, owner: str | None = None, playbook: str | None = None,
     ``priority`` is the item's place in that order (1 = first) among all open items,
     before the filters are applied.
     """
-    o = open_events(store)
-    o = o.mutate(priority=ibis.row_number().over(order_by=[
-        ibis.desc("must_do"), o.expected_value_saved.desc(nulls_first=False), "due_at",
-        "item_id"]) + 1, status=ibis.literal("open"))
+    if customer_id is not None and owner is None and playbook is None and due_before is None:
+        mine = ranked_open_of(store, customer_id)  # one customer's page: through the index
+        return mine.sort_values("priority", ignore_index=True)[ITEM_COLUMNS]
+    o = ranked(open_events(store))
     for col, value in (("owner", owner), ("playbook", playbook),
                        ("customer_id", customer_id)):
         if value is not None:
@@ -51,8 +59,7 @@ def open_items(store, *, owner: str | None = None, playbook: str | None = None,
 
 def _open_of(store, customer_id: str) -> pd.DataFrame:
     """The open items of one customer (no priority: it is not needed to log)."""
-    o = open_events(store)
-    return o.filter(o.customer_id == customer_id).to_pandas()
+    return open_events_of(store, customer_id)
 
 
 def item_history(store, item_id: str | None = None) -> pd.DataFrame:

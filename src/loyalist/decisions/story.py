@@ -2,16 +2,17 @@
 latest score, its whispers and the alerts, each naming its evidence, the customer's
 value and how the risk changed from one score run to the next.
 
-The timeline is one query (a ``UNION ALL`` over the four event tables in one narrow
-shape, newest ``limit`` rows chosen in the engine); profile, score, value, reasons,
-alerts and history are one small query each, read through Arrow. (One ``UNION ALL``
-for those too was tried: Ibis took longer to compile it than the six small queries
-take to run.)
+Every question asked of one customer is built once per store with the customer's id as
+a parameter and compiled once (:mod:`loyalist.store.prepared`); the store's indexes by
+customer answer each without reading whole tables. The timeline is one query (a
+``UNION ALL`` over the four event tables in one narrow shape, the newest ``limit`` rows
+chosen in the engine by a row number: an ``ORDER BY ... LIMIT`` would make DuckDB scan
+the tables instead of using the indexes); profile, score, value, reasons, alerts and
+history are one small query each, read through Arrow.
 """
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 
 import ibis
@@ -19,6 +20,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from loyalist.errors import DataError
+from loyalist.store.prepared import prepare
 
 #: derived tables read per customer, by the name the story gives them
 DERIVED = {"score": "scores", "value": "customer_value", "reasons": "reasons",
@@ -39,42 +41,50 @@ class Story:
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-#: the timeline query of each open store, built once (building it costs as much as
-#: running it); the customer's id is its parameter
-_EVENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def _events(limit: int):
+    """How to build the query of the newest ``limit`` events of one customer (parameter
+    ``customer_id``) from the four event tables, in one narrow shape: at, source, id,
+    label, text, note, number, later."""
+
+    def build(store):
+        s, f, ts = dt.string, dt.float64, dt.timestamp
+        customer_id = ibis.param(s)
+
+        def shape(t, source, at, label, text, note, number, later):
+            return t.filter(t.customer_id == customer_id).select(
+                at=t[at].cast(ts), source=ibis.literal(source, s), id=t.id.cast(s),
+                label=label.cast(s), text=text.cast(s), note=note.cast(s),
+                number=number.cast(f), later=later.cast(ts))
+
+        o, r = store.table("orders"), store.table("requests")
+        fb, t = store.table("feedback"), store.table("touches")
+        parts = [
+            shape(o, "order", "ordered_at", ibis.null(s), o.status, ibis.null(s), o.amount,
+                  ibis.null(ts)),
+            shape(r, "request", "opened_at",
+                  r.channel.fill_null("?").concat(", ", r.category.fill_null("?")),
+                  r.subject.fill_null(r.text), ibis.null(s), ibis.null(f),
+                  r.first_response_at),
+            shape(fb, "feedback", "answered_at", ibis.null(s), fb.comment, ibis.null(s),
+                  fb.nps, ibis.null(ts)),
+            shape(t, "touch", "at", t.kind, t.outcome, t.note, ibis.null(f), ibis.null(ts)),
+        ]
+        events = ibis.union(*parts)
+        newest = events.mutate(_n=ibis.row_number().over(order_by=ibis.desc("at")))
+        return newest.filter(newest._n < limit).drop("_n"), {"customer_id": customer_id}
+
+    return build
 
 
-def _events(store, limit: int):
-    """The newest ``limit`` events of one customer (parameter ``customer_id``) from the
-    four event tables, in one narrow shape: at, source, id, label, text, note, number,
-    later."""
-    held = _EVENTS.get(store, {})
-    if limit in held:
-        return held[limit]
-    s, f, ts = dt.string, dt.float64, dt.timestamp
-    customer_id = ibis.param(s)
+def _lookup(table: str):
+    """How to build the query of one customer's rows of ``table``."""
 
-    def shape(t, source, at, label, text, note, number, later):
-        return t.filter(t.customer_id == customer_id).select(
-            at=t[at].cast(ts), source=ibis.literal(source, s), id=t.id.cast(s),
-            label=label.cast(s), text=text.cast(s), note=note.cast(s),
-            number=number.cast(f), later=later.cast(ts))
+    def build(store):
+        t, customer_id = store.table(table), ibis.param(dt.string)
+        column = "id" if table == "customers" else "customer_id"
+        return t.filter(t[column] == customer_id), {"customer_id": customer_id}
 
-    o, r = store.table("orders"), store.table("requests")
-    fb, t = store.table("feedback"), store.table("touches")
-    parts = [
-        shape(o, "order", "ordered_at", ibis.null(s), o.status, ibis.null(s), o.amount,
-              ibis.null(ts)),
-        shape(r, "request", "opened_at",
-              r.channel.fill_null("?").concat(", ", r.category.fill_null("?")),
-              r.subject.fill_null(r.text), ibis.null(s), ibis.null(f), r.first_response_at),
-        shape(fb, "feedback", "answered_at", ibis.null(s), fb.comment, ibis.null(s), fb.nps,
-              ibis.null(ts)),
-        shape(t, "touch", "at", t.kind, t.outcome, t.note, ibis.null(f), ibis.null(ts)),
-    ]
-    expr = ibis.union(*parts).order_by(ibis.desc("at")).limit(limit)
-    _EVENTS.setdefault(store, {})[limit] = (customer_id, expr)
-    return customer_id, expr
+    return build
 
 
 def _detail(e) -> tuple[str, str]:
@@ -100,26 +110,24 @@ def _timeline(events: pd.DataFrame) -> pd.DataFrame:
                          "id": events["id"], "detail": [d for _, d in described]})
 
 
-def _rows(t) -> pd.DataFrame:
-    # through Arrow: Ibis's own pandas conversion costs more than the query here
-    return t.to_pyarrow().to_pandas()
-
-
 def story(store, customer_id: str, limit: int = 200) -> Story:
     """The customer's whole story: profile, the newest ``limit`` timeline events (oldest
     first), the latest score with its reasons and alerts, value and score history.
 
     Raises :class:`DataError` when the store knows nothing of ``customer_id``.
     """
-    derived = set(store.tables())
-    c = store.table("customers")
-    got = {"profile": _rows(c.filter(c.id == customer_id))}
+    present = set(store.tables())
+
+    def rows(table: str) -> pd.DataFrame:
+        return prepare(store, ("story", table), _lookup(table)).frame(
+            store, customer_id=customer_id)
+
+    got = {"profile": rows("customers")}
     for name, table in DERIVED.items():
-        if table in derived:
-            t = store.table(table)
-            got[name] = _rows(t.filter(t.customer_id == customer_id))
-    param, expr = _events(store, limit)
-    events = expr.to_pyarrow(params={param: customer_id}).to_pandas()
+        if table in present:
+            got[name] = rows(table)
+    events = prepare(store, ("story events", limit), _events(limit)).frame(
+        store, customer_id=customer_id)
     if got["profile"].empty and events.empty:
         raise DataError(f"No customer {customer_id!r} in the store.",
                         hint="Check the id (loyalist score lists the riskiest customers).")

@@ -57,6 +57,8 @@ class Store:
                  lock_timeout: float = 5.0, settings: Settings | None = None):
         self.path = str(path)
         self.read_only = read_only
+        #: questions compiled once (:mod:`loyalist.store.prepared`), shared by the views
+        self.prepared_queries: dict = {}
         self.settings = settings if settings is not None else Settings.load(self.path)
         self._lock = threading.Lock()
         engine = self.settings.engine
@@ -232,6 +234,9 @@ class Store:
             try:
                 for sql in statements(src):
                     con.execute(sql)
+                column = migrations.customer_column(declared.names)
+                if column:
+                    migrations.index_by_customer(con, name, column)
                 n = con.execute(f"SELECT count(*) FROM {q(name)}").fetchall()[0][0]
                 con.execute(f"INSERT OR REPLACE INTO {DERIVED} VALUES (?, now()::TIMESTAMP, ?, ?)",
                             [name, n, note])
