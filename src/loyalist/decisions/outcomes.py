@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from loyalist.errors import DataError, PermissionDeniedError
+from loyalist.store.lookups import knows_customer
 from loyalist.store.worklist import (
     assignments,
     events,
@@ -75,12 +76,7 @@ def normalise_outcome(outcome: str) -> str:
 
 
 def _known_customer(store, customer_id: str) -> bool:
-    for name, col in (("customers", "id"), ("orders", "customer_id"),
-                      ("subscriptions", "customer_id")):
-        t = store.table(name)
-        if t.filter(t[col] == customer_id).count().execute():
-            return True
-    return False
+    return knows_customer(store, customer_id)
 
 
 #: how far ahead of now a logged contact may be dated (clocks and time zones differ)

@@ -8,7 +8,8 @@ customer answer each without reading whole tables. The timeline is one query (a
 ``UNION ALL`` over the four event tables in one narrow shape, the newest ``limit`` rows
 chosen in the engine by a row number: an ``ORDER BY ... LIMIT`` would make DuckDB scan
 the tables instead of using the indexes); profile, score, value, reasons, alerts and
-history are one small query each, read through Arrow.
+history are one small query each, read as plain Python values (one query for all of
+them, cross-joined lists, took DuckDB longer to plan than the six take to run).
 """
 
 from __future__ import annotations
@@ -87,27 +88,59 @@ def _lookup(table: str):
     return build
 
 
-def _detail(e) -> tuple[str, str]:
-    """What an event was and its one-line detail."""
-    text = "" if e.text is None else str(e.text)
-    if e.source == "order":
-        detail = f"{e.number:,.2f}" if pd.notna(e.number) else ""
-        return "order", (detail + (f" ({text})" if e.text is not None else "")).strip()
-    if e.source == "request":
-        wait = ("unanswered" if pd.isna(e.later) else
-                f"answered after {(e.later - e.at).total_seconds() / 3600:.1f} h")
-        return f"request ({e.label})", f"{text[:60]} - {wait}"
-    if e.source == "feedback":
-        nps = f"NPS {int(e.number)}" if pd.notna(e.number) else "no NPS"
-        return "feedback", nps + (f' "{text[:50]}"' if e.text is not None else "")
-    return f"touch ({e.label})", f"{e.text or ''} {e.note or ''}"
+def describe(e: dict) -> tuple[str, str]:
+    """What an event (a row of the timeline query) was and its one-line detail."""
+    text = "" if e["text"] is None else str(e["text"])
+    number, label = e["number"], e["label"]
+    if e["source"] == "order":
+        detail = f"{number:,.2f}" if pd.notna(number) else ""
+        return "order", (detail + (f" ({text})" if e["text"] is not None else "")).strip()
+    if e["source"] == "request":
+        later = e["later"]
+        wait = ("unanswered" if pd.isna(later) else
+                f"answered after {(later - e['at']).total_seconds() / 3600:.1f} h")
+        return f"request ({label})", f"{text[:60]} - {wait}"
+    if e["source"] == "feedback":
+        nps = f"NPS {int(number)}" if pd.notna(number) else "no NPS"
+        return "feedback", nps + (f' "{text[:50]}"' if e["text"] is not None else "")
+    return f"touch ({label})", f"{e['text'] or ''} {e['note'] or ''}"
 
 
-def _timeline(events: pd.DataFrame) -> pd.DataFrame:
-    events = events.sort_values("at", kind="stable", ignore_index=True)
-    described = [_detail(e) for e in events.itertuples(index=False)]
-    return pd.DataFrame({"at": events["at"], "what": [w for w, _ in described],
-                         "id": events["id"], "detail": [d for _, d in described]})
+def timeline_rows(events: list[dict]) -> list[dict]:
+    """The events as the timeline shows them, oldest first: at, what, id, detail."""
+    events = sorted(events, key=lambda e: (e["at"] is None, e["at"] or 0))
+    out = []
+    for e in events:
+        what, detail = describe(e)
+        out.append({"at": e["at"], "what": what, "id": e["id"], "detail": detail})
+    return out
+
+
+def customer_rows(store, customer_id: str, limit: int = 200) -> dict[str, list[dict]]:
+    """One customer's rows as plain Python values, one query each (compiled once per
+    store): ``profile``, ``score``, ``value``, ``reasons``, ``alerts``, ``history`` (the
+    derived tables the store has) and ``events``, the newest ``limit`` of them (in no
+    order). The cheapest way to read a customer: :func:`story` builds on it.
+
+    Raises :class:`DataError` when the store knows nothing of ``customer_id``.
+    """
+    present = set(store.tables())
+    got = {"profile": prepare(store, ("story", "customers"), _lookup("customers")).rows(
+        store, customer_id=customer_id)}
+    for name, table in DERIVED.items():
+        got[name] = (prepare(store, ("story", table), _lookup(table)).rows(
+            store, customer_id=customer_id) if table in present else [])
+    got["events"] = prepare(store, ("story events", limit), _events(limit)).rows(
+        store, customer_id=customer_id)
+    if not got["profile"] and not got["events"]:
+        raise DataError(f"No customer {customer_id!r} in the store.",
+                        hint="Check the id (loyalist score lists the riskiest customers).")
+    got["history"].sort(key=lambda r: (r["as_of"], r["model_id"]))
+    return got
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows) if rows else pd.DataFrame()
 
 
 def story(store, customer_id: str, limit: int = 200) -> Story:
@@ -116,29 +149,14 @@ def story(store, customer_id: str, limit: int = 200) -> Story:
 
     Raises :class:`DataError` when the store knows nothing of ``customer_id``.
     """
-    present = set(store.tables())
-
-    def rows(table: str) -> pd.DataFrame:
-        return prepare(store, ("story", table), _lookup(table)).frame(
-            store, customer_id=customer_id)
-
-    got = {"profile": rows("customers")}
-    for name, table in DERIVED.items():
-        if table in present:
-            got[name] = rows(table)
-    events = prepare(store, ("story events", limit), _events(limit)).frame(
-        store, customer_id=customer_id)
-    if got["profile"].empty and events.empty:
-        raise DataError(f"No customer {customer_id!r} in the store.",
-                        hint="Check the id (loyalist score lists the riskiest customers).")
+    got = customer_rows(store, customer_id, limit)
+    timeline = pd.DataFrame(timeline_rows(got["events"]),
+                            columns=["at", "what", "id", "detail"])
+    timeline["at"] = pd.to_datetime(timeline["at"])
 
     def first(name):
-        df = got.get(name)
-        return df.iloc[0].to_dict() if df is not None and len(df) else None
+        return dict(got[name][0]) if got[name] else None
 
-    history = got.get("history", pd.DataFrame())
-    if len(history):
-        history = history.sort_values(["as_of", "model_id"], ignore_index=True)
-    return Story(customer_id, first("profile") or {}, _timeline(events), first("score"),
-                 got.get("reasons", pd.DataFrame()), got.get("alerts", pd.DataFrame()),
-                 value=first("value"), history=history)
+    return Story(customer_id, first("profile") or {}, timeline, first("score"),
+                 _frame(got["reasons"]), _frame(got["alerts"]), value=first("value"),
+                 history=_frame(got["history"]))

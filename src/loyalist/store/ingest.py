@@ -148,8 +148,10 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         added = _add_attributes(con, contract, attr_types, ingest_id)
         counts = _merge(con, contract, out_names, ingest_id)
         rejects_file = None
-        n_rejected = _store_rejects(con, contract, src, ingest_id, out_names, bad_filter,
-                                    counts.pop("conflicts"))
+        conflicts = counts.pop("conflicts")
+        n_rejected = (_store_rejects(con, contract, src, ingest_id, out_names, bad_filter,
+                                     conflicts)
+                      if n_bad or conflicts or src.structural_rejects else 0)
         if n_rejected:
             rejects_file = str(rejects_dir / f"ingest-{ingest_id}-{contract.name}.csv")
         con.execute(
@@ -274,6 +276,8 @@ def _assign_keys(con, contract: Table, chosen, out_names) -> None:
 
 
 def _add_attributes(con, contract, attr_types, ingest_id) -> dict[str, str]:
+    if not attr_types:
+        return {}
     have = {r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND NOT internal",
         [contract.name]).fetchall()}

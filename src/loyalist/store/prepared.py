@@ -101,15 +101,24 @@ class Query:
 _lock = threading.Lock()
 
 
+#: prepared queries kept per store; the least recently used go first beyond this
+KEEP = 256
+
+
 def prepare(store, key: Hashable, build: Build) -> Query:
     """The query ``build(store)`` makes, compiled once per store and ``key`` (a key
     must name one question: include in it whatever changes what ``build`` builds)."""
     held = store.prepared_queries
-    query = held.get(key)
-    if query is None:
-        query = _compile(store, build)
-        with _lock:
-            query = held.setdefault(key, query)
+    with _lock:
+        query = held.get(key)
+        if query is not None:
+            held.move_to_end(key)
+            return query
+    query = _compile(store, build)
+    with _lock:
+        query = held.setdefault(key, query)
+        while len(held) > KEEP:
+            held.popitem(last=False)
     return query
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,7 +59,7 @@ class Store:
         self.path = str(path)
         self.read_only = read_only
         #: questions compiled once (:mod:`loyalist.store.prepared`), shared by the views
-        self.prepared_queries: dict = {}
+        self.prepared_queries: OrderedDict = OrderedDict()
         self.settings = settings if settings is not None else Settings.load(self.path)
         self._lock = threading.Lock()
         engine = self.settings.engine

@@ -3,6 +3,8 @@ records, and a small cache of heavy summaries that a write invalidates."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import math
 import threading
@@ -137,6 +139,31 @@ class Cache:
             return value
 
 
+def json_rows(rows: list[dict]) -> list[dict]:
+    """Rows read as Python values (:meth:`loyalist.store.prepared.Query.rows`), made
+    JSON-ready as :func:`records` makes a frame's: times as ISO text to the second,
+    NaN as null."""
+    return [{k: _json_value(v) for k, v in r.items()} for r in rows]
+
+
+def _json_value(v):
+    if v is None or isinstance(v, str | int | bool):
+        return v
+    if isinstance(v, float):
+        return None if math.isnan(v) else v
+    if isinstance(v, datetime.datetime):
+        return v.replace(tzinfo=None).isoformat(timespec="seconds")
+    if isinstance(v, datetime.date):
+        return f"{v.isoformat()}T00:00:00"
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, dict):
+        return {str(k): _json_value(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_value(x) for x in v]
+    return plain(v)
+
+
 def page(expr, limit: int, offset: int, order=None, *, count=None) -> tuple[int, pd.DataFrame]:
     """The total row count of Ibis expression ``expr`` (or of ``count``, a cheaper
     expression with as many rows) and one page of its rows."""
@@ -147,8 +174,8 @@ def page(expr, limit: int, offset: int, order=None, *, count=None) -> tuple[int,
     return total, expr.limit(limit, offset=offset).to_pyarrow().to_pandas()
 
 
-def paged(rows: pd.DataFrame, total: int, limit: int, offset: int, **extra) -> dict:
+def paged(rows: pd.DataFrame | list[dict], total: int, limit: int, offset: int, **extra) -> dict:
     """The JSON body of one page: rows, total, and where the next page starts."""
     nxt = offset + limit if offset + limit < total else None
     return {"ok": True, "total": total, "limit": limit, "offset": offset, "next_offset": nxt,
-            **extra, "rows": records(rows)}
+            **extra, "rows": rows if isinstance(rows, list) else records(rows)}
