@@ -175,6 +175,7 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
         raise DataError(f"No customer {customer_id!r} in the store.",
                         hint="Check the id (loyalist worklist lists the customers to call).")
     items = _open_of(store, customer_id)
+    open_before = set(items["item_id"])
     if no_item:
         items = items[:0]
     elif item_id is not None:
@@ -225,7 +226,7 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
     others = tuple(sorted({str(o) for i, o in zip(items["item_id"], items["owner"], strict=True)
                            if i in closed and isinstance(o, str) and mine
                            and same_person(o) != same_person(mine)}))
-    still = tuple(sorted(set(_open_of(store, customer_id)["item_id"])))
+    still = tuple(sorted(open_before - set(closed)))  # nothing else writes meanwhile (the web holds its write lock)
     return Logged(touch_id, customer_id, outcome, when, closed, attempted, still, others)
 
 

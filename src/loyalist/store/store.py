@@ -337,6 +337,17 @@ class Store:
                          "rejected": int(rej), "last_ingest": last})
         return pd.DataFrame(rows)
 
+    def derived_log(self) -> dict[str, dict]:
+        """Each derived table written so far: ``{name: {written_at, rows, note}}``."""
+        rows = self._db.execute(f"SELECT name, written_at, rows, note FROM {DERIVED}"
+                                ).fetchall() if not self._is_new() else []
+        return {n: {"written_at": w, "rows": r, "note": note} for n, w, r, note in rows}
+
+    def last_ingests(self) -> dict[str, object]:
+        """When the last ingest into each contract table finished: ``{table: time}``."""
+        return dict(self._db.execute(f"SELECT table_name, max(finished_at) FROM {INGESTS} "
+                                     "GROUP BY table_name").fetchall())
+
     def ingests(self) -> pd.DataFrame:
         """The ingest log, newest first."""
         return self._db.execute(f"SELECT * FROM {INGESTS} ORDER BY id DESC").df()

@@ -69,6 +69,13 @@ def ranked(items: ibis.Table) -> ibis.Table:
         "item_id"]) + 1, status=ibis.literal("open"))
 
 
+def _any_of(store):
+    customer_id = ibis.param("string")
+    e = events(store)
+    return e.filter(e.customer_id == customer_id).select("event").limit(1), {
+        "customer_id": customer_id}
+
+
 def _open_of(store):
     customer_id = ibis.param("string")
     return open_events(store, customer_id), {"customer_id": customer_id}
@@ -80,20 +87,36 @@ def _ranked_of(store):
     return items.filter(items.customer_id == customer_id), {"customer_id": customer_id}
 
 
+def _has_items(store, customer_id: str) -> bool:
+    """Whether the customer has any item event (most customers have none: one read of
+    the index answers them)."""
+    return bool(prepare(store, "any item of", _any_of).rows(store, customer_id=customer_id))
+
+
 def open_events_of(store, customer_id: str) -> pd.DataFrame:
     """One customer's open items (no priority), read through the index by customer with
     a query compiled once per store."""
-    return prepare(store, "open events of", _open_of).frame(store, customer_id=customer_id)
+    query = prepare(store, "open events of", _open_of)
+    if not _has_items(store, customer_id):
+        return pd.DataFrame(columns=list(query.expr.columns))
+    return query.frame(store, customer_id=customer_id)
+
+
+def ranked_open_rows(store, customer_id: str) -> list[dict]:
+    """One customer's open items with their ``priority`` among all open items (read
+    only when the customer has some) and ``status``, most urgent first, as plain rows."""
+    if open_events_of(store, customer_id).empty:
+        return []
+    rows = prepare(store, "ranked open of", _ranked_of).rows(store, customer_id=customer_id)
+    return sorted(rows, key=lambda r: r["priority"])
 
 
 def ranked_open_of(store, customer_id: str) -> pd.DataFrame:
-    """One customer's open items with their ``priority`` among all open items (which
-    are all read, unless the customer has none)."""
-    mine = open_events_of(store, customer_id)
-    if mine.empty:
-        return mine.assign(priority=pd.Series(dtype="int64"),
-                           status=pd.Series(dtype="object"))
-    return prepare(store, "ranked open of", _ranked_of).frame(store, customer_id=customer_id)
+    """:func:`ranked_open_rows` as a DataFrame."""
+    rows = ranked_open_rows(store, customer_id)
+    if rows:
+        return pd.DataFrame(rows)
+    return pd.DataFrame(columns=[*OPEN_COLUMNS, "priority", "status"])
 
 
 def history(store, item_id: str | None = None) -> pd.DataFrame:

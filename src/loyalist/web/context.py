@@ -10,10 +10,15 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Annotated
 
 import pandas as pd
+from fastapi import Query
 
 _local = threading.local()
+#: the paging parameters of every paged list
+Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page.")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")]
 
 
 def thread_store(store):
@@ -30,7 +35,7 @@ def thread_store(store):
     if view is None or view._db is None:
         view = store.view()
         view.tables = _recent(view.tables, TABLES_SECONDS)
-        view.table = _recent_tables(view.table, TABLES_SECONDS)
+        view.table = _recent_tables(view.table, TABLES_SECONDS, view.tables)
         views[id(store)] = view
     return view
 
@@ -39,22 +44,31 @@ def thread_store(store):
 TABLES_SECONDS = 2.0
 
 
-def _recent_tables(fn: Callable, seconds: float) -> Callable:
+def _recent_tables(fn: Callable, seconds: float, tables) -> Callable:
     """``store.table(name)`` remembered for ``seconds``: Ibis asks the engine for the
-    schema every time a table is named, a tenth of a customer page's time."""
+    schema every time a table is named, a tenth of a customer page's time. A table the
+    remembered list of ``tables`` lacks is looked for again (it may be new)."""
+    from loyalist.errors import UnknownTableError
+
     held: dict = {}
 
     def table(name: str, *, meta: bool = False):
         hit = held.get((name, meta))
         if hit is None or time.monotonic() - hit[0] > seconds:
-            hit = held[(name, meta)] = (time.monotonic(), fn(name, meta=meta))
+            try:
+                made = fn(name, meta=meta)
+            except UnknownTableError:
+                tables.forget()
+                made = fn(name, meta=meta)
+            hit = held[(name, meta)] = (time.monotonic(), made)
         return hit[1]
 
     return table
 
 
 def _recent(fn: Callable[[], list], seconds: float) -> Callable[[], list]:
-    """``fn()``, remembered for ``seconds`` (every page asks for the table list often)."""
+    """``fn()``, remembered for ``seconds`` (every page asks for the table list often);
+    ``.forget()`` asks again next time."""
     held: list = [0.0, None]
 
     def call():
@@ -62,6 +76,7 @@ def _recent(fn: Callable[[], list], seconds: float) -> Callable[[], list]:
             held[:] = [time.monotonic(), fn()]
         return list(held[1])
 
+    call.forget = lambda: held.__setitem__(1, None)
     return call
 
 
@@ -115,21 +130,24 @@ class Cache:
         with self._lock:
             self.version += 1
 
-    def _fresh(self, key: str):
+    def _fresh(self, key: str, ttl: float):
         with self._lock:
             hit = self._items.get(key)
-            if hit and hit[0] == self.version and time.monotonic() - hit[1] < self.ttl:
+            if hit and hit[0] == self.version and time.monotonic() - hit[1] < ttl:
                 return hit
             return None
 
-    def get(self, key: str, make: Callable[[], object]):
-        hit = self._fresh(key)
+    def get(self, key: str, make: Callable[[], object], ttl: float | None = None):
+        """The value kept under ``key``, made by ``make()`` when missing, older than
+        ``ttl`` seconds (default: the cache's) or made before the last write."""
+        ttl = self.ttl if ttl is None else min(ttl, self.ttl)
+        hit = self._fresh(key, ttl)
         if hit:
             return hit[2]
         with self._lock:
             making = self._making.setdefault(key, threading.Lock())
         with making:
-            hit = self._fresh(key)
+            hit = self._fresh(key, ttl)
             if hit:
                 return hit[2]
             version = self.version
@@ -143,10 +161,12 @@ def json_rows(rows: list[dict]) -> list[dict]:
     """Rows read as Python values (:meth:`loyalist.store.prepared.Query.rows`), made
     JSON-ready as :func:`records` makes a frame's: times as ISO text to the second,
     NaN as null."""
-    return [{k: _json_value(v) for k, v in r.items()} for r in rows]
+    return [{k: jsonable(v) for k, v in r.items()} for r in rows]
 
 
-def _json_value(v):
+def jsonable(v):
+    """A Python value (nested dicts and lists too) made JSON-ready like :func:`records`
+    makes a frame's: times as ISO text to the second, NaN as null."""
     if v is None or isinstance(v, str | int | bool):
         return v
     if isinstance(v, float):
@@ -158,9 +178,9 @@ def _json_value(v):
     if isinstance(v, decimal.Decimal):
         return float(v)
     if isinstance(v, dict):
-        return {str(k): _json_value(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
-        return [_json_value(x) for x in v]
+        return [jsonable(x) for x in v]
     return plain(v)
 
 

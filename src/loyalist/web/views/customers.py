@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import ibis
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
@@ -11,14 +9,12 @@ from pydantic import BaseModel, Field
 
 from loyalist.store.prepared import prepare
 from loyalist.web.auth import Caller, check_csrf, need
-from loyalist.web.context import json_rows, paged, plain, records, thread_store
+from loyalist.web.context import Limit, Offset, json_rows, paged, plain, thread_store
 from loyalist.web.errors import NotFoundError
 from loyalist.web.pages import customer_href, html
 from loyalist.web.writes import KINDS, OUTCOMES, log_touch
 
 router = APIRouter()
-Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page.")]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")]
 
 
 def _search(has_q: bool, scored: bool, limit: int, offset: int, count_only: bool = False):
@@ -72,10 +68,12 @@ def customer_list(store, q: str | None = None, limit: int = 50, offset: int = 0)
 
 
 def open_items_of(store, customer_id: str) -> list[dict]:
-    """The customer's open worklist items."""
-    from loyalist.decisions.worklist import open_items
+    """The customer's open worklist items, most urgent first."""
+    from loyalist.decisions.outcomes import ITEM_COLUMNS
+    from loyalist.store.worklist import ranked_open_rows
 
-    return records(open_items(store, customer_id=customer_id))
+    return json_rows([{c: r[c] for c in ITEM_COLUMNS}
+                      for r in ranked_open_rows(store, customer_id)])
 
 
 def customer_detail(store, customer_id: str) -> dict:
