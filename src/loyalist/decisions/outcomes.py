@@ -209,7 +209,7 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
         "item_id": [",".join(items["item_id"]) or None],
         "playbook": [",".join(sorted(set(items["playbook"]))) or None]})
     touch = touch.astype({c: "string" for c in touch.columns if c != "at"})
-    store.ingest("touches", touch)
+    store.append("touches", touch, source="logged outcome")
     closed, attempted = (), ()
     if len(items):
         limit = store.settings.worklist.settings.max_attempts
