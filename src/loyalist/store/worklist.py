@@ -93,19 +93,37 @@ def _has_items(store, customer_id: str) -> bool:
     return bool(prepare(store, "any item of", _any_of).rows(store, customer_id=customer_id))
 
 
+#: an open item's columns in :func:`open_events`' order
+_OPEN_ORDER = [*[c for c in OPEN_COLUMNS if c not in ("opened_at", "attempts")], "opened_at",
+               "attempts"]
+_NO_ITEMS: dict = {}
+
+
+def _none_open(columns: list[str]) -> pd.DataFrame:
+    """An empty frame of ``columns`` (made once: making one costs a millisecond)."""
+    key = tuple(columns)
+    if key not in _NO_ITEMS:
+        _NO_ITEMS[key] = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    return _NO_ITEMS[key].copy()
+
+
+def _open_rows(store, customer_id: str) -> list[dict]:
+    if not _has_items(store, customer_id):
+        return []
+    return prepare(store, "open events of", _open_of).rows(store, customer_id=customer_id)
+
+
 def open_events_of(store, customer_id: str) -> pd.DataFrame:
     """One customer's open items (no priority), read through the index by customer with
     a query compiled once per store."""
-    query = prepare(store, "open events of", _open_of)
-    if not _has_items(store, customer_id):
-        return pd.DataFrame(columns=list(query.expr.columns))
-    return query.frame(store, customer_id=customer_id)
+    rows = _open_rows(store, customer_id)
+    return pd.DataFrame(rows) if rows else _none_open(_OPEN_ORDER)
 
 
 def ranked_open_rows(store, customer_id: str) -> list[dict]:
     """One customer's open items with their ``priority`` among all open items (read
     only when the customer has some) and ``status``, most urgent first, as plain rows."""
-    if open_events_of(store, customer_id).empty:
+    if not _open_rows(store, customer_id):
         return []
     rows = prepare(store, "ranked open of", _ranked_of).rows(store, customer_id=customer_id)
     return sorted(rows, key=lambda r: r["priority"])
@@ -114,9 +132,7 @@ def ranked_open_rows(store, customer_id: str) -> list[dict]:
 def ranked_open_of(store, customer_id: str) -> pd.DataFrame:
     """:func:`ranked_open_rows` as a DataFrame."""
     rows = ranked_open_rows(store, customer_id)
-    if rows:
-        return pd.DataFrame(rows)
-    return pd.DataFrame(columns=[*OPEN_COLUMNS, "priority", "status"])
+    return pd.DataFrame(rows) if rows else _none_open([*_OPEN_ORDER, "priority", "status"])
 
 
 def history(store, item_id: str | None = None) -> pd.DataFrame:

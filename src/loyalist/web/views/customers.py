@@ -104,6 +104,21 @@ def customer_detail(store, customer_id: str) -> dict:
             "timeline": json_rows(timeline_rows(got["events"])[::-1])}
 
 
+def warm(store) -> None:
+    """Compile the queries of a search, a customer's page and an outcome's checks (each
+    once per store) on the first customer, before any visitor asks."""
+    from loyalist.store.lookups import is_customer, knows_customer
+
+    first = store.table("customers").id.min().execute()
+    if first is None:
+        return
+    customer_list(store, first[:-1] or first, 20, 0)
+    customer_list(store, first[:-1] or first, 50, 0)
+    customer_detail(store, first)
+    is_customer(store, first)
+    knows_customer(store, first)
+
+
 @router.get("/api/customers", tags=["customers"])
 def api_customers(request: Request, q: str | None = Query(None, max_length=200),
                   limit: Limit = 50, offset: Offset = 0,
