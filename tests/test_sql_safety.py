@@ -29,7 +29,7 @@ REVIEWED = {
     "store/ingest.py": {"run_ingest", "_ingest", "_stage", "_assign_keys", "_add_attributes",
                         "_merge", "_raw_struct", "_store_rejects", "write_rejects_file",
                         "_diagnose", "_attribute_types", "check_date_formats", "_staged",
-                        "append_rows", "_refused"},
+                        "append_rows", "_refused", "_bound_rows"},
     "store/parsing.py": {"text", "shown", "number", "settle_date_order", "timestamp",
                          "timestamp_reason", "column_sql", "infer_attribute_type",
                          "attribute_sql"},

@@ -410,7 +410,7 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
     if extra:
         raise IngestError(f"{table} has no column {', '.join(map(repr, extra))}.",
                           hint=f"{table} has: {', '.join(contract.names)}.")
-    src = read_source(con, frame, name="_loyalist_append")
+    src, values = _bound_rows(frame)
     chosen = {c.name: c.name for c in contract.columns if c.name in src.columns}
     opts = Options()
     sqls = [parsing.column_sql(c, c.name, src.types[c.name], opts)
@@ -424,9 +424,10 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
         inserted = con.execute(
             f"INSERT INTO {target} ({cols}, _key, _ingest_id, _line) SELECT {cols}, _key, "
             f"{int(ingest_id)}, _line FROM ({staged}) s WHERE s._key IS NOT NULL AND NOT "
-            f"EXISTS (SELECT 1 FROM {target} t WHERE t._key = s._key)").fetchall()[0][0]
+            f"EXISTS (SELECT 1 FROM {target} t WHERE t._key = s._key)", values
+        ).fetchall()[0][0]
         if inserted != len(frame):
-            raise IngestError(_refused(con, staged, out_names, table),
+            raise IngestError(_refused(con, staged, values, out_names, table),
                               hint="Nothing was written; check the row.")
         con.execute(
             f"INSERT INTO {INGESTS} VALUES (?, ?, ?, 'rows', now()::TIMESTAMP - "
@@ -442,13 +443,43 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
                         rejected=0, seconds=time.perf_counter() - started)
 
 
-def _refused(con, staged: str, out_names, table: str) -> str:
+def _bound_rows(frame) -> tuple[Source, list]:
+    """A few rows as a source whose values are bound parameters (``$1``, ``$2``...), each
+    cast to the type of its column: no Arrow table, view or DESCRIBE on the way."""
+    import pandas as pd
+
+    types, columns = {}, [str(c) for c in frame.columns]
+    for c in columns:
+        kind = frame[c].dtype.kind
+        types[c] = {"M": "TIMESTAMP", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE",
+                    "b": "BOOLEAN"}.get(kind, "VARCHAR")
+    values, rows = [], []
+    for line, row in enumerate(frame.itertuples(index=False, name=None), start=1):
+        cells = [str(line)]
+        for c, v in zip(columns, row, strict=True):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                v = None
+            elif types[c] == "TIMESTAMP":
+                v = pd.Timestamp(v).to_pydatetime()
+            elif types[c] == "VARCHAR":
+                v = str(v)
+            elif hasattr(v, "item"):
+                v = v.item()
+            values.append(v)
+            cells.append(f"CAST(${len(values)} AS {types[c]})")
+        rows.append(f"({', '.join(cells)})")
+    name = (f"(VALUES {', '.join(rows)}) AS _loyalist_append(_line, "
+            f"{', '.join(q(c) for c in columns)})")
+    return Source(name, "rows", "rows", columns, types), values
+
+
+def _refused(con, staged: str, values: list, out_names, table: str) -> str:
     """Why a row could not be appended: the first rule it breaks, or its id taken."""
     reasons = " UNION ALL ".join(
         f"SELECT _line, {lit(n)} AS col, {_reason_col(n)} AS reason FROM ({staged}) s "
         f"WHERE {_reason_col(n)} IS NOT NULL" for n in out_names)
-    first = con.execute(f"SELECT _line, col, reason FROM ({reasons}) ORDER BY _line LIMIT 1"
-                        ).fetchall()
+    first = con.execute(f"SELECT _line, col, reason FROM ({reasons}) ORDER BY _line LIMIT 1",
+                        values).fetchall()
     if first:
         line, col, reason = first[0]
         return f"Row {line} cannot be added to {table}: {col}: {reason}."
