@@ -104,7 +104,9 @@ def test_older_store_is_migrated_and_keeps_its_data(tmp_path):
         assert s.schema_version() == migrations.SCHEMA_VERSION
         req = s.table("requests").execute()
         assert req["id"].tolist() == ["r1"] and "parent_id" in req.columns
-        s.write_derived("scores", pd.DataFrame({"customer_id": ["c1"], "risk": [0.5]}))
+        s.write_derived("scores", pd.DataFrame({"customer_id": ["c1"], "p_leave": [0.5],
+                                                "as_of": pd.Timestamp("2021-02-01"),
+                                                "model_id": [1]}))
         assert "scores" in s.tables()
 
 

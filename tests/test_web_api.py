@@ -643,6 +643,28 @@ def test_overview_json_twin_matches_the_store(site):
     assert f"<b>{body['risk']['expected_leavers']:,.0f}</b>" in page.text
 
 
+def test_overview_figures_are_as_of_their_refresh_and_follow_an_upload(site, customer_id):
+    from loyalist.decisions.worklist import open_items
+
+    with site.client("viewer") as c:
+        body = c.get("/api/overview").json()
+        page = c.get("/").text
+    assert body["stale"] == []
+    for part in ("retention", "service", "nps"):
+        assert body[part]["as_of"] and body[part]["refreshed_at"], part
+    assert page.count("refreshed") >= 3 and 'id="work-now"' in page
+    assert body["work"]["open_items"] == len(open_items(site.store))
+    with site.client("admin") as c:
+        r = c.post("/api/ingest/feedback", json={"rows": [{
+            "id": "F-overview-1", "customer_id": customer_id, "answered_at": "2023-12-30",
+            "nps": "10"}]})
+        assert r.status_code == 201, r.text
+    with site.client("viewer") as c:
+        after = c.get("/api/overview").json()
+    assert after["nps"]["answers"] == body["nps"]["answers"] + 1
+    assert after["nps"]["refreshed_at"] > body["nps"]["refreshed_at"]
+
+
 def test_metrics_twin_is_the_retention_metrics(site):
     from loyalist.features.retention import loss_rates
 

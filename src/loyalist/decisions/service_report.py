@@ -90,12 +90,13 @@ def business_hours_summary(facts, as_of, calendar) -> dict:
 
 
 def service_report(store, as_of=None, *, since=None, policy: ServicePolicy | None = None,
-                   calendar=None, sample: int = 20_000) -> ServiceReport:
+                   calendar=None, sample: int = 20_000, brief: bool = False) -> ServiceReport:
     """Compute the service report from the store's requests (and orders).
 
     ``policy`` and ``calendar`` default to the store's settings (``[service]`` and
     ``[calendar]``). With a :class:`~loyalist.settings.BusinessCalendar`, response times
-    and target breaches are also counted in working hours.
+    and target breaches are also counted in working hours. ``brief`` computes only the
+    summary and the monthly table (what the overview shows).
     """
     policy = policy or store.settings.service
     calendar = calendar if calendar is not None else store.settings.calendar
@@ -115,12 +116,12 @@ def service_report(store, as_of=None, *, since=None, policy: ServicePolicy | Non
     # a self-join) once, in the engine, instead of once per table
     facts = facts.cache()
     try:
-        return _report(store, facts, as_of, since, policy, calendar, sample)
+        return _report(store, facts, as_of, since, policy, calendar, sample, brief)
     finally:
         facts.release()
 
 
-def _report(store, facts, as_of, since, policy, calendar, sample) -> ServiceReport:
+def _report(store, facts, as_of, since, policy, calendar, sample, brief) -> ServiceReport:
     if facts.count().execute() == 0:
         raise DataError("No requests to report on before " + str(as_of.date()) +
                         (f" since {since}" if since else "") + ".",
@@ -134,7 +135,7 @@ def _report(store, facts, as_of, since, policy, calendar, sample) -> ServiceRepo
         summary.update(business_hours_summary(facts, as_of, calendar))
     summary["as_of"] = str(as_of)
     by = {}
-    for dim in ("team", "channel", "category", "agent"):
+    for dim in () if brief else ("team", "channel", "category", "agent"):
         by[dim] = (facts.group_by(dim).aggregate(**metrics).order_by(ibis.desc("requests"))
                    .to_pandas().set_index(dim))
     monthly = facts.group_by("month").aggregate(**metrics).order_by("month").to_pandas()
@@ -147,6 +148,9 @@ def _report(store, facts, as_of, since, policy, calendar, sample) -> ServiceRepo
                  .to_pandas().set_index("misrouted")["m"])
         summary["misrouting_delay_h"] = float(delay.get(True, float("nan"))
                                               - delay.get(False, float("nan")))
+    if brief:
+        return ServiceReport(as_of=as_of, since=pd.Timestamp(since) if since else None,
+                             summary=summary, monthly=monthly, misrouting_matrix=matrix)
     open_ = facts.filter(facts.unanswered)
     bucket = ibis.cases(*[((open_.age_s >= lo * DAY) & (open_.age_s < hi * DAY), label)
                           for lo, hi, label in AGE_BUCKETS])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, StoreLockedError, UnknownTableError
 from loyalist.settings import Settings
 from loyalist.store import migrations
-from loyalist.store.ingest import IngestResult, run_ingest
+from loyalist.store.ingest import IngestResult, append_rows, run_ingest
 from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
 from loyalist.store.sql import q
 
@@ -57,6 +58,8 @@ class Store:
                  lock_timeout: float = 5.0, settings: Settings | None = None):
         self.path = str(path)
         self.read_only = read_only
+        #: questions compiled once (:mod:`loyalist.store.prepared`), shared by the views
+        self.prepared_queries: OrderedDict = OrderedDict()
         self.settings = settings if settings is not None else Settings.load(self.path)
         self._lock = threading.Lock()
         engine = self.settings.engine
@@ -180,6 +183,19 @@ class Store:
         finally:
             con.close()
 
+    def append(self, table: str, rows: pd.DataFrame, *, source: str = "data frame"
+               ) -> IngestResult:
+        """Append rows made by code (each with its own ``id``) to contract table
+        ``table`` by the ingest's rules, in one transaction; a row that breaks a rule is
+        an error and nothing is written (no quarantine). Much cheaper than
+        :meth:`ingest` for a few rows: an outcome logged from the app is one."""
+        get_table(table)
+        con = self.cursor()
+        try:
+            return append_rows(con, table, rows, source=source)
+        finally:
+            con.close()
+
     @property
     def rejects_dir(self) -> Path:
         if self.path == ":memory:":
@@ -232,6 +248,9 @@ class Store:
             try:
                 for sql in statements(src):
                     con.execute(sql)
+                column = migrations.customer_column(declared.names)
+                if column:
+                    migrations.index_by_customer(con, name, column)
                 n = con.execute(f"SELECT count(*) FROM {q(name)}").fetchall()[0][0]
                 con.execute(f"INSERT OR REPLACE INTO {DERIVED} (name, written_at, rows, note, "
                             "stale) VALUES (?, now()::TIMESTAMP, ?, ?, false)", [name, n, note])
@@ -344,6 +363,17 @@ class Store:
             rows.append({"table": t.name, "rows": n, "from": lo, "to": hi, "ingests": ing,
                          "rejected": int(rej), "last_ingest": last})
         return pd.DataFrame(rows)
+
+    def derived_log(self) -> dict[str, dict]:
+        """Each derived table written so far: ``{name: {written_at, rows, note}}``."""
+        rows = self._db.execute(f"SELECT name, written_at, rows, note FROM {DERIVED}"
+                                ).fetchall() if not self._is_new() else []
+        return {n: {"written_at": w, "rows": r, "note": note} for n, w, r, note in rows}
+
+    def last_ingests(self) -> dict[str, object]:
+        """When the last ingest into each contract table finished: ``{table: time}``."""
+        return dict(self._db.execute(f"SELECT table_name, max(finished_at) FROM {INGESTS} "
+                                     "GROUP BY table_name").fetchall())
 
     def ingests(self) -> pd.DataFrame:
         """The ingest log, newest first."""

@@ -31,13 +31,17 @@ def score(
     top: int = typer.Option(15, help="How many of the riskiest to print."),
     store: str = STORE,
 ) -> None:
-    """Score every active customer: P(leave), the whispers behind it, and alerts."""
+    """Score every active customer: P(leave), the whispers behind it, and alerts; then
+    refresh the overview's figures (loss rates, cohorts, service, NPS, value at risk)."""
+    from loyalist.decisions.overview import refresh
     from loyalist.decisions.scoring import score as run_score
 
     with loyalist.connect(store) as s, _progress() as bar:
         task = bar.add_task("starting")
         run = run_score(s, as_of, mode=mode, horizon=horizon,
                         progress=lambda m: bar.update(task, description=m))
+        # the overview's figures (loss rates, cohorts, service, NPS, value at risk)
+        refresh(s, progress=lambda m: bar.update(task, description=m))
     sc = run.scores
     out.print(f"Scored {len(sc):,} customers as of {run.as_of:%Y-%m-%d} (model #{run.model_id}, "
               f"{run.mode}, horizon {run.horizon} days). Expected to leave: "
