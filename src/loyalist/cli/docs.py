@@ -58,11 +58,28 @@ Every command takes `--help`. Commands that work on a store take `--store PATH`
 settings in `loyalist.toml` next to the store apply (see [settings.md](settings.md)),
 and options given on the command line override them for that run.
 
-Errors print one line saying what went wrong and one saying what to do next, without a
-traceback. Exit codes: 0 success; 1 an error; 2 a usage mistake or bad input (unknown
-table, missing file, bad mapping or setting); 3 an ingest that accepted no row; 4 a store
-that is busy or newer than this Loyalist; 5 not allowed.
+Errors print one line saying what went wrong and one saying what to do next (`Error:`
+and `Next step:`), without a traceback. A usage mistake (an unknown option, a missing
+argument) exits with 2; every other error is one of `loyalist.errors` (the same classes
+the Python API raises), each with its exit code:
+
+| exit code | error | when |
+|---|---|---|
 """
+
+
+def _errors() -> str:
+    import inspect
+
+    from loyalist import errors
+    from loyalist.settings import _declare
+
+    rows = [(cls.exit_code, name, " ".join((cls.__doc__ or "").split()).replace("``", "`"))
+            for module in (errors, _declare)
+            for name, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, errors.LoyalistError) and cls.__module__ == module.__name__]
+    return "".join(f"| {code} | `{name}` | {_flat(doc)} |\n" for code, name, doc in
+                   sorted(rows, key=lambda r: (r[0], r[1] != "LoyalistError", r[1])))
 
 
 def _flat(text: str | None) -> str:
@@ -111,7 +128,7 @@ def _params(cmd, ctx) -> tuple[list, list]:
 
 
 def render_cli(app=None) -> str:
-    parts = [CLI_INTRO]
+    parts = [CLI_INTRO, _errors()]
     commands = cli_commands(app)
     parts.append("\n| command | what it does |\n|---|---|\n")
     for words, cmd, _ctx in commands:
