@@ -252,7 +252,8 @@ class ChurnModel:
         M = X[self.feature_names_].copy()
         for c in self.feature_names_:
             if c in self.categories_:
-                M[c] = pd.Categorical(M[c].astype("string").astype(object),
+                v = M[c].astype("string").astype(object)  # unseen values: missing
+                M[c] = pd.Categorical(v.where(v.isin(self.categories_[c])),
                                       categories=self.categories_[c])
             else:
                 M[c] = pd.to_numeric(M[c], errors="coerce").astype("float64")
