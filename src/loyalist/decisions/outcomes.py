@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from loyalist.contract.moments import moment
 from loyalist.errors import DataError, PermissionDeniedError
 from loyalist.store.lookups import knows_customer
 from loyalist.store.worklist import (
@@ -54,7 +55,7 @@ def open_items(store, *, owner: str | None = None, playbook: str | None = None,
         if value is not None:
             o = o.filter(o[col] == value)
     if due_before is not None:
-        o = o.filter(o.due_at < pd.Timestamp(due_before).to_pydatetime())
+        o = o.filter(o.due_at < moment(due_before, "due_before").to_pydatetime())
     return o.order_by("priority").to_pandas()[ITEM_COLUMNS]
 
 
@@ -145,16 +146,7 @@ def _when(at) -> pd.Timestamp:
     now = pd.Timestamp.now("UTC").tz_localize(None)
     if at is None:
         return now
-    try:
-        when = pd.Timestamp(at)
-    except (ValueError, TypeError, OverflowError):
-        when = pd.NaT
-    if pd.isna(when):
-        raise DataError(f"Cannot read the time {str(at)[:60]!r}.",
-                        hint="Give a date and time as YYYY-MM-DD or YYYY-MM-DD HH:MM "
-                        "(ISO 8601), or leave it out for now.")
-    if when.tzinfo is not None:
-        when = when.tz_convert("UTC").tz_localize(None)
+    when = moment(at, "the time")
     if when > now + FUTURE_TOLERANCE:
         raise DataError(f"The contact is dated {when:%Y-%m-%d %H:%M}, in the future.",
                         hint="Log a contact when it has happened; leave the time out for now.")
@@ -197,8 +189,9 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
                    else f"is not an item of customer {customer_id}" if len(hist)
                    else "does not exist")
             raise DataError(f"Item {item_id!r} {why}.",
-                            hint="See the open items with loyalist worklist --customer ID, or "
-                            "log without --item.")
+                            hint=f"Open items of {customer_id}: "
+                            f"{', '.join(sorted(items['item_id'])) or 'none'}; or log "
+                            "without --item.")
         items = items[items["item_id"] == item_id]
     elif len(items) > 1:
         listed = "; ".join(f"{r.item_id} ({r.playbook}, {r.owner or 'unassigned'})"

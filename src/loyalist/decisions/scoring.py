@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist.contract.derived import MUST_DO
+from loyalist.contract.moments import moment
 from loyalist.decisions.whispers import families, whispers
 from loyalist.errors import DataError
 from loyalist.features.builder import FeatureSpec, available
@@ -162,12 +163,12 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
           progress: Callable[[str], None] | None = None) -> ScoreRun:
     """Train on the past, score the customers active at ``as_of``, save everything."""
     step = progress or (lambda _m: None)
+    as_of = moment(as_of) if as_of is not None else default_as_of(store)
     mode = choose_mode(store, mode)
     notes = []
     if horizon is None:
         horizon = suggest_horizon(store.table("orders")) if mode == "lapse" else 90
         notes.append(f"horizon {horizon} days (from the customers' own order gaps)")
-    as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(store)
     last_train = as_of - pd.Timedelta(days=horizon)
     dates = sorted(last_train - pd.Timedelta(days=spacing_days * k) for k in range(n_train_dates))
     train = design(store, dates, mode=mode, horizon=horizon, spec=spec, progress=step)

@@ -14,6 +14,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from loyalist.contract.moments import moment
 from loyalist.errors import DataError
 from loyalist.features.labels import latest_timestamp
 from loyalist.features.service import (
@@ -101,7 +102,7 @@ def service_report(store, as_of=None, *, since=None, policy: ServicePolicy | Non
     policy = policy or store.settings.service
     calendar = calendar if calendar is not None else store.settings.calendar
     requests = store.table("requests")
-    as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(store)
+    as_of = moment(as_of) if as_of is not None else default_as_of(store)
     facts = request_facts(requests, as_of.to_pydatetime(), policy)
     cb = link_callbacks(requests, as_of.to_pydatetime(), policy=policy)
     facts = facts.left_join(cb.select("id", cb_flag=ibis.literal(True)), "id").drop("id_right")
@@ -111,7 +112,7 @@ def service_report(store, as_of=None, *, since=None, policy: ServicePolicy | Non
         facts = facts.mutate(expected_team=expected,
                              misrouted=(expected.notnull() & (facts.team != expected)))
     if since is not None:
-        facts = facts.filter(facts.opened_at >= _ts(pd.Timestamp(since).to_pydatetime()))
+        facts = facts.filter(facts.opened_at >= _ts(moment(since, "since").to_pydatetime()))
     # every table below reads the same facts: compute them (and the call-back links,
     # a self-join) once, in the engine, instead of once per table
     facts = facts.cache()

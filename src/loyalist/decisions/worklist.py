@@ -33,6 +33,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from loyalist.contract.moments import moment
 from loyalist.decisions.outcomes import (
     CLOSING,
     item_history,
@@ -419,7 +420,7 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     _need(store, "scores")
     if as_of is None:
         as_of = store.table("scores").as_of.max().execute()
-    as_of = pd.Timestamp(as_of)
+    as_of = moment(as_of)
     people, alerts, top = _people(store, as_of)
     helps = helps_factors(store, pbs, as_of)
     items, cooling, live, today = _state(store, as_of, st)

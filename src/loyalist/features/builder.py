@@ -146,7 +146,7 @@ def build_features(store, as_of, spec: FeatureSpec | None = None, *,
 
         raise DataError("The store holds no customers, orders, subscriptions or requests.",
                         hint="Ingest an export first, or run loyalist demo.")
-    base = ibis.union(*ids, distinct=True)
+    base = ibis.union(*ids, distinct=True) if len(ids) > 1 else ids[0].distinct()
     if have["orders"]:
         base = _join(base, purchase_features(store.table("orders"), as_of, spec.windows))
     if have["requests"]:

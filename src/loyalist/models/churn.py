@@ -119,9 +119,9 @@ class _TreePaths:
             stack = [(root, ())]
             while stack:
                 node, path = stack.pop()
-                if "leaf_index" in node:
+                if "left_child" not in node:  # a leaf (a tree of one leaf has no index)
                     for f, d in path:
-                        feature.append((self.offsets[k] + node["leaf_index"], f))
+                        feature.append((self.offsets[k] + node.get("leaf_index", 0), f))
                         delta.append(d)
                     continue
                 for side in ("left_child", "right_child"):
@@ -135,7 +135,7 @@ class _TreePaths:
     @classmethod
     def _expect(cls, node) -> float:
         """Expected score under ``node`` (stored on each node as ``_e``)."""
-        if "leaf_index" in node:
+        if "left_child" not in node:
             node["_e"], node["_n"] = node["leaf_value"], max(node.get("leaf_count", 1), 1)
             return node["_e"]
         left, right = node["left_child"], node["right_child"]
@@ -252,7 +252,8 @@ class ChurnModel:
         M = X[self.feature_names_].copy()
         for c in self.feature_names_:
             if c in self.categories_:
-                M[c] = pd.Categorical(M[c].astype("string").astype(object),
+                v = M[c].astype("string").astype(object)  # unseen values: missing
+                M[c] = pd.Categorical(v.where(v.isin(self.categories_[c])),
                                       categories=self.categories_[c])
             else:
                 M[c] = pd.to_numeric(M[c], errors="coerce").astype("float64")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from loyalist.contract.moments import moment
 from loyalist.errors import ConvergenceError, DataError
 from loyalist.features.builder import FeatureSpec, available, feature_frame, prepare
 from loyalist.features.labels import (
@@ -76,6 +77,9 @@ def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = 
            labelled: bool = True, progress: Callable[[str], None] | None = None
            ) -> pd.DataFrame:
     """Features (and labels) of the eligible customers at each date, stacked."""
+    if horizon <= 0:
+        raise DataError(f"The horizon must be a positive number of days; got {horizon}.",
+                        hint="Pass e.g. --horizon 90, or leave it out to have it suggested.")
     step = progress or (lambda _m: None)
     frames = []
     dates = list(dates)
@@ -167,7 +171,7 @@ def default_dates(store, horizon: int, eval_date=None, n_train_dates: int = 4,
     """Evaluation date (default: as late as the data still shows its outcome) and the
     training dates before it whose outcomes were known by then."""
     end = observed_until(store).normalize()
-    e = pd.Timestamp(eval_date) if eval_date is not None else end - pd.Timedelta(days=horizon)
+    e = moment(eval_date, "eval_date") if eval_date is not None else end - pd.Timedelta(days=horizon)
     if e + pd.Timedelta(days=horizon) > end + pd.Timedelta(days=1):
         raise DataError(f"The outcome of {e.date()} is not known yet: the data ends "
                         f"{end.date()} and the horizon is {horizon} days.",
@@ -276,7 +280,7 @@ def snapshot_cv(store, label: str = "churn", folds: int = 5, random_state: int =
         m = ChurnModel(**params).fit(X.iloc[tr], y.iloc[tr])
         pred[te] = m.predict_proba(X.iloc[te])
         rows.append({"fold": k + 1, **evaluate(y.iloc[te], pred[te])})
-    metrics = pd.DataFrame(rows).set_index("fold")
+    metrics = pd.DataFrame(rows).set_index("fold").astype(float)  # a mean row of counts
     metrics.loc["mean"] = metrics.mean()
     final = ChurnModel(**params).fit(X, y)
     return SnapshotResult(label=label, metrics=metrics, calibration=calibration_table(y, pred),

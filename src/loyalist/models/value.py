@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from loyalist.contract.moments import moment
 from loyalist.errors import ConvergenceError, DataError
 from loyalist.features.rfm import rfm_summary
 from loyalist.models._transactions import BoundaryWarning
@@ -191,11 +191,11 @@ def fit_value(
     if not spend_known:
         cols["amount_col"] = amount_col if amount_col in orders.columns else None
     lo, hi = _date_range(orders, date_col)
-    obs_end = hi if observation_end is None else dt.date.fromisoformat(str(observation_end)[:10])
+    obs_end = hi if observation_end is None else moment(observation_end, "observation_end").date()
     if calibration_end is None:
         cal_end = lo + (obs_end - lo) * 2 // 3
     else:
-        cal_end = dt.date.fromisoformat(str(calibration_end)[:10])
+        cal_end = moment(calibration_end, "calibration_end").date()
     if not lo < cal_end < obs_end:
         raise DataError(
             f"calibration_end {cal_end} must fall between the first order day {lo} and the "

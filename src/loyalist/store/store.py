@@ -83,6 +83,7 @@ class Store:
         self.ibis = ibis.duckdb.from_connection(self._db)
 
     def _open(self, config, lock_timeout) -> duckdb.DuckDBPyConnection:
+        _check_store_file(self.path)
         deadline = time.monotonic() + lock_timeout
         while True:
             try:
@@ -94,7 +95,9 @@ class Store:
                         raise DataError(f"No store at {self.path}.",
                                         hint="Run `loyalist ingest` or `loyalist demo` first, "
                                         "or pass --store.") from None
-                    raise
+                    raise DataError(f"Cannot open the store {self.path}: {text}",
+                                    hint="The file may be damaged or cut short: restore it "
+                                    "from a backup, or pass another --store.") from None
                 if time.monotonic() > deadline:
                     holder = _LOCK_RE.search(text)
                     raise StoreLockedError(
@@ -409,3 +412,21 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.path!r})"
+
+
+def _check_store_file(path: str) -> None:
+    """A user's --store that is a folder or some other file (an export given in the wrong
+    place) is refused before DuckDB opens it: DuckDB would read it, or write nowhere."""
+    if path == ":memory:":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise DataError(f"The store {path} is a folder.",
+                        hint=f"Give the store's file, e.g. --store {p / 'loyalist.duckdb'}.")
+    if p.is_file() and p.stat().st_size > 0:
+        with p.open("rb") as f:
+            head = f.read(12)
+        if head[8:12] != b"DUCK":
+            raise DataError(f"{path} is not a Loyalist store (a DuckDB file).",
+                            hint="Pass the store with --store (e.g. loyalist.duckdb); an export "
+                            "to load goes after the table: loyalist ingest orders FILE.")
