@@ -8,6 +8,7 @@ after it. The baselines are scored on exactly the same customers and dates.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from loyalist.features.labels import (
     suggest_horizon,
 )
 from loyalist.features.rfm import rfm_summary
+from loyalist.models._transactions import BoundaryWarning
 from loyalist.models.bgnbd import BGNBD
 from loyalist.models.churn import ChurnModel
 
@@ -42,7 +44,9 @@ def btyd_features(orders, as_of, horizon_days: float, max_fit: int = 200_000,
         return pd.DataFrame(columns=["customer_id", "p_alive", "expected_purchases"])
     fit = s.sample(max_fit, random_state=random_state) if len(s) > max_fit else s
     try:
-        m = BGNBD().fit(fit["frequency"], fit["recency"], fit["T"])
+        with warnings.catch_warnings():  # a boundary fit is an answer here, not news
+            warnings.simplefilter("ignore", BoundaryWarning)
+            m = BGNBD().fit(fit["frequency"], fit["recency"], fit["T"])
         p = m.predict_p_alive(s["frequency"], s["recency"], s["T"])
         e = m.predict_purchases(horizon_days / 7.0, s["frequency"], s["recency"], s["T"])
     except ConvergenceError:
