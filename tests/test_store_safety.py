@@ -55,6 +55,7 @@ def test_sigkill_mid_ingest_leaves_store_as_before(tmp_path):
                 proc.send_signal(signal.SIGKILL)
                 break
         proc.wait()
+        proc.stdout.close()
         killed_in.append(proc.returncode)
         with loyalist.connect(db) as s:
             assert s.table("orders").count().execute() == 1_000

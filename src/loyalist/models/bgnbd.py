@@ -251,7 +251,7 @@ class _BetaGeometricNBD(TransactionModel):
         alive = np.exp(betaln(a, b + n + o) - lb + log_nb)
         dead_ok = (n + o) > 0
         tail = np.where(n > 0, betainc(np.maximum(n, 1.0), r, q), 1.0)  # P(NB count >= n)
-        dead = np.where(dead_ok, np.exp(betaln(a + 1, np.where(dead_ok, b + n + o - 1, 1.0)) - lb),
+        dead = np.where(dead_ok, np.exp(betaln(a + 1, np.where(dead_ok, b + n + o - 1, b)) - lb),
                         0.0) * tail
         return alive + dead
 
