@@ -34,6 +34,7 @@ from loyalist.settings._declare import (
     suggest,
 )
 from loyalist.settings.calendar import BusinessCalendar
+from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
 from loyalist.settings.worklist import (
     Playbooks,
@@ -94,7 +95,8 @@ class WebSettings:
 
 #: section name -> (attribute of Settings, the dataclass declaring its keys)
 SECTIONS = {"service": ServicePolicy, "calendar": None, "worklist": WorklistSettings,
-            "report": ReportSettings, "engine": EngineSettings, "web": WebSettings}
+            "report": ReportSettings, "engine": EngineSettings, "web": WebSettings,
+            "relationship": RelationshipSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -113,6 +115,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    relationship: RelationshipSettings = field(default_factory=RelationshipSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -325,6 +328,6 @@ def _plain(v):
     return v
 
 
-__all__ = ["BusinessCalendar", "EngineSettings", "Playbooks", "ReportSettings",
-           "ServicePolicy", "Settings", "SettingsError", "WebSettings", "WorklistSettings",
+__all__ = ["BusinessCalendar", "EngineSettings", "Playbooks", "RelationshipSettings",
+           "ReportSettings", "ServicePolicy", "Settings", "SettingsError", "WebSettings", "WorklistSettings",
            "load_playbooks", "locate"]
