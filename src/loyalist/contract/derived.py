@@ -23,6 +23,10 @@ ALERT_KINDS = ("unanswered_request", "repeated_contact", "cancel_words", "compet
 #: alerts that are service the customer is owed: listed first, never held out
 MUST_DO = ("unanswered_request", "repeated_contact", "not_acknowledged", "not_followed_up",
            "detractor")
+#: the relationship segments (``relationship_segments.relationship_segment``): the four
+#: with an action, then the rest
+RELATIONSHIP_SEGMENTS = ("loyal advocate", "at-risk promoter", "silent promoter", "detractor",
+                         "passive", "silent")
 
 
 def _c(name: str, type: str, description: str, required: bool = True) -> Column:
@@ -126,8 +130,8 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                    False),
                 _c("p_gone_quiet", "float", "P(gone quiet): no sign of life since their "
                    "orders stopped, though they still look active.", False),
-                _c("relationship_segment", "string", "loyal advocate, at-risk promoter, "
-                   "silent promoter or detractor."),
+                _c("relationship_segment", "string", "One of: " + ", ".join(
+                    RELATIONSHIP_SEGMENTS) + "."),
                 _c("at_risk_threshold", "float", "The P(leave) from which a promoter is at "
                    "risk.", False),
                 _c("why", "string", "Why, in words.", False),

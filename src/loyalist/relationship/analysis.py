@@ -15,7 +15,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from loyalist.contract.survey import Survey, resolve_survey
+from loyalist.contract.survey import Survey
 from loyalist.errors import DataError
 from loyalist.relationship.answers import (
     AnswerCheck,
@@ -23,6 +23,7 @@ from loyalist.relationship.answers import (
     construct_scores,
     responses,
     scored,
+    survey_of,
 )
 from loyalist.relationship.behaviour import behaviour_after
 from loyalist.relationship.drivers import DriverResult, key_drivers
@@ -151,14 +152,13 @@ def analyse(store, survey=None, *, settings: RelationshipSettings | None = None,
     quiet) from :func:`~loyalist.relationship.leaving.p_leave`.
     """
     cfg = settings or rules or _store_settings(store)
-    if survey is None:
-        store_settings = getattr(store, "settings", None)
-        survey = cfg.survey_path(getattr(store_settings, "path", None))
+    if survey is None and cfg.survey:
+        survey = cfg.survey_path(getattr(getattr(store, "settings", None), "path", None))
     by = cfg.by if by is None else by
     n_boot = cfg.boot if n_boot is None else n_boot
     horizon_days = cfg.behaviour_horizon_days if horizon_days is None else horizon_days
     step = progress or (lambda _m: None)
-    survey = resolve_survey(survey)
+    survey = survey_of(store, survey)
     notes: list[str] = []
     step("checking the answers")
     check = check_answers(store, survey)

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from loyalist.contract.derived import RELATIONSHIP_SEGMENTS
 from loyalist.errors import DataError
 from loyalist.settings.relationship import RelationshipSettings
 
-SEGMENTS = ("loyal advocate", "at-risk promoter", "silent promoter", "detractor")
+#: the four segments with an action (the others: passive, silent)
+SEGMENTS = RELATIONSHIP_SEGMENTS[:4]
 
 
 @dataclass(frozen=True)

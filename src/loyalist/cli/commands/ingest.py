@@ -36,8 +36,8 @@ def ingest(
     format: str = typer.Option(None, help="csv, parquet, json or excel (from the extension "
                                "if not given)."),
     survey: Path = typer.Option(None, "--survey", help="survey_answers only: the survey "
-                                "definition (TOML) to check answers against (default: the "
-                                "relationship survey)."),
+                                "definition (TOML) to check answers against (default: "
+                                "[relationship] survey, else the relationship survey)."),
     store: str = STORE,
 ) -> None:
     """Load an export into the store: validated, all-or-nothing, without duplicates."""
@@ -45,8 +45,11 @@ def ingest(
     definition = None
     if table == "survey_answers":
         from loyalist.contract.survey import load_survey
+        from loyalist.settings import Settings
 
-        definition = load_survey(survey)
+        settings = Settings.load(store)  # default: the [relationship] survey
+        definition = load_survey(survey if survey is not None
+                                 else settings.relationship.survey_path(settings.path))
     if not source.exists():
         raise SourceError(f"File not found: {str(source)!r}.",
                           hint=f"Check the path (the current folder is {Path.cwd()}).")
