@@ -2,7 +2,7 @@
 default playbooks for at-risk promoters, silent promoters and detractors of the last
 ``loyalist relationship`` run, and playbook mistakes are named.
 
-Generator settings: ``make_business(n_customers=1200, months=24, seed=6,
+Generator settings: ``make_business(n_customers=2000, months=24, seed=6,
 survey=SurveySettings())`` (the relationship survey as shipped). The worklist's own
 rules are tested in test_worklist.py, so the store gets its stand-in scores; the
 segments come from a real ``analyse`` run.
@@ -32,7 +32,7 @@ PLAYBOOKS = {"call_at_risk_promoter": "at-risk promoter", "hear_out_detractor": 
 
 @pytest.fixture(scope="module")
 def worked(tmp_path_factory):
-    b = make_business(n_customers=1200, months=24, seed=6, survey=SurveySettings())
+    b = make_business(n_customers=2000, months=24, seed=6, survey=SurveySettings())
     path = tmp_path_factory.mktemp("relwl") / "s.duckdb"
     with loyalist.connect(path) as s:
         for name in TABLES:

@@ -204,6 +204,8 @@ def test_only_the_settings_package_reads_loyalist_toml():
     pkg = Path(loyalist.__file__).parent
     readers = [p.relative_to(pkg).as_posix() for p in pkg.rglob("*.py")
                if "tomllib" in p.read_text(encoding="utf-8")]
-    # shipped TOML data (cue words) and --map files keep their own loaders
-    assert sorted(readers) == ["contract/config.py", "features/cues.py", "settings/__init__.py",
-                               "settings/worklist.py", "store/mapping.py"], readers
+    # shipped TOML data (cue words), --map files and survey definitions keep their own
+    # loaders
+    assert sorted(readers) == ["contract/config.py", "contract/survey.py", "features/cues.py",
+                               "settings/__init__.py", "settings/worklist.py",
+                               "store/mapping.py"], readers

@@ -61,6 +61,17 @@ def survey_site(tmp_path_factory):
     s.stop()
 
 
+def watched(context):
+    """A new page, and the list that collects what the Content-Security-Policy refused
+    and any script error."""
+    pg = context.new_page()
+    refused = []
+    pg.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text
+          or "Refused to" in m.text else None)
+    pg.on("pageerror", lambda e: refused.append(str(e)))
+    return pg, refused
+
+
 def sign_in(page, name: str) -> None:
     page.goto("/")
     assert "/login" in page.url  # not signed in: sent to the sign-in page
@@ -171,11 +182,7 @@ def test_pages_work_under_the_content_security_policy(browser, site, tmp_path):
     """Every page served with its security headers, drawn with no script blocked: the
     charts come from the app's own files, and no inline script is needed."""
     context = browser.new_context(base_url=site.url)
-    pg = context.new_page()
-    refused = []
-    pg.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text
-          or "Refused to" in m.text else None)
-    pg.on("pageerror", lambda e: refused.append(str(e)))
+    pg, refused = watched(context)
     sign_in(pg, "admin")
     cid = site.store.table("scores").order_by("customer_id").limit(1).to_pandas()[
         "customer_id"].iloc[0]
@@ -200,11 +207,7 @@ def test_the_relationship_page_draws_its_charts_under_the_policy(browser, survey
     """The quadrant map and the driver bars are drawn by the app's own script from the
     JSON beside them; the JSON twin holds the same analysis."""
     context = browser.new_context(base_url=survey_site.url)
-    pg = context.new_page()
-    refused = []
-    pg.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text
-          or "Refused to" in m.text else None)
-    pg.on("pageerror", lambda e: refused.append(str(e)))
+    pg, refused = watched(context)
     sign_in(pg, "viewer")
     pg.click("nav a[href='/relationship']")
     pg.wait_for_url("**/relationship")
@@ -214,7 +217,7 @@ def test_the_relationship_page_draws_its_charts_under_the_policy(browser, survey
     gap = res.gap[res.gap["segment"] == res.gap["segment"].iloc[0]]
     # one point per attribute, the four quadrants named in the corners
     assert pg.locator("#chart-gap .scatterlayer .point").count() == len(gap)
-    corners = pg.locator("#chart-gap .annotation-text").all_inner_texts()
+    corners = pg.locator("#chart-gap .annotation-text").all_text_contents()
     assert set(corners) == {"concentrate here", "keep up the good work", "low priority",
                             "possible overkill"}
     for k, name in enumerate(res.drivers, 1):

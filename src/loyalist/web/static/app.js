@@ -96,7 +96,8 @@ function barsChart(id, rows, x, y, label) {
                        text: r.map(d => d.share == null ? "" : Math.round(100 * d.share) + "%"),
                        textposition: "outside", cliponaxis: false,
                        hovertemplate: "%{y}: %{x:.3f}<extra></extra>"}],
-                 {margin: {l: 170, r: 40, t: 10, b: 40}, xaxis: {title: label, rangemode: "tozero"}},
+                 {margin: {l: 10, r: 40, t: 10, b: 50}, yaxis: {automargin: true},
+                  xaxis: {title: label, rangemode: "tozero"}},
                  {displayModeBar: false, responsive: true});
 }
 
