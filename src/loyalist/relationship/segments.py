@@ -112,6 +112,8 @@ def assign_segments(people: pd.DataFrame, rules: RelationshipSettings | None = N
     p["at_risk_threshold"] = cut
     why = pd.Series("", index=p.index, dtype=object)
     nps = said.round().astype("Int64").astype(str)
+    if "said_at" in p:  # "Said 9 on 04 Oct 2024"
+        nps = nps + pd.to_datetime(p["said_at"]).dt.strftime(" on %d %b %Y").fillna("")
     pl = (p["p_leave"] * 100).round().astype("Int64").astype(str)
     lift = (p["p_leave"] / p["p_leave"].mean()).round(1).astype(str)
     pp = (p["p_promoter"] * 100).round().astype("Int64").astype(str)
