@@ -27,7 +27,7 @@ PASSWORD = "a long enough secret"
 OWNER = "chloe.novak"
 OWNER_NAME = "Chloe Novak"
 ORDER = ("customers", "staff", "orders", "subscriptions", "requests", "feedback", "events",
-         "touches")
+         "survey_answers", "touches")
 
 
 def free_port() -> int:
@@ -92,10 +92,11 @@ class Site:
 
 
 def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
-               limits=None) -> Site:
+               limits=None, survey: bool = False) -> Site:
     """A store of a synthetic business with three users, served by uvicorn on loopback.
     The sign-in back-off is off unless given (the route matrix sends wrong tokens on
-    purpose hundreds of times; the back-off has tests of its own)."""
+    purpose hundreds of times; the back-off has tests of its own). ``survey``: the
+    business answers the relationship survey (``make_business(survey=True)``)."""
     import uvicorn
 
     from loyalist.datasets import make_business
@@ -104,7 +105,7 @@ def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
     from loyalist.web.app import create_app
 
     store = loyalist.connect(folder / "web.duckdb")
-    business = make_business(n_customers=n_customers, months=12, seed=seed)
+    business = make_business(n_customers=n_customers, months=12, seed=seed, survey=survey)
     for name in ORDER:
         if len(business.tables.get(name, [])):
             store.ingest(name, business.tables[name], strict=name != "customers")
@@ -164,6 +165,7 @@ ENDPOINTS = [
     ("GET", "/api/reasons", {}, "viewer"),
     ("GET", "/api/alerts", {}, "viewer"),
     ("GET", "/api/service", {}, "viewer"),
+    ("GET", "/api/relationship", {}, "viewer"),
     ("POST", "/api/route", {"json": {"texts": ["my card has not arrived"]}}, "viewer"),
     ("POST", "/api/touches", {"json": {"customer_id": "{customer_id}", "outcome": "reached"}},
      "agent"),
@@ -190,7 +192,8 @@ ENDPOINTS = [
 ]
 PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"), ("GET", "/impact"),
          ("GET", "/customers"), ("GET", "/customers/{customer_id:path}"),
-         ("GET", "/service"), ("GET", "/data"), ("POST", "/customers/outcome"),
+         ("GET", "/service"), ("GET", "/relationship"), ("GET", "/data"),
+         ("POST", "/customers/outcome"),
          ("POST", "/data/upload"), ("POST", "/logout"), ("GET", "/admin"),
          ("POST", "/admin/unlock")]
 ROLES = ("viewer", "agent", "admin")
@@ -624,6 +627,18 @@ def test_routing_needs_a_trained_router_then_answers(site):
     assert [r["needs_human"] for r in rows] == list(expected["needs_human"])
     assert all(0 <= r["confidence"] <= 1 for r in rows)
     assert f"Category <b>{rows[0]['category']}</b>" in page.text
+
+
+def test_relationship_shows_what_loyalist_relationship_kept_and_says_how_to_get_it(site):
+    """No analysis kept: the JSON twin refuses with the command to run, the page says
+    so; nothing is analysed on a request (the page with a kept analysis is checked in
+    Chromium, test_web_browser.py)."""
+    with site.client("viewer") as c:
+        body = assert_error(c.get("/api/relationship"), 409)
+        assert "loyalist relationship --store" in body["hint"]
+        page = c.get("/relationship")
+    assert page.status_code == 200 and 'id="no-analysis"' in page.text
+    assert "relationship_summary" not in site.store.tables()
 
 
 def test_overview_json_twin_matches_the_store(site):

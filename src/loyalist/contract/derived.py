@@ -23,6 +23,10 @@ ALERT_KINDS = ("unanswered_request", "repeated_contact", "cancel_words", "compet
 #: alerts that are service the customer is owed: listed first, never held out
 MUST_DO = ("unanswered_request", "repeated_contact", "not_acknowledged", "not_followed_up",
            "detractor")
+#: the relationship segments (``relationship_segments.relationship_segment``): the four
+#: with an action, then the rest
+RELATIONSHIP_SEGMENTS = ("loyal advocate", "at-risk promoter", "silent promoter", "detractor",
+                         "passive", "silent")
 
 
 def _c(name: str, type: str, description: str, required: bool = True) -> Column:
@@ -202,10 +206,13 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("predicted_trust", "float", "Trust predicted from behaviour.", False),
                 _c("predicted_commitment", "float", "Commitment predicted from behaviour.",
                    False),
-                _c("p_leave", "float", "P(gone) from behaviour.", False),
-                _c("relationship_segment", "string", "loyal advocate, at-risk promoter, "
-                   "silent promoter or detractor."),
-                _c("at_risk_threshold", "float", "The P(leave) above which a promoter is at "
+                _c("p_leave", "float", "P(leave within the leaving horizon) from behaviour.",
+                   False),
+                _c("p_gone_quiet", "float", "P(gone quiet): no sign of life since their "
+                   "orders stopped, though they still look active.", False),
+                _c("relationship_segment", "string", "One of: " + ", ".join(
+                    RELATIONSHIP_SEGMENTS) + "."),
+                _c("at_risk_threshold", "float", "The P(leave) from which a promoter is at "
                    "risk.", False),
                 _c("why", "string", "Why, in words.", False),
                 _c("action", "string", "What to do.", False),
@@ -214,6 +221,16 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("owner_rule", "string", "account_manager or team.", False),
                 _c("team", "string", "The team when no account manager.", False),
                 _c("p_lapse", "float", "The early-warning P(leave), when scored.", False))),
+    Derived("relationship_summary", "The last relationship analysis as the web page shows "
+            "it (one row): reliability, want vs deliver, drivers, segments and findings.",
+            "`loyalist relationship`", (
+                _c("survey", "string", "The survey analysed."),
+                _c("as_of", "timestamp", "The date of the segments.", False),
+                _c("computed_at", "timestamp", "When the analysis ran."),
+                _c("responses", "integer", "Responses analysed."),
+                _c("customers", "integer", "Customers given a segment."),
+                _c("data", "string", "The analysis as JSON "
+                   "(`loyalist.relationship.page_data`)."))),
     Derived("_loyalist_worklist", "The worklist's memory: every item as a series of "
             "events (`opened`, `attempt`, `closed`), appended, never updated.",
             "`loyalist worklist`, `loyalist log`", (

@@ -34,6 +34,7 @@ from loyalist.settings._declare import (
     share,
     suggest,
 )
+from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
 from loyalist.settings.worklist import (
     Playbooks,
@@ -97,7 +98,8 @@ class WebSettings:
 
 #: section name -> (attribute of Settings, the dataclass declaring its keys)
 SECTIONS = {"service": ServicePolicy, "calendar": None, "worklist": WorklistSettings,
-            "report": ReportSettings, "engine": EngineSettings, "web": WebSettings}
+            "report": ReportSettings, "engine": EngineSettings, "web": WebSettings,
+            "relationship": RelationshipSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -116,6 +118,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    relationship: RelationshipSettings = field(default_factory=RelationshipSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -339,6 +342,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'loyalist.settings' has no attribute {name!r}")
 
 
-__all__ = ["BusinessCalendar", "EngineSettings", "Playbooks", "ReportSettings",
-           "ServicePolicy", "Settings", "SettingsError", "WebSettings", "WorklistSettings",
-           "load_playbooks", "locate"]
+__all__ = ["BusinessCalendar", "EngineSettings", "Playbooks", "RelationshipSettings",
+           "ReportSettings", "ServicePolicy", "Settings", "SettingsError", "WebSettings",
+           "WorklistSettings", "load_playbooks", "locate"]

@@ -30,6 +30,7 @@ from loyalist.web.views import (
     data,
     overview,
     privacy,
+    relationship,
     scores,
     service,
     session,
@@ -39,7 +40,8 @@ from loyalist.web.views import (
 
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
-VIEWS = (session, overview, worklist, customers, scores, service, data, users, privacy)
+VIEWS = (session, overview, worklist, customers, scores, service, relationship, data, users,
+         privacy)
 
 
 def plotly_js() -> Path:
