@@ -10,11 +10,9 @@ data written once to a temporary folder:
 * optionally the end-to-end path at scale: transactions -> summary -> fit -> predictions.
 
 Printed figures are ratios peer/ours (> 1: Loyalist is faster or lighter). The peer
-must be installed in this environment only, never in the project's venv:
+comes with the dev extras (``pip install -e .[dev]``, lifetimes 0.11.3):
 
-    python3 -m venv /work/bench-venv
-    /work/bench-venv/bin/pip install lifetimes==0.11.3 -e .
-    /work/bench-venv/bin/python bench/value_models.py --customers 1000000 --peer-pareto
+    python bench/value_models.py --customers 1000000 --peer-pareto
 
 Without lifetimes installed, only Loyalist's own figures are printed.
 """

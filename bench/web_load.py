@@ -4,11 +4,14 @@ A store of a synthetic business (or ``--store`` of your own) is served by a real
 ``loyalist serve`` process; ``--users`` simulated users, each with its own HTTP
 connection, loop for ``--seconds`` (and at most ``--max-requests`` each): search
 customers, open a customer's JSON and HTML page, the overview, and log an outcome.
-Printed: requests per second, p50/p99 latency per kind of request, errors, and
-whether every outcome the server accepted is in the store afterwards (count in ==
-count stored).
+Printed per phase (``--users 1 50`` runs one user, then fifty, on the same server):
+requests per second, p50/p99 latency per kind of request, errors, the load average of
+the machine before and after, the CPU time the server spent per request (the figure
+that does not depend on what else runs on the machine) and the CPU this client used
+(it shares the cores with the server); at the end, whether every outcome the server
+accepted is in the store (count in == count stored).
 
-    .venv/bin/python bench/web_load.py --customers 100000 --users 50 --seconds 30
+    .venv/bin/python bench/web_load.py --customers 100000 --users 1 50 --seconds 30
 """
 
 from __future__ import annotations
@@ -94,7 +97,8 @@ def request(c: httpx.AsyncClient, step: int, cid: str, rng: random.Random, note:
 
 
 async def user(n: int, base: str, token: str, ids: list[str], deadline: float,
-               max_requests: int, tag: str, timings: dict, outcome_ids: list, errors: dict):
+               max_requests: int, tag: str, timings: dict, outcome_ids: list, errors: dict,
+               server_cpu=None, cpu_used: dict | None = None):
     rng = random.Random(n)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as c:
@@ -103,32 +107,80 @@ async def user(n: int, base: str, token: str, ids: list[str], deadline: float,
                 return
             cid = rng.choice(ids)
             kind, call = request(c, i % 5, cid, rng, f"{tag} user {n} step {i}")
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), server_cpu() if server_cpu else None
             try:
                 r = await call
             except httpx.HTTPError as e:
                 errors[f"{kind}: {type(e).__name__}"] += 1
                 continue
             timings[kind].append(time.perf_counter() - t0)
+            if c0 is not None:  # one user: the server did nothing else meanwhile
+                cpu_used[kind].append(server_cpu() - c0)
             if r.status_code >= 400:
                 errors[f"{kind}: {r.status_code}"] += 1
             elif kind == "log outcome":
                 outcome_ids.append(r.json()["touch_id"])
 
 
-async def load(base, token, ids, users, seconds, max_requests, tag):
+async def load(base, token, ids, users, seconds, max_requests, tag, server_cpu=None):
     timings, outcome_ids, errors = defaultdict(list), [], defaultdict(int)
+    cpu_used = defaultdict(list)
     deadline = time.monotonic() + seconds
     t0 = time.perf_counter()
     await asyncio.gather(*[user(n, base, token, ids, deadline, max_requests, tag, timings,
-                                outcome_ids, errors) for n in range(users)])
-    return timings, outcome_ids, errors, time.perf_counter() - t0
+                                outcome_ids, errors, server_cpu, cpu_used)
+                           for n in range(users)])
+    return timings, cpu_used, outcome_ids, errors, time.perf_counter() - t0
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, all threads) process ``pid`` has used so far (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def phase(base, token, ids, users, seconds, max_requests, tag, server_pid) -> list[str]:
+    """One load phase of ``users`` users; prints its figures, returns the accepted
+    outcomes' ids."""
+    load_before = os.getloadavg()[0]
+    server_before, client_before = cpu_seconds(server_pid), time.process_time()
+    alone = users == 1 and server_before is not None
+    timings, cpu_used, outcome_ids, errors, wall = asyncio.run(
+        load(base, token, ids, users, seconds, max_requests, tag,
+             (lambda: cpu_seconds(server_pid)) if alone else None))
+    client = time.process_time() - client_before
+    server_after = cpu_seconds(server_pid)
+    total = sum(len(v) for v in timings.values())
+    print(f"\n{users} user{'s' * (users > 1)}, {wall:.1f} s, {len(ids):,} customers: "
+          f"{total:,} requests answered ({total / wall:,.1f} per second), "
+          f"{sum(errors.values())} errors {dict(errors) if errors else ''}")
+    print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; "
+          f"this client used {client:.1f} s of CPU ({client / wall:.0%} of one core)")
+    if server_before is not None and server_after is not None and total:
+        used = server_after - server_before
+        print(f"server CPU: {used:.1f} s, {used / total * 1000:.1f} ms per request "
+              f"({used / wall:.0%} of one core; 2 cores at 100% would answer "
+              f"{2 * total / used if used else float('inf'):,.0f} requests/s)")
+    # one user: the server's CPU per kind of request (sampled by the kernel in ticks of
+    # 10 ms, so only the mean over many requests means something)
+    print(f"{'request':15} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}"
+          + (f" {'CPU ms':>8}" if cpu_used else ""))
+    for kind, values in timings.items():
+        v = np.array(values) * 1000
+        cpu = f" {np.mean(cpu_used[kind]) * 1000:>8.1f}" if cpu_used.get(kind) else ""
+        print(f"{kind:15} {len(v):>7,} {np.percentile(v, 50):>8.1f} "
+              f"{np.percentile(v, 99):>8.1f}{cpu}")
+    return outcome_ids
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--customers", type=int, default=100_000)
-    ap.add_argument("--users", type=int, default=50)
+    ap.add_argument("--users", type=int, nargs="+", default=[1, 50],
+                    help="users of each phase, run one after the other (default: 1 50)")
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--max-requests", type=int, default=400, help="per user")
     ap.add_argument("--store", help="serve this store instead of building one (a copy "
@@ -173,19 +225,15 @@ def main() -> None:
                 raise SystemExit("server did not start:\n"
                                  + (folder / "server.log").read_text())
             time.sleep(0.2)
+        # the server prepares the overview when it starts: wait for it, so that work is
+        # not counted in the first phase
+        httpx.get(f"{base}/api/overview", headers={"Authorization": f"Bearer {token}"},
+                  timeout=600).raise_for_status()
         tag = f"run-{uuid.uuid4().hex[:8]}"
-        timings, outcome_ids, errors, wall = asyncio.run(
-            load(base, token, ids, args.users, args.seconds, args.max_requests, tag))
-        total = sum(len(v) for v in timings.values())
-        print(f"{args.users} users, {wall:.1f} s, {len(ids):,} customers: {total:,} requests "
-              f"answered ({total / wall:,.1f} per second), "
-              f"{sum(errors.values())} errors {dict(errors) if errors else ''}; "
-              f"load average now {os.getloadavg()[0]:.1f}")
-        print(f"{'request':15} {'count':>7} {'p50 ms':>8} {'p99 ms':>8}")
-        for kind, values in timings.items():
-            v = np.array(values) * 1000
-            print(f"{kind:15} {len(v):>7,} {np.percentile(v, 50):>8.1f} "
-                  f"{np.percentile(v, 99):>8.1f}")
+        outcome_ids = []
+        for users in args.users:
+            outcome_ids += phase(base, token, ids, users, args.seconds, args.max_requests,
+                                 tag, server.pid)
     finally:
         t0 = time.perf_counter()
         server.terminate()

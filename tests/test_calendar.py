@@ -46,7 +46,7 @@ def reference_minutes(cal: BusinessCalendar, start, end, pauses=()) -> pd.Series
     minutes = pd.date_range(start, end, freq="min", inclusive="left")
     local = minutes.tz_localize("UTC").tz_convert(cal.timezone)
     clock = np.asarray(local.hour * 60 + local.minute)
-    weekday = np.asarray(local.weekday)
+    weekday = np.asarray(local.day_of_week)
     is_open = np.zeros(len(minutes), dtype=bool)
     for day, intervals in opening_minutes(cal).items():
         for o, c in intervals:

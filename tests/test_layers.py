@@ -38,3 +38,21 @@ def test_no_module_imports_a_higher_layer():
                 if layer is not None and layer > own:
                     offences.append(f"{rel} imports {name}")
     assert not offences, offences
+
+
+def test_no_view_calls_another():
+    """A page's module uses the layers below it (and web's own helpers), never another
+    page's module: work two pages share belongs lower down (decisions/ or store/)."""
+    views = PKG / "web" / "views"
+    names = {p.stem for p in views.glob("*.py")} - {"__init__"}
+    offences = []
+    for path in views.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                module = node.module
+                imported = [module.rsplit(".", 1)[-1]] if module.startswith(
+                    "loyalist.web.views.") else ([a.name for a in node.names]
+                                                 if module == "loyalist.web.views" else [])
+                offences += [f"{path.name} imports view {m}" for m in imported
+                             if m in names and m != path.stem]
+    assert not offences, offences

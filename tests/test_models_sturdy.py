@@ -112,10 +112,22 @@ def test_analytic_gradient_matches_finite_differences(case):
     assert np.allclose(g.sum(axis=0), numeric, rtol=2e-4, atol=1e-3 * np.abs(numeric).max())
 
 
-def test_unidentified_fit_raises_convergence_error_with_numbered_advice():
+@pytest.mark.parametrize("cls", TRANSACTION, ids=lambda c: c.__name__)
+def test_no_repeat_purchase_has_no_solution_and_says_so(cls):
+    """Without a single repeat purchase the purchase rate's maximum is 0: no model can
+    be fitted, and the advice is about the data (a penalty would not help)."""
     with pytest.raises(ConvergenceError) as e:
-        BGNBD().fit(np.zeros(100), np.zeros(100), np.full(100, 30.0))
+        cls().fit(np.zeros(100), np.zeros(100), np.full(100, 30.0))
     assert isinstance(e.value, ArithmeticError)
+    text = str(e.value)
+    assert cls.__name__ in text and "no customer made a repeat purchase" in text
+    assert "penalizer" not in text
+
+
+def test_convergence_error_advice_is_numbered():
+    m = BGNBD()
+    with pytest.raises(ConvergenceError) as e:
+        m._raise_convergence(None, [])
     text = str(e.value)
     assert "BGNBD" in text and "1. " in text and "2. " in text and "penalizer" in text
 

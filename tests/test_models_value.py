@@ -20,6 +20,7 @@ from loyalist.models import (
     fit_value,
     plotting,
 )
+from loyalist.models.simulate import simulate_orders
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +120,91 @@ def test_plots_draw_and_save(tmp_path, cdnow_models):
     assert predicted == pytest.approx(actual, rel=0.1)
     with pytest.raises(DataError):
         plotting.plot_calibration_holdout(bg, s)
+
+
+def _store_with(tmp_path, orders, name="s.duckdb"):
+    path = tmp_path / name
+    with loyalist.connect(path) as s:
+        s.ingest("orders", orders)
+    return path
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_loyalist_value_answers_a_25_customer_shop(tmp_path, capsys, seed):
+    """25 customers, about 200 orders in a year (simulate_orders: Gamma(r=3) rates with a
+    mean of 8 purchases a year, nobody drops out): an answer, each model's status, no
+    nan, 80 columns."""
+    orders = simulate_orders(25, purchases_per_year=8.0, r=3.0, random_state=seed)
+    assert 150 <= len(orders) <= 260
+    path = _store_with(tmp_path, orders)
+    code = main(["value", "--store", str(path)])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "Holdout check" in text and "(chosen)" in text
+    assert ("at a boundary" in text) or ("fitted" in text)
+    assert "nan" not in text.lower().replace("n/a", "")
+    assert max(len(line) for line in text.splitlines()) <= 80
+    with loyalist.connect(path) as s:
+        saved = s.table("customer_value").to_pandas()
+    assert len(saved) == orders["customer_id"].nunique()
+    assert saved["p_alive"].between(0, 1).all() and np.isfinite(saved["clv"]).all()
+
+
+def test_fit_value_reports_the_boundary_of_poisson_buyers():
+    orders = simulate_orders(400, purchases_per_year=6.0, random_state=4)
+    r = fit_value(ibis_table(orders))
+    assert set(r.selection["status"]) == {"boundary"}
+    assert r.selection["detail"].str.contains("almost no customer drops out").all()
+    assert r.status == "boundary" and "P(alive) is close to 1" in r.detail
+    assert (r.customers["p_alive"] == 1.0).all()
+
+
+def test_value_without_amounts_says_spend_is_unknown(tmp_path, capsys):
+    orders = simulate_orders(60, purchases_per_year=6.0, random_state=5).drop(columns="amount")
+    path = _store_with(tmp_path, orders)
+    code = main(["value", "--store", str(path), "--model", "bgnbd"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "unknown: no amounts" in text and "spend is unknown" in text
+    assert "nan" not in text.lower().replace("n/a", "") and "top 20%" not in text
+    with loyalist.connect(path) as s:
+        saved = s.table("customer_value").to_pandas()
+    assert saved["clv"].isna().all() and saved["expected_purchases"].gt(0).all()
+    r = fit_value(ibis_table(orders), model="bgnbd")
+    assert not r.spend_known and np.isnan(r.mean_spend) and np.isnan(r.top_share())
+
+
+def test_auto_falls_back_with_the_reason(monkeypatch):
+    """When the model auto prefers cannot be fitted on the whole history, the next one
+    is used and the notes say why."""
+    from loyalist.errors import ConvergenceError
+    from loyalist.models import value
+
+    class Refuses(ParetoNBD):
+        def fit(self, frequency, recency, T, weights=None):
+            if np.max(T) > 40:  # the whole history (78 weeks), not the calibration (39)
+                raise ConvergenceError("ParetoNBD refused for the test")
+            return super().fit(frequency, recency, T, weights)
+
+    monkeypatch.setitem(value.MODELS, "paretonbd", Refuses)
+    monkeypatch.setitem(value.MODELS, "bgnbd", type("Worse", (BGNBD,), {
+        "predict_purchases": lambda self, t, *a: 10.0 * BGNBD.predict_purchases(self, t, *a)}))
+    r = fit_value(ibis_table(cdnow_orders()), calibration_end="1997-09-30")
+    assert r.selection["rmse"].idxmin() == "paretonbd"  # preferred on the holdout
+    assert r.model_name == "bgnbd"
+    assert any("paretonbd could not be fitted on the whole history (ParetoNBD refused for "
+               "the test); falling back" in n for n in r.notes)
+
+
+def test_no_repeat_purchase_gives_a_cli_hint_with_real_options(tmp_path, capsys):
+    one_each = pd.DataFrame({"customer_id": [f"c{i}" for i in range(30)],
+                             "ordered_at": pd.date_range("2024-01-01", periods=30, freq="3D"),
+                             "amount": 10.0})
+    path = _store_with(tmp_path, one_each)
+    code = main(["value", "--store", str(path), "--model", "bgnbd"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert "no customer made a repeat purchase" in err
+    assert "--model auto" in err and "loyalist ingest orders" in err
+    assert main(["value", "--help"]) == 0
+    assert "--model" in capsys.readouterr().out

@@ -285,3 +285,54 @@ def test_page_data_is_json_ready(filled):
     assert len(data["charts"]["importance_performance"]) == 7
     assert set(data["charts"]["drivers"]) >= {"trust", "commitment", "nps"}
     assert data["segments"] is None and any("Concentrate on" in f for f in data["findings"])
+
+
+def test_relationship_settings_reach_the_analysis_and_options_override(filled, tmp_path):
+    """``[relationship]`` in loyalist.toml next to the store: the survey (relative to
+    the file), the gap's split and the segment rules reach ``analyse`` and the command;
+    an option overrides one value for one run."""
+    from importlib import resources
+
+    from loyalist.relationship import analyse
+    from loyalist.relationship.segments import assign_segments
+    from loyalist.settings import Settings, SettingsError
+
+    path = filled.path
+    filled.close()
+    default = resources.files("loyalist.contract").joinpath("relationship_survey.toml")
+    (tmp_path / "surveys").mkdir()
+    (tmp_path / "surveys" / "ours.toml").write_text(default.read_text("utf-8").replace(
+        'title = "How are we doing together?"', 'title = "Our own wording"'), "utf-8")
+    (tmp_path / "loyalist.toml").write_text(
+        '[relationship]\nsurvey = "surveys/ours.toml"\nby = ""\nboot = 30\n'
+        "at_risk_lift = 1.5\npromoter_at = 10\n", encoding="utf-8")
+    with loyalist.connect(path) as s:
+        cfg = s.settings.relationship
+        assert (cfg.by, cfg.boot, cfg.at_risk_lift) == ("", 30, 1.5)
+        res = analyse(s, segments=False)
+        assert res.survey.title == "Our own wording" and res.gap_by is None
+        assert len(res.gap) and "No gap by" not in " ".join(res.notes)
+        res = analyse(s, segments=False, by="segment")  # an argument overrides
+        assert res.gap_by is not None
+    # the rules: twice (here 1.5 times) the average P(leave), promoters from 10
+    people = pd.DataFrame({"customer_id": list("abcdef"), "said_nps": [10, 10, 9, 10, 3, None],
+                           "p_leave": [0.05, 0.3, 0.4, 0.1, 0.1, 0.1],
+                           "p_promoter": [0.5] * 5 + [0.2],
+                           "p_gone_quiet": [0.0, 0, 0, 0.7, 0, 0]})
+    seg = assign_segments(people, cfg)["relationship_segment"].tolist()
+    assert seg == ["loyal advocate", "at-risk promoter", "passive", "at-risk promoter",
+                   "detractor", "silent"]
+    assert assign_segments(people, Settings().relationship)["relationship_segment"][2] == \
+        "at-risk promoter"
+    r = subprocess.run([sys.executable, "-m", "loyalist.cli.main", "config", "--json",
+                        "--store", str(path)], capture_output=True, text=True, env=ENV)
+    body = json.loads(r.stdout)["settings"]["relationship"]
+    assert body["by"] == {"value": "", "origin": "file"}
+    assert body["gone_quiet_p"]["origin"] == "default"
+    for text, words in (('at_risk = "sometimes"', "[relationship] at_risk must be one of"),
+                        ("promoter_at = 11", "must be an NPS answer between 0 and 10"),
+                        ("at_risk_lif = 2", "did you mean 'at_risk_lift'")):
+        (tmp_path / "loyalist.toml").write_text(f"[relationship]\n{text}\n", "utf-8")
+        with pytest.raises(SettingsError) as e:
+            Settings.load(path)
+        assert words in e.value.message + " " + (e.value.hint or "")

@@ -153,10 +153,16 @@ def test_nrr_and_grr_by_hand(store):
     assert r["window_start"] == pd.Timestamp("2024-01-01")
 
 
+def _value_rows(ids, clv):
+    """customer_value rows with every declared column (only clv matters here)."""
+    return pd.DataFrame({"customer_id": ids, "frequency": 1.0, "recency_weeks": 1.0,
+                         "age_weeks": 2.0, "p_alive": 0.5, "expected_purchases": 1.0,
+                         "clv": clv, "model": "test"})
+
+
 def test_value_concentration_and_lorenz(store):
     values = [100.0, 50.0, 20.0, 10.0, 10.0, 5.0, 3.0, 1.0, 0.5, 0.5]
-    store.write_derived("customer_value", pd.DataFrame({
-        "customer_id": [f"c{i}" for i in range(10)], "clv": values}))
+    store.write_derived("customer_value", _value_rows([f"c{i}" for i in range(10)], values))
     c = rt.value_concentration(store)
     assert c.customers == 10
     assert c.top_share == pytest.approx(150 / 200)
@@ -171,9 +177,10 @@ def test_value_concentration_and_lorenz(store):
 
 def test_revenue_at_risk(tiny):
     assert rt.revenue_at_risk(tiny) is None  # no scores yet
-    tiny.write_derived("scores", pd.DataFrame({"customer_id": ["A", "D"], "p_leave": [0.2, 0.9]}))
-    tiny.write_derived("customer_value", pd.DataFrame({"customer_id": ["A", "D"],
-                                                       "clv": [1000.0, 10.0]}))
+    tiny.write_derived("scores", pd.DataFrame({
+        "customer_id": ["A", "D"], "as_of": pd.Timestamp(AS_OF), "p_leave": [0.2, 0.9],
+        "model_id": 1}))
+    tiny.write_derived("customer_value", _value_rows(["A", "D"], [1000.0, 10.0]))
     r = rt.revenue_at_risk(tiny).iloc[0]
     assert r["value_at_risk"] == pytest.approx(0.2 * 1000 + 0.9 * 10)
     assert r["expected_leavers"] == pytest.approx(1.1)

@@ -205,5 +205,15 @@ def test_only_the_settings_package_reads_loyalist_toml():
     readers = [p.relative_to(pkg).as_posix() for p in pkg.rglob("*.py")
                if "tomllib" in p.read_text(encoding="utf-8")]
     # shipped TOML data (cue words) and --map files keep their own loaders
-    assert sorted(readers) == ["contract/config.py", "features/cues.py", "settings/__init__.py",
-                               "settings/worklist.py", "store/mapping.py"], readers
+    # (survey definitions, like playbooks, are shipped TOML data a firm may replace)
+    assert sorted(readers) == ["contract/config.py", "contract/survey.py", "features/cues.py",
+                               "settings/__init__.py", "settings/worklist.py",
+                               "store/mapping.py"], readers
+
+
+def test_the_version_is_the_projects():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert loyalist.__version__ == project["project"]["version"]

@@ -55,6 +55,7 @@ def test_sigkill_mid_ingest_leaves_store_as_before(tmp_path):
                 proc.send_signal(signal.SIGKILL)
                 break
         proc.wait()
+        proc.stdout.close()
         killed_in.append(proc.returncode)
         with loyalist.connect(db) as s:
             assert s.table("orders").count().execute() == 1_000
@@ -104,7 +105,9 @@ def test_older_store_is_migrated_and_keeps_its_data(tmp_path):
         assert s.schema_version() == migrations.SCHEMA_VERSION
         req = s.table("requests").execute()
         assert req["id"].tolist() == ["r1"] and "parent_id" in req.columns
-        s.write_derived("scores", pd.DataFrame({"customer_id": ["c1"], "risk": [0.5]}))
+        s.write_derived("scores", pd.DataFrame({"customer_id": ["c1"], "p_leave": [0.5],
+                                                "as_of": pd.Timestamp("2021-02-01"),
+                                                "model_id": [1]}))
         assert "scores" in s.tables()
 
 

@@ -27,7 +27,7 @@ PASSWORD = "a long enough secret"
 OWNER = "chloe.novak"
 OWNER_NAME = "Chloe Novak"
 ORDER = ("customers", "staff", "orders", "subscriptions", "requests", "feedback", "events",
-         "touches")
+         "survey_answers", "touches")
 
 
 def free_port() -> int:
@@ -92,10 +92,11 @@ class Site:
 
 
 def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
-               limits=None) -> Site:
+               limits=None, survey: bool = False) -> Site:
     """A store of a synthetic business with three users, served by uvicorn on loopback.
     The sign-in back-off is off unless given (the route matrix sends wrong tokens on
-    purpose hundreds of times; the back-off has tests of its own)."""
+    purpose hundreds of times; the back-off has tests of its own). ``survey``: the
+    business answers the relationship survey (``make_business(survey=True)``)."""
     import uvicorn
 
     from loyalist.datasets import make_business
@@ -104,7 +105,7 @@ def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
     from loyalist.web.app import create_app
 
     store = loyalist.connect(folder / "web.duckdb")
-    business = make_business(n_customers=n_customers, months=12, seed=seed)
+    business = make_business(n_customers=n_customers, months=12, seed=seed, survey=survey)
     for name in ORDER:
         if len(business.tables.get(name, [])):
             store.ingest(name, business.tables[name], strict=name != "customers")
@@ -164,6 +165,7 @@ ENDPOINTS = [
     ("GET", "/api/reasons", {}, "viewer"),
     ("GET", "/api/alerts", {}, "viewer"),
     ("GET", "/api/service", {}, "viewer"),
+    ("GET", "/api/relationship", {}, "viewer"),
     ("POST", "/api/route", {"json": {"texts": ["my card has not arrived"]}}, "viewer"),
     ("POST", "/api/touches", {"json": {"customer_id": "{customer_id}", "outcome": "reached"}},
      "agent"),
@@ -190,7 +192,8 @@ ENDPOINTS = [
 ]
 PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"), ("GET", "/impact"),
          ("GET", "/customers"), ("GET", "/customers/{customer_id:path}"),
-         ("GET", "/service"), ("GET", "/data"), ("POST", "/customers/outcome"),
+         ("GET", "/service"), ("GET", "/relationship"), ("GET", "/data"),
+         ("POST", "/customers/outcome"),
          ("POST", "/data/upload"), ("POST", "/logout"), ("GET", "/admin"),
          ("POST", "/admin/unlock")]
 ROLES = ("viewer", "agent", "admin")
@@ -626,6 +629,18 @@ def test_routing_needs_a_trained_router_then_answers(site):
     assert f"Category <b>{rows[0]['category']}</b>" in page.text
 
 
+def test_relationship_shows_what_loyalist_relationship_kept_and_says_how_to_get_it(site):
+    """No analysis kept: the JSON twin refuses with the command to run, the page says
+    so; nothing is analysed on a request (the page with a kept analysis is checked in
+    Chromium, test_web_browser.py)."""
+    with site.client("viewer") as c:
+        body = assert_error(c.get("/api/relationship"), 409)
+        assert "loyalist relationship --store" in body["hint"]
+        page = c.get("/relationship")
+    assert page.status_code == 200 and 'id="no-analysis"' in page.text
+    assert "relationship_summary" not in site.store.tables()
+
+
 def test_overview_json_twin_matches_the_store(site):
     with site.client("viewer") as c:
         body = c.get("/api/overview").json()
@@ -641,6 +656,28 @@ def test_overview_json_twin_matches_the_store(site):
     assert abs(body["nps"]["trust"] - answers["trust"].mean()) < 1e-9
     assert body["retention"]["monthly"] and body["retention"]["cohorts"]
     assert f"<b>{body['risk']['expected_leavers']:,.0f}</b>" in page.text
+
+
+def test_overview_figures_are_as_of_their_refresh_and_follow_an_upload(site, customer_id):
+    from loyalist.decisions.worklist import open_items
+
+    with site.client("viewer") as c:
+        body = c.get("/api/overview").json()
+        page = c.get("/").text
+    assert body["stale"] == []
+    for part in ("retention", "service", "nps"):
+        assert body[part]["as_of"] and body[part]["refreshed_at"], part
+    assert page.count("refreshed") >= 3 and 'id="work-now"' in page
+    assert body["work"]["open_items"] == len(open_items(site.store))
+    with site.client("admin") as c:
+        r = c.post("/api/ingest/feedback", json={"rows": [{
+            "id": "F-overview-1", "customer_id": customer_id, "answered_at": "2023-12-30",
+            "nps": "10"}]})
+        assert r.status_code == 201, r.text
+    with site.client("viewer") as c:
+        after = c.get("/api/overview").json()
+    assert after["nps"]["answers"] == body["nps"]["answers"] + 1
+    assert after["nps"]["refreshed_at"] > body["nps"]["refreshed_at"]
 
 
 def test_metrics_twin_is_the_retention_metrics(site):

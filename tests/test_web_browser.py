@@ -45,6 +45,33 @@ def page(browser, site):
     assert not errors, errors
 
 
+@pytest.fixture(scope="module")
+def survey_site(tmp_path_factory):
+    """A business that answers the relationship survey, analysed once by the library
+    (what ``loyalist relationship`` does) so the page has something to show."""
+    from loyalist.relationship import analyse, save_analysis
+
+    s = start_site(tmp_path_factory.mktemp("relationship"), n_customers=600, seed=8,
+                   survey=True)
+    with s.app.state.write_lock:
+        s.result = analyse(s.store, n_boot=50)
+        save_analysis(s.store, s.result)
+    s.app.state.cache.bump()
+    yield s
+    s.stop()
+
+
+def watched(context):
+    """A new page, and the list that collects what the Content-Security-Policy refused
+    and any script error."""
+    pg = context.new_page()
+    refused = []
+    pg.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text
+          or "Refused to" in m.text else None)
+    pg.on("pageerror", lambda e: refused.append(str(e)))
+    return pg, refused
+
+
 def sign_in(page, name: str) -> None:
     page.goto("/")
     assert "/login" in page.url  # not signed in: sent to the sign-in page
@@ -155,17 +182,14 @@ def test_pages_work_under_the_content_security_policy(browser, site, tmp_path):
     """Every page served with its security headers, drawn with no script blocked: the
     charts come from the app's own files, and no inline script is needed."""
     context = browser.new_context(base_url=site.url)
-    pg = context.new_page()
-    refused = []
-    pg.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text
-          or "Refused to" in m.text else None)
-    pg.on("pageerror", lambda e: refused.append(str(e)))
+    pg, refused = watched(context)
     sign_in(pg, "admin")
     cid = site.store.table("scores").order_by("customer_id").limit(1).to_pandas()[
         "customer_id"].iloc[0]
     for path, chart in (("/", "#chart-service .main-svg"), ("/service", "#chart-monthly"),
                         (f"/customers/{cid}", "#chart-history .main-svg"), ("/worklist", None),
-                        ("/data", None), ("/admin", None), ("/impact", None)):
+                        ("/data", None), ("/admin", None), ("/impact", None),
+                        ("/relationship", "#no-analysis")):
         response = pg.goto(path)
         h = response.headers
         assert "frame-ancestors 'none'" in h["content-security-policy"], path
@@ -177,3 +201,50 @@ def test_pages_work_under_the_content_security_policy(browser, site, tmp_path):
     pg.screenshot(path=str(tmp_path / "overview-under-csp.png"), full_page=True)
     context.close()
     assert not refused, refused
+
+
+def test_the_relationship_page_draws_its_charts_under_the_policy(browser, survey_site, tmp_path):
+    """The quadrant map and the driver bars are drawn by the app's own script from the
+    JSON beside them; the JSON twin holds the same analysis."""
+    context = browser.new_context(base_url=survey_site.url)
+    pg, refused = watched(context)
+    sign_in(pg, "viewer")
+    pg.click("nav a[href='/relationship']")
+    pg.wait_for_url("**/relationship")
+    assert pg.inner_text("h1") == "Relationship"
+    pg.wait_for_selector("#chart-gap .main-svg")
+    res = survey_site.result
+    gap = res.gap[res.gap["segment"] == res.gap["segment"].iloc[0]]
+    # one point per attribute, the four quadrants named in the corners
+    assert pg.locator("#chart-gap .scatterlayer .point").count() == len(gap)
+    corners = pg.locator("#chart-gap .annotation-text").all_text_contents()
+    assert set(corners) == {"concentrate here", "keep up the good work", "low priority",
+                            "possible overkill"}
+    for k, name in enumerate(res.drivers, 1):
+        pg.wait_for_selector(f"#chart-drivers-{k} .main-svg")
+        assert pg.locator(f"#chart-drivers-{k} .bars .point").count() == len(
+            res.drivers[name].table)
+    rows = pg.locator("#gap tbody tr").all_inner_texts()
+    assert [r.split("\t")[0] for r in rows] == list(gap["label"])
+    shown = pg.locator("#segments tbody tr").all_inner_texts()
+    counts = res.segments.set_index("segment")["customers"]
+    assert {r.split("\t")[0]: int(r.split("\t")[1].replace(",", "")) for r in shown} == \
+        counts.to_dict()
+    pg.screenshot(path=str(tmp_path / "relationship.png"), full_page=True)
+    at_risk = pg.locator("#at-risk-promoters tbody tr a")
+    if at_risk.count():  # a listed customer opens their own page
+        first = at_risk.first.inner_text()
+        at_risk.first.click()
+        pg.wait_for_url(f"**/customers/{first}")
+    context.close()
+    assert not refused, refused
+    with survey_site.client("viewer") as c:
+        body = c.get("/api/relationship").json()
+    assert body["ok"] is True and body["survey"] == res.survey.name
+    assert body["responses"] == res.responses
+    assert [p["label"] for p in body["charts"]["importance_performance"]] == \
+        list(res.gap["label"])
+    people = res.people[res.people["relationship_segment"] == "at-risk promoter"]
+    assert [p["customer_id"] for p in body["people"]["at-risk promoter"]] == list(
+        people.sort_values(["p_leave", "customer_id"], ascending=[False, True])
+        ["customer_id"][:25])

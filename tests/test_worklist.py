@@ -298,8 +298,10 @@ def test_log_refuses_unknown_customer_outcome_and_item(world):
         log_outcome(s, "NOPE", "reached")
     with pytest.raises(DataError, match="Unknown outcome 'maybe'"):
         log_outcome(s, cid, "maybe")
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist") as e:
         log_outcome(s, cid, "reached", item_id="W9999999")
+    theirs = run.items.loc[run.items["customer_id"] == cid, "item_id"]
+    assert e.value.hint.startswith(f"Open items of {cid}: {', '.join(sorted(theirs))};")
     assert s.table("touches").count().execute() == 0  # nothing written by a mistake
 
 

@@ -8,14 +8,10 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from loyalist.errors import LoyalistError
 
-try:
-    __version__ = version("loyalist")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+#: the release (pyproject.toml's version; a test checks they agree)
+__version__ = "0.1.0"
 
 
 def connect(path: str = "loyalist.duckdb", **kwargs):

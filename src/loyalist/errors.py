@@ -40,6 +40,19 @@ class SourceError(LoyalistError, FileNotFoundError):
     exit_code = 2
 
 
+class PathError(LoyalistError, OSError):
+    """A file or folder named by the user that cannot be read or written (an output
+    folder that cannot be made, a file without permission)."""
+
+    exit_code = 2
+
+    @classmethod
+    def from_os_error(cls, e: OSError) -> PathError:
+        return cls(f"Cannot use {str(e.filename)!r}: {e.strerror or e}.",
+                   hint="Check the path: its folder must exist or be one that can be made, "
+                   "and you need the right to write there.")
+
+
 class MappingError(LoyalistError, ValueError):
     """A column mapping that does not fit the file or the contract."""
 

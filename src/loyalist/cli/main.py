@@ -12,7 +12,7 @@ from rich.markup import escape
 
 import loyalist
 from loyalist.cli import commands
-from loyalist.errors import LoyalistError
+from loyalist.errors import LoyalistError, PathError
 
 app = typer.Typer(
     name="loyalist",
@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="loyalist")  # standalone: usage errors print and exit
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except LoyalistError as e:
+    except (LoyalistError, OSError) as e:
+        if not isinstance(e, LoyalistError):
+            if e.filename is None:  # not a path the user named: a bug, with its traceback
+                raise
+            e = PathError.from_os_error(e)
         err.print(f"[bold red]Error:[/] {escape(e.message)}", highlight=False)
         if e.hint:
             err.print(f"[bold]Next step:[/] {escape(e.hint)}", highlight=False)

@@ -23,6 +23,10 @@ ALERT_KINDS = ("unanswered_request", "repeated_contact", "cancel_words", "compet
 #: alerts that are service the customer is owed: listed first, never held out
 MUST_DO = ("unanswered_request", "repeated_contact", "not_acknowledged", "not_followed_up",
            "detractor")
+#: the relationship segments (``relationship_segments.relationship_segment``): the four
+#: with an action, then the rest
+RELATIONSHIP_SEGMENTS = ("loyal advocate", "at-risk promoter", "silent promoter", "detractor",
+                         "passive", "silent")
 
 
 def _c(name: str, type: str, description: str, required: bool = True) -> Column:
@@ -53,6 +57,86 @@ class Derived:
 CUSTOMER = _c("customer_id", "string", "The customer (matches `customers.id`).")
 AS_OF = _c("as_of", "timestamp", "The moment the figures are as of.")
 MODEL = _c("model_id", "integer", "The fitted model that made the row (`loyalist models`).")
+
+#: what every table of the overview's figures is as of (the registry of derived tables
+#: keeps when it was refreshed and, in its note, the settings it was computed with)
+FIGURES = (AS_OF,)
+_RATES = (_c("requests", "integer", "Requests opened."),
+          _c("answered_share", "float", "Share answered."),
+          _c("median_response_h", "float", "Median hours to the first response."),
+          _c("p90_response_h", "float", "90th percentile of the hours to the first response."),
+          _c("breach_share", "float", "Share past its first-response target."),
+          _c("callback_rate", "float", "Share that are call-backs (a repeat contact)."),
+          _c("misrouted_share", "float", "Share sent to another team than the category's "
+             "(when [service] maps categories to teams).", False))
+_LOSS = (_c("at_risk", "integer", "Customers at risk of leaving in the period."),
+         _c("lost", "integer", "Customers lost in the period."),
+         _c("revenue_at_risk", "float", "Their revenue."),
+         _c("revenue_lost", "float", "Revenue of those lost."),
+         _c("loss_rate", "float", "lost / at_risk."),
+         _c("revenue_loss_rate", "float", "revenue_lost / revenue_at_risk."))
+#: the overview's figures, written together by :func:`loyalist.decisions.overview.refresh`
+OVERVIEW_FIGURES = (
+    Derived("service_summary", "Responsiveness over every request: the overview's service "
+            "figures (requests unanswered now are counted live).",
+            "`loyalist score`, `loyalist.decisions.overview.refresh`", (
+                *_RATES,
+                _c("misrouting_delay_h", "float", "Extra median hours of misrouted requests.",
+                   False),
+                _c("median_response_business_h", "float", "Median first response in working "
+                   "hours ([calendar]).", False),
+                _c("breach_share_business", "float", "Share past target in working hours.",
+                   False),
+                *FIGURES)),
+    Derived("service_monthly", "Responsiveness by month the requests were opened.",
+            "`loyalist score`, `loyalist.decisions.overview.refresh`", (
+                _c("month", "timestamp", "First day of the month."), *_RATES, *FIGURES)),
+    Derived("loss_trailing", "Customers and revenue lost over the trailing months.",
+            "`loyalist score`, `loyalist.decisions.overview.refresh`", (
+                *_LOSS, _c("active_now", "integer", "Customers active at the end."),
+                _c("months", "integer", "Months looked back."),
+                _c("mode", "string", "lapse (orders) or contract (subscriptions)."),
+                _c("horizon_days", "integer", "Days without an order that count as lapsed "
+                   "(lapse mode).", False),
+                *FIGURES)),
+    Derived("loss_monthly", "Loss rates by month.",
+            "`loyalist score`, `loyalist.decisions.overview.refresh`", (
+                _c("period", "timestamp", "First day of the month."), *_LOSS,
+                _c("annualised_loss_rate", "float", "The loss rate over a year at this pace."),
+                _c("annualised_revenue_loss_rate", "float", "The same for revenue."),
+                *FIGURES)),
+    Derived("cohort_retention", "Kaplan-Meier retention of each acquisition cohort by "
+            "months since it was acquired.",
+            "`loyalist score`, `loyalist.decisions.overview.refresh`", (
+                _c("cohort", "timestamp", "First day of the cohort's quarter."),
+                _c("months", "integer", "Months since acquisition."),
+                _c("days", "float", "The same in days."),
+                _c("retained", "float", "Share still a customer."),
+                _c("at_risk", "integer", "Customers still observed."),
+                _c("customers", "integer", "Customers in the cohort."), *FIGURES)),
+    Derived("value_at_risk", "Value expected to leave: sum of P(leave) x value over the "
+            "scored customers.", "`loyalist score`, `loyalist.decisions.overview.refresh`", (
+                _c("customers", "integer", "Customers scored."),
+                _c("expected_leavers", "float", "Sum of P(leave)."),
+                _c("value", "float", "Their total value."),
+                _c("value_at_risk", "float", "Value expected to leave."),
+                _c("share_at_risk", "float", "value_at_risk / value.", False), *FIGURES)),
+    Derived("nps_summary", "Net promoter score and survey averages over every answer.",
+            "`loyalist score`, `loyalist.decisions.overview.refresh`", (
+                _c("answers", "integer", "Answers with an NPS."),
+                _c("nps", "float", "% promoters (9-10) minus % detractors (0-6)."),
+                _c("promoters", "float", "Share of promoters."),
+                _c("detractors", "float", "Share of detractors."),
+                _c("trust", "float", "Average trust.", False),
+                _c("satisfaction", "float", "Average satisfaction.", False), *FIGURES)),
+    Derived("nps_monthly", "Net promoter score by month of the answers.",
+            "`loyalist score`, `loyalist.decisions.overview.refresh`", (
+                _c("month", "timestamp", "First day of the month."),
+                _c("nps", "float", "% promoters minus % detractors."),
+                _c("answers", "integer", "Answers with an NPS."),
+                _c("trust", "float", "Average trust.", False),
+                _c("satisfaction", "float", "Average satisfaction.", False), *FIGURES)),
+)
 
 DERIVED: dict[str, Derived] = {d.name: d for d in (
     Derived("scores", "P(leave) of every customer still active at the run's date, with the "
@@ -122,10 +206,13 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("predicted_trust", "float", "Trust predicted from behaviour.", False),
                 _c("predicted_commitment", "float", "Commitment predicted from behaviour.",
                    False),
-                _c("p_leave", "float", "P(gone) from behaviour.", False),
-                _c("relationship_segment", "string", "loyal advocate, at-risk promoter, "
-                   "silent promoter or detractor."),
-                _c("at_risk_threshold", "float", "The P(leave) above which a promoter is at "
+                _c("p_leave", "float", "P(leave within the leaving horizon) from behaviour.",
+                   False),
+                _c("p_gone_quiet", "float", "P(gone quiet): no sign of life since their "
+                   "orders stopped, though they still look active.", False),
+                _c("relationship_segment", "string", "One of: " + ", ".join(
+                    RELATIONSHIP_SEGMENTS) + "."),
+                _c("at_risk_threshold", "float", "The P(leave) from which a promoter is at "
                    "risk.", False),
                 _c("why", "string", "Why, in words.", False),
                 _c("action", "string", "What to do.", False),
@@ -134,6 +221,16 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("owner_rule", "string", "account_manager or team.", False),
                 _c("team", "string", "The team when no account manager.", False),
                 _c("p_lapse", "float", "The early-warning P(leave), when scored.", False))),
+    Derived("relationship_summary", "The last relationship analysis as the web page shows "
+            "it (one row): reliability, want vs deliver, drivers, segments and findings.",
+            "`loyalist relationship`", (
+                _c("survey", "string", "The survey analysed."),
+                _c("as_of", "timestamp", "The date of the segments.", False),
+                _c("computed_at", "timestamp", "When the analysis ran."),
+                _c("responses", "integer", "Responses analysed."),
+                _c("customers", "integer", "Customers given a segment."),
+                _c("data", "string", "The analysis as JSON "
+                   "(`loyalist.relationship.page_data`)."))),
     Derived("_loyalist_worklist", "The worklist's memory: every item as a series of "
             "events (`opened`, `attempt`, `closed`), appended, never updated.",
             "`loyalist worklist`, `loyalist log`", (
@@ -184,6 +281,7 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                    "features.", False),
                 _c("payload", "blob", "The fitted model (pickled).", False)),
             history=True, bookkeeping=True),
+    *OVERVIEW_FIGURES,
 )}
 
 

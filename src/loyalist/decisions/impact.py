@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from loyalist.contract.moments import moment
 from loyalist.errors import DataError
 from loyalist.features.builder import available
 from loyalist.store.worklist import assignments
@@ -151,7 +152,7 @@ def measure_impact(store, *, window_days: int = 90, as_of=None, min_per_arm: int
         from loyalist.decisions.scoring import default_as_of
 
         as_of = default_as_of(store)
-    as_of = pd.Timestamp(as_of)
+    as_of = moment(as_of)
     n_all = int(assignments(store).count().execute())
     per, mode = _units(store, window_days, as_of)
     agg = per.group_by(["playbook", "arm"]).aggregate(

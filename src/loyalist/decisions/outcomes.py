@@ -10,11 +10,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import ibis
 import pandas as pd
 
+from loyalist.contract.moments import moment
 from loyalist.errors import DataError, PermissionDeniedError
-from loyalist.store.worklist import assignments, events, history, open_events, write_events
+from loyalist.store.lookups import knows_customer
+from loyalist.store.worklist import (
+    assignments,
+    events,
+    history,
+    open_events,
+    open_events_of,
+    ranked,
+    ranked_open_of,
+    write_events,
+)
 
 #: outcomes a person can log; all but ``no-answer`` close the item
 OUTCOMES = ("reached", "no-answer", "saved", "lost", "escalated")
@@ -36,23 +46,22 @@ def open_items(store, *, owner: str | None = None, playbook: str | None = None,
     ``priority`` is the item's place in that order (1 = first) among all open items,
     before the filters are applied.
     """
-    o = open_events(store)
-    o = o.mutate(priority=ibis.row_number().over(order_by=[
-        ibis.desc("must_do"), o.expected_value_saved.desc(nulls_first=False), "due_at",
-        "item_id"]) + 1, status=ibis.literal("open"))
+    if customer_id is not None and owner is None and playbook is None and due_before is None:
+        mine = ranked_open_of(store, customer_id)  # one customer's page: through the index
+        return mine.sort_values("priority", ignore_index=True)[ITEM_COLUMNS]
+    o = ranked(open_events(store))
     for col, value in (("owner", owner), ("playbook", playbook),
                        ("customer_id", customer_id)):
         if value is not None:
             o = o.filter(o[col] == value)
     if due_before is not None:
-        o = o.filter(o.due_at < pd.Timestamp(due_before).to_pydatetime())
+        o = o.filter(o.due_at < moment(due_before, "due_before").to_pydatetime())
     return o.order_by("priority").to_pandas()[ITEM_COLUMNS]
 
 
 def _open_of(store, customer_id: str) -> pd.DataFrame:
     """The open items of one customer (no priority: it is not needed to log)."""
-    o = open_events(store)
-    return o.filter(o.customer_id == customer_id).to_pandas()
+    return open_events_of(store, customer_id)
 
 
 def item_history(store, item_id: str | None = None) -> pd.DataFrame:
@@ -68,12 +77,7 @@ def normalise_outcome(outcome: str) -> str:
 
 
 def _known_customer(store, customer_id: str) -> bool:
-    for name, col in (("customers", "id"), ("orders", "customer_id"),
-                      ("subscriptions", "customer_id")):
-        t = store.table(name)
-        if t.filter(t[col] == customer_id).count().execute():
-            return True
-    return False
+    return knows_customer(store, customer_id)
 
 
 #: how far ahead of now a logged contact may be dated (clocks and time zones differ)
@@ -98,11 +102,13 @@ class Actor:
 
 
 def people(store) -> dict[str, str]:
-    """``staff.id`` -> display name, for every person of the staff table."""
-    s = store.table("staff")
-    df = s.select("id", "name").to_pandas()
-    return {str(i): str(n) for i, n in zip(df["id"], df["name"], strict=True)
-            if isinstance(n, str) and n}
+    """``staff.id`` -> display name, for every person of the staff table (a query
+    compiled once per store)."""
+    from loyalist.store.prepared import prepare
+
+    rows = prepare(store, "staff names",
+                   lambda s: (s.table("staff").select("id", "name"), {})).rows(store)
+    return {str(r["id"]): str(r["name"]) for r in rows if r["name"]}
 
 
 def person_name(store, person: str) -> str:
@@ -140,16 +146,7 @@ def _when(at) -> pd.Timestamp:
     now = pd.Timestamp.now("UTC").tz_localize(None)
     if at is None:
         return now
-    try:
-        when = pd.Timestamp(at)
-    except (ValueError, TypeError, OverflowError):
-        when = pd.NaT
-    if pd.isna(when):
-        raise DataError(f"Cannot read the time {str(at)[:60]!r}.",
-                        hint="Give a date and time as YYYY-MM-DD or YYYY-MM-DD HH:MM "
-                        "(ISO 8601), or leave it out for now.")
-    if when.tzinfo is not None:
-        when = when.tz_convert("UTC").tz_localize(None)
+    when = moment(at, "the time")
     if when > now + FUTURE_TOLERANCE:
         raise DataError(f"The contact is dated {when:%Y-%m-%d %H:%M}, in the future.",
                         hint="Log a contact when it has happened; leave the time out for now.")
@@ -182,6 +179,7 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
         raise DataError(f"No customer {customer_id!r} in the store.",
                         hint="Check the id (loyalist worklist lists the customers to call).")
     items = _open_of(store, customer_id)
+    open_before = set(items["item_id"])
     if no_item:
         items = items[:0]
     elif item_id is not None:
@@ -191,8 +189,9 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
                    else f"is not an item of customer {customer_id}" if len(hist)
                    else "does not exist")
             raise DataError(f"Item {item_id!r} {why}.",
-                            hint="See the open items with loyalist worklist --customer ID, or "
-                            "log without --item.")
+                            hint=f"Open items of {customer_id}: "
+                            f"{', '.join(sorted(items['item_id'])) or 'none'}; or log "
+                            "without --item.")
         items = items[items["item_id"] == item_id]
     elif len(items) > 1:
         listed = "; ".join(f"{r.item_id} ({r.playbook}, {r.owner or 'unassigned'})"
@@ -216,7 +215,7 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
         "item_id": [",".join(items["item_id"]) or None],
         "playbook": [",".join(sorted(set(items["playbook"]))) or None]})
     touch = touch.astype({c: "string" for c in touch.columns if c != "at"})
-    store.ingest("touches", touch)
+    store.append("touches", touch, source="logged outcome")
     closed, attempted = (), ()
     if len(items):
         limit = store.settings.worklist.settings.max_attempts
@@ -232,7 +231,8 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
     mine = actor.person if actor is not None else by
     others = tuple(sorted({str(o) for i, o in zip(items["item_id"], items["owner"], strict=True)
                            if i in closed and isinstance(o, str) and mine and o != mine}))
-    still = tuple(sorted(set(_open_of(store, customer_id)["item_id"])))
+    # nothing else writes meanwhile (the web holds its write lock)
+    still = tuple(sorted(open_before - set(closed)))
     return Logged(touch_id, customer_id, outcome, when, closed, attempted, still, others)
 
 

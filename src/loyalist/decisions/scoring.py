@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist.contract.derived import MUST_DO
+from loyalist.contract.moments import moment
 from loyalist.decisions.whispers import families, whispers
 from loyalist.errors import DataError
 from loyalist.features.builder import FeatureSpec, available
@@ -210,11 +211,12 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     if label is not None:
         return score_labelled(store, label, positive=positive, progress=progress)
     step = progress or (lambda _m: None)
+    as_of = moment(as_of) if as_of is not None else None  # a bad date fails first
     mode = choose_mode(store, mode)
     notes = []
     end = observed_until(store)
     day_after = end.normalize() + pd.Timedelta(days=1)
-    as_of = pd.Timestamp(as_of) if as_of is not None else day_after
+    as_of = day_after if as_of is None else as_of
     if as_of > day_after:
         raise DataError(f"--as-of {as_of.date()} is after the end of the data ({end.date()}): "
                         "what customers did since is unknown.",

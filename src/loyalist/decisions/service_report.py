@@ -14,6 +14,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from loyalist.contract.moments import moment
 from loyalist.errors import DataError
 from loyalist.features.labels import latest_timestamp
 from loyalist.features.service import (
@@ -90,17 +91,18 @@ def business_hours_summary(facts, as_of, calendar) -> dict:
 
 
 def service_report(store, as_of=None, *, since=None, policy: ServicePolicy | None = None,
-                   calendar=None, sample: int = 20_000) -> ServiceReport:
+                   calendar=None, sample: int = 20_000, brief: bool = False) -> ServiceReport:
     """Compute the service report from the store's requests (and orders).
 
     ``policy`` and ``calendar`` default to the store's settings (``[service]`` and
     ``[calendar]``). With a :class:`~loyalist.settings.BusinessCalendar`, response times
-    and target breaches are also counted in working hours.
+    and target breaches are also counted in working hours. ``brief`` computes only the
+    summary and the monthly table (what the overview shows).
     """
     policy = policy or store.settings.service
     calendar = calendar if calendar is not None else store.settings.calendar
     requests = store.table("requests")
-    as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(store)
+    as_of = moment(as_of) if as_of is not None else default_as_of(store)
     facts = request_facts(requests, as_of.to_pydatetime(), policy)
     cb = link_callbacks(requests, as_of.to_pydatetime(), policy=policy)
     facts = facts.left_join(cb.select("id", cb_flag=ibis.literal(True)), "id").drop("id_right")
@@ -110,17 +112,17 @@ def service_report(store, as_of=None, *, since=None, policy: ServicePolicy | Non
         facts = facts.mutate(expected_team=expected,
                              misrouted=(expected.notnull() & (facts.team != expected)))
     if since is not None:
-        facts = facts.filter(facts.opened_at >= _ts(pd.Timestamp(since).to_pydatetime()))
+        facts = facts.filter(facts.opened_at >= _ts(moment(since, "since").to_pydatetime()))
     # every table below reads the same facts: compute them (and the call-back links,
     # a self-join) once, in the engine, instead of once per table
     facts = facts.cache()
     try:
-        return _report(store, facts, as_of, since, policy, calendar, sample)
+        return _report(store, facts, as_of, since, policy, calendar, sample, brief)
     finally:
         facts.release()
 
 
-def _report(store, facts, as_of, since, policy, calendar, sample) -> ServiceReport:
+def _report(store, facts, as_of, since, policy, calendar, sample, brief) -> ServiceReport:
     if facts.count().execute() == 0:
         raise DataError("No requests to report on before " + str(as_of.date()) +
                         (f" since {since}" if since else "") + ".",
@@ -134,7 +136,7 @@ def _report(store, facts, as_of, since, policy, calendar, sample) -> ServiceRepo
         summary.update(business_hours_summary(facts, as_of, calendar))
     summary["as_of"] = str(as_of)
     by = {}
-    for dim in ("team", "channel", "category", "agent"):
+    for dim in () if brief else ("team", "channel", "category", "agent"):
         by[dim] = (facts.group_by(dim).aggregate(**metrics).order_by(ibis.desc("requests"))
                    .to_pandas().set_index(dim))
     monthly = facts.group_by("month").aggregate(**metrics).order_by("month").to_pandas()
@@ -147,6 +149,9 @@ def _report(store, facts, as_of, since, policy, calendar, sample) -> ServiceRepo
                  .to_pandas().set_index("misrouted")["m"])
         summary["misrouting_delay_h"] = float(delay.get(True, float("nan"))
                                               - delay.get(False, float("nan")))
+    if brief:
+        return ServiceReport(as_of=as_of, since=pd.Timestamp(since) if since else None,
+                             summary=summary, monthly=monthly, misrouting_matrix=matrix)
     open_ = facts.filter(facts.unanswered)
     bucket = ibis.cases(*[((open_.age_s >= lo * DAY) & (open_.age_s < hi * DAY), label)
                           for lo, hi, label in AGE_BUCKETS])

@@ -2,16 +2,18 @@
 latest score, its whispers and the alerts, each naming its evidence, the customer's
 value and how the risk changed from one score run to the next.
 
-The timeline is one query (a ``UNION ALL`` over the four event tables in one narrow
-shape, newest ``limit`` rows chosen in the engine); profile, score, value, reasons,
-alerts and history are one small query each, read through Arrow. (One ``UNION ALL``
-for those too was tried: Ibis took longer to compile it than the six small queries
-take to run.)
+Every question asked of one customer is built once per store with the customer's id as
+a parameter and compiled once (:mod:`loyalist.store.prepared`); the store's indexes by
+customer answer each without reading whole tables. The timeline is one query (a
+``UNION ALL`` over the four event tables in one narrow shape, the newest ``limit`` rows
+chosen in the engine by a row number: an ``ORDER BY ... LIMIT`` would make DuckDB scan
+the tables instead of using the indexes); profile, score, value, reasons, alerts and
+history are one small query each, read as plain Python values (one query for all of
+them, cross-joined lists, took DuckDB longer to plan than the six take to run).
 """
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 
 import ibis
@@ -19,6 +21,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from loyalist.errors import DataError
+from loyalist.store.prepared import prepare
 
 #: derived tables read per customer, by the name the story gives them
 DERIVED = {"score": "scores", "value": "customer_value", "reasons": "reasons",
@@ -39,70 +42,105 @@ class Story:
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-#: the timeline query of each open store, built once (building it costs as much as
-#: running it); the customer's id is its parameter
-_EVENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def _events(limit: int):
+    """How to build the query of the newest ``limit`` events of one customer (parameter
+    ``customer_id``) from the four event tables, in one narrow shape: at, source, id,
+    label, text, note, number, later."""
+
+    def build(store):
+        s, f, ts = dt.string, dt.float64, dt.timestamp
+        customer_id = ibis.param(s)
+
+        def shape(t, source, at, label, text, note, number, later):
+            return t.filter(t.customer_id == customer_id).select(
+                at=t[at].cast(ts), source=ibis.literal(source, s), id=t.id.cast(s),
+                label=label.cast(s), text=text.cast(s), note=note.cast(s),
+                number=number.cast(f), later=later.cast(ts))
+
+        o, r = store.table("orders"), store.table("requests")
+        fb, t = store.table("feedback"), store.table("touches")
+        parts = [
+            shape(o, "order", "ordered_at", ibis.null(s), o.status, ibis.null(s), o.amount,
+                  ibis.null(ts)),
+            shape(r, "request", "opened_at",
+                  r.channel.fill_null("?").concat(", ", r.category.fill_null("?")),
+                  r.subject.fill_null(r.text), ibis.null(s), ibis.null(f),
+                  r.first_response_at),
+            shape(fb, "feedback", "answered_at", ibis.null(s), fb.comment, ibis.null(s),
+                  fb.nps, ibis.null(ts)),
+            shape(t, "touch", "at", t.kind, t.outcome, t.note, ibis.null(f), ibis.null(ts)),
+        ]
+        events = ibis.union(*parts)
+        newest = events.mutate(_n=ibis.row_number().over(order_by=ibis.desc("at")))
+        return newest.filter(newest._n < limit).drop("_n"), {"customer_id": customer_id}
+
+    return build
 
 
-def _events(store, limit: int):
-    """The newest ``limit`` events of one customer (parameter ``customer_id``) from the
-    four event tables, in one narrow shape: at, source, id, label, text, note, number,
-    later."""
-    held = _EVENTS.get(store, {})
-    if limit in held:
-        return held[limit]
-    s, f, ts = dt.string, dt.float64, dt.timestamp
-    customer_id = ibis.param(s)
+def _lookup(table: str):
+    """How to build the query of one customer's rows of ``table``."""
 
-    def shape(t, source, at, label, text, note, number, later):
-        return t.filter(t.customer_id == customer_id).select(
-            at=t[at].cast(ts), source=ibis.literal(source, s), id=t.id.cast(s),
-            label=label.cast(s), text=text.cast(s), note=note.cast(s),
-            number=number.cast(f), later=later.cast(ts))
+    def build(store):
+        t, customer_id = store.table(table), ibis.param(dt.string)
+        column = "id" if table == "customers" else "customer_id"
+        return t.filter(t[column] == customer_id), {"customer_id": customer_id}
 
-    o, r = store.table("orders"), store.table("requests")
-    fb, t = store.table("feedback"), store.table("touches")
-    parts = [
-        shape(o, "order", "ordered_at", ibis.null(s), o.status, ibis.null(s), o.amount,
-              ibis.null(ts)),
-        shape(r, "request", "opened_at",
-              r.channel.fill_null("?").concat(", ", r.category.fill_null("?")),
-              r.subject.fill_null(r.text), ibis.null(s), ibis.null(f), r.first_response_at),
-        shape(fb, "feedback", "answered_at", ibis.null(s), fb.comment, ibis.null(s), fb.nps,
-              ibis.null(ts)),
-        shape(t, "touch", "at", t.kind, t.outcome, t.note, ibis.null(f), ibis.null(ts)),
-    ]
-    expr = ibis.union(*parts).order_by(ibis.desc("at")).limit(limit)
-    _EVENTS.setdefault(store, {})[limit] = (customer_id, expr)
-    return customer_id, expr
+    return build
 
 
-def _detail(e) -> tuple[str, str]:
-    """What an event was and its one-line detail."""
-    text = "" if e.text is None else str(e.text)
-    if e.source == "order":
-        detail = f"{e.number:,.2f}" if pd.notna(e.number) else ""
-        return "order", (detail + (f" ({text})" if e.text is not None else "")).strip()
-    if e.source == "request":
-        wait = ("unanswered" if pd.isna(e.later) else
-                f"answered after {(e.later - e.at).total_seconds() / 3600:.1f} h")
-        return f"request ({e.label})", f"{text[:60]} - {wait}"
-    if e.source == "feedback":
-        nps = f"NPS {int(e.number)}" if pd.notna(e.number) else "no NPS"
-        return "feedback", nps + (f' "{text[:50]}"' if e.text is not None else "")
-    return f"touch ({e.label})", f"{e.text or ''} {e.note or ''}"
+def describe(e: dict) -> tuple[str, str]:
+    """What an event (a row of the timeline query) was and its one-line detail."""
+    text = "" if e["text"] is None else str(e["text"])
+    number, label = e["number"], e["label"]
+    if e["source"] == "order":
+        detail = f"{number:,.2f}" if pd.notna(number) else ""
+        return "order", (detail + (f" ({text})" if e["text"] is not None else "")).strip()
+    if e["source"] == "request":
+        later = e["later"]
+        wait = ("unanswered" if pd.isna(later) else
+                f"answered after {(later - e['at']).total_seconds() / 3600:.1f} h")
+        return f"request ({label})", f"{text[:60]} - {wait}"
+    if e["source"] == "feedback":
+        nps = f"NPS {int(number)}" if pd.notna(number) else "no NPS"
+        return "feedback", nps + (f' "{text[:50]}"' if e["text"] is not None else "")
+    return f"touch ({label})", f"{e['text'] or ''} {e['note'] or ''}"
 
 
-def _timeline(events: pd.DataFrame) -> pd.DataFrame:
-    events = events.sort_values("at", kind="stable", ignore_index=True)
-    described = [_detail(e) for e in events.itertuples(index=False)]
-    return pd.DataFrame({"at": events["at"], "what": [w for w, _ in described],
-                         "id": events["id"], "detail": [d for _, d in described]})
+def timeline_rows(events: list[dict]) -> list[dict]:
+    """The events as the timeline shows them, oldest first: at, what, id, detail."""
+    events = sorted(events, key=lambda e: (e["at"] is None, e["at"] or 0))
+    out = []
+    for e in events:
+        what, detail = describe(e)
+        out.append({"at": e["at"], "what": what, "id": e["id"], "detail": detail})
+    return out
 
 
-def _rows(t) -> pd.DataFrame:
-    # through Arrow: Ibis's own pandas conversion costs more than the query here
-    return t.to_pyarrow().to_pandas()
+def customer_rows(store, customer_id: str, limit: int = 200) -> dict[str, list[dict]]:
+    """One customer's rows as plain Python values, one query each (compiled once per
+    store): ``profile``, ``score``, ``value``, ``reasons``, ``alerts``, ``history`` (the
+    derived tables the store has) and ``events``, the newest ``limit`` of them (in no
+    order). The cheapest way to read a customer: :func:`story` builds on it.
+
+    Raises :class:`DataError` when the store knows nothing of ``customer_id``.
+    """
+    present = set(store.tables())
+    got = {"profile": prepare(store, ("story", "customers"), _lookup("customers")).rows(
+        store, customer_id=customer_id)}
+    for name, table in DERIVED.items():
+        got[name] = (prepare(store, ("story", table), _lookup(table)).rows(
+            store, customer_id=customer_id) if table in present else [])
+    got["events"] = prepare(store, ("story events", limit), _events(limit)).rows(
+        store, customer_id=customer_id)
+    if not got["profile"] and not got["events"]:
+        raise DataError(f"No customer {customer_id!r} in the store.",
+                        hint="Check the id (loyalist score lists the riskiest customers).")
+    got["history"].sort(key=lambda r: (r["as_of"], r["model_id"]))
+    return got
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows) if rows else pd.DataFrame()
 
 
 def story(store, customer_id: str, limit: int = 200) -> Story:
@@ -111,26 +149,14 @@ def story(store, customer_id: str, limit: int = 200) -> Story:
 
     Raises :class:`DataError` when the store knows nothing of ``customer_id``.
     """
-    derived = set(store.tables())
-    c = store.table("customers")
-    got = {"profile": _rows(c.filter(c.id == customer_id))}
-    for name, table in DERIVED.items():
-        if table in derived:
-            t = store.table(table)
-            got[name] = _rows(t.filter(t.customer_id == customer_id))
-    param, expr = _events(store, limit)
-    events = expr.to_pyarrow(params={param: customer_id}).to_pandas()
-    if got["profile"].empty and events.empty:
-        raise DataError(f"No customer {customer_id!r} in the store.",
-                        hint="Check the id (loyalist score lists the riskiest customers).")
+    got = customer_rows(store, customer_id, limit)
+    timeline = pd.DataFrame(timeline_rows(got["events"]),
+                            columns=["at", "what", "id", "detail"])
+    timeline["at"] = pd.to_datetime(timeline["at"])
 
     def first(name):
-        df = got.get(name)
-        return df.iloc[0].to_dict() if df is not None and len(df) else None
+        return dict(got[name][0]) if got[name] else None
 
-    history = got.get("history", pd.DataFrame())
-    if len(history):
-        history = history.sort_values(["as_of", "model_id"], ignore_index=True)
-    return Story(customer_id, first("profile") or {}, _timeline(events), first("score"),
-                 got.get("reasons", pd.DataFrame()), got.get("alerts", pd.DataFrame()),
-                 value=first("value"), history=history)
+    return Story(customer_id, first("profile") or {}, timeline, first("score"),
+                 _frame(got["reasons"]), _frame(got["alerts"]), value=first("value"),
+                 history=_frame(got["history"]))

@@ -33,6 +33,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from loyalist.contract.moments import moment
 from loyalist.decisions.outcomes import (
     CLOSING,
     item_history,
@@ -181,12 +182,20 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
         w = w.to_pandas().sort_values("rank").drop_duplicates("customer_id")
         m = w.rename(columns={"text": "why"}).drop(columns="rank").merge(
             people, on="customer_id", how="inner")
+    elif pb.relationship:
+        m = _relationship(store, pb.relationship).merge(people, on="customer_id", how="inner")
+        m = m.merge(top, on="customer_id", how="left")
     else:
         m = people[people["p_leave"].notna()].merge(top, on="customer_id", how="left")
         m = m.assign(why=m["top_reason"] if "top_reason" in m else "At risk of leaving")
     keep = pd.Series(True, index=m.index)
     if pb.alert not in REPLIES:  # outreach: never to a customer who asked for none
         keep &= ~m["do_not_contact"].fillna(False).astype(bool)
+    if pb.relationship and (pb.alert or pb.whisper):
+        keep &= m["customer_id"].isin(_relationship(store, pb.relationship)["customer_id"])
+    if pb.unless_alert:
+        keep &= ~m["customer_id"].isin(alerts.loc[alerts["kind"] == pb.unless_alert,
+                                                  "customer_id"])
     if pb.segment:
         keep &= m["segment"].isin(pb.segment)
     if pb.value_top is not None:
@@ -202,6 +211,19 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
         m["why"] = ("Likely advocate (P(promoter) " + (m["p_promoter"] * 100).round().astype(
             int).astype(str) + "%)")
     return m
+
+
+def _relationship(store, segments: tuple[str, ...]) -> pd.DataFrame:
+    """``customer_id, why`` of the customers in these relationship segments, from the
+    last ``loyalist relationship`` run (none when it has not run)."""
+    from loyalist.relationship.analysis import SEGMENTS_TABLE
+
+    if SEGMENTS_TABLE not in store.tables():
+        return pd.DataFrame({"customer_id": pd.Series(dtype=object),
+                             "why": pd.Series(dtype=object)})
+    t = store.table(SEGMENTS_TABLE)
+    return (t.filter(t.relationship_segment.isin(list(segments)))
+            .select("customer_id", "why").to_pandas())
 
 
 # -- state ---------------------------------------------------------------------------
@@ -338,6 +360,7 @@ def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items, as_of
             continue
         p_leave = m["p_leave"].fillna(people["p_leave"].mean())
         kind = pb.alert or (f"whisper:{pb.whisper}" if pb.whisper else
+                            f"relationship:{pb.relationship[0]}" if pb.relationship else
                             "at_risk" if pb.min_p_promoter is None else "advocate")
         frames.append(m.assign(playbook=pb.name, order=order, must_do=pb.must_do,
                                reason_kind=kind,
@@ -419,7 +442,7 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     _need(store, "scores")
     if as_of is None:
         as_of = store.table("scores").as_of.max().execute()
-    as_of = pd.Timestamp(as_of)
+    as_of = moment(as_of)
     people, alerts, top = _people(store, as_of)
     helps = helps_factors(store, pbs, as_of)
     items, cooling, live, today = _state(store, as_of, st)

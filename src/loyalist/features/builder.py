@@ -149,7 +149,7 @@ def build_features(store, as_of, spec: FeatureSpec | None = None, *,
         raise DataError("The store holds no customers, orders, subscriptions or requests.",
                         hint="Ingest an export first, or run loyalist demo.")
     # one row per customer, also when a single table names them (once per order)
-    base = (ibis.union(*ids, distinct=True) if len(ids) > 1 else ids[0]).distinct()
+    base = ibis.union(*ids, distinct=True) if len(ids) > 1 else ids[0].distinct()
     if have["orders"]:
         base = _join(base, purchase_features(store.table("orders"), as_of, spec.windows))
     if have["requests"]:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from loyalist.contract.moments import moment
 from loyalist.errors import DataError
 from loyalist.features.builder import available
 from loyalist.features.labels import observed_until, suggest_horizon
@@ -166,7 +167,7 @@ def retention_basis(store, as_of=None, *, mode: str = "auto", horizon: int | Non
     """
     have = available(store)
     mode = _mode(have, mode)
-    as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(store)
+    as_of = moment(as_of) if as_of is not None else default_as_of(store)
     now = _ts(as_of.to_pydatetime())
     if mode == "lapse":
         horizon = int(horizon) if horizon is not None else suggest_horizon(store.table("orders"))
@@ -439,7 +440,7 @@ def revenue_retention(store, *, months: int = 12, points: int = 12, as_of=None,
     """
     have = available(store)
     mode = _mode(have, mode)
-    as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(store)
+    as_of = moment(as_of) if as_of is not None else default_as_of(store)
     if mode == "lapse":
         first = store.table("orders").ordered_at.min().execute()
     else:

@@ -11,6 +11,7 @@ All follow the scikit-learn estimator contract: ``__init__`` stores parameters,
 ``summary_``, ``log_likelihood_``...), and ``print_summary()`` shows the fit.
 """
 
+from loyalist.models._transactions import BoundaryWarning
 from loyalist.models.bgbb import BGBB
 from loyalist.models.bgnbd import BGNBD, MBGNBD
 from loyalist.models.clv import customer_lifetime_value
@@ -19,8 +20,8 @@ from loyalist.models.paretonbd import ParetoNBD
 from loyalist.models.sbg import ShiftedBetaGeometric
 
 __all__ = [
-    "BGBB", "BGNBD", "GammaGamma", "MBGNBD", "ParetoNBD", "ShiftedBetaGeometric", "ValueResult",
-    "customer_lifetime_value", "fit_value",
+    "BGBB", "BGNBD", "BoundaryWarning", "GammaGamma", "MBGNBD", "ParetoNBD",
+    "ShiftedBetaGeometric", "ValueResult", "customer_lifetime_value", "fit_value",
 ]
 
 

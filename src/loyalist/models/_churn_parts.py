@@ -207,9 +207,9 @@ class TreePaths:
             stack = [(root, ())]
             while stack:
                 node, path = stack.pop()
-                if "leaf_index" in node:
+                if "left_child" not in node:  # a leaf (a tree of one leaf has no index)
                     for f, d in path:
-                        feature.append((self.offsets[k] + node["leaf_index"], f))
+                        feature.append((self.offsets[k] + node.get("leaf_index", 0), f))
                         delta.append(d)
                     continue
                 for side in ("left_child", "right_child"):
@@ -223,7 +223,7 @@ class TreePaths:
     @classmethod
     def _expect(cls, node) -> float:
         """Expected score under ``node`` (stored on each node as ``_e``)."""
-        if "leaf_index" in node:
+        if "left_child" not in node:
             node["_e"], node["_n"] = node["leaf_value"], max(node.get("leaf_count", 1), 1)
             return node["_e"]
         left, right = node["left_child"], node["right_child"]

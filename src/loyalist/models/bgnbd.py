@@ -14,54 +14,20 @@ from scipy.special import (
     betainccinv,
     betaincinv,
     betaln,
-    digamma,
+    expit,
     gammaln,
     ndtr,
     roots_hermitenorm,
 )
 
 from loyalist.models._base import unique_index, wdot
-from loyalist.models._special import hyp2f1_series_by_x
-from loyalist.models._transactions import TransactionModel, check_fitted
-
-
-def _bg_terms(params, data, offset, grad):
-    """Log of the 'alive' and 'dropped out' likelihood terms and their gradients.
-
-    Everything that depends on the frequency alone is computed once per distinct
-    frequency and gathered, so the per-customer work is two logarithms.
-    """
-    r, alpha, a, b = params
-    x, t_x, big_t = data["x"], data["t_x"], data["T"]
-    xu, xi = data["_xu"], data["_xi"]
-    bx = b + xu + offset
-    dead_u = (xu + offset) > 0
-    bx1 = np.where(dead_u, bx - 1, 1.0)
-    lb_ab = betaln(a, b)
-    c1 = (betaln(a, bx) - lb_ab)[xi]
-    c2 = np.where(dead_u, betaln(a + 1, bx1) - lb_ab, -np.inf)[xi]
-    rx = r + x
-    log_at, log_atx = np.log(alpha + big_t), np.log(alpha + t_x)
-    a1 = c1 - rx * log_at
-    a2 = c2 - rx * log_atx
-    if not grad:
-        return a1, a2, None, None
-    n = x.size
-    psi_ab, psi_a, psi_b = digamma(a + b), digamma(a), digamma(b)
-    psi_abx = digamma(a + bx)
-    g1 = np.empty((n, 4))
-    g2 = np.empty((n, 4))
-    g1[:, 0] = -log_at
-    g1[:, 1] = -rx / (alpha + big_t)
-    g1[:, 2] = (psi_ab - psi_abx)[xi]
-    g1[:, 3] = (digamma(bx) - psi_abx - psi_b + psi_ab)[xi]
-    dead = dead_u[xi]
-    g2[:, 0] = np.where(dead, -log_atx, 0.0)
-    g2[:, 1] = np.where(dead, -rx / (alpha + t_x), 0.0)
-    g2[:, 2] = np.where(dead_u, digamma(a + 1) - psi_abx - psi_a + psi_ab, 0.0)[xi]
-    g2[:, 3] = np.where(dead_u, digamma(bx1) - psi_abx - psi_b + psi_ab, 0.0)[xi]
-    return a1, a2, g1, g2
-
+from loyalist.models._rates import log1p_exp_and_sigmoid, nbd_loglik_sum, rate_rows, rate_tables
+from loyalist.models._special import cumulative_log_terms, hyp2f1_series_by_x
+from loyalist.models._transactions import (
+    TransactionModel,
+    check_fitted,
+    dropout_limits,
+)
 
 _ROWS_PER_SLICE = 1 << 16  # rows per slice of the likelihood sums
 _A_SERIES_MAX = 20.0  # above this, the drop-out Beta is concentrated: integrate instead
@@ -102,74 +68,110 @@ def _expected_by_quadrature(r, alpha, a, b, t, x, big_t, xu, xi, chunk=65_536, p
 class _BetaGeometricNBD(TransactionModel):
     _param_names = ("r", "alpha", "a", "b")
     _offset = 0
+    _DROP_LIMITS = dropout_limits(
+        "a", "b", at_once="almost every customer drops out after each purchase",
+        same="every customer has the same drop-out probability after a purchase, {mean}",
+        spread="customers either drop out after their first purchase or never",
+        ratio="a/(a+b)")
 
     def __init__(self, penalizer=0.0):
         self.penalizer = penalizer
 
-    def _loglik(self, params, data, *, grad):
-        if "_xu" not in data:
-            data = self._prepare(dict(data))
-        r, alpha = params[0], params[1]
-        a1, a2, g1, g2 = _bg_terms(params, data, self._offset, grad)
-        m = np.maximum(a1, a2)
-        e1, e2 = np.exp(a1 - m), np.exp(a2 - m)
-        lse = m + np.log(e1 + e2)
-        xu, xi = data["_xu"], data["_xi"]
-        ll = (gammaln(r + xu) - gammaln(r))[xi] + r * np.log(alpha) + lse
-        if not grad:
-            return ll, None
-        w1 = (e1 / (e1 + e2))[:, None]
-        g = w1 * g1 + (1 - w1) * g2
-        g[:, 0] += (digamma(r + xu) - digamma(r))[xi] + np.log(alpha)
-        g[:, 1] += r / alpha
-        return ll, g
+    # -- coordinates: mean rate, 1/r, logit a/(a+b), log 1/(a+b) -----------------------
+    def _theta_from_params(self, params):
+        r, alpha, a, b = np.asarray(params, dtype=float)
+        return np.array([*self._rate_to_theta(r, alpha), np.log(a) - np.log(b),
+                         -np.log(a + b)])
 
-    def _loglik_sum(self, params, data, weights):
-        # the same as summing _loglik, without per-customer gradient matrices: the
-        # frequency-only parts of the gradient are summed per distinct frequency
+    def _params_from_theta(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        r = np.exp(-theta[1])
+        inv_phi = np.exp(-theta[3])
+        return np.array([r, np.exp(-theta[0] - theta[1]), expit(theta[2]) * inv_phi,
+                         expit(-theta[2]) * inv_phi])
+
+    def _dparams_dtheta(self, theta):
+        r, alpha, a, b = self._params_from_theta(theta)
+        pi = expit(theta[2])
+        return np.array([[0.0, -r, 0.0, 0.0],
+                         [-alpha, -alpha, 0.0, 0.0],
+                         [0.0, 0.0, a * (1.0 - pi), -a],
+                         [0.0, 0.0, -b * pi, -b]])
+
+    def _drop_tables(self, theta, xu):
+        """Per distinct frequency: log E[(1-p)^(x+o)] and log E[p (1-p)^(x+o-1)] under
+        p ~ Beta(a, b), and their derivatives in coordinates 2 and 3, as sums of logs
+        in pi = a/(a+b) and phi = 1/(a+b) (exact as a, b grow without bound)."""
+        o = self._offset
+        pi, q = expit(theta[2]), expit(-theta[2])
+        phi = np.exp(theta[3])
+        n1 = (xu + o).astype(np.int64)
+        n2 = np.maximum(n1 - 1, 0)
+        n_max = int(n1.max(initial=0))
+        s1, d1, j1 = cumulative_log_terms(n_max, q, phi)
+        s2, _, j2 = cumulative_log_terms(n_max, 1.0, phi)
+        s3, d3, j3 = cumulative_log_terms(n_max, 1.0 + phi, phi)
+        dead = n1 > 0
+        c1 = s1[n1] - s2[n1]
+        c1_2 = -pi * q * d1[n1]
+        c1_3 = phi * (j1[n1] - j2[n1])
+        c2 = np.where(dead, np.log(pi) + s1[n2] - s3[n2], -np.inf)
+        c2_2 = np.where(dead, q - pi * q * d1[n2], 0.0)
+        c2_3 = np.where(dead, phi * (j1[n2] - d3[n2] - j3[n2]), 0.0)
+        return c1, c2, c1_2, c1_3, c2_2, c2_3
+
+    def _loglik_sum_theta(self, theta, data, weights):
         if "_xu" not in data:
             data = self._prepare(dict(data))
-        r, alpha, a, b = params
+        if data.get("_no_dropout"):
+            return nbd_loglik_sum(theta, data, weights)
         x, t_x, big_t, xu, xi = data["x"], data["t_x"], data["T"], data["_xu"], data["_xi"]
-        o = self._offset
-        bx = b + xu + o
-        dead_u = (xu + o) > 0
-        bx1 = np.where(dead_u, bx - 1, 1.0)
-        lb_ab = betaln(a, b)
-        c1 = betaln(a, bx) - lb_ab
-        c2 = np.where(dead_u, betaln(a + 1, bx1) - lb_ab, -np.inf)
+        p_u, dp_u = rate_tables(theta, xu)
+        c1, c2, c1_2, c1_3, c2_2, c2_3 = self._drop_tables(theta, xu)
         d_c = c2 - c1
         # per-customer work in cache-sized slices: bounded memory for any number of rows
         per_x1 = np.zeros(xu.size)
         per_x2 = np.zeros(xu.size)
-        acc = np.zeros(5)  # sum w (a1 + log1p e), then the four per-row gradient sums
+        acc = np.zeros(3)
         for lo in range(0, x.size, _ROWS_PER_SLICE):
             sl = slice(lo, lo + _ROWS_PER_SLICE)
             w, xs, xis = weights[sl], x[sl], xi[sl]
-            rx = r + xs
-            at, atx = alpha + big_t[sl], alpha + t_x[sl]
-            log_at, log_atx = np.log(at), np.log(atx)
-            e = np.exp(d_c[xis] - rx * (log_atx - log_at))  # exp(a2 - a1)
-            ww1 = w / (1.0 + e)
-            ww2 = w - ww1
+            e_t, e0_t, e1_t = rate_rows(theta, xs, big_t[sl])
+            e_x, e0_x, e1_x = rate_rows(theta, xs, t_x[sl])
+            d = d_c[xis] + (e_t - e_x)  # log(dead term / alive term)
+            lse, w2 = log1p_exp_and_sigmoid(d)
+            ww2 = w * w2
+            ww1 = w - ww2
             per_x1 += np.bincount(xis, ww1, minlength=xu.size)
             per_x2 += np.bincount(xis, ww2, minlength=xu.size)
-            acc[0] += wdot(w, c1[xis] - rx * log_at + np.log1p(e))
-            acc[1] += wdot(ww1, log_at) + wdot(ww2, log_atx)
-            acc[2] += wdot(ww1, rx / at) + wdot(ww2, rx / atx)
-        head = gammaln(r + xu) - gammaln(r)
-        total_w = float(weights.sum())
+            acc[0] += wdot(w, lse - e_t)
+            acc[1] += wdot(ww2, e0_t - e0_x) - wdot(w, e0_t)
+            acc[2] += wdot(ww2, e1_t - e1_x) - wdot(w, e1_t)
         per_x = per_x1 + per_x2
-        ll = acc[0] + wdot(per_x, head) + total_w * r * np.log(alpha)
-        psi_ab, psi_a, psi_b = digamma(a + b), digamma(a), digamma(b)
-        psi_abx = digamma(a + bx)
-        g = np.empty(4)
-        g[0] = -acc[1] + wdot(per_x, digamma(r + xu) - digamma(r)) + total_w * np.log(alpha)
-        g[1] = -acc[2] + total_w * r / alpha
-        g2a = np.where(dead_u, digamma(a + 1) - psi_abx - psi_a + psi_ab, 0.0)
-        g2b = np.where(dead_u, digamma(bx1) - psi_abx - psi_b + psi_ab, 0.0)
-        g[2] = wdot(per_x1, psi_ab - psi_abx) + wdot(per_x2, g2a)
-        g[3] = wdot(per_x1, digamma(bx) - psi_abx - psi_b + psi_ab) + wdot(per_x2, g2b)
+        ll = acc[0] + wdot(per_x, p_u + xu * theta[0] + c1)
+        g = np.array([acc[1] + wdot(per_x, xu), acc[2] + wdot(per_x, dp_u),
+                      wdot(per_x1, c1_2) + wdot(per_x2, c2_2),
+                      wdot(per_x1, c1_3) + wdot(per_x2, c2_3)])
+        return ll, g
+
+    def _loglik_theta(self, theta, data, *, grad):
+        if "_xu" not in data:
+            data = self._prepare(dict(data))
+        x, t_x, big_t, xu, xi = data["x"], data["t_x"], data["T"], data["_xu"], data["_xi"]
+        p_u, dp_u = rate_tables(theta, xu)
+        c1, c2, c1_2, c1_3, c2_2, c2_3 = self._drop_tables(theta, xu)
+        e_t, e0_t, e1_t = rate_rows(theta, x, big_t)
+        e_x, e0_x, e1_x = rate_rows(theta, x, t_x)
+        d = (c2 - c1)[xi] + (e_t - e_x)
+        ll = (p_u + xu * theta[0] + c1)[xi] - e_t + np.logaddexp(0.0, d)
+        if not grad:
+            return ll, None
+        w2 = expit(d)
+        g = np.empty((x.size, 4))
+        g[:, 0] = x - e0_t + w2 * (e0_t - e0_x)
+        g[:, 1] = dp_u[xi] - e1_t + w2 * (e1_t - e1_x)
+        g[:, 2] = (1.0 - w2) * c1_2[xi] + w2 * c2_2[xi]
+        g[:, 3] = (1.0 - w2) * c1_3[xi] + w2 * c2_3[xi]
         return ll, g
 
     def _start(self, data, weights):
@@ -179,15 +181,28 @@ class _BetaGeometricNBD(TransactionModel):
             np.array([1.0, 1.0 / rate, 1.0, 1.0]),
             np.array([0.5, 0.5 / rate, 0.5, 2.0]),
             np.array([0.2, 0.1 / rate, 2.0, 5.0]),
+            np.array([2.0, 2.0 / rate, 0.05, 5.0]),  # little drop-out
         ]
+
+    # -- limits ----------------------------------------------------------------------
+    def _dropout_mean(self, coordinate):
+        return float(expit(coordinate))
+
+    def _dropout_scale(self, data):
+        return float(np.max(data["x"], initial=0.0)) + 1.0 + self._offset
 
     # -- predictions -----------------------------------------------------------------
     def _log_p_alive(self, x, t_x, big_t):
-        params = self.params_.to_numpy()
-        data = self._prepare({"x": x, "t_x": t_x, "T": big_t})
-        a1, a2, _, _ = _bg_terms(params, data, self._offset, grad=False)
-        m = np.maximum(a1, a2)
-        return a1 - (m + np.log(np.exp(a1 - m) + np.exp(a2 - m)))
+        theta = self._theta_
+        x, t_x, big_t = np.broadcast_arrays(x, t_x, big_t)
+        shape = x.shape
+        data = self._prepare({"x": x.ravel(), "t_x": t_x.ravel(), "T": big_t.ravel()})
+        xu, xi = data["_xu"], data["_xi"]
+        c1, c2, *_ = self._drop_tables(theta, xu)
+        e_t, _, _ = rate_rows(theta, data["x"], data["T"])
+        e_x, _, _ = rate_rows(theta, data["x"], data["t_x"])
+        d = (c2 - c1)[xi] + (e_t - e_x)
+        return (-np.logaddexp(0.0, d)).reshape(shape)
 
     def _expected_if_alive(self, t, x, t_x, big_t):
         # Posterior of an alive customer: lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x
@@ -195,13 +210,18 @@ class _BetaGeometricNBD(TransactionModel):
         # 2F1(R, B; A+B-1; z)], rewritten with Euler's transformation so that nothing grows
         # with x: (1-z)^(A-1) 2F1(A+B-1-R, A-1; A+B-1; z), z = t / (alpha' + t); the first
         # two parameters do not depend on the customer, the third on x only.
-        r, alpha, a, b = self.params_.to_numpy()
+        r, alpha, a, b = self._pred_params()
         t, x, big_t = np.broadcast_arrays(np.asarray(t, float), x, big_t)
         shape = x.shape
         t, x, big_t = t.ravel(), x.ravel(), big_t.ravel()
         xu, xi = unique_index(x)
         o = self._offset
-        if a > _A_SERIES_MAX:
+        z = t / (alpha + big_t + t)
+        # the series alternates with terms up to about exp(r z) and coefficients that
+        # grow like r**n: it would cancel or overflow as r -> infinity (rates the same for
+        # all); for large a it is long. The quadrature agrees with it to ~1e-12 elsewhere.
+        if (a > _A_SERIES_MAX or r > 1e3
+                or (r + 1.0) * float(z.max(initial=0.0)) > 20.0):
             # the nodes depend on the parameters and frequencies only: reuse them across
             # the periods of a discounted sum
             key = (a, b + o, xu.tobytes())
@@ -211,7 +231,6 @@ class _BetaGeometricNBD(TransactionModel):
                 self._node_cache = cached
             return _expected_by_quadrature(r, alpha, a, b + o, t, x, big_t, xu, xi,
                                            p_u=cached[1]).reshape(shape)
-        z = t / (alpha + big_t + t)
         c_u = a + b + xu + o - 1.0
         f = hyp2f1_series_by_x(a + b + o - 1.0 - r, a - 1.0, c_u, xi, z)
         head = 1.0 - np.exp((a - 1.0) * np.log1p(-z)) * f
@@ -220,7 +239,9 @@ class _BetaGeometricNBD(TransactionModel):
     def predict_purchase_count_probability(self, n, t):
         """P(a new customer makes exactly ``n`` repeat purchases in ``(0, t]``)."""
         check_fitted(self)
-        r, alpha, a, b = self.params_.to_numpy()
+        if self._no_dropout:
+            return self._nbd_count_probability(n, t)
+        r, alpha, a, b = self._pred_params()
         n, t = np.broadcast_arrays(np.asarray(n, float), np.asarray(t, float))
         o = self._offset
         lb = betaln(a, b)
@@ -230,7 +251,7 @@ class _BetaGeometricNBD(TransactionModel):
         alive = np.exp(betaln(a, b + n + o) - lb + log_nb)
         dead_ok = (n + o) > 0
         tail = np.where(n > 0, betainc(np.maximum(n, 1.0), r, q), 1.0)  # P(NB count >= n)
-        dead = np.where(dead_ok, np.exp(betaln(a + 1, np.where(dead_ok, b + n + o - 1, 1.0)) - lb),
+        dead = np.where(dead_ok, np.exp(betaln(a + 1, np.where(dead_ok, b + n + o - 1, b)) - lb),
                         0.0) * tail
         return alive + dead
 

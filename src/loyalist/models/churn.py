@@ -251,7 +251,9 @@ class ChurnModel:
                 v = M[c]
                 if not (pd.api.types.is_string_dtype(v) or v.dtype == object):
                     v = v.astype("string")
-                M[c] = pd.Categorical(v.astype(object), categories=self.categories_[c])
+                v = v.astype(object)  # values unseen in training: missing
+                M[c] = pd.Categorical(v.where(v.isin(self.categories_[c])),
+                                      categories=self.categories_[c])
             else:
                 M[c] = pd.to_numeric(M[c], errors="coerce").astype("float64")
         return M

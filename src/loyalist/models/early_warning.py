@@ -16,12 +16,14 @@ saw. Without an earlier season the model says so.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from loyalist.contract.moments import moment
 from loyalist.errors import ConvergenceError, DataError
 from loyalist.features.builder import FeatureSpec, available, feature_frame, prepare
 from loyalist.features.labels import (
@@ -31,6 +33,7 @@ from loyalist.features.labels import (
     suggest_horizon,
 )
 from loyalist.features.rfm import rfm_summary
+from loyalist.models._transactions import BoundaryWarning
 from loyalist.models.bgnbd import BGNBD
 from loyalist.models.churn import ChurnModel
 from loyalist.models.complaints import fit_from_store, text_scores, unhappy_features
@@ -66,7 +69,9 @@ def btyd_features(orders, as_of, horizon_days: float, max_fit: int = 200_000,
     failed = None
     t = horizon_days / 7.0
     try:
-        m = BGNBD().fit(fit["frequency"], fit["recency"], fit["T"])
+        with warnings.catch_warnings():  # a boundary fit is an answer here, not news
+            warnings.simplefilter("ignore", BoundaryWarning)
+            m = BGNBD().fit(fit["frequency"], fit["recency"], fit["T"])
         x, t_x, big_t = (s[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T"))
         p = m.predict_p_alive(x, t_x, big_t)
         e = m.predict_purchases(t, x, t_x, big_t)
@@ -119,6 +124,9 @@ def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = 
     ``texts`` (from :func:`complaint_texts`) adds, per customer, the texts of the last
     90 days that read like a low score. ``.attrs["unavailable"]`` maps each feature
     that could not be computed at some date to why (BG/NBD not fitted, say)."""
+    if horizon <= 0:
+        raise DataError(f"The horizon must be a positive number of days; got {horizon}.",
+                        hint="Pass e.g. --horizon 90, or leave it out to have it suggested.")
     step = progress or (lambda _m: None)
     frames = []
     dates = list(dates)
@@ -379,7 +387,7 @@ def default_dates(store, horizon: int, eval_date=None, n_train_dates: int = 4,
 
 def evaluation_date(store, horizon: int, eval_date=None) -> pd.Timestamp:
     end = observed_until(store).normalize()
-    e = pd.Timestamp(eval_date) if eval_date is not None else end - pd.Timedelta(days=horizon)
+    e = moment(eval_date, "eval_date") if eval_date is not None else end - pd.Timedelta(days=horizon)
     if e + pd.Timedelta(days=horizon) > end + pd.Timedelta(days=1):
         raise DataError(f"The outcome of {e.date()} is not known yet: the data ends "
                         f"{end.date()} and the horizon is {horizon} days.",

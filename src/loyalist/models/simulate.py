@@ -87,3 +87,34 @@ def simulate_sbg(alpha, beta, n_periods, n_customers, *, random_state=None) -> p
     t = rng.geometric(theta)
     churned = t <= n_periods
     return pd.DataFrame({"periods": np.where(churned, t, n_periods), "churned": churned})
+
+
+def simulate_orders(n_customers, *, days=365, r=1.5, purchases_per_year=5.0,
+                    lifetime_days=None, start="2011-01-01", spend_shape=2.0, spend_mean=30.0,
+                    random_state=None) -> pd.DataFrame:
+    """An orders table (``id``, ``customer_id``, ``ordered_at``, ``amount``) of customers
+    who buy as Poisson processes over ``days`` days from ``start``.
+
+    Purchase rates are Gamma(``r``) across customers with mean ``purchases_per_year``.
+    With ``lifetime_days=None`` nobody drops out (the NBD world, where the drop-out
+    models sit on their boundary); otherwise each customer stops buying after an
+    exponential lifetime with that mean (Pareto/NBD with s -> infinity). Customers
+    without an order in the window do not appear. Amounts are Gamma(``spend_shape``)
+    with mean ``spend_mean``, rounded to cents.
+    """
+    rng = _rng(random_state)
+    lam = rng.gamma(r, purchases_per_year / r / 365.0, n_customers)
+    window = np.full(n_customers, float(days))
+    if lifetime_days is not None:
+        window = np.minimum(window, rng.exponential(lifetime_days, n_customers))
+    counts = rng.poisson(lam * window)
+    who = np.repeat(np.arange(n_customers), counts)
+    day = np.floor(rng.random(who.size) * window[who]).astype(np.int64)
+    amount = np.round(rng.gamma(spend_shape, spend_mean / spend_shape, who.size), 2)
+    width = len(str(n_customers))
+    return pd.DataFrame({
+        "id": [f"O{i}" for i in range(who.size)],
+        "customer_id": [f"C{c:0{width}d}" for c in who],
+        "ordered_at": pd.Timestamp(start) + pd.to_timedelta(day, unit="D"),
+        "amount": amount,
+    })

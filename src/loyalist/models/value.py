@@ -11,14 +11,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from loyalist.contract.moments import moment
 from loyalist.errors import ConvergenceError, DataError
 from loyalist.features.rfm import rfm_summary
+from loyalist.models._transactions import BoundaryWarning
 from loyalist.models.bgnbd import BGNBD, MBGNBD
 from loyalist.models.clv import customer_lifetime_value
 from loyalist.models.gammagamma import GammaGamma
@@ -44,11 +46,23 @@ class ValueResult:
     calibration: pd.DataFrame | None = None
     calibration_models: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    spend_known: bool = True
+    #: the id under which the store keeps the model (when fitted through the store)
+    model_id: int | None = None
+
+    @property
+    def status(self) -> str:
+        """``fitted`` or ``boundary`` (the model kept is a limit; see ``detail``)."""
+        return getattr(self.transaction_model, "status_", "fitted")
+
+    @property
+    def detail(self) -> str:
+        return getattr(self.transaction_model, "boundary_", None) or ""
 
     def top_share(self, fraction: float = 0.2) -> float:
         """Share of total expected value held by the top ``fraction`` of customers."""
         v = np.sort(self.customers["clv"].to_numpy())[::-1]
-        if v.size == 0 or v.sum() <= 0:
+        if v.size == 0 or not np.all(np.isfinite(v)) or v.sum() <= 0:
             return float("nan")
         k = max(1, int(np.ceil(fraction * v.size)))
         return float(v[:k].sum() / v.sum())
@@ -87,27 +101,49 @@ def _date_range(orders, date_col):
     return pd.Timestamp(lo).date(), pd.Timestamp(hi).date()
 
 
+def _has_amounts(orders, amount_col) -> bool:
+    """True when at least one order carries a positive amount."""
+    if not amount_col or amount_col not in orders.columns:
+        return False
+    col = orders[amount_col]
+    n = orders.aggregate(n=(col > 0).ifelse(1, 0).sum()).to_pandas()["n"].iloc[0]
+    return bool(pd.notna(n) and n > 0)
+
+
+def _fit_one(name, s):
+    """Fit one transaction model; returns (model or None, status, detail)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BoundaryWarning)  # reported as a status instead
+        try:
+            m = MODELS[name]().fit(s["frequency"], s["recency"], s["T"])
+        except ConvergenceError as e:
+            return None, "failed", e.message
+    flat = [n for n in m.notes_ if "barely identified" in n]
+    return m, m.status_, m.boundary_ or "; ".join(flat)
+
+
 def _holdout_check(orders, names, calibration_end, observation_end, cols):
     """Fit each model on the calibration period and score it on the holdout period."""
     s = rfm_summary(orders, calibration_end=calibration_end, observation_end=observation_end,
                     freq="W", **cols).to_pandas()
-    s = s[s["T"] > 0].reset_index(drop=True)  # first seen on the last calibration day
+    actual = float(s["frequency_holdout"].sum()) if len(s) else 0.0
     rows, fitted = [], {}
     for name in names:
-        try:
-            m = MODELS[name]().fit(s["frequency"], s["recency"], s["T"])
-        except ConvergenceError:
-            rows.append({"model": name, "log_likelihood": np.nan, "rmse": np.inf})
+        row = {"model": name, "status": "failed", "detail": "", "log_likelihood": np.nan,
+               "predicted_holdout": np.nan, "actual_holdout": actual, "rmse": np.nan}
+        if len(s) == 0:
+            row["detail"] = f"no customer bought on or before {calibration_end}"
+            rows.append(row)
             continue
-        fitted[name] = m
-        pred = m.predict_purchases(s["duration_holdout"], s["frequency"], s["recency"], s["T"])
-        err = pred - s["frequency_holdout"].to_numpy()
-        rows.append({
-            "model": name, "log_likelihood": m.log_likelihood_,
-            "predicted_holdout": float(pred.sum()),
-            "actual_holdout": float(s["frequency_holdout"].sum()),
-            "rmse": float(np.sqrt(np.mean(err ** 2))),
-        })
+        m, row["status"], row["detail"] = _fit_one(name, s)
+        if m is not None:
+            fitted[name] = m
+            pred = m.predict_purchases(s["duration_holdout"], s["frequency"], s["recency"],
+                                       s["T"])
+            err = pred - s["frequency_holdout"].to_numpy()
+            row.update(log_likelihood=m.log_likelihood_, predicted_holdout=float(pred.sum()),
+                       rmse=float(np.sqrt(np.mean(err ** 2))))
+        rows.append(row)
     return pd.DataFrame(rows).set_index("model"), s, fitted
 
 
@@ -125,6 +161,13 @@ def fit_value(
     amount_col: str = "amount",
 ) -> ValueResult:
     """Fit a transaction model and Gamma-Gamma on ``orders`` and value every customer.
+
+    Each candidate model is reported as ``fitted``, at a ``boundary`` (its maximum is a
+    limit of the model, e.g. nobody drops out: it is then that limit, with the reason
+    in words) or ``failed`` (with the reason) in ``selection``. ``"auto"`` keeps the
+    model whose holdout predictions are closer and falls back to the next one, saying
+    why, if the chosen one cannot be fitted on the whole history. Without amounts in
+    the orders, spend is unknown: ``clv`` is NaN and ``spend_known`` is False.
 
     Parameters
     ----------
@@ -144,12 +187,15 @@ def fit_value(
     if model not in ("auto", *MODELS):
         raise DataError(f"Unknown model {model!r}; choose auto, {', '.join(MODELS)}.")
     cols = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
+    spend_known = _has_amounts(orders, amount_col)
+    if not spend_known:
+        cols["amount_col"] = amount_col if amount_col in orders.columns else None
     lo, hi = _date_range(orders, date_col)
-    obs_end = hi if observation_end is None else dt.date.fromisoformat(str(observation_end)[:10])
+    obs_end = hi if observation_end is None else moment(observation_end, "observation_end").date()
     if calibration_end is None:
         cal_end = lo + (obs_end - lo) * 2 // 3
     else:
-        cal_end = dt.date.fromisoformat(str(calibration_end)[:10])
+        cal_end = moment(calibration_end, "calibration_end").date()
     if not lo < cal_end < obs_end:
         raise DataError(
             f"calibration_end {cal_end} must fall between the first order day {lo} and the "
@@ -159,39 +205,83 @@ def fit_value(
     names = ["bgnbd", "paretonbd"] if model == "auto" else [model]
     selection, calibration, cal_models = _holdout_check(
         orders, names, cal_end.isoformat(), obs_end.isoformat(), cols)
-    chosen = model if model != "auto" else str(selection["rmse"].idxmin())
+    order = list(names)
     if model == "auto":
-        notes.append(f"chose {chosen} by holdout RMSE ({cal_end} to {obs_end})")
+        usable = selection["rmse"].dropna().sort_values(kind="stable")  # ties: the first
+        order = [*usable.index, *(n for n in names if n not in usable.index)]
+        if len(usable):
+            notes.append(f"chose {order[0]} by holdout RMSE ({cal_end} to {obs_end})")
+        else:
+            notes.append("no model could be checked on the holdout period; fitting "
+                         f"{order[0]} on the whole history")
 
     s = rfm_summary(orders, observation_end=obs_end.isoformat(), freq="W", **cols).to_pandas()
-    new = s["T"] <= 0
-    if new.any():  # first order on the last day: no rhythm to judge yet
-        notes.append(f"{int(new.sum())} customers first bought on the last day and are not "
-                     "valued yet")
-        s = s[~new].reset_index(drop=True)
-    tm = MODELS[chosen]().fit(s["frequency"], s["recency"], s["T"])
-    spend_model: GammaGamma | None = GammaGamma()
-    try:
-        spend_model.fit(s["frequency"], s["monetary_value"])
-        mean_spend = spend_model.population_mean_spend()
-        spend = spend_model
-    except (DataError, ConvergenceError) as e:
-        spend_model = None
-        repeat = s["frequency"] > 0
-        mean_spend = float(s.loc[repeat, "monetary_value"].mean()) if repeat.any() else 0.0
-        spend = mean_spend
-        notes.append(f"Gamma-Gamma not used ({e.message}); CLV uses the mean spend {mean_spend:.2f}")
+    new = int((s["T"] <= 0).sum())
+    if new:  # first order on the last day: no rhythm to judge yet
+        notes.append(f"{new} customer{'s' if new > 1 else ''} first bought on the last day: "
+                     "no information for the fit, valued as new customers")
+    tm, failures = None, []
+    for name in order:
+        tm, status, detail = _fit_one(name, s)
+        if tm is not None:  # at a boundary: result.status and result.detail say so
+            chosen = name
+            break
+        failures.append(f"{name}: {detail}")
+        if model == "auto" and name != order[-1]:
+            notes.append(f"{name} could not be fitted on the whole history ({detail}); "
+                         "falling back to the next model")
+    if tm is None:
+        raise ConvergenceError(
+            "No transaction model could be fitted on the whole history: "
+            + "; ".join(failures),
+            hint="value needs repeat purchases: load a longer order history, or try "
+            "fit_value(..., model='auto') so that another model is tried.",
+        )
     x, t_x, big_t = s["frequency"], s["recency"], s["T"]
     out = s.copy()
     out["p_alive"] = tm.predict_p_alive(x, t_x, big_t)
     out["expected_purchases"] = tm.predict_purchases(horizon_days / _WEEK, x, t_x, big_t)
-    out["clv"] = customer_lifetime_value(
-        tm, spend, x, t_x, big_t, s["monetary_value"], time_unit_days=_WEEK,
-        horizon_days=horizon_days, margin=margin, discount_rate=discount_rate,
-    )
+    spend_model: GammaGamma | None = None
+    spend, mean_spend = None, float("nan")
+    which = "the orders carry no amounts"
+    if spend_known:
+        spend, mean_spend, spend_model = _spend(s, notes)
+        spend_known = spend is not None
+        which = "no repeat purchase carries an amount"
+    if spend is None:
+        out["monetary_value"] = np.nan
+        out["clv"] = np.nan
+        notes.append(f"{which}: spend is unknown, so no lifetime value is computed "
+                     "(expected purchases are)")
+    else:
+        out["clv"] = customer_lifetime_value(
+            tm, spend, x, t_x, big_t, s["monetary_value"].fillna(0.0), time_unit_days=_WEEK,
+            horizon_days=horizon_days, margin=margin, discount_rate=discount_rate,
+        )
     return ValueResult(
         model_name=chosen, transaction_model=tm, spend_model=spend_model, mean_spend=mean_spend,
         customers=out, selection=selection, horizon_days=horizon_days, margin=margin,
         discount_rate=discount_rate, calibration=calibration, calibration_models=cal_models,
-        notes=notes,
+        notes=notes, spend_known=spend_known,
     )
+
+
+def _spend(s, notes):
+    """The spend model: Gamma-Gamma, else the plain mean of repeat purchases, else None
+    (no repeat purchase carries an amount). Returns ``(spend, mean spend, model)``."""
+    gg = GammaGamma()
+    repeat = (s["frequency"] > 0) & s["monetary_value"].notna()
+    try:
+        gg.fit(s.loc[repeat, "frequency"], s.loc[repeat, "monetary_value"])
+        return gg, gg.population_mean_spend(), gg
+    except (DataError, ConvergenceError) as e:
+        positive = repeat & (s["monetary_value"] > 0)
+        if not positive.any():
+            return None, float("nan"), None
+        mean_spend = float(s.loc[positive, "monetary_value"].mean())
+        why = ("it did not converge, typically because spend per purchase differs too little "
+               "between customers to tell them apart" if isinstance(e, ConvergenceError)
+               else e.message)
+        notes.append(f"Gamma-Gamma not used ({why}); CLV uses the mean spend of repeat "
+                     f"purchases, {mean_spend:.2f}")
+        return mean_spend, mean_spend, None

@@ -11,10 +11,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import ibis
 import numpy as np
 import pandas as pd
 
-from loyalist.contract.survey import Survey, resolve_survey
+from loyalist.contract.survey import Survey
 from loyalist.errors import DataError
 from loyalist.relationship.answers import (
     AnswerCheck,
@@ -22,14 +23,17 @@ from loyalist.relationship.answers import (
     construct_scores,
     responses,
     scored,
+    survey_of,
 )
 from loyalist.relationship.behaviour import behaviour_after
 from loyalist.relationship.drivers import DriverResult, key_drivers
 from loyalist.relationship.gap import gap_sentences, importance_performance
 from loyalist.relationship.reliability import ScaleReliability, scale_reliability
-from loyalist.relationship.segments import SegmentRules, assign_segments, segment_summary
+from loyalist.relationship.segments import assign_segments, segment_summary
+from loyalist.settings.relationship import RelationshipSettings
 
 SEGMENTS_TABLE = "relationship_segments"
+SUMMARY_TABLE = "relationship_summary"
 
 
 @dataclass
@@ -126,22 +130,35 @@ def _drivers(X: pd.DataFrame, outcomes: dict[str, pd.Series], labels, n_boot, no
     return out
 
 
-def analyse(store, survey=None, *, by: str | None = "segment", as_of=None,
-            n_boot: int = 500, horizon_days: int = 180, segments: bool = True,
-            rules: SegmentRules | None = None,
+def analyse(store, survey=None, *, settings: RelationshipSettings | None = None,
+            by: str | None = None, as_of=None, n_boot: int | None = None,
+            horizon_days: int | None = None, segments: bool = True,
+            rules: RelationshipSettings | None = None,
             progress: Callable[[str], None] | None = None) -> RelationshipResult:
-    """Analyse the answers to ``survey`` (a Survey, a TOML path, or None for the default
-    relationship survey) in ``store``.
+    """Analyse the answers to ``survey`` in ``store``.
 
-    ``by``: a column of ``customers`` for the gap by segment (skipped when absent).
-    ``segments``: build the four segments of the customers active at ``as_of`` (default:
-    the day after the last order or subscription change), with P(promoter) from
-    behaviour (:class:`~loyalist.relationship.advocacy.AdvocacyModel`) and P(leave) from
-    :func:`~loyalist.relationship.leaving.p_gone`. ``n_boot``: bootstrap draws of the
-    intervals of omega and of the drivers.
+    ``settings``: the ``[relationship]`` settings (default: the store's,
+    ``store.settings.relationship``; ``rules`` is another name for them). The other
+    arguments override one setting for this call:
+
+    ``survey``: a Survey or a TOML path (default: the settings' ``survey``, else the
+    relationship survey that ships). ``by``: a column of ``customers`` for the gap by
+    segment (``""``: none; skipped when absent). ``n_boot``: bootstrap draws of the
+    intervals of omega and of the drivers. ``horizon_days``: days after an answer in
+    which staying and buying more are looked for. ``segments``: build the four segments
+    of the customers active at ``as_of`` (default: the day after the last order or
+    subscription change), with P(promoter) from behaviour
+    (:class:`~loyalist.relationship.advocacy.AdvocacyModel`) and P(leave) and P(gone
+    quiet) from :func:`~loyalist.relationship.leaving.p_leave`.
     """
+    cfg = settings or rules or _store_settings(store)
+    if survey is None and cfg.survey:
+        survey = cfg.survey_path(getattr(getattr(store, "settings", None), "path", None))
+    by = cfg.by if by is None else by
+    n_boot = cfg.boot if n_boot is None else n_boot
+    horizon_days = cfg.behaviour_horizon_days if horizon_days is None else horizon_days
     step = progress or (lambda _m: None)
-    survey = resolve_survey(survey)
+    survey = survey_of(store, survey)
     notes: list[str] = []
     step("checking the answers")
     check = check_answers(store, survey)
@@ -207,23 +224,28 @@ def analyse(store, survey=None, *, by: str | None = "segment", as_of=None,
                              gap=gap, gap_by=gap_by, drivers=drivers, behaviour=behaviour,
                              constructs_on_behaviour=constructs_on, notes=notes)
     if segments:
-        _segments(store, survey, r, res, as_of, rules, step)
+        _segments(store, survey, r, res, as_of, cfg, step)
     return res
+
+
+def _store_settings(store) -> RelationshipSettings:
+    s = getattr(store, "settings", None)
+    return getattr(s, "relationship", None) or RelationshipSettings()
 
 
 def _segments(store, survey, r, res, as_of, rules, step) -> None:
     from loyalist.features.labels import observed_until
     from loyalist.relationship.advocacy import AdvocacyModel
-    from loyalist.relationship.leaving import gone_labels, p_gone
+    from loyalist.relationship.leaving import active_customers, p_leave
     from loyalist.relationship.people import behaviour_features, what_they_said
 
-    horizon = (rules or SegmentRules()).leaving_horizon_days
+    horizon = rules.leaving_horizon_days
     try:
         as_of = (pd.Timestamp(as_of) if as_of is not None
                  else observed_until(store).normalize() + pd.Timedelta(days=1))
         step("who behaves like a leaver")
-        gone, info = p_gone(store, as_of, horizon_days=horizon)
-        active = gone_labels(store, as_of, as_of, horizon)["customer_id"]
+        leaving, info = p_leave(store, as_of, horizon_days=horizon)
+        active = active_customers(store, as_of, horizon).to_pandas()["customer_id"]
     except DataError as e:
         res.notes.append(f"No segments: {e.message}")
         return
@@ -231,12 +253,12 @@ def _segments(store, survey, r, res, as_of, rules, step) -> None:
     X = behaviour_features(store, as_of)
     X = X[X["customer_id"].isin(active)].reset_index(drop=True)
     # how much a customer behaves like a leaver is part of their behaviour too
-    X = X.merge(gone, on="customer_id", how="left")
+    X = X.merge(leaving, on="customer_id", how="left")
     said = what_they_said(store, survey, as_of, r)
     S = X[["customer_id"]].merge(said, on="customer_id", how="left")
     step("advocacy model")
     try:
-        model = AdvocacyModel().fit(X, S)
+        model = AdvocacyModel(promoter_at=rules.promoter_at).fit(X, S)
     except DataError as e:
         res.notes.append(f"No segments: {e.message}")
         return
@@ -250,8 +272,7 @@ def _segments(store, survey, r, res, as_of, rules, step) -> None:
     pred = model.predict_constructs(X)
     for name in pred.columns:
         people[f"predicted_{name}"] = pred[name].to_numpy()
-    people = people.merge(gone.rename(columns={"p_gone": "p_leave"}), on="customer_id",
-                          how="left")
+    people = people.merge(leaving, on="customer_id", how="left")
     if "scores" in store.tables():  # the early-warning lapse risk, for reference
         sc = store.table("scores").select("customer_id", p_lapse="p_leave").to_pandas()
         people = people.merge(sc, on="customer_id", how="left")
@@ -271,6 +292,40 @@ def save_segments(store, result: RelationshipResult) -> int:
     return len(result.people)
 
 
+def save_analysis(store, result: RelationshipResult) -> int:
+    """Keep the analysis: the segments in ``relationship_segments`` (when there are
+    any) and the page's data (:func:`page_data`) in ``relationship_summary``, which the
+    web page shows without analysing anything again. Returns the customers' rows
+    written."""
+    import json
+
+    n = save_segments(store, result) if result.people is not None else 0
+    data = page_data(result)
+    store.write_derived(SUMMARY_TABLE, pd.DataFrame({
+        "survey": [result.survey.name], "as_of": [result.as_of],
+        "computed_at": [pd.Timestamp.now("UTC").tz_localize(None).floor("s")],
+        "responses": [result.responses], "customers": [n],
+        "data": [json.dumps(data, allow_nan=False, default=str)]}),
+        note=f"survey {result.survey.name}")
+    return n
+
+
+def stored_page_data(store) -> dict | None:
+    """The page's data kept by :func:`save_analysis` (with ``computed_at``), or None when
+    the store holds none."""
+    import json
+
+    if SUMMARY_TABLE not in store.tables():
+        return None
+    t = store.table(SUMMARY_TABLE)
+    row = t.order_by(ibis.desc("computed_at")).limit(1).to_pandas()
+    if row.empty:
+        return None
+    data = json.loads(row["data"].iloc[0])
+    data["computed_at"] = pd.Timestamp(row["computed_at"].iloc[0]).isoformat()
+    return data
+
+
 def page_data(result: RelationshipResult) -> dict:
     """What a web page of the relationship shows, JSON-ready: the whole analysis plus
     the importance-performance points and driver bars ready to draw."""
@@ -279,13 +334,17 @@ def page_data(result: RelationshipResult) -> dict:
         "importance_performance": [
             {k: row[k] for k in ("segment", "attribute", "label", "importance",
                                  "importance_low", "importance_high", "performance",
-                                 "performance_low", "performance_high", "quadrant")}
+                                 "performance_low", "performance_high", "quadrant",
+                                 "centre_importance", "centre_performance")}
             for row in data["gap"]],
-        "drivers": {k: [{"label": d["label"], "share": d["share"], "low": d["low"],
-                         "high": d["high"]} for d in v["drivers"]]
+        # weights (each driver's part of R²) with their bootstrap intervals; share of
+        # what the attributes explain together for the labels
+        "drivers": {k: [{"label": d["label"], "weight": d["weight"], "share": d["share"],
+                         "low": d["low"], "high": d["high"]} for d in v["drivers"]]
                     for k, v in data["drivers"].items()},
     }
     return data
 
 
-__all__ = ["RelationshipResult", "SEGMENTS_TABLE", "analyse", "page_data", "save_segments"]
+__all__ = ["RelationshipResult", "SEGMENTS_TABLE", "SUMMARY_TABLE", "analyse", "page_data",
+           "save_analysis", "save_segments", "stored_page_data"]

@@ -62,13 +62,25 @@ class AnswerCheck:
                 f"({int(top['rows']):,} rows).")
 
 
+def survey_of(store, survey=None) -> Survey:
+    """``survey`` as given (a Survey or a TOML path), else the store's ``[relationship]
+    survey`` setting, else the relationship survey that ships."""
+    if survey is None:
+        settings = getattr(store, "settings", None)
+        rel = getattr(settings, "relationship", None)
+        if rel is not None:
+            survey = rel.survey_path(getattr(settings, "path", None))
+    return resolve_survey(survey)
+
+
 def check_answers(store, survey=None, *, quarantine: bool = False) -> AnswerCheck:
-    """Check the stored answers of ``survey`` (a Survey, a TOML path or None for the
-    default) against its definition; with ``quarantine``, move the bad rows out of
-    ``survey_answers`` into the quarantine (nothing is lost: the quarantine keeps them)."""
+    """Check the stored answers of ``survey`` (a Survey, a TOML path, or None for the
+    store's ``[relationship] survey``) against its definition; with ``quarantine``, move
+    the bad rows out of ``survey_answers`` into the quarantine (nothing is lost: the
+    quarantine keeps them)."""
     from loyalist.store.survey_checks import quarantine_survey_answers, survey_problems
 
-    survey = resolve_survey(survey)
+    survey = survey_of(store, survey)
     items = survey.item_table()
     n = int(_answers(store, survey).count().execute())
     bad = survey_problems(store.raw, items, survey.name)
@@ -89,7 +101,7 @@ def ingest_answers(store, source, survey=None, **kwargs):
 
     Returns (IngestResult, AnswerCheck).
     """
-    survey = resolve_survey(survey)
+    survey = survey_of(store, survey)
     result = store.ingest("survey_answers", source, **kwargs)
     return result, check_answers(store, survey, quarantine=True)
 

@@ -1,20 +1,26 @@
 """Four relationship segments, each with what to do about it.
 
 Built from what a customer said (their latest NPS answer) and how they behave (their
-P(leave) from :func:`~loyalist.relationship.leaving.p_gone`, their P(promoter) from
-behaviour):
+P(leave) and P(gone quiet) from :func:`~loyalist.relationship.leaving.p_leave`, their
+P(promoter) from behaviour):
 
 * **loyal advocate**: says 9-10 and behaves like a stayer: ask for referrals;
-* **at-risk promoter**: says 9-10 but behaves like a leaver (P(leave) in the top
-  quarter): their words and their behaviour disagree, so call and find out what changed;
+* **at-risk promoter**: says 9-10 but behaves like a leaver (P(leave) at least
+  ``at_risk_lift`` times the average customer's, or in the top quantile with
+  ``at_risk = "quantile"``), or has gone quiet (P(gone quiet) at least
+  ``gone_quiet_p``: no sign of life since their orders stopped): their words and their
+  behaviour disagree, so call and find out what changed;
 * **silent promoter**: never answered, but behaves like the promoters who did
-  (P(promoter) at least ``silent_promoter_p``): ask them for a review or a referral;
+  (P(promoter) at least ``silent_promoter_p``) and has not gone quiet: ask them for a
+  review or a referral;
 * **detractor**: says 0-6: a manager calls, hears them out and fixes what they name.
 
-Everyone else is ``passive`` (said 7-8, or a promoter with no score) or ``silent``.
-Each segment carries an action, a script, a due time and an owner rule, in the shape of
-a worklist playbook; :func:`assign_segments` returns them per customer, and the
-``relationship_segments`` derived table keeps them for the worklist.
+Everyone else is ``passive`` (said 7-8, or a promoter with no P(leave)) or ``silent``.
+The thresholds are the ``[relationship]`` settings
+(:class:`~loyalist.settings.relationship.RelationshipSettings`, also known here as
+``SegmentRules``). Each segment carries an action, a script, a due time and an owner
+rule, in the shape of a worklist playbook; :func:`assign_segments` returns them per
+customer, and the ``relationship_segments`` derived table keeps them for the worklist.
 """
 
 from __future__ import annotations
@@ -24,9 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from loyalist.contract.derived import RELATIONSHIP_SEGMENTS
 from loyalist.errors import DataError
+from loyalist.settings.relationship import RelationshipSettings
 
-SEGMENTS = ("loyal advocate", "at-risk promoter", "silent promoter", "detractor")
+#: the four segments with an action (the others: passive, silent)
+SEGMENTS = RELATIONSHIP_SEGMENTS[:4]
 
 
 @dataclass(frozen=True)
@@ -60,31 +69,27 @@ ACTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class SegmentRules:
-    """Thresholds of the segments (defaults in brackets).
-
-    ``promoter_at`` (9): NPS answer from which a customer says they would recommend;
-    ``detractor_below`` (7); ``at_risk_quantile`` (0.8): P(leave) at or above this
-    quantile of the scored customers counts as behaving like a leaver;
-    ``silent_promoter_p`` (0.5): P(promoter) from behaviour for a silent promoter;
-    ``leaving_horizon_days`` (90): the horizon of the leaving model
-    (:func:`~loyalist.relationship.leaving.p_gone`).
-    """
-
-    promoter_at: float = 9
-    detractor_below: float = 7
-    at_risk_quantile: float = 0.8
-    silent_promoter_p: float = 0.5
-    leaving_horizon_days: int = 90
+#: the segment rules are part of the ``[relationship]`` settings
+SegmentRules = RelationshipSettings
 
 
-def assign_segments(people: pd.DataFrame, rules: SegmentRules | None = None
+def at_risk_cut(p_leave: pd.Series, rules: RelationshipSettings) -> float:
+    """The P(leave) from which a promoter behaves like a leaver: ``at_risk_lift`` times the
+    average P(leave) of the customers scored, or its ``at_risk_quantile``."""
+    if not p_leave.notna().any():
+        return np.inf
+    if rules.at_risk == "quantile":
+        return float(np.nanquantile(p_leave, rules.at_risk_quantile))
+    return float(rules.at_risk_lift * p_leave.mean())
+
+
+def assign_segments(people: pd.DataFrame, rules: RelationshipSettings | None = None
                     ) -> pd.DataFrame:
-    """Add ``relationship_segment``, ``action``, ``script``, ``due_in_days``, ``owner_rule``,
-    ``team`` and ``why`` to ``people`` (one row per customer with ``said_nps`` (NaN if
-    silent), ``p_leave`` and ``p_promoter``)."""
-    rules = rules or SegmentRules()
+    """Add ``relationship_segment``, ``at_risk_threshold``, ``why``, ``action``,
+    ``script``, ``due_in_days``, ``owner_rule`` and ``team`` to ``people`` (one row per
+    customer with ``said_nps`` (NaN if silent), ``p_leave``, ``p_promoter`` and
+    optionally ``p_gone_quiet``)."""
+    rules = rules or RelationshipSettings()
     for col in ("said_nps", "p_leave", "p_promoter"):
         if col not in people:
             raise DataError(f"assign_segments needs a {col!r} column.",
@@ -92,22 +97,33 @@ def assign_segments(people: pd.DataFrame, rules: SegmentRules | None = None
     p = people.copy()
     said = p["said_nps"]
     silent = p["silent"].astype(bool) if "silent" in p else said.isna()
-    cut = float(np.nanquantile(p["p_leave"], rules.at_risk_quantile)) \
-        if p["p_leave"].notna().any() else np.inf
+    cut = at_risk_cut(p["p_leave"], rules)
     leaver = p["p_leave"] >= cut
+    quiet = (p["p_gone_quiet"] >= rules.gone_quiet_p if "p_gone_quiet" in p
+             else pd.Series(False, index=p.index))
     promoter = said >= rules.promoter_at
     seg = np.select(
-        [promoter & leaver, promoter & p["p_leave"].notna(), said < rules.detractor_below,
-         silent & (p["p_promoter"] >= rules.silent_promoter_p), silent],
+        [promoter & (leaver | quiet), promoter & p["p_leave"].notna(),
+         said < rules.detractor_below,
+         silent & ~quiet & (p["p_promoter"] >= rules.silent_promoter_p), silent],
         ["at-risk promoter", "loyal advocate", "detractor", "silent promoter", "silent"],
         default="passive")
     p["relationship_segment"] = seg
     p["at_risk_threshold"] = cut
     why = pd.Series("", index=p.index, dtype=object)
     nps = said.round().astype("Int64").astype(str)
+    if "said_at" in p:  # "Said 9 on 04 Oct 2024"
+        nps = nps + pd.to_datetime(p["said_at"]).dt.strftime(" on %d %b %Y").fillna("")
     pl = (p["p_leave"] * 100).round().astype("Int64").astype(str)
+    lift = (p["p_leave"] / p["p_leave"].mean()).round(1).astype(str)
     pp = (p["p_promoter"] * 100).round().astype("Int64").astype(str)
-    why[seg == "at-risk promoter"] = "Said " + nps + " but P(leave) " + pl + "%"
+    at_risk = seg == "at-risk promoter"
+    why[at_risk & leaver] = ("Said " + nps + " but P(leave) " + pl + "% (" + lift
+                             + "x the average)")
+    if "p_gone_quiet" in p:
+        pq = (p["p_gone_quiet"] * 100).round().astype("Int64").astype(str)
+        why[at_risk & quiet & ~leaver] = ("Said " + nps + " but may have gone quiet already "
+                                          "(P " + pq + "%)")
     why[seg == "loyal advocate"] = "Said " + nps + ", P(leave) " + pl + "%"
     why[seg == "detractor"] = "Said " + nps
     why[seg == "silent promoter"] = "Never answered; behaves like a promoter (P " + pp + "%)"
@@ -131,4 +147,4 @@ def segment_summary(people: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = ["ACTIONS", "SEGMENTS", "SegmentAction", "SegmentRules", "assign_segments",
-           "segment_summary"]
+           "at_risk_cut", "segment_summary"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loyalist.settings._declare import (
     SettingsError,
@@ -33,7 +34,7 @@ from loyalist.settings._declare import (
     share,
     suggest,
 )
-from loyalist.settings.calendar import BusinessCalendar
+from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
 from loyalist.settings.worklist import (
     Playbooks,
@@ -42,6 +43,9 @@ from loyalist.settings.worklist import (
     load_playbooks,
     playbooks_from,
 )
+
+if TYPE_CHECKING:
+    from loyalist.settings.calendar import BusinessCalendar
 
 FILE_NAME = "loyalist.toml"
 
@@ -94,7 +98,8 @@ class WebSettings:
 
 #: section name -> (attribute of Settings, the dataclass declaring its keys)
 SECTIONS = {"service": ServicePolicy, "calendar": None, "worklist": WorklistSettings,
-            "report": ReportSettings, "engine": EngineSettings, "web": WebSettings}
+            "report": ReportSettings, "engine": EngineSettings, "web": WebSettings,
+            "relationship": RelationshipSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -113,6 +118,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    relationship: RelationshipSettings = field(default_factory=RelationshipSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -282,6 +288,7 @@ def _read_toml(path: Path) -> dict:
 
 def _calendar(raw, where: str) -> BusinessCalendar:
     from loyalist.errors import DataError
+    from loyalist.settings.calendar import BusinessCalendar
 
     if not isinstance(raw, dict):
         raise SettingsError(f"{where}: [calendar] must be a table.",
@@ -325,6 +332,16 @@ def _plain(v):
     return v
 
 
-__all__ = ["BusinessCalendar", "EngineSettings", "Playbooks", "ReportSettings",
-           "ServicePolicy", "Settings", "SettingsError", "WebSettings", "WorklistSettings",
-           "load_playbooks", "locate"]
+def __getattr__(name: str):
+    # the calendar needs numpy and pandas: imported when first asked for, so commands
+    # that never use it (loyalist --help, config) start fast
+    if name == "BusinessCalendar":
+        from loyalist.settings.calendar import BusinessCalendar
+
+        return BusinessCalendar
+    raise AttributeError(f"module 'loyalist.settings' has no attribute {name!r}")
+
+
+__all__ = ["BusinessCalendar", "EngineSettings", "Playbooks", "RelationshipSettings",
+           "ReportSettings", "ServicePolicy", "Settings", "SettingsError", "WebSettings",
+           "WorklistSettings", "load_playbooks", "locate"]

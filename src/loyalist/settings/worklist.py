@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
-from loyalist.contract.derived import ALERT_KINDS, MUST_DO
+from loyalist.contract.derived import ALERT_KINDS, MUST_DO, RELATIONSHIP_SEGMENTS
 from loyalist.errors import DataError, SourceError
 from loyalist.settings._declare import (
     SettingsError,
@@ -35,8 +35,11 @@ class Playbook:
 
     A customer matches when every trigger key given holds: ``alert`` (an alert of that
     kind is open), ``whisper`` (a whisper of that family is among their reasons),
-    ``segment`` (one of these segments), ``value_top`` (among the top share of customers
-    by value at stake), ``min_p_leave`` / ``max_p_leave`` and ``min_p_promoter``.
+    ``relationship`` (their relationship segment, from the last ``loyalist relationship``
+    run, is one of these: at-risk promoter, silent promoter...), ``segment`` (one of
+    these customer segments), ``value_top`` (among the top share of customers by value
+    at stake), ``min_p_leave`` / ``max_p_leave`` and ``min_p_promoter``; and no alert of
+    kind ``unless_alert`` is open (that reason has its own, must-do, playbook).
     ``max_age_days`` (alert playbooks): an alert whose newest evidence is older than
     this no longer triggers the playbook (a follow-up owed long after fulfilment is no
     longer a follow-up).
@@ -47,11 +50,13 @@ class Playbook:
     script: str = ""
     alert: str | None = None
     whisper: str | None = None
+    relationship: tuple[str, ...] = ()
     segment: tuple[str, ...] = ()
     value_top: float | None = None
     min_p_leave: float | None = None
     max_p_leave: float | None = None
     min_p_promoter: float | None = None
+    unless_alert: str | None = None
     due_in_days: float = 3
     owner: str = "account_manager"
     team: str | None = None
@@ -77,6 +82,8 @@ class Playbook:
     def trigger(self) -> str:
         parts = [f"alert {self.alert}"] if self.alert else []
         parts += [f"whisper {self.whisper}"] if self.whisper else []
+        if self.relationship:
+            parts.append(f"relationship in {', '.join(self.relationship)}")
         parts += [f"segment in {', '.join(self.segment)}"] if self.segment else []
         if self.value_top is not None:
             parts.append(f"top {self.value_top:.0%} by value")
@@ -87,6 +94,8 @@ class Playbook:
                 parts.append(f"{key.removeprefix('min_').removeprefix('max_')} {sign} {v:g}")
         if self.max_age_days is not None:
             parts.append(f"at most {self.max_age_days:g} days old")
+        if self.unless_alert:
+            parts.append(f"no {self.unless_alert} alert open")
         return "; ".join(parts) or "every scored customer"
 
 
@@ -154,14 +163,18 @@ def _kind(annotation: str) -> str:
     return {"float": "number", "int": "int", "bool": "bool"}.get(first, "str")
 
 
+_LISTS = {"segment": 'write e.g. segment = ["key account", "medium"]',
+          "relationship": 'write e.g. relationship = ["at-risk promoter"]'}
+
+
 def _check_value(where: str, key: str, value, annotation: str):
-    if key == "segment":
+    if key in _LISTS:
         if isinstance(value, str):
             return (value,)
         if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
             return tuple(value)
-        raise _fail(where, f"'segment' must be a segment name or a list of them; got {value!r}.",
-                    'write e.g. segment = ["key account", "medium"]')
+        raise _fail(where, f"{key!r} must be a segment name or a list of them; got {value!r}.",
+                    _LISTS[key])
     kind = _kind(annotation)
     ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
           "int": isinstance(value, int) and not isinstance(value, bool),
@@ -191,9 +204,16 @@ def _playbook(raw: dict, where: str) -> Playbook:
                         f"{_EXAMPLE}.")
     values = {k: _check_value(where, k, v, str(_TYPES[k])) for k, v in raw.items()}
     pb = Playbook(**values)
-    if pb.alert is not None and pb.alert not in ALERT_KINDS:
-        raise _fail(where, f"'alert' {pb.alert!r} is not an alert kind.",
-                    f"use one of: {', '.join(ALERT_KINDS)}.")
+    for key in ("alert", "unless_alert"):
+        kind = getattr(pb, key)
+        if kind is not None and kind not in ALERT_KINDS:
+            raise _fail(where, f"{key!r} {kind!r} is not an alert kind.",
+                        f"{suggest(kind, ALERT_KINDS)}use one of: {', '.join(ALERT_KINDS)}.")
+    for name in pb.relationship:
+        if name not in RELATIONSHIP_SEGMENTS:
+            raise _fail(where, f"'relationship' {name!r} is not a relationship segment.",
+                        f"{suggest(name, RELATIONSHIP_SEGMENTS)}use one of: "
+                        f"{', '.join(RELATIONSHIP_SEGMENTS)}.")
     if pb.owner not in OWNER_RULES:
         raise _fail(where, f"'owner' {pb.owner!r} is not an owner rule.",
                     "use 'account_manager' (customers.owner, else the team) or 'team'.")
@@ -260,6 +280,7 @@ def _build(doc: dict, where: str, base: Playbooks | None) -> Playbooks:
         if name in books:  # an override: merge onto the default
             merged = {k: v for k, v in books[name].__dict__.items()}
             merged["segment"] = list(merged["segment"])
+            merged["relationship"] = list(merged["relationship"])
             merged.update(raw)
             raw = {k: v for k, v in merged.items() if v is not None}
         books[name] = _playbook(raw, at)

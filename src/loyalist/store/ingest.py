@@ -148,8 +148,10 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         added = _add_attributes(con, contract, attr_types, ingest_id)
         counts = _merge(con, contract, out_names, ingest_id)
         rejects_file = None
-        n_rejected = _store_rejects(con, contract, src, ingest_id, out_names, bad_filter,
-                                    counts.pop("conflicts"))
+        conflicts = counts.pop("conflicts")
+        n_rejected = (_store_rejects(con, contract, src, ingest_id, out_names, bad_filter,
+                                     conflicts)
+                      if n_bad or conflicts or src.structural_rejects else 0)
         if n_rejected:
             rejects_file = str(rejects_dir / f"ingest-{ingest_id}-{contract.name}.csv")
         con.execute(
@@ -206,6 +208,13 @@ def _attribute_types(con, contract, src, attr_sources) -> dict[str, str]:
 
 def _stage(con, contract, src, chosen, sqls, out_names, strict) -> None:
     """Materialise parsed values and their reasons, one row per source row."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS "
+                + _staged(contract, src, chosen, sqls, out_names, strict))
+
+
+def _staged(contract, src, chosen, sqls, out_names, strict) -> str:
+    """The query of the parsed values, their reasons (``_r_`` columns, NULL when fine)
+    and each good row's key (its id when it has one), one row per source row."""
     inner = ", ".join(f"{s.value} AS {q(s.name)}, {s.reason} AS {_reason_col(s.name)}"
                       for s in sqls)
     outer = []
@@ -235,10 +244,10 @@ def _stage(con, contract, src, chosen, sqls, out_names, strict) -> None:
                 "ON p.customer_id = _known._known_id")
     ok = " AND ".join(f"{_reason_col(n)} IS NULL" for n in out_names)
     key = f"CAST({q('id')} AS VARCHAR)" if "id" in chosen else "NULL"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS WITH p AS (SELECT _line, {inner} "
-                f"FROM {src.name}), r AS (SELECT _line, {', '.join(outer)} FROM p {join}) "
-                f"SELECT *, CASE WHEN {ok} THEN {key} END AS _key, "
-                f"CAST(NULL AS VARCHAR) AS {q('_r__key')} FROM r")
+    return (f"WITH p AS (SELECT _line, {inner} "
+            f"FROM {src.name}), r AS (SELECT _line, {', '.join(outer)} FROM p {join}) "
+            f"SELECT *, CASE WHEN {ok} THEN {key} END AS _key, "
+            f"CAST(NULL AS VARCHAR) AS {q('_r__key')} FROM r")
 
 
 def _assign_keys(con, contract: Table, chosen, out_names) -> None:
@@ -274,6 +283,8 @@ def _assign_keys(con, contract: Table, chosen, out_names) -> None:
 
 
 def _add_attributes(con, contract, attr_types, ingest_id) -> dict[str, str]:
+    if not attr_types:
+        return {}
     have = {r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND NOT internal",
         [contract.name]).fetchall()}
@@ -404,3 +415,97 @@ def _diagnose(con, src: Source, out_names, reason_cols, rows_read) -> tuple[str,
     if len(src.columns) == 1:
         hint += " The file was read as a single column: the delimiter is probably wrong."
     return msg, hint
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
+                source: str = "data frame") -> IngestResult:
+    """Append rows made by code (a DataFrame with the contract's column names and an
+    ``id`` per row) to contract table ``table``, in one transaction, read by the same
+    rules as :func:`run_ingest`. Meant for a few rows at a time (an outcome logged
+    from the app): no quarantine, so a row that breaks a rule, or whose id is already
+    stored, is an error and nothing is written. Logged in the ingest log as ``source``.
+    """
+    started = time.perf_counter()
+    contract = get_table(table)
+    if not contract.has_id or "id" not in frame.columns or frame["id"].isna().any() \
+            or not frame["id"].is_unique:
+        raise IngestError(f"Rows appended to {table} need an id each, all different.",
+                          hint="Give every row its own id, or ingest the rows instead.")
+    extra = [c for c in frame.columns if c not in contract.names]
+    if extra:
+        raise IngestError(f"{table} has no column {', '.join(map(repr, extra))}.",
+                          hint=f"{table} has: {', '.join(contract.names)}.")
+    src, values = _bound_rows(frame)
+    chosen = {c.name: c.name for c in contract.columns if c.name in src.columns}
+    opts = Options()
+    sqls = [parsing.column_sql(c, c.name, src.types[c.name], opts)
+            for c in contract.columns if c.name in chosen]
+    out_names = [c.name for c in contract.columns if c.name in chosen]
+    staged = _staged(contract, src, chosen, sqls, out_names, strict=False)
+    target, cols = q(contract.name), ", ".join(q(n) for n in out_names)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        ingest_id = con.execute(f"SELECT nextval('{INGESTS}_seq')").fetchall()[0][0]
+        inserted = con.execute(
+            f"INSERT INTO {target} ({cols}, _key, _ingest_id, _line) SELECT {cols}, _key, "
+            f"{int(ingest_id)}, _line FROM ({staged}) s WHERE s._key IS NOT NULL AND NOT "
+            f"EXISTS (SELECT 1 FROM {target} t WHERE t._key = s._key)", values
+        ).fetchall()[0][0]
+        if inserted != len(frame):
+            raise IngestError(_refused(con, staged, values, out_names, table),
+                              hint="Nothing was written; check the row.")
+        con.execute(
+            f"INSERT INTO {INGESTS} {INGEST_COLUMNS} VALUES (?, ?, ?, 'rows', now()::TIMESTAMP - "
+            "to_microseconds(?), now()::TIMESTAMP, ?, ?, 0, 0, 0, ?, NULL)",
+            [ingest_id, contract.name, source, int((time.perf_counter() - started) * 1e6),
+             len(frame), inserted, json.dumps({"appended": True})])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return IngestResult(ingest_id=ingest_id, table=contract.name, source=source,
+                        rows_read=len(frame), inserted=inserted, updated=0, unchanged=0,
+                        rejected=0, seconds=time.perf_counter() - started)
+
+
+def _bound_rows(frame) -> tuple[Source, list]:
+    """A few rows as a source whose values are bound parameters (``$1``, ``$2``...), each
+    cast to the type of its column: no Arrow table, view or DESCRIBE on the way."""
+    import pandas as pd
+
+    types, columns = {}, [str(c) for c in frame.columns]
+    for c in columns:
+        kind = frame[c].dtype.kind
+        types[c] = {"M": "TIMESTAMP", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE",
+                    "b": "BOOLEAN"}.get(kind, "VARCHAR")
+    values, rows = [], []
+    for line, row in enumerate(frame.itertuples(index=False, name=None), start=1):
+        cells = [str(line)]
+        for c, v in zip(columns, row, strict=True):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                v = None
+            elif types[c] == "TIMESTAMP":
+                v = pd.Timestamp(v).to_pydatetime()
+            elif types[c] == "VARCHAR":
+                v = str(v)
+            elif hasattr(v, "item"):
+                v = v.item()
+            values.append(v)
+            cells.append(f"CAST(${len(values)} AS {types[c]})")
+        rows.append(f"({', '.join(cells)})")
+    name = (f"(VALUES {', '.join(rows)}) AS _loyalist_append(_line, "
+            f"{', '.join(q(c) for c in columns)})")
+    return Source(name, "rows", "rows", columns, types), values
+
+
+def _refused(con, staged: str, values: list, out_names, table: str) -> str:
+    """Why a row could not be appended: the first rule it breaks, or its id taken."""
+    reasons = " UNION ALL ".join(
+        f"SELECT _line, {lit(n)} AS col, {_reason_col(n)} AS reason FROM ({staged}) s "
+        f"WHERE {_reason_col(n)} IS NOT NULL" for n in out_names)
+    first = con.execute(f"SELECT _line, col, reason FROM ({reasons}) ORDER BY _line LIMIT 1",
+                        values).fetchall()
+    if first:
+        line, col, reason = first[0]
+        return f"Row {line} cannot be added to {table}: {col}: {reason}."
+    return f"A row's id is already in {table}."

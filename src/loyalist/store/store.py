@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, StoreLockedError, UnknownTableError
 from loyalist.settings import Settings
 from loyalist.store import migrations
-from loyalist.store.ingest import IngestResult, run_ingest
+from loyalist.store.ingest import IngestResult, append_rows, run_ingest
 from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
 from loyalist.store.sql import q
 
@@ -57,6 +58,8 @@ class Store:
                  lock_timeout: float = 5.0, settings: Settings | None = None):
         self.path = str(path)
         self.read_only = read_only
+        #: questions compiled once (:mod:`loyalist.store.prepared`), shared by the views
+        self.prepared_queries: OrderedDict = OrderedDict()
         self.settings = settings if settings is not None else Settings.load(self.path)
         self._lock = threading.Lock()
         engine = self.settings.engine
@@ -80,6 +83,7 @@ class Store:
         self.ibis = ibis.duckdb.from_connection(self._db)
 
     def _open(self, config, lock_timeout) -> duckdb.DuckDBPyConnection:
+        _check_store_file(self.path)
         deadline = time.monotonic() + lock_timeout
         while True:
             try:
@@ -91,7 +95,9 @@ class Store:
                         raise DataError(f"No store at {self.path}.",
                                         hint="Run `loyalist ingest` or `loyalist demo` first, "
                                         "or pass --store.") from None
-                    raise
+                    raise DataError(f"Cannot open the store {self.path}: {text}",
+                                    hint="The file may be damaged or cut short: restore it "
+                                    "from a backup, or pass another --store.") from None
                 if time.monotonic() > deadline:
                     holder = _LOCK_RE.search(text)
                     raise StoreLockedError(
@@ -180,6 +186,19 @@ class Store:
         finally:
             con.close()
 
+    def append(self, table: str, rows: pd.DataFrame, *, source: str = "data frame"
+               ) -> IngestResult:
+        """Append rows made by code (each with its own ``id``) to contract table
+        ``table`` by the ingest's rules, in one transaction; a row that breaks a rule is
+        an error and nothing is written (no quarantine). Much cheaper than
+        :meth:`ingest` for a few rows: an outcome logged from the app is one."""
+        get_table(table)
+        con = self.cursor()
+        try:
+            return append_rows(con, table, rows, source=source)
+        finally:
+            con.close()
+
     @property
     def rejects_dir(self) -> Path:
         if self.path == ":memory:":
@@ -232,6 +251,9 @@ class Store:
             try:
                 for sql in statements(src):
                     con.execute(sql)
+                column = migrations.customer_column(declared.names)
+                if column:
+                    migrations.index_by_customer(con, name, column)
                 n = con.execute(f"SELECT count(*) FROM {q(name)}").fetchall()[0][0]
                 con.execute(f"INSERT OR REPLACE INTO {DERIVED} (name, written_at, rows, note, "
                             "stale) VALUES (?, now()::TIMESTAMP, ?, ?, false)", [name, n, note])
@@ -345,6 +367,17 @@ class Store:
                          "rejected": int(rej), "last_ingest": last})
         return pd.DataFrame(rows)
 
+    def derived_log(self) -> dict[str, dict]:
+        """Each derived table written so far: ``{name: {written_at, rows, note}}``."""
+        rows = self._db.execute(f"SELECT name, written_at, rows, note FROM {DERIVED}"
+                                ).fetchall() if not self._is_new() else []
+        return {n: {"written_at": w, "rows": r, "note": note} for n, w, r, note in rows}
+
+    def last_ingests(self) -> dict[str, object]:
+        """When the last ingest into each contract table finished: ``{table: time}``."""
+        return dict(self._db.execute(f"SELECT table_name, max(finished_at) FROM {INGESTS} "
+                                     "GROUP BY table_name").fetchall())
+
     def ingests(self) -> pd.DataFrame:
         """The ingest log, newest first."""
         return self._db.execute(f"SELECT * FROM {INGESTS} ORDER BY id DESC").df()
@@ -379,3 +412,21 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.path!r})"
+
+
+def _check_store_file(path: str) -> None:
+    """A user's --store that is a folder or some other file (an export given in the wrong
+    place) is refused before DuckDB opens it: DuckDB would read it, or write nowhere."""
+    if path == ":memory:":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise DataError(f"The store {path} is a folder.",
+                        hint=f"Give the store's file, e.g. --store {p / 'loyalist.duckdb'}.")
+    if p.is_file() and p.stat().st_size > 0:
+        with p.open("rb") as f:
+            head = f.read(12)
+        if head[8:12] != b"DUCK":
+            raise DataError(f"{path} is not a Loyalist store (a DuckDB file).",
+                            hint="Pass the store with --store (e.g. loyalist.duckdb); an export "
+                            "to load goes after the table: loyalist ingest orders FILE.")

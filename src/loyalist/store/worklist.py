@@ -13,6 +13,7 @@ import ibis
 import pandas as pd
 
 from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
+from loyalist.store.prepared import prepare
 from loyalist.store.sql import q
 
 #: the columns of an open item, as :func:`open_events` gives them
@@ -42,9 +43,13 @@ def has_worklist(store) -> bool:
     return True
 
 
-def open_events(store) -> ibis.Table:
-    """The ``opened`` events of items with no ``closed`` event, with their attempts."""
+def open_events(store, customer_id=None) -> ibis.Table:
+    """The ``opened`` events of items with no ``closed`` event, with their attempts;
+    only one customer's when ``customer_id`` is given (a value or an Ibis parameter:
+    their events are read through the index by customer)."""
     e = events(store)
+    if customer_id is not None:
+        e = e.filter(e.customer_id == customer_id)
     closed = e.filter(e.event == "closed").select("item_id")
     opened = e.filter(e.event == "opened")
     opened = opened.anti_join(closed, "item_id")
@@ -53,6 +58,81 @@ def open_events(store) -> ibis.Table:
     j = opened.left_join(tries, "item_id")
     return j.select(*[c for c in OPEN_COLUMNS if c not in ("opened_at", "attempts")],
                     opened_at=j["at"], attempts=j.attempts.fill_null(0))
+
+
+def ranked(items: ibis.Table) -> ibis.Table:
+    """Open items (:func:`open_events`) with their ``priority``: their place, from 1,
+    most urgent first: must-do items, then by expected value saved, then the earliest
+    due; and ``status`` open."""
+    return items.mutate(priority=ibis.row_number().over(order_by=[
+        ibis.desc("must_do"), items.expected_value_saved.desc(nulls_first=False), "due_at",
+        "item_id"]) + 1, status=ibis.literal("open"))
+
+
+def _any_of(store):
+    customer_id = ibis.param("string")
+    e = events(store)
+    return e.filter(e.customer_id == customer_id).select("event").limit(1), {
+        "customer_id": customer_id}
+
+
+def _open_of(store):
+    customer_id = ibis.param("string")
+    return open_events(store, customer_id), {"customer_id": customer_id}
+
+
+def _ranked_of(store):
+    customer_id = ibis.param("string")
+    items = ranked(open_events(store))
+    return items.filter(items.customer_id == customer_id), {"customer_id": customer_id}
+
+
+def _has_items(store, customer_id: str) -> bool:
+    """Whether the customer has any item event (most customers have none: one read of
+    the index answers them)."""
+    return bool(prepare(store, "any item of", _any_of).rows(store, customer_id=customer_id))
+
+
+#: an open item's columns in :func:`open_events`' order
+_OPEN_ORDER = [*[c for c in OPEN_COLUMNS if c not in ("opened_at", "attempts")], "opened_at",
+               "attempts"]
+_NO_ITEMS: dict = {}
+
+
+def _none_open(columns: list[str]) -> pd.DataFrame:
+    """An empty frame of ``columns`` (made once: making one costs a millisecond)."""
+    key = tuple(columns)
+    if key not in _NO_ITEMS:
+        _NO_ITEMS[key] = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    return _NO_ITEMS[key].copy()
+
+
+def _open_rows(store, customer_id: str) -> list[dict]:
+    if not _has_items(store, customer_id):
+        return []
+    return prepare(store, "open events of", _open_of).rows(store, customer_id=customer_id)
+
+
+def open_events_of(store, customer_id: str) -> pd.DataFrame:
+    """One customer's open items (no priority), read through the index by customer with
+    a query compiled once per store."""
+    rows = _open_rows(store, customer_id)
+    return pd.DataFrame(rows) if rows else _none_open(_OPEN_ORDER)
+
+
+def ranked_open_rows(store, customer_id: str) -> list[dict]:
+    """One customer's open items with their ``priority`` among all open items (read
+    only when the customer has some) and ``status``, most urgent first, as plain rows."""
+    if not _open_rows(store, customer_id):
+        return []
+    rows = prepare(store, "ranked open of", _ranked_of).rows(store, customer_id=customer_id)
+    return sorted(rows, key=lambda r: r["priority"])
+
+
+def ranked_open_of(store, customer_id: str) -> pd.DataFrame:
+    """:func:`ranked_open_rows` as a DataFrame."""
+    rows = ranked_open_rows(store, customer_id)
+    return pd.DataFrame(rows) if rows else _none_open([*_OPEN_ORDER, "priority", "status"])
 
 
 def history(store, item_id: str | None = None) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from loyalist.web.views import (
     data,
     overview,
     privacy,
+    relationship,
     scores,
     service,
     session,
@@ -39,7 +40,8 @@ from loyalist.web.views import (
 
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
-VIEWS = (session, overview, worklist, customers, scores, service, data, users, privacy)
+VIEWS = (session, overview, worklist, customers, scores, service, relationship, data, users,
+         privacy)
 
 
 def plotly_js() -> Path:
@@ -50,13 +52,17 @@ def plotly_js() -> Path:
 
 
 def _warm(app: FastAPI) -> None:
-    """Compute the overview once in the background, so the first visitor does not wait."""
+    """Compute the overview once in the background (refreshing its figures if they are
+    stale), and compile the customer pages' queries, so the first visitors do not wait."""
     from loyalist.web.context import thread_store
 
-    try:
-        overview.overview_data(thread_store(app.state.store), app.state.cache)
-    except Exception:  # noqa: BLE001 - a failed warm-up shows up on the first visit
-        errors.log.warning("could not prepare the overview", exc_info=True)
+    store = thread_store(app.state.store)
+    for what, warm in (("the overview", lambda: overview.overview_data(store, app.state.cache)),
+                       ("the customer pages", lambda: customers.warm(store))):
+        try:
+            warm()
+        except Exception:  # noqa: BLE001 - a failed warm-up shows up on the first visit
+            errors.log.warning("could not prepare %s", what, exc_info=True)
 
 
 def _outcome(path: str) -> bool:

@@ -3,15 +3,22 @@ records, and a small cache of heavy summaries that a write invalidates."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Annotated
 
 import pandas as pd
+from fastapi import Query
 
 _local = threading.local()
+#: the paging parameters of every paged list
+Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page.")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")]
 
 
 def thread_store(store):
@@ -28,7 +35,7 @@ def thread_store(store):
     if view is None or view._db is None:
         view = store.view()
         view.tables = _recent(view.tables, TABLES_SECONDS)
-        view.table = _recent_tables(view.table, TABLES_SECONDS)
+        view.table = _recent_tables(view.table, TABLES_SECONDS, view.tables)
         views[id(store)] = view
     return view
 
@@ -37,22 +44,31 @@ def thread_store(store):
 TABLES_SECONDS = 2.0
 
 
-def _recent_tables(fn: Callable, seconds: float) -> Callable:
+def _recent_tables(fn: Callable, seconds: float, tables) -> Callable:
     """``store.table(name)`` remembered for ``seconds``: Ibis asks the engine for the
-    schema every time a table is named, a tenth of a customer page's time."""
+    schema every time a table is named, a tenth of a customer page's time. A table the
+    remembered list of ``tables`` lacks is looked for again (it may be new)."""
+    from loyalist.errors import UnknownTableError
+
     held: dict = {}
 
     def table(name: str, *, meta: bool = False):
         hit = held.get((name, meta))
         if hit is None or time.monotonic() - hit[0] > seconds:
-            hit = held[(name, meta)] = (time.monotonic(), fn(name, meta=meta))
+            try:
+                made = fn(name, meta=meta)
+            except UnknownTableError:
+                tables.forget()
+                made = fn(name, meta=meta)
+            hit = held[(name, meta)] = (time.monotonic(), made)
         return hit[1]
 
     return table
 
 
 def _recent(fn: Callable[[], list], seconds: float) -> Callable[[], list]:
-    """``fn()``, remembered for ``seconds`` (every page asks for the table list often)."""
+    """``fn()``, remembered for ``seconds`` (every page asks for the table list often);
+    ``.forget()`` asks again next time."""
     held: list = [0.0, None]
 
     def call():
@@ -60,6 +76,7 @@ def _recent(fn: Callable[[], list], seconds: float) -> Callable[[], list]:
             held[:] = [time.monotonic(), fn()]
         return list(held[1])
 
+    call.forget = lambda: held.__setitem__(1, None)
     return call
 
 
@@ -113,21 +130,24 @@ class Cache:
         with self._lock:
             self.version += 1
 
-    def _fresh(self, key: str):
+    def _fresh(self, key: str, ttl: float):
         with self._lock:
             hit = self._items.get(key)
-            if hit and hit[0] == self.version and time.monotonic() - hit[1] < self.ttl:
+            if hit and hit[0] == self.version and time.monotonic() - hit[1] < ttl:
                 return hit
             return None
 
-    def get(self, key: str, make: Callable[[], object]):
-        hit = self._fresh(key)
+    def get(self, key: str, make: Callable[[], object], ttl: float | None = None):
+        """The value kept under ``key``, made by ``make()`` when missing, older than
+        ``ttl`` seconds (default: the cache's) or made before the last write."""
+        ttl = self.ttl if ttl is None else min(ttl, self.ttl)
+        hit = self._fresh(key, ttl)
         if hit:
             return hit[2]
         with self._lock:
             making = self._making.setdefault(key, threading.Lock())
         with making:
-            hit = self._fresh(key)
+            hit = self._fresh(key, ttl)
             if hit:
                 return hit[2]
             version = self.version
@@ -135,6 +155,33 @@ class Cache:
             with self._lock:
                 self._items[key] = (version, time.monotonic(), value)
             return value
+
+
+def json_rows(rows: list[dict]) -> list[dict]:
+    """Rows read as Python values (:meth:`loyalist.store.prepared.Query.rows`), made
+    JSON-ready as :func:`records` makes a frame's: times as ISO text to the second,
+    NaN as null."""
+    return [{k: jsonable(v) for k, v in r.items()} for r in rows]
+
+
+def jsonable(v):
+    """A Python value (nested dicts and lists too) made JSON-ready like :func:`records`
+    makes a frame's: times as ISO text to the second, NaN as null."""
+    if v is None or isinstance(v, str | int | bool):
+        return v
+    if isinstance(v, float):
+        return None if math.isnan(v) else v
+    if isinstance(v, datetime.datetime):
+        return v.replace(tzinfo=None).isoformat(timespec="seconds")
+    if isinstance(v, datetime.date):
+        return f"{v.isoformat()}T00:00:00"
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [jsonable(x) for x in v]
+    return plain(v)
 
 
 def page(expr, limit: int, offset: int, order=None, *, count=None) -> tuple[int, pd.DataFrame]:
@@ -147,8 +194,8 @@ def page(expr, limit: int, offset: int, order=None, *, count=None) -> tuple[int,
     return total, expr.limit(limit, offset=offset).to_pyarrow().to_pandas()
 
 
-def paged(rows: pd.DataFrame, total: int, limit: int, offset: int, **extra) -> dict:
+def paged(rows: pd.DataFrame | list[dict], total: int, limit: int, offset: int, **extra) -> dict:
     """The JSON body of one page: rows, total, and where the next page starts."""
     nxt = offset + limit if offset + limit < total else None
     return {"ok": True, "total": total, "limit": limit, "offset": offset, "next_offset": nxt,
-            **extra, "rows": records(rows)}
+            **extra, "rows": rows if isinstance(rows, list) else records(rows)}

@@ -15,7 +15,7 @@ import loyalist
 #: (path, label, the role that may open it): the menu shows each user what they may open
 NAV = [("/", "Overview", "viewer"), ("/worklist", "Worklist", "agent"),
        ("/customers", "Customers", "viewer"), ("/service", "Service", "viewer"),
-       ("/impact", "Impact", "viewer"), ("/data", "Data", "admin"),
+       ("/relationship", "Relationship", "viewer"), ("/impact", "Impact", "viewer"), ("/data", "Data", "admin"),
        ("/admin", "Users", "admin")]
 
 
@@ -42,7 +42,7 @@ def _when(v) -> str:
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("loyalist.web", "templates"),
                       autoescape=select_autoescape(["html"], default=True),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters.update(pct=_pct, num=_num, when=_when, customer_href=customer_href)
     env.globals.update(nav=NAV, version=loyalist.__version__)
     return env

@@ -19,6 +19,7 @@ import pandas as pd
 
 from loyalist.store.accounts import User
 from loyalist.store.ingest import IngestResult
+from loyalist.store.lookups import is_customer
 from loyalist.web.errors import ConflictError, NotFoundError
 
 #: outcomes offered on the forms (the API accepts any short text)
@@ -69,8 +70,7 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
     from loyalist.web.context import thread_store
 
     view = thread_store(state.store)
-    c = view.table("customers")
-    if not int(c.filter(c.id == customer_id).count().execute()):
+    if not is_customer(view, customer_id):
         raise NotFoundError(f"No customer {customer_id!r} in the store.",
                             hint="Check the id (search at /customers).")
     actor = Actor(caller.user.person, admin=caller.user.role == "admin",

@@ -36,8 +36,8 @@ def ingest(
     format: str = typer.Option(None, help="csv, parquet, json or excel (from the extension "
                                "if not given)."),
     survey: Path = typer.Option(None, "--survey", help="survey_answers only: the survey "
-                                "definition (TOML) to check answers against (default: the "
-                                "relationship survey)."),
+                                "definition (TOML) to check answers against (default: "
+                                "[relationship] survey, else the relationship survey)."),
     undo: int = typer.Option(None, "--undo", metavar="BATCH",
                              help="Remove exactly the rows of ingest BATCH (its number in "
                              "loyalist status / the ingest log) and put back what it "
@@ -60,8 +60,11 @@ def ingest(
     definition = None
     if table == "survey_answers":
         from loyalist.contract.survey import load_survey
+        from loyalist.settings import Settings
 
-        definition = load_survey(survey)
+        settings = Settings.load(store)  # default: the [relationship] survey
+        definition = load_survey(survey if survey is not None
+                                 else settings.relationship.survey_path(settings.path))
     if not source.exists():
         raise SourceError(f"File not found: {str(source)!r}.",
                           hint=f"Check the path (the current folder is {Path.cwd()}).")

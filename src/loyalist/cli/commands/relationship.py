@@ -21,50 +21,60 @@ def _num(v, fmt="{:.2f}") -> str:
 
 def relationship(
     survey: Path = typer.Option(None, "--survey", help="Survey definition (TOML); default: "
-                                "the relationship survey that ships with Loyalist."),
-    by: str = typer.Option("segment", "--by", help="Column of customers for the gap by "
-                           "segment ('' for none)."),
+                                "[relationship] survey, else the relationship survey that "
+                                "ships with Loyalist."),
+    by: str = typer.Option(None, "--by", help="Column of customers for the gap by segment "
+                           "('' for none); default: [relationship] by."),
     as_of: str = typer.Option(None, "--as-of", help="Date of the segments (default: the day "
                               "after the last order or subscription change)."),
-    boot: int = typer.Option(500, "--boot", help="Bootstrap draws for the intervals."),
-    horizon: int = typer.Option(180, "--horizon", help="Days after an answer in which to "
-                                "look for staying and buying more."),
+    boot: int = typer.Option(None, "--boot", help="Bootstrap draws for the intervals; "
+                             "default: [relationship] boot."),
+    horizon: int = typer.Option(None, "--horizon", help="Days after an answer in which to "
+                                "look for staying and buying more; default: [relationship] "
+                                "behaviour_horizon_days."),
     quarantine: bool = typer.Option(False, "--quarantine", help="Move answers that break the "
                                     "survey definition to the quarantine first."),
     save: bool = typer.Option(True, "--save/--no-save", help="Keep the segments in the "
-                              "derived table relationship_segments (for the worklist)."),
+                              "derived table relationship_segments (for the worklist) and "
+                              "the analysis for the web page."),
     plots: Path = typer.Option(None, "--plots", help="Folder for the charts (PNG)."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole analysis as JSON."),
     store: str = STORE,
 ) -> None:
     """Measure the relationship: reliability of each scale, what customers want against
     what they get, what drives trust, commitment, NPS and behaviour, and four segments
-    (loyal advocates, at-risk promoters, silent promoters, detractors) with actions."""
+    (loyal advocates, at-risk promoters, silent promoters, detractors) with actions.
+    The [relationship] settings apply; options override them for this run."""
     from loyalist.contract.survey import load_survey
-    from loyalist.relationship import analyse, check_answers, save_segments
+    from loyalist.relationship import analyse, check_answers, save_analysis
+    from loyalist.settings import Settings
 
-    definition = load_survey(survey)  # a bad definition fails before the store opens
-    with loyalist.connect(store) as s:
+    settings = Settings.load(store).with_values(
+        "relationship", by=by, boot=boot, behaviour_horizon_days=horizon,
+        survey=None if survey is None else str(survey.resolve()))
+    cfg = settings.relationship
+    # a bad definition fails before the store opens
+    definition = load_survey(cfg.survey_path(settings.path))
+    with loyalist.connect(store, settings=settings) as s:
         if quarantine:
             c = check_answers(s, definition, quarantine=True)
             if c.quarantined:
                 out.print(c.message, highlight=False)
         if as_json:
-            res = analyse(s, definition, by=by or None, as_of=as_of, n_boot=boot,
-                          horizon_days=horizon)
+            res = analyse(s, definition, as_of=as_of)
         else:
             with out.status("Analysing the relationship") as status:
-                res = analyse(s, definition, by=by or None, as_of=as_of, n_boot=boot,
-                              horizon_days=horizon,
+                res = analyse(s, definition, as_of=as_of,
                               progress=lambda m: status.update(f"Relationship: {m}"))
-        saved = save_segments(s, res) if save and res.people is not None else 0
+        saved = save_analysis(s, res) if save else 0
     if as_json:
         typer.echo(json.dumps(res.to_dict(), indent=1, default=str))
         return
     _print(res)
     if saved:
         out.print(f"Saved {saved:,} customers' segments to the derived table "
-                  "[bold]relationship_segments[/].")
+                  "[bold]relationship_segments[/] (the worklist's relationship playbooks and "
+                  "the web page read them).")
     if plots is not None:
         for path in _save_plots(res, plots):
             out.print(f"Chart: {path}", highlight=False)

@@ -48,7 +48,9 @@ def score(
                                   "reasons here (CSV; default loyalist-out/scores.csv)."),
     store: str = STORE,
 ) -> None:
-    """Score every active customer: P(leave), the whispers behind it, and alerts."""
+    """Score every active customer: P(leave), the whispers behind it, and alerts; then
+    refresh the overview's figures (loss rates, cohorts, service, NPS, value at risk)."""
+    from loyalist.decisions.overview import refresh
     from loyalist.decisions.scoring import score as run_score
 
     if table is not None:
@@ -57,6 +59,8 @@ def score(
         task = bar.add_task("starting")
         run = run_score(s, as_of, mode=mode, horizon=horizon, label=label, positive=positive,
                         progress=lambda m: bar.update(task, description=m))
+        # the overview's figures (loss rates, cohorts, service, NPS, value at risk)
+        refresh(s, progress=lambda m: bar.update(task, description=m))
     sc = run.scores
     what = (f"model #{run.model_id}, {run.mode}, horizon {run.horizon} days"
             if run.horizon else f"model #{run.model_id}, learnt from {label!r}")

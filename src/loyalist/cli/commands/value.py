@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -31,48 +32,67 @@ def value(
     plots: Path = typer.Option(None, help="Folder to save the plots in (PNG and SVG)."),
 ) -> None:
     """Fit a buy-till-you-die model on the orders and store each customer's value."""
-    from loyalist.models.value import fit_value
+    from loyalist.decisions.value import value_customers
+    from loyalist.errors import ConvergenceError
 
     with loyalist.connect(store) as s:
         with out.status("Fitting the models"):
-            result = fit_value(
-                s.table("orders"), model=model.lower(), calibration_end=calibration_end,
-                margin=margin, discount_rate=discount_rate, horizon_days=horizon_days,
-            )
-        cols = ["customer_id", "frequency", "recency", "T", "monetary_value", "p_alive",
-                "expected_purchases", "clv"]
-        frame = result.customers[cols].rename(columns={"recency": "recency_weeks",
-                                                       "T": "age_weeks"})
-        frame.insert(len(cols), "model", result.model_name)
-        s.write_derived("customer_value", frame)
+            try:
+                result = value_customers(
+                    s, model=model.lower(), calibration_end=calibration_end, margin=margin,
+                    discount_rate=discount_rate, horizon_days=horizon_days)
+            except ConvergenceError as e:  # the library's hint names Python arguments
+                raise ConvergenceError(e.message, hint=_cli_hint(model.lower())) from None
     _print(result)
     if plots is not None:
         paths = result.save_plots(plots, formats=("png", "svg"))
         out.print(f"Plots saved: {', '.join(str(p) for p in paths)}", highlight=False)
 
 
+def _cli_hint(model: str) -> str:
+    others = "--model auto" if model != "auto" else "--model mbgnbd"
+    return ("value needs customers who bought more than once: ingest a longer order history "
+            f"(loyalist ingest orders FILE), or try {others}.")
+
+
+_STATUS = {"fitted": "fitted", "boundary": "at a boundary", "failed": "failed"}
+
+
 def _print(result) -> None:
     if result.selection is not None and len(result.selection) > 0:
         t = Table(title="Holdout check (models fitted on the calibration period)")
-        for c in ("model", "log-likelihood", "predicted", "actual", "RMSE per customer"):
-            t.add_column(c, justify="right" if c != "model" else "left")
+        for c in ("model", "status", "predicted", "actual", "RMSE per customer"):
+            t.add_column(c, justify="right" if c not in ("model", "status") else "left")
         for name, row in result.selection.iterrows():
             mark = " (chosen)" if name == result.model_name else ""
-            t.add_row(f"{name}{mark}", f"{row['log_likelihood']:.2f}",
-                      f"{row.get('predicted_holdout', float('nan')):.1f}",
-                      f"{row.get('actual_holdout', float('nan')):.0f}", f"{row['rmse']:.4f}")
+            status = _STATUS.get(row.get("status", "fitted"), row.get("status"))
+            t.add_row(f"{name}{mark}", status, _num(row.get("predicted_holdout"), ".1f"),
+                      _num(row.get("actual_holdout"), ".0f"), _num(row["rmse"], ".4f"))
         out.print(t)
+        for name, row in result.selection.iterrows():
+            if row.get("detail"):
+                out.print(f"  {name} {_STATUS.get(row['status'], row['status'])}: "
+                          f"{row['detail']}", highlight=False)
     tm = result.transaction_model
     t = Table(title=f"{type(tm).__name__} fit on {tm.n_obs_:,} customers (time unit: weeks), "
               f"log-likelihood {tm.log_likelihood_:.2f}")
     for c in ("parameter", "estimate", "std. error", "95% interval"):
         t.add_column(c, justify="right")
+    notes = getattr(tm, "param_notes_", {})
     for name, row in tm.summary_.iterrows():
-        t.add_row(name, f"{row['coef']:.4f}", f"{row['se(coef)']:.4f}",
-                  f"{row['lower 95% bound']:.3f} - {row['upper 95% bound']:.3f}")
+        if np.isfinite(row["se(coef)"]) and np.isfinite(row["upper 95% bound"]):
+            t.add_row(name, f"{row['coef']:.4f}", f"{row['se(coef)']:.4f}",
+                      f"{row['lower 95% bound']:.3f} - {row['upper 95% bound']:.3f}")
+        else:  # a limit or an unbounded interval: the note below says which
+            coef = row["coef"]
+            est = "n/a" if np.isnan(coef) else ("infinite" if np.isinf(coef) else f"{coef:.4g}")
+            t.add_row(f"{name} *", est, "-", "see note")
     out.print(t)
+    for name, text in notes.items():
+        out.print(f"  * {name} {text}", highlight=False)
+    if result.status == "boundary":
+        out.print(f"[yellow]Note:[/] {result.detail}.", highlight=False)
     c = result.customers
-    share = result.top_share(0.2)
     t = Table(title=f"Value over the next {result.horizon_days:g} days "
               f"(margin {result.margin:g}, discount {result.discount_rate:g} per 30 days)")
     t.add_column("measure")
@@ -80,12 +100,19 @@ def _print(result) -> None:
     t.add_row("customers", f"{len(c):,}")
     t.add_row("mean P(alive)", f"{c['p_alive'].mean():.3f}")
     t.add_row("expected purchases", f"{c['expected_purchases'].sum():,.1f}")
-    t.add_row("expected value (CLV)", f"{c['clv'].sum():,.2f}")
-    t.add_row("share of value in the top 20% of customers", f"{share:.1%}")
+    if result.spend_known:
+        t.add_row("expected value (CLV)", f"{c['clv'].sum():,.2f}")
+        t.add_row("share of value in the top 20% of customers", f"{result.top_share(0.2):.1%}")
+    else:
+        t.add_row("expected value (CLV)", "unknown: no amounts")
     out.print(t)
     for note in result.notes:
         out.print(f"[dim]{note}[/]", highlight=False)
     out.print("Saved per-customer results to the derived table [bold]customer_value[/].")
+
+
+def _num(value, fmt: str) -> str:
+    return "-" if value is None or not np.isfinite(value) else format(value, fmt)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 import loyalist
 from loyalist.cli.options import STORE
 from loyalist.settings import Settings
+from loyalist.settings.docs import playbook_rows
 
 out = Console()
 
@@ -159,14 +160,12 @@ def playbooks(
     settings = Settings.load(store)
     pbs = settings.with_playbooks(file).worklist if file is not None else settings.worklist
     t = Table(title=f"Playbooks ({', '.join(pbs.sources)})")
-    for col in ("playbook", "must-do", "trigger", "action", "due", "owner", "cap", "control"):
+    rows = playbook_rows(pbs)  # the same rows as the table in docs/worklist.md
+    for col in ("playbook", "must-do", "trigger", "action", "due", "owner", "cap/day",
+                "control"):
         t.add_column(col)
-    for p in pbs:
-        share = p.held_out_share(pbs.settings.control_share)
-        t.add_row(p.name, "yes" if p.must_do else "", escape(p.trigger), escape(p.action),
-                  f"{p.due_in_days:g} d", p.owner if p.owner == "team" else
-                  f"account manager, else {p.team or pbs.settings.default_team}",
-                  str(p.cap_per_owner_per_day or ""), f"{share:.0%}")
+    for r in rows:
+        t.add_row(*(escape(v) for v in r.values()))
     out.print(t)
 
 

@@ -38,6 +38,69 @@ function cohortChart(id, rows) {
                  {displayModeBar: false, responsive: true});
 }
 
+const QUADRANT_COLOURS = {"concentrate here": "#c0392b", "keep up the good work": "#1e8449",
+                          "low priority": "#7f8c8d", "possible overkill": "#e07b39"};
+
+function quadrantChart(id, rows) {
+  // importance-performance map: one point per attribute with 95% intervals, the
+  // averages as cross-hairs, the four quadrants named in their corners
+  const el = document.getElementById(id);
+  if (!el || typeof Plotly === "undefined") return;
+  if (!rows || !rows.length) { el.textContent = "No importance and performance answers."; return; }
+  const names = Object.keys(QUADRANT_COLOURS);
+  const traces = names.map(q => {
+    const mine = rows.filter(r => r.quadrant === q);
+    return {x: mine.map(r => r.performance), y: mine.map(r => r.importance), name: q,
+            text: mine.map(r => r.label), mode: "markers+text", textposition: "top right",
+            marker: {color: QUADRANT_COLOURS[q], size: 9},
+            error_x: {type: "data", symmetric: false, thickness: 1, width: 2,
+                      array: mine.map(r => r.performance_high - r.performance),
+                      arrayminus: mine.map(r => r.performance - r.performance_low)},
+            error_y: {type: "data", symmetric: false, thickness: 1, width: 2,
+                      array: mine.map(r => r.importance_high - r.importance),
+                      arrayminus: mine.map(r => r.importance - r.importance_low)},
+            hovertemplate: "%{text}<br>get %{x:.2f}, want %{y:.2f}<extra>" + q + "</extra>"};
+  }).filter(t => t.x.length);
+  const lows = rows.flatMap(r => [r.performance_low, r.importance_low]);
+  const highs = rows.flatMap(r => [r.performance_high, r.importance_high]);
+  const range = [Math.min(...lows) - 0.3, Math.max(...highs) + 0.3];
+  const cx = rows[0].centre_performance, cy = rows[0].centre_importance;
+  const dash = {color: "#9ca3af", width: 1, dash: "dash"};
+  const corner = (x, y, xa, ya, q) => ({xref: "paper", yref: "paper", x: x, y: y, xanchor: xa,
+                                        yanchor: ya, text: q, showarrow: false,
+                                        font: {color: QUADRANT_COLOURS[q], size: 11}});
+  Plotly.newPlot(el, traces, {
+    margin: {l: 50, r: 10, t: 10, b: 45}, showlegend: false,
+    xaxis: {title: "performance (how well you deliver)", range: range},
+    yaxis: {title: "importance (how much customers care)", range: range},
+    shapes: [{type: "line", x0: cx, x1: cx, yref: "paper", y0: 0, y1: 1, line: dash},
+             {type: "line", y0: cy, y1: cy, xref: "paper", x0: 0, x1: 1, line: dash}],
+    annotations: [corner(0, 1, "left", "top", "concentrate here"),
+                  corner(1, 1, "right", "top", "keep up the good work"),
+                  corner(0, 0, "left", "bottom", "low priority"),
+                  corner(1, 0, "right", "bottom", "possible overkill")]},
+    {displayModeBar: false, responsive: true});
+}
+
+function barsChart(id, rows, x, y, label) {
+  // horizontal bars, largest on top, with intervals from the rows' low and high
+  const el = document.getElementById(id);
+  if (!el || typeof Plotly === "undefined") return;
+  if (!rows || !rows.length) { el.textContent = "No data yet."; return; }
+  const r = rows.slice().reverse();
+  Plotly.newPlot(el, [{type: "bar", orientation: "h", x: r.map(d => d[x]), y: r.map(d => d[y]),
+                       marker: {color: "#1f6feb"},
+                       error_x: {type: "data", symmetric: false, thickness: 1, width: 3,
+                                 array: r.map(d => d.high - d[x]),
+                                 arrayminus: r.map(d => d[x] - d.low)},
+                       text: r.map(d => d.share == null ? "" : Math.round(100 * d.share) + "%"),
+                       textposition: "outside", cliponaxis: false,
+                       hovertemplate: "%{y}: %{x:.3f}<extra></extra>"}],
+                 {margin: {l: 10, r: 40, t: 10, b: 50}, yaxis: {automargin: true},
+                  xaxis: {title: label, rangemode: "tozero"}},
+                 {displayModeBar: false, responsive: true});
+}
+
 // Charts are declared in the page (data-chart on a div, its rows in a JSON script block
 // beside it): no inline script, so the Content-Security-Policy can forbid it.
 function drawCharts() {
@@ -48,6 +111,8 @@ function drawCharts() {
     if (d.chart === "line") lineChart(el.id, rows, d.x, d.y, d.label, d.format);
     else if (d.chart === "loss") lossChart(el.id, rows, Number(d.target));
     else if (d.chart === "cohorts") cohortChart(el.id, rows);
+    else if (d.chart === "quadrants") quadrantChart(el.id, rows);
+    else if (d.chart === "bars") barsChart(el.id, rows, d.x, d.y, d.label);
   });
 }
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", drawCharts);

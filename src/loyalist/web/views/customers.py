@@ -2,81 +2,130 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import ibis
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
+from loyalist.store.prepared import prepare
 from loyalist.web.auth import Caller, check_csrf, need
-from loyalist.web.context import page, paged, plain, records, thread_store
+from loyalist.web.context import Limit, Offset, json_rows, paged, plain, thread_store
 from loyalist.web.errors import NotFoundError
 from loyalist.web.pages import customer_href, html
 from loyalist.web.writes import KINDS, OUTCOMES, log_touch
 
 router = APIRouter()
-Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page.")]
-Offset = Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")]
+
+
+def _search(has_q: bool, scored: bool, limit: int, offset: int, count_only: bool = False):
+    """How to build one page of the search (riskiest first), each row with the total of
+    matching customers; or only their count. The text is bound (``q``: an id prefix;
+    ``q_lower``: part of the name, lower case), never a pattern."""
+
+    def build(store):
+        c = store.table("customers").select("id", "name", "segment", "owner", "created_at")
+        params = {}
+        if has_q:
+            q, q_lower = ibis.param("string"), ibis.param("string")
+            c = c.filter(c.id.startswith(q) | c.name.lower().contains(q_lower))
+            params = {"q": q, "q_lower": q_lower}
+        if count_only:
+            return c.aggregate(total=c.count()), params
+        order = [ibis.asc("id")]
+        if scored:
+            s = store.table("scores").select("customer_id", "p_leave", "top_reason", "alerts")
+            c = c.left_join(s, c.id == s.customer_id).drop("customer_id")
+            order = [ibis.desc("p_leave"), ibis.asc("id")]
+        if has_q:  # a few matching rows: count them on the way (scores: one per customer)
+            c = c.mutate(_total=c.id.count().over(ibis.window()))
+        return c.order_by(order).limit(limit, offset=offset), params
+
+    return build
 
 
 def customer_list(store, q: str | None = None, limit: int = 50, offset: int = 0) -> dict:
-    """Customers matching ``q`` (id prefix or part of the name), riskiest first."""
-    c = store.table("customers").select("id", "name", "segment", "owner", "created_at")
-    if q:
-        # plain text, not a pattern: % and _ match only themselves
-        c = c.filter(c.id.startswith(q) | c.name.lower().contains(q.lower()))
-    matching, order = c, [ibis.asc("id")]
-    if "scores" in store.tables():
-        s = store.table("scores").select("customer_id", "p_leave", "top_reason", "alerts")
-        c = c.left_join(s, c.id == s.customer_id).drop("customer_id")
-        order = [ibis.desc("p_leave"), ibis.asc("id")]
-    # scores hold one row per customer: counting the customers alone gives the total
-    total, rows = page(c, limit, offset, order, count=matching)
-    return paged(rows, total, limit, offset, q=q or "")
+    """Customers matching ``q`` (id prefix or part of the name), riskiest first.
+
+    One query per page (compiled once per page size and start), which also counts the
+    matching customers when there is a ``q``; otherwise (or past the last page) one
+    more query counts them.
+    """
+    scored = "scores" in store.tables()
+    values = {"q": q, "q_lower": q.lower()} if q else {}
+    rows = prepare(store, ("search", bool(q), scored, limit, offset),
+                   _search(bool(q), scored, limit, offset)).rows(store, **values)
+    if q and rows:
+        total = rows[0].pop("_total")
+        for r in rows[1:]:
+            del r["_total"]
+    else:
+        total = prepare(store, ("search count", bool(q)),
+                        _search(bool(q), scored, 0, 0, count_only=True)
+                        ).rows(store, **values)[0]["total"]
+        for r in rows:
+            r.pop("_total", None)
+    return paged(json_rows(rows), total, limit, offset, q=q or "")
 
 
 def open_items_of(store, customer_id: str, names: dict | None = None) -> list[dict]:
-    """The customer's open worklist items, with their owners' names."""
-    from loyalist.decisions.outcomes import people
-    from loyalist.decisions.worklist import open_items
+    """The customer's open worklist items, most urgent first, with their owners' names."""
+    from loyalist.decisions.outcomes import ITEM_COLUMNS, people
+    from loyalist.store.worklist import ranked_open_rows
 
     names = people(store) if names is None else names
-    items = open_items(store, customer_id=customer_id)
-    items["owner_name"] = items["owner"].map(lambda o: names.get(o, o), na_action="ignore")
-    return records(items)
+    rows = [{c: r[c] for c in ITEM_COLUMNS} for r in ranked_open_rows(store, customer_id)]
+    for r in rows:
+        r["owner_name"] = names.get(r["owner"], r["owner"]) if r["owner"] else None
+    return json_rows(rows)
 
 
 def customer_detail(store, customer_id: str) -> dict:
     """Profile, value, score with its reasons and history, alerts, open items and the
     timeline (newest first)."""
-    from loyalist.decisions.story import story
+    from loyalist.decisions.story import customer_rows, timeline_rows
     from loyalist.errors import DataError
 
     try:
-        st = story(store, customer_id, limit=500)
+        got = customer_rows(store, customer_id, limit=500)
     except DataError:
-        st = None
-    if st is None or not st.profile:
+        got = None
+    if got is None or not got["profile"]:
         raise NotFoundError(f"No customer {customer_id!r} in the store.",
                             hint="Search by name or id at /customers.")
-    reasons = st.reasons.sort_values("rank") if len(st.reasons) else st.reasons
-    history = st.history
-    if len(history):
-        history = history[["as_of", "p_leave", "top_reason", "model_id"]]
+    history = [{k: h.get(k) for k in ("as_of", "p_leave", "top_reason", "model_id")}
+               for h in got["history"]]
+
+    def first(name):
+        return plain(got[name][0]) if got[name] else None
+
     from loyalist.decisions.outcomes import people
 
     names = people(store)
-    profile = plain(st.profile)
-    if profile.get("owner"):
+    profile = first("profile")
+    if profile and profile.get("owner"):
         profile["owner_name"] = names.get(profile["owner"], profile["owner"])
     return {"ok": True, "customer_id": customer_id, "profile": profile,
-            "value": plain(st.value) if st.value else None,
-            "score": plain(st.score) if st.score else None,
-            "score_history": records(history),
-            "reasons": records(reasons), "alerts": records(st.alerts),
+            "value": first("value"), "score": first("score"),
+            "score_history": json_rows(history),
+            "reasons": json_rows(sorted(got["reasons"], key=lambda r: r["rank"])),
+            "alerts": json_rows(got["alerts"]),
             "open_items": open_items_of(store, customer_id, names),
-            "timeline": records(st.timeline.iloc[::-1])}
+            "timeline": json_rows(timeline_rows(got["events"])[::-1])}
+
+
+def warm(store) -> None:
+    """Compile the queries of a search, a customer's page and an outcome's checks (each
+    once per store) on the first customer, before any visitor asks."""
+    from loyalist.store.lookups import is_customer, knows_customer
+
+    first = store.table("customers").id.min().execute()
+    if first is None:
+        return
+    customer_list(store, first[:-1] or first, 20, 0)
+    customer_list(store, first[:-1] or first, 50, 0)
+    customer_detail(store, first)
+    is_customer(store, first)
+    knows_customer(store, first)
 
 
 @router.get("/api/customers", tags=["customers"])

@@ -14,9 +14,8 @@ from pydantic import BaseModel, Field
 
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.web.auth import Caller, check_csrf, need
-from loyalist.web.context import paged, records, thread_store
+from loyalist.web.context import Limit, Offset, paged, records, thread_store
 from loyalist.web.pages import html
-from loyalist.web.views.customers import Limit, Offset
 from loyalist.web.writes import ingest_source, ingest_upload
 
 router = APIRouter()

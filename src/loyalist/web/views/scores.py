@@ -6,9 +6,8 @@ import ibis
 from fastapi import APIRouter, Depends, Query, Request
 
 from loyalist.web.auth import Caller, need
-from loyalist.web.context import page, paged, thread_store
+from loyalist.web.context import Limit, Offset, page, paged, thread_store
 from loyalist.web.errors import NotFoundError
-from loyalist.web.views.customers import Limit, Offset
 
 router = APIRouter(tags=["scores"])
 

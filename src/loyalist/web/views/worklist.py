@@ -11,9 +11,8 @@ from fastapi.responses import RedirectResponse
 
 from loyalist.errors import DataError
 from loyalist.web.auth import Caller, check_csrf, need
-from loyalist.web.context import paged, plain, records, thread_store
+from loyalist.web.context import Limit, Offset, paged, plain, records, thread_store
 from loyalist.web.pages import html
-from loyalist.web.views.customers import Limit, Offset
 from loyalist.web.writes import KINDS, OUTCOMES, log_touch
 
 router = APIRouter()

@@ -1,0 +1,51 @@
+"""Every customer's value, kept in the store: the value model fitted on the orders,
+``customer_value`` written, and the model registered (``loyalist models``).
+
+``loyalist value`` and the Python API do the same thing through :func:`value_customers`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from loyalist.models.value import ValueResult, fit_value
+
+#: the columns of ``customer_value`` (declared in loyalist.contract.derived)
+_COLUMNS = {"customer_id": "customer_id", "frequency": "frequency", "recency": "recency_weeks",
+            "T": "age_weeks", "monetary_value": "monetary_value", "p_alive": "p_alive",
+            "expected_purchases": "expected_purchases", "clv": "clv"}
+
+
+def value_customers(store, *, model: str = "auto", calibration_end=None,
+                    margin: float = 0.3, discount_rate: float = 0.01,
+                    horizon_days: float = 365.0) -> ValueResult:
+    """Fit the value model on the store's orders (see :func:`loyalist.models.value.
+    fit_value`), write ``customer_value`` and register the fitted model; return what
+    the fit found."""
+    orders = store.table("orders")
+    result = fit_value(orders, model=model, calibration_end=calibration_end, margin=margin,
+                       discount_rate=discount_rate, horizon_days=horizon_days)
+    frame = result.customers[list(_COLUMNS)].rename(columns=_COLUMNS)
+    frame["model"] = result.model_name
+    span = orders.aggregate(first=orders.ordered_at.min(), last=orders.ordered_at.max(),
+                            n=orders.count()).to_pandas().iloc[0]
+    selection = result.selection
+    metrics = {}
+    if selection is not None and result.model_name in selection.index:
+        row = selection.loc[result.model_name]
+        for key in ("rmse", "predicted_holdout", "actual_holdout"):
+            if key in row and pd.notna(row[key]):
+                metrics[f"holdout_{key}" if key == "rmse" else key] = round(float(row[key]), 4)
+    model_id = store.save_model("value", result.transaction_model, {
+        "kind": "value", "model": result.model_name, "status": result.status,
+        "detail": result.detail, "margin": margin, "discount_rate": discount_rate,
+        "horizon_days": horizon_days, "notes": result.notes,
+        "trained_on": {"from": str(pd.Timestamp(span["first"]).date()),
+                       "to": str(pd.Timestamp(span["last"]).date()), "rows": int(span["n"])},
+        "metrics": metrics})
+    store.write_derived("customer_value", frame, note=f"model {model_id}")
+    result.model_id = model_id
+    return result
+
+
+__all__ = ["value_customers"]
