@@ -17,7 +17,8 @@ from loyalist.decisions.scoring import score
 from loyalist.errors import NotFittedError
 from loyalist.features.builder import feature_frame
 from loyalist.models.churn import ChurnModel
-from loyalist.models.early_warning import backtest, snapshot_cv
+from loyalist.models.early_warning import backtest
+from loyalist.models.snapshot import snapshot_cv
 
 LIFECYCLE = {"orders": ("acknowledged_at", "fulfilled_at", "followed_up_at"),
              "requests": ("first_response_at", "resolved_at"),
@@ -72,26 +73,33 @@ def test_telco_snapshot_auc_and_reasons():
                  mapping={"id": "customerID"})
         res = snapshot_cv(s, "churn", folds=5)
     auc = res.metrics.loc["mean", "roc_auc"]
-    print(f"Telco 5-fold ROC AUC {auc:.4f}, Brier {res.metrics.loc['mean', 'brier']:.4f}")
-    assert auc >= 0.85
+    cmp = res.comparison
+    print(f"Telco 5-fold ROC AUC {auc:.4f}, Brier {res.metrics.loc['mean', 'brier']:.4f}\n"
+          + cmp[["roc_auc", "brier", "cpu_seconds"]].round(4).to_string())
+    # at least the plain peers on the same folds (default LightGBM, logistic regression)
+    assert cmp.loc["model", "roc_auc"] >= cmp.loc["lightgbm", "roc_auc"]
+    assert cmp.loc["model", "roc_auc"] >= cmp.loc["logistic", "roc_auc"]
+    assert auc >= 0.845
     # calibrated: predicted and observed shares agree decile by decile
     cal = res.calibration
     assert (cal["predicted"] - cal["observed"]).abs().max() < 0.08
     assert res.metrics.loc["mean", "brier"] < 0.265 * (1 - 0.265)  # beats the base rate
     top = set(res.top_features["feature"].head(6))
     assert {"contract", "tenure"} <= top and top & {"monthly_charges", "total_charges"}
+    # the contract columns the Telco export does not have are dropped, with a note
+    assert any("segment (empty)" in n for n in res.notes)
 
 
 def test_backtest_beats_every_baseline(full_store):
     bt = backtest(full_store, n_train_dates=4)
     m = bt.metrics
     print(m.round(3).to_string())
-    assert set(m.index) == {"model", "logistic", "btyd", "recency"}
-    for base in ("logistic", "btyd", "recency"):
+    assert set(m.index) == {"model", "logistic", "bgnbd", "rfm_booster", "recency"}
+    for base in ("logistic", "bgnbd", "rfm_booster", "recency"):
         assert m.loc["model", "roc_auc"] > m.loc[base, "roc_auc"], base
         assert m.loc["model", "recall_top20"] >= m.loc[base, "recall_top20"], base
     assert m.loc["model", "recall_top20"] > 0.3  # chance finds 20%
-    assert bt.verdict().endswith("The model beats every baseline.")
+    assert "The model beats every baseline." in bt.verdict()
     # leavers look riskier than stayers already months before, and more so as it nears
     path = bt.risk_path.pivot(index="as_of", columns="left", values="mean_p")
     assert (path[1] > path[0]).all()
@@ -129,7 +137,7 @@ def test_scores_find_true_leavers_early(business, full_store, run):
 def test_whispers_have_words_and_evidence(business, run):
     r = run.reasons
     assert r["text"].str.len().gt(5).all()
-    backed = r[~r["family"].isin(["usage"])]
+    backed = r[~r["family"].isin(["usage", "overall"])]
     assert backed["evidence"].notna().mean() > 0.95
     svc = r[r["family"] == "service"]
     ids = set(business.tables["requests"]["id"])
@@ -146,7 +154,7 @@ def test_cdnow_model_against_btyd():
         bt = backtest(s, n_train_dates=3, horizon=120)
     m = bt.metrics
     print("CDNOW backtest:\n" + m[["roc_auc", "pr_auc", "recall_top20"]].round(3).to_string())
-    assert m.loc["model", "roc_auc"] > 0.7 and m.loc["btyd", "roc_auc"] > 0.6
+    assert m.loc["model", "roc_auc"] > 0.7 and m.loc["bgnbd", "roc_auc"] > 0.6
 
 
 def test_churn_model_contract():
@@ -190,7 +198,7 @@ def test_spline_terms_match_the_fitted_pipeline():
     new.loc[40:60, "a"] = np.nan
     new.loc[60:80, "d"] = 7.0
     M = m._matrix(new)
-    reference = m.linear_.decision_function(m._as_text(M))
+    reference = m.linear_.decision_function(M)
     assert np.allclose(m.decision_function(new), reference, atol=1e-9)
 
 
@@ -205,7 +213,9 @@ def test_path_attribution_is_exact_and_names_the_driver():
     agree = (c.drop(columns="bias").to_numpy().argmax(axis=1) == shap.argmax(axis=1)).mean()
     assert agree > 0.8
     grouped = m.contributions(X, groups={"a": "ab", "b": "ab"})
-    assert list(grouped.columns) == ["ab", "c", "d", "bias"]
+    # the constant column "d" teaches nothing: it is not used, and the summary says why
+    assert list(grouped.columns) == ["ab", "c", "bias"]
+    assert m.unused_.set_index("feature").loc["d", "reason"] == "constant"
     assert np.allclose(grouped["ab"], c["a"] + c["b"])
 
 
@@ -246,3 +256,32 @@ def test_advocacy_finds_silent_promoters(business, run):
     auc = roc_auc_score(truth.loc[silent.index].astype(int), silent["p_promoter"])
     print(f"advocacy on {len(silent)} silent customers: ROC AUC {auc:.3f}")
     assert len(silent) > 100 and auc > 0.5  # weak by design: attitude shows little
+
+
+def test_reasons_are_worth_reading(run):
+    """Every customer at or above the worklist's threshold has a reason; no reason is a
+    raw column name or a bare value; a 'usual' rhythm rests on three gaps or more."""
+    from loyalist.decisions.scoring import reason_floor
+
+    r, sc = run.reasons, run.scores
+    floor = reason_floor(None)
+    above = sc.loc[sc["p_leave"] >= floor, "customer_id"]
+    assert len(above) > 50 and above.isin(r["customer_id"]).all()
+    assert not r["text"].str.contains(r"[a-z]+_[a-z]+").any()  # no snake_case names
+    assert not r["text"].str.match(r"^[\w ]+: [\w.\-]+$").any()  # no 'Column: value'
+    usual = r["text"].str.extract(r"median of (\d+) gaps")[0].dropna().astype(int)
+    assert len(usual) and (usual >= 3).all()
+
+
+def test_purchase_reasons_in_words():
+    from loyalist.decisions.whispers import _purchase
+
+    x = pd.DataFrame({"recency_days": [9.0, 40.0, 40.0, 30.0],
+                      "typical_gap_days": [np.nan, 10.0, 10.0, 7.0],
+                      "order_days": [1.0, 3.0, 5.0, 2.0],
+                      "orders_90d": [1.0, 1.0, 1.0, 1.0], "orders_prev_90d": [0.0, 1.0, 1.0, 1.0]})
+    t = _purchase(x).tolist()
+    assert t[0] == "New customer, one order so far (9 days ago)"
+    assert t[1] == "Only 3 orders so far, the last 40 days ago"  # two gaps: no 'usual'
+    assert t[2] == "No order for 40 days; usually orders every 10 days (median of 4 gaps)"
+    assert t[3] == "Only 2 orders so far, the last 30 days ago"

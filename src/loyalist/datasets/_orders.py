@@ -53,6 +53,12 @@ def draw_orders(rng: np.random.Generator, c: Customers, t_end: float,
     new = np.flatnonzero(c.created >= 0)
     cust = np.concatenate([cust[keep], new])
     t = np.concatenate([t[keep], c.created[new] + 0.01])
+    return lifecycle_draws(rng, c, cust, t)
+
+
+def lifecycle_draws(rng: np.random.Generator, c: Customers, cust: np.ndarray,
+                    t: np.ndarray) -> Orders:
+    """Orders at (customer, time) with the draws of what will happen to each."""
     m = len(t)
     care = c.owner_care[cust]
     seg = c.segment[cust]

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loyalist.contract import TABLES
-from loyalist.datasets import _feedback, _hazard, _orders, _relationship, _service
+from loyalist.datasets import _feedback, _hazard, _orders, _relationship, _season, _service
 from loyalist.datasets import _text as tx
 from loyalist.datasets._common import contract_frame, ids, join, pick, to_timestamps
 from loyalist.datasets._customers import ARCHETYPES, SPEND_P, make_customers
@@ -130,7 +130,10 @@ def _check(name: str, value, low: int) -> None:
 def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                   start: str = "2023-01-01", *, horizon_days: int = 90,
                   price_rise_month: int | None = None, events: bool = True,
-                  survey: _relationship.SurveySettings | bool | None = None) -> Business:
+                  survey: _relationship.SurveySettings | bool | None = None,
+                  seasonal_peak: float = 0.0,
+                  feedback_languages: tuple[str, ...] | None = None,
+                  feedback_tone: float = 1.0) -> Business:
     """Generate one coherent synthetic business and the ground truth behind it.
 
     Parameters
@@ -155,6 +158,17 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         and leaving, and generate answers to the default relationship survey in
         ``survey_answers`` (``True``: default settings). Without it ``survey_answers``
         is empty and every other table is exactly as it was.
+    seasonal_peak : float
+        Extra purchase rate around mid December, as a share of each customer's usual
+        rate (1.5: two and a half times the usual rate at the top of the peak); 0: no
+        peak (the default; the business is then unchanged).
+    feedback_languages : tuple of str, optional
+        Survey comments written in these languages (each customer in one of them: en,
+        de, es, pt, it, pl), one to three remarks whose tone follows the score given;
+        None: the default comments (the business is then unchanged).
+    feedback_tone : float
+        With ``feedback_languages``: how much the score decides a comment's tone (0.5:
+        half the effect).
 
     Examples
     --------
@@ -190,6 +204,10 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
 
     # everything that can fail a customer, over the whole possible life
     candidates = _orders.draw_orders(rng[1], c, t_end, weekday0)
+    if seasonal_peak:  # its own random stream: without a peak nothing changes
+        candidates = _season.with_peak(np.random.default_rng(
+            np.random.SeedSequence(seed).spawn(13)[11]), candidates, c, t_end, weekday0,
+            start_day, float(seasonal_peak))
     contacts = _service.with_callbacks(rng[2], _service.organic(rng[2], c, t_end, weekday0),
                                        weekday0)
     contacts = _service.absorb_repeats(rng[2], contacts, whispers_only=False)
@@ -274,6 +292,9 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         tables["survey_answers"] = contract_frame("survey_answers",
                                                   {"customer_id": pa.array([], pa.string())})
     del load
+    if feedback_languages:  # its own random stream: without it nothing changes
+        answers["comment"] = _worded_comments(seed, feedback_languages, answers, c.n,
+                                              feedback_tone)
     tables["feedback"] = contract_frame("feedback", {
         "id": ids("F", len(answers["t"]), 8), "customer_id": cust_ids(answers["cust"]),
         "answered_at": ts(answers["t"]), "nps": answers["nps"],
@@ -306,6 +327,23 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
              if name in truth}
     return Business(tables=tables, truth=truth, start=pd.Timestamp(start_day),
                     as_of=pd.Timestamp(as_of_day), horizon_days=horizon_days, seed=seed)
+
+
+def _worded_comments(seed: int, languages, answers, n_customers: int,
+                     tone: float) -> pa.Array:
+    """The answers' comments rewritten in the customers' languages, tone by score."""
+    from loyalist.datasets import _reviews
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(13)[12])
+    has = pc.is_valid(answers["comment"]).to_numpy(zero_copy_only=False)
+    score = np.where(np.isnan(answers["nps"]), 2.0 * np.nan_to_num(answers["satisfaction"],
+                                                                   nan=3.5),
+                     answers["nps"]) + rng.uniform(-0.5, 0.5, len(has))
+    rows = np.flatnonzero(has)
+    text = np.full(len(has), None, dtype=object)
+    text[rows] = _reviews.comments(rng, tuple(languages), answers["cust"][rows], n_customers,
+                                   score[rows], tone)
+    return pa.array(text, pa.string())
 
 
 def _customers_frame(c, cid, ts) -> pd.DataFrame:

@@ -21,11 +21,19 @@ from loyalist.contract.moments import moment
 from loyalist.decisions.whispers import families, whispers
 from loyalist.errors import DataError
 from loyalist.features.builder import FeatureSpec, available
-from loyalist.features.labels import observed_until, suggest_horizon
+from loyalist.features.labels import observed_until
 from loyalist.features.service import ServicePolicy
 from loyalist.features.service_signals import service_alerts, tracked_lifecycle
 from loyalist.models.churn import ChurnModel
-from loyalist.models.early_warning import choose_mode, design
+from loyalist.models.early_warning import (
+    choose_mode,
+    complaint_texts,
+    design,
+    fit_on_plan,
+    lapse_horizon,
+    level_at_target,
+    plan_training,
+)
 
 ALERT_TEXT = {
     "unanswered_request": "Request {evidence_id} ({category}) unanswered for {value:.0f} days",
@@ -34,6 +42,8 @@ ALERT_TEXT = {
     "cancel_words": "Wrote of cancelling on {at:%d %b %Y} (request {evidence_id})",
     "competitor_words": "Mentioned a competitor on {at:%d %b %Y} (request {evidence_id})",
     "complaint_words": "Complained on {at:%d %b %Y} (request {evidence_id})",
+    "unhappy_words": "Wrote like an unhappy customer on {at:%d %b %Y} ({evidence_table} "
+                     "{evidence_id}): {category}",
     "not_acknowledged": "Order {evidence_id} never acknowledged ({value:.0f} days)",
     "acknowledged_late": "Order {evidence_id} acknowledged {value:.1f} days after it was placed",
     "late_against_promise": "Order {evidence_id} late against its promise by {value:.1f} days",
@@ -45,7 +55,7 @@ ALERT_TEXT = {
 @dataclass
 class ScoreRun:
     as_of: pd.Timestamp
-    horizon: int
+    horizon: int | None
     mode: str
     model_id: int
     scores: pd.DataFrame
@@ -66,8 +76,12 @@ def _alert_text(alerts: pd.DataFrame) -> pd.Series:
 
 
 def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
-                window_days: float = 90) -> pd.DataFrame:
-    """Alerts that need no model, each naming its evidence row, with a sentence."""
+                window_days: float = 90, texts: pd.DataFrame | None = None,
+                unhappy: float = 0.7) -> pd.DataFrame:
+    """Alerts that need no churn model, each naming its evidence row, with a sentence.
+
+    ``texts`` (unscored texts read by the firm's complaint model) adds one alert per
+    text of the window that reads like a low score (P >= ``unhappy``)."""
     policy = policy or store.settings.service
     have = available(store)
     parts = []
@@ -87,9 +101,24 @@ def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
             "customer_id": d["customer_id"], "kind": "detractor",
             "evidence_table": "feedback", "evidence_id": d["id"], "at": d["answered_at"],
             "value": d["nps"].astype(float), "category": '"' + d["comment"] + '"'}))
-    if not parts:
-        return pd.DataFrame(columns=["customer_id", "kind", "evidence_table", "evidence_id",
-                                     "at", "value", "category", "text", "must_do"])
+    if texts is not None and len(texts):
+        now = pd.Timestamp(as_of)
+        t = texts[(texts["at"] < now) & (texts["at"] >= now - pd.Timedelta(days=window_days))
+                  & (texts["p_low"] >= unhappy)]
+        short = t["text"].str.slice(0, 70).where(t["text"].str.len() <= 70,
+                                                 t["text"].str.slice(0, 67) + "...")
+        parts.append(pd.DataFrame({
+            "customer_id": t["customer_id"], "kind": "unhappy_words",
+            "evidence_table": t["source"], "evidence_id": t["id"], "at": t["at"],
+            "value": t["p_low"], "category": '"' + short + '"'}))
+    if not parts:  # typed even when empty: a saved table keeps comparable columns
+        return pd.DataFrame({
+            "customer_id": pd.Series(dtype="string"), "kind": pd.Series(dtype="string"),
+            "evidence_table": pd.Series(dtype="string"),
+            "evidence_id": pd.Series(dtype="string"),
+            "at": pd.Series(dtype="datetime64[us]"), "value": pd.Series(dtype="float64"),
+            "category": pd.Series(dtype="string"), "text": pd.Series(dtype="string"),
+            "must_do": pd.Series(dtype="bool")})
     a = pd.concat(parts, ignore_index=True)
     a["text"] = _alert_text(a) if len(a) else pd.Series(dtype=object)
     a["must_do"] = a["kind"].isin(MUST_DO)
@@ -105,7 +134,7 @@ def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
 #: which alert kinds back which whisper family
 _FAMILY_ALERTS = {
     "service": ("unanswered_request", "repeated_contact"),
-    "words": ("cancel_words", "competitor_words", "complaint_words"),
+    "words": ("cancel_words", "competitor_words", "complaint_words", "unhappy_words"),
     "follow_through": ("not_acknowledged", "acknowledged_late", "late_against_promise",
                        "not_followed_up"),
     "feedback": ("detractor",),
@@ -140,17 +169,29 @@ def evidence(store, reasons: pd.DataFrame, alerts: pd.DataFrame, as_of, per: int
             continue
         t = store.table(table)
         t = t.filter((t[col] < now) & t.id.notnull())
-        if len(ids) <= 10_000:  # a short list is cheaper to name than to join
-            t = t.filter(t.customer_id.isin(ids))
+        if len(ids) <= 200_000:  # a list held as data: joined, never spelt out in SQL
+            t = t.semi_join(ibis.memtable({"customer_id": ids}), "customer_id")
         w = ibis.window(group_by="customer_id", order_by=ibis.desc(col))
         last = t.mutate(k=ibis.row_number().over(w)).filter(lambda x: x.k < per).to_pandas()
         refs = f"{table}:" + last.groupby("customer_id")["id"].agg(",".join)
         out[sel] = reasons.loc[sel, "customer_id"].map(refs)
-    prof = reasons["family"].str.startswith("profile:") & out.isna()
+    prof = (reasons["family"].str.startswith("profile:") | (reasons["family"] == "overall")
+            ) & out.isna()
     out[prof] = "customers:" + reasons.loc[prof, "customer_id"]
     usage = (reasons["family"] == "usage") & out.isna()
     out[usage] = "events of customer " + reasons.loc[usage, "customer_id"]
     return out
+
+
+def reason_floor(store=None) -> float:
+    """The lowest P(leave) that puts a customer on the worklist (the playbooks'
+    smallest ``min_p_leave``, 0.5 when none sets one): everyone at or above it gets a
+    reason."""
+    from loyalist.settings.worklist import default_playbooks
+
+    playbooks = store.settings.worklist if hasattr(store, "settings") else default_playbooks()
+    floors = [p.min_p_leave for p in playbooks if p.min_p_leave is not None]
+    return float(min(floors, default=0.5))
 
 
 def default_as_of(store) -> pd.Timestamp:
@@ -160,48 +201,91 @@ def default_as_of(store) -> pd.Timestamp:
 
 def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
           n_train_dates: int = 4, spacing_days: int = 30, spec: FeatureSpec | None = None,
-          progress: Callable[[str], None] | None = None) -> ScoreRun:
-    """Train on the past, score the customers active at ``as_of``, save everything."""
+          progress: Callable[[str], None] | None = None, season: bool = True,
+          label: str | None = None, positive=None) -> ScoreRun:
+    """Train on the past, score the customers active at ``as_of``, save everything.
+
+    With ``label`` (a two-valued column of the customers table saying who left), the
+    customers table itself is the training data: see :func:`score_labelled`.
+    """
+    if label is not None:
+        return score_labelled(store, label, positive=positive, progress=progress)
     step = progress or (lambda _m: None)
-    as_of = moment(as_of) if as_of is not None else default_as_of(store)
+    as_of = moment(as_of) if as_of is not None else None  # a bad date fails first
     mode = choose_mode(store, mode)
     notes = []
+    end = observed_until(store)
+    day_after = end.normalize() + pd.Timedelta(days=1)
+    as_of = day_after if as_of is None else as_of
+    if as_of > day_after:
+        raise DataError(f"--as-of {as_of.date()} is after the end of the data ({end.date()}): "
+                        "what customers did since is unknown.",
+                        hint=f"Score as of {day_after.date()} or earlier, or ingest newer "
+                             "exports first.")
     if horizon is None:
-        horizon = suggest_horizon(store.table("orders")) if mode == "lapse" else 90
-        notes.append(f"horizon {horizon} days (from the customers' own order gaps)")
-    last_train = as_of - pd.Timedelta(days=horizon)
-    dates = sorted(last_train - pd.Timedelta(days=spacing_days * k) for k in range(n_train_dates))
-    train = design(store, dates, mode=mode, horizon=horizon, spec=spec, progress=step)
+        horizon = lapse_horizon(store, before=as_of) if mode == "lapse" else 90
+        notes.append(f"horizon {horizon} days (from the customers' own order gaps before "
+                     f"{as_of.date()})")
+    plan = plan_training(store, as_of, horizon, mode=mode, n_train_dates=n_train_dates,
+                         spacing_days=spacing_days, season=season, known_until=day_after)
+    have = available(store)
+    texts, note = complaint_texts(store) if have["feedback"] else (None, "")
+    notes += [note] if note else []
+    train = design(store, plan.dates, mode=mode, horizon=horizon, spec=spec, progress=step,
+                   texts=texts, have=have)
     if train.empty or train["left"].nunique() < 2:
-        raise DataError(f"Not enough history before {last_train.date()} to learn who leaves.",
-                        hint="Use a later --as-of, a shorter --horizon, or more data.")
+        raise DataError(f"Not enough history before {plan.recent[-1].date()} to learn who "
+                        "leaves.", hint="Use a later --as-of, a shorter --horizon, or more data.")
     step("training")
-    model = ChurnModel().fit(train.drop(columns=["left"]), train["left"])
+    model = fit_on_plan(train, plan, mode)
+    notes.extend(plan.notes)
+    notes.extend(f"not used: {r.feature} ({r.reason})" for r in model.unused_.itertuples())
     step(f"scoring at {as_of:%Y-%m-%d}")
-    X = design(store, [as_of], mode=mode, horizon=horizon, spec=spec, labelled=False)
+    X = design(store, [as_of], mode=mode, horizon=horizon, spec=spec, labelled=False,
+               texts=texts, have=have)
+    for col, why in X.attrs.get("unavailable", {}).items():
+        if col in model.feature_names_:
+            notes.append(f"{col} missing at {as_of.date()}: {why}")
     X = X[_eligible(X, mode, horizon)].reset_index(drop=True)
+    level = level_at_target(model, train, plan, X.drop(columns=["left"], errors="ignore"),
+                            store, mode)
+    notes += [level] if level else []
     # one pass gives both: the family contributions add up to each customer's log-odds
     contrib = model.contributions(X, groups=families(model.feature_names_))
     p = model.probability(contrib.sum(axis=1).to_numpy())
     info = {"kind": "churn", "mode": mode, "horizon": horizon, "as_of": as_of,
-            "train_dates": [str(d.date()) for d in dates], "train_rows": len(train),
-            "base_rate": model.base_rate_, "features": model.feature_names_,
+            "train_dates": [str(d.date()) for d in plan.dates],
+            "calibrated_on": [str(d.date()) for d in plan.season] or "the latest dates",
+            "train_rows": len(train), "base_rate": model.base_rate_,
+            "features": model.feature_names_, "blend_weight": model.blend_weight_,
+            "trees": model.n_trees_, "not_used": dict(zip(model.unused_["feature"],
+                                                         model.unused_["reason"],
+                                                         strict=True)),
+            "notes": notes,
             # the features look back from the first training date; labels run to as_of
-            "trained_on": {"from": str(dates[0].date()), "to": str(as_of.date()),
+            "trained_on": {"from": str(plan.dates[0].date()), "to": str(as_of.date()),
                            "rows": len(train)},
-            "metrics": {"base_rate": round(model.base_rate_, 4)}}
+            "metrics": {"base_rate": round(model.base_rate_, 4),
+                        **{k: round(v, 4) for k, v in model.validation_.items()
+                           if isinstance(v, float)}}}
     model_id = store.save_model("churn", model, info)
     step("reasons")
-    reasons = whispers(model, X, contributions=contrib)  # for every scored customer
-    alerts = hard_alerts(store, as_of)
+    reasons = whispers(model, X, contributions=contrib, p_leave=p, floor=reason_floor(store))
+    alerts = hard_alerts(store, as_of, texts=texts)
     reasons["evidence"] = evidence(store, reasons, alerts, as_of)
     scores = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of,
                            "p_leave": p, "model_id": model_id})
+    return _save(store, scores, reasons, alerts, X, as_of, horizon, mode, model_id, notes,
+                 spec)
+
+
+def _save(store, scores, reasons, alerts, X, as_of, horizon, mode, model_id, notes,
+          spec) -> ScoreRun:
     top = reasons[reasons["rank"] == 1].set_index("customer_id")["text"]
     scores["top_reason"] = scores["customer_id"].map(top)
     scores["alerts"] = scores["customer_id"].map(alerts.groupby("customer_id").size()
                                                  ).fillna(0).astype(int)
-    adv = advocacy(store, as_of, X, spec=spec)
+    adv = advocacy(store, as_of, X, spec=spec) if mode != "table" else None
     if adv is not None:
         scores = scores.merge(adv, on="customer_id", how="left")
     scores = scores.sort_values("p_leave", ascending=False, ignore_index=True)
@@ -213,6 +297,43 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     store.write_derived("alerts", alerts.assign(as_of=as_of), note=f"as of {as_of.date()}")
     return ScoreRun(as_of=as_of, horizon=horizon, mode=mode, model_id=model_id,
                     scores=scores, reasons=reasons, alerts=alerts, notes=notes)
+
+
+def score_labelled(store, label: str, *, positive=None, progress=None) -> ScoreRun:
+    """Score the customers table with a model of its own label column (``Churn``,
+    ``Attrition_Flag``...): every labelled customer out of fold, the others by the
+    model fitted on all labelled ones; reasons for everyone; saved like ``score``."""
+    from loyalist.models.snapshot import score_table
+
+    step = progress or (lambda _m: None)
+    step(f"learning {label!r} from the customers table")
+    ts = score_table(store, label, positive=positive)
+    model, X = ts.model, ts.X
+    as_of = pd.Timestamp.now().normalize()
+    notes = [f"label {ts.table.label!r}: {ts.table.leaving!r} = left, {ts.table.staying!r} = "
+             "stayed", *ts.cv.notes,
+             f"cross-validated ROC AUC {ts.cv.metrics.loc['mean', 'roc_auc']:.3f} "
+             f"({len(ts.cv.metrics) - 1} folds)"]
+    info = {"kind": "churn", "mode": "table", "label": ts.table.label,
+            "leaving": str(ts.table.leaving), "train_rows": int(ts.table.labelled.sum()),
+            "base_rate": model.base_rate_, "features": model.feature_names_,
+            "blend_weight": model.blend_weight_, "trees": model.n_trees_,
+            "cv_roc_auc": float(ts.cv.metrics.loc["mean", "roc_auc"]), "notes": notes}
+    info["trained_on"] = {"from": None, "to": str(as_of.date()),
+                          "rows": int(ts.table.labelled.sum())}
+    info["metrics"] = {"cv_roc_auc": round(info["cv_roc_auc"], 4),
+                       "base_rate": round(model.base_rate_, 4)}
+    model_id = store.save_model("churn", model, info)
+    step("reasons")
+    contrib = model.contributions(X, groups=families(model.feature_names_))
+    p = ts.scores["p_leave"].to_numpy()
+    reasons = whispers(model, X, contributions=contrib, p_leave=p, floor=reason_floor(store))
+    alerts = hard_alerts(store, as_of)
+    reasons["evidence"] = evidence(store, reasons, alerts, as_of)
+    scores = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of, "p_leave": p,
+                           "model_id": model_id})
+    return _save(store, scores, reasons, alerts, X, as_of, None, "table", model_id, notes,
+                 None)
 
 
 def _eligible(X: pd.DataFrame, mode: str, horizon: int) -> np.ndarray:
@@ -235,7 +356,7 @@ def advocacy(store, as_of, X: pd.DataFrame, spec: FeatureSpec | None = None
     if y.nunique() < 2:
         return None
     survey = tuple(c for c in X.columns if family_of(c) == "feedback")
-    model = ChurnModel(exclude=survey, n_estimators=200).fit(X[answered], y)
+    model = ChurnModel(exclude=survey).fit(X[answered], y)
     store.save_model("advocacy", model, {
         "kind": "advocacy", "as_of": as_of, "features": model.feature_names_,
         "trained_on": {"from": None, "to": str(pd.Timestamp(as_of).date()),

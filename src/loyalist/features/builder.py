@@ -34,7 +34,7 @@ FAMILY_RULES = [
     ("service", ("requests_recent", "callbacks_recent", "median_response_hours",
                  "max_response_hours", "misrouted_recent", "unanswered_open",
                  "oldest_unanswered_days", "unanswered_past_target")),
-    ("words", ("complaint_cues", "cancel_cues", "competitor_cues")),
+    ("words", ("complaint_cues", "cancel_cues", "competitor_cues", "unhappy_")),
     ("follow_through", ("orders_not_acknowledged", "orders_acknowledged_late",
                         "orders_late_against_promise", "orders_not_followed_up")),
     ("feedback", ("answers", "days_since_answer", "last_", "prev_", "nps_change",
@@ -42,7 +42,7 @@ FAMILY_RULES = [
                   "promoter")),
     ("usage", ("ev_",)),
     ("subscription", ("subs_", "mrr", "sub_tenure_days", "plan")),
-    ("value", ("p_alive", "expected_purchases", "clv")),
+    ("value", ("p_alive", "expected_purchases", "p_no_purchase", "clv")),
 ]
 
 
@@ -87,9 +87,11 @@ def default_spec(store) -> FeatureSpec:
 
 
 def available(store) -> dict[str, bool]:
-    """Which contract tables hold any rows."""
-    return {t: _has_rows(store.table(t)) for t in
-            ("customers", "orders", "subscriptions", "requests", "feedback", "events")}
+    """Which contract tables hold any rows (one engine query for all of them)."""
+    names = ("customers", "orders", "subscriptions", "requests", "feedback", "events")
+    parts = [store.table(t).limit(1).select(table=ibis.literal(t)) for t in names]
+    found = set(ibis.union(*parts).execute()["table"])
+    return {t: t in found for t in names}
 
 
 @dataclass
@@ -146,6 +148,7 @@ def build_features(store, as_of, spec: FeatureSpec | None = None, *,
 
         raise DataError("The store holds no customers, orders, subscriptions or requests.",
                         hint="Ingest an export first, or run loyalist demo.")
+    # one row per customer, also when a single table names them (once per order)
     base = ibis.union(*ids, distinct=True) if len(ids) > 1 else ids[0].distinct()
     if have["orders"]:
         base = _join(base, purchase_features(store.table("orders"), as_of, spec.windows))

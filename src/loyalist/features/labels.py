@@ -20,20 +20,24 @@ from loyalist.features.service import DAY, _seconds, _ts
 NICE_HORIZONS = (30, 45, 60, 90, 120, 180, 270, 365)
 
 
-def suggest_horizon(orders: ibis.Table, quantile: float = 0.8) -> int:
-    """A lapse horizon from the customers' own rhythm.
+def suggest_horizon(orders: ibis.Table, quantile: float = 0.8, before=None) -> int:
+    """A lapse horizon from the customers' own rhythm, from orders before ``before``
+    only (when given: a horizon chosen for an as-of date must not look past it).
 
     Takes each repeat customer's median gap between order days, then the given
     quantile of those, doubled (a customer is late once the silence is twice their
     usual gap), rounded up to a familiar number of days.
     """
+    if before is not None:
+        orders = orders.filter(orders.ordered_at < _ts(before))
     o = orders.select("customer_id", day=orders.ordered_at.date()).distinct()
     w = ibis.window(group_by="customer_id", order_by="day")
     gaps = o.mutate(gap=o.day.delta(o.day.lag().over(w), unit="day"))
     per = gaps.group_by("customer_id").aggregate(g=gaps.gap.median(), n=gaps.count())
     typical = per.filter(per.n >= 3).g.execute().dropna()
     if typical.empty:
-        raise DataError("Too few repeat customers to suggest a lapse horizon.",
+        when = f" before {pd.Timestamp(before).date()}" if before is not None else ""
+        raise DataError(f"Too few repeat customers{when} to suggest a lapse horizon.",
                         hint="Pass --horizon DAYS.")
     raw = 2 * float(np.quantile(typical, quantile))
     return next((h for h in NICE_HORIZONS if h >= raw), NICE_HORIZONS[-1])
@@ -86,19 +90,77 @@ def observed_until(store) -> pd.Timestamp:
     return latest
 
 
-def snapshot_labels(customers: ibis.Table, column: str) -> ibis.Table:
-    """``customer_id, left`` from a churn column of the customers table (Yes/No, 1/0,
-    true/false)."""
+#: how label values that mean "left" and "stayed" are written, as whole words
+LEAVING_WORDS = ("yes", "y", "true", "t", "1", "churn", "churned", "churner", "attrited",
+                 "attrition", "left", "leaver", "lost", "gone", "exited", "exit", "cancelled",
+                 "canceled", "closed", "lapsed", "inactive", "former", "terminated", "quit")
+STAYING_WORDS = ("no", "n", "false", "f", "0", "stayed", "stay", "existing", "active",
+                 "current", "retained", "kept", "open", "remaining", "loyal", "customer")
+
+
+def _means(value: str, words) -> bool:
+    import re
+
+    tokens = re.findall(r"[a-z0-9]+", value.lower())
+    return any(t in words for t in tokens)
+
+
+def label_values(counts: pd.Series, column: str, positive=None) -> tuple[object, object]:
+    """Which of a two-valued label's values means leaving: (leaving, staying).
+
+    ``counts`` maps each value of the label to its number of rows (a
+    ``value_counts()``).
+
+    Understood: yes/no, 1/0, true/false and words such as churned, attrited, exited,
+    left, cancelled against existing, active, stayed, retained. ``positive`` names the
+    leaving value when the words do not tell. Anything else is refused with the values
+    found (and how often).
+    """
+    counts = counts[counts.index.notna()].sort_values(ascending=False)
+    found = ", ".join(f"{v!r} ({n:,})" for v, n in counts.head(8).items())
+    if len(counts) > 8:
+        found += f" and {len(counts) - 8} more"
+    if len(counts) != 2:
+        raise DataError(
+            f"The label {column!r} must have two values (left / stayed); found "
+            f"{len(counts)}: {found or 'none'}.",
+            hint="Choose a column with one value for leaving and one for staying, or "
+                 "recode this one first.")
+    a, b = counts.index[0], counts.index[1]
+    if positive is not None:
+        match = [v for v in (a, b) if str(v).strip().lower() == str(positive).strip().lower()]
+        if not match:
+            raise DataError(f"--positive {positive!r} is not a value of {column!r}; found "
+                            f"{found}.", hint=f"Pass --positive {str(a)!r} or {str(b)!r}.")
+        other = b if match[0] == a else a
+        return match[0], other
+    sa, sb = str(a).strip(), str(b).strip()
+    la, lb = _means(sa, LEAVING_WORDS), _means(sb, LEAVING_WORDS)
+    # "Existing Customer" holds "customer": staying words decide only where leaving ones
+    # do not
+    if la != lb:
+        return (a, b) if la else (b, a)
+    ta, tb = _means(sa, STAYING_WORDS), _means(sb, STAYING_WORDS)
+    if ta != tb:
+        return (b, a) if ta else (a, b)
+    raise DataError(f"Which value of {column!r} means leaving? Found {found}.",
+                    hint=f"Pass --positive {sa!r} (or {sb!r}), the value that means the "
+                         "customer left.")
+
+
+def snapshot_labels(customers: ibis.Table, column: str, positive=None) -> ibis.Table:
+    """``customer_id, left`` from a two-valued churn column of the customers table
+    (yes/no, 1/0, true/false, Attrited/Existing, ...; see :func:`label_values`)."""
     if column not in customers.columns:
         raise DataError(f"The customers table has no column {column!r}.",
                         hint=f"Its columns: {', '.join(customers.columns)}.")
-    v = customers[column].cast("string").lower().strip()
-    yes = v.isin(["yes", "y", "1", "true", "churned", "left"])
-    no = v.isin(["no", "n", "0", "false", "stayed", "active"])
-    t = customers.filter(yes | no)
-    return t.select(customer_id=t.id, left=yes.cast("int8"))
+    counts = customers[column].value_counts().execute()
+    counts = counts.set_index(column).iloc[:, 0]
+    leaving, _ = label_values(counts, column, positive)
+    v = customers[column]
+    t = customers.filter(v.notnull())
+    return t.select(customer_id=t.id, left=(t[column] == leaving).cast("int8"))
 
 
-
-__all__ = ["contract_labels", "lapse_labels", "latest_timestamp", "observed_until",
-           "snapshot_labels", "suggest_horizon"]
+__all__ = ["contract_labels", "label_values", "lapse_labels", "latest_timestamp",
+           "observed_until", "snapshot_labels", "suggest_horizon"]

@@ -1,9 +1,17 @@
-"""Training data, the BTYD baseline and the time-ordered backtest of the churn model.
+"""Training data, the BTYD features and the time-ordered backtest of the churn model.
 
 The backtest is honest about time: the model is trained on as-of dates whose labels
 were complete before the evaluation date (``as_of + horizon <= eval_date``), then
 scored at ``eval_date`` and compared with what happened in the ``horizon`` days
-after it. The baselines are scored on exactly the same customers and dates.
+after it. The baselines (BG/NBD's probability of no purchase in the horizon, a
+gradient-boosted recency/frequency/monetary/tenure model, a logistic regression and
+a recency rule) are scored on exactly the same customers and dates.
+
+Seasons: when the data reach a year before the scored date, the training dates also
+cover that season a year earlier, and the model is stopped, blended and calibrated on
+those dates (it learns from the recent ones): a quarter that runs into a peak is
+judged by how the same quarter went last year, not by the spring the recent dates
+saw. Without an earlier season the model says so.
 """
 
 from __future__ import annotations
@@ -28,31 +36,62 @@ from loyalist.features.rfm import rfm_summary
 from loyalist.models._transactions import BoundaryWarning
 from loyalist.models.bgnbd import BGNBD
 from loyalist.models.churn import ChurnModel
+from loyalist.models.complaints import fit_from_store, text_scores, unhappy_features
+from loyalist.models.evaluation import calibration_table, evaluate, paired_bootstrap
+
+#: recalibrate the level on the very date a year before the scored one
+ANCHOR = True
+#: the recency/frequency/monetary/tenure columns of the gradient-boosted RFM baseline
+RFM_COLUMNS = ("recency_days", "orders", "spend", "tenure_days")
 
 
 def btyd_features(orders, as_of, horizon_days: float, max_fit: int = 200_000,
-                  random_state: int = 0) -> pd.DataFrame:
-    """BG/NBD P(alive) and expected purchases in the horizon, fitted on orders before
-    ``as_of`` only. Columns: customer_id, p_alive, expected_purchases.
+                  random_state: int = 0, min_customers: int = 50) -> pd.DataFrame:
+    """BG/NBD P(alive), expected purchases in the horizon and the probability of no
+    purchase in it, fitted on orders before ``as_of`` only. Columns: customer_id,
+    p_alive, expected_purchases, p_no_purchase; ``.attrs["failed"]`` says why the
+    model could not be fitted (the columns are then missing values).
 
     Four parameters need no million customers: above ``max_fit`` customers the
-    model learns from a random sample of that many and scores everyone."""
+    model learns from a random sample of that many and scores everyone; below
+    ``min_customers`` it is not fitted (too few to tell a population from noise)."""
+    cols = ["customer_id", "p_alive", "expected_purchases", "p_no_purchase"]
     end = (pd.Timestamp(as_of) - pd.Timedelta(days=1)).date().isoformat()
     s = rfm_summary(orders, observation_end=end, freq="W").to_pandas()
     s = s[s["T"] > 0]  # first seen on the last day: nothing to judge yet
-    if s.empty:
-        return pd.DataFrame(columns=["customer_id", "p_alive", "expected_purchases"])
+    if len(s) < min_customers:
+        out = pd.DataFrame({c: pd.Series(dtype="string" if c == "customer_id" else "float64")
+                            for c in cols})
+        out.attrs["failed"] = (f"BG/NBD not fitted: {len(s)} customers with history before "
+                               f"{end}, fewer than {min_customers}")
+        return out
     fit = s.sample(max_fit, random_state=random_state) if len(s) > max_fit else s
+    failed = None
+    t = horizon_days / 7.0
     try:
         with warnings.catch_warnings():  # a boundary fit is an answer here, not news
             warnings.simplefilter("ignore", BoundaryWarning)
             m = BGNBD().fit(fit["frequency"], fit["recency"], fit["T"])
-        p = m.predict_p_alive(s["frequency"], s["recency"], s["T"])
-        e = m.predict_purchases(horizon_days / 7.0, s["frequency"], s["recency"], s["T"])
-    except ConvergenceError:
-        p = e = np.full(len(s), np.nan)
-    return pd.DataFrame({"customer_id": s["customer_id"], "p_alive": np.asarray(p),
-                         "expected_purchases": np.asarray(e)})
+        x, t_x, big_t = (s[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T"))
+        p = m.predict_p_alive(x, t_x, big_t)
+        e = m.predict_purchases(t, x, t_x, big_t)
+        r, alpha = float(m.params_["r"]), float(m.params_["alpha"])
+        # alive, the purchase rate is Gamma(r + x, alpha + T) a posteriori: no purchase
+        # in t has probability ((alpha + T) / (alpha + T + t)) ** (r + x)
+        quiet = np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + t)))
+        none = 1.0 - p * (1.0 - quiet)
+        if not np.all(np.isfinite(p)):
+            raise ConvergenceError("BG/NBD gave no finite P(alive).")
+    except (ConvergenceError, DataError, FloatingPointError) as err:
+        failed = f"BG/NBD could not be fitted on the orders before {end}: " + str(
+            getattr(err, "message", err)).split("\n")[0]
+        p = e = none = np.full(len(s), np.nan)
+    out = pd.DataFrame({"customer_id": s["customer_id"].to_numpy(), "p_alive": np.asarray(p),
+                        "expected_purchases": np.asarray(e),
+                        "p_no_purchase": np.asarray(none)})
+    if failed:
+        out.attrs["failed"] = failed
+    return out
 
 
 def choose_mode(store, mode: str = "auto") -> str:
@@ -78,59 +117,214 @@ def labels_at(store, as_of, mode: str, horizon: int) -> pd.DataFrame:
 
 
 def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = None,
-           labelled: bool = True, progress: Callable[[str], None] | None = None
-           ) -> pd.DataFrame:
-    """Features (and labels) of the eligible customers at each date, stacked."""
+           labelled: bool = True, progress: Callable[[str], None] | None = None,
+           texts: pd.DataFrame | None = None, have: dict | None = None) -> pd.DataFrame:
+    """Features (and labels) of the eligible customers at each date, stacked.
+
+    ``texts`` (from :func:`complaint_texts`) adds, per customer, the texts of the last
+    90 days that read like a low score. ``.attrs["unavailable"]`` maps each feature
+    that could not be computed at some date to why (BG/NBD not fitted, say)."""
     if horizon <= 0:
         raise DataError(f"The horizon must be a positive number of days; got {horizon}.",
                         hint="Pass e.g. --horizon 90, or leave it out to have it suggested.")
     step = progress or (lambda _m: None)
     frames = []
     dates = list(dates)
-    shared = prepare(store, spec, cache=len(dates) > 1)
+    shared = prepare(store, spec, have=have, cache=len(dates) > 1)
     have = shared.have
+    unavailable = {}
     for d in dates:
         step(f"features at {pd.Timestamp(d):%Y-%m-%d}")
         f = feature_frame(store, [d], spec, prepared=shared)
         if have["orders"]:
-            f = f.merge(btyd_features(store.table("orders"), d, horizon), on="customer_id",
-                        how="left")
+            btyd = btyd_features(store.table("orders"), d, horizon)
+            if "failed" in btyd.attrs:
+                for c in ("p_alive", "expected_purchases", "p_no_purchase"):
+                    unavailable.setdefault(c, btyd.attrs["failed"])
+            f = f.merge(btyd, on="customer_id", how="left")
+        if texts is not None:
+            f = f.merge(unhappy_features(texts, d), on="customer_id", how="left")
+            f["unhappy_texts"] = f["unhappy_texts"].fillna(0.0)
         if labelled:
             lab = labels_at(store, d, mode, horizon)
             f = f.merge(lab, on="customer_id", how="inner")
         frames.append(f)
-    return pd.concat(frames, ignore_index=True)
-
-
-def evaluate(y, p) -> dict:
-    """ROC AUC, PR AUC, Brier, and what a team cares about: recall and lift at the top."""
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-
-    y = np.asarray(y).astype(int)
-    p = np.asarray(p, dtype=float)
-    order = np.argsort(-p, kind="stable")
-    out = {"customers": len(y), "left": int(y.sum()), "base_rate": float(y.mean()),
-           "roc_auc": float(roc_auc_score(y, p)), "pr_auc": float(average_precision_score(y, p))}
-    if np.all((p >= 0) & (p <= 1)):
-        out["brier"] = float(brier_score_loss(y, p))
-    for k in (0.1, 0.2):
-        top = order[: max(1, int(round(k * len(y))))]
-        out[f"recall_top{int(k * 100)}"] = float(y[top].sum() / max(y.sum(), 1))
-        out[f"lift_top{int(k * 100)}"] = float(y[top].mean() / max(y.mean(), 1e-12))
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["unavailable"] = unavailable
     return out
 
 
-def calibration_table(y, p, bins: int = 10) -> pd.DataFrame:
-    """Mean predicted vs observed share leaving, by decile of prediction."""
-    df = pd.DataFrame({"y": np.asarray(y), "p": np.asarray(p)})
-    df["bin"] = pd.qcut(df["p"].rank(method="first"), bins, labels=False)
-    return df.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"),
-                                 customers=("y", "size"))
+# -- which dates to learn from --------------------------------------------------------
+@dataclass
+class TrainingPlan:
+    """The dates a model of the outcome at ``target`` learns from: ``recent`` ones and,
+    when the data reach back far enough, ``season`` ones a year before the target (the
+    model is stopped, blended and calibrated on those)."""
+
+    target: pd.Timestamp
+    horizon: int
+    recent: list[pd.Timestamp]
+    season: list[pd.Timestamp] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def dates(self) -> list[pd.Timestamp]:
+        return sorted(self.recent + self.season)
 
 
+def first_seen(store, mode: str) -> pd.Timestamp:
+    """The first order (lapse) or subscription start (contract) in the store."""
+    cols = {"orders": ("ordered_at",)} if mode == "lapse" else {"subscriptions": ("started_at",)}
+    t = store.table(next(iter(cols)))
+    col = next(iter(cols.values()))[0]
+    first = t.aggregate(m=t[col].min()).to_pandas().iloc[0, 0]
+    return pd.Timestamp(first) if pd.notna(first) else observed_until(store)
+
+
+def plan_training(store, target, horizon: int, *, mode: str, n_train_dates: int = 4,
+                  spacing_days: int = 30, season: bool = True,
+                  known_until=None, min_season_customers: int = 500) -> TrainingPlan:
+    """Training dates for a model scoring at ``target``: their outcomes are known by
+    then (``date + horizon <= target``, and by ``known_until``, the end of the data),
+    and each has history before it (at least ``min(horizon, 90)`` days)."""
+    target = pd.Timestamp(target).normalize()
+    limit = target if known_until is None else min(target, pd.Timestamp(known_until))
+    first = first_seen(store, mode).normalize()
+    history = pd.Timedelta(days=min(horizon, 90))
+    step = pd.Timedelta(days=spacing_days)
+    last = limit - pd.Timedelta(days=horizon)
+    wanted = [last - step * k for k in range(n_train_dates)]
+    recent = sorted(d for d in wanted if d >= first + history)
+    notes = []
+    if not recent:
+        raise DataError(
+            f"A horizon of {horizon} days leaves no training date: outcomes are known until "
+            f"{limit.date()}, so the last date to learn from is {last.date()}, but the data "
+            f"start {first.date()} and a date needs {history.days} days of history.",
+            hint="Use a shorter --horizon, a later date, or more history.")
+    if len(recent) < len(wanted):
+        notes.append(f"{len(wanted) - len(recent)} of {len(wanted)} training dates dropped: "
+                     f"before {(first + history).date()} there is too little history")
+    plan = TrainingPlan(target=target, horizon=horizon, recent=recent, notes=notes)
+    if not season:
+        return plan
+    t = store.table("orders" if mode == "lapse" else "subscriptions")
+    customers = int(t.customer_id.nunique().execute())
+    if customers < min_season_customers:
+        notes.append(f"{customers:,} customers: too few to calibrate on the season a year "
+                     "earlier; calibrated on the latest training date")
+        return plan
+    year_ago = target - pd.Timedelta(days=365)
+    cands = [year_ago + step * j for j in (-1, 0, 1)]
+    # a season date stands for the business as it runs: customers of at least two
+    # horizons (the active window) and half a year, not its first weeks
+    settled = first + pd.Timedelta(days=max(2 * horizon, 180))
+    plan.season = [d for d in cands if d >= settled
+                   and d + pd.Timedelta(days=horizon) <= limit and d < recent[0] - step / 2]
+    if plan.season:
+        notes.append("calibrated on the same season a year earlier ("
+                     + ", ".join(f"{d:%Y-%m-%d}" for d in plan.season) + ")")
+    else:
+        notes.append(f"no earlier season in the data (it starts {first.date()}): the "
+                     f"calibration comes from {recent[-1]:%Y-%m-%d}, and a coming peak or "
+                     "lull is not foreseen")
+    return plan
+
+
+def fit_on_plan(train: pd.DataFrame, plan: TrainingPlan, mode: str,
+                model: ChurnModel | None = None) -> ChurnModel:
+    """Fit the churn model on the plan's training rows: learning from the recent dates
+    and calibrating on the season ones when there are any (each side with leavers and
+    stayers), otherwise calibrating on the latest dates."""
+    model = model or ChurnModel(offset="p_no_purchase" if mode == "lapse" else None)
+    y = train["left"].to_numpy()
+    held = None
+    if plan.season:
+        held = train["as_of"].isin(plan.season).to_numpy()
+        if any(len(np.unique(y[side])) < 2 for side in (held, ~held)):
+            held = None
+            plan.notes.append("the season a year earlier has too few leavers or stayers to "
+                              "calibrate on; calibrated on the latest dates instead")
+    X = train.drop(columns=["left"])
+    unavailable = train.attrs.get("unavailable", {})
+    if held is None:
+        return model.fit(X, y, unavailable=unavailable)
+    model.fit(X, y, unavailable=unavailable, held_out=held, refit=False)
+    if ANCHOR and model.calibration == "sigmoid":  # the level of the date a year earlier
+        twin = min(plan.season, key=lambda d: abs(d - (plan.target - pd.Timedelta(days=365))))
+        rows = (train["as_of"] == twin).to_numpy()
+        if len(np.unique(y[rows])) == 2:
+            model.shift_calibration(X[rows], y[rows])
+    return model
+
+
+def level_at_target(model: ChurnModel, train: pd.DataFrame, plan: TrainingPlan,
+                    X: pd.DataFrame, store, mode: str) -> str | None:
+    """Set the model's level at the scored date (``X``: its customers' features) to the
+    mean of two estimates, when the plan has a season a year earlier:
+
+    - the model as calibrated on that season (levelled on its very date);
+    - the model calibrated on the latest training date, moved by how much the share
+      leaving differed, a year earlier, between the scored date's season and the latest
+      training date's (base rates only).
+
+    The first misses how this year's customers differ from last year's, the second how
+    this year's season differs from last year's. Returns a note, or None."""
+    from loyalist.models._churn_parts import Platt
+
+    if not plan.season or model.calibration != "sigmoid" or not len(X):
+        return None
+    latest = plan.recent[-1]
+    then = latest - pd.Timedelta(days=365)
+    settled = first_seen(store, mode).normalize() + pd.Timedelta(
+        days=max(2 * plan.horizon, 180))
+    if then < settled:  # a year before the latest date the business was not settled yet
+        return None
+    twin = min(plan.season, key=lambda d: abs(d - (plan.target - pd.Timedelta(days=365))))
+    rows = (train["as_of"] == latest).to_numpy()
+    y = train["left"].to_numpy()
+    base = labels_at(store, then, mode, plan.horizon)["left"]
+    r_season, r_then = float(y[(train["as_of"] == twin).to_numpy()].mean()), float(base.mean())
+    if len(np.unique(y[rows])) < 2 or not (0 < r_season < 1 and 0 < r_then < 1):
+        return None
+    z_latest = model.decision_function(train.loc[rows].drop(columns=["left"]))
+    latest_cal = Platt().fit(z_latest, y[rows])
+    shift = np.log(r_season / (1 - r_season)) - np.log(r_then / (1 - r_then))
+    z = model.decision_function(X)
+    p_season = float(model.probability(z).mean())
+    p_moved = float(np.mean(1.0 / (1.0 + np.exp(-(latest_cal.a_ * z + latest_cal.b_
+                                                    + shift)))))
+    model.shift_mean(z, (p_season + p_moved) / 2)
+    return (f"level at {plan.target:%Y-%m-%d}: {(p_season + p_moved) / 2:.1%}, the mean of "
+            f"the season-calibrated model ({p_season:.1%}) and the latest date's level moved "
+            f"by last year's season ({p_moved:.1%}; a year earlier {r_season:.1%} left "
+            f"around {twin:%d %b} against {r_then:.1%} around {then:%d %b})")
+
+
+def complaint_texts(store) -> tuple[pd.DataFrame | None, str]:
+    """Every unscored text (requests, unrated comments) read by the firm's own
+    complaint model, learnt from its rated feedback; None and why when there is too
+    little to learn from. The second value is a note for the user."""
+    model, why = fit_from_store(store)
+    if model is None:
+        return None, f"complaint language not learnt: {why}"
+    cv = model.cv_
+    return text_scores(store, model), (
+        f"complaint language learnt from {cv['comments']:,} rated comments (out-of-fold "
+        f"ROC AUC {cv['roc_auc']:.3f}) and read in every request")
+
+
+def lapse_horizon(store, before=None) -> int:
+    """The suggested lapse horizon from the orders before ``before`` (all when None)."""
+    return suggest_horizon(store.table("orders"), before=before)
+
+
+# -- the backtest -----------------------------------------------------------------------
 @dataclass
 class Backtest:
-    """What the backtest measured. ``metrics`` has one row per model."""
+    """What the backtest measured. ``metrics`` has one row per model; ``bootstrap`` the
+    paired bootstrap of the model's ROC AUC against each baseline; ``calibration`` the
+    model's reliability table."""
 
     eval_date: pd.Timestamp
     horizon: int
@@ -142,6 +336,8 @@ class Backtest:
     model: ChurnModel
     notes: list[str] = field(default_factory=list)
     risk_path: pd.DataFrame | None = None
+    bootstrap: pd.DataFrame | None = None
+    plan: TrainingPlan | None = None
 
     @property
     def winner(self) -> str:
@@ -156,6 +352,11 @@ class Backtest:
             text += " The model beats every baseline."
         elif "model" in m.index:
             text += " The model does not beat every baseline here."
+        if self.bootstrap is not None and len(self.bootstrap):
+            sure = self.bootstrap[self.bootstrap["low"] > 0].index.tolist()
+            if sure:
+                text += (" Its lead is clear of chance (95% paired bootstrap) against "
+                         + ", ".join(sure) + ".")
         return text
 
     def save(self, folder) -> list:
@@ -167,75 +368,144 @@ class Backtest:
         folder.mkdir(parents=True, exist_ok=True)
         self.metrics.to_csv(folder / "metrics.csv")
         self.calibration.to_csv(folder / "calibration.csv")
-        return [folder / "metrics.csv", folder / "calibration.csv", *plots.save_all(self, folder)]
+        files = [folder / "metrics.csv", folder / "calibration.csv"]
+        if self.bootstrap is not None:
+            self.bootstrap.to_csv(folder / "bootstrap.csv")
+            files.append(folder / "bootstrap.csv")
+        return [*files, *plots.save_all(self, folder)]
 
 
 def default_dates(store, horizon: int, eval_date=None, n_train_dates: int = 4,
                   spacing_days: int = 30) -> tuple[pd.Timestamp, list[pd.Timestamp]]:
     """Evaluation date (default: as late as the data still shows its outcome) and the
     training dates before it whose outcomes were known by then."""
+    e = evaluation_date(store, horizon, eval_date)
+    last_train = e - pd.Timedelta(days=horizon)
+    train = [last_train - pd.Timedelta(days=spacing_days * k) for k in range(n_train_dates)]
+    return e, sorted(train)
+
+
+def evaluation_date(store, horizon: int, eval_date=None) -> pd.Timestamp:
     end = observed_until(store).normalize()
     e = moment(eval_date, "eval_date") if eval_date is not None else end - pd.Timedelta(days=horizon)
     if e + pd.Timedelta(days=horizon) > end + pd.Timedelta(days=1):
         raise DataError(f"The outcome of {e.date()} is not known yet: the data ends "
                         f"{end.date()} and the horizon is {horizon} days.",
                         hint=f"Choose an evaluation date on or before "
-                        f"{(end - pd.Timedelta(days=horizon)).date()}.")
-    last_train = e - pd.Timedelta(days=horizon)
-    train = [last_train - pd.Timedelta(days=spacing_days * k) for k in range(n_train_dates)]
-    return e, sorted(train)
+                        f"{(end - pd.Timedelta(days=horizon)).date()}, or a shorter "
+                        "--horizon.")
+    return e
+
+
+def _backtest_horizon(store, eval_date) -> tuple[int, str]:
+    """The suggested horizon, from the data before the evaluation date only (without
+    one, before the date the suggestion itself implies)."""
+    if eval_date is not None:
+        h = lapse_horizon(store, before=eval_date)
+        return h, f"horizon {h} days, suggested from the order gaps before {eval_date}"
+    end = observed_until(store).normalize()
+    h = lapse_horizon(store)
+    for _ in range(3):  # settle on a horizon suggested by the data before end - horizon
+        again = lapse_horizon(store, before=end - pd.Timedelta(days=h))
+        if again == h:
+            break
+        h = again
+    return h, (f"horizon {h} days, suggested from the order gaps before "
+               f"{(end - pd.Timedelta(days=h)).date()}")
+
+
+def _rfm_booster(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray | None:
+    """LightGBM (its default settings) on recency, frequency, monetary value and tenure,
+    trained on the same past dates: the plain gradient-boosted baseline."""
+    from lightgbm import LGBMClassifier
+
+    cols = [c for c in RFM_COLUMNS if c in train and train[c].notna().any()]
+    if len(cols) < len(RFM_COLUMNS):
+        return None
+    m = LGBMClassifier(verbose=-1, n_jobs=1, random_state=0).fit(train[cols], train["left"])
+    return m.predict_proba(test[cols])[:, 1]
 
 
 def backtest(store, *, mode: str = "auto", horizon: int | None = None, eval_date=None,
              n_train_dates: int = 4, spacing_days: int = 30, spec: FeatureSpec | None = None,
-             model: ChurnModel | None = None, progress=None, path_steps: int = 3
-             ) -> Backtest:
+             model: ChurnModel | None = None, progress=None, path_steps: int = 3,
+             season: bool = True, bootstrap: int = 300) -> Backtest:
     """Train before ``eval_date - horizon``, evaluate at ``eval_date``, with baselines."""
     mode = choose_mode(store, mode)
     notes = []
     if horizon is None:
-        horizon = suggest_horizon(store.table("orders")) if mode == "lapse" else 90
-        notes.append(f"horizon {horizon} days, suggested from the customers' own order gaps")
-    e, train_dates = default_dates(store, horizon, eval_date, n_train_dates, spacing_days)
-    train = design(store, train_dates, mode=mode, horizon=horizon, spec=spec, progress=progress)
-    test = design(store, [e], mode=mode, horizon=horizon, spec=spec, progress=progress)
+        if mode == "lapse":
+            horizon, note = _backtest_horizon(store, eval_date)
+            notes.append(note)
+        else:
+            horizon = 90
+    e = evaluation_date(store, horizon, eval_date)
+    plan = plan_training(store, e, horizon, mode=mode, n_train_dates=n_train_dates,
+                         spacing_days=spacing_days, season=season)
+    texts, note = complaint_texts(store) if available(store)["feedback"] else (None, "")
+    notes += [note] if note else []
+    train = design(store, plan.dates, mode=mode, horizon=horizon, spec=spec,
+                   progress=progress, texts=texts)
+    test = design(store, [e], mode=mode, horizon=horizon, spec=spec, progress=progress,
+                  texts=texts)
     if train["left"].nunique() < 2 or test["left"].nunique() < 2:
         raise DataError("Not enough customers left (or stayed) to learn and test.",
                         hint="Use a longer history or another horizon.")
-    model = model or ChurnModel()
     if progress:
         progress("training")
-    model.fit(train.drop(columns=["left"]), train["left"])
+    model = fit_on_plan(train, plan, mode, model)
+    notes.extend(plan.notes)
     y = test["left"].to_numpy()
+    X = test.drop(columns=["left"])
+    level = level_at_target(model, train, plan, X, store, mode)
+    notes += [level] if level else []
     scores = pd.DataFrame({"customer_id": test["customer_id"], "left": y,
-                           "model": model.predict_proba(test.drop(columns=["left"]))})
-    linear = ChurnModel(learner="linear").fit(train.drop(columns=["left"]), train["left"])
-    scores["logistic"] = linear.predict_proba(test.drop(columns=["left"]))
-    if "p_alive" in test:
-        scores["btyd"] = 1.0 - test["p_alive"].fillna(test["p_alive"].median()).to_numpy()
-    if "recency_days" in test:
+                           "model": model.predict_proba(X)})
+    linear = fit_on_plan(train, TrainingPlan(e, horizon, plan.recent, plan.season), mode,
+                         ChurnModel(learner="linear"))
+    scores["logistic"] = linear.predict_proba(X)
+    failed = test.attrs.get("unavailable", {}).get("p_no_purchase")
+    if "p_no_purchase" in test and test["p_no_purchase"].notna().any():
+        q = test["p_no_purchase"]
+        scores["bgnbd"] = q.fillna(q.median()).to_numpy()
+        if q.isna().any():
+            notes.append(f"BG/NBD has no prediction for {int(q.isna().sum()):,} customers "
+                         "first seen on the evaluation date's eve (given the median)")
+    elif mode == "lapse":
+        notes.append("baseline bgnbd not fitted: " + (failed or "no customer to fit it on"))
+    booster = _rfm_booster(train, test)
+    if booster is not None:
+        scores["rfm_booster"] = booster
+    else:
+        notes.append("baseline rfm_booster not fitted: the data have no orders")
+    if "recency_days" in test and test["recency_days"].notna().any():
         typical = test["typical_gap_days"].median() if "typical_gap_days" in test else 30.0
-        ratio = test["recency_days"] / test.get("typical_gap_days", typical)
-        ratio = ratio.fillna(test["recency_days"] / typical)
+        typical = typical if pd.notna(typical) and typical > 0 else 30.0
+        gap = test.get("typical_gap_days", pd.Series(typical, index=test.index))
+        ratio = (test["recency_days"] / gap.where(gap > 0)).fillna(
+            test["recency_days"] / typical)
         scores["recency"] = ratio.fillna(ratio.max()).to_numpy()
-    metrics = pd.DataFrame({name: evaluate(y, scores[name]) for name in scores.columns
-                            if name not in ("customer_id", "left")}).T
+    names = [c for c in scores.columns if c not in ("customer_id", "left")]
+    metrics = pd.DataFrame({name: evaluate(y, scores[name]) for name in names}).T
     calib = calibration_table(y, scores["model"])
+    boot = paired_bootstrap(y, scores[names], n_boot=bootstrap) if bootstrap else None
     path = risk_path(store, model, scores[["customer_id", "left"]], e, mode=mode,
-                     horizon=horizon, spec=spec, steps=path_steps)
-    return Backtest(eval_date=e, horizon=horizon, mode=mode, train_dates=train_dates,
+                     horizon=horizon, spec=spec, steps=path_steps, texts=texts)
+    return Backtest(eval_date=e, horizon=horizon, mode=mode, train_dates=plan.dates,
                     metrics=metrics, calibration=calib, scores=scores, model=model,
-                    notes=notes, risk_path=path)
+                    notes=notes, risk_path=path, bootstrap=boot, plan=plan)
 
 
 def risk_path(store, model, outcome: pd.DataFrame, eval_date, *, mode: str, horizon: int,
-              spec=None, steps: int = 3, spacing_days: int = 30) -> pd.DataFrame:
+              spec=None, steps: int = 3, spacing_days: int = 30, texts=None
+              ) -> pd.DataFrame:
     """Mean P(leave) of the evaluation date's leavers and stayers at earlier dates:
     how early the model heard them. Columns: as_of, left, mean_p, customers."""
     rows = []
     for k in range(steps, -1, -1):
         d = pd.Timestamp(eval_date) - pd.Timedelta(days=spacing_days * k)
-        X = design(store, [d], mode=mode, horizon=horizon, spec=spec, labelled=False)
+        X = design(store, [d], mode=mode, horizon=horizon, spec=spec, labelled=False,
+                   texts=texts)
         X = X.merge(outcome, on="customer_id", how="inner")
         if X.empty:
             continue
@@ -245,47 +515,3 @@ def risk_path(store, model, outcome: pd.DataFrame, eval_date, *, mode: str, hori
             rows.append({"as_of": d, "left": int(r.left), "mean_p": r.mean,
                          "customers": r.size})
     return pd.DataFrame(rows)
-
-
-
-
-@dataclass
-class SnapshotResult:
-    """Stratified k-fold cross-validation of a snapshot (labelled table) model."""
-
-    label: str
-    metrics: pd.DataFrame  # one row per fold plus "mean"
-    calibration: pd.DataFrame
-    model: ChurnModel  # fitted on every row
-    top_features: pd.DataFrame
-
-
-def snapshot_frame(store, label: str) -> tuple[pd.DataFrame, pd.Series]:
-    """The customers table as features, and the label column as 0/1."""
-    from loyalist.features.labels import snapshot_labels
-
-    customers = store.table("customers")
-    y = snapshot_labels(customers, label).to_pandas().set_index("customer_id")["left"]
-    X = customers.to_pandas().rename(columns={"id": "customer_id"})
-    X = X[X["customer_id"].isin(y.index)].drop(columns=[label, "name"], errors="ignore")
-    return X.reset_index(drop=True), X["customer_id"].map(y).astype(int).reset_index(drop=True)
-
-
-def snapshot_cv(store, label: str = "churn", folds: int = 5, random_state: int = 0,
-                model: ChurnModel | None = None) -> SnapshotResult:
-    """Cross-validate the churn model on a labelled customers table (snapshot mode)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    X, y = snapshot_frame(store, label)
-    params = (model or ChurnModel(num_leaves=8)).get_params()
-    rows, pred = [], np.empty(len(y))
-    split = StratifiedKFold(folds, shuffle=True, random_state=random_state)
-    for k, (tr, te) in enumerate(split.split(X, y)):
-        m = ChurnModel(**params).fit(X.iloc[tr], y.iloc[tr])
-        pred[te] = m.predict_proba(X.iloc[te])
-        rows.append({"fold": k + 1, **evaluate(y.iloc[te], pred[te])})
-    metrics = pd.DataFrame(rows).set_index("fold").astype(float)  # a mean row of counts
-    metrics.loc["mean"] = metrics.mean()
-    final = ChurnModel(**params).fit(X, y)
-    return SnapshotResult(label=label, metrics=metrics, calibration=calibration_table(y, pred),
-                          model=final, top_features=final.summary_.head(10))

@@ -39,12 +39,15 @@ from sklearn.svm import LinearSVC
 
 from loyalist.errors import DataError, NotFittedError
 from loyalist.models._routing_parts import (
+    WORD,
     documents,
     fit_confidence,
     fit_temperature,
     ngrams,
+    novelty_table,
     read_saved,
     softmax,
+    strangers,
     svm_scores,
     top_features,
     write_saved,
@@ -74,6 +77,12 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         N-gram ranges of the word and the character (within word bounds) TF-IDF features.
     calibration_folds : int, default 5
         Folds of the out-of-fold scores on which both calibrations are fitted.
+    novelty : bool, default True
+        Learn what the business's requests look like, so that text unlike them
+        (keyboard mash, greetings, a language the router has never seen) gets a
+        confidence near 0 and goes to a person: the confidence is P(a request of the
+        known kind) x P(its category is right), both fitted on held-out requests and on
+        made-up strangers (see :func:`_routing_parts.strangers`).
     random_state : int, default 0
         Seed of the fold split.
 
@@ -92,13 +101,16 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
     summary_ : DataFrame, one row per category: training count, team, out-of-fold
         precision and recall.
     n_ignored_ : int, training rows without any text (not used).
+    novelty_model_ : logistic model of P(a request of the known kind) or None.
+    cv_in_domain_ : array, out-of-fold P(known kind) of each training request.
+    cv_strangers_to_human_ : float, share of the made-up strangers a person would get.
     """
 
     def __init__(self, *, category_to_team: Mapping[str, str] | None = None,
                  threshold: float = 0.5, human_queue: str = "triage",
                  default_team: str | None = None, C: float = 0.5,
                  word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] = (2, 4),
-                 calibration_folds: int = 5, random_state: int = 0):
+                 calibration_folds: int = 5, novelty: bool = True, random_state: int = 0):
         self.category_to_team = category_to_team
         self.threshold = threshold
         self.human_queue = human_queue
@@ -107,6 +119,7 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.calibration_folds = calibration_folds
+        self.novelty = novelty
         self.random_state = random_state
 
     # -- checks ------------------------------------------------------------------------
@@ -186,10 +199,14 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         features = self._features(with_channel)
         Xm = sparse.csr_matrix(features.fit_transform(docs))
 
-        oof = self._out_of_fold_scores(Xm, y_idx, len(classes), counts)
+        oof, splits = self._out_of_fold_scores(Xm, y_idx, len(classes), counts)
         temperature = fit_temperature(oof, y_idx)
         self.confidence_model_ = fit_confidence(oof, y_idx)
         model = LinearSVC(C=float(self.C)).fit(Xm, y_idx)
+        self.temperature_ = temperature
+        self.novelty_model_, in_domain = None, np.ones(len(y_idx))
+        if self.novelty:
+            in_domain = self._fit_novelty(docs, features, model, oof, splits)
 
         self.features_ = features
         self.model_ = model
@@ -198,8 +215,70 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         self.uses_channel_ = with_channel
         self.n_ignored_ = int(empty.sum())
         self.n_train_ = int(len(y))
-        self._fill_summary(oof, y_idx, counts)
+        self._fill_summary(oof, y_idx, counts, in_domain)
         return self
+
+    def _analyzers(self):
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        return (CountVectorizer(token_pattern=WORD).build_analyzer(),
+                CountVectorizer(analyzer="char_wb", ngram_range=(3, 3)).build_analyzer())
+
+    def _fit_novelty(self, docs, features, model, oof, splits) -> np.ndarray:
+        """What the business's requests look like: held-out requests (their words
+        judged against the other folds' vocabulary) against made-up strangers.
+        Returns each training request's out-of-fold P(known kind)."""
+        from sklearn.feature_extraction.text import CountVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        text = docs["doc"]
+        words = CountVectorizer(token_pattern=WORD, binary=True).fit_transform(text)
+        chars = CountVectorizer(analyzer="char_wb", ngram_range=(3, 3),
+                                binary=True).fit_transform(text)
+        table = np.zeros((len(text), 4))
+        for train, test in splits:
+            seen_w = (np.asarray(words[train].sum(axis=0)).ravel() >= 2).astype(float)
+            seen_c = (np.asarray(chars[train].sum(axis=0)).ravel() >= 2).astype(float)
+            n_w = np.asarray(words[test].sum(axis=1)).ravel()
+            n_c = np.asarray(chars[test].sum(axis=1)).ravel()
+            k_w = words[test] @ seen_w
+            table[test] = np.column_stack([
+                np.where(n_w > 0, k_w / np.maximum(n_w, 1), 0.0), np.log1p(k_w),
+                np.where(n_c > 0, (chars[test] @ seen_c) / np.maximum(n_c, 1), 0.0),
+                np.log1p(n_w)])
+        word_an, char_an = self._analyzers()
+        vocab_w = CountVectorizer(token_pattern=WORD, binary=True, min_df=2).fit(text)
+        vocab_c = CountVectorizer(analyzer="char_wb", ngram_range=(3, 3), binary=True,
+                                  min_df=2).fit(text)
+        self.known_words_ = frozenset(vocab_w.vocabulary_)
+        self.known_chars_ = frozenset(vocab_c.vocabulary_)
+        rng = np.random.default_rng(self.random_state)
+        odd = strangers(rng, text, int(min(3000, max(300, len(text) // 4))))
+        odd_docs = pd.DataFrame({"doc": odd.to_numpy(dtype=object),
+                                 "channel": np.full(len(odd), "", dtype=object)})
+        odd_table = novelty_table(odd, self.known_words_, self.known_chars_, word_an,
+                                  char_an)
+        odd_scores = svm_scores(model, features.transform(odd_docs))
+        X = np.vstack([np.column_stack([table, top_features(oof)]),
+                       np.column_stack([odd_table, top_features(odd_scores)])])
+        y = np.concatenate([np.ones(len(text)), np.zeros(len(odd))])
+        self.novelty_model_ = make_pipeline(
+            StandardScaler(), LogisticRegression(C=1.0, class_weight="balanced",
+                                                 max_iter=1000)).fit(X, y)
+        p_odd = self.novelty_model_.predict_proba(X[len(text):])[:, 1]
+        self._odd_confidence = p_odd * self._confidence_right(odd_scores)
+        return self.novelty_model_.predict_proba(X[:len(text)])[:, 1]
+
+    def _in_domain(self, docs, scores) -> np.ndarray:
+        if getattr(self, "novelty_model_", None) is None:
+            return np.ones(len(docs))
+        word_an, char_an = self._analyzers()
+        table = novelty_table(docs["doc"], self.known_words_, self.known_chars_, word_an,
+                              char_an)
+        return self.novelty_model_.predict_proba(
+            np.column_stack([table, top_features(scores)]))[:, 1]
 
     def _out_of_fold_scores(self, Xm, y_idx, k, counts) -> np.ndarray:
         folds = int(min(self.calibration_folds, max(2, counts.max())))
@@ -217,11 +296,17 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
             # a category absent from this fold's training part can never win
             oof[test] = s.min() - 1.0
             oof[np.ix_(test, seen)] = s
-        return oof
+        return oof, splits
 
-    def _fill_summary(self, oof, y_idx, counts) -> None:
+    def _fill_summary(self, oof, y_idx, counts, in_domain) -> None:
         pred = oof.argmax(axis=1)
-        conf = self._confidence(oof)
+        conf = self._confidence_right(oof) * in_domain
+        self.cv_in_domain_ = in_domain
+        odd = getattr(self, "_odd_confidence", None)
+        self.cv_strangers_to_human_ = (float((odd < self.threshold).mean())
+                                       if odd is not None and len(odd) else float("nan"))
+        if hasattr(self, "_odd_confidence"):
+            del self._odd_confidence
         right = pred == y_idx
         k = len(self.classes_)
         tp = np.bincount(y_idx[right], minlength=k)
@@ -252,7 +337,12 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
         docs = documents(X)
         return svm_scores(self.model_, self.features_.transform(docs)), (docs["doc"] == "").to_numpy()
 
-    def _confidence(self, scores: np.ndarray) -> np.ndarray:
+    def _confidence(self, scores: np.ndarray, docs=None) -> np.ndarray:
+        """P(a request of the known kind) x P(its top category is right)."""
+        right = self._confidence_right(scores)
+        return right if docs is None else right * self._in_domain(docs, scores)
+
+    def _confidence_right(self, scores: np.ndarray) -> np.ndarray:
         if self.confidence_model_ is None:
             return softmax(scores, self.temperature_).max(axis=1)
         return self.confidence_model_.predict_proba(top_features(scores))[:, 1]
@@ -281,7 +371,7 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
             part = docs.iloc[lo:lo + _CHUNK]
             scores = svm_scores(self.model_, self.features_.transform(part))
             best[lo:lo + _CHUNK] = scores.argmax(axis=1)
-            confidence[lo:lo + _CHUNK] = self._confidence(scores)
+            confidence[lo:lo + _CHUNK] = self._confidence(scores, part)
         confidence[(docs["doc"] == "").to_numpy()] = 0.0
         category = self.classes_[best]
         teams = np.array([self._team_of(c) for c in self.classes_], dtype=object)[best]
@@ -313,7 +403,10 @@ class RequestRouter(ClassifierMixin, BaseEstimator):
                              if self.n_ignored_ else ""),
             f"out-of-fold accuracy {self.cv_accuracy_:.3f}; at threshold {self.threshold:g}: "
             f"{coverage:.1%} routed automatically with accuracy {accuracy:.3f}, the rest to '{self.human_queue}'",
-            f"temperature {self.temperature_:.3g}",
+            f"temperature {self.temperature_:.3g}"
+            + ("" if getattr(self, "novelty_model_", None) is None else
+               f"; texts unlike the training requests go to a person (of made-up ones: "
+               f"{self.cv_strangers_to_human_:.1%})"),
             self.summary_.to_string(float_format=lambda v: f"{v:.3f}"),
         ]
         print("\n".join(lines), file=file)

@@ -60,10 +60,16 @@ def route(
             router = train_router_from_store(
                 s, category_to_team=s.settings.service.team_for_category or None, **params)
         router.save(path)
+        human = int(round((1 - router.cv_coverage_) * router.n_train_))
+        odd = router.cv_strangers_to_human_
         out.print(f"Trained on {router.n_train_:,} requests, {len(router.classes_)} categories: "
-                  f"out-of-fold accuracy {router.cv_accuracy_:.3f}, "
-                  f"{router.cv_coverage_:.1%} routed without a human. Saved to {path}.",
-                  highlight=False)
+                  f"out-of-fold accuracy {router.cv_accuracy_:.3f}. At threshold "
+                  f"{router.threshold:g}, {human:,} of these requests ({1 - router.cv_coverage_:.1%}"
+                  f") would go to a person, the rest routed with accuracy "
+                  f"{router.cv_accuracy_confident_:.3f}"
+                  + ("" if odd != odd else f"; of made-up texts unlike them (keyboard mash, "
+                     f"greetings, other languages) {odd:.1%} would go to a person")
+                  + f". Saved to {path}.", highlight=False)
     elif text is None and file is None:
         raise DataError("Nothing to route.",
                         hint='give a text (loyalist route "my card was charged twice"), '

@@ -1,0 +1,248 @@
+"""Parts of the churn model: Platt calibration, the spline logistic regression's terms
+read from tables, and path attribution of LightGBM trees.
+
+Private to :mod:`loyalist.models.churn`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+class Platt:
+    """Logistic calibration of log-odds: p = 1 / (1 + exp(-(a z + b))), fitted by
+    Newton's method (two parameters, a whisper of ridge against separable data)."""
+
+    def fit(self, z, y, weight=None):
+        z = np.asarray(z, dtype="float64")
+        y = np.asarray(y, dtype="float64")
+        w = np.ones_like(z) if weight is None else np.asarray(weight, dtype="float64")
+        X = np.column_stack([z, np.ones_like(z)])
+        rate = np.clip(np.average(y, weights=w), 1e-6, 1 - 1e-6)
+        beta = np.array([1.0, np.log(rate / (1 - rate)) - np.average(z, weights=w)])
+        ridge = 1e-6 * w.sum()
+        for _ in range(50):
+            p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+            grad = X.T @ (w * (p - y)) + ridge * beta
+            hess = (X * (w * p * (1 - p))[:, None]).T @ X + ridge * np.eye(2)
+            step = np.linalg.solve(hess, grad)
+            beta -= step
+            if np.abs(step).max() < 1e-10:
+                break
+        self.a_, self.b_ = float(beta[0]), float(beta[1])
+        return self
+
+    def predict(self, z):
+        return 1.0 / (1.0 + np.exp(-(self.a_ * np.asarray(z) + self.b_)))
+
+
+class SplineLogistic:
+    """L2 logistic regression on each number's quadratic B-spline basis (4 uniform
+    knots, constant beyond them) with a missing-value indicator, and each category's
+    one-hot column (categories seen fewer than ``min_frequency`` times share one).
+
+    Each feature's term is stored as a table, so :meth:`terms` never builds the dense
+    basis: a number's term is a quadratic between neighbouring knots, a category's
+    one number. :meth:`decision_function` builds the basis (the reference the tables
+    are checked against).
+    """
+
+    def __init__(self, features, categories, C=0.3, min_frequency=20):
+        self.features = list(features)
+        self.categories = categories
+        self.C = C
+        self.min_frequency = min_frequency
+
+    def _numeric(self):
+        return [c for c in self.features if c not in self.categories]
+
+    def _basis(self, M: pd.DataFrame) -> np.ndarray:
+        blocks = []
+        num = self._numeric()
+        if num:
+            x = M[num].to_numpy(dtype="float64")
+            miss = np.isnan(x)
+            filled = np.where(miss, self.medians_[None, :], x)
+            blocks.append(self.spline_.transform(filled))
+            blocks.append(miss[:, self.indicated_].astype("float64"))
+        for c in self.features:
+            if c in self.categories:
+                blocks.append(self._one_hot(M[c], c))
+        return np.hstack(blocks) if blocks else np.empty((len(M), 0))
+
+    def _one_hot(self, col, c) -> np.ndarray:
+        codes = self.slot_[c][np.where(col.cat.codes.to_numpy() < 0, len(self.slot_[c]) - 1,
+                                       col.cat.codes.to_numpy())]
+        out = np.zeros((len(col), self.width_[c]))
+        ok = codes >= 0
+        out[np.flatnonzero(ok), codes[ok]] = 1.0
+        return out
+
+    def fit(self, M: pd.DataFrame, y):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import SplineTransformer
+
+        num = self._numeric()
+        if num:
+            x = M[num].to_numpy(dtype="float64")
+            miss = np.isnan(x)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
+                self.medians_ = np.nan_to_num(np.nanmedian(x, axis=0))
+            self.indicated_ = miss.any(axis=0)
+            self.spline_ = SplineTransformer(n_knots=4, degree=2, extrapolation="constant",
+                                             include_bias=False).fit(
+                np.where(miss, self.medians_[None, :], x))
+        # categories: one column per frequent category, one for the rare ones together,
+        # one for missing (and unseen) values when the training rows had any
+        self.slot_, self.width_ = {}, {}
+        for c in self.features:
+            if c not in self.categories:
+                continue
+            codes = M[c].cat.codes.to_numpy()
+            counts = np.bincount(np.where(codes < 0, len(self.categories[c]), codes),
+                                 minlength=len(self.categories[c]) + 1)
+            frequent = counts[:-1] >= self.min_frequency
+            slot = np.full(len(counts), -1)
+            slot[:-1][frequent] = np.arange(frequent.sum())
+            k = int(frequent.sum())
+            if (~frequent & (counts[:-1] > 0)).any():
+                slot[:-1][~frequent] = k
+                k += 1
+            if counts[-1] > 0:
+                slot[-1] = k
+                k += 1
+            self.slot_[c], self.width_[c] = slot, k
+        B = self._basis(M)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            lr = LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=100).fit(B, y)
+        self.coef_, self.intercept = lr.coef_[0], float(lr.intercept_[0])
+        self._tables()
+        return self
+
+    def decision_function(self, M: pd.DataFrame) -> np.ndarray:
+        """Log-odds through the dense basis."""
+        return self._basis(M) @ self.coef_ + self.intercept
+
+    def _tables(self) -> None:
+        num = self._numeric()
+        per = (self.spline_.n_features_out_ // len(num)) if num else 0
+        ind_at = np.cumsum(self.indicated_) - 1 if num else []
+        offset = len(num) * per + (int(self.indicated_.sum()) if num else 0)
+        u = np.array([0.0, 0.5, 1.0])  # a quadratic through three points per piece
+        if num:
+            # every number's probe points in one matrix (the basis is column by column):
+            # row 0 the median, then three points per piece between the knots
+            knots = [self.spline_.bsplines_[j].t[self.spline_.degree:
+                                                  len(self.spline_.bsplines_[j].t)
+                                                  - self.spline_.degree]
+                     for j in range(len(num))]
+            probe = np.array([np.concatenate([[self.medians_[j]],
+                                              (k[:-1, None] + u[None, :]
+                                               * np.diff(k)[:, None]).ravel()])
+                              for j, k in enumerate(knots)]).T
+            basis = self.spline_.transform(probe)
+        self.parts = []
+        for c in self.features:
+            if c in self.categories:
+                w = self.coef_[offset:offset + self.width_[c]]
+                slot = self.slot_[c]
+                self.parts.append(("cat", np.where(slot >= 0, w[np.maximum(slot, 0)], 0.0)))
+                offset += self.width_[c]
+                continue
+            j = num.index(c)
+            vals = basis[:, j * per:(j + 1) * per] @ self.coef_[j * per:(j + 1) * per]
+            w_missing = self.coef_[len(num) * per + ind_at[j]] if self.indicated_[j] else 0.0
+            missing = float(vals[0]) + w_missing
+            k = knots[j]
+            if not k[-1] > k[0]:
+                self.parts.append(("const", float(vals[1]), missing))
+                continue
+            poly = np.linalg.solve(np.vander(u, 3, increasing=True),
+                                   vals[1:].reshape(-1, 3).T).T
+            self.parts.append(("num", k, np.diff(k), poly, missing))
+
+    def terms(self, M: pd.DataFrame) -> np.ndarray:
+        """Each feature's term of the log-odds (their sum plus ``intercept`` is the
+        decision function)."""
+        out = np.empty((len(M), len(self.parts)))
+        for j, (part, col) in enumerate(zip(self.parts, self.features, strict=True)):
+            if part[0] == "cat":
+                codes = M[col].cat.codes.to_numpy()
+                out[:, j] = part[1][np.where(codes < 0, len(part[1]) - 1, codes)]
+                continue
+            x = M[col].to_numpy(dtype="float64")
+            if part[0] == "const":
+                out[:, j] = np.where(np.isnan(x), part[2], part[1])
+                continue
+            knots, width, poly, missing = part[1:]
+            xc = np.clip(x, knots[0], knots[-1])
+            k = np.clip(np.searchsorted(knots, xc, side="right") - 1, 0, len(width) - 1)
+            v = (xc - knots[k]) / width[k]
+            val = poly[k, 0] + v * (poly[k, 1] + v * poly[k, 2])
+            out[:, j] = np.where(np.isnan(x), missing, val)
+        return out
+
+
+class TreePaths:
+    """Path attribution of a LightGBM model: for every leaf of every tree, the
+    features split on the way there and how much each split moved the expected
+    score (node expectations weighted by the training rows in each leaf). A row's
+    contributions are the sums over the leaves it lands in; with the expected score
+    of the roots (``bias``) they add up to its raw score exactly."""
+
+    def __init__(self, booster):
+        trees = booster.dump_model()["tree_info"]
+        width = max(t["num_leaves"] for t in trees)
+        self.offsets = np.arange(len(trees)) * width
+        feature, delta, self.bias = [], [], 0.0
+        for k, tree in enumerate(trees):
+            root = tree["tree_structure"]
+            self.bias += self._expect(root)
+            stack = [(root, ())]
+            while stack:
+                node, path = stack.pop()
+                if "left_child" not in node:  # a leaf (a tree of one leaf has no index)
+                    for f, d in path:
+                        feature.append((self.offsets[k] + node.get("leaf_index", 0), f))
+                        delta.append(d)
+                    continue
+                for side in ("left_child", "right_child"):
+                    child = node[side]
+                    stack.append((child, (*path, (node["split_feature"],
+                                                  child["_e"] - node["_e"]))))
+        self.n_leaves = len(trees) * width
+        self.entries = np.array(feature, dtype=np.int64).reshape(-1, 2)
+        self.delta = np.array(delta, dtype="float64")
+
+    @classmethod
+    def _expect(cls, node) -> float:
+        """Expected score under ``node`` (stored on each node as ``_e``)."""
+        if "left_child" not in node:
+            node["_e"], node["_n"] = node["leaf_value"], max(node.get("leaf_count", 1), 1)
+            return node["_e"]
+        left, right = node["left_child"], node["right_child"]
+        cls._expect(left), cls._expect(right)
+        node["_n"] = left["_n"] + right["_n"]
+        node["_e"] = (left["_e"] * left["_n"] + right["_e"] * right["_n"]) / node["_n"]
+        return node["_e"]
+
+    def table(self, group: np.ndarray, n_groups: int) -> np.ndarray:
+        """(leaves x groups): each leaf's summed deltas by the group of their feature."""
+        out = np.zeros((self.n_leaves, n_groups))
+        np.add.at(out, (self.entries[:, 0], group[self.entries[:, 1]]), self.delta)
+        return out
+
+    def contributions(self, leaves: np.ndarray, table: np.ndarray) -> np.ndarray:
+        from scipy import sparse
+
+        n, t = leaves.shape
+        hit = sparse.csr_matrix(
+            (np.ones(n * t), (leaves + self.offsets[None, :]).ravel(),
+             np.arange(0, n * t + 1, t)), shape=(n, self.n_leaves))
+        return hit @ table

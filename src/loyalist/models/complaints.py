@@ -1,0 +1,214 @@
+"""The firm's own complaint language: a text model of low scores, in any language.
+
+Where feedback has both a score and a comment, :class:`ComplaintTextModel` learns
+P(low score | words) from the firm's own customers, whatever language they write
+in (letter n-grams within words carry across inflections and languages; word pairs
+carry phrases), with cross-validated ROC AUC and a calibrated probability. It then
+reads texts that carry no score (service requests, unrated comments): a request
+that reads like a detractor's comment is a whisper. With too few rated comments it
+says so instead of guessing (:func:`fit_from_store` returns None and why).
+
+>>> m = ComplaintTextModel().fit(comments, nps)          # doctest: +SKIP
+>>> m.predict_proba(["Nobody calls back, again"])          # doctest: +SKIP
+array([0.93])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from loyalist.errors import DataError, NotFittedError
+
+
+class ComplaintTextModel:
+    """P(the writer gave a low score) from the words of a comment.
+
+    Parameters
+    ----------
+    low : float, default 6
+        Scores at or below it are low (6 on the 0-10 NPS scale: a detractor).
+    min_each : int, default 30
+        Fewer rated comments than this on either side: too little to learn from.
+    folds : int, default 5
+        Cross-validation folds of ``cv_``.
+    C : float, default 4.0
+        Inverse L2 strength of the logistic regression.
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    pipeline_ : the fitted TF-IDF and logistic regression; its view of the text (words
+        and word pairs, with or without letter n-grams 2-5 within words) and strength
+        (``C / 4`` or ``C``) are chosen by the out-of-fold ROC AUC (``view_``, ``C_``).
+    calibrator_ : Platt map of the out-of-fold scores.
+    cv_ : dict, out-of-fold ``roc_auc``, ``pr_auc``, ``brier``, and the counts.
+    summary_ : DataFrame of the words and phrases that most raise and lower P(low).
+    """
+
+    def __init__(self, low: float = 6, min_each: int = 30, folds: int = 5, C: float = 4.0,
+                 random_state: int = 0):
+        self.low = low
+        self.min_each = min_each
+        self.folds = folds
+        self.C = C
+        self.random_state = random_state
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in ("low", "min_each", "folds", "C",
+                                              "random_state")}
+
+    #: the text views tried (by cross-validation): words and word pairs, and those
+    #: with letter n-grams within words (which carry across inflections and typos)
+    VIEWS = ("words", "words+letters")
+
+    def _pipeline(self, view: str = "words+letters", C: float | None = None):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline, make_union
+
+        words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+        if view == "words+letters":
+            words = make_union(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
+                                               sublinear_tf=True, min_df=2), words)
+        return make_pipeline(words, LogisticRegression(C=C or self.C, max_iter=2000))
+
+    @staticmethod
+    def _texts(texts) -> pd.Series:
+        return pd.Series(np.asarray(texts, dtype=object).ravel()).astype("string").fillna(
+            "").str.strip()
+
+    def fit(self, texts, scores) -> ComplaintTextModel:
+        """Learn from comments and the scores their writers gave (rows without either
+        are skipped)."""
+        from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+        from sklearn.model_selection import StratifiedKFold
+
+        from loyalist.models._churn_parts import Platt
+
+        t = self._texts(texts)
+        s = pd.to_numeric(pd.Series(np.asarray(scores).ravel()), errors="coerce")
+        if len(t) != len(s):
+            raise DataError(f"fit got {len(t)} texts but {len(s)} scores.")
+        keep = (t != "").to_numpy() & s.notna().to_numpy()
+        t, y = t[keep].reset_index(drop=True), (s[keep] <= self.low).astype(int).to_numpy()
+        n_low, n_high = int(y.sum()), int(len(y) - y.sum())
+        if min(n_low, n_high) < self.min_each:
+            raise DataError(
+                f"Too little to learn the firm's complaint language from: {n_low} rated "
+                f"comments with a score of {self.low:g} or less and {n_high} above (need "
+                f"{self.min_each} of each).",
+                hint="Collect more survey comments with their scores; until then the "
+                     "word lists (features/cues.toml) are used alone.")
+        split = StratifiedKFold(min(self.folds, n_low, n_high), shuffle=True,
+                                random_state=self.random_state)
+        folds = list(split.split(t, y))
+        best = None
+        for view in self.VIEWS:  # the view and strength chosen out of fold
+            for C in (self.C / 4, self.C):
+                oof = np.zeros(len(y))
+                for train, test in folds:
+                    p = self._pipeline(view, C).fit(t.iloc[train], y[train])
+                    oof[test] = p.decision_function(t.iloc[test])
+                auc = roc_auc_score(y, oof)
+                if best is None or auc > best[0]:
+                    best = (auc, view, C, oof)
+        _, self.view_, self.C_, oof = best
+        self.calibrator_ = Platt().fit(oof, y)
+        self.pipeline_ = self._pipeline(self.view_, self.C_).fit(t, y)
+        prob = self.calibrator_.predict(oof)
+        self.cv_ = {"comments": len(y), "low": n_low, "view": self.view_, "C": self.C_,
+                    "roc_auc": float(roc_auc_score(y, oof)),
+                    "pr_auc": float(average_precision_score(y, oof)),
+                    "brier": float(brier_score_loss(y, prob)), "base_rate": float(y.mean())}
+        self.oof_ = prob
+        self._summarise()
+        return self
+
+    def _summarise(self, top: int = 12) -> None:
+        union, lr = self.pipeline_[0], self.pipeline_[-1]
+        parts = [t for _, t in union.transformer_list] if hasattr(union, "transformer_list") \
+            else [union]
+        names = np.concatenate([t.get_feature_names_out() for t in parts])
+        coef = lr.coef_[0]
+        order = np.argsort(coef)
+        rows = [(names[i], coef[i], "low") for i in order[::-1][:top]]
+        rows += [(names[i], coef[i], "high") for i in order[:top]]
+        self.summary_ = pd.DataFrame(rows, columns=["term", "weight", "points to"])
+
+    def predict_proba(self, texts) -> np.ndarray:
+        """Calibrated P(low score) of each text (texts without words: NaN)."""
+        if not hasattr(self, "pipeline_"):
+            raise NotFittedError("This ComplaintTextModel is not fitted yet.",
+                                 hint="Call fit(comments, scores) first.")
+        t = self._texts(texts)
+        out = np.full(len(t), np.nan)
+        has = (t != "").to_numpy()
+        if has.any():
+            # the same text once: exports repeat templates and signatures
+            uniq, inv = np.unique(t[has].to_numpy(dtype=object), return_inverse=True)
+            z = self.pipeline_.decision_function(pd.Series(uniq))
+            out[has] = self.calibrator_.predict(z)[inv]
+        return out
+
+    def print_summary(self, file=None) -> None:
+        cv = self.cv_
+        print(f"ComplaintTextModel: {cv['comments']:,} rated comments, {cv['low']:,} with a "
+              f"score of {self.low:g} or less; out-of-fold ROC AUC {cv['roc_auc']:.3f}, PR "
+              f"AUC {cv['pr_auc']:.3f}, Brier {cv['brier']:.3f}", file=file)
+        print(self.summary_.to_string(index=False), file=file)
+
+
+def fit_from_store(store, **params) -> tuple[ComplaintTextModel | None, str]:
+    """The complaint model of a store's rated feedback, or None and why not."""
+    from loyalist.features.builder import available
+
+    if not available(store)["feedback"]:
+        return None, "no feedback to learn the firm's complaint language from"
+    f = store.table("feedback")
+    rated = f.filter(f.comment.notnull() & f.nps.notnull()).select("comment", "nps").to_pandas()
+    try:
+        return ComplaintTextModel(**params).fit(rated["comment"], rated["nps"]), ""
+    except DataError as e:
+        return None, e.message
+
+
+def text_scores(store, model: ComplaintTextModel) -> pd.DataFrame:
+    """P(low score) of every text without a score: service requests (subject and text)
+    and unrated survey comments. Columns: customer_id, at, source, id, p_low, text."""
+    from loyalist.features.builder import available
+
+    have = available(store)
+    parts = []
+    if have["requests"]:
+        r = store.table("requests").select("id", "customer_id", "opened_at", "subject",
+                                           "text").to_pandas()
+        words = (r["subject"].fillna("") + ". " + r["text"].fillna("")).str.strip(". ")
+        parts.append(pd.DataFrame({"customer_id": r["customer_id"], "at": r["opened_at"],
+                                   "source": "requests", "id": r["id"], "text": words}))
+    if have["feedback"]:
+        f = store.table("feedback")
+        u = f.filter(f.comment.notnull() & f.nps.isnull()).select(
+            "id", "customer_id", "answered_at", "comment").to_pandas()
+        parts.append(pd.DataFrame({"customer_id": u["customer_id"], "at": u["answered_at"],
+                                   "source": "feedback", "id": u["id"], "text": u["comment"]}))
+    if not parts:
+        return pd.DataFrame(columns=["customer_id", "at", "source", "id", "p_low", "text"])
+    out = pd.concat(parts, ignore_index=True)
+    out["p_low"] = model.predict_proba(out["text"])
+    return out[out["p_low"].notna()].reset_index(drop=True)
+
+
+def unhappy_features(texts: pd.DataFrame, as_of, window_days: int = 90,
+                     cut: float = 0.5) -> pd.DataFrame:
+    """Per customer at ``as_of``: texts of the last ``window_days`` that read like a low
+    score (P >= ``cut``), and the highest P among them. Columns: customer_id,
+    unhappy_texts, unhappy_max."""
+    now = pd.Timestamp(as_of)
+    t = texts[(texts["at"] < now) & (texts["at"] >= now - pd.Timedelta(days=window_days))]
+    per = t.assign(hit=(t["p_low"] >= cut).astype("float64")).groupby("customer_id").agg(
+        unhappy_texts=("hit", "sum"), unhappy_max=("p_low", "max"))
+    return per.reset_index()
+
+
+__all__ = ["ComplaintTextModel", "fit_from_store", "text_scores", "unhappy_features"]
