@@ -10,7 +10,7 @@ LOCK := requirements.lock
 DEMO_FILES := loyalist-demo loyalist-out loyalist.toml loyalist-router.pkl \
 	loyalist.duckdb loyalist.duckdb.wal loyalist.tmp loyalist-rejects
 
-.PHONY: demo test lint docs bench clean distclean lock browser
+.PHONY: demo test test-slow lint docs bench clean distclean lock browser
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m venv $(VENV)
@@ -35,7 +35,12 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: lint browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# the multi-seed must-show runs on large synthetic businesses (marker `slow`); CI runs
+# them after make test
+test-slow: $(STAMP) browser
+	$(BIN)/python -m pytest -q -m slow
 
 docs: $(STAMP)
 	$(BIN)/python -m loyalist.cli.docs

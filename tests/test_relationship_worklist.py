@@ -23,7 +23,6 @@ from loyalist.settings.worklist import default_playbooks, load_playbooks
 from loyalist.store.worklist import assignments
 from test_worklist import stand_in_scores
 
-pytestmark = pytest.mark.slow
 TABLES = ("customers", "staff", "orders", "subscriptions", "requests", "feedback",
           "survey_answers", "events")
 PLAYBOOKS = {"call_at_risk_promoter": "at-risk promoter", "hear_out_detractor": "detractor",

@@ -14,7 +14,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 # no skip when Chromium is missing: the browser journeys are part of the suite (make test
 # installs Debian's chromium), so a missing browser fails here, loudly
-pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ from hypothesis import HealthCheck, given, settings
 
 from test_web_api import start_site
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
