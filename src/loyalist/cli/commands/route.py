@@ -36,7 +36,8 @@ def route(
     file: Path = typer.Option(None, "--file", "-f", help="CSV or Parquet file of requests."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the routed file here (CSV)."),
     train: bool = typer.Option(False, "--train", help="Train on the store's past requests "
-                               "that have a category, and save the router beside the store."),
+                               "that have a category, and keep the router in the store's "
+                               "model registry (see loyalist models --kind router)."),
     teams: Path = typer.Option(None, "--teams", help="TOML file whose [teams] table maps "
                                "category = \"team\" for this run (default: [service] "
                                "team_for_category in loyalist.toml, else the team that "
@@ -44,22 +45,30 @@ def route(
     threshold: float = typer.Option(None, help="Confidence below which a request goes to "
                                     "the human queue (default 0.5, or the trained value)."),
     text_column: str = typer.Option("text", help="Column of --file holding the text."),
-    model: Path = typer.Option(None, help="Router file (default: <store stem>-router.pkl)."),
+    model: Path = typer.Option(None, help="Also write the trained router to this file, or "
+                               "route with the router in this file (default: the newest "
+                               "router in the store)."),
     store: str = STORE,
 ) -> None:
     """Predict category, team and confidence of requests; unsure ones go to a human."""
-    from loyalist.models.routing import RequestRouter, router_path, train_router_from_store
+    from loyalist.models.routing import (
+        RequestRouter,
+        keep_router,
+        load_router,
+        train_router_from_store,
+    )
 
-    path = model or router_path(store)
     if train:
         params = {} if threshold is None else {"threshold": threshold}
         settings = Settings.load(store)
         if teams is not None:
             settings = settings.with_teams(teams)
-        with loyalist.connect(store, read_only=True, settings=settings) as s:
+        with loyalist.connect(store, settings=settings) as s:
             router = train_router_from_store(
                 s, category_to_team=s.settings.service.team_for_category or None, **params)
-        router.save(path)
+            model_id = keep_router(s, router)
+        if model is not None:
+            router.save(model)
         human = int(round((1 - router.cv_coverage_) * router.n_train_))
         odd = router.cv_strangers_to_human_
         out.print(f"Trained on {router.n_train_:,} requests, {len(router.classes_)} categories: "
@@ -69,7 +78,9 @@ def route(
                   f"{router.cv_accuracy_confident_:.3f}"
                   + ("" if odd != odd else f"; of made-up texts unlike them (keyboard mash, "
                      f"greetings, other languages) {odd:.1%} would go to a person")
-                  + f". Saved to {path}.", highlight=False)
+                  + f". Kept in the store as model {model_id}"
+                  + ("" if model is None else f" and written to {model}") + ".",
+                  highlight=False)
     elif text is None and file is None:
         raise DataError("Nothing to route.",
                         hint='give a text (loyalist route "my card was charged twice"), '
@@ -77,11 +88,15 @@ def route(
     if text is None and file is None:
         return
     if not train:
-        if not Path(path).exists():
-            raise NotFittedError(f"No router has been trained for the store {store} yet "
-                                 f"(looked for {path}).",
-                                 hint=f"run: loyalist route --train --store {store}")
-        router = RequestRouter.load(path)
+        if model is not None:
+            router = RequestRouter.load(model)
+        else:
+            if not Path(store).exists():
+                raise NotFittedError(f"There is no store at {store}, so no router either.",
+                                     hint="ingest requests, then: loyalist route --train "
+                                          f"--store {store}")
+            with loyalist.connect(store, read_only=True) as s:
+                router = load_router(s)
     if threshold is not None:
         router.set_params(threshold=threshold)
     if text is not None:
