@@ -371,7 +371,9 @@ def test_upload_with_bad_rows_loses_nothing_and_never_duplicates(site, customer_
         assert first["rows_read"] == first["accepted"] + first["rejected"]
         reasons = {(x["line"], x["column"]): x["reason"] for x in first["rejects"]}
         assert set(reasons) == {(4, "ordered_at"), (5, "customer_id"), (6, "amount")}
-        assert "not a date" in reasons[(4, "ordered_at")]
+        assert "unparseable date" in reasons[(4, "ordered_at")]
+        values = {(x["line"], x["column"]): (x["code"], x["value"]) for x in first["rejects"]}
+        assert values[(4, "ordered_at")] == ("bad_date", "not a date")
         assert site.count("orders") == before + 3
         listed = c.get("/api/rejects", params={"ingest_id": first["ingest_id"]}).json()
         assert listed["total"] == 3 and {x["source"] for x in listed["rows"]} == {

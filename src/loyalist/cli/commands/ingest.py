@@ -100,7 +100,11 @@ def ingest(
         out.print("Columns not in the contract, not loaded: " + ", ".join(result.ignored_columns),
                   highlight=False)
     if result.rejected:
-        out.print(f"Rejected rows, with line, column and reason: {result.rejects_file}\n"
+        out.print("Rejected by reason: " + ", ".join(f"{code} {n:,}" for code, n in
+                                                     result.reject_codes.items()),
+                  highlight=False)
+        out.print(f"Rejected rows, with line, column, reason code and value: "
+                  f"{result.rejects_file}\n"
                   f"or run: loyalist rejects --ingest {result.ingest_id}", highlight=False)
     if checked is not None and checked.quarantined:
         out.print(f"[red]{checked.message}[/]\nRows, with line and reason: "
@@ -171,18 +175,21 @@ def rejects(
     limit: int = typer.Option(50, help="Rows to show."),
     store: str = STORE,
 ) -> None:
-    """Rejected rows kept in quarantine, with source, line, column and reason."""
+    """Rejected rows kept in quarantine, with source, line, column, reason code, the
+    value and the reason in words."""
     with loyalist.connect(store) as s:
         df = s.rejects(ingest_id, table)
     if df.empty:
         out.print("No rejected rows.")
         return
     t = Table(title=f"{len(df):,} rejected values")
-    for col in ("ingest", "table", "source", "line", "column", "reason"):
+    for col in ("ingest", "table", "source", "line", "column", "code", "value", "reason"):
         t.add_column(col)
     for r in df.head(limit).itertuples(index=False):
         t.add_row(str(r.ingest_id), r.table_name, r.source or "", str(r.line),
-                  r.column if isinstance(r.column, str) else "", r.reason)
+                  r.column if isinstance(r.column, str) else "",
+                  r.code if isinstance(r.code, str) else "",
+                  r.value if isinstance(r.value, str) else "", r.reason)
     out.print(t)
     if len(df) > limit:
         out.print(f"... {len(df) - limit:,} more (--limit).")
