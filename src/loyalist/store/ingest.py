@@ -53,6 +53,8 @@ class IngestResult:
     seconds: float = 0.0
     #: rejected rows by reason code (a row with two bad values counts under both)
     reject_codes: dict[str, int] = field(default_factory=dict)
+    #: with ``lines=True``: lines read and stored, returns and those linked to an order
+    lines: dict[str, int] | None = None
 
     @property
     def accepted(self) -> int:
@@ -80,11 +82,18 @@ def run_ingest(
     sheet: str | int | None = None,
     format: str | None = None,
     progress: Callable[[str], None] | None = None,
+    lines: bool = False,
+    return_prefix: str | None = None,
 ) -> IngestResult:
-    """Ingest ``source`` into contract table ``table`` using connection ``con``."""
+    """Ingest ``source`` into contract table ``table`` using connection ``con``; with
+    ``lines``, one row per order line (see :mod:`loyalist.store.lines`)."""
     step = progress or (lambda _msg: None)
     started = time.perf_counter()
     contract = get_table(table)
+    if lines and contract.name != "orders":
+        raise MappingError(f"--lines reads order lines; {contract.name} has no lines.",
+                           hint=f"Run: loyalist ingest orders FILE --lines (or drop --lines "
+                           f"for {contract.name}).")
     mapping = parse_mapping(mapping)
     if isinstance(date_format, str):
         date_format = [date_format]
@@ -96,6 +105,11 @@ def run_ingest(
     src = read_source(con, source, fmt=format, header=header, names=names,
                       delimiter=delimiter, encoding=encoding, sheet=sheet)
     try:
+        if lines:
+            from loyalist.store.lines import ingest_lines
+
+            return ingest_lines(con, src, mapping, opts, return_prefix=return_prefix,
+                                rejects_dir=rejects_dir, step=step, started=started)
         return _ingest(con, contract, src, mapping, opts, strict, rejects_dir, step, started)
     finally:
         for tmp in src.cleanup:
@@ -104,20 +118,7 @@ def run_ingest(
 
 def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_dir, step, started):
     chosen, attr_sources, ignored = resolve(contract, src.columns, mapping)
-    notes = []
-    if src.encoding not in (None, "utf-8", "ascii"):
-        notes.append(f"read as {src.encoding} text (detected or given); pass --encoding if "
-                     "the names look wrong")
-    opts.date_order = {}
-    for name, s in chosen.items():
-        if contract.column(name).type == "timestamp" and src.types[s].upper() == "VARCHAR" \
-                and not opts.date_format:
-            order = parsing.settle_date_order(con, src.name, s)
-            if order:
-                opts.date_order[s] = order
-                if order != "mixed":
-                    notes.append(f"{s}: dates read as {'day' if order == 'dmy' else 'month'}-first "
-                                 "(the column has dates that can only be read that way)")
+    notes = settle_dates(con, contract, src, chosen, opts)
     attr_types = _attribute_types(con, contract, src, attr_sources)
     step("checking")
     sqls = [parsing.column_sql(c, chosen.get(c.name), src.types.get(chosen.get(c.name, ""), ""),
@@ -186,6 +187,26 @@ def reject_codes(con, ingest_id: int) -> dict[str, int]:
     return dict(con.execute(
         f"SELECT coalesce(code, 'other'), count(DISTINCT line) n FROM {REJECTS} WHERE "
         "ingest_id = ? GROUP BY ALL ORDER BY n DESC, 1", [int(ingest_id)]).fetchall())
+
+
+def settle_dates(con, contract: Table, src: Source, chosen, opts) -> list[str]:
+    """Settle each text date column's day/month order from its own values (kept in
+    ``opts``); the notes saying what was read how."""
+    notes = []
+    if src.encoding not in (None, "utf-8", "ascii"):
+        notes.append(f"read as {src.encoding} text (detected or given); pass --encoding if "
+                     "the names look wrong")
+    opts.date_order = {}
+    for name, s in chosen.items():
+        if contract.column(name).type == "timestamp" and src.types[s].upper() == "VARCHAR" \
+                and not opts.date_format:
+            order = parsing.settle_date_order(con, src.name, s)
+            if order:
+                opts.date_order[s] = order
+                if order != "mixed":
+                    notes.append(f"{s}: dates read as {'day' if order == 'dmy' else 'month'}-first "
+                                 "(the column has dates that can only be read that way)")
+    return notes
 
 
 def check_date_formats(con, formats) -> tuple[str, ...]:
@@ -310,10 +331,10 @@ def _add_attributes(con, contract, attr_types, ingest_id) -> dict[str, str]:
     return added
 
 
-def _merge(con, contract: Table, out_names, ingest_id) -> dict[str, int]:
+def _merge(con, contract: Table, out_names, ingest_id, stage: str = STAGE) -> dict[str, int]:
     """Insert new keys, update changed rows (columns the source has), count the rest."""
     target = q(contract.name)
-    good = f"(SELECT * FROM {STAGE} WHERE _key IS NOT NULL AND {q('_r__key')} IS NULL)"
+    good = f"(SELECT * FROM {q(stage)} WHERE _key IS NOT NULL AND {q('_r__key')} IS NULL)"
     changed = " OR ".join(f"t.{q(n)} IS DISTINCT FROM s.{q(n)}" for n in out_names)
     total, empty = con.execute(
         f"SELECT (SELECT count(*) FROM {good}), NOT EXISTS (SELECT 1 FROM {target})"

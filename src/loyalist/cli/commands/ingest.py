@@ -38,6 +38,13 @@ def ingest(
     survey: Path = typer.Option(None, "--survey", help="survey_answers only: the survey "
                                 "definition (TOML) to check answers against (default: "
                                 "[relationship] survey, else the relationship survey)."),
+    lines: bool = typer.Option(False, "--lines", help="orders only: one row per order line "
+                               "(grouped into orders, kept in order_lines; negative "
+                               "quantities are returns). --map amount=Quantity*UnitPrice "
+                               "computes amounts."),
+    return_prefix: str = typer.Option(None, "--return-prefix", help="With --lines: document "
+                                      "ids starting with this are returns (default: "
+                                      "[ingest] return_prefix), e.g. C."),
     undo: int = typer.Option(None, "--undo", metavar="BATCH",
                              help="Remove exactly the rows of ingest BATCH (its number in "
                              "loyalist status / the ingest log) and put back what it "
@@ -77,7 +84,7 @@ def ingest(
             table, source, map, strict=strict, header=header,
             names=names.split(",") if names else None, delimiter=delimiter,
             encoding=encoding, date_format=date_format or None, decimal=decimal, sheet=sheet,
-            format=format,
+            format=format, lines=lines, return_prefix=return_prefix,
             progress=lambda stage: bar.update(task, description=f"{source.name}: {stage}"))
         checked = None
         if definition is not None:
@@ -85,11 +92,14 @@ def ingest(
 
             bar.update(task, description=f"{source.name}: checking against the survey")
             checked = check_answers(s, definition, quarantine=True)
+    what = "lines" if result.lines else "rows"
+    orders = " orders" if result.lines else ""
     out.print(
-        f"[bold]{result.table}[/] from {result.source}: {result.rows_read:,} rows read, "
-        f"[green]{result.inserted:,} new[/], {result.updated:,} updated, "
+        f"[bold]{result.table}[/] from {result.source}: {result.rows_read:,} {what} read, "
+        f"[green]{result.inserted:,} new{orders}[/], {result.updated:,} updated, "
         f"{result.unchanged:,} already there, "
-        + (f"[red]{result.rejected:,} rejected[/]" if result.rejected else "0 rejected")
+        + (f"[red]{result.rejected:,} {what} rejected[/]" if result.rejected
+           else f"0 {what} rejected")
         + f" ({result.seconds:.1f} s, ingest #{result.ingest_id}).", highlight=False)
     for note in result.notes:
         out.print(f"Note: {note}", highlight=False)
