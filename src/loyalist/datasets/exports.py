@@ -68,7 +68,6 @@ def export_lines(business, path, *, seed: int = 0, partial_returns: float = 0.03
     k = np.minimum(k, cents)  # every line is worth at least a cent
     order = np.repeat(np.arange(n), k)
     first = np.concatenate([[0], np.cumsum(k)[:-1]])
-    pos = np.arange(len(order)) - first[order]
     weight = rng.uniform(0.2, 1.0, len(order))
     share = weight / np.bincount(order, weight)[order]
     part = 1 + np.floor(share * (cents - k)[order]).astype(np.int64)
