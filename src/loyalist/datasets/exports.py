@@ -49,22 +49,22 @@ class LinesExport:
 
 
 def export_lines(business, path, *, seed: int = 0, partial_returns: float = 0.03,
-                 max_lines: int = 5) -> LinesExport:
+                 max_lines: int = 5, lines_per_order: float = 2.2) -> LinesExport:
     """Write ``business``'s orders as an order-lines export (see the module).
 
-    Each order becomes 1 to ``max_lines`` lines whose quantity times unit price add up
-    to its amount to the cent. Orders the business marks returned or cancelled come
+    Each order becomes 1 to ``max_lines`` lines (``lines_per_order`` on average before
+    the cap) whose quantity times unit price add up to its amount to the cent. Orders the business marks returned or cancelled come
     back in full on a ``C`` document a few days later (before ``as_of``); a share
     ``partial_returns`` of the others have one line returned.
     """
-    if max_lines < 1 or not 0 <= partial_returns <= 1:
+    if max_lines < 1 or not 0 <= partial_returns <= 1 or lines_per_order < 1:
         raise DataError("export_lines: max_lines must be >= 1 and partial_returns in 0-1.",
                         hint="e.g. export_lines(b, 'lines.csv', max_lines=5).")
     rng = np.random.default_rng(seed)
     o = business.tables["orders"]
     n = len(o)
     cents = np.maximum(np.round(o["amount"].fillna(1.0).to_numpy() * 100).astype(np.int64), 1)
-    k = np.minimum(1 + rng.poisson(1.2, n), max_lines)
+    k = np.minimum(1 + rng.poisson(lines_per_order - 1, n), max_lines)
     k = np.minimum(k, cents)  # every line is worth at least a cent
     order = np.repeat(np.arange(n), k)
     first = np.concatenate([[0], np.cumsum(k)[:-1]])
@@ -103,7 +103,9 @@ def export_lines(business, path, *, seed: int = 0, partial_returns: float = 0.03
     sales = frame(np.arange(len(order)), invoice, at, 1)
     back = np.flatnonzero(returned_line)
     returns = frame(back, np.char.add(RETURN_PREFIX, invoice), back_at, -1)
+    when = np.concatenate([at[order], back_at[order[back]]])
     out = pd.concat([sales, returns], ignore_index=True)[list(COLUMNS)]
+    out = out.iloc[np.argsort(when, kind="stable")]  # by date, as a shop system writes
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(path, index=False)
