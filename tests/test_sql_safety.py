@@ -34,7 +34,7 @@ REVIEWED = {
                          "timestamp_reason", "column_sql", "infer_attribute_type",
                          "attribute_sql"},
     "store/lines.py": {"expression_sql", "ingest_lines", "_stage_lines", "_orders_stage",
-                       "_lines_stage", "split_expressions"},
+                       "_lines_stage", "split_expressions", "parsed", "number_of"},
     "store/readers.py": {"_describe", "_rename", "_read_frame", "_read_csv", "_read_whitespace",
                          "_read_parquet", "_read_json", "_read_excel"},
     "store/migrations.py": {"_v1", "_v2", "_v3", "_v4", "_v5", "_v6", "_v8", "_v9", "current_version",

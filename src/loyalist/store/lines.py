@@ -80,11 +80,11 @@ def split_expressions(mapping: dict[str, str], columns: list[str]) -> tuple[dict
     return plain, exprs
 
 
-def expression_sql(text: str, columns: list[str], types: dict[str, str],
-                   opts: parsing.Options) -> tuple[str, list[str]]:
+def expression_sql(text: str, columns: list[str], number_of) -> tuple[str, list[str]]:
     """A mapping expression as SQL over the source's parsed numbers, and the columns it
     reads. Only column names (bare, or quoted when they have spaces), numbers and
-    + - * / with brackets are allowed; a column is parsed like any number column."""
+    + - * / with brackets are allowed; ``number_of(column)`` is the SQL of a column's
+    parsed number."""
     hint = ('Write e.g. --map amount=Quantity*UnitPrice (a column whose name has spaces '
             'in quotes: --map \'amount="Unit Price"*Quantity\').')
     try:
@@ -114,7 +114,7 @@ def expression_sql(text: str, columns: list[str], types: dict[str, str],
             raise MappingError(f"The expression {text!r} names {name!r}, not a column of "
                                "the file.", hint=f"Its columns are: {', '.join(columns)}.")
         used.append(name)
-        return parsing.number(name, types[name], opts)
+        return number_of(name)
 
     return build(tree), used
 
@@ -127,10 +127,11 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: parsing.Options, *,
     for target in exprs:
         chosen.pop(target, None)
     notes = settle_dates(con, SOURCE, src, chosen, opts)
-    built = {t: expression_sql(e, src.columns, src.types, opts) for t, e in exprs.items()}
-    ignored = [c for c in ignored if not any(c in cols for _s, cols in built.values())]
+    for e in exprs.values():  # checked before anything is read
+        expression_sql(e, src.columns, str)
     step("checking")
-    _stage_lines(con, src, chosen, built, opts, return_prefix)
+    used = _stage_lines(con, src, chosen, exprs, opts, return_prefix)
+    ignored = [c for c in ignored if c not in used]
     names = ["id", "customer_id", "ordered_at", "product", "quantity", "unit_price", "amount",
              "line"]
     reason_cols = [_reason_col(n) for n in names] + [q("_r__key")]
@@ -144,7 +145,7 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: parsing.Options, *,
     if n_rows - n_bad == 0:
         msg, hint = _diagnose(con, src, names, reason_cols, rows_read)
         raise IngestError(msg, hint=hint)
-    has_amount = "amount" in chosen or "amount" in built or {"quantity", "unit_price"} <= set(
+    has_amount = "amount" in chosen or "amount" in exprs or {"quantity", "unit_price"} <= set(
         chosen)
     order_cols = ["id", "customer_id", "ordered_at"] + (["amount"] if has_amount else []) + (
         ["quantity"] if "quantity" in chosen else [])
@@ -209,27 +210,57 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: parsing.Options, *,
                                                    for k, v in lines.items()}})
 
 
-def _stage_lines(con, src, chosen, built, opts, return_prefix) -> None:
+def _stage_lines(con, src, chosen, exprs, opts, return_prefix) -> set[str]:
     """One row per source line: parsed values, their reasons, the return flag, the line
-    number and the key (document and line)."""
-    parts = []
+    number and the key (document and line). Returns the source columns read.
+
+    A text column is parsed once per distinct value (a dictionary joined back to the
+    lines): an export repeats its dates, customers and prices on every line."""
+    joins: list[str] = []
+    dicts: dict[tuple[str, str], str] = {}
+
+    def parsed(col: Column, source: str, numeric: bool = False) -> tuple[str, str]:
+        """The value and reason SQL of ``source`` read as ``col`` (or as a number)."""
+        kind = "number" if numeric else col.name
+        if (kind, source) not in dicts:
+            if numeric:
+                value, reason = parsing.number(source, src.types[source], opts), "NULL"
+            else:
+                sql = parsing.column_sql(col, source, src.types[source], opts)
+                value, reason = sql.value, sql.reason
+            if src.types[source].upper() != "VARCHAR":
+                dicts[(kind, source)] = f"{value}\x00{reason}"
+                return value, reason
+            alias = f"_loyalist_dict_{len(dicts)}"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {alias} AS SELECT {q(source)} AS "
+                        f"_loyalist_raw, {value} AS _loyalist_v, {reason} AS _loyalist_r "
+                        f"FROM (SELECT DISTINCT {q(source)} FROM {src.name})")
+            joins.append(f"LEFT JOIN {alias} ON s.{q(source)} IS NOT DISTINCT FROM "
+                         f"{alias}._loyalist_raw")
+            dicts[(kind, source)] = f"{alias}._loyalist_v\x00{alias}._loyalist_r"
+        value, reason = dicts[(kind, source)].split("\x00")
+        return value, reason
+
+    def number_of(source: str) -> str:
+        return parsed(SOURCE.column("amount"), source, numeric=True)[0]
+
+    parts, used = [], set(chosen.values())
     for col in SOURCE.columns:
-        if col.name in built:
-            value, used = built[col.name]
-            inputs = " OR ".join(f"({parsing.text(c)} IS NOT NULL AND "
-                                 f"{parsing.number(c, src.types[c], opts)} IS NULL)"
-                                 for c in dict.fromkeys(used))
-            reason = (f"CASE WHEN {inputs} THEN {why('not_number', 'not a number in ' + col.name + ' expression')} "
+        if col.name in exprs:
+            value, inputs = expression_sql(exprs[col.name], src.columns, number_of)
+            used |= set(inputs)
+            bad = " OR ".join(f"(s.{q(c)} IS NOT NULL AND {number_of(c)} IS NULL)"
+                              for c in dict.fromkeys(inputs))
+            reason = (f"CASE WHEN {bad} THEN "
+                      f"{why('not_number', 'not a number in the ' + col.name + ' expression')} "
                       f"WHEN {value} IS NULL THEN "
                       f"{why('no_amount', 'the amount expression gives no value')} END")
         elif col.name in chosen:
             # a line's quantity and amount may be negative (a return): no minimum here
-            s = parsing.column_sql(col, chosen[col.name], src.types[chosen[col.name]], opts)
-            value, reason = s.value, s.reason
+            value, reason = parsed(col, chosen[col.name])
         elif col.name == "amount" and {"quantity", "unit_price"} <= set(chosen):
-            qty = parsing.number(chosen["quantity"], src.types[chosen["quantity"]], opts)
-            price = parsing.number(chosen["unit_price"], src.types[chosen["unit_price"]], opts)
-            value, reason = f"({qty} * {price})", "NULL"
+            value = f"({number_of(chosen['quantity'])} * {number_of(chosen['unit_price'])})"
+            reason = "NULL"
         else:
             value, reason = f"CAST(NULL AS {col.storage_type})", "NULL"
         if col.name == "amount":  # a product of prices in cents stays in cents
@@ -238,9 +269,9 @@ def _stage_lines(con, src, chosen, built, opts, return_prefix) -> None:
     ok = " AND ".join(f"{_reason_col(c.name)} IS NULL" for c in SOURCE.columns)
     prefix = (f" OR starts_with(p.{q('id')}, {lit(return_prefix)})" if return_prefix else "")
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {STAGE} AS WITH p AS (SELECT _line, "
-        f"{', '.join(parts)} FROM {src.name}), n AS (SELECT p.* REPLACE (coalesce(p.line, "
-        f"row_number() OVER (PARTITION BY p.{q('id')} ORDER BY p._line)) AS line), "
+        f"CREATE OR REPLACE TEMP TABLE {STAGE} AS WITH p AS (SELECT s._line, "
+        f"{', '.join(parts)} FROM {src.name} s {' '.join(joins)}), n AS (SELECT p.* "
+        f"REPLACE (coalesce(p.line, row_number() OVER (PARTITION BY p.{q('id')} ORDER BY p._line)) AS line), "
         f"(coalesce(p.quantity < 0, false) OR coalesce(p.amount < 0, false){prefix}) AS "
         f"_return FROM p) SELECT *, CASE WHEN {ok} THEN {q('id')} || '#' || line END AS _key, "
         f"CAST(NULL AS VARCHAR) AS {q('_r__key')} FROM n")
@@ -257,6 +288,7 @@ def _stage_lines(con, src, chosen, built, opts, return_prefix) -> None:
         f"UPDATE {STAGE} SET {q('_r__key')} = {twice} FROM (SELECT _key AS k FROM {STAGE} "
         f"WHERE _key IS NOT NULL GROUP BY ALL HAVING count(*) > 1) WHERE _key = k "
         f"AND {q('_r__key')} IS NULL")
+    return used
 
 
 def _orders_stage(con, bad_filter: str) -> None:
