@@ -96,8 +96,18 @@ class WebSettings:
                                              unit="seconds")
 
 
+@dataclass(frozen=True)
+class IngestSettings:
+    """The ``[ingest]`` settings: how exports are read."""
+
+    return_prefix: str | None = setting(
+        None, "With loyalist ingest orders FILE --lines: a document id starting with this "
+        "text is a return or cancellation (negative quantities always are).",
+        example='return_prefix = "C"')
+
+
 #: section name -> (attribute of Settings, the dataclass declaring its keys)
-SECTIONS = {"service": ServicePolicy, "calendar": None, "worklist": WorklistSettings,
+SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None, "worklist": WorklistSettings,
             "report": ReportSettings, "engine": EngineSettings, "web": WebSettings,
             "relationship": RelationshipSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
@@ -119,6 +129,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     web: WebSettings = field(default_factory=WebSettings)
     relationship: RelationshipSettings = field(default_factory=RelationshipSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)

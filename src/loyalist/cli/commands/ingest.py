@@ -38,6 +38,13 @@ def ingest(
     survey: Path = typer.Option(None, "--survey", help="survey_answers only: the survey "
                                 "definition (TOML) to check answers against (default: "
                                 "[relationship] survey, else the relationship survey)."),
+    lines: bool = typer.Option(False, "--lines", help="orders only: one row per order line "
+                               "(grouped into orders, kept in order_lines; negative "
+                               "quantities are returns). --map amount=Quantity*UnitPrice "
+                               "computes amounts."),
+    return_prefix: str = typer.Option(None, "--return-prefix", help="With --lines: document "
+                                      "ids starting with this are returns (default: "
+                                      "[ingest] return_prefix), e.g. C."),
     undo: int = typer.Option(None, "--undo", metavar="BATCH",
                              help="Remove exactly the rows of ingest BATCH (its number in "
                              "loyalist status / the ingest log) and put back what it "
@@ -77,7 +84,7 @@ def ingest(
             table, source, map, strict=strict, header=header,
             names=names.split(",") if names else None, delimiter=delimiter,
             encoding=encoding, date_format=date_format or None, decimal=decimal, sheet=sheet,
-            format=format,
+            format=format, lines=lines, return_prefix=return_prefix,
             progress=lambda stage: bar.update(task, description=f"{source.name}: {stage}"))
         checked = None
         if definition is not None:
@@ -85,11 +92,14 @@ def ingest(
 
             bar.update(task, description=f"{source.name}: checking against the survey")
             checked = check_answers(s, definition, quarantine=True)
+    what = "lines" if result.lines else "rows"
+    orders = " orders" if result.lines else ""
     out.print(
-        f"[bold]{result.table}[/] from {result.source}: {result.rows_read:,} rows read, "
-        f"[green]{result.inserted:,} new[/], {result.updated:,} updated, "
+        f"[bold]{result.table}[/] from {result.source}: {result.rows_read:,} {what} read, "
+        f"[green]{result.inserted:,} new{orders}[/], {result.updated:,} updated, "
         f"{result.unchanged:,} already there, "
-        + (f"[red]{result.rejected:,} rejected[/]" if result.rejected else "0 rejected")
+        + (f"[red]{result.rejected:,} {what} rejected[/]" if result.rejected
+           else f"0 {what} rejected")
         + f" ({result.seconds:.1f} s, ingest #{result.ingest_id}).", highlight=False)
     for note in result.notes:
         out.print(f"Note: {note}", highlight=False)
@@ -100,7 +110,11 @@ def ingest(
         out.print("Columns not in the contract, not loaded: " + ", ".join(result.ignored_columns),
                   highlight=False)
     if result.rejected:
-        out.print(f"Rejected rows, with line, column and reason: {result.rejects_file}\n"
+        out.print("Rejected by reason: " + ", ".join(f"{code} {n:,}" for code, n in
+                                                     result.reject_codes.items()),
+                  highlight=False)
+        out.print(f"Rejected rows, with line, column, reason code and value: "
+                  f"{result.rejects_file}\n"
                   f"or run: loyalist rejects --ingest {result.ingest_id}", highlight=False)
     if checked is not None and checked.quarantined:
         out.print(f"[red]{checked.message}[/]\nRows, with line and reason: "
@@ -171,18 +185,21 @@ def rejects(
     limit: int = typer.Option(50, help="Rows to show."),
     store: str = STORE,
 ) -> None:
-    """Rejected rows kept in quarantine, with source, line, column and reason."""
+    """Rejected rows kept in quarantine, with source, line, column, reason code, the
+    value and the reason in words."""
     with loyalist.connect(store) as s:
         df = s.rejects(ingest_id, table)
     if df.empty:
         out.print("No rejected rows.")
         return
     t = Table(title=f"{len(df):,} rejected values")
-    for col in ("ingest", "table", "source", "line", "column", "reason"):
+    for col in ("ingest", "table", "source", "line", "column", "code", "value", "reason"):
         t.add_column(col)
     for r in df.head(limit).itertuples(index=False):
         t.add_row(str(r.ingest_id), r.table_name, r.source or "", str(r.line),
-                  r.column if isinstance(r.column, str) else "", r.reason)
+                  r.column if isinstance(r.column, str) else "",
+                  r.code if isinstance(r.code, str) else "",
+                  r.value if isinstance(r.value, str) else "", r.reason)
     out.print(t)
     if len(df) > limit:
         out.print(f"... {len(df) - limit:,} more (--limit).")
