@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import loyalist
 from loyalist.cli.commands.ingest import status
 from loyalist.cli.options import STORE
-
-out = Console()
+from loyalist.cli.tables import out
 
 
 def demo(
@@ -24,6 +21,8 @@ def demo(
     store: str = STORE,
 ) -> None:
     """Generate a realistic business, ingest it, then value, service, score, worklist, report."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from loyalist.datasets import CATEGORY_TEAM, make_business
 
     with out.status(f"Generating a business of {customers:,} customers over {months} months"):
@@ -32,7 +31,7 @@ def demo(
     out.print(f"Exports written to [bold]{exports}/[/] (ground truth in its truth/ folder).")
     with loyalist.connect(store) as s, Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=out, transient=True,
+        TimeElapsedColumn(), console=out.real(), transient=True,
     ) as bar:
         order = [t for t in ("customers", "staff", "orders", "subscriptions", "requests", "feedback",
                              "events", "touches") if t in files]

@@ -5,16 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 import loyalist
-from loyalist.cli.options import STORE
+from loyalist.cli.options import STORE, open_store
+from loyalist.cli.tables import Col, out, plural, show
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, SourceError
-
-out = Console()
 
 
 def ingest(
@@ -68,9 +64,11 @@ def ingest(
     if not source.exists():
         raise SourceError(f"File not found: {str(source)!r}.",
                           hint=f"Check the path (the current folder is {Path.cwd()}).")
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with loyalist.connect(store) as s, Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=out, transient=True,
+        console=out.real(), transient=True,
     ) as bar:
         task = bar.add_task(f"{source.name}: starting")
         result = s.ingest(
@@ -110,7 +108,7 @@ def ingest(
 def _undo(batch: int, store: str) -> None:
     from loyalist.store.batches import stale_tables
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         done = s.undo_ingest(batch, by="cli")
         stale = stale_tables(s)
     out.print(f"Ingest #{batch} undone: {done['deleted']:,} {done['table']} rows removed, "
@@ -122,19 +120,24 @@ def _undo(batch: int, store: str) -> None:
 
 def status(store: str = STORE) -> None:
     """What is in the store: tables, rows, date ranges, rejected rows."""
+    from rich.text import Text
+
     from loyalist.store.batches import stale_tables
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         df = s.status()
         version = s.schema_version()
         stale = stale_tables(s)
-    t = Table(title=f"{store} (schema v{version})")
-    for col in ("table", "rows", "from", "to", "ingests", "rejected", "last ingest"):
-        t.add_column(col, justify="right" if col in ("rows", "ingests", "rejected") else "left")
-    for r in df.itertuples(index=False):
-        t.add_row(r.table, f"{r.rows:,}", _day(r[2]), _day(r[3]), str(r.ingests),
-                  f"[red]{r.rejected:,}[/]" if r.rejected else "0", _day(r.last_ingest, time=True))
-    out.print(t)
+    show([Col("table"), Col("rows", right=True), Col("from"), Col("to"),
+          Col("ingests", right=True, drop=1), Col("rejected", right=True),
+          Col("last ingest", drop=2)],
+         [(r.table, f"{r.rows:,}", _day(r[2]), _day(r[3]), str(r.ingests),
+           Text(f"{r.rejected:,}", style="red") if r.rejected else "0",
+           _day(r.last_ingest, time=True)) for r in df.itertuples(index=False)],
+         title=f"{store} (schema v{version})")
+    if not int(df["rows"].sum()):
+        out.print("The store is empty: load an export with loyalist ingest TABLE FILE "
+                  "(loyalist ingest --help lists the tables).", highlight=False)
     if stale:
         out.print(f"Stale (data undone since they were made): {', '.join(stale)}; run "
                   "loyalist score (and loyalist value) again.", highlight=False)
@@ -146,7 +149,7 @@ def backup(to: Path = typer.Argument(..., help="The new file to write (never ove
     instead (POST /api/backup), which copies from inside the running app."""
     if not Path(store).is_file():
         raise SourceError(f"No store at {store}.", hint="Give the store with --store.")
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         path = s.backup(to)
     out.print(f"Backup written: {path} ({path.stat().st_size / 2**20:,.1f} MB).",
               highlight=False)
@@ -172,20 +175,22 @@ def rejects(
     store: str = STORE,
 ) -> None:
     """Rejected rows kept in quarantine, with source, line, column and reason."""
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         df = s.rejects(ingest_id, table)
     if df.empty:
-        out.print("No rejected rows.")
+        which = " ".join(x for x in (f"of ingest #{ingest_id}" if ingest_id is not None
+                                     else "", f"in {table}" if table else "") if x)
+        out.print(f"No rejected rows{' ' + which if which else ''}.", highlight=False)
         return
-    t = Table(title=f"{len(df):,} rejected values")
-    for col in ("ingest", "table", "source", "line", "column", "reason"):
-        t.add_column(col)
-    for r in df.head(limit).itertuples(index=False):
-        t.add_row(str(r.ingest_id), r.table_name, r.source or "", str(r.line),
-                  r.column if isinstance(r.column, str) else "", r.reason)
-    out.print(t)
+    show([Col("ingest", right=True), Col("table"), Col("source", wrap=True, drop=1,
+                                                       min_width=12),
+          Col("line", right=True), Col("column"), Col("reason", wrap=True, min_width=24)],
+         [(str(r.ingest_id), r.table_name, r.source or "", str(r.line),
+           r.column if isinstance(r.column, str) else "", r.reason)
+          for r in df.head(limit).itertuples(index=False)],
+         title=plural(len(df), "rejected value"))
     if len(df) > limit:
-        out.print(f"... {len(df) - limit:,} more (--limit).")
+        out.print(f"... {len(df) - limit:,} more (--limit).", highlight=False)
 
 
 def _day(v, time: bool = False) -> str:

@@ -5,14 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-import loyalist
-from loyalist.cli.options import STORE
-from loyalist.settings import Settings
-
-out = Console()
+from loyalist.cli.options import STORE, open_store
+from loyalist.cli.tables import out, progress
 
 
 def report(
@@ -32,15 +27,13 @@ def report(
     retention, value at risk, service, feedback, whispers, the relationship and the
     worklist."""
     from loyalist.decisions.report import build_report, render_html
+    from loyalist.settings import Settings
 
     settings = Settings.load(store).with_values("report", target_annual_loss=target,
                                                 horizon=horizon)
-    with loyalist.connect(store, read_only=True, settings=settings) as s, Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=out, transient=True) as bar:
-        task = bar.add_task("starting")
-        rep = build_report(s, as_of, progress=lambda m: bar.update(task, description=m))
-        bar.update(task, description="writing the page")
+    with open_store(store, read_only=True, settings=settings) as s, progress() as step:
+        rep = build_report(s, as_of, progress=step)
+        step("writing the page")
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(render_html(rep), encoding="utf-8")
     h = rep.headline

@@ -5,15 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-import loyalist
-from loyalist.cli.options import STORE
+from loyalist.cli.options import STORE, open_store
+from loyalist.cli.tables import Col, out, progress, show
 from loyalist.errors import DataError, NotFittedError, SourceError
-from loyalist.settings import Settings
-
-out = Console()
 
 
 def _read(path: Path, text_column: str):
@@ -52,11 +47,14 @@ def route(
 
     path = model or router_path(store)
     if train:
+        from loyalist.settings import Settings
+
         params = {} if threshold is None else {"threshold": threshold}
         settings = Settings.load(store)
         if teams is not None:
             settings = settings.with_teams(teams)
-        with loyalist.connect(store, read_only=True, settings=settings) as s:
+        with open_store(store, read_only=True, settings=settings) as s, progress() as step:
+            step("training the router on the store's past requests (cross-validated)")
             router = train_router_from_store(
                 s, category_to_team=s.settings.service.team_for_category or None, **params)
         router.save(path)
@@ -102,14 +100,13 @@ def route(
 
 
 def _show(routed, texts) -> None:
-    t = Table()
-    for col in ("text", "category", "team", "confidence", "needs human"):
-        t.add_column(col)
+    rows = []
     for txt, row in zip(texts, routed.itertuples(index=False), strict=True):
         short = str(txt) if len(str(txt)) <= 60 else str(txt)[:57] + "..."
-        t.add_row(short, str(row.category), str(row.team), f"{row.confidence:.2f}",
-                  "yes" if row.needs_human else "no")
-    out.print(t)
+        rows.append((short, str(row.category), str(row.team), f"{row.confidence:.2f}",
+                     "yes" if row.needs_human else "no"))
+    show([Col("text", wrap=True, min_width=16), Col("category"), Col("team"),
+          Col("confidence", right=True), Col("needs human", drop=1)], rows)
 
 
 def register(app: typer.Typer) -> None:
