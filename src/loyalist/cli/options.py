@@ -32,3 +32,18 @@ def open_store(store: str, **kwargs):
     import loyalist
 
     return loyalist.connect(store, **kwargs)
+
+
+def date_option(flag: str, help: str, *, metavar: str = "DATE"):
+    """An option holding a date (or a date and time), read one way: ISO 8601
+    (YYYY-MM-DD [HH:MM]). A wrong one fails before anything runs, naming the option;
+    the command receives the text as given."""
+
+    def check(value):
+        if value is not None:
+            from loyalist.contract.moments import moment
+
+            moment(value, flag)
+        return value
+
+    return typer.Option(None, flag, metavar=metavar, help=help, callback=check)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from loyalist.cli.options import STORE, open_store
+from loyalist.cli.options import STORE, date_option, open_store
 from loyalist.cli.tables import Col, out, show
 
 
@@ -21,8 +21,8 @@ def relationship(
                                 "ships with Loyalist."),
     by: str = typer.Option(None, "--by", help="Column of customers for the gap by segment "
                            "('' for none); default: [relationship] by."),
-    as_of: str = typer.Option(None, "--as-of", help="Date of the segments (default: the day "
-                              "after the last order or subscription change)."),
+    as_of: str = date_option("--as-of", "Date of the segments, YYYY-MM-DD (default: the "
+                             "day after the last order or subscription change)."),
     boot: int = typer.Option(None, "--boot", help="Bootstrap draws for the intervals; "
                              "default: [relationship] boot."),
     horizon: int = typer.Option(None, "--horizon", help="Days after an answer in which to "

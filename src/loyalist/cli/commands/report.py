@@ -6,15 +6,15 @@ from pathlib import Path
 
 import typer
 
-from loyalist.cli.options import STORE, open_store
+from loyalist.cli.options import STORE, date_option, open_store
 from loyalist.cli.tables import out, progress
 
 
 def report(
     out_path: Path = typer.Option(Path("loyalist-out/report.html"), "--out",
                                   help="Where to write the HTML file."),
-    as_of: str = typer.Option(None, "--as-of", help="Report as of this date (default: "
-                              "midnight after the latest order or subscription change)."),
+    as_of: str = date_option("--as-of", "Report as of this date, YYYY-MM-DD (default: "
+                             "midnight after the latest order or subscription change)."),
     target: float = typer.Option(None, help="Loss the business accepts in a year, e.g. 0.05 "
                                  "(default: [report] target_annual_loss in loyalist.toml next "
                                  "to the store, else 0.05)."),

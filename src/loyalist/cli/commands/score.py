@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from loyalist.cli.options import STORE, open_store
+from loyalist.cli.options import STORE, date_option, open_store
 from loyalist.cli.tables import Col, out, plural, progress, show
 
 
@@ -26,8 +26,8 @@ ID_COLUMN = typer.Option(None, "--id-column", help="With --table: the column nam
 
 
 def score(
-    as_of: str = typer.Option(None, "--as-of", help="Score as of this date (default: the "
-                              "day after the latest order)."),
+    as_of: str = date_option("--as-of", "Score as of this date, YYYY-MM-DD (default: the "
+                             "day after the latest order)."),
     horizon: int = typer.Option(None, help="Days ahead that 'leaving' looks (default: "
                                 "suggested from the customers' own order gaps)."),
     mode: str = typer.Option("auto", help="auto, lapse (orders) or contract (subscriptions)."),
@@ -154,8 +154,8 @@ def explain(customer_id: str = typer.Argument(..., help="The customer's id."),
 
 
 def backtest(
-    eval_date: str = typer.Option(None, help="Date to evaluate at (default: as late as the "
-                                  "data shows the outcome)."),
+    eval_date: str = date_option("--eval-date", "Date to evaluate at, YYYY-MM-DD (default: "
+                                 "as late as the data shows the outcome)."),
     horizon: int = typer.Option(None, help="Days ahead that 'leaving' looks."),
     mode: str = typer.Option("auto", help="auto, lapse or contract."),
     train_dates: int = typer.Option(4, help="Number of as-of dates to train on."),

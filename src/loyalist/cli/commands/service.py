@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from loyalist.cli.options import STORE, open_store
+from loyalist.cli.options import STORE, date_option, open_store
 from loyalist.cli.tables import Col, out, plural, show
 
 
@@ -29,9 +29,10 @@ _HEADERS = {"answered_share": "answered", "median_response_h": "median h",
 
 
 def service(
-    since: str = typer.Option(None, help="Only requests opened on or after this date."),
-    as_of: str = typer.Option(None, "--as-of", help="Report as of this moment (default: "
-                              "just after the latest record)."),
+    since: str = date_option("--since", "Only requests opened on or after this date "
+                             "(YYYY-MM-DD)."),
+    as_of: str = date_option("--as-of", "Report as of this moment, YYYY-MM-DD [HH:MM] "
+                             "(default: just after the latest record)."),
     policy: Path = typer.Option(None, help="TOML file whose [service] (targets, category "
                                 "-> team map) and [calendar] tables take over from "
                                 "loyalist.toml for this run."),

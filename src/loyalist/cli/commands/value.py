@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from loyalist.cli.options import STORE, open_store
+from loyalist.cli.options import STORE, date_option, open_store
 from loyalist.cli.tables import Col, out, show
 
 
@@ -18,8 +18,8 @@ def value(
         help="auto (BG/NBD or Pareto/NBD, whichever predicts the holdout better), bgnbd, "
         "paretonbd or mbgnbd.",
     ),
-    calibration_end: str = typer.Option(
-        None, "--calibration-end", help="End of the calibration period of the holdout check "
+    calibration_end: str = date_option(
+        "--calibration-end", "End of the calibration period of the holdout check "
         "(YYYY-MM-DD; default: two thirds into the order history).",
     ),
     margin: float = typer.Option(0.3, help="Profit margin on revenue, in (0, 1]."),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from loyalist.cli.options import STORE, open_store
+from loyalist.cli.options import STORE, date_option, open_store
 from loyalist.cli.tables import Col, out, plural, show
 
 
@@ -30,8 +30,8 @@ def _items_table(items, total: int) -> None:
 
 
 def worklist(
-    as_of: str = typer.Option(None, "--as-of", help="Day of the run (default: the date of "
-                              "the latest scores)."),
+    as_of: str = date_option("--as-of", "Day of the run, YYYY-MM-DD (default: the date of "
+                             "the latest scores)."),
     owner: str = typer.Option(None, help="Show only this owner's items (their staff id)."),
     playbook: str = typer.Option(None, help="Show only this playbook's items."),
     top: int = typer.Option(20, help="How many items to print."),
@@ -97,7 +97,8 @@ def log(
     no_item: bool = typer.Option(False, "--no-item", help="Log the contact without closing "
                                  "any item."),
     kind: str = typer.Option("call", help="call, email, visit, letter..."),
-    at: str = typer.Option(None, help="When it happened, YYYY-MM-DD [HH:MM] (default: now)."),
+    at: str = date_option("--at", "When it happened, YYYY-MM-DD [HH:MM] (default: now).",
+                          metavar="WHEN"),
     store: str = STORE,
 ) -> None:
     """Record the outcome of a contact (appended to touches; closes the item it answers)."""
@@ -120,8 +121,8 @@ def log(
 
 def impact(
     window: int = typer.Option(90, "--window", help="Days after assignment to measure over."),
-    as_of: str = typer.Option(None, "--as-of", help="Measure with the records up to this "
-                              "date (default: the latest)."),
+    as_of: str = date_option("--as-of", "Measure with the records up to this date, "
+                             "YYYY-MM-DD (default: the latest)."),
     store: str = STORE,
 ) -> None:
     """Does outreach work? Retention and revenue of treated vs held-out customers."""
