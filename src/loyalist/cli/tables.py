@@ -36,7 +36,9 @@ class _LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=self._stderr)
+            # soft_wrap: messages are left to the terminal to wrap, so a path or an id
+            # in them is never broken by an inserted line end (tables still fit)
+            self._console = Console(stderr=self._stderr, soft_wrap=True)
         return self._console
 
     def __getattr__(self, name: str) -> Any:
@@ -145,6 +147,9 @@ class progress:  # noqa: N801 - used as a context manager, like open()
     def __enter__(self):
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+        self._bar = None
+        if not out.is_terminal:  # a pipe or a file: no spinner, no stray blank line
+            return self
         self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
                              TimeElapsedColumn(), console=out.real(), transient=True)
         self._bar.__enter__()
@@ -152,7 +157,8 @@ class progress:  # noqa: N801 - used as a context manager, like open()
         return self
 
     def __call__(self, message: str) -> None:
-        self._bar.update(self._task, description=str(message))
+        if self._bar is not None:
+            self._bar.update(self._task, description=str(message))
 
     def __exit__(self, *exc):
-        return self._bar.__exit__(*exc)
+        return None if self._bar is None else self._bar.__exit__(*exc)

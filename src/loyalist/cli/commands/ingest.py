@@ -147,8 +147,6 @@ def backup(to: Path = typer.Argument(..., help="The new file to write (never ove
            store: str = STORE) -> None:
     """Copy the whole store into a new file. While loyalist serve runs, use its API
     instead (POST /api/backup), which copies from inside the running app."""
-    if not Path(store).is_file():
-        raise SourceError(f"No store at {store}.", hint="Give the store with --store.")
     with open_store(store) as s:
         path = s.backup(to)
     out.print(f"Backup written: {path} ({path.stat().st_size / 2**20:,.1f} MB).",

@@ -41,8 +41,7 @@ def models(
         rows.append((str(r.id), r.kind, f"{r.created_at:%Y-%m-%d %H:%M}", span,
                      "" if r.rows is None or r.rows != r.rows else f"{int(r.rows):,}",
                      metrics))
-    show([Col("id", right=True), Col("kind"), Col("fitted", drop=2), Col("data", wrap=True,
-                                                                        min_width=10),
+    show([Col("id", right=True), Col("kind"), Col("fitted", drop=2), Col("data"),
           Col("rows", right=True, drop=1), Col("metrics", wrap=True, min_width=20)], rows,
          title=f"{plural(len(df), 'fitted model')}, newest first")
 
