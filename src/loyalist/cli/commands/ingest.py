@@ -8,7 +8,7 @@ import typer
 
 import loyalist
 from loyalist.cli.options import STORE, open_store
-from loyalist.cli.tables import Col, out, plural, show
+from loyalist.cli.tables import Col, out, plural, progress, show
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, SourceError
 
@@ -64,24 +64,17 @@ def ingest(
     if not source.exists():
         raise SourceError(f"File not found: {str(source)!r}.",
                           hint=f"Check the path (the current folder is {Path.cwd()}).")
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with loyalist.connect(store) as s, Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=out.real(), transient=True,
-    ) as bar:
-        task = bar.add_task(f"{source.name}: starting")
+    with loyalist.connect(store) as s, progress(f"{source.name}: starting") as step:
         result = s.ingest(
             table, source, map, strict=strict, header=header,
             names=names.split(",") if names else None, delimiter=delimiter,
             encoding=encoding, date_format=date_format or None, decimal=decimal, sheet=sheet,
-            format=format,
-            progress=lambda stage: bar.update(task, description=f"{source.name}: {stage}"))
+            format=format, progress=lambda stage: step(f"{source.name}: {stage}"))
         checked = None
         if definition is not None:
             from loyalist.relationship import check_answers
 
-            bar.update(task, description=f"{source.name}: checking against the survey")
+            step(f"{source.name}: checking against the survey")
             checked = check_answers(s, definition, quarantine=True)
     out.print(
         f"[bold]{result.table}[/] from {result.source}: {result.rows_read:,} rows read, "
