@@ -28,7 +28,8 @@ def demo(
     with out.status(f"Generating a business of {customers:,} customers over {months} months"):
         business = make_business(n_customers=customers, months=months, seed=seed)
         files = business.write(exports, format="csv")
-    out.print(f"Exports written to [bold]{exports}/[/] (ground truth in its truth/ folder).")
+    out.print(f"Exports written to {exports}/ (ground truth in its truth/ folder).",
+              markup=False, highlight=False)
     with loyalist.connect(store) as s, Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=out.real(), transient=True,
@@ -54,7 +55,7 @@ def demo(
                           "[calendar]\ntimezone = \"Europe/Berlin\"\n"
                           "workdays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\n"
                           "hours = [\"08:00\", \"18:00\"]\n", encoding="utf-8")
-        out.print(f"Service policy written to {policy}.")
+        out.print(f"Service policy written to {policy}.", markup=False, highlight=False)
     if not chain:
         return
     from loyalist.cli.main import app  # the commands are registered by now
@@ -65,8 +66,8 @@ def demo(
         out.rule(f"loyalist {step[0]}")
         app([*step, "--store", store], standalone_mode=False)
     out.rule()
-    out.print(f"The retention report: [bold]{report}[/] (open it in any browser).",
-              highlight=False)
+    out.print(f"The retention report: {report} (open it in any browser).",
+              markup=False, highlight=False)
     out.print("Next: loyalist explain CUSTOMER_ID, loyalist log CUSTOMER_ID --outcome reached, "
               f"loyalist backtest (all with --store {store}).", highlight=False)
     out.print("The team's workplace: create the first admin, then start the web app:\n"

@@ -42,6 +42,8 @@ def ingest(
 ) -> None:
     """Load an export into the store: validated, all-or-nothing, without duplicates.
     With --undo BATCH, take one earlier ingest back out."""
+    from rich.markup import escape
+
     if undo is not None:
         if table or source:
             raise DataError("--undo takes no table or file.",
@@ -77,13 +79,13 @@ def ingest(
             step(f"{source.name}: checking against the survey")
             checked = check_answers(s, definition, quarantine=True)
     out.print(
-        f"[bold]{result.table}[/] from {result.source}: {result.rows_read:,} rows read, "
+        f"[bold]{result.table}[/] from {escape(result.source)}: {result.rows_read:,} rows read, "
         f"[green]{result.inserted:,} new[/], {result.updated:,} updated, "
         f"{result.unchanged:,} already there, "
         + (f"[red]{result.rejected:,} rejected[/]" if result.rejected else "0 rejected")
         + f" ({result.seconds:.1f} s, ingest #{result.ingest_id}).", highlight=False)
     for note in result.notes:
-        out.print(f"Note: {note}", highlight=False)
+        out.print(f"Note: {note}", highlight=False, markup=False)
     if result.attributes_added:
         out.print("New attributes: " + ", ".join(f"{k} ({v.lower()})" for k, v in
                                                  result.attributes_added.items()), highlight=False)
@@ -92,10 +94,10 @@ def ingest(
                   highlight=False)
     if result.rejected:
         out.print(f"Rejected rows, with line, column and reason: {result.rejects_file}\n"
-                  f"or run: loyalist rejects --ingest {result.ingest_id}", highlight=False)
+                  f"or run: loyalist rejects --ingest {result.ingest_id}", highlight=False, markup=False)
     if checked is not None and checked.quarantined:
-        out.print(f"[red]{checked.message}[/]\nRows, with line and reason: "
-                  f"{checked.rejects_file}", highlight=False)
+        out.print(f"{checked.message}\nRows, with line and reason: "
+                  f"{checked.rejects_file}", highlight=False, markup=False)
 
 
 def _undo(batch: int, store: str) -> None:
@@ -143,7 +145,7 @@ def backup(to: Path = typer.Argument(..., help="The new file to write (never ove
     with open_store(store) as s:
         path = s.backup(to)
     out.print(f"Backup written: {path} ({path.stat().st_size / 2**20:,.1f} MB).",
-              highlight=False)
+              highlight=False, markup=False)
 
 
 def restore(backup_file: Path = typer.Argument(..., help="A file made by loyalist backup."),
@@ -156,7 +158,7 @@ def restore(backup_file: Path = typer.Argument(..., help="A file made by loyalis
     with loyalist.connect(store) as s:  # opens and, if older, migrates it
         rows = int(s.status()["rows"].sum())
     out.print(f"Restored {backup_file} into {store} ({rows:,} rows)."
-              + (f" The previous store is kept as {kept}." if kept else ""), highlight=False)
+              + (f" The previous store is kept as {kept}." if kept else ""), highlight=False, markup=False)
 
 
 def rejects(

@@ -73,11 +73,13 @@ def relationship(
                   "the web page read them).")
     if plots is not None:
         for path in _save_plots(res, plots):
-            out.print(f"Chart: {path}", highlight=False)
+            out.print(f"Chart: {path}", highlight=False, markup=False)
 
 
 def _print(res) -> None:
-    out.print(f"[bold]Survey {res.survey.name}[/]: {res.responses:,} responses from "
+    from rich.markup import escape
+
+    out.print(f"[bold]Survey {escape(res.survey.name)}[/]: {res.responses:,} responses from "
               f"{res.customers:,} customers.", highlight=False)
     show([Col("scale"), *(Col(c, right=True) for c in ("n", "alpha", "95% interval",
                                                         "omega", "95% interval"))],
@@ -87,7 +89,7 @@ def _print(res) -> None:
          title="Reliability (0.70 or more is the usual bar)")
     for r in res.reliability:
         if r.warning:
-            out.print(f"[yellow]{r.warning}[/]", highlight=False)
+            out.print(r.warning, style="yellow", markup=False, highlight=False)
     if len(res.gap):
         show([Col("attribute", wrap=True, min_width=14), Col("want", right=True),
               Col("get", right=True), Col("gap", right=True), Col("quadrant", wrap=True)],
@@ -104,7 +106,7 @@ def _print(res) -> None:
          rows, title="Key drivers (share of what the attributes explain)")
     for d in {**res.drivers, **res.behaviour}.values():
         if d.evidence.startswith("Weak"):
-            out.print(f"[yellow]{d.evidence}[/]", highlight=False)
+            out.print(d.evidence, style="yellow", markup=False, highlight=False)
     if res.people is not None:
         show([Col("segment"), Col("customers", right=True), Col("P(leave)", right=True),
               Col("P(promoter)", right=True), Col("action", wrap=True)],
@@ -119,7 +121,7 @@ def _print(res) -> None:
                   f"{a['predicted_promoter_share_silent']:.0%} (answerers "
                   f"{a['promoter_share_answerers']:.0%}).", highlight=False)
     for note in res.notes:
-        out.print(f"[dim]{note}[/]", highlight=False)
+        out.print(note, style="dim", markup=False, highlight=False)
 
 
 def _save_plots(res, folder: Path) -> list[Path]:

@@ -37,9 +37,9 @@ def report(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(render_html(rep), encoding="utf-8")
     h = rep.headline
-    out.print(f"[bold]{h['sentence']}[/]", highlight=False)
+    out.print(h["sentence"], style="bold", markup=False, highlight=False)
     for line in h["lines"][1:]:
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, markup=False)
     extra = []
     if h["nrr"] is not None:
         extra.append(f"net revenue retention {h['nrr']:.0%}, gross {h['grr']:.0%}")
@@ -47,7 +47,7 @@ def report(
     if h["unanswered_now"] is not None:
         extra.append(f"{h['unanswered_now']:,} requests unanswered now")
     out.print(f"{h['active_now']:,} customers now; " + "; ".join(extra) + ".", highlight=False)
-    out.print(f"Report ({rep.charts} charts): {out_path}", highlight=False)
+    out.print(f"Report ({rep.charts} charts): {out_path}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

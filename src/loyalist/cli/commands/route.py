@@ -91,10 +91,10 @@ def route(
         result = df.rename(columns=given).join(routed)
         human = int(routed["needs_human"].sum())
         out.print(f"{len(result):,} requests routed, {human:,} to '{router.human_queue}'.",
-                  highlight=False)
+                  highlight=False, markup=False)
         if out_file is not None:
             result.to_csv(out_file, index=False)
-            out.print(f"Written to {out_file}.", highlight=False)
+            out.print(f"Written to {out_file}.", highlight=False, markup=False)
         else:
             _show(routed.head(20), df["text"].head(20).tolist())
 

@@ -107,11 +107,11 @@ def _score_file(path: Path, label, positive, id_column, top: int, out_file) -> N
     cv = ts.cv.metrics.loc["mean"]
     out.print(f"Scored {len(sc):,} rows of {path.name} on {ts.table.label!r} "
               f"({ts.table.leaving!r} = left): cross-validated ROC AUC {cv['roc_auc']:.3f}; "
-              f"labelled rows are scored out of fold.", highlight=False)
+              f"labelled rows are scored out of fold.", highlight=False, markup=False)
     for n in ts.cv.notes:
         out.print(f"Note: {n}", highlight=False, markup=False)
     _top_table(sc[sc["left"] != 1], top)
-    out.print(f"Scores and reasons: {dest}", highlight=False)
+    out.print(f"Scores and reasons: {dest}", highlight=False, markup=False)
 
 
 def explain(customer_id: str = typer.Argument(..., help="The customer's id."),

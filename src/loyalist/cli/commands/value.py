@@ -87,7 +87,7 @@ def _print(result) -> None:
     for name, text in notes.items():
         out.print(f"  * {name} {text}", highlight=False)
     if result.status == "boundary":
-        out.print(f"[yellow]Note:[/] {result.detail}.", highlight=False)
+        out.print(f"Note: {result.detail}.", highlight=False, markup=False)
     c = result.customers
     rows = [("customers", f"{len(c):,}"), ("mean P(alive)", f"{c['p_alive'].mean():.3f}"),
             ("expected purchases", f"{c['expected_purchases'].sum():,.1f}")]
@@ -100,7 +100,7 @@ def _print(result) -> None:
          title=f"Value over the next {result.horizon_days:g} days (margin "
          f"{result.margin:g}, discount {result.discount_rate:g} per 30 days)")
     for note in result.notes:
-        out.print(f"[dim]{note}[/]", highlight=False)
+        out.print(note, style="dim", markup=False, highlight=False)
     out.print("Saved per-customer results to the derived table [bold]customer_value[/].")
 
 

@@ -70,7 +70,7 @@ def worklist(
                               run.waiting.items(), key=lambda kv: -kv[1])) + ").",
                           highlight=False)
             for n in run.notes:
-                out.print(f"Note: {n}", highlight=False)
+                out.print(f"Note: {n}", highlight=False, markup=False)
         items = open_items(s, owner=owner, playbook=playbook)
         everyone = len(open_items(s)) if items.empty and (owner or playbook) else len(items)
         names = people(s)
@@ -148,12 +148,12 @@ def impact(
          empty="No worklist items assigned yet: nothing to measure (loyalist worklist "
          "opens them).")
     for r in res.table.itertuples(index=False):
-        out.print(f"{r.playbook}: {r.verdict}", highlight=False)
+        out.print(f"{r.playbook}: {r.verdict}", highlight=False, markup=False)
     if res.pending:
         out.print(f"{res.pending:,} assignments are still inside their window.",
                   highlight=False)
     for n in res.notes:
-        out.print(f"Note: {n}", highlight=False)
+        out.print(f"Note: {n}", highlight=False, markup=False)
 
 
 def playbooks(
