@@ -26,7 +26,7 @@ SQL = re.compile(r"\b(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\S+\s+(AS\s+
 #: store module -> functions whose f-strings build SQL, each reviewed: names go through
 #: q(), text through lit(), values are bound (?), numbers come from int()/len()
 REVIEWED = {
-    "store/ingest.py": {"keep_replaced", "run_ingest", "_ingest", "_stage", "_assign_keys", "_add_attributes",
+    "store/ingest.py": {"keep_replaced", "run_ingest", "_ingest", "_unknown_customers", "_stage", "_assign_keys", "_add_attributes",
                         "_merge", "_raw_struct", "_store_rejects", "write_rejects_file",
                         "_diagnose", "_attribute_types", "check_date_formats", "_staged", "settle_dates",
                         "append_rows", "_refused", "_bound_rows", "reject_codes"},

@@ -142,6 +142,9 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         msg, hint = _diagnose(con, src, out_names, reason_cols, rows_read)
         raise IngestError(msg, hint=hint)
 
+    if not strict and "customer_id" in chosen and contract.name != "customers":
+        notes.extend(_unknown_customers(con, bad_filter))
+
     step("writing")
     # line numbers are fixed by now; the target table's row order carries no meaning
     con.execute("SET preserve_insertion_order = false")
@@ -207,6 +210,24 @@ def settle_dates(con, contract: Table, src: Source, chosen, opts) -> list[str]:
                     notes.append(f"{s}: dates read as {'day' if order == 'dmy' else 'month'}-first "
                                  "(the column has dates that can only be read that way)")
     return notes
+
+
+def _unknown_customers(con, bad_filter: str) -> list[str]:
+    """A note when rows about to load name customers the customers table does not hold
+    (only when it holds some: a shop without a customer list has nothing to check)."""
+    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM customers LIMIT 1)"
+                       ).fetchall()[0][0]:
+        return []
+    n, rows, example = con.execute(
+        f"SELECT count(DISTINCT s.customer_id), count(*), min(s.customer_id) FROM {STAGE} s "
+        f"WHERE NOT ({bad_filter}) AND s.customer_id IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM customers c WHERE c.id = s.customer_id)").fetchall()[0]
+    if not n:
+        return []
+    who = "1 customer" if n == 1 else f"{n:,} customers"
+    return [f"{rows:,} row{'s' if rows != 1 else ''} name{'s' if rows == 1 else ''} {who} "
+            f"not in the customers table (e.g. {example!r}); loaded all the same. Ingest "
+            "the customer list first, or use --strict to reject such rows."]
 
 
 def check_date_formats(con, formats) -> tuple[str, ...]:

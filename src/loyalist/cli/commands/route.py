@@ -5,15 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-import loyalist
-from loyalist.cli.options import STORE
-from loyalist.errors import DataError, NotFittedError, SourceError
-from loyalist.settings import Settings
-
-out = Console()
+from loyalist.cli.options import STORE, open_store
+from loyalist.cli.tables import Col, out, progress, show
+from loyalist.errors import DataError, SourceError
 
 
 def _read(path: Path, text_column: str):
@@ -59,11 +54,14 @@ def route(
     )
 
     if train:
+        from loyalist.settings import Settings
+
         params = {} if threshold is None else {"threshold": threshold}
         settings = Settings.load(store)
         if teams is not None:
             settings = settings.with_teams(teams)
-        with loyalist.connect(store, settings=settings) as s:
+        with open_store(store, settings=settings) as s, progress() as step:
+            step("training the router on the store's past requests (cross-validated)")
             router = train_router_from_store(
                 s, category_to_team=s.settings.service.team_for_category or None, **params)
             model_id = keep_router(s, router)
@@ -91,11 +89,7 @@ def route(
         if model is not None:
             router = RequestRouter.load(model)
         else:
-            if not Path(store).exists():
-                raise NotFittedError(f"There is no store at {store}, so no router either.",
-                                     hint="ingest requests, then: loyalist route --train "
-                                          f"--store {store}")
-            with loyalist.connect(store, read_only=True) as s:
+            with open_store(store, read_only=True) as s:
                 router = load_router(s)
     if threshold is not None:
         router.set_params(threshold=threshold)
@@ -108,23 +102,22 @@ def route(
         result = df.rename(columns=given).join(routed)
         human = int(routed["needs_human"].sum())
         out.print(f"{len(result):,} requests routed, {human:,} to '{router.human_queue}'.",
-                  highlight=False)
+                  highlight=False, markup=False)
         if out_file is not None:
             result.to_csv(out_file, index=False)
-            out.print(f"Written to {out_file}.", highlight=False)
+            out.print(f"Written to {out_file}.", highlight=False, markup=False)
         else:
             _show(routed.head(20), df["text"].head(20).tolist())
 
 
 def _show(routed, texts) -> None:
-    t = Table()
-    for col in ("text", "category", "team", "confidence", "needs human"):
-        t.add_column(col)
+    rows = []
     for txt, row in zip(texts, routed.itertuples(index=False), strict=True):
         short = str(txt) if len(str(txt)) <= 60 else str(txt)[:57] + "..."
-        t.add_row(short, str(row.category), str(row.team), f"{row.confidence:.2f}",
-                  "yes" if row.needs_human else "no")
-    out.print(t)
+        rows.append((short, str(row.category), str(row.team), f"{row.confidence:.2f}",
+                     "yes" if row.needs_human else "no"))
+    show([Col("text", wrap=True, min_width=16), Col("category"), Col("team"),
+          Col("confidence", right=True), Col("needs human", drop=1)], rows)
 
 
 def register(app: typer.Typer) -> None:
