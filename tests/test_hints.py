@@ -98,7 +98,8 @@ def _app():
 
 
 APP = _app()
-ALL_OPTIONS = set().union(*(o for o, _g in APP.values()))
+#: --version is answered by loyalist.cli.main before the Typer app is loaded
+ALL_OPTIONS = set().union(*(o for o, _g in APP.values())) | {"--version"}
 #: a command line inside a hint runs to the end of the clause
 _CLAUSE_END = re.compile(r"[`)(;,]|\.(\s|$)|\s(or|and|then|to|with|first)\s|$")
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*|-[a-zA-Z])(?![\w-])")
