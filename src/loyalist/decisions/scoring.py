@@ -275,8 +275,31 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     reasons["evidence"] = evidence(store, reasons, alerts, as_of)
     scores = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of,
                            "p_leave": p, "model_id": model_id})
+    step("weighing the alerts on past outcomes")
+    alerts = _weigh(store, alerts, as_of, mode, horizon, notes)
     return _save(store, scores, reasons, alerts, X, as_of, horizon, mode, model_id, notes,
                  spec)
+
+
+def _weigh(store, alerts: pd.DataFrame, as_of, mode: str, horizon: int | None,
+           notes: list[str]) -> pd.DataFrame:
+    """``alerts`` with each kind's level (alarm, housekeeping, not weighed), the weights
+    written to ``alert_weights`` (see :mod:`loyalist.decisions.alert_weights`)."""
+    from loyalist.decisions.alert_weights import weigh_alerts
+
+    weights = None
+    if horizon is not None and mode in ("lapse", "contract"):
+        try:
+            weights = weigh_alerts(store, as_of, mode=mode, horizon=horizon)
+        except DataError as e:
+            notes.append(f"alerts not weighed: {e.message}")
+    if weights is not None:
+        store.write_derived("alert_weights", weights, note=f"as of {pd.Timestamp(as_of).date()}")
+        level = dict(zip(weights["kind"], weights["level"], strict=True))
+    else:
+        level = {}
+    return alerts.assign(level=alerts["kind"].map(level).fillna("not weighed")
+                         if len(alerts) else pd.Series(dtype="string"))
 
 
 def _save(store, scores, reasons, alerts, X, as_of, horizon, mode, model_id, notes,
