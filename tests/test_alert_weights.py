@@ -62,7 +62,7 @@ def scored(tmp_path_factory):
 
 def test_the_stored_weights_recount_from_the_alerts_and_outcomes_of_the_past_date(scored):
     from loyalist.decisions.scoring import hard_alerts
-    from loyalist.models.early_warning import labels_at
+    from loyalist.models.early_warning import complaint_texts, labels_at
 
     store, run = scored
     w = store.table("alert_weights").to_pandas()
@@ -70,7 +70,8 @@ def test_the_stored_weights_recount_from_the_alerts_and_outcomes_of_the_past_dat
     at = pd.Timestamp(w["measured_at"].iloc[0])
     assert at == run.as_of - pd.Timedelta(days=run.horizon)
     labels = labels_at(store, at, run.mode, run.horizon).set_index("customer_id")["left"]
-    past = hard_alerts(store, at)
+    texts, _note = complaint_texts(store)
+    past = hard_alerts(store, at, texts=texts)
     for r in w.itertuples():
         who = set(past.loc[past["kind"] == r.kind, "customer_id"]) & set(labels.index)
         assert r.customers_with == len(who)

@@ -83,12 +83,14 @@ def level_of(row, min_ratio: float, min_customers: int) -> str:
     return "housekeeping"
 
 
-def weigh_alerts(store, as_of, *, mode: str, horizon: int, settings=None) -> pd.DataFrame:
+def weigh_alerts(store, as_of, *, mode: str, horizon: int, settings=None,
+                 texts: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per alert kind seen at the past date: how often customers with it left
     against comparable customers without it, the ratio with its interval, and its level.
 
     The past date is ``as_of`` minus ``[alerts] lookback_days`` (default ``horizon``),
-    so every outcome is known by ``as_of``. Raises :class:`DataError` when that date has
+    so every outcome is known by ``as_of``. ``texts``: the texts read by the firm's
+    complaint model, as scoring passes them to ``hard_alerts``. Raises :class:`DataError` when that date has
     no customers with a known outcome.
     """
     from loyalist.decisions.scoring import hard_alerts
@@ -103,7 +105,7 @@ def weigh_alerts(store, as_of, *, mode: str, horizon: int, settings=None) -> pd.
         raise DataError(f"No customers with a known outcome at {at.date()} to weigh the "
                         "alerts on.", hint="Weights need a horizon of history before the "
                         "scoring date.")
-    past = hard_alerts(store, at)
+    past = hard_alerts(store, at, texts=texts)
     lab = ibis.memtable(labels[["customer_id", "left"]].astype({"left": "int64"}))
     strata = _strata(store, at, lab.select("customer_id"))
     base = lab.join(strata, "customer_id")

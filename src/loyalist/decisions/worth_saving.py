@@ -29,7 +29,9 @@ def _gone(store, as_of) -> ibis.Table | None:
 
     have = available(store)
     parts = []
-    horizon = store.settings.report.horizon
+    from loyalist.decisions.measures import retention_rule
+
+    horizon = retention_rule(store)[1]
     for mode in ("lapse", "contract"):
         if not have["orders" if mode == "lapse" else "subscriptions"]:
             continue
