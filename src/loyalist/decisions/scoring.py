@@ -36,10 +36,11 @@ from loyalist.models.early_warning import (
 )
 
 #: each alert kind in words: ``{days}`` is the value as a duration, ``{count}`` as a
-#: whole number, ``{date}`` the day it happened, ``{row}`` its evidence row in words
+#: whole number (``{contacts}`` with its unit), ``{date}`` the day it happened, ``{row}``
+#: its evidence row in words
 ALERT_TEXT = {
     "unanswered_request": "Request {evidence_id} ({category}) unanswered for {days}",
-    "repeated_contact": "{count} contacts about {category} since {date}, still unresolved",
+    "repeated_contact": "{contacts} about {category} since {date}, still unresolved",
     "cancel_words": "Wrote of cancelling on {date} (request {evidence_id})",
     "competitor_words": "Mentioned a competitor on {date} (request {evidence_id})",
     "complaint_words": "Complained on {date} (request {evidence_id})",
@@ -68,7 +69,7 @@ class ScoreRun:
 
 
 def _alert_text(alerts: pd.DataFrame) -> pd.Series:
-    from loyalist.decisions.words import duration, kind_words
+    from loyalist.decisions.words import count, duration, kind_words
 
     def one(r):
         template = ALERT_TEXT.get(r.kind)
@@ -81,6 +82,7 @@ def _alert_text(alerts: pd.DataFrame) -> pd.Series:
         return template.format(
             evidence_id=r.evidence_id, category=category,
             days=duration(value), count="?" if value is None else f"{value:,.0f}",
+            contacts=count(None if value is None else round(value), "contact"),
             date=f"{at:%d %b %Y}" if at is not None else "an unknown day",
             row=f"{_ROW_WORDS.get(r.evidence_table, 'row')} {r.evidence_id}")
 

@@ -177,7 +177,7 @@ TEMPLATES = {"purchase": _purchase, "service": _service, "words": _words,
              "subscription": _subscription, "value": _value}
 
 #: the customer's own attributes that have a sentence of their own
-_PROFILE_WORDS = {"customer_tenure_days": ("Customer for {value} days", "days as a customer")}
+_PROFILE_WORDS = {"customer_tenure_days": ("Customer for {value}", "day")}
 _QUINTILES = ("among the lowest fifth", "below the middle", "in the middle",
               "above the middle", "among the highest fifth")
 
@@ -214,9 +214,11 @@ def _profile(x, feature: str, rates: dict | None, overall: float | None,
         rate = q.map(table["rate"])
         rows = q.map(table["rows"])
         if feature in _PROFILE_WORDS:
-            first, _ = _PROFILE_WORDS[feature]
-            head = pd.Series([first.format(value=f"{n:,.0f}") if pd.notna(n) else ""
-                              for n in num], index=x.index) + ": "
+            from loyalist.decisions.words import count
+
+            first, unit = _PROFILE_WORDS[feature]
+            head = pd.Series([first.format(value=count(round(n), unit)) if pd.notna(n)
+                              else "" for n in num], index=x.index) + ": "
         else:
             digits = 0 if num.abs().median() >= 10 else 2
             shown = pd.Series([f"{n:,.{digits}f}" if pd.notna(n) else "unknown"
