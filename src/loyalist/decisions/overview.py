@@ -264,12 +264,17 @@ def _alarms(store, present: set, alerts: list[dict]) -> dict:
         got["alarms"] = alarm_summary(store) if "alerts" in present else None
         got["worth_saving"] = worth_saving(store, limit=10)
     weighed = {w["kind"]: w for w in (weights(store) if "alert_weights" in present else [])}
+    first = next(iter(weighed.values()), None)
+    got["alert_measured"] = None if first is None else {
+        k: first[k] for k in ("measured_at", "horizon_days", "comparable")}
     for a in alerts:
-        w = weighed.get(a["kind"])
+        w = weighed.get(a["kind"]) or {}
         a["kind_words"] = kind_words(a["kind"])
-        a["level"] = w["level"] if w else "not weighed"
-        a["weight"] = w["words"] if w else None
-        a["risk_ratio"] = w["risk_ratio"] if w else None
+        a["level"] = w.get("level", "not weighed")
+        a["weight"] = w.get("words")
+        for k in ("risk_ratio", "ratio_low", "ratio_high", "share_left_with",
+                  "share_left_without", "customers_with"):
+            a[k] = w.get(k)
     alerts.sort(key=lambda a: (a["level"] != "alarm", -(a["risk_ratio"] or 0), -a["n"]))
     return got
 

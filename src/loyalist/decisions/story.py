@@ -178,6 +178,11 @@ def story(store, customer_id: str, limit: int = 200) -> Story:
                  history=_frame(got["history"]))
 
 
+#: the value models as their papers name them
+_MODEL_NAMES = {"paretonbd": "Pareto/NBD", "bgnbd": "BG/NBD", "bgbb": "BG/BB",
+                "gammagamma": "Gamma-Gamma", "mbgnbd": "MBG/NBD"}
+
+
 def risk_questions(store, score: dict | None, value: dict | None) -> list[dict]:
     """The customer's risk figures, each with the question it answers and whether it
     drives the worklist: P(leave) of the churn model (which question depends on what it
@@ -205,6 +210,7 @@ def risk_questions(store, score: dict | None, value: dict | None) -> list[dict]:
         out.append({"figure": "P(still a customer)", "value": value["p_alive"],
                     "question": "By the rhythm of their past orders alone, are they still "
                                 "buying from you at all?",
-                    "model": f"value model ({value.get('model') or 'BG/NBD'})",
+                    "model": "value model (" + _MODEL_NAMES.get(
+                        str(value.get("model")).lower(), value.get("model") or "BG/NBD") + ")",
                     "drives_list": False})
     return out

@@ -16,7 +16,7 @@ import re
 
 #: alert kinds in words
 KINDS = {
-    "unanswered_request": "unanswered request",
+    "unanswered_request": "request unanswered past its target",
     "repeated_contact": "contacted us again, still unresolved",
     "cancel_words": "wrote of cancelling",
     "competitor_words": "mentioned a competitor",

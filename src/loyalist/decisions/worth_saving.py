@@ -119,7 +119,8 @@ def worth_saving(store, limit: int = 10) -> dict:
 
     names = people(store)
     for r in rows:
-        r["reason"] = r.get("alarm") or r.get("top_reason")
+        r["reason"] = (r.get("alarm") or r.get("top_reason")
+                       or f"{r['p_leave']:.0%} likely to leave; no single sign stands out")
         who = r.get("item_owner") or r.get("owner")
         r["owner_name"] = names.get(str(who), who) if who else None
         r.setdefault("item_id", None)
