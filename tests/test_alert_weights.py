@@ -123,3 +123,29 @@ def test_worth_saving_lists_no_customer_already_gone(scored):
     risk = [r["value_at_risk"] for r in got["rows"]]
     assert risk == sorted(risk, reverse=True)
     assert all(r["name"] for r in got["rows"])
+
+
+def test_the_alerts_command_shows_each_kind_at_80_columns(scored, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    store, _run = scored
+    con = store.cursor()
+    try:
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(store.path, copy)
+    proc = subprocess.run([sys.executable, "-m", "loyalist.cli.main", "alerts", "--store",
+                           str(copy)], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "80", "NO_COLOR": "1"})
+    assert proc.returncode == 0 and "Traceback" not in proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    w = store.table("alert_weights").to_pandas()
+    text = " ".join(proc.stdout.split())
+    for level in set(w["level"]):
+        assert level in text
+    assert "carry an alarm" in text and "…" not in proc.stdout
