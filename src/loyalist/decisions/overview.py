@@ -257,12 +257,11 @@ def _alarms(store, present: set, alerts: list[dict]) -> dict:
     """The alarm summary, the customers worth saving, and each alert kind with its level
     and weight in words (see :mod:`loyalist.decisions.alert_weights`)."""
     from loyalist.decisions.words import kind_words
-    from loyalist.decisions.worth_saving import alarm_summary, weights, worth_saving
+    from loyalist.decisions.worth_saving import lead, weights
 
     got = {"alarms": None, "worth_saving": None}
     if "scores" in present:
-        got["alarms"] = alarm_summary(store) if "alerts" in present else None
-        got["worth_saving"] = worth_saving(store, limit=10)
+        got.update(lead(store, limit=10))
     weighed = {w["kind"]: w for w in (weights(store) if "alert_weights" in present else [])}
     first = next(iter(weighed.values()), None)
     got["alert_measured"] = None if first is None else {

@@ -102,11 +102,34 @@ def _base(store):
     return s, as_of, what
 
 
+def lead(store, limit: int = 10) -> dict:
+    """Both answers the overview leads with, from one pass over the scored customers
+    (computed once in the engine and cached while both are read): ``worth_saving``
+    (:func:`worth_saving`) and ``alarms`` (:func:`alarm_summary`)."""
+    if "scores" not in store.tables():
+        return {"worth_saving": _no_rows(), "alarms": None}
+    base, as_of, what = _base(store)
+    base = base.cache()
+    try:
+        return {"worth_saving": _worth_saving(store, base, as_of, what, limit),
+                "alarms": _alarm_summary(store, base, what)}
+    finally:
+        base.release()
+
+
+def _no_rows() -> dict:
+    return {"rows": [], "value_is": None, "as_of": None, "customers": 0}
+
+
 def worth_saving(store, limit: int = 10) -> dict:
     """The ``limit`` customers worth saving (see the module), with what value means."""
     if "scores" not in store.tables():
-        return {"rows": [], "value_is": None, "as_of": None, "customers": 0}
-    s, as_of, what = _base(store)
+        return _no_rows()
+    base, as_of, what = _base(store)
+    return _worth_saving(store, base, as_of, what, limit)
+
+
+def _worth_saving(store, s, as_of, what: str, limit: int) -> dict:
     c = store.table("customers").select(customer_id=_.id, name=_.name, owner=_.owner)
     s = s.left_join(c.distinct(on="customer_id", keep="first"), "customer_id").drop(
         "customer_id_right")
@@ -134,19 +157,27 @@ def alarm_summary(store) -> dict | None:
     first: the valuable ones among them counted) and the rest; the alert kinds by level."""
     if "scores" not in store.tables() or "alerts" not in store.tables():
         return None
+    base, _as_of, what = _base(store)
+    return _alarm_summary(store, base, what)
+
+
+def _alarm_summary(store, s, what: str) -> dict | None:
+    if "alerts" not in store.tables():
+        return None
     cfg = store.settings.alerts
     scores = store.table("scores")
-    scored = int(scores.count().execute())
     a = store.table("alerts")
-    any_alert = int(a.semi_join(scores, "customer_id").customer_id.nunique().execute())
+    counts = scores.aggregate(scored=_.count()).cross_join(
+        a.semi_join(scores, "customer_id").aggregate(with_any=_.customer_id.nunique())
+    ).to_pyarrow().to_pylist()[0]
+    scored, any_alert = int(counts["scored"]), int(counts["with_any"])
     if "level" not in a.columns:
         return {"scored": scored, "with_any": any_alert, "with_alarm": None, "weighed": False}
-    s, _as_of, what = _base(store)
+    cut = s.value.quantile(1 - cfg.valuable_share).name("cut").as_scalar()
     alarmed = s.filter(s.alarms.notnull())
-    n_alarm = int(alarmed.count().execute())
-    cut = s.value.quantile(1 - cfg.valuable_share).execute()
-    valuable = int(alarmed.filter(alarmed.value >= cut).count().execute()) if cut is not None \
-        else 0
+    got = alarmed.aggregate(n=_.count(), valuable=(_.value >= cut).cast("int64").sum()
+                            ).to_pyarrow().to_pylist()[0]
+    n_alarm, valuable = int(got["n"]), int(got["valuable"] or 0)
     this_week = min(n_alarm, cfg.weekly_capacity)
     return {"scored": scored, "with_any": any_alert, "with_alarm": n_alarm,
             "valuable_with_alarm": valuable, "share_any": any_alert / scored if scored else None,
@@ -168,4 +199,4 @@ def weights(store) -> list[dict]:
                                        else 9, -(r["risk_ratio"] or 0)))
 
 
-__all__ = ["alarm_summary", "weights", "worth_saving"]
+__all__ = ["alarm_summary", "lead", "weights", "worth_saving"]
