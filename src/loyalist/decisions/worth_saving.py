@@ -20,6 +20,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from loyalist.errors import DataError
 from loyalist.features.builder import available
 
 
@@ -37,7 +38,7 @@ def _gone(store, as_of) -> ibis.Table | None:
             continue
         try:
             b = retention.retention_basis(store, as_of, mode=mode, horizon=horizon)
-        except Exception:  # noqa: BLE001 - too little data for one definition: use the other
+        except DataError:  # too little data for one definition: the other one stands
             continue
         ends = b.ends
         parts.append(ends.filter(ends.lost_at.notnull()).select("customer_id"))
@@ -51,7 +52,7 @@ def _value(store) -> tuple[ibis.Table, str]:
 
     try:
         return retention.customer_values(store)
-    except Exception:  # noqa: BLE001 - no orders nor subscriptions: no value
+    except DataError:  # no orders nor subscriptions: no value
         s = store.table("scores")
         return s.select("customer_id", value=ibis.literal(0.0)), "no value known"
 
