@@ -92,7 +92,7 @@ class Site:
 
 
 def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
-               limits=None, survey: bool = False) -> Site:
+               limits=None, survey: bool = False, months: int = 12) -> Site:
     """A store of a synthetic business with three users, served by uvicorn on loopback.
     The sign-in back-off is off unless given (the route matrix sends wrong tokens on
     purpose hundreds of times; the back-off has tests of its own). ``survey``: the
@@ -105,7 +105,7 @@ def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
     from loyalist.web.app import create_app
 
     store = loyalist.connect(folder / "web.duckdb")
-    business = make_business(n_customers=n_customers, months=12, seed=seed, survey=survey)
+    business = make_business(n_customers=n_customers, months=months, seed=seed, survey=survey)
     for name in ORDER:
         if len(business.tables.get(name, [])):
             store.ingest(name, business.tables[name], strict=name != "customers")

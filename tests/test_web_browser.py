@@ -247,3 +247,85 @@ def test_the_relationship_page_draws_its_charts_under_the_policy(browser, survey
     assert [p["customer_id"] for p in body["people"]["at-risk promoter"]] == list(
         people.sort_values(["p_leave", "customer_id"], ascending=[False, True])
         ["customer_id"][:25])
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it stands (WCAG 2 A and
+    AA rules, contrast included), one line each: rule, impact, the first offending
+    elements."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page, options={"runOnly": {"type": "tag", "values": [
+        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}}).response
+    return [f"{v['id']} ({v['impact']}): " + "; ".join(n["target"][0] for n in v["nodes"][:3])
+            for v in found["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("path", ["/", "/customers/{first}", "/service", "/worklist"])
+def test_pages_have_no_serious_accessibility_violations(page, site, path):
+    sign_in(page, "agent")
+    first = site.store.table("customers").order_by("id").limit(1).to_pandas().iloc[0]["id"]
+    page.goto(path.format(first=first))
+    page.wait_for_load_state("networkidle")
+    assert serious_violations(page) == []
+
+
+def test_the_accessibility_check_finds_what_it_should(page):
+    """The check itself: grey on white text and an unlabelled field are reported."""
+    sign_in(page, "agent")
+    page.evaluate("""() => {
+        const p = document.createElement('p'); p.textContent = 'faint words';
+        p.style.color = '#d0d0d0'; document.querySelector('main').append(p);
+        const i = document.createElement('input'); document.querySelector('main').append(i);
+    }""")
+    found = " ".join(serious_violations(page))
+    assert "color-contrast" in found and "label" in found
+
+
+def test_the_relationship_page_has_no_serious_accessibility_violations(browser, survey_site):
+    context = browser.new_context(base_url=survey_site.url)
+    pg = context.new_page()
+    sign_in(pg, "viewer")
+    pg.goto("/relationship")
+    pg.wait_for_load_state("networkidle")
+    try:
+        assert serious_violations(pg) == []
+    finally:
+        context.close()
+
+
+def test_a_keyboard_user_skips_to_the_content_and_reaches_every_link(page):
+    sign_in(page, "agent")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    assert page.locator("a.skip").is_visible()  # shown when focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")  # the next stop is inside the content, not the menu
+    assert page.evaluate("!!document.activeElement.closest('main')")
+
+
+def test_charts_hold_for_one_point_and_same_day_points(page, site):
+    """The risk chart of a customer scored twice on one day: two labelled points on a
+    category axis (not a vertical line over sub-millisecond ticks), with the text
+    alternative saying so."""
+    import pandas as pd
+
+    sign_in(page, "agent")
+    ids = site.store.table("customers").order_by("id").limit(2).to_pandas()["id"].tolist()
+    one, two = ids
+    day = pd.Timestamp("2024-02-01")
+    with site.app.state.write_lock:
+        site.store.append_derived("score_history", pd.DataFrame({
+            "customer_id": [two, two], "as_of": [day, day], "p_leave": [0.95, 0.95],
+            "model_id": [7, 8], "top_reason": "twice on one day"}))
+    site.app.state.cache.bump()
+    page.goto(f"/customers/{two}")
+    page.wait_for_selector("#chart-history .main-svg")
+    text = page.inner_text("#chart-history-text")
+    assert "same day" in text and "4 points" in text
+    ticks = page.locator("#chart-history .xtick text").all_text_contents()
+    assert "2024-02-01 (1)" in ticks and "2024-02-01 (2)" in ticks
+    assert not any("00:00:00.000" in t for t in ticks)
+    yticks = page.locator("#chart-history .ytick text").all_text_contents()
+    assert len(yticks) == len(set(yticks))  # no repeated '95%' labels

@@ -179,6 +179,30 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("text", "string", "The alert in words."),
                 _c("must_do", "boolean", "Service the customer is owed (listed first, never "
                    "held out)."),
+                AS_OF,
+                _c("level", "string", "alarm (the kind predicts leaving, see "
+                   "`alert_weights`), housekeeping or not weighed.", False))),
+    Derived("alert_weights", "Each alert kind weighed on the firm's own history: how much "
+            "more often customers with it left than comparable customers without it, at a "
+            "past date whose outcomes are known.", "`loyalist score`, "
+            "`loyalist.decisions.alert_weights.weigh_alerts`", (
+                _c("kind", "string", "The alert kind."),
+                _c("customers_with", "integer", "Customers with the kind at the past date."),
+                _c("left_with", "integer", "Of them, those who left within the horizon."),
+                _c("customers_without", "integer", "Customers without it."),
+                _c("left_without", "integer", "Of them, those who left."),
+                _c("share_left_with", "float", "left_with / customers_with.", False),
+                _c("share_left_without", "float", "left_without / customers_without.",
+                   False),
+                _c("crude_ratio", "float", "share_left_with / share_left_without.", False),
+                _c("risk_ratio", "float", "Mantel-Haenszel risk ratio over comparable "
+                   "groups (fifths of days since the last order).", False),
+                _c("ratio_low", "float", "Lower end of its 95% interval.", False),
+                _c("ratio_high", "float", "Upper end of its 95% interval.", False),
+                _c("level", "string", "alarm, housekeeping or not weighed ([alerts])."),
+                _c("measured_at", "timestamp", "The past date the alerts were raised at."),
+                _c("horizon_days", "integer", "Days after it in which leaving was counted."),
+                _c("comparable", "string", "Who the customers were compared with."),
                 AS_OF)),
     Derived("customer_value", "P(alive), expected purchases and lifetime value of every "
             "customer with orders, from the value model.", "`loyalist value`, "

@@ -37,17 +37,45 @@ def figure(size=(6.4, 3.8)):
     return fig, ax
 
 
+def _wrap_titles(fig) -> None:
+    """Wrap each axes' title to the figure's width: the browser draws the SVG's text in
+    its own font, often wider than the one measured, and a long title would be cut."""
+    import textwrap
+
+    width_pt = fig.get_figwidth() * 72
+    for ax in fig.axes:
+        for loc in ("left", "center"):
+            title = ax.get_title(loc=loc)
+            if not title:
+                continue
+            size = ax.title.get_fontsize()  # the three titles share one size
+            chars = max(20, int(0.85 * width_pt / (0.62 * size)))
+            if len(title) > chars:
+                ax.set_title("\n".join(textwrap.wrap(title, chars)), loc=loc)
+
+
+def wilson(k, n, z: float = 1.959963984540054) -> tuple[np.ndarray, np.ndarray]:
+    """The Wilson 95% interval of the shares ``k / n`` (arrays)."""
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, k / n, np.nan)
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
 def to_svg(fig) -> str:
     """The figure as self-contained SVG markup (no prolog, no outside references)."""
     import matplotlib
 
+    _wrap_titles(fig)
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"c{next(_salt)}"}):
         fig.savefig(buf, format="svg", metadata={"Date": None})
     text = _PROLOG.sub("", buf.getvalue()).strip()
     for _ in range(2):
         text = _SIZE.sub(r"\1", text, count=1)
-    return text.replace("<svg ", '<svg class="chart" role="img" ', 1)
+    return text.replace("<svg ", '<svg class="chart" role="img" overflow="visible" ', 1)
 
 
 def _pct_axis(ax, axis="y"):
@@ -79,16 +107,24 @@ def loss_over_time(monthly: pd.DataFrame, rolling: pd.DataFrame, target: float) 
 
 
 def loss_by(table: pd.DataFrame, dim: str, target: float) -> str:
-    """Loss rate over the last 12 months per group, against the target."""
-    t = table.sort_values("loss_rate")
+    """Loss rate over the last 12 months per group, against the target, each with its
+    count and Wilson 95% interval; ranked by the interval's lower end, so a group of one
+    lost customer does not top the chart on a 100% rate."""
+    t = table[table["at_risk"] > 0].copy()
+    t["low"], t["high"] = wilson(t["lost"], t["at_risk"])
+    t = t.sort_values(["low", "at_risk"])
     fig, ax = figure((6.4, max(2.4, 0.32 * len(t) + 1.2)))
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color="#e5e7eb", lw=0.8)
-    colours = [TARGET if v > target else ACCENT for v in t["loss_rate"]]
-    ax.barh(t[dim].astype(str), t["loss_rate"], color=colours)
+    colours = [TARGET if lo > target else ACCENT for lo in t["low"]]
+    names = [f"{g} ({n:,})" for g, n in zip(t[dim].astype(str), t["at_risk"], strict=True)]
+    ax.barh(names, t["loss_rate"], color=colours,
+            xerr=[t["loss_rate"] - t["low"], t["high"] - t["loss_rate"]],
+            error_kw={"ecolor": "#374151", "lw": 1, "capsize": 2})
     ax.axvline(target, color="#111827", ls="--", lw=1, label=f"target {target:.0%}")
     _pct_axis(ax, "x")
-    ax.set_title(f"Customers lost in the last 12 months, by {dim}", loc="left")
+    ax.set_title(f"Customers lost in the last 12 months, by {dim} (customers; 95% "
+                 "interval)", loc="left")
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     return to_svg(fig)
 

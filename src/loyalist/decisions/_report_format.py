@@ -110,11 +110,20 @@ def table(df: pd.DataFrame, spec, row_class=None) -> Table:
 
 
 def loss_table(t: pd.DataFrame, dim: str, target: float) -> Table:
-    """Loss over the last 12 months per group, rows above the target marked."""
-    t = t.sort_values("loss_rate", ascending=False, ignore_index=True)
-    over = ["over" if v > target else "" for v in t["loss_rate"].fillna(0)]
+    """Loss over the last 12 months per group with its Wilson 95% interval, ranked by
+    the interval's lower end (a group of one is not ranked on one customer); rows whose
+    whole interval is above the target marked."""
+    from loyalist.decisions._report_charts import wilson
+
+    t = t.copy()
+    t["low"], t["high"] = wilson(t["lost"], t["at_risk"])
+    t["interval"] = [f"{lo:.0%} to {hi:.0%}" if lo == lo else "" for lo, hi
+                     in zip(t["low"], t["high"], strict=True)]
+    t = t.sort_values(["low", "at_risk"], ascending=False, ignore_index=True)
+    over = ["over" if v > target else "" for v in t["low"].fillna(0)]
     return table(t, [(dim, dim, "text"), ("at_risk", "customers a year ago", "int"),
                      ("lost", "lost since", "int"), ("loss_rate", "lost (share)", "pct"),
+                     ("interval", "95% interval", "text"),
                      ("revenue_loss_rate", "revenue lost (share)", "pct"),
                      ("active_now", "customers now", "int")], row_class=over)
 

@@ -111,10 +111,12 @@ def refresh(store, *, progress: Callable[[str], None] | None = None) -> dict[str
         written.update({t: _write(store, t, None, None)
                         for t in ("service_summary", "service_monthly")})
     step("overview: loss rates and cohorts")
-    report = store.settings.report
+    from loyalist.decisions.measures import retention_rule
+
+    mode, horizon = retention_rule(store)
     got: dict[str, tuple] = {}
     try:
-        with retention.retention_basis(store, horizon=report.horizon).cached() as basis:
+        with retention.retention_basis(store, mode=mode, horizon=horizon).cached() as basis:
             trailing = retention.trailing_loss(store, basis=basis).assign(
                 mode=basis.mode, horizon_days=basis.horizon)
             got["loss_trailing"] = (trailing, basis.as_of)
@@ -197,7 +199,31 @@ def figures(store, *, refresh_if_stale: bool = True) -> dict:
         "cohorts": section("cohort_retention", ["cohort", "months"]),
         "at_risk": risk[0] if risk else None,
         "as_of": trailing[0]["as_of"], "refreshed_at": when("loss_trailing")}
+    out["windows"] = _windows(store, out)
     return out
+
+
+def _windows(store, out: dict) -> dict:
+    """Each headline figure's window in words (:mod:`loyalist.decisions.measures`)."""
+    from loyalist.decisions.measures import (
+        WINDOWS,
+        expected_window,
+        loss_window,
+        scoring_rule,
+    )
+
+    w = {}
+    ret, risk = out.get("retention"), out.get("risk")
+    if ret:
+        t = ret["trailing"]
+        w["loss_rate"] = loss_window(t, ret["as_of"], t.get("mode"), t.get("horizon_days"))
+    if risk:
+        rule = scoring_rule(store)
+        w["expected_to_leave"] = expected_window(int(risk["scored"]), risk["as_of"],
+                                                 rule[1] if rule else None)
+        w["with_alarm"] = WINDOWS["with_alarm"].format(
+            as_of=f"{pd.Timestamp(risk['as_of']):%d %b %Y}")
+    return w
 
 
 def _scores(store, present: set) -> dict:
@@ -217,17 +243,52 @@ def _scores(store, present: set) -> dict:
                            .aggregate(customers=_.count(), example=_.text.arbitrary())
                            .order_by([ibis.desc("customers"), ibis.asc("family")]).limit(8)
                            .to_pyarrow().to_pylist())
+        out["whispers"] = family_rows(out["whispers"])
     if "alerts" in present:
         a = store.table("alerts")
         out["alerts"] = (a.group_by("kind")
                          .aggregate(n=_.count(), customers=_.customer_id.nunique())
                          .order_by([ibis.desc("n"), ibis.asc("kind")]).to_pyarrow().to_pylist())
+    out.update(_alarms(store, present, out["alerts"]))
     return out
 
 
+def _alarms(store, present: set, alerts: list[dict]) -> dict:
+    """The alarm summary, the customers worth saving, and each alert kind with its level
+    and weight in words (see :mod:`loyalist.decisions.alert_weights`)."""
+    from loyalist.decisions.words import kind_words
+    from loyalist.decisions.worth_saving import lead, weights
+
+    got = {"alarms": None, "worth_saving": None}
+    if "scores" in present:
+        got.update(lead(store, limit=10))
+    weighed = {w["kind"]: w for w in (weights(store) if "alert_weights" in present else [])}
+    first = next(iter(weighed.values()), None)
+    got["alert_measured"] = None if first is None else {
+        k: first[k] for k in ("measured_at", "horizon_days", "comparable")}
+    for a in alerts:
+        w = weighed.get(a["kind"]) or {}
+        a["kind_words"] = kind_words(a["kind"])
+        a["level"] = w.get("level", "not weighed")
+        a["weight"] = w.get("words")
+        for k in ("risk_ratio", "ratio_low", "ratio_high", "share_left_with",
+                  "share_left_without", "customers_with"):
+            a[k] = w.get(k)
+    alerts.sort(key=lambda a: (a["level"] != "alarm", -(a["risk_ratio"] or 0), -a["n"]))
+    return got
+
+
+def family_rows(rows: list[dict]) -> list[dict]:
+    """Whisper summaries with their family in words."""
+    from loyalist.decisions.words import family_words
+
+    return [{**r, "family_words": family_words(r["family"])} for r in rows]
+
+
 def _unanswered(store):
-    r = store.table("requests")
-    return r.filter(r.first_response_at.isnull()).aggregate(n=_.count()), {}
+    from loyalist.decisions.measures import unanswered_query
+
+    return unanswered_query(store)
 
 
 def _work(store):
@@ -243,11 +304,14 @@ def live(store) -> dict:
     """What must be live, read now: requests unanswered, items open on the worklist and
     those overdue (due before the last worklist run, as the worklist's progress counts
     them)."""
+    from loyalist.decisions.measures import WINDOWS
     from loyalist.store.worklist import has_worklist
 
-    out = {"at": pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime(),
-           "unanswered_now": int(prepare(store, "overview unanswered", _unanswered)
-                                 .rows(store)[0]["n"]),
+    at = pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()
+    out = {"at": at,
+           "unanswered_now": int(prepare(store, "overview unanswered v2", _unanswered)
+                                 .rows(store, at=at.isoformat(sep=" "))[0]["n"]),
+           "unanswered_window": WINDOWS["unanswered_now"].format(at=f"{at:%d %b %Y %H:%M}"),
            "open_items": 0, "overdue": 0}
     if has_worklist(store):
         work = prepare(store, "overview work", _work).rows(store)[0]
@@ -267,7 +331,8 @@ def with_live(figures_: dict, now: dict) -> dict:
     out = {**figures_, "work": now}
     if out.get("service"):
         out["service"] = {**out["service"], "summary": {
-            **out["service"]["summary"], "unanswered_now": now["unanswered_now"]}}
+            **out["service"]["summary"], "unanswered_now": now["unanswered_now"],
+            "unanswered_window": now["unanswered_window"]}}
     return out
 
 

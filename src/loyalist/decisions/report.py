@@ -240,18 +240,9 @@ def _worklist(store, as_of, step) -> dict:
 def _scoring_settings(store) -> tuple[str, int | None] | None:
     """Mode and horizon of the churn model behind the current scores, so the report
     calls a customer lost the way the scores do."""
-    if "scores" not in store.tables():
-        return None
-    import json
+    from loyalist.decisions.measures import scoring_rule
 
-    models = store.models()
-    models = models[models["kind"] == "churn"]
-    if models.empty:
-        return None
-    info = json.loads(models.iloc[0]["info"])
-    if info.get("mode") not in ("lapse", "contract"):
-        return None
-    return info["mode"], (int(info["horizon"]) if info["mode"] == "lapse" else None)
+    return scoring_rule(store)
 
 
 def build_report(store, as_of=None, *, target_annual_loss: float | None = None,
@@ -274,9 +265,9 @@ def build_report(store, as_of=None, *, target_annual_loss: float | None = None,
     target = settings.target_annual_loss
     horizon = horizon if horizon is not None else settings.horizon
     step("customers' lives")
-    mode, used = "auto", _scoring_settings(store)
-    if horizon is None and used:
-        mode, horizon = used
+    from loyalist.decisions.measures import retention_rule
+
+    mode, horizon = retention_rule(store, horizon)
     # every retention section reads the customers' lives: compute them once (an
     # engine-side cache, released when the report is built)
     with rt.retention_basis(store, as_of, mode=mode, horizon=horizon).cached() as basis:
@@ -328,6 +319,7 @@ def _headline(rep: RetentionReport) -> dict:
     h["expected_leavers"] = risk["expected_leavers"] if risk else None
     svc = rep.sections.get("service")
     h["unanswered_now"] = int(svc["summary"]["unanswered_now"]) if svc else None
+    h["unanswered_window"] = svc["summary"].get("unanswered_window") if svc else None
     lines = [h["sentence"]]
     if o["revenue_loss_rate"] == o["revenue_loss_rate"]:
         lines.append(f"By revenue you lost {fmt_pct(o['revenue_loss_rate'])}.")

@@ -35,21 +35,25 @@ from loyalist.models.early_warning import (
     plan_training,
 )
 
+#: each alert kind in words: ``{days}`` is the value as a duration, ``{count}`` as a
+#: whole number (``{contacts}`` with its unit), ``{date}`` the day it happened, ``{row}``
+#: its evidence row in words
 ALERT_TEXT = {
-    "unanswered_request": "Request {evidence_id} ({category}) unanswered for {value:.0f} days",
-    "repeated_contact": "{value:.0f} contacts about {category} since {at:%d %b %Y}, still "
-                        "unresolved",
-    "cancel_words": "Wrote of cancelling on {at:%d %b %Y} (request {evidence_id})",
-    "competitor_words": "Mentioned a competitor on {at:%d %b %Y} (request {evidence_id})",
-    "complaint_words": "Complained on {at:%d %b %Y} (request {evidence_id})",
-    "unhappy_words": "Wrote like an unhappy customer on {at:%d %b %Y} ({evidence_table} "
-                     "{evidence_id}): {category}",
-    "not_acknowledged": "Order {evidence_id} never acknowledged ({value:.0f} days)",
-    "acknowledged_late": "Order {evidence_id} acknowledged {value:.1f} days after it was placed",
-    "late_against_promise": "Order {evidence_id} late against its promise by {value:.1f} days",
-    "not_followed_up": "Order {evidence_id} not followed up {value:.0f} days after delivery",
-    "detractor": "Gave NPS {value:.0f} on {at:%d %b %Y}: {category}",
+    "unanswered_request": "Request {evidence_id} ({category}) unanswered for {days}",
+    "repeated_contact": "{contacts} about {category} since {date}, still unresolved",
+    "cancel_words": "Wrote of cancelling on {date} (request {evidence_id})",
+    "competitor_words": "Mentioned a competitor on {date} (request {evidence_id})",
+    "complaint_words": "Complained on {date} (request {evidence_id})",
+    "unhappy_words": "Wrote like an unhappy customer on {date} ({row}): {category}",
+    "not_acknowledged": "Order {evidence_id} never acknowledged ({days})",
+    "acknowledged_late": "Order {evidence_id} acknowledged {days} after it was placed",
+    "late_against_promise": "Order {evidence_id} late against its promise by {days}",
+    "not_followed_up": "Order {evidence_id} not followed up {days} after delivery",
+    "detractor": "Gave NPS {count} on {date}: {category}",
 }
+#: an evidence table as one row of it is called
+_ROW_WORDS = {"requests": "request", "feedback": "survey answer", "orders": "order",
+              "customers": "customer", "events": "event", "touches": "contact"}
 
 
 @dataclass
@@ -65,11 +69,22 @@ class ScoreRun:
 
 
 def _alert_text(alerts: pd.DataFrame) -> pd.Series:
+    from loyalist.decisions.words import count, duration, kind_words
+
     def one(r):
-        template = ALERT_TEXT.get(r.kind, "{kind}")
-        values = r._asdict()
-        values["category"] = values.get("category") or "an unnamed matter"
-        return template.format(**values)
+        template = ALERT_TEXT.get(r.kind)
+        if template is None:
+            return kind_words(r.kind).capitalize()
+        category = r.category if isinstance(r.category, str) and r.category.strip() \
+            else "an unnamed matter"
+        at = pd.Timestamp(r.at) if pd.notna(r.at) else None
+        value = float(r.value) if pd.notna(r.value) else None
+        return template.format(
+            evidence_id=r.evidence_id, category=category,
+            days=duration(value), count="?" if value is None else f"{value:,.0f}",
+            contacts=count(None if value is None else round(value), "contact"),
+            date=f"{at:%d %b %Y}" if at is not None else "an unknown day",
+            row=f"{_ROW_WORDS.get(r.evidence_table, 'row')} {r.evidence_id}")
 
     return pd.Series([one(r) for r in alerts.itertuples(index=False)], index=alerts.index,
                      dtype=object)
@@ -275,8 +290,31 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     reasons["evidence"] = evidence(store, reasons, alerts, as_of)
     scores = pd.DataFrame({"customer_id": X["customer_id"], "as_of": as_of,
                            "p_leave": p, "model_id": model_id})
+    step("weighing the alerts on past outcomes")
+    alerts = _weigh(store, alerts, as_of, mode, horizon, notes, texts)
     return _save(store, scores, reasons, alerts, X, as_of, horizon, mode, model_id, notes,
                  spec)
+
+
+def _weigh(store, alerts: pd.DataFrame, as_of, mode: str, horizon: int | None,
+           notes: list[str], texts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``alerts`` with each kind's level (alarm, housekeeping, not weighed), the weights
+    written to ``alert_weights`` (see :mod:`loyalist.decisions.alert_weights`)."""
+    from loyalist.decisions.alert_weights import weigh_alerts
+
+    weights = None
+    if horizon is not None and mode in ("lapse", "contract"):
+        try:
+            weights = weigh_alerts(store, as_of, mode=mode, horizon=horizon, texts=texts)
+        except DataError as e:
+            notes.append(f"alerts not weighed: {e.message}")
+    if weights is not None:
+        store.write_derived("alert_weights", weights, note=f"as of {pd.Timestamp(as_of).date()}")
+        level = dict(zip(weights["kind"], weights["level"], strict=True))
+    else:
+        level = {}
+    return alerts.assign(level=alerts["kind"].map(level).fillna("not weighed")
+                         if len(alerts) else pd.Series(dtype="string"))
 
 
 def _save(store, scores, reasons, alerts, X, as_of, horizon, mode, model_id, notes,

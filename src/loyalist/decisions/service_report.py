@@ -131,7 +131,13 @@ def _report(store, facts, as_of, since, policy, calendar, sample, brief) -> Serv
     if policy.team_for_category:
         metrics["misrouted_share"] = _.misrouted.cast("float64").mean()
     summary = facts.aggregate(**metrics).to_pandas().iloc[0].to_dict()
-    summary["unanswered_now"] = int(facts.unanswered.sum().execute())
+    # one definition whatever ``since``: every request open at as_of, whatever its age
+    from loyalist.decisions.measures import WINDOWS
+    from loyalist.features.service import unanswered
+
+    summary["unanswered_now"] = int(unanswered(store.table("requests"),
+                                               as_of.to_pydatetime()).count().execute())
+    summary["unanswered_window"] = WINDOWS["unanswered_now"].format(at=f"{as_of:%d %b %Y}")
     if calendar is not None:
         summary.update(business_hours_summary(facts, as_of, calendar))
     summary["as_of"] = str(as_of)

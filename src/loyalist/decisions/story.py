@@ -14,6 +14,7 @@ them, cross-joined lists, took DuckDB longer to plan than the six take to run).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import ibis
@@ -94,26 +95,41 @@ def _lookup(table: str):
     return build
 
 
+def _text(v) -> str | None:
+    """A value as text, or None when there is none (None, NaN, blank, 'nan')."""
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    text = str(v).strip()
+    return None if not text or text.lower() in ("nan", "none", "nat", "null") else text
+
+
 def describe(e: dict) -> tuple[str, str]:
-    """What an event (a row of the timeline query) was and its one-line detail."""
-    text = "" if e["text"] is None else str(e["text"])
-    number, label = e["number"], e["label"]
+    """What an event (a row of the timeline query) was and its one-line detail, in words
+    (no 'nan' or 'None' where a value is missing)."""
+    from loyalist.decisions.words import duration, name_words
+
+    text = _text(e["text"])
+    number, label = e["number"], _text(e["label"])
     if e["source"] == "order":
         detail = f"{number:,.2f}" if pd.notna(number) else ""
-        return "order", (detail + (f" ({text})" if e["text"] is not None else "")).strip()
+        return "order", (detail + (f" ({text})" if text else "")).strip()
     if e["source"] == "request":
         later = e["later"]
         wait = ("unanswered" if pd.isna(later) else
-                f"answered after {(later - e['at']).total_seconds() / 3600:.1f} h")
-        return f"request ({label})", f"{text[:60]} - {wait}"
+                "answered after " + duration((later - e["at"]).total_seconds() / 86_400))
+        what = f"request ({label})" if label else "request"
+        return what, (f"{text[:60]} - {wait}" if text else wait)
     if e["source"] == "refund":
         amount = f"{number:,.2f} refunded" if pd.notna(number) else "returned"
-        what = f" for {label}" if label is not None else ""
+        what = f" for {label}" if label else ""
         return "refund", f"{amount}{what} (order {text})"
     if e["source"] == "feedback":
         nps = f"NPS {int(number)}" if pd.notna(number) else "no NPS"
-        return "feedback", nps + (f' "{text[:50]}"' if e["text"] is not None else "")
-    return f"touch ({label})", f"{e['text'] or ''} {e['note'] or ''}"
+        return "feedback", nps + (f' "{text[:50]}"' if text else "")
+    outcome = name_words(text) if text else ""
+    note = _text(e["note"])
+    what = f"contact ({label})" if label else "contact"
+    return what, (outcome + (f": {note}" if note else "")).strip()
 
 
 def timeline_rows(events: list[dict]) -> list[dict]:
@@ -170,3 +186,41 @@ def story(store, customer_id: str, limit: int = 200) -> Story:
     return Story(customer_id, first("profile") or {}, timeline, first("score"),
                  _frame(got["reasons"]), _frame(got["alerts"]), value=first("value"),
                  history=_frame(got["history"]))
+
+
+#: the value models as their papers name them
+_MODEL_NAMES = {"paretonbd": "Pareto/NBD", "bgnbd": "BG/NBD", "bgbb": "BG/BB",
+                "gammagamma": "Gamma-Gamma", "mbgnbd": "MBG/NBD"}
+
+
+def risk_questions(store, score: dict | None, value: dict | None) -> list[dict]:
+    """The customer's risk figures, each with the question it answers and whether it
+    drives the worklist: P(leave) of the churn model (which question depends on what it
+    was trained to predict) and P(still a customer) of the value model."""
+    out = []
+    if score and score.get("p_leave") is not None:
+        info: dict = {}
+        try:
+            m = store.models("churn")
+            row = m[m["id"] == score.get("model_id")]
+            info = row["info"].iloc[0] if len(row) else {}
+            info = json.loads(info) if isinstance(info, str) else (info or {})
+        except Exception:  # noqa: BLE001 - an old store without models: the plain question
+            info = {}
+        mode, horizon = info.get("mode"), info.get("horizon")
+        within = f"in the next {horizon} days" if horizon else "soon"
+        question = {
+            "lapse": f"Will they place no order {within}?",
+            "contract": f"Will every subscription they hold end {within}?",
+            "table": f"Are they like the customers marked as gone ({info.get('label')})?",
+        }.get(mode, f"Will they leave {within}?")
+        out.append({"figure": "P(leave)", "value": score["p_leave"], "question": question,
+                    "model": f"churn model #{score.get('model_id')}", "drives_list": True})
+    if value and value.get("p_alive") is not None:
+        out.append({"figure": "P(still a customer)", "value": value["p_alive"],
+                    "question": "By the rhythm of their past orders alone, are they still "
+                                "buying from you at all?",
+                    "model": "value model (" + _MODEL_NAMES.get(
+                        str(value.get("model")).lower(), value.get("model") or "BG/NBD") + ")",
+                    "drives_list": False})
+    return out

@@ -31,11 +31,25 @@ def _i(s: pd.Series) -> pd.Series:
     return s.round().astype("Int64").astype("string").fillna("?")
 
 
-def _days(s: pd.Series) -> pd.Series:
-    """'1 day', '12 days' (blank when missing)."""
+def _n(s: pd.Series, unit: str, plural: str | None = None) -> pd.Series:
+    """'1 order', '3 orders' ('?' when missing): whole numbers with their unit."""
     n = s.round().astype("Int64")
     return n.astype("string").fillna("?") + pd.Series(
-        np.where(n.fillna(0).to_numpy() == 1, " day", " days"), index=s.index)
+        np.where(n.fillna(0).to_numpy() == 1, " " + unit, " " + (plural or unit + "s")),
+        index=s.index)
+
+
+def _days(s: pd.Series) -> pd.Series:
+    """'1 day', '12 days' ('?' when missing)."""
+    return _n(s, "day")
+
+
+def _times(s: pd.Series) -> pd.Series:
+    """'once', 'twice', '3 times'."""
+    n = s.round().astype("Int64")
+    words = np.select([n.fillna(0).to_numpy() == 1, n.fillna(0).to_numpy() == 2],
+                      ["once", "twice"], default="")
+    return pd.Series(words, index=s.index).where(words != "", _n(s, "time"))
 
 
 def _pick(conditions_texts, index) -> pd.Series:
@@ -76,36 +90,37 @@ def _service(x):
     cb, med = _num(x, "callbacks_recent"), _num(x, "median_response_hours")
     mis = _num(x, "misrouted_recent")
     return _pick([
-        (un > 0, _i(un) + " request(s) unanswered, the oldest for " + _i(old) + " days"),
-        (cb > 0, "Contacted us " + _i(cb + 1) + " times about a matter still unresolved"),
-        (mis > 0, _i(mis) + " request(s) sent to the wrong team"),
-        (med.notna(), "Waited a median " + _i(med) + " hours for a first answer"),
+        (un > 0, _n(un, "request") + " unanswered, the oldest for " + _days(old)),
+        (cb > 0, "Contacted us " + _times(cb + 1) + " about a matter still unresolved"),
+        (mis > 0, _n(mis, "request") + " sent to the wrong team"),
+        (med.notna(), "Waited a median " + _n(med, "hour") + " for a first answer"),
     ], x.index)
 
 
 def _words(x):
     unhappy = _num(x, "unhappy_texts")
     return _pick([
-        (unhappy > 0, "Wrote " + _i(unhappy) + " message(s) in 90 days that read like "
+        (unhappy > 0, "Wrote " + _n(unhappy, "message") + " in 90 days that read like "
          "those of customers who rated us low"),
-        (_num(x, "cancel_cues") > 0, "Wrote of cancelling (" + _i(_num(x, "cancel_cues"))
-         + "x in 90 days)"),
+        (_num(x, "cancel_cues") > 0, "Wrote of cancelling " + _times(_num(x, "cancel_cues"))
+         + " in 90 days"),
         (_num(x, "competitor_cues") > 0, "Mentioned a competitor or switching"),
-        (_num(x, "complaint_cues") > 0, "Complained (" + _i(_num(x, "complaint_cues"))
-         + "x in 90 days)"),
+        (_num(x, "complaint_cues") > 0, "Complained " + _times(_num(x, "complaint_cues"))
+         + " in 90 days"),
     ], x.index)
 
 
 def _follow(x):
     return _pick([
-        (_num(x, "orders_not_acknowledged") > 0, _i(_num(x, "orders_not_acknowledged"))
-         + " order(s) never acknowledged"),
+        (_num(x, "orders_not_acknowledged") > 0, _n(_num(x, "orders_not_acknowledged"),
+                                                    "order") + " never acknowledged"),
         (_num(x, "orders_late_against_promise") > 0,
-         _i(_num(x, "orders_late_against_promise")) + " order(s) late against their promise"),
-        (_num(x, "orders_not_followed_up") > 0, _i(_num(x, "orders_not_followed_up"))
-         + " order(s) not followed up after delivery"),
-        (_num(x, "orders_acknowledged_late") > 0, _i(_num(x, "orders_acknowledged_late"))
-         + " order(s) acknowledged late"),
+         _n(_num(x, "orders_late_against_promise"), "order")
+         + " late against their promise"),
+        (_num(x, "orders_not_followed_up") > 0, _n(_num(x, "orders_not_followed_up"), "order")
+         + " not followed up after delivery"),
+        (_num(x, "orders_acknowledged_late") > 0, _n(_num(x, "orders_acknowledged_late"),
+                                                     "order") + " acknowledged late"),
     ], x.index)
 
 
@@ -136,10 +151,14 @@ def _usage(x):
 
 def _subscription(x):
     active, ended = _num(x, "subs_active"), _num(x, "subs_ended")
-    plan = x["plan"].astype("string").fillna("?") if "plan" in x else pd.Series("?", x.index)
+    plan = (x["plan"].astype("string") if "plan" in x
+            else pd.Series(pd.NA, index=x.index, dtype="string"))
+    mrr = _num(x, "mrr")
+    on = ("On plan " + plan.fillna("")).where(plan.notna(), "On a subscription")
+    at = (" at " + _i(mrr) + " a month").where(mrr.notna(), "")
     return _pick([
         ((active == 0) & (ended > 0), "Ended a subscription"),
-        (active > 0, "On plan " + plan + " at " + _i(_num(x, "mrr")) + " a month"),
+        (active > 0, on + at),
     ], x.index)
 
 
@@ -158,7 +177,7 @@ TEMPLATES = {"purchase": _purchase, "service": _service, "words": _words,
              "subscription": _subscription, "value": _value}
 
 #: the customer's own attributes that have a sentence of their own
-_PROFILE_WORDS = {"customer_tenure_days": ("Customer for {value} days", "days as a customer")}
+_PROFILE_WORDS = {"customer_tenure_days": ("Customer for {value}", "day")}
 _QUINTILES = ("among the lowest fifth", "below the middle", "in the middle",
               "above the middle", "among the highest fifth")
 
@@ -195,12 +214,15 @@ def _profile(x, feature: str, rates: dict | None, overall: float | None,
         rate = q.map(table["rate"])
         rows = q.map(table["rows"])
         if feature in _PROFILE_WORDS:
-            first, _ = _PROFILE_WORDS[feature]
-            head = pd.Series([first.format(value=f"{n:,.0f}") if pd.notna(n) else ""
-                              for n in num], index=x.index) + ": "
+            from loyalist.decisions.words import count
+
+            first, unit = _PROFILE_WORDS[feature]
+            head = pd.Series([first.format(value=count(round(n), unit)) if pd.notna(n)
+                              else "" for n in num], index=x.index) + ": "
         else:
             digits = 0 if num.abs().median() >= 10 else 2
-            shown = num.round(digits).astype("string").fillna("unknown")
+            shown = pd.Series([f"{n:,.{digits}f}" if pd.notna(n) else "unknown"
+                               for n in num], index=x.index, dtype=object)
             where = q.map(lambda k: _QUINTILES[k] if 0 <= k < len(_QUINTILES) else "")
             name = _words_of(feature)
             head = (name[:1].upper() + name[1:] + " " + shown + " (" + where + "): ")

@@ -144,3 +144,12 @@ def order_followthrough(orders: ibis.Table, as_of, policy: ServicePolicy = Servi
             order_id=o.id, customer_id=o.customer_id, ordered_at=o.ordered_at,
             problem=ibis.literal(kind), seconds=seconds.cast("float64")))
     return ibis.union(*parts)
+
+
+def unanswered(requests: ibis.Table, at) -> ibis.Table:
+    """The requests unanswered at ``at`` (a moment, or a timestamp expression such as a
+    parameter): opened before it, with no first response by then, whatever their age.
+    The one definition of "unanswered now" (:mod:`loyalist.decisions.measures`)."""
+    now = at if isinstance(at, ibis.Expr) else _ts(at)
+    r = requests.filter(requests.opened_at < now)
+    return r.filter(r.first_response_at.isnull() | (r.first_response_at >= now))

@@ -34,6 +34,7 @@ from loyalist.settings._declare import (
     share,
     suggest,
 )
+from loyalist.settings.alerts import AlertSettings
 from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
 from loyalist.settings.worklist import (
@@ -107,9 +108,9 @@ class IngestSettings:
 
 
 #: section name -> (attribute of Settings, the dataclass declaring its keys)
-SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None, "worklist": WorklistSettings,
-            "report": ReportSettings, "engine": EngineSettings, "web": WebSettings,
-            "relationship": RelationshipSettings}
+SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None,
+            "worklist": WorklistSettings, "report": ReportSettings, "engine": EngineSettings, "web": WebSettings,
+            "relationship": RelationshipSettings, "alerts": AlertSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -130,6 +131,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     relationship: RelationshipSettings = field(default_factory=RelationshipSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -353,6 +355,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'loyalist.settings' has no attribute {name!r}")
 
 
-__all__ = ["BusinessCalendar", "EngineSettings", "Playbooks", "RelationshipSettings",
-           "ReportSettings", "ServicePolicy", "Settings", "SettingsError", "WebSettings",
+__all__ = ["AlertSettings", "BusinessCalendar", "EngineSettings", "Playbooks",
+           "RelationshipSettings", "ReportSettings", "ServicePolicy", "Settings", "SettingsError", "WebSettings",
            "WorklistSettings", "load_playbooks", "locate"]

@@ -62,6 +62,13 @@ def identify(accounts, request: Request) -> Caller:
     return Caller(user, "session", csrf=csrf, ip=ip)
 
 
+def role_message(user, role: str) -> str:
+    """'Sam is an agent; this needs the admin role.'"""
+    from loyalist.decisions.words import article
+
+    return (f"{user.name} is {article(user.role)} {user.role}; this needs the {role} role.")
+
+
 def need(role: str):
     """A dependency giving the :class:`Caller` if their role is ``role`` or above."""
 
@@ -70,8 +77,7 @@ def need(role: str):
         if caller is None:
             raise AuthError("Sign in first.", hint="Sign in at /login.")
         if not caller.user.can(role):
-            raise ForbiddenError(f"{caller.user.name} is a {caller.user.role}; this needs the "
-                                 f"{role} role.", hint="Ask an admin for the role.")
+            raise ForbiddenError(role_message(caller.user, role), hint="Ask an admin for the role.")
         return caller
 
     check.__name__ = f"need_{role}"

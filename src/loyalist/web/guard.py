@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from loyalist.errors import AuthError, ForbiddenError, LoyalistError
+from loyalist.web.auth import role_message
 from loyalist.web.errors import error_response, status_for
 
 log = logging.getLogger("loyalist.web")
@@ -159,9 +160,8 @@ class Guard:
                 caller = await to_thread.run_sync(self.identify, accounts, request)
                 scope["state"]["caller"] = caller
                 if not caller.user.can(rule.role):
-                    raise ForbiddenError(
-                        f"{caller.user.name} is a {caller.user.role}; this needs the "
-                        f"{rule.role} role.", hint="Ask an admin for the role.")
+                    raise ForbiddenError(role_message(caller.user, rule.role),
+                                         hint="Ask an admin for the role.")
             limit = self.limits.max_upload_bytes if rule.uploads else self.limits.max_body_bytes
             length = request.headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > limit):

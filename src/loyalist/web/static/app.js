@@ -1,31 +1,55 @@
 // Loyalist pages: small charts (plotly.js served by the app itself) and upload progress.
+// Dates on the x axis hold for one point and for several on one day: a date axis would
+// spread one point over sub-millisecond ticks and draw same-day points as a vertical
+// line, so those are shown as labelled categories ("2025-01-01 (2)") instead.
+function xAxisOf(xs) {
+  const days = xs.map(v => String(v).slice(0, 10));
+  const distinct = new Set(days).size;
+  if (distinct === xs.length && distinct > 1) return {x: xs, axis: {}};
+  const seen = {};
+  const labels = days.map(d => { seen[d] = (seen[d] || 0) + 1;
+                                 return days.filter(e => e === d).length > 1 ? d + " (" + seen[d] + ")" : d; });
+  return {x: labels, axis: {type: "category"}};
+}
+
+function emptyChart(el) { el.style.height = "auto"; el.textContent = ""; }
+
 function lineChart(id, rows, x, y, label, yformat) {
   const el = document.getElementById(id);
   if (!el || typeof Plotly === "undefined") return;
-  if (!rows || !rows.length) { el.textContent = "No data yet."; return; }
-  Plotly.newPlot(el, [{x: rows.map(r => r[x]), y: rows.map(r => r[y]), mode: "lines+markers",
-                        name: label}],
-                 {margin: {l: 40, r: 10, t: 10, b: 40},
-                  yaxis: yformat ? {title: label, tickformat: yformat} : {title: label}},
+  if (!rows || !rows.length) { emptyChart(el); return; }
+  const ax = xAxisOf(rows.map(r => r[x]));
+  const ys = rows.map(r => r[y]);
+  const yaxis = {title: label};
+  if (yformat) {
+    yaxis.tickformat = yformat;
+    if (yformat.endsWith("%") && ys.every(v => v >= 0 && v <= 1)) yaxis.range = [0, 1.02];
+  }
+  Plotly.newPlot(el, [{x: ax.x, y: ys, mode: rows.length > 1 ? "lines+markers" : "markers",
+                       name: label, marker: {size: 8}}],
+                 {margin: {l: 50, r: 10, t: 10, b: 50}, xaxis: ax.axis, yaxis: yaxis},
                  {displayModeBar: false, responsive: true});
 }
 
 function lossChart(id, rows, target) {
   const el = document.getElementById(id);
-  if (!el || typeof Plotly === "undefined" || !rows.length) return;
-  const x = rows.map(r => r.period);
+  if (!el || typeof Plotly === "undefined") return;
+  if (!rows || !rows.length) { emptyChart(el); return; }
+  const ax = xAxisOf(rows.map(r => r.period));
   Plotly.newPlot(el, [
-    {x: x, y: rows.map(r => r.annualised_loss_rate), mode: "lines+markers", name: "customers"},
-    {x: x, y: x.map(() => target), mode: "lines", name: "target",
+    {x: ax.x, y: rows.map(r => r.annualised_loss_rate), mode: rows.length > 1 ? "lines+markers" : "markers",
+     name: "customers"},
+    {x: ax.x, y: ax.x.map(() => target), mode: "lines", name: "target",
      line: {dash: "dash", color: "#b42318"}}],
-    {margin: {l: 50, r: 10, t: 10, b: 40}, yaxis: {tickformat: ".0%"}},
+    {margin: {l: 50, r: 10, t: 10, b: 40}, xaxis: ax.axis, yaxis: {tickformat: ".0%", rangemode: "tozero"}},
     {displayModeBar: false, responsive: true});
 }
 
 function cohortChart(id, rows) {
   // one line per acquisition cohort: share still a customer after n months
   const el = document.getElementById(id);
-  if (!el || typeof Plotly === "undefined" || !rows || !rows.length) return;
+  if (!el || typeof Plotly === "undefined") return;
+  if (!rows || !rows.length) { emptyChart(el); return; }
   const cohorts = [...new Set(rows.map(r => r.cohort))];
   const traces = cohorts.map(c => {
     const mine = rows.filter(r => r.cohort === c);
@@ -46,7 +70,7 @@ function quadrantChart(id, rows) {
   // averages as cross-hairs, the four quadrants named in their corners
   const el = document.getElementById(id);
   if (!el || typeof Plotly === "undefined") return;
-  if (!rows || !rows.length) { el.textContent = "No importance and performance answers."; return; }
+  if (!rows || !rows.length) { emptyChart(el); return; }
   const names = Object.keys(QUADRANT_COLOURS);
   const traces = names.map(q => {
     const mine = rows.filter(r => r.quadrant === q);
@@ -86,7 +110,7 @@ function barsChart(id, rows, x, y, label) {
   // horizontal bars, largest on top, with intervals from the rows' low and high
   const el = document.getElementById(id);
   if (!el || typeof Plotly === "undefined") return;
-  if (!rows || !rows.length) { el.textContent = "No data yet."; return; }
+  if (!rows || !rows.length) { emptyChart(el); return; }
   const r = rows.slice().reverse();
   Plotly.newPlot(el, [{type: "bar", orientation: "h", x: r.map(d => d[x]), y: r.map(d => d[y]),
                        marker: {color: "#1f6feb"},

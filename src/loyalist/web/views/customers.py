@@ -104,13 +104,32 @@ def customer_detail(store, customer_id: str) -> dict:
     profile = first("profile")
     if profile and profile.get("owner"):
         profile["owner_name"] = names.get(profile["owner"], profile["owner"])
+    from loyalist.decisions.story import risk_questions
+
+    score, value = first("score"), first("value")
     return {"ok": True, "customer_id": customer_id, "profile": profile,
-            "value": first("value"), "score": first("score"),
+            "value": value, "score": score,
+            "questions": risk_questions(store, score, value),
             "score_history": json_rows(history),
             "reasons": json_rows(sorted(got["reasons"], key=lambda r: r["rank"])),
-            "alerts": json_rows(got["alerts"]),
+            "alerts": json_rows(_alerts_in_words(store, got["alerts"])),
             "open_items": open_items_of(store, customer_id, names),
             "timeline": json_rows(timeline_rows(got["events"])[::-1])}
+
+
+def _alerts_in_words(store, alerts: list[dict]) -> list[dict]:
+    """The customer's alerts, alarms first, each with its kind in words and its level
+    (from the alert row, else the stored weights)."""
+    from loyalist.decisions.alert_weights import LEVELS, levels
+    from loyalist.decisions.words import kind_words
+
+    known = levels(store) if any(not a.get("level") for a in alerts) else {}
+    out = []
+    for a in alerts:
+        level = a.get("level") or known.get(a["kind"], "not weighed")
+        out.append({**a, "level": level, "kind_words": kind_words(a["kind"])})
+    return sorted(out, key=lambda a: (LEVELS.index(a["level"]) if a["level"] in LEVELS
+                                      else 9, not a.get("must_do"), str(a.get("at") or "")))
 
 
 def warm(store) -> None:
