@@ -191,6 +191,10 @@ def test_config_command_prints_values_and_origins(tmp_path):
     r = _cli("config", "--store", str(tmp_path / "s.duckdb"))
     assert r.returncode == 0 and "service.first_response_hours" in r.stdout
     assert not (tmp_path / "s.duckdb").exists()  # reading the settings opens no store
+    import loyalist
+
+    with loyalist.connect(tmp_path / "s.duckdb"):  # read-only commands need a store
+        pass
     _write(tmp_path, '[service]\nfirst_response_hours = "two"\n')
     for args in (("config",), ("service",), ("report",), ("status",)):
         r = _cli(*args, "--store", str(tmp_path / "s.duckdb"))
