@@ -317,7 +317,6 @@ def propose_names(texts, customers=None, settings: ListeningSettings | None = No
     pattern = _switch_re(settings)
     keep = np.flatnonzero(pc.match_substring_regex(arr, pattern).to_numpy(
         zero_copy_only=False))
-    known = aliases_of(settings) if settings.competitors else []
     who = (np.arange(len(arr)) if customers is None
            else pd.Series(customers).astype(object).to_numpy())
     rx = re.compile(pattern)
@@ -325,54 +324,53 @@ def propose_names(texts, customers=None, settings: ListeningSettings | None = No
     _ids, _owner, pieces = _tokens(arr.take(pa.array(keep)))
     vocab = sorted({w for p in pieces for w in _WORD_PY.findall(p)})
     lower_seen = {w for w in vocab if w.islower()}
-    known_words = set()
-    if known:
-        first = np.cumsum([0] + [len(a.words) for a in known])[:-1]
-        hits = match_words(vocab, known, settings.max_edits)[:, first].any(axis=1)
-        known_words = {vocab[i] for i in np.flatnonzero(hits)}
     seen: dict[str, set] = defaultdict(set)
     count: dict[str, int] = defaultdict(int)
     example: dict[str, str] = {}
     for r, text in zip(keep, arr.take(pa.array(keep)).to_pylist(), strict=True):
         for sent in _SENTENCE.finditer(text):
             s = sent.group()
-            switches = [m.start() for m in rx.finditer(s)]
-            if not switches:
+            spans = [(m.start(), m.end()) for m in rx.finditer(s)]
+            if not spans:
                 continue
             words = list(_WORD_PY.finditer(s))
-            at_word = [sum(1 for w in words if w.start() < x) for x in switches]
-            for name, i in _names(words, known_words, lower_seen):
-                if min(abs(i - j) for j in at_word) <= settings.window:
+            # each switch as (first word, last word): a name is counted in words
+            # before the first or after the last, never inside ("Angebot von")
+            at = [(sum(1 for w in words if w.end() <= a),
+                   sum(1 for w in words if w.start() < b) - 1) for a, b in spans]
+            for name, i in _names(words, lower_seen):
+                gaps = [lo - i if i < lo else i - hi for lo, hi in at]
+                if all(g > 0 for g in gaps) and min(gaps) <= settings.window:
                     seen[name].add(who[r])
                     count[name] += 1
                     example.setdefault(name, s.strip())
     rows = [(n, len(c), count[n], example[n]) for n, c in seen.items()
             if len(c) >= settings.min_customers]
+    if rows and settings.competitors:  # names holding a listed competitor are known
+        listed = set(find_mentions([r[0] for r in rows], settings, topics=False)["row"])
+        rows = [r for k, r in enumerate(rows) if k not in listed]
     out = pd.DataFrame(rows, columns=["name", "customers", "texts", "evidence"])
     return out.sort_values(["customers", "name"], ascending=[False, True],
                            ignore_index=True)
 
 
-def _names(words, known: set, lower_seen: set):
-    """Runs of up to three capitalised words (not the sentence's first, not ordinary
-    words, not a listed competitor): (name, word position)."""
+def _names(words, lower_seen: set):
+    """Runs of up to three capitalised words (a single one neither first in its
+    sentence nor an ordinary word): (name, word position)."""
     run: list[str] = []
-    start, skip = 0, False
+    start = 0
     for i, m in enumerate(words + [None]):
         w = None if m is None else m.group()
-        if w is not None and (w in known or (skip and w[0].isupper())):
-            run, w, skip = [], None, True  # a listed competitor (and the rest of its name)
-        else:
-            skip = False
-        ok = (w is not None and i > 0 and w[0].isupper()
-              and w.lower() not in _NOT_NAMES and w.lower() not in lower_seen
-              and not any(ch.isdigit() for ch in w))
+        ok = (w is not None and w[0].isupper()
+              and w.lower() not in _NOT_NAMES and not any(ch.isdigit() for ch in w))
         if ok and len(run) < 3:
             if not run:
                 start = i
             run.append(w)
             continue
-        if run:
+        # one capitalised word also written in lower case is an ordinary word, and
+        # one at the start of a sentence may be any word
+        if run and not (len(run) == 1 and (start == 0 or run[0].lower() in lower_seen)):
             yield " ".join(run), start
         run = [w] if ok else []
         start = i

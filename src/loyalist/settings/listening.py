@@ -84,7 +84,7 @@ class ListeningSettings:
         SWITCHING, "Words that announce a switch, per language (regular expressions): "
         "capitalised names near them that the list lacks are proposed as competitors.")
     window: int = setting(
-        6, "How many words either side of a switching word a proposed name may be.",
+        2, "How many words either side of a switching word a proposed name may be.",
         check=at_least(1), unit="words")
     min_customers: int = setting(
         2, "A name is proposed once this many customers wrote it near a switching word.",
