@@ -15,6 +15,7 @@ import pytest
 
 from loyalist.datasets import make_business
 from loyalist.datasets._text import COMPETITOR_ALIASES
+from loyalist.listening.reasons import UNKNOWN, loss_reasons, macro_f1
 from loyalist.listening.texts import competitor_mentions, gather, proposed_competitors
 from loyalist.settings.listening import ListeningSettings
 
@@ -51,3 +52,28 @@ def test_mentions_precision_recall_and_unlisted_proposed(business):
     # topics: right for the mentions whose sentence says what they are about
     said = listed[listed["topic"].notna()].merge(m, on=["source", "id", "competitor"])
     assert (said["topic_x"] == said["topic_y"]).mean() >= 0.9
+
+
+def test_loss_reasons_macro_f1(business):
+    """Reasons for the customers who left (when: the truth's departure day, so this
+    measures the reading of reasons, not the dating of losses)."""
+    b, texts = business
+    truth = b.truth["customers"]
+    lost = truth[truth["churned"]].rename(columns={"churned_at": "lost_at"})
+    mentions = competitor_mentions(texts, DEMO)
+    r = loss_reasons(lost, texts, DEMO, mentions=mentions).merge(
+        truth[["customer_id", "loss_reason", "silent"]], on="customer_id")
+    given = r[r["reason"] != UNKNOWN]
+    suggested = given[given["source"] == "suggested"]
+    f1 = macro_f1(given["loss_reason"], given["reason"])
+    f1_suggested = macro_f1(suggested["loss_reason"], suggested["reason"])
+    f1_all = macro_f1(r["loss_reason"], r["reason"])
+    unknown = (r["reason"] == UNKNOWN).mean()
+    print(f"seed {b.seed}: {len(r)} lost, {unknown:.0%} unknown, macro-F1 {f1:.3f} "
+          f"(suggested only {f1_suggested:.3f}, unknown counted wrong {f1_all:.3f})")
+    assert f1 >= 0.7 and f1_suggested >= 0.7
+    assert unknown < 0.5
+    # unknown is honest: mostly customers who left without a word
+    assert r.loc[r["reason"] == UNKNOWN, "silent"].mean() > 0.5
+    assert set(r["source"]) <= {"logged", "suggested", "none"}
+    assert r.loc[r["source"] == "logged", "evidence_id"].str.startswith("touches:").all()

@@ -11,12 +11,13 @@ from loyalist.settings.listening import ListeningSettings
 SOURCES = {"requests": (("subject", "text"), "opened_at"),
            "feedback": (("comment",), "answered_at"),
            "touches": (("note",), "at")}
-COLUMNS = ["source", "id", "customer_id", "at", "text"]
+COLUMNS = ["source", "id", "customer_id", "at", "text", "outcome"]
 
 
 def gather(tables: dict) -> pd.DataFrame:
     """One row per text: ``source`` (requests, feedback, touches), ``id``,
-    ``customer_id``, ``at`` and ``text`` (a request's subject and text joined). Tables
+    ``customer_id``, ``at``, ``text`` (a request's subject and text joined) and
+    ``outcome`` (of a touch: lost, saved...; else missing). Tables
     missing or empty are skipped; rows without text are left out."""
     parts = []
     for source, (cols, when) in SOURCES.items():
@@ -34,7 +35,9 @@ def gather(tables: dict) -> pd.DataFrame:
             "source": source, "id": t["id"].astype(object).to_numpy()[keep],
             "customer_id": t["customer_id"].astype(object).to_numpy()[keep],
             "at": pd.to_datetime(t[when]).to_numpy()[keep],
-            "text": text.to_numpy()[keep]}))
+            "text": text.to_numpy()[keep],
+            "outcome": (t["outcome"].astype(object).to_numpy()[keep] if "outcome" in t
+                        else None)}))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     return pd.concat(parts, ignore_index=True)[COLUMNS]
