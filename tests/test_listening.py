@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +20,7 @@ from loyalist.settings.listening import ListeningSettings
 #: the shared real data sets: ../shared/data beside the repository (or its worktree folder)
 REAL = DATA if DATA.exists() else Path(__file__).resolve().parents[3] / "shared" / "data"
 DEMO = ListeningSettings(competitors=COMPETITOR_ALIASES)
+ENV = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
 
 
 def test_aliases_misspellings_and_languages():
@@ -85,3 +90,65 @@ def test_real_requests_are_not_flagged_with_the_demo_list(name):
     if name == "banking77":  # a payment method is found once the firm lists it
         s = ListeningSettings(competitors={"Apple Pay": []})
         assert len(find_mentions(texts, s)) > 20
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """A store of a small synthetic business whose leavers speak (competition=True)."""
+    import loyalist
+    from loyalist.datasets import make_business
+
+    folder = tmp_path_factory.mktemp("listening")
+    b = make_business(n_customers=600, months=18, seed=5, competition=True)
+    with loyalist.connect(folder / "s.duckdb") as s:
+        for name, frame in b.tables.items():
+            if len(frame):
+                s.ingest(name, frame)
+    return folder / "s.duckdb", b
+
+
+def _run(*args, store):
+    p = subprocess.run([sys.executable, "-m", "loyalist.cli.main", *args, "--store",
+                        str(store)], capture_output=True, text=True, env=ENV)
+    assert "Traceback" not in p.stderr, p.stderr
+    return p
+
+
+def test_cli_competitors_without_a_list_proposes_names_with_a_clear_message(filled):
+    store, b = filled
+    (store.parent / "loyalist.toml").unlink(missing_ok=True)
+    p = _run("competitors", store=store)
+    assert p.returncode == 0
+    assert "No competitors are listed" in p.stdout and "[listening]" in p.stdout
+    data = json.loads(_run("competitors", "--json", store=store).stdout)
+    assert data["competitors"] == []
+    # the listed competitors the customers wrote are proposed too, being unlisted here
+    assert {"Kestrel Direct", "Brightline Supply"} & {r["name"] for r in data["proposed"]}
+
+
+def test_cli_competitors_and_reasons_with_the_demo_list(filled):
+    store, b = filled
+    names = ", ".join(f'"{k}" = [{", ".join(repr(a).replace(chr(39), chr(34)) for a in v)}]'
+                      for k, v in COMPETITOR_ALIASES.items())
+    (store.parent / "loyalist.toml").write_text(
+        f"[listening]\ncompetitors = {{ {names} }}\n", encoding="utf-8")
+    data = json.loads(_run("competitors", "--json", store=store).stdout)
+    truth = b.truth["mentions"]
+    listed = truth[truth["listed"]]
+    found = {(m["source"], m["id"]) for m in data["mentions"]}
+    assert found == set(zip(listed["source"], listed["id"], strict=True))
+    assert {r["competitor"] for r in data["summary"]} <= set(COMPETITOR_ALIASES)
+    for m in data["mentions"]:
+        assert m["topic"] in {"price", "offer", "product", "service", "other"}
+        assert m["evidence"]
+    assert {"competitor", "period", "segment", "mentions", "customers"} <= set(
+        data["trends"][0])
+    text = _run("competitors", store=store).stdout
+    assert "Competitors named" in text
+    reasons = json.loads(_run("reasons", "--json", store=store).stdout)
+    shares = {r["reason"]: r["share"] for r in reasons["reasons"]}
+    assert "unknown" in shares and abs(sum(shares.values()) - 1) < 1e-9
+    assert set(shares) - {"unknown"} <= set(DEMO.loss_reasons)
+    logged = [c for c in reasons["customers"] if c["source"] == "logged"]
+    assert logged and all(c["evidence_id"].startswith("touches:") for c in logged)
+    assert "Stated reasons for leaving" in _run("reasons", store=store).stdout

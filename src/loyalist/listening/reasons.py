@@ -118,7 +118,7 @@ def loss_reasons(lost: pd.DataFrame, texts: pd.DataFrame,
             reason, ev, ev_id = weight_of[c]
             source = "suggested"
         else:
-            reason, source, ev, ev_id = UNKNOWN, "none", None, None
+            reason, source, ev, ev_id = UNKNOWN, "none", "", ""
         out.append((c, at, reason, source, ev, ev_id))
     return pd.DataFrame(out, columns=COLUMNS)
 
