@@ -166,6 +166,7 @@ ENDPOINTS = [
     ("GET", "/api/alerts", {}, "viewer"),
     ("GET", "/api/service", {}, "viewer"),
     ("GET", "/api/relationship", {}, "viewer"),
+    ("GET", "/api/listening", {}, "viewer"),
     ("POST", "/api/route", {"json": {"texts": ["my card has not arrived"]}}, "viewer"),
     ("POST", "/api/touches", {"json": {"customer_id": "{customer_id}", "outcome": "reached"}},
      "agent"),
@@ -192,7 +193,7 @@ ENDPOINTS = [
 ]
 PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"), ("GET", "/impact"),
          ("GET", "/customers"), ("GET", "/customers/{customer_id:path}"),
-         ("GET", "/service"), ("GET", "/relationship"), ("GET", "/data"),
+         ("GET", "/service"), ("GET", "/relationship"), ("GET", "/listening"), ("GET", "/data"),
          ("POST", "/customers/outcome"),
          ("POST", "/data/upload"), ("POST", "/logout"), ("GET", "/admin"),
          ("POST", "/admin/unlock")]
@@ -772,3 +773,14 @@ def test_mine_is_the_person_a_user_is_linked_to_never_a_lookalike_name(site):
     owners = site.store.table("customers").owner.to_pandas().dropna()
     agents = site.store.table("requests").agent.to_pandas().dropna()
     assert set(owners) <= set(staff.index) and set(agents) <= set(staff.index)
+
+
+def test_listening_without_a_competitor_list_says_so_and_shows_names_to_confirm(site):
+    with site.client("viewer") as c:
+        body = c.get("/api/listening").json()
+        assert body["ok"] is True and body["competitors"] == []
+        assert isinstance(body["proposed"], list)
+        page = c.get("/listening")
+    assert page.status_code == 200
+    assert "No competitors are listed" in page.text and "docs/listening.md" in page.text
+    assert page.headers["content-security-policy"] and page.headers["x-content-type-options"]
