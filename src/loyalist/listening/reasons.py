@@ -162,6 +162,17 @@ def reasons_by(reasons: pd.DataFrame, groups: pd.DataFrame | None = None, *,
                          ignore_index=True)
 
 
+def reasons_overall(reasons: pd.DataFrame) -> pd.DataFrame:
+    """Lost customers, lost revenue (where ``revenue`` is given) and the share of each
+    reason, ``unknown`` included, most customers first."""
+    r = reasons if "revenue" in reasons else reasons.assign(revenue=float("nan"))
+    out = (r.groupby("reason").agg(customers=("customer_id", "size"),
+                                   revenue=("revenue", "sum")).reset_index()
+           .sort_values("customers", ascending=False, ignore_index=True))
+    out["share"] = out["customers"] / max(len(r), 1)
+    return out
+
+
 def macro_f1(truth: pd.Series, guess: pd.Series) -> float:
     """Macro-averaged F1 over the reasons of ``truth``."""
     f = []
@@ -174,4 +185,4 @@ def macro_f1(truth: pd.Series, guess: pd.Series) -> float:
 
 
 __all__ = ["ALERT_REASON", "UNKNOWN", "loss_reasons", "macro_f1", "reason_scores",
-           "reasons_by"]
+           "reasons_by", "reasons_overall"]

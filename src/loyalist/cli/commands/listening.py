@@ -117,16 +117,14 @@ def reasons(
     the customer's last texts and alerts (with the evidence), else unknown, by period
     and segment; the taxonomy is [listening] loss_reasons."""
     from loyalist.listening.analysis import loss_reasons_of
+    from loyalist.listening.reasons import reasons_overall
     from loyalist.settings import Settings
 
     settings = Settings.load(store)
     with loyalist.connect(store, settings=settings) as s:
         each, by_period = loss_reasons_of(s, settings.listening, as_of=as_of, by=by or None,
                                           freq=freq)
-    overall = (each.groupby("reason").agg(customers=("customer_id", "size"),
-                                          revenue=("revenue", "sum")).reset_index()
-               .sort_values("customers", ascending=False, ignore_index=True))
-    overall["share"] = overall["customers"] / max(len(each), 1)
+    overall = reasons_overall(each)
     if as_json:
         typer.echo(json.dumps({"lost": len(each), "reasons": _records(overall),
                                "by_period": _records(by_period),

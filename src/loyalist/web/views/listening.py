@@ -24,6 +24,7 @@ def listening_data(store, cache, limit: int = 50) -> dict:
     def make():
         from loyalist.listening import gather, proposed_competitors
         from loyalist.listening.analysis import listen, loss_reasons_of, store_frames
+        from loyalist.listening.reasons import reasons_overall
 
         cfg = store.settings.listening
         if not cfg.competitors:
@@ -32,10 +33,7 @@ def listening_data(store, cache, limit: int = 50) -> dict:
                 proposed_competitors(gather(tables), cfg).head(limit))}
         res = listen(store, cfg)
         each, by_period = loss_reasons_of(store, cfg)
-        overall = (each.groupby("reason").agg(customers=("customer_id", "size"),
-                                              revenue=("revenue", "sum")).reset_index()
-                   .sort_values("customers", ascending=False))
-        overall["share"] = overall["customers"] / max(len(each), 1)
+        overall = reasons_overall(each)
         return {"ok": True, "competitors": list(cfg.competitors),
                 "as_of": str(res.as_of.date()), "texts": res.texts,
                 "summary": records(res.summary()), "whispers": records(res.whispers.head(limit)),
