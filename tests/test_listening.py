@@ -152,3 +152,17 @@ def test_cli_competitors_and_reasons_with_the_demo_list(filled):
     logged = [c for c in reasons["customers"] if c["source"] == "logged"]
     assert logged and all(c["evidence_id"].startswith("touches:") for c in logged)
     assert "Stated reasons for leaving" in _run("reasons", store=store).stdout
+
+
+def test_a_competitor_list_that_is_not_a_table_is_refused_with_the_key(write):
+    from loyalist.settings import Settings, SettingsError
+
+    bad = write("loyalist.toml", '[listening]\ncompetitors = ["Kestrel"]\n')
+    with pytest.raises(SettingsError, match=r"\[listening\] competitors") as e:
+        Settings.from_toml(bad)
+    assert "Brightline" in e.value.hint
+    good = write("good.toml", '[listening]\ncompetitors = { "Kestrel Direct" = ["Kestrel"] }\n'
+                 "max_edits = 2\n")
+    s = Settings.from_toml(good)
+    assert s.listening.competitors == {"Kestrel Direct": ["Kestrel"]}
+    assert s.origins["listening.max_edits"] == "file"

@@ -77,3 +77,18 @@ def test_loss_reasons_macro_f1(business):
     assert r.loc[r["reason"] == UNKNOWN, "silent"].mean() > 0.5
     assert set(r["source"]) <= {"logged", "suggested", "none"}
     assert r.loc[r["source"] == "logged", "evidence_id"].str.startswith("touches:").all()
+
+
+def test_competition_changes_only_words_and_adds_exit_notes():
+    """Without ``competition`` nothing changes; with it, only texts, comments and the
+    team's exit notes differ (its own random stream)."""
+    plain = make_business(n_customers=300, months=12, seed=9)
+    spoken = make_business(n_customers=300, months=12, seed=9, competition=True)
+    for name in ("customers", "orders", "subscriptions", "events"):
+        assert plain.tables[name].equals(spoken.tables[name]), name
+    req_p, req_s = plain.tables["requests"], spoken.tables["requests"]
+    assert req_p.drop(columns="text").equals(req_s.drop(columns="text"))
+    assert plain.tables["touches"].empty and (spoken.tables["touches"]["outcome"] == "lost").all()
+    assert "mentions" not in plain.truth and "loss_reason" not in plain.truth["customers"]
+    lost = spoken.truth["customers"]
+    assert set(lost["loss_reason"].dropna()) <= set(DEMO.loss_reasons)
