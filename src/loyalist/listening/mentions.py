@@ -117,17 +117,21 @@ def aliases_of(settings: ListeningSettings) -> list[Alias]:
 
 
 def _tokens(texts: pa.Array):
-    """The whitespace-separated pieces of every text: (piece id of each token, text of
-    each token, distinct pieces as written). Splitting on white space and cleaning the
+    """The whitespace-separated pieces of every text: (piece id of each token, where
+    each text's tokens start, distinct pieces as written). Splitting on white space and cleaning the
     few distinct pieces afterwards is several times faster than a regular expression."""
-    lists = pc.utf8_split_whitespace(texts)
+    lists = pc.ascii_split_whitespace(texts)  # other spaces: split into words later
     flat = pc.list_flatten(lists)
     offsets = lists.offsets.to_numpy()
-    owner = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(offsets))
     enc = pc.dictionary_encode(flat)
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
-    return enc.indices.to_numpy(zero_copy_only=False), owner, enc.dictionary.to_pylist()
+    return enc.indices.to_numpy(zero_copy_only=False), offsets, enc.dictionary.to_pylist()
+
+
+def _owner(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The text of each token position (the few that matter, not every token)."""
+    return np.searchsorted(offsets, positions, side="right") - 1
 
 
 def _piece_hits(pieces: list[str], aliases: list[Alias], max_edits: int):
@@ -148,7 +152,7 @@ def _piece_hits(pieces: list[str], aliases: list[Alias], max_edits: int):
                      count=len(words))
     first[has] = hit[fi[has]]
     last[has] = hit[la[has]]
-    inside: dict[int, list[int]] = {}
+    inside: dict[int, list[tuple[int, str]]] = {}
     starts = np.cumsum([0] + [len(a.words) for a in aliases])[:-1]
     multi = np.flatnonzero(hit.any(axis=1))
     hot = {int(i) for i in multi}
@@ -159,7 +163,7 @@ def _piece_hits(pieces: list[str], aliases: list[Alias], max_edits: int):
             cols = starts[a_i] + np.arange(len(a.words))
             for i in range(len(ws) - len(a.words) + 1):
                 if all(hit[where[ws[i + s]], cols[s]] for s in range(len(a.words))):
-                    inside.setdefault(p, []).append(a_i)
+                    inside.setdefault(p, []).append((a_i, " ".join(ws[i:i + len(a.words)])))
                     break
     return first, last, inside, words
 
@@ -216,19 +220,26 @@ def find_mentions(texts, settings: ListeningSettings | None = None, *,
             part["row"] += lo
             parts.append(part)
         return pd.concat(parts, ignore_index=True)
-    ids, owner, pieces = _tokens(arr)
+    ids, offsets, pieces = _tokens(arr)
     first, last, inside, words = _piece_hits(pieces, aliases, settings.max_edits)
     starts = np.cumsum([0] + [len(a.words) for a in aliases])[:-1]
     rows: list[tuple] = []
-    # a name inside one piece (Kestrel, "Kestrel-Direct,")
     whole = np.zeros(len(pieces), dtype=bool)
     whole[list(inside)] = True
-    for p in np.flatnonzero(whole[ids]):
-        for a_i in inside[int(ids[p])]:
-            rows.append((int(owner[p]), aliases[a_i].competitor, pieces[ids[p]], int(p)))
-    # one-word names, and names over several pieces (Kestrel Direct)
     start_hit = last[:, starts].any(axis=1)
-    pos = np.flatnonzero(start_hit[ids])
+    # the one pass over every token: where a name may start
+    cand = np.flatnonzero((whole | start_hit)[ids])
+    owner = np.full(len(ids), -1, dtype=np.int64)  # filled where needed below
+    near = np.unique(np.concatenate([cand + s for s in range(max(len(a.words)
+                                                                  for a in aliases))]))
+    near = near[near < len(ids)]
+    owner[near] = _owner(offsets, near)
+    # a name inside one piece (Kestrel, "Kestrel-Direct,")
+    for p in cand[whole[ids[cand]]]:
+        for a_i, written in inside[int(ids[p])]:
+            rows.append((int(owner[p]), aliases[a_i].competitor, written, int(p)))
+    # one-word names, and names over several pieces (Kestrel Direct)
+    pos = cand[start_hit[ids[cand]]]
     for a_i, a in enumerate(aliases):
         col = starts[a_i]
         p = pos[last[ids[pos], col]]
