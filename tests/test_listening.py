@@ -152,6 +152,11 @@ def test_cli_competitors_and_reasons_with_the_demo_list(filled):
     logged = [c for c in reasons["customers"] if c["source"] == "logged"]
     assert logged and all(c["evidence_id"].startswith("touches:") for c in logged)
     assert "Stated reasons for leaving" in _run("reasons", store=store).stdout
+    by_region = json.loads(_run("reasons", "--by", "region", "--json", store=store).stdout)
+    assert {"period", "region", "reason", "customers", "share"} <= set(
+        by_region["by_period"][0])
+    wrong = _run("reasons", "--by", "nope", store=store)
+    assert wrong.returncode == 1 and "no column 'nope'" in wrong.stderr
 
 
 def test_a_competitor_list_that_is_not_a_table_is_refused_with_the_key(write):

@@ -107,15 +107,23 @@ class Listening:
         return m.sort_values("mentions", ascending=False, ignore_index=True)
 
 
-def store_frames(store, as_of=None):
-    """The store's texts, customers' segments, losses and values (small selections)."""
+def store_frames(store, as_of=None, by: str | None = "segment"):
+    """The store's texts, customers' groups (``segment`` and the column ``by``),
+    losses and values (small selections)."""
+    from loyalist.errors import DataError
     from loyalist.features.retention import customer_values, retention_basis
 
+    columns = store.table("customers").columns
+    if by and by not in columns:
+        raise DataError(f"Customers have no column {by!r} to split by.",
+                        hint="Use one of: " + ", ".join(c for c in columns if c != "id")
+                        + " (or --by '' for none).")
     tables = {}
     for name, cols in (("requests", ("id", "customer_id", "opened_at", "subject", "text")),
                        ("feedback", ("id", "customer_id", "answered_at", "comment")),
                        ("touches", ("id", "customer_id", "at", "note", "outcome")),
-                       ("customers", ("id", "segment"))):
+                       ("customers", tuple(dict.fromkeys(["id", "segment",
+                                                          *([by] if by else [])])))):
         tables[name] = store.table(name).select(*cols).to_pandas()
     groups = tables["customers"].rename(columns={"id": "customer_id"})
     basis = retention_basis(store, as_of)
@@ -132,7 +140,7 @@ def listen(store, settings: ListeningSettings | None = None, *, as_of=None,
     from loyalist.settings import Settings
 
     settings = settings or Settings.load(store).listening
-    tables, groups, lost, values, as_of = store_frames(store, as_of)
+    tables, groups, lost, values, as_of = store_frames(store, as_of, by)
     texts = gather(tables)
     mentions = competitor_mentions(texts, settings)
     return Listening(
@@ -151,7 +159,7 @@ def loss_reasons_of(store, settings: ListeningSettings | None = None, *, as_of=N
     from loyalist.settings import Settings
 
     settings = settings or Settings.load(store).listening
-    tables, groups, lost, _values, _as_of = store_frames(store, as_of)
+    tables, groups, lost, _values, _as_of = store_frames(store, as_of, by)
     texts = gather(tables)
     mentions = competitor_mentions(texts, settings) if settings.competitors else None
     alerts = None

@@ -49,7 +49,7 @@ def competitors(
     cfg = settings.listening
     with loyalist.connect(store, settings=settings) as s:
         if propose or not cfg.competitors:
-            tables, *_ = store_frames(s, as_of)
+            tables, *_ = store_frames(s, as_of, None)
             proposed = proposed_competitors(gather(tables), cfg)
             if as_json:
                 typer.echo(json.dumps({"competitors": list(cfg.competitors),

@@ -28,7 +28,7 @@ def listening_data(store, cache, limit: int = 50) -> dict:
 
         cfg = store.settings.listening
         if not cfg.competitors:
-            tables, *_ = store_frames(store)
+            tables, *_ = store_frames(store, None, None)
             return {"ok": True, "competitors": [], "proposed": records(
                 proposed_competitors(gather(tables), cfg).head(limit))}
         res = listen(store, cfg)
