@@ -784,3 +784,28 @@ def test_listening_without_a_competitor_list_says_so_and_shows_names_to_confirm(
     assert page.status_code == 200
     assert "No competitors are listed" in page.text and "docs/listening.md" in page.text
     assert page.headers["content-security-policy"] and page.headers["x-content-type-options"]
+
+
+def test_listening_with_the_demo_list_shows_competitors_reasons_and_evidence(tmp_path):
+    from loyalist.datasets._text import COMPETITOR_ALIASES
+
+    names = ", ".join(f'"{k}" = [' + ", ".join(f'"{a}"' for a in v) + "]"
+                      for k, v in COMPETITOR_ALIASES.items())
+    (tmp_path / "loyalist.toml").write_text(f"[listening]\ncompetitors = {{ {names} }}\n",
+                                            encoding="utf-8")
+    site = start_site(tmp_path, n_customers=300)
+    try:
+        with site.client("viewer") as c:
+            body = c.get("/api/listening", params={"limit": 10}).json()
+            page = c.get("/listening")
+    finally:
+        site.stop()
+    assert body["competitors"] == list(COMPETITOR_ALIASES)
+    assert body["summary"] and {r["competitor"] for r in body["summary"]} <= set(
+        COMPETITOR_ALIASES)
+    assert len(body["mentions"]) <= 10 and all(m["evidence"] for m in body["mentions"])
+    assert body["lost"] == sum(r["customers"] for r in body["reasons"])
+    assert page.status_code == 200
+    for words in ("Competitors named", "Why customers left", "Latest mentions",
+                  body["summary"][0]["competitor"]):
+        assert words in page.text
