@@ -166,6 +166,7 @@ ENDPOINTS = [
     ("GET", "/api/alerts", {}, "viewer"),
     ("GET", "/api/service", {}, "viewer"),
     ("GET", "/api/relationship", {}, "viewer"),
+    ("GET", "/api/listening", {}, "viewer"),
     ("POST", "/api/route", {"json": {"texts": ["my card has not arrived"]}}, "viewer"),
     ("POST", "/api/touches", {"json": {"customer_id": "{customer_id}", "outcome": "reached"}},
      "agent"),
@@ -192,7 +193,7 @@ ENDPOINTS = [
 ]
 PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"), ("GET", "/impact"),
          ("GET", "/customers"), ("GET", "/customers/{customer_id:path}"),
-         ("GET", "/service"), ("GET", "/relationship"), ("GET", "/data"),
+         ("GET", "/service"), ("GET", "/relationship"), ("GET", "/listening"), ("GET", "/data"),
          ("POST", "/customers/outcome"),
          ("POST", "/data/upload"), ("POST", "/logout"), ("GET", "/admin"),
          ("POST", "/admin/unlock")]
@@ -792,3 +793,39 @@ def test_upload_of_order_lines(site, customer_id):
     assert body["lines"]["stored"] == 3 and body["lines"]["returns_linked"] == 1
     orders = site.store.table("orders")
     assert orders.filter(orders.id == "WL1").amount.execute().tolist() == [12.5]
+
+
+def test_listening_without_a_competitor_list_says_so_and_shows_names_to_confirm(site):
+    with site.client("viewer") as c:
+        body = c.get("/api/listening").json()
+        assert body["ok"] is True and body["competitors"] == []
+        assert isinstance(body["proposed"], list)
+        page = c.get("/listening")
+    assert page.status_code == 200
+    assert "No competitors are listed" in page.text and "docs/listening.md" in page.text
+    assert page.headers["content-security-policy"] and page.headers["x-content-type-options"]
+
+
+def test_listening_with_the_demo_list_shows_competitors_reasons_and_evidence(tmp_path):
+    from loyalist.datasets._text import COMPETITOR_ALIASES
+
+    names = ", ".join(f'"{k}" = [' + ", ".join(f'"{a}"' for a in v) + "]"
+                      for k, v in COMPETITOR_ALIASES.items())
+    (tmp_path / "loyalist.toml").write_text(f"[listening]\ncompetitors = {{ {names} }}\n",
+                                            encoding="utf-8")
+    site = start_site(tmp_path, n_customers=300)
+    try:
+        with site.client("viewer") as c:
+            body = c.get("/api/listening", params={"limit": 10}).json()
+            page = c.get("/listening")
+    finally:
+        site.stop()
+    assert body["competitors"] == list(COMPETITOR_ALIASES)
+    assert body["summary"] and {r["competitor"] for r in body["summary"]} <= set(
+        COMPETITOR_ALIASES)
+    assert len(body["mentions"]) <= 10 and all(m["evidence"] for m in body["mentions"])
+    assert body["lost"] == sum(r["customers"] for r in body["reasons"])
+    assert page.status_code == 200
+    for words in ("Competitors named", "Why customers left", "Latest mentions",
+                  body["summary"][0]["competitor"]):
+        assert words in page.text

@@ -188,7 +188,7 @@ def test_pages_work_under_the_content_security_policy(browser, site, tmp_path):
     for path, chart in (("/", "#chart-service .main-svg"), ("/service", "#chart-monthly"),
                         (f"/customers/{cid}", "#chart-history .main-svg"), ("/worklist", None),
                         ("/data", None), ("/admin", None), ("/impact", None),
-                        ("/relationship", "#no-analysis")):
+                        ("/relationship", "#no-analysis"), ("/listening", "#no-competitors")):
         response = pg.goto(path)
         h = response.headers
         assert "frame-ancestors 'none'" in h["content-security-policy"], path

@@ -42,6 +42,13 @@ PRODUCTS = (
 FEATURES = ("the ordering portal", "the invoice export", "the mobile app", "single sign-on",
             "the stock alerts", "the API integration")
 COMPETITORS = ("Brightline Supply", "OfficeNow", "Kestrel Direct", "ValuMart Pro")
+#: the demo firm's list of competitors with their aliases (``[listening] competitors``)
+COMPETITOR_ALIASES = {
+    "Brightline Supply": ["Brightline", "BL Supply"],
+    "OfficeNow": ["Office Now"],
+    "Kestrel Direct": ["Kestrel"],
+    "ValuMart Pro": ["ValuMart", "Valu Mart"],
+}
 
 CATEGORIES = (
     "billing", "delivery", "product", "technical", "account", "sales", "complaint",

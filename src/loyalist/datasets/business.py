@@ -133,7 +133,7 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                   survey: _relationship.SurveySettings | bool | None = None,
                   seasonal_peak: float = 0.0,
                   feedback_languages: tuple[str, ...] | None = None,
-                  feedback_tone: float = 1.0) -> Business:
+                  feedback_tone: float = 1.0, competition: float | bool = False) -> Business:
     """Generate one coherent synthetic business and the ground truth behind it.
 
     Parameters
@@ -169,6 +169,17 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     feedback_tone : float
         With ``feedback_languages``: how much the score decides a comment's tone (0.5:
         half the effect).
+    competition : float or bool
+        Leavers speak of why they go, in seven languages, in their last requests and
+        survey comments: competitors by name (listed ones with aliases, misspellings and
+        lower case; ``UNLISTED`` ones the firm's list lacks), prices, service, products,
+        a move or closure, ended needs; the team logs exit outcomes (``touches``,
+        outcome ``lost``); customers who stay name a few payment methods and carriers.
+        The value is the effect (True: 1; 0.5 halves how often they speak and the exit
+        notes logged). Adds ``truth["mentions"]`` (``source``, ``id``, ``customer_id``,
+        ``competitor``, ``listed``, ``written``, ``topic``) and, in
+        ``truth["customers"]``, ``language``, ``loss_reason`` (price, service, product,
+        competitor, moved_or_closed, no_longer_needs) and ``rival``.
 
     Examples
     --------
@@ -323,9 +334,13 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     tables["touches"] = contract_frame("touches", {"customer_id": pa.array([], pa.string())})
     tables["order_lines"] = contract_frame("order_lines",
                                            {"customer_id": pa.array([], pa.string())})
+    if competition:  # its own random stream: without it nothing changes
+        from loyalist.datasets import _competition
+
+        _competition.add(seed, float(competition), tables, truth, pd.Timestamp(as_of_day))
     tables = {name: tables[name] for name in TABLES}
     truth = {name: truth[name] for name in ("customers", "requests", "orders", "relationship",
-                                            "drivers", "reliability", "responses")
+                                            "drivers", "reliability", "responses", "mentions")
              if name in truth}
     return Business(tables=tables, truth=truth, start=pd.Timestamp(start_day),
                     as_of=pd.Timestamp(as_of_day), horizon_days=horizon_days, seed=seed)

@@ -35,6 +35,7 @@ from loyalist.settings._declare import (
     suggest,
 )
 from loyalist.settings.alerts import AlertSettings
+from loyalist.settings.listening import ListeningSettings
 from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
 from loyalist.settings.worklist import (
@@ -109,8 +110,9 @@ class IngestSettings:
 
 #: section name -> (attribute of Settings, the dataclass declaring its keys)
 SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None,
-            "worklist": WorklistSettings, "report": ReportSettings, "engine": EngineSettings, "web": WebSettings,
-            "relationship": RelationshipSettings, "alerts": AlertSettings}
+            "worklist": WorklistSettings, "report": ReportSettings, "engine": EngineSettings,
+            "web": WebSettings, "relationship": RelationshipSettings, "alerts": AlertSettings,
+            "listening": ListeningSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -132,6 +134,7 @@ class Settings:
     relationship: RelationshipSettings = field(default_factory=RelationshipSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    listening: ListeningSettings = field(default_factory=ListeningSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -355,6 +358,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'loyalist.settings' has no attribute {name!r}")
 
 
-__all__ = ["AlertSettings", "BusinessCalendar", "EngineSettings", "Playbooks",
-           "RelationshipSettings", "ReportSettings", "ServicePolicy", "Settings", "SettingsError", "WebSettings",
+__all__ = ["AlertSettings", "BusinessCalendar", "EngineSettings", "ListeningSettings",
+           "Playbooks", "RelationshipSettings", "ReportSettings", "ServicePolicy", "Settings",
+           "SettingsError", "WebSettings",
            "WorklistSettings", "load_playbooks", "locate"]

@@ -28,6 +28,7 @@ from loyalist.web.guard import Guard, Limits
 from loyalist.web.views import (
     customers,
     data,
+    listening,
     overview,
     privacy,
     relationship,
@@ -40,8 +41,8 @@ from loyalist.web.views import (
 
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
-VIEWS = (session, overview, worklist, customers, scores, service, relationship, data, users,
-         privacy)
+VIEWS = (session, overview, worklist, customers, scores, service, relationship, listening,
+         data, users, privacy)
 
 
 def plotly_js() -> Path:

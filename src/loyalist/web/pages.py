@@ -15,7 +15,8 @@ import loyalist
 #: (path, label, the role that may open it): the menu shows each user what they may open
 NAV = [("/", "Overview", "viewer"), ("/worklist", "Worklist", "agent"),
        ("/customers", "Customers", "viewer"), ("/service", "Service", "viewer"),
-       ("/relationship", "Relationship", "viewer"), ("/impact", "Impact", "viewer"), ("/data", "Data", "admin"),
+       ("/relationship", "Relationship", "viewer"),
+       ("/listening", "Listening", "viewer"), ("/impact", "Impact", "viewer"), ("/data", "Data", "admin"),
        ("/admin", "Users", "admin")]
 
 

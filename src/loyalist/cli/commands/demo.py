@@ -24,6 +24,7 @@ def demo(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from loyalist.datasets import CATEGORY_TEAM, make_business
+    from loyalist.datasets._text import COMPETITOR_ALIASES
 
     with out.status(f"Generating a business of {customers:,} customers over {months} months"):
         business = make_business(n_customers=customers, months=months, seed=seed)
@@ -49,12 +50,16 @@ def demo(
     policy = Path(store).parent / "loyalist.toml"
     if not policy.exists():
         teams = ", ".join(f'"{k}" = "{v}"' for k, v in CATEGORY_TEAM.items())
+        rivals = ", ".join(f'"{k}" = [' + ", ".join(f'"{a}"' for a in v) + "]"
+                           for k, v in COMPETITOR_ALIASES.items())
         policy.write_text("# Service targets and routing of the demo business (see README).\n"
                           "[service]\nfirst_response_hours = 24\n"
                           f"team_for_category = {{ {teams} }}\n\n"
                           "[calendar]\ntimezone = \"Europe/Berlin\"\n"
                           "workdays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\n"
-                          "hours = [\"08:00\", \"18:00\"]\n", encoding="utf-8")
+                          "hours = [\"08:00\", \"18:00\"]\n\n"
+                          "# The demo firm's competitors (docs/listening.md).\n[listening]\n"
+                          f"competitors = {{ {rivals} }}\n", encoding="utf-8")
         out.print(f"Service policy written to {policy}.", markup=False, highlight=False)
     if not chain:
         return

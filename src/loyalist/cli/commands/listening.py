@@ -1,0 +1,154 @@
+"""``loyalist competitors`` and ``loyalist reasons``: the competition in customers' own
+words, and why customers left."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import loyalist
+from loyalist.cli.options import STORE
+
+out = Console()
+
+
+def _records(df: pd.DataFrame, limit: int | None = None) -> list[dict]:
+    df = df if limit is None else df.head(limit)
+    return json.loads(df.to_json(orient="records", date_format="iso"))
+
+
+def _share(v) -> str:
+    return "" if v is None or v != v else f"{v:.1%}"
+
+
+def competitors(
+    propose: bool = typer.Option(False, "--propose", help="Only the names the list lacks "
+                                 "(works with an empty list)."),
+    by: str = typer.Option("segment", "--by", help="Column of customers for the trends "
+                           "('' for none)."),
+    freq: str = typer.Option("M", "--freq", help="Period of the trends: M, Q or Y."),
+    limit: int = typer.Option(15, "--limit", help="Rows shown per table."),
+    as_of: str = typer.Option(None, "--as-of", help="Date of the analysis (default: the day "
+                              "after the last order or subscription change)."),
+    as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
+    store: str = STORE,
+) -> None:
+    """Competitors in customers' own words: mentions in requests, feedback comments and
+    the team's notes (aliases, misspellings, several languages) with topic and evidence,
+    the share of lost customers and revenue who named each before leaving, valuable
+    customers naming one lately, and names the [listening] competitors list lacks."""
+    from loyalist.listening import gather, proposed_competitors
+    from loyalist.listening.analysis import listen, store_frames
+    from loyalist.settings import Settings
+
+    settings = Settings.load(store)
+    cfg = settings.listening
+    with loyalist.connect(store, settings=settings) as s:
+        if propose or not cfg.competitors:
+            tables, *_ = store_frames(s, as_of, None)
+            proposed = proposed_competitors(gather(tables), cfg)
+            if as_json:
+                typer.echo(json.dumps({"competitors": list(cfg.competitors),
+                                       "proposed": _records(proposed)}, indent=1))
+            else:
+                if not cfg.competitors:
+                    out.print("[yellow]No competitors are listed[/] in \\[listening] "
+                              "competitors (loyalist.toml, docs/listening.md): only names "
+                              "to confirm are shown.", highlight=False)
+                _proposed(proposed, limit)
+            return
+        res = listen(s, cfg, as_of=as_of, by=by or None, freq=freq)
+    if as_json:
+        typer.echo(json.dumps({
+            "as_of": str(res.as_of.date()), "texts": res.texts,
+            "summary": _records(res.summary()), "lost_to": _records(res.lost_to),
+            "whispers": _records(res.whispers), "trends": _records(res.trends),
+            "mentions": _records(res.mentions), "proposed": _records(res.proposed)},
+            indent=1))
+        return
+    out.print(f"[bold]{len(res.mentions):,} competitor mentions[/] in {res.texts:,} texts "
+              f"(as of {res.as_of.date()}).", highlight=False)
+    t = Table(title="Competitors named")
+    for c in ("competitor", "mentions", "customers", "mostly about", "lost customers who "
+              "named it", "lost revenue"):
+        t.add_column(c, justify="left" if c in ("competitor", "mostly about") else "right")
+    for r in res.summary().head(limit).itertuples():
+        t.add_row(r.competitor, f"{r.mentions:,}", f"{r.customers:,}", r.topic,
+                  _share(r.share_of_lost), _share(r.share_of_lost_revenue))
+    out.print(t)
+    if len(res.whispers):
+        t = Table(title="Valuable customers naming a competitor lately")
+        for c in ("customer", "value", "whisper"):
+            t.add_column(c, justify="right" if c == "value" else "left")
+        for r in res.whispers.head(limit).itertuples():
+            t.add_row(r.customer_id, f"{r.value:,.0f}", r.text)
+        out.print(t)
+    _proposed(res.proposed, limit)
+
+
+def _proposed(proposed: pd.DataFrame, limit: int) -> None:
+    if proposed.empty:
+        out.print("No new names near switching words.")
+        return
+    t = Table(title="Names to confirm (written near switching words, not on the list)")
+    for c in ("name", "customers", "texts", "evidence"):
+        t.add_column(c, justify="right" if c in ("customers", "texts") else "left")
+    for r in proposed.head(limit).itertuples():
+        t.add_row(r.name, f"{r.customers:,}", f"{r.texts:,}", r.evidence)
+    out.print(t)
+    out.print("Add the real competitors to \\[listening] competitors in loyalist.toml.",
+              highlight=False)
+
+
+def reasons(
+    by: str = typer.Option("segment", "--by", help="Column of customers to split by ('' "
+                           "for none)."),
+    freq: str = typer.Option("Q", "--freq", help="Period: M, Q or Y."),
+    limit: int = typer.Option(20, "--limit", help="Customers listed."),
+    as_of: str = typer.Option(None, "--as-of", help="Date of the analysis."),
+    as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
+    store: str = STORE,
+) -> None:
+    """Why customers left: the reason the team logged at exit, else one suggested from
+    the customer's last texts and alerts (with the evidence), else unknown, by period
+    and segment; the taxonomy is [listening] loss_reasons."""
+    from loyalist.listening.analysis import loss_reasons_of
+    from loyalist.listening.reasons import reasons_overall
+    from loyalist.settings import Settings
+
+    settings = Settings.load(store)
+    with loyalist.connect(store, settings=settings) as s:
+        each, by_period = loss_reasons_of(s, settings.listening, as_of=as_of, by=by or None,
+                                          freq=freq)
+    overall = reasons_overall(each)
+    if as_json:
+        typer.echo(json.dumps({"lost": len(each), "reasons": _records(overall),
+                               "by_period": _records(by_period),
+                               "customers": _records(each)}, indent=1))
+        return
+    logged = (each["source"] == "logged").sum()
+    out.print(f"[bold]{len(each):,} lost customers[/]: {logged:,} with a reason the team "
+              f"logged, {(each['source'] == 'suggested').sum():,} suggested from their "
+              f"words, {(each['reason'] == 'unknown').sum():,} unknown.", highlight=False)
+    t = Table(title="Stated reasons for leaving (not failure-based attribution)")
+    for c in ("reason", "customers", "share", "lost revenue"):
+        t.add_column(c, justify="left" if c == "reason" else "right")
+    for r in overall.itertuples():
+        t.add_row(r.reason, f"{r.customers:,}", _share(r.share), f"{r.revenue:,.0f}")
+    out.print(t)
+    t = Table(title="Latest losses and their evidence")
+    for c in ("customer", "lost", "reason", "from", "evidence"):
+        t.add_column(c)
+    for r in each.sort_values("lost_at", ascending=False).head(limit).itertuples():
+        t.add_row(r.customer_id, f"{r.lost_at:%Y-%m-%d}", r.reason, r.source,
+                  "" if not isinstance(r.evidence, str) else r.evidence[:100])
+    out.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(competitors)
+    app.command()(reasons)
