@@ -236,7 +236,9 @@ def test_cli_score_explain_backtest(tmp_path):
 
     out = run("score", "--horizon", "90")
     assert "most likely to leave" in out
-    first = out.split("most likely to leave")[1].split("│")[1].strip()
+    lines = out.split("most likely to leave")[1].splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.strip() and set(line.strip()) <= set("─━│┃╇╈┼ "))
+    first = lines[rule + 1].replace("│", " ").split()[0]
     story = run("explain", first)
     assert "P(leave)" in story and "Whispers" in story and "Timeline" in story
     bt = run("backtest", "--horizon", "90", "--train-dates", "2", "--out", str(tmp_path / "bt"))

@@ -103,7 +103,7 @@ def test_the_cli_shows_these_as_one_message_and_a_next_step(tmp_path):
     (tmp_path / "orders.csv").write_text(ORDERS)
     assert _cli("ingest", "orders", tmp_path / "orders.csv", "--store", db).returncode == 0
     for args, code, text in (
-            (("impact", "--as-of", "nope"), 1, "Cannot read as_of 'nope' as a date"),
+            (("impact", "--as-of", "nope"), 1, "Cannot read --as-of 'nope' as a date"),
             (("status", "--store", tmp_path), 1, "is a folder"),
             (("customer", "export", "c1", "--out", db / "c1.json"), 2, "Cannot use"),
     ):

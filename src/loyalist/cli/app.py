@@ -1,7 +1,7 @@
 """The Typer app: every command module of :mod:`loyalist.cli.commands` registered.
 
-Imported only when a command (or ``--help``) needs it: ``loyalist --version`` answers
-without it (see :func:`loyalist.cli.main.main`).
+Imported only when a command (or ``--help``) needs it: the version (``--version``) is
+answered without it (see :func:`loyalist.cli.main.main`).
 """
 
 from __future__ import annotations

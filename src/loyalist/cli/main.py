@@ -2,8 +2,9 @@
 
 Start-up stays light: this module and the command modules import Typer and nothing
 heavy (no pandas, Ibis, DuckDB, scikit-learn, not even Rich's console) at the top, so
-``loyalist --help`` and ``--version`` answer at once; each command imports what it
-needs when it runs (``bench/startup.py`` measures it, tests/test_terminal.py checks it).
+the help (``--help``) and the version (``--version``) answer at once; each command
+imports what it needs when it runs (``bench/startup.py`` measures it,
+tests/test_terminal.py checks it).
 """
 
 from __future__ import annotations

@@ -22,7 +22,10 @@ def open_store(store: str, **kwargs):
     explain...) never creates a store, nor the folder it would sit in."""
     from loyalist.errors import SourceError
 
-    if store != ":memory:" and not Path(store).is_file():
+    if store != ":memory:" and not Path(store).exists():  # (a folder: connect says so)
+        from loyalist.settings import Settings
+
+        Settings.load(store)  # a broken loyalist.toml beside it is the first thing to fix
         where = Path(store).parent
         raise SourceError(
             f"No store at {store}" + ("" if where.is_dir() else

@@ -57,6 +57,6 @@ def report(caught, console) -> None:
     if libraries:
         n = sum(libraries.values())
         console.print(f"({n} warning{'s' if n != 1 else ''} from "
-                      + ", ".join(sorted(libraries)) + " not shown; they do not change the "
-                      "results above. LOYALIST_WARNINGS=show prints them.)",
-                      markup=False, highlight=False, style="dim")
+                      + ", ".join(sorted(libraries)) + " not shown; LOYALIST_WARNINGS=show "
+                      "prints them.)", markup=False, highlight=False, style="dim",
+                      soft_wrap=True)

@@ -36,9 +36,7 @@ class _LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            # soft_wrap: messages are left to the terminal to wrap, so a path or an id
-            # in them is never broken by an inserted line end (tables still fit)
-            self._console = Console(stderr=self._stderr, soft_wrap=True)
+            self._console = Console(stderr=self._stderr)
         return self._console
 
     def __getattr__(self, name: str) -> Any:

@@ -244,6 +244,8 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     plan = plan_training(store, as_of, horizon, mode=mode, n_train_dates=n_train_dates,
                          spacing_days=spacing_days, season=season, known_until=day_after)
     have = available(store)
+    if have["feedback"]:
+        step("learning the firm's complaint language from rated feedback")
     texts, note = complaint_texts(store) if have["feedback"] else (None, "")
     notes += [note] if note else []
     train = design(store, plan.dates, mode=mode, horizon=horizon, spec=spec, progress=step,
