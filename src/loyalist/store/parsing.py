@@ -137,7 +137,9 @@ def timestamp_reason(src: str, parsed: str, opts: Options) -> str:
     t = text(src)
     order = (opts.date_order or {}).get(src)
     if opts.date_format:
-        expected = "does not match the date format " + " or ".join(opts.date_format)
+        # the format is the user's own text: named by the option, not repeated
+        expected = ("does not match the date format given (--date-format)" if
+                    len(opts.date_format) == 1 else "matches none of the date formats given")
         return (f"CASE WHEN {t} IS NOT NULL AND {parsed} IS NULL THEN "
                 f"{why('bad_date', expected)} END")
     ambiguous = why("ambiguous_date", "ambiguous date: day and month could be swapped; pass "
