@@ -88,7 +88,8 @@ def settle_date_order(con, view: str, src: str) -> str | None:
         f"SELECT count(*) FILTER (WHERE a > 12), count(*) FILTER (WHERE b > 12) FROM ("
         f"SELECT TRY_CAST(regexp_extract(v, {lit(DMY_RE)}, 1) AS INT) a, "
         f"TRY_CAST(regexp_extract(v, {lit(DMY_RE)}, 2) AS INT) b FROM ("
-        f"SELECT {text(src)} v FROM {view}) WHERE regexp_matches(v, {lit(DMY_RE)}))").fetchall()[0]
+        f"SELECT DISTINCT {text(src)} v FROM {view}) WHERE regexp_matches(v, {lit(DMY_RE)}))"
+    ).fetchall()[0]
     day_first, month_first = row
     if day_first and month_first:
         return "mixed"
