@@ -73,6 +73,13 @@ def test_a_full_refund_is_no_purchase_and_shows_in_the_story(store, write):
     from loyalist.features.purchases import purchases
 
     assert purchases(store).execute()["id"].tolist() == ["1"]  # order 2 came back in full
+    from loyalist.features.behaviour import purchase_features
+
+    lines = store.table("order_lines")
+    f = purchase_features(store.table("orders"), "2021-03-01", (30,), lines=lines).execute()
+    assert f.loc[0, "returns"] == 1 and f.loc[0, "returns_30d"] == 1  # the C document
+    assert purchase_features(store.table("orders"), "2021-02-02", (30,),
+                             lines=lines).execute().loc[0, "returns"] == 0  # not yet
     story = customer_story(store, "c1")
     refund = story.timeline[story.timeline["what"] == "refund"]
     assert len(refund) == 1 and "4.00 refunded" in refund["detail"].iloc[0]

@@ -26,10 +26,12 @@ SQL = re.compile(r"\b(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\S+\s+(AS\s+
 #: store module -> functions whose f-strings build SQL, each reviewed: names go through
 #: q(), text through lit(), values are bound (?), numbers come from int()/len()
 REVIEWED = {
-    "store/ingest.py": {"keep_replaced", "run_ingest", "_ingest", "_unknown_customers", "_stage", "_assign_keys", "_add_attributes",
-                        "_merge", "_raw_struct", "_store_rejects", "write_rejects_file",
-                        "_diagnose", "_attribute_types", "check_date_formats", "_staged", "settle_dates",
-                        "append_rows", "_refused", "_bound_rows", "reject_codes"},
+    "store/ingest.py": {"keep_replaced", "run_ingest", "_ingest", "_unknown_customers", "_stage",
+                        "_assign_keys", "_add_attributes", "_merge", "_attribute_types",
+                        "check_date_formats", "_staged", "settle_dates", "append_rows",
+                        "_refused", "_bound_rows"},
+    "store/quarantine.py": {"_raw_struct", "store_rejects", "write_rejects_file",
+                            "reject_codes", "diagnose"},
     "store/parsing.py": {"text", "id_text", "number", "settle_date_order", "timestamp",
                          "timestamp_reason", "column_sql", "infer_attribute_type",
                          "attribute_sql"},

@@ -17,13 +17,15 @@ def _days_between(later, earlier):
     return _seconds(later, earlier) / DAY
 
 
-def purchase_features(orders: ibis.Table, as_of, windows=(90,)) -> ibis.Table:
+def purchase_features(orders: ibis.Table, as_of, windows=(90,),
+                      lines: ibis.Table | None = None) -> ibis.Table:
     """Recency, frequency, spend, the customer's own rhythm and how it is changing.
 
     ``typical_gap_days`` is the median gap between the customer's order days;
     ``gap_ratio`` is how far the current silence exceeds it (2 = twice as long as usual).
     For each window w: orders and spend in the last w days and in the w days before,
-    mean basket in both, and returns.
+    mean basket in both, and returns. A return is an order whose status says so, or
+    (with ``lines``, the ``order_lines`` table) a document of returned lines.
     """
     now = _ts(as_of)
     o = orders.filter(orders.ordered_at < now)
@@ -51,6 +53,8 @@ def purchase_features(orders: ibis.Table, as_of, windows=(90,)) -> ibis.Table:
         aggs[f"returns_{win}d"] = (recent & o.ret).cast("int64").sum()
     per = o.group_by("customer_id").aggregate(**aggs)
     per = per.left_join(rhythm, "customer_id").drop("customer_id_right")
+    if lines is not None:
+        per = _with_line_returns(per, lines, now, windows)
     extra = {"gap_ratio": per.recency_days / per.typical_gap_days.nullif(0)}
     for win in windows:
         extra[f"order_trend_{win}d"] = per[f"orders_{win}d"] - per[f"orders_prev_{win}d"]
@@ -134,3 +138,20 @@ def customer_features(customers: ibis.Table, as_of, exclude=()) -> ibis.Table:
             if col not in ("id", "name", "owner", "created_at", *exclude)]
     return c.select(customer_id=c.id, customer_tenure_days=_days_between(now, c.created_at),
                     **{col: c[col] for col in keep})
+
+
+def _with_line_returns(per: ibis.Table, lines: ibis.Table, now, windows) -> ibis.Table:
+    """``returns`` and ``returns_<w>d`` counting the documents of returned order lines
+    too (each return document once, at its first line's time)."""
+    r = lines.filter((lines.status == "returned") & (lines["at"] < now))
+    r = r.group_by(["customer_id", "document"]).aggregate(first_at=r["at"].min())
+    r = r.mutate(age=_days_between(now, r.first_at))
+    counts = {"_back": r.count()}
+    for win in windows:
+        counts[f"_back_{win}d"] = (r.age < win).cast("int64").sum()
+    back = r.group_by("customer_id").aggregate(**counts)
+    per = per.left_join(back, "customer_id").drop("customer_id_right")
+    more = {"returns": per.returns + per._back.fill_null(0)}
+    for win in windows:
+        more[f"returns_{win}d"] = per[f"returns_{win}d"] + per[f"_back_{win}d"].fill_null(0)
+    return per.mutate(**more).drop("_back", *(f"_back_{w}d" for w in windows))

@@ -88,7 +88,8 @@ def default_spec(store) -> FeatureSpec:
 
 def available(store) -> dict[str, bool]:
     """Which contract tables hold any rows (one engine query for all of them)."""
-    names = ("customers", "orders", "subscriptions", "requests", "feedback", "events")
+    names = ("customers", "orders", "subscriptions", "requests", "feedback", "events",
+             "order_lines")
     parts = [store.table(t).limit(1).select(table=ibis.literal(t)) for t in names]
     found = set(ibis.union(*parts).execute()["table"])
     return {t: t in found for t in names}
@@ -151,7 +152,9 @@ def build_features(store, as_of, spec: FeatureSpec | None = None, *,
     # one row per customer, also when a single table names them (once per order)
     base = ibis.union(*ids, distinct=True) if len(ids) > 1 else ids[0].distinct()
     if have["orders"]:
-        base = _join(base, purchase_features(store.table("orders"), as_of, spec.windows))
+        lines = store.table("order_lines") if have.get("order_lines") else None
+        base = _join(base, purchase_features(store.table("orders"), as_of, spec.windows,
+                                             lines=lines))
     if have["requests"]:
         orders = store.table("orders") if have["orders"] else None
         base = _join(base, service_signals(store.table("requests"), as_of, orders=orders,

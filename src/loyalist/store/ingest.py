@@ -26,12 +26,19 @@ from loyalist.contract.schema import Table, get_table
 from loyalist.errors import IngestError, MappingError
 from loyalist.store import parsing
 from loyalist.store.mapping import parse_mapping, resolve
-from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS, REJECTS
+from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS
 from loyalist.store.parsing import Options, why
+from loyalist.store.quarantine import (  # noqa: F401 (write_rejects_file: used by others)
+    REJECT_COLUMNS,
+    STAGE,
+    _reason_col,
+    diagnose,
+    reject_codes,
+    store_rejects,
+    write_rejects_file,
+)
 from loyalist.store.readers import Source, read_source
 from loyalist.store.sql import lit, q
-
-STAGE = "_loyalist_stage"
 
 
 @dataclass
@@ -59,10 +66,6 @@ class IngestResult:
     @property
     def accepted(self) -> int:
         return self.inserted + self.updated + self.unchanged
-
-
-def _reason_col(name: str) -> str:
-    return q(f"_r_{name}")
 
 
 def run_ingest(
@@ -139,7 +142,7 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
                           hint="Check that the export wrote any rows (and --no-header if the "
                           "file has no header line).")
     if n_rows - n_bad == 0:
-        msg, hint = _diagnose(con, src, out_names, reason_cols, rows_read)
+        msg, hint = diagnose(con, src, out_names, reason_cols, rows_read)
         raise IngestError(msg, hint=hint)
 
     if not strict and "customer_id" in chosen and contract.name != "customers":
@@ -155,7 +158,7 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         counts = _merge(con, contract, out_names, ingest_id)
         rejects_file = None
         conflicts = counts.pop("conflicts")
-        n_rejected = (_store_rejects(con, contract, src, ingest_id, out_names, bad_filter,
+        n_rejected = (store_rejects(con, contract, src, ingest_id, out_names, bad_filter,
                                      conflicts, {**chosen, **attr_sources})
                       if n_bad or conflicts or src.structural_rejects else 0)
         if n_rejected:
@@ -183,13 +186,6 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         rejected=n_rejected, rejects_file=rejects_file, ignored_columns=ignored,
         attributes_added=added, notes=notes, seconds=time.perf_counter() - started,
         reject_codes=codes)
-
-
-def reject_codes(con, ingest_id: int) -> dict[str, int]:
-    """Rejected rows of one ingest by reason code, the most frequent first."""
-    return dict(con.execute(
-        f"SELECT coalesce(code, 'other'), count(DISTINCT line) n FROM {REJECTS} WHERE "
-        "ingest_id = ? GROUP BY ALL ORDER BY n DESC, 1", [int(ingest_id)]).fetchall())
 
 
 def settle_dates(con, contract: Table, src: Source, chosen, opts) -> list[str]:
@@ -407,81 +403,6 @@ def keep_replaced(con, table: str, rows_sql: str, ingest_id: int) -> None:
             con.execute(f"ALTER TABLE {shadow} ADD COLUMN {q(name)} {typ}")
     con.execute(f"INSERT INTO {shadow} BY NAME SELECT r.*, {int(ingest_id)} AS _replaced_by "
                 f"FROM ({rows_sql}) r")
-
-
-def _raw_struct(src: Source) -> str:
-    return "to_json(struct_pack(" + ", ".join(
-        f"{q(c)} := CAST(r.{q(c)} AS VARCHAR)" for c in src.columns) + "))"
-
-
-REJECT_COLUMNS = '(ingest_id, table_name, source, line, "column", code, reason, value, raw)'
-
-
-def _store_rejects(con, contract, src, ingest_id, out_names, bad_filter, conflicts,
-                   sources) -> int:
-    """Quarantine the bad rows: one row per bad value, with its line, column, reason
-    code, reason words, the value itself and the whole raw row. ``sources`` names the
-    source column of each contract column or attribute."""
-    unpivot = " UNION ALL ".join(
-        f"SELECT _line, {lit(n)} AS col, {_reason_col(n)} AS reason FROM _loyalist_bad "
-        f"WHERE {_reason_col(n)} IS NOT NULL" for n in out_names)
-    unpivot += (f" UNION ALL SELECT _line, 'id' AS col, {q('_r__key')} FROM _loyalist_bad "
-                f"WHERE {q('_r__key')} IS NOT NULL")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _loyalist_bad AS SELECT * FROM {STAGE} "
-                f"WHERE {bad_filter}")
-    if conflicts:
-        reason = why("append_only", "touches are append-only: this id is already recorded "
-                     "with other content")
-        unpivot += f" UNION ALL SELECT _line, 'id', {reason} FROM ({conflicts})"
-    value = ("CASE b.col " + " ".join(f"WHEN {lit(n)} THEN CAST(r.{q(s)} AS VARCHAR)"
-                                     for n, s in sources.items()) + " END"
-             if sources else "NULL")
-    con.execute(
-        f"INSERT INTO {REJECTS} {REJECT_COLUMNS} SELECT {ingest_id}, {lit(contract.name)}, "
-        f"{lit(src.label)}, b._line, b.col, split_part(b.reason, '|', 1), "
-        f"substr(b.reason, strpos(b.reason, '|') + 1), {value}, {_raw_struct(src)} "
-        f"FROM ({unpivot}) b JOIN {src.name} r ON r._line = b._line")
-    for line, reason, raw in src.structural_rejects:
-        con.execute(f"INSERT INTO {REJECTS} {REJECT_COLUMNS} VALUES (?, ?, ?, ?, NULL, "
-                    "'malformed_line', ?, NULL, ?)",
-                    [ingest_id, contract.name, src.label, line, reason, json.dumps(raw)])
-    return con.execute(f"SELECT count(DISTINCT line) FROM {REJECTS} WHERE ingest_id = ?",
-                       [ingest_id]).fetchall()[0][0]
-
-
-def write_rejects_file(con, ingest_id: int, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY (SELECT source, line, \"column\", code, reason, value, raw FROM {REJECTS} "
-                f"WHERE ingest_id = {int(ingest_id)} ORDER BY line, \"column\") TO "
-                f"{lit(str(path))} (HEADER, DELIMITER ',')")
-
-
-def _diagnose(con, src: Source, out_names, reason_cols, rows_read) -> tuple[str, str]:
-    """One clear message when not a single row could be accepted."""
-    union = " UNION ALL ".join(
-        f"SELECT {lit(n)} AS col, substr({r}, strpos({r}, '|') + 1) AS reason "
-        f"FROM {STAGE} WHERE {r} IS NOT NULL"
-        for n, r in zip([*out_names, "id"], reason_cols, strict=True))
-    top = con.execute(f"SELECT col, reason, count(*) n FROM ({union}) GROUP BY ALL "
-                      "ORDER BY n DESC LIMIT 1").fetchall()
-    top = top[0] if top else None
-    msg = f"No row of {src.label} could be accepted ({rows_read} rows read); nothing was written."
-    if top is None:
-        return msg, "Check the file's delimiter, encoding and header line."
-    col, reason, n = top
-    msg += f" Most common problem: {col}: {reason} ({n} rows)."
-    if "date" in reason:
-        hint = "The dates are in a format Loyalist will not guess: pass --date-format, e.g. " \
-               "--date-format %d/%m/%Y."
-    elif "missing required" in reason:
-        hint = f"Column {col} is empty in every row: check --map (wrong column?) and --delimiter."
-    elif "number" in reason:
-        hint = "Numbers could not be read: check --map, and --decimal , if commas mark decimals."
-    else:
-        hint = "Check --map, --delimiter and --encoding."
-    if len(src.columns) == 1:
-        hint += " The file was read as a single column: the delimiter is probably wrong."
-    return msg, hint
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,

@@ -27,20 +27,18 @@ import time
 from loyalist.contract.schema import ORDER_LINES, ORDERS, Column, Table
 from loyalist.errors import IngestError, MappingError
 from loyalist.store import parsing
-from loyalist.store.ingest import (
-    STAGE,
-    IngestResult,
-    _diagnose,
-    _merge,
-    _reason_col,
-    _store_rejects,
-    reject_codes,
-    settle_dates,
-    write_rejects_file,
-)
+from loyalist.store.ingest import IngestResult, _merge, settle_dates
 from loyalist.store.mapping import resolve
 from loyalist.store.migrations import INGEST_COLUMNS, INGESTS
 from loyalist.store.parsing import why
+from loyalist.store.quarantine import (
+    STAGE,
+    _reason_col,
+    diagnose,
+    reject_codes,
+    store_rejects,
+    write_rejects_file,
+)
 from loyalist.store.sql import lit, q
 
 ORDERS_STAGE = "_loyalist_stage_orders"
@@ -143,7 +141,7 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: parsing.Options, *,
         raise IngestError(f"{src.label} has no data rows.",
                           hint="Check that the export wrote any rows.")
     if n_rows - n_bad == 0:
-        msg, hint = _diagnose(con, src, names, reason_cols, rows_read)
+        msg, hint = diagnose(con, src, names, reason_cols, rows_read)
         raise IngestError(msg, hint=hint)
     has_amount = "amount" in chosen or "amount" in exprs or {"quantity", "unit_price"} <= set(
         chosen)
@@ -166,7 +164,7 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: parsing.Options, *,
             f"_linked), sum(amount) FILTER (WHERE status = 'returned') FROM {LINES_STAGE}"
         ).fetchall()[0]
         sources = {n: s for n, s in chosen.items()}
-        n_rejected = (_store_rejects(con, ORDERS, src, ingest_id, names, bad_filter, None,
+        n_rejected = (store_rejects(con, ORDERS, src, ingest_id, names, bad_filter, None,
                                      sources)
                       if n_bad or src.structural_rejects else 0)
         rejects_file = (str(rejects_dir / f"ingest-{ingest_id}-orders.csv") if n_rejected

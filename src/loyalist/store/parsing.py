@@ -88,7 +88,8 @@ def settle_date_order(con, view: str, src: str) -> str | None:
         f"SELECT count(*) FILTER (WHERE a > 12), count(*) FILTER (WHERE b > 12) FROM ("
         f"SELECT TRY_CAST(regexp_extract(v, {lit(DMY_RE)}, 1) AS INT) a, "
         f"TRY_CAST(regexp_extract(v, {lit(DMY_RE)}, 2) AS INT) b FROM ("
-        f"SELECT {text(src)} v FROM {view}) WHERE regexp_matches(v, {lit(DMY_RE)}))").fetchall()[0]
+        f"SELECT DISTINCT {text(src)} v FROM {view}) WHERE regexp_matches(v, {lit(DMY_RE)}))"
+    ).fetchall()[0]
     day_first, month_first = row
     if day_first and month_first:
         return "mixed"
@@ -137,7 +138,9 @@ def timestamp_reason(src: str, parsed: str, opts: Options) -> str:
     t = text(src)
     order = (opts.date_order or {}).get(src)
     if opts.date_format:
-        expected = "does not match the date format " + " or ".join(opts.date_format)
+        # the format is the user's own text: named by the option, not repeated
+        expected = ("does not match the date format given (--date-format)" if
+                    len(opts.date_format) == 1 else "matches none of the date formats given")
         return (f"CASE WHEN {t} IS NOT NULL AND {parsed} IS NULL THEN "
                 f"{why('bad_date', expected)} END")
     ambiguous = why("ambiguous_date", "ambiguous date: day and month could be swapped; pass "

@@ -159,7 +159,7 @@ def erase_customer(store, customer_id: str, *, by: str | None = None,
 
 
 def _rewrite_rejects_file(con, ingest_id: int) -> None:
-    from loyalist.store.ingest import write_rejects_file
+    from loyalist.store.quarantine import write_rejects_file
 
     row = con.execute(f"SELECT rejects_file FROM {INGESTS} WHERE id = ?", [ingest_id]).fetchall()
     if row and row[0][0] and Path(row[0][0]).exists():

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from loyalist.store.ingest import REJECT_COLUMNS, write_rejects_file
 from loyalist.store.migrations import INGEST_COLUMNS, INGESTS, REJECTS
+from loyalist.store.quarantine import REJECT_COLUMNS, write_rejects_file
 
 _ITEMS = "_loyalist_survey_items"
 

@@ -88,12 +88,13 @@ def ingest(
             checked = check_answers(s, definition, quarantine=True)
     what = "lines" if result.lines else "rows"
     orders = " orders" if result.lines else ""
+    lines = " lines" if result.lines else ""
     out.print(
         f"[bold]{result.table}[/] from {escape(result.source)}: {result.rows_read:,} {what} "
         f"read, [green]{result.inserted:,} new{orders}[/], {result.updated:,} updated, "
         f"{result.unchanged:,} already there, "
-        + (f"[red]{result.rejected:,} {what} rejected[/]" if result.rejected
-           else f"0 {what} rejected")
+        + (f"[red]{result.rejected:,}{lines} rejected[/]" if result.rejected
+           else f"0{lines} rejected")
         + f" ({result.seconds:.1f} s, ingest #{result.ingest_id}).", highlight=False)
     for note in result.notes:
         out.print(f"Note: {note}", highlight=False, markup=False)
