@@ -5,15 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 import loyalist
 from loyalist.cli.options import STORE
-
-out = Console()
+from loyalist.cli.tables import out
 
 
 def _pct(v) -> str:
@@ -29,6 +24,10 @@ def alerts(
     more often customers with it left than comparable customers without it (measured
     by loyalist score); how many customers carry an alarm, and how many the team works
     this week ([alerts] weekly_capacity)."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
     from loyalist.decisions.words import kind_words
     from loyalist.decisions.worth_saving import alarm_summary, weights
 

@@ -4,16 +4,17 @@ words, and why customers left."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
 import loyalist
 from loyalist.cli.options import STORE
+from loyalist.cli.tables import out
 
-out = Console()
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 
 def _records(df: pd.DataFrame, limit: int | None = None) -> list[dict]:
@@ -41,6 +42,8 @@ def competitors(
     the team's notes (aliases, misspellings, several languages) with topic and evidence,
     the share of lost customers and revenue who named each before leaving, valuable
     customers naming one lately, and names the [listening] competitors list lacks."""
+    from rich.table import Table
+
     from loyalist.listening import gather, proposed_competitors
     from loyalist.listening.analysis import listen, store_frames
     from loyalist.settings import Settings
@@ -91,6 +94,8 @@ def competitors(
 
 
 def _proposed(proposed: pd.DataFrame, limit: int) -> None:
+    from rich.table import Table
+
     if proposed.empty:
         out.print("No new names near switching words.")
         return
@@ -116,6 +121,8 @@ def reasons(
     """Why customers left: the reason the team logged at exit, else one suggested from
     the customer's last texts and alerts (with the evidence), else unknown, by period
     and segment; the taxonomy is [listening] loss_reasons."""
+    from rich.table import Table
+
     from loyalist.listening.analysis import loss_reasons_of
     from loyalist.listening.reasons import reasons_overall
     from loyalist.settings import Settings
