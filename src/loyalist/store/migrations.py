@@ -166,6 +166,17 @@ def _v8(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v10(con: duckdb.DuckDBPyConnection) -> None:
+    """Worklist items per matter, merged reasons, assignment and snoozing (written so it
+    applies whatever migrations come before it: every column is added if missing)."""
+    con.execute(f"""
+        ALTER TABLE {WORKLIST} ADD COLUMN IF NOT EXISTS matter VARCHAR;
+        ALTER TABLE {WORKLIST} ADD COLUMN IF NOT EXISTS also VARCHAR;
+        ALTER TABLE {WORKLIST} ADD COLUMN IF NOT EXISTS "until" TIMESTAMP;
+        ALTER TABLE {WORKLIST} ADD COLUMN IF NOT EXISTS by_user VARCHAR;
+    """)
+
+
 #: (version, description, function); append only, never edit a released one
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ingest log, quarantine and attribute registry", _v1),
@@ -176,6 +187,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (6, "sign-in back-off, a person behind each user", _v6),
     (7, "indexes by customer", _v7),
     (8, "undo of an ingest, stale derived tables", _v8),
+    (10, "worklist matters, merged reasons, assignment and snoozing", _v10),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
