@@ -62,7 +62,10 @@ def merge(cand: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         dict.fromkeys(str(w) for w in s.head(_WORDS) if isinstance(w, str) and w)))
     lead = c[leads].copy()
     lead["also"] = lead["key"].map(also).astype(object)
-    extra = lead["key"].map(words)
-    has = extra.notna() & (extra != "")
-    lead.loc[has, "why"] = lead.loc[has, "why"].fillna("").astype(str) + " Also: " + extra[has]
+    extra = lead["key"].map(words).astype(object)
+    has = (extra.notna() & (extra != "")).astype(bool)
+    if has.any():
+        lead["why"] = lead["why"].astype(object)
+        lead.loc[has, "why"] = [f"{w if isinstance(w, str) else ''} Also: {x}".strip()
+                                for w, x in zip(lead.loc[has, "why"], extra[has], strict=True)]
     return lead, merged

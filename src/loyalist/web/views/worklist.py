@@ -72,8 +72,9 @@ def _args(mine: bool | None = Query(None, description="Only the caller's items (
           segment: str | None = Query(None, max_length=200),
           matter: str | None = Query(None, max_length=40,
                                      description="request, order or customer."),
-          must_do: bool | None = Query(None, description="Only must-do (true) or only the "
-                                       "rest (false)."),
+          must_do: str | None = Query(None, max_length=5, pattern="^(true|false|)$",
+                                      description="Only must-do (true) or only the rest "
+                                      "(false); empty: all."),
           overdue: bool = Query(False, description="Only items due before today."),
           snoozed: bool = Query(False, description="The snoozed items instead."),
           due_before: str | None = Query(None, max_length=40,
@@ -81,7 +82,8 @@ def _args(mine: bool | None = Query(None, description="Only the caller's items (
           sort: str = Query("priority", max_length=40, description="Column to sort by."),
           desc: bool = Query(False, description="Sort the other way.")):
     return {"mine": mine, "owner": owner, "playbook": playbook, "segment": segment,
-            "matter": matter, "must_do": must_do, "overdue": overdue, "snoozed": snoozed,
+            "matter": matter, "must_do": {"true": True, "false": False}.get(must_do or ""),
+            "overdue": overdue, "snoozed": snoozed,
             "due_before": due_before, "sort": sort, "descending": desc}
 
 
