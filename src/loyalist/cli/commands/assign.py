@@ -23,7 +23,8 @@ def _who(by: str | None) -> str:
 
 
 def assign(
-    items: list[str] = typer.Argument(..., help="The item ids (W0000123 ...): one or many."),
+    items: list[str] = typer.Argument(..., metavar="items <id>",
+                                      help="The item ids (W0000123 ...): one or many."),
     to: str = typer.Option(..., "--to", help="The new owner: a staff id or a team."),
     note: str = typer.Option(None, help="Why (kept in the item's history)."),
     by: str = typer.Option(None, help="Who reassigns (default: your login name)."),
@@ -43,7 +44,8 @@ def assign(
 
 
 def snooze(
-    items: list[str] = typer.Argument(..., help="The item ids (W0000123 ...): one or many."),
+    items: list[str] = typer.Argument(..., metavar="items <id>",
+                                      help="The item ids (W0000123 ...): one or many."),
     until: str = typer.Option(None, "--until", help="Hide until this date, YYYY-MM-DD (the "
                               "item comes back that morning)."),
     wake: bool = typer.Option(False, "--wake", help="Bring the items back now."),
