@@ -227,3 +227,37 @@ def test_view_sorts_pages_filters_and_exports(world):  # noqa: F811
         worklist_view(s, sort="nonsense")
     with pytest.raises(DataError, match="page"):
         worklist_view(s, page_size=0)
+
+
+def test_cli_assign_snooze_csv_and_caps(base, tmp_path):  # noqa: F811
+    import shutil
+
+    from test_worklist import _cli
+
+    _b, path, as_of = base
+    store = str(tmp_path / "s.duckdb")
+    shutil.copy(path, store)
+    r = _cli("worklist", "--as-of", f"{as_of:%Y-%m-%d}", "--cap", "follow_up_order=1",
+             "--top", "3", "--store", store, columns=80)
+    assert r.returncode == 0, r.stderr
+    assert "Waiting beyond today's caps" in r.stdout and "must-do" in r.stdout
+    assert max(len(x) for x in r.stdout.splitlines()) <= 80
+    r = _cli("worklist", "--show", "--csv", "-", "--sort", "due", "--store", store)
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(io.StringIO(r.stdout))
+    assert len(table) > 20 and table["due_at"].is_monotonic_increasing
+    first, second = table["item_id"].iloc[:2]
+    r = _cli("assign", first, second, "--to", "Retention team", "--by", "lead", "--store",
+             store)
+    assert r.returncode == 0 and "Assigned 2 items" in r.stdout, r.stdout + r.stderr
+    r = _cli("snooze", first, "--until", "2099-01-01", "--store", store)
+    assert r.returncode == 1 and "more than a year" in r.stderr + r.stdout
+    day = (pd.Timestamp.now() + pd.Timedelta(days=3)).strftime("%Y-%m-%d")
+    r = _cli("snooze", first, "--until", day, "--store", store)
+    assert r.returncode == 0 and f"until {day}" in r.stdout, r.stdout + r.stderr
+    r = _cli("assign", "W9999999", "--to", "Retention team", "--store", store)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    r = _cli("worklist", "--show", "--owner", "Nobody", "--store", store)
+    assert r.returncode == 0 and "No open items for owner Nobody" in r.stdout
+    r = _cli("worklist", "--show", "--cap", "oops", "--store", store)
+    assert r.returncode == 1 and "PLAYBOOK=N" in r.stdout + r.stderr

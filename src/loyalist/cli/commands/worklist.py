@@ -73,6 +73,8 @@ def worklist(
     from loyalist.decisions.worklist.view import worklist_view
 
     caps = parse_caps(cap)
+    # with --csv -, the terminal gets the CSV alone: everything else goes to stderr
+    say = Console(stderr=True) if csv is not None and str(csv) == "-" else out
     settings = Settings.load(store)
     if playbooks is not None:
         settings = settings.with_playbooks(playbooks)
@@ -80,24 +82,24 @@ def worklist(
     with loyalist.connect(store, settings=settings) as s:
         if not show_only:
             run = build_worklist(s, as_of, caps=caps)
-            out.print(f"Worklist as of {run.as_of:%Y-%m-%d}: {run.opened:,} opened, "
+            say.print(f"Worklist as of {run.as_of:%Y-%m-%d}: {run.opened:,} opened, "
                       f"{run.closed:,} closed ({run.merged:,} merged into another item of "
                       f"the same matter), {run.held_out:,} newly held out as controls; "
                       f"{len(run.items):,} open.", highlight=False)
             for n in run.notes:
-                out.print(f"Note: {n}", highlight=False)
+                say.print(f"Note: {n}", highlight=False)
         backlog = backlog_summary(s)
         view = worklist_view(s, owner=owner, playbook=playbook, sort=sort,
                              descending=descending, page_size=500)
     if backlog["waiting"]:
-        out.print(backlog_line(backlog), highlight=False, markup=False)
+        say.print(backlog_line(backlog), highlight=False, markup=False)
     if csv is not None:
         text = view.csv()
         if str(csv) == "-":
             typer.echo(text, nl=False)
             return
         csv.write_text(text, encoding="utf-8")
-        out.print(f"{view.total:,} items written to {csv}.", highlight=False, markup=False)
+        say.print(f"{view.total:,} items written to {csv}.", highlight=False, markup=False)
     items = view.all_rows.assign(owner=view.all_rows["owner_name"])
     if items.empty:
         filters = [f for f in (owner and f"owner {owner}", playbook and f"playbook {playbook}")
