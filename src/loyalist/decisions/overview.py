@@ -231,18 +231,20 @@ def _unanswered(store):
 
 
 def _work(store):
-    from loyalist.store.worklist import events, open_events
+    from loyalist.store.worklist import open_events
 
-    e = events(store)
-    last_run = e.filter(e.event == "opened").aggregate(last=e["at"].max())
-    o = open_events(store).cross_join(last_run)
-    return o.aggregate(open=_.count(), overdue=(o.due_at < o["last"]).cast("int64").sum()), {}
+    day = ibis.param("string")  # prepared queries take text: YYYY-MM-DD
+    today = day.cast("date").cast("timestamp")
+    o = open_events(store)
+    # overdue as the worklist counts it: due before today (not the data's last date),
+    # and not snoozed beyond today
+    late = (o.due_at < today) & (o.snoozed_until.isnull() | (o.snoozed_until <= today))
+    return o.aggregate(open=_.count(), overdue=late.cast("int64").sum()), {"today": day}
 
 
 def live(store) -> dict:
     """What must be live, read now: requests unanswered, items open on the worklist and
-    those overdue (due before the last worklist run, as the worklist's progress counts
-    them)."""
+    those overdue (due before today, as the worklist's progress counts them)."""
     from loyalist.store.worklist import has_worklist
 
     out = {"at": pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime(),
@@ -250,7 +252,8 @@ def live(store) -> dict:
                                  .rows(store)[0]["n"]),
            "open_items": 0, "overdue": 0}
     if has_worklist(store):
-        work = prepare(store, "overview work", _work).rows(store)[0]
+        today = f"{pd.Timestamp.now():%Y-%m-%d}"
+        work = prepare(store, "overview work", _work).rows(store, today=today)[0]
         out["open_items"], out["overdue"] = int(work["open"]), int(work["overdue"] or 0)
     return out
 
