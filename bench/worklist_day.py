@@ -58,7 +58,7 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def page_height(store: str, person: str | None, shot: str | None) -> dict:
+def page_height(store: str, person: str | None, shot: str | None, size: int | None) -> dict:
     env = dict(os.environ)
     cli = [sys.executable, "-c", "from loyalist.cli.main import main; main()"]
     for name, role, who in (("bench-admin", "admin", None), ("bench-agent", "agent", person)):
@@ -90,10 +90,15 @@ def page_height(store: str, person: str | None, shot: str | None) -> dict:
             pg.click("button[type=submit]")
             pg.wait_for_load_state()
             started = time.monotonic()
-            pg.goto(f"http://127.0.0.1:{port}/worklist")
+            pg.goto(f"http://127.0.0.1:{port}/worklist"
+                    + (f"?size={size}" if size else ""))
             seconds = time.monotonic() - started
             height = pg.evaluate("document.documentElement.scrollHeight")
             rows = pg.evaluate("document.querySelectorAll('[id^=item-]').length")
+            # the whole team's list, the view the "before" page showed
+            pg.goto(f"http://127.0.0.1:{port}/worklist?mine=false"
+                    + (f"&size={size}" if size else ""))
+            team = pg.evaluate("document.documentElement.scrollHeight")
             if shot:
                 Path(shot).parent.mkdir(parents=True, exist_ok=True)
                 pg.screenshot(path=shot, clip={"x": 0, "y": 0, "width": 1280, "height": 900},
@@ -102,13 +107,15 @@ def page_height(store: str, person: str | None, shot: str | None) -> dict:
     finally:
         server.terminate()
         server.wait(30)
-    return {"page_height_px": height, "items_on_page": rows, "page_seconds": round(seconds, 2)}
+    return {"page_height_px": height, "items_on_page": rows, "page_seconds": round(seconds, 2),
+            "team_height_px": team}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", required=True)
     ap.add_argument("--shot", default=None, help="Screenshot of the first screen (PNG).")
+    ap.add_argument("--size", type=int, default=None, help="Page size asked for (?size=).")
     a = ap.parse_args()
     load = os.getloadavg()[0]
     d = duplicates(a.store)
@@ -117,9 +124,10 @@ def main() -> None:
     if d["backlog"] is not None:
         print(f"backlog: {d['backlog'][0]:,} waiting beyond the caps, {d['backlog'][1]:,} "
               "of them must-do")
-    h = page_height(a.store, d["agent_person"], a.shot)
+    h = page_height(a.store, d["agent_person"], a.shot, a.size)
     print(f"worklist page: {h['page_height_px']:,} px high, {h['items_on_page']} items, "
-          f"{h['page_seconds']} s; load average {load:.1f}")
+          f"{h['page_seconds']} s (the whole team's list: {h['team_height_px']:,} px); "
+          f"load average {load:.1f}")
 
 
 if __name__ == "__main__":
