@@ -71,6 +71,27 @@ def test_duplicates_of_an_older_run_merge_into_one(world):  # noqa: F811
     assert note.str.contains(f"merged into {lead.item_id}").any()
 
 
+def test_an_open_item_absorbs_a_new_reason_of_its_matter(world, tmp_path):  # noqa: F811
+    _b, s, as_of = world
+    (tmp_path / "loyalist.toml").write_text(
+        '[[worklist.playbook]]\nname = "resolve_repeated_contact"\nenabled = false\n')
+    s.settings = Settings.load(s)
+    first = build_worklist(s, as_of)
+    calls = first.items[first.items["playbook"] == "call_back_unanswered"]
+    (tmp_path / "loyalist.toml").write_text("")
+    s.settings = Settings.load(s)
+    nxt = build_worklist(s, as_of)
+    items = nxt.items.set_index("item_id")
+    grown = items.loc[calls["item_id"]]
+    grown = grown[grown["also"].fillna("").str.contains("resolve_repeated_contact")]
+    assert len(grown) > 0 and grown["why"].str.contains("Also:").all()
+    assert (_matter_counts(nxt.items) == 1).all()
+    hist = item_history(s)
+    assert set(hist.loc[hist["event"] == "reasons", "item_id"]) == set(grown.index)
+    again = build_worklist(s, as_of)  # nothing new: nothing written
+    assert len(item_history(s)) == len(hist) and (again.opened, again.closed) == (0, 0)
+
+
 def test_backlog_is_kept_with_count_and_age_and_the_lead_raises_the_cap(world, tmp_path):  # noqa: F811
     _b, s, as_of = world
     (tmp_path / "loyalist.toml").write_text(

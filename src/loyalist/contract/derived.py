@@ -248,12 +248,13 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("place", "integer", "Its place in the queue of its playbook and "
                    "owner."))),
     Derived("_loyalist_worklist", "The worklist's memory: every item as a series of "
-            "events (`opened`, `attempt`, `assigned`, `snoozed`, `closed`), appended, never "
-            "updated.",
+            "events (`opened`, `attempt`, `assigned`, `snoozed`, `reasons`, `closed`), "
+            "appended, never updated.",
             "`loyalist worklist`, `loyalist log`", (
                 _c("event_id", "integer", "Order of the events."),
                 _c("item_id", "string", "The item (`W` and a number)."),
-                _c("event", "string", "opened, attempt, assigned, snoozed or closed."),
+                _c("event", "string", "opened, attempt, assigned, snoozed, reasons (new "
+                   "reasons merged into the open item) or closed."),
                 _c("at", "timestamp", "When it happened.", False),
                 _c("recorded_at", "timestamp", "When it was written.", False),
                 _c("run_id", "integer", "The worklist run that wrote it.", False),

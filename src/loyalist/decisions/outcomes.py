@@ -60,7 +60,7 @@ def _due_today(items: pd.DataFrame, today: pd.Timestamp) -> pd.DataFrame:
 def open_keys(store) -> pd.DataFrame:
     """Only ``item_id, customer_id, playbook, opened_at`` of the open items (light)."""
     return open_events(store).select("item_id", "customer_id", "playbook", "matter",
-                                     "opened_at").to_pandas()
+                                     "also", "opened_at").to_pandas()
 
 
 def open_items(store, *, owner: str | None = None, playbook: str | None = None,

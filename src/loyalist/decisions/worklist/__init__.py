@@ -249,7 +249,8 @@ def _state(store, as_of, settings
     done = e.filter((e.event == "closed") & e.outcome.notnull() & (e["at"] > since)
                     & (e["at"] <= now)).select("item_id", "customer_id", "playbook")
     # an outcome answers every reason merged into the item, so they cool down too
-    merged = e.filter((e.event == "opened") & e.also.notnull()).select("item_id", "also")
+    merged = e.filter(e.event.isin(["opened", "reasons"]) & e.also.notnull()).select(
+        "item_id", "also")
     cool = done.left_join(merged, "item_id").select("customer_id", "playbook",
                                                     "also").to_pandas()
     also = cool.dropna(subset=["also"]).assign(playbook=lambda d: d["also"].str.split(","))
@@ -421,6 +422,17 @@ def _plan(m: pd.DataFrame, items: pd.DataFrame, live: pd.DataFrame, cooling: pd.
         kept = pool["key"].map(mine)
         pool = pool.assign(matter=kept.where(kept.notna(), pool["matter"]))
     lead, merged = merge(pool)
+    # an open item that absorbs reasons it did not name: their words and playbooks
+    if len(items):
+        have = pd.Series(items["also"].to_numpy(), index=_key(items).to_numpy())
+        kept = lead[lead["is_open"]]
+        now_also = kept["also"].fillna("").map(lambda a: set(filter(None, a.split(","))))
+        had = kept["key"].map(have).fillna("").map(lambda a: set(filter(None, a.split(","))))
+        grew = [bool(n - h) for n, h in zip(now_also, had, strict=True)]
+        absorbed = kept[grew].assign(item_id=kept.loc[grew, "key"].map(
+            pd.Series(items["item_id"].to_numpy(), index=_key(items).to_numpy())))
+    else:
+        absorbed = lead[:0].assign(item_id=pd.Series(dtype=object))
     new = lead[~lead["is_open"]].copy()
     # open items merged into another close, unless the one they merge into is new and
     # waits beyond today's cap (decided by the caller)
@@ -435,7 +447,7 @@ def _plan(m: pd.DataFrame, items: pd.DataFrame, live: pd.DataFrame, cooling: pd.
     draw = new["drawn"].to_numpy()
     new.loc[draw, "arm"] = np.where(u[draw] < new.loc[draw, "share"], "control", "treatment")
     new["arm"] = new["arm"].fillna("treatment")
-    return new, merged, present
+    return new, merged, present, absorbed
 
 
 def _admitted(new: pd.DataFrame, books, today: pd.DataFrame, caps: dict) -> pd.Series:
@@ -486,7 +498,8 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     run_id = next_run_id(store)
     books = {p.name: p for p in pbs}
     m = _candidates(pbs, people, alerts, top, store, helps, items, as_of)
-    m, merged, present = _plan(m, items, live, cooling, books, share_default, seed, as_of)
+    m, merged, present, absorbed = _plan(m, items, live, cooling, books, share_default,
+                                         seed, as_of)
     fits = _admitted(m, books, today, caps_in_force(pbs, caps))
     # beyond the cap: the backlog, not dropped; each later run admits the next in order
     behind = m[~fits & (m["arm"] == "treatment")]
@@ -539,6 +552,14 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
                       "customer_id": gone["customer_id"], "playbook": gone["playbook"],
                       "note": "reason gone"})], ignore_index=True)
     close_events = close_events.assign(recorded_at=now, run_id=run_id)
+    absorbed = absorbed[~absorbed["item_id"].isin(close_events["item_id"])]
+    reason_events = pd.DataFrame({
+        "item_id": absorbed["item_id"], "event": "reasons", "at": as_of, "recorded_at": now,
+        "run_id": run_id, "customer_id": absorbed["customer_id"],
+        "playbook": absorbed["playbook"], "why": absorbed["why"], "also": absorbed["also"],
+        "note": "reasons merged into the open item"})
+    closed = len(close_events)
+    close_events = pd.concat([close_events, reason_events], ignore_index=True)
     write_events(store, close_events, assignments, opened=open_events)
     notes = []
     if helps != {p.name: p.contact_helps for p in pbs}:
@@ -546,7 +567,7 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
             f"{k} {v:.2f}" for k, v in helps.items() if v != books[k].contact_helps))
     backlog = write_backlog(store, behind, as_of)
     return WorklistRun(as_of=as_of, run_id=run_id, items=open_items(store),
-                       opened=len(open_events), closed=len(close_events),
+                       opened=len(open_events), closed=closed,
                        held_out=int((assignments["arm"] == "control").sum()), notes=notes,
                        waiting={str(k): int(v) for k, v in waiting.items()},
                        merged=len(merged), backlog_summary=backlog)
