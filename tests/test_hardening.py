@@ -329,26 +329,30 @@ def _open(site):
     return open_items(site.store)
 
 
-def _give_a_detractor_item(site, cid: str) -> None:
-    """The issue's case: the customer also gave a score of 3 with a reason, which opens a
-    detractor item beside the one they have (alerts as ``loyalist score`` stores them)."""
+def _give_a_request_item(site, cid: str) -> None:
+    """The issue's case: the customer also has an unanswered request, which opens a
+    call-back item beside the one they have (alerts as ``loyalist score`` stores them).
+    (A detractor's score would merge into the item they have: both are about the
+    customer as a whole, one matter; a request thread is another.)"""
     from loyalist.decisions.worklist import build_worklist
 
     alerts = site.store.table("alerts").to_pandas()
-    extra = alerts.iloc[:1].assign(customer_id=cid, kind="detractor", evidence_table="feedback",
-                                   evidence_id="F-test", value=3.0, category='"too slow"',
-                                   text='Gave NPS 3: "too slow"', must_do=True)
+    extra = alerts.iloc[:1].assign(customer_id=cid, kind="unanswered_request",
+                                   evidence_table="requests", evidence_id="R-test",
+                                   value=72.0, category="billing",
+                                   text="Request R-test (billing) unanswered for 3 days",
+                                   must_do=True)
     site.store.write_derived("alerts", pd.concat([alerts, extra], ignore_index=True))
     build_worklist(site.store)
 
 
 def test_several_open_items_and_none_named_closes_nothing(site):
     items = _open(site)
-    cid = items.loc[items["owner"].isna() | (items["owner"] != _chloe(site)),
-                    "customer_id"].iloc[0]
-    _give_a_detractor_item(site, cid)
+    cid = items.loc[(items["owner"].isna() | (items["owner"] != _chloe(site)))
+                    & (items["matter"] == "customer"), "customer_id"].iloc[0]
+    _give_a_request_item(site, cid)
     items = _open(site)
-    assert (items["customer_id"] == cid).sum() >= 2 and "detractor" in set(
+    assert (items["customer_id"] == cid).sum() >= 2 and "unanswered_request" in set(
         items.loc[items["customer_id"] == cid, "reason_kind"])
     theirs = set(items.loc[items["customer_id"] == cid, "item_id"])
     before = site.count("touches")

@@ -172,6 +172,11 @@ ENDPOINTS = [
      "agent"),
     ("GET", "/api/worklist", {"params": {"playbook": "save_call"}}, "agent"),
     ("GET", "/api/worklist/progress", {}, "viewer"),
+    ("GET", "/api/worklist/backlog", {}, "agent"),
+    ("GET", "/api/worklist/export", {"params": {"playbook": "save_call"}}, "agent"),
+    ("POST", "/api/worklist/assign", {"json": {"items": ["W9999999"], "owner": "x"}}, "agent"),
+    ("POST", "/api/worklist/snooze", {"json": {"items": ["W9999999"], "until": "2099-01-01"}},
+     "agent"),
     ("GET", "/api/impact", {}, "viewer"),
     ("GET", "/api/metrics", {"params": {"freq": "Q"}}, "viewer"),
     ("GET", "/api/data", {}, "admin"),
@@ -191,7 +196,8 @@ ENDPOINTS = [
     ("POST", "/api/ingest/{table}/file",
      {"files": {"file": ("o.csv", b"customer_id,ordered_at\nx,2024-01-01\n")}}, "admin"),
 ]
-PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"), ("GET", "/impact"),
+PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"),
+         ("POST", "/worklist/assign"), ("POST", "/worklist/snooze"), ("GET", "/impact"),
          ("GET", "/customers"), ("GET", "/customers/{customer_id:path}"),
          ("GET", "/service"), ("GET", "/relationship"), ("GET", "/listening"), ("GET", "/data"),
          ("POST", "/customers/outcome"),
@@ -829,3 +835,62 @@ def test_listening_with_the_demo_list_shows_competitors_reasons_and_evidence(tmp
     for words in ("Competitors named", "Why customers left", "Latest mentions",
                   body["summary"][0]["competitor"]):
         assert words in page.text
+
+
+def test_worklist_team_api_sorts_assigns_snoozes_exports_and_shows_the_backlog(site):
+    """Runs last in this module: it moves items between owners."""
+    import io
+
+    import pandas as pd
+
+    with site.client(OWNER) as c:
+        mine = c.get("/api/worklist", params={"mine": True, "limit": 500}).json()
+        by_due = c.get("/api/worklist", params={"sort": "due", "desc": True,
+                                                "limit": 500}).json()
+        assert_error(c.get("/api/worklist", params={"sort": "nonsense"}), 400)
+        backlog = c.get("/api/worklist/backlog").json()
+        csv = c.get("/api/worklist/export", params={"mine": True})
+    due = [r["due_at"] for r in by_due["rows"]]
+    assert due == sorted(due, reverse=True) and by_due["sort"] == "due"
+    assert {"waiting", "must_do", "oldest_days", "playbooks", "rows"} <= set(backlog)
+    assert backlog["total"] == backlog["waiting"]
+    table = pd.read_csv(io.StringIO(csv.text))
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert list(table["item_id"]) == [r["item_id"] for r in mine["rows"]]
+    assert all(r["overdue_days"] >= 0 for r in mine["rows"])
+    # one customer and matter, one item
+    pairs = [(r["customer_id"], r["matter"]) for r in by_due["rows"]]
+    assert len(pairs) == len(set(pairs))
+    mine_ids = [r["item_id"] for r in mine["rows"]]
+    staff = set(site.store.table("staff").id.to_pandas().astype(str))
+    theirs = next(r for r in by_due["rows"] if r["owner"] in staff
+                  and r["owner"] != mine["rows"][0]["owner"])
+    with site.client(OWNER) as c:
+        # an agent hands over their own items ...
+        r = c.post("/api/worklist/assign", json={"items": mine_ids[:2], "owner":
+                                                 theirs["owner"], "note": "holiday"})
+        assert r.status_code == 200 and r.json()["assigned"] == mine_ids[:2], r.text
+        # ... but does not take another person's, and nothing is written then
+        assert_error(c.post("/api/worklist/assign", json={
+            "items": [mine_ids[2], theirs["item_id"]], "owner": mine["rows"][0]["owner"]}), 403)
+        after = c.get("/api/worklist", params={"mine": True, "limit": 500}).json()
+        assert after["total"] == mine["total"] - 2
+        day = (pd.Timestamp.now() + pd.Timedelta(days=2)).strftime("%Y-%m-%d")
+        r = c.post("/api/worklist/snooze", json={"items": [mine_ids[2]], "until": day},
+                   headers={"Idempotency-Key": "snooze-1"})
+        again = c.post("/api/worklist/snooze", json={"items": [mine_ids[2]], "until": day},
+                       headers={"Idempotency-Key": "snooze-1"})
+        assert r.status_code == 200 and again.headers.get("idempotent-replayed") == "true"
+        asleep = c.get("/api/worklist", params={"snoozed": True, "limit": 500}).json()
+        assert [x["item_id"] for x in asleep["rows"]] == [mine_ids[2]]
+        assert_error(c.post("/api/worklist/snooze", json={"items": [theirs["item_id"]],
+                                                          "until": day}), 403)
+    # the admin (the lead) takes it back for the agent
+    with site.client("admin") as c:
+        r = c.post("/api/worklist/assign", json={"items": mine_ids[:1],
+                                                 "owner": mine["rows"][0]["owner"]})
+        assert r.status_code == 200 and r.json()["assigned"] == mine_ids[:1]
+    log = site.app.state.accounts.audit_log(50)
+    moves = log[log["action"] == "worklist.assign"]
+    assert len(moves) >= 2 and moves["detail"].str.contains("holiday").any()
+    assert (log["action"] == "worklist.snooze").sum() == 1  # the replay wrote nothing

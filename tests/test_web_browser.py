@@ -156,25 +156,88 @@ def test_upload_a_file_with_bad_rows_and_see_them_listed(page, site, tmp_path):
     assert site.count("orders") == before + 2
 
 
-def test_open_my_worklist_and_log_an_outcome_in_one_click(page, site, tmp_path):
+def _rows(page) -> list[dict]:
+    return page.eval_on_selector_all("table.worklist tbody tr", """rows => rows.map(r => ({
+        id: r.id.slice(5), customer: r.dataset.customer, matter: r.dataset.matter,
+        priority: parseInt(r.cells[1].innerText.replace('!', '')),
+        owner: r.cells[5].innerText.trim()}))""")
+
+
+def test_an_agents_morning(page, site, tmp_path):
+    """Sign in, my list sorted by urgency, filter, reassign one item, log an outcome:
+    the item leaves the list, and no customer has two items about the same matter."""
+    from test_web_api import OWNER_NAME
+
     sign_in(page, OWNER)
     page.click("nav a[href='/worklist']")
-    page.check("input[name=mine]")
-    page.click("#filters button[type=submit]")
-    page.wait_for_url("**/worklist?mine=true*")
-    first = page.locator("section.item").first
-    item_id = first.get_attribute("id").removeprefix("item-")
-    assert "Why:" in first.inner_text() and "Do:" in first.inner_text()
-    customer = first.locator("input[name=customer_id]").get_attribute("value")
+    # my list first, most urgent first
+    assert page.locator(".tabs a[aria-current=page]").inner_text() == "My list"
+    mine = _rows(page)
+    assert mine and {r["owner"] for r in mine} == {OWNER_NAME}
+    assert [r["priority"] for r in mine] == sorted(r["priority"] for r in mine)
+    assert page.locator("th[aria-sort=ascending]").inner_text().startswith("#")
     page.screenshot(path=str(tmp_path / "worklist.png"), full_page=True)
-    first.locator("select[name=outcome]").select_option("reached")
-    first.locator("input[name=note]").fill("Called from the worklist")
-    first.locator("button[type=submit]").click()
-    page.wait_for_url("**/worklist?mine=true")
-    assert page.locator(f"#item-{item_id}").count() == 0
-    page.goto(f"/customers/{customer}")
-    row = page.locator("#timeline tbody tr", has_text="Called from the worklist")
-    assert row.count() == 1 and "reached" in row.inner_text()
+    # sort by the due date with the keyboard alone, then back to urgency
+    page.focus("th a:text('Due')")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**sort=due*")
+    assert page.locator("th[aria-sort=ascending]").inner_text().startswith("Due")
+    page.focus("th a:text('#')")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda u: "sort=" not in u)
+    # filter by the matter of the first item: kept in the URL
+    matter = mine[0]["matter"]
+    page.select_option("#filters select[name=matter]", matter)
+    page.click("#filters button[type=submit]")
+    page.wait_for_url(f"**matter={matter}*")
+    rows = _rows(page)
+    assert rows and {r["matter"] for r in rows} == {matter}
+    # reassign the first item to a colleague: it leaves my list
+    moved = rows[0]["id"]
+    page.check(f"#item-{moved} input[name=item]")
+    colleague = page.eval_on_selector(
+        "#bulk-owner", f"s => [...s.options].find(o => o.text !== {OWNER_NAME!r}).value")
+    page.select_option("#bulk-owner", colleague)
+    page.fill("#bulk input[name=note]", "Out on Friday")
+    page.click("#bulk button[type=submit]")
+    page.wait_for_url(f"**matter={matter}*")
+    assert page.locator(f"#item-{moved}").count() == 0
+    # log an outcome on the next one: it leaves the list too
+    rows = _rows(page)
+    if not rows:  # that was my only item of this matter: back to the whole list
+        page.goto("/worklist")
+        rows = _rows(page)
+    done = rows[0]["id"]
+    row = page.locator(f"#item-{done}")
+    row.locator("select[name=outcome]").select_option("reached")
+    row.locator("input[name=note]").fill("Called from the worklist")
+    row.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(f"#item-{done}").count() == 0
+    # the reassigned item is the colleague's now, with its history audited
+    page.goto(f"/worklist?mine=false&owner={colleague}&size=500")
+    assert page.locator(f"#item-{moved}").count() == 1
+    log = site.app.state.accounts.audit_log(20)
+    assert ((log["action"] == "worklist.assign") & log["detail"].str.contains(moved)).any()
+    # the whole team's list: one item per customer and matter
+    page.goto("/worklist?mine=false&size=500")
+    everyone = _rows(page)
+    pairs = [(r["customer"], r["matter"]) for r in everyone]
+    assert len(pairs) == len(set(pairs)) > 0
+    assert done not in {r["id"] for r in everyone}
+
+
+def test_a_viewer_sees_no_link_that_would_refuse_them(page, site):
+    sign_in(page, "viewer")
+    seen = set()
+    for start in ("/", "/customers", "/service", "/impact", "/relationship"):
+        page.goto(start)
+        hrefs = page.eval_on_selector_all("a[href^='/']", "a => a.map(x => x.getAttribute('href'))")
+        seen |= {h for h in hrefs if not h.startswith("/static/")}
+    assert "/worklist" not in seen and "/data" not in seen
+    for href in sorted(seen)[:60]:
+        r = page.request.get(href)
+        assert r.status != 403, href
 
 
 def test_pages_work_under_the_content_security_policy(browser, site, tmp_path):

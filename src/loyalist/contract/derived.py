@@ -255,12 +255,30 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("customers", "integer", "Customers given a segment."),
                 _c("data", "string", "The analysis as JSON "
                    "(`loyalist.relationship.page_data`)."))),
+    Derived("worklist_backlog", "The worklist's candidates waiting beyond today's caps "
+            "(one per customer and matter), in the order they will be opened.",
+            "`loyalist worklist`", (
+                _c("as_of", "timestamp", "The day of the run."),
+                CUSTOMER,
+                _c("playbook", "string", "The playbook it waits for."),
+                _c("matter", "string", "request, order or customer."),
+                _c("must_do", "boolean", "Service the customer is owed."),
+                _c("owner", "string", "Who will get it.", False),
+                _c("why", "string", "Why, in words.", False),
+                _c("expected_value_saved", "float", "Ranking figure.", False),
+                _c("since", "timestamp", "The oldest evidence (e.g. the unanswered "
+                   "request), when known.", False),
+                _c("waiting_since", "timestamp", "The first run it waited in."),
+                _c("place", "integer", "Its place in the queue of its playbook and "
+                   "owner."))),
     Derived("_loyalist_worklist", "The worklist's memory: every item as a series of "
-            "events (`opened`, `attempt`, `closed`), appended, never updated.",
+            "events (`opened`, `attempt`, `assigned`, `snoozed`, `reasons`, `closed`), "
+            "appended, never updated.",
             "`loyalist worklist`, `loyalist log`", (
                 _c("event_id", "integer", "Order of the events."),
                 _c("item_id", "string", "The item (`W` and a number)."),
-                _c("event", "string", "opened, attempt or closed."),
+                _c("event", "string", "opened, attempt, assigned, snoozed, reasons (new "
+                   "reasons merged into the open item) or closed."),
                 _c("at", "timestamp", "When it happened.", False),
                 _c("recorded_at", "timestamp", "When it was written.", False),
                 _c("run_id", "integer", "The worklist run that wrote it.", False),
@@ -279,7 +297,13 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("due_at", "timestamp", "When it is due.", False),
                 _c("outcome", "string", "The outcome that closed it.", False),
                 _c("touch_id", "string", "The touch that answered it.", False),
-                _c("note", "string", "What was said.", False)),
+                _c("note", "string", "What was said.", False),
+                _c("matter", "string", "What the item is about: request, order or "
+                   "customer (one open item per customer and matter).", False),
+                _c("also", "string", "Other playbooks whose reasons merged into the item.",
+                   False),
+                _c("until", "timestamp", "Snoozed until (a `snoozed` event).", False),
+                _c("by_user", "string", "Who assigned or snoozed it.", False)),
             history=True, bookkeeping=True),
     Derived("_loyalist_assignments", "Treatment or control, drawn per customer and "
             "playbook when first eligible, and held for the window.",

@@ -31,24 +31,54 @@ OUTCOMES = ("reached", "no-answer", "saved", "lost", "escalated")
 CLOSING = ("reached", "saved", "lost", "escalated")
 ITEM_COLUMNS = ["item_id", "customer_id", "playbook", "reason_kind", "must_do", "why",
                 "evidence", "action", "script", "owner", "priority", "expected_value_saved",
-                "p_leave", "value", "opened_at", "due_at", "attempts", "status"]
+                "p_leave", "value", "opened_at", "due_at", "attempts", "status", "matter",
+                "also", "snoozed_until", "overdue_days"]
+
+
+def today_of(today=None) -> pd.Timestamp:
+    """The day items are due against: ``today`` when given, else the real date (not the
+    data's last date: an item due two years ago is two years overdue)."""
+    return (pd.Timestamp.now() if today is None else moment(today, "today")).normalize()
+
+
+def _due_today(items: pd.DataFrame, today: pd.Timestamp) -> pd.DataFrame:
+    """``overdue_days`` (whole days past due against ``today``; 0 when not yet due) and
+    ``status`` snoozed for an item snoozed beyond today."""
+    from loyalist.decisions.worklist.matters import matters
+
+    if len(items):  # items opened before matters were written: from their reason
+        items = items.assign(matter=items["matter"].where(
+            items["matter"].notna(), matters(items["reason_kind"])))
+    due = pd.to_datetime(items["due_at"])
+    late = (today - due.dt.normalize()).dt.days
+    items = items.assign(overdue_days=late.clip(lower=0).fillna(0).astype(int))
+    asleep = pd.to_datetime(items["snoozed_until"]) > today
+    items.loc[asleep.fillna(False), "status"] = "snoozed"
+    items.loc[asleep.fillna(False), "overdue_days"] = 0
+    return items
 
 def open_keys(store) -> pd.DataFrame:
     """Only ``item_id, customer_id, playbook, opened_at`` of the open items (light)."""
-    return open_events(store).select("item_id", "customer_id", "playbook",
-                                     "opened_at").to_pandas()
+    return open_events(store).select("item_id", "customer_id", "playbook", "matter",
+                                     "also", "opened_at").to_pandas()
 
 
 def open_items(store, *, owner: str | None = None, playbook: str | None = None,
-               due_before=None, customer_id: str | None = None) -> pd.DataFrame:
+               due_before=None, customer_id: str | None = None,
+               snoozed: bool = True, today=None) -> pd.DataFrame:
     """The open items, most urgent first: must-do items, then by expected value saved.
 
     ``priority`` is the item's place in that order (1 = first) among all open items,
-    before the filters are applied.
+    before the filters are applied. ``overdue_days`` counts against ``today`` (default:
+    the real date); an item snoozed beyond today has ``status`` snoozed, and is left out
+    when ``snoozed=False``.
     """
+    today = today_of(today)
     if customer_id is not None and owner is None and playbook is None and due_before is None:
         mine = ranked_open_of(store, customer_id)  # one customer's page: through the index
-        return mine.sort_values("priority", ignore_index=True)[ITEM_COLUMNS]
+        mine = _due_today(mine.sort_values("priority", ignore_index=True), today)
+        return mine[ITEM_COLUMNS] if snoozed else mine[mine["status"] != "snoozed"][
+            ITEM_COLUMNS].reset_index(drop=True)
     o = ranked(open_events(store))
     for col, value in (("owner", owner), ("playbook", playbook),
                        ("customer_id", customer_id)):
@@ -56,7 +86,10 @@ def open_items(store, *, owner: str | None = None, playbook: str | None = None,
             o = o.filter(o[col] == value)
     if due_before is not None:
         o = o.filter(o.due_at < moment(due_before, "due_before").to_pydatetime())
-    return o.order_by("priority").to_pandas()[ITEM_COLUMNS]
+    got = _due_today(o.order_by("priority").to_pandas(), today)
+    if not snoozed:
+        got = got[got["status"] != "snoozed"].reset_index(drop=True)
+    return got[ITEM_COLUMNS]
 
 
 def _open_of(store, customer_id: str) -> pd.DataFrame:
@@ -238,17 +271,17 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
 
 def worklist_progress(store, as_of=None) -> pd.DataFrame:
     """One row per playbook: items open, closed and overdue (due before ``as_of``, by
-    default the last run's date), outcomes logged by kind, and customers held out."""
+    default today's date, not the data's), outcomes logged by kind, and customers held
+    out."""
     e = events(store)
-    if as_of is None:
-        as_of = e.filter(e.event == "opened")["at"].max().execute()
-    items = open_items(store)
+    as_of = today_of(as_of)
+    items = open_items(store, today=as_of)
     hist = e.group_by("playbook").aggregate(
         closed=(e.event == "closed").cast("int64").sum()).to_pandas().set_index("playbook")
     out = pd.DataFrame(index=hist.index)
     out["open"] = items.groupby("playbook").size().reindex(out.index).fillna(0).astype(int)
     out["closed"] = hist["closed"].fillna(0).astype(int)
-    due = items[items["due_at"] < pd.Timestamp(as_of)] if as_of is not None else items[:0]
+    due = items[items["overdue_days"] > 0]
     out["overdue"] = due.groupby("playbook").size().reindex(out.index).fillna(0).astype(int)
     t = store.table("touches")
     t = t.filter(t.playbook.notnull())

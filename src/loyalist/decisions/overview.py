@@ -292,18 +292,20 @@ def _unanswered(store):
 
 
 def _work(store):
-    from loyalist.store.worklist import events, open_events
+    from loyalist.store.worklist import open_events
 
-    e = events(store)
-    last_run = e.filter(e.event == "opened").aggregate(last=e["at"].max())
-    o = open_events(store).cross_join(last_run)
-    return o.aggregate(open=_.count(), overdue=(o.due_at < o["last"]).cast("int64").sum()), {}
+    day = ibis.param("string")  # prepared queries take text: YYYY-MM-DD
+    today = day.cast("date").cast("timestamp")
+    o = open_events(store)
+    # overdue as the worklist counts it: due before today (not the data's last date),
+    # and not snoozed beyond today
+    late = (o.due_at < today) & (o.snoozed_until.isnull() | (o.snoozed_until <= today))
+    return o.aggregate(open=_.count(), overdue=late.cast("int64").sum()), {"today": day}
 
 
 def live(store) -> dict:
     """What must be live, read now: requests unanswered, items open on the worklist and
-    those overdue (due before the last worklist run, as the worklist's progress counts
-    them)."""
+    those overdue (due before today, as the worklist's progress counts them)."""
     from loyalist.decisions.measures import WINDOWS
     from loyalist.store.worklist import has_worklist
 
@@ -314,7 +316,8 @@ def live(store) -> dict:
            "unanswered_window": WINDOWS["unanswered_now"].format(at=f"{at:%d %b %Y %H:%M}"),
            "open_items": 0, "overdue": 0}
     if has_worklist(store):
-        work = prepare(store, "overview work", _work).rows(store)[0]
+        today = f"{pd.Timestamp.now():%Y-%m-%d}"
+        work = prepare(store, "overview work", _work).rows(store, today=today)[0]
         out["open_items"], out["overdue"] = int(work["open"]), int(work["overdue"] or 0)
     return out
 

@@ -99,6 +99,10 @@ class Playbook:
         return "; ".join(parts) or "every scored customer"
 
 
+def _positive(v) -> str | None:
+    return None if v > 0 else "a number above 0"
+
+
 def _control(v) -> str | None:
     return None if 0 <= v <= 0.9 else "a share between 0 and 0.9"
 
@@ -126,6 +130,11 @@ class WorklistSettings:
                                    "own).", check=_control)
     any_agent_may_close: bool = setting(False, "Whether any agent may close another "
                                         "person's item (else its owner and admins only).")
+    cap_scale: float = setting(1.0, "Multiplies every playbook's cap_per_owner_per_day "
+                               "(2 doubles what each owner is given a day; the rest "
+                               "waits in the backlog).", check=_positive)
+    page_size: int = setting(25, "Items per page of the worklist page (the page and the "
+                             "API accept another size up to 500).", check=at_least(1))
 
 
 @dataclass(frozen=True)

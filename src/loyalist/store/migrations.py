@@ -175,6 +175,17 @@ def _v9(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v10(con: duckdb.DuckDBPyConnection) -> None:
+    """Worklist items per matter, merged reasons, assignment and snoozing (written so it
+    applies whatever migrations come before it: every column is added if missing)."""
+    con.execute(f"""
+        ALTER TABLE {WORKLIST} ADD COLUMN IF NOT EXISTS matter VARCHAR;
+        ALTER TABLE {WORKLIST} ADD COLUMN IF NOT EXISTS also VARCHAR;
+        ALTER TABLE {WORKLIST} ADD COLUMN IF NOT EXISTS "until" TIMESTAMP;
+        ALTER TABLE {WORKLIST} ADD COLUMN IF NOT EXISTS by_user VARCHAR;
+    """)
+
+
 #: (version, description, function); append only, never edit a released one
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ingest log, quarantine and attribute registry", _v1),
@@ -186,6 +197,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (7, "indexes by customer", _v7),
     (8, "undo of an ingest, stale derived tables", _v8),
     (9, "reason codes and offending values of rejected rows", _v9),
+    (10, "worklist matters, merged reasons, assignment and snoozing", _v10),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -19,7 +19,10 @@ from loyalist.store.sql import q
 #: the columns of an open item, as :func:`open_events` gives them
 OPEN_COLUMNS = ["item_id", "customer_id", "playbook", "reason_kind", "must_do", "why",
                 "evidence", "action", "script", "owner", "expected_value_saved", "p_leave",
-                "value", "opened_at", "due_at", "attempts"]
+                "value", "opened_at", "due_at", "attempts", "matter", "also",
+                "snoozed_until"]
+#: columns computed from later events rather than read from the ``opened`` event
+_LATER = ("opened_at", "attempts", "owner", "snoozed_until", "why", "also")
 
 
 def events(store) -> ibis.Table:
@@ -53,11 +56,21 @@ def open_events(store, customer_id=None) -> ibis.Table:
     closed = e.filter(e.event == "closed").select("item_id")
     opened = e.filter(e.event == "opened")
     opened = opened.anti_join(closed, "item_id")
-    tries = e.filter(e.event == "attempt")
-    tries = tries.group_by("item_id").aggregate(attempts=tries.count())
-    j = opened.left_join(tries, "item_id")
-    return j.select(*[c for c in OPEN_COLUMNS if c not in ("opened_at", "attempts")],
-                    opened_at=j["at"], attempts=j.attempts.fill_null(0))
+    later = e.filter(e.event.isin(["attempt", "assigned", "snoozed", "reasons"]))
+    # the owner is the last assignment's, else the opening's; a snooze holds until the
+    # last snooze's date (an empty one wakes the item); reasons merged into an open item
+    # later bring their words (``why``) and playbooks (``also``)
+    later = later.group_by("item_id").aggregate(
+        attempts=(later.event == "attempt").cast("int64").sum(),
+        new_owner=later.owner.argmax(later.event_id, where=later.event == "assigned"),
+        snoozed_until=later["until"].argmax(later.event_id, where=later.event == "snoozed"),
+        new_why=later.why.argmax(later.event_id, where=later.event == "reasons"),
+        new_also=later.also.argmax(later.event_id, where=later.event == "reasons"))
+    j = opened.left_join(later, "item_id")
+    return j.select(*[c for c in OPEN_COLUMNS if c not in _LATER],
+                    owner=j.new_owner.fill_null(j.owner), opened_at=j["at"],
+                    attempts=j.attempts.fill_null(0), snoozed_until=j.snoozed_until,
+                    why=j.new_why.fill_null(j.why), also=j.new_also.fill_null(j.also))
 
 
 def ranked(items: ibis.Table) -> ibis.Table:
@@ -94,8 +107,8 @@ def _has_items(store, customer_id: str) -> bool:
 
 
 #: an open item's columns in :func:`open_events`' order
-_OPEN_ORDER = [*[c for c in OPEN_COLUMNS if c not in ("opened_at", "attempts")], "opened_at",
-               "attempts"]
+_OPEN_ORDER = [*[c for c in OPEN_COLUMNS if c not in _LATER], "owner", "opened_at",
+               "attempts", "snoozed_until", "why", "also"]
 _NO_ITEMS: dict = {}
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from loyalist.cli.options import STORE, date_option, open_store
-from loyalist.cli.tables import Col, out, plural, show
+from loyalist.cli.tables import Col, err, out, show
 
 
 def _items_table(items, total: int) -> None:
@@ -46,45 +46,73 @@ def worklist(
                              "seed)."),
     show_only: bool = typer.Option(False, "--show", help="Only show the open items; do not "
                                    "run."),
+    cap: list[str] = typer.Option(None, "--cap", help="Raise (or lower) a playbook's cap for "
+                                  "this run, PLAYBOOK=N; repeat for more."),
+    sort: str = typer.Option("priority", help="Sort by: priority, customer, segment, "
+                             "playbook, matter, owner, due, overdue, p_leave, value, saved, "
+                             "opened, attempts."),
+    descending: bool = typer.Option(False, "--descending", help="Sort the other way."),
+    csv: Path = typer.Option(None, "--csv", help="Also write every listed item (not only "
+                             "--top) to this CSV file, for a dialer or a CRM; - for the "
+                             "terminal."),
     store: str = STORE,
 ) -> None:
     """Whom to contact today: open, keep and close worklist items, then list them."""
-    from loyalist.decisions.outcomes import people
-    from loyalist.decisions.worklist import build_worklist, open_items
+    from loyalist.decisions.worklist import build_worklist
+    from loyalist.decisions.worklist.backlog import backlog_summary, parse_caps
+    from loyalist.decisions.worklist.view import worklist_view
     from loyalist.settings import Settings
 
+    caps = parse_caps(cap)
+    # with --csv -, the terminal gets the CSV alone: everything else goes to stderr
+    say = err if csv is not None and str(csv) == "-" else out
     settings = Settings.load(store)
     if playbooks is not None:
         settings = settings.with_playbooks(playbooks)
     settings = settings.with_values("worklist", control_share=control_share, seed=seed)
     with open_store(store, settings=settings) as s:
         if not show_only:
-            run = build_worklist(s, as_of)
-            out.print(f"Worklist as of {run.as_of:%Y-%m-%d}: {run.opened:,} opened, "
-                      f"{run.closed:,} closed, {run.held_out:,} newly held out as controls; "
+            run = build_worklist(s, as_of, caps=caps)
+            say.print(f"Worklist as of {run.as_of:%Y-%m-%d}: {run.opened:,} opened, "
+                      f"{run.closed:,} closed ({run.merged:,} merged into another item of "
+                      f"the same matter), {run.held_out:,} newly held out as controls; "
                       f"{len(run.items):,} open.", highlight=False)
-            if run.backlog:
-                out.print(f"Waiting beyond today's caps (opened on later days, most "
-                          f"urgent first): {run.backlog:,} ("
-                          + ", ".join(f"{k} {v:,}" for k, v in sorted(
-                              run.waiting.items(), key=lambda kv: -kv[1])) + ").",
-                          highlight=False)
             for n in run.notes:
-                out.print(f"Note: {n}", highlight=False, markup=False)
-        items = open_items(s, owner=owner, playbook=playbook)
-        everyone = len(open_items(s)) if items.empty and (owner or playbook) else len(items)
-        names = people(s)
+                say.print(f"Note: {n}", highlight=False, markup=False)
+        backlog = backlog_summary(s)
+        view = worklist_view(s, owner=owner, playbook=playbook, sort=sort,
+                             descending=descending, page_size=500)
+    if backlog["waiting"]:
+        say.print(backlog_line(backlog), highlight=False, markup=False)
+    if csv is not None:
+        text = view.csv()
+        if str(csv) == "-":
+            typer.echo(text, nl=False)
+            return
+        csv.write_text(text, encoding="utf-8")
+        say.print(f"{view.total:,} items written to {csv}.", highlight=False, markup=False)
+    items = view.all_rows.assign(owner=view.all_rows["owner_name"])
     if items.empty:
-        which = " and ".join(f"{k} {v}" for k, v in (("--owner", owner),
-                                                    ("--playbook", playbook)) if v)
-        out.print(f"No open items match {which} ({plural(everyone, 'open item')} in all; "
-                  "loyalist worklist --show lists them)." if which else
-                  "No open items: nothing to do today.", highlight=False, markup=False)
+        filters = [f for f in (owner and f"owner {owner}", playbook and f"playbook {playbook}")
+                   if f]
+        out.print("No open items" + (f" for {' and '.join(filters)}" if filters else "")
+                  + ". Owners and playbooks with items: loyalist worklist --show.",
+                  highlight=False, markup=False)
         return
-    items = items.assign(owner=items["owner"].map(lambda o: names.get(o, o), na_action="ignore"))
     _items_table(items.head(top), len(items))
     out.print("Log what happened: loyalist log CUSTOMER_ID --outcome reached --note '...'",
               highlight=False, markup=False)
+
+
+def backlog_line(b: dict) -> str:
+    """The backlog in one sentence: count, must-do count, oldest age, and how to raise
+    a cap."""
+    per = ", ".join(f"{p['playbook']} {p['waiting']:,}" for p in b["playbooks"][:4])
+    day = "day" if b["oldest_days"] == 1 else "days"
+    return (f"Waiting beyond today's caps: {b['waiting']:,} items ({b['must_do']:,} must-do; "
+            f"the oldest reason {b['oldest_days']:,} {day} old): {per}. They open on later "
+            "days, most urgent first; raise a cap with --cap PLAYBOOK=N or "
+            "[worklist] cap_scale.")
 
 
 def log(

@@ -73,7 +73,7 @@ def open_items_of(store, customer_id: str, names: dict | None = None) -> list[di
     from loyalist.store.worklist import ranked_open_rows
 
     names = people(store) if names is None else names
-    rows = [{c: r[c] for c in ITEM_COLUMNS} for r in ranked_open_rows(store, customer_id)]
+    rows = [{c: r.get(c) for c in ITEM_COLUMNS} for r in ranked_open_rows(store, customer_id)]
     for r in rows:
         r["owner_name"] = names.get(r["owner"], r["owner"]) if r["owner"] else None
     return json_rows(rows)

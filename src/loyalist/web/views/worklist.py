@@ -1,69 +1,51 @@
-"""The worklist: my items and the team's, with reasons and evidence, filters, and one
-click to log an outcome; its progress per playbook; and the measured impact."""
+"""The worklist: my items first and the team's, one item per customer and matter, sorted
+by any column, filtered (kept in the URL), paged; assign one or many, snooze, log an
+outcome; the backlog beyond the caps; CSV export; progress per playbook; impact."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from loyalist.errors import DataError
 from loyalist.web.auth import Caller, check_csrf, need
 from loyalist.web.context import Limit, Offset, paged, plain, records, thread_store
 from loyalist.web.pages import html
+from loyalist.web.team import assign_items, snooze_items
 from loyalist.web.writes import KINDS, OUTCOMES, log_touch
 
 router = APIRouter()
-FILTERS = ("mine", "owner", "playbook", "segment", "due_before")
+FILTERS = ("mine", "owner", "playbook", "segment", "matter", "must_do", "overdue", "snoozed",
+           "due_before")
 
 
-def worklist_items(store, caller: Caller, *, mine: bool = False, owner: str | None = None,
-                   playbook: str | None = None, segment: str | None = None,
-                   due_before: str | None = None, limit: int = 50, offset: int = 0) -> dict:
-    """Open items, most urgent first, filtered; ``mine`` = owned by the caller."""
-    from loyalist.decisions.outcomes import open_items, people
+def _view(store, caller: Caller, args: dict, *, page: int = 1, page_size: int = 25):
+    from loyalist.decisions.worklist.view import worklist_view
 
-    if due_before:
+    due = args.get("due_before")
+    if due:
         try:
-            due = pd.Timestamp(due_before)
+            pd.Timestamp(due)
         except ValueError:
-            raise DataError(f"Cannot read the date {due_before!r}.",
-                            hint="Use YYYY-MM-DD.") from None
-    else:
-        due = None
-    # one read of the open items: the filters below pick from it, the choices list all
-    everything = items = open_items(store)
-    if mine:
-        items = items[items["owner"] == caller.user.person]
-    elif owner:
-        items = items[items["owner"] == owner]
-    if playbook:
-        items = items[items["playbook"] == playbook]
-    if due is not None:
-        if due.tzinfo is not None:
-            due = due.tz_convert("UTC").tz_localize(None)
-        items = items[items["due_at"] < due]
-    c = store.table("customers")
-    ids = list(everything["customer_id"].unique())
-    customers = (c.filter(c.id.isin(ids)).select(customer_id=c.id, name=c.name,
-                                                 segment=c.segment).to_pandas()
-                 if ids else pd.DataFrame(columns=["customer_id", "name", "segment"]))
-    items = items.merge(customers, on="customer_id", how="left")
-    names = people(store)
-    items["owner_name"] = items["owner"].map(lambda o: names.get(o, o), na_action="ignore")
-    if segment:
-        items = items[items["segment"] == segment]
-    body = paged(items.iloc[offset:offset + limit], len(items), limit, offset)
-    owners = sorted(everything["owner"].dropna().unique().tolist(),
-                    key=lambda o: names.get(o, o))
-    body["choices"] = {
-        "playbook": sorted(everything["playbook"].dropna().unique().tolist()),
-        "owner": [{"id": o, "name": names.get(o, o)} for o in owners],
-        "segment": sorted(customers["segment"].dropna().unique().tolist())}
-    body["filters"] = {"mine": mine, "owner": owner or "", "playbook": playbook or "",
-                       "segment": segment or "", "due_before": due_before or ""}
+            raise DataError(f"Cannot read the date {due!r}.", hint="Use YYYY-MM-DD.") from None
+    return worklist_view(store, person=caller.user.person, page=page, page_size=page_size,
+                         **args)
+
+
+def worklist_items(store, caller: Caller, *, limit: int = 50, offset: int = 0,
+                   **args) -> dict:
+    """Open items, most urgent first (or sorted by ``sort``), filtered, ``limit`` from
+    ``offset``; ``mine`` = owned by the caller."""
+    v = _view(store, caller, args, page_size=500)
+    rows = v.all_rows.iloc[offset:offset + limit]
+    body = paged(rows, v.total, limit, offset, sort=v.sort, descending=v.descending)
+    body["choices"] = v.choices
+    body["filters"] = v.filters
     return body
 
 
@@ -83,22 +65,98 @@ def impact(store, window_days: int = 90) -> dict:
             "verdict": res.verdict(), "rows": records(res.table)}
 
 
-def _args(mine: bool = Query(False, description="Only the caller's items."),
+def _args(mine: bool | None = Query(None, description="Only the caller's items (agents "
+                                    "see theirs first by default on the page)."),
           owner: str | None = Query(None, max_length=200),
           playbook: str | None = Query(None, max_length=200),
           segment: str | None = Query(None, max_length=200),
+          matter: str | None = Query(None, max_length=40,
+                                     description="request, order or customer."),
+          must_do: str | None = Query(None, max_length=5, pattern="^(true|false|)$",
+                                      description="Only must-do (true) or only the rest "
+                                      "(false); empty: all."),
+          overdue: bool = Query(False, description="Only items due before today."),
+          snoozed: bool = Query(False, description="The snoozed items instead."),
           due_before: str | None = Query(None, max_length=40,
-                                         description="Due before this date (YYYY-MM-DD).")):
+                                         description="Due before this date (YYYY-MM-DD)."),
+          sort: str = Query("priority", max_length=40, description="Column to sort by."),
+          desc: bool = Query(False, description="Sort the other way.")):
     return {"mine": mine, "owner": owner, "playbook": playbook, "segment": segment,
-            "due_before": due_before}
+            "matter": matter, "must_do": {"true": True, "false": False}.get(must_do or ""),
+            "overdue": overdue, "snoozed": snoozed,
+            "due_before": due_before, "sort": sort, "descending": desc}
+
+
+def _api(args: dict) -> dict:
+    return {**args, "mine": bool(args["mine"])}
 
 
 @router.get("/api/worklist", tags=["worklist"])
 def api_worklist(request: Request, args: dict = Depends(_args), limit: Limit = 50,
                  offset: Offset = 0, caller: Caller = Depends(need("agent"))):
-    """Open worklist items with their reasons, evidence, action and script, paged."""
-    return worklist_items(thread_store(request.app.state.store), caller, **args, limit=limit,
-                          offset=offset)
+    """Open worklist items with their reasons, evidence, action and script, paged; sorted
+    by any column (``sort``, ``desc``); overdue counts against today."""
+    return worklist_items(thread_store(request.app.state.store), caller, **_api(args),
+                          limit=limit, offset=offset)
+
+
+@router.get("/api/worklist/export", tags=["worklist"])
+def api_export(request: Request, args: dict = Depends(_args),
+               caller: Caller = Depends(need("agent"))):
+    """Every item of the view (the same filters and sort as the list) as CSV, for a
+    dialer or a CRM."""
+    v = _view(thread_store(request.app.state.store), caller, _api(args))
+    return Response(v.csv(), media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": 'attachment; filename="worklist.csv"'})
+
+
+@router.get("/api/worklist/backlog", tags=["worklist"])
+def api_backlog(request: Request, limit: Limit = 50, offset: Offset = 0,
+                playbook: str | None = Query(None, max_length=200),
+                caller: Caller = Depends(need("agent"))):
+    """The items waiting beyond today's caps: count, must-do count and oldest age (days
+    against today), per playbook, and the waiting rows in the order they will open."""
+    from loyalist.decisions.worklist.backlog import read_backlog, summary
+
+    rows = read_backlog(thread_store(request.app.state.store))
+    body = summary(rows)
+    if playbook:
+        rows = rows[rows["playbook"] == playbook]
+    return {**paged(rows.iloc[offset:offset + limit], len(rows), limit, offset), **body}
+
+
+class Items(BaseModel):
+    items: list[Annotated[str, Field(max_length=40)]] = Field(min_length=1, max_length=1000)
+    note: str | None = Field(None, max_length=2000)
+
+
+class AssignIn(Items):
+    owner: str = Field(max_length=200, description="A staff id or a team.")
+
+
+class SnoozeIn(Items):
+    until: str | None = Field(None, max_length=40, description="YYYY-MM-DD; null wakes.")
+
+
+def _answer(request, body, replayed):
+    return JSONResponse(body, headers={"Idempotent-Replayed": "true"} if replayed else None)
+
+
+@router.post("/api/worklist/assign", tags=["worklist"])
+def api_assign(request: Request, given: AssignIn, caller: Caller = Depends(need("agent"))):
+    """Give items to an owner, all or none. Admins give any item to anyone; an agent
+    hands over their own items and takes a team's. Audited; honours Idempotency-Key."""
+    return _answer(request, *assign_items(
+        request.app.state, caller, given.items, given.owner, note=given.note,
+        key=request.headers.get("idempotency-key")))
+
+
+@router.post("/api/worklist/snooze", tags=["worklist"])
+def api_snooze(request: Request, given: SnoozeIn, caller: Caller = Depends(need("agent"))):
+    """Snooze items until a date (their owner or an admin). Audited."""
+    return _answer(request, *snooze_items(
+        request.app.state, caller, given.items, given.until, note=given.note,
+        key=request.headers.get("idempotency-key")))
 
 
 @router.get("/api/worklist/progress", tags=["worklist"])
@@ -114,14 +172,64 @@ def api_impact(request: Request, window_days: int = Query(90, ge=1, le=3650),
     return impact(thread_store(request.app.state.store), window_days)
 
 
+#: page sizes offered on the page
+SIZES = (10, 25, 50, 100)
+
+
+def _here(args: dict, **change) -> str:
+    """The page's query string with ``change`` applied (filters kept in the URL)."""
+    keep = {**args, **change}
+    out = {}
+    for k, v in keep.items():
+        if v is None or v == "" or v is False and k not in ("mine",):
+            continue
+        if k == "sort" and v == "priority":
+            continue
+        out["desc" if k == "descending" else k] = ("true" if v is True else "false"
+                                                   if v is False else v)
+    return urlencode(out)
+
+
 @router.get("/worklist", include_in_schema=False)
-def worklist_page(request: Request, args: dict = Depends(_args), limit: Limit = 50,
-                  offset: Offset = 0, caller: Caller = Depends(need("agent"))):
+def worklist_page(request: Request, args: dict = Depends(_args),
+                  page: int = Query(1, ge=1, le=10**6), size: int | None = Query(None, ge=1,
+                                                                                 le=500),
+                  caller: Caller = Depends(need("agent"))):
+    from loyalist.decisions.worklist.backlog import backlog_summary
+    from loyalist.decisions.worklist.view import SORTS
+
     store = thread_store(request.app.state.store)
-    data = worklist_items(store, caller, **args, limit=limit, offset=offset)
-    here = urlencode({k: "true" if v is True else v for k, v in data["filters"].items() if v})
-    return html(request, "worklist.html", title="Worklist", data=data,
-                progress=progress(store)["rows"], outcomes=OUTCOMES, kinds=KINDS, here=here)
+    if args["mine"] is None:  # an agent's own list first; the team's one click away
+        args["mine"] = caller.user.role == "agent" and bool(caller.user.person)
+    size = size or store.settings.worklist.settings.page_size
+    v = _view(store, caller, args, page=page, page_size=size)
+    rows = records(v.rows)
+    state = {k: args[k] for k in (*FILTERS, "sort", "descending")}
+    state["size"] = size if size != store.settings.worklist.settings.page_size else None
+    here = _here(state, page=v.page if v.page > 1 else None)
+    sorts = {}
+    for name in SORTS:
+        flip = name == v.sort and not v.descending
+        sorts[name] = {"href": "?" + _here(state, sort=name, descending=flip),
+                       "aria": ("descending" if v.descending else "ascending")
+                       if name == v.sort else None}
+    lo, hi = max(1, v.page - 3), min(v.pages, v.page + 3)
+    pages = [{"n": n, "href": "?" + _here(state, page=n if n > 1 else None)}
+             for n in sorted({1, *range(lo, hi + 1), v.pages})]
+    return html(request, "worklist.html", title="Worklist", view=v, rows=rows,
+                filters=v.filters, choices=v.choices, sorts=sorts, pages=pages,
+                sizes=SIZES, size=size, here=here,
+                mine_href="?" + _here(state, mine=True, page=None),
+                team_href="?" + _here(state, mine=False, page=None),
+                export_href="/api/worklist/export?" + _here(state, page=None, size=None),
+                backlog=backlog_summary(store), is_admin=caller.user.role == "admin",
+                person=caller.user.person, progress=progress(store)["rows"],
+                outcomes=OUTCOMES, kinds=KINDS, today=f"{pd.Timestamp.now():%Y-%m-%d}")
+
+
+def _back(back: str) -> RedirectResponse:
+    query = back if back and "\n" not in back and "/" not in back else ""
+    return RedirectResponse(f"/worklist?{query}" if query else "/worklist", status_code=303)
 
 
 @router.post("/worklist/outcome", include_in_schema=False, dependencies=[Depends(check_csrf)])
@@ -134,8 +242,26 @@ def worklist_outcome(request: Request, customer_id: str = Form(..., max_length=2
                      caller: Caller = Depends(need("agent"))):
     log_touch(request.app.state, caller, customer_id, outcome, note=note or None, kind=kind,
               item_id=item_id)
-    query = back if back and "\n" not in back and "/" not in back else ""
-    return RedirectResponse(f"/worklist?{query}" if query else "/worklist", status_code=303)
+    return _back(back)
+
+
+@router.post("/worklist/assign", include_in_schema=False, dependencies=[Depends(check_csrf)])
+def worklist_assign(request: Request, item: list[str] = Form(..., max_length=1000),
+                    owner: str = Form(..., max_length=200),
+                    note: str | None = Form(None, max_length=2000),
+                    back: str = Form("", max_length=2000),
+                    caller: Caller = Depends(need("agent"))):
+    assign_items(request.app.state, caller, item, owner, note=note or None)
+    return _back(back)
+
+
+@router.post("/worklist/snooze", include_in_schema=False, dependencies=[Depends(check_csrf)])
+def worklist_snooze(request: Request, item: list[str] = Form(..., max_length=1000),
+                    until: str = Form(..., max_length=40),
+                    back: str = Form("", max_length=2000),
+                    caller: Caller = Depends(need("agent"))):
+    snooze_items(request.app.state, caller, item, until or None)
+    return _back(back)
 
 
 @router.get("/impact", include_in_schema=False)

@@ -3,7 +3,8 @@
 ``build_worklist(store)`` reads the latest ``scores``, ``reasons`` and ``alerts`` (and
 ``customer_value`` when there is one), matches customers to playbooks
 (:mod:`loyalist.decisions.playbooks`) and keeps one open item per customer and
-playbook:
+matter (:mod:`loyalist.decisions.worklist.matters`: a request thread, an order, or the
+customer as a whole; the reasons of one matter merge into one item):
 
 - must-do items (service the customer is owed: an unanswered request, a call-back, an
   order not acknowledged or not followed up, a detractor who gave a reason) are listed
@@ -19,8 +20,10 @@ playbook:
 - re-running adds nothing already open; an item closes when an outcome is logged
   (``log_outcome`` or an ingested touch) or when its reason has gone;
 - ``cap_per_owner_per_day`` limits the items a playbook opens per owner per day; the
-  candidates beyond it are the backlog (``WorklistRun.waiting``), opened on later days
-  in priority order; ``max_age_days`` stops a stale alert from triggering a playbook.
+  candidates beyond it are the backlog (``WorklistRun.waiting``, and the derived table
+  ``worklist_backlog`` with its count and oldest age: nothing is hidden), opened on
+  later days in priority order; ``max_age_days`` stops a stale alert from triggering a
+  playbook.
 
 Every change is an appended event (``_loyalist_worklist``); nothing is updated in place.
 """
@@ -43,6 +46,8 @@ from loyalist.decisions.outcomes import (
     open_keys,
     worklist_progress,
 )
+from loyalist.decisions.worklist.backlog import caps_in_force, write_backlog
+from loyalist.decisions.worklist.matters import matter_of, merge
 from loyalist.errors import DataError
 from loyalist.settings.worklist import Playbook, Playbooks, resolve
 from loyalist.store.worklist import assignments, events, next_run_id, write_events
@@ -67,6 +72,10 @@ class WorklistRun:
     #: per playbook, the candidates beyond today's cap: the backlog, opened on later days
     #: in priority order (nothing is dropped)
     waiting: dict[str, int] = field(default_factory=dict)
+    #: open items closed because they were merged into another of the same matter
+    merged: int = 0
+    #: the backlog as written (:func:`~loyalist.decisions.worklist.backlog.summary`)
+    backlog_summary: dict = field(default_factory=dict)
 
     @property
     def backlog(self) -> int:
@@ -152,7 +161,8 @@ def _alert_items(store, as_of) -> pd.DataFrame:
     for k in range(_PER_ITEM):
         parts[f"t{k}"] = a.text.max(where=a.rn == k)
         parts[f"e{k}"] = a.ev.max(where=a.rn == k)
-    j = a.group_by(keys).aggregate(n=a.count(), newest_at=a["at"].max(), **parts)
+    j = a.group_by(keys).aggregate(n=a.count(), newest_at=a["at"].max(),
+                                   since=a["at"].min(), **parts)
     why, evidence = j.t0, j.e0
     for k in range(1, _PER_ITEM):
         why = why + ("; " + j[f"t{k}"]).fill_null("")
@@ -160,7 +170,7 @@ def _alert_items(store, as_of) -> pd.DataFrame:
     more = ibis.ifelse(j.n > _PER_ITEM, "; and " + (j.n - _PER_ITEM).cast("string") + " more",
                        "")
     return j.select(*keys, why=why + more, evidence=evidence,
-                    newest_at=j.newest_at).to_pandas()
+                    newest_at=j.newest_at, since=j.since).to_pandas()
 
 
 def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.DataFrame,
@@ -236,8 +246,16 @@ def _state(store, as_of, settings
     e, a = events(store), assignments(store)
     now = as_of.to_pydatetime()
     since = (as_of - pd.Timedelta(days=settings.reopen_after_days)).to_pydatetime()
-    cool = e.filter((e.event == "closed") & e.outcome.notnull() & (e["at"] > since)
-                    & (e["at"] <= now)).select("customer_id", "playbook").distinct().to_pandas()
+    done = e.filter((e.event == "closed") & e.outcome.notnull() & (e["at"] > since)
+                    & (e["at"] <= now)).select("item_id", "customer_id", "playbook")
+    # an outcome answers every reason merged into the item, so they cool down too
+    merged = e.filter(e.event.isin(["opened", "reasons"]) & e.also.notnull()).select(
+        "item_id", "also")
+    cool = done.left_join(merged, "item_id").select("customer_id", "playbook",
+                                                    "also").to_pandas()
+    also = cool.dropna(subset=["also"]).assign(playbook=lambda d: d["also"].str.split(","))
+    cool = pd.concat([cool, also.explode("playbook")])[["customer_id", "playbook"]]
+    cool = cool.drop_duplicates()
     start = (as_of - pd.Timedelta(days=settings.window_days)).to_pydatetime()
     a = a.filter((a.assigned_at > start) & (a.assigned_at <= now))
     live = a.group_by(["customer_id", "playbook"]).aggregate(
@@ -349,9 +367,9 @@ def _key(df: pd.DataFrame) -> pd.Series:
 
 def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items, as_of
                 ) -> pd.DataFrame:
-    """Every customer each playbook picks, narrowed to one playbook per customer and
-    reason: must-do per alert kind, one discretionary; an item already open keeps its
-    playbook, else the first playbook in file order wins."""
+    """Every customer each playbook picks (one row per customer and playbook), with the
+    matter it is about (:mod:`~loyalist.decisions.worklist.matters`) and whether an item
+    of that customer and playbook is open."""
     st = pbs.settings
     frames = []
     for order, pb in enumerate(pbs):
@@ -363,36 +381,62 @@ def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items, as_of
                             f"relationship:{pb.relationship[0]}" if pb.relationship else
                             "at_risk" if pb.min_p_promoter is None else "advocate")
         frames.append(m.assign(playbook=pb.name, order=order, must_do=pb.must_do,
-                               reason_kind=kind,
+                               reason_kind=kind, matter=matter_of(kind),
                                expected_value_saved=p_leave * m["value"] * helps[pb.name],
                                owner=_owner(pb, m, st.default_team)))
     if not frames:
         return pd.DataFrame(columns=["customer_id", "playbook", "order", "must_do",
-                                     "reason_kind", "expected_value_saved", "owner", "why",
-                                     "evidence", "p_leave", "value"])
+                                     "reason_kind", "matter", "expected_value_saved", "owner",
+                                     "why", "evidence", "p_leave", "value", "key", "is_open",
+                                     "first_at"])
     m = pd.concat(frames, ignore_index=True)
     m["key"] = _key(m)
     m["is_open"] = m["key"].isin(_key(items))
-    m["slot"] = m["reason_kind"].where(m["must_do"], "discretionary")
-    m = m.sort_values(["is_open", "order"], ascending=[False, True], kind="stable")
-    return m.drop_duplicates(["customer_id", "slot"])
+    return m
 
 
-def _arms(m: pd.DataFrame, live: pd.DataFrame, cooling: pd.Series, books, share_default,
-          seed, as_of) -> tuple[pd.DataFrame, set]:
-    """The candidates that may get a new item, each with its arm: the live assignment's,
-    else a fresh draw (discretionary playbooks), else treatment (must-do).
+def _plan(m: pd.DataFrame, items: pd.DataFrame, live: pd.DataFrame, cooling: pd.Series,
+          books, share_default, seed, as_of) -> tuple[pd.DataFrame, pd.DataFrame, set]:
+    """One candidate per customer and matter, each with its arm, and the open items to
+    close as merged into another.
 
-    A customer held out of a playbook gets no other discretionary outreach while the
-    assignment lasts. Also returns the keys of every candidate: an open item whose key
-    is not among them has lost its reason.
+    A customer held out of a discretionary playbook gets no other discretionary outreach
+    while the assignment lasts (their must-do service goes on). After a logged outcome a
+    playbook cools down for the customer (``reopen_after_days``). The reasons of one
+    customer and matter merge (:func:`~loyalist.decisions.worklist.matters.merge`); the
+    leader keeps its arm: the live assignment's, else a fresh draw (a discretionary
+    leader), else treatment. Returns the leaders not yet open (``new``), the open items
+    merged into another (``merged``, with ``into``), and the keys of every candidate (an
+    open item whose key is not among them has lost its reason).
     """
     live_key = _key(live)
+    control = set(live_key[live["arm"] == "control"])
     held = live.loc[live["arm"] == "control", "customer_id"]
-    m = m[m["must_do"] | ~m["customer_id"].isin(held) | m["key"].isin(
-        live_key[live["arm"] == "control"])]
+    m = m[m["must_do"] | ~m["customer_id"].isin(held) | m["key"].isin(control)]
     present = set(m["key"])
-    new = m[~m["is_open"] & ~m["key"].isin(cooling)].copy()
+    pool = m[(m["is_open"] | ~m["key"].isin(control)) & (m["is_open"] | ~m["key"].isin(
+        cooling))]
+    if len(items):  # open items keep their own matter (older items have none written)
+        mine = pd.Series(items["matter"].to_numpy(), index=_key(items).to_numpy())
+        mine = mine[mine.notna()]
+        kept = pool["key"].map(mine)
+        pool = pool.assign(matter=kept.where(kept.notna(), pool["matter"]))
+    lead, merged = merge(pool)
+    # an open item that absorbs reasons it did not name: their words and playbooks
+    if len(items):
+        have = pd.Series(items["also"].to_numpy(), index=_key(items).to_numpy())
+        kept = lead[lead["is_open"]]
+        now_also = kept["also"].fillna("").map(lambda a: set(filter(None, a.split(","))))
+        had = kept["key"].map(have).fillna("").map(lambda a: set(filter(None, a.split(","))))
+        grew = [bool(n - h) for n, h in zip(now_also, had, strict=True)]
+        absorbed = kept[grew].assign(item_id=kept.loc[grew, "key"].map(
+            pd.Series(items["item_id"].to_numpy(), index=_key(items).to_numpy())))
+    else:
+        absorbed = lead[:0].assign(item_id=pd.Series(dtype=object))
+    new = lead[~lead["is_open"]].copy()
+    # open items merged into another close, unless the one they merge into is new and
+    # waits beyond today's cap (decided by the caller)
+    merged = merged[merged["is_open"]]
     new["arm"] = new["key"].map(pd.Series(live["arm"].to_numpy(), index=live_key.to_numpy()))
     new["arm"] = new["arm"].astype(object)
     shares = {n: b.held_out_share(share_default) for n, b in books.items()}
@@ -403,20 +447,21 @@ def _arms(m: pd.DataFrame, live: pd.DataFrame, cooling: pd.Series, books, share_
     draw = new["drawn"].to_numpy()
     new.loc[draw, "arm"] = np.where(u[draw] < new.loc[draw, "share"], "control", "treatment")
     new["arm"] = new["arm"].fillna("treatment")
-    return new, present
+    return new, merged, present, absorbed
 
 
-def _admitted(new: pd.DataFrame, books, today: pd.DataFrame) -> pd.Series:
+def _admitted(new: pd.DataFrame, books, today: pd.DataFrame, caps: dict) -> pd.Series:
     """Which new candidates fit under their playbook's cap for the day."""
     if new.empty:
         return pd.Series(dtype=bool, index=new.index)
-    parts = [_admit(g, books[name].cap_per_owner_per_day, today, name)
+    parts = [_admit(g, caps.get(name, books[name].cap_per_owner_per_day), today, name)
              for name, g in new.groupby("playbook")]
     return pd.concat(parts).reindex(new.index).fillna(False).astype(bool)
 
 
 def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | None = None,
-                   seed: int | None = None) -> WorklistRun:
+                   seed: int | None = None, caps: dict[str, int] | None = None
+                   ) -> WorklistRun:
     """Open, keep and close worklist items for ``as_of`` (default: the scores' date).
 
     Parameters
@@ -431,6 +476,9 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
         (default: the ``[worklist] control_share`` setting, 0.1).
     seed : int, optional
         Seed of the control-group draw (default: the ``[worklist] seed`` setting).
+    caps : dict, optional
+        Playbook name -> items it may open per owner today, for this run (the lead
+        raising a cap; ``[worklist] cap_scale`` scales every cap in the file).
     """
     pbs = resolve(playbooks, store)
     st = pbs.settings
@@ -450,10 +498,17 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     run_id = next_run_id(store)
     books = {p.name: p for p in pbs}
     m = _candidates(pbs, people, alerts, top, store, helps, items, as_of)
-    m, present = _arms(m, live, cooling, books, share_default, seed, as_of)
-    fits = _admitted(m, books, today)
+    m, merged, present, absorbed = _plan(m, items, live, cooling, books, share_default,
+                                         seed, as_of)
+    fits = _admitted(m, books, today, caps_in_force(pbs, caps))
     # beyond the cap: the backlog, not dropped; each later run admits the next in order
-    waiting = m.loc[~fits & (m["arm"] == "treatment"), "playbook"].value_counts()
+    behind = m[~fits & (m["arm"] == "treatment")]
+    waiting = behind["playbook"].value_counts()
+    # an open item merges into another only when that one is open or opens now
+    merged = merged[~merged["into"].isin(behind["key"])]
+    ids = pd.Series(items["item_id"].to_numpy(), index=_key(items).to_numpy())
+    merged = merged.assign(item_id=merged["key"].map(ids),
+                           into_id=merged["into"].map(ids))
     m = m[fits]
     now = pd.Timestamp.now("UTC").tz_localize(None)
     assign = m[m["drawn"]]
@@ -474,11 +529,21 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
         "action": opened["playbook"].map(pick["action"]),
         "script": opened["playbook"].map(pick["script"]),
         "owner": opened["owner"], "p_leave": opened["p_leave"], "value": opened["value"],
-        "expected_value_saved": opened["expected_value_saved"], "due_at": as_of + due})
-    # close: answered by a touch, or the reason has gone
+        "expected_value_saved": opened["expected_value_saved"], "due_at": as_of + due,
+        "matter": opened["matter"], "also": opened["also"]})
+    # close: answered by a touch, merged into another item of the matter, or the reason
+    # has gone
+    merged = merged[~merged["item_id"].isin(answered["item_id"])]
     gone = items[~_key(items).isin(present)
                  & ~items["item_id"].isin(answered["item_id"])]
+    into = pd.Series([f"the new {k.split(chr(31))[1]} item" if pd.isna(i) else str(i)
+                      for k, i in zip(merged["into"], merged["into_id"], strict=True)],
+                     index=merged.index, dtype=object)
     close_events = pd.concat([
+        pd.DataFrame({"item_id": merged["item_id"], "event": "closed", "at": as_of,
+                      "customer_id": merged["customer_id"], "playbook": merged["playbook"],
+                      "note": ("merged into " + into + " (same "
+                               + merged["matter"].astype(object) + ")")}),
         pd.DataFrame({"item_id": answered["item_id"], "event": "closed",
                       "at": answered["touch_at"], "customer_id": answered["customer_id"],
                       "playbook": answered["playbook"], "outcome": answered["outcome"],
@@ -487,12 +552,22 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
                       "customer_id": gone["customer_id"], "playbook": gone["playbook"],
                       "note": "reason gone"})], ignore_index=True)
     close_events = close_events.assign(recorded_at=now, run_id=run_id)
+    absorbed = absorbed[~absorbed["item_id"].isin(close_events["item_id"])]
+    reason_events = pd.DataFrame({
+        "item_id": absorbed["item_id"], "event": "reasons", "at": as_of, "recorded_at": now,
+        "run_id": run_id, "customer_id": absorbed["customer_id"],
+        "playbook": absorbed["playbook"], "why": absorbed["why"], "also": absorbed["also"],
+        "note": "reasons merged into the open item"})
+    closed = len(close_events)
+    close_events = pd.concat([close_events, reason_events], ignore_index=True)
     write_events(store, close_events, assignments, opened=open_events)
     notes = []
     if helps != {p.name: p.contact_helps for p in pbs}:
         notes.append("contact_helps learned from the control groups: " + ", ".join(
             f"{k} {v:.2f}" for k, v in helps.items() if v != books[k].contact_helps))
+    backlog = write_backlog(store, behind, as_of)
     return WorklistRun(as_of=as_of, run_id=run_id, items=open_items(store),
-                       opened=len(open_events), closed=len(close_events),
+                       opened=len(open_events), closed=closed,
                        held_out=int((assignments["arm"] == "control").sum()), notes=notes,
-                       waiting={str(k): int(v) for k, v in waiting.items()})
+                       waiting={str(k): int(v) for k, v in waiting.items()},
+                       merged=len(merged), backlog_summary=backlog)

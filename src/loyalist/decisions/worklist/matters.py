@@ -1,0 +1,71 @@
+"""Matters: what an item is about, so a customer gets one item per matter.
+
+A *matter* is a request thread with its call-backs (``request``), an order
+(``order``), or a signal about the customer as a whole (``customer``: a detractor's
+score, a silence, a risk of leaving, a relationship segment). Every reason to contact a
+customer belongs to one matter; the reasons of one customer and matter merge into one
+item, owned by one person: the must-do reason leads, else the item already open, else
+the first playbook in file order. The others are named in the item's ``also`` and
+their words are added to its ``why``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: alert kinds whose evidence is the customer's service requests
+REQUEST_KINDS = ("unanswered_request", "repeated_contact", "cancel_words",
+                 "competitor_words", "complaint_words")
+#: alert kinds whose evidence is an order
+ORDER_KINDS = ("not_acknowledged", "acknowledged_late", "late_against_promise",
+               "not_followed_up")
+MATTERS = ("request", "order", "customer")
+#: how many merged reasons' words are added to the leading reason's
+_WORDS = 2
+
+
+def matter_of(reason_kind) -> str:
+    """The matter of a reason kind (an alert kind, ``whisper:...``, ``at_risk``...)."""
+    if reason_kind in REQUEST_KINDS:
+        return "request"
+    if reason_kind in ORDER_KINDS:
+        return "order"
+    return "customer"
+
+
+def matters(reason_kinds: pd.Series) -> pd.Series:
+    """:func:`matter_of` of every reason kind in a column."""
+    return reason_kinds.map(matter_of).astype(object)
+
+
+def lead_first(cand: pd.DataFrame) -> pd.DataFrame:
+    """Candidates ordered so that the first row of each (customer, matter) leads: must-do
+    first, then an item already open, then the playbook's place in the file."""
+    return cand.sort_values(["customer_id", "matter", "must_do", "is_open", "order"],
+                            ascending=[True, True, False, False, True], kind="stable")
+
+
+def merge(cand: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per customer and matter: the leading candidate, with ``also`` (the other
+    playbooks of the matter, comma-separated) and their words added to ``why``; and the
+    candidates merged into another, each with ``into`` (the leader's key)."""
+    if cand.empty:
+        return cand.assign(also=pd.Series(dtype=object)), cand.assign(
+            into=pd.Series(dtype=object))
+    c = lead_first(cand)
+    leads = ~c.duplicated(["customer_id", "matter"])
+    lead_key = c["key"].where(leads).ffill()
+    merged = c[~leads].assign(into=lead_key[~leads])
+    by = merged.groupby("into", sort=False)
+    also = by["playbook"].agg(lambda s: ",".join(dict.fromkeys(s)))
+    words = by["why"].agg(lambda s: "; ".join(
+        dict.fromkeys(str(w) for w in s.head(_WORDS) if isinstance(w, str) and w)))
+    lead = c[leads].copy()
+    lead["also"] = lead["key"].map(also).astype(object)
+    extra = lead["key"].map(words).astype(object)
+    has = (extra.notna() & (extra != "")).astype(bool)
+    if has.any():
+        lead["why"] = lead["why"].astype(object)
+        lead.loc[has, "why"] = [f"{w if isinstance(w, str) else ''} Also: {x}".strip()
+                                for w, x in zip(lead.loc[has, "why"], extra[has], strict=True)]
+    return lead, merged
