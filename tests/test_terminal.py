@@ -294,7 +294,7 @@ def test_every_command_at_80_columns(shop, tmp_path, monkeypatch, capsys):
                     shown = open_items(s).head(12)
                 for cid in shown["customer_id"]:
                     assert cid in text, (cid, text)
-    assert "No open items match --owner Nobody" in outputs["worklist"][1]
+    assert "No open items for owner Nobody" in outputs["worklist"][1]
     for pb in Settings.load(shop).worklist.playbooks:
         assert pb.name in outputs["playbooks"][0], pb.name
     for other in sorted(names - set(plan)):
