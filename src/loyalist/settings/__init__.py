@@ -34,6 +34,7 @@ from loyalist.settings._declare import (
     share,
     suggest,
 )
+from loyalist.settings.daily import DailySettings
 from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
 from loyalist.settings.worklist import (
@@ -99,7 +100,7 @@ class WebSettings:
 #: section name -> (attribute of Settings, the dataclass declaring its keys)
 SECTIONS = {"service": ServicePolicy, "calendar": None, "worklist": WorklistSettings,
             "report": ReportSettings, "engine": EngineSettings, "web": WebSettings,
-            "relationship": RelationshipSettings}
+            "relationship": RelationshipSettings, "daily": DailySettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -119,6 +120,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     web: WebSettings = field(default_factory=WebSettings)
     relationship: RelationshipSettings = field(default_factory=RelationshipSettings)
+    daily: DailySettings = field(default_factory=DailySettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -342,6 +344,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'loyalist.settings' has no attribute {name!r}")
 
 
-__all__ = ["BusinessCalendar", "EngineSettings", "Playbooks", "RelationshipSettings",
+__all__ = ["BusinessCalendar", "DailySettings", "EngineSettings", "Playbooks", "RelationshipSettings",
            "ReportSettings", "ServicePolicy", "Settings", "SettingsError", "WebSettings",
            "WorklistSettings", "load_playbooks", "locate"]
