@@ -317,17 +317,23 @@ def test_delivery_failures_say_what_to_check(smtp, hook):
     assert "secret" not in str(e.value)  # the hook's token is never printed
 
 
-@pytest.mark.parametrize("kind, key", [("slack", "text"), ("teams", "@type"),
+@pytest.mark.parametrize("kind, key", [("slack", "text"), ("teams", "attachments"),
                                        ("generic", "subject")])
 def test_each_webhook_kind_posts_its_format(hook, kind, key):
     s = Settings().with_values("daily", webhook_url=f"http://127.0.0.1:{hook[0]}/hook",
                                webhook_kind=kind)
     before = len(hook[1].posts)
-    post_webhook(s.daily, Message("lead", "lead", "Subject line", "line one\nline two"))
+    post_webhook(s.daily, Message("lead", "lead", "Subject line",
+                                  "Smith & Sons <C1>\nline two"))
     path, body = hook[1].posts[before]
     assert key in body and "line two" in json.dumps(body)
+    if kind == "slack":
+        assert "Smith &amp; Sons &lt;C1&gt;" in body["text"]
     if kind == "teams":
-        assert body["title"] == "Subject line"
+        card = body["attachments"][0]["content"]
+        assert card["type"] == "AdaptiveCard"
+        assert [b["text"] for b in card["body"]] == ["Subject line", "Smith & Sons <C1>",
+                                                     "line two"]
 
 
 def test_daily_settings_are_checked(tmp_path):

@@ -105,12 +105,20 @@ def send_email(cfg, msg: Message) -> None:
 
 def webhook_payload(kind: str, msg: Message) -> dict:
     """The JSON body for a webhook of ``kind`` (slack, teams or generic)."""
-    if kind == "slack":
-        return {"text": f"*{msg.subject}*\n{msg.text}"}
-    if kind == "teams":
-        return {"@type": "MessageCard", "@context": "https://schema.org/extensions",
-                "summary": msg.subject, "title": msg.subject,
-                "text": msg.text.replace("\n", "  \n")}
+    if kind == "slack":  # mrkdwn: &, < and > are control characters
+        def esc(t: str) -> str:
+            return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+        return {"text": f"*{esc(msg.subject)}*\n{esc(msg.text)}"}
+    if kind == "teams":  # a Workflows webhook: an Adaptive Card, one text block a line
+        lines = [{"type": "TextBlock", "text": line or " ", "wrap": True, "spacing": "None"}
+                 for line in msg.text.splitlines()]
+        card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard", "version": "1.4",
+                "body": [{"type": "TextBlock", "text": msg.subject, "weight": "Bolder",
+                          "size": "Medium", "wrap": True}, *lines]}
+        return {"type": "message", "summary": msg.subject, "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive", "content": card}]}
     return {"kind": msg.kind, "to": msg.recipient, "addresses": list(msg.to),
             "subject": msg.subject, "text": msg.text}
 

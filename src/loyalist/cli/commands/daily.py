@@ -27,8 +27,11 @@ def daily(
     """Run the day: new files from the inbox, ingest, score, worklist, report, model
     health, then each owner's list and the lead's summary by e-mail or webhook. Safe to
     run again (nothing is ingested or sent twice); exits with 1 when a step failed."""
+    from loyalist.contract.moments import moment
     from loyalist.daily import run_day
 
+    if day is not None:
+        day = moment(day, "--day")  # a bad date fails before the store is opened
     settings = Settings.load(store)
     with loyalist.connect(store, settings=settings) as s, out.status("starting") as bar:
         run = run_day(s, settings, day=day, inbox=inbox, out=out_dir,
