@@ -129,12 +129,31 @@ def _choose(store, end: pd.Timestamp):
     return (*fallback, False) if fallback else None
 
 
-def latest_health(store, day, model_id: int | None = None) -> Health | None:
-    """The check already made on ``day`` (of model ``model_id``, when given), if any."""
+def judge(h: Health, cfg) -> list[str]:
+    """The ``[daily]`` thresholds of ``cfg`` that check ``h`` crosses, in words (none for
+    an in-sample check)."""
+    if not h.out_of_sample:
+        return []
+    problems = []
+    if h.roc_auc < cfg.min_auc:
+        problems.append(f"ROC AUC {h.roc_auc:.3f} below min_auc {cfg.min_auc:g}")
+    ref = h.reference_auc
+    if ref is not None and ref - h.roc_auc > cfg.auc_drop:
+        problems.append(f"ROC AUC {ref - h.roc_auc:.3f} below its held-out {ref:.3f} "
+                        f"(auc_drop {cfg.auc_drop:g})")
+    if h.calibration_gap > max(cfg.max_calibration_gap, h.noise):
+        problems.append(f"calibration gap {h.calibration_gap:.1%} above "
+                        f"max_calibration_gap {cfg.max_calibration_gap:.1%} and chance "
+                        f"({h.noise:.1%})")
+    return problems
+
+
+def latest_health(store, model_id: int | None = None) -> Health | None:
+    """The latest check kept in ``model_health`` (of model ``model_id``, when given), if
+    any; its ``problems`` are those recorded (re-:func:`judge` it for other thresholds)."""
     if "model_health" not in store.tables():
         return None
     t = store.table("model_health")
-    t = t.filter(t.day == pd.Timestamp(day).to_pydatetime())
     if model_id is not None:
         t = t.filter(t.model_id == int(model_id))
     rows = t.to_pandas()
@@ -173,7 +192,9 @@ def model_health(store, settings=None, *, day=None, progress=None) -> Health | N
     horizon, mode = int(info["horizon"]), info["mode"]
     model, _ = store.load_model(model_id)
     step(f"checking model #{model_id} at {e:%Y-%m-%d}")
-    texts = complaint_texts(store)[0] if available(store)["feedback"] else None
+    # the firm's complaint language is learnt only for a model that reads it
+    texts = (complaint_texts(store)[0] if "unhappy_texts" in model.feature_names_
+             and available(store)["feedback"] else None)
     test = design(store, [e], mode=mode, horizon=horizon, texts=texts)
     if test.empty or test["left"].nunique() < 2:
         raise DataError(f"No settled period to check the model on: at {e.date()} "
@@ -183,30 +204,20 @@ def model_health(store, settings=None, *, day=None, progress=None) -> Health | N
     y = test["left"].to_numpy().astype(int)
     p = model.predict_proba(test.drop(columns=["left"]))
     m = evaluate(y, p)
-    gap, noise = calibration_gap(y, p), calibration_noise(p)
-    ref = _reference(info)
-    problems = []
-    if m["roc_auc"] < cfg.min_auc:
-        problems.append(f"ROC AUC {m['roc_auc']:.3f} below min_auc {cfg.min_auc:g}")
-    if ref is not None and ref - m["roc_auc"] > cfg.auc_drop:
-        problems.append(f"ROC AUC {ref - m['roc_auc']:.3f} below its held-out "
-                        f"{ref:.3f} (auc_drop {cfg.auc_drop:g})")
-    if gap > max(cfg.max_calibration_gap, noise):
-        problems.append(f"calibration gap {gap:.1%} above max_calibration_gap "
-                        f"{cfg.max_calibration_gap:.1%} and chance ({noise:.1%})")
     note = ""
     if not oos:
         first = pd.Timestamp(info["as_of"]) + pd.Timedelta(days=horizon)
         note = (f"in sample: the model learnt from these outcomes; not alerted (the first "
                 f"check on unseen outcomes: {first:%Y-%m-%d})")
-        problems = []
-    h = Health(model_id, e, horizon, len(y), int(y.sum()), float(m["roc_auc"]), ref, gap,
-               float(p.mean()), float(y.mean()), problems, out_of_sample=oos, noise=noise,
-               note=note)
+    h = Health(model_id, e, horizon, len(y), int(y.sum()), float(m["roc_auc"]),
+               _reference(info), calibration_gap(y, p), float(p.mean()), float(y.mean()), [],
+               out_of_sample=oos, noise=calibration_noise(p), note=note)
+    h.problems = judge(h, cfg)
     day = pd.Timestamp(day or pd.Timestamp.now(tz="UTC").tz_localize(None)).normalize()
     store.append_derived("model_health", pd.DataFrame([h.row(day)]),
                          note=f"model {model_id}")
     return h
 
 
-__all__ = ["Health", "calibration_gap", "calibration_noise", "latest_health", "model_health"]
+__all__ = ["Health", "calibration_gap", "calibration_noise", "judge", "latest_health",
+           "model_health"]

@@ -26,7 +26,7 @@ import pandas as pd
 
 from loyalist.contract.moments import moment
 from loyalist.daily import digest
-from loyalist.daily.health import latest_health, model_health
+from loyalist.daily.health import judge, latest_health, model_health
 from loyalist.daily.inbox import ingest_inbox
 from loyalist.daily.send import Message, post_webhook, send_email, webhook_host
 from loyalist.errors import DataError, LoyalistError, PathError
@@ -174,18 +174,31 @@ def _report(d: _Day, out: Path) -> Step:
     from loyalist.decisions.report import write_report
 
     path = out / f"report-{d.day:%Y-%m-%d}.html"
-    if not d.rescored and path.exists() and d.done_since("report", d.written("scores")):
-        return Step("report", "skipped", f"{path} is up to date")
+    last = d.done_since("report", d.written("scores"), today=False)
+    if not d.rescored and last and Path(last.get("path", "")).exists():
+        return Step("report", "skipped", f"nothing new: {last['path']} stands", last)
     write_report(d.store, path, progress=d.step)
     return Step("report", "ok", f"written to {path}", {"path": str(path)})
 
 
+def _changed(d: _Day):
+    """When the data, the scores or the models last changed (a check made after that
+    would come out the same)."""
+    models = d.store.models("churn")
+    times = [d.written("scores"), *d.store.last_ingests().values(),
+             models["created_at"].max() if len(models) else None]
+    return max((pd.Timestamp(t) for t in times if t is not None and not pd.isna(t)),
+               default=None)
+
+
 def _health(d: _Day) -> Step:
-    last = d.done_since("health", d.written("scores"))
-    h = latest_health(d.store, d.day, last.get("model_id")) if last else None
-    if h is not None:
+    last = d.done_since("health", _changed(d), today=False)
+    h = latest_health(d.store, last["model_id"]) if last and last.get("model_id") else None
+    if h is not None:  # same data, same model: the same check, judged by today's settings
+        h.problems = judge(h, d.settings.daily)
         d.health = h
-        return Step("health", "skipped", "checked today: " + h.line(), last)
+        return Step("health", "skipped", "nothing changed since the last check: "
+                    + h.line(), last)
     h = model_health(d.store, d.settings, day=d.day, progress=d.step)
     d.health = h
     if h is None:

@@ -27,6 +27,7 @@ from loyalist.web.context import Cache
 from loyalist.web.guard import Guard, Limits
 from loyalist.web.views import (
     customers,
+    daily,
     data,
     overview,
     privacy,
@@ -41,7 +42,7 @@ from loyalist.web.views import (
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
 VIEWS = (session, overview, worklist, customers, scores, service, relationship, data, users,
-         privacy)
+         privacy, daily)
 
 
 def plotly_js() -> Path:

@@ -16,7 +16,7 @@ import loyalist
 NAV = [("/", "Overview", "viewer"), ("/worklist", "Worklist", "agent"),
        ("/customers", "Customers", "viewer"), ("/service", "Service", "viewer"),
        ("/relationship", "Relationship", "viewer"), ("/impact", "Impact", "viewer"), ("/data", "Data", "admin"),
-       ("/admin", "Users", "admin")]
+       ("/admin", "Users", "admin"), ("/daily", "Daily", "admin")]
 
 
 def _pct(v, digits: int = 0) -> str:
