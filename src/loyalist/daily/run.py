@@ -131,9 +131,6 @@ def _inbox(d: _Day, folder: Path | None) -> Step:
 
 
 def _score(d: _Day) -> Step:
-    from loyalist.decisions.overview import refresh
-    from loyalist.decisions.scoring import score
-
     scored = d.written("scores")
     last_ingest = max((t for t in d.store.last_ingests().values() if t is not None),
                       default=None)
@@ -143,6 +140,9 @@ def _score(d: _Day) -> Step:
     if scored is not None and pd.Timestamp(scored) >= pd.Timestamp(last_ingest):
         when = pd.Timestamp(scored).strftime("%Y-%m-%d %H:%M")
         return Step("score", "skipped", f"nothing new since the scores of {when} UTC: kept")
+    from loyalist.decisions.overview import refresh
+    from loyalist.decisions.scoring import score
+
     run = score(d.store, progress=d.step)
     refresh(d.store, progress=d.step)
     d.rescored = True
