@@ -39,6 +39,8 @@ class DayFigures:
     health: str | None
     health_alert: bool
     problems: list[str]
+    #: no earlier digest: every must-do alert counts as new
+    first: bool = False
 
 
 def addresses(store, settings) -> dict[str, tuple[str, ...]]:
@@ -134,7 +136,8 @@ def figures(store, settings, day: pd.Timestamp, items: pd.DataFrame, *,
         target=settings.report.target_annual_loss,
         unanswered_now=(ov.get("service") or {}).get("summary", {}).get("unanswered_now"),
         health=health.line() if health is not None else None,
-        health_alert=bool(health is not None and health.alert), problems=list(problems))
+        health_alert=bool(health is not None and health.alert), problems=list(problems),
+        first=since is None)
 
 
 def lead_message(f: DayFigures, owners: list[Message], settings) -> Message:
@@ -151,8 +154,10 @@ def lead_message(f: DayFigures, owners: list[Message], settings) -> Message:
     else:
         lines.append("Loss rate: not computed yet (loyalist score).")
     kinds = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in f.alarms_by_kind.items())
-    lines.append(f"New alarms (must-do alerts since the previous digest): {f.new_alarms:,}"
-                 + (f" ({kinds})" if kinds else "") + ".")
+    what = ("every must-do alert open, as this is the first digest" if f.first
+            else "must-do alerts since the previous digest")
+    lines.append(f"New alarms ({what}): {f.new_alarms:,}" + (f" ({kinds})" if kinds else "")
+                 + ".")
     lines.append(f"Worklist: {_n(f.open_items, 'open item')}, {f.must_do:,} must do, "
                  f"{f.overdue:,} overdue, {f.opened_today:,} opened today"
                  + (f"; backlog beyond today's caps: {f.backlog:,}" if f.backlog else "")
