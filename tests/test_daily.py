@@ -214,8 +214,9 @@ def test_a_bad_file_loads_nothing_and_the_rest_go_on(shop):
                                                .str.rsplit("/", n=1).str[-1])
 
 
-def test_the_command_exits_1_with_one_line_per_step_and_no_traceback(shop):
+def test_the_command_exits_1_with_one_line_per_step_and_no_traceback(shop, smtp):
     day = (shop["day"] + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    before = len(smtp[1].mails)
     r = subprocess.run([sys.executable, "-m", "loyalist.cli.main", "daily", "--day", day,
                         "--store", str(shop["path"])], capture_output=True, text=True,
                        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"})
@@ -227,6 +228,12 @@ def test_the_command_exits_1_with_one_line_per_step_and_no_traceback(shop):
                                                "health", "send"]
     assert lines[0].split()[1] == "failed" and lines[1].split()[1] == "skipped"
     assert lines[5].split()[1] == "ok"  # a new day: its digest goes out
+    lead = [m for to, m in smtp[1].mails[before:] if to == ["lead@firm.test"]]
+    assert len(lead) == 1 and lead[0]["Subject"].startswith(f"Retention summary {day}")
+    # nothing came in since yesterday's digest: no new alarm
+    assert "must-do alerts since the previous digest): 0." in lead[0].get_content()
+    first = [m for to, m in shop["mails"] if to == ["lead@firm.test"]][0].get_content()
+    assert "as this is the first digest" in first
 
 
 def test_a_model_failing_its_check_alerts_the_admins(shop, smtp, hook):
