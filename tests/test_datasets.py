@@ -44,7 +44,8 @@ def test_tables_follow_the_contract(business):
         df = business.tables[name]
         assert tuple(df.columns[: len(spec.names)]) == spec.names, name
         assert set(df.columns[len(spec.names):]) == (extra if name == "customers" else set())
-        if name not in ("touches", "survey_answers"):  # survey_answers: make_business(survey=...)
+        # survey_answers: make_business(survey=...); order_lines: datasets.exports
+        if name not in ("touches", "survey_answers", "order_lines"):
             assert len(df) > 0, name
         for col in spec.columns:
             s = df[col.name]

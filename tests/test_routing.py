@@ -275,11 +275,15 @@ def test_cli_trains_on_the_store_and_routes(tmp_path, capsys):
 
     assert main(["route", "my card has not arrived", "--store", str(db)]) == 1
     err = capsys.readouterr().err
-    assert "No router has been trained" in err and "loyalist route --train" in err
+    assert "No request router has been trained" in err and "loyalist route --train" in err
 
     assert main(["route", "--train", "--store", str(db)]) == 0
-    assert "Saved to" in capsys.readouterr().out
-    assert (tmp_path / "shop-router.pkl").exists()
+    assert "Kept in the store as model" in capsys.readouterr().out
+    assert not (tmp_path / "shop-router.pkl").exists()  # in the registry, not beside it
+    with loyalist.connect(db, read_only=True) as s:
+        kept = s.models("router")
+    assert len(kept) == 1 and kept["rows"].iloc[0] == len(past)
+    assert 0 < kept["metrics"].iloc[0]["cv_accuracy"] <= 1
 
     assert main(["route", "my card has not arrived", "--store", str(db)]) == 0
     shown = capsys.readouterr().out
@@ -301,6 +305,16 @@ def test_cli_trains_on_the_store_and_routes(tmp_path, capsys):
     assert main(["route", "--train", "--teams", str(tmp_path / "teams.toml"),
                  "my card has not arrived", "--store", str(db)]) == 0
     assert "logistics" in capsys.readouterr().out
+    with loyalist.connect(db, read_only=True) as s:
+        assert len(s.models("router")) == 2  # the newest is the one in force
+    assert main(["route", "my card has not arrived", "--store", str(db)]) == 0
+    assert "logistics" in capsys.readouterr().out
+    # a router file still works both ways: written on request, read with --model
+    assert main(["route", "--train", "--model", str(tmp_path / "r.pkl"), "--store",
+                 str(db)]) == 0
+    assert main(["route", "my card has not arrived", "--model", str(tmp_path / "r.pkl"),
+                 "--store", str(db)]) == 0
+    assert "cards" in capsys.readouterr().out
     (tmp_path / "bad.toml").write_text("[teams\n")
     assert main(["route", "--train", "--teams", str(tmp_path / "bad.toml"),
                  "--store", str(db)]) == 1

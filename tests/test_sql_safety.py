@@ -26,16 +26,18 @@ SQL = re.compile(r"\b(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\S+\s+(AS\s+
 #: store module -> functions whose f-strings build SQL, each reviewed: names go through
 #: q(), text through lit(), values are bound (?), numbers come from int()/len()
 REVIEWED = {
-    "store/ingest.py": {"keep_replaced", "run_ingest", "_ingest", "_stage", "_assign_keys", "_add_attributes",
+    "store/ingest.py": {"keep_replaced", "run_ingest", "_ingest", "_unknown_customers", "_stage", "_assign_keys", "_add_attributes",
                         "_merge", "_raw_struct", "_store_rejects", "write_rejects_file",
-                        "_diagnose", "_attribute_types", "check_date_formats", "_staged",
-                        "append_rows", "_refused", "_bound_rows"},
-    "store/parsing.py": {"text", "shown", "number", "settle_date_order", "timestamp",
+                        "_diagnose", "_attribute_types", "check_date_formats", "_staged", "settle_dates",
+                        "append_rows", "_refused", "_bound_rows", "reject_codes"},
+    "store/parsing.py": {"text", "id_text", "number", "settle_date_order", "timestamp",
                          "timestamp_reason", "column_sql", "infer_attribute_type",
                          "attribute_sql"},
+    "store/lines.py": {"expression_sql", "ingest_lines", "_stage_lines", "_orders_stage",
+                       "_lines_stage", "split_expressions", "parsed", "number_of"},
     "store/readers.py": {"_describe", "_rename", "_read_frame", "_read_csv", "_read_whitespace",
                          "_read_parquet", "_read_json", "_read_excel"},
-    "store/migrations.py": {"_v1", "_v2", "_v3", "_v4", "_v5", "_v6", "_v8", "current_version",
+    "store/migrations.py": {"_v1", "_v2", "_v3", "_v4", "_v5", "_v6", "_v8", "_v9", "current_version",
                             "migrate", "sync_contract", "index_by_customer"},
     "store/store.py": {"tables", "write_derived", "append_derived", "_derived", "save_model",
                        "models", "load_model", "status", "ingests", "rejects", "derived_log",
@@ -48,7 +50,7 @@ REVIEWED = {
     "store/privacy.py": {"_derived_with_customers", "_rejects_about", "_known", "customer_data",
                          "erase_customer", "_rewrite_rejects_file"},
     "store/worklist.py": {"write_events"},
-    "store/batches.py": {"_exists", "undo_ingest", "_later_changes", "stale_tables", "backup"},
+    "store/batches.py": {"_exists", "undo_ingest", "_later_changes", "_take_out", "stale_tables", "backup"},
     "store/survey_checks.py": {"<module>", "survey_problems", "quarantine_survey_answers"},
 }
 

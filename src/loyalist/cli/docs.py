@@ -58,6 +58,20 @@ Every command takes `--help`. Commands that work on a store take `--store PATH`
 settings in `loyalist.toml` next to the store apply (see [settings.md](settings.md)),
 and options given on the command line override them for that run.
 
+Dates given to an option (`--as-of`, `--since`, `--eval-date`, `--at`,
+`--calibration-end`) are read one way: ISO 8601, `YYYY-MM-DD` or `YYYY-MM-DD HH:MM`
+(an offset such as `+02:00` converts to UTC). `03/04/2024` is refused rather than
+guessed, with an error naming the option. Commands that work on existing data never
+create a store: without one they say so and name the command that makes one
+(`loyalist ingest`, `loyalist demo`).
+
+Output reads in an 80-column terminal: what you type next (a customer id, a playbook
+name, a date) is shown whole on one line; free text wraps; when the terminal is too
+narrow for every column, the least needed go and a line under the table names them.
+Warnings of the libraries underneath (scikit-learn, LightGBM...) are counted in one
+line instead of printed; `LOYALIST_WARNINGS=show` prints them. Anything that may take
+more than a couple of seconds shows a spinner with the elapsed time in a terminal.
+
 Errors print one line saying what went wrong and one saying what to do next (`Error:`
 and `Next step:`), without a traceback. A usage mistake (an unknown option, a missing
 argument) exits with 2; every other error is one of `loyalist.errors` (the same classes

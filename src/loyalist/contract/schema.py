@@ -153,6 +153,40 @@ ORDERS = Table(
     date_column="ordered_at",
 )
 
+ORDER_LINES = Table(
+    "order_lines",
+    "One row per line of an order: what was bought, how many, at what price. Written by "
+    "`loyalist ingest orders FILE --lines`, which also writes each order's total to "
+    "`orders`. A return or cancellation (a negative quantity, or a document id starting "
+    "with the return prefix) is a line with status `returned` and positive quantity and "
+    "amount, never a negative amount, linked to the order it returns. A fully refunded "
+    "order is not a purchase for the value models; a partial return reduces its spend.",
+    (
+        Column("order_id", "string", "The order the line belongs to (`orders.id`). For a "
+               "return: the order it returns (the customer's latest earlier order of that "
+               "product), or the return's own document when that order is not in the data.",
+               required=True),
+        Column("line", "integer", "Line number within its document (the order of the "
+               "lines in the export unless mapped).", required=True, min=1),
+        Column("document", "string", "Id of the document the line came from: the order's "
+               "own id, or the return's (e.g. C536379)."),
+        _customer_id(),
+        Column("at", "timestamp", "When the line was ordered (for a return: returned).",
+               required=True),
+        Column("product", "string", "Product code or name."),
+        Column("quantity", "float", "Items on the line (positive also for a return).",
+               unit="items", min=0),
+        Column("unit_price", "float", "Price of one item.", unit="currency", min=0),
+        Column("amount", "float", "Value of the line (quantity times unit price unless the "
+               "export says otherwise; positive also for a return).", unit="currency",
+               min=0),
+        Column("status", "string", "Empty for a sale; `returned` for a returned or "
+               "cancelled line."),
+    ),
+    natural_key=("order_id", "document", "line", "status"),
+    date_column="at",
+)
+
 SUBSCRIPTIONS = Table(
     "subscriptions",
     "Contracts with a start and (once ended) an end.",
@@ -270,7 +304,7 @@ TOUCHES = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (CUSTOMERS, STAFF, ORDERS, SUBSCRIPTIONS, REQUESTS, FEEDBACK,
+    t.name: t for t in (CUSTOMERS, STAFF, ORDERS, ORDER_LINES, SUBSCRIPTIONS, REQUESTS, FEEDBACK,
                         SURVEY_ANSWERS, EVENTS, TOUCHES)
 }
 

@@ -321,6 +321,8 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     else:
         tables["events"] = contract_frame("events", {"customer_id": pa.array([], pa.string())})
     tables["touches"] = contract_frame("touches", {"customer_id": pa.array([], pa.string())})
+    tables["order_lines"] = contract_frame("order_lines",
+                                           {"customer_id": pa.array([], pa.string())})
     tables = {name: tables[name] for name in TABLES}
     truth = {name: truth[name] for name in ("customers", "requests", "orders", "relationship",
                                             "drivers", "reliability", "responses")

@@ -5,7 +5,7 @@ value and how the risk changed from one score run to the next.
 Every question asked of one customer is built once per store with the customer's id as
 a parameter and compiled once (:mod:`loyalist.store.prepared`); the store's indexes by
 customer answer each without reading whole tables. The timeline is one query (a
-``UNION ALL`` over the four event tables in one narrow shape, the newest ``limit`` rows
+``UNION ALL`` over the event tables (returned order lines as refunds) in one narrow shape, the newest ``limit`` rows
 chosen in the engine by a row number: an ``ORDER BY ... LIMIT`` would make DuckDB scan
 the tables instead of using the indexes); profile, score, value, reasons, alerts and
 history are one small query each, read as plain Python values (one query for all of
@@ -70,6 +70,12 @@ def _events(limit: int):
                   fb.nps, ibis.null(ts)),
             shape(t, "touch", "at", t.kind, t.outcome, t.note, ibis.null(f), ibis.null(ts)),
         ]
+        lines = store.table("order_lines")
+        back = lines.filter((lines.customer_id == customer_id) & (lines.status == "returned"))
+        parts.append(back.select(  # each returned line: a refund against its order
+            at=back["at"].cast(ts), source=ibis.literal("refund", s),
+            id=back.document.cast(s), label=back.product.cast(s), text=back.order_id.cast(s),
+            note=ibis.null(s), number=back.amount.cast(f), later=ibis.null(ts)))
         events = ibis.union(*parts)
         newest = events.mutate(_n=ibis.row_number().over(order_by=ibis.desc("at")))
         return newest.filter(newest._n < limit).drop("_n"), {"customer_id": customer_id}
@@ -100,6 +106,10 @@ def describe(e: dict) -> tuple[str, str]:
         wait = ("unanswered" if pd.isna(later) else
                 f"answered after {(later - e['at']).total_seconds() / 3600:.1f} h")
         return f"request ({label})", f"{text[:60]} - {wait}"
+    if e["source"] == "refund":
+        amount = f"{number:,.2f} refunded" if pd.notna(number) else "returned"
+        what = f" for {label}" if label is not None else ""
+        return "refund", f"{amount}{what} (order {text})"
     if e["source"] == "feedback":
         nps = f"NPS {int(number)}" if pd.notna(number) else "no NPS"
         return "feedback", nps + (f' "{text[:50]}"' if e["text"] is not None else "")

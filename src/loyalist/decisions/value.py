@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from loyalist.features.purchases import purchases
 from loyalist.models.value import ValueResult, fit_value
 
 #: the columns of ``customer_value`` (declared in loyalist.contract.derived)
@@ -19,10 +20,11 @@ _COLUMNS = {"customer_id": "customer_id", "frequency": "frequency", "recency": "
 def value_customers(store, *, model: str = "auto", calibration_end=None,
                     margin: float = 0.3, discount_rate: float = 0.01,
                     horizon_days: float = 365.0) -> ValueResult:
-    """Fit the value model on the store's orders (see :func:`loyalist.models.value.
+    """Fit the value model on the store's purchases (orders net of returns, see
+    :func:`loyalist.features.purchases.purchases`; :func:`loyalist.models.value.
     fit_value`), write ``customer_value`` and register the fitted model; return what
     the fit found."""
-    orders = store.table("orders")
+    orders = purchases(store)  # returned orders left out, partial returns netted
     result = fit_value(orders, model=model, calibration_end=calibration_end, margin=margin,
                        discount_rate=discount_rate, horizon_days=horizon_days)
     frame = result.customers[list(_COLUMNS)].rename(columns=_COLUMNS)

@@ -23,7 +23,7 @@ class Platt:
         beta = np.array([1.0, np.log(rate / (1 - rate)) - np.average(z, weights=w)])
         ridge = 1e-6 * w.sum()
         for _ in range(50):
-            p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+            p = _sigmoid(X @ beta)
             grad = X.T @ (w * (p - y)) + ridge * beta
             hess = (X * (w * p * (1 - p))[:, None]).T @ X + ridge * np.eye(2)
             step = np.linalg.solve(hess, grad)
@@ -34,7 +34,12 @@ class Platt:
         return self
 
     def predict(self, z):
-        return 1.0 / (1.0 + np.exp(-(self.a_ * np.asarray(z) + self.b_)))
+        return _sigmoid(self.a_ * np.asarray(z, dtype="float64") + self.b_)
+
+
+def _sigmoid(x):
+    """1 / (1 + exp(-x)) without overflow on separable data (|x| in the hundreds)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -500.0, 500.0)))
 
 
 class SplineLogistic:

@@ -95,16 +95,25 @@ def btyd_features(orders, as_of, horizon_days: float, max_fit: int = 200_000,
 
 
 def choose_mode(store, mode: str = "auto") -> str:
+    if mode not in ("auto", "lapse", "contract"):
+        raise DataError(f"Unknown mode {mode!r}.", hint="Use auto, lapse or contract.")
     have = available(store)
+    if not have["orders"] and not have["subscriptions"]:  # no mode can help: say what can
+        raise DataError("Nothing to learn who leaves from: the store has no orders and no "
+                        "subscriptions.",
+                        hint="Ingest an orders export (loyalist ingest orders FILE) or a "
+                        "subscriptions export (loyalist ingest subscriptions FILE); or, with "
+                        "a customer table that says who left, use --label COLUMN.")
     if mode == "auto":
         mode = "lapse" if have["orders"] else "contract"
     if mode == "lapse" and not have["orders"]:
-        raise DataError("Lapse labels need orders.", hint="Ingest orders, or use --mode contract.")
+        raise DataError("Lapse labels need orders, and the store has none.",
+                        hint="Ingest orders (loyalist ingest orders FILE), or use --mode "
+                        "contract: the store has subscriptions.")
     if mode == "contract" and not have["subscriptions"]:
-        raise DataError("Contract labels need subscriptions.",
-                        hint="Ingest subscriptions, or use --mode lapse.")
-    if mode not in ("lapse", "contract"):
-        raise DataError(f"Unknown mode {mode!r}.", hint="Use auto, lapse or contract.")
+        raise DataError("Contract labels need subscriptions, and the store has none.",
+                        hint="Ingest subscriptions (loyalist ingest subscriptions FILE), or "
+                        "use --mode lapse: the store has orders.")
     return mode
 
 
@@ -402,7 +411,8 @@ def _backtest_horizon(store, eval_date) -> tuple[int, str]:
     one, before the date the suggestion itself implies)."""
     if eval_date is not None:
         h = lapse_horizon(store, before=eval_date)
-        return h, f"horizon {h} days, suggested from the order gaps before {eval_date}"
+        return h, (f"horizon {h} days, suggested from the order gaps before "
+                   f"{pd.Timestamp(eval_date):%Y-%m-%d}")
     end = observed_until(store).normalize()
     h = lapse_horizon(store)
     for _ in range(3):  # settle on a horizon suggested by the data before end - horizon
@@ -431,6 +441,8 @@ def backtest(store, *, mode: str = "auto", horizon: int | None = None, eval_date
              model: ChurnModel | None = None, progress=None, path_steps: int = 3,
              season: bool = True, bootstrap: int = 300) -> Backtest:
     """Train before ``eval_date - horizon``, evaluate at ``eval_date``, with baselines."""
+    if eval_date is not None:  # a date that is not one fails first, with its name
+        eval_date = moment(eval_date, "eval_date")
     mode = choose_mode(store, mode)
     notes = []
     if horizon is None:

@@ -463,6 +463,40 @@ def router_path(store_path) -> Path:
     return p.with_name(f"{p.stem}-router.pkl")
 
 
+def keep_router(store, router: RequestRouter) -> int:
+    """Keep a fitted router in the store's model registry (kind ``router``, listed by
+    ``loyalist models``) with what it was trained on; return its model id."""
+    router._check_fitted()
+    info = {"trained_on": {"rows": int(router.n_train_)},
+            "metrics": {"cv_accuracy": round(float(router.cv_accuracy_), 4),
+                        "cv_coverage": round(float(router.cv_coverage_), 4)},
+            "categories": [str(c) for c in router.classes_],
+            "threshold": float(router.threshold)}
+    return store.save_model("router", router, info)
+
+
+def newest_router_id(store) -> int | None:
+    """The id of the newest router in the store's registry, or None."""
+    df = store.models("router")
+    return None if df.empty else int(df["id"].iloc[0])
+
+
+def load_router(store, model_id: int | None = None) -> RequestRouter:
+    """The store's router: by model id, else the newest in its registry, else one saved
+    beside the store by an older Loyalist (``<store stem>-router.pkl``)."""
+    if model_id is None and newest_router_id(store) is None:
+        legacy = router_path(store.path)
+        if legacy.exists():
+            return RequestRouter.load(legacy)
+        raise NotFittedError("No request router has been trained for this store yet.",
+                             hint=f"run: loyalist route --train --store {store.path}")
+    router, _info = store.load_model(model_id, kind="router")
+    if not isinstance(router, RequestRouter):
+        raise DataError(f"Model {model_id} is not a request router.",
+                        hint="See the stored models with loyalist models --kind router.")
+    return router
+
+
 def usual_teams(requests: pd.DataFrame) -> dict[str, str]:
     """Category -> the team that handled most of its requests (ties: alphabetical)."""
     known = requests.dropna(subset=["category", "team"])

@@ -97,8 +97,18 @@ class WebSettings:
                                              unit="seconds")
 
 
+@dataclass(frozen=True)
+class IngestSettings:
+    """The ``[ingest]`` settings: how exports are read."""
+
+    return_prefix: str | None = setting(
+        None, "With loyalist ingest orders FILE --lines: a document id starting with this "
+        "text is a return or cancellation (negative quantities always are).",
+        example='return_prefix = "C"')
+
+
 #: section name -> (attribute of Settings, the dataclass declaring its keys)
-SECTIONS = {"service": ServicePolicy, "calendar": None, "worklist": WorklistSettings,
+SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None, "worklist": WorklistSettings,
             "report": ReportSettings, "engine": EngineSettings, "web": WebSettings,
             "relationship": RelationshipSettings, "daily": DailySettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
@@ -120,6 +130,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     web: WebSettings = field(default_factory=WebSettings)
     relationship: RelationshipSettings = field(default_factory=RelationshipSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     daily: DailySettings = field(default_factory=DailySettings)
     #: the file read, if any
     path: str | None = None
@@ -344,6 +355,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'loyalist.settings' has no attribute {name!r}")
 
 
-__all__ = ["BusinessCalendar", "DailySettings", "EngineSettings", "Playbooks", "RelationshipSettings",
-           "ReportSettings", "ServicePolicy", "Settings", "SettingsError", "WebSettings",
-           "WorklistSettings", "load_playbooks", "locate"]
+__all__ = ["BusinessCalendar", "DailySettings", "EngineSettings", "Playbooks",
+           "RelationshipSettings", "ReportSettings", "ServicePolicy", "Settings",
+           "SettingsError", "WebSettings", "WorklistSettings", "load_playbooks", "locate"]

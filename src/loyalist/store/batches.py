@@ -53,9 +53,11 @@ def undo_ingest(store, ingest_id: int, *, by: str | None = None) -> dict:
         if fmt == "survey check" or table not in TABLES:
             raise DataError(f"Ingest #{ingest_id} is a check, not a load of rows; it cannot "
                             "be undone.", hint="Undo the ingest it checked instead.")
-        t, shadow = q(table), replaced_table(table)
-        has_shadow = _exists(con, shadow)
-        later = _later_changes(con, table, ingest_id, has_shadow)
+        # an orders ingest read with --lines also wrote order_lines under its id
+        tables = [table] + (["order_lines"] if table == "orders" else [])
+        shadows = {t: _exists(con, replaced_table(t)) for t in tables}
+        later = sorted({i for t in tables for i in _later_changes(con, t, ingest_id,
+                                                                  shadows[t])})
         if later:
             raise DataError(f"Ingest #{ingest_id} cannot be undone alone: later ingest(s) "
                             f"{', '.join(f'#{i}' for i in later)} changed its rows.",
@@ -63,14 +65,11 @@ def undo_ingest(store, ingest_id: int, *, by: str | None = None) -> dict:
                             f"{later[-1]}), then #{ingest_id}.")
         con.execute("BEGIN TRANSACTION")
         try:
-            deleted = con.execute(f"DELETE FROM {t} WHERE _ingest_id = ?",
-                                  [ingest_id]).fetchall()[0][0]
-            restored = 0
-            if has_shadow:
-                restored = con.execute(
-                    f"INSERT INTO {t} BY NAME SELECT * EXCLUDE (_replaced_by) FROM {q(shadow)} "
-                    "WHERE _replaced_by = ?", [ingest_id]).fetchall()[0][0]
-                con.execute(f"DELETE FROM {q(shadow)} WHERE _replaced_by = ?", [ingest_id])
+            deleted = restored = 0
+            for name in tables:
+                d, r = _take_out(con, name, ingest_id, shadows[name])
+                if name == table:
+                    deleted, restored = d, r
             con.execute(f"UPDATE {INGESTS} SET undone_at = now()::TIMESTAMP, undone_by = ? "
                         "WHERE id = ?", [by, ingest_id])
             con.execute(f"UPDATE {DERIVED} SET stale = true")
@@ -84,6 +83,20 @@ def undo_ingest(store, ingest_id: int, *, by: str | None = None) -> dict:
     result = {"table": table, "deleted": int(deleted - restored), "restored": int(restored)}
     Accounts(store).audit(by, "ingest.undo", f"ingest #{ingest_id}", result)
     return result
+
+
+def _take_out(con, table: str, ingest_id: int, has_shadow: bool) -> tuple[int, int]:
+    """Delete the batch's rows of ``table`` and put back the versions it replaced."""
+    deleted = con.execute(f"DELETE FROM {q(table)} WHERE _ingest_id = ?",
+                          [ingest_id]).fetchall()[0][0]
+    restored = 0
+    if has_shadow:
+        shadow = q(replaced_table(table))
+        restored = con.execute(
+            f"INSERT INTO {q(table)} BY NAME SELECT * EXCLUDE (_replaced_by) FROM {shadow} "
+            "WHERE _replaced_by = ?", [ingest_id]).fetchall()[0][0]
+        con.execute(f"DELETE FROM {shadow} WHERE _replaced_by = ?", [ingest_id])
+    return deleted, restored
 
 
 def _later_changes(con, table: str, ingest_id: int, has_shadow: bool) -> list[int]:

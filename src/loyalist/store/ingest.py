@@ -27,7 +27,7 @@ from loyalist.errors import IngestError, MappingError
 from loyalist.store import parsing
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS, REJECTS
-from loyalist.store.parsing import Options
+from loyalist.store.parsing import Options, why
 from loyalist.store.readers import Source, read_source
 from loyalist.store.sql import lit, q
 
@@ -51,6 +51,10 @@ class IngestResult:
     attributes_added: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: rejected rows by reason code (a row with two bad values counts under both)
+    reject_codes: dict[str, int] = field(default_factory=dict)
+    #: with ``lines=True``: lines read and stored, returns and those linked to an order
+    lines: dict[str, int] | None = None
 
     @property
     def accepted(self) -> int:
@@ -78,11 +82,18 @@ def run_ingest(
     sheet: str | int | None = None,
     format: str | None = None,
     progress: Callable[[str], None] | None = None,
+    lines: bool = False,
+    return_prefix: str | None = None,
 ) -> IngestResult:
-    """Ingest ``source`` into contract table ``table`` using connection ``con``."""
+    """Ingest ``source`` into contract table ``table`` using connection ``con``; with
+    ``lines``, one row per order line (see :mod:`loyalist.store.lines`)."""
     step = progress or (lambda _msg: None)
     started = time.perf_counter()
     contract = get_table(table)
+    if lines and contract.name != "orders":
+        raise MappingError(f"--lines reads order lines; {contract.name} has no lines.",
+                           hint=f"Run: loyalist ingest orders FILE --lines (or drop --lines "
+                           f"for {contract.name}).")
     mapping = parse_mapping(mapping)
     if isinstance(date_format, str):
         date_format = [date_format]
@@ -94,6 +105,11 @@ def run_ingest(
     src = read_source(con, source, fmt=format, header=header, names=names,
                       delimiter=delimiter, encoding=encoding, sheet=sheet)
     try:
+        if lines:
+            from loyalist.store.lines import ingest_lines
+
+            return ingest_lines(con, src, mapping, opts, return_prefix=return_prefix,
+                                rejects_dir=rejects_dir, step=step, started=started)
         return _ingest(con, contract, src, mapping, opts, strict, rejects_dir, step, started)
     finally:
         for tmp in src.cleanup:
@@ -102,20 +118,7 @@ def run_ingest(
 
 def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_dir, step, started):
     chosen, attr_sources, ignored = resolve(contract, src.columns, mapping)
-    notes = []
-    if src.encoding not in (None, "utf-8", "ascii"):
-        notes.append(f"read as {src.encoding} text (detected or given); pass --encoding if "
-                     "the names look wrong")
-    opts.date_order = {}
-    for name, s in chosen.items():
-        if contract.column(name).type == "timestamp" and src.types[s].upper() == "VARCHAR" \
-                and not opts.date_format:
-            order = parsing.settle_date_order(con, src.name, s)
-            if order:
-                opts.date_order[s] = order
-                if order != "mixed":
-                    notes.append(f"{s}: dates read as {'day' if order == 'dmy' else 'month'}-first "
-                                 "(the column has dates that can only be read that way)")
+    notes = settle_dates(con, contract, src, chosen, opts)
     attr_types = _attribute_types(con, contract, src, attr_sources)
     step("checking")
     sqls = [parsing.column_sql(c, chosen.get(c.name), src.types.get(chosen.get(c.name, ""), ""),
@@ -139,6 +142,9 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         msg, hint = _diagnose(con, src, out_names, reason_cols, rows_read)
         raise IngestError(msg, hint=hint)
 
+    if not strict and "customer_id" in chosen and contract.name != "customers":
+        notes.extend(_unknown_customers(con, bad_filter))
+
     step("writing")
     # line numbers are fixed by now; the target table's row order carries no meaning
     con.execute("SET preserve_insertion_order = false")
@@ -150,7 +156,7 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         rejects_file = None
         conflicts = counts.pop("conflicts")
         n_rejected = (_store_rejects(con, contract, src, ingest_id, out_names, bad_filter,
-                                     conflicts)
+                                     conflicts, {**chosen, **attr_sources})
                       if n_bad or conflicts or src.structural_rejects else 0)
         if n_rejected:
             rejects_file = str(rejects_dir / f"ingest-{ingest_id}-{contract.name}.csv")
@@ -167,13 +173,61 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    codes = {}
     if rejects_file:
         write_rejects_file(con, ingest_id, Path(rejects_file))
+        codes = reject_codes(con, ingest_id)
     return IngestResult(
         ingest_id=ingest_id, table=contract.name, source=src.label, rows_read=rows_read,
         inserted=counts["inserted"], updated=counts["updated"], unchanged=counts["unchanged"],
         rejected=n_rejected, rejects_file=rejects_file, ignored_columns=ignored,
-        attributes_added=added, notes=notes, seconds=time.perf_counter() - started)
+        attributes_added=added, notes=notes, seconds=time.perf_counter() - started,
+        reject_codes=codes)
+
+
+def reject_codes(con, ingest_id: int) -> dict[str, int]:
+    """Rejected rows of one ingest by reason code, the most frequent first."""
+    return dict(con.execute(
+        f"SELECT coalesce(code, 'other'), count(DISTINCT line) n FROM {REJECTS} WHERE "
+        "ingest_id = ? GROUP BY ALL ORDER BY n DESC, 1", [int(ingest_id)]).fetchall())
+
+
+def settle_dates(con, contract: Table, src: Source, chosen, opts) -> list[str]:
+    """Settle each text date column's day/month order from its own values (kept in
+    ``opts``); the notes saying what was read how."""
+    notes = []
+    if src.encoding not in (None, "utf-8", "ascii"):
+        notes.append(f"read as {src.encoding} text (detected or given); pass --encoding if "
+                     "the names look wrong")
+    opts.date_order = {}
+    for name, s in chosen.items():
+        if contract.column(name).type == "timestamp" and src.types[s].upper() == "VARCHAR" \
+                and not opts.date_format:
+            order = parsing.settle_date_order(con, src.name, s)
+            if order:
+                opts.date_order[s] = order
+                if order != "mixed":
+                    notes.append(f"{s}: dates read as {'day' if order == 'dmy' else 'month'}-first "
+                                 "(the column has dates that can only be read that way)")
+    return notes
+
+
+def _unknown_customers(con, bad_filter: str) -> list[str]:
+    """A note when rows about to load name customers the customers table does not hold
+    (only when it holds some: a shop without a customer list has nothing to check)."""
+    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM customers LIMIT 1)"
+                       ).fetchall()[0][0]:
+        return []
+    n, rows, example = con.execute(
+        f"SELECT count(DISTINCT s.customer_id), count(*), min(s.customer_id) FROM {STAGE} s "
+        f"WHERE NOT ({bad_filter}) AND s.customer_id IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM customers c WHERE c.id = s.customer_id)").fetchall()[0]
+    if not n:
+        return []
+    who = "1 customer" if n == 1 else f"{n:,} customers"
+    return [f"{rows:,} row{'s' if rows != 1 else ''} name{'s' if rows == 1 else ''} {who} "
+            f"not in the customers table (e.g. {example!r}); loaded all the same. Ingest "
+            "the customer list first, or use --strict to reject such rows."]
 
 
 def check_date_formats(con, formats) -> tuple[str, ...]:
@@ -224,18 +278,18 @@ def _staged(contract, src, chosen, sqls, out_names, strict) -> str:
             col = contract.column(name)
             for other in col.not_before:
                 if other in chosen:
-                    checks.append(
-                        f"CASE WHEN {q(name)} < {q(other)} THEN '{name} ' || {q(name)} || "
-                        f"' is before {other} ' || {q(other)} END")
+                    checks.append(f"CASE WHEN {q(name)} < {q(other)} THEN "
+                                  f"{why('before_other', f'{name} is before {other}')} END")
             if strict and name == "customer_id" and contract.name != "customers":
+                unknown = why("unknown_customer", "unknown customer (strict mode: not in "
+                              "customers)")
                 checks.append(f"CASE WHEN {q(name)} IS NOT NULL AND _known_id IS NULL THEN "
-                              f"'unknown customer ' || {q(name)} || ' (strict mode: not in "
-                              "customers)' END")
+                              f"{unknown} END")
         present = [c for c in contract.require_one_of if c in chosen]
         if present and name == present[0]:
             empty = " AND ".join(f"{q(c)} IS NULL" for c in present)
-            checks.append(f"CASE WHEN {empty} THEN 'empty {contract.name[:-1]}: no "
-                          f"{' and no '.join(present)}' END")
+            message = f"empty {contract.name[:-1]}: no {' and no '.join(present)}"
+            checks.append(f"CASE WHEN {empty} THEN {why('empty_row', message)} END")
         expr = checks[0] if len(checks) == 1 else f"coalesce({', '.join(checks)})"
         outer.append(f"{q(name)}, {expr} AS {_reason_col(name)}")
     join = ""
@@ -274,12 +328,12 @@ def _assign_keys(con, contract: Table, chosen, out_names) -> None:
                     f"THEN {key} END AS _key) FROM {STAGE}")
         dup = con.execute(f"SELECT count(_key) - count(DISTINCT _key) FROM {STAGE}"
                           ).fetchall()[0][0]
-    if dup:
+    if dup:  # a conflict: neither row is trusted, so neither moves anything
+        reason = why("duplicate_id", "the same id is on another line of this file (lines "
+                     "of one order? ingest them with --lines); neither line is loaded")
         con.execute(
-            f"UPDATE {STAGE} SET {q('_r__key')} = 'same id as line ' || kept || "
-            f"' of this file, which is kept (the later line wins)' FROM ("
-            f"SELECT _line AS l, max(_line) OVER (PARTITION BY _key) AS kept FROM {STAGE} "
-            f"WHERE _key IS NOT NULL) WHERE _line = l AND l < kept")
+            f"UPDATE {STAGE} SET {q('_r__key')} = {reason} FROM (SELECT _key AS k FROM {STAGE} "
+            f"WHERE _key IS NOT NULL GROUP BY _key HAVING count(*) > 1) WHERE _key = k")
 
 
 def _add_attributes(con, contract, attr_types, ingest_id) -> dict[str, str]:
@@ -298,10 +352,10 @@ def _add_attributes(con, contract, attr_types, ingest_id) -> dict[str, str]:
     return added
 
 
-def _merge(con, contract: Table, out_names, ingest_id) -> dict[str, int]:
+def _merge(con, contract: Table, out_names, ingest_id, stage: str = STAGE) -> dict[str, int]:
     """Insert new keys, update changed rows (columns the source has), count the rest."""
     target = q(contract.name)
-    good = f"(SELECT * FROM {STAGE} WHERE _key IS NOT NULL AND {q('_r__key')} IS NULL)"
+    good = f"(SELECT * FROM {q(stage)} WHERE _key IS NOT NULL AND {q('_r__key')} IS NULL)"
     changed = " OR ".join(f"t.{q(n)} IS DISTINCT FROM s.{q(n)}" for n in out_names)
     total, empty = con.execute(
         f"SELECT (SELECT count(*) FROM {good}), NOT EXISTS (SELECT 1 FROM {target})"
@@ -360,7 +414,14 @@ def _raw_struct(src: Source) -> str:
         f"{q(c)} := CAST(r.{q(c)} AS VARCHAR)" for c in src.columns) + "))"
 
 
-def _store_rejects(con, contract, src, ingest_id, out_names, bad_filter, conflicts) -> int:
+REJECT_COLUMNS = '(ingest_id, table_name, source, line, "column", code, reason, value, raw)'
+
+
+def _store_rejects(con, contract, src, ingest_id, out_names, bad_filter, conflicts,
+                   sources) -> int:
+    """Quarantine the bad rows: one row per bad value, with its line, column, reason
+    code, reason words, the value itself and the whole raw row. ``sources`` names the
+    source column of each contract column or attribute."""
     unpivot = " UNION ALL ".join(
         f"SELECT _line, {lit(n)} AS col, {_reason_col(n)} AS reason FROM _loyalist_bad "
         f"WHERE {_reason_col(n)} IS NOT NULL" for n in out_names)
@@ -369,14 +430,20 @@ def _store_rejects(con, contract, src, ingest_id, out_names, bad_filter, conflic
     con.execute(f"CREATE OR REPLACE TEMP TABLE _loyalist_bad AS SELECT * FROM {STAGE} "
                 f"WHERE {bad_filter}")
     if conflicts:
-        unpivot += (f" UNION ALL SELECT _line, 'id', 'touches are append-only: this id is "
-                    f"already recorded with other content' FROM ({conflicts})")
+        reason = why("append_only", "touches are append-only: this id is already recorded "
+                     "with other content")
+        unpivot += f" UNION ALL SELECT _line, 'id', {reason} FROM ({conflicts})"
+    value = ("CASE b.col " + " ".join(f"WHEN {lit(n)} THEN CAST(r.{q(s)} AS VARCHAR)"
+                                     for n, s in sources.items()) + " END"
+             if sources else "NULL")
     con.execute(
-        f"INSERT INTO {REJECTS} SELECT {ingest_id}, {lit(contract.name)}, {lit(src.label)}, "
-        f"b._line, b.col, b.reason, {_raw_struct(src)} FROM ({unpivot}) b "
-        f"JOIN {src.name} r ON r._line = b._line")
+        f"INSERT INTO {REJECTS} {REJECT_COLUMNS} SELECT {ingest_id}, {lit(contract.name)}, "
+        f"{lit(src.label)}, b._line, b.col, split_part(b.reason, '|', 1), "
+        f"substr(b.reason, strpos(b.reason, '|') + 1), {value}, {_raw_struct(src)} "
+        f"FROM ({unpivot}) b JOIN {src.name} r ON r._line = b._line")
     for line, reason, raw in src.structural_rejects:
-        con.execute(f"INSERT INTO {REJECTS} VALUES (?, ?, ?, ?, NULL, ?, ?)",
+        con.execute(f"INSERT INTO {REJECTS} {REJECT_COLUMNS} VALUES (?, ?, ?, ?, NULL, "
+                    "'malformed_line', ?, NULL, ?)",
                     [ingest_id, contract.name, src.label, line, reason, json.dumps(raw)])
     return con.execute(f"SELECT count(DISTINCT line) FROM {REJECTS} WHERE ingest_id = ?",
                        [ingest_id]).fetchall()[0][0]
@@ -384,7 +451,7 @@ def _store_rejects(con, contract, src, ingest_id, out_names, bad_filter, conflic
 
 def write_rejects_file(con, ingest_id: int, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY (SELECT source, line, \"column\", reason, raw FROM {REJECTS} "
+    con.execute(f"COPY (SELECT source, line, \"column\", code, reason, value, raw FROM {REJECTS} "
                 f"WHERE ingest_id = {int(ingest_id)} ORDER BY line, \"column\") TO "
                 f"{lit(str(path))} (HEADER, DELIMITER ',')")
 
@@ -392,7 +459,7 @@ def write_rejects_file(con, ingest_id: int, path: Path) -> None:
 def _diagnose(con, src: Source, out_names, reason_cols, rows_read) -> tuple[str, str]:
     """One clear message when not a single row could be accepted."""
     union = " UNION ALL ".join(
-        f"SELECT {lit(n)} AS col, regexp_replace({r}, '''.*''', '<value>') AS reason "
+        f"SELECT {lit(n)} AS col, substr({r}, strpos({r}, '|') + 1) AS reason "
         f"FROM {STAGE} WHERE {r} IS NOT NULL"
         for n, r in zip([*out_names, "id"], reason_cols, strict=True))
     top = con.execute(f"SELECT col, reason, count(*) n FROM ({union}) GROUP BY ALL "
@@ -507,5 +574,5 @@ def _refused(con, staged: str, values: list, out_names, table: str) -> str:
                         values).fetchall()
     if first:
         line, col, reason = first[0]
-        return f"Row {line} cannot be added to {table}: {col}: {reason}."
+        return f"Row {line} cannot be added to {table}: {col}: {reason.split('|', 1)[-1]}."
     return f"A row's id is already in {table}."

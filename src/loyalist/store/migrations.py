@@ -166,6 +166,15 @@ def _v8(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v9(con: duckdb.DuckDBPyConnection) -> None:
+    """Rejected values carry a reason code and the offending value in columns of their
+    own (the reason words no longer repeat the value)."""
+    con.execute(f"""
+        ALTER TABLE {REJECTS} ADD COLUMN IF NOT EXISTS code VARCHAR;
+        ALTER TABLE {REJECTS} ADD COLUMN IF NOT EXISTS value VARCHAR;
+    """)
+
+
 #: (version, description, function); append only, never edit a released one
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ingest log, quarantine and attribute registry", _v1),
@@ -176,6 +185,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (6, "sign-in back-off, a person behind each user", _v6),
     (7, "indexes by customer", _v7),
     (8, "undo of an ingest, stale derived tables", _v8),
+    (9, "reason codes and offending values of rejected rows", _v9),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

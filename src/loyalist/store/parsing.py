@@ -34,9 +34,41 @@ def text(src: str) -> str:
     return f"NULLIF(TRIM(CAST({q(src)} AS VARCHAR)), '')"
 
 
-def shown(src: str) -> str:
-    """The raw value as it appears in a message."""
-    return f"'''' || CAST({q(src)} AS VARCHAR) || ''''"
+def id_text(src: str) -> str:
+    """An identifier as text; one exported as a float (``17850.0``) is the whole
+    number it names (``17850``)."""
+    return f"regexp_replace({text(src)}, '^([+-]?[0-9]+)\\.0+$', '\\1')"
+
+
+#: reason codes of rejected values (the ``code`` column of the quarantine), and what
+#: each means; the offending value is kept beside it in the ``value`` column
+REASON_CODES = {
+    "missing_value": "a required value is empty",
+    "not_number": "not a number",
+    "not_whole_number": "not a whole number",
+    "negative": "a negative value where none is allowed",
+    "out_of_range": "below the minimum or above the maximum of the column",
+    "not_yes_no": "not a yes or no",
+    "bad_date": "a date that cannot be read",
+    "ambiguous_date": "a date whose day and month could be swapped",
+    "before_other": "a timestamp before the one it follows",
+    "unknown_customer": "a customer not in customers (strict mode)",
+    "empty_row": "neither of the columns one of which must be filled",
+    "duplicate_id": "two rows of one file with the same id (both kept out)",
+    "append_only": "an append-only row already recorded with other content",
+    "attribute_type": "an attribute value not of the attribute's type",
+    "malformed_line": "a line the file's format cannot read",
+    "order_conflict": "lines of one order that disagree on its customer or date",
+    "no_amount": "an order line with neither an amount nor a quantity and unit price",
+    "unknown_item": "a survey answer to an item its survey definition does not have",
+    "off_scale": "a survey answer outside its item's scale (or a number for an open one)",
+}
+
+
+def why(code: str, message: str) -> str:
+    """A reason as SQL text: its code and words (no value: that is kept beside it)."""
+    assert code in REASON_CODES, code
+    return lit(f"{code}|{message}")
 
 
 def number(src: str, src_type: str, opts: Options) -> str:
@@ -105,20 +137,20 @@ def timestamp_reason(src: str, parsed: str, opts: Options) -> str:
     t = text(src)
     order = (opts.date_order or {}).get(src)
     if opts.date_format:
-        expected = lit(" does not match the date format " + " or ".join(opts.date_format))
-        return (f"CASE WHEN {t} IS NOT NULL AND {parsed} IS NULL THEN 'date ' || {shown(src)} || "
-                f"{expected} END")
-    ambiguous = ("'ambiguous date ' || " + shown(src) + " || ': day and month could be swapped; "
-                 "pass --date-format %d/%m/%Y or %m/%d/%Y'")
-    mixed = ("'date ' || " + shown(src) + " || ': this column mixes day-first and month-first "
-             "dates; pass --date-format'")
+        expected = "does not match the date format " + " or ".join(opts.date_format)
+        return (f"CASE WHEN {t} IS NOT NULL AND {parsed} IS NULL THEN "
+                f"{why('bad_date', expected)} END")
+    ambiguous = why("ambiguous_date", "ambiguous date: day and month could be swapped; pass "
+                    "--date-format %d/%m/%Y or %m/%d/%Y")
+    mixed = why("ambiguous_date", "this column mixes day-first and month-first dates; pass "
+                "--date-format")
     return (
         f"CASE WHEN {t} IS NULL OR {parsed} IS NOT NULL THEN NULL "
         f"WHEN regexp_matches({t}, {lit(DMY_RE)}) THEN "
         + (mixed if order == "mixed" else ambiguous if order is None
-           else f"'impossible date ' || {shown(src)}")
-        + " ELSE 'unparseable date ' || " + shown(src)
-        + " || ' (expected e.g. 2024-03-31 or 2024-03-31 14:05, or pass --date-format)' END"
+           else why("bad_date", "impossible date"))
+        + " ELSE " + why("bad_date", "unparseable date (expected e.g. 2024-03-31 or "
+                         "2024-03-31 14:05, or pass --date-format)") + " END"
     )
 
 
@@ -135,39 +167,40 @@ def column_sql(col: Column, src: str | None, src_type: str, opts: Options) -> Co
         return ColumnSQL(col.name, f"CAST(NULL AS {col.storage_type})", "NULL")
     reasons = []
     if col.type == "string":
-        value = text(src)
+        value = id_text(src) if col.name == "id" or col.name.endswith("_id") else text(src)
     elif col.type == "boolean":
         word = f"lower({text(src)})"
         yes = ", ".join(lit(w) for w in TRUE_WORDS)
         no = ", ".join(lit(w) for w in FALSE_WORDS)
         value = f"CASE WHEN {word} IN ({yes}) THEN true WHEN {word} IN ({no}) THEN false END"
         reasons.append(f"CASE WHEN {text(src)} IS NOT NULL AND {value} IS NULL THEN "
-                       f"'not yes or no: ' || {shown(src)} END")
+                       f"{why('not_yes_no', 'not yes or no')} END")
     elif col.type == "timestamp":
         value = timestamp(src, src_type, opts)
         reasons.append(timestamp_reason(src, value, opts))
     else:
         num = number(src, src_type, opts)
+        hint = " (if , is the decimal mark, pass --decimal ,)" if opts.decimal == "." else ""
         reasons.append(f"CASE WHEN {text(src)} IS NOT NULL AND {num} IS NULL THEN "
-                       f"'not a number: ' || {shown(src)}"
-                       + (" || ' (if , is the decimal mark, pass --decimal ,)'"
-                          if opts.decimal == "." else "") + " END")
+                       f"{why('not_number', 'not a number' + hint)} END")
         if col.type == "integer":
-            reasons.append(f"CASE WHEN {num} <> round({num}) THEN 'not a whole number: ' || "
-                           f"{shown(src)} END")
+            reasons.append(f"CASE WHEN {num} <> round({num}) THEN "
+                           f"{why('not_whole_number', 'not a whole number')} END")
             value = f"CAST(CASE WHEN {num} = round({num}) THEN {num} END AS BIGINT)"
         else:
             value = num
         if col.min is not None:
-            extra = (" (record returns with status returned)" if col.name == "amount" else "")
-            what = "negative value" if col.min == 0 else f"below {col.min:g}"
-            reasons.append(f"CASE WHEN {num} < {col.min} THEN '{what} ' || {shown(src)} || "
-                           f"' not allowed{extra}' END")
+            extra = (" (record returns with status returned, or ingest order lines with "
+                     "--lines)" if col.name == "amount" else "")
+            low = (why("negative", "negative value not allowed" + extra) if col.min == 0
+                   else why("out_of_range", f"below {col.min:g} not allowed"))
+            reasons.append(f"CASE WHEN {num} < {col.min} THEN {low} END")
         if col.max is not None:
-            reasons.append(f"CASE WHEN {num} > {col.max} THEN {shown(src)} || ' is above the "
-                           f"maximum {col.max:g} ({col.unit or ''})' END")
+            high = why("out_of_range", f"above the maximum {col.max:g} ({col.unit or ''})")
+            reasons.append(f"CASE WHEN {num} > {col.max} THEN {high} END")
     if col.required:
-        reasons.insert(0, f"CASE WHEN {text(src)} IS NULL THEN 'missing required value' END")
+        reasons.insert(0, f"CASE WHEN {text(src)} IS NULL THEN "
+                       f"{why('missing_value', 'missing required value')} END")
     reason = "coalesce(" + ", ".join(reasons) + ")" if reasons else "NULL"
     if len(reasons) == 1:
         reason = reasons[0]
@@ -207,6 +240,7 @@ def attribute_sql(name: str, src: str, src_type: str, target_type: str) -> Colum
     value = f"TRY_CAST({source} AS {target_type})"
     if target_type == "BIGINT" and src_type.upper() == "VARCHAR":  # no silent rounding
         value = f"CASE WHEN regexp_matches({source}, '^[+-]?\\d{{1,18}}$') THEN {value} END"
-    reason = (f"CASE WHEN {source} IS NOT NULL AND {value} IS NULL THEN {shown(src)} || "
-              f"' is not a {target_type.lower()} like the other values of this attribute' END")
+    message = f"not a {target_type.lower()} like the other values of this attribute"
+    reason = (f"CASE WHEN {source} IS NOT NULL AND {value} IS NULL THEN "
+              f"{why('attribute_type', message)} END")
     return ColumnSQL(name, value, reason)

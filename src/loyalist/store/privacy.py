@@ -88,8 +88,8 @@ def customer_data(store, customer_id: str) -> dict:
                              [customer_id]).df()
             out["worklist"][name] = _rows(df)
         sql, params = _rejects_about(customer_id)
-        df = con.execute(f"SELECT table_name, source, line, \"column\", reason, raw FROM "
-                         f"{REJECTS} WHERE rowid IN ({sql})", params).df()
+        df = con.execute(f"SELECT table_name, source, line, \"column\", code, reason, value, raw "
+                         f"FROM {REJECTS} WHERE rowid IN ({sql})", params).df()
         out["rejected_rows"] = _rows(df)
         return out
     finally:

@@ -167,7 +167,8 @@ class Store:
                delimiter: str | None = None, encoding: str | None = None,
                date_format: str | list[str] | None = None, decimal: str = ".",
                sheet: str | int | None = None, format: str | None = None,
-               progress: Callable[[str], None] | None = None) -> IngestResult:
+               progress: Callable[[str], None] | None = None, lines: bool = False,
+               return_prefix: str | None = None) -> IngestResult:
         """Validate ``source`` against the contract of ``table`` and merge it in.
 
         ``source`` is a path (CSV with any delimiter, Parquet, JSON lines, Excel) or a
@@ -175,14 +176,25 @@ class Store:
         columns: a dict, ``"customer_id=CustID,ordered_at=Date"`` or a TOML file path.
         All accepted rows land or none do; rejected rows go to the quarantine with
         line, column and reason, and to a CSV file next to the store.
+
+        With ``lines`` (orders only), each row is one line of an order: lines are grouped
+        into ``orders`` and kept in ``order_lines``; a negative quantity or amount, or a
+        document id starting with ``return_prefix`` (default: the ``[ingest]
+        return_prefix`` setting), is a return linked to its order. The amount may be an
+        expression of columns: ``{"amount": "Quantity*UnitPrice"}``.
         """
         get_table(table)
+        if lines and return_prefix is None:
+            from loyalist.settings import Settings
+
+            return_prefix = Settings.load(self).ingest.return_prefix
         con = self.cursor()
         try:
             return run_ingest(con, table, source, mapping, rejects_dir=self.rejects_dir,
                               strict=strict, header=header, names=names, delimiter=delimiter,
                               encoding=encoding, date_format=date_format, decimal=decimal,
-                              sheet=sheet, format=format, progress=progress)
+                              sheet=sheet, format=format, progress=progress, lines=lines,
+                              return_prefix=return_prefix or None)
         finally:
             con.close()
 

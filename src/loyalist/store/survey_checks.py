@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from loyalist.store.ingest import write_rejects_file
+from loyalist.store.ingest import REJECT_COLUMNS, write_rejects_file
 from loyalist.store.migrations import INGEST_COLUMNS, INGESTS, REJECTS
 
 _ITEMS = "_loyalist_survey_items"
@@ -37,6 +37,9 @@ _BAD = f"""
                   || printf('%g', i.high) || ' of item ''' || a.item || ''''
            END AS reason,
            CASE WHEN i.item IS NULL THEN 'item' ELSE 'value' END AS col,
+           CASE WHEN i.item IS NULL THEN 'unknown_item' ELSE 'off_scale' END AS code,
+           CASE WHEN i.item IS NULL THEN a.item ELSE coalesce(printf('%g', a.value), a.text)
+           END AS value,
            to_json(struct_pack(id := a.id, customer_id := a.customer_id,
                    answered_at := CAST(a.answered_at AS VARCHAR), survey := a.survey,
                    item := a.item, value := printf('%g', a.value), text := a.text,
@@ -80,9 +83,10 @@ def quarantine_survey_answers(con, items: pd.DataFrame, survey: str, rejects_dir
                                 [survey]).fetchall()[0][0]
             check_id = c.execute(f"SELECT nextval('{INGESTS}_seq')").fetchall()[0][0]
             c.execute(
-                f"INSERT INTO {REJECTS} SELECT ?, 'survey_answers', "
+                f"INSERT INTO {REJECTS} {REJECT_COLUMNS} SELECT ?, 'survey_answers', "
                 "coalesce(g.source, 'survey_answers') || ' (survey check)', b._line, b.col, "
-                f"b.reason, b.raw FROM _loyalist_survey_bad b LEFT JOIN {INGESTS} g "
+                f"b.code, b.reason, b.value, b.raw FROM _loyalist_survey_bad b "
+                f"LEFT JOIN {INGESTS} g "
                 "ON g.id = b._ingest_id", [check_id])
             c.execute("DELETE FROM survey_answers WHERE _key IN "
                       "(SELECT _key FROM _loyalist_survey_bad)")

@@ -108,7 +108,8 @@ def result_body(result: IngestResult, rejects: pd.DataFrame) -> dict:
             "rejected": result.rejected, "notes": result.notes,
             "ignored_columns": result.ignored_columns,
             "attributes_added": result.attributes_added,
-            "rejects": records(rejects[["line", "column", "reason", "raw"]]
+            "reject_codes": result.reject_codes, "lines": result.lines,
+            "rejects": records(rejects[["line", "column", "code", "value", "reason", "raw"]]
                                if len(rejects) else rejects)}
 
 

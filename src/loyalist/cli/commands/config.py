@@ -5,15 +5,9 @@ from __future__ import annotations
 import json
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from loyalist.cli.options import STORE
-from loyalist.settings import Settings, locate
-
-out = Console()
+from loyalist.cli.tables import Col, show
 
 
 def _shown(value) -> str:
@@ -34,6 +28,8 @@ def config(
 ) -> None:
     """The settings in force (loyalist.toml next to the store, else the defaults), and
     where each value comes from. docs/settings.md describes every key."""
+    from loyalist.settings import Settings, locate
+
     settings = Settings.load(store)
     if as_json:
         typer.echo(json.dumps(settings.to_dict(), indent=2, default=str))
@@ -41,15 +37,10 @@ def config(
     path = locate(store)
     source = (f"from {path}" if path is not None and path.is_file()
               else f"defaults (no {path.name if path else 'loyalist.toml'} next to the store)")
-    t = Table(title=f"Settings in force: {escape(source)}", box=box.SIMPLE_HEAD,
-              title_justify="left", pad_edge=False)
-    t.add_column("setting", no_wrap=True)
-    t.add_column("value", overflow="fold", ratio=1)
-    t.add_column("from", overflow="fold", max_width=24)
-    for row in settings.table():
-        t.add_row(f"{row['section']}.{row['key']}", escape(_shown(row["value"])),
-                  escape(row["origin"]))
-    out.print(t)
+    show([Col("setting"), Col("value", wrap=True), Col("from", wrap=True, drop=1,
+                                                       min_width=12)],
+         [(f"{row['section']}.{row['key']}", _shown(row["value"]), row["origin"])
+          for row in settings.table()], title=f"Settings in force: {source}")
 
 
 def register(app: typer.Typer) -> None:

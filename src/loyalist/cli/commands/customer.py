@@ -7,15 +7,12 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-import loyalist
-from loyalist.cli.options import STORE
+from loyalist.cli.options import STORE, group, open_store
+from loyalist.cli.tables import out
 from loyalist.errors import DataError
 
-out = Console()
-customer_app = typer.Typer(help="One customer's data: export it as JSON, or erase it.",
-                           no_args_is_help=True)
+customer_app = group("One customer's data: export it as JSON, or erase it.")
 
 
 @customer_app.command("export")
@@ -26,7 +23,7 @@ def export(
     store: str = STORE,
 ) -> None:
     """Everything held about one customer, as JSON (every table, the worklist, rejects)."""
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         data = s.customer_data(customer_id)
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     if to is None:
@@ -49,7 +46,7 @@ def erase(
         raise DataError(f"Erasing {customer_id} cannot be undone.",
                         hint=f"Export first if needed (loyalist customer export "
                         f"{customer_id} --out FILE), then run again with --yes.")
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         removed = s.erase_customer(customer_id, by="cli")
     total = sum(v for k, v in removed.items() if k != "_loyalist_audit")
     out.print(f"Erased {customer_id}: {total:,} rows removed ("

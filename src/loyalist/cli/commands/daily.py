@@ -5,19 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-import loyalist
-from loyalist.cli.options import STORE
-from loyalist.settings import Settings
+from loyalist.cli.options import STORE, date_option
+from loyalist.cli.tables import out, progress
 
-out = Console()
+#: how each step's status is shown
+STYLE = {"ok": "green", "failed": "bold red", "skipped": "dim"}
 
 
 def daily(
-    day: str = typer.Option(None, "--day", help="The day of the digest, YYYY-MM-DD "
-                            "(default: today, UTC); what was sent is remembered per day."),
+    day: str = date_option("--day", "The day of the digest, YYYY-MM-DD (default: today, "
+                           "UTC); what was sent is remembered per day."),
     inbox: Path = typer.Option(None, "--inbox", help="Folder of new exports for this run "
                                "(default: [daily] inbox in loyalist.toml)."),
     out_dir: Path = typer.Option(None, "--out", help="Folder of the day's report and a copy "
@@ -27,24 +25,24 @@ def daily(
     """Run the day: new files from the inbox, ingest, score, worklist, report, model
     health, then each owner's list and the lead's summary by e-mail or webhook. Safe to
     run again (nothing is ingested or sent twice); exits with 1 when a step failed."""
-    from loyalist.contract.moments import moment
+    import loyalist
     from loyalist.daily import run_day
+    from loyalist.settings import Settings
 
-    if day is not None:
-        day = moment(day, "--day")  # a bad date fails before the store is opened
     settings = Settings.load(store)
-    with loyalist.connect(store, settings=settings) as s, out.status("starting") as bar:
-        run = run_day(s, settings, day=day, inbox=inbox, out=out_dir,
-                      progress=lambda m: bar.update(escape(m)))
-    colour = {"ok": "green", "failed": "bold red", "skipped": "dim"}
-    for step in run.steps:
-        out.print(f"{step.name:9}[{colour[step.status]}]{step.status:8}[/] "
-                  f"{escape(step.summary)} [dim]({step.seconds:.1f} s)[/]", highlight=False)
+    with loyalist.connect(store, settings=settings) as s, progress() as step:
+        run = run_day(s, settings, day=day, inbox=inbox, out=out_dir, progress=step)
+    for st in run.steps:
+        out.print(f"{st.name:9}", end="", markup=False, highlight=False)
+        out.print(f"{st.status:8}", end=" ", style=STYLE[st.status], markup=False,
+                  highlight=False)
+        out.print(f"{st.summary} ({st.seconds:.1f} s)", markup=False, highlight=False)
     if run.failed:
-        out.print(f"Day {run.day:%Y-%m-%d}: something failed (see above); run again once it "
-                  "is fixed: nothing is ingested or sent twice.", highlight=False)
+        out.print(f"Day {run.day:%Y-%m-%d}: something failed (see above); run again once "
+                  "it is fixed: nothing is ingested or sent twice.", markup=False,
+                  highlight=False)
         raise typer.Exit(1)
-    out.print(f"Day {run.day:%Y-%m-%d} done.", highlight=False)
+    out.print(f"Day {run.day:%Y-%m-%d} done.", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import loyalist
 from loyalist.cli.commands.ingest import status
 from loyalist.cli.options import STORE
-
-out = Console()
+from loyalist.cli.tables import out
 
 
 def demo(
@@ -24,15 +21,18 @@ def demo(
     store: str = STORE,
 ) -> None:
     """Generate a realistic business, ingest it, then value, service, score, worklist, report."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from loyalist.datasets import CATEGORY_TEAM, make_business
 
     with out.status(f"Generating a business of {customers:,} customers over {months} months"):
         business = make_business(n_customers=customers, months=months, seed=seed)
         files = business.write(exports, format="csv")
-    out.print(f"Exports written to [bold]{exports}/[/] (ground truth in its truth/ folder).")
+    out.print(f"Exports written to {exports}/ (ground truth in its truth/ folder).",
+              markup=False, highlight=False)
     with loyalist.connect(store) as s, Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=out, transient=True,
+        TimeElapsedColumn(), console=out.real(), transient=True,
     ) as bar:
         order = [t for t in ("customers", "staff", "orders", "subscriptions", "requests", "feedback",
                              "events", "touches") if t in files]
@@ -55,7 +55,7 @@ def demo(
                           "[calendar]\ntimezone = \"Europe/Berlin\"\n"
                           "workdays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\n"
                           "hours = [\"08:00\", \"18:00\"]\n", encoding="utf-8")
-        out.print(f"Service policy written to {policy}.")
+        out.print(f"Service policy written to {policy}.", markup=False, highlight=False)
     if not chain:
         return
     from loyalist.cli.main import app  # the commands are registered by now
@@ -66,8 +66,8 @@ def demo(
         out.rule(f"loyalist {step[0]}")
         app([*step, "--store", store], standalone_mode=False)
     out.rule()
-    out.print(f"The retention report: [bold]{report}[/] (open it in any browser).",
-              highlight=False)
+    out.print(f"The retention report: {report} (open it in any browser).",
+              markup=False, highlight=False)
     out.print("Next: loyalist explain CUSTOMER_ID, loyalist log CUSTOMER_ID --outcome reached, "
               f"loyalist backtest (all with --store {store}).", highlight=False)
     out.print("The team's workplace: create the first admin, then start the web app:\n"

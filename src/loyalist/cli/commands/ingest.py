@@ -5,16 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 import loyalist
-from loyalist.cli.options import STORE
+from loyalist.cli.options import STORE, open_store
+from loyalist.cli.tables import Col, out, plural, progress, show
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, SourceError
-
-out = Console()
 
 
 def ingest(
@@ -38,6 +34,13 @@ def ingest(
     survey: Path = typer.Option(None, "--survey", help="survey_answers only: the survey "
                                 "definition (TOML) to check answers against (default: "
                                 "[relationship] survey, else the relationship survey)."),
+    lines: bool = typer.Option(False, "--lines", help="orders only: one row per order line "
+                               "(grouped into orders, kept in order_lines; negative "
+                               "quantities are returns). --map amount=Quantity*UnitPrice "
+                               "computes amounts."),
+    return_prefix: str = typer.Option(None, "--return-prefix", help="With --lines: document "
+                                      "ids starting with this are returns (default: "
+                                      "[ingest] return_prefix), e.g. C."),
     undo: int = typer.Option(None, "--undo", metavar="BATCH",
                              help="Remove exactly the rows of ingest BATCH (its number in "
                              "loyalist status / the ingest log) and put back what it "
@@ -46,6 +49,8 @@ def ingest(
 ) -> None:
     """Load an export into the store: validated, all-or-nothing, without duplicates.
     With --undo BATCH, take one earlier ingest back out."""
+    from rich.markup import escape
+
     if undo is not None:
         if table or source:
             raise DataError("--undo takes no table or file.",
@@ -68,31 +73,30 @@ def ingest(
     if not source.exists():
         raise SourceError(f"File not found: {str(source)!r}.",
                           hint=f"Check the path (the current folder is {Path.cwd()}).")
-    with loyalist.connect(store) as s, Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=out, transient=True,
-    ) as bar:
-        task = bar.add_task(f"{source.name}: starting")
+    with loyalist.connect(store) as s, progress(f"{source.name}: starting") as step:
         result = s.ingest(
             table, source, map, strict=strict, header=header,
             names=names.split(",") if names else None, delimiter=delimiter,
             encoding=encoding, date_format=date_format or None, decimal=decimal, sheet=sheet,
-            format=format,
-            progress=lambda stage: bar.update(task, description=f"{source.name}: {stage}"))
+            format=format, lines=lines, return_prefix=return_prefix,
+            progress=lambda stage: step(f"{source.name}: {stage}"))
         checked = None
         if definition is not None:
             from loyalist.relationship import check_answers
 
-            bar.update(task, description=f"{source.name}: checking against the survey")
+            step(f"{source.name}: checking against the survey")
             checked = check_answers(s, definition, quarantine=True)
+    what = "lines" if result.lines else "rows"
+    orders = " orders" if result.lines else ""
     out.print(
-        f"[bold]{result.table}[/] from {result.source}: {result.rows_read:,} rows read, "
-        f"[green]{result.inserted:,} new[/], {result.updated:,} updated, "
+        f"[bold]{result.table}[/] from {escape(result.source)}: {result.rows_read:,} {what} "
+        f"read, [green]{result.inserted:,} new{orders}[/], {result.updated:,} updated, "
         f"{result.unchanged:,} already there, "
-        + (f"[red]{result.rejected:,} rejected[/]" if result.rejected else "0 rejected")
+        + (f"[red]{result.rejected:,} {what} rejected[/]" if result.rejected
+           else f"0 {what} rejected")
         + f" ({result.seconds:.1f} s, ingest #{result.ingest_id}).", highlight=False)
     for note in result.notes:
-        out.print(f"Note: {note}", highlight=False)
+        out.print(f"Note: {note}", highlight=False, markup=False)
     if result.attributes_added:
         out.print("New attributes: " + ", ".join(f"{k} ({v.lower()})" for k, v in
                                                  result.attributes_added.items()), highlight=False)
@@ -100,17 +104,22 @@ def ingest(
         out.print("Columns not in the contract, not loaded: " + ", ".join(result.ignored_columns),
                   highlight=False)
     if result.rejected:
-        out.print(f"Rejected rows, with line, column and reason: {result.rejects_file}\n"
-                  f"or run: loyalist rejects --ingest {result.ingest_id}", highlight=False)
+        out.print("Rejected by reason: " + ", ".join(f"{code} {n:,}" for code, n in
+                                                     result.reject_codes.items()),
+                  highlight=False, markup=False)
+        out.print(f"Rejected rows, with line, column, reason code and value: "
+                  f"{result.rejects_file}\n"
+                  f"or run: loyalist rejects --ingest {result.ingest_id}", highlight=False,
+                  markup=False)
     if checked is not None and checked.quarantined:
-        out.print(f"[red]{checked.message}[/]\nRows, with line and reason: "
-                  f"{checked.rejects_file}", highlight=False)
+        out.print(f"{checked.message}\nRows, with line and reason: "
+                  f"{checked.rejects_file}", highlight=False, markup=False)
 
 
 def _undo(batch: int, store: str) -> None:
     from loyalist.store.batches import stale_tables
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         done = s.undo_ingest(batch, by="cli")
         stale = stale_tables(s)
     out.print(f"Ingest #{batch} undone: {done['deleted']:,} {done['table']} rows removed, "
@@ -122,19 +131,24 @@ def _undo(batch: int, store: str) -> None:
 
 def status(store: str = STORE) -> None:
     """What is in the store: tables, rows, date ranges, rejected rows."""
+    from rich.text import Text
+
     from loyalist.store.batches import stale_tables
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         df = s.status()
         version = s.schema_version()
         stale = stale_tables(s)
-    t = Table(title=f"{store} (schema v{version})")
-    for col in ("table", "rows", "from", "to", "ingests", "rejected", "last ingest"):
-        t.add_column(col, justify="right" if col in ("rows", "ingests", "rejected") else "left")
-    for r in df.itertuples(index=False):
-        t.add_row(r.table, f"{r.rows:,}", _day(r[2]), _day(r[3]), str(r.ingests),
-                  f"[red]{r.rejected:,}[/]" if r.rejected else "0", _day(r.last_ingest, time=True))
-    out.print(t)
+    show([Col("table"), Col("rows", right=True), Col("from"), Col("to"),
+          Col("ingests", right=True, drop=1), Col("rejected", right=True),
+          Col("last ingest", drop=2)],
+         [(r.table, f"{r.rows:,}", _day(r[2]), _day(r[3]), str(r.ingests),
+           Text(f"{r.rejected:,}", style="red") if r.rejected else "0",
+           _day(r.last_ingest, time=True)) for r in df.itertuples(index=False)],
+         title=f"{store} (schema v{version})")
+    if not int(df["rows"].sum()):
+        out.print("The store is empty: load an export with loyalist ingest TABLE FILE "
+                  "(loyalist ingest --help lists the tables).", highlight=False)
     if stale:
         out.print(f"Stale (data undone since they were made): {', '.join(stale)}; run "
                   "loyalist score (and loyalist value) again.", highlight=False)
@@ -144,12 +158,10 @@ def backup(to: Path = typer.Argument(..., help="The new file to write (never ove
            store: str = STORE) -> None:
     """Copy the whole store into a new file. While loyalist serve runs, use its API
     instead (POST /api/backup), which copies from inside the running app."""
-    if not Path(store).is_file():
-        raise SourceError(f"No store at {store}.", hint="Give the store with --store.")
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         path = s.backup(to)
     out.print(f"Backup written: {path} ({path.stat().st_size / 2**20:,.1f} MB).",
-              highlight=False)
+              highlight=False, markup=False)
 
 
 def restore(backup_file: Path = typer.Argument(..., help="A file made by loyalist backup."),
@@ -162,7 +174,7 @@ def restore(backup_file: Path = typer.Argument(..., help="A file made by loyalis
     with loyalist.connect(store) as s:  # opens and, if older, migrates it
         rows = int(s.status()["rows"].sum())
     out.print(f"Restored {backup_file} into {store} ({rows:,} rows)."
-              + (f" The previous store is kept as {kept}." if kept else ""), highlight=False)
+              + (f" The previous store is kept as {kept}." if kept else ""), highlight=False, markup=False)
 
 
 def rejects(
@@ -171,21 +183,28 @@ def rejects(
     limit: int = typer.Option(50, help="Rows to show."),
     store: str = STORE,
 ) -> None:
-    """Rejected rows kept in quarantine, with source, line, column and reason."""
-    with loyalist.connect(store) as s:
+    """Rejected rows kept in quarantine, with source, line, column, reason code, the
+    value and the reason in words."""
+    with open_store(store) as s:
         df = s.rejects(ingest_id, table)
     if df.empty:
-        out.print("No rejected rows.")
+        which = " ".join(x for x in (f"of ingest #{ingest_id}" if ingest_id is not None
+                                     else "", f"in {table}" if table else "") if x)
+        out.print(f"No rejected rows{' ' + which if which else ''}.", highlight=False)
         return
-    t = Table(title=f"{len(df):,} rejected values")
-    for col in ("ingest", "table", "source", "line", "column", "reason"):
-        t.add_column(col)
-    for r in df.head(limit).itertuples(index=False):
-        t.add_row(str(r.ingest_id), r.table_name, r.source or "", str(r.line),
-                  r.column if isinstance(r.column, str) else "", r.reason)
-    out.print(t)
+    show([Col("ingest", right=True), Col("table"), Col("source", wrap=True, drop=1,
+                                                       min_width=12),
+          Col("line", right=True), Col("column"), Col("code"),
+          Col("value", wrap=True, drop=2, min_width=10),
+          Col("reason", wrap=True, min_width=24)],
+         [(str(r.ingest_id), r.table_name, r.source or "", str(r.line),
+           r.column if isinstance(r.column, str) else "",
+           r.code if isinstance(r.code, str) else "",
+           r.value if isinstance(r.value, str) else "", r.reason)
+          for r in df.head(limit).itertuples(index=False)],
+         title=plural(len(df), "rejected value"))
     if len(df) > limit:
-        out.print(f"... {len(df) - limit:,} more (--limit).")
+        out.print(f"... {len(df) - limit:,} more (--limit).", highlight=False)
 
 
 def _day(v, time: bool = False) -> str:

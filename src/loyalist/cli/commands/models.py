@@ -5,15 +5,9 @@ from __future__ import annotations
 import json
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-import loyalist
-from loyalist.cli.options import STORE
-
-out = Console()
+from loyalist.cli.options import STORE, open_store
+from loyalist.cli.tables import Col, out, plural, show
 
 
 def _day(v) -> str:
@@ -27,7 +21,7 @@ def models(
 ) -> None:
     """The fitted models in the store, newest first: what each was trained on (dates
     and rows) and how well it did."""
-    with loyalist.connect(store, read_only=True) as s:
+    with open_store(store, read_only=True) as s:
         df = s.models(kind)
     if as_json:
         rows = [{"id": int(r.id), "kind": r.kind, "fitted_at": str(r.created_at),
@@ -39,20 +33,17 @@ def models(
         out.print("No fitted models yet: loyalist score, loyalist value or loyalist route "
                   "--train fit them.")
         return
-    t = Table(title=f"{len(df):,} fitted model{'s' if len(df) != 1 else ''}, newest first",
-              box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    for col, kw in (("id", {"justify": "right"}), ("kind", {}), ("fitted", {}),
-                    ("data", {}), ("rows", {"justify": "right"}),
-                    ("metrics", {"overflow": "fold", "ratio": 1})):
-        t.add_column(col, no_wrap=col != "metrics", **kw)
+    rows = []
     for r in df.itertuples(index=False):
         span = f"{_day(r.data_from)}..{_day(r.data_to)}" if r.data_from else _day(r.data_to)
         metrics = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                             for k, v in r.metrics.items())
-        t.add_row(str(r.id), r.kind, f"{r.created_at:%Y-%m-%d %H:%M}", span,
-                  "" if r.rows is None or r.rows != r.rows else f"{int(r.rows):,}",
-                  escape(metrics))
-    out.print(t)
+        rows.append((str(r.id), r.kind, f"{r.created_at:%Y-%m-%d %H:%M}", span,
+                     "" if r.rows is None or r.rows != r.rows else f"{int(r.rows):,}",
+                     metrics))
+    show([Col("id", right=True), Col("kind"), Col("fitted", drop=2), Col("data"),
+          Col("rows", right=True, drop=1), Col("metrics", wrap=True, min_width=20)], rows,
+         title=f"{plural(len(df), 'fitted model')}, newest first")
 
 
 def register(app: typer.Typer) -> None:

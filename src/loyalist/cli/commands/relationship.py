@@ -6,13 +6,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-import loyalist
-from loyalist.cli.options import STORE
-
-out = Console()
+from loyalist.cli.options import STORE, date_option, open_store
+from loyalist.cli.tables import Col, out, show
 
 
 def _num(v, fmt="{:.2f}") -> str:
@@ -25,8 +21,8 @@ def relationship(
                                 "ships with Loyalist."),
     by: str = typer.Option(None, "--by", help="Column of customers for the gap by segment "
                            "('' for none); default: [relationship] by."),
-    as_of: str = typer.Option(None, "--as-of", help="Date of the segments (default: the day "
-                              "after the last order or subscription change)."),
+    as_of: str = date_option("--as-of", "Date of the segments, YYYY-MM-DD (default: the "
+                             "day after the last order or subscription change)."),
     boot: int = typer.Option(None, "--boot", help="Bootstrap draws for the intervals; "
                              "default: [relationship] boot."),
     horizon: int = typer.Option(None, "--horizon", help="Days after an answer in which to "
@@ -55,7 +51,7 @@ def relationship(
     cfg = settings.relationship
     # a bad definition fails before the store opens
     definition = load_survey(cfg.survey_path(settings.path))
-    with loyalist.connect(store, settings=settings) as s:
+    with open_store(store, settings=settings) as s:
         if quarantine:
             c = check_answers(s, definition, quarantine=True)
             if c.quarantined:
@@ -77,51 +73,47 @@ def relationship(
                   "the web page read them).")
     if plots is not None:
         for path in _save_plots(res, plots):
-            out.print(f"Chart: {path}", highlight=False)
+            out.print(f"Chart: {path}", highlight=False, markup=False)
 
 
 def _print(res) -> None:
-    out.print(f"[bold]Survey {res.survey.name}[/]: {res.responses:,} responses from "
+    from rich.markup import escape
+
+    out.print(f"[bold]Survey {escape(res.survey.name)}[/]: {res.responses:,} responses from "
               f"{res.customers:,} customers.", highlight=False)
-    t = Table(title="Reliability (0.70 or more is the usual bar)")
-    for c in ("scale", "n", "alpha", "95% interval", "omega", "95% interval"):
-        t.add_column(c, justify="left" if c == "scale" else "right")
-    for r in res.reliability:
-        t.add_row(r.construct, f"{r.n:,}", _num(r.alpha), f"{_num(r.alpha_ci[0])}-"
-                  f"{_num(r.alpha_ci[1])}", _num(r.omega),
-                  f"{_num(r.omega_ci[0])}-{_num(r.omega_ci[1])}")
-    out.print(t)
+    show([Col("scale"), *(Col(c, right=True) for c in ("n", "alpha", "95% interval",
+                                                        "omega", "95% interval"))],
+         [(r.construct, f"{r.n:,}", _num(r.alpha), f"{_num(r.alpha_ci[0])}-"
+           f"{_num(r.alpha_ci[1])}", _num(r.omega),
+           f"{_num(r.omega_ci[0])}-{_num(r.omega_ci[1])}") for r in res.reliability],
+         title="Reliability (0.70 or more is the usual bar)")
     for r in res.reliability:
         if r.warning:
-            out.print(f"[yellow]{r.warning}[/]", highlight=False)
+            out.print(r.warning, style="yellow", markup=False, highlight=False)
     if len(res.gap):
-        t = Table(title="Want vs deliver (means, 1-7)")
-        for c in ("attribute", "want", "get", "gap", "quadrant"):
-            t.add_column(c, justify="left" if c in ("attribute", "quadrant") else "right")
-        for r in res.gap.itertuples(index=False):
-            t.add_row(r.label, _num(r.importance, "{:.1f}"), _num(r.performance, "{:.1f}"),
-                      _num(r.gap, "{:+.1f}"), r.quadrant)
-        out.print(t)
-    t = Table(title="Key drivers (share of what the attributes explain)")
-    for c in ("outcome", "R²", "first", "second", "third"):
-        t.add_column(c, justify="right" if c == "R²" else "left")
+        show([Col("attribute", wrap=True, min_width=14), Col("want", right=True),
+              Col("get", right=True), Col("gap", right=True), Col("quadrant", wrap=True)],
+             [(r.label, _num(r.importance, "{:.1f}"), _num(r.performance, "{:.1f}"),
+               _num(r.gap, "{:+.1f}"), r.quadrant) for r in res.gap.itertuples(index=False)],
+             title="Want vs deliver (means, 1-7)")
+    rows = []
     for name, d in {**res.drivers, **res.behaviour}.items():
         top = d.table.head(3)
         cells = [f"{row.label} {row.share:.0%}" for row in top.itertuples(index=False)]
-        t.add_row(name, _num(d.r2), *(cells + [""] * (3 - len(cells))))
-    out.print(t)
+        rows.append((name, _num(d.r2), *(cells + [""] * (3 - len(cells)))))
+    show([Col("outcome"), Col("R²", right=True), Col("first", wrap=True, min_width=10),
+          Col("second", wrap=True, min_width=10), Col("third", wrap=True, min_width=10)],
+         rows, title="Key drivers (share of what the attributes explain)")
     for d in {**res.drivers, **res.behaviour}.values():
         if d.evidence.startswith("Weak"):
-            out.print(f"[yellow]{d.evidence}[/]", highlight=False)
+            out.print(d.evidence, style="yellow", markup=False, highlight=False)
     if res.people is not None:
-        t = Table(title=f"Segments as of {res.as_of:%Y-%m-%d}")
-        for c in ("segment", "customers", "P(leave)", "P(promoter)", "action"):
-            t.add_column(c, justify="right" if c in ("customers", "P(leave)", "P(promoter)")
-                         else "left")
-        for r in res.segments.itertuples(index=False):
-            t.add_row(r.segment, f"{r.customers:,}", _num(r.p_leave, "{:.0%}"),
-                      _num(r.p_promoter, "{:.0%}"), r.action)
-        out.print(t)
+        show([Col("segment"), Col("customers", right=True), Col("P(leave)", right=True),
+              Col("P(promoter)", right=True), Col("action", wrap=True)],
+             [(r.segment, f"{r.customers:,}", _num(r.p_leave, "{:.0%}"),
+               _num(r.p_promoter, "{:.0%}"), r.action)
+              for r in res.segments.itertuples(index=False)],
+             title=f"Segments as of {res.as_of:%Y-%m-%d}")
         a = res.advocacy.summary_
         out.print(f"Advocacy from behaviour: out-of-fold ROC AUC {a['oof_roc_auc']:.2f} on "
                   f"{int(a['answerers']):,} answerers; predicted promoter share of the "
@@ -129,7 +121,7 @@ def _print(res) -> None:
                   f"{a['predicted_promoter_share_silent']:.0%} (answerers "
                   f"{a['promoter_share_answerers']:.0%}).", highlight=False)
     for note in res.notes:
-        out.print(f"[dim]{note}[/]", highlight=False)
+        out.print(note, style="dim", markup=False, highlight=False)
 
 
 def _save_plots(res, folder: Path) -> list[Path]:

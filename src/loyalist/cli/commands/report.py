@@ -5,21 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-import loyalist
-from loyalist.cli.options import STORE
-from loyalist.settings import Settings
-
-out = Console()
+from loyalist.cli.options import STORE, date_option, open_store
+from loyalist.cli.tables import out, progress
 
 
 def report(
     out_path: Path = typer.Option(Path("loyalist-out/report.html"), "--out",
                                   help="Where to write the HTML file."),
-    as_of: str = typer.Option(None, "--as-of", help="Report as of this date (default: "
-                              "midnight after the latest order or subscription change)."),
+    as_of: str = date_option("--as-of", "Report as of this date, YYYY-MM-DD (default: "
+                             "midnight after the latest order or subscription change)."),
     target: float = typer.Option(None, help="Loss the business accepts in a year, e.g. 0.05 "
                                  "(default: [report] target_annual_loss in loyalist.toml next "
                                  "to the store, else 0.05)."),
@@ -32,21 +27,19 @@ def report(
     retention, value at risk, service, feedback, whispers, the relationship and the
     worklist."""
     from loyalist.decisions.report import build_report, render_html
+    from loyalist.settings import Settings
 
     settings = Settings.load(store).with_values("report", target_annual_loss=target,
                                                 horizon=horizon)
-    with loyalist.connect(store, read_only=True, settings=settings) as s, Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=out, transient=True) as bar:
-        task = bar.add_task("starting")
-        rep = build_report(s, as_of, progress=lambda m: bar.update(task, description=m))
-        bar.update(task, description="writing the page")
+    with open_store(store, read_only=True, settings=settings) as s, progress() as step:
+        rep = build_report(s, as_of, progress=step)
+        step("writing the page")
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(render_html(rep), encoding="utf-8")
     h = rep.headline
-    out.print(f"[bold]{h['sentence']}[/]", highlight=False)
+    out.print(h["sentence"], style="bold", markup=False, highlight=False)
     for line in h["lines"][1:]:
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, markup=False)
     extra = []
     if h["nrr"] is not None:
         extra.append(f"net revenue retention {h['nrr']:.0%}, gross {h['grr']:.0%}")
@@ -54,7 +47,7 @@ def report(
     if h["unanswered_now"] is not None:
         extra.append(f"{h['unanswered_now']:,} requests unanswered now")
     out.print(f"{h['active_now']:,} customers now; " + "; ".join(extra) + ".", highlight=False)
-    out.print(f"Report ({rep.charts} charts): {out_path}", highlight=False)
+    out.print(f"Report ({rep.charts} charts): {out_path}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,15 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-import loyalist
-from loyalist.cli.options import STORE
-from loyalist.errors import DataError, NotFittedError, SourceError
-from loyalist.settings import Settings
-
-out = Console()
+from loyalist.cli.options import STORE, open_store
+from loyalist.cli.tables import Col, out, progress, show
+from loyalist.errors import DataError, SourceError
 
 
 def _read(path: Path, text_column: str):
@@ -36,7 +31,8 @@ def route(
     file: Path = typer.Option(None, "--file", "-f", help="CSV or Parquet file of requests."),
     out_file: Path = typer.Option(None, "--out", "-o", help="Write the routed file here (CSV)."),
     train: bool = typer.Option(False, "--train", help="Train on the store's past requests "
-                               "that have a category, and save the router beside the store."),
+                               "that have a category, and keep the router in the store's "
+                               "model registry (see loyalist models --kind router)."),
     teams: Path = typer.Option(None, "--teams", help="TOML file whose [teams] table maps "
                                "category = \"team\" for this run (default: [service] "
                                "team_for_category in loyalist.toml, else the team that "
@@ -44,22 +40,33 @@ def route(
     threshold: float = typer.Option(None, help="Confidence below which a request goes to "
                                     "the human queue (default 0.5, or the trained value)."),
     text_column: str = typer.Option("text", help="Column of --file holding the text."),
-    model: Path = typer.Option(None, help="Router file (default: <store stem>-router.pkl)."),
+    model: Path = typer.Option(None, help="Also write the trained router to this file, or "
+                               "route with the router in this file (default: the newest "
+                               "router in the store)."),
     store: str = STORE,
 ) -> None:
     """Predict category, team and confidence of requests; unsure ones go to a human."""
-    from loyalist.models.routing import RequestRouter, router_path, train_router_from_store
+    from loyalist.models.routing import (
+        RequestRouter,
+        keep_router,
+        load_router,
+        train_router_from_store,
+    )
 
-    path = model or router_path(store)
     if train:
+        from loyalist.settings import Settings
+
         params = {} if threshold is None else {"threshold": threshold}
         settings = Settings.load(store)
         if teams is not None:
             settings = settings.with_teams(teams)
-        with loyalist.connect(store, read_only=True, settings=settings) as s:
+        with open_store(store, settings=settings) as s, progress() as step:
+            step("training the router on the store's past requests (cross-validated)")
             router = train_router_from_store(
                 s, category_to_team=s.settings.service.team_for_category or None, **params)
-        router.save(path)
+            model_id = keep_router(s, router)
+        if model is not None:
+            router.save(model)
         human = int(round((1 - router.cv_coverage_) * router.n_train_))
         odd = router.cv_strangers_to_human_
         out.print(f"Trained on {router.n_train_:,} requests, {len(router.classes_)} categories: "
@@ -69,7 +76,9 @@ def route(
                   f"{router.cv_accuracy_confident_:.3f}"
                   + ("" if odd != odd else f"; of made-up texts unlike them (keyboard mash, "
                      f"greetings, other languages) {odd:.1%} would go to a person")
-                  + f". Saved to {path}.", highlight=False)
+                  + f". Kept in the store as model {model_id}"
+                  + ("" if model is None else f" and written to {model}") + ".",
+                  highlight=False)
     elif text is None and file is None:
         raise DataError("Nothing to route.",
                         hint='give a text (loyalist route "my card was charged twice"), '
@@ -77,11 +86,11 @@ def route(
     if text is None and file is None:
         return
     if not train:
-        if not Path(path).exists():
-            raise NotFittedError(f"No router has been trained for the store {store} yet "
-                                 f"(looked for {path}).",
-                                 hint=f"run: loyalist route --train --store {store}")
-        router = RequestRouter.load(path)
+        if model is not None:
+            router = RequestRouter.load(model)
+        else:
+            with open_store(store, read_only=True) as s:
+                router = load_router(s)
     if threshold is not None:
         router.set_params(threshold=threshold)
     if text is not None:
@@ -93,23 +102,22 @@ def route(
         result = df.rename(columns=given).join(routed)
         human = int(routed["needs_human"].sum())
         out.print(f"{len(result):,} requests routed, {human:,} to '{router.human_queue}'.",
-                  highlight=False)
+                  highlight=False, markup=False)
         if out_file is not None:
             result.to_csv(out_file, index=False)
-            out.print(f"Written to {out_file}.", highlight=False)
+            out.print(f"Written to {out_file}.", highlight=False, markup=False)
         else:
             _show(routed.head(20), df["text"].head(20).tolist())
 
 
 def _show(routed, texts) -> None:
-    t = Table()
-    for col in ("text", "category", "team", "confidence", "needs human"):
-        t.add_column(col)
+    rows = []
     for txt, row in zip(texts, routed.itertuples(index=False), strict=True):
         short = str(txt) if len(str(txt)) <= 60 else str(txt)[:57] + "..."
-        t.add_row(short, str(row.category), str(row.team), f"{row.confidence:.2f}",
-                  "yes" if row.needs_human else "no")
-    out.print(t)
+        rows.append((short, str(row.category), str(row.team), f"{row.confidence:.2f}",
+                     "yes" if row.needs_human else "no"))
+    show([Col("text", wrap=True, min_width=16), Col("category"), Col("team"),
+          Col("confidence", right=True), Col("needs human", drop=1)], rows)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-import loyalist
-from loyalist.cli.options import STORE
-
-out = Console()
+from loyalist.cli.options import STORE, date_option, open_store
+from loyalist.cli.tables import Col, out, plural, progress, show
 
 
-def _progress():
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                    console=out, transient=True)
+def _missing(v) -> bool:
+    return v is None or v != v  # None, NaN, NaT
 
 
 LABEL = typer.Option(None, "--label", help="A column that says who left (Churn, "
@@ -34,8 +26,8 @@ ID_COLUMN = typer.Option(None, "--id-column", help="With --table: the column nam
 
 
 def score(
-    as_of: str = typer.Option(None, "--as-of", help="Score as of this date (default: the "
-                              "day after the latest order)."),
+    as_of: str = date_option("--as-of", "Score as of this date, YYYY-MM-DD (default: the "
+                             "day after the latest order)."),
     horizon: int = typer.Option(None, help="Days ahead that 'leaving' looks (default: "
                                 "suggested from the customers' own order gaps)."),
     mode: str = typer.Option("auto", help="auto, lapse (orders) or contract (subscriptions)."),
@@ -55,34 +47,34 @@ def score(
 
     if table is not None:
         return _score_file(table, label, positive, id_column, top, out_file)
-    with loyalist.connect(store) as s, _progress() as bar:
-        task = bar.add_task("starting")
+    with open_store(store) as s, progress() as step:
         run = run_score(s, as_of, mode=mode, horizon=horizon, label=label, positive=positive,
-                        progress=lambda m: bar.update(task, description=m))
+                        progress=step)
         # the overview's figures (loss rates, cohorts, service, NPS, value at risk)
-        refresh(s, progress=lambda m: bar.update(task, description=m))
+        refresh(s, progress=step)
     sc = run.scores
     what = (f"model #{run.model_id}, {run.mode}, horizon {run.horizon} days"
             if run.horizon else f"model #{run.model_id}, learnt from {label!r}")
-    out.print(f"Scored {len(sc):,} customers as of {run.as_of:%Y-%m-%d} ({what}). Expected "
-              f"to leave: {sc['p_leave'].sum():,.0f}; {int((sc['alerts'] > 0).sum()):,} "
-              "customers with alerts.", highlight=False)
+    out.print(f"Scored {plural(len(sc), 'customer')} as of {run.as_of:%Y-%m-%d} ({what}). "
+              f"Expected to leave: {sc['p_leave'].sum():,.0f}; "
+              f"{plural(int((sc['alerts'] > 0).sum()), 'customer')} with alerts.",
+              highlight=False, markup=False)
     for n in run.notes:
-        out.print(f"Note: {escape(n)}", highlight=False)
+        out.print(f"Note: {n}", highlight=False, markup=False)
     _top_table(sc, top)
-    out.print("Explain one: loyalist explain CUSTOMER_ID")
+    out.print("Explain one: loyalist explain CUSTOMER_ID", highlight=False)
 
 
 def _top_table(sc, top: int) -> None:
-    t = Table(title=f"The {top} customers most likely to leave")
     alerts = "alerts" in sc.columns
-    for col in ("customer", "P(leave)", *(("alerts",) if alerts else ()), "top reason"):
-        t.add_column(col)
-    for r in sc.head(top).itertuples(index=False):
-        reason = r.top_reason if isinstance(r.top_reason, str) else ""
-        t.add_row(str(r.customer_id), f"{r.p_leave:.0%}",
-                  *((str(r.alerts),) if alerts else ()), escape(reason))
-    out.print(t)
+    rows = [(str(r.customer_id), f"{r.p_leave:.0%}", *((str(r.alerts),) if alerts else ()),
+             r.top_reason if isinstance(r.top_reason, str) else "")
+            for r in sc.head(top).itertuples(index=False)]
+    show([Col("customer"), Col("P(leave)", right=True),
+          *((Col("alerts", right=True, drop=1),) if alerts else ()),
+          Col("top reason", wrap=True, min_width=20)], rows,
+         title=f"The {min(top, len(rows))} customers most likely to leave",
+         empty="No active customers to list.")
 
 
 def _need_label(label) -> None:
@@ -98,8 +90,7 @@ def _score_file(path: Path, label, positive, id_column, top: int, out_file) -> N
     from loyalist.models.snapshot import read_table, score_table
 
     _need_label(label)
-    with _progress() as bar:
-        bar.add_task(f"learning {label!r} from {path.name}")
+    with progress(f"learning {label!r} from {path.name}"):
         ts = score_table(read_table(path), label, positive=positive, id_column=id_column)
         contrib = ts.model.contributions(ts.X, groups=families(ts.model.feature_names_))
         reasons = whispers(ts.model, ts.X, contributions=contrib,
@@ -116,28 +107,30 @@ def _score_file(path: Path, label, positive, id_column, top: int, out_file) -> N
     cv = ts.cv.metrics.loc["mean"]
     out.print(f"Scored {len(sc):,} rows of {path.name} on {ts.table.label!r} "
               f"({ts.table.leaving!r} = left): cross-validated ROC AUC {cv['roc_auc']:.3f}; "
-              f"labelled rows are scored out of fold.", highlight=False)
+              f"labelled rows are scored out of fold.", highlight=False, markup=False)
     for n in ts.cv.notes:
-        out.print(f"Note: {escape(n)}", highlight=False)
+        out.print(f"Note: {n}", highlight=False, markup=False)
     _top_table(sc[sc["left"] != 1], top)
-    out.print(f"Scores and reasons: {dest}", highlight=False)
+    out.print(f"Scores and reasons: {dest}", highlight=False, markup=False)
 
 
 def explain(customer_id: str = typer.Argument(..., help="The customer's id."),
             store: str = STORE) -> None:
     """A customer's story: timeline, P(leave), whispers and alerts with their evidence."""
+    from rich.markup import escape
+
     from loyalist.decisions.story import story
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s, progress(f"gathering {customer_id}'s story"):
         st = story(s, customer_id)
-    head = f"[bold]{customer_id}[/]"
+    head = f"[bold]{escape(customer_id)}[/]"
     for k in ("name", "segment", "owner"):
-        if st.profile.get(k) is not None and not pd.isna(st.profile.get(k)):
-            head += f" · {st.profile[k]}"
+        if not _missing(st.profile.get(k)):
+            head += f" · {escape(str(st.profile[k]))}"
     out.print(head, highlight=False)
     if st.score:
         extra = ""
-        if "p_promoter" in st.score and pd.notna(st.score["p_promoter"]):
+        if "p_promoter" in st.score and not _missing(st.score["p_promoter"]):
             extra = f", P(promoter) {st.score['p_promoter']:.0%}"
         out.print(f"P(leave) {st.score['p_leave']:.0%} as of {st.score['as_of']:%Y-%m-%d} "
                   f"(model #{st.score['model_id']}){extra}", highlight=False)
@@ -154,17 +147,15 @@ def explain(customer_id: str = typer.Argument(..., help="The customer's id."),
         for r in st.alerts.itertuples(index=False):
             out.print(f"  - {escape(r.text)}  [dim]\\[{r.evidence_table}:{r.evidence_id}][/]",
                       highlight=False)
-    t = Table(title="Timeline")
-    for col in ("when", "what", "id", "detail"):
-        t.add_column(col)
-    for r in st.timeline.itertuples(index=False):
-        t.add_row(f"{r.at:%Y-%m-%d %H:%M}", r.what, str(r.id), r.detail)
-    out.print(t)
+    show([Col("when"), Col("what"), Col("id", drop=1), Col("detail", wrap=True)],
+         [(f"{r.at:%Y-%m-%d %H:%M}", r.what, str(r.id), r.detail)
+          for r in st.timeline.itertuples(index=False)], title="Timeline",
+         empty="Timeline: nothing on record.")
 
 
 def backtest(
-    eval_date: str = typer.Option(None, help="Date to evaluate at (default: as late as the "
-                                  "data shows the outcome)."),
+    eval_date: str = date_option("--eval-date", "Date to evaluate at, YYYY-MM-DD (default: "
+                                 "as late as the data shows the outcome)."),
     horizon: int = typer.Option(None, help="Days ahead that 'leaving' looks."),
     mode: str = typer.Option("auto", help="auto, lapse or contract."),
     train_dates: int = typer.Option(4, help="Number of as-of dates to train on."),
@@ -183,10 +174,9 @@ def backtest(
         return _backtest_table(label, positive, table, id_column, folds, out_dir, store)
     from loyalist.models.early_warning import backtest as run
 
-    with loyalist.connect(store) as s, _progress() as bar:
-        task = bar.add_task("starting")
+    with open_store(store) as s, progress() as step:
         bt = run(s, mode=mode, horizon=horizon, eval_date=eval_date,
-                 n_train_dates=train_dates, progress=lambda m: bar.update(task, description=m))
+                 n_train_dates=train_dates, progress=step)
     paths = bt.save(out_dir)
     _metrics_table(bt.metrics, f"Backtest at {bt.eval_date:%Y-%m-%d}, horizon {bt.horizon} "
                    f"days ({len(bt.train_dates)} training dates)")
@@ -194,20 +184,20 @@ def backtest(
     _reliability(bt.calibration, bt.metrics.loc["model"])
     out.print(bt.verdict(), highlight=False)
     for n in bt.notes:
-        out.print(f"Note: {escape(n)}", highlight=False)
-    out.print(f"Plots and tables: {out_dir}/ ({len(paths)} files)")
+        out.print(f"Note: {n}", highlight=False, markup=False)
+    out.print(f"Plots and tables: {out_dir}/ ({plural(len(paths), 'file')})", highlight=False)
 
 
 def _metrics_table(metrics, title: str) -> None:
-    t = Table(title=title)
-    for col in ("model", "ROC AUC", "PR AUC", "Brier", "top 10%", "top 20%", "lift 20%"):
-        t.add_column(col)
+    rows = []
     for name, r in metrics.iterrows():
         brier = r.get("brier")
-        t.add_row(str(name), f"{r.roc_auc:.3f}", f"{r.pr_auc:.3f}",
-                  "-" if brier is None or pd.isna(brier) else f"{brier:.3f}",
-                  f"{r.recall_top10:.1%}", f"{r.recall_top20:.1%}", f"{r.lift_top20:.2f}")
-    out.print(t)
+        rows.append((str(name), f"{r.roc_auc:.3f}", f"{r.pr_auc:.3f}",
+                     "-" if _missing(brier) else f"{brier:.3f}",
+                     f"{r.recall_top10:.1%}", f"{r.recall_top20:.1%}", f"{r.lift_top20:.2f}"))
+    show([Col("model", wrap=True, min_width=14),
+          *(Col(c, right=True) for c in ("ROC AUC", "PR AUC", "Brier", "top 10%", "top 20%",
+                                         "lift 20%"))], rows, title=title)
     out.print("top k%: share of the leavers found in the riskiest k% of the list; Brier "
               "only for probabilities.", style="dim")
 
@@ -215,23 +205,19 @@ def _metrics_table(metrics, title: str) -> None:
 def _bootstrap_table(boot) -> None:
     if boot is None or not len(boot):
         return
-    t = Table(title="ROC AUC of the model minus each baseline (paired bootstrap, 95%)")
-    for col in ("baseline", "difference", "interval"):
-        t.add_column(col)
-    for name, r in boot.iterrows():
-        t.add_row(str(name), f"{r.difference:+.3f}", f"{r.low:+.3f} to {r.high:+.3f}")
-    out.print(t)
+    show([Col("baseline", wrap=True), Col("difference", right=True), Col("interval")],
+         [(str(name), f"{r.difference:+.3f}", f"{r.low:+.3f} to {r.high:+.3f}")
+          for name, r in boot.iterrows()],
+         title="ROC AUC of the model minus each baseline (paired bootstrap, 95%)")
 
 
 def _reliability(calibration, row) -> None:
-    t = Table(title="Reliability: predicted vs observed share leaving, by decile")
-    for col in ("decile", "customers", "predicted", "observed", "gap"):
-        t.add_column(col, justify="right")
-    for k, r in calibration.iterrows():
-        t.add_row(str(int(k) + 1), f"{int(r.customers):,}", f"{r.predicted:.1%}",
-                  f"{r.observed:.1%}", f"{r.predicted - r.observed:+.1%}")
-    out.print(t)
-    if "mean_predicted" in row and pd.notna(row.get("mean_predicted")):
+    show([Col(c, right=True) for c in ("decile", "customers", "predicted", "observed", "gap")],
+         [(str(int(k) + 1), f"{int(r.customers):,}", f"{r.predicted:.1%}",
+           f"{r.observed:.1%}", f"{r.predicted - r.observed:+.1%}")
+          for k, r in calibration.iterrows()],
+         title="Reliability: predicted vs observed share leaving, by decile")
+    if "mean_predicted" in row and not _missing(row.get("mean_predicted")):
         out.print(f"Overall: {row['mean_predicted']:.1%} predicted, {row['base_rate']:.1%} "
                   "observed.", highlight=False)
 
@@ -241,13 +227,12 @@ def _backtest_table(label, positive, table, id_column, folds, out_dir, store) ->
 
     if label is None:
         _need_label(label)
-    with _progress() as bar:
-        bar.add_task(f"cross-validating {label!r}")
+    with progress(f"cross-validating {label!r}"):
         if table is not None:
             res = snapshot_cv(read_table(table), label, folds=folds, positive=positive,
                               id_column=id_column)
         else:
-            with loyalist.connect(store, read_only=True) as s:
+            with open_store(store, read_only=True) as s:
                 res = snapshot_cv(s, label, folds=folds, positive=positive)
     out_dir.mkdir(parents=True, exist_ok=True)
     res.comparison.to_csv(out_dir / "metrics.csv")
@@ -260,7 +245,7 @@ def _backtest_table(label, positive, table, id_column, folds, out_dir, store) ->
     _bootstrap_table(res.bootstrap)
     _reliability(res.calibration, res.comparison.loc["model"])
     for n in res.notes:
-        out.print(f"Note: {escape(n)}", highlight=False)
+        out.print(f"Note: {n}", highlight=False, markup=False)
     out.print(f"Tables: {out_dir}/", highlight=False)
 
 

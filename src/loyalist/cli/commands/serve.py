@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
-import loyalist
-from loyalist.cli.options import STORE
+from loyalist.cli.options import STORE, open_store
+from loyalist.cli.tables import out
 from loyalist.errors import LoyalistError
-
-out = Console()
 
 
 class NoAdminError(LoyalistError, RuntimeError):
@@ -31,7 +28,7 @@ def serve(
     from loyalist.store.accounts import Accounts
     from loyalist.web.app import create_app
 
-    s = loyalist.connect(store)
+    s = open_store(store)
     try:
         if not Accounts(s).has_admin():
             raise NoAdminError(

@@ -5,14 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-import loyalist
-from loyalist.cli.options import STORE
-from loyalist.settings import Settings
-
-out = Console()
+from loyalist.cli.options import STORE, date_option, open_store
+from loyalist.cli.tables import Col, out, plural, show
 
 
 def _fmt(column: str, v) -> str:
@@ -25,10 +20,19 @@ def _fmt(column: str, v) -> str:
     return f"{v:,.1f}" if isinstance(v, float) else str(v)
 
 
+#: short headers, so that a team's figures fit 80 columns
+_HEADERS = {"answered_share": "answered", "median_response_h": "median h",
+            "p90_response_h": "p90 h", "breach_share": "past target",
+            "callback_rate": "call-backs", "misrouted_share": "misrouted",
+            "median_response_business_h": "median work h",
+            "breach_share_business": "past target in work h"}
+
+
 def service(
-    since: str = typer.Option(None, help="Only requests opened on or after this date."),
-    as_of: str = typer.Option(None, "--as-of", help="Report as of this moment (default: "
-                              "just after the latest record)."),
+    since: str = date_option("--since", "Only requests opened on or after this date "
+                             "(YYYY-MM-DD)."),
+    as_of: str = date_option("--as-of", "Report as of this moment, YYYY-MM-DD [HH:MM] "
+                             "(default: just after the latest record)."),
     policy: Path = typer.Option(None, help="TOML file whose [service] (targets, category "
                                 "-> team map) and [calendar] tables take over from "
                                 "loyalist.toml for this run."),
@@ -38,11 +42,12 @@ def service(
 ) -> None:
     """Print and save the service report."""
     from loyalist.decisions.service_report import service_report
+    from loyalist.settings import Settings
 
     settings = Settings.load(store)
     if policy is not None:
         settings = settings.with_file(policy, sections=("service", "calendar"))
-    with loyalist.connect(store, settings=settings) as s, \
+    with open_store(store, settings=settings) as s, \
             out.status("Computing the service report"):
         report = service_report(s, as_of, since=since)
         paths = report.save(out_dir)
@@ -61,23 +66,19 @@ def service(
                   f"{sm['misrouting_delay_h']:+.1f} h longer (median).", highlight=False)
     for dim in ("team", "channel"):
         df = report.by[dim]
-        t = Table(title=f"By {dim}")
-        t.add_column(dim)
-        for c in df.columns:
-            t.add_column(c.replace("_", " "), justify="right")
-        for idx, row in df.iterrows():
-            t.add_row(str(idx), *[_fmt(c, v) for c, v in row.items()])
-        out.print(t)
+        # the figures of a team are short numbers: headers wrap, values never do
+        show([Col(dim), *(Col(_HEADERS.get(c, c.replace("_", " ")), right=True,
+                              drop=i - 3 if i >= 4 else 0)
+                          for i, c in enumerate(df.columns))],
+             [(str(idx), *[_fmt(c, v) for c, v in row.items()]) for idx, row in df.iterrows()],
+             title=f"By {dim}", empty=f"By {dim}: no requests.")
     if report.followthrough is not None:
-        t = Table(title="Order follow-through")
-        t.add_column("problem")
-        t.add_column("orders", justify="right")
-        t.add_column("median days", justify="right")
-        for idx, row in report.followthrough.iterrows():
-            t.add_row(str(idx).replace("_", " "), f"{int(row['orders']):,}",
-                      f"{row['median_days']:.1f}")
-        out.print(t)
-    out.print(f"Tables and plots: {out_dir}/ ({len(paths)} files)")
+        show([Col("problem", wrap=True), Col("orders", right=True),
+              Col("median days", right=True)],
+             [(str(idx).replace("_", " "), f"{int(row['orders']):,}",
+               f"{row['median_days']:.1f}") for idx, row in report.followthrough.iterrows()],
+             title="Order follow-through")
+    out.print(f"Tables and plots: {out_dir}/ ({plural(len(paths), 'file')})", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

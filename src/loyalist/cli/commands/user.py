@@ -5,18 +5,14 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 import loyalist
-from loyalist.cli.options import STORE
+from loyalist.cli.options import STORE, group, open_store
+from loyalist.cli.tables import Col, out, show
 from loyalist.errors import DataError
 
-out = Console()
-user_app = typer.Typer(help="Users of the web app and API (roles: viewer, agent, admin).",
-                       no_args_is_help=True)
-token_app = typer.Typer(help="API tokens (sent as 'Authorization: Bearer TOKEN').",
-                        no_args_is_help=True)
+user_app = group("Users of the web app and API (roles: viewer, agent, admin).")
+token_app = group("API tokens (sent as 'Authorization: Bearer TOKEN').")
 
 
 def _password(stdin: bool) -> str:
@@ -49,7 +45,8 @@ def add(
         user = Accounts(s).add_user(name, password, role=role, person=person)
         Accounts(s).audit("cli", "user.add", user.name, {"role": user.role,
                                                          "person": user.person})
-    out.print(f"User [bold]{user.name}[/] added with role {user.role}.", highlight=False)
+    out.print(f"User {user.name} added with role {user.role}.", highlight=False,
+              markup=False)
 
 
 @user_app.command("list")
@@ -57,18 +54,16 @@ def list_users(store: str = STORE) -> None:
     """List the users and their roles."""
     from loyalist.store.accounts import Accounts
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         df = Accounts(s).users()
     if df.empty:
-        out.print("No users yet: loyalist user add NAME --role admin")
+        out.print(f"No users yet: loyalist user add NAME --role admin --store {store}",
+                  highlight=False, markup=False)
         return
-    t = Table()
-    for c in ("name", "role", "person", "created", "disabled"):
-        t.add_column(c)
-    for r in df.itertuples(index=False):
-        t.add_row(r.name, r.role, r.person, f"{r.created_at:%Y-%m-%d %H:%M}",
-                  "yes" if r.disabled else "")
-    out.print(t)
+    show([Col("name"), Col("role"), Col("person"), Col("created", drop=1),
+          Col("disabled", drop=2)],
+         [(r.name, r.role, r.person, f"{r.created_at:%Y-%m-%d %H:%M}",
+           "yes" if r.disabled else "") for r in df.itertuples(index=False)])
 
 
 @user_app.command("disable")
@@ -77,11 +72,11 @@ def disable(name: str = typer.Argument(..., help="The user to stop."), store: st
     """Stop a user: no more sign-ins; their sessions end and their tokens stop working."""
     from loyalist.store.accounts import Accounts
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         Accounts(s).disable_user(name)
         Accounts(s).audit("cli", "user.disable", name)
-    out.print(f"User [bold]{name}[/] disabled; sessions ended, tokens revoked.",
-              highlight=False)
+    out.print(f"User {name} disabled; sessions ended, tokens revoked.",
+              highlight=False, markup=False)
 
 
 @user_app.command("link")
@@ -92,7 +87,7 @@ def link(name: str = typer.Argument(..., help="The user."),
     """Say which person (staff id) a user is: their items are 'mine' in the worklist."""
     from loyalist.store.accounts import Accounts
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         user = Accounts(s).link_person(name, person)
         Accounts(s).audit("cli", "user.link", name, {"person": person})
     out.print(f"{user.name} is now {user.person}.", highlight=False, markup=False)
@@ -104,7 +99,7 @@ def unlock(name: str = typer.Argument(..., help="The account to let sign in agai
     """Lift the sign-in back-off of an account (after failed passwords), from every address."""
     from loyalist.store.accounts import Accounts
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         n = Accounts(s).unlock(name, by="cli")
     out.print(f"{name}: {n} sign-in lock{'s' if n != 1 else ''} lifted." if n else
               f"{name} has no failed sign-ins on record.", highlight=False, markup=False)
@@ -115,18 +110,15 @@ def signins(store: str = STORE) -> None:
     """Failed sign-ins still counted, per account and address; locked ones first."""
     from loyalist.store.accounts import Accounts
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         df = Accounts(s).failures()
     if df.empty:
         out.print("No failed sign-ins on record.")
         return
-    t = Table()
-    for c in ("account", "address", "failures", "last", "locked until"):
-        t.add_column(c, overflow="fold")
-    for r in df.itertuples(index=False):
-        t.add_row(r.account, r.address, str(r.failures), f"{r.last_at:%Y-%m-%d %H:%M}",
-                  f"{r.locked_until:%H:%M:%S}" if r.locked else "")
-    out.print(t)
+    show([Col("account"), Col("address"), Col("failures", right=True), Col("last", drop=1),
+          Col("locked until")],
+         [(r.account, r.address, str(r.failures), f"{r.last_at:%Y-%m-%d %H:%M}",
+           f"{r.locked_until:%H:%M:%S}" if r.locked else "") for r in df.itertuples(index=False)])
 
 
 @token_app.command("create")
@@ -138,7 +130,7 @@ def create(
     """Create an API token for a user; it is shown once and stored only hashed."""
     from loyalist.store.accounts import Accounts
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         token = Accounts(s).create_token(name, label)
         Accounts(s).audit("cli", "token.create", name, {"label": label})
     out.print("Token (shown once; keep it secret):", highlight=False)

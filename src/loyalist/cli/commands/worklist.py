@@ -4,44 +4,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-import loyalist
-from loyalist.cli.options import STORE
-from loyalist.settings import Settings
-from loyalist.settings.docs import playbook_rows
-
-out = Console()
+from loyalist.cli.options import STORE, date_option, open_store
+from loyalist.cli.tables import Col, out, plural, show
 
 
-def _items_table(items: pd.DataFrame, total: int) -> Table:
-    """The open items, readable in an 80-column terminal: short columns that never
-    wrap, and one wide cell (the playbook, then why) that does."""
-    t = Table(title=f"Open items ({total:,}), most urgent first; ! = must do",
-              box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
-    t.add_column("#", justify="right", no_wrap=True)
-    t.add_column("customer", no_wrap=True)
-    t.add_column("owner", no_wrap=True, max_width=14, overflow="ellipsis")
-    t.add_column("due", no_wrap=True)
-    t.add_column("what and why", overflow="fold", ratio=1, min_width=24)
+def _items_table(items, total: int) -> None:
+    """The open items, readable in an 80-column terminal: short columns shown whole
+    (the customer id and the owner are typed into other commands), and one wide cell
+    (the playbook, then why) that wraps."""
+    from rich.text import Text
+
+    rows = []
     for r in items.itertuples(index=False):
-        flag = "[bold red]![/]" if r.must_do else ""
-        why = escape(str(r.why or ""))
+        why = str(r.why or "")
         if len(why) > 160:
             why = why[:157] + "..."
-        t.add_row(f"{flag}{r.priority}", escape(str(r.customer_id)), escape(str(r.owner)),
-                  f"{r.due_at:%m-%d}", f"[bold]{escape(r.playbook)}[/]: {why}")
-    return t
+        what = Text.assemble((str(r.playbook), "bold"), f": {why}")
+        rows.append((Text.assemble(("!", "bold red") if r.must_do else "", str(r.priority)),
+                     str(r.customer_id), str(r.owner), f"{r.due_at:%m-%d}", what))
+    show([Col("#", right=True), Col("customer"), Col("owner", drop=1), Col("due"),
+          Col("what and why", wrap=True, min_width=24)], rows,
+         title=f"Open items ({total:,}), most urgent first; ! = must do")
 
 
 def worklist(
-    as_of: str = typer.Option(None, "--as-of", help="Day of the run (default: the date of "
-                              "the latest scores)."),
+    as_of: str = date_option("--as-of", "Day of the run, YYYY-MM-DD (default: the date of "
+                             "the latest scores)."),
     owner: str = typer.Option(None, help="Show only this owner's items (their staff id)."),
     playbook: str = typer.Option(None, help="Show only this playbook's items."),
     top: int = typer.Option(20, help="How many items to print."),
@@ -61,12 +51,13 @@ def worklist(
     """Whom to contact today: open, keep and close worklist items, then list them."""
     from loyalist.decisions.outcomes import people
     from loyalist.decisions.worklist import build_worklist, open_items
+    from loyalist.settings import Settings
 
     settings = Settings.load(store)
     if playbooks is not None:
         settings = settings.with_playbooks(playbooks)
     settings = settings.with_values("worklist", control_share=control_share, seed=seed)
-    with loyalist.connect(store, settings=settings) as s:
+    with open_store(store, settings=settings) as s:
         if not show_only:
             run = build_worklist(s, as_of)
             out.print(f"Worklist as of {run.as_of:%Y-%m-%d}: {run.opened:,} opened, "
@@ -79,12 +70,21 @@ def worklist(
                               run.waiting.items(), key=lambda kv: -kv[1])) + ").",
                           highlight=False)
             for n in run.notes:
-                out.print(f"Note: {n}", highlight=False)
+                out.print(f"Note: {n}", highlight=False, markup=False)
         items = open_items(s, owner=owner, playbook=playbook)
+        everyone = len(open_items(s)) if items.empty and (owner or playbook) else len(items)
         names = people(s)
+    if items.empty:
+        which = " and ".join(f"{k} {v}" for k, v in (("--owner", owner),
+                                                    ("--playbook", playbook)) if v)
+        out.print(f"No open items match {which} ({plural(everyone, 'open item')} in all; "
+                  "loyalist worklist --show lists them)." if which else
+                  "No open items: nothing to do today.", highlight=False, markup=False)
+        return
     items = items.assign(owner=items["owner"].map(lambda o: names.get(o, o), na_action="ignore"))
-    out.print(_items_table(items.head(top), len(items)))
-    out.print("Log what happened: loyalist log CUSTOMER_ID --outcome reached --note '...'")
+    _items_table(items.head(top), len(items))
+    out.print("Log what happened: loyalist log CUSTOMER_ID --outcome reached --note '...'",
+              highlight=False, markup=False)
 
 
 def log(
@@ -97,13 +97,14 @@ def log(
     no_item: bool = typer.Option(False, "--no-item", help="Log the contact without closing "
                                  "any item."),
     kind: str = typer.Option("call", help="call, email, visit, letter..."),
-    at: str = typer.Option(None, help="When it happened, YYYY-MM-DD [HH:MM] (default: now)."),
+    at: str = date_option("--at", "When it happened, YYYY-MM-DD [HH:MM] (default: now).",
+                          metavar="WHEN"),
     store: str = STORE,
 ) -> None:
     """Record the outcome of a contact (appended to touches; closes the item it answers)."""
     from loyalist.decisions.worklist import log_outcome
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         logged = log_outcome(s, customer_id, outcome, note=note, by=by, item_id=item,
                              no_item=no_item, kind=kind, at=at)
     parts = [f"Logged {logged.touch_id} for {customer_id}"]
@@ -120,36 +121,39 @@ def log(
 
 def impact(
     window: int = typer.Option(90, "--window", help="Days after assignment to measure over."),
-    as_of: str = typer.Option(None, "--as-of", help="Measure with the records up to this "
-                              "date (default: the latest)."),
+    as_of: str = date_option("--as-of", "Measure with the records up to this date, "
+                             "YYYY-MM-DD (default: the latest)."),
     store: str = STORE,
 ) -> None:
     """Does outreach work? Retention and revenue of treated vs held-out customers."""
     from loyalist.decisions.impact import measure_impact
 
-    with loyalist.connect(store) as s:
+    with open_store(store) as s:
         res = measure_impact(s, window_days=window, as_of=as_of)
-    t = Table(title=f"Impact over {res.window_days} days after assignment (records to "
-              f"{res.as_of:%Y-%m-%d}; {res.mode} retention)")
-    for col in ("playbook", "treated", "held out", "retention T / C", "uplift (95% CI)",
-                "revenue uplift (95% CI)"):
-        t.add_column(col)
+    rows = []
     for r in res.table.itertuples(index=False):
-        have = pd.notna(r.uplift)
-        t.add_row(r.playbook, f"{r.n_treated:,}", f"{r.n_control:,}",
-                  f"{r.retention_treated:.1%} / {r.retention_control:.1%}" if have else "",
-                  f"{100 * r.uplift:+.1f} pts ({100 * r.ci_low:+.1f} to {100 * r.ci_high:+.1f})"
-                  if have else "",
-                  f"{r.revenue_uplift:+,.0f} ({r.revenue_ci_low:+,.0f} to "
-                  f"{r.revenue_ci_high:+,.0f})" if have else "")
-    out.print(t)
+        have = r.uplift == r.uplift and r.uplift is not None  # not NaN, not None
+        rows.append((r.playbook, f"{r.n_treated:,}", f"{r.n_control:,}",
+                     f"{r.retention_treated:.1%} / {r.retention_control:.1%}" if have else "",
+                     f"{100 * r.uplift:+.1f} pts ({100 * r.ci_low:+.1f} to "
+                     f"{100 * r.ci_high:+.1f})" if have else "",
+                     f"{r.revenue_uplift:+,.0f} ({r.revenue_ci_low:+,.0f} to "
+                     f"{r.revenue_ci_high:+,.0f})" if have else ""))
+    show([Col("playbook"), Col("treated", right=True), Col("held out", right=True),
+          Col("retention T / C", wrap=True, min_width=9, drop=1),
+          Col("uplift (95% CI)", wrap=True, min_width=10),
+          Col("revenue uplift (95% CI)", wrap=True, min_width=10, drop=2)], rows,
+         title=f"Impact over {res.window_days} days after assignment (records to "
+         f"{res.as_of:%Y-%m-%d}; {res.mode} retention)",
+         empty="No worklist items assigned yet: nothing to measure (loyalist worklist "
+         "opens them).")
     for r in res.table.itertuples(index=False):
-        out.print(f"{r.playbook}: {r.verdict}", highlight=False)
+        out.print(f"{r.playbook}: {r.verdict}", highlight=False, markup=False)
     if res.pending:
         out.print(f"{res.pending:,} assignments are still inside their window.",
                   highlight=False)
     for n in res.notes:
-        out.print(f"Note: {n}", highlight=False)
+        out.print(f"Note: {n}", highlight=False, markup=False)
 
 
 def playbooks(
@@ -157,16 +161,17 @@ def playbooks(
     store: str = STORE,
 ) -> None:
     """The playbooks in force (shipped defaults plus overrides), checked."""
+    from loyalist.settings import Settings
+    from loyalist.settings.docs import playbook_rows
+
     settings = Settings.load(store)
     pbs = settings.with_playbooks(file).worklist if file is not None else settings.worklist
-    t = Table(title=f"Playbooks ({', '.join(pbs.sources)})")
     rows = playbook_rows(pbs)  # the same rows as the table in docs/worklist.md
-    for col in ("playbook", "must-do", "trigger", "action", "due", "owner", "cap/day",
-                "control"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(*(escape(v) for v in r.values()))
-    out.print(t)
+    # the name is what --playbook takes: whole, on one line; the rest wraps or goes
+    show([Col("playbook"), Col("must-do", drop=3), Col("trigger", wrap=True, min_width=14),
+          Col("action", wrap=True, min_width=14, drop=4), Col("due", drop=2),
+          Col("owner", drop=5), Col("cap/day", drop=6), Col("control", drop=1)],
+         [list(r.values()) for r in rows], title=f"Playbooks ({', '.join(pbs.sources)})")
 
 
 def register(app: typer.Typer) -> None:

@@ -40,8 +40,13 @@ def data_overview(store, ingest_id: int | None = None) -> dict:
 
 
 def _options(mapping: str | None, strict: bool, delimiter: str | None,
-             date_format: str | None) -> dict:
+             date_format: str | None, lines: bool = False,
+             return_prefix: str | None = None) -> dict:
     opts: dict[str, Any] = {"strict": strict}
+    if lines:  # one row per order line (orders only)
+        opts["lines"] = True
+        if return_prefix:
+            opts["return_prefix"] = return_prefix
     if mapping:
         opts["mapping"] = mapping
     if delimiter:
@@ -96,12 +101,16 @@ def api_ingest_file(request: Request, table: TableName, file: UploadFile = File(
                     mapping: str | None = Form(None, max_length=5000),
                     strict: bool = Form(False), delimiter: str | None = Form(None, max_length=3),
                     date_format: str | None = Form(None, max_length=100),
+                    lines: bool = Form(False),
+                    return_prefix: str | None = Form(None, max_length=20),
                     caller: Caller = Depends(need("admin"))):
-    """Ingest an uploaded export (CSV, Parquet, JSON lines, Excel) like `loyalist ingest`.
-    Honours Idempotency-Key; the same file twice adds nothing (rows are keyed)."""
+    """Ingest an uploaded export (CSV, Parquet, JSON lines, Excel) like `loyalist ingest`
+    (``lines``: one row per order line, like --lines). Honours Idempotency-Key; the
+    same file twice adds nothing (rows are keyed)."""
     result, replayed = ingest_upload(request.app.state, caller, table.value, file,
                                      key=request.headers.get("idempotency-key"),
-                                     **_options(mapping, strict, delimiter, date_format))
+                                     **_options(mapping, strict, delimiter, date_format,
+                                                lines, return_prefix))
     return _replayed(result, replayed)
 
 
@@ -161,8 +170,10 @@ def data_page(request: Request, ingest_id: int | None = Query(None, ge=0, le=2**
 def data_upload(request: Request, table: str = Form(..., max_length=50),
                 file: UploadFile = File(...), mapping: str | None = Form(None, max_length=5000),
                 strict: bool = Form(False), date_format: str | None = Form(None, max_length=100),
+                lines: bool = Form(False), return_prefix: str | None = Form(None, max_length=20),
                 caller: Caller = Depends(need("admin"))):
     get_table(table)
     result, _ = ingest_upload(request.app.state, caller, table, file,
-                              **_options(mapping, strict, None, date_format))
+                              **_options(mapping, strict, None, date_format, lines,
+                                         return_prefix))
     return RedirectResponse(f"/data?ingest_id={result['ingest_id']}", status_code=303)

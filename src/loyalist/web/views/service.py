@@ -37,17 +37,13 @@ def service_data(store, cache) -> dict:
 
 
 def _router(state):
-    from loyalist.models.routing import RequestRouter, router_path
+    from loyalist.models.routing import load_router, newest_router_id
 
-    path = router_path(state.store.path)
-    if not path.exists():
-        raise NotFittedError("No request router has been trained for this store yet.",
-                             hint=f"Run: loyalist route --train --store {state.store.path}")
-    stamp = path.stat().st_mtime
+    newest = newest_router_id(state.store)
     with _router_lock:
         held = getattr(state, "router", None)
-        if held is None or held[0] != stamp:
-            state.router = held = (stamp, RequestRouter.load(path))
+        if held is None or held[0] != newest or newest is None:
+            state.router = held = (newest, load_router(state.store))
     return held[1]
 
 

@@ -1,0 +1,324 @@
+"""Order lines: an export with one row per line of an order, grouped into orders.
+
+``loyalist ingest orders FILE --lines`` (``Store.ingest(..., lines=True)``) reads each
+row as one line of an order, in one transaction and inside the engine:
+
+1. every line is parsed and checked as an ordinary ingest checks a row (reasons with a
+   code, kept in the quarantine with the offending value); the amount may come from a
+   mapping expression (``--map amount=Quantity*UnitPrice``) that is parsed here into a
+   tree of known columns, numbers and + - * / and built from quoted names only;
+2. lines of one order that disagree on its customer are a conflict: all of them are
+   quarantined and nothing of that order moves; one line number twice in one order too;
+3. a line with a negative quantity or amount, or whose document id starts with the
+   return prefix (``C`` for the usual cancellation invoices), is a return: stored with
+   status ``returned`` and positive quantity and amount, linked to the order it returns
+   (the customer's latest earlier line of that product, in this file or in the store);
+4. the sale lines of each order give its row in ``orders`` (first line's time, the sum
+   of the amounts and of the quantities); every line lands in ``order_lines``. Both are
+   merged by key (order id; document and line), so the same file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+
+from loyalist.contract.schema import ORDER_LINES, ORDERS, Column, Table
+from loyalist.errors import IngestError, MappingError
+from loyalist.store import parsing
+from loyalist.store.ingest import (
+    STAGE,
+    IngestResult,
+    _diagnose,
+    _merge,
+    _reason_col,
+    _store_rejects,
+    reject_codes,
+    settle_dates,
+    write_rejects_file,
+)
+from loyalist.store.mapping import resolve
+from loyalist.store.migrations import INGEST_COLUMNS, INGESTS
+from loyalist.store.parsing import why
+from loyalist.store.sql import lit, q
+
+ORDERS_STAGE = "_loyalist_stage_orders"
+LINES_STAGE = "_loyalist_stage_lines"
+
+#: what a line of an order export may carry (the names ``--map`` takes with --lines)
+SOURCE = Table(
+    "orders",
+    "An export with one row per order line.",
+    (
+        Column("id", "string", "The order's (or the return's) document id.", required=True),
+        Column("customer_id", "string", "The customer.", required=True),
+        Column("ordered_at", "timestamp", "When the order (or return) was made.",
+               required=True),
+        Column("product", "string", "Product code or name."),
+        Column("quantity", "float", "Items on the line; negative for a return."),
+        Column("unit_price", "float", "Price of one item."),
+        Column("amount", "float", "Value of the line; or an expression of columns, "
+               "e.g. Quantity*UnitPrice."),
+        Column("line", "integer", "Line number within the document.", min=1),
+    ),
+    natural_key=("id", "line"),
+)
+_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+
+def split_expressions(mapping: dict[str, str], columns: list[str]) -> tuple[dict, dict]:
+    """The mapping without its expressions, and the expressions (``amount=Qty*Price``):
+    a numeric target whose source is not a column of the file but has an operator."""
+    plain, exprs = {}, {}
+    for target, source in mapping.items():
+        numeric = target in SOURCE.names and SOURCE.column(target).type == "float"
+        if numeric and source not in columns and any(op in source for op in "+-*/()"):
+            exprs[target] = source
+        else:
+            plain[target] = source
+    return plain, exprs
+
+
+def expression_sql(text: str, columns: list[str], number_of) -> tuple[str, list[str]]:
+    """A mapping expression as SQL over the source's parsed numbers, and the columns it
+    reads. Only column names (bare, or quoted when they have spaces), numbers and
+    + - * / with brackets are allowed; ``number_of(column)`` is the SQL of a column's
+    parsed number."""
+    hint = ('Write e.g. --map amount=Quantity*UnitPrice (a column whose name has spaces '
+            'in quotes: --map \'amount="Unit Price"*Quantity\').')
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise MappingError(f"Cannot read the expression {text!r}.", hint=hint) from None
+    used: list[str] = []
+
+    def build(node) -> str:
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            left, right = build(node.left), build(node.right)
+            if isinstance(node.op, ast.Div):
+                return f"({left} / NULLIF({right}, 0))"
+            return f"({left} {_OPS[type(node.op)]} {right})"
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            return f"({'-' if isinstance(node.op, ast.USub) else ''}{build(node.operand)})"
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) \
+                and not isinstance(node.value, bool):
+            return repr(float(node.value))
+        name = node.id if isinstance(node, ast.Name) else (
+            node.value if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            else None)
+        if name is None:
+            raise MappingError(f"The expression {text!r} may only use columns, numbers and "
+                               "+ - * /.", hint=hint)
+        if name not in columns:
+            raise MappingError(f"The expression {text!r} names {name!r}, not a column of "
+                               "the file.", hint=f"Its columns are: {', '.join(columns)}.")
+        used.append(name)
+        return number_of(name)
+
+    return build(tree), used
+
+
+def ingest_lines(con, src, mapping: dict[str, str], opts: parsing.Options, *,
+                 return_prefix: str | None, rejects_dir, step, started) -> IngestResult:
+    """Ingest the order lines of source ``src`` (see the module's description)."""
+    plain, exprs = split_expressions(mapping, src.columns)
+    chosen, _attrs, ignored = resolve(SOURCE, src.columns, plain)
+    for target in exprs:
+        chosen.pop(target, None)
+    notes = settle_dates(con, SOURCE, src, chosen, opts)
+    for e in exprs.values():  # checked before anything is read
+        expression_sql(e, src.columns, str)
+    step("checking")
+    used = _stage_lines(con, src, chosen, exprs, opts, return_prefix)
+    ignored = [c for c in ignored if c not in used]
+    names = ["id", "customer_id", "ordered_at", "product", "quantity", "unit_price", "amount",
+             "line"]
+    reason_cols = [_reason_col(n) for n in names] + [q("_r__key")]
+    bad_filter = " OR ".join(f"{r} IS NOT NULL" for r in reason_cols)
+    n_rows, n_bad = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {bad_filter}) FROM {STAGE}").fetchall()[0]
+    rows_read = n_rows + len(src.structural_rejects)
+    if rows_read == 0:
+        raise IngestError(f"{src.label} has no data rows.",
+                          hint="Check that the export wrote any rows.")
+    if n_rows - n_bad == 0:
+        msg, hint = _diagnose(con, src, names, reason_cols, rows_read)
+        raise IngestError(msg, hint=hint)
+    has_amount = "amount" in chosen or "amount" in exprs or {"quantity", "unit_price"} <= set(
+        chosen)
+    order_cols = ["id", "customer_id", "ordered_at"] + (["amount"] if has_amount else []) + (
+        ["quantity"] if "quantity" in chosen else [])
+    step("writing")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        ingest_id = con.execute(f"SELECT nextval('{INGESTS}_seq')").fetchall()[0][0]
+        _orders_stage(con, bad_filter)
+        orders = _merge(con, ORDERS, order_cols, ingest_id, stage=ORDERS_STAGE)
+        orders.pop("conflicts")
+        _lines_stage(con, bad_filter)
+        lines = _merge(con, ORDER_LINES, list(ORDER_LINES.names), ingest_id,
+                       stage=LINES_STAGE)
+        lines.pop("conflicts")
+        n_returns, n_linked, refunded = con.execute(
+            f"SELECT count(*) FILTER (WHERE status = 'returned'), count(*) FILTER (WHERE "
+            f"_linked), sum(amount) FILTER (WHERE status = 'returned') FROM {LINES_STAGE}"
+        ).fetchall()[0]
+        sources = {n: s for n, s in chosen.items()}
+        n_rejected = (_store_rejects(con, ORDERS, src, ingest_id, names, bad_filter, None,
+                                     sources)
+                      if n_bad or src.structural_rejects else 0)
+        rejects_file = (str(rejects_dir / f"ingest-{ingest_id}-orders.csv") if n_rejected
+                        else None)
+        detail = {"lines": True, "mapping": chosen, "expressions": exprs,
+                  "return_prefix": return_prefix, "date_format": list(opts.date_format),
+                  "delimiter": src.delimiter, "encoding": src.encoding,
+                  "order_lines": {k: int(v) for k, v in lines.items()},
+                  "returns": int(n_returns), "returns_linked": int(n_linked)}
+        con.execute(
+            f"INSERT INTO {INGESTS} {INGEST_COLUMNS} VALUES (?, 'orders', ?, ?, "
+            "now()::TIMESTAMP - to_microseconds(?), now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
+            [ingest_id, src.label, src.format, int((time.perf_counter() - started) * 1e6),
+             rows_read, orders["inserted"], orders["updated"], orders["unchanged"],
+             n_rejected, json.dumps(detail), rejects_file])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    codes = {}
+    if rejects_file:
+        from pathlib import Path
+
+        write_rejects_file(con, ingest_id, Path(rejects_file))
+        codes = reject_codes(con, ingest_id)
+    n_lines = sum(lines.values())
+    notes += [f"{n_lines:,} order lines stored ({lines['inserted']:,} new), grouped into "
+             f"{sum(orders.values()):,} orders"]
+    if n_returns:
+        notes.append(f"{n_returns:,} returned or cancelled lines ({refunded or 0:,.2f} "
+                     f"refunded) stored with status returned; {n_linked:,} linked to the "
+                     f"order they return, {n_returns - n_linked:,} to an order not in the "
+                     "data")
+    return IngestResult(
+        ingest_id=ingest_id, table="orders", source=src.label, rows_read=rows_read,
+        inserted=orders["inserted"], updated=orders["updated"], unchanged=orders["unchanged"],
+        rejected=n_rejected, rejects_file=rejects_file, ignored_columns=ignored, notes=notes,
+        seconds=time.perf_counter() - started, reject_codes=codes,
+        lines={"read": rows_read, "stored": n_lines, "returns": int(n_returns),
+               "returns_linked": int(n_linked), **{f"lines_{k}": int(v)
+                                                   for k, v in lines.items()}})
+
+
+def _stage_lines(con, src, chosen, exprs, opts, return_prefix) -> set[str]:
+    """One row per source line: parsed values, their reasons, the return flag, the line
+    number and the key (document and line). Returns the source columns read.
+
+    A text column is parsed once per distinct value (a dictionary joined back to the
+    lines): an export repeats its dates, customers and prices on every line."""
+    joins: list[str] = []
+    dicts: dict[tuple[str, str], str] = {}
+
+    def parsed(col: Column, source: str, numeric: bool = False) -> tuple[str, str]:
+        """The value and reason SQL of ``source`` read as ``col`` (or as a number)."""
+        kind = "number" if numeric else col.name
+        if (kind, source) not in dicts:
+            if numeric:
+                value, reason = parsing.number(source, src.types[source], opts), "NULL"
+            else:
+                sql = parsing.column_sql(col, source, src.types[source], opts)
+                value, reason = sql.value, sql.reason
+            if src.types[source].upper() != "VARCHAR":
+                dicts[(kind, source)] = f"{value}\x00{reason}"
+                return value, reason
+            alias = f"_loyalist_dict_{len(dicts)}"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {alias} AS SELECT {q(source)} AS "
+                        f"_loyalist_raw, {value} AS _loyalist_v, {reason} AS _loyalist_r "
+                        f"FROM (SELECT DISTINCT {q(source)} FROM {src.name})")
+            joins.append(f"LEFT JOIN {alias} ON s.{q(source)} IS NOT DISTINCT FROM "
+                         f"{alias}._loyalist_raw")
+            dicts[(kind, source)] = f"{alias}._loyalist_v\x00{alias}._loyalist_r"
+        value, reason = dicts[(kind, source)].split("\x00")
+        return value, reason
+
+    def number_of(source: str) -> str:
+        return parsed(SOURCE.column("amount"), source, numeric=True)[0]
+
+    parts, used = [], set(chosen.values())
+    for col in SOURCE.columns:
+        if col.name in exprs:
+            value, inputs = expression_sql(exprs[col.name], src.columns, number_of)
+            used |= set(inputs)
+            bad = " OR ".join(f"(s.{q(c)} IS NOT NULL AND {number_of(c)} IS NULL)"
+                              for c in dict.fromkeys(inputs))
+            reason = (f"CASE WHEN {bad} THEN "
+                      f"{why('not_number', 'not a number in the ' + col.name + ' expression')} "
+                      f"WHEN {value} IS NULL THEN "
+                      f"{why('no_amount', 'the amount expression gives no value')} END")
+        elif col.name in chosen:
+            # a line's quantity and amount may be negative (a return): no minimum here
+            value, reason = parsed(col, chosen[col.name])
+        elif col.name == "amount" and {"quantity", "unit_price"} <= set(chosen):
+            value = f"({number_of(chosen['quantity'])} * {number_of(chosen['unit_price'])})"
+            reason = "NULL"
+        else:
+            value, reason = f"CAST(NULL AS {col.storage_type})", "NULL"
+        if col.name == "amount":  # a product of prices in cents stays in cents
+            value = f"round({value}, 6)"
+        parts.append(f"{value} AS {q(col.name)}, {reason} AS {_reason_col(col.name)}")
+    ok = " AND ".join(f"{_reason_col(c.name)} IS NULL" for c in SOURCE.columns)
+    prefix = (f" OR starts_with(p.{q('id')}, {lit(return_prefix)})" if return_prefix else "")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {STAGE} AS WITH p AS (SELECT s._line, "
+        f"{', '.join(parts)} FROM {src.name} s {' '.join(joins)}), n AS (SELECT p.* "
+        f"REPLACE (coalesce(p.line, row_number() OVER (PARTITION BY p.{q('id')} ORDER BY p._line)) AS line), "
+        f"(coalesce(p.quantity < 0, false) OR coalesce(p.amount < 0, false){prefix}) AS "
+        f"_return FROM p) SELECT *, CASE WHEN {ok} THEN {q('id')} || '#' || line END AS _key, "
+        f"CAST(NULL AS VARCHAR) AS {q('_r__key')} FROM n")
+    # one order, two customers: neither is trusted, nothing of the order moves
+    conflict = why("order_conflict", "the lines of this order name different customers; "
+                   "none of them is loaded")
+    con.execute(
+        f"UPDATE {STAGE} SET {q('_r__key')} = {conflict} FROM (SELECT {q('id')} AS doc FROM "
+        f"{STAGE} WHERE _key IS NOT NULL GROUP BY ALL HAVING count(DISTINCT customer_id) > 1) "
+        f"WHERE {q('id')} = doc")
+    twice = why("duplicate_id", "the same line number of one order is on two lines of this "
+                "file; neither is loaded")
+    con.execute(
+        f"UPDATE {STAGE} SET {q('_r__key')} = {twice} FROM (SELECT _key AS k FROM {STAGE} "
+        f"WHERE _key IS NOT NULL GROUP BY ALL HAVING count(*) > 1) WHERE _key = k "
+        f"AND {q('_r__key')} IS NULL")
+    return used
+
+
+def _orders_stage(con, bad_filter: str) -> None:
+    """Each order from its sale lines: the first line's time, the sums of amount and
+    quantity (a quantity only when every line's is whole)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {ORDERS_STAGE} AS SELECT {q('id')}, "
+        "any_value(customer_id) AS customer_id, min(ordered_at) AS ordered_at, "
+        "round(sum(amount), 6) AS amount, CASE WHEN bool_and(quantity = round(quantity)) THEN "
+        "CAST(sum(quantity) AS BIGINT) END AS quantity, min(_line) AS _line, "
+        f"{q('id')} AS _key, CAST(NULL AS VARCHAR) AS {q('_r__key')} FROM {STAGE} "
+        f"WHERE NOT ({bad_filter}) AND NOT _return GROUP BY {q('id')}")
+
+
+def _lines_stage(con, bad_filter: str) -> None:
+    """Every good line as an ``order_lines`` row; a return linked to the order it
+    returns: the customer's latest line of the product at or before it, in this file or
+    already stored (the return's own document when there is none)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {LINES_STAGE} AS WITH g AS (SELECT * FROM {STAGE} "
+        f"WHERE NOT ({bad_filter})), sales AS (SELECT {q('id')} AS sale, customer_id AS c, "
+        "coalesce(product, '') AS p, ordered_at AS t FROM g WHERE NOT _return UNION ALL "
+        "SELECT order_id, customer_id, coalesce(product, ''), \"at\" FROM order_lines "
+        "WHERE status IS NULL), linked AS (SELECT r._line AS l, s.sale FROM "
+        "(SELECT * FROM g WHERE _return) r ASOF LEFT JOIN sales s ON r.customer_id = s.c "
+        "AND coalesce(r.product, '') = s.p AND r.ordered_at >= s.t) "
+        f"SELECT CASE WHEN g._return THEN coalesce(linked.sale, g.{q('id')}) ELSE "
+        f"g.{q('id')} END AS order_id, g.line, g.{q('id')} AS document, g.customer_id, "
+        "g.ordered_at AS \"at\", g.product, abs(g.quantity) AS quantity, "
+        "abs(g.unit_price) AS unit_price, abs(g.amount) AS amount, CASE WHEN g._return "
+        "THEN 'returned' END AS status, g._line, g._key, "
+        f"CAST(NULL AS VARCHAR) AS {q('_r__key')}, linked.sale IS NOT NULL AS _linked "
+        "FROM g LEFT JOIN linked ON linked.l = g._line")
