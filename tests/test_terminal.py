@@ -235,6 +235,7 @@ def _commands_run() -> dict[str, list[list[str]]]:
         "worklist": [["worklist", "--top", "12"], ["worklist", "--show", "--owner", "Nobody"]],
         "relationship": [["relationship", "--boot", "50"]],
         "report": [["report", "--out", "{tmp}/report.html"]],
+        "daily": [["daily", "--day", "2024-01-02", "--out", "{tmp}/daily"]],
         "explain": [["explain", "{customer}"]],
         "log": [["log", "{customer}", "--outcome", "reached", "--at", "2024-01-02 10:00"]],
         "impact": [["impact"]],

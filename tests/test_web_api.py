@@ -188,6 +188,7 @@ ENDPOINTS = [
     ("DELETE", "/api/privacy/{nobody:path}", {}, "admin"),
     ("POST", "/api/users", {"json": {"name": "someone", "password": "x" * 12}}, "admin"),
     ("GET", "/api/rejects", {}, "admin"),
+    ("GET", "/api/daily", {}, "admin"),
     ("POST", "/api/ingests/{ingest_id}/undo", {}, "admin"),
     ("POST", "/api/backup", {}, "admin"),
     ("POST", "/api/ingest/{table}", {"json": {"rows": [{"customer_id": "x",
@@ -202,7 +203,7 @@ PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"),
          ("GET", "/service"), ("GET", "/relationship"), ("GET", "/listening"), ("GET", "/data"),
          ("POST", "/customers/outcome"),
          ("POST", "/data/upload"), ("POST", "/logout"), ("GET", "/admin"),
-         ("POST", "/admin/unlock")]
+         ("POST", "/admin/unlock"), ("GET", "/daily")]
 ROLES = ("viewer", "agent", "admin")
 
 

@@ -119,3 +119,10 @@ class ThrottledError(LoyalistError, PermissionError):
     def __init__(self, message: str, *, retry_after: int, hint: str | None = None):
         super().__init__(message, hint=hint)
         self.retry_after = int(retry_after)
+
+
+class DeliveryError(LoyalistError, ConnectionError):
+    """A message that could not be delivered (the SMTP server or the webhook refused it
+    or could not be reached); the hint says what to check."""
+
+    exit_code = 6

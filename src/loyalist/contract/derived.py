@@ -271,6 +271,72 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("waiting_since", "timestamp", "The first run it waited in."),
                 _c("place", "integer", "Its place in the queue of its playbook and "
                    "owner."))),
+    Derived("daily_runs", "Every step of every `loyalist daily` run: what it did, whether "
+            "it worked, and the day's figures, so a re-run on the same day repeats nothing "
+            "that worked.", "`loyalist daily` (appended)", (
+                _c("run_id", "integer", "The run (one `loyalist daily`)."),
+                _c("day", "timestamp", "The day the run is for."),
+                _c("step", "string", "inbox, score, worklist, report, health or send."),
+                _c("status", "string", "ok, failed or skipped."),
+                _c("summary", "string", "What the step did, in one line."),
+                _c("data", "string", "The step's figures as JSON.", False),
+                _c("started_at", "timestamp", "When the step started."),
+                _c("finished_at", "timestamp", "When it finished.", False)),
+            history=True),
+    Derived("daily_files", "Every file the daily run found in the inbox, by content hash: "
+            "a file ingested once is never ingested again, whatever its name.",
+            "`loyalist daily` (appended)", (
+                _c("sha256", "string", "The file's content hash."),
+                _c("file", "string", "The file's name when seen."),
+                _c("table_name", "string", "The table it went to.", False),
+                _c("day", "timestamp", "The day of the run that saw it."),
+                _c("status", "string", "ingested or failed."),
+                _c("ingest_id", "integer", "The ingest (`loyalist undo`).", False),
+                _c("rows_read", "integer", "Rows read.", False),
+                _c("inserted", "integer", "Rows new to the store.", False),
+                _c("rejected", "integer", "Rows rejected (`loyalist rejects`).", False),
+                _c("detail", "string", "Why it failed, or the ingest in words.", False),
+                _c("seen_at", "timestamp", "When it was read.")),
+            history=True),
+    Derived("daily_messages", "Every digest message the daily run sent or tried: owners' "
+            "lists, the lead's summary, model-health alerts; one sent message per day, "
+            "kind, recipient and channel.", "`loyalist daily` (appended)", (
+                _c("day", "timestamp", "The day of the digest."),
+                _c("kind", "string", "owner, lead or admin."),
+                _c("recipient", "string", "The owner (staff id or team), lead or admin."),
+                _c("channel", "string", "email or webhook."),
+                _c("address", "string", "Where it went (e-mail address or webhook host).",
+                   False),
+                _c("subject", "string", "The subject line."),
+                _c("status", "string", "sent or failed."),
+                _c("detail", "string", "Why it failed.", False),
+                _c("sent_at", "timestamp", "When it was sent or tried.")),
+            history=True),
+    Derived("model_health", "Each daily check of the latest churn model on the newest "
+            "settled period (the outcome known): ROC AUC and calibration against the "
+            "[daily] thresholds.", "`loyalist daily` (appended)", (
+                _c("day", "timestamp", "The day of the check."),
+                MODEL,
+                _c("eval_date", "timestamp", "The settled period's date (data end minus "
+                   "the horizon)."),
+                _c("horizon_days", "integer", "The model's horizon."),
+                _c("customers", "integer", "Customers scored at the date."),
+                _c("left", "integer", "Of them, how many left within the horizon."),
+                _c("roc_auc", "float", "ROC AUC of the model on them.", False),
+                _c("reference_auc", "float", "The model's own held-out ROC AUC at "
+                   "fitting.", False),
+                _c("calibration_gap", "float", "Expected calibration error by decile.",
+                   False),
+                _c("mean_predicted", "float", "Mean P(leave).", False),
+                _c("observed", "float", "Share that left.", False),
+                _c("calibration_noise", "float", "The calibration gap chance alone gives "
+                   "(95%, outcomes drawn from the predictions).", False),
+                _c("out_of_sample", "boolean", "The model never saw these outcomes (else "
+                   "the check is in sample and never alerts)."),
+                _c("alert", "boolean", "A threshold was crossed."),
+                _c("why", "string", "The thresholds crossed, in words.", False),
+                _c("note", "string", "What limits the check.", False)),
+            history=True),
     Derived("_loyalist_worklist", "The worklist's memory: every item as a series of "
             "events (`opened`, `attempt`, `assigned`, `snoozed`, `reasons`, `closed`), "
             "appended, never updated.",

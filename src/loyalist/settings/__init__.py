@@ -35,6 +35,7 @@ from loyalist.settings._declare import (
     suggest,
 )
 from loyalist.settings.alerts import AlertSettings
+from loyalist.settings.daily import DailySettings
 from loyalist.settings.listening import ListeningSettings
 from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
@@ -112,7 +113,7 @@ class IngestSettings:
 SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None,
             "worklist": WorklistSettings, "report": ReportSettings, "engine": EngineSettings,
             "web": WebSettings, "relationship": RelationshipSettings, "alerts": AlertSettings,
-            "listening": ListeningSettings}
+            "listening": ListeningSettings, "daily": DailySettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -135,6 +136,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     listening: ListeningSettings = field(default_factory=ListeningSettings)
+    daily: DailySettings = field(default_factory=DailySettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -358,7 +360,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'loyalist.settings' has no attribute {name!r}")
 
 
-__all__ = ["AlertSettings", "BusinessCalendar", "EngineSettings", "ListeningSettings",
-           "Playbooks", "RelationshipSettings", "ReportSettings", "ServicePolicy", "Settings",
-           "SettingsError", "WebSettings",
+__all__ = ["AlertSettings", "BusinessCalendar", "DailySettings", "EngineSettings",
+           "ListeningSettings", "Playbooks", "RelationshipSettings", "ReportSettings",
+           "ServicePolicy", "Settings", "SettingsError", "WebSettings",
            "WorklistSettings", "load_playbooks", "locate"]

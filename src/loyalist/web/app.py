@@ -27,6 +27,7 @@ from loyalist.web.context import Cache
 from loyalist.web.guard import Guard, Limits
 from loyalist.web.views import (
     customers,
+    daily,
     data,
     listening,
     overview,
@@ -42,7 +43,7 @@ from loyalist.web.views import (
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
 VIEWS = (session, overview, worklist, customers, scores, service, relationship, listening,
-         data, users, privacy)
+         data, users, privacy, daily)
 
 
 def plotly_js() -> Path:
