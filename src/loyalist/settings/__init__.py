@@ -36,6 +36,7 @@ from loyalist.settings._declare import (
 )
 from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
+from loyalist.settings.team import TeamSettings
 from loyalist.settings.worklist import (
     Playbooks,
     WorklistSettings,
@@ -99,7 +100,7 @@ class WebSettings:
 #: section name -> (attribute of Settings, the dataclass declaring its keys)
 SECTIONS = {"service": ServicePolicy, "calendar": None, "worklist": WorklistSettings,
             "report": ReportSettings, "engine": EngineSettings, "web": WebSettings,
-            "relationship": RelationshipSettings}
+            "relationship": RelationshipSettings, "team": TeamSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -119,6 +120,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     web: WebSettings = field(default_factory=WebSettings)
     relationship: RelationshipSettings = field(default_factory=RelationshipSettings)
+    team: TeamSettings = field(default_factory=TeamSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -343,5 +345,6 @@ def __getattr__(name: str):
 
 
 __all__ = ["BusinessCalendar", "EngineSettings", "Playbooks", "RelationshipSettings",
-           "ReportSettings", "ServicePolicy", "Settings", "SettingsError", "WebSettings",
+           "ReportSettings", "ServicePolicy", "Settings", "SettingsError", "TeamSettings",
+           "WebSettings",
            "WorklistSettings", "load_playbooks", "locate"]

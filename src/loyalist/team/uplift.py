@@ -199,23 +199,28 @@ class XLearnerUplift(TwoModelUplift):
 
 # -- measures --------------------------------------------------------------------------
 
-def qini_curve(y, uplift, treatment) -> tuple[np.ndarray, np.ndarray]:
-    """Customers ranked by ``uplift`` (highest first; ties taken together): the number
-    ranked ``k`` (from 0) and the Qini value ``Y_t(k) - Y_c(k) N_t(k) / N_c(k)`` there."""
+def _ranked(y, uplift, treatment):
+    """Rows ranked by ``uplift`` (highest first; a cut never splits a tie): per cut, the
+    rows so far, treated so far, and responders so far among the treated and controls."""
     y = np.asarray(y, dtype=float).ravel()
     s = np.asarray(uplift, dtype=float).ravel()
     t = np.asarray(treatment).astype(float).ravel()
     order = np.argsort(-s, kind="mergesort")
     y, s, t = y[order], s[order], t[order]
-    # the last row of each run of tied scores: a cut never splits a tie
     cut = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]
-    n_t = np.cumsum(t)[cut]
-    n = cut + 1.0
-    n_c = n - n_t
-    y_t = np.cumsum(y * t)[cut]
-    y_c = np.cumsum(y * (1 - t))[cut]
-    ratio = np.divide(n_t, n_c, out=np.zeros_like(n_t), where=n_c > 0)
-    return np.r_[0.0, n], np.r_[0.0, y_t - y_c * ratio]
+    return (cut + 1.0, np.cumsum(t)[cut], np.cumsum(y * t)[cut],
+            np.cumsum(y * (1 - t))[cut])
+
+
+def _per(a, b):
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
+def qini_curve(y, uplift, treatment) -> tuple[np.ndarray, np.ndarray]:
+    """Customers ranked by ``uplift`` (highest first; ties taken together): the number
+    ranked ``k`` (from 0) and the Qini value ``Y_t(k) - Y_c(k) N_t(k) / N_c(k)`` there."""
+    n, n_t, y_t, y_c = _ranked(y, uplift, treatment)
+    return np.r_[0.0, n], np.r_[0.0, y_t - y_c * _per(n_t, n - n_t)]
 
 
 def _area(x, v) -> float:
@@ -237,18 +242,9 @@ def qini_coefficient(y, uplift, treatment) -> float:
 def auuc(y, uplift, treatment) -> float:
     """Area under the uplift curve: the difference of response rates of the two arms
     among the top ``k``, times ``k``, averaged over the cuts, per customer."""
-    y = np.asarray(y, dtype=float).ravel()
-    s = np.asarray(uplift, dtype=float).ravel()
-    t = np.asarray(treatment).astype(float).ravel()
-    order = np.argsort(-s, kind="mergesort")
-    y, s, t = y[order], s[order], t[order]
-    cut = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]
-    n_t = np.cumsum(t)[cut]
-    n_c = (cut + 1.0) - n_t
-    r_t = np.divide(np.cumsum(y * t)[cut], n_t, out=np.zeros_like(n_t), where=n_t > 0)
-    r_c = np.divide(np.cumsum(y * (1 - t))[cut], n_c, out=np.zeros_like(n_c), where=n_c > 0)
-    x = np.r_[0.0, cut + 1.0]
-    return _area(x, np.r_[0.0, (r_t - r_c) * (cut + 1.0)]) / x[-1] ** 2
+    n, n_t, y_t, y_c = _ranked(y, uplift, treatment)
+    x = np.r_[0.0, n]
+    return _area(x, np.r_[0.0, (_per(y_t, n_t) - _per(y_c, n - n_t)) * n]) / x[-1] ** 2
 
 
 def qini_interval(y, uplift, treatment, *, n_boot: int = 200, level: float = 0.95,
