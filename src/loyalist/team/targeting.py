@@ -257,8 +257,10 @@ def fit_uplift(store, as_of=None, *, settings=None, method: str = "x-learner",
                 "expected_value_saved": evs, "qini": check.qini,
                 "method": method}))
     if write:
+        from loyalist.contract.derived import get_derived
+
         out = (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-            {"customer_id": pd.Series(dtype=str)}))
+            {c: pd.Series(dtype=object) for c in get_derived(TABLE).names}))
         store.write_derived(TABLE, out, note=f"as of {as_of.date()}, {method}")
     return run
 
