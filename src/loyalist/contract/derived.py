@@ -217,6 +217,18 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("expected_purchases", "float", "Purchases expected over the horizon."),
                 _c("clv", "float", "Discounted margin expected over the horizon.", False),
                 _c("model", "string", "The value model that made the row."))),
+    Derived("uplift_scores", "Per customer scored and playbook whose uplift is in force: "
+            "how much a contact changes P(stay), learned from the worklist's hold-outs, and "
+            "the expected value it saves; the worklist ranks by it.", "`loyalist uplift`, "
+            "`loyalist.team.fit_uplift`", (
+                CUSTOMER,
+                _c("playbook", "string", "The playbook whose hold-outs taught the model."),
+                AS_OF,
+                _c("uplift", "float", "Predicted change in P(stay) from a contact."),
+                _c("value", "float", "Value at stake (CLV, else spend in the last 365 days)."),
+                _c("expected_value_saved", "float", "uplift x value."),
+                _c("qini", "float", "The model's Qini coefficient on held-out hold-outs."),
+                _c("method", "string", "x-learner or two-model."))),
     Derived("relationship_segments", "Each customer's relationship segment (loyal advocate, "
             "at-risk promoter, silent promoter, detractor) with what they said, what their "
             "behaviour predicts, and what to do.", "`loyalist relationship`", (

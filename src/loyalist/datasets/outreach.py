@@ -6,12 +6,18 @@ customer, a playbook, treatment or control, the date) in the synthetic business:
 - a customer *would lapse* when, without outreach, they place no order in the
   measurement window or the business's truth has them leave before its end;
 - every assigned customer, in either arm, draws whether outreach would keep them
-  (probability ``uplift[playbook]``, for those who would lapse) and the orders they
+  (probability ``uplift[playbook] x m``, for those who would lapse) and the orders they
   would then place: from the later of leaving and the assignment, at their own purchase
   rate and order value, until the end of the records. These are the potential outcomes:
   without outreach the records as they are, with it the records plus those orders;
 - only treated customers get the orders, and the touches the team would log (a call
   within a week: ``saved`` for those kept, else ``reached`` or ``no-answer``).
+
+``m`` makes the effect heterogeneous on what the records show (``heterogeneity`` h,
+default 0: the same for everyone): ``m = (1 - h) + h (0.6 r + 0.4 l) / 0.6``, with ``r``
+= the customer opened a service request in the 90 days before the assignment (a live
+problem a call can fix) and ``l`` = a customer for over a year when assigned; ``m`` is
+capped at 1 / uplift so it stays a probability. The truth keeps ``m`` per unit.
 
 The truth holds both potential outcomes of every unit, so the true average effect of
 each playbook on the measured retention (an order in the window) is known exactly.
@@ -41,8 +47,9 @@ class Outreach:
         treated customers that outreach kept.
     truth : pandas.DataFrame
         One row per assignment: ``customer_id, playbook, arm, assigned_at, would_lapse,
-        kept, y0, y1`` (retained without and with outreach) and ``revenue0, revenue1``
-        (order revenue in the window without and with it).
+        kept, y0, y1`` (retained without and with outreach), ``revenue0, revenue1``
+        (order revenue in the window without and with it), ``effect_multiplier`` (``m``)
+        and ``p_keep`` (the probability that outreach keeps them if they would lapse).
     """
 
     touches: pd.DataFrame
@@ -63,10 +70,15 @@ class Outreach:
 
 def simulate_outreach(business, assignments: pd.DataFrame, uplift: dict[str, float], *,
                       window_days: int = 90, seed: int = 0, reach_rate: float = 0.7,
-                      contact_within_days: float = 7.0) -> Outreach:
+                      contact_within_days: float = 7.0,
+                      heterogeneity: float = 0.0) -> Outreach:
     """Play out ``assignments`` (``customer_id, playbook, arm, assigned_at``) with a true
     ``uplift`` per playbook: the probability that outreach keeps a customer who would
-    otherwise leave. Windows must end by ``business.as_of``."""
+    otherwise leave, times the multiplier ``m`` of ``heterogeneity`` (module docstring).
+    Windows must end by ``business.as_of``."""
+    if not 0 <= heterogeneity <= 1:
+        raise DataError(f"heterogeneity must be between 0 and 1; got {heterogeneity!r}.",
+                        hint="0: the same effect for everyone; 1: none without a reason.")
     need = {"customer_id", "playbook", "arm", "assigned_at"}
     if not need <= set(assignments.columns):
         raise DataError(f"assignments need the columns {sorted(need)}; got "
@@ -99,7 +111,10 @@ def simulate_outreach(business, assignments: pd.DataFrame, uplift: dict[str, flo
     churned_at = info["churned_at"].to_numpy()
     a["would_lapse"] = ~a["y0"].to_numpy() | (pd.notna(churned_at)
                                                & (churned_at < a["ends"].to_numpy()))
-    u = a["playbook"].map(uplift).astype(float).to_numpy()
+    a["effect_multiplier"] = _multiplier(business, a, heterogeneity)
+    u = np.minimum(a["playbook"].map(uplift).astype(float).to_numpy()
+                   * a["effect_multiplier"].to_numpy(), 1.0)
+    a["p_keep"] = u
     a["kept"] = (rng.random(len(a)) < u) & a["would_lapse"].to_numpy()
     # the orders a kept customer places: from leaving (or assignment) to the records' end
     start = np.maximum(np.where(pd.notna(churned_at), churned_at, a["assigned_at"]),
@@ -137,5 +152,22 @@ def simulate_outreach(business, assignments: pd.DataFrame, uplift: dict[str, flo
         "kind": np.full(len(t), "call"), "outcome": outcome,
         "note": np.full(len(t), "simulated outreach"), "playbook": t["playbook"].to_numpy()})
     truth_cols = ["customer_id", "playbook", "arm", "assigned_at", "would_lapse", "kept", "y0",
-                  "y1", "revenue0", "revenue1"]
+                  "y1", "revenue0", "revenue1", "effect_multiplier", "p_keep"]
     return Outreach(touches=touches, orders=orders, truth=a[truth_cols].reset_index(drop=True))
+
+
+def _multiplier(business, a: pd.DataFrame, h: float) -> np.ndarray:
+    """``m`` per unit: (1 - h) + h (0.6 r + 0.4 l) / 0.6 from what the records show at the
+    assignment (``r``: a request in the 90 days before; ``l``: a customer for a year)."""
+    if h == 0:
+        return np.ones(len(a))
+    r = business.tables["requests"][["customer_id", "opened_at"]]
+    j = a[["customer_id", "assigned_at"]].reset_index().merge(r, on="customer_id")
+    recent = j[(j["opened_at"] < j["assigned_at"])
+               & (j["opened_at"] >= j["assigned_at"] - pd.Timedelta(days=90))]["index"]
+    has = np.zeros(len(a), dtype=bool)
+    has[np.unique(recent.to_numpy())] = True
+    created = business.tables["customers"].set_index("id")["created_at"]
+    since = a["customer_id"].map(created)
+    long = ((a["assigned_at"] - since).dt.days > 365).to_numpy()
+    return (1 - h) + h * (0.6 * has + 0.4 * long) / 0.6

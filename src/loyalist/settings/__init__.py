@@ -39,6 +39,7 @@ from loyalist.settings.daily import DailySettings
 from loyalist.settings.listening import ListeningSettings
 from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
+from loyalist.settings.team import TeamSettings
 from loyalist.settings.worklist import (
     Playbooks,
     WorklistSettings,
@@ -113,7 +114,7 @@ class IngestSettings:
 SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None,
             "worklist": WorklistSettings, "report": ReportSettings, "engine": EngineSettings,
             "web": WebSettings, "relationship": RelationshipSettings, "alerts": AlertSettings,
-            "listening": ListeningSettings, "daily": DailySettings}
+            "listening": ListeningSettings, "daily": DailySettings, "team": TeamSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -137,6 +138,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     listening: ListeningSettings = field(default_factory=ListeningSettings)
     daily: DailySettings = field(default_factory=DailySettings)
+    team: TeamSettings = field(default_factory=TeamSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -362,5 +364,5 @@ def __getattr__(name: str):
 
 __all__ = ["AlertSettings", "BusinessCalendar", "DailySettings", "EngineSettings",
            "ListeningSettings", "Playbooks", "RelationshipSettings", "ReportSettings",
-           "ServicePolicy", "Settings", "SettingsError", "WebSettings",
+           "ServicePolicy", "Settings", "SettingsError", "TeamSettings", "WebSettings",
            "WorklistSettings", "load_playbooks", "locate"]

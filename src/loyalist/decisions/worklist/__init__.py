@@ -312,6 +312,19 @@ def _admit(cand: pd.DataFrame, cap: int | None, today: pd.DataFrame, name: str) 
     return (above < room.reindex(order.index)).reindex(cand.index)
 
 
+def ranking_note(pbs: Playbooks, uplift: dict) -> str:
+    """Which ranking is in force for the discretionary playbooks."""
+    disc = [p.name for p in pbs if not p.must_do]
+    by_uplift = [n for n in disc if n in uplift]
+    by_risk = [n for n in disc if n not in uplift]
+    parts = []
+    if by_uplift:
+        parts.append("uplift x value (learned from the hold-outs) for " + ", ".join(by_uplift))
+    if by_risk:
+        parts.append("risk x value for " + ", ".join(by_risk))
+    return "ranking in force: " + ("; ".join(parts) if parts else "no discretionary playbook")
+
+
 def helps_factors(store, playbooks: Playbooks, as_of=None) -> dict[str, float]:
     """Per playbook, how much contact helps: the prior ``contact_helps`` shrunk towards
     the saved rate measured against the control group.
@@ -350,6 +363,39 @@ def helps_factors(store, playbooks: Playbooks, as_of=None) -> dict[str, float]:
 
 # -- the run -------------------------------------------------------------------------
 
+def uplift_in_force(store) -> dict[str, pd.Series]:
+    """Per playbook whose uplift ranking is in force (``uplift_scores``, written by
+    ``loyalist uplift``): customer -> expected value saved by a contact."""
+    if "uplift_scores" not in store.tables():
+        return {}
+    u = store.table("uplift_scores").select("customer_id", "playbook",
+                                            "expected_value_saved").to_pandas()
+    return {str(name): g.set_index("customer_id")["expected_value_saved"]
+            for name, g in u.groupby("playbook")}
+
+
+def _within_budget(m: pd.DataFrame, team, store, as_of) -> pd.Series:
+    """Which new discretionary treatment items the ``[team]`` budget allows: those worth
+    more than ``cost_per_contact``, and at most ``budget_contacts_per_week`` in the 7
+    days to ``as_of`` (counting the ones already opened), the most value saved first."""
+    keep = pd.Series(True, index=m.index)
+    if m.empty or team is None:
+        return keep
+    disc = ~m["must_do"].astype(bool) & (m["arm"] == "treatment")
+    if team.cost_per_contact is not None:
+        keep &= ~disc | (m["expected_value_saved"] > team.cost_per_contact)
+    if team.budget_contacts_per_week is not None:
+        e = events(store)
+        week = (as_of - pd.Timedelta(days=7)).to_pydatetime()
+        used = int(e.filter((e.event == "opened") & ~e.must_do & (e["at"] > week)
+                            & (e["at"] <= as_of.to_pydatetime())).count().execute())
+        room = max(team.budget_contacts_per_week - used, 0)
+        order = m[disc & keep].sort_values("expected_value_saved", ascending=False,
+                                           kind="stable").index
+        keep.loc[order[room:]] = False
+    return keep
+
+
 def _owner(pb: Playbook, cand: pd.DataFrame, default_team: str) -> pd.Series:
     team = pb.team or default_team
     if pb.owner == "team":
@@ -365,11 +411,13 @@ def _key(df: pd.DataFrame) -> pd.Series:
     return key.astype(object)  # hashed set look-ups; Arrow strings compare in Python
 
 
-def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items, as_of
-                ) -> pd.DataFrame:
+def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items, as_of,
+                uplift=None) -> pd.DataFrame:
     """Every customer each playbook picks (one row per customer and playbook), with the
     matter it is about (:mod:`~loyalist.decisions.worklist.matters`) and whether an item
-    of that customer and playbook is open."""
+    of that customer and playbook is open; discretionary playbooks with an uplift model
+    in force rank by uplift x value (``uplift``), the others by risk x value."""
+    uplift = uplift or {}
     st = pbs.settings
     frames = []
     for order, pb in enumerate(pbs):
@@ -380,9 +428,13 @@ def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items, as_of
         kind = pb.alert or (f"whisper:{pb.whisper}" if pb.whisper else
                             f"relationship:{pb.relationship[0]}" if pb.relationship else
                             "at_risk" if pb.min_p_promoter is None else "advocate")
+        evs = p_leave * m["value"] * helps[pb.name]
+        if not pb.must_do and pb.name in uplift:
+            learned = m["customer_id"].map(uplift[pb.name])
+            evs = learned.where(learned.notna(), evs)
         frames.append(m.assign(playbook=pb.name, order=order, must_do=pb.must_do,
                                reason_kind=kind, matter=matter_of(kind),
-                               expected_value_saved=p_leave * m["value"] * helps[pb.name],
+                               expected_value_saved=evs,
                                owner=_owner(pb, m, st.default_team)))
     if not frames:
         return pd.DataFrame(columns=["customer_id", "playbook", "order", "must_do",
@@ -460,8 +512,8 @@ def _admitted(new: pd.DataFrame, books, today: pd.DataFrame, caps: dict) -> pd.S
 
 
 def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | None = None,
-                   seed: int | None = None, caps: dict[str, int] | None = None
-                   ) -> WorklistRun:
+                   seed: int | None = None, caps: dict[str, int] | None = None,
+                   team=None) -> WorklistRun:
     """Open, keep and close worklist items for ``as_of`` (default: the scores' date).
 
     Parameters
@@ -479,6 +531,8 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     caps : dict, optional
         Playbook name -> items it may open per owner today, for this run (the lead
         raising a cap; ``[worklist] cap_scale`` scales every cap in the file).
+    team : TeamSettings, optional
+        The outreach budget (default: the store's ``[team]`` settings).
     """
     pbs = resolve(playbooks, store)
     st = pbs.settings
@@ -497,10 +551,14 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     answered = _touched(store, items)
     run_id = next_run_id(store)
     books = {p.name: p for p in pbs}
-    m = _candidates(pbs, people, alerts, top, store, helps, items, as_of)
+    uplift = uplift_in_force(store)
+    m = _candidates(pbs, people, alerts, top, store, helps, items, as_of, uplift)
     m, merged, present, absorbed = _plan(m, items, live, cooling, books, share_default,
                                          seed, as_of)
-    fits = _admitted(m, books, today, caps_in_force(pbs, caps))
+    if team is None:
+        team = store.settings.team
+    fits = (_admitted(m, books, today, caps_in_force(pbs, caps))
+            & _within_budget(m, team, store, as_of))
     # beyond the cap: the backlog, not dropped; each later run admits the next in order
     behind = m[~fits & (m["arm"] == "treatment")]
     waiting = behind["playbook"].value_counts()
@@ -561,7 +619,7 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     closed = len(close_events)
     close_events = pd.concat([close_events, reason_events], ignore_index=True)
     write_events(store, close_events, assignments, opened=open_events)
-    notes = []
+    notes = [ranking_note(pbs, uplift)]
     if helps != {p.name: p.contact_helps for p in pbs}:
         notes.append("contact_helps learned from the control groups: " + ", ".join(
             f"{k} {v:.2f}" for k, v in helps.items() if v != books[k].contact_helps))

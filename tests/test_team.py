@@ -1,0 +1,152 @@
+"""loyalist team and loyalist uplift on a small synthetic business (1,500 customers,
+24 months, seed 5, no events): the scorecard's departments, counts and intervals, the
+shrinkage of agents' rates, uplift scores from the worklist's hold-outs and the ranking
+the worklist says is in force, the outreach budget, and the two commands' JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import loyalist
+from loyalist.datasets import make_business, simulate_outreach
+from loyalist.decisions.scoring import score
+from loyalist.decisions.worklist import build_worklist
+from loyalist.settings import Settings
+from loyalist.team import fit_uplift, team_report
+from loyalist.team.agents import shrink
+from loyalist.team.scorecard import katz
+
+PLAYBOOK = """
+[worklist]
+use_defaults = false
+window_days = 90
+
+[[worklist.playbook]]
+name = "save"
+min_p_leave = 0.05
+action = "Save call"
+control_share = 0.5
+"""
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("team")
+    b = make_business(n_customers=1500, months=24, seed=5, events=False)
+    path = tmp / "s.duckdb"
+    with loyalist.connect(path) as store:
+        for name in ("customers", "orders", "subscriptions", "requests", "feedback", "staff"):
+            store.ingest(name, b.tables[name])
+        as_of = b.as_of - pd.Timedelta(days=120)
+        score(store, as_of, horizon=90, n_train_dates=1)
+        (tmp / "pb.toml").write_text(PLAYBOOK)
+        build_worklist(store, as_of, playbooks=tmp / "pb.toml", seed=7)
+        a = store.raw.execute("SELECT * FROM _loyalist_assignments").df()
+        sim = simulate_outreach(b, a, {"save": 0.6}, window_days=90, seed=3,
+                                heterogeneity=0.9)
+        store.ingest("orders", sim.orders)
+        store.ingest("touches", sim.touches)
+    return b, path, tmp
+
+
+def test_scorecard_departments_counts_and_intervals(shop):
+    b, path, _tmp = shop
+    settings = Settings().with_values("team", department_names={"fulfilment": "Production"})
+    with loyalist.connect(path, read_only=True) as store:
+        rep = team_report(store, b.as_of, settings=settings)
+    keys = {p.key: p for p in rep.practices}
+    assert {"acknowledged", "followed_up", "answered_in_target", "fixed",
+            "callback_share"} <= set(keys)
+    assert keys["acknowledged"].department == "Production"
+    assert keys["answered_in_target"].department == "service"
+    cohort = {p.with_gap + p.without for p in rep.practices}
+    assert len(cohort) == 1 and cohort.pop() > 500  # one cohort behind every ratio
+    for p in rep.practices:
+        assert 0 <= p.value <= 1 and p.count > 0
+        assert p.rr_low <= p.risk_ratio <= p.rr_high
+    # the business's unanswered requests drive leaving: a late answer is a real gap
+    assert keys["answered_in_target"].risk_ratio > 1
+    assert 0 < rep.stay_in_touch["share"] <= 1
+    assert len(rep.agents) >= 10 and rep.agents["handled"].sum() > 1000
+    one = rep.for_agent(rep.agents["agent"].iloc[0])
+    assert len(one.agents) == 1
+
+
+def test_katz_interval_by_hand():
+    rr, lo, hi = katz(30, 100, 15, 100)
+    se = np.sqrt(1 / 30 - 1 / 100 + 1 / 15 - 1 / 100)
+    assert rr == pytest.approx(2.0)
+    assert lo == pytest.approx(2 * np.exp(-1.959964 * se))
+    assert hi == pytest.approx(2 * np.exp(1.959964 * se))
+
+
+def test_shrinkage_ranks_agents_by_their_true_quality():
+    """60 agents whose true first-contact resolution spreads 0.70-0.95, each with 20 to
+    400 contacts: the shrunk rates rank the agents with 50+ contacts by their truth
+    (Spearman >= 0.8), and shrink the small ones more."""
+    rng = np.random.default_rng(3)
+    true = rng.uniform(0.70, 0.95, 60)
+    n = rng.integers(20, 400, 60)
+    k = rng.binomial(n, true)
+    post, lo, hi, _a, _b = shrink(k, n)
+    big = n >= 50
+    rho = stats.spearmanr(post[big], true[big]).statistic
+    print(f"Spearman {rho:.2f} over {big.sum()} agents")
+    assert rho >= 0.8
+    assert (lo <= post).all() and (post <= hi).all()
+    raw = k / n
+    pull = np.abs(post - raw) / np.maximum(np.abs(raw - k.sum() / n.sum()), 1e-9)
+    assert np.median(pull[n < 60]) > np.median(pull[n > 300])
+    # no real spread: everybody gets (about) the team mean
+    k2 = rng.binomial(n, 0.85)
+    post2 = shrink(k2, n)[0]
+    assert post2.std() < (k2 / n).std() / 3
+
+
+def test_uplift_from_the_holdouts_and_the_ranking_in_force(shop):
+    b, path, tmp = shop
+    settings = Settings().with_values("team", uplift_min_outcomes=50)
+    with loyalist.connect(path) as store:
+        run = fit_uplift(store, b.as_of, settings=settings, n_boot=50)
+        (pb,) = run.playbooks
+        assert pb.n_treated >= 50 and pb.n_control >= 50 and pb.check is not None
+        assert pb.check.qini_low <= pb.check.qini <= pb.check.qini_high
+        scores = store.table("uplift_scores").to_pandas()
+        assert (len(scores) > 0) == pb.in_force
+        # the worklist says which ranking is in force, and the budget holds
+        later = store.table("scores").as_of.max().execute()
+        team = Settings().team.__class__(budget_contacts_per_week=5)
+        wl = build_worklist(store, pd.Timestamp(later) + pd.Timedelta(days=1),
+                            playbooks=tmp / "pb.toml", seed=8, team=team)
+        word = "uplift x value" if pb.in_force else "risk x value"
+        assert any(n.startswith("ranking in force") and word in n for n in wl.notes)
+        e = store.raw.execute("SELECT count(*) FROM _loyalist_worklist WHERE event = "
+                              "'opened' AND NOT must_do AND run_id = ?", [wl.run_id]).fetchone()
+        assert e[0] <= 5
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "loyalist.cli.main", *args],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin",
+                                                               "COLUMNS": "100"})
+
+
+def test_commands_json(shop):
+    b, path, _tmp = shop
+    r = _cli("team", "--store", str(path), "--as-of", str(b.as_of.date()), "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["scorecard"] and data["agents"]
+    r = _cli("uplift", "--store", str(path), "--as-of", str(b.as_of.date()), "--no-save",
+             "--min-outcomes", "50", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["playbooks"][0]["playbook"] == "save"
+    r = _cli("uplift", "--store", str(path), "--method", "forest")
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "x-learner" in r.stderr
