@@ -303,7 +303,7 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("table_name", "string", "The table it went to.", False),
                 _c("day", "timestamp", "The day of the run that saw it."),
                 _c("status", "string", "ingested or failed."),
-                _c("ingest_id", "integer", "The ingest (`loyalist undo`).", False),
+                _c("ingest_id", "integer", "The ingest (`loyalist ingest --undo`).", False),
                 _c("rows_read", "integer", "Rows read.", False),
                 _c("inserted", "integer", "Rows new to the store.", False),
                 _c("rejected", "integer", "Rows rejected (`loyalist rejects`).", False),

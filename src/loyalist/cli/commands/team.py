@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 import loyalist
 from loyalist.cli.options import STORE
-
-out = Console()
+from loyalist.cli.tables import out
 
 
 def _f(v, fmt="{:.1%}") -> str:
@@ -31,6 +28,8 @@ def team(
     how much more often customers who met the gap left), agents' responsiveness,
     first-contact resolution and call-backs (shrunk toward the team mean), verified
     saves against the control group, and the thank-you list. [team] settings apply."""
+    from rich.table import Table
+
     from loyalist.team import team_report
 
     with loyalist.connect(store, read_only=True) as s:
@@ -87,6 +86,8 @@ def uplift(
     """Learn from the worklist's own hold-outs how much a contact changes each customer's
     chance of staying (per playbook), validate it on held-out customers (Qini with a
     bootstrap interval), and say what the ranking would change."""
+    from rich.table import Table
+
     from loyalist.settings import Settings
     from loyalist.team import fit_uplift
 
