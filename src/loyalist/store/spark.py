@@ -165,7 +165,7 @@ class SparkStore:
 
     def attributes(self, table: str = "customers") -> dict[str, str]:
         """Extra attribute columns kept for ``table`` and their types."""
-        return dict(sorted(self._read_json(_ATTRIBUTES).get(table, {}).items()))
+        return dict(self._read_json(_ATTRIBUTES).get(table, {}))
 
     def _schema(self, name: str) -> str:
         """The Spark DDL schema of table ``name`` as stored."""
