@@ -51,9 +51,18 @@ def open_store(path=None, *, spark=None, settings=None, **kwargs):
 
             return Store("loyalist.duckdb" if path is None else path, settings=settings,
                          **kwargs)
+    from pathlib import Path
+
     from loyalist.store.spark import SparkStore
 
-    return SparkStore(path, spark=spark, settings=settings, **kwargs)
+    engine = settings.engine if settings is not None else None
+    if engine is not None and engine.warehouse:
+        path = engine.warehouse
+    elif path is not None and Path(path).suffix == ".duckdb":  # the CLI's default --store
+        path = Path(path).with_name("loyalist-warehouse")
+    duckdb_only = {"memory_limit", "threads", "lock_timeout"}
+    return SparkStore(path, spark=spark, settings=settings,
+                      **{k: v for k, v in kwargs.items() if k not in duckdb_only})
 
 
 def conform(name: str, data) -> tuple[Derived, pa.Table]:
