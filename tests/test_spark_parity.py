@@ -228,7 +228,7 @@ def test_score_writes_the_same_tables(stores, business):
     _derived_tables_agree(duck, sp, sorted(written))
     from loyalist.features.retention import revenue_at_risk
 
-    for by in (None, "plan"):
+    for by in (None, "segment"):
         assert_same(revenue_at_risk(duck, by, as_of=business.as_of),
                     revenue_at_risk(sp, by, as_of=business.as_of), f"revenue at risk by {by}",
                     RTOL_FITTED)  # its values come from the fitted value model
