@@ -4,7 +4,7 @@ One synthetic business (make_business(n_customers=2000, months=12, seed=3, event
 is ingested into a DuckDB store and copied into a Spark store (Spark local[2], 4 shuffle
 partitions, one session for the module). Every computation below runs on both; each
 result, and every derived table written, must hold the same rows, numbers within 1e-9
-relative (what a fitted value model computes: 1e-6, see ``RTOL_FITTED``). A computation
+relative (what a fitted value model computes: 1e-5, see ``RTOL_FITTED``). A computation
 added later joins the list in ``COMPUTATIONS``.
 """
 
@@ -23,9 +23,10 @@ pyspark = pytest.importorskip("pyspark", reason="make test installs pyspark (dev
 RTOL = 1e-9
 #: for what a fitted model computes: BG/NBD and Gamma-Gamma are fitted by an optimizer
 #: that stops at its own tolerance, so inputs that differ in the last bits (a mean summed
-#: in another order by another engine) give parameters equal to about 1e-8 relative.
-#: The inputs themselves (the RFM summary) are held to RTOL.
-RTOL_FITTED = 1e-6
+#: in another order) give CLVs that differ by up to about 1e-6 relative: measured 1.0e-6
+#: between the engines, and 3.5e-7 between two DuckDB runs of the same fit. The inputs
+#: themselves (the RFM summary) are held to RTOL.
+RTOL_FITTED = 1e-5
 
 
 @pytest.fixture(scope="module")
