@@ -10,7 +10,7 @@ LOCK := requirements.lock
 DEMO_FILES := loyalist-demo loyalist-out loyalist.toml loyalist-router.pkl \
 	loyalist.duckdb loyalist.duckdb.wal loyalist.tmp loyalist-rejects
 
-.PHONY: demo test test-slow lint docs bench clean distclean lock browser
+.PHONY: demo test test-slow lint docs bench clean distclean lock browser java
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m venv $(VENV)
@@ -34,12 +34,18 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: lint browser
+# The Spark parity test (tests/test_spark_parity.py) runs pyspark, which needs a Java
+# runtime (17 or newer): Debian's package when `java` is missing.
+java:
+	@command -v java >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq default-jre-headless >/dev/null; }
+
+test: lint browser java
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # the multi-seed must-show runs on large synthetic businesses (marker `slow`); CI runs
 # them after make test
-test-slow: $(STAMP) browser
+test-slow: $(STAMP) browser java
 	$(BIN)/python -m pytest -q -m slow
 
 docs: $(STAMP)

@@ -14,11 +14,17 @@ from loyalist.errors import LoyalistError
 __version__ = "0.1.0"
 
 
-def connect(path: str = "loyalist.duckdb", **kwargs):
-    """Open (or create) a Loyalist store. See :class:`loyalist.store.Store`."""
-    from loyalist.store import Store
+def connect(path=None, *, spark=None, **kwargs):
+    """Open (or create) a Loyalist store.
 
-    return Store(path, **kwargs)
+    The engine is DuckDB (``path``: the store file, default ``loyalist.duckdb``; see
+    :class:`loyalist.store.Store`) unless ``spark`` (a ``SparkSession``) is given or the
+    settings next to ``path`` say ``[engine] kind = "spark"``: then ``path`` is the
+    warehouse folder of a :class:`loyalist.store.spark.SparkStore` (docs/scale.md).
+    """
+    from loyalist.store.engine import open_store
+
+    return open_store(path, spark=spark, **kwargs)
 
 
 __all__ = ["LoyalistError", "__version__", "connect"]

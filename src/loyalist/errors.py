@@ -89,6 +89,18 @@ class DataError(LoyalistError, ValueError):
     """Data that cannot be used for the computation asked of it."""
 
 
+class NotOnEngineError(LoyalistError, NotImplementedError):
+    """An operation the store's engine cannot do (yet): the message names the operation
+    and the engine, the hint what to do instead."""
+
+    def __init__(self, operation: str, engine: str, *, hint: str | None = None):
+        super().__init__(f"{operation} is not available on {engine} stores.",
+                         hint=hint or "Run it on a DuckDB store (loyalist.connect(path)); "
+                         "docs/scale.md lists what runs on Spark.")
+        self.operation = operation
+        self.engine = engine
+
+
 class PermissionDeniedError(LoyalistError, PermissionError):
     """The person asking may not do this (another person's item, a lower role)."""
 

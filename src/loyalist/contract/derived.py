@@ -421,3 +421,27 @@ def get_derived(name: str) -> Derived:
                         "types), then write it; declared: "
                         + ", ".join(n for n, d in DERIVED.items() if not d.bookkeeping)
                         + ".") from None
+
+
+def check_writable(name: str, given) -> Derived:
+    """The declaration of derived table ``name`` if data with columns ``given`` may be
+    written to it: a declared, non-bookkeeping table, no column beyond the declared
+    ones, every required one present. Otherwise a DataError naming the columns. Every
+    engine's store checks writes here, before anything is written."""
+    from loyalist.contract.schema import TABLES
+
+    declared = get_derived(name)
+    if declared.bookkeeping or name in TABLES:
+        raise DataError(f"Cannot write {name!r} as a derived table.",
+                        hint="It is kept by the store itself.")
+    given = list(given)
+    extra = [c for c in given if c not in declared.names]
+    missing = [c.name for c in declared.columns if c.required and c.name not in given]
+    if extra or missing:
+        raise DataError(
+            f"{name}: " + "; ".join(
+                ([f"columns not declared: {', '.join(extra)}"] if extra else [])
+                + ([f"declared columns missing: {', '.join(missing)}"] if missing else []))
+            + ".", hint="Write exactly the columns declared in loyalist.contract.derived "
+            "(or declare the new ones there).")
+    return declared

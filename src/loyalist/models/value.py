@@ -124,8 +124,9 @@ def _fit_one(name, s):
 
 def _holdout_check(orders, names, calibration_end, observation_end, cols):
     """Fit each model on the calibration period and score it on the holdout period."""
+    # in one order whatever the engine: a fit's sums then add up the same way
     s = rfm_summary(orders, calibration_end=calibration_end, observation_end=observation_end,
-                    freq="W", **cols).to_pandas()
+                    freq="W", **cols).order_by(cols["customer_col"]).to_pandas()
     actual = float(s["frequency_holdout"].sum()) if len(s) else 0.0
     rows, fitted = [], {}
     for name in names:
@@ -215,7 +216,8 @@ def fit_value(
             notes.append("no model could be checked on the holdout period; fitting "
                          f"{order[0]} on the whole history")
 
-    s = rfm_summary(orders, observation_end=obs_end.isoformat(), freq="W", **cols).to_pandas()
+    s = rfm_summary(orders, observation_end=obs_end.isoformat(), freq="W", **cols).order_by(
+        cols["customer_col"]).to_pandas()
     new = int((s["T"] <= 0).sum())
     if new:  # first order on the last day: no rhythm to judge yet
         notes.append(f"{new} customer{'s' if new > 1 else ''} first bought on the last day: "

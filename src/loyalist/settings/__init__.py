@@ -81,6 +81,15 @@ class EngineSettings:
                                     "tables (Parquet).", example='warehouse = "/data/lake"')
     database: str | None = setting(None, "Spark: the database (schema) of the store's "
                                    "tables.", example='database = "loyalist"')
+    master: str = setting("local[2]", "Spark: the master a new session connects to "
+                          "(when no session is given): local[N], spark://host:port, yarn.",
+                          example='master = "spark://head:7077"')
+    shuffle_partitions: int = setting(4, "Spark: partitions of each shuffle (joins, "
+                                      "group-bys); about 2-3 per executor core.",
+                                      check=at_least(1), example="shuffle_partitions = 200")
+    driver_memory: str = setting("2g", "Spark: the driver's memory, for a session started "
+                                 "by Loyalist (docs/scale.md: its size by customers).",
+                                 example='driver_memory = "8g"')
 
 
 @dataclass(frozen=True)

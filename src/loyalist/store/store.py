@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from loyalist.contract.derived import get_derived
+from loyalist.contract.derived import check_writable
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, StoreLockedError, UnknownTableError
 from loyalist.settings import Settings
@@ -236,24 +236,11 @@ class Store:
             f"INSERT INTO {q(name)} BY NAME SELECT * FROM {src}"])
 
     def _derived(self, name: str, data, note: str | None, statements) -> None:
-        declared = get_derived(name)
-        if declared.bookkeeping or name in TABLES:
-            raise DataError(f"Cannot write {name!r} as a derived table.",
-                            hint="It is kept by the store itself.")
         con = self.cursor()
         try:
             con.register("_loyalist_derived_src", data)
             given = [r[0] for r in con.execute("DESCRIBE _loyalist_derived_src").fetchall()]
-            extra = [c for c in given if c not in declared.names]
-            missing = [c.name for c in declared.columns if c.required and c.name not in given]
-            if extra or missing:
-                raise DataError(
-                    f"{name}: " + "; ".join(
-                        ([f"columns not declared: {', '.join(extra)}"] if extra else [])
-                        + ([f"declared columns missing: {', '.join(missing)}"]
-                           if missing else [])) + ".",
-                    hint="Write exactly the columns declared in loyalist.contract.derived "
-                    "(or declare the new ones there).")
+            declared = check_writable(name, given)
             types = declared.storage_types()
             cols = ", ".join(
                 f"CAST({q(c) if c in given else 'NULL'} AS {types[c]}) AS {q(c)}"

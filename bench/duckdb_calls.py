@@ -1,0 +1,89 @@
+"""Count the DuckDB-specific calls in the package, outside the engine adapter
+(``store/engine.py``): the work left before every operation runs on Spark (issue 17).
+
+A call counts when it can only run on a DuckDB connection:
+
+- ``x.execute(...)`` or ``x.sql(...)`` with arguments (SQL text; ``expr.execute()``
+  without arguments is Ibis, engine-neutral, and does not count);
+- ``x.register(name, data)``, ``x.unregister(...)``, ``x.fetchall()``, ``x.fetchone()``,
+  ``x.df()``, ``x.fetch_arrow_table()``, ``x.to_arrow_table()``, ``x.cursor()``;
+- anything called on the ``duckdb`` module or on ``ibis.duckdb``;
+- reading ``store.raw`` (the DuckDB connection) outside the store.
+
+Usage: ``python bench/duckdb_calls.py [--by-function]``. Prints one line per file and the
+totals inside and outside ``store/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections import Counter
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "src" / "loyalist"
+ADAPTER = "store/engine.py"
+WITH_ARGS = {"execute", "sql", "executemany"}
+ALWAYS = {"unregister", "fetchall", "fetchone", "df", "fetch_arrow_table",
+          "to_arrow_table", "cursor", "fetchdf"}
+
+
+def _root(node) -> str:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _chain(node) -> list[str]:
+    out = []
+    while isinstance(node, ast.Attribute):
+        out.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        out.append(node.id)
+    return out[::-1]
+
+
+def calls(tree: ast.AST, in_store: bool) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            attr, chain = node.func.attr, _chain(node.func)
+            if chain[:1] == ["duckdb"] or chain[:2] == ["ibis", "duckdb"]:
+                found.append((node.lineno, ".".join(chain)))
+            elif attr in WITH_ARGS and (node.args or node.keywords) and not (
+                    attr == "execute" and all(k.arg == "params" for k in node.keywords)
+                    and not node.args):
+                found.append((node.lineno, attr))
+            elif attr in ALWAYS or (attr == "register" and len(node.args) == 2):
+                found.append((node.lineno, attr))
+        elif (isinstance(node, ast.Attribute) and node.attr == "raw" and not in_store
+              and isinstance(node.ctx, ast.Load)):
+            found.append((node.lineno, "store.raw"))
+    return found
+
+
+def main(argv: list[str]) -> int:
+    per_file: Counter = Counter()
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG).as_posix()
+        if rel == ADAPTER:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found = calls(tree, rel.startswith("store/"))
+        if found:
+            per_file[rel] = len(found)
+            if "--by-function" in argv:
+                for line, what in found:
+                    print(f"  {rel}:{line} {what}")
+    inside = sum(n for f, n in per_file.items() if f.startswith("store/"))
+    outside = sum(n for f, n in per_file.items() if not f.startswith("store/"))
+    for f, n in sorted(per_file.items(), key=lambda kv: -kv[1]):
+        print(f"{n:5d}  {f}")
+    print(f"DuckDB-specific calls outside the adapter ({ADAPTER}): {inside + outside} "
+          f"({inside} in store/, {outside} elsewhere)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

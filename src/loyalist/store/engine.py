@@ -1,0 +1,101 @@
+"""The engine adapter: which engine a store runs on, and what differs between engines.
+
+A store is a DuckDB file (:class:`loyalist.store.Store`, the default) or a Spark
+warehouse (:class:`loyalist.store.spark.SparkStore`). Everything over customer rows is
+an Ibis expression and runs unchanged on either; what differs is kept here:
+
+- :func:`open_store`: the engine chosen by ``spark=`` or by the ``[engine]`` settings;
+- :func:`conform`: a derived table's rows cast to its declared types, as Arrow, checked
+  against :mod:`loyalist.contract.derived` before anything is written (both engines);
+- :data:`SPARK_TYPES`, :data:`ARROW_TYPES`: the contract's types on Spark and in Arrow;
+- :func:`require_duckdb`: the clear error of an operation not available on an engine.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from loyalist.contract.derived import Derived, check_writable
+from loyalist.errors import DataError, NotOnEngineError
+
+#: the contract's types (``contract.schema.STORAGE_TYPES`` keys) as Arrow types
+ARROW_TYPES = {"string": pa.string(), "timestamp": pa.timestamp("us"), "float": pa.float64(),
+               "integer": pa.int64(), "boolean": pa.bool_(), "blob": pa.binary()}
+#: the contract's types as Spark SQL type names
+SPARK_TYPES = {"string": "string", "timestamp": "timestamp_ntz", "float": "double",
+               "integer": "bigint", "boolean": "boolean", "blob": "binary"}
+
+
+def engine_of(store) -> str:
+    """``"duckdb"`` or ``"spark"``."""
+    return getattr(store, "engine", "duckdb")
+
+
+def require_duckdb(store, operation: str, hint: str | None = None) -> None:
+    """Raise :class:`NotOnEngineError` naming ``operation`` unless ``store`` is DuckDB."""
+    if engine_of(store) != "duckdb":
+        raise NotOnEngineError(operation, engine_of(store).capitalize(), hint=hint)
+
+
+def open_store(path=None, *, spark=None, settings=None, **kwargs):
+    """The store at ``path`` on the engine chosen: Spark when ``spark`` (a
+    ``SparkSession``) is given or the settings say ``[engine] kind = "spark"``, else the
+    DuckDB file ``path``."""
+    from loyalist.settings import Settings
+
+    if spark is None:
+        settings = settings if settings is not None else Settings.load(
+            path if path is not None else "loyalist.duckdb")
+        if settings.engine.kind != "spark":
+            from loyalist.store.store import Store
+
+            return Store("loyalist.duckdb" if path is None else path, settings=settings,
+                         **kwargs)
+    from pathlib import Path
+
+    from loyalist.store.spark import SparkStore
+
+    engine = settings.engine if settings is not None else None
+    if engine is not None and engine.warehouse:
+        path = engine.warehouse
+    elif path is not None and Path(path).suffix == ".duckdb":  # the CLI's default --store
+        path = Path(path).with_name("loyalist-warehouse")
+    duckdb_only = {"memory_limit", "threads", "lock_timeout"}
+    return SparkStore(path, spark=spark, settings=settings,
+                      **{k: v for k, v in kwargs.items() if k not in duckdb_only})
+
+
+def conform(name: str, data) -> tuple[Derived, pa.Table]:
+    """Derived table ``name``'s declaration and ``data`` (a pandas DataFrame or an Arrow
+    table) as an Arrow table of exactly the declared columns in their declared types
+    (optional columns missing from ``data`` are empty). Nothing is written: a column
+    that does not fit its type is a DataError naming table and column."""
+    if isinstance(data, pa.Table):
+        table = data
+    else:
+        try:
+            table = pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+            raise DataError(f"Cannot write {name}: {e}; nothing was changed.",
+                            hint="Make each column hold one type.") from None
+    declared = check_writable(name, table.column_names)
+    n = table.num_rows
+    columns = []
+    for c in declared.columns:
+        want = ARROW_TYPES[c.type]
+        if c.name not in table.column_names:
+            columns.append(pa.nulls(n, want))
+            continue
+        col = table.column(c.name)
+        try:
+            if pa.types.is_timestamp(col.type) and col.type.tz is not None:
+                col = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+            elif pa.types.is_null(col.type) or pa.types.is_dictionary(col.type):
+                col = col.cast(want if pa.types.is_null(col.type) else col.type.value_type)
+            columns.append(col.cast(want))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+            raise DataError(f"Cannot write {name}: column {c.name} ({col.type}) is not "
+                            f"{c.type}: {str(e).splitlines()[0]}; nothing was changed.",
+                            hint="Give each column the type declared in "
+                            "loyalist.contract.derived (docs/derived-tables.md).") from None
+    return declared, pa.table(columns, names=list(declared.names))

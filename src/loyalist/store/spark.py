@@ -1,0 +1,555 @@
+"""A Loyalist store on Apache Spark: the contract and derived tables as Parquet folders
+in a warehouse directory, read through Ibis's PySpark backend.
+
+It offers the DuckDB :class:`~loyalist.store.Store`'s reading and derived-table API
+(:meth:`SparkStore.table`, :meth:`~SparkStore.write_derived`,
+:meth:`~SparkStore.append_derived`, :meth:`~SparkStore.save_model`...), so features,
+labels, scoring and the reports run on it unchanged. Contract tables are loaded with
+:meth:`SparkStore.load` (a Spark or pandas DataFrame, an Arrow table or a Parquet path
+checked against the contract) or copied from a DuckDB store (:meth:`~SparkStore.copy_from`);
+ingestion of raw exports with the quarantine, the worklist's bookkeeping, accounts and
+the privacy operations are DuckDB-only so far and raise
+:class:`~loyalist.errors.NotOnEngineError` (docs/scale.md).
+
+Every write goes to a staging folder first and replaces the table's folder by a rename:
+a failed write leaves every table as it was. The warehouse is a folder on a file system
+the driver sees (a shared mount on a cluster).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import threading
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from loyalist.contract.schema import TABLES, get_table
+from loyalist.errors import DataError, NotOnEngineError, UnknownTableError
+from loyalist.settings import Settings
+from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform
+
+#: the bookkeeping columns of every contract table (as in the DuckDB store)
+META = {"_key": "string", "_ingest_id": "integer", "_line": "integer"}
+_STAGING = "_staging"
+_DERIVED_LOG = "_loyalist_derived.json"
+_ATTRIBUTES = "_loyalist_attributes.json"
+_MODELS = "_loyalist_models"
+#: Spark type names (``DataType.simpleString()``) a contract type accepts on load
+_ACCEPTS = {
+    "string": {"string"},
+    "timestamp": {"timestamp_ntz", "timestamp", "date"},
+    "float": {"double", "float", "bigint", "int", "smallint", "tinyint"},
+    "integer": {"bigint", "int", "smallint", "tinyint"},
+    "boolean": {"boolean"},
+    "blob": {"binary"},
+}
+
+
+def start_session(settings: Settings):
+    """A local or cluster SparkSession by the ``[engine]`` settings (master, shuffle
+    partitions, driver memory), or a DataError saying why Spark cannot start."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise DataError("Spark stores need pyspark.",
+                        hint="pip install pyspark (and a Java runtime 17 or newer).") from None
+    engine = settings.engine
+    try:
+        return (SparkSession.builder.master(engine.master).appName("loyalist")
+                .config("spark.sql.shuffle.partitions", str(engine.shuffle_partitions))
+                .config("spark.driver.memory", engine.driver_memory)
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    except Exception as e:  # py4j and the JVM launcher raise many kinds
+        raise DataError(f"Cannot start Spark (master {engine.master}): "
+                        f"{_first_line(e)}.", hint="Check [engine] master and that Java 17 or "
+                        "newer is installed (make java).") from None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+class SparkStore:
+    """A Loyalist store whose tables are Parquet folders in ``warehouse``, computed by
+    Spark through Ibis.
+
+    Parameters
+    ----------
+    warehouse : str or Path, optional
+        The warehouse folder (created if missing); default ``[engine] warehouse``, else
+        ``loyalist-warehouse`` in the current folder.
+    spark : SparkSession, optional
+        An existing session; default: one started by the ``[engine]`` settings.
+    settings : Settings, optional
+        The settings in force (default: ``loyalist.toml`` in the warehouse's parent).
+    read_only : bool
+        Refuse every write.
+    """
+
+    engine = "spark"
+
+    def __init__(self, warehouse=None, *, spark=None, settings: Settings | None = None,
+                 read_only: bool = False):
+        if warehouse is None:
+            warehouse = (settings.engine.warehouse if settings is not None
+                         and settings.engine.warehouse else "loyalist-warehouse")
+        self.warehouse = Path(warehouse)
+        if self.warehouse.exists() and not self.warehouse.is_dir():
+            raise DataError(f"The warehouse {warehouse} is a file, not a folder.",
+                            hint="Give a folder for the Spark store's tables "
+                            "([engine] warehouse).")
+        self.path = str(self.warehouse)
+        self.settings = settings if settings is not None else Settings.load(
+            self.warehouse.parent)
+        if self.settings.engine.database:
+            raise NotOnEngineError("Tables in a catalog database ([engine] database)",
+                                   "Spark", hint="Leave [engine] database out: the store's "
+                                   "tables are Parquet folders in [engine] warehouse.")
+        self.read_only = read_only
+        self.prepared_queries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.spark = spark if spark is not None else start_session(self.settings)
+        try:
+            self.spark.conf.set("spark.sql.session.timeZone", "UTC")
+            self.spark.range(1).count()
+        except Exception as e:
+            raise DataError(f"The Spark session cannot be reached: {_first_line(e)}.",
+                            hint="Pass a running SparkSession (spark=...), or leave it out "
+                            "to start one by the [engine] settings.") from None
+        import ibis
+
+        self.ibis = ibis.pyspark.connect(self.spark)
+        if not read_only:
+            self.warehouse.mkdir(parents=True, exist_ok=True)
+        # each store's views get their own prefix: two stores may share one session
+        self._prefix = f"loyalist_{uuid.uuid4().hex[:8]}_"
+        self._views: dict[str, str] = {}
+        self._inputs: list[Path] = []
+
+    # -- where things are ------------------------------------------------------------
+    def _dir(self, name: str) -> Path:
+        return self.warehouse / name
+
+    def _read_json(self, file: str) -> dict:
+        p = self.warehouse / file
+        return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+
+    def _write_json(self, file: str, value: dict) -> None:
+        tmp = self.warehouse / f".{file}.{uuid.uuid4().hex}"
+        tmp.write_text(json.dumps(value, default=str, indent=1), encoding="utf-8")
+        os.replace(tmp, self.warehouse / file)
+
+    def _writable(self, operation: str) -> None:
+        if self.read_only:
+            raise DataError(f"{operation}: the store was opened read-only.",
+                            hint="Open it without read_only to write.")
+
+    # -- reading ---------------------------------------------------------------------
+    def view(self) -> SparkStore:
+        """The store itself: a SparkSession serves many threads."""
+        return self
+
+    def tables(self) -> list[str]:
+        """Names of the contract tables and derived tables in the store."""
+        return [*TABLES, *sorted(self._read_json(_DERIVED_LOG))]
+
+    def attributes(self, table: str = "customers") -> dict[str, str]:
+        """Extra attribute columns kept for ``table`` and their types."""
+        return dict(self._read_json(_ATTRIBUTES).get(table, {}))
+
+    def _schema(self, name: str) -> str:
+        """The Spark DDL schema of table ``name`` as stored."""
+        if name in TABLES:
+            cols = {c.name: c.type for c in get_table(name).columns}
+            cols.update(META)
+            cols.update(self.attributes(name))
+        else:
+            from loyalist.contract.derived import get_derived
+
+            cols = {c.name: c.type for c in get_derived(name).columns}
+        return ", ".join(f"`{c}` {SPARK_TYPES[t]}" for c, t in cols.items())
+
+    def _register(self, name: str) -> str:
+        """(Re)read table ``name``'s folder into a temporary view; its view name."""
+        view = self._prefix + name
+        folder = self._dir(name)
+        schema = self._schema(name)
+        if folder.is_dir():
+            df = self.spark.read.schema(schema).parquet(str(folder))
+        else:  # a contract table never loaded: empty, with the contract's columns
+            df = self.spark.createDataFrame([], schema)
+        df.createOrReplaceTempView(view)
+        self._views[name] = view
+        return view
+
+    def table(self, name: str, *, meta: bool = False):
+        """The Ibis table ``name`` (a contract table, or a derived one); contract tables
+        without the bookkeeping columns unless ``meta=True``."""
+        if name not in TABLES and name not in self.tables():
+            raise UnknownTableError(f"No table {name!r} in the store.",
+                                    hint=f"Tables: {', '.join(self.tables())}.")
+        with self._lock:
+            view = self._views.get(name) or self._register(name)
+        t = self.ibis.table(view)
+        if name in TABLES and not meta:
+            t = t.drop(*META)
+        return t
+
+    # -- loading contract tables ------------------------------------------------------
+    def _frame(self, table: str, data):
+        """``data`` as a Spark DataFrame."""
+        from pyspark.sql import DataFrame
+
+        if isinstance(data, DataFrame):
+            return data
+        if isinstance(data, str | os.PathLike):
+            if not Path(data).exists():
+                raise DataError(f"{table}: no file or folder {str(data)!r}.",
+                                hint="Give a Parquet file or folder.")
+            return self.spark.read.parquet(str(data))
+        if isinstance(data, pd.DataFrame):
+            data = pa.Table.from_pandas(data, preserve_index=False)
+        if not isinstance(data, pa.Table):
+            raise DataError(f"{table}: cannot load an object of type {type(data).__name__}.",
+                            hint="Pass a Spark or pandas DataFrame, an Arrow table or a "
+                            "Parquet path.")
+        # through a Parquet file: Spark keeps Arrow's types (no guessing from values)
+        import pyarrow.parquet as pq
+
+        spec = get_table(table)
+        types = {c.name: ARROW_TYPES[c.type] for c in spec.columns}
+        fields = [pa.field(f.name, types.get(f.name, pa.string())) if pa.types.is_null(f.type)
+                  else f for f in data.schema]
+        data = data.cast(pa.schema(fields))
+        path = self.warehouse / _STAGING / f"{table}-input-{uuid.uuid4().hex}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data, str(path))
+        self._inputs.append(path)
+        return self.spark.read.parquet(str(path))
+
+    def _checked(self, table: str, df):
+        """``df`` cast to the contract of ``table`` (plus its bookkeeping columns and,
+        for customers, its attributes), or a DataError naming the table and column."""
+        from pyspark.sql import functions as F
+
+        spec = get_table(table)
+        found = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+        for c in spec.columns:
+            if c.name not in found:
+                if c.required:
+                    raise DataError(f"{table}.{c.name}: required column missing.",
+                                    hint=f"{table} needs: {', '.join(spec.required)} "
+                                    "(docs/data-contract.md).")
+                continue
+            if found[c.name] not in _ACCEPTS[c.type]:
+                raise DataError(f"{table}.{c.name} is {found[c.name]}; the contract says "
+                                f"{c.type}.", hint="Cast the column before loading, or "
+                                "ingest the export into a DuckDB store, which parses text, "
+                                "and copy it (SparkStore.copy_from).")
+        for c, t in META.items():
+            if c in found and found[c] not in _ACCEPTS[t]:
+                raise DataError(f"{table}.{c} is {found[c]}; the store keeps it as {t}.",
+                                hint="Leave the bookkeeping columns out.")
+        extra = [c for c in found if c not in spec.names and c not in META]
+        if extra and not spec.extra_attributes:
+            raise DataError(f"{table}.{extra[0]}: not a column of the contract.",
+                            hint=f"{table}'s columns: {', '.join(spec.names)}.")
+        attributes = {c: _contract_type(found[c]) for c in extra}
+        for c, t in attributes.items():
+            if t is None:
+                raise DataError(f"{table}.{c} is {found[c]}: an attribute must be text, a "
+                                "number, a time or true/false.", hint="Cast or drop it.")
+        required = [c for c in spec.required if c in found]
+        if required:
+            nulls = df.select(*[F.sum(F.col(f"`{c}`").isNull().cast("int")).alias(c)
+                                for c in required]).first()
+            bad = [c for c in required if nulls[c]]
+            if bad:
+                raise DataError(f"{table}.{bad[0]}: {nulls[bad[0]]} rows have no value.",
+                                hint="A required column must be filled in every row.")
+        types = {c.name: c.type for c in spec.columns}
+        types.update(META)
+        types.update(attributes)
+        key = F.col("`id`").cast("string") if "id" in found else F.lit(None).cast("string")
+        out = []
+        for c, t in types.items():
+            if c in found:
+                out.append(F.col(f"`{c}`").cast(SPARK_TYPES[t]).alias(c))
+            elif c == "_key":
+                out.append(key.alias(c))
+            else:
+                out.append(F.lit(None).cast(SPARK_TYPES[t]).alias(c))
+        return df.select(*out), attributes
+
+    def load(self, tables: dict) -> dict[str, int]:
+        """Replace contract tables with data: ``{table: data}`` where data is a Spark or
+        pandas DataFrame, an Arrow table or a Parquet path. Every table is checked
+        against the contract first; one that differs is a DataError naming table and
+        column, and then nothing is written. Returns the rows loaded per table."""
+        self._writable("load")
+        checked, staged, counts = {}, {}, {}
+        try:
+            for table, data in tables.items():
+                get_table(table)
+                checked[table] = self._checked(table, self._frame(table, data))
+            for table, (df, _attrs) in checked.items():
+                staged[table] = self._stage(table, lambda path, df=df: df.write.parquet(path))
+                counts[table] = self.spark.read.parquet(str(staged[table])).count()
+        except BaseException:
+            for path in staged.values():
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        finally:
+            for path in self._inputs:
+                path.unlink(missing_ok=True)
+            self._inputs.clear()
+        attributes = self._read_json(_ATTRIBUTES)
+        for table, (_df, attrs) in checked.items():
+            attributes[table] = attrs
+        for table, path in staged.items():
+            self._swap(table, path)
+        self._write_json(_ATTRIBUTES, attributes)
+        self._forget(*staged)
+        return counts
+
+    def copy_from(self, store, tables=None) -> dict[str, int]:
+        """Copy contract tables (default: all) from another store, e.g. a DuckDB store
+        that ingested the raw exports, with their bookkeeping columns (each row keeps
+        its source line)."""
+        names = list(tables or TABLES)
+        data = {n: store.table(n, meta=True).to_pyarrow() for n in names}
+        return self.load(data)
+
+    # -- writing ---------------------------------------------------------------------
+    def _stage(self, name: str, write) -> Path:
+        """A new folder under the staging area written by ``write(path)``."""
+        path = self.warehouse / _STAGING / f"{name}-{uuid.uuid4().hex}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            write(str(path))
+        except BaseException as e:
+            shutil.rmtree(path, ignore_errors=True)
+            if isinstance(e, Exception) and not isinstance(e, DataError):
+                raise DataError(f"Cannot write {name}: {_first_line(e)}; nothing was "
+                                "changed.", hint="Check the warehouse folder's space and "
+                                "permissions.") from None
+            raise
+        return path
+
+    def _swap(self, name: str, staged: Path) -> None:
+        """Put the staged folder in the place of table ``name``'s (two renames)."""
+        folder = self._dir(name)
+        old = self.warehouse / _STAGING / f"{name}-old-{uuid.uuid4().hex}"
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(staged, folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _forget(self, *names: str) -> None:
+        with self._lock:
+            for n in names:
+                view = self._views.pop(n, None)
+                if view:
+                    self.spark.catalog.dropTempView(view)
+
+    def _write_arrow(self, name: str, table: pa.Table, path: str) -> None:
+        import pyarrow.parquet as pq
+
+        Path(path).mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, str(Path(path) / f"part-{uuid.uuid4().hex}.parquet"))
+
+    def _log(self, name: str, note: str | None) -> None:
+        rows = self.spark.read.schema(self._schema(name)).parquet(
+            str(self._dir(name))).count()
+        log = self._read_json(_DERIVED_LOG)
+        log[name] = {"written_at": pd.Timestamp.now("UTC").tz_localize(None).isoformat(),
+                     "rows": rows, "note": note, "stale": False}
+        self._write_json(_DERIVED_LOG, log)
+
+    def write_derived(self, name: str, data, *, note: str | None = None) -> None:
+        """Replace derived table ``name`` with ``data`` (pandas or Arrow), cast to its
+        declared types (:func:`loyalist.store.engine.conform`); nothing is changed when
+        a column does not fit."""
+        self._writable(f"write {name}")
+        _declared, table = conform(name, data)
+        staged = self._stage(name, lambda path: self._write_arrow(name, table, path))
+        self._swap(name, staged)
+        self._forget(name)
+        self._log(name, note)
+
+    def append_derived(self, name: str, data, *, note: str | None = None) -> None:
+        """Append ``data`` to derived table ``name`` (created on first use); rows
+        already there are never changed."""
+        self._writable(f"append to {name}")
+        _declared, table = conform(name, data)
+        staged = self._stage(name, lambda path: self._write_arrow(name, table, path))
+        folder = self._dir(name)
+        if folder.is_dir():
+            for part in staged.iterdir():  # each file appears whole, by a rename
+                os.replace(part, folder / part.name)
+            shutil.rmtree(staged, ignore_errors=True)
+        else:
+            self._swap(name, staged)
+        self._forget(name)
+        self._log(name, note)
+
+    def derived_log(self) -> dict[str, dict]:
+        """Each derived table written so far: ``{name: {written_at, rows, note}}``."""
+        return {n: {"written_at": pd.Timestamp(v["written_at"]), "rows": v["rows"],
+                    "note": v["note"]} for n, v in self._read_json(_DERIVED_LOG).items()}
+
+    # -- models ----------------------------------------------------------------------
+    def _models_dir(self) -> Path:
+        return self.warehouse / _MODELS
+
+    def save_model(self, kind: str, model, info: dict | None = None) -> int:
+        """Keep a fitted model (pickled, or its bytes) with its info; return its id."""
+        self._writable("save a model")
+        payload = model if isinstance(model, bytes | bytearray) else pickle.dumps(model)
+        folder = self._models_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            ids = [int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()]
+            model_id = max(ids, default=0) + 1
+            (folder / f"{model_id}.pkl").write_bytes(bytes(payload))
+            meta = {"id": model_id, "kind": kind,
+                    "created_at": pd.Timestamp.now("UTC").tz_localize(None).isoformat(),
+                    "info": json.dumps(info or {}, default=str)}
+            tmp = folder / f".{model_id}.json"
+            tmp.write_text(json.dumps(meta), encoding="utf-8")
+            os.replace(tmp, folder / f"{model_id}.json")
+        return model_id
+
+    def _model_rows(self) -> list[dict]:
+        folder = self._models_dir()
+        rows = [json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")
+                if p.stem.isdigit()] if folder.is_dir() else []
+        return sorted(rows, key=lambda r: -r["id"])
+
+    def models(self, kind: str | None = None) -> pd.DataFrame:
+        """Fitted models, newest first, as :meth:`loyalist.store.Store.models`."""
+        rows = [r for r in self._model_rows() if kind is None or r["kind"] == kind]
+        df = pd.DataFrame(rows, columns=["id", "kind", "created_at", "info"])
+        df["created_at"] = pd.to_datetime(df["created_at"])
+        info = df["info"].map(lambda t: json.loads(t) if isinstance(t, str) and t else {})
+        trained = info.map(lambda i: i.get("trained_on") or {})
+        df["data_from"] = trained.map(lambda t: t.get("from"))
+        df["data_to"] = trained.map(lambda t: t.get("to"))
+        df["rows"] = trained.map(lambda t: t.get("rows"))
+        df["metrics"] = info.map(lambda i: i.get("metrics") or {})
+        return df
+
+    def load_model(self, model_id: int | None = None, *, kind: str | None = None):
+        """A fitted model and its info: by id, or the newest of a kind."""
+        rows = self._model_rows()
+        if model_id is None:
+            rows = [r for r in rows if r["kind"] == kind][:1]
+            what, hint = f"no {kind} model", ("Fit one first (loyalist score, loyalist "
+                                              "value, loyalist route --train).")
+        else:
+            rows = [r for r in rows if r["id"] == int(model_id)]
+            what, hint = f"no model {model_id}", "See the stored models with loyalist models."
+        if not rows:
+            raise DataError(f"The store has {what}.", hint=hint)
+        payload = (self._models_dir() / f"{rows[0]['id']}.pkl").read_bytes()
+        return pickle.loads(payload), json.loads(rows[0]["info"] or "{}")
+
+    # -- inspecting ------------------------------------------------------------------
+    def status(self) -> pd.DataFrame:
+        """One row per contract table: rows and date range (no ingest log on Spark)."""
+        rows = []
+        for t in TABLES.values():
+            tb = self.table(t.name)
+            if t.date_column:
+                d = tb[t.date_column]
+                n, lo, hi = tb.aggregate(n=tb.count(), lo=d.min(), hi=d.max()).to_pyarrow(
+                    ).to_pylist()[0].values()
+            else:
+                n, lo, hi = tb.count().to_pyarrow().as_py(), None, None
+            rows.append({"table": t.name, "rows": n, "from": lo, "to": hi, "ingests": 0,
+                         "rejected": 0, "last_ingest": None})
+        return pd.DataFrame(rows)
+
+    def last_ingests(self) -> dict[str, object]:
+        """No ingest log on Spark: contract tables are loaded whole (:meth:`load`)."""
+        return {}
+
+    def schema_version(self) -> int:
+        from loyalist.store.migrations import SCHEMA_VERSION
+
+        return SCHEMA_VERSION
+
+    # -- what only the DuckDB store does ---------------------------------------------
+    def _duckdb_only(self, operation: str, hint: str | None = None):
+        raise NotOnEngineError(operation, "Spark", hint=hint)
+
+    def ingest(self, table: str, source, mapping=None, **kwargs):
+        self._duckdb_only("Ingesting an export (loyalist ingest)", hint=(
+            "Ingest it into a DuckDB store (quarantine and all) and copy it with "
+            "SparkStore.copy_from(store), or load a table that already fits the contract "
+            "with SparkStore.load({table: data})."))
+
+    def append(self, table: str, rows, *, source: str = "data frame"):
+        self._duckdb_only(f"Appending rows to {table}")
+
+    def undo_ingest(self, ingest_id: int, *, by: str | None = None):
+        self._duckdb_only("Undoing an ingest")
+
+    def backup(self, path):
+        self._duckdb_only("Backing up the store", hint="Copy the warehouse folder.")
+
+    def customer_data(self, customer_id: str):
+        self._duckdb_only("A customer's data export")
+
+    def erase_customer(self, customer_id: str, **kwargs):
+        self._duckdb_only("Erasing a customer")
+
+    def ingests(self):
+        self._duckdb_only("The ingest log")
+
+    def rejects(self, ingest_id=None, table=None):
+        self._duckdb_only("Rejected rows")
+
+    @property
+    def raw(self):
+        return self._duckdb_only("A DuckDB connection (store.raw)")
+
+    def cursor(self):
+        return self._duckdb_only("A DuckDB cursor (store.cursor())")
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.warehouse / "rejects"
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        """Drop the store's views (the session stays: it may serve others)."""
+        self._forget(*list(self._views))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SparkStore({self.path!r})"
+
+
+def _contract_type(spark_type: str) -> str | None:
+    """The contract type of an attribute column of Spark type ``spark_type``."""
+    for t in ("string", "integer", "float", "timestamp", "boolean"):
+        if spark_type in _ACCEPTS[t]:
+            return t
+    return None
+
