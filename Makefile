@@ -41,12 +41,12 @@ java:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq default-jre-headless >/dev/null; }
 
 test: lint browser java
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 # the multi-seed must-show runs on large synthetic businesses (marker `slow`); CI runs
 # them after make test
 test-slow: $(STAMP) browser java
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow -n 2 --dist loadfile
 
 docs: $(STAMP)
 	$(BIN)/python -m loyalist.cli.docs
