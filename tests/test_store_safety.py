@@ -89,6 +89,7 @@ def test_second_process_gets_a_clear_lock_error(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+        proc.stdout.close()
 
 
 def test_older_store_is_migrated_and_keeps_its_data(tmp_path):
