@@ -441,13 +441,9 @@ class SparkStore:
         rows = [r for r in self._model_rows() if kind is None or r["kind"] == kind]
         df = pd.DataFrame(rows, columns=["id", "kind", "created_at", "info"])
         df["created_at"] = pd.to_datetime(df["created_at"])
-        info = df["info"].map(lambda t: json.loads(t) if isinstance(t, str) and t else {})
-        trained = info.map(lambda i: i.get("trained_on") or {})
-        df["data_from"] = trained.map(lambda t: t.get("from"))
-        df["data_to"] = trained.map(lambda t: t.get("to"))
-        df["rows"] = trained.map(lambda t: t.get("rows"))
-        df["metrics"] = info.map(lambda i: i.get("metrics") or {})
-        return df
+        from loyalist.store.store import model_listing
+
+        return model_listing(df)
 
     def load_model(self, model_id: int | None = None, *, kind: str | None = None):
         """A fitted model and its info: by id, or the newest of a kind."""

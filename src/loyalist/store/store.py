@@ -34,6 +34,22 @@ from loyalist.store.sql import q
 _LOCK_RE = re.compile(r"(PID \d+)")
 
 
+
+def model_listing(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the model registry (id, kind, created_at, info as JSON text) with what
+    ``loyalist models`` shows read out of ``info``: data range, rows and metrics. Every
+    engine's store lists its models through this."""
+    import json
+
+    info = df["info"].map(lambda t: json.loads(t) if isinstance(t, str) and t else {})
+    trained = info.map(lambda i: i.get("trained_on") or {})
+    df["data_from"] = trained.map(lambda t: t.get("from"))
+    df["data_to"] = trained.map(lambda t: t.get("to"))
+    df["rows"] = trained.map(lambda t: t.get("rows"))
+    df["metrics"] = info.map(lambda i: i.get("metrics") or {})
+    return df
+
+
 class Store:
     """A Loyalist store backed by one DuckDB file.
 
@@ -291,18 +307,11 @@ class Store:
     def models(self, kind: str | None = None) -> pd.DataFrame:
         """Fitted models, newest first, without their payload: id, kind, when, the data
         they were trained on (from, to, rows), their metrics, and the whole ``info``."""
-        import json
 
         where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
         df = self._db.execute(f"SELECT id, kind, created_at, info FROM {MODELS} {where} "
                               "ORDER BY id DESC", params).df()
-        info = df["info"].map(lambda t: json.loads(t) if isinstance(t, str) and t else {})
-        trained = info.map(lambda i: i.get("trained_on") or {})
-        df["data_from"] = trained.map(lambda t: t.get("from"))
-        df["data_to"] = trained.map(lambda t: t.get("to"))
-        df["rows"] = trained.map(lambda t: t.get("rows"))
-        df["metrics"] = info.map(lambda i: i.get("metrics") or {})
-        return df
+        return model_listing(df)
 
     def load_model(self, model_id: int | None = None, *, kind: str | None = None):
         """A fitted model and its info: by id, or the newest of a kind."""

@@ -48,6 +48,7 @@ from loyalist.decisions.outcomes import (
 )
 from loyalist.decisions.worklist.backlog import caps_in_force, write_backlog
 from loyalist.decisions.worklist.matters import matter_of, merge
+from loyalist.decisions.worklist.ranking import ranking_note, uplift_in_force, within_budget
 from loyalist.errors import DataError
 from loyalist.settings.worklist import Playbook, Playbooks, resolve
 from loyalist.store.worklist import assignments, events, next_run_id, write_events
@@ -312,19 +313,6 @@ def _admit(cand: pd.DataFrame, cap: int | None, today: pd.DataFrame, name: str) 
     return (above < room.reindex(order.index)).reindex(cand.index)
 
 
-def ranking_note(pbs: Playbooks, uplift: dict) -> str:
-    """Which ranking is in force for the discretionary playbooks."""
-    disc = [p.name for p in pbs if not p.must_do]
-    by_uplift = [n for n in disc if n in uplift]
-    by_risk = [n for n in disc if n not in uplift]
-    parts = []
-    if by_uplift:
-        parts.append("uplift x value (learned from the hold-outs) for " + ", ".join(by_uplift))
-    if by_risk:
-        parts.append("risk x value for " + ", ".join(by_risk))
-    return "ranking in force: " + ("; ".join(parts) if parts else "no discretionary playbook")
-
-
 def helps_factors(store, playbooks: Playbooks, as_of=None) -> dict[str, float]:
     """Per playbook, how much contact helps: the prior ``contact_helps`` shrunk towards
     the saved rate measured against the control group.
@@ -362,39 +350,6 @@ def helps_factors(store, playbooks: Playbooks, as_of=None) -> dict[str, float]:
 
 
 # -- the run -------------------------------------------------------------------------
-
-def uplift_in_force(store) -> dict[str, pd.Series]:
-    """Per playbook whose uplift ranking is in force (``uplift_scores``, written by
-    ``loyalist uplift``): customer -> expected value saved by a contact."""
-    if "uplift_scores" not in store.tables():
-        return {}
-    u = store.table("uplift_scores").select("customer_id", "playbook",
-                                            "expected_value_saved").to_pandas()
-    return {str(name): g.set_index("customer_id")["expected_value_saved"]
-            for name, g in u.groupby("playbook")}
-
-
-def _within_budget(m: pd.DataFrame, team, store, as_of) -> pd.Series:
-    """Which new discretionary treatment items the ``[team]`` budget allows: those worth
-    more than ``cost_per_contact``, and at most ``budget_contacts_per_week`` in the 7
-    days to ``as_of`` (counting the ones already opened), the most value saved first."""
-    keep = pd.Series(True, index=m.index)
-    if m.empty or team is None:
-        return keep
-    disc = ~m["must_do"].astype(bool) & (m["arm"] == "treatment")
-    if team.cost_per_contact is not None:
-        keep &= ~disc | (m["expected_value_saved"] > team.cost_per_contact)
-    if team.budget_contacts_per_week is not None:
-        e = events(store)
-        week = (as_of - pd.Timedelta(days=7)).to_pydatetime()
-        used = int(e.filter((e.event == "opened") & ~e.must_do & (e["at"] > week)
-                            & (e["at"] <= as_of.to_pydatetime())).count().execute())
-        room = max(team.budget_contacts_per_week - used, 0)
-        order = m[disc & keep].sort_values("expected_value_saved", ascending=False,
-                                           kind="stable").index
-        keep.loc[order[room:]] = False
-    return keep
-
 
 def _owner(pb: Playbook, cand: pd.DataFrame, default_team: str) -> pd.Series:
     team = pb.team or default_team
@@ -558,7 +513,7 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     if team is None:
         team = store.settings.team
     fits = (_admitted(m, books, today, caps_in_force(pbs, caps))
-            & _within_budget(m, team, store, as_of))
+            & within_budget(m, team, store, as_of))
     # beyond the cap: the backlog, not dropped; each later run admits the next in order
     behind = m[~fits & (m["arm"] == "treatment")]
     waiting = behind["playbook"].value_counts()
