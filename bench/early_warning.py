@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 import loyalist
-from loyalist.decisions.whispers import families, whispers
+from loyalist.decisions.signals.whispers import families, whispers
 from loyalist.models.churn import ChurnModel
 from loyalist.models.early_warning import design
 

@@ -36,8 +36,7 @@ import numpy as np
 import pandas as pd
 
 import loyalist
-from loyalist.decisions.impact import measure_impact
-from loyalist.decisions.report import write_report
+from loyalist.decisions.report.build import write_report
 from loyalist.decisions.scoring import hard_alerts
 from loyalist.decisions.worklist import (
     build_worklist,
@@ -45,6 +44,7 @@ from loyalist.decisions.worklist import (
     open_items,
     worklist_progress,
 )
+from loyalist.decisions.worklist.impact import measure_impact
 from loyalist.features.labels import suggest_horizon
 
 GENERATE = """

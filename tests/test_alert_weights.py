@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import loyalist
-from loyalist.decisions.alert_weights import _mantel_haenszel, level_of, weigh_alerts
+from loyalist.decisions.signals.alert_weights import _mantel_haenszel, level_of, weigh_alerts
 
 ORDER = ("customers", "staff", "orders", "subscriptions", "requests", "feedback", "events",
          "touches")

@@ -24,7 +24,7 @@ from loyalist.daily import calibration_gap, model_health, run_day, table_for
 from loyalist.daily.health import calibration_noise, judge, latest_health
 from loyalist.daily.send import Message, post_webhook, send_email
 from loyalist.datasets import make_business
-from loyalist.decisions.outcomes import open_items
+from loyalist.decisions.worklist.outcomes import open_items
 from loyalist.errors import DeliveryError
 from loyalist.settings import Settings, SettingsError
 

@@ -276,7 +276,7 @@ def test_reasons_are_worth_reading(run):
 
 
 def test_purchase_reasons_in_words():
-    from loyalist.decisions.whispers import _purchase
+    from loyalist.decisions.signals.whispers import _purchase
 
     x = pd.DataFrame({"recency_days": [9.0, 40.0, 40.0, 30.0],
                       "typical_gap_days": [np.nan, 10.0, 10.0, 7.0],

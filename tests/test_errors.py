@@ -36,9 +36,9 @@ def test_moment_reads_dates_and_refuses_the_rest():
 
 
 def _calls():
-    from loyalist.decisions.impact import measure_impact
     from loyalist.decisions.scoring import score
-    from loyalist.decisions.service_report import service_report
+    from loyalist.decisions.service.report import service_report
+    from loyalist.decisions.worklist.impact import measure_impact
     from loyalist.features.retention import retention_basis, revenue_retention
     from loyalist.models.value import fit_value
 

@@ -46,7 +46,7 @@ def number(pattern: str, text: str) -> float:
 
 
 def test_each_figure_is_the_same_every_way_in(site, tmp_path):
-    from loyalist.decisions.report import build_report
+    from loyalist.decisions.report.build import build_report
     from loyalist.features import retention
 
     with site.client("viewer") as c:

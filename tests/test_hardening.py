@@ -324,7 +324,7 @@ def _chloe(site) -> str:
 
 
 def _open(site):
-    from loyalist.decisions.outcomes import open_items
+    from loyalist.decisions.worklist.outcomes import open_items
 
     return open_items(site.store)
 

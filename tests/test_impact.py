@@ -11,9 +11,9 @@ import pytest
 
 import loyalist
 from loyalist.datasets import make_business, simulate_outreach
-from loyalist.decisions.impact import measure_impact, newcombe, welch, wilson
 from loyalist.decisions.scoring import score
 from loyalist.decisions.worklist import build_worklist, helps_factors, open_items
+from loyalist.decisions.worklist.impact import measure_impact, newcombe, welch, wilson
 from loyalist.errors import DataError
 from loyalist.settings.worklist import load_playbooks
 

@@ -69,7 +69,7 @@ def test_a_full_refund_is_no_purchase_and_shows_in_the_story(store, write):
               "4,c1\nC9,A,-1,2021-02-03,4,c1\n")
     store.ingest("orders", p, "id=doc,customer_id=cust,ordered_at=day,product=sku,"
                  "quantity=qty,unit_price=price", lines=True)
-    from loyalist.decisions.story import story as customer_story
+    from loyalist.decisions.signals.story import story as customer_story
     from loyalist.features.purchases import purchases
 
     assert purchases(store).execute()["id"].tolist() == ["1"]  # order 2 came back in full

@@ -47,7 +47,7 @@ def shop(tmp_path_factory):
 
 
 def test_refresh_writes_the_figures_the_computations_give(shop):
-    from loyalist.decisions.service_report import service_report
+    from loyalist.decisions.service.report import service_report
     from loyalist.features import retention
 
     assert overview.stale(shop)  # never computed

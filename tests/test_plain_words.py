@@ -90,7 +90,7 @@ def crafted_features() -> pd.DataFrame:
 
 
 def test_every_reason_template_reads_as_words():
-    from loyalist.decisions import whispers as w
+    from loyalist.decisions.signals import whispers as w
 
     x = crafted_features()
     texts = []
@@ -139,7 +139,7 @@ def test_every_alert_kind_reads_as_words():
 
 
 def test_every_timeline_entry_reads_as_words():
-    from loyalist.decisions.story import describe
+    from loyalist.decisions.signals.story import describe
 
     at = pd.Timestamp("2024-03-01 10:00")
     events = [
@@ -182,7 +182,7 @@ def scored(tmp_path_factory):
 
 def test_a_scored_business_reads_as_words(scored):
     from loyalist.decisions import overview
-    from loyalist.decisions.story import customer_rows, risk_questions, timeline_rows
+    from loyalist.decisions.signals.story import customer_rows, risk_questions, timeline_rows
 
     store = scored
     reasons = store.table("reasons").text.to_pandas().tolist()

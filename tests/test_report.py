@@ -12,7 +12,7 @@ import pytest
 
 import loyalist
 from loyalist.datasets import make_business
-from loyalist.decisions.report import build_report, write_report
+from loyalist.decisions.report.build import build_report, write_report
 from loyalist.decisions.scoring import score
 from loyalist.errors import DataError
 from loyalist.settings import Settings

@@ -10,7 +10,7 @@ import pytest
 
 import loyalist
 from loyalist.datasets import make_business
-from loyalist.decisions.service_report import service_report
+from loyalist.decisions.service.report import service_report
 from loyalist.features.cues import cue_flags
 from loyalist.features.service import (
     ServicePolicy,
@@ -185,7 +185,7 @@ def test_report_in_business_hours(business, bstore):
 
 
 def test_stay_in_touch_scales_with_value(store):
-    from loyalist.decisions.stay_in_touch import stay_in_touch
+    from loyalist.decisions.service.stay_in_touch import stay_in_touch
 
     ids = [f"c{i}" for i in range(10)]
     store.ingest("orders", pd.DataFrame({

@@ -61,7 +61,7 @@ def _late_alert(alerts: pd.DataFrame) -> bool:
 def test_the_service_target_reaches_scores_alerts_and_the_worklist(shop):
     """The issue's reproduction: score and worklist see [service] first_response_hours."""
     from loyalist.decisions.scoring import score
-    from loyalist.decisions.service_report import service_report
+    from loyalist.decisions.service.report import service_report
     from loyalist.decisions.worklist import build_worklist
 
     folder, path, as_of, cid = shop
@@ -88,7 +88,7 @@ def test_the_service_target_reaches_scores_alerts_and_the_worklist(shop):
 
 
 def test_report_and_overview_see_the_target_and_calendar(shop):
-    from loyalist.decisions.report import build_report
+    from loyalist.decisions.report.build import build_report
     from loyalist.web.context import Cache
     from loyalist.web.views.overview import overview_data
 

@@ -177,7 +177,7 @@ def _cohorts(s, b):
 
 
 def _story(s, b):
-    from loyalist.decisions.story import customer_rows
+    from loyalist.decisions.signals.story import customer_rows
 
     who = sorted(b.tables["requests"].customer_id)[:3]
     return pd.concat([pd.DataFrame(rows).assign(_who=w, _part=part)

@@ -65,7 +65,7 @@ def test_an_older_store_gets_its_indexes(tmp_path):
 def test_the_customer_page_reads_through_the_indexes(shop):
     """Each question of one customer is an index scan, none reads a whole table (an
     ORDER BY ... LIMIT on the timeline made DuckDB scan every event table)."""
-    from loyalist.decisions.story import customer_rows
+    from loyalist.decisions.signals.story import customer_rows
 
     cid = shop.table("customers").id.min().execute()
     customer_rows(shop, cid, limit=500)
@@ -116,7 +116,7 @@ def test_a_prepared_query_follows_a_table_replaced_with_other_columns(tmp_path):
 
 
 def test_the_story_from_plain_rows_matches_the_tables(shop):
-    from loyalist.decisions.story import story
+    from loyalist.decisions.signals.story import story
 
     o = shop.table("orders")
     cid = (o.group_by("customer_id").aggregate(n=o.count()).order_by(ibis.desc("n"))

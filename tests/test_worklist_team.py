@@ -13,10 +13,10 @@ import io
 import pandas as pd
 import pytest
 
-from loyalist.decisions.outcomes import Actor
 from loyalist.decisions.worklist import build_worklist, item_history, log_outcome, open_items
 from loyalist.decisions.worklist.backlog import backlog_summary, parse_caps, read_backlog
 from loyalist.decisions.worklist.matters import matter_of
+from loyalist.decisions.worklist.outcomes import Actor
 from loyalist.decisions.worklist.team import assign, snooze
 from loyalist.decisions.worklist.view import SORTS, worklist_view
 from loyalist.errors import DataError, PermissionDeniedError

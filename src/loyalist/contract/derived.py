@@ -185,7 +185,7 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
     Derived("alert_weights", "Each alert kind weighed on the firm's own history: how much "
             "more often customers with it left than comparable customers without it, at a "
             "past date whose outcomes are known.", "`loyalist score`, "
-            "`loyalist.decisions.alert_weights.weigh_alerts`", (
+            "`loyalist.decisions.signals.alert_weights.weigh_alerts`", (
                 _c("kind", "string", "The alert kind."),
                 _c("customers_with", "integer", "Customers with the kind at the past date."),
                 _c("left_with", "integer", "Of them, those who left within the horizon."),

@@ -76,7 +76,7 @@ def _due(due, today: pd.Timestamp) -> str:
 
 def owner_messages(store, settings, day: pd.Timestamp, items: pd.DataFrame) -> list[Message]:
     """One message per owner with open items: their list, most urgent first."""
-    from loyalist.decisions.outcomes import people
+    from loyalist.decisions.worklist.outcomes import people
 
     cfg = settings.daily
     names, staff, book = _names(store), people(store), addresses(store, settings)

@@ -171,7 +171,7 @@ def _worklist(d: _Day) -> Step:
 
 
 def _report(d: _Day, out: Path) -> Step:
-    from loyalist.decisions.report import write_report
+    from loyalist.decisions.report.build import write_report
 
     path = out / f"report-{d.day:%Y-%m-%d}.html"
     last = d.done_since("report", d.written("scores"), today=False)
@@ -271,7 +271,7 @@ def _data_end(store):
 
 
 def _digest(d: _Day, out: Path) -> Step:
-    from loyalist.decisions.outcomes import open_items
+    from loyalist.decisions.worklist.outcomes import open_items
     from loyalist.store.worklist import has_worklist
 
     items = open_items(d.store) if has_worklist(d.store) else pd.DataFrame(

@@ -10,7 +10,7 @@ words, so the overview, the service page, the report and the CLI say the same th
 - **expected to leave**: the sum of P(leave) over the customers scored, within the
   churn model's horizon;
 - **with an alarm**: customers scored with at least one alarm-level alert
-  (:mod:`loyalist.decisions.alert_weights`).
+  (:mod:`loyalist.decisions.signals.alert_weights`).
 """
 
 from __future__ import annotations

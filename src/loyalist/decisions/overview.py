@@ -96,7 +96,7 @@ def refresh(store, *, progress: Callable[[str], None] | None = None) -> dict[str
     rows written per table. Where a figure cannot be computed (no requests, no orders or
     subscriptions, no scores, no answers), its table is written empty."""
     step = progress or (lambda _m: None)
-    from loyalist.decisions.service_report import service_report
+    from loyalist.decisions.service.report import service_report
     from loyalist.features import retention
 
     written = {}
@@ -255,7 +255,7 @@ def _scores(store, present: set) -> dict:
 
 def _alarms(store, present: set, alerts: list[dict]) -> dict:
     """The alarm summary, the customers worth saving, and each alert kind with its level
-    and weight in words (see :mod:`loyalist.decisions.alert_weights`)."""
+    and weight in words (see :mod:`loyalist.decisions.signals.alert_weights`)."""
     from loyalist.decisions.words import kind_words
     from loyalist.decisions.worth_saving import lead, weights
 

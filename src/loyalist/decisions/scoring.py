@@ -18,7 +18,7 @@ import pandas as pd
 
 from loyalist.contract.derived import MUST_DO
 from loyalist.contract.moments import moment
-from loyalist.decisions.whispers import families, whispers
+from loyalist.decisions.signals.whispers import families, whispers
 from loyalist.errors import DataError
 from loyalist.features.builder import FeatureSpec, available
 from loyalist.features.labels import observed_until
@@ -138,7 +138,7 @@ def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
     a["text"] = _alert_text(a) if len(a) else pd.Series(dtype=object)
     a["must_do"] = a["kind"].isin(MUST_DO)
     if have["orders"] or have["requests"]:
-        from loyalist.decisions.stay_in_touch import stay_in_touch
+        from loyalist.decisions.service.stay_in_touch import stay_in_touch
 
         quiet = stay_in_touch(store, as_of)
         if len(quiet):
@@ -301,8 +301,8 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
 def _weigh(store, alerts: pd.DataFrame, as_of, mode: str, horizon: int | None,
            notes: list[str], texts: pd.DataFrame | None = None) -> pd.DataFrame:
     """``alerts`` with each kind's level (alarm, housekeeping, not weighed), the weights
-    written to ``alert_weights`` (see :mod:`loyalist.decisions.alert_weights`)."""
-    from loyalist.decisions.alert_weights import weigh_alerts
+    written to ``alert_weights`` (see :mod:`loyalist.decisions.signals.alert_weights`)."""
+    from loyalist.decisions.signals.alert_weights import weigh_alerts
 
     weights = None
     if horizon is not None and mode in ("lapse", "contract"):

@@ -7,7 +7,7 @@ value. Each row names the customer, their value, risk, the reason (their alarm-l
 alert first, else their strongest whisper), their open item and its owner.
 
 :func:`alarm_summary` counts customers with an alarm-level alert (see
-:mod:`loyalist.decisions.alert_weights`) against every scored customer, and splits them
+:mod:`loyalist.decisions.signals.alert_weights`) against every scored customer, and splits them
 into those the team can work this week (``[alerts] weekly_capacity``, the most valuable
 first) and the rest, shown as a count.
 
@@ -139,7 +139,7 @@ def _worth_saving(store, s, as_of, what: str, limit: int) -> dict:
         s = s.left_join(items, "customer_id").drop("customer_id_right")
     top = s.order_by([ibis.desc("value_at_risk"), ibis.desc("p_leave"), "customer_id"])
     rows = top.limit(limit).to_pyarrow().to_pylist()
-    from loyalist.decisions.outcomes import people
+    from loyalist.decisions.worklist.outcomes import people
 
     names = people(store)
     for r in rows:
@@ -189,7 +189,7 @@ def _alarm_summary(store, s, what: str) -> dict | None:
 
 def weights(store) -> list[dict]:
     """The stored alert weights, with each in words (``words``)."""
-    from loyalist.decisions.alert_weights import LEVELS, weight_words
+    from loyalist.decisions.signals.alert_weights import LEVELS, weight_words
 
     if "alert_weights" not in store.tables():
         return []

@@ -1,6 +1,6 @@
 """Alerts that matter: ``[alerts]`` in ``loyalist.toml``.
 
-Each alert kind is weighed on the firm's own history (:mod:`loyalist.decisions.alert_weights`):
+Each alert kind is weighed on the firm's own history (:mod:`loyalist.decisions.signals.alert_weights`):
 how much more often customers with it left than comparable customers without it. A
 kind whose whole interval lies above ``min_ratio`` is an *alarm*; the others are
 *housekeeping* (still shown, never as an alarm). The team works ``weekly_capacity``

@@ -177,7 +177,7 @@ def scorecard(store, as_of, settings, *, period_days: int = 90,
 def stay_in_touch_coverage(store, as_of) -> dict | None:
     """Share of the customers active in the last year that nobody left silent for longer
     than the stay-in-touch interval of their value band."""
-    from loyalist.decisions.stay_in_touch import stay_in_touch
+    from loyalist.decisions.service.stay_in_touch import stay_in_touch
 
     have = available(store)
     if not have.get("orders"):

@@ -2,7 +2,7 @@
 
 Every discretionary assignment (``_loyalist_assignments``: a customer, a playbook,
 treatment or control drawn at random) whose measurement window has ended is one unit of
-an experiment; its outcome is the one :mod:`loyalist.decisions.impact` measures
+an experiment; its outcome is the one :mod:`loyalist.decisions.worklist.impact` measures
 (retained: an order in the window, else a subscription active at its end). Its features
 are what the records showed at the assignment: P(leave) and value as the worklist saw
 them, segment, tenure, orders and spend in the year before, days since the last order,
@@ -104,7 +104,7 @@ def unit_features(store, units: pd.DataFrame) -> pd.DataFrame:
 def uplift_units(store, as_of, window_days: int) -> pd.DataFrame:
     """One row per assignment whose window ended by ``as_of``: ``customer_id, playbook,
     arm, assigned_at, treated, retained`` and the features at the assignment."""
-    from loyalist.decisions.impact import _units
+    from loyalist.decisions.worklist.impact import _units
 
     per, _mode = _units(store, window_days, as_of)
     a = assignments(store)
@@ -267,7 +267,7 @@ def fit_uplift(store, as_of=None, *, settings=None, method: str = "x-learner",
 
 def _today(store, as_of) -> pd.DataFrame:
     """The customers scored (P(leave)) with their value and features at ``as_of``."""
-    from loyalist.decisions.stay_in_touch import _value
+    from loyalist.decisions.service.stay_in_touch import _value
 
     s = store.table("scores").select("customer_id", "p_leave").to_pandas()
     v = _value(store, as_of)

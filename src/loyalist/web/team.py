@@ -7,7 +7,7 @@ from loyalist.web.writes import fingerprint, once
 
 
 def _actor(state, caller):
-    from loyalist.decisions.outcomes import Actor
+    from loyalist.decisions.worklist.outcomes import Actor
 
     return Actor(caller.user.person, admin=caller.user.role == "admin",
                  any_agent_may_close=state.any_agent_may_close)

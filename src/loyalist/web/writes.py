@@ -62,7 +62,7 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
     allowed to admins (and to every agent when the worklist settings say so) and is
     audited as such.
     """
-    from loyalist.decisions.outcomes import Actor
+    from loyalist.decisions.worklist.outcomes import Actor
 
     at_text = None if at is None else pd.Timestamp(at).isoformat()
     fp = fingerprint("touch", customer_id, outcome, note, kind, item_id, no_item, at_text or "")

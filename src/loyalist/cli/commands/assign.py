@@ -28,7 +28,7 @@ def assign(
     store: str = STORE,
 ) -> None:
     """Give worklist items to someone (one or many; all or none), recorded in their history."""
-    from loyalist.decisions.outcomes import person_name
+    from loyalist.decisions.worklist.outcomes import person_name
     from loyalist.decisions.worklist.team import assign as give
 
     with open_store(store) as s:

@@ -26,7 +26,7 @@ def report(
     """Write the retention report: loss rate against the target, cohorts, revenue
     retention, value at risk, service, feedback, whispers, the relationship and the
     worklist."""
-    from loyalist.decisions.report import build_report, render_html
+    from loyalist.decisions.report.build import build_report, render_html
     from loyalist.settings import Settings
 
     settings = Settings.load(store).with_values("report", target_annual_loss=target,

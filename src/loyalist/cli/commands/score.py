@@ -86,7 +86,7 @@ def _need_label(label) -> None:
 
 
 def _score_file(path: Path, label, positive, id_column, top: int, out_file) -> None:
-    from loyalist.decisions.whispers import families, whispers
+    from loyalist.decisions.signals.whispers import families, whispers
     from loyalist.models.snapshot import read_table, score_table
 
     _need_label(label)
@@ -119,7 +119,7 @@ def explain(customer_id: str = typer.Argument(..., help="The customer's id."),
     """A customer's story: timeline, P(leave), whispers and alerts with their evidence."""
     from rich.markup import escape
 
-    from loyalist.decisions.story import story
+    from loyalist.decisions.signals.story import story
 
     with open_store(store) as s, progress(f"gathering {customer_id}'s story"):
         st = story(s, customer_id)

@@ -41,7 +41,7 @@ def service(
     store: str = STORE,
 ) -> None:
     """Print and save the service report."""
-    from loyalist.decisions.service_report import service_report
+    from loyalist.decisions.service.report import service_report
     from loyalist.settings import Settings
 
     settings = Settings.load(store)

@@ -154,7 +154,7 @@ def impact(
     store: str = STORE,
 ) -> None:
     """Does outreach work? Retention and revenue of treated vs held-out customers."""
-    from loyalist.decisions.impact import measure_impact
+    from loyalist.decisions.worklist.impact import measure_impact
 
     with open_store(store) as s:
         res = measure_impact(s, window_days=window, as_of=as_of)

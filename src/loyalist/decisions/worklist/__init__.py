@@ -37,7 +37,9 @@ import numpy as np
 import pandas as pd
 
 from loyalist.contract.moments import moment
-from loyalist.decisions.outcomes import (
+from loyalist.decisions.worklist.backlog import caps_in_force, write_backlog
+from loyalist.decisions.worklist.matters import matter_of, merge
+from loyalist.decisions.worklist.outcomes import (
     CLOSING,
     item_history,
     log_outcome,
@@ -46,8 +48,6 @@ from loyalist.decisions.outcomes import (
     open_keys,
     worklist_progress,
 )
-from loyalist.decisions.worklist.backlog import caps_in_force, write_backlog
-from loyalist.decisions.worklist.matters import matter_of, merge
 from loyalist.decisions.worklist.ranking import ranking_note, uplift_in_force, within_budget
 from loyalist.errors import DataError
 from loyalist.settings.worklist import Playbook, Playbooks, resolve
@@ -104,7 +104,7 @@ def _people(store, as_of) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     reason's evidence of each scored customer."""
     scores = store.table("scores")
     alerts = _alert_items(store, as_of)
-    from loyalist.decisions.stay_in_touch import _value
+    from loyalist.decisions.service.stay_in_touch import _value
 
     value = _value(store, as_of)
     value = value[value["value"] > 0]
@@ -331,7 +331,7 @@ def helps_factors(store, playbooks: Playbooks, as_of=None) -> dict[str, float]:
         ended = 1
     if not ended:
         return prior
-    from loyalist.decisions.impact import measure_impact
+    from loyalist.decisions.worklist.impact import measure_impact
 
     try:
         t = measure_impact(store, window_days=window, as_of=as_of).table

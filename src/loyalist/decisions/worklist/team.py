@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from loyalist.contract.moments import moment
-from loyalist.decisions.outcomes import Actor, people, person_name, today_of
+from loyalist.decisions.worklist.outcomes import Actor, people, person_name, today_of
 from loyalist.errors import DataError, PermissionDeniedError
 from loyalist.store.worklist import open_events, write_events
 

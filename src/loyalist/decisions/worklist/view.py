@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from loyalist.decisions.outcomes import open_items, people, today_of
+from loyalist.decisions.worklist.outcomes import open_items, people, today_of
 from loyalist.errors import DataError
 
 #: columns a view sorts by (name -> the column sorted), in the page's order

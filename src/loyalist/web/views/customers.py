@@ -69,7 +69,7 @@ def customer_list(store, q: str | None = None, limit: int = 50, offset: int = 0)
 
 def open_items_of(store, customer_id: str, names: dict | None = None) -> list[dict]:
     """The customer's open worklist items, most urgent first, with their owners' names."""
-    from loyalist.decisions.outcomes import ITEM_COLUMNS, people
+    from loyalist.decisions.worklist.outcomes import ITEM_COLUMNS, people
     from loyalist.store.worklist import ranked_open_rows
 
     names = people(store) if names is None else names
@@ -82,7 +82,7 @@ def open_items_of(store, customer_id: str, names: dict | None = None) -> list[di
 def customer_detail(store, customer_id: str) -> dict:
     """Profile, value, score with its reasons and history, alerts, open items and the
     timeline (newest first)."""
-    from loyalist.decisions.story import customer_rows, timeline_rows
+    from loyalist.decisions.signals.story import customer_rows, timeline_rows
     from loyalist.errors import DataError
 
     try:
@@ -98,13 +98,13 @@ def customer_detail(store, customer_id: str) -> dict:
     def first(name):
         return plain(got[name][0]) if got[name] else None
 
-    from loyalist.decisions.outcomes import people
+    from loyalist.decisions.worklist.outcomes import people
 
     names = people(store)
     profile = first("profile")
     if profile and profile.get("owner"):
         profile["owner_name"] = names.get(profile["owner"], profile["owner"])
-    from loyalist.decisions.story import risk_questions
+    from loyalist.decisions.signals.story import risk_questions
 
     score, value = first("score"), first("value")
     return {"ok": True, "customer_id": customer_id, "profile": profile,
@@ -120,7 +120,7 @@ def customer_detail(store, customer_id: str) -> dict:
 def _alerts_in_words(store, alerts: list[dict]) -> list[dict]:
     """The customer's alerts, alarms first, each with its kind in words and its level
     (from the alert row, else the stored weights)."""
-    from loyalist.decisions.alert_weights import LEVELS, levels
+    from loyalist.decisions.signals.alert_weights import LEVELS, levels
     from loyalist.decisions.words import kind_words
 
     known = levels(store) if any(not a.get("level") for a in alerts) else {}
@@ -179,7 +179,7 @@ def api_touch(request: Request, touch: TouchIn, caller: Caller = Depends(need("a
     """Log a touch and its outcome; attributed to the caller. Honours Idempotency-Key."""
     from fastapi.responses import JSONResponse
 
-    from loyalist.decisions.outcomes import contact_time
+    from loyalist.decisions.worklist.outcomes import contact_time
 
     at = contact_time(touch.at) if touch.at else None
     body, replayed = log_touch(request.app.state, caller, touch.customer_id, touch.outcome,

@@ -21,7 +21,7 @@ def service_data(store, cache) -> dict:
     """The service report's tables as JSON-ready data (cached until the next write)."""
 
     def make():
-        from loyalist.decisions.service_report import service_report
+        from loyalist.decisions.service.report import service_report
 
         rep = service_report(store, sample=2000)
         by = {k: records(v.reset_index()) for k, v in rep.by.items() if k in ("team", "channel",

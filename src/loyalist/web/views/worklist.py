@@ -50,14 +50,14 @@ def worklist_items(store, caller: Caller, *, limit: int = 50, offset: int = 0,
 
 
 def progress(store) -> dict:
-    from loyalist.decisions.outcomes import worklist_progress
+    from loyalist.decisions.worklist.outcomes import worklist_progress
 
     df = worklist_progress(store)
     return {"ok": True, "rows": records(df.reset_index() if df.index.name else df)}
 
 
 def impact(store, window_days: int = 90) -> dict:
-    from loyalist.decisions.impact import measure_impact
+    from loyalist.decisions.worklist.impact import measure_impact
 
     res = measure_impact(store, window_days=window_days)
     return {"ok": True, "as_of": plain(res.as_of), "window_days": res.window_days,

@@ -46,7 +46,7 @@ class ServiceReport:
 
     def save(self, folder) -> list[Path]:
         """Write every table as CSV and every plot as PNG; return the paths."""
-        from loyalist.decisions import service_plots
+        from loyalist.decisions.service import plots as service_plots
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

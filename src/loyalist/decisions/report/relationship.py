@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from loyalist.decisions._report_charts import to_svg
-from loyalist.decisions._report_format import table
+from loyalist.decisions.report.charts import to_svg
+from loyalist.decisions.report.formatting import table
 from loyalist.errors import DataError
 from loyalist.relationship import plots
 from loyalist.relationship.analysis import analyse

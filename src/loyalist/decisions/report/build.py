@@ -1,7 +1,7 @@
 """The retention report: one self-contained HTML page for the owner.
 
 ``write_report(store)`` measures retention in the engine
-(:mod:`loyalist.features.retention`), the service (:mod:`~loyalist.decisions.service_report`),
+(:mod:`loyalist.features.retention`), the service (:mod:`~loyalist.decisions.service.report`),
 feedback, the week's alerts and the worklist, and writes one HTML file with every
 chart inline as SVG: it opens without a network. ``build_report`` returns the
 figures without writing anything (the CLI prints its headline).
@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from loyalist.decisions import _report_charts as charts
-from loyalist.decisions import _report_sections as sections
-from loyalist.decisions._report_format import (
+from loyalist.decisions.report import charts, sections
+from loyalist.decisions.report.formatting import (
     Table,
     fmt_money,
     fmt_pct,
@@ -128,8 +127,8 @@ def _service(store, as_of, step) -> dict | None:
     if not available(store)["requests"]:
         return None
     step("service")
-    from loyalist.decisions import service_plots
-    from loyalist.decisions.service_report import service_report
+    from loyalist.decisions.service import plots as service_plots
+    from loyalist.decisions.service.report import service_report
 
     try:
         rep = service_report(store, as_of, since=as_of - pd.DateOffset(months=12))
@@ -283,7 +282,7 @@ def build_report(store, as_of=None, *, target_annual_loss: float | None = None,
                            ("whispers", _whispers(store, as_of, basis, step))):
             if part is not None:
                 rep.sections[name] = part
-    from loyalist.decisions._report_relationship import report_section
+    from loyalist.decisions.report.relationship import report_section
 
     relationship = report_section(store, as_of, step)
     if relationship is not None:
@@ -342,7 +341,7 @@ def render_html(rep: RetentionReport) -> str:
 
     svgs = {f"{s}.{k}": Markup(v) for s, part in rep.sections.items()
             for k, v in part.get("charts", {}).items()}
-    return env.get_template("report_template.html.j2").render(r=rep, h=rep.headline, svg=svgs,
+    return env.get_template("template.html.j2").render(r=rep, h=rep.headline, svg=svgs,
                                                               s=rep.sections)
 
 

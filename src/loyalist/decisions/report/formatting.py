@@ -113,7 +113,7 @@ def loss_table(t: pd.DataFrame, dim: str, target: float) -> Table:
     """Loss over the last 12 months per group with its Wilson 95% interval, ranked by
     the interval's lower end (a group of one is not ranked on one customer); rows whose
     whole interval is above the target marked."""
-    from loyalist.decisions._report_charts import wilson
+    from loyalist.decisions.report.charts import wilson
 
     t = t.copy()
     t["low"], t["high"] = wilson(t["lost"], t["at_risk"])

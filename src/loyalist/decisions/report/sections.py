@@ -1,7 +1,7 @@
 """The report's sections beyond retention: feedback, whispers of the week, the worklist.
 
 Each function aggregates in the engine and returns small frames; formatting for the
-page lives in :mod:`loyalist.decisions._report_format`.
+page lives in :mod:`loyalist.decisions.report.formatting`.
 """
 
 from __future__ import annotations
@@ -134,8 +134,8 @@ def worklist_section(store, as_of) -> dict:
     ``measure_impact``), or nothing when the store has no worklist yet."""
     if not has_worklist(store):
         return {"present": False}
-    from loyalist.decisions.impact import measure_impact
     from loyalist.decisions.worklist import worklist_progress
+    from loyalist.decisions.worklist.impact import measure_impact
 
     progress = worklist_progress(store)
     impact = measure_impact(store, as_of=as_of)

@@ -1,0 +1,1 @@
+"""Reports: the retention report, its sections, charts and page template."""

@@ -1,0 +1,1 @@
+"""Service: the service report, its plots, and stay-in-touch coverage."""

@@ -1,0 +1,1 @@
+"""Signals: whispers, alert weights and a customer's story in plain words."""
