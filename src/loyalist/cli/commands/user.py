@@ -11,7 +11,7 @@ from loyalist.cli.options import STORE, group, open_store
 from loyalist.cli.tables import Col, out, show
 from loyalist.errors import DataError
 
-user_app = group("Users of the web app and API (roles: viewer, agent, admin).")
+user_app = group("Users of the web app and API (roles: viewer, agent, lead, admin).")
 token_app = group("API tokens (sent as 'Authorization: Bearer TOKEN').")
 
 
@@ -28,8 +28,9 @@ def _password(stdin: bool) -> str:
 @user_app.command("add")
 def add(
     name: str = typer.Argument(..., help="User name (letters, digits, . _ @ -)."),
-    role: str = typer.Option("viewer", help="viewer (read), agent (log outcomes) or admin "
-                             "(ingest, users)."),
+    role: str = typer.Option("viewer", help="viewer (reads), agent (works the "
+                             "worklist), lead (assigns any item, raises caps) or admin "
+                             "(users, ingest, settings)."),
     password_stdin: bool = typer.Option(False, "--password-stdin",
                                         help="Read the password from the first line of stdin."),
     person: str = typer.Option(None, help="The person this user is: their staff id, the "
