@@ -82,6 +82,33 @@ def test_a_refused_role_never_has_its_body_read(site):
     assert r.status_code == 403 and "needs the lead role" in r.json()["error"]
 
 
+def test_the_customer_page_says_what_waits_in_the_backlog(site):
+    from loyalist.decisions.worklist.backlog import read_backlog
+
+    backlog = read_backlog(site.store)
+    assert len(backlog), "the test business needs a backlog"
+    row = backlog.sort_values(["must_do", "place"], ascending=[False, True]).iloc[0]
+    waiting_since = f"{row['waiting_since']:%Y-%m-%d}"
+    with site.client("viewer") as c:
+        body = c.get(f"/api/customers/{row['customer_id']}").json()
+        page = c.get(f"/customers/{row['customer_id']}").text
+    mine = backlog[backlog["customer_id"] == row["customer_id"]]
+    assert sorted(w["playbook"] for w in body["waiting"]) == sorted(mine["playbook"])
+    first = body["waiting"][0]
+    assert first["waiting_since"].startswith(waiting_since) and first["place"] >= 1
+    assert "Waiting in the backlog" in page
+    assert f"waiting beyond today's caps since {waiting_since}" in page
+    assert first["playbook"].replace("_", " ") in page.lower()
+    if bool(row["must_do"]):
+        assert "must do" in page
+    # a customer with nothing waiting: no such section
+    calm = site.store.table("customers").id.to_pandas()
+    calm = calm[~calm.isin(backlog["customer_id"])].iloc[0]
+    with site.client("viewer") as c:
+        assert c.get(f"/api/customers/{calm}").json()["waiting"] == []
+        assert "Waiting in the backlog" not in c.get(f"/customers/{calm}").text
+
+
 def test_caps_are_checked_with_clear_400s_and_nothing_runs(site):
     before = site.count("_loyalist_worklist")
     with site.client("lead") as c:
