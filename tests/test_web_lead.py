@@ -179,3 +179,42 @@ def test_the_cli_adds_a_lead(tmp_path):
     assert "Traceback" not in wrong.stderr
     listed = run("user", "list")
     assert "lee" in listed.stdout and "lead" in listed.stdout
+
+
+def test_the_agents_list_leads_with_alarms_and_marks_them(site):
+    """Customers carrying an alarm-level alert (a kind at or above [alerts] min_ratio)
+    come first in "My list", each part in priority order, and are marked; the team's
+    list keeps the priority order."""
+    import pandas as pd
+
+    with site.client(OWNER) as c:
+        mine = _items(c, mine=True)
+    assert len(mine) >= 4, "the owner needs a few items"
+    # give an alarm to the customers of the owner's last two items (least urgent)
+    picked = [mine[-1]["customer_id"], mine[-2]["customer_id"]]
+    alerts = site.store.table("alerts").to_pandas()
+    as_of = alerts["as_of"].iloc[0] if len(alerts) else pd.Timestamp("2024-01-01")
+    planted = pd.DataFrame({"customer_id": picked, "kind": "complaint_words",
+                            "evidence_table": "requests", "evidence_id": ["R-a", "R-b"],
+                            "at": as_of, "text": "Complained about the delivery",
+                            "must_do": False, "as_of": as_of, "level": "alarm"})
+    others = alerts.assign(level="housekeeping")
+    site.store.write_derived("alerts", pd.concat([others, planted], ignore_index=True))
+    with site.client(OWNER) as c:
+        led = _items(c, mine=True)
+        team = _items(c, mine=False)
+        csv = c.get("/api/worklist/export", params={"mine": True}).text
+    with closing(_sign_in(site, OWNER)) as c:
+        page = c.get("/worklist").text
+    flagged = [r for r in led if r["alarm"]]
+    assert {r["customer_id"] for r in flagged} == set(picked) & {r["customer_id"] for r in led}
+    assert led[:len(flagged)] == flagged  # alarms first ...
+    assert [r["priority"] for r in flagged] == sorted(r["priority"] for r in flagged)
+    rest = led[len(flagged):]
+    assert [r["priority"] for r in rest] == sorted(r["priority"] for r in rest)  # ... then
+    assert flagged[0]["alarm"].startswith("Complained: Complained about the delivery")
+    assert [r["priority"] for r in team] == sorted(r["priority"] for r in team)
+    assert "alarm" in csv.splitlines()[0].split(",")
+    first_row = page.split('<tbody>')[1].split("</tr>")[0]
+    assert 'data-alarm="true"' in first_row and "Alarm:" in first_row
+    assert "(those come first)" in page
