@@ -76,8 +76,11 @@ class DisplaySettings:
 def _as_datetime(value) -> datetime.datetime | None:
     if value is None or value == "":
         return None
-    if isinstance(value, float) and value != value:
-        return None
+    try:
+        if value != value:  # NaN, NaT
+            return None
+    except (TypeError, ValueError):
+        pass
     if isinstance(value, datetime.datetime):
         return value
     if isinstance(value, datetime.date):
