@@ -121,3 +121,45 @@ def test_a_store_without_data_gets_empty_figures(tmp_path):
     assert set(written.values()) == {0}
     assert o["retention"] is None and o["service"] is None and o["nps"] is None
     assert o["work"] == {**o["work"], "open_items": 0, "overdue": 0, "unanswered_now": 0}
+
+
+def test_the_customers_worth_saving_are_kept_at_refresh_and_read_with_todays_owner(shop):
+    """Ranked once by refresh (what `loyalist score` runs), the same as the live ranking;
+    the page then reads only the ten rows' names, items and owners, so an item moved
+    since shows its new owner without scoring again."""
+    from loyalist.decisions.worklist.team import assign
+    from loyalist.decisions.worth_saving import lead, stored_lead
+
+    overview.refresh(shop)
+    live, kept = lead(shop, limit=10), stored_lead(shop, limit=10)
+    assert [r["customer_id"] for r in kept["worth_saving"]["rows"]] == [
+        r["customer_id"] for r in live["worth_saving"]["rows"]]
+    assert kept["worth_saving"]["customers"] == live["worth_saving"]["customers"] > 0
+    assert kept["alarms"] == {**live["alarms"], "weighed": bool(live["alarms"]["weighed"])}
+    ranked = shop.table("worth_saving").order_by("rank").to_pandas()
+    assert ranked["value_at_risk"].is_monotonic_decreasing and ranked["rank"].iloc[0] == 1
+    with_item = next((r for r in kept["worth_saving"]["rows"] if r["item_id"]), None)
+    assert with_item is not None, "a customer worth saving should have an open item"
+    staff = shop.table("staff").id.to_pandas().astype(str).tolist()
+    new_owner = next(o for o in [*staff, "Retention team", "Service desk"]
+                     if o != with_item["item_owner"])
+    assign(shop, [with_item["item_id"]], new_owner)
+    again = {r["customer_id"]: r for r in overview.figures(shop)["worth_saving"]["rows"]}
+    assert again[with_item["customer_id"]]["item_owner"] == new_owner
+
+
+def test_a_store_scored_before_it_kept_the_ranking_says_so(tmp_path):
+    from loyalist.datasets import make_business
+    from loyalist.web.pages import environment
+
+    business = make_business(n_customers=150, months=12, seed=4, events=False)
+    with loyalist.connect(tmp_path / "old.duckdb") as s:
+        for name in ("customers", "orders"):
+            s.ingest(name, business.tables[name], strict=name != "customers")
+        _scores(s)
+        data = overview.overview(s, refresh_if_stale=False)
+    assert data["risk"] and data["worth_saving"] is None
+    assert any("worth_saving" in why for why in data["stale"])
+    html = environment().get_template("overview.html").render(
+        data=data, request=None, path="/", user=None, csrf="")
+    assert "Not ranked yet" in html and "loyalist score" in html

@@ -113,7 +113,7 @@ def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
     build_worklist(store)
     accounts = Accounts(store)
     tokens = {}
-    for role in ("viewer", "agent", "admin"):
+    for role in ("viewer", "agent", "lead", "admin"):
         accounts.add_user(role, PASSWORD, role=role)
         tokens[role] = accounts.create_token(role)
     staff = store.table("staff")
@@ -177,6 +177,7 @@ ENDPOINTS = [
     ("POST", "/api/worklist/assign", {"json": {"items": ["W9999999"], "owner": "x"}}, "agent"),
     ("POST", "/api/worklist/snooze", {"json": {"items": ["W9999999"], "until": "2099-01-01"}},
      "agent"),
+    ("POST", "/api/worklist/caps", {"json": {"caps": {"save_call": 1}}}, "lead"),
     ("GET", "/api/impact", {}, "viewer"),
     ("GET", "/api/metrics", {"params": {"freq": "Q"}}, "viewer"),
     ("GET", "/api/data", {}, "admin"),
@@ -198,13 +199,14 @@ ENDPOINTS = [
      {"files": {"file": ("o.csv", b"customer_id,ordered_at\nx,2024-01-01\n")}}, "admin"),
 ]
 PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"),
-         ("POST", "/worklist/assign"), ("POST", "/worklist/snooze"), ("GET", "/impact"),
+         ("POST", "/worklist/assign"), ("POST", "/worklist/snooze"),
+         ("POST", "/worklist/caps"), ("GET", "/impact"),
          ("GET", "/customers"), ("GET", "/customers/{customer_id:path}"),
          ("GET", "/service"), ("GET", "/relationship"), ("GET", "/listening"), ("GET", "/data"),
          ("POST", "/customers/outcome"),
          ("POST", "/data/upload"), ("POST", "/logout"), ("GET", "/admin"),
          ("POST", "/admin/unlock"), ("GET", "/daily")]
-ROLES = ("viewer", "agent", "admin")
+ROLES = ("viewer", "agent", "lead", "admin")
 
 
 def _fill(path: str, customer_id: str) -> str:

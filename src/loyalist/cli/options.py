@@ -33,8 +33,11 @@ def open_store(store: str, **kwargs):
             hint="Load data first (loyalist ingest TABLE FILE --store PATH, or loyalist "
             "demo), or name an existing store with --store or LOYALIST_STORE.")
     import loyalist
+    from loyalist.cli.tables import use_display
 
-    return loyalist.connect(store, **kwargs)
+    opened = loyalist.connect(store, **kwargs)
+    use_display(opened.settings.display)
+    return opened
 
 
 def date_option(flag: str, help: str, *, metavar: str = "DATE"):

@@ -65,6 +65,34 @@ class Col:
     min_width: int = 16
 
 
+#: the ``[display]`` settings of the store the command opened (ISO days until then)
+_shown: list = [None]
+
+
+def use_display(display) -> None:
+    """Show days and moments as ``display`` (a store's ``[display]`` settings) says;
+    :func:`loyalist.cli.options.open_store` calls it when a command opens its store."""
+    _shown[0] = display
+
+
+def _display():
+    if _shown[0] is None:
+        from loyalist.settings.display import DisplaySettings
+
+        _shown[0] = DisplaySettings()
+    return _shown[0]
+
+
+def day(value) -> str:
+    """A day as ``[display] date_format`` shows it ('' for nothing)."""
+    return _display().day(value)
+
+
+def moment(value) -> str:
+    """A moment as ``[display] date_format`` and HH:MM ('' for nothing)."""
+    return _display().moment(value)
+
+
 def plural(n: int, one: str, many: str | None = None) -> str:
     """``1 customer``, ``2 customers``, ``1,200 rows``."""
     return f"{n:,} {one if n == 1 else (many or one + 's')}"

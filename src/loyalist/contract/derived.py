@@ -136,6 +136,36 @@ OVERVIEW_FIGURES = (
                 _c("answers", "integer", "Answers with an NPS."),
                 _c("trust", "float", "Average trust.", False),
                 _c("satisfaction", "float", "Average satisfaction.", False), *FIGURES)),
+    Derived("worth_saving", "The customers worth saving, most value expected to leave first "
+            "(still customers, not already gone by either definition); the overview shows "
+            "the first ten with their open item and owner, read when the page is built.",
+            "`loyalist score`, `loyalist.decisions.overview.refresh`", (
+                _c("rank", "integer", "1 = the most value expected to leave."), CUSTOMER,
+                _c("p_leave", "float", "Probability of leaving (the scores)."),
+                _c("value", "float", "The customer's value (see `worth_saving_summary`)."),
+                _c("value_at_risk", "float", "p_leave x value."),
+                _c("top_reason", "string", "Their strongest whisper.", False),
+                _c("alarm_kind", "string", "Kind of their latest alarm-level alert.", False),
+                _c("alarm", "string", "That alert in words.", False),
+                _c("alarms", "integer", "Alarm-level alerts they carry.", False), *FIGURES)),
+    Derived("worth_saving_summary", "How many customers are worth saving and the alarm "
+            "summary: customers with any alert, with an alarm, those the team works this "
+            "week ([alerts] weekly_capacity) and the rest.",
+            "`loyalist score`, `loyalist.decisions.overview.refresh`", (
+                _c("customers", "integer", "Customers worth saving."),
+                _c("value_is", "string", "What value means here."),
+                _c("scored", "integer", "Customers scored.", False),
+                _c("with_any", "integer", "Scored customers with any alert.", False),
+                _c("with_alarm", "integer", "Of them with an alarm-level alert.", False),
+                _c("valuable_with_alarm", "integer", "Of those, valuable ones ([alerts] "
+                   "valuable_share).", False),
+                _c("share_any", "float", "with_any / scored.", False),
+                _c("share_alarm", "float", "with_alarm / scored.", False),
+                _c("this_week", "integer", "Alarm-level customers worked this week.", False),
+                _c("rest", "integer", "Alarm-level customers waiting.", False),
+                _c("weekly_capacity", "integer", "[alerts] weekly_capacity.", False),
+                _c("weighed", "boolean", "Whether the alert kinds were weighed.", False),
+                *FIGURES)),
 )
 
 DERIVED: dict[str, Derived] = {d.name: d for d in (

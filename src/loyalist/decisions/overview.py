@@ -4,7 +4,8 @@ Two kinds of figures:
 
 - what changes only when the data change (responsiveness and call-backs from the
   requests, loss rates from the customers' lives, cohort retention, value at risk,
-  NPS) is computed by :func:`refresh` into derived tables (declared in
+  NPS, the customers worth saving and the alarm summary) is computed by :func:`refresh`
+  into derived tables (declared in
   :data:`loyalist.contract.derived.OVERVIEW_FIGURES`), each with the date it is as of;
   the registry of derived tables keeps when each was refreshed and the settings it was
   computed with. ``loyalist score`` refreshes them (a daily run calls :func:`refresh`);
@@ -40,18 +41,19 @@ from loyalist.store.prepared import prepare
 FIGURE_TABLES = tuple(d.name for d in OVERVIEW_FIGURES)
 #: the tables the figures are computed from: newer data there makes them stale
 SOURCES = ("customers", "orders", "subscriptions", "requests", "feedback")
-#: derived tables the figures read (value at risk reads the scores)
-DERIVED_SOURCES = ("scores", "customer_value")
+#: derived tables the figures read (value at risk reads the scores; the customers worth
+#: saving the scores, values and alerts)
+DERIVED_SOURCES = ("scores", "customer_value", "alerts")
 #: months of loss rates the overview shows
 MONTHS_SHOWN = 24
 
 
 def settings_key(settings) -> str:
     """A fingerprint of the settings the figures depend on ([service], [calendar],
-    [report]): figures computed with other settings are stale."""
+    [report], [alerts]): figures computed with other settings are stale."""
     used = {k: {key: v["value"] for key, v in section.items()}
             for k, section in settings.to_dict()["settings"].items()
-            if k in ("service", "calendar", "report")}
+            if k in ("service", "calendar", "report", "alerts")}
     return hashlib.sha256(json.dumps(used, sort_keys=True, default=str).encode()
                           ).hexdigest()[:16]
 
@@ -129,6 +131,12 @@ def refresh(store, *, progress: Callable[[str], None] | None = None) -> dict[str
         got = {}
     for name in ("loss_trailing", "loss_monthly", "cohort_retention", "value_at_risk"):
         written[name] = _write(store, name, *got.get(name, (None, None)))
+    step("overview: customers worth saving")
+    from loyalist.decisions.worth_saving import lead_tables
+
+    ranked, counts, as_of = lead_tables(store)
+    written["worth_saving"] = _write(store, "worth_saving", ranked, as_of)
+    written["worth_saving_summary"] = _write(store, "worth_saving_summary", counts, as_of)
     step("overview: NPS")
     summary, monthly, as_of = _nps(store)
     written["nps_summary"] = _write(store, "nps_summary", summary, as_of)
@@ -180,7 +188,7 @@ def figures(store, *, refresh_if_stale: bool = True) -> dict:
         return _rows(store, name, order) if name in present else []
 
     out: dict = {"ok": True, "stale": why,
-                 "tables": {t: int(store.table(t).count().execute()) for t in TABLES}}
+                 "tables": table_counts(store)}
     out.update(_scores(store, present))
     nps = section("nps_summary")
     out["nps"] = None if not nps else {
@@ -201,6 +209,21 @@ def figures(store, *, refresh_if_stale: bool = True) -> dict:
         "as_of": trailing[0]["as_of"], "refreshed_at": when("loss_trailing")}
     out["windows"] = _windows(store, out)
     return out
+
+
+def _counts(store):
+    """Rows of every input table, as one row of one query."""
+    row = None
+    for name in TABLES:
+        one = store.table(name).aggregate(**{name: _.count()})
+        row = one if row is None else row.cross_join(one)
+    return row, {}
+
+
+def table_counts(store) -> dict[str, int]:
+    """Rows per input table (one query, compiled once per store)."""
+    got = prepare(store, "overview table counts", _counts).rows(store)[0]
+    return {t: int(got[t] or 0) for t in TABLES}
 
 
 def _windows(store, out: dict) -> dict:
@@ -257,11 +280,12 @@ def _alarms(store, present: set, alerts: list[dict]) -> dict:
     """The alarm summary, the customers worth saving, and each alert kind with its level
     and weight in words (see :mod:`loyalist.decisions.signals.alert_weights`)."""
     from loyalist.decisions.words import kind_words
-    from loyalist.decisions.worth_saving import lead, weights
+    from loyalist.decisions.worth_saving import stored_lead, weights
 
     got = {"alarms": None, "worth_saving": None}
-    if "scores" in present:
-        got.update(lead(store, limit=10))
+    if "scores" in present and "worth_saving" in present:
+        # kept by `loyalist score` (refresh); only the ten rows' items are read now
+        got.update(stored_lead(store, limit=10) or {})
     weighed = {w["kind"]: w for w in (weights(store) if "alert_weights" in present else [])}
     first = next(iter(weighed.values()), None)
     got["alert_measured"] = None if first is None else {

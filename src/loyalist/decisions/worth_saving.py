@@ -70,12 +70,15 @@ def _alarms(store) -> ibis.Table | None:
     return first.join(n, "customer_id")
 
 
-def _items(store) -> ibis.Table | None:
+def _items(store, ids: list | None = None) -> ibis.Table | None:
+    """Per customer (of ``ids``, default all): their most urgent open item."""
     from loyalist.store.worklist import has_worklist, open_events
 
     if not has_worklist(store):
         return None
     o = open_events(store)
+    if ids is not None:
+        o = o.filter(o.customer_id.isin(ids))
     w = ibis.window(group_by="customer_id", order_by=[ibis.desc("must_do"), "due_at",
                                                       "item_id"])
     o = o.mutate(_k=ibis.row_number().over(w))
@@ -116,6 +119,81 @@ def lead(store, limit: int = 10) -> dict:
                 "alarms": _alarm_summary(store, base, what)}
     finally:
         base.release()
+
+
+#: customers kept in ``worth_saving`` by :func:`lead_tables` (the overview shows ten)
+KEPT = 100
+#: the alarm summary's fields kept in ``worth_saving_summary``
+SUMMARY_FIELDS = ("scored", "with_any", "with_alarm", "valuable_with_alarm", "share_any",
+                  "share_alarm", "this_week", "rest", "weekly_capacity", "weighed")
+RANKED_COLUMNS = ["rank", "customer_id", "p_leave", "value", "value_at_risk", "top_reason",
+                  "alarm_kind", "alarm", "alarms"]
+
+
+def lead_tables(store) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp | None]:
+    """What ``loyalist score`` keeps for the overview (:func:`loyalist.decisions.overview.
+    refresh`): the :data:`KEPT` customers worth saving, ranked, and one row of counts
+    (how many are worth saving, what value means, :func:`alarm_summary`), with the
+    scores' date. The costly part of :func:`lead` (who is already gone, values,
+    alarms), computed once a scoring run instead of on every visit."""
+    if "scores" not in store.tables():
+        return (pd.DataFrame(columns=RANKED_COLUMNS),
+                pd.DataFrame(columns=["customers", "value_is", *SUMMARY_FIELDS]), None)
+    base, as_of, what = _base(store)
+    base = base.cache()
+    try:
+        top = (base.order_by([ibis.desc("value_at_risk"), ibis.desc("p_leave"), "customer_id"])
+               .limit(KEPT).select(*RANKED_COLUMNS[1:]).to_pyarrow().to_pandas())
+        top.insert(0, "rank", range(1, len(top) + 1))
+        alarms = _alarm_summary(store, base, what) or {}
+        summary = pd.DataFrame([{"customers": int(base.count().execute()), "value_is": what,
+                                 **{k: alarms.get(k) for k in SUMMARY_FIELDS}}])
+    finally:
+        base.release()
+    return top, summary, as_of
+
+
+def stored_lead(store, limit: int = 10) -> dict | None:
+    """:func:`lead`'s answer from the tables :func:`lead_tables` filled at scoring time:
+    the first ``limit`` customers with their name, open item and owner read now (items
+    move during the day), and the alarm summary; ``None`` when they were never kept."""
+    if not {"worth_saving", "worth_saving_summary"} <= set(store.tables()):
+        return None
+    head = store.table("worth_saving_summary").to_pyarrow().to_pylist()
+    if not head:
+        return {"worth_saving": _no_rows(), "alarms": None}
+    head = head[0]
+    t = store.table("worth_saving")
+    rows = t.order_by("rank").limit(limit).to_pyarrow().to_pylist()
+    ids = [r["customer_id"] for r in rows]
+    c = store.table("customers")
+    who = {r["customer_id"]: r for r in (
+        c.filter(c.id.isin(ids)).select(customer_id=c.id, name=c.name, owner=c.owner)
+        .distinct(on="customer_id", keep="first").to_pyarrow().to_pylist())} if ids else {}
+    items = _items(store, ids) if ids else None
+    open_ = {r["customer_id"]: r for r in items.to_pyarrow().to_pylist()
+             } if items is not None else {}
+    from loyalist.decisions.outcomes import people
+
+    names = people(store)
+    for r in rows:
+        r.update({k: v for k, v in who.get(r["customer_id"], {}).items() if k != "customer_id"})
+        r.update({k: v for k, v in open_.get(r["customer_id"], {}).items()
+                  if k != "customer_id"})
+        r["reason"] = (r.get("alarm") or r.get("top_reason")
+                       or f"{r['p_leave']:.0%} likely to leave; no single sign stands out")
+        owner = r.get("item_owner") or r.get("owner")
+        r["owner_name"] = names.get(str(owner), owner) if owner else None
+        r.setdefault("item_id", None)
+    as_of = rows[0]["as_of"] if rows else head.get("as_of")
+    ws = {"rows": rows, "value_is": head["value_is"], "as_of": as_of,
+          "customers": int(head["customers"] or 0)}
+    alarms = None
+    if head.get("scored") is not None:
+        alarms = {k: head.get(k) for k in SUMMARY_FIELDS}
+        alarms["value_is"] = head["value_is"]
+        alarms["weighed"] = bool(alarms["weighed"])
+    return {"worth_saving": ws, "alarms": alarms}
 
 
 def _no_rows() -> dict:
@@ -200,4 +278,4 @@ def weights(store) -> list[dict]:
                                        else 9, -(r["risk_ratio"] or 0)))
 
 
-__all__ = ["alarm_summary", "lead", "weights", "worth_saving"]
+__all__ = ["alarm_summary", "lead", "lead_tables", "stored_lead", "weights", "worth_saving"]

@@ -36,6 +36,7 @@ from loyalist.settings._declare import (
 )
 from loyalist.settings.alerts import AlertSettings
 from loyalist.settings.daily import DailySettings
+from loyalist.settings.display import DisplaySettings
 from loyalist.settings.listening import ListeningSettings
 from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
@@ -123,7 +124,8 @@ class IngestSettings:
 SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None,
             "worklist": WorklistSettings, "report": ReportSettings, "engine": EngineSettings,
             "web": WebSettings, "relationship": RelationshipSettings, "alerts": AlertSettings,
-            "listening": ListeningSettings, "daily": DailySettings, "team": TeamSettings}
+            "listening": ListeningSettings, "daily": DailySettings, "team": TeamSettings,
+            "display": DisplaySettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -148,6 +150,7 @@ class Settings:
     listening: ListeningSettings = field(default_factory=ListeningSettings)
     daily: DailySettings = field(default_factory=DailySettings)
     team: TeamSettings = field(default_factory=TeamSettings)
+    display: DisplaySettings = field(default_factory=DisplaySettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -373,5 +376,6 @@ def __getattr__(name: str):
 
 __all__ = ["AlertSettings", "BusinessCalendar", "DailySettings", "EngineSettings",
            "ListeningSettings", "Playbooks", "RelationshipSettings", "ReportSettings",
-           "ServicePolicy", "Settings", "SettingsError", "TeamSettings", "WebSettings",
+           "DisplaySettings", "ServicePolicy", "Settings", "SettingsError", "TeamSettings",
+           "WebSettings",
            "WorklistSettings", "load_playbooks", "locate"]

@@ -4,8 +4,8 @@ every write. The command line uses them too (``loyalist user``, ``loyalist token
 
 Secrets are never stored in clear: passwords are argon2 hashes (argon2-cffi), API
 tokens and session ids are random 32-byte values stored as their SHA-256 digest (the
-token is shown once, when it is made). Roles are ordered: viewer < agent < admin; a
-role may do everything the roles before it may.
+token is shown once, when it is made). Roles are ordered: viewer < agent < lead < admin
+(:data:`ROLE_WORDS`); a role may do everything the roles before it may.
 
 >>> import loyalist
 >>> from loyalist.store.accounts import Accounts
@@ -32,7 +32,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from loyalist.errors import AuthError, DataError, ForbiddenError, ThrottledError
 
-ROLES = ("viewer", "agent", "admin")
+ROLES = ("viewer", "agent", "lead", "admin")
+#: what each role may do (each may also do everything the roles before it may)
+ROLE_WORDS = {
+    "viewer": "reads every page and figure",
+    "agent": "works the worklist: logs outcomes, hands over their own items, takes a "
+             "team's items, snoozes their own",
+    "lead": "the retention lead: assigns and snoozes any item, raises the worklist's caps; "
+            "not users, data or settings files",
+    "admin": "everything: users, ingest, backups, erasure, the daily run",
+}
 USERS = "_loyalist_users"
 TOKENS = "_loyalist_tokens"
 SESSIONS = "_loyalist_sessions"

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 
 import loyalist
 
@@ -37,6 +37,28 @@ def customer_href(customer_id) -> str:
 
 def _when(v) -> str:
     return "" if not v else str(v).replace("T", " ")[:16]
+
+
+def _display(ctx):
+    """The ``[display]`` settings of the page being rendered (the default without)."""
+    shown = ctx.get("display")
+    if shown is None:
+        from loyalist.settings.display import DisplaySettings
+
+        shown = DisplaySettings()
+    return shown
+
+
+@pass_context
+def _day_filter(ctx, v) -> str:
+    """A day as ``[display] date_format`` shows it."""
+    return _display(ctx).day(v)
+
+
+@pass_context
+def _moment_filter(ctx, v) -> str:
+    """A moment as ``[display] date_format`` and HH:MM."""
+    return _display(ctx).moment(v) if v else ""
 
 
 def _fmt(v, format: str | None) -> str:
@@ -100,13 +122,16 @@ def environment() -> Environment:
     env = Environment(loader=PackageLoader("loyalist.web", "templates"),
                       autoescape=select_autoescape(["html"], default=True),
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-    env.filters.update(pct=_pct, num=_num, when=_when, customer_href=customer_href)
+    env.filters.update(pct=_pct, num=_num, when=_moment_filter, day=_day_filter,
+                       customer_href=customer_href)
     env.globals.update(nav=NAV, version=loyalist.__version__, chart_text=chart_text)
     return env
 
 
 def render(request: Request, template: str, **context) -> str:
     caller = getattr(request.state, "caller", None)
+    store = getattr(request.app.state, "store", None)
+    context.setdefault("display", store.settings.display if store is not None else None)
     return environment().get_template(template).render(
         request=request, path=request.url.path, user=caller.user if caller else None,
         csrf=context.pop("csrf", None) or (caller.csrf if caller else ""), **context)

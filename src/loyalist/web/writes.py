@@ -73,7 +73,7 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
     if not is_customer(view, customer_id):
         raise NotFoundError(f"No customer {customer_id!r} in the store.",
                             hint="Check the id (search at /customers).")
-    actor = Actor(caller.user.person, admin=caller.user.role == "admin",
+    actor = Actor(caller.user.person, admin=caller.user.can("lead"),
                   any_agent_may_close=state.any_agent_may_close)
 
     def run():

@@ -8,7 +8,7 @@ import typer
 
 import loyalist
 from loyalist.cli.options import STORE
-from loyalist.cli.tables import out
+from loyalist.cli.tables import day, out, use_display
 
 
 def _pct(v) -> str:
@@ -32,6 +32,7 @@ def alerts(
     from loyalist.decisions.worth_saving import alarm_summary, weights
 
     with loyalist.connect(store, read_only=True) as s:
+        use_display(s.settings.display)
         rows, summary = weights(s), alarm_summary(s)
     if as_json:
         typer.echo(json.dumps({"summary": summary, "weights": rows}, indent=2, default=str))
@@ -41,7 +42,7 @@ def alerts(
                   "outcomes.")
         return
     first = rows[0]
-    t = Table(title=f"Alert kinds, weighed on {first['measured_at']:%Y-%m-%d} (who left "
+    t = Table(title=f"Alert kinds, weighed on {day(first['measured_at'])} (who left "
               f"within {first['horizon_days']} days)", box=box.SIMPLE_HEAD,
               title_justify="left", pad_edge=False)
     for col, kw in (("kind", {"overflow": "fold", "ratio": 1}), ("level", {}),

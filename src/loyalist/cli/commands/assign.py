@@ -7,7 +7,7 @@ import getpass
 import typer
 
 from loyalist.cli.options import STORE, date_option, open_store
-from loyalist.cli.tables import out
+from loyalist.cli.tables import day, out
 
 
 def _who(by: str | None) -> str:
@@ -60,7 +60,7 @@ def snooze(
     with open_store(store) as s:
         done = put_off(s, items, None if wake else until, by=_who(by), note=note)
     n = f"{len(done):,} item{'s' if len(done) != 1 else ''}"
-    out.print(f"Woke {n}." if wake else f"Snoozed {n} until {done.until:%Y-%m-%d}.",
+    out.print(f"Woke {n}." if wake else f"Snoozed {n} until {day(done.until)}.",
               highlight=False, markup=False)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from loyalist.cli.options import STORE, date_option
-from loyalist.cli.tables import out, progress
+from loyalist.cli.tables import out, progress, use_display
 
 #: how each step's status is shown
 STYLE = {"ok": "green", "failed": "bold red", "skipped": "dim"}
@@ -31,6 +31,7 @@ def daily(
 
     settings = Settings.load(store)
     with loyalist.connect(store, settings=settings) as s, progress() as step:
+        use_display(s.settings.display)
         run = run_day(s, settings, day=day, inbox=inbox, out=out_dir, progress=step)
     for st in run.steps:
         out.print(f"{st.name:9}", end="", markup=False, highlight=False)
@@ -38,11 +39,11 @@ def daily(
                   highlight=False)
         out.print(f"{st.summary} ({st.seconds:.1f} s)", markup=False, highlight=False)
     if run.failed:
-        out.print(f"Day {run.day:%Y-%m-%d}: something failed (see above); run again once "
+        out.print(f"Day {day(run.day)}: something failed (see above); run again once "
                   "it is fixed: nothing is ingested or sent twice.", markup=False,
                   highlight=False)
         raise typer.Exit(1)
-    out.print(f"Day {run.day:%Y-%m-%d} done.", markup=False, highlight=False)
+    out.print(f"Day {day(run.day)} done.", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -211,9 +211,11 @@ def rejects(
 def _day(v, time: bool = False) -> str:
     import pandas as pd
 
+    from loyalist.cli.tables import day, moment
+
     if v is None or pd.isna(v):
         return ""
-    return str(pd.Timestamp(v).strftime("%Y-%m-%d %H:%M" if time else "%Y-%m-%d"))
+    return moment(pd.Timestamp(v)) if time else day(pd.Timestamp(v))
 
 
 def register(app: typer.Typer) -> None:

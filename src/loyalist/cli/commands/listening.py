@@ -10,7 +10,7 @@ import typer
 
 import loyalist
 from loyalist.cli.options import STORE
-from loyalist.cli.tables import out
+from loyalist.cli.tables import day, out, use_display
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,6 +51,7 @@ def competitors(
     settings = Settings.load(store)
     cfg = settings.listening
     with loyalist.connect(store, settings=settings) as s:
+        use_display(s.settings.display)
         if propose or not cfg.competitors:
             tables, *_ = store_frames(s, as_of, None)
             proposed = proposed_competitors(gather(tables), cfg)
@@ -129,6 +130,7 @@ def reasons(
 
     settings = Settings.load(store)
     with loyalist.connect(store, settings=settings) as s:
+        use_display(s.settings.display)
         each, by_period = loss_reasons_of(s, settings.listening, as_of=as_of, by=by or None,
                                           freq=freq)
     overall = reasons_overall(each)
@@ -151,7 +153,7 @@ def reasons(
     for c in ("customer", "lost", "reason", "from", "evidence"):
         t.add_column(c)
     for r in each.sort_values("lost_at", ascending=False).head(limit).itertuples():
-        t.add_row(r.customer_id, f"{r.lost_at:%Y-%m-%d}", r.reason, r.source,
+        t.add_row(r.customer_id, day(r.lost_at), r.reason, r.source,
                   "" if not isinstance(r.evidence, str) else r.evidence[:100])
     out.print(t)
 

@@ -7,7 +7,7 @@ import json
 import typer
 
 from loyalist.cli.options import STORE, open_store
-from loyalist.cli.tables import Col, out, plural, show
+from loyalist.cli.tables import Col, moment, out, plural, show
 
 
 def _day(v) -> str:
@@ -38,7 +38,7 @@ def models(
         span = f"{_day(r.data_from)}..{_day(r.data_to)}" if r.data_from else _day(r.data_to)
         metrics = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                             for k, v in r.metrics.items())
-        rows.append((str(r.id), r.kind, f"{r.created_at:%Y-%m-%d %H:%M}", span,
+        rows.append((str(r.id), r.kind, moment(r.created_at), span,
                      "" if r.rows is None or r.rows != r.rows else f"{int(r.rows):,}",
                      metrics))
     show([Col("id", right=True), Col("kind"), Col("fitted", drop=2), Col("data"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from loyalist.cli.options import STORE, date_option, open_store
-from loyalist.cli.tables import Col, out, show
+from loyalist.cli.tables import Col, day, out, show
 
 
 def _num(v, fmt="{:.2f}") -> str:
@@ -113,7 +113,7 @@ def _print(res) -> None:
              [(r.segment, f"{r.customers:,}", _num(r.p_leave, "{:.0%}"),
                _num(r.p_promoter, "{:.0%}"), r.action)
               for r in res.segments.itertuples(index=False)],
-             title=f"Segments as of {res.as_of:%Y-%m-%d}")
+             title=f"Segments as of {day(res.as_of)}")
         a = res.advocacy.summary_
         out.print(f"Advocacy from behaviour: out-of-fold ROC AUC {a['oof_roc_auc']:.2f} on "
                   f"{int(a['answerers']):,} answerers; predicted promoter share of the "

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from loyalist.cli.options import STORE, date_option, open_store
-from loyalist.cli.tables import Col, out, plural, progress, show
+from loyalist.cli.tables import Col, day, moment, out, plural, progress, show
 
 
 def _missing(v) -> bool:
@@ -55,7 +55,7 @@ def score(
     sc = run.scores
     what = (f"model #{run.model_id}, {run.mode}, horizon {run.horizon} days"
             if run.horizon else f"model #{run.model_id}, learnt from {label!r}")
-    out.print(f"Scored {plural(len(sc), 'customer')} as of {run.as_of:%Y-%m-%d} ({what}). "
+    out.print(f"Scored {plural(len(sc), 'customer')} as of {day(run.as_of)} ({what}). "
               f"Expected to leave: {sc['p_leave'].sum():,.0f}; "
               f"{plural(int((sc['alerts'] > 0).sum()), 'customer')} with alerts.",
               highlight=False, markup=False)
@@ -132,7 +132,7 @@ def explain(customer_id: str = typer.Argument(..., help="The customer's id."),
         extra = ""
         if "p_promoter" in st.score and not _missing(st.score["p_promoter"]):
             extra = f", P(promoter) {st.score['p_promoter']:.0%}"
-        out.print(f"P(leave) {st.score['p_leave']:.0%} as of {st.score['as_of']:%Y-%m-%d} "
+        out.print(f"P(leave) {st.score['p_leave']:.0%} as of {day(st.score['as_of'])} "
                   f"(model #{st.score['model_id']}){extra}", highlight=False)
     else:
         out.print("Not scored yet (or not active): run loyalist score.")
@@ -148,7 +148,7 @@ def explain(customer_id: str = typer.Argument(..., help="The customer's id."),
             out.print(f"  - {escape(r.text)}  [dim]\\[{r.evidence_table}:{r.evidence_id}][/]",
                       highlight=False)
     show([Col("when"), Col("what"), Col("id", drop=1), Col("detail", wrap=True)],
-         [(f"{r.at:%Y-%m-%d %H:%M}", r.what, str(r.id), r.detail)
+         [(moment(r.at), r.what, str(r.id), r.detail)
           for r in st.timeline.itertuples(index=False)], title="Timeline",
          empty="Timeline: nothing on record.")
 
@@ -178,7 +178,7 @@ def backtest(
         bt = run(s, mode=mode, horizon=horizon, eval_date=eval_date,
                  n_train_dates=train_dates, progress=step)
     paths = bt.save(out_dir)
-    _metrics_table(bt.metrics, f"Backtest at {bt.eval_date:%Y-%m-%d}, horizon {bt.horizon} "
+    _metrics_table(bt.metrics, f"Backtest at {day(bt.eval_date)}, horizon {bt.horizon} "
                    f"days ({len(bt.train_dates)} training dates)")
     _bootstrap_table(bt.bootstrap)
     _reliability(bt.calibration, bt.metrics.loc["model"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from loyalist.cli.options import STORE, date_option, open_store
-from loyalist.cli.tables import Col, out, plural, show
+from loyalist.cli.tables import Col, moment, out, plural, show
 
 
 def _fmt(column: str, v) -> str:
@@ -52,7 +52,7 @@ def service(
         report = service_report(s, as_of, since=since)
         paths = report.save(out_dir)
     sm = report.summary
-    out.print(f"[bold]Service as of {report.as_of:%Y-%m-%d %H:%M}[/]: {int(sm['requests']):,} "
+    out.print(f"[bold]Service as of {moment(report.as_of)}[/]: {int(sm['requests']):,} "
               f"requests, {sm['answered_share']:.1%} answered, median first response "
               f"{sm['median_response_h']:.1f} h (p90 {sm['p90_response_h']:.1f} h), "
               f"{sm['breach_share']:.1%} past target, call-backs {sm['callback_rate']:.1%} "

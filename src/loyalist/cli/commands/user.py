@@ -8,10 +8,10 @@ import typer
 
 import loyalist
 from loyalist.cli.options import STORE, group, open_store
-from loyalist.cli.tables import Col, out, show
+from loyalist.cli.tables import Col, moment, out, show
 from loyalist.errors import DataError
 
-user_app = group("Users of the web app and API (roles: viewer, agent, admin).")
+user_app = group("Users of the web app and API (roles: viewer, agent, lead, admin).")
 token_app = group("API tokens (sent as 'Authorization: Bearer TOKEN').")
 
 
@@ -28,8 +28,9 @@ def _password(stdin: bool) -> str:
 @user_app.command("add")
 def add(
     name: str = typer.Argument(..., help="User name (letters, digits, . _ @ -)."),
-    role: str = typer.Option("viewer", help="viewer (read), agent (log outcomes) or admin "
-                             "(ingest, users)."),
+    role: str = typer.Option("viewer", help="viewer (reads), agent (works the "
+                             "worklist), lead (assigns any item, raises caps) or admin "
+                             "(users, ingest, settings)."),
     password_stdin: bool = typer.Option(False, "--password-stdin",
                                         help="Read the password from the first line of stdin."),
     person: str = typer.Option(None, help="The person this user is: their staff id, the "
@@ -62,7 +63,7 @@ def list_users(store: str = STORE) -> None:
         return
     show([Col("name"), Col("role"), Col("person"), Col("created", drop=1),
           Col("disabled", drop=2)],
-         [(r.name, r.role, r.person, f"{r.created_at:%Y-%m-%d %H:%M}",
+         [(r.name, r.role, r.person, moment(r.created_at),
            "yes" if r.disabled else "") for r in df.itertuples(index=False)])
 
 
@@ -117,7 +118,7 @@ def signins(store: str = STORE) -> None:
         return
     show([Col("account"), Col("address"), Col("failures", right=True), Col("last", drop=1),
           Col("locked until")],
-         [(r.account, r.address, str(r.failures), f"{r.last_at:%Y-%m-%d %H:%M}",
+         [(r.account, r.address, str(r.failures), moment(r.last_at),
            f"{r.locked_until:%H:%M:%S}" if r.locked else "") for r in df.itertuples(index=False)])
 
 

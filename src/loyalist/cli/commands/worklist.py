@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from loyalist.cli.options import STORE, date_option, open_store
-from loyalist.cli.tables import Col, err, out, show
+from loyalist.cli.tables import Col, day, err, out, show
 
 
 def _items_table(items, total: int) -> None:
@@ -73,7 +73,7 @@ def worklist(
     with open_store(store, settings=settings) as s:
         if not show_only:
             run = build_worklist(s, as_of, caps=caps)
-            say.print(f"Worklist as of {run.as_of:%Y-%m-%d}: {run.opened:,} opened, "
+            say.print(f"Worklist as of {day(run.as_of)}: {run.opened:,} opened, "
                       f"{run.closed:,} closed ({run.merged:,} merged into another item of "
                       f"the same matter), {run.held_out:,} newly held out as controls; "
                       f"{len(run.items):,} open.", highlight=False)
@@ -172,7 +172,7 @@ def impact(
           Col("uplift (95% CI)", wrap=True, min_width=10),
           Col("revenue uplift (95% CI)", wrap=True, min_width=10, drop=2)], rows,
          title=f"Impact over {res.window_days} days after assignment (records to "
-         f"{res.as_of:%Y-%m-%d}; {res.mode} retention)",
+         f"{day(res.as_of)}; {res.mode} retention)",
          empty="No worklist items assigned yet: nothing to measure (loyalist worklist "
          "opens them).")
     for r in res.table.itertuples(index=False):

@@ -123,3 +123,25 @@ def summary(rows: pd.DataFrame, today=None) -> dict:
 def backlog_summary(store, today=None) -> dict:
     """:func:`summary` of the stored backlog."""
     return summary(read_backlog(store), today)
+
+
+def _waiting_of(store):
+    import ibis
+
+    b, who = store.table(TABLE), ibis.param("string")
+    return (b.filter(b.customer_id == who)
+            .select("playbook", "matter", "must_do", "owner", "why", "since", "waiting_since",
+                    "place", "as_of")
+            .order_by([ibis.desc("must_do"), "playbook"]), {"customer_id": who})
+
+
+def waiting_of(store, customer_id: str) -> list[dict]:
+    """What of one customer waits in the backlog (must-do first): the playbook, the
+    matter, why, since when it waits (``waiting_since``) and its place in its owner's
+    line. One prepared query (compiled once per store): the customer page asks it."""
+    from loyalist.store.prepared import prepare
+
+    if TABLE not in store.tables():
+        return []
+    return prepare(store, "backlog of a customer", _waiting_of).rows(
+        store, customer_id=str(customer_id))

@@ -124,6 +124,7 @@ class Actor:
     line, run by whoever holds the store file) may close any item."""
 
     person: str
+    #: a lead or an admin: may move, snooze and close any item
     admin: bool = False
     #: whether any agent may close any item (``[worklist] any_agent_may_close``)
     any_agent_may_close: bool = False
@@ -200,7 +201,7 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
     customer's only open item. When the customer has several open items and none is
     named, nothing is written and the error lists them (``no_item=True`` logs the
     contact without answering any item). ``actor`` may close only their own items
-    unless an admin (or ``any_agent_may_close``).
+    unless a lead or an admin (or ``any_agent_may_close``).
     """
     outcome = normalise_outcome(outcome)
     customer_id = str(customer_id)
@@ -240,7 +241,7 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
             raise PermissionDeniedError(
                 f"Item {others['item_id'].iloc[0]} belongs to {person_name(store, owner)}; "
                 f"{person_name(store, actor.person)} may not close it.",
-                hint="Ask its owner or an admin, or have an admin reassign it.")
+                hint="Ask its owner, or have a lead or an admin reassign it.")
     touch_id = f"touch-{uuid.uuid4().hex[:16]}"
     touch = pd.DataFrame({
         "id": [touch_id], "customer_id": [customer_id], "at": [when], "kind": [kind],

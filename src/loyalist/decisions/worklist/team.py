@@ -7,10 +7,10 @@ is its audit trail (the web app also writes its audit log).
 Who may do what (``actor``; ``None`` is the command line, run by whoever holds the
 store file, and may do everything):
 
-- an admin (the retention lead) assigns any open item to anyone;
+- a lead (the retention lead) or an admin assigns any open item to anyone;
 - an agent takes an item nobody in particular owns (a team's item) for themselves,
   and hands their own items to anyone; they cannot take another person's item;
-- the owner of an item (or an admin) snoozes it; a snoozed item leaves the list until
+- the owner of an item (or a lead or an admin) snoozes it; a snoozed item leaves the list until
   the morning of its date, then comes back.
 """
 
@@ -102,7 +102,7 @@ def assign(store, item_ids, owner: str, *, actor: Actor | None = None, by: str |
                     f"Item {r.item_id} belongs to {person_name(store, str(r.owner))}; "
                     f"{person_name(store, actor.person)} may hand over their own items and "
                     "take a team's items, not take another person's.",
-                    hint="Ask an admin (the retention lead) to reassign it.")
+                    hint="Ask the retention lead (the lead role) or an admin to reassign it.")
     moved = items[items["owner"].astype(object) != owner]
     now = pd.Timestamp.now("UTC").tz_localize(None)
     who = by or (actor.person if actor is not None else None)
@@ -134,8 +134,8 @@ def snooze(store, item_ids, until, *, actor: Actor | None = None, by: str | None
             if not actor.may_close(r.owner):
                 raise PermissionDeniedError(
                     f"Item {r.item_id} belongs to {person_name(store, str(r.owner))}; only "
-                    "its owner or an admin may snooze it.",
-                    hint="Ask its owner, or an admin to reassign it to you first.")
+                    "its owner, a lead or an admin may snooze it.",
+                    hint="Ask its owner, or a lead to reassign it to you first.")
     now = pd.Timestamp.now("UTC").tz_localize(None)
     write_events(store, pd.DataFrame({
         "item_id": items["item_id"], "event": "snoozed", "at": now, "recorded_at": now,

@@ -26,7 +26,7 @@ SORTS = {"priority": "priority", "customer": "name", "segment": "segment",
 #: the CSV's columns
 CSV_COLUMNS = ["priority", "item_id", "customer_id", "name", "phone", "email", "segment",
                "matter", "playbook", "must_do", "owner", "owner_name", "due_at",
-               "overdue_days", "status", "action", "why", "p_leave", "value",
+               "overdue_days", "status", "action", "why", "alarm", "p_leave", "value",
                "expected_value_saved", "attempts", "also"]
 MAX_PAGE_SIZE = 500
 
@@ -43,6 +43,8 @@ class View:
     filters: dict
     choices: dict = field(default_factory=dict)
     all_rows: pd.DataFrame | None = None
+    #: items whose customer carries an alarm come first (the agent's own list)
+    alarms_first: bool = False
 
     def csv(self) -> str:
         """Every row of the view (not one page), as CSV."""
@@ -66,18 +68,47 @@ def _customers(store, ids: list) -> pd.DataFrame:
             .distinct(on="customer_id", keep="first").to_pandas())
 
 
+def _alarms(store) -> pd.DataFrame:
+    """Per customer carrying an alarm-level alert (:mod:`loyalist.decisions.alert_weights`:
+    kinds at or above ``[alerts] min_ratio``): the latest one in words and how many."""
+    empty = pd.DataFrame({"customer_id": pd.Series(dtype=object),
+                          "alarm": pd.Series(dtype=object), "alarms": pd.Series(dtype="int64")})
+    if "alerts" not in store.tables():
+        return empty
+    a = store.table("alerts")
+    if "level" not in a.columns:
+        return empty
+    got = (a.filter(a.level == "alarm").select("customer_id", "kind", "text", "at")
+           .to_pyarrow().to_pandas())
+    if got.empty:
+        return empty
+    from loyalist.decisions.words import kind_words
+
+    got = got.sort_values(["customer_id", "at", "kind"], ascending=[True, False, True],
+                          na_position="last", kind="stable")
+    first = got.drop_duplicates("customer_id")
+    words = [f"{kind_words(k).capitalize()}: {t}" if t else kind_words(k).capitalize()
+             for k, t in zip(first["kind"], first["text"], strict=True)]
+    return pd.DataFrame({"customer_id": first["customer_id"].to_numpy(), "alarm": words,
+                         "alarms": first["customer_id"].map(
+                             got["customer_id"].value_counts()).to_numpy()})
+
+
 def worklist_view(store, *, person: str | None = None, mine: bool = False,
                   owner: str | None = None, playbook: str | None = None,
                   segment: str | None = None, matter: str | None = None,
                   must_do: bool | None = None, overdue: bool = False,
                   due_before=None, snoozed: bool = False, sort: str = "priority",
                   descending: bool = False, page: int = 1, page_size: int = 25,
-                  today=None) -> View:
+                  today=None, alarms_first: bool | None = None) -> View:
     """The open items that match, sorted and cut to one page.
 
     ``mine``: owned by ``person`` (a staff id); ``overdue``: due before ``today`` (the
     real date by default); ``snoozed``: the items snoozed beyond today instead of the
-    awake ones. ``sort`` is one of :data:`SORTS` (ties keep priority order).
+    awake ones. ``sort`` is one of :data:`SORTS` (ties keep priority order). Each row
+    says whether its customer carries an alarm (``alarm``: the latest alarm-level alert
+    in words, ``alarms``: how many); ``alarms_first`` (default: for ``mine``, in the
+    priority order) puts those items first, each part in priority order.
     """
     if sort not in SORTS:
         raise DataError(f"Cannot sort by {sort!r}.", hint=f"Sort by one of: {', '.join(SORTS)}.")
@@ -93,6 +124,7 @@ def worklist_view(store, *, person: str | None = None, mine: bool = False,
     everything = open_items(store, today=day)
     everything = everything.merge(_customers(store, list(everything["customer_id"].unique())),
                                   on="customer_id", how="left")
+    everything = everything.merge(_alarms(store), on="customer_id", how="left")
     names = people(store)
     everything["owner_name"] = everything["owner"].map(lambda o: names.get(o, o),
                                                        na_action="ignore")
@@ -115,6 +147,10 @@ def worklist_view(store, *, person: str | None = None, mine: bool = False,
     col = SORTS[sort]
     items = items.sort_values([col, "priority"], ascending=[not descending, True],
                               na_position="last", kind="stable")
+    if alarms_first is None:
+        alarms_first = bool(mine) and sort == "priority" and not descending
+    if alarms_first:  # the agent's list leads with the customers who carry an alarm
+        items = items.sort_values("alarm", key=lambda a: a.isna(), kind="stable")
     total = len(items)
     pages = max(1, math.ceil(total / page_size))
     page = min(int(page), pages)
@@ -132,4 +168,4 @@ def worklist_view(store, *, person: str | None = None, mine: bool = False,
                "due_before": "" if not due_before else str(due_before)}
     return View(items.iloc[start:start + page_size].reset_index(drop=True), total, page,
                 int(page_size), pages, sort, bool(descending), filters, choices,
-                all_rows=items.reset_index(drop=True))
+                all_rows=items.reset_index(drop=True), alarms_first=bool(alarms_first))

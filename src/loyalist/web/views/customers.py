@@ -114,7 +114,21 @@ def customer_detail(store, customer_id: str) -> dict:
             "reasons": json_rows(sorted(got["reasons"], key=lambda r: r["rank"])),
             "alerts": json_rows(_alerts_in_words(store, got["alerts"])),
             "open_items": open_items_of(store, customer_id, names),
+            "waiting": _waiting(store, customer_id, names),
             "timeline": json_rows(timeline_rows(got["events"])[::-1])}
+
+
+def _waiting(store, customer_id: str, names: dict) -> list[dict]:
+    """What of the customer waits beyond today's caps (the backlog), with the playbook
+    and the owner in words."""
+    from loyalist.decisions.words import name_words
+    from loyalist.decisions.worklist.backlog import waiting_of
+
+    rows = waiting_of(store, customer_id)
+    for r in rows:
+        r["playbook_words"] = name_words(r["playbook"])
+        r["owner_name"] = names.get(r["owner"], r["owner"]) if r.get("owner") else None
+    return json_rows(rows)
 
 
 def _alerts_in_words(store, alerts: list[dict]) -> list[dict]:

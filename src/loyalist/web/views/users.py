@@ -21,7 +21,7 @@ UserName = Path(..., min_length=1, max_length=64)
 class UserIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1000)
-    role: Literal["viewer", "agent", "admin"] = "viewer"
+    role: Literal["viewer", "agent", "lead", "admin"] = "viewer"
 
 
 def security_overview(accounts, audit_rows: int = 50) -> dict:

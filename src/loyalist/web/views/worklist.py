@@ -4,7 +4,7 @@ outcome; the backlog beyond the caps; CSV export; progress per playbook; impact.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -16,7 +16,7 @@ from loyalist.errors import DataError
 from loyalist.web.auth import Caller, check_csrf, need
 from loyalist.web.context import Limit, Offset, paged, plain, records, thread_store
 from loyalist.web.pages import html
-from loyalist.web.team import assign_items, snooze_items
+from loyalist.web.team import assign_items, raise_caps, snooze_items
 from loyalist.web.writes import KINDS, OUTCOMES, log_touch
 
 router = APIRouter()
@@ -159,6 +159,23 @@ def api_snooze(request: Request, given: SnoozeIn, caller: Caller = Depends(need(
         key=request.headers.get("idempotency-key")))
 
 
+class CapsIn(BaseModel):
+    caps: dict[Annotated[str, Field(max_length=200)], Any] = Field(
+        min_length=1, max_length=100, description="Playbook -> items each owner may get "
+        "today (a whole number from 1 to 10,000).")
+    note: str | None = Field(None, max_length=2000)
+
+
+@router.post("/api/worklist/caps", tags=["worklist"])
+def api_caps(request: Request, given: CapsIn, caller: Caller = Depends(need("lead"))):
+    """Run today's worklist with these caps in force (leads and admins): what
+    ``loyalist worklist --cap PLAYBOOK=N`` does; the backlog opens in order up to the new
+    caps. Audited; honours Idempotency-Key. A wrong playbook or cap: 400, nothing run."""
+    return _answer(request, *raise_caps(request.app.state, caller, given.caps,
+                                        note=given.note,
+                                        key=request.headers.get("idempotency-key")))
+
+
 @router.get("/api/worklist/progress", tags=["worklist"])
 def api_progress(request: Request, caller: Caller = Depends(need("viewer"))):
     """Per playbook: open, closed, overdue, outcomes by kind, held out."""
@@ -222,7 +239,8 @@ def worklist_page(request: Request, args: dict = Depends(_args),
                 mine_href="?" + _here(state, mine=True, page=None),
                 team_href="?" + _here(state, mine=False, page=None),
                 export_href="/api/worklist/export?" + _here(state, page=None, size=None),
-                backlog=backlog_summary(store), is_admin=caller.user.role == "admin",
+                backlog=backlog_summary(store), may_raise=caller.user.can("lead"),
+                caps=_caps_now(store) if caller.user.can("lead") else {},
                 person=caller.user.person, progress=progress(store)["rows"],
                 outcomes=OUTCOMES, kinds=KINDS, today=f"{pd.Timestamp.now():%Y-%m-%d}")
 
@@ -230,6 +248,23 @@ def worklist_page(request: Request, args: dict = Depends(_args),
 def _back(back: str) -> RedirectResponse:
     query = back if back and "\n" not in back and "/" not in back else ""
     return RedirectResponse(f"/worklist?{query}" if query else "/worklist", status_code=303)
+
+
+def _caps_now(store) -> dict:
+    from loyalist.decisions.worklist.backlog import caps_in_force
+
+    return caps_in_force(store.settings.worklist)
+
+
+@router.post("/worklist/caps", include_in_schema=False, dependencies=[Depends(check_csrf)])
+def worklist_caps(request: Request, playbook: str = Form(..., max_length=200),
+                  cap: str = Form(..., max_length=40),
+                  note: str | None = Form(None, max_length=2000),
+                  back: str = Form("", max_length=2000),
+                  caller: Caller = Depends(need("lead"))):
+    """The page's form: one playbook's cap for today's run."""
+    raise_caps(request.app.state, caller, {playbook.strip(): cap}, note=note or None)
+    return _back(back)
 
 
 @router.post("/worklist/outcome", include_in_schema=False, dependencies=[Depends(check_csrf)])
