@@ -249,3 +249,22 @@ def test_a_store_before_migration_12_gains_the_columns_and_keeps_its_touches(tmp
         t = s.table("touches").execute()
         assert t["id"].tolist() == ["t1"] and {"request_id", "order_id"} <= set(t.columns)
         assert "matter_id" in events(s).columns
+
+
+def test_cli_log_records_the_order_and_refuses_another_customers(base, tmp_path):
+    b, path, as_of = base
+    store = str(tmp_path / "s.duckdb")
+    shutil.copy(path, store)
+    o = b.tables["orders"]
+    mine, other = o.iloc[0], o[o["customer_id"] != o.iloc[0]["customer_id"]].iloc[0]
+    r = test_worklist._cli("log", mine["customer_id"], "--outcome", "reached", "--no-item",
+                           "--order", mine["id"], "--at", f"{as_of:%Y-%m-%d}", "--store", store)
+    assert r.returncode == 0, r.stderr
+    assert f"about order {mine['id']}" in r.stdout
+    r = test_worklist._cli("log", mine["customer_id"], "--outcome", "reached", "--no-item",
+                           "--order", other["id"], "--store", store)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert f"has no order '{other['id']}'" in r.stdout + r.stderr
+    with loyalist.connect(store) as s:
+        t = s.table("touches").execute()
+    assert t["order_id"].tolist() == [mine["id"]]  # the refused one wrote nothing
