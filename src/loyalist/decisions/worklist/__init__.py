@@ -9,6 +9,11 @@ customer as a whole; the reasons of one matter merge into one item):
 - must-do items (service the customer is owed: an unanswered request, a call-back, an
   order not acknowledged or not followed up, a detractor who gave a reason) are listed
   first and never held out;
+- an open request or order with no word to the customer for too long is an update
+  owed (:mod:`~loyalist.decisions.worklist.informed`): must-do for customers worth
+  ``[worklist] inform_must_do_value``, discretionary for the others; a valuable
+  customer naming a competitor is discretionary outreach
+  (:mod:`~loyalist.decisions.worklist.competitors`);
 - discretionary outreach is ranked by expected value saved,
   ``P(leave) x value at stake x contact_helps``, where value at stake is the customer's
   CLV (else their spend in the last 365 days) and ``contact_helps`` is the playbook's
