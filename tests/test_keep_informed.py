@@ -268,3 +268,41 @@ def test_cli_log_records_the_order_and_refuses_another_customers(base, tmp_path)
     with loyalist.connect(store) as s:
         t = s.table("touches").execute()
     assert t["order_id"].tolist() == [mine["id"]]  # the refused one wrote nothing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("effect", [1.0, 0.5])
+def test_across_seeds_and_halved_effects(tmp_path, seed, effect):
+    """``make_business(n_customers=1500, months=18, seed=1..3, events=False,
+    competition=1.0 or 0.5)``, worked 60 days before the end: the silent orders are
+    exactly the hand count, and every competitor item is a customer who named a listed
+    competitor (the generator's truth) with that name in the item."""
+    from loyalist.datasets._text import COMPETITOR_ALIASES
+
+    b = make_business(n_customers=1500, months=18, seed=seed, events=False,
+                      competition=effect)
+    names = ", ".join(f'"{k}" = [{", ".join(chr(34) + a + chr(34) for a in v)}]'
+                      for k, v in COMPETITOR_ALIASES.items())
+    (tmp_path / "loyalist.toml").write_text(
+        f"[listening]\nvaluable_top = 0.5\ncompetitors = {{ {names} }}\n", encoding="utf-8")
+    as_of = b.as_of - pd.Timedelta(days=60)
+    with loyalist.connect(tmp_path / "s.duckdb") as s:
+        for name in (*TABLES, "touches"):
+            if len(b.tables[name]):
+                s.ingest(name, b.tables[name])
+        stand_in_scores(s, as_of)
+        got = silent_matters(s, "order", as_of, s.settings.worklist.settings)
+        assert set(got["customer_id"]) == set(_silent_orders_by_hand(b, as_of)["customer_id"])
+        items = build_worklist(s, as_of, caps={"answer_competitor": 1000}).items
+    rows = items[items["playbook"] == "answer_competitor"]
+    truth = b.truth["mentions"]
+    truth = truth[truth["listed"]]
+    assert len(rows) >= 1
+    for r in rows.itertuples():
+        named = truth.loc[truth["customer_id"] == r.customer_id, "competitor"]
+        assert any(n in r.why for n in named), r.why
+    mine = items[items["playbook"].isin(INFORM)]
+    assert len(mine) >= 5
+    bar = s.settings.worklist.settings.inform_must_do_value
+    assert (mine["must_do"] == (mine["value"] >= bar)).all()
