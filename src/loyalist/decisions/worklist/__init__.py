@@ -91,9 +91,11 @@ class WorklistRun:
         return sum(self.waiting.values())
 
 
-#: alerts that are answers the customer is owed (their own request or order): a
-#: do-not-contact customer still gets these, and no other item
-REPLIES = ("unanswered_request", "repeated_contact", "not_acknowledged")
+#: reasons that are answers the customer is owed (their own request or order: alerts,
+#: and word on an open matter): a do-not-contact customer still gets these, and no
+#: other item
+REPLIES = ("unanswered_request", "repeated_contact", "not_acknowledged", "no_word:request",
+           "no_word:order")
 
 
 # -- inputs --------------------------------------------------------------------------
