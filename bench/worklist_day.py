@@ -24,8 +24,9 @@ import duckdb
 # the matters of docs/worklist.md, by reason kind (fixed here so that an older Loyalist,
 # which wrote no matter, is measured with the same rule)
 REQUEST = ("unanswered_request", "repeated_contact", "cancel_words", "competitor_words",
-           "complaint_words")
-ORDER = ("not_acknowledged", "acknowledged_late", "late_against_promise", "not_followed_up")
+           "complaint_words", "no_word:request")
+ORDER = ("not_acknowledged", "acknowledged_late", "late_against_promise", "not_followed_up",
+         "no_word:order")
 PASSWORD = "bench password 123"
 
 

@@ -164,6 +164,52 @@ def test_every_timeline_entry_reads_as_words():
     check([" ".join(describe(e)) for e in events])
 
 
+def test_every_keep_informed_reason_reads_as_words(tmp_path):
+    """Open requests and orders with no word: ones and twos, a blank category, no word
+    at all, the business's own word, a contact logged against the matter."""
+    from loyalist.decisions.words import kind_words
+    from loyalist.decisions.worklist.informed import silent_matters
+    from loyalist.settings.worklist import WorklistSettings
+
+    now = pd.Timestamp("2024-06-01")
+    day = pd.Timedelta(days=1)
+    ids = [f"C{i}" for i in range(6)]
+    customers = pd.DataFrame({"id": ids})
+    orders = pd.DataFrame({
+        "id": ["O1", "O2", "O3", "O4", "O5", "O6", "O7"],
+        "customer_id": ["C0", "C1", "C2", "C2", "C3", "C3", "C3"],
+        "ordered_at": [now - 8 * day, now - 12.4 * day, now - 20 * day, now - 9 * day,
+                       now - 30 * day, now - 11 * day, now - 8.5 * day],
+        "status": ["placed", "acknowledged", None, "placed", "placed", "placed", "placed"],
+        "acknowledged_at": [None, now - 11 * day, now - 19 * day, None, None, None, None],
+        "fulfilled_at": [None] * 6 + [now + day]})  # O7 delivered only later
+    requests = pd.DataFrame({
+        "id": ["R1", "R2", "R3", "R4"], "customer_id": ["C4", "C4", "C5", "C0"],
+        "opened_at": [now - 6 * day, now - 16 * day, now - 7 * day, now - 40 * day],
+        "subject": ["Where is my parcel", "Refund", "Help", "Old"],
+        "category": ["delivery", " ", None, "billing"],
+        "first_response_at": [None, now - 15 * day, now - 6 * day, now - 39 * day],
+        "resolved_at": [None, None, None, now - 30 * day]})
+    touches = pd.DataFrame({"customer_id": ["C2", "C5"], "at": [now - 8 * day, now - 2 * day],
+                            "kind": ["call", "call"], "outcome": ["reached", "reached"],
+                            "order_id": ["O3", None], "request_id": [None, "R3"]})
+    with loyalist.connect(tmp_path / "w.duckdb") as s:
+        for name, frame in (("customers", customers), ("orders", orders),
+                            ("requests", requests), ("touches", touches)):
+            s.ingest(name, frame)
+        texts = []
+        for kind in ("order", "request"):
+            got = silent_matters(s, kind, now, WorklistSettings(inform_request_after_days=1.0))
+            assert len(got) >= 2, kind
+            texts += got["why"].tolist()
+    assert any("and 1 more open order" in t for t in texts), texts
+    assert any("and 2 more open orders" in t for t in texts), texts
+    assert any("no word to the customer since" in t for t in texts), texts
+    assert any("a contact logged against it" in t for t in texts), texts
+    check(texts + [kind_words(k) for k in ("no_word:request", "no_word:order",
+                                           "named_competitor")])
+
+
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     from loyalist.datasets import make_business

@@ -444,6 +444,23 @@ def test_touches_are_attributed_audited_and_idempotent(site, customer_id):
     assert who == [("agent", "127.0.0.1")]
 
 
+def test_a_touch_records_the_order_it_was_about(site, customer_id):
+    o = site.store.table("orders")
+    order = o.filter(o.customer_id == customer_id).select("id").limit(1).execute()["id"][0]
+    with site.client("agent") as c:
+        r = c.post("/api/touches", json={"customer_id": customer_id, "outcome": "reached",
+                                         "no_item": True, "order_id": order,
+                                         "note": "told them where the order stands"})
+        assert r.status_code == 201, r.text
+        assert r.json()["order_id"] == order and r.json()["request_id"] is None
+        body = assert_error(c.post("/api/touches", json={
+            "customer_id": customer_id, "outcome": "reached", "no_item": True,
+            "order_id": "not-an-order"}), 400)
+    assert "not-an-order" in body["error"]
+    t = site.store.table("touches")
+    assert t.filter(t.id == r.json()["touch_id"]).order_id.execute().tolist() == [order]
+
+
 def test_concurrent_outcomes_are_all_stored(site, customer_id):
     before = site.count("touches")
 

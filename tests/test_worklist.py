@@ -84,8 +84,12 @@ def test_must_do_first_then_by_expected_value_saved(world):
     for flag in (True, False):
         ev = items.loc[items["must_do"] == flag, "expected_value_saved"].to_numpy()
         assert (np.diff(ev) <= 1e-9).all()
-    # every must-do item comes from a must-do alert, and names its evidence
-    assert set(items.loc[must, "reason_kind"]) <= set(MUST_DO)
+    # every must-do item comes from a must-do alert, or keeps a customer worth the
+    # setting's value informed, and names its evidence
+    informed = items["reason_kind"].str.startswith("no_word:")
+    assert set(items.loc[must & ~informed, "reason_kind"]) <= set(MUST_DO)
+    bar = s.settings.worklist.settings.inform_must_do_value
+    assert (items.loc[informed, "must_do"] == (items.loc[informed, "value"] >= bar)).all()
     assert items.loc[must, "evidence"].str.match(r"^(requests|orders|feedback):").all()
     # expected value saved is P(leave) x value x the playbook's contact_helps
     books = {p.name: p for p in default_playbooks()}

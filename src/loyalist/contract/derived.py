@@ -410,6 +410,9 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                    "customer (one open item per customer and matter).", False),
                 _c("also", "string", "Other playbooks whose reasons merged into the item.",
                    False),
+                _c("matter_id", "string", "The request or order the item is about (its "
+                   "id; empty for the customer as a whole): `loyalist log` records it on "
+                   "the touch.", False),
                 _c("until", "timestamp", "Snoozed until (a `snoozed` event).", False),
                 _c("by_user", "string", "Who assigned or snoozed it.", False)),
             history=True, bookkeeping=True),

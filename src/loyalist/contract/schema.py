@@ -297,6 +297,12 @@ TOUCHES = Table(
                "(`loyalist log --item`)."),
         Column("playbook", "string", "The playbook the contact followed, if any (set by "
                "`loyalist log` from the item)."),
+        Column("request_id", "string", "The request (`requests.id`) the contact was about, "
+               "if any: an update to the customer on that matter (set by `loyalist log` "
+               "from the item, or `--request`)."),
+        Column("order_id", "string", "The order (`orders.id`) the contact was about, if "
+               "any: an update to the customer on that order (set by `loyalist log` from "
+               "the item, or `--order`)."),
     ),
     natural_key=("customer_id", "at", "kind", "by", "outcome", "note"),
     append_only=True,

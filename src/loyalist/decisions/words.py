@@ -29,6 +29,9 @@ KINDS = {
     "detractor": "gave a low score",
     "stay_in_touch": "no contact for too long",
     "call_back_unanswered": "call-back unanswered",
+    "no_word:request": "no word on an open request",
+    "no_word:order": "no word on an open order",
+    "named_competitor": "named a competitor",
 }
 #: reason families in words
 FAMILIES = {

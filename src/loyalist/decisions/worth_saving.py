@@ -173,7 +173,7 @@ def stored_lead(store, limit: int = 10) -> dict | None:
     items = _items(store, ids) if ids else None
     open_ = {r["customer_id"]: r for r in items.to_pyarrow().to_pylist()
              } if items is not None else {}
-    from loyalist.decisions.outcomes import people
+    from loyalist.decisions.worklist.outcomes import people
 
     names = people(store)
     for r in rows:

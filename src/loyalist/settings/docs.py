@@ -150,7 +150,9 @@ def playbook_rows(playbooks: Playbooks | None = None) -> list[dict]:
     for p in pbs:
         owner = (p.team or pbs.settings.default_team) if p.owner == "team" else \
             f"account manager, else {p.team or pbs.settings.default_team}"
-        rows.append({"playbook": p.name, "must-do": "yes" if p.must_do else "",
+        must = ("yes" if p.must_do else f"from value {pbs.settings.inform_must_do_value:,.0f}"
+                if p.no_word_on else "")
+        rows.append({"playbook": p.name, "must-do": must,
                      "trigger": p.trigger, "action": p.action, "due": f"{p.due_in_days:g} d",
                      "owner": owner, "cap/day": str(p.cap_per_owner_per_day or ""),
                      "control": f"{p.held_out_share(pbs.settings.control_share):.0%}"})

@@ -26,6 +26,8 @@ from loyalist.settings._declare import (
 )
 
 OWNER_RULES = ("account_manager", "team")
+#: the matters a ``no_word_on`` playbook can watch
+MATTER_KINDS = ("request", "order")
 _EXAMPLE = 'name = "save_call", min_p_leave = 0.5, action = "Save call"'
 
 
@@ -42,7 +44,11 @@ class Playbook:
     kind ``unless_alert`` is open (that reason has its own, must-do, playbook).
     ``max_age_days`` (alert playbooks): an alert whose newest evidence is older than
     this no longer triggers the playbook (a follow-up owed long after fulfilment is no
-    longer a follow-up).
+    longer a follow-up). ``no_word_on`` (``request`` or ``order``): the customer has an
+    open matter of that kind with no word to them for longer than ``[worklist]
+    inform_request_after_days`` / ``inform_order_after_days`` (keep them informed; must-do
+    for customers worth ``inform_must_do_value`` or more). ``named_competitor``: a
+    valuable customer named one of the firm's competitors lately (``[listening]``).
     """
 
     name: str
@@ -57,6 +63,8 @@ class Playbook:
     max_p_leave: float | None = None
     min_p_promoter: float | None = None
     unless_alert: str | None = None
+    no_word_on: str | None = None
+    named_competitor: bool = False
     due_in_days: float = 3
     owner: str = "account_manager"
     team: str | None = None
@@ -68,7 +76,8 @@ class Playbook:
 
     @property
     def must_do(self) -> bool:
-        """Service the customer is owed (never held out, listed before everything else)."""
+        """Service the customer is owed (never held out, listed before everything else).
+        A ``no_word_on`` playbook is must-do per customer, by value (not here)."""
         return self.alert in MUST_DO
 
     def held_out_share(self, default: float) -> float:
@@ -82,6 +91,8 @@ class Playbook:
     def trigger(self) -> str:
         parts = [f"alert {self.alert}"] if self.alert else []
         parts += [f"whisper {self.whisper}"] if self.whisper else []
+        parts += [f"no word on an open {self.no_word_on}"] if self.no_word_on else []
+        parts += ["named a competitor"] if self.named_competitor else []
         if self.relationship:
             parts.append(f"relationship in {', '.join(self.relationship)}")
         parts += [f"segment in {', '.join(self.segment)}"] if self.segment else []
@@ -135,6 +146,30 @@ class WorklistSettings:
                                "waits in the backlog).", check=_positive)
     page_size: int = setting(25, "Items per page of the worklist page (the page and the "
                              "API accept another size up to 500).", check=at_least(1))
+    inform_request_after_days: float = setting(
+        5.0, "Keep them informed: an open request (not resolved) with no word to the "
+        "customer (no answer, no contact logged against it) for longer than this becomes "
+        "an item of the playbook with no_word_on = \"request\".", check=_positive,
+        unit="days")
+    inform_order_after_days: float = setting(
+        7.0, "Keep them informed: an open order (not delivered, not cancelled) with no "
+        "word to the customer (no acknowledgement, no contact logged against it) for "
+        "longer than this becomes an item of the playbook with no_word_on = \"order\".",
+        check=_positive, unit="days")
+    inform_max_age_days: float = setting(
+        60.0, "Requests and orders opened longer ago than this are not open matters any "
+        "more, whatever the records say (an export that never closes old tickets).",
+        check=_positive, unit="days")
+    inform_must_do_value: float = setting(
+        2500.0, "Keep them informed: customers whose value at stake (lifetime value, else "
+        "spend in the last 365 days) is at least this get the update as a must-do item; "
+        "the others as discretionary outreach (ranked, held out, within the caps).",
+        check=at_least(0), unit="currency")
+    inform_closed_statuses: tuple[str, ...] = setting(
+        ("fulfilled", "delivered", "completed", "complete", "closed", "cancelled",
+         "canceled", "returned", "refunded"),
+        "Order statuses (any case) that close an order with no fulfilment date: nothing "
+        "left to tell the customer about.")
 
 
 @dataclass(frozen=True)
@@ -223,6 +258,9 @@ def _playbook(raw: dict, where: str) -> Playbook:
             raise _fail(where, f"'relationship' {name!r} is not a relationship segment.",
                         f"{suggest(name, RELATIONSHIP_SEGMENTS)}use one of: "
                         f"{', '.join(RELATIONSHIP_SEGMENTS)}.")
+    if pb.no_word_on is not None and pb.no_word_on not in MATTER_KINDS:
+        raise _fail(where, f"'no_word_on' {pb.no_word_on!r} is not a kind of matter.",
+                    f"use one of: {', '.join(MATTER_KINDS)}.")
     if pb.owner not in OWNER_RULES:
         raise _fail(where, f"'owner' {pb.owner!r} is not an owner rule.",
                     "use 'account_manager' (customers.owner, else the team) or 'team'.")

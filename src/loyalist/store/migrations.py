@@ -186,6 +186,18 @@ def _v10(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v12(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep them informed: a worklist item names the request or order it is about, and
+    a touch the request or order it updated the customer on (written so it applies
+    whatever migrations come before it: every column is added if missing)."""
+    con.execute(f"ALTER TABLE {WORKLIST} ADD COLUMN IF NOT EXISTS matter_id VARCHAR")
+    if "touches" in _existing_columns(con):  # a new store gets them from the contract
+        con.execute("""
+            ALTER TABLE touches ADD COLUMN IF NOT EXISTS request_id VARCHAR;
+            ALTER TABLE touches ADD COLUMN IF NOT EXISTS order_id VARCHAR;
+        """)
+
+
 #: (version, description, function); append only, never edit a released one
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ingest log, quarantine and attribute registry", _v1),
@@ -198,6 +210,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (8, "undo of an ingest, stale derived tables", _v8),
     (9, "reason codes and offending values of rejected rows", _v9),
     (10, "worklist matters, merged reasons, assignment and snoozing", _v10),
+    (12, "the request or order of a worklist item and of a touch", _v12),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -20,7 +20,7 @@ from loyalist.store.sql import q
 OPEN_COLUMNS = ["item_id", "customer_id", "playbook", "reason_kind", "must_do", "why",
                 "evidence", "action", "script", "owner", "expected_value_saved", "p_leave",
                 "value", "opened_at", "due_at", "attempts", "matter", "also",
-                "snoozed_until"]
+                "snoozed_until", "matter_id"]
 #: columns computed from later events rather than read from the ``opened`` event
 _LATER = ("opened_at", "attempts", "owner", "snoozed_until", "why", "also")
 

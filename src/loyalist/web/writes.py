@@ -55,7 +55,8 @@ def once(state, user: User, key: str | None, fp: str, run):
 
 def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None = None,
               kind: str = "call", at=None, item_id: str | None = None, no_item: bool = False,
-              key: str | None = None) -> tuple[dict, bool]:
+              key: str | None = None, request_id: str | None = None,
+              order_id: str | None = None) -> tuple[dict, bool]:
     """Append one touch (attributed to the caller) and audit it; returns (body, replayed).
 
     The body names the items the outcome closed; closing another person's item is
@@ -65,7 +66,9 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
     from loyalist.decisions.worklist.outcomes import Actor
 
     at_text = None if at is None else pd.Timestamp(at).isoformat()
-    fp = fingerprint("touch", customer_id, outcome, note, kind, item_id, no_item, at_text or "")
+    about = (request_id or "", order_id or "") if request_id or order_id else ()
+    fp = fingerprint("touch", customer_id, outcome, note, kind, item_id, no_item, at_text or "",
+                     *about)
 
     from loyalist.web.context import thread_store
 
@@ -80,7 +83,8 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
         from loyalist.decisions.worklist import log_outcome
 
         logged = log_outcome(view, customer_id, outcome, note=note, by=caller.user.person,
-                             item_id=item_id, no_item=no_item, kind=kind, at=at, actor=actor)
+                             item_id=item_id, no_item=no_item, kind=kind, at=at, actor=actor,
+                             request_id=request_id, order_id=order_id)
         state.accounts.audit(caller.user, "touch.log", customer_id,
                              {"touch_id": logged.touch_id, "outcome": logged.outcome,
                               "closed": list(logged.closed),
@@ -91,7 +95,8 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
                 "outcome": logged.outcome, "by": caller.user.name,
                 "at": logged.at.isoformat(),
                 "closed": list(logged.closed), "attempted": list(logged.attempted),
-                "still_open": list(logged.still_open)}
+                "still_open": list(logged.still_open), "request_id": logged.request_id,
+                "order_id": logged.order_id}
 
     with state.write_lock:
         body, replayed = once(state, caller.user, key, fp, run)

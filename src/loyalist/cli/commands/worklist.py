@@ -127,15 +127,25 @@ def log(
     kind: str = typer.Option("call", help="call, email, visit, letter..."),
     at: str = date_option("--at", "When it happened, YYYY-MM-DD [HH:MM] (default: now).",
                           metavar="WHEN"),
+    request: str = typer.Option(None, "--request", help="The request the contact was "
+                                "about (default: the request of the item answered)."),
+    order: str = typer.Option(None, "--order", help="The order the contact was about "
+                              "(default: the order of the item answered)."),
     store: str = STORE,
 ) -> None:
-    """Record the outcome of a contact (appended to touches; closes the item it answers)."""
+    """Record the outcome of a contact (appended to touches; closes the item it answers;
+    the request or order it was about counts as word to the customer on it)."""
     from loyalist.decisions.worklist import log_outcome
 
     with open_store(store) as s:
         logged = log_outcome(s, customer_id, outcome, note=note, by=by, item_id=item,
-                             no_item=no_item, kind=kind, at=at)
+                             no_item=no_item, kind=kind, at=at, request_id=request,
+                             order_id=order)
     parts = [f"Logged {logged.touch_id} for {customer_id}"]
+    about = [f"{w} {i}" for w, i in (("request", logged.request_id),
+                                     ("order", logged.order_id)) if i]
+    if about:
+        parts[0] += f" about {' and '.join(about)}"
     if logged.closed:
         parts.append(f"closed {', '.join(logged.closed)}")
     if logged.attempted:

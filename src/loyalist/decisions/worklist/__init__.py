@@ -9,6 +9,11 @@ customer as a whole; the reasons of one matter merge into one item):
 - must-do items (service the customer is owed: an unanswered request, a call-back, an
   order not acknowledged or not followed up, a detractor who gave a reason) are listed
   first and never held out;
+- an open request or order with no word to the customer for too long is an update
+  owed (:mod:`~loyalist.decisions.worklist.informed`): must-do for customers worth
+  ``[worklist] inform_must_do_value``, discretionary for the others; a valuable
+  customer naming a competitor is discretionary outreach
+  (:mod:`~loyalist.decisions.worklist.competitors`);
 - discretionary outreach is ranked by expected value saved,
   ``P(leave) x value at stake x contact_helps``, where value at stake is the customer's
   CLV (else their spend in the last 365 days) and ``contact_helps`` is the playbook's
@@ -38,7 +43,9 @@ import pandas as pd
 
 from loyalist.contract.moments import moment
 from loyalist.decisions.worklist.backlog import caps_in_force, write_backlog
-from loyalist.decisions.worklist.matters import matter_of, merge
+from loyalist.decisions.worklist.competitors import competitor_items
+from loyalist.decisions.worklist.informed import silent_matters
+from loyalist.decisions.worklist.matters import matter_ids, matter_of, merge
 from loyalist.decisions.worklist.outcomes import (
     CLOSING,
     item_history,
@@ -84,9 +91,11 @@ class WorklistRun:
         return sum(self.waiting.values())
 
 
-#: alerts that are answers the customer is owed (their own request or order): a
-#: do-not-contact customer still gets these, and no other item
-REPLIES = ("unanswered_request", "repeated_contact", "not_acknowledged")
+#: reasons that are answers the customer is owed (their own request or order: alerts,
+#: and word on an open matter): a do-not-contact customer still gets these, and no
+#: other item
+REPLIES = ("unanswered_request", "repeated_contact", "not_acknowledged", "no_word:request",
+           "no_word:order")
 
 
 # -- inputs --------------------------------------------------------------------------
@@ -175,11 +184,18 @@ def _alert_items(store, as_of) -> pd.DataFrame:
 
 
 def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.DataFrame,
-             store, as_of=None) -> pd.DataFrame:
+             store, as_of=None, st=None) -> pd.DataFrame:
     """The customers a playbook's trigger picks, with why and evidence (``alerts``: one
     row per customer and alert kind, from :func:`_alert_items`). An alert whose newest
-    evidence is more than ``max_age_days`` before ``as_of`` is stale and picks nobody."""
-    if pb.alert:
+    evidence is more than ``max_age_days`` before ``as_of`` is stale and picks nobody.
+    ``no_word_on``: open matters with no word to the customer (:mod:`.informed`, ``st``
+    the ``[worklist]`` settings); ``named_competitor``: :mod:`.competitors`."""
+    if pb.no_word_on:
+        m = silent_matters(store, pb.no_word_on, as_of, st or store.settings.worklist.settings)
+        m = m.drop(columns="matter_id").merge(people, on="customer_id", how="inner")
+    elif pb.named_competitor:
+        m = competitor_items(store, as_of, people).merge(people, on="customer_id", how="inner")
+    elif pb.alert:
         a = alerts[alerts["kind"] == pb.alert]
         if pb.max_age_days is not None and as_of is not None:
             age = (pd.Timestamp(as_of) - pd.to_datetime(a["newest_at"])).dt.days
@@ -200,7 +216,8 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
         m = people[people["p_leave"].notna()].merge(top, on="customer_id", how="left")
         m = m.assign(why=m["top_reason"] if "top_reason" in m else "At risk of leaving")
     keep = pd.Series(True, index=m.index)
-    if pb.alert not in REPLIES:  # outreach: never to a customer who asked for none
+    # outreach never goes to a customer who asked for none; word on their own matter does
+    if pb.alert not in REPLIES and not pb.no_word_on:
         keep &= ~m["do_not_contact"].fillna(False).astype(bool)
     if pb.relationship and (pb.alert or pb.whisper):
         keep &= m["customer_id"].isin(_relationship(store, pb.relationship)["customer_id"])
@@ -376,18 +393,23 @@ def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items, as_of,
     st = pbs.settings
     frames = []
     for order, pb in enumerate(pbs):
-        m = _matches(pb, people, alerts, top, store, as_of)
+        m = _matches(pb, people, alerts, top, store, as_of, st)
         if m.empty:
             continue
         p_leave = m["p_leave"].fillna(people["p_leave"].mean())
         kind = pb.alert or (f"whisper:{pb.whisper}" if pb.whisper else
+                            f"no_word:{pb.no_word_on}" if pb.no_word_on else
+                            "named_competitor" if pb.named_competitor else
                             f"relationship:{pb.relationship[0]}" if pb.relationship else
                             "at_risk" if pb.min_p_promoter is None else "advocate")
         evs = p_leave * m["value"] * helps[pb.name]
-        if not pb.must_do and pb.name in uplift:
+        # keeping a customer informed is must-do from a value on (``inform_must_do_value``)
+        must = (m["value"] >= st.inform_must_do_value) if pb.no_word_on else pd.Series(
+            pb.must_do, index=m.index)
+        if pb.name in uplift:
             learned = m["customer_id"].map(uplift[pb.name])
-            evs = learned.where(learned.notna(), evs)
-        frames.append(m.assign(playbook=pb.name, order=order, must_do=pb.must_do,
+            evs = learned.where(learned.notna() & ~must, evs)
+        frames.append(m.assign(playbook=pb.name, order=order, must_do=must.astype(bool),
                                reason_kind=kind, matter=matter_of(kind),
                                expected_value_saved=evs,
                                owner=_owner(pb, m, st.default_team)))
@@ -421,8 +443,8 @@ def _plan(m: pd.DataFrame, items: pd.DataFrame, live: pd.DataFrame, cooling: pd.
     held = live.loc[live["arm"] == "control", "customer_id"]
     m = m[m["must_do"] | ~m["customer_id"].isin(held) | m["key"].isin(control)]
     present = set(m["key"])
-    pool = m[(m["is_open"] | ~m["key"].isin(control)) & (m["is_open"] | ~m["key"].isin(
-        cooling))]
+    pool = m[(m["is_open"] | m["must_do"] | ~m["key"].isin(control))
+             & (m["is_open"] | ~m["key"].isin(cooling))]
     if len(items):  # open items keep their own matter (older items have none written)
         mine = pd.Series(items["matter"].to_numpy(), index=_key(items).to_numpy())
         mine = mine[mine.notna()]
@@ -543,7 +565,8 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
         "script": opened["playbook"].map(pick["script"]),
         "owner": opened["owner"], "p_leave": opened["p_leave"], "value": opened["value"],
         "expected_value_saved": opened["expected_value_saved"], "due_at": as_of + due,
-        "matter": opened["matter"], "also": opened["also"]})
+        "matter": opened["matter"], "also": opened["also"],
+        "matter_id": matter_ids(opened["matter"], opened["evidence"])})
     # close: answered by a touch, merged into another item of the matter, or the reason
     # has gone
     merged = merged[~merged["item_id"].isin(answered["item_id"])]

@@ -25,12 +25,35 @@ _WORDS = 2
 
 
 def matter_of(reason_kind) -> str:
-    """The matter of a reason kind (an alert kind, ``whisper:...``, ``at_risk``...)."""
-    if reason_kind in REQUEST_KINDS:
+    """The matter of a reason kind (an alert kind, ``whisper:...``, ``no_word:order``,
+    ``at_risk``...)."""
+    if reason_kind in REQUEST_KINDS or reason_kind == "no_word:request":
         return "request"
-    if reason_kind in ORDER_KINDS:
+    if reason_kind in ORDER_KINDS or reason_kind == "no_word:order":
         return "order"
     return "customer"
+
+
+#: the evidence table of each matter with an id of its own
+_MATTER_TABLES = {"request": "requests", "order": "orders"}
+
+
+def matter_ids(matter: pd.Series, evidence: pd.Series) -> pd.Series:
+    """The id of the request or order each item is about: the first row of its
+    evidence (``requests:R1,R2 orders:O3``) in the matter's table; empty for the
+    customer as a whole."""
+    out = []
+    for m, ev in zip(matter, evidence, strict=True):
+        table = _MATTER_TABLES.get(m)
+        found = None
+        if table and isinstance(ev, str):
+            for part in ev.split():
+                name, _, ids = part.partition(":")
+                if name == table and ids:
+                    found = ids.split(",")[0]
+                    break
+        out.append(found)
+    return pd.Series(out, index=matter.index, dtype=object)
 
 
 def matters(reason_kinds: pd.Series) -> pd.Series:

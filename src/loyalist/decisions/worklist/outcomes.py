@@ -32,7 +32,7 @@ CLOSING = ("reached", "saved", "lost", "escalated")
 ITEM_COLUMNS = ["item_id", "customer_id", "playbook", "reason_kind", "must_do", "why",
                 "evidence", "action", "script", "owner", "priority", "expected_value_saved",
                 "p_leave", "value", "opened_at", "due_at", "attempts", "status", "matter",
-                "also", "snoozed_until", "overdue_days"]
+                "also", "snoozed_until", "overdue_days", "matter_id"]
 
 
 def today_of(today=None) -> pd.Timestamp:
@@ -165,6 +165,9 @@ class Logged:
     still_open: tuple[str, ...] = ()
     #: owners of closed items that were not the person logging (audited by callers)
     closed_for_others: tuple[str, ...] = ()
+    #: the request and the order the contact was about (comma-separated when several)
+    request_id: str | None = None
+    order_id: str | None = None
 
     def __str__(self) -> str:
         return self.touch_id
@@ -190,9 +193,30 @@ def _when(at) -> pd.Timestamp:
     return when
 
 
+def _matter_ids(store, customer_id: str, items: pd.DataFrame, matter: str,
+                given: str | None) -> str | None:
+    """The ``request_id`` or ``order_id`` of a touch: ``given`` (checked: a request or
+    order of this customer), else those of the items it answers that are about one."""
+    table = {"request": "requests", "order": "orders"}[matter]
+    if given is not None:
+        given = str(given).strip()
+        t = store.table(table)
+        if not given or not t.filter((t.id == given) & (t.customer_id == customer_id)
+                                     ).count().execute():
+            raise DataError(f"Customer {customer_id} has no {matter} {given!r}.",
+                            hint=f"Give the id of one of their {table} (the worklist item "
+                            f"names it), or leave --{matter} out.")
+        return given
+    if "matter_id" not in items or items.empty:
+        return None
+    ids = items.loc[items["matter"] == matter, "matter_id"].dropna().astype(str)
+    return ",".join(dict.fromkeys(ids)) or None
+
+
 def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = None,
                 by: str | None = None, item_id: str | None = None, no_item: bool = False,
-                kind: str = "call", at=None, actor: Actor | None = None) -> Logged:
+                kind: str = "call", at=None, actor: Actor | None = None,
+                request_id: str | None = None, order_id: str | None = None) -> Logged:
     """Record what happened when someone contacted a customer.
 
     Appends one row to ``touches`` and, for the item it answers, an event: ``closed``
@@ -202,6 +226,10 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
     named, nothing is written and the error lists them (``no_item=True`` logs the
     contact without answering any item). ``actor`` may close only their own items
     unless a lead or an admin (or ``any_agent_may_close``).
+
+    The touch records the request or order it was about (``request_id``, ``order_id``:
+    as given, else the matter of the item it answers): the word to the customer on that
+    matter, which keeps them informed (:mod:`loyalist.decisions.worklist.informed`).
     """
     outcome = normalise_outcome(outcome)
     customer_id = str(customer_id)
@@ -242,12 +270,15 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
                 f"Item {others['item_id'].iloc[0]} belongs to {person_name(store, owner)}; "
                 f"{person_name(store, actor.person)} may not close it.",
                 hint="Ask its owner, or have a lead or an admin reassign it.")
+    request_id = _matter_ids(store, customer_id, items, "request", request_id)
+    order_id = _matter_ids(store, customer_id, items, "order", order_id)
     touch_id = f"touch-{uuid.uuid4().hex[:16]}"
     touch = pd.DataFrame({
         "id": [touch_id], "customer_id": [customer_id], "at": [when], "kind": [kind],
         "by": [by], "outcome": [outcome], "note": [note],
         "item_id": [",".join(items["item_id"]) or None],
-        "playbook": [",".join(sorted(set(items["playbook"]))) or None]})
+        "playbook": [",".join(sorted(set(items["playbook"]))) or None],
+        "request_id": [request_id], "order_id": [order_id]})
     touch = touch.astype({c: "string" for c in touch.columns if c != "at"})
     store.append("touches", touch, source="logged outcome")
     closed, attempted = (), ()
@@ -267,7 +298,8 @@ def log_outcome(store, customer_id: str, outcome: str, *, note: str | None = Non
                            if i in closed and isinstance(o, str) and mine and o != mine}))
     # nothing else writes meanwhile (the web holds its write lock)
     still = tuple(sorted(open_before - set(closed)))
-    return Logged(touch_id, customer_id, outcome, when, closed, attempted, still, others)
+    return Logged(touch_id, customer_id, outcome, when, closed, attempted, still, others,
+                  request_id, order_id)
 
 
 def worklist_progress(store, as_of=None) -> pd.DataFrame:

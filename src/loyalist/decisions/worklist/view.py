@@ -69,7 +69,7 @@ def _customers(store, ids: list) -> pd.DataFrame:
 
 
 def _alarms(store) -> pd.DataFrame:
-    """Per customer carrying an alarm-level alert (:mod:`loyalist.decisions.alert_weights`:
+    """Per customer carrying an alarm-level alert (:mod:`loyalist.decisions.signals.alert_weights`:
     kinds at or above ``[alerts] min_ratio``): the latest one in words and how many."""
     empty = pd.DataFrame({"customer_id": pd.Series(dtype=object),
                           "alarm": pd.Series(dtype=object), "alarms": pd.Series(dtype="int64")})

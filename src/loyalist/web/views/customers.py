@@ -186,6 +186,10 @@ class TouchIn(BaseModel):
                                 "answered; default the customer's only open item (with "
                                 "several, name one or set no_item).")
     no_item: bool = Field(False, description="Log the contact without closing any item.")
+    request_id: str | None = Field(None, max_length=200, description="The request the "
+                                   "contact was about (default: the item's request).")
+    order_id: str | None = Field(None, max_length=200, description="The order the contact "
+                                 "was about (default: the item's order).")
 
 
 @router.post("/api/touches", tags=["touches"], status_code=201)
@@ -198,7 +202,9 @@ def api_touch(request: Request, touch: TouchIn, caller: Caller = Depends(need("a
     at = contact_time(touch.at) if touch.at else None
     body, replayed = log_touch(request.app.state, caller, touch.customer_id, touch.outcome,
                                note=touch.note, kind=touch.kind, at=at, item_id=touch.item_id,
-                               no_item=touch.no_item, key=request.headers.get("idempotency-key"))
+                               no_item=touch.no_item, request_id=touch.request_id,
+                               order_id=touch.order_id,
+                               key=request.headers.get("idempotency-key"))
     return JSONResponse(body, status_code=200 if replayed else 201,
                         headers={"Idempotent-Replayed": "true"} if replayed else None)
 
