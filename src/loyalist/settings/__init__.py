@@ -35,6 +35,7 @@ from loyalist.settings._declare import (
     suggest,
 )
 from loyalist.settings.alerts import AlertSettings
+from loyalist.settings.council import CouncilSettings
 from loyalist.settings.daily import DailySettings
 from loyalist.settings.listening import ListeningSettings
 from loyalist.settings.relationship import RelationshipSettings
@@ -123,7 +124,8 @@ class IngestSettings:
 SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None,
             "worklist": WorklistSettings, "report": ReportSettings, "engine": EngineSettings,
             "web": WebSettings, "relationship": RelationshipSettings, "alerts": AlertSettings,
-            "listening": ListeningSettings, "daily": DailySettings, "team": TeamSettings}
+            "listening": ListeningSettings, "daily": DailySettings, "team": TeamSettings,
+            "council": CouncilSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -148,6 +150,7 @@ class Settings:
     listening: ListeningSettings = field(default_factory=ListeningSettings)
     daily: DailySettings = field(default_factory=DailySettings)
     team: TeamSettings = field(default_factory=TeamSettings)
+    council: CouncilSettings = field(default_factory=CouncilSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
