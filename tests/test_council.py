@@ -231,3 +231,59 @@ def test_erasure_and_access_cover_the_council(tmp_path):
     assert removed["_loyalist_council_commitments"] == 1
     assert council.current_members(s) == {"b"}
     s.close()
+
+
+class _Ran:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _cli(*args, cwd, capsys):
+    """Run ``loyalist council ...`` in this process (as the entry point does: user
+    mistakes become a message, never a traceback)."""
+    from loyalist.cli.main import main
+
+    capsys.readouterr()
+    code = main(["council", *map(str, args)])
+    got = capsys.readouterr()
+    assert "Traceback" not in got.out + got.err
+    return _Ran(code, got.out, " ".join(got.err.split()))
+
+
+def test_cli_suggest_confirm_meet_commit_close_show(tmp_path, capsys, monkeypatch):
+    import json
+
+    monkeypatch.setenv("COLUMNS", "200")
+    path = tmp_path / "s.duckdb"
+    with loyalist.connect(path) as s:
+        s.ingest("customers", pd.DataFrame({
+            "id": [f"c{i}" for i in range(40)], "segment": ["a"] * 30 + ["b"] * 10,
+            "created_at": "2023-01-01"}))
+    got = json.loads(_cli("suggest", "--size", 4, "--json", "--store", path,
+                          cwd=tmp_path, capsys=capsys).stdout)
+    assert [r["segment"] for r in got["panel"]].count("a") == 3 and got["notes"]
+    ids = [r["customer_id"] for r in got["panel"]]
+    bad = _cli("confirm", ids[0], "zz", "--store", path, cwd=tmp_path, capsys=capsys)
+    assert bad.returncode == 2 and "Not a customer: zz" in bad.stderr
+    assert "Nothing was written" in bad.stderr
+    assert "Confirmed 4 members" in _cli("confirm", *ids, "--at", "2024-01-01",
+                                         "--store", path, cwd=tmp_path, capsys=capsys).stdout
+    out = _cli("meeting", "2024-02-01", "-a", ids[0], "--store", path, cwd=tmp_path, capsys=capsys).stdout
+    mid = out.split()[2]
+    unknown = _cli("point", "MT404", "x", "--store", path, cwd=tmp_path, capsys=capsys)
+    assert unknown.returncode == 2 and "No council meeting 'MT404'" in unknown.stderr
+    pid = _cli("point", mid, "Faster answers please", "-c", ids[0], "--store", path,
+               cwd=tmp_path, capsys=capsys).stdout.split()[2].rstrip(".")
+    no_owner = _cli("commit", "Answer within a day", "--due", "2024-03-01", "--point", pid,
+                    "--store", path, cwd=tmp_path, capsys=capsys)
+    assert no_owner.returncode == 2 and "needs an owner" in no_owner.stderr
+    kid = _cli("commit", "Answer within a day", "--owner", "Ann", "--due", "2024-03-01",
+               "--point", pid, "--store", path, cwd=tmp_path, capsys=capsys).stdout.split()[2].rstrip(":")
+    shown = _cli("show", "--as-of", "2024-04-01", "--store", path, cwd=tmp_path, capsys=capsys).stdout
+    assert "overdue" in shown and "missed" in shown and kid in shown
+    done = _cli("done", kid, "--we-did", "Answers now within a day", "--store", path,
+                cwd=tmp_path, capsys=capsys)
+    assert "You said: Faster answers please We did: Answers now" in done.stdout
+    got = json.loads(_cli("show", "--json", "--store", path, cwd=tmp_path, capsys=capsys).stdout)
+    assert got["summary"]["commitments_done"] == 1
+    assert got["commitments"][0]["we_did"] == "Answers now within a day"

@@ -158,7 +158,7 @@ def _point(store, point_id: str) -> dict:
     rows = p.filter(p.id == str(point_id).strip()).to_pandas()
     if rows.empty:
         raise CouncilError(f"No point {point_id!r} raised at the council.",
-                           hint="Nothing was written. loyalist council show --points lists "
+                           hint="Nothing was written. loyalist council show lists "
                            "the points and their ids.")
     return rows.iloc[0].to_dict()
 
@@ -216,8 +216,8 @@ def close(store, commitment_id: str, *, we_did: str, you_said: str | None = None
     rows = c.filter(c.commitment_id == kid).to_pandas()
     if rows.empty:
         raise CouncilError(f"No commitment {kid!r}.",
-                           hint="Nothing was written. loyalist council show --commitments "
-                           "lists them with their ids.")
+                           hint="Nothing was written. loyalist council show lists them "
+                           "with their ids.")
     row = rows.iloc[0].to_dict()
     if row["closed_at"] is not None and not pd.isna(row["closed_at"]):
         raise CouncilError(f"Commitment {kid} was already closed on "

@@ -147,7 +147,7 @@ def _whispers(members: pd.DataFrame, commitments: pd.DataFrame,
     rows = []
     n = settings.missed_meetings
     for r in members[members["missed_in_row"] >= n].itertuples(index=False):
-        last = (f"; last came on {r.last_attended:%d %B %Y}" if pd.notna(r.last_attended)
+        last = (f"; last came on {r.last_attended.day} {r.last_attended:%B %Y}" if pd.notna(r.last_attended)
                 else "; has not come to any since joining")
         rows.append({"customer_id": r.customer_id, "kind": "stopped_attending",
                      "text": f"Council member who missed {_meetings(r.missed_in_row)}"
