@@ -43,7 +43,8 @@ def suggest(
     """Propose a panel that represents the customer base (segments, regions, tenure,
     size) and mixes advocates with valuable customers at risk, each pick explained;
     confirm the ones you invite with loyalist council confirm."""
-    from loyalist.council import current_members, suggest as propose
+    from loyalist.council import current_members
+    from loyalist.council import suggest as propose
 
     with open_store(store) as s:
         panel = propose(s, size=size, as_of=as_of, seed=seed)
