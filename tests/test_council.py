@@ -25,8 +25,9 @@ from loyalist.settings.council import CouncilSettings
 from loyalist.store import council as db
 
 
-def business_store(seed: int = 1, effect: float = 1.0, scores: bool = True):
-    b = make_business(n_customers=2000, months=24, seed=seed, competition=effect,
+def business_store(seed: int = 1, effect: float = 1.0, scores: bool = True,
+                   n: int = 2000):
+    b = make_business(n_customers=n, months=24, seed=seed, competition=effect,
                       events=False)
     s = loyalist.connect(":memory:")
     for name in ("customers", "staff", "orders", "subscriptions", "feedback"):
@@ -287,3 +288,41 @@ def test_cli_suggest_confirm_meet_commit_close_show(tmp_path, capsys, monkeypatc
     got = json.loads(_cli("show", "--json", "--store", path, cwd=tmp_path, capsys=capsys).stdout)
     assert got["summary"]["commitments_done"] == 1
     assert got["commitments"][0]["we_did"] == "Answers now within a day"
+
+
+def test_promises_and_members_who_stopped_coming_become_worklist_items():
+    from loyalist.decisions.worklist import build_worklist, open_items
+
+    b, s = business_store(seed=2, n=600)
+    base = council.customer_base(s, b.as_of)
+    ids = list(base["customer_id"][:4])
+    council.confirm(s, ids, at="2024-01-01")
+    for day in ("2024-06-01", "2024-08-01", "2024-10-01"):
+        council.record_meeting(s, day, attended=ids[:2])
+    mid = council.record_meeting(s, "2024-12-01", attended=ids[:3])
+    soon = council.commit(s, "Send the new price list", owner="S-ANNA", due="2025-01-05",
+                          meeting_id=mid, customer_id=ids[0])
+    council.commit(s, "Visit the warehouse", owner="S-BEN", due="2025-06-01",
+                   meeting_id=mid, customer_id=ids[1])
+    build_worklist(s, as_of=b.as_of)
+    items = open_items(s)
+    kept = items[items["playbook"] == "keep_council_promise"]
+    # due within remind_days (7) of the run: one item, for the promise's owner, due
+    # on its date, must-do; the promise due in June waits
+    assert list(kept["customer_id"]) == [ids[0]]
+    row = kept.iloc[0]
+    assert row["owner"] == "S-ANNA" and bool(row["must_do"])
+    assert pd.Timestamp(row["due_at"]) == pd.Timestamp("2025-01-05")
+    assert "Send the new price list" in row["why"] and soon in row["evidence"]
+    # ids[3] never came (4 meetings) and ids[2] missed three before coming: only ids[3]
+    drifting = items[items["playbook"] == "council_member_drifting"]
+    assert set(drifting["customer_id"]) <= {ids[3]}
+    assert set(drifting["customer_id"]) | set(
+        council.council_state(s, b.as_of).whispers.query("kind == 'stopped_attending'")[
+            "customer_id"]) == {ids[3]}
+    # kept: closed with you said, we did; the next run closes the item (reason gone)
+    council.close(s, soon, we_did="Sent it on 3 January", at="2025-01-03")
+    build_worklist(s, as_of=b.as_of)
+    items = open_items(s)
+    assert (items["playbook"] == "keep_council_promise").sum() == 0
+    s.close()
