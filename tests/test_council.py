@@ -23,12 +23,19 @@ from loyalist.datasets import make_business
 from loyalist.errors import CouncilError, DataError
 from loyalist.settings.council import CouncilSettings
 from loyalist.store import council as db
+from test_plain_words import check
 
 
 def business_store(seed: int = 1, effect: float = 1.0, scores: bool = True,
-                   n: int = 2000):
+                   n: int = 2000, survey: float | None = None):
+    """A store of ``make_business(n, months=24, seed, competition=effect,
+    events=False)`` (with ``survey``: ``survey=SurveySettings(effect=survey)``, the
+    relationship effects that drive behaviour and leaving) and stand-in scores."""
+    from loyalist.datasets._relationship import SurveySettings
+
     b = make_business(n_customers=n, months=24, seed=seed, competition=effect,
-                      events=False)
+                      events=False,
+                      survey=None if survey is None else SurveySettings(effect=survey))
     s = loyalist.connect(":memory:")
     for name in ("customers", "staff", "orders", "subscriptions", "feedback"):
         s.ingest(name, b.tables[name])
@@ -93,7 +100,7 @@ def test_panel_represents_segments_and_mixes_advocates_with_valuable_at_risk(biz
     assert adv["why"].str.contains("scored us (?:9|10) out of 10").all()
     # every pick says why, in words with the member's own numbers
     assert panel["why"].str.contains("Speaks for").all()
-    assert not panel["why"].str.contains(r"nan|None|_", regex=True).any()
+    check(panel["why"])
     # regions are mixed, not all from one
     assert panel["region"].nunique() >= 4
 
@@ -140,6 +147,7 @@ def test_members_meetings_points_commitments_and_you_said_we_did(biz):
     assert mem.loc[ids[5], "missed_in_row"] == 2 and mem.loc[ids[0], "missed_in_row"] == 0
     assert mem.loc[ids[3], "missed_in_row"] == 1 and mem.loc[ids[3], "attended"] == 2
     w = st.whispers
+    check(w["text"])  # plain words (tests/test_plain_words.py's check)
     assert set(w.loc[w["kind"] == "stopped_attending", "customer_id"]) == {ids[4], ids[5]}
     late = w[w["kind"] == "promise_overdue"]
     assert list(late["customer_id"]) == [ids[0]]
@@ -314,6 +322,7 @@ def test_promises_and_members_who_stopped_coming_become_worklist_items():
     assert row["owner"] == "S-ANNA" and bool(row["must_do"])
     assert pd.Timestamp(row["due_at"]) == pd.Timestamp("2025-01-05")
     assert "Send the new price list" in row["why"] and soon in row["evidence"]
+    check(items.loc[items["playbook"].str.startswith(("keep_council", "council_")), "why"])
     # ids[3] never came (4 meetings) and ids[2] missed three before coming: only ids[3]
     drifting = items[items["playbook"] == "council_member_drifting"]
     assert set(drifting["customer_id"]) <= {ids[3]}

@@ -73,7 +73,8 @@ def suggest(
 
 @council_app.command("confirm")
 def confirm(
-    customers: list[str] = typer.Argument(..., help="Customer ids to confirm as members."),
+    customers: list[str] = typer.Argument(..., metavar="customers <id>",
+                                          help="Customer ids to confirm as members."),
     why: str = typer.Option(None, "--why", help="Why they were invited."),
     at: str = date_option("--at", "When they joined, YYYY-MM-DD (default: now)."),
     by: str = typer.Option(None, "--by", help="Who confirmed them."),
@@ -107,7 +108,7 @@ def leave(
 
 @council_app.command("meeting")
 def meeting(
-    held: str = typer.Argument(..., metavar="DATE", help="When it was held, YYYY-MM-DD."),
+    held: str = typer.Argument(..., metavar="held <date>", help="When it was held, YYYY-MM-DD."),
     title: str = typer.Option(None, "--title", help="What it was about."),
     attended: list[str] = typer.Option(None, "--attended", "-a", help="A member who "
                                        "attended (repeat the option for each)."),
@@ -126,8 +127,10 @@ def meeting(
 
 @council_app.command("attend")
 def attend(
-    meeting_id: str = typer.Argument(..., metavar="MEETING", help="The meeting's id."),
-    customers: list[str] = typer.Argument(..., help="Members who attended."),
+    meeting_id: str = typer.Argument(..., metavar="meeting_id <id>",
+                                    help="The meeting's id."),
+    customers: list[str] = typer.Argument(..., metavar="customers <id>",
+                                          help="Members who attended."),
     by: str = typer.Option(None, "--by", help="Who recorded it."),
     store: str = STORE,
 ) -> None:
@@ -141,7 +144,8 @@ def attend(
 
 @council_app.command("point")
 def point(
-    meeting_id: str = typer.Argument(..., metavar="MEETING", help="The meeting's id."),
+    meeting_id: str = typer.Argument(..., metavar="meeting_id <id>",
+                                    help="The meeting's id."),
     text: str = typer.Argument(..., help="The point raised, in the member's words."),
     customer: str = typer.Option(None, "--customer", "-c", help="The member who raised "
                                  "it (default: the council as a whole)."),
