@@ -10,7 +10,6 @@ is written.
 
 from __future__ import annotations
 
-import ibis
 import pandas as pd
 
 from loyalist.contract.moments import moment
@@ -242,25 +241,13 @@ def close(store, commitment_id: str, *, we_did: str, you_said: str | None = None
 
 def has_council(store) -> bool:
     """Whether the store holds the council's tables (a store made by this Loyalist)."""
-    from ibis.common.exceptions import TableNotFound
-
-    try:
-        db.table(store, "meetings")
-    except TableNotFound:
-        return False
-    return True
+    return db.has_council(store)
 
 
 def due_commitments(store, as_of, remind_days: int) -> pd.DataFrame:
     """Open commitments due within ``remind_days`` of ``as_of`` (or overdue): the
     worklist's items for their owners."""
-    if not has_council(store):
-        return pd.DataFrame(columns=["commitment_id", "customer_id", "owner", "text",
-                                     "due_at"])
-    c = db.commitments_now(store)
-    limit = (moment(as_of) + pd.Timedelta(days=remind_days)).to_pydatetime()
-    return c.filter(c.closed_at.isnull() & (c.due_at <= ibis.literal(limit))).order_by(
-        "due_at").to_pandas()
+    return db.due_commitments(store, moment(as_of) + pd.Timedelta(days=remind_days))
 
 
 __all__ = ["attend", "check_customers", "check_meeting", "close", "commit", "confirm",

@@ -86,6 +86,29 @@ def open_commitments(store) -> pd.DataFrame:
     return c.filter(c.closed_at.isnull()).order_by("due_at").to_pandas()
 
 
+def has_council(store) -> bool:
+    """Whether the store holds the council's tables (a store made by this Loyalist)."""
+    from ibis.common.exceptions import TableNotFound
+
+    try:
+        table(store, "commitments")
+    except TableNotFound:
+        return False
+    return True
+
+
+def due_commitments(store, until) -> pd.DataFrame:
+    """Open commitments made to a member and due by ``until`` (overdue ones too),
+    earliest first: the worklist opens an item for each one's owner."""
+    if not has_council(store):
+        return pd.DataFrame(columns=["commitment_id", "customer_id", "owner", "text",
+                                     "due_at"])
+    c = commitments_now(store)
+    return c.filter(c.closed_at.isnull() & (c.due_at <= pd.Timestamp(until).to_pydatetime())
+                    & c.customer_id.notnull()).order_by(
+        ["due_at", "customer_id", "commitment_id"]).to_pandas()
+
+
 def next_ids(store, prefix: str, n: int) -> list[str]:
     """``n`` new ids (``prefix`` and a number from the council's sequence)."""
     con = store.cursor()

@@ -20,16 +20,6 @@ def _none() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
 
 
-def _has_council(store) -> bool:
-    from ibis.common.exceptions import TableNotFound
-
-    try:
-        records.table(store, "commitments")
-    except TableNotFound:
-        return False
-    return True
-
-
 def _day(ts) -> str:
     ts = pd.Timestamp(ts)
     return f"{ts.day} {ts:%B %Y}"
@@ -38,7 +28,7 @@ def _day(ts) -> str:
 def council_reasons(store, trigger: str, as_of) -> pd.DataFrame:
     """The members a council trigger picks, with why (in words), evidence, and for a
     promise its owner and due date."""
-    if not _has_council(store):
+    if not records.has_council(store):
         return _none()
     as_of = pd.Timestamp(as_of)
     settings = store.settings.council
@@ -49,10 +39,8 @@ def council_reasons(store, trigger: str, as_of) -> pd.DataFrame:
         w = w[w["kind"] == "stopped_attending"]
         return w[["customer_id"]].assign(why=w["text"], evidence="council:" + w["evidence"],
                                          promise_owner=None, promise_due=pd.NaT)
-    c = records.commitments_now(store)
-    limit = (as_of + pd.Timedelta(days=settings.remind_days)).to_pydatetime()
-    due = c.filter(c.closed_at.isnull() & (c.due_at <= limit) & c.customer_id.notnull()
-                   ).order_by(["customer_id", "due_at", "commitment_id"]).to_pandas()
+    due = records.due_commitments(store, as_of + pd.Timedelta(days=settings.remind_days))
+    due = due.sort_values(["customer_id", "due_at", "commitment_id"], kind="stable")
     if due.empty:
         return _none()
     late = due["due_at"] < as_of
