@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist.contract.moments import moment
+from loyalist.errors import CouncilError
 from loyalist.settings.council import CouncilSettings
 from loyalist.store import council as db
 
@@ -63,6 +64,11 @@ def council_state(store, as_of=None, settings: CouncilSettings | None = None) ->
     """The council's members, meetings, points, commitments and whispers at ``as_of``
     (default: now)."""
     settings = settings or store.settings.council
+    if not db.has_council(store):
+        raise CouncilError("This store keeps no council records (a store opened read-only "
+                           "from an older Loyalist, or a Spark store).",
+                           hint="Open it once for writing with this Loyalist (it adds the "
+                           "council's tables), or keep the council in a DuckDB store.")
     as_of = moment(as_of) if as_of is not None else pd.Timestamp.now(
         "UTC").tz_localize(None).floor("s")
     now = as_of.to_pydatetime()

@@ -126,7 +126,7 @@ def append(store, rows: dict[str, list[dict]]) -> dict[str, int]:
     ``commitments`` get their ``event_id`` from the sequence. Returns rows written per
     table."""
     written: dict[str, int] = {}
-    con = store.cursor()
+    con = store.cursor()  # a Spark store refuses: NotOnEngineError, nothing written
     con.execute("BEGIN TRANSACTION")
     try:
         for name, batch in rows.items():
