@@ -10,7 +10,7 @@ import loyalist
 PKG = Path(loyalist.__file__).parent
 #: lowest first; a module may import its own layer and the ones before it
 LAYERS = ["errors", "contract", "settings", "store", "datasets", "features", "models",
-          "relationship", "listening", "decisions", "team", "daily", "web", "cli"]
+          "relationship", "listening", "council", "decisions", "team", "daily", "web", "cli"]
 
 
 def _layer(module: str) -> int | None:

@@ -89,6 +89,14 @@ class DataError(LoyalistError, ValueError):
     """Data that cannot be used for the computation asked of it."""
 
 
+class CouncilError(DataError):
+    """A customer-council record that cannot be kept: a member who is not a customer, a
+    commitment without an owner or due date, a meeting or commitment that does not
+    exist. Nothing is written."""
+
+    exit_code = 2
+
+
 class NotOnEngineError(LoyalistError, NotImplementedError):
     """An operation the store's engine cannot do (yet): the message names the operation
     and the engine, the hint what to do instead."""

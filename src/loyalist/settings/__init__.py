@@ -35,6 +35,7 @@ from loyalist.settings._declare import (
     suggest,
 )
 from loyalist.settings.alerts import AlertSettings
+from loyalist.settings.council import CouncilSettings
 from loyalist.settings.daily import DailySettings
 from loyalist.settings.display import DisplaySettings
 from loyalist.settings.listening import ListeningSettings
@@ -125,7 +126,7 @@ SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None
             "worklist": WorklistSettings, "report": ReportSettings, "engine": EngineSettings,
             "web": WebSettings, "relationship": RelationshipSettings, "alerts": AlertSettings,
             "listening": ListeningSettings, "daily": DailySettings, "team": TeamSettings,
-            "display": DisplaySettings}
+            "display": DisplaySettings, "council": CouncilSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -151,6 +152,7 @@ class Settings:
     daily: DailySettings = field(default_factory=DailySettings)
     team: TeamSettings = field(default_factory=TeamSettings)
     display: DisplaySettings = field(default_factory=DisplaySettings)
+    council: CouncilSettings = field(default_factory=CouncilSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)

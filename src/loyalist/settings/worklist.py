@@ -28,6 +28,10 @@ from loyalist.settings._declare import (
 OWNER_RULES = ("account_manager", "team")
 #: the matters a ``no_word_on`` playbook can watch
 MATTER_KINDS = ("request", "order")
+#: the customer council's triggers: a promise made to a member (open, due within
+#: ``[council] remind_days`` or overdue; the item goes to the promise's owner), and a
+#: member who stopped attending
+COUNCIL_TRIGGERS = ("promise", "stopped_attending")
 _EXAMPLE = 'name = "save_call", min_p_leave = 0.5, action = "Save call"'
 
 
@@ -42,7 +46,10 @@ class Playbook:
     these customer segments), ``value_top`` (among the top share of customers by value
     at stake), ``min_p_leave`` / ``max_p_leave`` and ``min_p_promoter``; and no alert of
     kind ``unless_alert`` is open (that reason has its own, must-do, playbook).
-    ``max_age_days`` (alert playbooks): an alert whose newest evidence is older than
+    ``council``: ``promise`` (a commitment made to a council member is open and due
+    within ``[council] remind_days``, or overdue: the item is the promise's owner's, due
+    on its date, and must-do) or ``stopped_attending`` (a member missed the latest
+    meetings). ``max_age_days`` (alert playbooks): an alert whose newest evidence is older than
     this no longer triggers the playbook (a follow-up owed long after fulfilment is no
     longer a follow-up). ``no_word_on`` (``request`` or ``order``): the customer has an
     open matter of that kind with no word to them for longer than ``[worklist]
@@ -65,6 +72,7 @@ class Playbook:
     unless_alert: str | None = None
     no_word_on: str | None = None
     named_competitor: bool = False
+    council: str | None = None
     due_in_days: float = 3
     owner: str = "account_manager"
     team: str | None = None
@@ -78,7 +86,7 @@ class Playbook:
     def must_do(self) -> bool:
         """Service the customer is owed (never held out, listed before everything else).
         A ``no_word_on`` playbook is must-do per customer, by value (not here)."""
-        return self.alert in MUST_DO
+        return self.alert in MUST_DO or self.council == "promise"
 
     def held_out_share(self, default: float) -> float:
         """The share of newly eligible customers held out as controls: none for must-do,
@@ -93,6 +101,7 @@ class Playbook:
         parts += [f"whisper {self.whisper}"] if self.whisper else []
         parts += [f"no word on an open {self.no_word_on}"] if self.no_word_on else []
         parts += ["named a competitor"] if self.named_competitor else []
+        parts += [f"council {self.council.replace('_', ' ')}"] if self.council else []
         if self.relationship:
             parts.append(f"relationship in {', '.join(self.relationship)}")
         parts += [f"segment in {', '.join(self.segment)}"] if self.segment else []
@@ -253,6 +262,10 @@ def _playbook(raw: dict, where: str) -> Playbook:
         if kind is not None and kind not in ALERT_KINDS:
             raise _fail(where, f"{key!r} {kind!r} is not an alert kind.",
                         f"{suggest(kind, ALERT_KINDS)}use one of: {', '.join(ALERT_KINDS)}.")
+    if pb.council is not None and pb.council not in COUNCIL_TRIGGERS:
+        raise _fail(where, f"'council' {pb.council!r} is not a council trigger.",
+                    f"{suggest(pb.council, COUNCIL_TRIGGERS)}use one of: "
+                    f"{', '.join(COUNCIL_TRIGGERS)}.")
     for name in pb.relationship:
         if name not in RELATIONSHIP_SEGMENTS:
             raise _fail(where, f"'relationship' {name!r} is not a relationship segment.",

@@ -26,6 +26,13 @@ DERIVED = "_loyalist_derived"
 MODELS = "_loyalist_models"
 WORKLIST = "_loyalist_worklist"
 ASSIGNMENTS = "_loyalist_assignments"
+#: the customer council's records (append-only): members joining and leaving, meetings,
+#: attendance, points raised, commitments made and closed
+COUNCIL_MEMBERS = "_loyalist_council_members"
+COUNCIL_MEETINGS = "_loyalist_council_meetings"
+COUNCIL_ATTENDANCE = "_loyalist_council_attendance"
+COUNCIL_POINTS = "_loyalist_council_points"
+COUNCIL_COMMITMENTS = "_loyalist_council_commitments"
 #: the ingest log's columns written by an ingest (later ones: undo, filled later)
 INGEST_COLUMNS = ("(id, table_name, source, format, started_at, finished_at, rows_read, "
                   "inserted, updated, unchanged, rejected, options, rejects_file)")
@@ -196,6 +203,34 @@ def _v12(con: duckdb.DuckDBPyConnection) -> None:
             ALTER TABLE touches ADD COLUMN IF NOT EXISTS request_id VARCHAR;
             ALTER TABLE touches ADD COLUMN IF NOT EXISTS order_id VARCHAR;
         """)
+def _v13(con: duckdb.DuckDBPyConnection) -> None:
+    """The customer council: append-only records of members (joined, left), meetings,
+    attendance, points raised and commitments (made, closed with "you said, we did"),
+    each row naming who recorded it and when; one sequence numbers them all."""
+    con.execute(f"""
+        CREATE SEQUENCE IF NOT EXISTS _loyalist_council_seq START 1;
+        CREATE TABLE IF NOT EXISTS {COUNCIL_MEMBERS} (
+            event_id BIGINT PRIMARY KEY, customer_id VARCHAR NOT NULL,
+            event VARCHAR NOT NULL, "at" TIMESTAMP NOT NULL, why VARCHAR, note VARCHAR,
+            recorded_at TIMESTAMP, by_user VARCHAR);
+        CREATE TABLE IF NOT EXISTS {COUNCIL_MEETINGS} (
+            id VARCHAR PRIMARY KEY, held_at TIMESTAMP NOT NULL, title VARCHAR,
+            note VARCHAR, recorded_at TIMESTAMP, by_user VARCHAR);
+        CREATE TABLE IF NOT EXISTS {COUNCIL_ATTENDANCE} (
+            meeting_id VARCHAR NOT NULL, customer_id VARCHAR NOT NULL,
+            recorded_at TIMESTAMP, by_user VARCHAR, PRIMARY KEY (meeting_id, customer_id));
+        CREATE TABLE IF NOT EXISTS {COUNCIL_POINTS} (
+            id VARCHAR PRIMARY KEY, meeting_id VARCHAR NOT NULL, customer_id VARCHAR,
+            text VARCHAR NOT NULL, recorded_at TIMESTAMP, by_user VARCHAR);
+        CREATE TABLE IF NOT EXISTS {COUNCIL_COMMITMENTS} (
+            event_id BIGINT PRIMARY KEY, commitment_id VARCHAR NOT NULL,
+            event VARCHAR NOT NULL, "at" TIMESTAMP NOT NULL, meeting_id VARCHAR,
+            point_id VARCHAR, customer_id VARCHAR, text VARCHAR, owner VARCHAR,
+            due_at TIMESTAMP, you_said VARCHAR, we_did VARCHAR, recorded_at TIMESTAMP,
+            by_user VARCHAR);
+        CREATE INDEX IF NOT EXISTS {COUNCIL_MEMBERS}_by_customer
+            ON {COUNCIL_MEMBERS} (customer_id);
+    """)
 
 
 #: (version, description, function); append only, never edit a released one
@@ -211,6 +246,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (9, "reason codes and offending values of rejected rows", _v9),
     (10, "worklist matters, merged reasons, assignment and snoozing", _v10),
     (12, "the request or order of a worklist item and of a touch", _v12),
+    (13, "the customer council: members, meetings, attendance, points, commitments", _v13),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

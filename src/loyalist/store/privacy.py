@@ -2,7 +2,9 @@
 
 The erasure removes every row about the customer from the contract tables (touches
 included, although they are otherwise append-only), the derived tables, the
-worklist's events and assignments, the quarantine (rejected rows whose raw values
+worklist's events and assignments, the customer council's records about them (their
+membership, attendance, the points they raised, the commitments made to them), the
+quarantine (rejected rows whose raw values
 name the customer, and the rejects files written from it) and the answers kept for
 idempotency keys; audit entries about the customer lose their target. It runs in one
 transaction and is itself audited with a digest of the id and the counts only.
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from loyalist.contract.schema import TABLES
 from loyalist.errors import DataError
+from loyalist.store.council import WITH_CUSTOMER as COUNCIL_TABLES
 from loyalist.store.migrations import (
     ASSIGNMENTS,
     DERIVED,
@@ -87,6 +90,11 @@ def customer_data(store, customer_id: str) -> dict:
             df = con.execute(f"SELECT * FROM {table} WHERE customer_id = ?",
                              [customer_id]).df()
             out["worklist"][name] = _rows(df)
+        out["council"] = {}
+        for table in COUNCIL_TABLES:
+            df = con.execute(f"SELECT * FROM {q(table)} WHERE customer_id = ?",
+                             [customer_id]).df()
+            out["council"][table.removeprefix("_loyalist_council_")] = _rows(df)
         sql, params = _rejects_about(customer_id)
         df = con.execute(f"SELECT table_name, source, line, \"column\", code, reason, value, raw "
                          f"FROM {REJECTS} WHERE rowid IN ({sql})", params).df()
@@ -121,6 +129,7 @@ def erase_customer(store, customer_id: str, *, by: str | None = None,
                        if _key_column(t.name) in t.names]
             targets += [(n, "customer_id") for n in _derived_with_customers(con)]
             targets += [(WORKLIST, "customer_id"), (ASSIGNMENTS, "customer_id")]
+            targets += [(t, "customer_id") for t in COUNCIL_TABLES]
             for table, col in targets:
                 n = con.execute(f"DELETE FROM {q(table)} WHERE {q(col)} = ?",
                                 [customer_id]).fetchall()[0][0]

@@ -26,6 +26,7 @@ from loyalist.web.auth import identify, is_public
 from loyalist.web.context import Cache
 from loyalist.web.guard import Guard, Limits
 from loyalist.web.views import (
+    council,
     customers,
     daily,
     data,
@@ -43,7 +44,7 @@ from loyalist.web.views import (
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
 VIEWS = (session, overview, worklist, customers, scores, service, relationship, listening,
-         data, users, privacy, daily)
+         council, data, users, privacy, daily)
 
 
 def plotly_js() -> Path:

@@ -16,7 +16,8 @@ import loyalist
 NAV = [("/", "Overview", "viewer"), ("/worklist", "Worklist", "agent"),
        ("/customers", "Customers", "viewer"), ("/service", "Service", "viewer"),
        ("/relationship", "Relationship", "viewer"),
-       ("/listening", "Listening", "viewer"), ("/impact", "Impact", "viewer"),
+       ("/listening", "Listening", "viewer"), ("/council", "Council", "viewer"),
+       ("/impact", "Impact", "viewer"),
        ("/data", "Data", "admin"), ("/admin", "Users", "admin"), ("/daily", "Daily", "admin")]
 
 

@@ -55,6 +55,7 @@ from loyalist.decisions.worklist.outcomes import (
     open_keys,
     worklist_progress,
 )
+from loyalist.decisions.worklist.council import council_reasons
 from loyalist.decisions.worklist.ranking import ranking_note, uplift_in_force, within_budget
 from loyalist.errors import DataError
 from loyalist.settings.worklist import Playbook, Playbooks, resolve
@@ -209,6 +210,10 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
         w = w.to_pandas().sort_values("rank").drop_duplicates("customer_id")
         m = w.rename(columns={"text": "why"}).drop(columns="rank").merge(
             people, on="customer_id", how="inner")
+    elif pb.council:
+        m = council_reasons(store, pb.council, as_of).merge(people, on="customer_id",
+                                                             how="left")
+        m["value"] = m["value"].fillna(0.0)
     elif pb.relationship:
         m = _relationship(store, pb.relationship).merge(people, on="customer_id", how="inner")
         m = m.merge(top, on="customer_id", how="left")
@@ -216,8 +221,9 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
         m = people[people["p_leave"].notna()].merge(top, on="customer_id", how="left")
         m = m.assign(why=m["top_reason"] if "top_reason" in m else "At risk of leaving")
     keep = pd.Series(True, index=m.index)
-    # outreach never goes to a customer who asked for none; word on their own matter does
-    if pb.alert not in REPLIES and not pb.no_word_on:
+    if pb.alert not in REPLIES and not pb.no_word_on and pb.council != "promise":
+        # outreach never goes to a customer who asked for none; word on their own matter
+        # and a promise made to a council member do
         keep &= ~m["do_not_contact"].fillna(False).astype(bool)
     if pb.relationship and (pb.alert or pb.whisper):
         keep &= m["customer_id"].isin(_relationship(store, pb.relationship)["customer_id"])
@@ -370,6 +376,8 @@ def helps_factors(store, playbooks: Playbooks, as_of=None) -> dict[str, float]:
 
 def _owner(pb: Playbook, cand: pd.DataFrame, default_team: str) -> pd.Series:
     team = pb.team or default_team
+    if pb.council == "promise":  # the person who made the promise keeps it
+        return cand["promise_owner"].where(cand["promise_owner"].notna(), team).astype(object)
     if pb.owner == "team":
         return pd.Series(team, index=cand.index, dtype=object)
     return cand["owner"].where(cand["owner"].notna(), team).astype(object)
@@ -400,6 +408,7 @@ def _candidates(pbs: Playbooks, people, alerts, top, store, helps, items, as_of,
         kind = pb.alert or (f"whisper:{pb.whisper}" if pb.whisper else
                             f"no_word:{pb.no_word_on}" if pb.no_word_on else
                             "named_competitor" if pb.named_competitor else
+                            f"council:{pb.council}" if pb.council else
                             f"relationship:{pb.relationship[0]}" if pb.relationship else
                             "at_risk" if pb.min_p_promoter is None else "advocate")
         evs = p_leave * m["value"] * helps[pb.name]
@@ -556,6 +565,10 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     pick = {k: {n: getattr(b, k) for n, b in books.items()} for k in
             ("action", "script", "due_in_days")}
     due = pd.to_timedelta(opened["playbook"].map(pick["due_in_days"]).astype(float), unit="D")
+    due_at = as_of + due
+    if "promise_due" in opened:  # a promise is due on its own date
+        due_at = pd.to_datetime(opened["promise_due"]).where(opened["promise_due"].notna(),
+                                                             due_at)
     open_events = pd.DataFrame({
         "event": "opened", "at": as_of, "recorded_at": now, "run_id": run_id,
         "customer_id": opened["customer_id"], "playbook": opened["playbook"],
@@ -564,7 +577,7 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
         "action": opened["playbook"].map(pick["action"]),
         "script": opened["playbook"].map(pick["script"]),
         "owner": opened["owner"], "p_leave": opened["p_leave"], "value": opened["value"],
-        "expected_value_saved": opened["expected_value_saved"], "due_at": as_of + due,
+        "expected_value_saved": opened["expected_value_saved"], "due_at": due_at,
         "matter": opened["matter"], "also": opened["also"],
         "matter_id": matter_ids(opened["matter"], opened["evidence"])})
     # close: answered by a touch, merged into another item of the matter, or the reason

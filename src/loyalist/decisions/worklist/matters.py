@@ -1,7 +1,8 @@
 """Matters: what an item is about, so a customer gets one item per matter.
 
 A *matter* is a request thread with its call-backs (``request``), an order
-(``order``), or a signal about the customer as a whole (``customer``: a detractor's
+(``order``), the customer council (``council``: promises made to a member, and their
+attendance), or a signal about the customer as a whole (``customer``: a detractor's
 score, a silence, a risk of leaving, a relationship segment). Every reason to contact a
 customer belongs to one matter; the reasons of one customer and matter merge into one
 item, owned by one person: the must-do reason leads, else the item already open, else
@@ -19,7 +20,7 @@ REQUEST_KINDS = ("unanswered_request", "repeated_contact", "cancel_words",
 #: alert kinds whose evidence is an order
 ORDER_KINDS = ("not_acknowledged", "acknowledged_late", "late_against_promise",
                "not_followed_up")
-MATTERS = ("request", "order", "customer")
+MATTERS = ("request", "order", "council", "customer")
 #: how many merged reasons' words are added to the leading reason's
 _WORDS = 2
 
@@ -31,6 +32,8 @@ def matter_of(reason_kind) -> str:
         return "request"
     if reason_kind in ORDER_KINDS or reason_kind == "no_word:order":
         return "order"
+    if str(reason_kind).startswith("council:"):
+        return "council"
     return "customer"
 
 

@@ -1,0 +1,166 @@
+"""The customer council's records in the store: members, meetings, attendance, points
+raised and commitments.
+
+Nothing here updates or deletes a row: a member joins and leaves by appended events, a
+commitment is made and closed by appended events ("you said, we did" on the closing
+one). Reads are Ibis tables, so they run on any engine; every write goes through
+:func:`append`, one transaction with bound values (no value is ever put into SQL text),
+so a write of several tables (a meeting and who attended it) lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+
+from loyalist.store.migrations import (
+    COUNCIL_ATTENDANCE,
+    COUNCIL_COMMITMENTS,
+    COUNCIL_MEETINGS,
+    COUNCIL_MEMBERS,
+    COUNCIL_POINTS,
+)
+from loyalist.store.sql import q
+
+#: short name -> (table, columns a row may fill)
+TABLES = {
+    "members": (COUNCIL_MEMBERS, ("event_id", "customer_id", "event", "at", "why", "note",
+                                  "recorded_at", "by_user")),
+    "meetings": (COUNCIL_MEETINGS, ("id", "held_at", "title", "note", "recorded_at",
+                                    "by_user")),
+    "attendance": (COUNCIL_ATTENDANCE, ("meeting_id", "customer_id", "recorded_at",
+                                        "by_user")),
+    "points": (COUNCIL_POINTS, ("id", "meeting_id", "customer_id", "text", "recorded_at",
+                                "by_user")),
+    "commitments": (COUNCIL_COMMITMENTS, ("event_id", "commitment_id", "event", "at",
+                                          "meeting_id", "point_id", "customer_id", "text",
+                                          "owner", "due_at", "you_said", "we_did",
+                                          "recorded_at", "by_user")),
+}
+#: the tables whose rows name a customer (a member), for access and erasure requests
+WITH_CUSTOMER = (COUNCIL_MEMBERS, COUNCIL_ATTENDANCE, COUNCIL_POINTS, COUNCIL_COMMITMENTS)
+
+
+def table(store, name: str) -> ibis.Table:
+    """One of the council's tables (``members``, ``meetings``, ``attendance``,
+    ``points``, ``commitments``) as an Ibis table."""
+    return store.ibis.table(TABLES[name][0])
+
+
+def frame(store, name: str) -> pd.DataFrame:
+    """One of the council's tables, every row, oldest first."""
+    t = table(store, name)
+    order = "event_id" if "event_id" in t.columns else (
+        "held_at" if name == "meetings" else "recorded_at")
+    return t.order_by(order).to_pandas()
+
+
+def members_now(store) -> ibis.Table:
+    """Each customer's last membership event (``joined`` or ``left``) with when."""
+    m = table(store, "members")
+    return m.group_by("customer_id").aggregate(
+        event=m.event.argmax(m.event_id), at=m["at"].argmax(m.event_id),
+        since=m["at"].max(where=m.event == "joined"), why=m.why.argmax(
+            m.event_id, where=m.event == "joined"))
+
+
+def commitments_now(store) -> ibis.Table:
+    """Every commitment as made, with its closing (``closed_at``, ``you_said``,
+    ``we_did``) when it has one."""
+    c = table(store, "commitments")
+    made = c.filter(c.event == "made").drop("you_said", "we_did", "event")
+    closed = c.filter(c.event == "closed")
+    closed = closed.group_by("commitment_id").aggregate(
+        closed_at=closed["at"].argmax(closed.event_id),
+        you_said=closed.you_said.argmax(closed.event_id),
+        we_did=closed.we_did.argmax(closed.event_id),
+        closed_by=closed.by_user.argmax(closed.event_id))
+    j = made.left_join(closed, "commitment_id")
+    return j.select(*[c for c in j.columns if not c.endswith("_right")])
+
+
+def open_commitments(store) -> pd.DataFrame:
+    """The commitments not yet closed, with their owner, member and due date (the
+    worklist opens an item for each)."""
+    c = commitments_now(store)
+    return c.filter(c.closed_at.isnull()).order_by("due_at").to_pandas()
+
+
+def has_council(store) -> bool:
+    """Whether the store holds the council's tables (a store made by this Loyalist)."""
+    from ibis.common.exceptions import TableNotFound
+
+    try:
+        table(store, "commitments")
+    except TableNotFound:
+        return False
+    return True
+
+
+def due_commitments(store, until) -> pd.DataFrame:
+    """Open commitments made to a member and due by ``until`` (overdue ones too),
+    earliest first: the worklist opens an item for each one's owner."""
+    if not has_council(store):
+        return pd.DataFrame(columns=["commitment_id", "customer_id", "owner", "text",
+                                     "due_at"])
+    c = commitments_now(store)
+    return c.filter(c.closed_at.isnull() & (c.due_at <= pd.Timestamp(until).to_pydatetime())
+                    & c.customer_id.notnull()).order_by(
+        ["due_at", "customer_id", "commitment_id"]).to_pandas()
+
+
+def next_ids(store, prefix: str, n: int) -> list[str]:
+    """``n`` new ids (``prefix`` and a number from the council's sequence)."""
+    con = store.cursor()
+    try:
+        rows = con.execute("SELECT nextval('_loyalist_council_seq') FROM range(?)",
+                           [int(n)]).fetchall()
+    finally:
+        con.close()
+    return [f"{prefix}{int(r[0]):05d}" for r in rows]
+
+
+def append(store, rows: dict[str, list[dict]]) -> dict[str, int]:
+    """Append rows to the council's tables (``{"meetings": [{...}], "attendance":
+    [...]}``) in one transaction, every value bound; rows of ``members`` and
+    ``commitments`` get their ``event_id`` from the sequence. Returns rows written per
+    table."""
+    written: dict[str, int] = {}
+    con = store.cursor()  # a Spark store refuses: NotOnEngineError, nothing written
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name, batch in rows.items():
+            target, allowed = TABLES[name]
+            for row in batch:
+                unknown = set(row) - set(allowed)
+                if unknown:
+                    raise KeyError(f"{name} has no column {sorted(unknown)[0]}")
+                cols = [c for c in allowed if c in row and c != "event_id"]
+                values = [_plain(row[c]) for c in cols]
+                names = ", ".join(q(c) for c in cols)
+                marks = ", ".join("?" for _ in cols)
+                if "event_id" in allowed:
+                    con.execute(f"INSERT INTO {q(target)} (event_id, {names}) VALUES "
+                                f"(nextval('_loyalist_council_seq'), {marks})", values)
+                else:
+                    con.execute(f"INSERT INTO {q(target)} ({names}) VALUES ({marks})",
+                                values)
+            written[name] = len(batch)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    return written
+
+
+def _plain(v):
+    """A value DuckDB binds: timestamps as Python datetimes, missing values as NULL."""
+    if v is None:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return None if pd.isna(v) else v.to_pydatetime()
+    if not isinstance(v, str) and pd.isna(v):
+        return None
+    return v
