@@ -44,6 +44,7 @@ import pandas as pd
 from loyalist.contract.moments import moment
 from loyalist.decisions.worklist.backlog import caps_in_force, write_backlog
 from loyalist.decisions.worklist.competitors import competitor_items
+from loyalist.decisions.worklist.council import council_reasons
 from loyalist.decisions.worklist.informed import silent_matters
 from loyalist.decisions.worklist.matters import matter_ids, matter_of, merge
 from loyalist.decisions.worklist.outcomes import (
@@ -55,7 +56,6 @@ from loyalist.decisions.worklist.outcomes import (
     open_keys,
     worklist_progress,
 )
-from loyalist.decisions.worklist.council import council_reasons
 from loyalist.decisions.worklist.ranking import ranking_note, uplift_in_force, within_budget
 from loyalist.errors import DataError
 from loyalist.settings.worklist import Playbook, Playbooks, resolve
