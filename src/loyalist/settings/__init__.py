@@ -36,6 +36,7 @@ from loyalist.settings._declare import (
 )
 from loyalist.settings.alerts import AlertSettings
 from loyalist.settings.daily import DailySettings
+from loyalist.settings.departments import DepartmentSettings
 from loyalist.settings.listening import ListeningSettings
 from loyalist.settings.relationship import RelationshipSettings
 from loyalist.settings.service import ServicePolicy
@@ -123,7 +124,8 @@ class IngestSettings:
 SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None,
             "worklist": WorklistSettings, "report": ReportSettings, "engine": EngineSettings,
             "web": WebSettings, "relationship": RelationshipSettings, "alerts": AlertSettings,
-            "listening": ListeningSettings, "daily": DailySettings, "team": TeamSettings}
+            "listening": ListeningSettings, "daily": DailySettings, "team": TeamSettings,
+            "departments": DepartmentSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -148,6 +150,7 @@ class Settings:
     listening: ListeningSettings = field(default_factory=ListeningSettings)
     daily: DailySettings = field(default_factory=DailySettings)
     team: TeamSettings = field(default_factory=TeamSettings)
+    departments: DepartmentSettings = field(default_factory=DepartmentSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -371,7 +374,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'loyalist.settings' has no attribute {name!r}")
 
 
-__all__ = ["AlertSettings", "BusinessCalendar", "DailySettings", "EngineSettings",
+__all__ = ["AlertSettings", "BusinessCalendar", "DailySettings", "DepartmentSettings",
+           "EngineSettings",
            "ListeningSettings", "Playbooks", "RelationshipSettings", "ReportSettings",
            "ServicePolicy", "Settings", "SettingsError", "TeamSettings", "WebSettings",
            "WorklistSettings", "load_playbooks", "locate"]

@@ -1,0 +1,62 @@
+"""Losses by cause and department (issue 19) and stated reasons by department (issue 20).
+
+Fast tests: synthetic business of 1,500 customers, 24 months, seed 3, no events
+(``make_business(1500, 24, seed=3, events=False)``), and the settings' department map.
+"""
+
+import numpy as np
+import pytest
+
+from loyalist.datasets import make_business
+from loyalist.settings import Settings, SettingsError
+
+
+@pytest.fixture(scope="module")
+def biz():
+    return make_business(1500, 24, seed=3, events=False)
+
+
+def test_generator_records_cause_department_and_revenue(biz):
+    c = biz.truth["customers"]
+    left = c[c["churned"]]
+    assert set(left["cause_department"]) <= {"fulfilment", "service", "none"}
+    assert (left["cause_department"] != "none").sum() > 50
+    # only failure-caused leavers have a department; the others have another reason
+    assert (left.loc[left["cause_department"] != "none", "reason"] == "service").all()
+    assert c.loc[~(c["churned"] | c["will_churn"]) & c["churned_at"].isna(),
+                 "cause_department"].isna().all()
+    assert (left["revenue_lost"] >= 0).all() and left["revenue_lost"].sum() > 0
+    assert c.loc[~c["churned"], "revenue_lost"].isna().all()
+
+
+def test_failure_effect_halves_failure_losses():
+    full = make_business(1500, 24, seed=3, events=False).truth["customers"]
+    half = make_business(1500, 24, seed=3, events=False,
+                         failure_effect=0.5).truth["customers"]
+    n_full = (full["churned"] & (full["cause_department"] != "none")).sum()
+    n_half = (half["churned"] & (half["cause_department"] != "none")).sum()
+    assert n_half < 0.8 * n_full
+
+
+def test_department_map_defaults_names_and_unassigned():
+    d = Settings().departments
+    assert d.department("late_against_promise") == "fulfilment"
+    assert d.department("unanswered_request") == "service"
+    assert d.department("billing") == "billing"
+    assert d.department("something_new") == "unassigned"
+    assert d.of_reason("competitor") == "sales"
+    assert d.of_reason("moved_or_closed") == "none"
+    assert d.of_reason("unknown") == "unknown"
+    s = Settings().with_values("departments", names={"fulfilment": "Production"},
+                               kinds={"billing": "finance"})
+    assert s.departments.department("not_acknowledged") == "Production"
+    assert s.departments.department("billing") == "finance"
+    assert "Production" in s.departments.departments()
+    assert np.all([x != "" for x in s.departments.departments()])
+
+
+def test_department_map_rejects_empty_names(tmp_path):
+    p = tmp_path / "loyalist.toml"
+    p.write_text('[departments]\nkinds = { billing = "" }\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"\[departments\] kinds"):
+        Settings.from_toml(p)
