@@ -94,3 +94,45 @@ def test_department_losses_table_and_derived(store, biz):
     assert (k["beta"] >= 0).all() and k.loc["unanswered_request", "department"] == "service"
     d = r.to_dict()
     assert {"by_period", "overall", "kinds", "target_annual_loss"} <= set(d)
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "loyalist.cli.main", *map(str, args)],
+                          capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "NO_COLOR": "1"})
+    assert "Traceback" not in proc.stdout + proc.stderr
+    return proc
+
+
+def test_cli_team_losses_json_and_side_by_side(store):
+    import json
+
+    proc = _cli("team", "--losses", "--freq", "Y", "--json", "--store", store)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    deps = {r["department"] for r in d["overall"]}
+    assert {"billing", "fulfilment", "service", "no department"} <= deps
+    sides = {r["department"]: r for r in d["side_by_side"]}
+    # the stated reasons keep "unknown" with its own share; the failure side has none
+    assert sides["unknown"]["failure_share"] is None
+    assert 0 < sides["unknown"]["stated_share"] < 1
+    proc = _cli("team", "--losses", "--freq", "Q", "--store", store)
+    assert proc.returncode == 0 and "Side by side" in proc.stdout
+    assert "against the target" in proc.stdout
+
+
+def test_losses_bad_period_is_a_clear_message(store):
+    proc = _cli("team", "--losses", "--freq", "W", "--store", store)
+    assert proc.returncode != 0 and "Use M, Q or Y" in proc.stdout + proc.stderr
+
+
+def test_losses_chart_is_svg(store):
+    import loyalist
+    from loyalist.team.losses import department_losses, losses_chart
+
+    with loyalist.connect(store, read_only=True) as s:
+        svg = losses_chart(department_losses(s, freq="Y"))
+    assert svg.startswith("<svg") and "service" in svg
