@@ -147,6 +147,7 @@ class DepartmentLosses:
     def to_dict(self) -> dict:
         def rows(df):
             return [{k: (None if isinstance(v, float) and np.isnan(v) else
+                         str(v.date()) if isinstance(v, pd.Timestamp) else
                          v.item() if isinstance(v, np.generic) else v)
                      for k, v in r.items()} for r in df.to_dict("records")]
 

@@ -30,6 +30,7 @@ from loyalist.web.views import (
     daily,
     data,
     listening,
+    losses,
     overview,
     privacy,
     relationship,
@@ -43,7 +44,7 @@ from loyalist.web.views import (
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
 VIEWS = (session, overview, worklist, customers, scores, service, relationship, listening,
-         data, users, privacy, daily)
+         losses, data, users, privacy, daily)
 
 
 def plotly_js() -> Path:
