@@ -136,3 +136,16 @@ def test_losses_chart_is_svg(store):
     with loyalist.connect(store, read_only=True) as s:
         svg = losses_chart(department_losses(s, freq="Y"))
     assert svg.startswith("<svg") and "service" in svg
+
+
+def test_report_section_departments(store):
+    import loyalist
+    from loyalist.decisions.report import build_report, render_html
+    from loyalist.team.losses import report_section
+
+    with loyalist.connect(store, read_only=True) as s:
+        rep = build_report(s, extra_sections={"departments": report_section})
+    part = rep.sections["departments"]
+    assert part["extra"] and part["charts"]["departments"].startswith("<svg")
+    html = render_html(rep)
+    assert "Losses by cause and department" in html and "Side by side" in html

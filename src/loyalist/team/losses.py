@@ -425,5 +425,53 @@ def losses_chart(losses: DepartmentLosses) -> str:
     return to_svg(fig)
 
 
+def report_section(store, as_of, step) -> dict | None:
+    """The report's section: losses by cause and department beside the stated reasons
+    (``build_report(extra_sections={"losses": report_section})``); None when too few
+    customers were lost to weigh failures."""
+    from loyalist.decisions._report_format import table
+
+    step("losses by department")
+    try:
+        dl = department_losses(store, as_of, freq="Y")
+    except DataError:
+        return None
+    o = dl.overall()
+    both = side_by_side(dl, stated_reasons(store, store.settings))
+    top = o[o["department"] != NONE].sort_values("share_of_lost_revenue", ascending=False)
+    lines = []
+    if len(top) and top["share_of_lost_revenue"].iloc[0] > 0:
+        r = top.iloc[0]
+        lines.append(f"{r['department']}'s failures cost the most: "
+                     f"{r['share_of_lost_revenue']:.0%} of the revenue lost "
+                     f"({r['attributed_revenue']:,.0f}), against {r['naive_share']:.0%} if "
+                     "every failure a lost customer met were blamed.")
+    last = dl.table[dl.table["period"] == dl.table["period"].max()]
+    if len(last) and last["annual_loss_rate"].notna().any():
+        lines.append(f"Revenue loss rate in {last['period'].iloc[0]}: "
+                     f"{last['annual_loss_rate'].dropna().iloc[0]:.1%} a year against the "
+                     f"target of {dl.target:.0%}.")
+    tables = {"departments": table(o, [
+        ("department", "department", "text"), ("attributed_revenue", "lost revenue "
+         "attributed", "money"), ("share_of_lost_revenue", "share", "pct"),
+        ("naive_share", "naive share", "pct"), ("attributed_customers", "customers",
+                                                 "num0")]),
+        "side": table(both, [
+            ("department", "department", "text"), ("failure_share", "failures: share of "
+             "lost revenue", "pct"), ("stated_customers", "stated: lost customers", "int"),
+            ("stated_share", "stated: share", "pct"), ("stated_revenue_share",
+                                                        "stated: share of revenue", "pct")])}
+    return {"title": "Losses by cause and department", "nav": "Departments",
+            "lead": "Lost revenue attributed to the departments whose failures preceded "
+                    "each loss, over and above what customers who stayed also met; beside "
+                    "it the reasons customers stated, a separate source never mixed in.",
+            "lines": lines, "charts": {"departments": losses_chart(dl)},
+            "captions": {"departments": "Share of lost revenue per department: attributed "
+                                        "(excess over stayers) and naive."},
+            "tables": tables, "table_titles": {"departments": "Failure-based attribution",
+                                               "side": "Side by side with stated reasons"},
+            "notes": dl.notes}
+
+
 __all__ = ["NONE", "TABLE", "DepartmentLosses", "department_losses", "failure_events",
-           "losses_chart", "side_by_side", "stated_reasons"]
+           "losses_chart", "report_section", "side_by_side", "stated_reasons"]
