@@ -58,7 +58,7 @@ def shop(tmp_path_factory):
 
 def test_scorecard_departments_counts_and_intervals(shop):
     b, path, _tmp = shop
-    settings = Settings().with_values("team", department_names={"fulfilment": "Production"})
+    settings = Settings().with_values("departments", names={"fulfilment": "Production"})
     with loyalist.connect(path, read_only=True) as store:
         rep = team_report(store, b.as_of, settings=settings)
     keys = {p.key: p for p in rep.practices}

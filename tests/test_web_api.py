@@ -178,6 +178,7 @@ ENDPOINTS = [
                                               "customer_id": "x"}}, "admin"),
     ("POST", "/api/council/close", {"json": {"commitment_id": "CM0", "we_did": "x"}},
      "admin"),
+    ("GET", "/api/team/losses", {"params": {"freq": "Y"}}, "viewer"),
     ("POST", "/api/route", {"json": {"texts": ["my card has not arrived"]}}, "viewer"),
     ("POST", "/api/touches", {"json": {"customer_id": "{customer_id}", "outcome": "reached"}},
      "agent"),
@@ -927,3 +928,17 @@ def test_worklist_team_api_sorts_assigns_snoozes_exports_and_shows_the_backlog(s
     moves = log[log["action"] == "worklist.assign"]
     assert len(moves) >= 2 and moves["detail"].str.contains("holiday").any()
     assert (log["action"] == "worklist.snooze").sum() == 1  # the replay wrote nothing
+
+
+def test_team_losses_api_gives_departments_and_stated_reasons(tmp_path):
+    site = start_site(tmp_path, n_customers=800, months=24)
+    try:
+        with site.client("viewer") as c:
+            body = c.get("/api/team/losses", params={"freq": "Y"}).json()
+            bad = c.get("/api/team/losses", params={"freq": "W"})
+    finally:
+        site.stop()
+    assert body["ok"] is True
+    assert {r["department"] for r in body["overall"]} >= {"fulfilment", "service"}
+    assert any(r["department"] == "unknown" for r in body["side_by_side"])
+    assert bad.status_code == 422 and bad.json()["ok"] is False

@@ -259,6 +259,33 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("expected_value_saved", "float", "uplift x value."),
                 _c("qini", "float", "The model's Qini coefficient on held-out hold-outs."),
                 _c("method", "string", "x-learner or two-model."))),
+    Derived("department_losses", "Per period and department: the lost customers' revenue "
+            "attributed to the department's failures by the excess-hazard model (stayers "
+            "included), beside the naive share, the stayers' rate of the same failures and "
+            "the loss target. Failure-based: the stated reasons are a separate source.",
+            "`loyalist team --losses`, `loyalist.team.department_losses`", (
+                _c("period", "string", "The period the customers were lost in."),
+                _c("department", "string", "The department ([departments] names), or no "
+                   "department, or unassigned."),
+                _c("lost_customers", "integer", "Customers lost in the period."),
+                _c("lost_revenue", "float", "Their yearly revenue."),
+                _c("met_lost", "integer", "Lost customers who met the department's failures "
+                   "in the window.", False),
+                _c("met_lost_share", "float", "Their share of the lost customers.", False),
+                _c("met_stayers_share", "float", "Share of customer-months of customers who "
+                   "stayed with the same failures in the window.", False),
+                _c("attributed_customers", "float", "Lost customers attributed (expected)."),
+                _c("attributed_revenue", "float", "Lost revenue attributed."),
+                _c("share_of_lost_revenue", "float", "attributed / lost revenue.", False),
+                _c("naive_share", "float", "Share blaming every failure a lost customer met.",
+                   False),
+                _c("revenue_at_risk", "float", "Yearly revenue of the customers at the "
+                   "period's start."),
+                _c("annual_loss_rate", "float", "The period's revenue loss rate, annualised.",
+                   False),
+                _c("annual_attributable_rate", "float", "The part of it attributed to the "
+                   "department, annualised.", False),
+                AS_OF)),
     Derived("relationship_segments", "Each customer's relationship segment (loyal advocate, "
             "at-risk promoter, silent promoter, detractor) with what they said, what their "
             "behaviour predicts, and what to do.", "`loyalist relationship`", (

@@ -45,13 +45,14 @@ def service_load(cust: np.ndarray, when: np.ndarray, weight: np.ndarray, n: int,
     return load
 
 
-def churn_hazard(customers: Customers, load: np.ndarray, price_month: int,
-                 ) -> tuple[np.ndarray, ...]:
+def churn_hazard(customers: Customers, load: np.ndarray, price_month: int, *,
+                 effect: float = 1.0) -> tuple[np.ndarray, ...]:
     """Monthly hazard of deciding to leave, per cause, each broadcastable to (n, months).
 
     Returns the components in the order of ``REASONS``: competitor, price, service,
     needs_changed. Their sum is the hazard; a share of the drawn leavers is attributed to
-    each cause in proportion to its component in the month of the decision.
+    each cause in proportion to its component in the month of the decision. ``effect``
+    scales the service failures' part (0.5: half their effect).
     """
     months = load.shape[1]
     shock = np.zeros(months, dtype=np.float32)
@@ -60,7 +61,7 @@ def churn_hazard(customers: Customers, load: np.ndarray, price_month: int,
             shock[price_month + i] = s
     competitor = customers.competitor_hazard.astype(np.float32)[:, None]
     price = customers.price_sensitivity.astype(np.float32)[:, None] * shock[None, :]
-    service = (SERVICE_EFFECT * customers.service_sensitivity.astype(np.float32))[:, None] * load
+    service = (SERVICE_EFFECT * effect * customers.service_sensitivity.astype(np.float32))[:, None] * load
     needs = customers.needs_hazard.astype(np.float32)[:, None]
     return competitor, price, service, needs
 

@@ -12,7 +12,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loyalist.contract import TABLES
-from loyalist.datasets import _feedback, _hazard, _orders, _relationship, _season, _service
+from loyalist.datasets import (
+    _departments,
+    _feedback,
+    _hazard,
+    _orders,
+    _relationship,
+    _season,
+    _service,
+)
 from loyalist.datasets import _text as tx
 from loyalist.datasets._common import contract_frame, ids, join, pick, to_timestamps
 from loyalist.datasets._customers import ARCHETYPES, SPEND_P, make_customers
@@ -133,7 +141,8 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                   survey: _relationship.SurveySettings | bool | None = None,
                   seasonal_peak: float = 0.0,
                   feedback_languages: tuple[str, ...] | None = None,
-                  feedback_tone: float = 1.0, competition: float | bool = False) -> Business:
+                  feedback_tone: float = 1.0, competition: float | bool = False,
+                  failure_effect: float = 1.0) -> Business:
     """Generate one coherent synthetic business and the ground truth behind it.
 
     Parameters
@@ -180,6 +189,11 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         ``competitor``, ``listed``, ``written``, ``topic``) and, in
         ``truth["customers"]``, ``language``, ``loss_reason`` (price, service, product,
         competitor, moved_or_closed, no_longer_needs) and ``rival``.
+    failure_effect : float
+        How much the failures a customer lives through (orders never acknowledged or
+        late, requests unanswered, slow, unresolved or called back about) raise the
+        hazard of leaving (0.5: half the effect; 1, the default, leaves the business
+        unchanged).
 
     Examples
     --------
@@ -222,14 +236,17 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     contacts = _service.with_callbacks(rng[2], _service.organic(rng[2], c, t_end, weekday0),
                                        weekday0)
     contacts = _service.absorb_repeats(rng[2], contacts, whispers_only=False)
-    fails = [np.concatenate(x) for x in zip(_orders.failures(candidates, c),
-                                            _service.failures(contacts), strict=True)]
+    order_fails, request_fails = _orders.failures(candidates, c), _service.failures(contacts)
+    fails = [np.concatenate(x) for x in zip(order_fails, request_fails, strict=True)]
     load = _hazard.service_load(*fails, c.n, edges)
     del fails
 
     # the decision to leave, its reason, and the departure
-    components = _hazard.churn_hazard(c, load, price_month)
+    components = _hazard.churn_hazard(c, load, price_month, effect=float(failure_effect))
     decision, reason = _hazard.draw_decisions(rng[3], c, components, edges)
+    cause = _departments.cause_departments(seed, order_fails, request_fails, c.n, edges,
+                                           decision, reason)
+    del order_fails, request_fails
     departure, warned = _hazard.draw_departures(rng[3], decision, reason)
     del components
     drift = (decision, departure, warned)
@@ -314,6 +331,10 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     truth["customers"] = _customer_truth(c, cid, ts, decision, departure, warned, reason,
                                          requests, answers, as_of, horizon_days)
     truth["customers"]["attitude"] = np.round(c.attitude, 3)
+    truth["customers"]["cause_department"] = cause
+    gone = truth["customers"]["churned_at"].where(truth["customers"]["churned"])
+    truth["customers"]["revenue_lost"] = _departments.revenue_lost(
+        truth["customers"]["customer_id"], gone, tables["orders"], tables["subscriptions"])
     truth["customers"]["promoter"] = nps_now >= 8.5
     if settings is not None:  # what a survey at as_of would find: P(answer 9 or 10)
         from scipy.special import ndtr

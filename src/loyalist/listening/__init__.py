@@ -27,6 +27,7 @@ from loyalist.listening.reasons import (
     loss_reasons,
     macro_f1,
     reasons_by,
+    reasons_by_department,
     reasons_overall,
 )
 from loyalist.listening.texts import competitor_mentions, gather, proposed_competitors
@@ -34,4 +35,5 @@ from loyalist.listening.texts import competitor_mentions, gather, proposed_compe
 __all__ = ["UNKNOWN", "Listening", "aliases_of", "competitor_mentions", "competitor_whispers",
            "edits_allowed", "find_mentions", "gather", "listen", "loss_reasons",
            "loss_reasons_of", "lost_to_competitors", "macro_f1", "mention_trends",
-           "propose_names", "proposed_competitors", "reasons_by", "reasons_overall"]
+           "propose_names", "proposed_competitors", "reasons_by", "reasons_by_department",
+           "reasons_overall"]

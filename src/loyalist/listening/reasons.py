@@ -173,6 +173,22 @@ def reasons_overall(reasons: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def reasons_by_department(reasons: pd.DataFrame, departments) -> pd.DataFrame:
+    """The stated reasons by department (``[departments] reasons``, the one map):
+    lost customers and lost revenue (where ``revenue`` is given) per department, with
+    ``unknown`` (nothing said) and ``none`` (no department's: moved, needs ended) as
+    their own rows, never spread over the departments. ``departments``: the
+    :class:`~loyalist.settings.departments.DepartmentSettings`."""
+    r = reasons if "revenue" in reasons else reasons.assign(revenue=float("nan"))
+    r = r.assign(department=r["reason"].map(departments.of_reason))
+    out = (r.groupby("department").agg(customers=("customer_id", "size"),
+                                       revenue=("revenue", "sum")).reset_index())
+    out["share"] = out["customers"] / max(len(r), 1)
+    total = r["revenue"].sum()
+    out["revenue_share"] = out["revenue"] / total if total > 0 else float("nan")
+    return out.sort_values("customers", ascending=False, ignore_index=True)
+
+
 def macro_f1(truth: pd.Series, guess: pd.Series) -> float:
     """Macro-averaged F1 over the reasons of ``truth``."""
     f = []
@@ -185,4 +201,4 @@ def macro_f1(truth: pd.Series, guess: pd.Series) -> float:
 
 
 __all__ = ["ALERT_REASON", "UNKNOWN", "loss_reasons", "macro_f1", "reason_scores",
-           "reasons_by", "reasons_overall"]
+           "reasons_by", "reasons_by_department", "reasons_overall"]

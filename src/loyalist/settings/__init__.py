@@ -37,6 +37,7 @@ from loyalist.settings._declare import (
 from loyalist.settings.alerts import AlertSettings
 from loyalist.settings.council import CouncilSettings
 from loyalist.settings.daily import DailySettings
+from loyalist.settings.departments import DepartmentSettings
 from loyalist.settings.display import DisplaySettings
 from loyalist.settings.listening import ListeningSettings
 from loyalist.settings.relationship import RelationshipSettings
@@ -126,7 +127,8 @@ SECTIONS = {"ingest": IngestSettings, "service": ServicePolicy, "calendar": None
             "worklist": WorklistSettings, "report": ReportSettings, "engine": EngineSettings,
             "web": WebSettings, "relationship": RelationshipSettings, "alerts": AlertSettings,
             "listening": ListeningSettings, "daily": DailySettings, "team": TeamSettings,
-            "display": DisplaySettings, "council": CouncilSettings}
+            "display": DisplaySettings, "council": CouncilSettings,
+            "departments": DepartmentSettings}
 _CALENDAR_KEYS = ("timezone", "workdays", "hours", "holidays")
 
 
@@ -153,6 +155,7 @@ class Settings:
     team: TeamSettings = field(default_factory=TeamSettings)
     display: DisplaySettings = field(default_factory=DisplaySettings)
     council: CouncilSettings = field(default_factory=CouncilSettings)
+    departments: DepartmentSettings = field(default_factory=DepartmentSettings)
     #: the file read, if any
     path: str | None = None
     #: "section.key" -> "default", "file", or "option" (a command option for one run)
@@ -376,7 +379,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'loyalist.settings' has no attribute {name!r}")
 
 
-__all__ = ["AlertSettings", "BusinessCalendar", "DailySettings", "EngineSettings",
+__all__ = ["AlertSettings", "BusinessCalendar", "DailySettings", "DepartmentSettings",
+           "EngineSettings",
            "ListeningSettings", "Playbooks", "RelationshipSettings", "ReportSettings",
            "DisplaySettings", "ServicePolicy", "Settings", "SettingsError", "TeamSettings",
            "WebSettings",

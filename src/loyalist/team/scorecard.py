@@ -1,8 +1,8 @@
 """How is the company doing? The retention-practices scorecard, from the firm's records.
 
 Each practice is measured over the last ``period_days`` before ``as_of`` (the trend: the
-same figure over the period before that), belongs to a department (``[team]
-department_of``), and says how much more often the customers who met the gap left than
+same figure over the period before that), belongs to a department (``[departments]
+kinds``), and says how much more often the customers who met the gap left than
 those who did not: among customers who ordered in the year before the outcome window
 (the last ``window_days`` before ``as_of``), *left* means no order in the window; a
 customer *met the gap* when it happened to them in that year. The ratio has a 95% Katz
@@ -86,7 +86,6 @@ def scorecard(store, as_of, settings, *, period_days: int = 90,
               window_days: int = 90) -> list[Practice]:
     """Every practice the records allow, with its trend, department and risk ratio."""
     have = available(store)
-    team = settings.team
     target_h = settings.service.first_response_hours
     as_of = pd.Timestamp(as_of)
     p0, p1 = as_of - pd.Timedelta(days=period_days), as_of
@@ -108,7 +107,7 @@ def scorecard(store, as_of, settings, *, period_days: int = 90,
 
         value, count = share(p0, p1)
         previous, _ = share(q0, p0)
-        pr = Practice(key, text, team.department(kind), value, previous, count, unit)
+        pr = Practice(key, text, settings.departments.department(kind), value, previous, count, unit)
         if extra:
             extra(pr, t)
         if cohort is not None:

@@ -31,6 +31,7 @@ from loyalist.web.views import (
     daily,
     data,
     listening,
+    losses,
     overview,
     privacy,
     relationship,
@@ -44,7 +45,7 @@ from loyalist.web.views import (
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
 VIEWS = (session, overview, worklist, customers, scores, service, relationship, listening,
-         council, data, users, privacy, daily)
+         council, losses, data, users, privacy, daily)
 
 
 def plotly_js() -> Path:

@@ -59,7 +59,11 @@ def demo(
                           "workdays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\n"
                           "hours = [\"08:00\", \"18:00\"]\n\n"
                           "# The demo firm's competitors (docs/listening.md).\n[listening]\n"
-                          f"competitors = {{ {rivals} }}\n", encoding="utf-8")
+                          f"competitors = {{ {rivals} }}\n\n"
+                          "# Who owns each kind of failure and loss reason (docs/team.md).\n"
+                          "[departments]\nnames = { fulfilment = \"Logistics\", "
+                          "service = \"Customer Care\" }\nwindow_days = 180\n",
+                          encoding="utf-8")
         out.print(f"Service policy written to {policy}.", markup=False, highlight=False)
     if not chain:
         return

@@ -32,7 +32,10 @@ def report(
     settings = Settings.load(store).with_values("report", target_annual_loss=target,
                                                 horizon=horizon)
     with open_store(store, read_only=True, settings=settings) as s, progress() as step:
-        rep = build_report(s, as_of, progress=step)
+        from loyalist.team.losses import report_section
+
+        rep = build_report(s, as_of, progress=step,
+                           extra_sections={"departments": report_section})
         step("writing the page")
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(render_html(rep), encoding="utf-8")

@@ -21,18 +21,35 @@ def team(
     period: int = typer.Option(90, "--period", help="Days each practice is measured over "
                                "(the trend: the period before)."),
     agent: str = typer.Option(None, "--agent", help="Only this agent's own figures."),
+    losses: bool = typer.Option(False, "--losses", help="Losses by cause and department: "
+                                "lost revenue attributed to each department's failures "
+                                "(against stayers who met the same), beside the stated "
+                                "reasons; writes department_losses."),
+    freq: str = typer.Option("Q", "--freq", help="With --losses: periods M, Q or Y."),
     as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
     store: str = STORE,
 ) -> None:
     """The retention-practices scorecard (each practice with its trend, department and
     how much more often customers who met the gap left), agents' responsiveness,
     first-contact resolution and call-backs (shrunk toward the team mean), verified
-    saves against the control group, and the thank-you list. [team] settings apply."""
+    saves against the control group, and the thank-you list; with --losses, losses by
+    cause and department. [team] and [departments] settings apply."""
     from rich.table import Table
 
     from loyalist.team import team_report
 
-    with loyalist.connect(store, read_only=True) as s:
+    with loyalist.connect(store, read_only=not losses) as s:
+        if losses:
+            from loyalist.team.losses import department_losses, side_by_side, stated_reasons
+
+            dl = department_losses(s, as_of, freq=freq, write=True)
+            both = side_by_side(dl, stated_reasons(s, s.settings))
+            if as_json:
+                typer.echo(json.dumps({**dl.to_dict(), "side_by_side": _rows(both)},
+                                      indent=1, default=str))
+            else:
+                _print_losses(dl, both)
+            return
         rep = team_report(s, as_of, period_days=period)
     if agent:
         rep = rep.for_agent(agent)
@@ -69,6 +86,51 @@ def team(
     if len(rep.thanks):
         out.print("Thank you this week: " + ", ".join(map(str, rep.thanks["agent"])))
     for n in rep.notes:
+        out.print(f"[dim]{n}[/]", highlight=False)
+
+
+def _rows(df) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and v != v else
+                 v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
+
+
+def _print_losses(dl, both) -> None:
+    from rich.table import Table
+
+    o = dl.overall()
+    last = dl.table["period"].max() if len(dl.table) else None
+    t = Table(title=f"Lost revenue by department whose failures caused it, to "
+                    f"{dl.as_of.date()} (failure-based)")
+    for c in ("department", "attributed", "share", "naive share", "lost who met it",
+              "stayers who met it", f"last period ({last})"):
+        t.add_column(c)
+    cur = dl.table[dl.table["period"] == last].set_index("department")
+    for r in o.itertuples(index=False):
+        row = dl.table[dl.table["department"] == r.department]
+        met = row["met_lost_share"].dropna()
+        stay = row["met_stayers_share"].dropna()
+        t.add_row(str(r.department), f"{r.attributed_revenue:,.0f} "
+                  f"({r.attributed_customers:.0f} customers)",
+                  _f(r.share_of_lost_revenue), _f(r.naive_share),
+                  _f(float((row["met_lost"]).sum()) / max(r.lost_customers, 1))
+                  if len(met) else "", _f(float(stay.iloc[0])) if len(stay) else "",
+                  _f(cur["share_of_lost_revenue"].get(r.department)))
+    out.print(t)
+    if last is not None:
+        c = cur.iloc[0]
+        out.print(f"Last period: revenue loss rate {_f(c['annual_loss_rate'])} a year "
+                  f"against the target {_f(dl.target)}.", highlight=False)
+    s = Table(title="Side by side, never mixed: failure-based attribution and stated "
+                    "reasons (loyalist reasons)")
+    for c in ("department", "failures: share of lost revenue", "stated: lost customers",
+              "stated: share", "stated: share of revenue"):
+        s.add_column(c)
+    for r in both.itertuples(index=False):
+        s.add_row(str(r.department), _f(r.failure_share), f"{r.stated_customers:,}",
+                  _f(r.stated_share), _f(r.stated_revenue_share))
+    out.print(s)
+    for n in dl.notes:
         out.print(f"[dim]{n}[/]", highlight=False)
 
 

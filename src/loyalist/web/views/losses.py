@@ -1,0 +1,40 @@
+"""Losses by cause and department (read-only JSON; the /team pages show it).
+
+:func:`loyalist.team.department_losses` with the store's ``[departments]`` settings,
+beside the stated reasons by department, computed once and kept until the next write.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from loyalist.web.auth import Caller, need
+from loyalist.web.context import records, thread_store
+
+router = APIRouter()
+
+
+def losses_data(store, cache, freq: str = "Q") -> dict:
+    """Lost revenue attributed to each department's failures per period and overall,
+    the kinds' coefficients, and the stated reasons side by side (JSON-ready)."""
+
+    def make():
+        from loyalist.team.losses import department_losses, side_by_side, stated_reasons
+
+        dl = department_losses(store, freq=freq)
+        return {"ok": True, **dl.to_dict(),
+                "side_by_side": records(side_by_side(dl, stated_reasons(store,
+                                                                        store.settings)))}
+
+    return cache.get(f"team-losses:{freq}", make)
+
+
+@router.get("/api/team/losses", tags=["team"])
+def api_team_losses(request: Request, freq: str = Query("Q", pattern="^[MQY]$"),
+                    caller: Caller = Depends(need("viewer"))):
+    """Losses by cause and department: per period (``freq`` M, Q or Y) and department
+    the lost revenue attributed to its failures (excess over stayers who met the same),
+    the naive share, the stayers' rate, the loss target; and the stated reasons by
+    department beside it, never mixed."""
+    state = request.app.state
+    return losses_data(thread_store(state.store), state.cache, freq)
