@@ -186,6 +186,14 @@ def _v10(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v11(con: duckdb.DuckDBPyConnection) -> None:
+    """Survey answers may name the service request they rate (``feedback.request_id``):
+    satisfaction credited to the agent who handled it. Stores made before the column
+    existed get it here (empty: their answers are credited to no agent)."""
+    if "feedback" in _existing_columns(con):
+        con.execute("ALTER TABLE feedback ADD COLUMN IF NOT EXISTS request_id VARCHAR")
+
+
 #: (version, description, function); append only, never edit a released one
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "ingest log, quarantine and attribute registry", _v1),
@@ -198,6 +206,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (8, "undo of an ingest, stale derived tables", _v8),
     (9, "reason codes and offending values of rejected rows", _v9),
     (10, "worklist matters, merged reasons, assignment and snoozing", _v10),
+    (11, "survey answers name the request they rate (feedback.request_id)", _v11),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
