@@ -168,9 +168,20 @@ def verified_saves(store, as_of, settings) -> pd.DataFrame:
         n=ibis._.count(), k=ibis._.kept.sum()).to_pandas().set_index("playbook")
     rate = (ctrl["k"] / ctrl["n"]).to_dict() if len(ctrl) else {}
     per["control_rate"] = per["playbook"].map(rate)
+    per["control_n"] = per["playbook"].map(ctrl["n"].to_dict() if len(ctrl) else {})
     g = per.groupby("by").agg(worked=("kept", "size"), still_active=("kept", "sum"),
                               expected=("control_rate", "sum"))
     g["verified_saves"] = g["still_active"] - g["expected"]
+    # 95% interval: the binomial noise of the agent's own customers plus that of the
+    # control rate each playbook's expectation rests on
+    r = g["still_active"] / g["worked"]
+    own = g["worked"] * r * (1 - r)
+    pb = per.groupby(["by", "playbook"]).agg(k=("kept", "size"), p=("control_rate", "first"),
+                                             n=("control_n", "first"))
+    ctrl_var = (pb["k"] ** 2 * pb["p"] * (1 - pb["p"]) / pb["n"]).groupby("by").sum()
+    se = np.sqrt(own + ctrl_var.reindex(g.index))
+    g["saves_low"] = g["verified_saves"] - 1.959964 * se
+    g["saves_high"] = g["verified_saves"] + 1.959964 * se
     return g.reset_index().rename(columns={"by": "agent"}).sort_values(
         "verified_saves", ascending=False)
 
