@@ -20,6 +20,7 @@ from loyalist.settings import Settings
 from loyalist.store import migrations
 from loyalist.team import team_report
 from loyalist.team.agents import agent_table, satisfaction_by_agent, verified_saves
+from test_team import PLAYBOOK
 
 AS_OF = pd.Timestamp("2024-07-01")
 
@@ -171,17 +172,6 @@ def test_generator_agent_quality_truth_and_effect_scale():
     assert rho > 0.5
 
 
-PLAYBOOK = """
-[worklist]
-use_defaults = false
-window_days = 90
-
-[[worklist.playbook]]
-name = "save"
-min_p_leave = 0.05
-action = "Save call"
-control_share = 0.5
-"""
 #: who works the list and their true skill at saving (a multiplier of the effect)
 CALLERS = {"E01": 1.6, "E02": 1.0, "E03": 0.4}
 
