@@ -167,6 +167,8 @@ ENDPOINTS = [
     ("GET", "/api/service", {}, "viewer"),
     ("GET", "/api/relationship", {}, "viewer"),
     ("GET", "/api/listening", {}, "viewer"),
+    ("GET", "/api/team", {}, "viewer"),
+    ("GET", "/api/team/agent/{name}", {}, "agent"),
     ("POST", "/api/route", {"json": {"texts": ["my card has not arrived"]}}, "viewer"),
     ("POST", "/api/touches", {"json": {"customer_id": "{customer_id}", "outcome": "reached"}},
      "agent"),
@@ -203,7 +205,8 @@ PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"),
          ("GET", "/service"), ("GET", "/relationship"), ("GET", "/listening"), ("GET", "/data"),
          ("POST", "/customers/outcome"),
          ("POST", "/data/upload"), ("POST", "/logout"), ("GET", "/admin"),
-         ("POST", "/admin/unlock"), ("GET", "/daily")]
+         ("POST", "/admin/unlock"), ("GET", "/daily"), ("GET", "/team"),
+         ("GET", "/team/agent/{name}")]
 ROLES = ("viewer", "agent", "admin")
 
 

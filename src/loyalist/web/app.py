@@ -36,6 +36,7 @@ from loyalist.web.views import (
     scores,
     service,
     session,
+    team,
     users,
     worklist,
 )
@@ -43,7 +44,7 @@ from loyalist.web.views import (
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
 VIEWS = (session, overview, worklist, customers, scores, service, relationship, listening,
-         data, users, privacy, daily)
+         team, data, users, privacy, daily)
 
 
 def plotly_js() -> Path:

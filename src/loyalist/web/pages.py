@@ -17,6 +17,7 @@ NAV = [("/", "Overview", "viewer"), ("/worklist", "Worklist", "agent"),
        ("/customers", "Customers", "viewer"), ("/service", "Service", "viewer"),
        ("/relationship", "Relationship", "viewer"),
        ("/listening", "Listening", "viewer"), ("/impact", "Impact", "viewer"),
+       ("/team", "Team", "viewer"),
        ("/data", "Data", "admin"), ("/admin", "Users", "admin"), ("/daily", "Daily", "admin")]
 
 
