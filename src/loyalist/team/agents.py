@@ -43,7 +43,10 @@ def shrink(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     # binomial noise expected in the observed spread: what is left is the real spread
     noise = np.mean(m * (1 - m) / n[ok]) if ok.any() else 0.0
     real = max(v - noise, 1e-6)
-    strength = max(m * (1 - m) / real - 1, 1.0)
+    # the prior is the team mean, known from all the counts together and no better: its
+    # weight is capped at their total (else a handful of answers with no visible spread
+    # would claim the mean to a fraction of a point)
+    strength = min(max(m * (1 - m) / real - 1, 1.0), max(float(np.nansum(n[ok])), 1.0))
     a, b = m * strength, (1 - m) * strength
     post_a, post_b = a + k, b + n - k
     return (post_a / (post_a + post_b), stats.beta.ppf(0.025, post_a, post_b),
