@@ -40,7 +40,7 @@ REVIEWED = {
     "store/readers.py": {"_describe", "_rename", "_read_frame", "_read_csv", "_read_whitespace",
                          "_read_parquet", "_read_json", "_read_excel"},
     "store/migrations.py": {"_v1", "_v2", "_v3", "_v4", "_v5", "_v6", "_v8", "_v9", "_v10",
-                            "_v12", "_v13", "current_version",
+                            "_v11", "_v12", "_v13", "current_version",
                             "migrate", "sync_contract", "index_by_customer"},
     "store/store.py": {"tables", "write_derived", "append_derived", "_derived", "save_model",
                        "models", "load_model", "status", "ingests", "rejects", "derived_log",

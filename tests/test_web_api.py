@@ -179,6 +179,8 @@ ENDPOINTS = [
     ("POST", "/api/council/close", {"json": {"commitment_id": "CM0", "we_did": "x"}},
      "admin"),
     ("GET", "/api/team/losses", {"params": {"freq": "Y"}}, "viewer"),
+    ("GET", "/api/team", {}, "viewer"),
+    ("GET", "/api/team/agent/{name}", {}, "agent"),
     ("POST", "/api/route", {"json": {"texts": ["my card has not arrived"]}}, "viewer"),
     ("POST", "/api/touches", {"json": {"customer_id": "{customer_id}", "outcome": "reached"}},
      "agent"),
@@ -219,7 +221,8 @@ PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"),
          ("POST", "/council/point"), ("POST", "/council/commit"), ("POST", "/council/close"),
          ("POST", "/customers/outcome"),
          ("POST", "/data/upload"), ("POST", "/logout"), ("GET", "/admin"),
-         ("POST", "/admin/unlock"), ("GET", "/daily")]
+         ("POST", "/admin/unlock"), ("GET", "/daily"), ("GET", "/team"),
+         ("GET", "/team/agent/{name}")]
 ROLES = ("viewer", "agent", "lead", "admin")
 
 

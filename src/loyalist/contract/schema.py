@@ -240,6 +240,10 @@ FEEDBACK = Table(
         Column("trust", "integer", "Trust item.", unit="Likert 1-5", min=1, max=5),
         Column("commitment", "integer", "Commitment item.", unit="Likert 1-5", min=1, max=5),
         Column("comment", "string", "Free-text comment."),
+        Column("request_id", "string", "Id of the service request (`requests.id`) this "
+               "answer rates, if it follows one: its satisfaction is credited to the agent "
+               "who handled that request (`loyalist team`); answers without one are "
+               "credited to no agent."),
     ),
     natural_key=("customer_id", "answered_at"),
     date_column="answered_at",

@@ -17,6 +17,8 @@ ITEM_MISSING = 0.04
 #: spread of an NPS answer around the customer's expected answer
 NPS_NOISE = 1.2
 LOGIN_WEEKEND_KEEP = 0.2
+#: a survey answer this many days or fewer after a request rates it (``request_id``)
+RATES_REQUEST_DAYS = 14.0
 
 
 def _periodic(rng, start: np.ndarray, end: np.ndarray, every: float):
@@ -83,6 +85,33 @@ def feedback(rng: np.random.Generator, c: Customers, load: np.ndarray, edges: np
     comment = pc.if_else(pa.array(says), comment, pa.scalar(None, pa.string()))
     return {"cust": cust, "t": t, "nps": items[0], "satisfaction": items[1],
             "trust": items[2], "commitment": items[3], "comment": comment}
+
+
+def rated_request(cust: np.ndarray, t: np.ndarray, req_cust: np.ndarray, req_t: np.ndarray,
+                  within: float = RATES_REQUEST_DAYS) -> np.ndarray:
+    """Per answer: the row of the customer's latest request opened at most ``within`` days
+    before it (the one the answer rates), -1: none."""
+    if len(req_t) == 0 or len(t) == 0:
+        return np.full(len(t), -1)
+    span = float(max(np.max(req_t), np.max(t)) - min(np.min(req_t), np.min(t))) + 2 * within
+    key = req_cust * span + req_t
+    order = np.argsort(key, kind="stable")
+    pos = np.searchsorted(key[order], cust * span + t, side="left") - 1
+    row = order[np.maximum(pos, 0)]
+    ok = (pos >= 0) & (req_cust[row] == cust) & (req_t[row] < t) & (t - req_t[row] <= within)
+    return np.where(ok, row, -1)
+
+
+def credit_agents(rng: np.random.Generator, satisfaction: np.ndarray, rated: np.ndarray,
+                  agent: np.ndarray, skill: np.ndarray) -> np.ndarray:
+    """Satisfaction of answers rating a request moved by SKILL_SATISFACTION x the skill of
+    the agent who handled it (randomly rounded to whole points, kept on 1-5)."""
+    from loyalist.datasets._service import SKILL_SATISFACTION
+
+    who = np.where(rated >= 0, agent[np.maximum(rated, 0)], -1)
+    shift = np.where(who >= 0, SKILL_SATISFACTION * skill[np.maximum(who, 0)], 0.0)
+    step = np.floor(shift) + (rng.random(len(shift)) < shift - np.floor(shift))
+    return np.where(np.isnan(satisfaction), np.nan, np.clip(satisfaction + step, 1, 5))
 
 
 def events(rng: np.random.Generator, c: Customers, decision: np.ndarray,

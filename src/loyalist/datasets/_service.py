@@ -51,6 +51,11 @@ PARENT_LINK_P = 0.35  # share of call-backs whose source system records the pare
 #: otherwise a new matter. Drifting customers always chase the open matter.
 REPEAT_DAYS, REPEAT_P = 28.0, 0.7
 WEEKEND_KEEP = 0.25
+#: how an agent's skill (true quality x effect, in standard deviations) changes the
+#: handling: P(no answer), hours to the first answer and P(unresolved) are multiplied by
+#: exp(-k x skill); the satisfaction of answers rating the request rises by SKILL_SATISFACTION
+#: x skill points (make_business(agent_quality=...))
+SKILL_UNANSWERED, SKILL_HOURS, SKILL_UNRESOLVED, SKILL_SATISFACTION = 0.5, 0.6, 0.6, 0.6
 
 _AGENTS = [a for team in tx.TEAMS for a in tx.AGENTS[team]]
 _AGENT_OFFSET = np.cumsum([0] + [len(tx.AGENTS[t]) for t in tx.TEAMS])[:-1]
@@ -102,27 +107,43 @@ class Requests:
 
 
 def _handle(rng: np.random.Generator, category: np.ndarray, channel: np.ndarray,
-            t: np.ndarray, callback: bool, weekday0: int) -> dict[str, np.ndarray]:
-    """Routing, first response, resolution and agent of new contacts."""
+            t: np.ndarray, callback: bool, weekday0: int,
+            skill: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Routing, first response, resolution and agent of new contacts.
+
+    ``skill`` (per agent, the true quality times the effect; None: every agent alike)
+    draws the agent first and makes a better one answer more often and sooner and
+    leave fewer matters unresolved (so fewer call-backs)."""
     m = len(t)
     right = RIGHT_TEAM[category]
     misrouted = rng.random(m) < (MISROUTE_P_CALLBACK if callback else MISROUTE_P)
     w = np.broadcast_to(WRONG_TEAM_W, (m, len(tx.TEAMS))).copy()
     w[np.arange(m), right] = 0.0
     team = np.where(misrouted, choice_rows(rng, w), right)
-    p_none = TEAM_UNANSWERED[team] + MISROUTED_UNANSWERED * misrouted
+    if skill is not None:
+        agent = (_AGENT_OFFSET[team]
+                 + np.floor(rng.random(m) * _AGENT_COUNT[team]).astype(np.int64))
+        s = skill[agent]
+    else:
+        s = np.zeros(m)
+    p_none = (TEAM_UNANSWERED[team] + MISROUTED_UNANSWERED * misrouted) * np.exp(
+        -SKILL_UNANSWERED * s)
     if callback:
         p_none = p_none * 0.6
     answered = rng.random(m) >= p_none
     hours = (rng.lognormal(np.log(CHANNEL_HOURS[channel]), 1.0)
-             * TEAM_SLOW[team] * np.where(misrouted, MISROUTED_SLOW, 1.0))
+             * TEAM_SLOW[team] * np.where(misrouted, MISROUTED_SLOW, 1.0)
+             * np.exp(-SKILL_HOURS * s))
     responded = working_hours(t + hours / 24.0, weekday0, rng)
     responded = np.where(answered, responded, np.nan)
-    unresolved = rng.random(m) < UNRESOLVED_P + MISROUTED_UNRESOLVED * misrouted
+    unresolved = rng.random(m) < (UNRESOLVED_P + MISROUTED_UNRESOLVED * misrouted) * np.exp(
+        -SKILL_UNRESOLVED * s)
     days = rng.lognormal(np.log(RESOLVE_DAYS[category]), 1.0)
     resolved = working_hours(responded + days * np.where(misrouted, 2.0, 1.0), weekday0, rng)
     resolved = np.where(answered & ~unresolved, resolved, np.nan)
-    agent = _AGENT_OFFSET[team] + np.floor(rng.random(m) * _AGENT_COUNT[team]).astype(np.int64)
+    if skill is None:
+        agent = (_AGENT_OFFSET[team]
+                 + np.floor(rng.random(m) * _AGENT_COUNT[team]).astype(np.int64))
     return {"team": team, "misrouted": misrouted, "responded": responded,
             "resolved": resolved, "agent": np.where(answered, agent, -1)}
 
@@ -131,11 +152,11 @@ _REF_RANGE = np.array([10**7, 900000, len(tx.PRODUCTS), len(tx.FEATURES), 1,
                        len(tx.COMPETITORS)])
 
 
-def _new(rng, cust, t, template, channel, whisper, weekday0) -> Requests:
+def _new(rng, cust, t, template, channel, whisper, weekday0, skill=None) -> Requests:
     """First contacts about a matter: routed, answered (or not) and resolved (or not)."""
     m = len(t)
     category = _T_CATEGORY[template]
-    h = _handle(rng, category, channel, t, False, weekday0)
+    h = _handle(rng, category, channel, t, False, weekday0, skill)
     return Requests(
         cust=cust, t=t, category=category, channel=channel, parent=np.full(m, -1),
         root=np.arange(m), linked=np.zeros(m, bool), whisper=whisper, template=template,
@@ -146,7 +167,8 @@ def _new(rng, cust, t, template, channel, whisper, weekday0) -> Requests:
         no_subject=(channel == 0) & (rng.random(m) < 0.4), **h)
 
 
-def organic(rng: np.random.Generator, c: Customers, t_end: float, weekday0: int) -> Requests:
+def organic(rng: np.random.Generator, c: Customers, t_end: float, weekday0: int,
+            skill: np.ndarray | None = None) -> Requests:
     """Everyday requests of every customer from acquisition to ``t_end``."""
     rate = c.request_rate / (5 / 7 + 2 / 7 * WEEKEND_KEEP)
     cust, t = poisson_times(rng, rate, np.maximum(c.created, 0.0), np.full(c.n, t_end))
@@ -158,10 +180,11 @@ def organic(rng: np.random.Generator, c: Customers, t_end: float, weekday0: int)
     category = choice_rows(rng, p)
     template = _T_OFFSET[category] + np.floor(rng.random(m) * _T_COUNT[category]).astype(int)
     channel = choice(rng, CHANNEL_P, m)
-    return _new(rng, cust, t, template, channel, np.zeros(m, bool), weekday0)
+    return _new(rng, cust, t, template, channel, np.zeros(m, bool), weekday0, skill)
 
 
-def with_callbacks(rng: np.random.Generator, r: Requests, weekday0: int) -> Requests:
+def with_callbacks(rng: np.random.Generator, r: Requests, weekday0: int,
+                   skill: np.ndarray | None = None) -> Requests:
     """Add the contacts customers make again about matters still open."""
     parts = [r]
     level, offset = r, 0
@@ -179,7 +202,7 @@ def with_callbacks(rng: np.random.Generator, r: Requests, weekday0: int) -> Requ
         when = when[go]
         channel = np.where(rng.random(k) < 0.55, 0, level.channel[go])
         category = level.category[go]
-        h = _handle(rng, category, channel, when, True, weekday0)
+        h = _handle(rng, category, channel, when, True, weekday0, skill)
         nxt = Requests(
             cust=level.cust[go], t=when, category=category, channel=channel,
             parent=go + offset, root=level.root[go], linked=rng.random(k) < PARENT_LINK_P,
@@ -257,7 +280,7 @@ def failures(r: Requests) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def whispers(rng: np.random.Generator, c: Customers, decision: np.ndarray,
              departure: np.ndarray, warned: np.ndarray, reason: np.ndarray,
-             weekday0: int) -> Requests:
+             weekday0: int, skill: np.ndarray | None = None) -> Requests:
     """Requests of drifting customers between their decision and their departure."""
     rows = np.flatnonzero(warned)
     cust = np.repeat(rows, rng.poisson(1.6, len(rows)))
@@ -268,7 +291,7 @@ def whispers(rng: np.random.Generator, c: Customers, decision: np.ndarray,
     r = reason[cust]
     template = _D_OFFSET[r] + np.floor(rng.random(m) * _D_COUNT[r]).astype(np.int64)
     channel = choice(rng, CHANNEL_P, m)
-    return _new(rng, cust, t, template, channel, np.ones(m, bool), weekday0)
+    return _new(rng, cust, t, template, channel, np.ones(m, bool), weekday0, skill)
 
 
 def absorb_repeats(rng: np.random.Generator, r: Requests, whispers_only: bool) -> Requests:

@@ -142,7 +142,7 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                   seasonal_peak: float = 0.0,
                   feedback_languages: tuple[str, ...] | None = None,
                   feedback_tone: float = 1.0, competition: float | bool = False,
-                  failure_effect: float = 1.0) -> Business:
+                  failure_effect: float = 1.0, agent_quality: float = 0.0) -> Business:
     """Generate one coherent synthetic business and the ground truth behind it.
 
     Parameters
@@ -194,6 +194,15 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         late, requests unanswered, slow, unresolved or called back about) raise the
         hazard of leaving (0.5: half the effect; 1, the default, leaves the business
         unchanged).
+    agent_quality : float
+        The effect of each service agent's true quality (drawn once per business, in
+        standard deviations): a better agent answers more often and sooner, leaves fewer
+        matters unresolved (so fewer call-backs) and gets more satisfied survey answers
+        about the requests they handled (0.5 halves every difference; 0: all agents
+        alike, the default, and the business is then unchanged). Adds
+        ``truth["agents"]`` (``agent``, ``name``, ``team``, ``quality``, ``skill`` =
+        quality x effect). Whatever the value, a survey answer within 14 days after a
+        request names the customer's latest one (``feedback.request_id``).
 
     Examples
     --------
@@ -233,8 +242,14 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         candidates = _season.with_peak(np.random.default_rng(
             np.random.SeedSequence(seed).spawn(13)[11]), candidates, c, t_end, weekday0,
             start_day, float(seasonal_peak))
-    contacts = _service.with_callbacks(rng[2], _service.organic(rng[2], c, t_end, weekday0),
-                                       weekday0)
+    skill = None
+    if agent_quality:  # its own random stream: without it nothing changes
+        quality = np.random.default_rng(
+            np.random.SeedSequence(seed).spawn(15)[13]).standard_normal(len(tx.AGENT_IDS))
+        quality = (quality - quality.mean()) / quality.std()
+        skill = quality * float(agent_quality)
+    contacts = _service.with_callbacks(
+        rng[2], _service.organic(rng[2], c, t_end, weekday0, skill), weekday0, skill)
     contacts = _service.absorb_repeats(rng[2], contacts, whispers_only=False)
     order_fails, request_fails = _orders.failures(candidates, c), _service.failures(contacts)
     fails = [np.concatenate(x) for x in zip(order_fails, request_fails, strict=True)]
@@ -283,7 +298,7 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     order_cust, order_t = orders["cust"], orders["t"]
     del orders
     whispers = _service.with_callbacks(
-        rng[5], _service.whispers(rng[5], c, *drift, reason, weekday0), weekday0)
+        rng[5], _service.whispers(rng[5], c, *drift, reason, weekday0, skill), weekday0, skill)
     requests = _service.absorb_repeats(rng[5], _service.merge(contacts, whispers),
                                        whispers_only=True)
     requests = _service.observe(requests, departure, as_of)
@@ -320,6 +335,16 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         tables["survey_answers"] = contract_frame("survey_answers",
                                                   {"customer_id": pa.array([], pa.string())})
     del load
+    rated = _feedback.rated_request(answers["cust"], answers["t"], requests.cust, requests.t)
+    if skill is not None:  # its own random stream: without it nothing changes
+        answers["satisfaction"] = _feedback.credit_agents(
+            np.random.default_rng(np.random.SeedSequence(seed).spawn(15)[14]),
+            answers["satisfaction"], rated, requests.agent, skill)
+        truth["agents"] = pd.DataFrame({
+            "agent": list(tx.AGENT_IDS),
+            "name": [n for sid, n, _t in tx.STAFF if sid in tx.AGENT_IDS],
+            "team": [t for sid, _n, t in tx.STAFF if sid in tx.AGENT_IDS],
+            "quality": quality, "skill": skill})
     if feedback_languages:  # its own random stream: without it nothing changes
         answers["comment"] = _worded_comments(seed, feedback_languages, answers, c.n,
                                               feedback_tone)
@@ -327,7 +352,9 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         "id": ids("F", len(answers["t"]), 8), "customer_id": cust_ids(answers["cust"]),
         "answered_at": ts(answers["t"]), "nps": answers["nps"],
         "satisfaction": answers["satisfaction"], "trust": answers["trust"],
-        "commitment": answers["commitment"], "comment": answers["comment"]})
+        "commitment": answers["commitment"], "comment": answers["comment"],
+        "request_id": pc.if_else(pa.array(rated >= 0), pa.array(tables["requests"]["id"]).take(
+            pa.array(np.maximum(rated, 0))), pa.scalar(None, pa.string()))})
     truth["customers"] = _customer_truth(c, cid, ts, decision, departure, warned, reason,
                                          requests, answers, as_of, horizon_days)
     truth["customers"]["attitude"] = np.round(c.attitude, 3)
@@ -361,7 +388,8 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
         _competition.add(seed, float(competition), tables, truth, pd.Timestamp(as_of_day))
     tables = {name: tables[name] for name in TABLES}
     truth = {name: truth[name] for name in ("customers", "requests", "orders", "relationship",
-                                            "drivers", "reliability", "responses", "mentions")
+                                            "drivers", "reliability", "responses", "mentions",
+                                            "agents")
              if name in truth}
     return Business(tables=tables, truth=truth, start=pd.Timestamp(start_day),
                     as_of=pd.Timestamp(as_of_day), horizon_days=horizon_days, seed=seed)

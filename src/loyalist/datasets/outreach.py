@@ -19,6 +19,13 @@ default 0: the same for everyone): ``m = (1 - h) + h (0.6 r + 0.4 l) / 0.6``, wi
 problem a call can fix) and ``l`` = a customer for over a year when assigned; ``m`` is
 capped at 1 / uplift so it stays a probability. The truth keeps ``m`` per unit.
 
+With ``agents`` ({agent id: multiplier}), every unit is given one of them at random (on
+its own random stream, so without agents nothing changes): the person who makes the call,
+logged as ``touches.by``; their multiplier scales the unit's chance that outreach keeps
+them (their true skill at saving), and the truth keeps ``agent`` per unit (for held-out
+units: who would have called), so the verified saves of each person who worked the list
+can be checked against their true saves.
+
 The truth holds both potential outcomes of every unit, so the true average effect of
 each playbook on the measured retention (an order in the window) is known exactly.
 """
@@ -49,7 +56,8 @@ class Outreach:
         One row per assignment: ``customer_id, playbook, arm, assigned_at, would_lapse,
         kept, y0, y1`` (retained without and with outreach), ``revenue0, revenue1``
         (order revenue in the window without and with it), ``effect_multiplier`` (``m``)
-        and ``p_keep`` (the probability that outreach keeps them if they would lapse).
+        and ``p_keep`` (the probability that outreach keeps them if they would lapse);
+        with ``agents``, also ``agent``.
     """
 
     touches: pd.DataFrame
@@ -71,11 +79,13 @@ class Outreach:
 def simulate_outreach(business, assignments: pd.DataFrame, uplift: dict[str, float], *,
                       window_days: int = 90, seed: int = 0, reach_rate: float = 0.7,
                       contact_within_days: float = 7.0,
-                      heterogeneity: float = 0.0) -> Outreach:
+                      heterogeneity: float = 0.0,
+                      agents: dict[str, float] | None = None) -> Outreach:
     """Play out ``assignments`` (``customer_id, playbook, arm, assigned_at``) with a true
     ``uplift`` per playbook: the probability that outreach keeps a customer who would
-    otherwise leave, times the multiplier ``m`` of ``heterogeneity`` (module docstring).
-    Windows must end by ``business.as_of``."""
+    otherwise leave, times the multiplier ``m`` of ``heterogeneity`` and, with
+    ``agents`` ({agent id: multiplier}), the multiplier of the agent who calls (module
+    docstring). Windows must end by ``business.as_of``."""
     if not 0 <= heterogeneity <= 1:
         raise DataError(f"heterogeneity must be between 0 and 1; got {heterogeneity!r}.",
                         hint="0: the same effect for everyone; 1: none without a reason.")
@@ -112,8 +122,18 @@ def simulate_outreach(business, assignments: pd.DataFrame, uplift: dict[str, flo
     a["would_lapse"] = ~a["y0"].to_numpy() | (pd.notna(churned_at)
                                                & (churned_at < a["ends"].to_numpy()))
     a["effect_multiplier"] = _multiplier(business, a, heterogeneity)
+    skill = np.ones(len(a))
+    if agents:
+        names = list(agents)
+        mult = np.array([float(agents[k]) for k in names])
+        if not np.all(np.isfinite(mult) & (mult >= 0)):
+            raise DataError("agents' multipliers must be numbers of 0 or more.",
+                            hint='Give agents={"E01": 1.5, "E02": 0.5}.')
+        who = np.random.default_rng([seed, 1]).integers(0, len(names), len(a))
+        a["agent"] = np.asarray(names, dtype=object)[who]
+        skill = mult[who]
     u = np.minimum(a["playbook"].map(uplift).astype(float).to_numpy()
-                   * a["effect_multiplier"].to_numpy(), 1.0)
+                   * a["effect_multiplier"].to_numpy() * skill, 1.0)
     a["p_keep"] = u
     a["kept"] = (rng.random(len(a)) < u) & a["would_lapse"].to_numpy()
     # the orders a kept customer places: from leaving (or assignment) to the records' end
@@ -150,9 +170,11 @@ def simulate_outreach(business, assignments: pd.DataFrame, uplift: dict[str, flo
         "id": np.char.add("SIMT", np.char.zfill(np.arange(1, len(t) + 1).astype(str), 7)),
         "customer_id": t["customer_id"].to_numpy(), "at": call,
         "kind": np.full(len(t), "call"), "outcome": outcome,
-        "note": np.full(len(t), "simulated outreach"), "playbook": t["playbook"].to_numpy()})
+        "note": np.full(len(t), "simulated outreach"), "playbook": t["playbook"].to_numpy(),
+        **({"by": t["agent"].to_numpy()} if agents else {})})
     truth_cols = ["customer_id", "playbook", "arm", "assigned_at", "would_lapse", "kept", "y0",
                   "y1", "revenue0", "revenue1", "effect_multiplier", "p_keep"]
+    truth_cols += ["agent"] if agents else []
     return Outreach(touches=touches, orders=orders, truth=a[truth_cols].reset_index(drop=True))
 
 

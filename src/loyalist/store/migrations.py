@@ -193,6 +193,14 @@ def _v10(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _v11(con: duckdb.DuckDBPyConnection) -> None:
+    """Survey answers may name the service request they rate (``feedback.request_id``):
+    satisfaction credited to the agent who handled it. Stores made before the column
+    existed get it here (empty: their answers are credited to no agent)."""
+    if "feedback" in _existing_columns(con):
+        con.execute("ALTER TABLE feedback ADD COLUMN IF NOT EXISTS request_id VARCHAR")
+
+
 def _v12(con: duckdb.DuckDBPyConnection) -> None:
     """Keep them informed: a worklist item names the request or order it is about, and
     a touch the request or order it updated the customer on (written so it applies
@@ -203,6 +211,8 @@ def _v12(con: duckdb.DuckDBPyConnection) -> None:
             ALTER TABLE touches ADD COLUMN IF NOT EXISTS request_id VARCHAR;
             ALTER TABLE touches ADD COLUMN IF NOT EXISTS order_id VARCHAR;
         """)
+
+
 def _v13(con: duckdb.DuckDBPyConnection) -> None:
     """The customer council: append-only records of members (joined, left), meetings,
     attendance, points raised and commitments (made, closed with "you said, we did"),
@@ -245,6 +255,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (8, "undo of an ingest, stale derived tables", _v8),
     (9, "reason codes and offending values of rejected rows", _v9),
     (10, "worklist matters, merged reasons, assignment and snoozing", _v10),
+    (11, "survey answers name the request they rate (feedback.request_id)", _v11),
     (12, "the request or order of a worklist item and of a touch", _v12),
     (13, "the customer council: members, meetings, attendance, points, commitments", _v13),
 ]

@@ -3,7 +3,11 @@
 Per agent (``requests.agent``, the person who handled the contact) over the last
 ``period_days``: requests handled, responsiveness (answered within the first-response
 target), first-contact resolution (resolved and never followed by a call-back on the
-same matter) and call-backs caused (answers followed by one). Per person who worked the
+same matter), call-backs caused (answers followed by one) and satisfaction: the share of
+survey answers naming a request the agent handled (``feedback.request_id``) that were
+satisfied (4 or 5 of 5). An answer is credited to the agent who handled the request it
+names, not to whoever was assigned last; answers naming no request are credited to no
+agent. Per person who worked the
 worklist (``touches.by``): verified saves, the customers they contacted from a playbook
 who still ordered within ``[team] save_window_days`` after, against the same playbooks'
 held-out control (its retention over the same window).
@@ -11,7 +15,9 @@ held-out control (its retention over the same window).
 Small samples shrink toward the team mean (empirical Bayes: a beta prior fitted to all
 agents by the method of moments); every figure has its count and a 95% interval (the
 posterior's). The thank-you list: the agents whose shrunk first-contact resolution or
-responsiveness is in the top third, with at least ``min_contacts`` contacts.
+responsiveness is in the top third, with at least ``min_contacts`` contacts. The ranking
+(``rank_score``): the mean of the agent's shrunk rates, each standardised over the agents
+(responsiveness, first-contact resolution, and satisfaction where answers name requests).
 """
 
 from __future__ import annotations
@@ -37,7 +43,10 @@ def shrink(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     # binomial noise expected in the observed spread: what is left is the real spread
     noise = np.mean(m * (1 - m) / n[ok]) if ok.any() else 0.0
     real = max(v - noise, 1e-6)
-    strength = max(m * (1 - m) / real - 1, 1.0)
+    # the prior is the team mean, known from all the counts together and no better: its
+    # weight is capped at their total (else a handful of answers with no visible spread
+    # would claim the mean to a fraction of a point)
+    strength = min(max(m * (1 - m) / real - 1, 1.0), max(float(np.nansum(n[ok])), 1.0))
     a, b = m * strength, (1 - m) * strength
     post_a, post_b = a + k, b + n - k
     return (post_a / (post_a + post_b), stats.beta.ppf(0.025, post_a, post_b),
@@ -76,10 +85,60 @@ def agent_table(store, as_of, settings, *, period_days: int = 365) -> pd.DataFra
         k = df[col].to_numpy()
         df[f"{name}_raw"] = k / np.maximum(n, 1)
         df[name], df[f"{name}_low"], df[f"{name}_high"], _a, _b = shrink(k, n)
+    rated = satisfaction_by_agent(store, lo, hi).reindex(df["agent"]).fillna(0)
+    df["rated"] = rated["rated"].to_numpy().astype("int64")
+    df["satisfied"] = rated["satisfied"].to_numpy().astype("int64")
+    has = df["rated"] > 0
+    for col in ("satisfaction_raw", "satisfaction", "satisfaction_low", "satisfaction_high"):
+        df[col] = np.nan
+    if has.any():
+        k, m = df.loc[has, "satisfied"].to_numpy(), df.loc[has, "rated"].to_numpy()
+        df.loc[has, "satisfaction_raw"] = k / m
+        post, low, high, _a, _b = shrink(k, m)
+        df.loc[has, "satisfaction"] = post
+        df.loc[has, "satisfaction_low"] = low
+        df.loc[has, "satisfaction_high"] = high
+    df["rank_score"] = rank_score(df)
     if "staff" in store.tables():
         st = store.table("staff").select("id", "name").to_pandas()
         df["name"] = df["agent"].map(st.set_index("id")["name"])
-    return df.sort_values("fcr", ascending=False).reset_index(drop=True)
+    return df.sort_values("rank_score", ascending=False).reset_index(drop=True)
+
+
+def satisfaction_by_agent(store, lo, hi) -> pd.DataFrame:
+    """Per agent: survey answers answered in ``[lo, hi)`` naming a request the agent
+    handled (``rated``) and how many were satisfied (4 or 5 of 5). Answers naming no
+    request, or one nobody handled, are credited to no agent."""
+    have = available(store)
+    if not have.get("feedback") or not have.get("requests"):
+        return pd.DataFrame(columns=["rated", "satisfied"])
+    f = store.table("feedback")
+    f = f.filter(f.request_id.notnull() & f.satisfaction.notnull() & (f.answered_at >= lo)
+                 & (f.answered_at < hi))
+    r = store.table("requests")
+    r = r.filter(r.agent.notnull()).select(rid=r.id, agent=r.agent)
+    j = f.join(r, f.request_id == r.rid)
+    out = j.group_by("agent").aggregate(
+        rated=j.count(), satisfied=(j.satisfaction >= 4).cast("int64").sum()).to_pandas()
+    return out.set_index("agent")
+
+
+def rank_score(df: pd.DataFrame) -> np.ndarray:
+    """The mean of the shrunk rates, each standardised over the agents (satisfaction only
+    where answers name requests)."""
+    parts = []
+    for col in ("responsiveness", "fcr", "satisfaction"):
+        x = df[col].to_numpy(float)
+        if np.isfinite(x).sum() < 2:
+            continue
+        sd = np.nanstd(x)
+        parts.append((x - np.nanmean(x)) / sd if sd > 0 else np.where(np.isfinite(x), 0.0,
+                                                                        np.nan))
+    if not parts:
+        return np.zeros(len(df))
+    z = np.vstack(parts)
+    seen = np.isfinite(z)
+    return np.where(seen, z, 0.0).sum(axis=0) / np.maximum(seen.sum(axis=0), 1)
 
 
 def verified_saves(store, as_of, settings) -> pd.DataFrame:
@@ -112,9 +171,20 @@ def verified_saves(store, as_of, settings) -> pd.DataFrame:
         n=ibis._.count(), k=ibis._.kept.sum()).to_pandas().set_index("playbook")
     rate = (ctrl["k"] / ctrl["n"]).to_dict() if len(ctrl) else {}
     per["control_rate"] = per["playbook"].map(rate)
+    per["control_n"] = per["playbook"].map(ctrl["n"].to_dict() if len(ctrl) else {})
     g = per.groupby("by").agg(worked=("kept", "size"), still_active=("kept", "sum"),
                               expected=("control_rate", "sum"))
     g["verified_saves"] = g["still_active"] - g["expected"]
+    # 95% interval: the binomial noise of the agent's own customers plus that of the
+    # control rate each playbook's expectation rests on
+    r = g["still_active"] / g["worked"]
+    own = g["worked"] * r * (1 - r)
+    pb = per.groupby(["by", "playbook"]).agg(k=("kept", "size"), p=("control_rate", "first"),
+                                             n=("control_n", "first"))
+    ctrl_var = (pb["k"] ** 2 * pb["p"] * (1 - pb["p"]) / pb["n"]).groupby("by").sum()
+    se = np.sqrt(own + ctrl_var.reindex(g.index))
+    g["saves_low"] = g["verified_saves"] - 1.959964 * se
+    g["saves_high"] = g["verified_saves"] + 1.959964 * se
     return g.reset_index().rename(columns={"by": "agent"}).sort_values(
         "verified_saves", ascending=False)
 

@@ -60,6 +60,12 @@ def team_report(store, as_of=None, *, settings=None, period_days: int = 90) -> T
              "days with those who did not (left: no order in the last 90 days); they are "
              "not adjusted for how often a customer orders or asks, so a gap of frequent "
              "buyers can look protective."]
+    if len(agents):
+        notes.append(f"Satisfaction: {int(agents['rated'].sum()):,} survey answers in the last "
+                     "year name the request they rate (feedback.request_id) and are credited "
+                     "to the agent who handled it; answers naming no request are credited to "
+                     "no agent. Agents are ranked by the mean of their standardised shrunk "
+                     "rates (rank_score).")
     if saves.empty:
         notes.append("No verified saves yet: they need touches naming who made them (by) "
                      f"and the playbook, {settings.team.save_window_days} days old.")

@@ -38,6 +38,7 @@ from loyalist.web.views import (
     scores,
     service,
     session,
+    team,
     users,
     worklist,
 )
@@ -45,7 +46,7 @@ from loyalist.web.views import (
 STATIC = Path(__file__).parent / "static"
 #: one module per kind of page, each with its ``router``
 VIEWS = (session, overview, worklist, customers, scores, service, relationship, listening,
-         council, losses, data, users, privacy, daily)
+         council, losses, team, data, users, privacy, daily)
 
 
 def plotly_js() -> Path:

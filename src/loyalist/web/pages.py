@@ -17,7 +17,7 @@ NAV = [("/", "Overview", "viewer"), ("/worklist", "Worklist", "agent"),
        ("/customers", "Customers", "viewer"), ("/service", "Service", "viewer"),
        ("/relationship", "Relationship", "viewer"),
        ("/listening", "Listening", "viewer"), ("/council", "Council", "viewer"),
-       ("/impact", "Impact", "viewer"),
+       ("/impact", "Impact", "viewer"), ("/team", "Team", "viewer"),
        ("/data", "Data", "admin"), ("/admin", "Users", "admin"), ("/daily", "Daily", "admin")]
 
 

@@ -74,14 +74,16 @@ def team(
     if len(rep.agents):
         a = Table(title="Agents (rates shrunk toward the team mean; 95% intervals)")
         for c in ("agent", "team", "contacts", "answered in target", "first-contact "
-                  "resolution", "call-backs caused"):
+                  "resolution", "call-backs caused", "satisfied (answers)"):
             a.add_column(c)
         for r in rep.agents.itertuples(index=False):
+            sat = (f"{r.satisfaction:.1%} ({r.satisfaction_low:.1%}-"
+                   f"{r.satisfaction_high:.1%}; {r.rated:,})" if r.rated else "no answers")
             a.add_row(str(r.agent), str(r.team), f"{r.handled:,}",
                       f"{r.responsiveness:.1%} ({r.responsiveness_low:.1%}-"
                       f"{r.responsiveness_high:.1%})",
                       f"{r.fcr:.1%} ({r.fcr_low:.1%}-{r.fcr_high:.1%})",
-                      f"{r.callbacks_caused:,}")
+                      f"{r.callbacks_caused:,}", sat)
         out.print(a)
     if len(rep.thanks):
         out.print("Thank you this week: " + ", ".join(map(str, rep.thanks["agent"])))

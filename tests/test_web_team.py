@@ -1,0 +1,123 @@
+"""The team pages (/team, /team/agent/{name}) and their JSON twins against a real server
+(the synthetic business of 300 customers, seed 5): the figures are `team_report`'s (what
+`loyalist team --json` prints), an agent sees only their own figures and gets 403 for
+another agent's page, admins see all, viewers see the scorecard and the thank-you names;
+the roles are checked before the body is read; security headers; and in real Chromium
+the pages work under the content security policy with no serious axe findings."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from loyalist.team import team_report
+from test_hardening import _raw_http
+from test_web_api import PASSWORD, assert_error, start_site
+from test_web_browser import browser, serious_violations, sign_in, watched  # noqa: F401
+
+#: a user linked to the synthetic service agent E16 (Lena Vogel, Customer Care)
+LENA, LENA_ID, OTHER_ID = "lena", "E16", "E17"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    s = start_site(tmp_path_factory.mktemp("team"), n_customers=300, seed=5)
+    s.app.state.accounts.add_user(LENA, PASSWORD, role="agent", person=LENA_ID)
+    s.tokens[LENA] = s.app.state.accounts.create_token(LENA)
+    yield s
+    s.stop()
+
+
+def test_admin_sees_every_agent_and_the_same_figures_as_the_library(site):
+    with site.client("admin") as c:
+        r = c.get("/api/team")
+    assert r.status_code == 200
+    body = r.json()
+    rep = team_report(site.store)
+    assert body["scope"] == "all" and body["as_of"] == str(rep.as_of.date())
+    assert [a["agent"] for a in body["agents"]] == list(rep.agents["agent"])
+    assert [a["handled"] for a in body["agents"]] == list(rep.agents["handled"])
+    assert [p["key"] for p in body["scorecard"]] == [p.key for p in rep.practices]
+    first = body["agents"][0]
+    assert first["fcr_low"] <= first["fcr"] <= first["fcr_high"]
+    for key, value in {"content-security-policy": "default-src 'self'",
+                       "x-frame-options": "DENY", "cache-control": "no-store"}.items():
+        assert value in r.headers[key]
+    with site.client("admin") as c:
+        one = c.get(f"/api/team/agent/{OTHER_ID}").json()
+        page = c.get(f"/team/agent/{OTHER_ID}")
+    assert one["figures"]["agent"] == OTHER_ID and one["figures"]["handled"] > 0
+    assert page.status_code == 200 and "First-contact resolution" in page.text
+    assert "x-content-type-options" in page.headers
+
+
+def test_an_agent_sees_only_their_own_figures(site):
+    with site.client(LENA) as c:
+        body = c.get("/api/team").json()
+        assert body["scope"] == "own"
+        assert [a["agent"] for a in body["agents"]] == [LENA_ID]
+        own = c.get(f"/api/team/agent/{LENA_ID}").json()
+        assert own["figures"]["agent"] == LENA_ID
+        assert own["figures"]["handled"] == body["agents"][0]["handled"]
+        err = assert_error(c.get(f"/api/team/agent/{OTHER_ID}"), 403)
+        assert "own figures" in err["error"]
+        page = c.get(f"/team/agent/{OTHER_ID}")
+        assert page.status_code == 403 and "text/html" in page.headers["content-type"]
+        html = c.get("/team").text
+    agents_table = html.split('id="agents"')[1].split("</table>")[0]
+    assert LENA_ID in agents_table and OTHER_ID not in agents_table
+
+
+def test_a_viewer_sees_the_scorecard_but_no_agent_figures(site):
+    with site.client("viewer") as c:
+        body = c.get("/api/team").json()
+        assert body["scope"] == "none" and body["agents"] == [] and body["scorecard"]
+        assert all(set(t) <= {"agent", "name"} for t in body["thank_you"])
+        html = c.get("/team").text
+        assert 'id="scorecard"' in html and 'id="agents"' not in html
+        err = assert_error(c.get(f"/api/team/agent/{LENA_ID}"), 403)
+        assert "agent role" in err["error"]
+
+
+def test_unknown_agent_is_not_found_for_an_admin(site):
+    with site.client("admin") as c:
+        assert_error(c.get("/api/team/agent/nobody-at-all"), 404)
+
+
+def test_roles_are_checked_before_the_body_is_read(site):
+    """A viewer announcing a body to an agent's page and never sending it is refused at
+    once: the server answers 403 without waiting for a byte of it."""
+    port = int(site.url.rsplit(":", 1)[1])
+    head = (f"GET /api/team/agent/{LENA_ID} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer "
+            f"{site.tokens['viewer']}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: 1000000\r\n\r\n").encode()
+    started = time.monotonic()
+    raw = _raw_http(port, head, timeout=10)
+    assert raw.startswith(b"HTTP/1.1 403"), raw[:200]
+    assert time.monotonic() - started < 5
+
+
+def test_team_pages_in_chromium(browser, site, tmp_path):  # noqa: F811
+    context = browser.new_context(base_url=site.url)
+    pg, refused = watched(context)
+    try:
+        sign_in(pg, LENA)
+        pg.click("nav >> text=Team")
+        pg.wait_for_url("**/team")
+        assert pg.inner_text("h1") == "Team"
+        assert pg.locator("#scorecard tbody tr").count() >= 5
+        assert pg.locator("#agents tbody tr").count() == 1
+        pg.click("#agents a")
+        pg.wait_for_url(f"**/team/agent/{LENA_ID}")
+        assert "First-contact resolution" in pg.inner_text("#figures")
+        pg.screenshot(path=str(tmp_path / "agent.png"), full_page=True)
+        assert serious_violations(pg) == []
+        response = pg.goto(f"/team/agent/{OTHER_ID}")
+        assert response.status == 403
+        pg.goto("/team")
+        pg.wait_for_load_state("networkidle")
+        assert serious_violations(pg) == []
+    finally:
+        context.close()
+    assert not refused, refused
