@@ -14,8 +14,8 @@ validated on a held-out 30% by the Qini coefficient with a bootstrap interval; t
 refitted on every unit, it scores the customers scored today and writes
 ``uplift_scores``: per customer and playbook the predicted change in P(stay) and the
 expected value saved by the contact (uplift x value). A playbook's ranking switches to
-it only when its held-out Qini is above 0; the worklist reads ``uplift_scores`` and says
-which ranking is in force.
+it only when its held-out Qini's 95% interval is above 0; the worklist reads
+``uplift_scores`` and says which ranking is in force.
 """
 
 from __future__ import annotations
@@ -237,11 +237,13 @@ def fit_uplift(store, as_of=None, *, settings=None, method: str = "x-learner",
         pu.check = check
         pu.model = METHODS[method](random_state=seed).fit(X, y, t)
         pu.levels = levels
-        pu.in_force = bool(check.qini > 0)
+        # the whole interval above 0: on a few hundred outcomes a point estimate above 0
+        # is often noise, and a noisy uplift ranking saves fewer than the risk ranking
+        pu.in_force = bool(check.qini_low > 0)
         pu.reason = (f"held-out Qini {check.qini:.3f} (95% {check.qini_low:.3f} to "
                      f"{check.qini_high:.3f}) on {check.n_test} customers: "
                      + ("ranked by uplift x value" if pu.in_force
-                        else "no better than random, ranked by risk x value"))
+                        else "not surely better than random, ranked by risk x value"))
         if pu.in_force and len(today):
             Xs, _ = matrix(today, levels)
             up = pu.model.predict_uplift(Xs)
