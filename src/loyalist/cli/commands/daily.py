@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from loyalist.cli.options import STORE, date_option
+from loyalist.cli.tables import day as shown_day
 from loyalist.cli.tables import out, progress, use_display
 
 #: how each step's status is shown
@@ -39,11 +40,11 @@ def daily(
                   highlight=False)
         out.print(f"{st.summary} ({st.seconds:.1f} s)", markup=False, highlight=False)
     if run.failed:
-        out.print(f"Day {day(run.day)}: something failed (see above); run again once "
+        out.print(f"Day {shown_day(run.day)}: something failed (see above); run again once "
                   "it is fixed: nothing is ingested or sent twice.", markup=False,
                   highlight=False)
         raise typer.Exit(1)
-    out.print(f"Day {day(run.day)} done.", markup=False, highlight=False)
+    out.print(f"Day {shown_day(run.day)} done.", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
