@@ -140,7 +140,7 @@ def test_losses_chart_is_svg(store):
 
 def test_report_section_departments(store):
     import loyalist
-    from loyalist.decisions.report import build_report, render_html
+    from loyalist.decisions.report.build import build_report, render_html
     from loyalist.team.losses import report_section
 
     with loyalist.connect(store, read_only=True) as s:
