@@ -80,6 +80,28 @@ def test_a_viewer_sees_the_scorecard_but_no_agent_figures(site):
         assert "agent role" in err["error"]
 
 
+def test_losses_by_department_are_shown_once_measured(site):
+    """The page says how to measure losses until ``loyalist team --losses`` has kept them;
+    then it shows the kept table's departments, the same as the library's sum."""
+    from loyalist.team.losses import department_losses, stored_losses
+
+    site.app.state.cache.bump()
+    with site.client("admin") as c:
+        before = c.get("/team").text
+    assert "Not measured yet" in before
+    dl = department_losses(site.store, freq="Y", write=True)
+    site.app.state.cache.bump()
+    with site.client("viewer") as c:
+        body = c.get("/api/team").json()
+        page = c.get("/team").text
+    kept = stored_losses(site.store)
+    assert [r["department"] for r in body["losses"]] == [r["department"] for r in kept]
+    total = dl.table["attributed_revenue"].sum()
+    assert abs(sum(r["attributed_revenue"] for r in body["losses"]) - total) < 1e-6 * max(1, total)
+    assert "Not measured yet" not in page and 'id="losses"' in page
+    assert "attributed_revenue" not in page  # plain words, not column names
+
+
 def test_unknown_agent_is_not_found_for_an_admin(site):
     with site.client("admin") as c:
         assert_error(c.get("/api/team/agent/nobody-at-all"), 404)

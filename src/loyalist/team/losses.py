@@ -374,6 +374,30 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     return out
 
 
+def stored_losses(store) -> list[dict]:
+    """The losses by department kept by the last ``loyalist team --losses`` (the declared
+    table ``department_losses``), every period together: per department the lost revenue
+    attributed to it, its share, the naive share and the stayers' rate, largest first.
+    Empty when the table was never written. Read in the engine (Ibis)."""
+    if TABLE not in store.tables():
+        return []
+    t = store.table(TABLE)
+    g = t.group_by("department").aggregate(
+        attributed_revenue=t.attributed_revenue.sum(),
+        attributed_customers=t.attributed_customers.sum(),
+        lost_revenue=t.lost_revenue.sum(), met_lost=t.met_lost.sum(),
+        lost_customers=t.lost_customers.sum(), stayers=t.met_stayers_share.mean(),
+        as_of=t.as_of.max())
+    rows = g.order_by(g.attributed_revenue.desc()).to_pyarrow().to_pylist()
+    for r in rows:
+        lost = r["lost_revenue"] or 0.0
+        r["share"] = r["attributed_revenue"] / lost if lost > 0 else None
+        r["met_share"] = (r["met_lost"] / r["lost_customers"]
+                          if r["met_lost"] is not None and r["lost_customers"] else None)
+        r["as_of"] = str(r["as_of"])[:10] if r["as_of"] is not None else None
+    return rows
+
+
 def side_by_side(losses: DepartmentLosses, stated: pd.DataFrame) -> pd.DataFrame:
     """The two declared sources per department, never mixed: the failure-based share of
     lost revenue (``failure_share``, this module) and the stated reasons' share of lost
@@ -474,4 +498,5 @@ def report_section(store, as_of, step) -> dict | None:
 
 
 __all__ = ["NONE", "TABLE", "DepartmentLosses", "department_losses", "failure_events",
+           "stored_losses",
            "losses_chart", "report_section", "side_by_side", "stated_reasons"]

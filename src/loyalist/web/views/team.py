@@ -29,8 +29,9 @@ def team_data(store, cache) -> dict:
 
     def make():
         from loyalist.team import team_report
+        from loyalist.team.losses import stored_losses
 
-        return plain(team_report(store).to_dict())
+        return plain({**team_report(store).to_dict(), "losses": stored_losses(store)})
 
     return cache.get("team", make)
 
