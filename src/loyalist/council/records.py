@@ -144,7 +144,7 @@ def raise_point(store, meeting_id: str, text: str, *, customer_id: str | None = 
     if not text:
         raise CouncilError("A point raised needs its words.",
                            hint="Nothing was written. Give what the member said, e.g. "
-                           "--text 'Invoices arrive late'.")
+                           "loyalist council point MT00012 'Invoices arrive late'.")
     cid = _check_members(store, [customer_id])[0] if customer_id else None
     (pid,) = db.next_ids(store, "PT", 1)
     db.append(store, {"points": [{"id": pid, "meeting_id": mid, "customer_id": cid,
@@ -172,8 +172,9 @@ def commit(store, text: str, *, owner: str | None, due, point_id: str | None = N
     text = (text or "").strip()
     if not text:
         raise CouncilError("A commitment needs its words: what the firm will do.",
-                           hint="Nothing was written. Give it, e.g. --text 'Send invoices "
-                           "on the day of delivery'.")
+                           hint="Nothing was written. Give it, e.g. loyalist council "
+                           "commit 'Send invoices with the goods' --owner S014 --due "
+                           "2025-04-30 --point PT00013.")
     owner = (owner or "").strip()
     if not owner:
         raise CouncilError("A commitment needs an owner: the person who will keep it.",
