@@ -171,3 +171,30 @@ def test_a_competitor_list_that_is_not_a_table_is_refused_with_the_key(write):
     s = Settings.from_toml(good)
     assert s.listening.competitors == {"Kestrel Direct": ["Kestrel"]}
     assert s.origins["listening.max_edits"] == "file"
+
+
+def test_report_has_a_listening_section_with_reasons_and_competitors(filled):
+    """The report's listening section: why lost customers left (unknown kept with its
+    share, the shares summing to one) and, with the demo's list, the competitors named
+    with the lost customers' share; without a list it says how to get one."""
+    import loyalist
+    from loyalist.decisions.report.build import build_report, render_html
+    from loyalist.decisions.report.listening import report_section
+    from loyalist.listening import listen, loss_reasons_of
+
+    path, _b = filled
+    with loyalist.connect(path) as s:
+        part = report_section(s, None, lambda _: None, settings=DEMO)
+        reasons, _ = loss_reasons_of(s, DEMO)
+        heard = listen(s, DEMO)
+        rep = build_report(s)
+        page = render_html(rep)
+    assert part is not None and set(part["tables"]) == {"reasons", "competitors"}
+    shares = [float(r[2].rstrip("%")) for r in part["tables"]["reasons"].rows]
+    assert abs(sum(shares) - 100) < 0.5 * len(shares)
+    assert sum(int(r[1].replace(",", "")) for r in part["tables"]["reasons"].rows) == len(reasons)
+    named = [r[0] for r in part["tables"]["competitors"].rows]
+    assert named == heard.summary()["competitor"].tolist() and len(named) >= 2
+    assert "listening" in rep.sections and "Why customers left" in page
+    assert "No competitors are listed" in page  # the store itself has no list
+    assert "loss_reasons" not in page and "nan" not in page.lower().split()

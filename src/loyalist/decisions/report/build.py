@@ -287,6 +287,11 @@ def build_report(store, as_of=None, *, target_annual_loss: float | None = None,
     relationship = report_section(store, as_of, step)
     if relationship is not None:
         rep.sections["relationship"] = dict(relationship, extra=True)
+    from loyalist.decisions.report.listening import report_section as listening_section
+
+    listening = listening_section(store, as_of, step)
+    if listening is not None:
+        rep.sections["listening"] = dict(listening, extra=True)
     for name, make in (extra_sections or {}).items():
         part = make(store, as_of, step)
         if part is not None:
