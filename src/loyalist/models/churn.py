@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from loyalist.errors import DataError, NotFittedError
-from loyalist.models._churn_parts import Platt, SplineLogistic, TreePaths
+from loyalist.models._churn_parts import Platt, SplineLogistic, TreePaths, roc_auc
 
 #: rows transformed at a time by the (dense) spline expansion
 _SLICE = 100_000
@@ -377,8 +377,6 @@ class ChurnModel:
     def _held_out(self, data, M, y, dates=None, held_out=None):
         """Held-out log-odds of both parts, the rows they belong to, the trees chosen,
         and the final parts when they need no refit."""
-        from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
-
         n = len(y)
         minority = int(min(y.sum(), n - y.sum()))
         zt, zl = np.full(n, np.nan), np.full(n, np.nan)
@@ -386,9 +384,13 @@ class ChurnModel:
         if later is not None:  # rows stacked over dates: hold out the latest, as in use
             folds = _Fixed(np.flatnonzero(~later), np.flatnonzero(later))
         elif n < self.small_rows or minority * self.validation < 20:
+            from sklearn.model_selection import StratifiedKFold
+
             k = int(max(2, min(self.cv, minority)))
             folds = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
         else:
+            from sklearn.model_selection import StratifiedShuffleSplit
+
             folds = StratifiedShuffleSplit(1, test_size=self.validation,
                                            random_state=self.random_state)
         splits = list(folds.split(M, y))
@@ -424,9 +426,6 @@ class ChurnModel:
         automatic choice; ``refit=False`` keeps the model that did not learn from them
         (so the calibration learnt on them applies to it exactly).
         """
-        from sklearn.isotonic import IsotonicRegression
-        from sklearn.metrics import roc_auc_score
-
         self._check_params()
         self.validation_ = {}
         y = np.asarray(y).astype(int)
@@ -464,6 +463,8 @@ class ChurnModel:
         self.blend_weight_ = w
         self.calibrator_ = None
         if self.calibration == "isotonic":
+            from sklearn.isotonic import IsotonicRegression
+
             self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0,
                                                   y_max=1.0).fit(z, ys)
         elif self.calibration == "sigmoid":  # strictly increasing: the ranking is kept
@@ -473,9 +474,9 @@ class ChurnModel:
                             "folds": len(trees)}
         for name, part in (("trees", zt), ("linear", zl)):
             if not np.isnan(part[seen]).any() and two:
-                self.validation_[f"{name}_roc_auc"] = float(roc_auc_score(ys, part[seen]))
+                self.validation_[f"{name}_roc_auc"] = float(roc_auc(ys, part[seen]))
         if two:
-            self.validation_["blend_roc_auc"] = float(roc_auc_score(ys, z))
+            self.validation_["blend_roc_auc"] = float(roc_auc(ys, z))
         # the final parts: refit on every row with what the held-out rows chose
         use_trees, use_linear = w > 0, w < 1
         self.n_trees_ = int(round(np.mean(trees))) if use_trees else 0
