@@ -134,7 +134,7 @@ class ChurnModel:
 
     def __init__(self, n_estimators: int | None = None, learning_rate: float = 0.1,
                  num_leaves: int = 31, max_depth: int = -1, min_child_samples: int = 20,
-                 max_estimators: int = 1000, early_stopping_rounds: int = 20,
+                 max_estimators: int = 1000, early_stopping_rounds: int = 10,
                  learner: str = "blend", blend: float | None = None, linear_C: float = 0.3,
                  linear_max_rows: int = 100_000, tree_max_rows: int = 1_000_000,
                  calibration: str = "sigmoid", validation: float = 0.2, cv: int = 3,
@@ -245,18 +245,21 @@ class ChurnModel:
         if missing:
             raise DataError(f"Features missing from the data: {', '.join(missing[:10])}.",
                             hint="Build features the same way as for training.")
-        M = X[self.feature_names_].copy()
+        cols = {}
         for c in self.feature_names_:
-            if c in self.categories_:
-                v = M[c]
-                if not (pd.api.types.is_string_dtype(v) or v.dtype == object):
+            v = X[c]
+            if c in self.categories_:  # values unseen in training: missing
+                if pd.api.types.is_bool_dtype(v) or not (
+                        pd.api.types.is_string_dtype(v) or v.dtype == object):
                     v = v.astype("string")
-                v = v.astype(object)  # values unseen in training: missing
-                M[c] = pd.Categorical(v.where(v.isin(self.categories_[c])),
-                                      categories=self.categories_[c])
+                cats = self.categories_[c]
+                cols[c] = pd.Categorical.from_codes(
+                    pd.Index(cats, dtype=object).get_indexer(v.astype(object)), categories=cats)
+            elif v.dtype.kind == "f":
+                cols[c] = v.astype("float64")
             else:
-                M[c] = pd.to_numeric(M[c], errors="coerce").astype("float64")
-        return M
+                cols[c] = pd.to_numeric(v, errors="coerce").astype("float64")
+        return pd.DataFrame(cols, index=X.index)
 
     # -- the parts -----------------------------------------------------------
     def _n_jobs(self, rows: int) -> int:
@@ -317,9 +320,9 @@ class ChurnModel:
             booster = lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best))
         return booster, best
 
-    def _linear(self, M, y):
+    def _linear(self, M, y, start=None):
         """The spline logistic regression; returns (model, model): the model is its
-        own table of terms."""
+        own table of terms. ``start``: a fit on similar rows to start the solver from."""
         from threadpoolctl import threadpool_limits
 
         rows = np.arange(len(y))
@@ -328,7 +331,7 @@ class ChurnModel:
                 rows, self.linear_max_rows, replace=False)
         with threadpool_limits(self._n_jobs(len(rows))):
             lin = SplineLogistic(self.feature_names_, self.categories_, C=self.linear_C)
-            lin.fit(M.iloc[rows], y[rows])
+            lin.fit(M.iloc[rows], y[rows], start=start)
         return lin, lin
 
     def _fit_parts(self, data, M, y, train, valid=None):
@@ -488,12 +491,14 @@ class ChurnModel:
                 n_final = 1
             booster = (self._trees(data, y, np.arange(len(y)), n=n_final)[0] if use_trees
                        else None)
-            linear = self._linear(M, y) if use_linear else None
+            start = kept[2][0] if kept is not None and kept[2] else None
+            linear = self._linear(M, y, start=start) if use_linear else None
             self.n_trees_ = n_final if use_trees else 0
         self.model_ = booster if use_trees else None
         self.linear_, self.linear_terms_ = linear if use_linear and linear else (None, None)
         self._paths = None  # path attribution tables: built when first needed
-        sample = M.sample(min(len(M), self.linear_max_rows), random_state=self.random_state)
+        sample = (M if len(M) <= self.linear_max_rows  # every row: no shuffled copy
+                  else M.sample(self.linear_max_rows, random_state=self.random_state))
         if self.offset_ is not None:
             self.offset_mean_ = float(self._offset(sample).mean())
         if self.linear_ is not None:
