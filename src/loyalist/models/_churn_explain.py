@@ -12,6 +12,7 @@ import pandas as pd
 
 from loyalist.errors import NotFittedError
 from loyalist.models._churn_data import rates
+from loyalist.models._churn_fitting import lightgbm_array
 from loyalist.models._churn_parts import TreePaths
 
 #: rows transformed at a time by the (dense) spline expansion
@@ -77,7 +78,7 @@ class ChurnExplaining:
             tree = lin = None
             if self.model_ is not None:
                 if self._has_trees():
-                    leaves = self.model_.predict(M, pred_leaf=True)
+                    leaves = self.model_.predict(lightgbm_array(M), pred_leaf=True)
                     t = self.paths_.contributions(np.asarray(leaves, dtype=np.int64), table)
                     bias = np.full(len(M), self.paths_.bias)
                 else:  # the offset alone

@@ -33,6 +33,20 @@ def _log_loss(y, p) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
+def lightgbm_array(M: pd.DataFrame) -> np.ndarray:
+    """The matrix as LightGBM reads a DataFrame (category codes, missing as NaN, and
+    numbers, all float64), built once instead of by LightGBM's slower pandas path."""
+    out = np.empty(M.shape, dtype="float64")
+    for j, c in enumerate(M.columns):
+        v = M[c]
+        if isinstance(v.dtype, pd.CategoricalDtype):
+            codes = v.cat.codes.to_numpy()
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, j] = v.to_numpy(dtype="float64", na_value=np.nan)
+    return out
+
+
 class ChurnFitting:
     """The fitting side of :class:`~loyalist.models.churn.ChurnModel`."""
 
@@ -130,7 +144,8 @@ class ChurnFitting:
         if isinstance(booster, str):  # OFFSET_ONLY
             zt = np.zeros(len(M))
         else:
-            zt = booster.predict(M, raw_score=True) if booster is not None else None
+            zt = (booster.predict(lightgbm_array(M), raw_score=True) if booster is not None
+                  else None)
         if zt is not None and self.offset_ is not None:
             zt = zt + self._offset(M)
         zl = linear[1].intercept + linear[1].terms(M).sum(axis=1) if linear is not None else None
