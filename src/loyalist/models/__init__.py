@@ -11,24 +11,27 @@ All follow the scikit-learn estimator contract: ``__init__`` stores parameters,
 ``summary_``, ``log_likelihood_``...), and ``print_summary()`` shows the fit.
 """
 
-from loyalist.models._transactions import BoundaryWarning
-from loyalist.models.bgbb import BGBB
-from loyalist.models.bgnbd import BGNBD, MBGNBD
-from loyalist.models.clv import customer_lifetime_value
-from loyalist.models.gammagamma import GammaGamma
-from loyalist.models.paretonbd import ParetoNBD
-from loyalist.models.sbg import ShiftedBetaGeometric
-
 __all__ = [
     "BGBB", "BGNBD", "BoundaryWarning", "GammaGamma", "MBGNBD", "ParetoNBD",
     "ShiftedBetaGeometric", "ValueResult", "customer_lifetime_value", "fit_value",
 ]
 
 
-def __getattr__(name):
-    # the pipeline needs Ibis; load it only when asked for, so importing a model stays light
-    if name in ("ValueResult", "fit_value"):
-        from loyalist.models import value
+#: where each public name lives: loaded on first use, so importing one model (the churn
+#: model, say) does not load SciPy's optimisers for the others
+_HOME = {"BoundaryWarning": "_transactions", "BGBB": "bgbb", "BGNBD": "bgnbd",
+         "MBGNBD": "bgnbd", "customer_lifetime_value": "clv", "GammaGamma": "gammagamma",
+         "ParetoNBD": "paretonbd", "ShiftedBetaGeometric": "sbg", "ValueResult": "value",
+         "fit_value": "value"}
 
-        return getattr(value, name)
+
+def __getattr__(name):
+    if name in _HOME:
+        import importlib
+
+        return getattr(importlib.import_module(f"loyalist.models.{_HOME[name]}"), name)
     raise AttributeError(f"module 'loyalist.models' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_HOME])

@@ -42,6 +42,100 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.clip(x, -500.0, 500.0)))
 
 
+def roc_auc(y, score) -> float:
+    """Area under the ROC curve (tied scores count half), from average ranks."""
+    y = np.asarray(y).astype(bool)
+    score = np.asarray(score, dtype="float64")
+    pos, n = int(y.sum()), len(y)
+    if pos == 0 or pos == n:
+        raise ValueError("ROC AUC needs both outcomes.")
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2.0)[inverse]  # the average rank of each tie group
+    return float((ranks[y].sum() - pos * (pos + 1) / 2.0) / (pos * (n - pos)))
+
+
+def l2_logistic(B: np.ndarray, y, C: float, max_iter: int = 100, tol: float = 1e-7,
+                start: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, float]:
+    """L2 logistic regression by Newton's method with step halving: minimises
+    ``C * sum(log loss) + |w|^2 / 2`` (the intercept not penalised), what scikit-learn's
+    ``LogisticRegression(C=C)`` minimises. ``start`` (coefficients, intercept) of a
+    fit on similar rows saves iterations. Returns (coefficients, intercept)."""
+    y = np.asarray(y, dtype="float64")
+    n, k = B.shape
+    X = np.column_stack([B, np.ones(n)])
+    pen = np.full(k + 1, 1.0 / C)
+    pen[-1] = 0.0
+    if start is not None and len(start[0]) == k:
+        beta = np.append(np.asarray(start[0], dtype="float64"), float(start[1]))
+    else:
+        rate = np.clip(y.mean(), 1e-6, 1 - 1e-6)
+        beta = np.zeros(k + 1)
+        beta[-1] = np.log(rate / (1 - rate))
+
+    def objective(z, b):
+        return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * np.sum(pen * b * b))
+
+    z = X @ beta
+    f = objective(z, beta)
+    for _ in range(max_iter):
+        p = _sigmoid(z)
+        grad = X.T @ (p - y) + pen * beta
+        hess = (X * (p * (1 - p))[:, None]).T @ X
+        hess[np.diag_indices_from(hess)] += pen + 1e-10
+        step = np.linalg.solve(hess, grad)
+        t = 1.0
+        while True:
+            new = beta - t * step
+            z_new = X @ new
+            f_new = objective(z_new, new)
+            if f_new <= f + 1e-12 * max(1.0, abs(f)) or t < 1e-6:
+                break
+            t /= 2.0
+        beta, z, f = new, z_new, f_new
+        if np.abs(t * step).max() < tol:
+            break
+    return beta[:-1], float(beta[-1])
+
+
+class UniformSpline:
+    """Quadratic B-splines on ``n_knots`` uniform knots from each column's minimum to
+    its maximum, constant beyond them, the last spline of each column left out: what
+    scikit-learn's ``SplineTransformer(n_knots, degree=2, extrapolation="constant",
+    include_bias=False)`` computes, in NumPy (no scikit-learn to load for a small
+    shop). A column with one value gives zeros."""
+
+    degree = 2
+
+    def __init__(self, n_knots: int = 4):
+        self.n_knots = n_knots
+
+    def fit(self, x: np.ndarray):
+        x = np.asarray(x, dtype="float64")
+        self.lo_, self.hi_ = x.min(axis=0), x.max(axis=0)
+        self.knots_ = [np.linspace(a, b, self.n_knots) for a, b in
+                       zip(self.lo_, self.hi_, strict=True)]
+        self.per_ = self.n_knots + self.degree - 2  # splines kept per column
+        self.n_features_out_ = x.shape[1] * self.per_
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype="float64")
+        out = np.zeros((len(x), self.n_features_out_))
+        for j in range(x.shape[1]):
+            lo, hi = self.lo_[j], self.hi_[j]
+            if not hi > lo:
+                continue
+            h = (hi - lo) / (self.n_knots - 1)
+            s = (np.clip(x[:, j], lo, hi) - lo) / h + self.degree  # knot units from t0
+            for i in range(self.per_):
+                u = s - i  # the cardinal quadratic B-spline, support [0, 3)
+                b = np.where(u < 1, 0.5 * u * u, np.where(
+                    u < 2, 0.5 * (-2 * u * u + 6 * u - 3), 0.5 * (3 - u) ** 2))
+                out[:, j * self.per_ + i] = np.where((u >= 0) & (u <= 3), b, 0.0)
+        return out
+
+
 class SplineLogistic:
     """L2 logistic regression on each number's quadratic B-spline basis (4 uniform
     knots, constant beyond them) with a missing-value indicator, and each category's
@@ -84,12 +178,10 @@ class SplineLogistic:
         out[np.flatnonzero(ok), codes[ok]] = 1.0
         return out
 
-    def fit(self, M: pd.DataFrame, y):
+    def fit(self, M: pd.DataFrame, y, start: SplineLogistic | None = None):
+        """Fit on ``M`` (the model's matrix); ``start``: a fit on similar rows whose
+        weights the solver starts from."""
         import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import SplineTransformer
 
         num = self._numeric()
         if num:
@@ -99,8 +191,7 @@ class SplineLogistic:
                 warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
                 self.medians_ = np.nan_to_num(np.nanmedian(x, axis=0))
             self.indicated_ = miss.any(axis=0)
-            self.spline_ = SplineTransformer(n_knots=4, degree=2, extrapolation="constant",
-                                             include_bias=False).fit(
+            self.spline_ = UniformSpline(n_knots=4).fit(
                 np.where(miss, self.medians_[None, :], x))
         # categories: one column per frequent category, one for the rare ones together,
         # one for missing (and unseen) values when the training rows had any
@@ -122,11 +213,9 @@ class SplineLogistic:
                 slot[-1] = k
                 k += 1
             self.slot_[c], self.width_[c] = slot, k
-        B = self._basis(M)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            lr = LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=100).fit(B, y)
-        self.coef_, self.intercept = lr.coef_[0], float(lr.intercept_[0])
+        self.coef_, self.intercept = l2_logistic(
+            self._basis(M), y, self.C,
+            start=(start.coef_, start.intercept) if start is not None else None)
         self._tables()
         return self
 
@@ -143,10 +232,7 @@ class SplineLogistic:
         if num:
             # every number's probe points in one matrix (the basis is column by column):
             # row 0 the median, then three points per piece between the knots
-            knots = [self.spline_.bsplines_[j].t[self.spline_.degree:
-                                                  len(self.spline_.bsplines_[j].t)
-                                                  - self.spline_.degree]
-                     for j in range(len(num))]
+            knots = self.spline_.knots_
             probe = np.array([np.concatenate([[self.medians_[j]],
                                               (k[:-1, None] + u[None, :]
                                                * np.diff(k)[:, None]).ravel()])

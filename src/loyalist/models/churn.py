@@ -21,48 +21,19 @@ feature's spline term from a per-feature table.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
-from loyalist.errors import DataError, NotFittedError
-from loyalist.models._churn_parts import Platt, SplineLogistic, TreePaths
+from loyalist.errors import DataError
+from loyalist.models._churn_data import ID_COLUMNS, ChurnData
+from loyalist.models._churn_explain import ChurnExplaining, _check_fitted
+from loyalist.models._churn_fitting import OFFSET_ONLY, ChurnFitting
+from loyalist.models._churn_parts import Platt, roc_auc
 
-#: rows transformed at a time by the (dense) spline expansion
-_SLICE = 100_000
-#: columns that identify a row, never features
-ID_COLUMNS = ("customer_id", "as_of", "left", "id")
-#: the trees' part when no tree improved on the offset model: the offset alone
-OFFSET_ONLY = "offset only"
-#: blend weights of the trees tried on the held-out rows
-_WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
-#: a column of whole numbers, all different, with a name like these is an identifier
-_ID_NAME = re.compile(r"(^|_)(id|num|number|no|key|code|clientnum|ref)($|_)", re.I)
+__all__ = ["ID_COLUMNS", "OFFSET_ONLY", "ChurnModel"]
 
 
-def _check_fitted(model) -> None:
-    if not hasattr(model, "feature_names_"):
-        raise NotFittedError(f"This {type(model).__name__} is not fitted yet.",
-                             hint="Call fit(X, y) first.")
-
-
-class _Fixed:
-    """One given train/test split, with the interface of a scikit-learn splitter."""
-
-    def __init__(self, train, test):
-        self.train, self.test = train, test
-
-    def split(self, X=None, y=None):
-        yield self.train, self.test
-
-
-def _log_loss(y, p) -> float:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
-
-
-class ChurnModel:
+class ChurnModel(ChurnData, ChurnFitting, ChurnExplaining):
     """Calibrated LightGBM classifier of leaving, blended with a spline logistic
     regression (a smooth additive model that the trees complement).
 
@@ -134,7 +105,7 @@ class ChurnModel:
 
     def __init__(self, n_estimators: int | None = None, learning_rate: float = 0.1,
                  num_leaves: int = 31, max_depth: int = -1, min_child_samples: int = 20,
-                 max_estimators: int = 1000, early_stopping_rounds: int = 20,
+                 max_estimators: int = 1000, early_stopping_rounds: int = 10,
                  learner: str = "blend", blend: float | None = None, linear_C: float = 0.3,
                  linear_max_rows: int = 100_000, tree_max_rows: int = 1_000_000,
                  calibration: str = "sigmoid", validation: float = 0.2, cv: int = 3,
@@ -199,221 +170,6 @@ class ChurnModel:
                 raise DataError(f"The {name!r} parameter of ChurnModel must be {expected}. "
                                 f"Got {getattr(self, name)!r} instead.")
 
-    # -- data --------------------------------------------------------------
-    def _choose_columns(self, X: pd.DataFrame, unavailable: dict[str, str]) -> None:
-        """Which columns can teach something; the others go to ``unused_`` with why."""
-        cols, unused = [], []
-        n = len(X)
-        for c in X.columns:
-            if c in ID_COLUMNS or c in self.exclude:
-                continue
-            v = X[c]
-            if pd.api.types.is_datetime64_any_dtype(v):
-                unused.append((c, "a date"))
-                continue
-            count = v.notna().sum()
-            if count == 0:
-                unused.append((c, unavailable.get(c, "empty")))
-                continue
-            distinct = v.nunique(dropna=True)
-            if distinct <= 1 and count == n:
-                unused.append((c, unavailable.get(c, "constant")))
-                continue
-            numeric = pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)
-            if n >= 50 and distinct == count == n:
-                whole = numeric and bool((v.dropna() % 1 == 0).all())
-                if not numeric or (whole and _ID_NAME.search(str(c))):
-                    unused.append((c, "an identifier (a different value in every row)"))
-                    continue
-            if not numeric and distinct > max(50, 0.5 * count):
-                unused.append((c, f"free text ({distinct:,} different values)"))
-                continue
-            cols.append(c)
-        if not cols:
-            raise DataError("No feature columns to learn from.",
-                            hint="Check the feature frame and the excluded columns"
-                            + (f"; not used: {', '.join(c for c, _ in unused[:8])}."
-                               if unused else "."))
-        self.feature_names_ = cols
-        self.unused_ = pd.DataFrame(unused, columns=["feature", "reason"])
-        self.categories_ = {c: sorted(X[c].dropna().astype(str).unique())
-                            for c in cols if not pd.api.types.is_numeric_dtype(X[c])
-                            or pd.api.types.is_bool_dtype(X[c])}
-
-    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in self.feature_names_ if c not in X.columns]
-        if missing:
-            raise DataError(f"Features missing from the data: {', '.join(missing[:10])}.",
-                            hint="Build features the same way as for training.")
-        M = X[self.feature_names_].copy()
-        for c in self.feature_names_:
-            if c in self.categories_:
-                v = M[c]
-                if not (pd.api.types.is_string_dtype(v) or v.dtype == object):
-                    v = v.astype("string")
-                v = v.astype(object)  # values unseen in training: missing
-                M[c] = pd.Categorical(v.where(v.isin(self.categories_[c])),
-                                      categories=self.categories_[c])
-            else:
-                M[c] = pd.to_numeric(M[c], errors="coerce").astype("float64")
-        return M
-
-    # -- the parts -----------------------------------------------------------
-    def _n_jobs(self, rows: int) -> int:
-        # one thread is faster on small data (and on a busy machine: no spin-waiting)
-        return 1 if rows < 100_000 else 2
-
-    def _dataset(self, M, y):
-        """All training rows binned once for LightGBM; each fit takes a subset."""
-        import lightgbm
-
-        return lightgbm.Dataset(M, label=y, free_raw_data=False,
-                                params={"verbose": -1, "feature_pre_filter": False})
-
-    def _trees(self, data, y, train, valid=None, n=None):
-        """Fit the trees on rows ``train`` of ``data`` (the shared Dataset); with
-        ``valid`` rows stop early on them. Returns the booster cut to its best number
-        of trees, and that number."""
-        import lightgbm
-
-        train = np.asarray(train)
-        if len(train) > self.tree_max_rows:  # a random sample keeps the rates
-            train = np.random.default_rng(self.random_state + 1).choice(
-                train, self.tree_max_rows, replace=False)
-        train = np.sort(train)
-        params = {"objective": "binary", "learning_rate": self.learning_rate,
-                  "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
-                  "max_depth": self.max_depth, "bagging_fraction": 0.8, "bagging_freq": 1,
-                  "feature_fraction": 0.8, "lambda_l2": 1.0, "seed": self.random_state,
-                  "num_threads": self._n_jobs(len(train)), "verbose": -1,
-                  "deterministic": True, "force_row_wise": True}
-
-        def part(rows):
-            d = data.subset(rows)
-            if self.offset_ is not None:
-                d.set_init_score(self._offsets[rows])
-            return d
-
-        if n is None:
-            n = self.n_estimators
-        if n == 0:
-            return OFFSET_ONLY, 0
-        if valid is not None and n is None:
-            booster = lightgbm.train(
-                params, part(train), num_boost_round=self.max_estimators,
-                valid_sets=[part(np.sort(np.asarray(valid)))],
-                callbacks=[lightgbm.early_stopping(self.early_stopping_rounds, verbose=False)])
-            best = max(int(booster.best_iteration or booster.current_iteration()), 1)
-            if self.offset_ is not None:  # did any tree improve on the offset alone?
-                rows = np.sort(np.asarray(valid))
-                p = 1.0 / (1.0 + np.exp(-self._offsets[rows]))
-                alone = _log_loss(y[rows], p)
-                if alone <= booster.best_score["valid_0"]["binary_logloss"]:
-                    return OFFSET_ONLY, 0
-        else:
-            best = n or 100
-            booster = lightgbm.train(params, part(train), num_boost_round=best)
-        if booster.current_iteration() > best:
-            booster = lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best))
-        return booster, best
-
-    def _linear(self, M, y):
-        """The spline logistic regression; returns (model, model): the model is its
-        own table of terms."""
-        from threadpoolctl import threadpool_limits
-
-        rows = np.arange(len(y))
-        if len(rows) > self.linear_max_rows:  # a few hundred weights need no millions
-            rows = np.random.default_rng(self.random_state).choice(
-                rows, self.linear_max_rows, replace=False)
-        with threadpool_limits(self._n_jobs(len(rows))):
-            lin = SplineLogistic(self.feature_names_, self.categories_, C=self.linear_C)
-            lin.fit(M.iloc[rows], y[rows])
-        return lin, lin
-
-    def _fit_parts(self, data, M, y, train, valid=None):
-        """Trees (stopped early on rows ``valid`` when given) and the logistic part on
-        rows ``train``, as the learner asks; each None when not used. Returns (booster,
-        trees, linear)."""
-        booster, best, linear = None, 0, None
-        if self.learner != "linear" and self.blend != 0:
-            booster, best = self._trees(data, y, train, valid)
-        if self.learner != "trees" and self.blend != 1:
-            linear = self._linear(M.iloc[train], y[train])
-        return booster, best, linear
-
-    def _offset(self, M) -> np.ndarray:
-        """Log-odds of the ``offset`` column (its training mean where missing)."""
-        p = np.clip(M[self.offset_].to_numpy(dtype="float64"), 1e-4, 1 - 1e-4)
-        z = np.log(p) - np.log1p(-p)
-        return np.where(np.isnan(z), self.offset_fill_, z)
-
-    def _raw(self, booster, linear, M) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if isinstance(booster, str):  # OFFSET_ONLY
-            zt = np.zeros(len(M))
-        else:
-            zt = booster.predict(M, raw_score=True) if booster is not None else None
-        if zt is not None and self.offset_ is not None:
-            zt = zt + self._offset(M)
-        zl = linear[1].intercept + linear[1].terms(M).sum(axis=1) if linear is not None else None
-        return zt, zl
-
-    # -- fitting -----------------------------------------------------------
-    def _later_rows(self, dates) -> np.ndarray | None:
-        """Rows of the latest as-of dates (at least ``validation`` of the rows), when
-        the rows come from several dates and both sides have both outcomes."""
-        if dates is None:
-            return None
-        d = pd.to_datetime(pd.Series(dates)).to_numpy()
-        days = np.unique(d)
-        if len(days) < 2:
-            return None
-        share = np.cumsum([np.mean(d == x) for x in days[::-1]])
-        k = int(np.searchsorted(share, self.validation * 0.999)) + 1
-        if k >= len(days):
-            return None
-        return d >= days[::-1][k - 1]
-
-    def _held_out(self, data, M, y, dates=None, held_out=None):
-        """Held-out log-odds of both parts, the rows they belong to, the trees chosen,
-        and the final parts when they need no refit."""
-        from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
-
-        n = len(y)
-        minority = int(min(y.sum(), n - y.sum()))
-        zt, zl = np.full(n, np.nan), np.full(n, np.nan)
-        later = self._later_rows(dates) if held_out is None else held_out
-        if later is not None:  # rows stacked over dates: hold out the latest, as in use
-            folds = _Fixed(np.flatnonzero(~later), np.flatnonzero(later))
-        elif n < self.small_rows or minority * self.validation < 20:
-            k = int(max(2, min(self.cv, minority)))
-            folds = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
-        else:
-            folds = StratifiedShuffleSplit(1, test_size=self.validation,
-                                           random_state=self.random_state)
-        splits = list(folds.split(M, y))
-        trees, kept = [], None
-        for train, test in splits:
-            b, best, lin = self._fit_parts(data, M, y, train, valid=test)
-            zt[test], zl[test] = [np.nan if z is None else z
-                                  for z in self._raw(b, lin, M.iloc[test])]
-            trees.append(best)
-            if len(splits) == 1:
-                kept = (b, best, lin)
-        seen = ~np.isnan(zt) if self.learner != "linear" and self.blend != 0 else ~np.isnan(zl)
-        return zt, zl, seen, trees, kept
-
-    def _choose_blend(self, zt, zl, y) -> float:
-        if self.learner == "trees":
-            return 1.0
-        if self.learner == "linear":
-            return 0.0
-        if self.blend is not None:
-            return float(self.blend)
-        losses = [_log_loss(y, Platt().fit(w * zt + (1 - w) * zl, y).predict(
-            w * zt + (1 - w) * zl)) for w in _WEIGHTS]
-        return float(_WEIGHTS[int(np.argmin(losses))])
-
     def fit(self, X: pd.DataFrame, y, *, unavailable: dict[str, str] | None = None,
             held_out=None, refit: bool | None = None) -> ChurnModel:
         """Learn who leaves.
@@ -424,9 +180,6 @@ class ChurnModel:
         automatic choice; ``refit=False`` keeps the model that did not learn from them
         (so the calibration learnt on them applies to it exactly).
         """
-        from sklearn.isotonic import IsotonicRegression
-        from sklearn.metrics import roc_auc_score
-
         self._check_params()
         self.validation_ = {}
         y = np.asarray(y).astype(int)
@@ -464,6 +217,8 @@ class ChurnModel:
         self.blend_weight_ = w
         self.calibrator_ = None
         if self.calibration == "isotonic":
+            from sklearn.isotonic import IsotonicRegression
+
             self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0,
                                                   y_max=1.0).fit(z, ys)
         elif self.calibration == "sigmoid":  # strictly increasing: the ranking is kept
@@ -473,9 +228,9 @@ class ChurnModel:
                             "folds": len(trees)}
         for name, part in (("trees", zt), ("linear", zl)):
             if not np.isnan(part[seen]).any() and two:
-                self.validation_[f"{name}_roc_auc"] = float(roc_auc_score(ys, part[seen]))
+                self.validation_[f"{name}_roc_auc"] = float(roc_auc(ys, part[seen]))
         if two:
-            self.validation_["blend_roc_auc"] = float(roc_auc_score(ys, z))
+            self.validation_["blend_roc_auc"] = float(roc_auc(ys, z))
         # the final parts: refit on every row with what the held-out rows chose
         use_trees, use_linear = w > 0, w < 1
         self.n_trees_ = int(round(np.mean(trees))) if use_trees else 0
@@ -487,12 +242,14 @@ class ChurnModel:
                 n_final = 1
             booster = (self._trees(data, y, np.arange(len(y)), n=n_final)[0] if use_trees
                        else None)
-            linear = self._linear(M, y) if use_linear else None
+            start = kept[2][0] if kept is not None and kept[2] else None
+            linear = self._linear(M, y, start=start) if use_linear else None
             self.n_trees_ = n_final if use_trees else 0
         self.model_ = booster if use_trees else None
         self.linear_, self.linear_terms_ = linear if use_linear and linear else (None, None)
         self._paths = None  # path attribution tables: built when first needed
-        sample = M.sample(min(len(M), self.linear_max_rows), random_state=self.random_state)
+        sample = (M if len(M) <= self.linear_max_rows  # every row: no shuffled copy
+                  else M.sample(self.linear_max_rows, random_state=self.random_state))
         if self.offset_ is not None:
             self.offset_mean_ = float(self._offset(sample).mean())
         if self.linear_ is not None:
@@ -502,32 +259,6 @@ class ChurnModel:
         self.n_train_ = len(y)
         self.base_rate_ = float(y.mean())
         return self
-
-    def _summarise(self, M, y, sample) -> None:
-        w = self.blend_weight_
-        gain = np.zeros(len(self.feature_names_))
-        if isinstance(self.model_, str):  # the offset alone
-            gain[self.feature_names_.index(self.offset_)] += w
-        elif self.model_ is not None:
-            g = self.model_.feature_importance("gain")
-            gain += w * g / max(g.sum(), 1e-12)
-        if self.linear_ is not None:
-            g = np.abs(self.linear_terms_.terms(sample) - self.linear_means_).mean(axis=0)
-            gain += (1 - w) * g / max(g.sum(), 1e-12)
-        self.summary_ = (pd.DataFrame({"feature": self.feature_names_, "gain": gain})
-                         .sort_values("gain", ascending=False, ignore_index=True))
-        self.summary_["share"] = self.summary_["gain"] / max(self.summary_["gain"].sum(), 1e-12)
-        self.rates_ = _rates(M, y, self.random_state)
-
-    def _has_trees(self) -> bool:
-        return self.model_ is not None and not isinstance(self.model_, str)
-
-    @property
-    def paths_(self) -> TreePaths | None:
-        """Path attribution tables of the trees (built on first use)."""
-        if self._has_trees() and getattr(self, "_paths", None) is None:
-            self._paths = TreePaths(self.model_)
-        return getattr(self, "_paths", None)
 
     # -- predicting ----------------------------------------------------------
     def _blend(self, zt, zl):
@@ -581,97 +312,3 @@ class ChurnModel:
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of leaving, one per row."""
         return self.probability(self.decision_function(X))
-
-    def contributions(self, X: pd.DataFrame, groups: dict[str, str] | None = None
-                      ) -> pd.DataFrame:
-        """Each feature's contribution to each row's log-odds, plus ``bias``; the row
-        sums are :meth:`decision_function` exactly.
-
-        ``groups`` (feature -> group name) sums the features of each group (feature
-        families for the whispers); features not named keep their own column. The
-        trees' part is path attribution (each split's change in the expected score
-        goes to its feature); the linear part adds each feature's term, centred on
-        its training average; a blend weighs the two as its score does.
-        """
-        _check_fitted(self)
-        groups = groups or {}
-        names = list(dict.fromkeys(groups.get(f, f) for f in self.feature_names_))
-        gid = np.array([names.index(groups.get(f, f)) for f in self.feature_names_])
-        one_hot = np.zeros((len(self.feature_names_), len(names)))
-        one_hot[np.arange(len(gid)), gid] = 1.0
-        table = self.paths_.table(gid, len(names)) if self._has_trees() else None
-        out = np.empty((len(X), len(names) + 1))
-        for i in range(0, len(X), _SLICE):  # in slices: leaf indices are rows x trees
-            M = self._matrix(X.iloc[i:i + _SLICE])
-            tree = lin = None
-            if self.model_ is not None:
-                if self._has_trees():
-                    leaves = self.model_.predict(M, pred_leaf=True)
-                    t = self.paths_.contributions(np.asarray(leaves, dtype=np.int64), table)
-                    bias = np.full(len(M), self.paths_.bias)
-                else:  # the offset alone
-                    t, bias = np.zeros((len(M), len(names))), np.zeros(len(M))
-                if self.offset_ is not None:  # the starting point: its own feature's
-                    off = self._offset(M)
-                    t[:, gid[self.feature_names_.index(self.offset_)]] += off - self.offset_mean_
-                    bias += self.offset_mean_
-                tree = np.column_stack([t, bias])
-            if self.linear_ is not None:
-                li = (self.linear_terms_.terms(M) - self.linear_means_) @ one_hot
-                bias = self.linear_terms_.intercept + self.linear_means_.sum()
-                lin = np.column_stack([li, np.full(len(M), bias)])
-            out[i:i + len(M)] = self._blend(tree, lin)
-        return pd.DataFrame(out, columns=[*names, "bias"], index=X.index)
-
-    def print_summary(self, top: int = 15, file=None) -> None:
-        _check_fitted(self)
-        parts = {1.0: "trees alone", 0.0: "logistic regression alone"}
-        how = parts.get(self.blend_weight_, f"trees {self.blend_weight_:.0%}, logistic "
-                        f"{1 - self.blend_weight_:.0%}")
-        lines = [f"ChurnModel: {self.n_train_:,} training rows, base rate "
-                 f"{self.base_rate_:.1%}, {len(self.feature_names_)} features; {how}"
-                 + (f", {self.n_trees_} trees" if self.n_trees_ else "")
-                 + (f"; no tree improved on {self.offset_} (used alone)"
-                    if isinstance(self.model_, str) else ""),
-                 "held out: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float)
-                                          else f"{k} {v}" for k, v in self.validation_.items()),
-                 self.summary_.head(top).to_string(index=False)]
-        if len(self.unused_):
-            lines.append("Not used: " + "; ".join(f"{r.feature} ({r.reason})"
-                                                  for r in self.unused_.itertuples()))
-        print("\n".join(lines), file=file)
-
-
-def _rates(M: pd.DataFrame, y: np.ndarray, seed: int, max_rows: int = 200_000) -> dict:
-    """Share leaving by category, or by quintile of a number, in (a sample of) the
-    training rows: the evidence a profile reason cites. Each value is a DataFrame
-    (rate, rows) indexed by category or by quintile (0-4, -1 for missing); a number's
-    quintile edges are in ``.attrs["edges"]``."""
-    if len(y) > max_rows:
-        rows = np.random.default_rng(seed).choice(len(y), max_rows, replace=False)
-        M, y = M.iloc[rows], y[rows]
-    out = {}
-    for c in M.columns:
-        v = M[c]
-        if isinstance(v.dtype, pd.CategoricalDtype):
-            codes = v.cat.codes.to_numpy()
-            index = [*v.cat.categories, None]
-            key = np.where(codes < 0, len(index) - 1, codes)
-            edges = None
-        else:
-            x = v.to_numpy(dtype="float64")
-            ok = ~np.isnan(x)
-            edges = np.unique(np.quantile(x[ok], [0.2, 0.4, 0.6, 0.8])) if ok.any() \
-                else np.array([])
-            index = [*range(len(edges) + 1), -1]
-            key = np.where(ok, np.searchsorted(edges, np.where(ok, x, 0), side="right"),
-                           len(index) - 1)
-        rows = np.bincount(key, minlength=len(index))
-        left = np.bincount(key, y, minlength=len(index))
-        seen = rows > 0
-        g = pd.DataFrame({"rate": left[seen] / rows[seen], "rows": rows[seen]},
-                         index=pd.Index(np.array(index, dtype=object)[seen], name=c))
-        if edges is not None:
-            g.attrs["edges"] = edges
-        out[c] = g
-    return out

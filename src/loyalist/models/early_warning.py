@@ -33,14 +33,16 @@ from loyalist.features.labels import (
     suggest_horizon,
 )
 from loyalist.features.rfm import rfm_summary
-from loyalist.models._transactions import BoundaryWarning
-from loyalist.models.bgnbd import BGNBD
 from loyalist.models.churn import ChurnModel
 from loyalist.models.complaints import fit_from_store, text_scores, unhappy_features
 from loyalist.models.evaluation import calibration_table, evaluate, paired_bootstrap
 
 #: recalibrate the level on the very date a year before the scored one
 ANCHOR = True
+#: below this many training rows (customers x training dates) the churn model is its
+#: smooth logistic regression alone: trees with leaves of 20 rows learn next to nothing
+#: there, and a small shop is scored in seconds without loading LightGBM
+SMALL_TRAIN_ROWS = 500
 #: the recency/frequency/monetary/tenure columns of the gradient-boosted RFM baseline
 RFM_COLUMNS = ("recency_days", "orders", "spend", "tenure_days")
 
@@ -65,6 +67,9 @@ def btyd_features(orders, as_of, horizon_days: float, max_fit: int = 200_000,
         out.attrs["failed"] = (f"BG/NBD not fitted: {len(s)} customers with history before "
                                f"{end}, fewer than {min_customers}")
         return out
+    from loyalist.models._transactions import BoundaryWarning  # SciPy: only when fitted
+    from loyalist.models.bgnbd import BGNBD
+
     fit = s.sample(max_fit, random_state=random_state) if len(s) > max_fit else s
     failed = None
     t = horizon_days / 7.0
@@ -245,7 +250,13 @@ def fit_on_plan(train: pd.DataFrame, plan: TrainingPlan, mode: str,
     """Fit the churn model on the plan's training rows: learning from the recent dates
     and calibrating on the season ones when there are any (each side with leavers and
     stayers), otherwise calibrating on the latest dates."""
-    model = model or ChurnModel(offset="p_no_purchase" if mode == "lapse" else None)
+    if model is None:
+        small = len(train) < SMALL_TRAIN_ROWS
+        model = ChurnModel(offset="p_no_purchase" if mode == "lapse" else None,
+                           learner="linear" if small else "blend")
+        if small:
+            plan.notes.append(f"{len(train):,} training rows (fewer than {SMALL_TRAIN_ROWS:,}): "
+                              "the smooth logistic regression alone, without trees")
     y = train["left"].to_numpy()
     held = None
     if plan.season:

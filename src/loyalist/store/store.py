@@ -142,6 +142,7 @@ class Store:
 
         other = copy.copy(self)
         other._db = self.cursor()
+        other._table_cache = {}  # tables bound to this view's own backend
         other._db.execute("SET TimeZone = 'UTC'")
         other.ibis = ibis.duckdb.from_connection(other._db)
         return other
@@ -162,13 +163,29 @@ class Store:
         ``_line``) unless ``meta=True``; those name each row's source and line, which
         is what evidence points at.
         """
+        cache = self.__dict__.setdefault("_table_cache", {})
+        if (name, meta) in cache:  # a table's columns change only by this store's writes
+            return cache[name, meta]
         if name not in TABLES and name not in self.tables():
             raise UnknownTableError(f"No table {name!r} in the store.",
                                     hint=f"Tables: {', '.join(self.tables())}.")
         t = self.ibis.table(name)
         if name in TABLES and not meta:
             t = t.drop(*[c for c, _ in META_COLUMNS])
+        cache[name, meta] = t
         return t
+
+    def _forget_tables(self) -> None:
+        """Drop the looked-up tables (their columns may have changed) and count one more
+        change of the contract tables (see :attr:`data_version`)."""
+        self.__dict__.pop("_table_cache", None)
+        self.__dict__["_data_version"] = self.data_version + 1
+
+    @property
+    def data_version(self) -> int:
+        """How many times this store object changed its contract tables (ingest, append,
+        undo, erase): what was read from them before is still true while it stays."""
+        return self.__dict__.get("_data_version", 0)
 
     def attributes(self, table: str = "customers") -> dict[str, str]:
         """Extra attribute columns kept for ``table`` and their types."""
@@ -204,6 +221,7 @@ class Store:
             from loyalist.settings import Settings
 
             return_prefix = Settings.load(self).ingest.return_prefix
+        self._forget_tables()  # new attribute columns
         con = self.cursor()
         try:
             return run_ingest(con, table, source, mapping, rejects_dir=self.rejects_dir,
@@ -221,6 +239,7 @@ class Store:
         an error and nothing is written (no quarantine). Much cheaper than
         :meth:`ingest` for a few rows: an outcome logged from the app is one."""
         get_table(table)
+        self._forget_tables()
         con = self.cursor()
         try:
             return append_rows(con, table, rows, source=source)
@@ -252,6 +271,7 @@ class Store:
             f"INSERT INTO {q(name)} BY NAME SELECT * FROM {src}"])
 
     def _derived(self, name: str, data, note: str | None, statements) -> None:
+        self.__dict__.get("_table_cache", {}).pop((name, False), None)
         con = self.cursor()
         try:
             con.register("_loyalist_derived_src", data)
@@ -338,6 +358,7 @@ class Store:
         derived tables are marked stale. See :mod:`loyalist.store.batches`."""
         from loyalist.store.batches import undo_ingest
 
+        self._forget_tables()
         return undo_ingest(self, ingest_id, by=by)
 
     def backup(self, path) -> Path:
@@ -358,6 +379,7 @@ class Store:
         """Erase one customer everywhere, in one transaction; rows removed per table."""
         from loyalist.store.privacy import erase_customer
 
+        self._forget_tables()
         return erase_customer(self, customer_id, by=by, ip=ip)
 
     # -- inspecting ------------------------------------------------------
