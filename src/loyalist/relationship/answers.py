@@ -73,23 +73,67 @@ def survey_of(store, survey=None) -> Survey:
     return resolve_survey(survey)
 
 
+def _g(x) -> str:
+    return f"{x:g}"
+
+
+def _reason(r) -> str:
+    """Why answer ``r`` (a row of :func:`answer_problems`) breaks its survey."""
+    if not r.known:
+        return f"unknown item '{r.item}': survey '{r.survey}' has no such item"
+    if r.open:
+        return f"item '{r.item}' is an open question: it takes text, not {_g(r.value)}"
+    if pd.isna(r.value):
+        return (f"item '{r.item}' needs a number on its scale {_g(r.low)}-{_g(r.high)}; "
+                "got none")
+    return (f"answer {_g(r.value)} is outside the scale {_g(r.low)}-{_g(r.high)} of item "
+            f"'{r.item}'")
+
+
+def answer_problems(store, survey: Survey) -> pd.DataFrame:
+    """Stored answers of ``survey`` that break its definition (an item it does not know,
+    an answer off the item's scale, a number for an open question or none for a scaled
+    one): ``line, item, value, reason``. Found in the engine; only the bad rows come
+    back."""
+    items = ibis.memtable(survey.item_table()[["item", "low", "high", "open"]].rename(
+        columns={"item": "known_item"}))
+    a = store.table("survey_answers", meta=True)
+    a = a.filter(a.survey == survey.name)
+    j = a.left_join(items, a.item == items.known_item)
+    known = j.known_item.notnull()
+    bad = ~known | ibis.ifelse(j.open, j.value.notnull(),
+                               j.value.isnull() | (j.value < j.low) | (j.value > j.high))
+    rows = j.filter(bad).select(line=j._line, item=j.item, value=j.value, known=known,
+                                open=j.open.fill_null(False), low=j.low, high=j.high
+                                ).to_pandas()
+    rows = rows.sort_values(["line", "item"], ignore_index=True)
+    rows["survey"] = survey.name
+    rows["reason"] = pd.Series([_reason(r) for r in rows.itertuples(index=False)],
+                               index=rows.index, dtype=object)
+    return rows[["line", "item", "value", "reason"]]
+
+
 def check_answers(store, survey=None, *, quarantine: bool = False) -> AnswerCheck:
     """Check the stored answers of ``survey`` (a Survey, a TOML path, or None for the
     store's ``[relationship] survey``) against its definition; with ``quarantine``, move
     the bad rows out of ``survey_answers`` into the quarantine (nothing is lost: the
-    quarantine keeps them)."""
-    from loyalist.store.survey_checks import quarantine_survey_answers, survey_problems
-
+    quarantine keeps them; a DuckDB store's bookkeeping)."""
     survey = survey_of(store, survey)
     items = survey.item_table()
     n = int(_answers(store, survey).count().execute())
-    bad = survey_problems(store.raw, items, survey.name)
+    bad = answer_problems(store, survey)
     pattern = bad["reason"].str.replace(r"'[^']*'|\d+(\.\d+)?", "…", regex=True)
     problems = (bad.assign(kind=pattern).groupby("kind").agg(
         reason=("reason", "first"), rows=("reason", "size"))
         .sort_values("rows", ascending=False).reset_index(drop=True))
     out = AnswerCheck(survey.name, n, len(bad), problems)
     if quarantine and len(bad):
+        from loyalist.store.engine import require_duckdb
+        from loyalist.store.survey_checks import quarantine_survey_answers
+
+        require_duckdb(store, "Moving bad survey answers to the quarantine", hint=(
+            "Ingest the answers into a DuckDB store (loyalist relationship --ingest) and "
+            "copy them (SparkStore.copy_from)."))
         out.check_id, out.quarantined, out.rejects_file = quarantine_survey_answers(
             store.raw, items, survey.name, store.rejects_dir)
     return out
@@ -156,5 +200,5 @@ def construct_scores(df: pd.DataFrame, survey: Survey, min_share: float = 0.5
     return pd.DataFrame(out, index=df.index)
 
 
-__all__ = ["AnswerCheck", "check_answers", "construct_scores", "ingest_answers",
+__all__ = ["AnswerCheck", "answer_problems", "check_answers", "construct_scores", "ingest_answers",
            "responses", "scored", "valid_answers"]

@@ -189,10 +189,9 @@ class Store:
 
     def attributes(self, table: str = "customers") -> dict[str, str]:
         """Extra attribute columns kept for ``table`` and their types."""
-        rows = self._db.execute(
-            "SELECT name, type FROM _loyalist_attributes WHERE table_name = ? ORDER BY name",
-            [table]).fetchall()
-        return dict(rows)
+        t = self.ibis.table("_loyalist_attributes")
+        rows = _rows(t.filter(t.table_name == table).order_by("name").select("name", "type"))
+        return {r["name"]: r["type"] for r in rows}
 
     # -- writing ---------------------------------------------------------
     def ingest(self, table: str, source, mapping=None, *, strict: bool = False,
@@ -328,9 +327,11 @@ class Store:
         """Fitted models, newest first, without their payload: id, kind, when, the data
         they were trained on (from, to, rows), their metrics, and the whole ``info``."""
 
-        where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
-        df = self._db.execute(f"SELECT id, kind, created_at, info FROM {MODELS} {where} "
-                              "ORDER BY id DESC", params).df()
+        t = self.ibis.table(MODELS)
+        if kind:
+            t = t.filter(t.kind == kind)
+        df = t.select("id", "kind", "created_at", "info").order_by(t.id.desc()).to_pyarrow(
+            ).to_pandas()
         return model_listing(df)
 
     def load_model(self, model_id: int | None = None, *, kind: str | None = None):
@@ -338,19 +339,19 @@ class Store:
         import json
         import pickle
 
+        t = self.ibis.table(MODELS)
         if model_id is None:
-            rows = self._db.execute(f"SELECT payload, info FROM {MODELS} WHERE kind = ? "
-                                    "ORDER BY id DESC LIMIT 1", [kind]).fetchall()
+            t = t.filter(t.kind == kind).order_by(t.id.desc()).limit(1)
             what = f"no {kind} model"
             hint = "Fit one first (loyalist score, loyalist value, loyalist route --train)."
         else:
-            rows = self._db.execute(f"SELECT payload, info FROM {MODELS} WHERE id = ?",
-                                    [int(model_id)]).fetchall()
+            t = t.filter(t.id == int(model_id))
             what = f"no model {model_id}"
             hint = "See the stored models with loyalist models."
+        rows = _rows(t.select("payload", "info"))
         if not rows:
             raise DataError(f"The store has {what}.", hint=hint)
-        return pickle.loads(bytes(rows[0][0])), json.loads(rows[0][1] or "{}")
+        return pickle.loads(bytes(rows[0]["payload"])), json.loads(rows[0]["info"] or "{}")
 
     # -- batches and copies ----------------------------------------------------------
     def undo_ingest(self, ingest_id: int, *, by: str | None = None) -> dict:
@@ -385,28 +386,37 @@ class Store:
     # -- inspecting ------------------------------------------------------
     def status(self) -> pd.DataFrame:
         """One row per contract table: rows, date range, ingests, rejected rows."""
+        log = self.ibis.table(INGESTS)
+        log = log.filter(log.undone_at.isnull())
+        log = log.group_by("table_name").aggregate(
+            ingests=log.count(), rejected=log.rejected.sum(), last_ingest=log.finished_at.max())
+        done = {r["table_name"]: r for r in _rows(log)}
         rows = []
         for t in TABLES.values():
-            date = q(t.date_column) if t.date_column else "NULL"
-            n, lo, hi = self._db.execute(
-                f"SELECT count(*), min({date}), max({date}) FROM {q(t.name)}").fetchall()[0]
-            ing, rej, last = self._db.execute(
-                f"SELECT count(*), coalesce(sum(rejected), 0), max(finished_at) FROM {INGESTS} "
-                "WHERE table_name = ? AND undone_at IS NULL", [t.name]).fetchall()[0]
-            rows.append({"table": t.name, "rows": n, "from": lo, "to": hi, "ingests": ing,
-                         "rejected": int(rej), "last_ingest": last})
+            tb = self.ibis.table(t.name)
+            if t.date_column:
+                d = tb[t.date_column]
+                got = _rows(tb.aggregate(n=tb.count(), lo=d.min(), hi=d.max()))[0]
+            else:
+                got = {"n": _rows(tb.aggregate(n=tb.count()))[0]["n"], "lo": None, "hi": None}
+            g = done.get(t.name, {})
+            rows.append({"table": t.name, "rows": got["n"], "from": got["lo"], "to": got["hi"],
+                         "ingests": g.get("ingests", 0), "rejected": int(g.get("rejected") or 0),
+                         "last_ingest": g.get("last_ingest")})
         return pd.DataFrame(rows)
 
     def derived_log(self) -> dict[str, dict]:
         """Each derived table written so far: ``{name: {written_at, rows, note}}``."""
-        rows = self._db.execute(f"SELECT name, written_at, rows, note FROM {DERIVED}"
-                                ).fetchall() if not self._is_new() else []
-        return {n: {"written_at": w, "rows": r, "note": note} for n, w, r, note in rows}
+        rows = _rows(self.ibis.table(DERIVED).select("name", "written_at", "rows", "note")
+                     ) if not self._is_new() else []
+        return {r["name"]: {"written_at": r["written_at"], "rows": r["rows"], "note": r["note"]}
+                for r in rows}
 
     def last_ingests(self) -> dict[str, object]:
         """When the last ingest into each contract table finished: ``{table: time}``."""
-        return dict(self._db.execute(f"SELECT table_name, max(finished_at) FROM {INGESTS} "
-                                     "GROUP BY table_name").fetchall())
+        t = self.ibis.table(INGESTS)
+        return {r["table_name"]: r["last"] for r in _rows(
+            t.group_by("table_name").aggregate(last=t.finished_at.max()))}
 
     def ingests(self) -> pd.DataFrame:
         """The ingest log, newest first."""
@@ -460,3 +470,8 @@ def _check_store_file(path: str) -> None:
             raise DataError(f"{path} is not a Loyalist store (a DuckDB file).",
                             hint="Pass the store with --store (e.g. loyalist.duckdb); an export "
                             "to load goes after the table: loyalist ingest orders FILE.")
+
+
+def _rows(expr) -> list[dict]:
+    """The rows of a small Ibis expression as dicts of Python values."""
+    return expr.to_pyarrow().to_pylist()

@@ -49,17 +49,6 @@ _BAD = f"""
 """
 
 
-def survey_problems(con, items: pd.DataFrame, survey: str) -> pd.DataFrame:
-    """Stored answers of ``survey`` that break its definition: key, line, item, reason."""
-    c = con.cursor()
-    try:
-        c.register(_ITEMS, items[["item", "low", "high", "open"]])
-        return c.execute(f"SELECT * FROM ({_BAD}) WHERE reason IS NOT NULL",
-                         {"survey": survey}).df()
-    finally:
-        c.close()
-
-
 def quarantine_survey_answers(con, items: pd.DataFrame, survey: str, rejects_dir: Path,
                               label: str = "survey check") -> tuple[int | None, int, str | None]:
     """Move the answers of ``survey`` that break its definition to the quarantine.

@@ -1,0 +1,61 @@
+"""BTYD scoring as engine expressions (models/in_engine.py) equals the NumPy reference
+on CDNOW (the published 2,357-customer calibration summary), to 1e-9 relative."""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from _value_data import cdnow_summary
+from loyalist.errors import NotOnEngineError
+from loyalist.models import BGNBD, MBGNBD, GammaGamma, ParetoNBD
+from loyalist.models.in_engine import score_table
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    d = cdnow_summary()  # ID, x, t_x, T (weeks), zbar (mean repeat spend)
+    return pd.DataFrame({"frequency": d["x"].astype(float), "recency": d["t_x"],
+                         "T": d["T"], "monetary_value": d["zbar"],
+                         "row": np.arange(len(d), dtype=np.int64)})
+
+
+def _scored(d, model, spend=None):
+    t = score_table(ibis.memtable(d), model, spend)
+    return t.order_by("row").to_pandas()
+
+
+@pytest.mark.parametrize("kind", [BGNBD, MBGNBD])
+def test_p_alive_and_spend_in_the_engine_equal_numpy(cdnow, kind):
+    model = kind().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    gg = GammaGamma().fit(cdnow["frequency"], cdnow["monetary_value"])
+    got = _scored(cdnow, model, gg)
+    want = model.predict_p_alive(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    assert want.min() < 0.1 and want.max() > 0.9  # the whole range is exercised
+    np.testing.assert_allclose(got["p_alive"], want, rtol=1e-9, atol=0)
+    spend = gg.predict_spend(cdnow["frequency"], cdnow["monetary_value"])
+    np.testing.assert_allclose(got["expected_spend"], spend, rtol=1e-9, atol=0)
+
+
+def test_extreme_customers_neither_overflow_nor_lose_precision(cdnow):
+    """Long silences (P(alive) near 0, where 1 / (1 + e^d) would overflow) and tiny
+    gaps between the last purchase and the end (log1p territory)."""
+    model = BGNBD().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    d = pd.DataFrame({"frequency": [0.0, 1.0, 30.0, 60.0, 5.0, 2.0],
+                      "recency": [0.0, 0.5, 1.0, 2.0, 38.86 - 1e-7, 10.0],
+                      "T": [38.86, 1000.0, 5000.0, 1e5, 38.86, 10.0 + 1e-9],
+                      "monetary_value": [0.0, 10.0, 20.0, 30.0, 40.0, 50.0],
+                      "row": np.arange(6, dtype=np.int64)})
+    got = _scored(d, model)["p_alive"].to_numpy()
+    want = model.predict_p_alive(d["frequency"], d["recency"], d["T"])
+    assert np.isfinite(got).all() and want.min() < 1e-100
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
+
+
+def test_a_model_without_an_engine_expression_says_so(cdnow):
+    model = ParetoNBD().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    with pytest.raises(NotOnEngineError, match="P\\(alive\\) of a ParetoNBD") as e:
+        score_table(ibis.memtable(cdnow), model)
+    assert "predict_p_alive" in e.value.hint
