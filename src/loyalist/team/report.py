@@ -133,7 +133,7 @@ def practices_chart(practices) -> str | None:
     ps = [p for p in practices if p.risk_ratio == p.risk_ratio and p.rr_low == p.rr_low]
     if not ps:
         return None
-    fig, ax = figure((6.4, 0.6 + 0.45 * len(ps) + 1.2))
+    fig, ax = figure((8.0, 1.2 + 0.45 * len(ps)))
     y = np.arange(len(ps))
     rr = np.array([p.risk_ratio for p in ps])
     lo = np.array([p.rr_low for p in ps])
@@ -143,12 +143,15 @@ def practices_chart(practices) -> str | None:
     ax.set_xscale("log")
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
+    ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10)
+             if 0.9 * lo.min() <= t <= 1.1 * hi.max() or t == 1]
+    ax.set_xticks(ticks)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}x"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y, [p.practice for p in ps])
     ax.invert_yaxis()
     ax.grid(axis="x", color="#e5e7eb", lw=0.8)
-    ax.set_title("How much more often customers who met each gap left")
+    ax.set_title("Left with the gap, times as often as without")
     return to_svg(fig)
 
 
