@@ -176,16 +176,15 @@ def test_generator_agent_quality_truth_and_effect_scale():
 CALLERS = {"E01": 1.6, "E02": 1.0, "E03": 0.4}
 
 
-@pytest.fixture(scope="module")
-def worked(tmp_path_factory):
+def work_the_list(tmp, n_customers: int = 1500):
     """The worklist 120 days before the records end, half held out; simulated outreach
-    (true effect 0.6 of those who would lapse, times the caller's skill) logs who called."""
+    (true effect 0.6 of those who would lapse, times the caller's skill) logs who called.
+    ``make_business(n_customers, months=24, seed=5, events=False)``."""
     from loyalist.datasets import simulate_outreach
     from loyalist.decisions.scoring import score
     from loyalist.decisions.worklist import build_worklist
 
-    tmp = tmp_path_factory.mktemp("worked")
-    b = make_business(n_customers=1500, months=24, seed=5, events=False)
+    b = make_business(n_customers=n_customers, months=24, seed=5, events=False)
     path = tmp / "s.duckdb"
     with loyalist.connect(path) as store:
         for name in ("customers", "orders", "requests", "feedback", "staff"):
@@ -199,6 +198,11 @@ def worked(tmp_path_factory):
         store.ingest("orders", sim.orders)
         store.ingest("touches", sim.touches)
     return b, path, sim
+
+
+@pytest.fixture(scope="module")
+def worked(tmp_path_factory):
+    return work_the_list(tmp_path_factory.mktemp("worked"))
 
 
 def test_simulated_calls_name_the_caller(worked):

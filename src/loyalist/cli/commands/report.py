@@ -24,7 +24,8 @@ def report(
     store: str = STORE,
 ) -> None:
     """Write the retention report: loss rate against the target, cohorts, revenue
-    retention, value at risk, service, feedback, whispers, the relationship and the
+    retention, value at risk, service, feedback, whispers, the relationship, the team
+    (practices scorecard, agents, verified saves), losses by department and the
     worklist."""
     from loyalist.decisions.report.build import build_report, render_html
     from loyalist.settings import Settings
@@ -32,10 +33,9 @@ def report(
     settings = Settings.load(store).with_values("report", target_annual_loss=target,
                                                 horizon=horizon)
     with open_store(store, read_only=True, settings=settings) as s, progress() as step:
-        from loyalist.team.losses import report_section
+        from loyalist.team.report import report_sections
 
-        rep = build_report(s, as_of, progress=step,
-                           extra_sections={"departments": report_section})
+        rep = build_report(s, as_of, progress=step, extra_sections=report_sections())
         step("writing the page")
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(render_html(rep), encoding="utf-8")
