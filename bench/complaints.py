@@ -18,6 +18,7 @@ import re
 import time
 import warnings
 
+import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -59,19 +60,36 @@ def main() -> None:
             q = peer.fit(train["comment"], train["nps"] <= 6).predict_proba(
                 test["comment"])[:, 1]
             fit_peer = time.process_time() - t
+            rng = np.random.default_rng(seed)
+            yy = y.to_numpy()
+            diffs = []
+            for _ in range(1000):  # paired bootstrap of the held-out comments
+                i = rng.integers(0, len(yy), len(yy))
+                if 0 < yy[i].sum() < len(i):
+                    diffs.append(roc_auc_score(yy[i], p[i]) - roc_auc_score(yy[i], q[i]))
+            lo, hi = np.percentile(diffs, [2.5, 97.5])
             cues = test["comment"].str.lower().map(lambda s: pattern.search(s) is not None)
             rows.append({"tone": tone, "seed": seed, "comments": len(train),
                          "model": roc_auc_score(y, p), "tfidf_lr": roc_auc_score(y, q),
                          "word_lists": roc_auc_score(y, cues.astype(float)),
                          "cues_find_lows": float(cues[y == 1].mean()),
+                         "diff_lo": lo, "diff_hi": hi,
                          "cv_auc": ours.cv_["roc_auc"], "view": ours.cv_["view"],
+                         "C": ours.cv_["C"],
                          "fit_cpu_s": fit, "peer_fit_cpu_s": fit_peer})
             r = rows[-1]
             print(f"tone {tone}, seed {seed}: ROC AUC {r['model']:.4f} vs TF-IDF+LR "
-                  f"{r['tfidf_lr']:.4f} ({r['model'] - r['tfidf_lr']:+.4f}), word lists "
+                  f"{r['tfidf_lr']:.4f} ({r['model'] - r['tfidf_lr']:+.4f}, paired bootstrap 95% "
+                  f"{lo:+.4f} to {hi:+.4f}), word lists "
                   f"{r['word_lists']:.4f} (they find {r['cues_find_lows']:.1%} of the low "
                   f"scores); fit {fit:.1f} vs {fit_peer:.1f} CPU s", flush=True)
-    print(pd.DataFrame(rows).round(4).to_string(index=False))
+    table = pd.DataFrame(rows)
+    print(table.round(4).to_string(index=False))
+    for tone, g in table.groupby("tone", sort=False):
+        d = g["model"] - g["tfidf_lr"]
+        print(f"tone {tone}: mean ROC AUC {g['model'].mean():.4f} vs TF-IDF+LR "
+              f"{g['tfidf_lr'].mean():.4f}, paired difference {d.mean():+.4f} (min "
+              f"{d.min():+.4f}, max {d.max():+.4f}) over seeds {list(g['seed'])}")
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

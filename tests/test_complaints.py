@@ -108,3 +108,21 @@ def test_cue_lists_speak_portuguese_italian_polish():
     for kind, texts in said.items():
         for t in texts:
             assert re.search(cues[kind], t.lower()), (kind, t)
+
+
+def test_strength_and_view_chosen_out_of_fold_without_switching_on_noise():
+    """Generator: make_business(n_customers=1500, months=24, seed=5, six languages)."""
+    f = make_business(n_customers=1500, months=24, seed=5, events=False,
+                      feedback_languages=LANGUAGES).tables["feedback"]
+    f = f[f["comment"].notna() & f["nps"].notna()]
+    m = ComplaintTextModel().fit(f["comment"], f["nps"])
+    table = m.cv_table_
+    assert len(table) == len(m.VIEWS) * len(m.C_GRID)
+    chosen = table[(table["view"] == m.view_) & (table["C"] == m.C_)]
+    plain = table[(table["view"] == "words") & (table["C"] == 1.0)]
+    # the plain TF-IDF setting unless another beats it on the folds
+    assert (m.view_, m.C_) == ("words", 1.0) or (
+        chosen["fold_mean"].iloc[0] > plain["fold_mean"].iloc[0])
+    assert m.cv_["roc_auc"] == pytest.approx(chosen["roc_auc"].iloc[0])
+    fixed = ComplaintTextModel(C=0.5).fit(f["comment"], f["nps"])
+    assert set(fixed.cv_table_["C"]) == {0.5} and fixed.C_ == 0.5
