@@ -99,6 +99,10 @@ def test_an_admin_runs_a_council_meeting_in_chromium(browser, site, tmp_path):  
         assert "No open commitments" in pg.inner_text("#commitments")
         pg.screenshot(path=str(tmp_path / "council.png"), full_page=True)
         assert serious_violations(pg) == []
+        pg.click(f"#members a[href$='/{picks[0]}']")
+        pg.wait_for_url(f"**/customers/{picks[0]}")
+        assert "attended 1 of 1 meetings, missed 0" in pg.inner_text("#council")
+        assert serious_violations(pg) == []
     finally:
         context.close()
     assert not refused, refused
