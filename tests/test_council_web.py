@@ -5,6 +5,7 @@ replays the first answer."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from test_web_api import start_site
@@ -60,3 +61,50 @@ def test_council_over_the_api_and_the_page(site):
         got = c.get("/api/council").json()
         assert got["summary"]["commitments_done"] == 1 and got["summary"]["members"] == 5
         assert "Invoices go with the goods" in c.get("/council").text
+
+
+def test_a_members_customer_page_shows_the_council(site):
+    """A member's page says they are on the council, the meetings they attended and
+    missed (the last ones in a row), and the open commitments made to them with owner
+    and due date; a closed one is gone from it; a customer never on it shows nothing."""
+    from loyalist.council import member_council
+
+    today = pd.Timestamp.now("UTC").tz_localize(None).normalize()
+    due = f"{today + pd.Timedelta(days=20):%Y-%m-%d}"
+    with site.client("admin") as c:
+        ids = [p["customer_id"] for p in c.get("/api/council/suggest",
+                                                params={"size": 40}).json()["panel"]][:2]
+        member, other = ids
+        c.post("/api/council/confirm", json={"customers": [member]})
+        day = f"{today:%Y-%m-%d}"
+        m1 = c.post("/api/council/meeting", json={"held_at": day, "title": "One",
+                                                  "attended": [member]}).json()["meeting_id"]
+        c.post("/api/council/meeting", json={"held_at": day, "title": "Two"})
+        c.post("/api/council/meeting", json={"held_at": day, "title": "Three"})
+        keep = c.post("/api/council/commit", json={
+            "text": "Call back about the delivery slots", "owner": "S002", "due": due,
+            "meeting_id": m1, "customer_id": member}).json()["commitment_id"]
+        gone = c.post("/api/council/commit", json={
+            "text": "A price list in French", "owner": "S003", "due": due,
+            "meeting_id": m1, "customer_id": member}).json()["commitment_id"]
+        c.post("/api/council/close", json={"commitment_id": gone, "we_did": "Sent it",
+                                           "you_said": "French price list"})
+    got = member_council(site.store, member)
+    assert got["meetings_held"] == 3 and got["attended"] == 1 and got["missed"] == 2
+    assert got["missed_in_row"] == 2 and got["left_at"] is None
+    assert [k["commitment_id"] for k in got["commitments"]] == [keep]
+    assert member_council(site.store, other) is None
+    with site.client("viewer") as c:
+        body = c.get(f"/api/customers/{member}").json()["council"]
+        page = c.get(f"/customers/{member}").text
+        assert c.get(f"/api/customers/{other}").json()["council"] is None
+        assert 'id="council"' not in c.get(f"/customers/{other}").text
+    assert body["attended"] == 1 and body["meetings_held"] == 3
+    promise = body["commitments"][0]
+    assert promise["owner"] == "S002" and promise["due_at"].startswith(due)
+    assert promise["status"] == "open" and promise["owner_name"]
+    section = page.split('id="council"')[1].split("</section>")[0]
+    assert "On the <a href=\"/council\">customer council</a> since" in section
+    assert "attended 1 of 3 meetings, missed 2 (the last 2 in a row)" in section
+    assert "Call back about the delivery slots" in section and promise["owner_name"] in section
+    assert "A price list in French" not in section

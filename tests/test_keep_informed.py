@@ -306,3 +306,30 @@ def test_across_seeds_and_halved_effects(tmp_path, seed, effect):
     assert len(mine) >= 5
     bar = s.settings.worklist.settings.inform_must_do_value
     assert (mine["must_do"] == (mine["value"] >= bar)).all()
+
+
+def test_customers_never_scored_are_kept_informed_too(world):
+    """A customer with no score and no alert (new, or never scored) whose order sits
+    silent still gets an update item: their value is unknown, so the order's own amount
+    stands for it: must-do from ``inform_must_do_value`` on, discretionary below."""
+    b, s, as_of = world
+    got = silent_matters(s, "order", as_of, s.settings.worklist.settings)
+    gone = got.iloc[:12]
+    assert gone["amount"].notna().all()
+    scores = s.table("scores").to_pandas()
+    alerts = s.table("alerts").to_pandas()
+    s.write_derived("scores", scores[~scores["customer_id"].isin(gone["customer_id"])])
+    s.write_derived("alerts", alerts[~alerts["customer_id"].isin(gone["customer_id"])])
+    bar = float(gone["amount"].median())
+    items = build_worklist(s, as_of, playbooks=_books(inform_must_do_value=bar)).items
+    mine = items[(items["playbook"] == "update_on_order")
+                 & items["customer_id"].isin(gone["customer_id"])]
+    must = gone[gone["amount"] >= bar]
+    assert len(must) >= 6
+    assert set(must["customer_id"]) <= set(mine["customer_id"])
+    by_id = gone.set_index("customer_id")
+    for r in mine.itertuples():
+        assert r.matter_id == by_id.loc[r.customer_id, "matter_id"]
+        assert r.value == pytest.approx(by_id.loc[r.customer_id, "amount"])
+        assert r.must_do == (r.value >= bar)
+    assert (~mine["must_do"]).sum() + len(must) == len(mine)

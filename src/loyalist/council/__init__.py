@@ -33,7 +33,7 @@ from loyalist.council.records import (
     raise_point,
     record_meeting,
 )
-from loyalist.council.state import WHISPER_KINDS, Council, council_state
+from loyalist.council.state import WHISPER_KINDS, Council, council_state, member_council
 
 
 def suggest(store, *, size: int | None = None, as_of=None, seed: int = 0) -> pd.DataFrame:
@@ -53,5 +53,5 @@ def suggest(store, *, size: int | None = None, as_of=None, seed: int = 0) -> pd.
 
 __all__ = ["BASE_COLUMNS", "WHISPER_KINDS", "Council", "attend", "check_customers", "close",
            "commit", "confirm", "council_state", "current_members", "customer_base",
-           "due_commitments", "has_council", "latest_date", "leave", "quotas",
+           "due_commitments", "has_council", "latest_date", "leave", "member_council", "quotas",
            "raise_point", "record_meeting", "suggest", "suggest_panel"]

@@ -172,3 +172,37 @@ def _whispers(members: pd.DataFrame, commitments: pd.DataFrame,
 
 
 __all__ = ["WHISPER_KINDS", "Council", "commitment_status", "council_state"]
+
+
+def member_council(store, customer_id: str, settings: CouncilSettings | None = None
+                   ) -> dict | None:
+    """One customer's place on the council now, for their page: since when they are a
+    member (or when they left), the meetings held since they joined that they attended
+    and missed (and how many of the latest in a row), and the open commitments made to
+    them, each with its owner, due date and status. ``None`` when they never joined (or
+    the store keeps no council). One small query (:func:`loyalist.store.council.member_rows`)."""
+    settings = settings or store.settings.council
+    rows = db.member_rows(store, customer_id)
+    member = rows[rows["kind"] == "member"]
+    if not len(member):
+        return None
+    now = pd.Timestamp.now("UTC").tz_localize(None).floor("s")
+    meetings = rows[(rows["kind"] == "meeting") & (rows["at"] <= now)].sort_values("at")
+    went = meetings["attended"].astype(bool).tolist()
+    run = 0
+    for came in reversed(went):
+        if came:
+            break
+        run += 1
+    promises = rows[rows["kind"] == "promise"].sort_values(["due_at", "id"]).assign(
+        closed_at=pd.NaT)
+    promises = promises.assign(status=commitment_status(promises, now, settings.remind_days))
+    left = member["left_at"].iloc[0]
+    last = meetings.loc[meetings["attended"].astype(bool), "at"]
+    return {"since": member["at"].iloc[0], "left_at": None if pd.isna(left) else left,
+            "meetings_held": len(went), "attended": int(sum(went)),
+            "missed": len(went) - int(sum(went)), "missed_in_row": run,
+            "last_attended": last.max() if len(last) else None,
+            "commitments": [{"commitment_id": r.id, "text": r.text, "owner": r.owner,
+                             "due_at": r.due_at, "status": r.status}
+                            for r in promises.itertuples(index=False)]}

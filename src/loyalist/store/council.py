@@ -109,6 +109,45 @@ def due_commitments(store, until) -> pd.DataFrame:
         ["due_at", "customer_id", "commitment_id"]).to_pandas()
 
 
+def member_rows(store, customer_id: str) -> pd.DataFrame:
+    """One customer's place on the council, in one query: a ``member`` row (``at`` the
+    date joined, ``left_at`` when they left), one ``meeting`` row per meeting held while
+    they were a member (``attended`` true or false), and one ``promise`` row per open
+    commitment made to them (``text``, ``owner``, ``due_at``). No row when they never
+    joined, or when the store has no council tables."""
+    if not has_council(store):
+        return pd.DataFrame(columns=["kind", "id", "at", "left_at", "attended", "text",
+                                     "owner", "due_at"])
+    s, ts, b = ibis.null().cast("string"), ibis.null().cast("timestamp"), \
+        ibis.null().cast("boolean")
+    m = table(store, "members")
+    m = m.filter(m.customer_id == customer_id)
+    me = m.aggregate(since=m["at"].min(where=m.event == "joined"),
+                     last=m.event.argmax(m.event_id), last_at=m["at"].argmax(m.event_id))
+    me = me.filter(me.since.notnull()).mutate(
+        left_at=ibis.ifelse(me["last"] == "left", me.last_at, ts))
+    member = me.select(kind=ibis.literal("member"), id=s, at=me.since.cast("timestamp"),
+                       left_at=me.left_at.cast("timestamp"), attended=b, text=s, owner=s,
+                       due_at=ts)
+    mt, a = table(store, "meetings"), table(store, "attendance")
+    a = a.filter(a.customer_id == customer_id).select(a.meeting_id).distinct()
+    held = mt.cross_join(me).filter(
+        (mt.held_at >= me.since.cast("date").cast("timestamp"))
+        & (me.left_at.isnull() | (mt.held_at <= me.left_at)))
+    held = held.left_join(a, held.id == a.meeting_id)
+    meetings = held.select(kind=ibis.literal("meeting"), id=held.id,
+                           at=held.held_at.cast("timestamp"), left_at=ts,
+                           attended=held.meeting_id.notnull(), text=held.title, owner=s,
+                           due_at=ts)
+    c = commitments_now(store)
+    c = c.filter((c.customer_id == customer_id) & c.closed_at.isnull())
+    promises = c.select(kind=ibis.literal("promise"), id=c.commitment_id,
+                        at=c["at"].cast("timestamp"), left_at=ts, attended=b, text=c.text,
+                        owner=c.owner, due_at=c.due_at.cast("timestamp"))
+    got = member.union(meetings).union(promises).to_pandas()
+    return got.sort_values(["kind", "at", "id"], na_position="first").reset_index(drop=True)
+
+
 def next_ids(store, prefix: str, n: int) -> list[str]:
     """``n`` new ids (``prefix`` and a number from the council's sequence)."""
     con = store.cursor()

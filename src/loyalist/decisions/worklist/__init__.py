@@ -45,7 +45,7 @@ from loyalist.contract.moments import moment
 from loyalist.decisions.worklist.backlog import caps_in_force, write_backlog
 from loyalist.decisions.worklist.competitors import competitor_items
 from loyalist.decisions.worklist.council import council_reasons
-from loyalist.decisions.worklist.informed import silent_matters
+from loyalist.decisions.worklist.informed import silent_matters, unscored_people
 from loyalist.decisions.worklist.matters import matter_ids, matter_of, merge
 from loyalist.decisions.worklist.outcomes import (
     CLOSING,
@@ -193,7 +193,10 @@ def _matches(pb: Playbook, people: pd.DataFrame, alerts: pd.DataFrame, top: pd.D
     the ``[worklist]`` settings); ``named_competitor``: :mod:`.competitors`."""
     if pb.no_word_on:
         m = silent_matters(store, pb.no_word_on, as_of, st or store.settings.worklist.settings)
-        m = m.drop(columns="matter_id").merge(people, on="customer_id", how="inner")
+        # every customer's matter counts, scored or not (valued by the matter's amount)
+        everyone = pd.concat([people, unscored_people(store, m, people)], ignore_index=True)
+        m = m.drop(columns=["matter_id", "amount"]).merge(everyone, on="customer_id",
+                                                          how="inner")
     elif pb.named_competitor:
         m = competitor_items(store, as_of, people).merge(people, on="customer_id", how="inner")
     elif pb.alert:

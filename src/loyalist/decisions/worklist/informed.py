@@ -36,7 +36,7 @@ _KINDS = {
     "order": ("orders", "order_id", "ordered_at", "acknowledged_at", "placed",
               "not yet delivered", "the acknowledgement"),
 }
-COLUMNS = ["customer_id", "why", "evidence", "since", "matter_id", "silent_days"]
+COLUMNS = ["customer_id", "why", "evidence", "since", "matter_id", "silent_days", "amount"]
 
 
 def _empty() -> pd.DataFrame:
@@ -77,7 +77,9 @@ def silent_matters(store, kind: str, as_of, settings) -> pd.DataFrame:
     """One row per customer with an open matter of ``kind`` (request or order) silent
     for longer than the settings allow: ``customer_id``, ``why`` (in words, with the
     evidence), ``evidence`` (``requests:ID`` / ``orders:ID``), ``since`` (the matter
-    opened), ``matter_id`` and ``silent_days`` (of the longest-silent one)."""
+    opened), ``matter_id``, ``silent_days`` and ``amount`` (the order's own amount; none
+    for a request) of the longest-silent one. Every customer's matters count, scored
+    or not (the worklist values an unscored customer by :func:`unscored_people`)."""
     table, id_col, opened, word, opened_words, open_words, word_words = _KINDS[kind]
     if not available(store).get(table):
         return _empty()
@@ -96,7 +98,9 @@ def silent_matters(store, kind: str, as_of, settings) -> pd.DataFrame:
     rows = j.select(customer_id=j.customer_id, matter_id=j.id.cast("string"),
                     opened_at=j[opened], silent_days=secs / 86400.0, age_days=age / 86400.0,
                     own=own, touched=j.touched,
-                    category=(j.category if kind == "request" else ibis.null("string")))
+                    category=(j.category if kind == "request" else ibis.null("string")),
+                    amount=(j.amount.cast("float64") if kind == "order"
+                            else ibis.null("float64")))
     rows = rows.filter(rows.silent_days > float(after)).to_pandas()
     if rows.empty:
         return _empty()
@@ -126,7 +130,32 @@ def silent_matters(store, kind: str, as_of, settings) -> pd.DataFrame:
         "evidence": (f"{table}:" + lead["matter_id"].astype(str)).to_numpy(),
         "since": pd.to_datetime(lead["opened_at"]).to_numpy(),
         "matter_id": lead["matter_id"].astype(object).to_numpy(),
-        "silent_days": lead["silent_days"].to_numpy()})
+        "silent_days": lead["silent_days"].to_numpy(),
+        "amount": lead["amount"].astype("float64").to_numpy()})
 
 
-__all__ = ["COLUMNS", "silent_matters"]
+def unscored_people(store, matters: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """The worklist's people for the customers of silent ``matters`` it has no row for
+    (never scored nor alerted: a new customer, or a business that has not run
+    ``loyalist score``), so their matters are not left silent. Their value is unknown:
+    the matter's own amount stands for it (an order's; none for a request), so keeping
+    them informed is must-do only when that order alone reaches ``[worklist]
+    inform_must_do_value``, discretionary otherwise. Segment, owner and the
+    do-not-contact flag come from ``customers``; P(leave) stays unknown."""
+    ids = matters.loc[~matters["customer_id"].isin(people["customer_id"]), "customer_id"]
+    cols = list(people.columns)
+    if ids.empty:
+        return people.iloc[:0]
+    c = store.table("customers")
+    c = c.filter(c.id.isin(list(ids.astype(str).unique()))).select(
+        customer_id=c.id, segment=c.segment, owner=c.owner,
+        do_not_contact=c.do_not_contact.fill_null(False)).distinct(
+        on="customer_id", keep="first").to_pandas()
+    got = matters.loc[ids.index, ["customer_id", "amount"]].merge(c, on="customer_id",
+                                                                  how="left")
+    got = got.assign(value=got["amount"].fillna(0.0).clip(lower=0.0),
+                     do_not_contact=got["do_not_contact"].fillna(False).astype(bool))
+    return got.reindex(columns=cols)
+
+
+__all__ = ["COLUMNS", "silent_matters", "unscored_people"]

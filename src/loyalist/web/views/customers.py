@@ -9,7 +9,15 @@ from pydantic import BaseModel, Field
 
 from loyalist.store.prepared import prepare
 from loyalist.web.auth import Caller, check_csrf, need
-from loyalist.web.context import Limit, Offset, json_rows, paged, plain, thread_store
+from loyalist.web.context import (
+    Limit,
+    Offset,
+    json_rows,
+    jsonable,
+    paged,
+    plain,
+    thread_store,
+)
 from loyalist.web.errors import NotFoundError
 from loyalist.web.pages import customer_href, html
 from loyalist.web.writes import KINDS, OUTCOMES, log_touch
@@ -115,7 +123,21 @@ def customer_detail(store, customer_id: str) -> dict:
             "alerts": json_rows(_alerts_in_words(store, got["alerts"])),
             "open_items": open_items_of(store, customer_id, names),
             "waiting": _waiting(store, customer_id, names),
+            "council": _council(store, customer_id, names),
             "timeline": json_rows(timeline_rows(got["events"])[::-1])}
+
+
+def _council(store, customer_id: str, names: dict) -> dict | None:
+    """The customer's place on the council (None when they never joined): meetings
+    attended and missed, and the open commitments made to them with their owners."""
+    from loyalist.council import member_council
+
+    got = member_council(store, customer_id)
+    if got is None:
+        return None
+    for c in got["commitments"]:
+        c["owner_name"] = names.get(c["owner"], c["owner"]) if c["owner"] else None
+    return jsonable(got)
 
 
 def _waiting(store, customer_id: str, names: dict) -> list[dict]:
