@@ -21,6 +21,10 @@ from test_plain_words import check
 from test_team import _cli
 from test_team_agents import CALLERS, work_the_list
 
+#: three scored businesses with simulated outreach and a report each: about two minutes,
+#: so in make test-slow (CI runs both)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):

@@ -132,7 +132,7 @@ def check_answers(store, survey=None, *, quarantine: bool = False) -> AnswerChec
         from loyalist.store.survey_checks import quarantine_survey_answers
 
         require_duckdb(store, "Moving bad survey answers to the quarantine", hint=(
-            "Ingest the answers into a DuckDB store (loyalist relationship --ingest) and "
+            "Ingest the answers into a DuckDB store (loyalist ingest survey_answers FILE) and "
             "copy them (SparkStore.copy_from)."))
         out.check_id, out.quarantined, out.rejects_file = quarantine_survey_answers(
             store.raw, items, survey.name, store.rejects_dir)
