@@ -364,7 +364,7 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
                      "their share is shown as unassigned.")
     notes.append("Attributed by an excess-hazard model fitted on every customer-month, "
                  "stayers included: a department is blamed only for the risk its "
-                 "failures add over customers who met none; naive_share blames every "
+                 "failures add over customers who met none; the naive share blames every "
                  "failure a lost customer met.")
     out = DepartmentLosses(as_of=as_of, table=table, customers=cust, kinds=kinds_df,
                            target=settings.report.target_annual_loss, notes=notes)

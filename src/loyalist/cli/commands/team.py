@@ -98,40 +98,40 @@ def _rows(df) -> list[dict]:
 
 
 def _print_losses(dl, both) -> None:
-    from rich.table import Table
+    from loyalist.cli.tables import Col, show
 
     o = dl.overall()
     last = dl.table["period"].max() if len(dl.table) else None
-    t = Table(title=f"Lost revenue by department whose failures caused it, to "
-                    f"{dl.as_of.date()} (failure-based)")
-    for c in ("department", "attributed", "share", "naive share", "lost who met it",
-              "stayers who met it", f"last period ({last})"):
-        t.add_column(c)
     cur = dl.table[dl.table["period"] == last].set_index("department")
+    rows = []
     for r in o.itertuples(index=False):
         row = dl.table[dl.table["department"] == r.department]
         met = row["met_lost_share"].dropna()
         stay = row["met_stayers_share"].dropna()
-        t.add_row(str(r.department), f"{r.attributed_revenue:,.0f} "
-                  f"({r.attributed_customers:.0f} customers)",
-                  _f(r.share_of_lost_revenue), _f(r.naive_share),
-                  _f(float((row["met_lost"]).sum()) / max(r.lost_customers, 1))
-                  if len(met) else "", _f(float(stay.iloc[0])) if len(stay) else "",
-                  _f(cur["share_of_lost_revenue"].get(r.department)))
-    out.print(t)
+        rows.append((str(r.department), f"{r.attributed_revenue:,.0f}",
+                     f"{r.attributed_customers:,.0f}", _f(r.share_of_lost_revenue),
+                     _f(r.naive_share),
+                     _f(float((row["met_lost"]).sum()) / max(r.lost_customers, 1))
+                     if len(met) else "", _f(float(stay.iloc[0])) if len(stay) else "",
+                     _f(cur["share_of_lost_revenue"].get(r.department))))
+    show([Col("department"), Col("lost revenue", right=True),
+          Col("customers", right=True), Col("share", right=True),
+          Col("naive share", right=True, drop=1), Col("lost who met it", right=True, drop=3),
+          Col("stayers who met it", right=True, drop=2),
+          Col(f"last period ({last})", right=True, drop=4)], rows,
+         title=f"Lost revenue by department whose failures caused it, to "
+               f"{dl.as_of.date()} (failure-based)")
     if last is not None:
         c = cur.iloc[0]
         out.print(f"Last period: revenue loss rate {_f(c['annual_loss_rate'])} a year "
                   f"against the target {_f(dl.target)}.", highlight=False)
-    s = Table(title="Side by side, never mixed: failure-based attribution and stated "
-                    "reasons (loyalist reasons)")
-    for c in ("department", "failures: share of lost revenue", "stated: lost customers",
-              "stated: share", "stated: share of revenue"):
-        s.add_column(c)
-    for r in both.itertuples(index=False):
-        s.add_row(str(r.department), _f(r.failure_share), f"{r.stated_customers:,}",
-                  _f(r.stated_share), _f(r.stated_revenue_share))
-    out.print(s)
+    show([Col("department"), Col("failures", right=True), Col("stated", right=True),
+          Col("stated share", right=True), Col("stated revenue", right=True, drop=1)],
+         [(str(r.department), _f(r.failure_share), f"{r.stated_customers:,}",
+           _f(r.stated_share), _f(r.stated_revenue_share)) for r in both.itertuples(index=False)],
+         title="Side by side, never mixed: share of lost revenue attributed to failures; "
+               "lost customers who stated a reason, their share and revenue share "
+               "(loyalist reasons)")
     for n in dl.notes:
         out.print(f"[dim]{n}[/]", highlight=False)
 
