@@ -70,13 +70,39 @@ def test_scorecard_departments_counts_and_intervals(shop):
     assert len(cohort) == 1 and cohort.pop() > 500  # one cohort behind every ratio
     for p in rep.practices:
         assert 0 <= p.value <= 1 and p.count > 0
-        assert p.rr_low <= p.risk_ratio <= p.rr_high
+        if p.with_gap and p.without:
+            assert p.rr_low <= p.risk_ratio <= p.rr_high
+        else:  # nobody (or everybody) met the gap: no ratio rather than a made-up one
+            assert np.isnan(p.risk_ratio)
+    # the generator tells a delivery date with every order it makes (the simulated
+    # outreach's orders carry none)
+    assert 0.9 < keys["timeline_explained"].value < 1
+    assert keys["timeline_explained"].department == "Production"
     # the business's unanswered requests drive leaving: a late answer is a real gap
     assert keys["answered_in_target"].risk_ratio > 1
     assert 0 < rep.stay_in_touch["share"] <= 1
     assert len(rep.agents) >= 10 and rep.agents["handled"].sum() > 1000
     one = rep.for_agent(rep.agents["agent"].iloc[0])
     assert len(one.agents) == 1
+
+
+def test_timeline_explained_counts_orders_without_a_delivery_date(tmp_path):
+    """Orders with no promised date are the gap; the share and the count equal a pandas
+    count of the same period's orders."""
+    b = make_business(n_customers=300, months=12, seed=2, events=False)
+    orders = b.tables["orders"].copy()
+    rng = np.random.default_rng(0)
+    orders.loc[rng.random(len(orders)) < 0.3, "promised_at"] = pd.NaT
+    with loyalist.connect(tmp_path / "t.duckdb") as store:
+        store.ingest("customers", b.tables["customers"])
+        store.ingest("orders", orders)
+        rep = team_report(store, b.as_of)
+    p = {p.key: p for p in rep.practices}["timeline_explained"]
+    t = pd.to_datetime(orders["ordered_at"])
+    now = (t >= b.as_of - pd.Timedelta(days=90)) & (t < b.as_of)
+    assert p.count == int(now.sum())
+    assert p.value == pytest.approx(orders.loc[now, "promised_at"].notna().mean())
+    assert p.department == "fulfilment" and 0.6 < p.value < 0.8
 
 
 def test_katz_interval_by_hand():

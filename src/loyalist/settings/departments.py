@@ -35,6 +35,7 @@ DEFAULT_KINDS = {
     "complaint_words": "service",
     "not_acknowledged": "fulfilment", "acknowledged_late": "fulfilment",
     "late_against_promise": "fulfilment", "not_followed_up": "fulfilment",
+    "no_delivery_date": "fulfilment",
     "billing": "billing",
     "product": "product", "technical": "product", "returned": "product",
     "stay_in_touch": "sales", "competitor_words": "sales", "cancel_words": "sales",

@@ -137,6 +137,12 @@ def scorecard(store, as_of, settings, *, period_days: int = 90,
             add("acknowledged", "New orders acknowledged in writing", "not_acknowledged",
                 lambda s: s.acknowledged_at.notnull(), "orders", "ordered_at",
                 extra=ack_median)
+        if "promised_at" in o.columns:
+            # the fulfilment process and its timeline explained: the customer was told
+            # when to expect the order (a promised date recorded with the order)
+            add("timeline_explained", "Orders placed with a delivery date told to the "
+                "customer", "no_delivery_date", lambda s: s.promised_at.notnull(),
+                "orders", "ordered_at")
         if "followed_up_at" in o.columns and "fulfilled_at" in o.columns:
             add("followed_up", "Contact after fulfilment to find problems", "not_followed_up",
                 lambda s: s.followed_up_at.notnull(), "orders", "fulfilled_at")
