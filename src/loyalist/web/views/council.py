@@ -12,7 +12,7 @@ from typing import Annotated
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from loyalist.council.actions import run_action
@@ -20,7 +20,7 @@ from loyalist.errors import DataError
 from loyalist.web.auth import Caller, check_csrf, need
 from loyalist.web.context import thread_store
 from loyalist.web.pages import html
-from loyalist.web.writes import fingerprint, once
+from loyalist.web.writes import answer, fingerprint, write_once
 
 router = APIRouter()
 Id = Annotated[str, Field(min_length=1, max_length=200)]
@@ -72,17 +72,10 @@ def _write(request: Request, caller: Caller, action: str, given: BaseModel
         done = run_action(store, action, by=caller.user.person or caller.user.name, **fields)
         body = {"ok": True, **done.body}
         state.accounts.audit(caller.user, f"council.{action}", done.about, body, ip=caller.ip)
-        state.cache.bump()
         return body
 
-    with state.write_lock:
-        return once(state, caller.user, key,
-                    fingerprint("council", action, *fields.values()), go)
-
-
-def _answer(result) -> JSONResponse:
-    body, replayed = result
-    return JSONResponse(body, headers={"Idempotent-Replayed": "true"} if replayed else None)
+    return write_once(state, caller, key, fingerprint("council", action, *fields.values()),
+                      go)
 
 
 class ConfirmIn(BaseModel):
@@ -128,37 +121,37 @@ class CloseIn(BaseModel):
 @router.post("/api/council/confirm", tags=["council"])
 def api_confirm(request: Request, given: ConfirmIn, caller: Caller = Depends(need("admin"))):
     """Confirm customers as members (each must be a customer; nothing written else)."""
-    return _answer(_write(request, caller, "confirm", given))
+    return answer(*_write(request, caller, "confirm", given))
 
 
 @router.post("/api/council/meeting", tags=["council"])
 def api_meeting(request: Request, given: MeetingIn, caller: Caller = Depends(need("admin"))):
     """Record a meeting and the members who attended."""
-    return _answer(_write(request, caller, "meeting", given))
+    return answer(*_write(request, caller, "meeting", given))
 
 
 @router.post("/api/council/attend", tags=["council"])
 def api_attend(request: Request, given: AttendIn, caller: Caller = Depends(need("admin"))):
     """Record members as having attended a meeting."""
-    return _answer(_write(request, caller, "attend", given))
+    return answer(*_write(request, caller, "attend", given))
 
 
 @router.post("/api/council/point", tags=["council"])
 def api_point(request: Request, given: PointIn, caller: Caller = Depends(need("admin"))):
     """Record a point raised at a meeting."""
-    return _answer(_write(request, caller, "point", given))
+    return answer(*_write(request, caller, "point", given))
 
 
 @router.post("/api/council/commit", tags=["council"])
 def api_commit(request: Request, given: CommitIn, caller: Caller = Depends(need("admin"))):
     """Record a commitment made to a member, with an owner and a due date."""
-    return _answer(_write(request, caller, "commit", given))
+    return answer(*_write(request, caller, "commit", given))
 
 
 @router.post("/api/council/close", tags=["council"])
 def api_close(request: Request, given: CloseIn, caller: Caller = Depends(need("admin"))):
     """Close a commitment with "you said, we did"."""
-    return _answer(_write(request, caller, "close", given))
+    return answer(*_write(request, caller, "close", given))
 
 
 # -- the page --------------------------------------------------------------------------

@@ -11,14 +11,14 @@ from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from loyalist.errors import DataError
 from loyalist.web.auth import Caller, check_csrf, need
 from loyalist.web.context import Limit, Offset, paged, plain, records, thread_store
 from loyalist.web.pages import html
-from loyalist.web.writes import KINDS, OUTCOMES, fingerprint, log_touch, once
+from loyalist.web.writes import KINDS, OUTCOMES, actor, answer, fingerprint, log_touch, write_once
 
 router = APIRouter()
 FILTERS = ("mine", "owner", "playbook", "segment", "matter", "must_do", "overdue", "snoozed",
@@ -139,19 +139,8 @@ class SnoozeIn(Items):
     until: str | None = Field(None, max_length=40, description="YYYY-MM-DD; null wakes.")
 
 
-def _answer(request, body, replayed):
-    return JSONResponse(body, headers={"Idempotent-Replayed": "true"} if replayed else None)
-
-
 # -- writes: assign and snooze items (one or many), and run the day with raised caps
 # (leads and admins), under the write lock, audited, idempotent with a key ---------
-
-def _actor(state, caller):
-    from loyalist.decisions.worklist.outcomes import Actor
-
-    return Actor(caller.user.person, admin=caller.user.can("lead"),
-                 any_agent_may_close=state.any_agent_may_close)
-
 
 def assign_items(state, caller, item_ids: list[str], owner: str, *, note: str | None = None,
                  key: str | None = None) -> tuple[dict, bool]:
@@ -163,7 +152,7 @@ def assign_items(state, caller, item_ids: list[str], owner: str, *, note: str | 
 
     def run():
         view = thread_store(state.store)
-        done = assign(view, item_ids, owner, actor=_actor(state, caller),
+        done = assign(view, item_ids, owner, actor=actor(state, caller),
                       by=caller.user.name, note=note)
         state.accounts.audit(caller.user, "worklist.assign", owner,
                              {"items": list(done.items), "from": list(done.before),
@@ -171,10 +160,7 @@ def assign_items(state, caller, item_ids: list[str], owner: str, *, note: str | 
         return {"ok": True, "owner": owner, "assigned": list(done.items),
                 "unchanged": [i for i in item_ids if i not in done.items]}
 
-    with state.write_lock:
-        body, replayed = once(state, caller.user, key, fp, run)
-    state.cache.bump()
-    return body, replayed
+    return write_once(state, caller, key, fp, run)
 
 
 def snooze_items(state, caller, item_ids: list[str], until: str | None, *,
@@ -186,7 +172,7 @@ def snooze_items(state, caller, item_ids: list[str], until: str | None, *,
 
     def run():
         view = thread_store(state.store)
-        done = snooze(view, item_ids, until, actor=_actor(state, caller),
+        done = snooze(view, item_ids, until, actor=actor(state, caller),
                       by=caller.user.name, note=note)
         when = None if done.until is None else f"{done.until:%Y-%m-%d}"
         state.accounts.audit(caller.user, "worklist.snooze", ",".join(done.items)[:200],
@@ -194,10 +180,7 @@ def snooze_items(state, caller, item_ids: list[str], until: str | None, *,
                              ip=caller.ip)
         return {"ok": True, "snoozed": list(done.items), "until": when}
 
-    with state.write_lock:
-        body, replayed = once(state, caller.user, key, fp, run)
-    state.cache.bump()
-    return body, replayed
+    return write_once(state, caller, key, fp, run)
 
 
 def raise_caps(state, caller, caps: dict, *, note: str | None = None,
@@ -228,10 +211,7 @@ def raise_caps(state, caller, caps: dict, *, note: str | None = None,
                                   "waiting", 0), "note": note}, ip=caller.ip)
         return body
 
-    with state.write_lock:
-        body, replayed = once(state, caller.user, key, fp, run)
-    state.cache.bump()
-    return body, replayed
+    return write_once(state, caller, key, fp, run)
 
 
 #: the highest cap the web accepts (a day's items per owner)
@@ -259,7 +239,7 @@ def check_caps(caps: dict) -> dict[str, int]:
 def api_assign(request: Request, given: AssignIn, caller: Caller = Depends(need("agent"))):
     """Give items to an owner, all or none. Admins give any item to anyone; an agent
     hands over their own items and takes a team's. Audited; honours Idempotency-Key."""
-    return _answer(request, *assign_items(
+    return answer(*assign_items(
         request.app.state, caller, given.items, given.owner, note=given.note,
         key=request.headers.get("idempotency-key")))
 
@@ -267,7 +247,7 @@ def api_assign(request: Request, given: AssignIn, caller: Caller = Depends(need(
 @router.post("/api/worklist/snooze", tags=["worklist"])
 def api_snooze(request: Request, given: SnoozeIn, caller: Caller = Depends(need("agent"))):
     """Snooze items until a date (their owner or an admin). Audited."""
-    return _answer(request, *snooze_items(
+    return answer(*snooze_items(
         request.app.state, caller, given.items, given.until, note=given.note,
         key=request.headers.get("idempotency-key")))
 
@@ -284,7 +264,7 @@ def api_caps(request: Request, given: CapsIn, caller: Caller = Depends(need("lea
     """Run today's worklist with these caps in force (leads and admins): what
     ``loyalist worklist --cap PLAYBOOK=N`` does; the backlog opens in order up to the new
     caps. Audited; honours Idempotency-Key. A wrong playbook or cap: 400, nothing run."""
-    return _answer(request, *raise_caps(request.app.state, caller, given.caps,
+    return answer(*raise_caps(request.app.state, caller, given.caps,
                                         note=given.note,
                                         key=request.headers.get("idempotency-key")))
 
