@@ -15,6 +15,10 @@ council_app = group("The customer council: a panel representing the customer bas
                     "meetings, points raised and commitments kept (docs/council.md).")
 
 
+#: who recorded a write (kept with it)
+BY = typer.Option(None, "--by", help="Who recorded it.")
+
+
 def _say(text: str) -> None:
     out.print(text, highlight=False, markup=False)
 
@@ -84,7 +88,7 @@ def leave(
     customer: str = typer.Argument(..., help="The member's customer id."),
     at: str = date_option("--at", "When they left, YYYY-MM-DD (default: now)."),
     note: str = typer.Option(None, "--note", help="Why they left."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Record that a member left the council."""
@@ -98,7 +102,7 @@ def meeting(
     attended: list[str] = typer.Option(None, "--attended", "-a", help="A member who "
                                        "attended (repeat the option for each)."),
     note: str = typer.Option(None, "--note", help="Minutes or a note."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Record a council meeting and who attended; prints its id."""
@@ -112,7 +116,7 @@ def attend(
                                     help="The meeting's id."),
     customers: list[str] = typer.Argument(..., metavar="customers <id>",
                                           help="Members who attended."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Record members as having attended a meeting."""
@@ -126,7 +130,7 @@ def point(
     text: str = typer.Argument(..., help="The point raised, in the member's words."),
     customer: str = typer.Option(None, "--customer", "-c", help="The member who raised "
                                  "it (default: the council as a whole)."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Record a point raised at a meeting; prints its id."""
@@ -145,7 +149,7 @@ def commit(
     meeting_id: str = typer.Option(None, "--meeting", help="The meeting it was made at."),
     customer: str = typer.Option(None, "--customer", "-c", help="The member it was made "
                                  "to (default: the one who raised the point)."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Record a commitment made to a member, with an owner and a due date."""
@@ -159,7 +163,7 @@ def done(
     you_said: str = typer.Option(None, "--you-said", help="What the member said "
                                  "(default: the point raised, else the commitment)."),
     at: str = date_option("--at", "When it was done, YYYY-MM-DD (default: now)."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Close a commitment with "you said, we did"."""
