@@ -497,7 +497,8 @@ def test_export_and_erase_from_the_cli(tmp_path):
 
 
 def test_do_not_contact_customers_get_only_answers_they_are_owed(site):
-    from loyalist.decisions.worklist import REPLIES, build_worklist
+    from loyalist.decisions.worklist import build_worklist
+    from loyalist.decisions.worklist.candidates import REPLIES
 
     items = _open(site)
     outreach = items[~items["reason_kind"].isin(REPLIES)]

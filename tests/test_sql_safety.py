@@ -29,7 +29,7 @@ REVIEWED = {
     "store/ingest.py": {"keep_replaced", "run_ingest", "_ingest", "_unknown_customers", "_stage",
                         "_assign_keys", "_add_attributes", "_merge", "_attribute_types",
                         "check_date_formats", "_staged", "settle_dates", "append_rows",
-                        "_refused", "_bound_rows"},
+                        "_refused", "_bound_rows", "next_ingest_id", "log_ingest"},
     "store/quarantine.py": {"_raw_struct", "store_rejects", "write_rejects_file",
                             "reject_codes", "diagnose"},
     "store/parsing.py": {"text", "id_text", "number", "settle_date_order", "timestamp",

@@ -11,6 +11,10 @@ schedule, whose every point raised and commitment made is recorded and kept.
 - :func:`council_state`: members with their attendance, meetings, points, commitments
   and the whispers (a member who stopped attending; a promise overdue).
 
+- :func:`run_action` (:mod:`loyalist.council.actions`): one runner for the
+  sub-commands, with the same JSON answer and words for ``loyalist council``, the web
+  page /council and its API.
+
 ``loyalist council``, the web page /council and docs/council.md are built on these.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from loyalist.council.actions import Outcome, run_action
 from loyalist.council.base import customer_base, latest_date
 from loyalist.council.panel import BASE_COLUMNS, quotas, suggest_panel
 from loyalist.council.records import (
@@ -51,7 +56,7 @@ def suggest(store, *, size: int | None = None, as_of=None, seed: int = 0) -> pd.
     return panel.assign(name=panel["customer_id"].map(names))
 
 
-__all__ = ["BASE_COLUMNS", "WHISPER_KINDS", "Council", "attend", "check_customers", "close",
+__all__ = ["BASE_COLUMNS", "WHISPER_KINDS", "Council", "Outcome", "attend", "check_customers", "close",
            "commit", "confirm", "council_state", "current_members", "customer_base",
            "due_commitments", "has_council", "latest_date", "leave", "member_council", "quotas",
-           "raise_point", "record_meeting", "suggest", "suggest_panel"]
+           "raise_point", "record_meeting", "run_action", "suggest", "suggest_panel"]

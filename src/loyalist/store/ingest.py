@@ -153,7 +153,7 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
     con.execute("SET preserve_insertion_order = false")
     con.execute("BEGIN TRANSACTION")
     try:
-        ingest_id = con.execute(f"SELECT nextval('{INGESTS}_seq')").fetchall()[0][0]
+        ingest_id = next_ingest_id(con)
         added = _add_attributes(con, contract, attr_types, ingest_id)
         counts = _merge(con, contract, out_names, ingest_id)
         rejects_file = None
@@ -163,29 +163,52 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
                       if n_bad or conflicts or src.structural_rejects else 0)
         if n_rejected:
             rejects_file = str(rejects_dir / f"ingest-{ingest_id}-{contract.name}.csv")
-        con.execute(
-            f"INSERT INTO {INGESTS} {INGEST_COLUMNS} VALUES (?, ?, ?, ?, now()::TIMESTAMP - "
-            "to_microseconds(?), now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
-            [ingest_id, contract.name, src.label, src.format,
-             int((time.perf_counter() - started) * 1e6), rows_read, counts["inserted"],
-             counts["updated"], counts["unchanged"], n_rejected,
-             json.dumps({"mapping": chosen, "attributes": attr_sources,
-                         "date_format": list(opts.date_format), "delimiter": src.delimiter,
-                         "encoding": src.encoding}), rejects_file])
+        log_ingest(con, ingest_id, contract.name, src.label, src.format, started, rows_read,
+                   counts, n_rejected, {"mapping": chosen, "attributes": attr_sources,
+                                        "date_format": list(opts.date_format),
+                                        "delimiter": src.delimiter, "encoding": src.encoding},
+                   rejects_file)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    codes = {}
-    if rejects_file:
-        write_rejects_file(con, ingest_id, Path(rejects_file))
-        codes = reject_codes(con, ingest_id)
+    codes = rejects_written(con, ingest_id, rejects_file)
     return IngestResult(
         ingest_id=ingest_id, table=contract.name, source=src.label, rows_read=rows_read,
         inserted=counts["inserted"], updated=counts["updated"], unchanged=counts["unchanged"],
         rejected=n_rejected, rejects_file=rejects_file, ignored_columns=ignored,
         attributes_added=added, notes=notes, seconds=time.perf_counter() - started,
         reject_codes=codes)
+
+
+def rejects_written(con, ingest_id: int, rejects_file: str | None) -> dict[str, int]:
+    """After the commit: the ingest's rejected rows written to ``rejects_file`` (when
+    there were any), and their count per reason code."""
+    if not rejects_file:
+        return {}
+    write_rejects_file(con, ingest_id, Path(rejects_file))
+    return reject_codes(con, ingest_id)
+
+
+def next_ingest_id(con) -> int:
+    """The id of a new ingest, from the ingest log's sequence."""
+    return con.execute(f"SELECT nextval('{INGESTS}_seq')").fetchall()[0][0]
+
+
+def log_ingest(con, ingest_id: int, table: str, source: str, fmt: str, started: float,
+               rows_read: int, counts: dict[str, int], rejected: int, options: dict,
+               rejects_file: str | None) -> None:
+    """Append an ingest's row to the ingest log, in the caller's transaction: its table,
+    source and format, when it started (``started``: its ``time.perf_counter()``) and
+    finished, rows read, ``counts`` inserted / updated / unchanged (missing ones are 0),
+    rows rejected, the ``options`` it ran with (as JSON) and the rejects file. Every
+    value is bound."""
+    con.execute(
+        f"INSERT INTO {INGESTS} {INGEST_COLUMNS} VALUES (?, ?, ?, ?, now()::TIMESTAMP - "
+        "to_microseconds(?), now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
+        [ingest_id, table, source, fmt, int((time.perf_counter() - started) * 1e6),
+         rows_read, counts.get("inserted", 0), counts.get("updated", 0),
+         counts.get("unchanged", 0), rejected, json.dumps(options), rejects_file])
 
 
 def settle_dates(con, contract: Table, src: Source, chosen, opts) -> list[str]:
@@ -433,7 +456,7 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
     target, cols = q(contract.name), ", ".join(q(n) for n in out_names)
     con.execute("BEGIN TRANSACTION")
     try:
-        ingest_id = con.execute(f"SELECT nextval('{INGESTS}_seq')").fetchall()[0][0]
+        ingest_id = next_ingest_id(con)
         inserted = con.execute(
             f"INSERT INTO {target} ({cols}, _key, _ingest_id, _line) SELECT {cols}, _key, "
             f"{int(ingest_id)}, _line FROM ({staged}) s WHERE s._key IS NOT NULL AND NOT "
@@ -442,11 +465,8 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
         if inserted != len(frame):
             raise IngestError(_refused(con, staged, values, out_names, table),
                               hint="Nothing was written; check the row.")
-        con.execute(
-            f"INSERT INTO {INGESTS} {INGEST_COLUMNS} VALUES (?, ?, ?, 'rows', now()::TIMESTAMP - "
-            "to_microseconds(?), now()::TIMESTAMP, ?, ?, 0, 0, 0, ?, NULL)",
-            [ingest_id, contract.name, source, int((time.perf_counter() - started) * 1e6),
-             len(frame), inserted, json.dumps({"appended": True})])
+        log_ingest(con, ingest_id, contract.name, source, "rows", started, len(frame),
+                   {"inserted": inserted}, 0, {"appended": True}, None)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

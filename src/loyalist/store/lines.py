@@ -21,23 +21,26 @@ row as one line of an order, in one transaction and inside the engine:
 from __future__ import annotations
 
 import ast
-import json
 import time
 
 from loyalist.contract.schema import ORDER_LINES, ORDERS, Column, Table
 from loyalist.errors import IngestError, MappingError
 from loyalist.store import parsing
-from loyalist.store.ingest import IngestResult, _merge, settle_dates
+from loyalist.store.ingest import (
+    IngestResult,
+    _merge,
+    log_ingest,
+    next_ingest_id,
+    rejects_written,
+    settle_dates,
+)
 from loyalist.store.mapping import resolve
-from loyalist.store.migrations import INGEST_COLUMNS, INGESTS
 from loyalist.store.parsing import why
 from loyalist.store.quarantine import (
     STAGE,
     _reason_col,
     diagnose,
-    reject_codes,
     store_rejects,
-    write_rejects_file,
 )
 from loyalist.store.sql import lit, q
 
@@ -151,7 +154,7 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: parsing.Options, *,
     con.execute("SET preserve_insertion_order = false")
     con.execute("BEGIN TRANSACTION")
     try:
-        ingest_id = con.execute(f"SELECT nextval('{INGESTS}_seq')").fetchall()[0][0]
+        ingest_id = next_ingest_id(con)
         _orders_stage(con, bad_filter)
         orders = _merge(con, ORDERS, order_cols, ingest_id, stage=ORDERS_STAGE)
         orders.pop("conflicts")
@@ -174,22 +177,13 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: parsing.Options, *,
                   "delimiter": src.delimiter, "encoding": src.encoding,
                   "order_lines": {k: int(v) for k, v in lines.items()},
                   "returns": int(n_returns), "returns_linked": int(n_linked)}
-        con.execute(
-            f"INSERT INTO {INGESTS} {INGEST_COLUMNS} VALUES (?, 'orders', ?, ?, "
-            "now()::TIMESTAMP - to_microseconds(?), now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?)",
-            [ingest_id, src.label, src.format, int((time.perf_counter() - started) * 1e6),
-             rows_read, orders["inserted"], orders["updated"], orders["unchanged"],
-             n_rejected, json.dumps(detail), rejects_file])
+        log_ingest(con, ingest_id, ORDERS.name, src.label, src.format, started, rows_read,
+                   orders, n_rejected, detail, rejects_file)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    codes = {}
-    if rejects_file:
-        from pathlib import Path
-
-        write_rejects_file(con, ingest_id, Path(rejects_file))
-        codes = reject_codes(con, ingest_id)
+    codes = rejects_written(con, ingest_id, rejects_file)
     n_lines = sum(lines.values())
     notes += [f"{n_lines:,} order lines stored ({lines['inserted']:,} new), grouped into "
              f"{sum(orders.values()):,} orders"]

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from fastapi.responses import JSONResponse
 
 from loyalist.store.accounts import User
 from loyalist.store.ingest import IngestResult
@@ -53,6 +54,32 @@ def once(state, user: User, key: str | None, fp: str, run):
     return body, False
 
 
+def write_once(state, caller, key: str | None, fp: str, run) -> tuple[dict, bool]:
+    """``run()`` under the app's write lock, once per Idempotency-Key (:func:`once`),
+    then the cached summaries made stale (a write changes what they show). Returns
+    (body, replayed)."""
+    with state.write_lock:
+        body, replayed = once(state, caller.user, key, fp, run)
+    state.cache.bump()
+    return body, replayed
+
+
+def answer(body: dict, replayed: bool, *, created: bool = False) -> JSONResponse:
+    """A write's JSON answer: 201 when ``created`` (200 for a replay), and the header
+    ``Idempotent-Replayed: true`` on a replay."""
+    return JSONResponse(body, status_code=201 if created and not replayed else 200,
+                        headers={"Idempotent-Replayed": "true"} if replayed else None)
+
+
+def actor(state, caller):
+    """Who writes to the worklist (:class:`~loyalist.decisions.worklist.outcomes.Actor`):
+    the caller's person, a lead's rights, and whether any agent may close an item."""
+    from loyalist.decisions.worklist.outcomes import Actor
+
+    return Actor(caller.user.person, admin=caller.user.can("lead"),
+                 any_agent_may_close=state.any_agent_may_close)
+
+
 def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None = None,
               kind: str = "call", at=None, item_id: str | None = None, no_item: bool = False,
               key: str | None = None, request_id: str | None = None,
@@ -63,8 +90,6 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
     allowed to admins (and to every agent when the worklist settings say so) and is
     audited as such.
     """
-    from loyalist.decisions.worklist.outcomes import Actor
-
     at_text = None if at is None else pd.Timestamp(at).isoformat()
     about = (request_id or "", order_id or "") if request_id or order_id else ()
     fp = fingerprint("touch", customer_id, outcome, note, kind, item_id, no_item, at_text or "",
@@ -76,14 +101,13 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
     if not is_customer(view, customer_id):
         raise NotFoundError(f"No customer {customer_id!r} in the store.",
                             hint="Check the id (search at /customers).")
-    actor = Actor(caller.user.person, admin=caller.user.can("lead"),
-                  any_agent_may_close=state.any_agent_may_close)
+    who = actor(state, caller)
 
     def run():
         from loyalist.decisions.worklist import log_outcome
 
         logged = log_outcome(view, customer_id, outcome, note=note, by=caller.user.person,
-                             item_id=item_id, no_item=no_item, kind=kind, at=at, actor=actor,
+                             item_id=item_id, no_item=no_item, kind=kind, at=at, actor=who,
                              request_id=request_id, order_id=order_id)
         state.accounts.audit(caller.user, "touch.log", customer_id,
                              {"touch_id": logged.touch_id, "outcome": logged.outcome,
@@ -98,9 +122,7 @@ def log_touch(state, caller, customer_id: str, outcome: str, *, note: str | None
                 "still_open": list(logged.still_open), "request_id": logged.request_id,
                 "order_id": logged.order_id}
 
-    with state.write_lock:
-        body, replayed = once(state, caller.user, key, fp, run)
-    return body, replayed
+    return write_once(state, caller, key, fp, run)
 
 
 def result_body(result: IngestResult, rejects: pd.DataFrame) -> dict:
@@ -134,10 +156,7 @@ def ingest_source(state, caller, table: str, source, *, label: str, content: byt
                               "rejected": result.rejected}, ip=caller.ip)
         return result_body(result, rejects)
 
-    with state.write_lock:
-        body, replayed = once(state, caller.user, key, fp, run)
-    state.cache.bump()
-    return body, replayed
+    return write_once(state, caller, key, fp, run)
 
 
 def upload_name(filename: str | None) -> str:

@@ -15,13 +15,20 @@ council_app = group("The customer council: a panel representing the customer bas
                     "meetings, points raised and commitments kept (docs/council.md).")
 
 
-def _records(df, limit: int | None = None) -> list[dict]:
-    df = df if limit is None else df.head(limit)
-    return json.loads(df.to_json(orient="records", date_format="iso", date_unit="s"))
+#: who recorded a write (kept with it)
+BY = typer.Option(None, "--by", help="Who recorded it.")
 
 
 def _say(text: str) -> None:
     out.print(text, highlight=False, markup=False)
+
+
+def _run(store: str, action: str, **given):
+    """Run a council sub-command (:func:`loyalist.council.actions.run_action`)."""
+    from loyalist.council.actions import run_action
+
+    with open_store(store) as s:
+        return run_action(s, action, **given)
 
 
 def _date(v) -> str:
@@ -43,19 +50,11 @@ def suggest(
     """Propose a panel that represents the customer base (segments, regions, tenure,
     size) and mixes advocates with valuable customers at risk, each pick explained;
     confirm the ones you invite with loyalist council confirm."""
-    from loyalist.council import current_members
-    from loyalist.council import suggest as propose
-
-    with open_store(store) as s:
-        panel = propose(s, size=size, as_of=as_of, seed=seed)
-        members = len(current_members(s))
-        notes = [] if "scores" in s.tables() else [
-            "No scores yet: run loyalist score so that valuable customers at risk join "
-            "the mix (advocates come from survey answers meanwhile)."]
+    result = _run(store, "suggest", size=size, as_of=as_of, seed=seed)
     if as_json:
-        typer.echo(json.dumps({"members_already": members, "panel": _records(panel),
-                               "notes": notes}, indent=1))
+        typer.echo(json.dumps(result.body, indent=1))
         return
+    panel, members, notes = (result.shown[k] for k in ("panel", "members", "notes"))
     show([Col("customer"), Col("name", wrap=True, min_width=12, drop=2), Col("segment"),
           Col("role", drop=1), Col("why", wrap=True, min_width=30)],
          [(r.customer_id, r.name or "", r.segment, r.role, r.why)
@@ -81,13 +80,7 @@ def confirm(
     store: str = STORE,
 ) -> None:
     """Confirm customers as council members (each must be a customer)."""
-    from loyalist.council import confirm as confirm_members
-
-    with open_store(store) as s:
-        new = confirm_members(s, customers, at=at, why=why, by=by)
-    already = [c for c in dict.fromkeys(customers) if c not in new]
-    _say(f"Confirmed {plural(len(new), 'member')}" + (f": {', '.join(new)}" if new else "")
-         + (f"; already members: {', '.join(already)}" if already else "") + ".")
+    _say(_run(store, "confirm", customers=customers, why=why, at=at, by=by).said)
 
 
 @council_app.command("leave")
@@ -95,15 +88,11 @@ def leave(
     customer: str = typer.Argument(..., help="The member's customer id."),
     at: str = date_option("--at", "When they left, YYYY-MM-DD (default: now)."),
     note: str = typer.Option(None, "--note", help="Why they left."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Record that a member left the council."""
-    from loyalist.council import leave as member_leaves
-
-    with open_store(store) as s:
-        member_leaves(s, customer, at=at, note=note, by=by)
-    _say(f"{customer} left the council.")
+    _say(_run(store, "leave", customer_id=customer, at=at, note=note, by=by).said)
 
 
 @council_app.command("meeting")
@@ -113,16 +102,12 @@ def meeting(
     attended: list[str] = typer.Option(None, "--attended", "-a", help="A member who "
                                        "attended (repeat the option for each)."),
     note: str = typer.Option(None, "--note", help="Minutes or a note."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Record a council meeting and who attended; prints its id."""
-    from loyalist.council import record_meeting
-
-    with open_store(store) as s:
-        mid = record_meeting(s, held, title=title, attended=attended or (), note=note, by=by)
-    _say(f"Recorded meeting {mid} ({held}) with {plural(len(set(attended or ())), 'member')}"
-         " attending.")
+    _say(_run(store, "meeting", held_at=held, title=title, attended=attended or (),
+              note=note, by=by).said)
 
 
 @council_app.command("attend")
@@ -131,15 +116,11 @@ def attend(
                                     help="The meeting's id."),
     customers: list[str] = typer.Argument(..., metavar="customers <id>",
                                           help="Members who attended."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Record members as having attended a meeting."""
-    from loyalist.council import attend as record_attendance
-
-    with open_store(store) as s:
-        new = record_attendance(s, meeting_id, customers, by=by)
-    _say(f"{plural(len(new), 'member')} recorded at {meeting_id}.")
+    _say(_run(store, "attend", meeting_id=meeting_id, customers=customers, by=by).said)
 
 
 @council_app.command("point")
@@ -149,15 +130,12 @@ def point(
     text: str = typer.Argument(..., help="The point raised, in the member's words."),
     customer: str = typer.Option(None, "--customer", "-c", help="The member who raised "
                                  "it (default: the council as a whole)."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Record a point raised at a meeting; prints its id."""
-    from loyalist.council import raise_point
-
-    with open_store(store) as s:
-        pid = raise_point(s, meeting_id, text, customer_id=customer, by=by)
-    _say(f"Recorded point {pid}.")
+    _say(_run(store, "point", meeting_id=meeting_id, text=text, customer_id=customer,
+              by=by).said)
 
 
 @council_app.command("commit")
@@ -171,17 +149,12 @@ def commit(
     meeting_id: str = typer.Option(None, "--meeting", help="The meeting it was made at."),
     customer: str = typer.Option(None, "--customer", "-c", help="The member it was made "
                                  "to (default: the one who raised the point)."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Record a commitment made to a member, with an owner and a due date."""
-    from loyalist.council import commit as make
-
-    with open_store(store) as s:
-        kid = make(s, text, owner=owner, due=due, point_id=point_id, meeting_id=meeting_id,
-                   customer_id=customer, by=by)
-    _say(f"Recorded commitment {kid}: {owner} by {due}. Close it with loyalist council "
-         f"done {kid} --we-did '...'.")
+    _say(_run(store, "commit", text=text, owner=owner, due=due, point_id=point_id,
+              meeting_id=meeting_id, customer_id=customer, by=by).said)
 
 
 def done(
@@ -190,15 +163,12 @@ def done(
     you_said: str = typer.Option(None, "--you-said", help="What the member said "
                                  "(default: the point raised, else the commitment)."),
     at: str = date_option("--at", "When it was done, YYYY-MM-DD (default: now)."),
-    by: str = typer.Option(None, "--by", help="Who recorded it."),
+    by: str = BY,
     store: str = STORE,
 ) -> None:
     """Close a commitment with "you said, we did"."""
-    from loyalist.council import close
-
-    with open_store(store) as s:
-        row = close(s, commitment, we_did=we_did, you_said=you_said, at=at, by=by)
-    _say(f"Closed {commitment}. You said: {row['you_said']} We did: {row['we_did']}")
+    _say(_run(store, "done", commitment_id=commitment, we_did=we_did, you_said=you_said,
+              at=at, by=by).said)
 
 
 council_app.command("done")(done)
@@ -214,17 +184,11 @@ def show_council(
 ) -> None:
     """Members and their attendance, meetings, open and overdue commitments, "you said,
     we did", and whispers."""
-    from loyalist.council import council_state
-
-    with open_store(store) as s:
-        st = council_state(s, as_of)
+    result = _run(store, "show", as_of=as_of)
     if as_json:
-        typer.echo(json.dumps({
-            "summary": st.summary(), "members": _records(st.members),
-            "meetings": _records(st.meetings), "points": _records(st.points),
-            "commitments": _records(st.commitments), "whispers": _records(st.whispers),
-            "notes": st.notes}, indent=1))
+        typer.echo(json.dumps(result.body, indent=1))
         return
+    st = result.shown["council"]
     sm = st.summary()
     _say(f"Council on {sm['as_of']}: {plural(sm['members'], 'member')}, "
          f"{plural(sm['meetings'], 'meeting')}, {plural(sm['points'], 'point')} raised; "

@@ -20,7 +20,7 @@ from loyalist.web.context import (
 )
 from loyalist.web.errors import NotFoundError
 from loyalist.web.pages import customer_href, html
-from loyalist.web.writes import KINDS, OUTCOMES, log_touch
+from loyalist.web.writes import KINDS, OUTCOMES, answer, log_touch
 
 router = APIRouter()
 
@@ -217,7 +217,6 @@ class TouchIn(BaseModel):
 @router.post("/api/touches", tags=["touches"], status_code=201)
 def api_touch(request: Request, touch: TouchIn, caller: Caller = Depends(need("agent"))):
     """Log a touch and its outcome; attributed to the caller. Honours Idempotency-Key."""
-    from fastapi.responses import JSONResponse
 
     from loyalist.decisions.worklist.outcomes import contact_time
 
@@ -227,8 +226,7 @@ def api_touch(request: Request, touch: TouchIn, caller: Caller = Depends(need("a
                                no_item=touch.no_item, request_id=touch.request_id,
                                order_id=touch.order_id,
                                key=request.headers.get("idempotency-key"))
-    return JSONResponse(body, status_code=200 if replayed else 201,
-                        headers={"Idempotent-Replayed": "true"} if replayed else None)
+    return answer(body, replayed, created=True)
 
 
 @router.get("/customers", include_in_schema=False)

@@ -16,7 +16,7 @@ from loyalist.contract.schema import TABLES, get_table
 from loyalist.web.auth import Caller, check_csrf, need
 from loyalist.web.context import Limit, Offset, paged, records, thread_store
 from loyalist.web.pages import html
-from loyalist.web.writes import ingest_source, ingest_upload
+from loyalist.web.writes import answer, ingest_source, ingest_upload
 
 router = APIRouter()
 #: the contract tables, as the schema's enum of ingestible tables
@@ -78,11 +78,6 @@ class RowsIn(BaseModel):
     date_format: str | None = Field(None, max_length=100)
 
 
-def _replayed(body: dict, replayed: bool) -> JSONResponse:
-    return JSONResponse(body, status_code=200 if replayed else 201,
-                        headers={"Idempotent-Replayed": "true"} if replayed else None)
-
-
 @router.post("/api/ingest/{table}", tags=["data"], status_code=201)
 def api_ingest_rows(request: Request, table: TableName, body: RowsIn,
                     caller: Caller = Depends(need("admin"))):
@@ -93,7 +88,7 @@ def api_ingest_rows(request: Request, table: TableName, body: RowsIn,
     result, replayed = ingest_source(request.app.state, caller, table.value, _frame(body.rows),
                                      label="api rows", content=content,
                                      key=request.headers.get("idempotency-key"), **opts)
-    return _replayed(result, replayed)
+    return answer(result, replayed, created=True)
 
 
 @router.post("/api/ingest/{table}/file", tags=["data"], status_code=201)
@@ -111,7 +106,7 @@ def api_ingest_file(request: Request, table: TableName, file: UploadFile = File(
                                      key=request.headers.get("idempotency-key"),
                                      **_options(mapping, strict, delimiter, date_format,
                                                 lines, return_prefix))
-    return _replayed(result, replayed)
+    return answer(result, replayed, created=True)
 
 
 @router.post("/api/ingests/{ingest_id}/undo", tags=["data"])

@@ -1,6 +1,8 @@
 """The worklist: my items first and the team's, one item per customer and matter, sorted
 by any column, filtered (kept in the URL), paged; assign one or many, snooze, log an
-outcome; the backlog beyond the caps; CSV export; progress per playbook; impact."""
+outcome; the backlog beyond the caps and raising a cap for today's run (leads); CSV
+export; progress per playbook; impact. Every write holds the app's write lock, is audited
+and honours an Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -9,15 +11,14 @@ from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from loyalist.errors import DataError
 from loyalist.web.auth import Caller, check_csrf, need
 from loyalist.web.context import Limit, Offset, paged, plain, records, thread_store
 from loyalist.web.pages import html
-from loyalist.web.team import assign_items, raise_caps, snooze_items
-from loyalist.web.writes import KINDS, OUTCOMES, log_touch
+from loyalist.web.writes import KINDS, OUTCOMES, actor, answer, fingerprint, log_touch, write_once
 
 router = APIRouter()
 FILTERS = ("mine", "owner", "playbook", "segment", "matter", "must_do", "overdue", "snoozed",
@@ -138,15 +139,107 @@ class SnoozeIn(Items):
     until: str | None = Field(None, max_length=40, description="YYYY-MM-DD; null wakes.")
 
 
-def _answer(request, body, replayed):
-    return JSONResponse(body, headers={"Idempotent-Replayed": "true"} if replayed else None)
+# -- writes: assign and snooze items (one or many), and run the day with raised caps
+# (leads and admins), under the write lock, audited, idempotent with a key ---------
+
+def assign_items(state, caller, item_ids: list[str], owner: str, *, note: str | None = None,
+                 key: str | None = None) -> tuple[dict, bool]:
+    """Give items to ``owner`` with the rules of
+    :func:`loyalist.decisions.worklist.team.assign`; audited as ``worklist.assign``."""
+    from loyalist.decisions.worklist.team import assign
+
+    fp = fingerprint("assign", ",".join(item_ids), owner, note or "")
+
+    def run():
+        view = thread_store(state.store)
+        done = assign(view, item_ids, owner, actor=actor(state, caller),
+                      by=caller.user.name, note=note)
+        state.accounts.audit(caller.user, "worklist.assign", owner,
+                             {"items": list(done.items), "from": list(done.before),
+                              "note": note}, ip=caller.ip)
+        return {"ok": True, "owner": owner, "assigned": list(done.items),
+                "unchanged": [i for i in item_ids if i not in done.items]}
+
+    return write_once(state, caller, key, fp, run)
+
+
+def snooze_items(state, caller, item_ids: list[str], until: str | None, *,
+                 note: str | None = None, key: str | None = None) -> tuple[dict, bool]:
+    """Snooze items until a date (``None``: wake them); audited as ``worklist.snooze``."""
+    from loyalist.decisions.worklist.team import snooze
+
+    fp = fingerprint("snooze", ",".join(item_ids), until or "", note or "")
+
+    def run():
+        view = thread_store(state.store)
+        done = snooze(view, item_ids, until, actor=actor(state, caller),
+                      by=caller.user.name, note=note)
+        when = None if done.until is None else f"{done.until:%Y-%m-%d}"
+        state.accounts.audit(caller.user, "worklist.snooze", ",".join(done.items)[:200],
+                             {"items": list(done.items), "until": when, "note": note},
+                             ip=caller.ip)
+        return {"ok": True, "snoozed": list(done.items), "until": when}
+
+    return write_once(state, caller, key, fp, run)
+
+
+def raise_caps(state, caller, caps: dict, *, note: str | None = None,
+               key: str | None = None) -> tuple[dict, bool]:
+    """Run the worklist today with ``caps`` (playbook -> items per owner today) in force:
+    :func:`loyalist.decisions.worklist.build_worklist` with ``caps``, what
+    ``loyalist worklist --cap PLAYBOOK=N`` runs; audited as ``worklist.caps``. The caps
+    are checked first (a clear 400 names the wrong one); nothing is written then."""
+    from loyalist.decisions.worklist import build_worklist
+    from loyalist.decisions.worklist.backlog import caps_in_force
+
+    caps = check_caps(caps)
+    books = thread_store(state.store).settings.worklist
+    in_force = caps_in_force(books, caps)  # an unknown playbook: DataError, nothing run
+    before = caps_in_force(books)
+    fp = fingerprint("caps", sorted(caps.items()), note or "")
+
+    def run():
+        view = thread_store(state.store)
+        done = build_worklist(view, caps=caps)
+        body = {"ok": True, "caps": {k: in_force[k] for k in caps},
+                "before": {k: before[k] for k in caps}, "as_of": done.as_of.isoformat(),
+                "opened": done.opened, "closed": done.closed,
+                "open": len(done.items), "backlog": done.backlog_summary}
+        state.accounts.audit(caller.user, "worklist.caps", ",".join(sorted(caps))[:200],
+                             {"caps": body["caps"], "before": body["before"],
+                              "opened": done.opened, "waiting": done.backlog_summary.get(
+                                  "waiting", 0), "note": note}, ip=caller.ip)
+        return body
+
+    return write_once(state, caller, key, fp, run)
+
+
+#: the highest cap the web accepts (a day's items per owner)
+MAX_CAP = 10_000
+
+
+def check_caps(caps: dict) -> dict[str, int]:
+    """``caps`` as playbook -> whole number from 1 to :data:`MAX_CAP`, else DataError
+    (HTTP 400) naming the playbook and the value."""
+    if not caps:
+        raise DataError("No cap was given.",
+                        hint="Give a playbook and its cap, e.g. call_back_unanswered=80.")
+    out = {}
+    for name, value in caps.items():
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_CAP:
+            raise DataError(f"The cap of {name} must be a whole number from 1 to "
+                            f"{MAX_CAP:,}; got {value!r}.",
+                            hint="Give how many items each owner may get today, e.g. 80.")
+        out[str(name)] = int(text)
+    return out
 
 
 @router.post("/api/worklist/assign", tags=["worklist"])
 def api_assign(request: Request, given: AssignIn, caller: Caller = Depends(need("agent"))):
     """Give items to an owner, all or none. Admins give any item to anyone; an agent
     hands over their own items and takes a team's. Audited; honours Idempotency-Key."""
-    return _answer(request, *assign_items(
+    return answer(*assign_items(
         request.app.state, caller, given.items, given.owner, note=given.note,
         key=request.headers.get("idempotency-key")))
 
@@ -154,7 +247,7 @@ def api_assign(request: Request, given: AssignIn, caller: Caller = Depends(need(
 @router.post("/api/worklist/snooze", tags=["worklist"])
 def api_snooze(request: Request, given: SnoozeIn, caller: Caller = Depends(need("agent"))):
     """Snooze items until a date (their owner or an admin). Audited."""
-    return _answer(request, *snooze_items(
+    return answer(*snooze_items(
         request.app.state, caller, given.items, given.until, note=given.note,
         key=request.headers.get("idempotency-key")))
 
@@ -171,7 +264,7 @@ def api_caps(request: Request, given: CapsIn, caller: Caller = Depends(need("lea
     """Run today's worklist with these caps in force (leads and admins): what
     ``loyalist worklist --cap PLAYBOOK=N`` does; the backlog opens in order up to the new
     caps. Audited; honours Idempotency-Key. A wrong playbook or cap: 400, nothing run."""
-    return _answer(request, *raise_caps(request.app.state, caller, given.caps,
+    return answer(*raise_caps(request.app.state, caller, given.caps,
                                         note=given.note,
                                         key=request.headers.get("idempotency-key")))
 
