@@ -19,13 +19,27 @@ ID_COLUMNS = ("customer_id", "as_of", "left", "id")
 _ID_NAME = re.compile(r"(^|_)(id|num|number|no|key|code|clientnum|ref)($|_)", re.I)
 
 
+def _is_category(v: pd.Series) -> bool:
+    """Text and yes/no columns are categories; numbers are numbers."""
+    return not pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v)
+
+
+def _codes(v: pd.Series, categories: list[str]) -> np.ndarray:
+    """Each value's position among ``categories`` (their text, as at training), -1 when
+    missing or unseen; looked up once per distinct value, not once per row."""
+    codes, distinct = pd.factorize(v)
+    lookup = pd.Index(categories, dtype=object).get_indexer(
+        pd.Index(distinct).astype(str).astype(object))
+    return np.append(lookup, -1)[codes]
+
+
 class ChurnData:
     """The data side of :class:`~loyalist.models.churn.ChurnModel`."""
 
     # -- data --------------------------------------------------------------
     def _choose_columns(self, X: pd.DataFrame, unavailable: dict[str, str]) -> None:
         """Which columns can teach something; the others go to ``unused_`` with why."""
-        cols, unused = [], []
+        cols, unused, values = [], [], {}
         n = len(X)
         for c in X.columns:
             if c in ID_COLUMNS or c in self.exclude:
@@ -34,11 +48,15 @@ class ChurnData:
             if pd.api.types.is_datetime64_any_dtype(v):
                 unused.append((c, "a date"))
                 continue
-            count = v.notna().sum()
+            if _is_category(v):  # text: its distinct values once (they become categories)
+                codes, values[c] = pd.factorize(v)
+                count, distinct = int((codes >= 0).sum()), len(values[c])
+            else:
+                count = v.notna().sum()
+                distinct = v.nunique(dropna=True) if count else 0
             if count == 0:
                 unused.append((c, unavailable.get(c, "empty")))
                 continue
-            distinct = v.nunique(dropna=True)
             if distinct <= 1 and count == n:
                 unused.append((c, unavailable.get(c, "constant")))
                 continue
@@ -58,10 +76,18 @@ class ChurnData:
                             + (f"; not used: {', '.join(c for c, _ in unused[:8])}."
                                if unused else "."))
         self.feature_names_ = cols
+        self._dtypes = {}
         self.unused_ = pd.DataFrame(unused, columns=["feature", "reason"])
-        self.categories_ = {c: sorted(X[c].dropna().astype(str).unique())
-                            for c in cols if not pd.api.types.is_numeric_dtype(X[c])
-                            or pd.api.types.is_bool_dtype(X[c])}
+        self.categories_ = {c: sorted(pd.Index(values[c]).astype(str).unique())
+                            for c in cols if c in values}
+
+    def _dtype(self, c: str) -> pd.CategoricalDtype:
+        """Column ``c``'s categories as a dtype, made once (checking them each time
+        costs more than coding the rows of a small table)."""
+        dtypes = self.__dict__.setdefault("_dtypes", {})
+        if c not in dtypes:
+            dtypes[c] = pd.CategoricalDtype(self.categories_[c])
+        return dtypes[c]
 
     def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.feature_names_ if c not in X.columns]
@@ -72,12 +98,8 @@ class ChurnData:
         for c in self.feature_names_:
             v = X[c]
             if c in self.categories_:  # values unseen in training: missing
-                if pd.api.types.is_bool_dtype(v) or not (
-                        pd.api.types.is_string_dtype(v) or v.dtype == object):
-                    v = v.astype("string")
-                cats = self.categories_[c]
-                cols[c] = pd.Categorical.from_codes(
-                    pd.Index(cats, dtype=object).get_indexer(v.astype(object)), categories=cats)
+                cols[c] = pd.Categorical.from_codes(_codes(v, self.categories_[c]),
+                                                    dtype=self._dtype(c))
             elif v.dtype.kind == "f":
                 cols[c] = v.astype("float64")
             else:

@@ -28,7 +28,9 @@ def _check_fitted(model) -> None:
 class ChurnExplaining:
     """The explaining side of :class:`~loyalist.models.churn.ChurnModel`."""
 
-    def _summarise(self, M, y, sample) -> None:
+    def _summarise(self, M, y, terms) -> None:
+        """Importance by gain (trees) and mean absolute term (logistic part, ``terms``
+        of a sample of the rows), and the leaving rates."""
         w = self.blend_weight_
         gain = np.zeros(len(self.feature_names_))
         if isinstance(self.model_, str):  # the offset alone
@@ -37,7 +39,7 @@ class ChurnExplaining:
             g = self.model_.feature_importance("gain")
             gain += w * g / max(g.sum(), 1e-12)
         if self.linear_ is not None:
-            g = np.abs(self.linear_terms_.terms(sample) - self.linear_means_).mean(axis=0)
+            g = np.abs(terms - self.linear_means_).mean(axis=0)
             gain += (1 - w) * g / max(g.sum(), 1e-12)
         self.summary_ = (pd.DataFrame({"feature": self.feature_names_, "gain": gain})
                          .sort_values("gain", ascending=False, ignore_index=True))
@@ -78,7 +80,8 @@ class ChurnExplaining:
             tree = lin = None
             if self.model_ is not None:
                 if self._has_trees():
-                    leaves = self.model_.predict(lightgbm_array(M), pred_leaf=True)
+                    leaves = self.model_.predict(lightgbm_array(M), pred_leaf=True,
+                                                    num_threads=self._n_jobs(len(M)))
                     t = self.paths_.contributions(np.asarray(leaves, dtype=np.int64), table)
                     bias = np.full(len(M), self.paths_.bias)
                 else:  # the offset alone

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from loyalist.models._churn_parts import Platt, SplineLogistic
+from loyalist.models._churn_parts import SplineLogistic, platt_log_losses
 
 #: the trees' part when no tree improved on the offset model: the offset alone
 OFFSET_ONLY = "offset only"
@@ -26,6 +26,19 @@ class _Fixed:
 
     def split(self, X=None, y=None):
         yield self.train, self.test
+
+
+_CONTROLLER = []
+
+
+def _blas_threads(n: int):
+    """A limit on NumPy's BLAS threads. The controller that finds the libraries is made
+    once (looking them up costs about 10 ms, a fifth of a small fit's logistic part)."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=n)
 
 
 def _log_loss(y, p) -> float:
@@ -59,8 +72,13 @@ class ChurnFitting:
         """All training rows binned once for LightGBM; each fit takes a subset."""
         import lightgbm
 
-        return lightgbm.Dataset(M, label=y, free_raw_data=False,
-                                params={"verbose": -1, "feature_pre_filter": False})
+        # from the float array LightGBM would make of the DataFrame (category codes,
+        # the same bins and trees), without its pandas path
+        self._array = lightgbm_array(M)
+        return lightgbm.Dataset(
+            self._array, label=y, free_raw_data=False, feature_name=list(M.columns),
+            categorical_feature=[j for j, c in enumerate(M.columns) if c in self.categories_],
+            params={"verbose": -1, "feature_pre_filter": False})
 
     def _trees(self, data, y, train, valid=None, n=None):
         """Fit the trees on rows ``train`` of ``data`` (the shared Dataset); with
@@ -112,13 +130,11 @@ class ChurnFitting:
     def _linear(self, M, y, start=None):
         """The spline logistic regression; returns (model, model): the model is its
         own table of terms. ``start``: a fit on similar rows to start the solver from."""
-        from threadpoolctl import threadpool_limits
-
         rows = np.arange(len(y))
         if len(rows) > self.linear_max_rows:  # a few hundred weights need no millions
             rows = np.random.default_rng(self.random_state).choice(
                 rows, self.linear_max_rows, replace=False)
-        with threadpool_limits(self._n_jobs(len(rows))):
+        with _blas_threads(self._n_jobs(len(rows))):
             lin = SplineLogistic(self.feature_names_, self.categories_, C=self.linear_C)
             lin.fit(M.iloc[rows], y[rows], start=start)
         return lin, lin
@@ -140,12 +156,19 @@ class ChurnFitting:
         z = np.log(p) - np.log1p(-p)
         return np.where(np.isnan(z), self.offset_fill_, z)
 
-    def _raw(self, booster, linear, M) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _raw(self, booster, linear, M, array=None
+             ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Log-odds of the trees and of the logistic part (None when not used);
+        ``array``: the matrix as LightGBM reads it, when already made."""
         if isinstance(booster, str):  # OFFSET_ONLY
             zt = np.zeros(len(M))
         else:
-            zt = (booster.predict(lightgbm_array(M), raw_score=True) if booster is not None
-                  else None)
+            # threads as for fitting: a booster does not keep them (OpenMP's default
+            # spins every core, busy-waiting on a small table)
+            array = lightgbm_array(M) if array is None and booster is not None else array
+            zt = (booster.predict(array, raw_score=True,
+                                  num_threads=self._n_jobs(len(M)))
+                  if booster is not None else None)
         if zt is not None and self.offset_ is not None:
             zt = zt + self._offset(M)
         zl = linear[1].intercept + linear[1].terms(M).sum(axis=1) if linear is not None else None
@@ -190,8 +213,9 @@ class ChurnFitting:
         trees, kept = [], None
         for train, test in splits:
             b, best, lin = self._fit_parts(data, M, y, train, valid=test)
+            array = self._array[test] if getattr(self, "_array", None) is not None else None
             zt[test], zl[test] = [np.nan if z is None else z
-                                  for z in self._raw(b, lin, M.iloc[test])]
+                                  for z in self._raw(b, lin, M.iloc[test], array)]
             trees.append(best)
             if len(splits) == 1:
                 kept = (b, best, lin)
@@ -205,6 +229,5 @@ class ChurnFitting:
             return 0.0
         if self.blend is not None:
             return float(self.blend)
-        losses = [_log_loss(y, Platt().fit(w * zt + (1 - w) * zl, y).predict(
-            w * zt + (1 - w) * zl)) for w in _WEIGHTS]
+        losses = platt_log_losses(zt[:, None] * _WEIGHTS + zl[:, None] * (1 - _WEIGHTS), y)
         return float(_WEIGHTS[int(np.argmin(losses))])
