@@ -178,7 +178,7 @@ class _Panel:
     """What the fit and the attribution need, aggregated in the engine."""
 
     kinds: list[str]
-    #: per month and failure pattern: ``mm``, ``x0..``, ``orders``, ``n`` customer-months
+    #: per failure pattern: ``x0..``, ``orders``, ``n`` customer-months
     #: at risk with a full window, ``d`` of them the month the customer left
     patterns: pd.DataFrame
     #: per lost customer, at the month they left: ``customer_id``, ``x0..``, ``orders``
@@ -208,41 +208,38 @@ def _engine_panel(store, lives, parts, as_of, y0, m0, nm, w, lag) -> _Panel:
         met = dict(zip(met["kind"], met["c"].astype(int), strict=True))
         kinds = sorted(k for k in met if k != _ORDERS)
         cols = [f"x{j}" for j in range(len(kinds))]
-        off = ibis.memtable({"off": np.arange(lag, lag + w, dtype=np.int32)})
-        sh = cnt.cross_join(off)
-        sh = sh.select("customer_id", "kind", "n", mm=(sh.m + sh.off).cast("int32"))
-        sh = sh.filter(sh.mm < nm)
-        wide = sh.group_by(["customer_id", "mm"]).aggregate(
+        # one row per customer and month with anything in it, the kinds side by side
+        monthly = cnt.group_by(["customer_id", "m"]).aggregate(
             orders=_.n.sum(where=_.kind == _ORDERS).fill_null(0),
             **{c: _.n.sum(where=_.kind == k).fill_null(0)
                for c, k in zip(cols, kinds, strict=True)})
-        j = wide.join(lives, "customer_id")
-        at = j.mutate(y=(j.mm == j.left_m).fill_null(False))
-        j = at.filter((at.mm >= at.lo) & (at.mm <= at.hi))
-        patterns = j.group_by(["mm", *cols, "orders"]).aggregate(
+        # the window of month mm: the w months up to lag months before it
+        off = ibis.memtable({"off": np.arange(lag, lag + w, dtype=np.int32)})
+        sh = monthly.cross_join(off)
+        sh = sh.mutate(mm=(sh.m + sh.off).cast("int32")).join(lives, "customer_id")
+        sh = sh.filter((sh.mm >= sh.lo) & (sh.mm <= sh.hi))
+        wide = sh.group_by(["customer_id", "mm"]).aggregate(
+            y=(_.mm == _.left_m).fill_null(False).any(),
+            **{c: _[c].sum() for c in ["orders", *cols]})
+        patterns = wide.group_by([*cols, "orders"]).aggregate(
             n=_.count(), d=_.y.cast("int64").sum()).to_pandas()
-        # every lost customer, a full window behind them or not
-        lost = at.filter(at.y).select("customer_id", *cols, "orders").to_pandas()
+        # every lost customer at the month they left, a full window behind them or not
+        lc = monthly.join(lives.filter(lives.leaver), "customer_id")
+        lc = lc.filter((lc.m <= lc.left_m - lag) & (lc.m > lc.left_m - lag - w))
+        lost = lc.group_by("customer_id").aggregate(
+            **{c: _[c].sum() for c in ["orders", *cols]}).to_pandas()
     finally:
         cnt.release()
     # customer-months with no failure and no order in their window are not in the
     # engine's table: the month's at-risk count less the patterns found
-    span = lives.filter(lives.hi >= lives.lo).group_by(["lo", "hi", "leaver"]).aggregate(
-        c=_.count()).to_pandas()
-    at_risk = np.zeros(nm + 1)
-    events = np.zeros(nm)
-    for lo, hi, leaver, c in span.itertuples(index=False):
-        at_risk[int(lo)] += c
-        at_risk[int(hi) + 1] -= c
-        if leaver:
-            events[int(hi)] += c
-    at_risk = np.cumsum(at_risk)[:nm]
-    seen = patterns.groupby("mm")[["n", "d"]].sum().reindex(range(nm), fill_value=0)
-    zero = pd.DataFrame({"mm": np.arange(nm), "n": at_risk - seen["n"].to_numpy(),
-                         "d": events - seen["d"].to_numpy(), "orders": 0,
-                         **{c: 0 for c in cols}})
-    zero = zero[zero["n"] > 0]
-    patterns = pd.concat([patterns, zero[patterns.columns]], ignore_index=True)
+    span = lives.filter(lives.hi >= lives.lo).aggregate(
+        n=(_.hi - _.lo + 1).sum(), d=(_.leaver & (_.left_m <= nm - 1)).cast("int64").sum()
+    ).to_pandas()
+    zero = pd.DataFrame({"n": [float(span["n"].iloc[0] or 0) - patterns["n"].sum()],
+                         "d": [float(span["d"].iloc[0] or 0) - patterns["d"].sum()],
+                         "orders": [0], **{c: [0] for c in cols}})
+    patterns = pd.concat([patterns, zero[zero["n"] > 0][patterns.columns]],
+                         ignore_index=True)
     return _Panel(kinds=kinds, patterns=patterns, lost=lost, met=met)
 
 
