@@ -238,15 +238,27 @@ def _engine_panel(store, lives, parts, as_of, y0, m0, nm, w, lag) -> _Panel:
     zero = pd.DataFrame({"n": [float(span["n"].iloc[0] or 0) - patterns["n"].sum()],
                          "d": [float(span["d"].iloc[0] or 0) - patterns["d"].sum()],
                          "orders": [0], **{c: [0] for c in cols}})
+    # one order whatever the engine returned, so the fit sums in the same order
     patterns = pd.concat([patterns, zero[zero["n"] > 0][patterns.columns]],
-                         ignore_index=True)
+                         ignore_index=True).sort_values([*cols, "orders"],
+                                                        ignore_index=True)
+    lost = lost.sort_values("customer_id", ignore_index=True)
     return _Panel(kinds=kinds, patterns=patterns, lost=lost, met=met)
+
+
+_OPTS = {"z": "log"}
+_BINS = (1, 2, 3, 5, 9, 17)
 
 
 def _z(orders):
     """Exposure covariate: log(1 + orders) in the window (frequent buyers meet more
     order failures and, in the records, leave less)."""
-    return np.log1p(np.asarray(orders, dtype=float))[:, None]
+    o = np.asarray(orders, dtype=float)
+    if _OPTS["z"] == "bins":
+        return np.column_stack([(o >= b).astype(float) for b in _BINS])
+    if _OPTS["z"] == "both":
+        return np.column_stack([np.log1p(o)] + [(o >= b).astype(float) for b in _BINS])
+    return np.log1p(o)[:, None]
 
 
 def _fit(x, z, d, n):
