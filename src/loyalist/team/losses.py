@@ -246,19 +246,10 @@ def _engine_panel(store, lives, parts, as_of, y0, m0, nm, w, lag) -> _Panel:
     return _Panel(kinds=kinds, patterns=patterns, lost=lost, met=met)
 
 
-_OPTS = {"z": "log"}
-_BINS = (1, 2, 3, 5, 9, 17)
-
-
 def _z(orders):
     """Exposure covariate: log(1 + orders) in the window (frequent buyers meet more
     order failures and, in the records, leave less)."""
-    o = np.asarray(orders, dtype=float)
-    if _OPTS["z"] == "bins":
-        return np.column_stack([(o >= b).astype(float) for b in _BINS])
-    if _OPTS["z"] == "both":
-        return np.column_stack([np.log1p(o)] + [(o >= b).astype(float) for b in _BINS])
-    return np.log1p(o)[:, None]
+    return np.log1p(np.asarray(orders, dtype=float))[:, None]
 
 
 def _fit(x, z, d, n):
