@@ -7,7 +7,9 @@ failure_effect=e)`` for seeds 1, 2, 3 and e = 1.0 and 0.5. The truth of each los
 customer (``truth["customers"].cause_department``: fulfilment, service or none) is
 compared on the customers the records show as lost, each weighed by the same yearly
 revenue the estimator uses; departments whose failures raise no hazard in the generator
-(billing, product, sales) have a truth of 0.
+(billing, product, sales) have a truth of 0. Beside the drawn truth, its expectation:
+``p_cause_fulfilment`` and ``p_cause_service``, the chance behind each draw (the
+generator's own probabilities), which no attribution can beat the draw's noise to.
 """
 
 from functools import lru_cache
@@ -23,27 +25,32 @@ DEPTS = ("fulfilment", "service", "billing", "product", "sales")
 
 @lru_cache(maxsize=8)
 def attribution_vs_truth(seed: int, effect: float, n: int = 3000) -> dict:
+    """Per department: (drawn truth, expected truth, estimate, naive) shares of the lost
+    customers' revenue."""
     b = make_business(n, 24, seed=seed, events=False, failure_effect=effect)
     with loyalist.connect(":memory:") as s:
         for name in ("customers", "orders", "subscriptions", "requests", "feedback"):
             s.ingest(name, b.tables[name])
         r = department_losses(s)
     c = r.customers
-    cause = b.truth["customers"].set_index("customer_id")["cause_department"]
-    truth = c["customer_id"].map(cause).fillna("none")
+    t = b.truth["customers"].set_index("customer_id")
+    truth = c["customer_id"].map(t["cause_department"]).fillna("none")
     total = c["revenue"].sum()
     out = {}
     for d in DEPTS:
+        p = (c["customer_id"].map(t[f"p_cause_{d}"]).fillna(0.0)
+             if f"p_cause_{d}" in t else 0.0 * c["revenue"])
         out[d] = (float(c.loc[truth == d, "revenue"].sum() / total),
+                  float((p * c["revenue"]).sum() / total),
                   float((c[d] * c["revenue"]).sum() / total),
                   float((c[f"naive:{d}"] * c["revenue"]).sum() / total))
     return out
 
 
 def _show(seed, effect, got):
-    for d, (truth, est, naive) in got.items():
-        print(f"seed {seed} effect {effect} {d}: truth {truth:.3f} estimate {est:.3f} "
-              f"naive {naive:.3f}")
+    for d, (truth, expected, est, naive) in got.items():
+        print(f"seed {seed} effect {effect} {d}: truth {truth:.3f} expected {expected:.3f} "
+              f"estimate {est:.3f} naive {naive:.3f}")
 
 
 @pytest.mark.slow
@@ -54,20 +61,42 @@ def test_attribution_beats_naive_and_clears_departments_without_effect(seed, eff
     generator) under 5 points, and a smaller worst error than the naive reading."""
     got = attribution_vs_truth(seed, effect)
     _show(seed, effect, got)
-    err = {d: abs(est - t) for d, (t, est, _n) in got.items()}
-    naive = {d: abs(n - t) for d, (t, _e, n) in got.items()}
+    err = {d: abs(est - t) for d, (t, _x, est, _n) in got.items()}
+    naive = {d: abs(n - t) for d, (t, _x, _e, n) in got.items()}
     assert err["service"] <= 0.05 and err["billing"] <= 0.05 and err["sales"] <= 0.05
     assert max(err.values()) < max(naive.values())
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="Not met (measured 2026-12-03, 3,000 customers): "
-                   "fulfilment off by 5-23 points (truth 0.09-0.31, estimate 0.20-0.40) and "
-                   "product over-attributed by up to 13 points in 4 of 6 runs; service, "
-                   "billing and sales within 5 points in 6 of 6. See notes/losses.md.")
+                   "fulfilment off by 5.3-23.3 points (truth 0.09-0.31, estimate "
+                   "0.20-0.40) and product given 3.5-13.3 points (truth 0) in 4 of 6 "
+                   "runs; service, billing and sales within 5 points in 6 of 6. The draw "
+                   "alone is up to 7.2 points from its own expectation (fulfilment, seed 1 "
+                   "at half effect: drawn 0.256, expected 0.184). See docs/team.md.")
 @pytest.mark.parametrize("effect", [1.0, 0.5])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_department_attribution_within_5_points(seed, effect):
     got = attribution_vs_truth(seed, effect)
-    errors = {d: abs(est - truth) for d, (truth, est, _n) in got.items()}
+    errors = {d: abs(est - truth) for d, (truth, _x, est, _n) in got.items()}
+    assert max(errors.values()) <= 0.05, errors
+
+
+_MISSED = pytest.mark.xfail(strict=True, reason=(
+    "Not met (measured 2026-12-03, 3,000 customers): against the generator's expected "
+    "shares, fulfilment within 5 points in 3 of 6 runs (off by 1.3-22.8 points), product "
+    "in 2 of 6 (3.5-13.3; truth 0); every department within 5 points only on seed 2 at "
+    "full effect. At 12,000 customers fulfilment 4 of 6 (at most 9.7), product 6 of 6."))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("seed", "effect"), [
+    pytest.param(1, 1.0, marks=_MISSED), (2, 1.0), pytest.param(3, 1.0, marks=_MISSED),
+    pytest.param(1, 0.5, marks=_MISSED), pytest.param(2, 0.5, marks=_MISSED),
+    pytest.param(3, 0.5, marks=_MISSED)])
+def test_department_attribution_within_5_points_of_the_expected_truth(seed, effect):
+    """The same bar against the expectation of the drawn causes (the generator's own
+    probability of each cause per lost customer): what is left is the model's error."""
+    got = attribution_vs_truth(seed, effect)
+    errors = {d: abs(est - expected) for d, (_t, expected, est, _n) in got.items()}
     assert max(errors.values()) <= 0.05, errors

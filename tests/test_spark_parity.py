@@ -264,6 +264,13 @@ def _team_agents(s, b):
     return agent_table(s, b.as_of, Settings())
 
 
+def _team_losses(s, b):
+    from loyalist.settings import Settings
+    from loyalist.team.losses import department_losses
+
+    return department_losses(s, b.as_of, settings=Settings(), freq="Y").table
+
+
 COMPUTATIONS = {"features": _features, "labels": _labels, "rfm": _rfm,
                 "callbacks": _callbacks, "service_facts": _service_facts,
                 "hard_alerts": _hard_alerts, "loss_rates": _loss_rates,
@@ -276,7 +283,8 @@ COMPUTATIONS = {"features": _features, "labels": _labels, "rfm": _rfm,
                 # listening
                 "competitor_mentions": _competitor_mentions, "loss_reasons": _loss_reasons,
                 # team
-                "team_scorecard": _team_scorecard, "team_agents": _team_agents}
+                "team_scorecard": _team_scorecard, "team_agents": _team_agents,
+                "team_losses": _team_losses}
 
 
 @pytest.mark.parametrize("name", list(COMPUTATIONS))

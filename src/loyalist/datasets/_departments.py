@@ -46,6 +46,31 @@ def cause_departments(seed: int, order_fails, request_fails, n: int, edges: np.n
     return out
 
 
+def cause_probabilities(order_fails, request_fails, n: int, edges: np.ndarray,
+                        decision: np.ndarray, components: tuple) -> dict[str, np.ndarray]:
+    """Per customer who decides to leave: the chance that each department's failures
+    were the cause (the service component's share of the hazard in the month of the
+    decision, split by the two loads as :func:`cause_departments` splits it); NaN for
+    customers who never decide. The expectation of the drawn ``cause_department``: what
+    an attribution can hope to recover, without the draw's noise."""
+    loads = [service_load(*f, n, edges) for f in (order_fails, request_fails)]
+    out = {d: np.full(n, np.nan) for d in FAILURE_DEPARTMENTS}
+    rows = np.flatnonzero(np.isfinite(decision))
+    if not len(rows):
+        return out
+    shape = loads[0].shape
+    k = np.clip(np.searchsorted(edges, decision[rows], side="right") - 1, 0, shape[1] - 1)
+    total = sum(np.broadcast_to(c, shape)[rows, k].astype(np.float64) for c in components)
+    service = np.broadcast_to(components[_SERVICE], shape)[rows, k] / np.where(
+        total > 0, total, 1.0)
+    part = np.column_stack([ld[rows, k] for ld in loads]).astype(np.float64)
+    both = part.sum(axis=1)
+    p = np.where(both[:, None] > 0, part / np.where(both > 0, both, 1.0)[:, None], 0.5)
+    for j, d in enumerate(FAILURE_DEPARTMENTS):
+        out[d][rows] = service * p[:, j]
+    return out
+
+
 def revenue_lost(customers: pd.Series, churned_at: pd.Series, orders: pd.DataFrame,
                  subscriptions: pd.DataFrame) -> np.ndarray:
     """Per customer who left: order revenue of the 365 days before leaving plus 12 x

@@ -261,6 +261,8 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
     decision, reason = _hazard.draw_decisions(rng[3], c, components, edges)
     cause = _departments.cause_departments(seed, order_fails, request_fails, c.n, edges,
                                            decision, reason)
+    cause_p = _departments.cause_probabilities(order_fails, request_fails, c.n, edges,
+                                               decision, components)
     del order_fails, request_fails
     departure, warned = _hazard.draw_departures(rng[3], decision, reason)
     del components
@@ -359,6 +361,8 @@ def make_business(n_customers: int = 2000, months: int = 24, seed: int = 0,
                                          requests, answers, as_of, horizon_days)
     truth["customers"]["attitude"] = np.round(c.attitude, 3)
     truth["customers"]["cause_department"] = cause
+    for d, p in cause_p.items():
+        truth["customers"][f"p_cause_{d}"] = p
     gone = truth["customers"]["churned_at"].where(truth["customers"]["churned"])
     truth["customers"]["revenue_lost"] = _departments.revenue_lost(
         truth["customers"]["customer_id"], gone, tables["orders"], tables["subscriptions"])

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import ibis
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
@@ -40,20 +41,30 @@ NONE = "no department"
 _MONTH = 365.25 / 12
 #: failures count up to the month before the customer left
 LAG_MONTHS = 1
+#: the orders' kind in the engine's table of events (never a failure kind)
+_ORDERS = "__orders__"
 
 
 def _t(x):
     return pd.Timestamp(x).to_pydatetime()
 
 
-def failure_events(store, as_of, settings) -> pd.DataFrame:
-    """Every failure in the records before ``as_of``: ``customer_id``, ``kind``, ``at``."""
+def failure_parts(store, as_of, settings) -> list:
+    """Every failure in the records before ``as_of`` as engine expressions (Ibis), one
+    per kind of failure: ``customer_id``, ``at``, ``kind``."""
+    import ibis
+
     from loyalist.features.service_signals import tracked_lifecycle
 
     have = available(store)
     kinds = {**DEFAULT_KINDS, **settings.departments.kinds}
     now = _t(as_of)
     parts = []
+
+    def part(s, at, kind):
+        return s.select(customer_id=s.customer_id.cast("string"), at=at.cast("timestamp"),
+                        kind=kind if not isinstance(kind, str) else ibis.literal(kind))
+
     if have.get("requests"):
         r = store.table("requests")
         r = r.filter(r.opened_at < now)
@@ -67,8 +78,6 @@ def failure_events(store, as_of, settings) -> pd.DataFrame:
                  & r.resolved_at.isnull() & (r.opened_at < old)}
         mapping = settings.service.team_for_category
         if mapping:
-            import ibis
-
             expected = ibis.cases(*[(r.category == k, v) for k, v in mapping.items()],
                                   else_=r.team)
             conds["misrouted"] = r.team != expected
@@ -77,12 +86,7 @@ def failure_events(store, as_of, settings) -> pd.DataFrame:
             conds["_category"] = r.category.isin(cats)
         for kind, cond in conds.items():
             s = r.filter(cond)
-            kind_col = s.category if kind == "_category" else kind
-            parts.append(s.select(customer_id=s.customer_id, at=s.opened_at,
-                                  kind=kind_col).to_pandas()
-                         if kind == "_category" else
-                         s.select(customer_id=s.customer_id, at=s.opened_at)
-                         .to_pandas().assign(kind=kind))
+            parts.append(part(s, s.opened_at, s.category if kind == "_category" else kind))
     if have.get("orders"):
         o = store.table("orders")
         o = o.filter(o.ordered_at < now)
@@ -98,12 +102,20 @@ def failure_events(store, as_of, settings) -> pd.DataFrame:
             conds["not_followed_up"] = o.fulfilled_at.notnull() & o.followed_up_at.isnull()
         for kind, cond in conds.items():
             s = o.filter(cond)
-            parts.append(s.select(customer_id=s.customer_id, at=s.ordered_at)
-                         .to_pandas().assign(kind=kind))
+            parts.append(part(s, s.ordered_at, kind))
+    return parts
+
+
+def failure_events(store, as_of, settings) -> pd.DataFrame:
+    """Every failure in the records before ``as_of``: ``customer_id``, ``kind``, ``at``
+    (pandas; :func:`department_losses` keeps them in the engine)."""
+    import ibis
+
+    parts = failure_parts(store, as_of, settings)
     if not parts:
         return pd.DataFrame({"customer_id": [], "at": pd.Series(dtype="datetime64[ns]"),
                              "kind": []})
-    out = pd.concat(parts, ignore_index=True)
+    out = ibis.union(*parts).to_pandas()
     out["at"] = pd.to_datetime(out["at"])
     return out
 
@@ -156,66 +168,106 @@ class DepartmentLosses:
                 "kinds": rows(self.kinds), "notes": self.notes}
 
 
-def _panel(lives, events, kinds, start, end, window_days):
-    """Customer-month arrays: at risk, left, failure counts per kind and exposure."""
-    months = pd.period_range(start, end, freq="M")
-    m0 = months[0]
-    nm = len(months)
-    cid = pd.Index(lives["customer_id"])
-    n = len(cid)
-
-    def mi(ts):
-        t = pd.to_datetime(pd.Series(ts))
-        return ((t.dt.year - m0.year) * 12 + (t.dt.month - m0.month)).to_numpy()
-
-    w = max(1, int(round(window_days / _MONTH)))
-
-    def counts(frame):
-        arr = np.zeros((n, nm), dtype=np.float32)
-        if len(frame):
-            i = cid.get_indexer(frame["customer_id"])
-            k = mi(frame["at"])
-            ok = (i >= 0) & (k >= 0) & (k < nm)
-            np.add.at(arr, (i[ok], k[ok]), 1.0)
-        c = np.cumsum(arr, axis=1)
-        out = c.copy()
-        out[:, w:] -= c[:, :-w]
-        # up to the month before: the month a customer leaves holds the symptoms of
-        # leaving (returns, complaints of a customer who has decided), not its causes
-        return np.concatenate([np.zeros((n, LAG_MONTHS), out.dtype), out[:, :-LAG_MONTHS]],
-                              axis=1)
-
-    x = np.stack([counts(events[events["kind"] == k]) for k in kinds], axis=2) \
-        if kinds else np.zeros((n, nm, 0), np.float32)
-    start_m = mi(lives["started_at"])
-    left_m = np.where(lives["left_at"].notna(), mi(lives["left_at"].fillna(pd.Timestamp(start))),
-                      nm + 1)
-    mm = np.arange(nm)[None, :]
-    risk = (mm >= start_m[:, None]) & (mm <= left_m[:, None])
-    left = mm == left_m[:, None]
-    return months, x, risk, left
+def _month_of(ts, y0: int, m0: int):
+    """Month index (0 = the first month of the customers' lives) of an engine timestamp."""
+    return ((ts.year() - y0) * 12 + (ts.month() - m0)).cast("int32")
 
 
-def _z(z):
-    """Exposure covariates: log(1 + orders), log(1 + requests) in the window."""
-    return np.log1p(z.astype(float))
+@dataclass
+class _Panel:
+    """What the fit and the attribution need, aggregated in the engine."""
+
+    kinds: list[str]
+    #: per failure pattern: ``x0..``, ``orders``, ``n`` customer-months
+    #: at risk with a full window, ``d`` of them the month the customer left
+    patterns: pd.DataFrame
+    #: per lost customer, at the month they left: ``customer_id``, ``x0..``, ``orders``
+    lost: pd.DataFrame
+    #: customers who met each kind
+    met: dict[str, int]
 
 
-def _fit(x, z, y, wt):
-    """Poisson MLE of h = exp(a + g.z) + x.beta with beta >= 0."""
+def _engine_panel(store, lives, parts, as_of, y0, m0, nm, w, lag) -> _Panel:
+    """Failure counts per customer-month in the ``w`` months up to ``lag`` months before,
+    grouped in the engine into failure patterns (Ibis: DuckDB or Spark alike)."""
+    import ibis
+    from ibis import _
+
+    o = store.table("orders") if available(store).get("orders") else None
+    if o is not None:
+        o = o.filter(o.ordered_at < _t(as_of))
+        parts = [*parts, o.select(customer_id=o.customer_id.cast("string"),
+                                  at=o.ordered_at.cast("timestamp"),
+                                  kind=ibis.literal(_ORDERS))]
+    ev = ibis.union(*parts)
+    ev = ev.select("customer_id", "kind", m=_month_of(ev.at, y0, m0))
+    ev = ev.filter((ev.m >= 0) & (ev.m < nm))
+    cnt = ev.group_by(["customer_id", "kind", "m"]).aggregate(n=_.count()).cache()
+    try:
+        met = cnt.group_by("kind").aggregate(c=_.customer_id.nunique()).to_pandas()
+        met = dict(zip(met["kind"], met["c"].astype(int), strict=True))
+        kinds = sorted(k for k in met if k != _ORDERS)
+        cols = [f"x{j}" for j in range(len(kinds))]
+        # one row per customer and month with anything in it, the kinds side by side
+        monthly = cnt.group_by(["customer_id", "m"]).aggregate(
+            orders=_.n.sum(where=_.kind == _ORDERS).fill_null(0),
+            **{c: _.n.sum(where=_.kind == k).fill_null(0)
+               for c, k in zip(cols, kinds, strict=True)})
+        # the window of month mm: the w months up to lag months before it
+        off = ibis.memtable({"off": np.arange(lag, lag + w, dtype=np.int32)})
+        sh = monthly.cross_join(off)
+        sh = sh.mutate(mm=(sh.m + sh.off).cast("int32")).join(lives, "customer_id")
+        sh = sh.filter((sh.mm >= sh.lo) & (sh.mm <= sh.hi))
+        wide = sh.group_by(["customer_id", "mm"]).aggregate(
+            y=(_.mm == _.left_m).fill_null(False).any(),
+            **{c: _[c].sum() for c in ["orders", *cols]})
+        patterns = wide.group_by([*cols, "orders"]).aggregate(
+            n=_.count(), d=_.y.cast("int64").sum()).to_pandas()
+        # every lost customer at the month they left, a full window behind them or not
+        lc = monthly.join(lives.filter(lives.leaver), "customer_id")
+        lc = lc.filter((lc.m <= lc.left_m - lag) & (lc.m > lc.left_m - lag - w))
+        lost = lc.group_by("customer_id").aggregate(
+            **{c: _[c].sum() for c in ["orders", *cols]}).to_pandas()
+    finally:
+        cnt.release()
+    # customer-months with no failure and no order in their window are not in the
+    # engine's table: the month's at-risk count less the patterns found
+    span = lives.filter(lives.hi >= lives.lo).aggregate(
+        n=(_.hi - _.lo + 1).sum(), d=(_.leaver & (_.left_m <= nm - 1)).cast("int64").sum()
+    ).to_pandas()
+    zero = pd.DataFrame({"n": [float(span["n"].iloc[0] or 0) - patterns["n"].sum()],
+                         "d": [float(span["d"].iloc[0] or 0) - patterns["d"].sum()],
+                         "orders": [0], **{c: [0] for c in cols}})
+    # one order whatever the engine returned, so the fit sums in the same order
+    patterns = pd.concat([patterns, zero[zero["n"] > 0][patterns.columns]],
+                         ignore_index=True).sort_values([*cols, "orders"],
+                                                        ignore_index=True)
+    lost = lost.sort_values("customer_id", ignore_index=True)
+    return _Panel(kinds=kinds, patterns=patterns, lost=lost, met=met)
+
+
+def _z(orders):
+    """Exposure covariate: log(1 + orders) in the window (frequent buyers meet more
+    order failures and, in the records, leave less)."""
+    return np.log1p(np.asarray(orders, dtype=float))[:, None]
+
+
+def _fit(x, z, d, n):
+    """Poisson MLE of h = exp(a + g.z) + x.beta with beta >= 0, over patterns: ``n``
+    customer-months and ``d`` departures each."""
     k, q = x.shape[1], z.shape[1]
 
     def nll(p):
         a, g, b = p[0], p[1:1 + q], p[1 + q:]
         base = np.exp(np.clip(a + z @ g, -30, 5))
         h = base + x @ b
-        ll = wt * (y * np.log(h) - h)
-        dh = wt * (y / h - 1.0)
+        ll = d * np.log(h) - n * h
+        dh = d / h - n
         grad = np.concatenate([[-(dh * base).sum()], -(z * (dh * base)[:, None]).sum(0),
                                -(x * dh[:, None]).sum(0)])
         return -ll.sum(), grad
 
-    rate = max((wt * y).sum() / wt.sum(), 1e-6)
+    rate = max(d.sum() / n.sum(), 1e-6)
     p0 = np.concatenate([[np.log(rate)], np.zeros(q), np.full(k, rate * 0.1)])
     bounds = [(None, None)] * (1 + q) + [(0.0, None)] * k
     res = minimize(nll, p0, jac=True, method="L-BFGS-B", bounds=bounds)
@@ -251,56 +303,53 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     dep = settings.departments
     basis = retention_basis(store, as_of, horizon=settings.report.horizon)
     as_of = basis.as_of
-    lives = basis.lives.select("customer_id", "started_at", "lost_at", "revenue").to_pandas()
     lag = pd.Timedelta(days=basis.horizon or 0)
-    lives["left_at"] = pd.to_datetime(lives["lost_at"]) - lag
-    lives["started_at"] = pd.to_datetime(lives["started_at"])
-    events = failure_events(store, as_of, settings)
-    kinds = sorted(events["kind"].unique()) if len(events) else []
     notes = []
-    start = lives["started_at"].min()
-    last = as_of - lag  # a loss after it cannot be seen yet
-    months, x, risk, left = _panel(lives, events, kinds, start, last, dep.window_days)
-    # exposure: orders and requests in the same window
-    exposure = []
-    for name, col in (("orders", "ordered_at"),):
-        if available(store).get(name):
-            t = store.table(name)
-            f = t.filter(t[col] < _t(as_of)).select(customer_id=t.customer_id, at=t[col])
-            exposure.append(f.to_pandas().assign(kind=name))
-    ev2 = pd.concat(exposure, ignore_index=True) if exposure else events.iloc[:0]
-    ev2["at"] = pd.to_datetime(ev2["at"])
-    _m, zc, _r, _l = _panel(lives, ev2, [k for k in ("orders", "requests")
-                                         if (ev2["kind"] == k).any()], start, last,
-                            dep.window_days)
-    # fit on months with a full window behind them
-    w = max(1, int(round(dep.window_days / _MONTH)))
-    use = risk.copy()
-    use[:, :w] = False
-    X, Z, Y = x[use].astype(float), _z(zc[use]), left[use].astype(float)
+    with basis.cached() as b:
+        lv = b.lives
+        lives = lv.select("customer_id", "started_at", "lost_at", "revenue").to_pandas()
+        lives["left_at"] = pd.to_datetime(lives["lost_at"]) - lag
+        lives["started_at"] = pd.to_datetime(lives["started_at"])
+        start = lives["started_at"].min()
+        last = as_of - lag  # a loss after it cannot be seen yet
+        if pd.isna(start):
+            raise DataError("No customers to weigh failures on.",
+                            hint="Ingest orders or subscriptions first.")
+        y0, m0 = int(start.year), int(start.month)
+        nm = (last.year - y0) * 12 + last.month - m0 + 1
+        w = max(1, int(round(dep.window_days / _MONTH)))
+        # at risk from the customer's first month with a full window behind it to the
+        # month they left (or the last month)
+        left_m = _month_of(lv.lost_at - ibis.interval(days=int(lag.days)), y0, m0)
+        lv = lv.select("customer_id", leaver=lv.lost_at.notnull(),
+                       lo=ibis.greatest(_month_of(lv.started_at, y0, m0), w),
+                       left_m=left_m.cast("int32"),
+                       hi=ibis.ifelse(lv.lost_at.isnull(), nm - 1,
+                                      ibis.least(left_m, nm - 1)).cast("int32"))
+        panel = _engine_panel(store, lv, failure_parts(store, as_of, settings), as_of,
+                              y0, m0, nm, w, LAG_MONTHS)
+    kinds, pat = panel.kinds, panel.patterns
+    cols = [f"x{j}" for j in range(len(kinds))]
+    if pat["d"].sum() < 10:
+        raise DataError(f"Only {int(pat['d'].sum())} customers were lost with "
+                        f"{dep.window_days} days of records before: too few to weigh "
+                        "failures.",
+                        hint="Lower [departments] window_days, or wait for more history.")
     # every customer-month counts once: weighing by revenue lets a few large customers
     # decide the fit (measured: far less stable across seeds)
-    wt = np.ones(len(Y))
-    if len(Y) > 2_000_000:  # keep every leaving month, a sample of the others
-        rng = np.random.default_rng(0)
-        keep = (Y > 0) | (rng.random(len(Y)) < 2_000_000 / len(Y))
-        wt = (wt * np.where(Y > 0, 1.0, len(Y) / 2_000_000))[keep]
-        X, Z, Y = X[keep], Z[keep], Y[keep]
-    if Y.sum() < 10:
-        raise DataError(f"Only {int(Y.sum())} customers were lost with {dep.window_days} "
-                        "days of records before: too few to weigh failures.",
-                        hint="Lower [departments] window_days, or wait for more history.")
-    a, g, beta = _fit(X, Z, Y, wt)
+    X = pat[cols].to_numpy(dtype=float)
+    a, g, beta = _fit(X, _z(pat["orders"]), pat["d"].to_numpy(float),
+                      pat["n"].to_numpy(float))
     dept_of = {k: dep.department(k) for k in kinds}
     depts = list(dict.fromkeys([*dep.departments(), *dept_of.values()]))
-    # the lost customers, at the month they left
-    lost = lives[lives["lost_at"].notna()].copy()
-    i = lives.index.get_indexer(lost.index)
-    mlost = np.argmax(left[i], axis=1)
-    ok = left[i].any(axis=1) & (mlost >= 0)
-    lost, i, mlost = lost[ok], i[ok], mlost[ok]
-    xl = x[i, mlost].astype(float)
-    zl = _z(zc[i, mlost])
+    # the lost customers, at the month they left (no row: nothing in their window)
+    lost = lives[lives["lost_at"].notna() & (lives["left_at"] < last + pd.Timedelta(days=1))]
+    lost = lost.merge(panel.lost, on="customer_id", how="left")
+    month = ((lost["left_at"].dt.year - y0) * 12 + lost["left_at"].dt.month - m0)
+    lost = lost[(month >= 0) & (month <= nm - 1)].reset_index(drop=True)
+    lost[[*cols, "orders"]] = lost[[*cols, "orders"]].fillna(0)
+    xl = lost[cols].to_numpy(dtype=float)
+    zl = _z(lost["orders"])
     base = np.exp(np.clip(a + zl @ g, -30, 5))
     parts = xl * beta[None, :]
     h = base + parts.sum(axis=1)
@@ -316,10 +365,12 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     cust[NONE] = 1.0 - cust[depts].sum(axis=1)
     cust[f"naive:{NONE}"] = (xl.sum(axis=1) == 0).astype(float)
     # stayers: customer-months at risk that did not end in leaving, same window
-    stay_rows = use & ~left
-    met_stay = {d: float((x[stay_rows][:, [kinds.index(k) for k in kinds
-                                           if dept_of[k] == d]].sum(axis=1) > 0).mean())
-                if any(dept_of[k] == d for k in kinds) else 0.0 for d in depts}
+    stay = (pat["n"] - pat["d"]).to_numpy(float)
+    met_stay = {}
+    for d in depts:
+        idx = [kinds.index(k) for k in kinds if dept_of[k] == d]
+        met_stay[d] = (float(stay[X[:, idx].sum(axis=1) > 0].sum() / stay.sum())
+                       if idx and stay.sum() > 0 else 0.0)
     if since is not None:
         cust = cust[cust["left_at"] >= moment(since)]
     cust["period"] = cust["left_at"].dt.to_period(freq).astype(str)
@@ -356,9 +407,7 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     table = pd.DataFrame(rows)
     kinds_df = pd.DataFrame({"kind": kinds, "department": [dept_of[k] for k in kinds],
                              "beta": beta,
-                             "customers": [int(events.loc[events["kind"] == k,
-                                                          "customer_id"].nunique())
-                                           for k in kinds]})
+                             "customers": [panel.met.get(k, 0) for k in kinds]})
     if any(dept_of[k] == "unassigned" for k in kinds):
         notes.append("Some failure kinds have no department in [departments] kinds: "
                      "their share is shown as unassigned.")
