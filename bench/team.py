@@ -17,7 +17,7 @@ logged (``touches``, by the agent, the playbook). Everything is loaded through
 Then each command runs as a user runs it, in a fresh process (imports included):
 ``loyalist team --json`` (scorecard, agents, verified saves: the non-losses parts) and
 ``loyalist uplift --json``; each with its wall time and the peak memory of its process
-(``wait4``'s ``ru_maxrss``), and the load average. Peers measured in the same run: a
+(GNU time's maximum resident set), and the load average. Peers measured in the same run: a
 plain pandas read-and-group of the same requests and orders (the reading both must do)
 and scikit-uplift's TwoModels (the same LightGBM settings, all rows) fitted on the same
 hold-out units and scoring the same customers.
@@ -186,19 +186,18 @@ def build_store(path: Path, t: dict) -> None:
 
 
 def timed(args: list[str]) -> tuple[float, float, str]:
-    """Run a loyalist command in a fresh process: wall seconds, peak memory (MB, the
-    process's ``ru_maxrss`` from ``wait4``) and its output."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    """Run a loyalist command in a fresh process: wall seconds, peak memory (MB: the
+    maximum resident set GNU time reports for that process; this process's own size
+    does not count, as it would through a fork's ``ru_maxrss``) and its output."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as mem:
         t = time.perf_counter()
-        p = subprocess.Popen([sys.executable, "-m", "loyalist.cli.main", *args],
-                             stdout=out, stderr=err, text=True)
-        _pid, status, usage = os.wait4(p.pid, 0)
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", mem.name, sys.executable,
+                            "-m", "loyalist.cli.main", *args], capture_output=True,
+                           text=True)
         s = time.perf_counter() - t
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status):
-            raise SystemExit(f"loyalist {' '.join(args)} failed:\n{err.read()[-3000:]}")
-        return s, usage.ru_maxrss / 1024, out.read()
+        if p.returncode:
+            raise SystemExit(f"loyalist {' '.join(args)} failed:\n{p.stderr[-3000:]}")
+        return s, int(mem.read().split()[-1]) / 1024, p.stdout
 
 
 def main() -> None:
@@ -218,19 +217,30 @@ def main() -> None:
         print(f"tables made in {made:.0f} s, loaded in {time.perf_counter() - t:.0f} s: "
               + ", ".join(f"{k} {len(v):,}" for k, v in tables.items()), flush=True)
         del tables
-    load0 = os.getloadavg()
-    team_s, team_mb, team_out = timed(["team", "--store", str(path), "--as-of",
-                                       str(END.date()), "--json"])
-    load1 = os.getloadavg()
-    up_s, up_mb, up_out = timed(["uplift", "--store", str(path), "--as-of", str(END.date()),
-                                 "--json"])
-    load2 = os.getloadavg()
     import json
 
     import loyalist
 
+    def load() -> str:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+    print(f"customers {args.customers:,}; load average (1/5/15 min) {load()}", flush=True)
+    team_s, team_mb, team_out = timed(["team", "--store", str(path), "--as-of",
+                                       str(END.date()), "--json"])
     team = json.loads(team_out)
+    print(f"loyalist team --json:   {team_s:6.1f} s, peak {team_mb:,.0f} MB "
+          f"({len(team['scorecard'])} practices, {len(team['agents'])} agents, "
+          f"{len(team['verified_saves'])} agents with verified saves)  target < 60 s; load "
+          "average "
+          f"{load()}", flush=True)
+    up_s, up_mb, up_out = timed(["uplift", "--store", str(path), "--as-of", str(END.date()),
+                                 "--json"])
     up = json.loads(up_out)
+    for p in up["playbooks"]:
+        print(f"  uplift {p['playbook']}: {p['n_treated']:,} treated / {p['n_control']:,} "
+              f"held out, {p['reason']}")
+    print(f"loyalist uplift --json: {up_s:6.1f} s, peak {up_mb:,.0f} MB  target < 60 s; "
+          f"load average {load()}", flush=True)
     t = time.perf_counter()
     with loyalist.connect(path, read_only=True) as store:
         r = store.table("requests").to_pandas()
@@ -238,21 +248,12 @@ def main() -> None:
     _ = (r.groupby("agent").size(), o.groupby("customer_id")["amount"].sum())
     peer_s = time.perf_counter() - t
     del r, o
+    print(f"peer: a pandas read-and-group of the requests and orders {peer_s:.1f} s "
+          f"(team {team_s / peer_s:.1f}x, uplift {up_s / peer_s:.1f}x)", flush=True)
     peer_uplift_s = _scikit_uplift(path)
-    print(f"customers {args.customers:,}; load average (1/5/15 min) before team "
-          f"{' '.join(f'{x:.1f}' for x in load0)}, before uplift "
-          f"{' '.join(f'{x:.1f}' for x in load1)}, after {' '.join(f'{x:.1f}' for x in load2)}")
-    print(f"loyalist team --json:   {team_s:6.1f} s, peak {team_mb:,.0f} MB "
-          f"({len(team['scorecard'])} practices, {len(team['agents'])} agents, "
-          f"{len(team.get('saves') or [])} saves rows)  target < 60 s; "
-          f"{team_s / peer_s:.1f}x a pandas read-and-group ({peer_s:.1f} s)")
-    for p in up["playbooks"]:
-        print(f"  uplift {p['playbook']}: {p['n_treated']:,} treated / {p['n_control']:,} "
-              f"held out, {p['reason']}")
-    print(f"loyalist uplift --json: {up_s:6.1f} s, peak {up_mb:,.0f} MB  target < 60 s; "
-          "scikit-uplift TwoModels fit "
-          f"and score {peer_uplift_s:.1f} s (ours validates with a bootstrap, refits, "
-          "scores and writes as well)")
+    print(f"peer: scikit-uplift TwoModels fit and score {peer_uplift_s:.1f} s (the units' "
+          "features read beforehand, not timed; ours validates with a bootstrap, refits, "
+          f"scores and writes as well); load average {load()}")
 
 
 def _scikit_uplift(path: Path) -> float:
