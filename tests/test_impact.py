@@ -16,6 +16,7 @@ from loyalist.decisions.worklist import build_worklist, helps_factors, open_item
 from loyalist.decisions.worklist.impact import measure_impact, newcombe, welch, wilson
 from loyalist.errors import DataError
 from loyalist.settings.worklist import load_playbooks
+from loyalist.store.worklist import assignments as worklist_assignments
 
 UPLIFT = {"save_larger": 0.6, "save_small": 0.0}
 PLAYBOOKS = """
@@ -52,8 +53,11 @@ def world(tmp_path_factory):
     score(store, as_of, horizon=90, n_train_dates=1)
     (tmp / "playbooks.toml").write_text(PLAYBOOKS)
     run = build_worklist(store, as_of, playbooks=tmp / "playbooks.toml", seed=7)
-    assignments = store.raw.execute("SELECT * FROM _loyalist_assignments").df()
-    sim = simulate_outreach(business, assignments, UPLIFT, window_days=90, seed=3)
+    assignments = worklist_assignments(store).to_pandas()
+    # the response groups off (lost causes, sleeping dogs): this fixture loads every order
+    # before the outreach, so a sleeping dog's orders could not be taken away
+    sim = simulate_outreach(business, assignments, UPLIFT, window_days=90, seed=3,
+                            lost_cause_share=0, sleeping_dog_share=0, harm=0)
     store.ingest("orders", sim.orders)
     store.ingest("touches", sim.touches)
     yield business, store, run, assignments, sim

@@ -1,5 +1,6 @@
 """loyalist team and loyalist uplift on a small synthetic business (1,500 customers,
-24 months, seed 5, no events): the scorecard's departments, counts and intervals, the
+24 months, seed 5, no events; tests/_outreach.py's world: uplift 0.6, heterogeneity 0.9,
+the default response groups): the scorecard's departments, counts and intervals, the
 shrinkage of agents' rates, uplift scores from the worklist's hold-outs and the ranking
 the worklist says is in force, the outreach budget, and the two commands' JSON."""
 
@@ -15,45 +16,19 @@ import pytest
 from scipy import stats
 
 import loyalist
-from loyalist.datasets import make_business, simulate_outreach
-from loyalist.decisions.scoring import score
+from _outreach import outreach_world
 from loyalist.decisions.worklist import build_worklist
 from loyalist.settings import Settings
 from loyalist.team import fit_uplift, team_report
 from loyalist.team.agents import shrink
 from loyalist.team.scorecard import katz
 
-PLAYBOOK = """
-[worklist]
-use_defaults = false
-window_days = 90
-
-[[worklist.playbook]]
-name = "save"
-min_p_leave = 0.05
-action = "Save call"
-control_share = 0.5
-"""
-
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("team")
-    b = make_business(n_customers=1500, months=24, seed=5, events=False)
-    path = tmp / "s.duckdb"
-    with loyalist.connect(path) as store:
-        for name in ("customers", "orders", "subscriptions", "requests", "feedback", "staff"):
-            store.ingest(name, b.tables[name])
-        as_of = b.as_of - pd.Timedelta(days=120)
-        score(store, as_of, horizon=90, n_train_dates=1)
-        (tmp / "pb.toml").write_text(PLAYBOOK)
-        build_worklist(store, as_of, playbooks=tmp / "pb.toml", seed=7)
-        a = store.raw.execute("SELECT * FROM _loyalist_assignments").df()
-        sim = simulate_outreach(b, a, {"save": 0.6}, window_days=90, seed=3,
-                                heterogeneity=0.9)
-        store.ingest("orders", sim.orders)
-        store.ingest("touches", sim.touches)
-    return b, path, tmp
+    w = outreach_world(tmp, n_customers=1500, seed=5, uplift=0.6, heterogeneity=0.9)
+    return w.business, w.path, tmp
 
 
 def test_scorecard_departments_counts_and_intervals(shop):

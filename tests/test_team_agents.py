@@ -15,12 +15,12 @@ import pytest
 from scipy import stats
 
 import loyalist
+from _outreach import outreach_world
 from loyalist.datasets import make_business
 from loyalist.settings import Settings
 from loyalist.store import migrations
 from loyalist.team import team_report
 from loyalist.team.agents import agent_table, satisfaction_by_agent, verified_saves
-from test_team import PLAYBOOK
 
 AS_OF = pd.Timestamp("2024-07-01")
 
@@ -179,25 +179,10 @@ CALLERS = {"E01": 1.6, "E02": 1.0, "E03": 0.4}
 def work_the_list(tmp, n_customers: int = 1500):
     """The worklist 120 days before the records end, half held out; simulated outreach
     (true effect 0.6 of those who would lapse, times the caller's skill) logs who called.
-    ``make_business(n_customers, months=24, seed=5, events=False)``."""
-    from loyalist.datasets import simulate_outreach
-    from loyalist.decisions.scoring import score
-    from loyalist.decisions.worklist import build_worklist
-
-    b = make_business(n_customers=n_customers, months=24, seed=5, events=False)
-    path = tmp / "s.duckdb"
-    with loyalist.connect(path) as store:
-        for name in ("customers", "orders", "requests", "feedback", "staff"):
-            store.ingest(name, b.tables[name])
-        as_of = b.as_of - pd.Timedelta(days=120)
-        score(store, as_of, horizon=90, n_train_dates=1)
-        (tmp / "pb.toml").write_text(PLAYBOOK)
-        build_worklist(store, as_of, playbooks=tmp / "pb.toml", seed=7)
-        a = store.raw.execute("SELECT * FROM _loyalist_assignments").df()
-        sim = simulate_outreach(b, a, {"save": 0.6}, window_days=90, seed=3, agents=CALLERS)
-        store.ingest("orders", sim.orders)
-        store.ingest("touches", sim.touches)
-    return b, path, sim
+    ``make_business(n_customers, months=24, seed=5, events=False)``; tests/_outreach.py."""
+    w = outreach_world(tmp, n_customers=n_customers, seed=5, uplift=0.6, heterogeneity=0.0,
+                       agents=CALLERS, tables=("customers", "requests", "feedback", "staff"))
+    return w.business, w.path, w.sim
 
 
 @pytest.fixture(scope="module")

@@ -68,29 +68,43 @@ def _t(x) -> object:
     return pd.Timestamp(x).to_pydatetime()
 
 
-def _cohort(store, as_of, window_days: int) -> pd.DataFrame | None:
-    """Customers who ordered in the year before the outcome window, and who left."""
+def _cohort(store, as_of, window_days: int) -> ibis.Table | None:
+    """Customers who ordered in the year before the outcome window, and who left (an
+    Ibis table: the counts against each gap are made in the engine)."""
     o = store.table("orders")
     w0 = as_of - pd.Timedelta(days=window_days)
     y0 = w0 - pd.Timedelta(days=365)
     before = o.filter((o.ordered_at >= _t(y0)) & (o.ordered_at < _t(w0)))
     after = o.filter((o.ordered_at >= _t(w0)) & (o.ordered_at < _t(as_of)))
     b = before.select("customer_id").distinct()
-    a = after.select("customer_id").distinct().mutate(stayed=ibis.literal(1))
-    j = b.left_join(a, "customer_id")
-    df = j.select(j.customer_id, left=j.stayed.isnull()).to_pandas()
-    return df if len(df) else None
+    a = after.select(aid=after.customer_id).distinct()
+    j = b.left_join(a, b.customer_id == a.aid)
+    # made once in the engine (a temporary table) for the six practices' counts
+    cohort = j.select(cid=j.customer_id, left=j.aid.isnull()).cache()
+    if int(cohort.count().execute()):
+        return cohort
+    cohort.release()
+    return None
 
 
 def scorecard(store, as_of, settings, *, period_days: int = 90,
               window_days: int = 90) -> list[Practice]:
     """Every practice the records allow, with its trend, department and risk ratio."""
     have = available(store)
-    target_h = settings.service.first_response_hours
     as_of = pd.Timestamp(as_of)
+    cohort = _cohort(store, as_of, window_days) if have.get("orders") else None
+    try:
+        return _practices(store, settings, have, cohort, as_of, period_days, window_days)
+    finally:
+        if cohort is not None:
+            cohort.release()
+
+
+def _practices(store, settings, have, cohort, as_of, period_days: int,
+               window_days: int) -> list[Practice]:
+    target_h = settings.service.first_response_hours
     p0, p1 = as_of - pd.Timedelta(days=period_days), as_of
     q0 = p0 - pd.Timedelta(days=period_days)
-    cohort = _cohort(store, as_of, window_days) if have.get("orders") else None
     y0 = as_of - pd.Timedelta(days=window_days + 365)
     y1 = as_of - pd.Timedelta(days=window_days)
     out: list[Practice] = []
@@ -99,25 +113,30 @@ def scorecard(store, as_of, settings, *, period_days: int = 90,
         """``ok_expr(t)``: the practice kept (bool) on rows of ``table`` dated by ``at``."""
         t = store.table(table)
 
-        def share(lo, hi):
-            s = t.filter((t[at] >= _t(lo)) & (t[at] < _t(hi)))
-            r = s.aggregate(n=s.count(), k=ok_expr(s).cast("int64").sum()).to_pandas()
-            n = int(r["n"].iloc[0])
-            return (float(r["k"].iloc[0]) / n if n else float("nan")), n
-
-        value, count = share(p0, p1)
-        previous, _ = share(q0, p0)
+        # this period and the one before, in one pass
+        s = t.filter((t[at] >= _t(q0)) & (t[at] < _t(p1)))
+        now, ok = s[at] >= _t(p0), ok_expr(s).fill_null(False)
+        r = s.aggregate(n=now.cast("int64").sum(), k=(now & ok).cast("int64").sum(),
+                        n0=(~now).cast("int64").sum(),
+                        k0=(~now & ok).cast("int64").sum()).to_pandas().iloc[0]
+        count = int(r["n"]) if pd.notna(r["n"]) else 0
+        before = int(r["n0"]) if pd.notna(r["n0"]) else 0
+        value = float(r["k"]) / count if count else float("nan")
+        previous = float(r["k0"]) / before if before else float("nan")
         pr = Practice(key, text, settings.departments.department(kind), value, previous, count, unit)
         if extra:
             extra(pr, t)
         if cohort is not None:
             s = t.filter((t[at] >= _t(y0)) & (t[at] < _t(y1)))
             gap = (gap_expr(s) if gap_expr else ~ok_expr(s))
-            g = s.filter(gap).select("customer_id").distinct().to_pandas()
-            met = cohort["customer_id"].isin(g["customer_id"])
-            left = cohort["left"].astype(bool)
-            a, n1 = int((left & met).sum()), int(met.sum())
-            c, n0 = int((left & ~met).sum()), int((~met).sum())
+            g = s.filter(gap).select(gid=s.customer_id).distinct()
+            j = cohort.left_join(g, cohort.cid == g.gid)
+            met = j.gid.notnull()
+            r = j.aggregate(a=(met & j.left).cast("int64").sum(),
+                            n1=met.cast("int64").sum(),
+                            c=(~met & j.left).cast("int64").sum(),
+                            n0=(~met).cast("int64").sum()).to_pandas().iloc[0]
+            a, n1, c, n0 = (int(r[k]) for k in ("a", "n1", "c", "n0"))
             pr.risk_ratio, pr.rr_low, pr.rr_high = katz(a, n1, c, n0)
             pr.left_with_gap, pr.with_gap, pr.left_without, pr.without = a, n1, c, n0
         out.append(pr)

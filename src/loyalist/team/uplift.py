@@ -282,12 +282,37 @@ def qini_interval(y, uplift, treatment, *, n_boot: int = 200, level: float = 0.9
     t = np.asarray(treatment).astype(int).ravel()
     rng = np.random.default_rng(seed)
     arms = [np.flatnonzero(t == 1), np.flatnonzero(t == 0)]
+    # a resample is a count per row; both rankings are sorted once (a row drawn k times
+    # is k tied rows, taken together at a cut, as qini_coefficient takes ties)
+    model, perfect = _order(s), _order(y * t - y * (1 - t))
     out = np.empty(n_boot)
     for b in range(n_boot):
         idx = np.concatenate([rng.choice(a, len(a)) for a in arms])
-        out[b] = qini_coefficient(y[idx], s[idx], t[idx])
+        w = np.bincount(idx, minlength=len(y)).astype(float)
+        x, v = _weighted_curve(y, t, w, *model)
+        xp, vp = _weighted_curve(y, t, w, *perfect)
+        line = xp[-1] * vp[-1] / 2
+        best = _area(xp, vp) - line
+        out[b] = (_area(x, v) - line) / best if best else np.nan
     lo, hi = np.nanquantile(out, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
+
+
+def _order(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ranked by ``s`` (highest first) and the last position of each tie group."""
+    order = np.argsort(-s, kind="mergesort")
+    ss = s[order]
+    return order, np.r_[np.flatnonzero(ss[1:] != ss[:-1]), len(ss) - 1]
+
+
+def _weighted_curve(y, t, w, order, cut) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`qini_curve` of rows weighted by ``w`` (counts), in a fixed ranking."""
+    yy, tt, ww = y[order], t[order], w[order]
+    n = np.cumsum(ww)[cut]
+    n_t = np.cumsum(ww * tt)[cut]
+    y_t = np.cumsum(ww * yy * tt)[cut]
+    y_c = np.cumsum(ww * yy * (1 - tt))[cut]
+    return np.r_[0.0, n], np.r_[0.0, y_t - y_c * _per(n_t, n - n_t)]
 
 
 @dataclass(frozen=True)
