@@ -12,6 +12,8 @@ added later joins the list in ``COMPUTATIONS``.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -297,9 +299,15 @@ def _derived_tables_agree(duck, sp, names, rtol: float = RTOL) -> None:
 def test_value_model_fit_and_scores_agree(stores):
     from loyalist.decisions.value import value_customers
 
+    from loyalist.models.value import score_on_driver
+
     duck, sp = stores
-    a, b = value_customers(duck), value_customers(sp)
-    assert a.model_name == b.model_name
+    # BG/NBD: every customer scored in the engine (a Pareto/NBD is scored on the driver)
+    a, b = value_customers(duck, model="bgnbd"), value_customers(sp, model="bgnbd")
+    assert a.model_name == b.model_name and a.scored_in == b.scored_in == "engine"
+    for got in (a, b):  # each engine's scores equal NumPy's on the same fit (1e-9)
+        want = score_on_driver(copy.copy(got)).customers
+        assert_same(got.customers[list(want.columns)], want, "value scored in the engine")
     assert_same(a.customers, b.customers, "value customers", RTOL_FITTED)
     _derived_tables_agree(duck, sp, ["customer_value"], RTOL_FITTED)
     assert sp.models("value").shape[0] == 1

@@ -200,4 +200,33 @@ def purchases_table(table, model, times, *, key="customer_id", weights=None,
     return out.mutate(**{name: alive * total}).drop("_lv_key", *sums.columns[1:])
 
 
-__all__ = ["MAX_TERMS", "expected_spend", "p_alive", "purchases_table", "score_table"]
+def value_table(result, summary=None, *, key="customer_id"):
+    """Every customer of a fitted value model (:func:`loyalist.models.value.fit_value`,
+    ``result``) scored in the engine: its RFM summary (``summary``, default
+    ``result.summary``, an Ibis table) with ``p_alive``, ``expected_purchases`` over the
+    horizon and ``clv`` (margin times expected spend times the discounted purchases
+    of each 30-day period, as :func:`loyalist.models.clv.customer_lifetime_value`);
+    without amounts, ``monetary_value`` and ``clv`` are empty. Raises
+    :class:`~loyalist.errors.NotOnEngineError` for what only the driver computes (the
+    Pareto/NBD; series that cancel): :func:`loyalist.models.value.score_on_driver`."""
+    from loyalist.models.value import _WEEK, clv_periods
+
+    t = result.summary if summary is None else summary
+    tm = result.transaction_model
+    t = t.mutate(p_alive=p_alive(tm, t.frequency, t.recency, t["T"]))
+    t = purchases_table(t, tm, [result.horizon_days / _WEEK], key=key)
+    empty = ibis.null().cast("float64")
+    if not result.spend_known:
+        return t.mutate(monetary_value=empty, clv=empty)
+    times, weights = clv_periods(result.horizon_days, result.discount_rate)
+    t = purchases_table(t, tm, times, weights=weights, key=key, name="_lv_discounted")
+    if result.spend_model is not None:
+        spend = expected_spend(result.spend_model, t.frequency,
+                               t.monetary_value.fill_null(0.0))
+    else:
+        spend = ibis.literal(float(result.mean_spend))
+    return t.mutate(clv=result.margin * spend * t._lv_discounted).drop("_lv_discounted")
+
+
+__all__ = ["MAX_TERMS", "expected_spend", "p_alive", "purchases_table", "score_table",
+           "value_table"]

@@ -26,6 +26,14 @@ SPARK_TYPES = {"string": "string", "timestamp": "timestamp_ntz", "float": "doubl
                "integer": "bigint", "boolean": "boolean", "blob": "binary"}
 
 
+def is_expression(data) -> bool:
+    """Whether ``data`` is an Ibis table expression (computed by the store's engine)
+    rather than rows held by Python (pandas, Arrow)."""
+    import ibis.expr.types as ir
+
+    return isinstance(data, ir.Table)
+
+
 def engine_of(store) -> str:
     """``"duckdb"`` or ``"spark"``."""
     return getattr(store, "engine", "duckdb")
@@ -66,11 +74,13 @@ def open_store(path=None, *, spark=None, settings=None, **kwargs):
 
 
 def conform(name: str, data) -> tuple[Derived, pa.Table]:
-    """Derived table ``name``'s declaration and ``data`` (a pandas DataFrame or an Arrow
-    table) as an Arrow table of exactly the declared columns in their declared types
+    """Derived table ``name``'s declaration and ``data`` (a pandas DataFrame, an Arrow
+    table or an Ibis expression, computed) as an Arrow table of exactly the declared columns in their declared types
     (optional columns missing from ``data`` are empty). Nothing is written: a column
     that does not fit its type is a DataError naming table and column."""
-    if isinstance(data, pa.Table):
+    if is_expression(data):
+        table = data.to_pyarrow()
+    elif isinstance(data, pa.Table):
         table = data
     else:
         try:

@@ -33,7 +33,7 @@ import pyarrow as pa
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, NotOnEngineError, UnknownTableError
 from loyalist.settings import Settings
-from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform
+from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform, is_expression
 
 #: the bookkeeping columns of every contract table (as in the DuckDB store)
 META = {"_key": "string", "_ingest_id": "integer", "_line": "integer"}
@@ -376,13 +376,35 @@ class SparkStore:
                      "rows": rows, "note": note, "stale": False}
         self._write_json(_DERIVED_LOG, log)
 
+    def to_spark(self, expr):
+        """An Ibis expression over this store's tables as a Spark DataFrame (computed
+        by the executors when written or collected)."""
+        self.ibis._run_pre_execute_hooks(expr)  # memtables become views
+        return self.spark.sql(self.ibis.compile(expr))
+
+    def _writer(self, name: str, data):
+        """``write(path)`` of ``data`` cast to derived table ``name``'s declared types:
+        an Ibis expression is computed and written by Spark (nothing reaches the
+        driver), pandas or Arrow rows through :func:`conform`."""
+        if not is_expression(data):
+            _declared, table = conform(name, data)
+            return lambda path: self._write_arrow(name, table, path)
+        from pyspark.sql import functions as F
+
+        from loyalist.contract.derived import check_writable
+
+        declared = check_writable(name, data.columns)
+        df = self.to_spark(data)
+        cols = [(F.col(f"`{c.name}`") if c.name in data.columns else F.lit(None)).cast(
+            SPARK_TYPES[c.type]).alias(c.name) for c in declared.columns]
+        return lambda path: df.select(*cols).write.parquet(path)
+
     def write_derived(self, name: str, data, *, note: str | None = None) -> None:
-        """Replace derived table ``name`` with ``data`` (pandas or Arrow), cast to its
-        declared types (:func:`loyalist.store.engine.conform`); nothing is changed when
-        a column does not fit."""
+        """Replace derived table ``name`` with ``data`` (pandas, Arrow, or an Ibis
+        expression computed by Spark), cast to its declared types; nothing is changed
+        when a column does not fit."""
         self._writable(f"write {name}")
-        _declared, table = conform(name, data)
-        staged = self._stage(name, lambda path: self._write_arrow(name, table, path))
+        staged = self._stage(name, self._writer(name, data))
         self._swap(name, staged)
         self._forget(name)
         self._log(name, note)
@@ -391,8 +413,7 @@ class SparkStore:
         """Append ``data`` to derived table ``name`` (created on first use); rows
         already there are never changed."""
         self._writable(f"append to {name}")
-        _declared, table = conform(name, data)
-        staged = self._stage(name, lambda path: self._write_arrow(name, table, path))
+        staged = self._stage(name, self._writer(name, data))
         folder = self._dir(name)
         if folder.is_dir():
             for part in staged.iterdir():  # each file appears whole, by a rename
