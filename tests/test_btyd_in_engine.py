@@ -104,3 +104,21 @@ def test_the_store_scores_in_the_engine_and_says_when_it_cannot(tmp_path):
         assert p.scored_in == "driver"
         assert any("scored on the driver (P(alive) of a ParetoNBD" in n for n in p.notes)
         assert s.table("customer_value").count().execute() == len(stored)
+
+
+def test_the_quadrature_over_drop_out_runs_in_the_engine_too(monkeypatch):
+    """Where the NumPy path integrates over the drop-out probability instead of summing
+    the series (a concentrated Beta: forced here by lowering the switch), the engine
+    sums the same Gauss-Hermite nodes per customer: equal to 1e-9 relative."""
+    from _value_data import cdnow_orders, ibis_table
+    from loyalist.models import bgnbd
+    from loyalist.models.in_engine import value_table
+    from loyalist.models.value import fit_value, score_on_driver
+
+    result = fit_value(ibis_table(cdnow_orders()), model="bgnbd",
+                       calibration_end="1997-09-30", score=False)
+    monkeypatch.setattr(bgnbd, "_A_SERIES_MAX", 0.0)
+    got = value_table(result).order_by("customer_id").to_pandas()
+    want = score_on_driver(result).customers
+    for col in ("expected_purchases", "clv"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-9, atol=0, err_msg=col)

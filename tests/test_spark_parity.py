@@ -298,7 +298,6 @@ def _derived_tables_agree(duck, sp, names, rtol: float = RTOL) -> None:
 
 def test_value_model_fit_and_scores_agree(stores):
     from loyalist.decisions.value import value_customers
-
     from loyalist.models.value import score_on_driver
 
     duck, sp = stores

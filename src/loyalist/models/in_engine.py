@@ -18,9 +18,11 @@ expression of as many terms as the largest ``z`` needs for the terms left out to
 below 1e-17 (:func:`loyalist.models._special.series_coefficients`, the bound the NumPy
 path uses); agreement with the NumPy path: 1e-9 relative (tested), typically 1e-13.
 Where the NumPy path leaves the series for a quadrature (a concentrated drop-out Beta,
-``a > 20``; ``r > 1000``; ``(r + 1) z > 20``, where the series cancels), or where the
-series would need more than :data:`MAX_TERMS` terms, and for the Pareto/NBD, these
-functions raise :class:`~loyalist.errors.NotOnEngineError`: score on the driver then.
+``a > 20``; ``r > 1000``; ``(r + 1) z > 20``, where the series cancels), so does the
+engine: the Gauss-Hermite nodes of the drop-out probability are tabulated per
+frequency the same way and summed per customer. Where the series would need more than
+:data:`MAX_TERMS` terms, and for the Pareto/NBD, these functions raise
+:class:`~loyalist.errors.NotOnEngineError`: score on the driver then.
 """
 
 from __future__ import annotations
@@ -163,10 +165,9 @@ def purchases_table(table, model, times, *, key="customer_id", weights=None,
     t_min = max(float(t_min or 0.0), 0.0)
     z_max = max(times) / (alpha + t_min + max(times))
     if a > _A_SERIES_MAX or r > 1e3 or (r + 1.0) * z_max > 20.0:
-        raise NotOnEngineError(
-            f"Expected purchases of this {type(model).__name__} (r = {r:.4g}, a = {a:.4g}: "
-            "its series cancels; the driver integrates instead) as an engine expression",
-            "DuckDB or Spark", hint=_HINT)
+        return _purchases_by_quadrature(table, model, times, weights, xu, key=key,
+                                        frequency=frequency, recency=recency, T=T,
+                                        name=name)
     c_u = a + b + xu + o - 1.0
     coef, tail = series_coefficients(a + b + o - 1.0 - r, a - 1.0, c_u, z_max)
     small = tail * z_max ** np.arange(coef.shape[0]) < 1e-17
@@ -193,6 +194,46 @@ def purchases_table(table, model, times, *, key="customer_id", weights=None,
     for i, (t, w) in enumerate(zip(times, weights, strict=True)):
         z = t / (alpha + big_t + t)
         cur = head_c / (a - 1.0) * (1.0 - ((a - 1.0) * _log1p(-z)).exp() * out[f"_lv_s{i}"])
+        term = w * (cur if prev is None else cur - prev)
+        total = term if total is None else total + term
+        prev = cur
+    alive = p_alive(model, out[frequency], out[recency], out[T])
+    return out.mutate(**{name: alive * total}).drop("_lv_key", *sums.columns[1:])
+
+
+def _expm1_neg(y):
+    """``1 - exp(-y)`` for ``y >= 0``, accurate for small ``y`` (Ibis has no expm1)."""
+    return ibis.ifelse(y < 1e-3, y * (1.0 - y / 2.0 * (1.0 - y / 3.0 * (1.0 - y / 4.0))),
+                       1.0 - (-y).exp())
+
+
+def _purchases_by_quadrature(table, model, times, weights, xu, *, key, frequency,
+                             recency, T, name):
+    """:func:`purchases_table` where the NumPy path integrates over the drop-out
+    probability (a concentrated Beta, or a series that would cancel): given ``p``,
+    ``E[purchases in t | alive] = (1 - (1 + p t / (alpha + T))^-(r + x)) / p``, averaged
+    over Gauss-Hermite nodes of ``p ~ Beta(a, b + x + o)``: the nodes and weights are
+    tabulated per distinct frequency on the driver, joined and summed per customer."""
+    import pandas as pd
+
+    from loyalist.models.bgnbd import _GH_W, _dropout_nodes
+
+    r, alpha, a, b = (float(v) for v in model._pred_params())
+    p_u = _dropout_nodes(a, b + float(model._offset), xu)  # (distinct x, nodes)
+    nodes = pd.DataFrame({"_lv_x": np.repeat(xu, p_u.shape[1]), "_lv_p": p_u.ravel(),
+                          "_lv_w": np.tile(_GH_W, xu.size)})
+    nodes = ibis.memtable(nodes[nodes["_lv_w"] > 0])
+    rows = table.select(_lv_key=table[key], _lv_f=table[frequency].cast("float64"),
+                        _lv_t=table[T].cast("float64"))
+    j = rows.inner_join(nodes, rows._lv_f == nodes._lv_x)
+    sums = j.group_by("_lv_key").aggregate(**{
+        f"_lv_s{i}": (j._lv_w * _expm1_neg((r + j._lv_f) * _log1p(
+            t / (alpha + j._lv_t) * j._lv_p)) / j._lv_p).sum()
+        for i, t in enumerate(times)})
+    out = table.inner_join(sums, table[key] == sums._lv_key)
+    total, prev = None, None
+    for i, w in enumerate(weights):
+        cur = out[f"_lv_s{i}"]
         term = w * (cur if prev is None else cur - prev)
         total = term if total is None else total + term
         prev = cur
