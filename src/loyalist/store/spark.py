@@ -7,9 +7,10 @@ It offers the DuckDB :class:`~loyalist.store.Store`'s reading and derived-table 
 labels, scoring and the reports run on it unchanged. Contract tables are loaded with
 :meth:`SparkStore.load` (a Spark or pandas DataFrame, an Arrow table or a Parquet path
 checked against the contract) or copied from a DuckDB store (:meth:`~SparkStore.copy_from`);
-ingestion of raw exports with the quarantine, the worklist's bookkeeping, accounts and
-the privacy operations are DuckDB-only so far and raise
-:class:`~loyalist.errors.NotOnEngineError` (docs/scale.md).
+the worklist's and the council's bookkeeping tables are Parquet folders too (appended
+through :mod:`loyalist.store.engine`), and a customer's export and erasure run here;
+ingestion of raw exports with the quarantine and the web app's accounts are
+DuckDB-only so far and raise :class:`~loyalist.errors.NotOnEngineError` (docs/scale.md).
 
 Every write goes to a staging folder first and replaces the table's folder by a rename:
 a failed write leaves every table as it was. The warehouse is a folder on a file system
@@ -41,6 +42,7 @@ _STAGING = "_staging"
 _DERIVED_LOG = "_loyalist_derived.json"
 _ATTRIBUTES = "_loyalist_attributes.json"
 _MODELS = "_loyalist_models"
+_SEQUENCES = "_loyalist_sequences.json"
 #: Spark type names (``DataType.simpleString()``) a contract type accepts on load
 _ACCEPTS = {
     "string": {"string"},
@@ -195,7 +197,7 @@ class SparkStore:
     def table(self, name: str, *, meta: bool = False):
         """The Ibis table ``name`` (a contract table, or a derived one); contract tables
         without the bookkeeping columns unless ``meta=True``."""
-        if name not in TABLES and name not in self.tables():
+        if name not in TABLES and name not in self.tables() and not _is_bookkeeping(name):
             raise UnknownTableError(f"No table {name!r} in the store.",
                                     hint=f"Tables: {', '.join(self.tables())}.")
         with self._lock:
@@ -429,6 +431,76 @@ class SparkStore:
         return {n: {"written_at": pd.Timestamp(v["written_at"]), "rows": v["rows"],
                     "note": v["note"]} for n, v in self._read_json(_DERIVED_LOG).items()}
 
+    # -- bookkeeping tables (worklist, council, audit): appended, numbered ----------
+    def next_numbers(self, sequence: str, n: int) -> list[int]:
+        """``n`` new numbers from ``sequence`` (kept in the warehouse, under a lock)."""
+        self._writable(f"draw from {sequence}")
+        with self._lock:
+            seqs = self._read_json(_SEQUENCES)
+            start = int(seqs.get(sequence, 0)) + 1
+            seqs[sequence] = start + n - 1
+            self._write_json(_SEQUENCES, seqs)
+        return list(range(start, start + n))
+
+    def append_bookkeeping(self, batches) -> None:
+        """Append each ``(table, frame)`` to its bookkeeping table: every batch is cast
+        to the table's declared columns and staged first (a batch that does not fit is
+        a DataError, and nothing is written), then each file is put in place."""
+        self._writable("append to the bookkeeping tables")
+        staged = []
+        try:
+            for table, frame in batches:
+                _declared, data = conform(table, frame, bookkeeping=True)
+                staged.append((table, self._stage(
+                    table, lambda path, t=table, d=data: self._write_arrow(t, d, path))))
+        except BaseException:
+            for _t, path in staged:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        for table, path in staged:
+            folder = self._dir(table)
+            folder.mkdir(parents=True, exist_ok=True)
+            for part in path.iterdir():  # each file appears whole, by a rename
+                os.replace(part, folder / part.name)
+            shutil.rmtree(path, ignore_errors=True)
+        self._forget(*{t for t, _ in staged})
+
+    def remove_rows(self, targets, value) -> dict[str, int]:
+        """Rewrite each ``(table, column)`` of ``targets`` without its rows whose
+        ``column`` equals ``value`` (one customer's, for the erasure). Every table is
+        rewritten to the staging area first and then put in place; returns the rows
+        removed per table."""
+        from pyspark.sql import functions as F
+
+        self._writable("remove rows")
+        staged, removed = [], {}
+        try:
+            for table, column in targets:
+                folder = self._dir(table)
+                if not folder.is_dir():
+                    continue
+                df = self.spark.read.schema(self._schema(table)).parquet(str(folder))
+                hit = F.col(f"`{column}`") == F.lit(value)
+                n = df.filter(hit).count()
+                if not n:
+                    continue
+                keep = df.filter(~hit | F.col(f"`{column}`").isNull())
+                staged.append((table, self._stage(
+                    table, lambda path, k=keep: k.write.parquet(path))))
+                removed[table] = int(n)
+        except BaseException:
+            for _t, path in staged:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        log = self._read_json(_DERIVED_LOG)
+        for table, path in staged:
+            self._swap(table, path)
+            if table in log:
+                log[table]["rows"] -= removed[table]
+        self._write_json(_DERIVED_LOG, log)
+        self._forget(*removed)
+        return removed
+
     # -- models ----------------------------------------------------------------------
     def _models_dir(self) -> Path:
         return self.warehouse / _MODELS
@@ -525,11 +597,20 @@ class SparkStore:
     def backup(self, path):
         self._duckdb_only("Backing up the store", hint="Copy the warehouse folder.")
 
-    def customer_data(self, customer_id: str):
-        self._duckdb_only("A customer's data export")
+    def customer_data(self, customer_id: str) -> dict:
+        """Everything held about one customer, JSON-ready (a subject-access export)."""
+        from loyalist.store.privacy import customer_data
 
-    def erase_customer(self, customer_id: str, **kwargs):
-        self._duckdb_only("Erasing a customer")
+        return customer_data(self, customer_id)
+
+    def erase_customer(self, customer_id: str, *, by: str | None = None,
+                       ip: str | None = None) -> dict[str, int]:
+        """Erase one customer from every table (each rewritten without their rows,
+        staged and then put in place) and audit it; rows removed per table."""
+        from loyalist.store.privacy import erase_customer
+
+        self._writable("erase a customer")
+        return erase_customer(self, customer_id, by=by, ip=ip)
 
     def ingests(self):
         self._duckdb_only("The ingest log")
@@ -561,6 +642,12 @@ class SparkStore:
 
     def __repr__(self) -> str:
         return f"SparkStore({self.path!r})"
+
+
+def _is_bookkeeping(name: str) -> bool:
+    from loyalist.contract.derived import DERIVED
+
+    return name in DERIVED and DERIVED[name].bookkeeping and name != _MODELS
 
 
 def _contract_type(spark_type: str) -> str | None:

@@ -26,8 +26,8 @@ from loyalist.contract.derived import check_writable
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, StoreLockedError, UnknownTableError
 from loyalist.settings import Settings
-from loyalist.store.engine import is_expression
 from loyalist.store import migrations
+from loyalist.store.engine import is_expression
 from loyalist.store.ingest import IngestResult, append_rows, run_ingest
 from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
 from loyalist.store.sql import q
