@@ -59,3 +59,66 @@ def test_a_model_without_an_engine_expression_says_so(cdnow):
     with pytest.raises(NotOnEngineError, match="P\\(alive\\) of a ParetoNBD") as e:
         score_table(ibis.memtable(cdnow), model)
     assert "predict_p_alive" in e.value.hint
+
+
+@pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd"])
+def test_value_scored_in_the_engine_equals_the_driver_on_cdnow(kind):
+    """P(alive), expected purchases over a year (a 2F1 series summed in the engine) and
+    the CLV (13 discounted 30-day periods) of every CDNOW customer: the engine's equal
+    NumPy's to 1e-9 relative, long silences and frequent buyers included."""
+    from _value_data import cdnow_orders, ibis_table
+    from loyalist.models.in_engine import value_table
+    from loyalist.models.value import fit_value, score_on_driver
+
+    result = fit_value(ibis_table(cdnow_orders()), model=kind, calibration_end="1997-09-30",
+                       score=False)
+    got = value_table(result).order_by("customer_id").to_pandas()
+    want = score_on_driver(result).customers
+    assert list(got["customer_id"]) == list(want["customer_id"]) and len(got) > 2000
+    assert want["expected_purchases"].max() > 10 * want["expected_purchases"].median()
+    for col in ("p_alive", "expected_purchases", "clv"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-9, atol=0, err_msg=col)
+
+
+def test_the_store_scores_in_the_engine_and_says_when_it_cannot(tmp_path):
+    """value_customers writes customer_value from the engine's expressions (the same
+    numbers as NumPy); a Pareto/NBD, which has none for P(alive), is scored on the
+    driver and the notes say so."""
+    import loyalist
+    from _value_data import cdnow_orders
+    from loyalist.decisions.value import value_customers
+    from loyalist.models.value import score_on_driver
+
+    orders = cdnow_orders()
+    with loyalist.connect(tmp_path / "v.duckdb") as s:
+        s.ingest("orders", orders.assign(id=[f"o{i}" for i in range(len(orders))]))
+        r = value_customers(s, model="bgnbd", calibration_end="1997-09-30")
+        stored = s.table("customer_value").order_by("customer_id").to_pandas()
+        assert r.scored_in == "engine" and not any("driver" in n for n in r.notes)
+        summary = r.customers[["customer_id", "frequency", "recency", "T", "monetary_value"]]
+        r.customers = summary
+        want = score_on_driver(r).customers
+        np.testing.assert_allclose(stored["clv"], want["clv"], rtol=1e-9, atol=0)
+        np.testing.assert_allclose(stored["p_alive"], want["p_alive"], rtol=1e-9, atol=0)
+        p = value_customers(s, model="paretonbd", calibration_end="1997-09-30")
+        assert p.scored_in == "driver"
+        assert any("scored on the driver (P(alive) of a ParetoNBD" in n for n in p.notes)
+        assert s.table("customer_value").count().execute() == len(stored)
+
+
+def test_the_quadrature_over_drop_out_runs_in_the_engine_too(monkeypatch):
+    """Where the NumPy path integrates over the drop-out probability instead of summing
+    the series (a concentrated Beta: forced here by lowering the switch), the engine
+    sums the same Gauss-Hermite nodes per customer: equal to 1e-9 relative."""
+    from _value_data import cdnow_orders, ibis_table
+    from loyalist.models import bgnbd
+    from loyalist.models.in_engine import value_table
+    from loyalist.models.value import fit_value, score_on_driver
+
+    result = fit_value(ibis_table(cdnow_orders()), model="bgnbd",
+                       calibration_end="1997-09-30", score=False)
+    monkeypatch.setattr(bgnbd, "_A_SERIES_MAX", 0.0)
+    got = value_table(result).order_by("customer_id").to_pandas()
+    want = score_on_driver(result).customers
+    for col in ("expected_purchases", "clv"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-9, atol=0, err_msg=col)

@@ -12,6 +12,8 @@ added later joins the list in ``COMPUTATIONS``.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -271,6 +273,21 @@ def _team_losses(s, b):
     return department_losses(s, b.as_of, settings=Settings(), freq="Y").table
 
 
+def _silent_matters(s, b):
+    from loyalist.decisions.worklist.informed import silent_matters
+    from loyalist.settings import Settings
+
+    settings = Settings().worklist.settings
+    return pd.concat([silent_matters(s, kind, b.as_of, settings).assign(_kind=kind)
+                      for kind in ("request", "order")])
+
+
+def _council_suggestion(s, b):
+    from loyalist.council import suggest
+
+    return suggest(s, as_of=b.as_of, seed=0)
+
+
 COMPUTATIONS = {"features": _features, "labels": _labels, "rfm": _rfm,
                 "callbacks": _callbacks, "service_facts": _service_facts,
                 "hard_alerts": _hard_alerts, "loss_rates": _loss_rates,
@@ -284,7 +301,9 @@ COMPUTATIONS = {"features": _features, "labels": _labels, "rfm": _rfm,
                 "competitor_mentions": _competitor_mentions, "loss_reasons": _loss_reasons,
                 # team
                 "team_scorecard": _team_scorecard, "team_agents": _team_agents,
-                "team_losses": _team_losses}
+                "team_losses": _team_losses,
+                # keep them informed (the worklist's silent matters); the council
+                "silent_matters": _silent_matters, "council_suggestion": _council_suggestion}
 
 
 @pytest.mark.parametrize("name", list(COMPUTATIONS))
@@ -304,10 +323,15 @@ def _derived_tables_agree(duck, sp, names, rtol: float = RTOL) -> None:
 
 def test_value_model_fit_and_scores_agree(stores):
     from loyalist.decisions.value import value_customers
+    from loyalist.models.value import score_on_driver
 
     duck, sp = stores
-    a, b = value_customers(duck), value_customers(sp)
-    assert a.model_name == b.model_name
+    # BG/NBD: every customer scored in the engine (a Pareto/NBD is scored on the driver)
+    a, b = value_customers(duck, model="bgnbd"), value_customers(sp, model="bgnbd")
+    assert a.model_name == b.model_name and a.scored_in == b.scored_in == "engine"
+    for got in (a, b):  # each engine's scores equal NumPy's on the same fit (1e-9)
+        want = score_on_driver(copy.copy(got)).customers
+        assert_same(got.customers[list(want.columns)], want, "value scored in the engine")
     assert_same(a.customers, b.customers, "value customers", RTOL_FITTED)
     _derived_tables_agree(duck, sp, ["customer_value"], RTOL_FITTED)
     assert sp.models("value").shape[0] == 1
@@ -406,6 +430,58 @@ def test_uplift_scoring_and_model_health_agree(stores, business):
                 sp.table("model_health").drop("model_id"), "model_health table")
 
 
+def _bookkeeping_agree(duck, sp, names) -> None:
+    """Each bookkeeping table holds the same rows on both engines (but the wall time
+    of the writes, ``recorded_at``)."""
+    from loyalist.store.engine import bookkeeping
+
+    for name in names:
+        a, b = bookkeeping(duck, name), bookkeeping(sp, name)
+        drop = [c for c in ("recorded_at",) if c in a.columns]
+        assert assert_same(a.drop(*drop), b.drop(*drop), name) > 0, f"{name} is empty"
+
+
+def test_the_worklist_writes_the_same_items(stores, business):
+    """After scoring: one worklist run on each engine opens the same items (ids, order,
+    every column), draws the same control groups and ranks the same top 100."""
+    from loyalist.decisions.worklist import build_worklist
+    from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
+
+    duck, sp = stores
+    if "scores" not in sp.derived_log():
+        pytest.fail("needs the scores written by test_score_writes_the_same_tables")
+    a, b = build_worklist(duck, business.as_of), build_worklist(sp, business.as_of)
+    assert (a.run_id, a.opened, a.closed, a.held_out) == (
+        b.run_id, b.opened, b.closed, b.held_out) and a.opened > 0
+    assert_same(a.items, b.items, "open items")
+    assert list(a.items["item_id"].head(100)) == list(b.items["item_id"].head(100))
+    _bookkeeping_agree(duck, sp, [WORKLIST, ASSIGNMENTS])
+
+
+def test_council_records_are_written_the_same(stores, business):
+    """The council's writes (members confirmed, a meeting with attendance, a point and
+    a commitment made and closed) land the same on both engines, ids included, and its
+    state reads the same."""
+    from loyalist import council
+    from loyalist.store.council import TABLES
+
+    duck, sp = stores
+    who = sorted(business.tables["customers"]["id"])[:4]
+    day = business.as_of - pd.Timedelta(days=20)
+    for s in (duck, sp):
+        assert council.confirm(s, who, at=day - pd.Timedelta(days=10), why="test") == who
+        mid = council.record_meeting(s, day, title="Spring", attended=who[:3])
+        point = council.raise_point(s, mid, "Delivery windows", customer_id=who[0])
+        cid = council.commit(s, "Offer evening slots", owner="ops", due=day + pd.Timedelta(
+            days=30), point_id=point)
+        council.close(s, cid, we_did="Evening slots since May", at=day + pd.Timedelta(days=5))
+        council.leave(s, who[3], at=day + pd.Timedelta(days=6))
+    _bookkeeping_agree(duck, sp, [t for t, _cols in TABLES.values()])
+    a, b = (council.council_state(s, as_of=business.as_of) for s in (duck, sp))
+    assert_same(a.members, b.members, "council members")
+    assert_same(a.commitments, b.commitments, "council commitments")
+
+
 # -- bad input ------------------------------------------------------------------------
 
 def test_a_schema_differing_from_the_contract_names_table_and_column(stores, business):
@@ -468,3 +544,36 @@ def test_settings_choose_the_spark_engine(spark, tmp_path):
         assert isinstance(s, SparkStore) and s.path == str(tmp_path / "lake")
         assert s.table("orders").count().execute() == 0  # contract tables exist, empty
     assert not (tmp_path / "loyalist.duckdb").exists()
+
+
+def test_a_customers_data_export_and_erasure_agree(stores, business):
+    """Last (it erases): one customer's export holds the same rows on both engines
+    (contract and derived tables, worklist, council); their erasure removes the same
+    rows from the same tables, leaves no row naming them, and is audited."""
+    from loyalist.store.engine import bookkeeping
+
+    duck, sp = stores
+    members = bookkeeping(duck, "_loyalist_council_members").to_pandas()
+    who = members["customer_id"].iloc[0] if len(members) else sorted(
+        business.tables["requests"]["customer_id"])[0]
+    a, b = duck.customer_data(who), sp.customer_data(who)
+    assert a.keys() == b.keys()
+    for part in ("tables", "derived", "worklist", "council"):
+        assert a[part].keys() == b[part].keys(), part
+        for name in a[part]:
+            assert_same(pd.DataFrame(a[part][name]).drop(columns="recorded_at",
+                                                         errors="ignore"),
+                        pd.DataFrame(b[part][name]).drop(columns="recorded_at",
+                                                         errors="ignore"), f"{part} {name}")
+    assert sum(len(v) for v in b["tables"].values()) > 0
+    removed_a, removed_b = duck.erase_customer(who, by="test"), sp.erase_customer(who,
+                                                                                  by="test")
+    assert removed_a == removed_b and removed_b.get("orders", 0) > 0
+    for name in removed_b:
+        t = sp.table(name) if name in sp.tables() else bookkeeping(sp, name)
+        col = "id" if name == "customers" else "customer_id"
+        assert t.filter(t[col] == who).count().execute() == 0, name
+    audit = bookkeeping(sp, "_loyalist_audit").to_pandas()
+    assert list(audit["action"]) == ["customer.erase"] and who not in audit.to_string()
+    with pytest.raises(DataError, match="No customer"):
+        sp.customer_data(who)

@@ -75,6 +75,57 @@ _LOSS = (_c("at_risk", "integer", "Customers at risk of leaving in the period.")
          _c("revenue_lost", "float", "Revenue of those lost."),
          _c("loss_rate", "float", "lost / at_risk."),
          _c("revenue_loss_rate", "float", "revenue_lost / revenue_at_risk."))
+_BY = (_c("recorded_at", "timestamp", "When it was written.", False),
+       _c("by_user", "string", "Who wrote it.", False))
+#: the customer council's records (append-only; ``loyalist council``)
+COUNCIL_TABLES = (
+    Derived("_loyalist_council_members", "Members joining and leaving the customer "
+            "council, as events.", "`loyalist council`", (
+                _c("event_id", "integer", "Order of the events."), CUSTOMER,
+                _c("event", "string", "joined or left."),
+                _c("at", "timestamp", "When."),
+                _c("why", "string", "Why they were invited.", False),
+                _c("note", "string", "A note.", False), *_BY),
+            history=True, bookkeeping=True),
+    Derived("_loyalist_council_meetings", "Council meetings held.", "`loyalist council`", (
+        _c("id", "string", "The meeting."), _c("held_at", "timestamp", "When it was held."),
+        _c("title", "string", "Its title.", False), _c("note", "string", "A note.", False),
+        *_BY), history=True, bookkeeping=True),
+    Derived("_loyalist_council_attendance", "Who attended each meeting.",
+            "`loyalist council`", (
+                _c("meeting_id", "string", "The meeting."), CUSTOMER, *_BY),
+            history=True, bookkeeping=True),
+    Derived("_loyalist_council_points", "Points raised at meetings.", "`loyalist council`", (
+        _c("id", "string", "The point."), _c("meeting_id", "string", "The meeting."),
+        _c("customer_id", "string", "The member who raised it.", False),
+        _c("text", "string", "What was said."), *_BY), history=True, bookkeeping=True),
+    Derived("_loyalist_council_commitments", "Commitments made to the council, as events "
+            "(made; closed with \"you said, we did\").", "`loyalist council`", (
+                _c("event_id", "integer", "Order of the events."),
+                _c("commitment_id", "string", "The commitment."),
+                _c("event", "string", "made or closed."),
+                _c("at", "timestamp", "When."),
+                _c("meeting_id", "string", "The meeting it was made at.", False),
+                _c("point_id", "string", "The point it answers.", False),
+                _c("customer_id", "string", "The member it was made to.", False),
+                _c("text", "string", "What was promised.", False),
+                _c("owner", "string", "Who keeps it.", False),
+                _c("due_at", "timestamp", "When it is due.", False),
+                _c("you_said", "string", "What the members said (on closing).", False),
+                _c("we_did", "string", "What was done (on closing).", False), *_BY),
+            history=True, bookkeeping=True),
+    Derived("_loyalist_audit", "Every write made through the web app or the store's "
+            "privacy operations, with who and when (erasures name a digest, never the "
+            "customer).", "the web app, `loyalist customer erase`", (
+                _c("id", "integer", "Order of the entries."),
+                _c("at", "timestamp", "When.", False),
+                _c("user_name", "string", "Who.", False),
+                _c("action", "string", "What was done."),
+                _c("target", "string", "On what.", False),
+                _c("detail", "string", "JSON: the details.", False),
+                _c("ip", "string", "From where.", False)),
+            history=True, bookkeeping=True),
+)
 #: the overview's figures, written together by :func:`loyalist.decisions.overview.refresh`
 OVERVIEW_FIGURES = (
     Derived("service_summary", "Responsiveness over every request: the overview's service "
@@ -467,6 +518,7 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                    "features.", False),
                 _c("payload", "blob", "The fitted model (pickled).", False)),
             history=True, bookkeeping=True),
+    *COUNCIL_TABLES,
     *OVERVIEW_FIGURES,
 )}
 
@@ -483,7 +535,7 @@ def get_derived(name: str) -> Derived:
                         + ".") from None
 
 
-def check_writable(name: str, given) -> Derived:
+def check_writable(name: str, given, *, bookkeeping: bool = False) -> Derived:
     """The declaration of derived table ``name`` if data with columns ``given`` may be
     written to it: a declared, non-bookkeeping table, no column beyond the declared
     ones, every required one present. Otherwise a DataError naming the columns. Every
@@ -491,7 +543,7 @@ def check_writable(name: str, given) -> Derived:
     from loyalist.contract.schema import TABLES
 
     declared = get_derived(name)
-    if declared.bookkeeping or name in TABLES:
+    if declared.bookkeeping != bookkeeping or name in TABLES:
         raise DataError(f"Cannot write {name!r} as a derived table.",
                         hint="It is kept by the store itself.")
     given = list(given)

@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+import ibis
 import pandas as pd
 
+from loyalist.errors import NotOnEngineError
 from loyalist.features.purchases import purchases
-from loyalist.models.value import ValueResult, fit_value
+from loyalist.models.in_engine import value_table
+from loyalist.models.value import ValueResult, fit_value, score_on_driver
 
 #: the columns of ``customer_value`` (declared in loyalist.contract.derived)
 _COLUMNS = {"customer_id": "customer_id", "frequency": "frequency", "recency": "recency_weeks",
@@ -22,13 +25,24 @@ def value_customers(store, *, model: str = "auto", calibration_end=None,
                     horizon_days: float = 365.0) -> ValueResult:
     """Fit the value model on the store's purchases (orders net of returns, see
     :func:`loyalist.features.purchases.purchases`; :func:`loyalist.models.value.
-    fit_value`), write ``customer_value`` and register the fitted model; return what
-    the fit found."""
+    fit_value`), score every customer in the engine (:func:`loyalist.models.in_engine.
+    value_table`: P(alive), expected purchases and CLV as engine expressions; on the
+    driver only for what has none, the Pareto/NBD, saying so in the notes), write
+    ``customer_value`` and register the fitted model; return what the fit found."""
     orders = purchases(store)  # returned orders left out, partial returns netted
     result = fit_value(orders, model=model, calibration_end=calibration_end, margin=margin,
-                       discount_rate=discount_rate, horizon_days=horizon_days)
-    frame = result.customers[list(_COLUMNS)].rename(columns=_COLUMNS)
-    frame["model"] = result.model_name
+                       discount_rate=discount_rate, horizon_days=horizon_days, score=False)
+    try:  # every customer scored where the orders are: nothing per customer on the driver
+        scored = value_table(result)
+        frame = scored.select(model=ibis.literal(result.model_name), **{
+            new: scored[old] for old, new in _COLUMNS.items()})
+        in_engine = True
+    except NotOnEngineError as e:
+        in_engine = False
+        score_on_driver(result)
+        result.notes.append(f"scored on the driver ({e.operation} is not built)")
+        frame = result.customers[list(_COLUMNS)].rename(columns=_COLUMNS)
+        frame["model"] = result.model_name
     span = orders.aggregate(first=orders.ordered_at.min(), last=orders.ordered_at.max(),
                             n=orders.count()).to_pandas().iloc[0]
     selection = result.selection
@@ -47,6 +61,12 @@ def value_customers(store, *, model: str = "auto", calibration_end=None,
         "metrics": metrics})
     store.write_derived("customer_value", frame, note=f"model {model_id}")
     result.model_id = model_id
+    if in_engine:
+        # what was written, in fit_value's columns (the CLI's summary and plots)
+        back = {new: old for old, new in _COLUMNS.items()}
+        result.customers = store.table("customer_value").order_by("customer_id").to_pandas(
+            ).drop(columns="model").rename(columns=back)
+        result.scored_in = "engine"
     return result
 
 

@@ -145,6 +145,23 @@ def _z_buckets(z, n_buckets=64):
     return order, groups
 
 
+def series_coefficients(a: float, b: float, c_u, z_max: float):
+    """The coefficients of ``2F1(a, b; c_u[j]; z)``'s power series (rows: the power,
+    columns: ``c_u``), as many as ``z <= z_max`` needs: the terms left out are below
+    1e-17 (at most the largest later coefficient times ``z_max ** n``). Returns
+    ``(coef, tail_max)``, ``tail_max[n]`` the largest coefficient from the ``n``-th on."""
+    c_u = np.asarray(c_u, dtype=float)
+    n_terms = _n_terms(z_max)
+    while True:
+        k = np.arange(n_terms - 1, dtype=float)[:, None]
+        ratio = (a + k) * (b + k) / ((c_u[None, :] + k) * (k + 1.0))
+        coef = np.concatenate([np.ones((1, c_u.size)), np.cumprod(ratio, axis=0)])
+        tail_max = np.maximum.accumulate(np.abs(coef).max(axis=1)[::-1])[::-1]
+        if n_terms >= _MAX_TERMS or tail_max[-1] * z_max ** (n_terms - 1) < 1e-17:
+            return coef, tail_max
+        n_terms = min(_MAX_TERMS, 2 * n_terms)
+
+
 def hyp2f1_series_by_x(a: float, b: float, c_u, xi, z):
     """``2F1(a, b; c_u[xi]; z)`` for ``0 <= z < 1``, scalar ``a``, ``b``, and ``c`` that
     depends on the frequency only (the transformed terms of the BG models).
@@ -158,15 +175,8 @@ def hyp2f1_series_by_x(a: float, b: float, c_u, xi, z):
     if rows == 0:
         return np.zeros(0)
     z_max = float(z.max())
-    n_terms = _n_terms(z_max)
-    while True:
-        k = np.arange(n_terms - 1, dtype=float)[:, None]
-        ratio = (a + k) * (b + k) / ((c_u[None, :] + k) * (k + 1.0))
-        coef = np.concatenate([np.ones((1, c_u.size)), np.cumprod(ratio, axis=0)])
-        tail_max = np.maximum.accumulate(np.abs(coef).max(axis=1)[::-1])[::-1]
-        if n_terms >= _MAX_TERMS or tail_max[-1] * z_max ** (n_terms - 1) < 1e-17:
-            break
-        n_terms = min(_MAX_TERMS, 2 * n_terms)
+    coef, tail_max = series_coefficients(a, b, c_u, z_max)
+    n_terms = coef.shape[0]
     log_tail = np.log(np.maximum(tail_max, 1e-300))
     n_idx = np.arange(n_terms)
     order, groups = _z_buckets(z)

@@ -50,17 +50,9 @@ class LabelledTable:
 def read_table(path) -> pd.DataFrame:
     """A table from any file the store reads (CSV with any delimiter or encoding,
     Parquet, JSON lines, Excel), as a pandas DataFrame."""
-    import duckdb
+    from loyalist.store.readers import read_frame
 
-    from loyalist.store.readers import read_source
-
-    con = duckdb.connect()
-    try:
-        src = read_source(con, str(path))
-        frame = con.table(src.name).df()
-    finally:
-        con.close()
-    return _typed(frame.drop(columns=["_line"], errors="ignore"))
+    return _typed(read_frame(path).drop(columns=["_line"], errors="ignore"))
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -49,6 +49,12 @@ class ValueResult:
     spend_known: bool = True
     #: the id under which the store keeps the model (when fitted through the store)
     model_id: int | None = None
+    #: the per-customer RFM summary the model was fitted on, as an Ibis expression (so
+    #: that it can be scored where the orders are: :func:`loyalist.models.in_engine.
+    #: value_table`)
+    summary: object = None
+    #: where ``customers`` was scored: ``"driver"`` (NumPy) or ``"engine"``
+    scored_in: str = "driver"
 
     @property
     def status(self) -> str:
@@ -160,6 +166,7 @@ def fit_value(
     customer_col: str = "customer_id",
     date_col: str = "ordered_at",
     amount_col: str = "amount",
+    score: bool = True,
 ) -> ValueResult:
     """Fit a transaction model and Gamma-Gamma on ``orders`` and value every customer.
 
@@ -184,6 +191,10 @@ def fit_value(
         Last day of data; default the last order day.
     margin, discount_rate, horizon_days :
         For the lifetime value (``discount_rate`` per 30 days).
+    score : bool
+        Score every customer on the driver (NumPy) into ``customers``; with False,
+        ``customers`` is the RFM summary alone, to be scored in the engine
+        (:func:`loyalist.models.in_engine.value_table`) or by :func:`score_on_driver`.
     """
     if model not in ("auto", *MODELS):
         raise DataError(f"Unknown model {model!r}; choose auto, {', '.join(MODELS)}.")
@@ -216,8 +227,8 @@ def fit_value(
             notes.append("no model could be checked on the holdout period; fitting "
                          f"{order[0]} on the whole history")
 
-    s = rfm_summary(orders, observation_end=obs_end.isoformat(), freq="W", **cols).order_by(
-        cols["customer_col"]).to_pandas()
+    summary = rfm_summary(orders, observation_end=obs_end.isoformat(), freq="W", **cols)
+    s = summary.order_by(cols["customer_col"]).to_pandas()
     new = int((s["T"] <= 0).sum())
     if new:  # first order on the last day: no rhythm to judge yet
         notes.append(f"{new} customer{'s' if new > 1 else ''} first bought on the last day: "
@@ -239,10 +250,6 @@ def fit_value(
             hint="value needs repeat purchases: load a longer order history, or try "
             "fit_value(..., model='auto') so that another model is tried.",
         )
-    x, t_x, big_t = s["frequency"], s["recency"], s["T"]
-    out = s.copy()
-    out["p_alive"] = tm.predict_p_alive(x, t_x, big_t)
-    out["expected_purchases"] = tm.predict_purchases(horizon_days / _WEEK, x, t_x, big_t)
     spend_model: GammaGamma | None = None
     spend, mean_spend = None, float("nan")
     which = "the orders carry no amounts"
@@ -251,21 +258,52 @@ def fit_value(
         spend_known = spend is not None
         which = "no repeat purchase carries an amount"
     if spend is None:
-        out["monetary_value"] = np.nan
-        out["clv"] = np.nan
         notes.append(f"{which}: spend is unknown, so no lifetime value is computed "
                      "(expected purchases are)")
+    result = ValueResult(
+        model_name=chosen, transaction_model=tm, spend_model=spend_model, mean_spend=mean_spend,
+        customers=s, selection=selection, horizon_days=horizon_days, margin=margin,
+        discount_rate=discount_rate, calibration=calibration, calibration_models=cal_models,
+        notes=notes, spend_known=spend_known, summary=summary,
+    )
+    return score_on_driver(result) if score else result
+
+
+#: days per time unit of the fits (weeks) and per discounting period (30 days)
+PERIOD_DAYS = 30.0
+
+
+def clv_periods(horizon_days: float, discount_rate: float) -> tuple[list[float], list[float]]:
+    """The ends of the discounting periods of the horizon, in weeks, and each period's
+    discount factor: what :func:`loyalist.models.clv.customer_lifetime_value` sums."""
+    steps = max(1, int(np.ceil(horizon_days / PERIOD_DAYS - 1e-9)))
+    edges = np.linspace(0.0, horizon_days / _WEEK, steps + 1)
+    return [float(e) for e in edges[1:]], [float((1.0 + discount_rate) ** -k)
+                                           for k in range(1, steps + 1)]
+
+
+def score_on_driver(result: ValueResult) -> ValueResult:
+    """``result.customers`` (the RFM summary) scored with NumPy on the driver: P(alive),
+    expected purchases over the horizon and CLV (NaN when spend is unknown)."""
+    s, tm = result.customers, result.transaction_model
+    x, t_x, big_t = s["frequency"], s["recency"], s["T"]
+    out = s.copy()
+    out["p_alive"] = tm.predict_p_alive(x, t_x, big_t)
+    out["expected_purchases"] = tm.predict_purchases(result.horizon_days / _WEEK, x, t_x,
+                                                     big_t)
+    spend = result.spend_model if result.spend_model is not None else result.mean_spend
+    if not result.spend_known:
+        out["monetary_value"] = np.nan
+        out["clv"] = np.nan
     else:
         out["clv"] = customer_lifetime_value(
             tm, spend, x, t_x, big_t, s["monetary_value"].fillna(0.0), time_unit_days=_WEEK,
-            horizon_days=horizon_days, margin=margin, discount_rate=discount_rate,
+            horizon_days=result.horizon_days, margin=result.margin,
+            discount_rate=result.discount_rate, period_days=PERIOD_DAYS,
         )
-    return ValueResult(
-        model_name=chosen, transaction_model=tm, spend_model=spend_model, mean_spend=mean_spend,
-        customers=out, selection=selection, horizon_days=horizon_days, margin=margin,
-        discount_rate=discount_rate, calibration=calibration, calibration_models=cal_models,
-        notes=notes, spend_known=spend_known,
-    )
+    result.customers = out
+    result.scored_in = "driver"
+    return result
 
 
 def _spend(s, notes):

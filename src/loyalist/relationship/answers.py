@@ -135,7 +135,7 @@ def check_answers(store, survey=None, *, quarantine: bool = False) -> AnswerChec
             "Ingest the answers into a DuckDB store (loyalist ingest survey_answers FILE) and "
             "copy them (SparkStore.copy_from)."))
         out.check_id, out.quarantined, out.rejects_file = quarantine_survey_answers(
-            store.raw, items, survey.name, store.rejects_dir)
+            store, items, survey.name, store.rejects_dir)
     return out
 
 

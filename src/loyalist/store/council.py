@@ -3,9 +3,10 @@ raised and commitments.
 
 Nothing here updates or deletes a row: a member joins and leaves by appended events, a
 commitment is made and closed by appended events ("you said, we did" on the closing
-one). Reads are Ibis tables, so they run on any engine; every write goes through
-:func:`append`, one transaction with bound values (no value is ever put into SQL text),
-so a write of several tables (a meeting and who attended it) lands whole or not at all.
+one). Reads are Ibis tables and every write goes through :func:`append` (the engine
+adapter's :func:`~loyalist.store.engine.append_rows`: one transaction on DuckDB, staged
+and put in place on Spark; no value is ever put into SQL text), so a write of several
+tables (a meeting and who attended it) lands whole or not at all, on either engine.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
+from loyalist.store.engine import append_rows, bookkeeping, engine_of, next_numbers
 from loyalist.store.migrations import (
     COUNCIL_ATTENDANCE,
     COUNCIL_COMMITMENTS,
@@ -20,7 +22,9 @@ from loyalist.store.migrations import (
     COUNCIL_MEMBERS,
     COUNCIL_POINTS,
 )
-from loyalist.store.sql import q
+
+#: the sequence numbering the council's events and ids
+SEQUENCE = "_loyalist_council_seq"
 
 #: short name -> (table, columns a row may fill)
 TABLES = {
@@ -44,7 +48,7 @@ WITH_CUSTOMER = (COUNCIL_MEMBERS, COUNCIL_ATTENDANCE, COUNCIL_POINTS, COUNCIL_CO
 def table(store, name: str) -> ibis.Table:
     """One of the council's tables (``members``, ``meetings``, ``attendance``,
     ``points``, ``commitments``) as an Ibis table."""
-    return store.ibis.table(TABLES[name][0])
+    return bookkeeping(store, TABLES[name][0])
 
 
 def frame(store, name: str) -> pd.DataFrame:
@@ -90,6 +94,8 @@ def has_council(store) -> bool:
     """Whether the store holds the council's tables (a store made by this Loyalist)."""
     from ibis.common.exceptions import TableNotFound
 
+    if engine_of(store) == "spark":  # declared, so there even before the first write
+        return True
     try:
         table(store, "commitments")
     except TableNotFound:
@@ -150,48 +156,48 @@ def member_rows(store, customer_id: str) -> pd.DataFrame:
 
 def next_ids(store, prefix: str, n: int) -> list[str]:
     """``n`` new ids (``prefix`` and a number from the council's sequence)."""
-    con = store.cursor()
-    try:
-        rows = con.execute("SELECT nextval('_loyalist_council_seq') FROM range(?)",
-                           [int(n)]).fetchall()
-    finally:
-        con.close()
-    return [f"{prefix}{int(r[0]):05d}" for r in rows]
+    return [f"{prefix}{k:05d}" for k in next_numbers(store, SEQUENCE, int(n))]
 
 
 def append(store, rows: dict[str, list[dict]]) -> dict[str, int]:
     """Append rows to the council's tables (``{"meetings": [{...}], "attendance":
-    [...]}``) in one transaction, every value bound; rows of ``members`` and
+    [...]}``) all or nothing, every value bound; rows of ``members`` and
     ``commitments`` get their ``event_id`` from the sequence. Returns rows written per
     table."""
-    written: dict[str, int] = {}
-    con = store.cursor()  # a Spark store refuses: NotOnEngineError, nothing written
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for name, batch in rows.items():
-            target, allowed = TABLES[name]
-            for row in batch:
-                unknown = set(row) - set(allowed)
-                if unknown:
-                    raise KeyError(f"{name} has no column {sorted(unknown)[0]}")
-                cols = [c for c in allowed if c in row and c != "event_id"]
-                values = [_plain(row[c]) for c in cols]
-                names = ", ".join(q(c) for c in cols)
-                marks = ", ".join("?" for _ in cols)
-                if "event_id" in allowed:
-                    con.execute(f"INSERT INTO {q(target)} (event_id, {names}) VALUES "
-                                f"(nextval('_loyalist_council_seq'), {marks})", values)
-                else:
-                    con.execute(f"INSERT INTO {q(target)} ({names}) VALUES ({marks})",
-                                values)
-            written[name] = len(batch)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
+    batches, written = [], {}
+    for name, batch in rows.items():
+        target, allowed = TABLES[name]
+        for row in batch:
+            unknown = set(row) - set(allowed)
+            if unknown:
+                raise KeyError(f"{name} has no column {sorted(unknown)[0]}")
+        cols = [c for c in allowed if c != "event_id" and any(c in row for row in batch)]
+        frame = pd.DataFrame([[_plain(row.get(c)) for c in cols] for row in batch],
+                             columns=cols, dtype=object)
+        if "event_id" in allowed and len(batch):
+            frame.insert(0, "event_id", next_numbers(store, SEQUENCE, len(batch)))
+        batches.append((target, _typed(frame, target)))
+        written[name] = len(batch)
+    append_rows(store, batches)
     return written
+
+
+def _typed(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """``frame``'s columns in the declared types of ``target`` (pandas guesses none
+    from a column of Python objects)."""
+    from loyalist.contract.derived import get_derived
+
+    types = {c.name: c.type for c in get_derived(target).columns}
+    out = frame.copy()
+    for c in out.columns:
+        t = types.get(c)
+        if t == "timestamp":
+            out[c] = pd.to_datetime(out[c])
+        elif t == "integer":
+            out[c] = out[c].astype("Int64")
+        elif t == "string":
+            out[c] = out[c].astype("string")
+    return out
 
 
 def _plain(v):

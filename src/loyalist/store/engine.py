@@ -8,15 +8,21 @@ an Ibis expression and runs unchanged on either; what differs is kept here:
 - :func:`conform`: a derived table's rows cast to its declared types, as Arrow, checked
   against :mod:`loyalist.contract.derived` before anything is written (both engines);
 - :data:`SPARK_TYPES`, :data:`ARROW_TYPES`: the contract's types on Spark and in Arrow;
-- :func:`require_duckdb`: the clear error of an operation not available on an engine.
+- :func:`require_duckdb`: the clear error of an operation not available on an engine;
+- the bookkeeping tables (worklist events and assignments, the council's records, the
+  audit log: declared in :mod:`loyalist.contract.derived`): :func:`bookkeeping` reads
+  one, :func:`next_numbers` draws from a sequence, :func:`append_rows` appends to
+  several at once (one DuckDB transaction; on Spark, staged and then put in place),
+  :func:`remove_rows` takes one customer's rows out of tables (the erasure).
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from loyalist.contract.derived import Derived, check_writable
+from loyalist.contract.derived import Derived, check_writable, get_derived
 from loyalist.errors import DataError, NotOnEngineError
+from loyalist.store.sql import q
 
 #: the contract's types (``contract.schema.STORAGE_TYPES`` keys) as Arrow types
 ARROW_TYPES = {"string": pa.string(), "timestamp": pa.timestamp("us"), "float": pa.float64(),
@@ -24,6 +30,14 @@ ARROW_TYPES = {"string": pa.string(), "timestamp": pa.timestamp("us"), "float": 
 #: the contract's types as Spark SQL type names
 SPARK_TYPES = {"string": "string", "timestamp": "timestamp_ntz", "float": "double",
                "integer": "bigint", "boolean": "boolean", "blob": "binary"}
+
+
+def is_expression(data) -> bool:
+    """Whether ``data`` is an Ibis table expression (computed by the store's engine)
+    rather than rows held by Python (pandas, Arrow)."""
+    import ibis.expr.types as ir
+
+    return isinstance(data, ir.Table)
 
 
 def engine_of(store) -> str:
@@ -65,12 +79,79 @@ def open_store(path=None, *, spark=None, settings=None, **kwargs):
                       **{k: v for k, v in kwargs.items() if k not in duckdb_only})
 
 
-def conform(name: str, data) -> tuple[Derived, pa.Table]:
-    """Derived table ``name``'s declaration and ``data`` (a pandas DataFrame or an Arrow
-    table) as an Arrow table of exactly the declared columns in their declared types
+def bookkeeping(store, name: str):
+    """Bookkeeping table ``name`` (declared in :mod:`loyalist.contract.derived`) as an
+    Ibis table. On Spark a table never written is empty, with its declared columns."""
+    if engine_of(store) == "spark":
+        return store.table(name)
+    return store.ibis.table(name)
+
+
+def next_numbers(store, sequence: str, n: int) -> list[int]:
+    """``n`` new numbers from ``sequence`` (e.g. ``_loyalist_worklist_seq``), increasing;
+    a number drawn is never drawn again, even when what it numbered is not written."""
+    if n <= 0:
+        return []
+    if engine_of(store) == "spark":
+        return store.next_numbers(sequence, n)
+    con = store.cursor()
+    try:
+        rows = con.execute("SELECT nextval(?) FROM range(?)", [sequence, int(n)]).fetchall()
+    finally:
+        con.close()
+    return [int(r[0]) for r in rows]
+
+
+def append_rows(store, batches) -> dict[str, int]:
+    """Append each ``(table, frame)`` of ``batches`` to its bookkeeping table, all or
+    nothing: one transaction on DuckDB; on Spark every batch is staged first, then put
+    in place. Values are never put into SQL text. Returns the rows appended per table."""
+    batches = [(t, f) for t, f in batches if f is not None and len(f)]
+    written: dict[str, int] = {}
+    for table, frame in batches:
+        get_derived(table)  # a declared table, or a DataError naming it
+        written[table] = written.get(table, 0) + len(frame)
+    if not batches:
+        return written
+    if engine_of(store) == "spark":
+        store.append_bookkeeping(batches)
+        return written
+    con = store.cursor()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for i, (table, frame) in enumerate(batches):
+            src = f"_loyalist_append_{i}"
+            con.register(src, frame)
+            cols = ", ".join(q(c) for c in frame.columns)
+            con.execute(f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {q(src)}")
+            con.unregister(src)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    return written
+
+
+def remove_rows(store, targets, value) -> dict[str, int]:
+    """Spark: rewrite each ``(table, column)`` of ``targets`` without the rows whose
+    ``column`` is ``value`` (staged, then put in place); rows removed per table. The
+    DuckDB store deletes in its own transaction (:mod:`loyalist.store.privacy`)."""
+    require_spark = engine_of(store) == "spark"
+    if not require_spark:
+        raise NotOnEngineError("remove_rows (DuckDB deletes in a transaction)", "DuckDB")
+    return store.remove_rows(targets, value)
+
+
+def conform(name: str, data, *, bookkeeping: bool = False) -> tuple[Derived, pa.Table]:
+    """Derived table ``name``'s declaration and ``data`` (a pandas DataFrame, an Arrow
+    table or an Ibis expression, computed) as an Arrow table of exactly the declared columns in their declared types
     (optional columns missing from ``data`` are empty). Nothing is written: a column
     that does not fit its type is a DataError naming table and column."""
-    if isinstance(data, pa.Table):
+    if is_expression(data):
+        table = data.to_pyarrow()
+    elif isinstance(data, pa.Table):
         table = data
     else:
         try:
@@ -78,7 +159,7 @@ def conform(name: str, data) -> tuple[Derived, pa.Table]:
         except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
             raise DataError(f"Cannot write {name}: {e}; nothing was changed.",
                             hint="Make each column hold one type.") from None
-    declared = check_writable(name, table.column_names)
+    declared = check_writable(name, table.column_names, bookkeeping=bookkeeping)
     n = table.num_rows
     columns = []
     for c in declared.columns:

@@ -9,6 +9,11 @@ name the customer, and the rejects files written from it) and the answers kept f
 idempotency keys; audit entries about the customer lose their target. It runs in one
 transaction and is itself audited with a digest of the id and the counts only.
 Fitted models keep no customer's rows (trees and coefficients), so they are kept.
+
+Both run on either engine: the export reads every table through Ibis; on a Spark store
+(which keeps no quarantine, sign-ins or idempotency answers) the erasure rewrites each
+table holding the customer without their rows, staged first and then put in place
+(:func:`loyalist.store.engine.remove_rows`), and appends the audit entry.
 """
 
 from __future__ import annotations
@@ -17,12 +22,20 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from loyalist.contract.schema import TABLES
 from loyalist.errors import DataError
 from loyalist.store.council import WITH_CUSTOMER as COUNCIL_TABLES
+from loyalist.store.engine import (
+    append_rows,
+    bookkeeping,
+    engine_of,
+    next_numbers,
+    remove_rows,
+)
 from loyalist.store.migrations import (
     ASSIGNMENTS,
-    DERIVED,
     INGESTS,
     META_COLUMNS,
     REJECTS,
@@ -39,12 +52,12 @@ def _key_column(table: str) -> str:
     return "id" if table == "customers" else "customer_id"
 
 
-def _derived_with_customers(con) -> list[str]:
-    names = [r[0] for r in con.execute(f"SELECT name FROM {DERIVED}").fetchall()]
-    cols = con.execute("SELECT table_name FROM duckdb_columns() WHERE column_name = "
-                       "'customer_id' AND NOT internal AND schema_name = 'main'").fetchall()
-    have = {r[0] for r in cols}
-    return sorted(n for n in names if n in have)
+def _derived_with_customers(store) -> list[str]:
+    """The derived tables written so far whose rows name a customer."""
+    from loyalist.contract.derived import DERIVED as DECLARED
+
+    return sorted(n for n in store.derived_log() if n in DECLARED and "customer_id" in
+                  DECLARED[n].names and n in store.tables())
 
 
 def _rejects_about(customer_id: str) -> tuple[str, list]:
@@ -54,54 +67,62 @@ def _rejects_about(customer_id: str) -> tuple[str, list]:
             "MAP(VARCHAR, VARCHAR))), ?)", [customer_id])
 
 
-def _known(con, customer_id: str) -> bool:
-    for t in TABLES.values():
-        col = _key_column(t.name)
-        if col in t.names and con.execute(
-                f"SELECT 1 FROM {q(t.name)} WHERE {q(col)} = ? LIMIT 1",
-                [customer_id]).fetchall():
+def _contract_targets() -> list[tuple[str, str]]:
+    return [(t.name, _key_column(t.name)) for t in TABLES.values()
+            if _key_column(t.name) in t.names]
+
+
+def _known(store, customer_id: str) -> bool:
+    for name, col in _contract_targets():
+        t = store.table(name)
+        if t.filter(t[col] == customer_id).limit(1).count().to_pyarrow().as_py():
             return True
     return False
 
 
+def _of(table, col: str, customer_id: str):
+    return _rows(table.filter(table[col] == customer_id).to_pandas())
+
+
 def customer_data(store, customer_id: str) -> dict:
     """Every row held about ``customer_id``: contract tables, derived tables, worklist
-    events and assignments, rejected rows naming them (JSON-ready lists of dicts)."""
+    events and assignments, the council's records, rejected rows naming them (DuckDB:
+    a Spark store keeps no quarantine), as JSON-ready lists of dicts."""
+    from loyalist.store.worklist import assignments, events, has_worklist
+
     customer_id = str(customer_id)
+    if not _known(store, customer_id):
+        raise DataError(f"No customer {customer_id!r} in the store.",
+                        hint="Check the id (loyalist status; search in the web app).")
+    out: dict = {"customer_id": customer_id, "tables": {}, "derived": {},
+                 "worklist": {}, "rejected_rows": []}
+    for name, col in _contract_targets():
+        out["tables"][name] = _of(store.table(name), col, customer_id)
+    for name in _derived_with_customers(store):
+        out["derived"][name] = _of(store.table(name), "customer_id", customer_id)
+    worklist = has_worklist(store)
+    for name, read in (("events", events), ("assignments", assignments)):
+        out["worklist"][name] = _of(read(store), "customer_id", customer_id) if worklist \
+            else []
+    out["council"] = {}
+    for table in COUNCIL_TABLES:
+        out["council"][table.removeprefix("_loyalist_council_")] = _of(
+            bookkeeping(store, table), "customer_id", customer_id)
+    if engine_of(store) == "duckdb":
+        out["rejected_rows"] = _rejected_rows(store, customer_id)
+    return out
+
+
+def _rejected_rows(store, customer_id: str) -> list[dict]:
+    """The quarantined rows naming the customer (DuckDB stores keep the quarantine)."""
+    sql, params = _rejects_about(customer_id)
     con = store.cursor()
     try:
-        if not _known(con, customer_id):
-            raise DataError(f"No customer {customer_id!r} in the store.",
-                            hint="Check the id (loyalist status; search in the web app).")
-        out: dict = {"customer_id": customer_id, "tables": {}, "derived": {},
-                     "worklist": {}, "rejected_rows": []}
-        for t in TABLES.values():
-            col = _key_column(t.name)
-            if col not in t.names:
-                continue
-            df = con.execute(f"SELECT * EXCLUDE (_key, _ingest_id, _line) FROM {q(t.name)} "
-                             f"WHERE {q(col)} = ?", [customer_id]).df()
-            out["tables"][t.name] = _rows(df)
-        for name in _derived_with_customers(con):
-            df = con.execute(f"SELECT * FROM {q(name)} WHERE customer_id = ?",
-                             [customer_id]).df()
-            out["derived"][name] = _rows(df)
-        for name, table in (("events", WORKLIST), ("assignments", ASSIGNMENTS)):
-            df = con.execute(f"SELECT * FROM {table} WHERE customer_id = ?",
-                             [customer_id]).df()
-            out["worklist"][name] = _rows(df)
-        out["council"] = {}
-        for table in COUNCIL_TABLES:
-            df = con.execute(f"SELECT * FROM {q(table)} WHERE customer_id = ?",
-                             [customer_id]).df()
-            out["council"][table.removeprefix("_loyalist_council_")] = _rows(df)
-        sql, params = _rejects_about(customer_id)
-        df = con.execute(f"SELECT table_name, source, line, \"column\", code, reason, value, raw "
-                         f"FROM {REJECTS} WHERE rowid IN ({sql})", params).df()
-        out["rejected_rows"] = _rows(df)
-        return out
+        df = con.execute(f"SELECT table_name, source, line, \"column\", code, reason, "
+                         f"value, raw FROM {REJECTS} WHERE rowid IN ({sql})", params).df()
     finally:
         con.close()
+    return _rows(df)
 
 
 def _rows(df) -> list[dict]:
@@ -117,19 +138,27 @@ def erase_customer(store, customer_id: str, *, by: str | None = None,
     SHA-256 digest of the id and the counts, never the id itself.
     """
     customer_id = str(customer_id)
+    if not _known(store, customer_id):
+        raise DataError(f"No customer {customer_id!r} in the store.",
+                        hint="Check the id (loyalist status; search in the web app).")
+    targets = _contract_targets()
+    targets += [(n, "customer_id") for n in _derived_with_customers(store)]
+    targets += [(WORKLIST, "customer_id"), (ASSIGNMENTS, "customer_id")]
+    targets += [(t, "customer_id") for t in COUNCIL_TABLES]
+    digest = hashlib.sha256(customer_id.encode()).hexdigest()
+    if engine_of(store) == "spark":
+        removed = remove_rows(store, targets, customer_id)
+        append_rows(store, [(AUDIT, pd.DataFrame({
+            "id": next_numbers(store, f"{AUDIT}_seq", 1),
+            "at": [pd.Timestamp.now("UTC").tz_localize(None)], "user_name": [by],
+            "action": ["customer.erase"], "target": [f"sha256:{digest[:16]}"],
+            "detail": [json.dumps(removed)], "ip": [ip]}))])
+        return removed
     con = store.cursor()
-    removed: dict[str, int] = {}
+    removed = {}
     try:
-        if not _known(con, customer_id):
-            raise DataError(f"No customer {customer_id!r} in the store.",
-                            hint="Check the id (loyalist status; search in the web app).")
         con.execute("BEGIN TRANSACTION")
         try:
-            targets = [(t.name, _key_column(t.name)) for t in TABLES.values()
-                       if _key_column(t.name) in t.names]
-            targets += [(n, "customer_id") for n in _derived_with_customers(con)]
-            targets += [(WORKLIST, "customer_id"), (ASSIGNMENTS, "customer_id")]
-            targets += [(t, "customer_id") for t in COUNCIL_TABLES]
             for table, col in targets:
                 n = con.execute(f"DELETE FROM {q(table)} WHERE {q(col)} = ?",
                                 [customer_id]).fetchall()[0][0]
@@ -151,7 +180,6 @@ def erase_customer(store, customer_id: str, *, by: str | None = None,
                             "target = ?", [customer_id]).fetchall()[0][0]
             if n:
                 removed[AUDIT] = int(n)
-            digest = hashlib.sha256(customer_id.encode()).hexdigest()
             con.execute(f"INSERT INTO {AUDIT} VALUES (nextval('{AUDIT}_seq'), "
                         "now()::TIMESTAMP, ?, 'customer.erase', ?, ?, ?)",
                         [by, f"sha256:{digest[:16]}", json.dumps(removed), ip])

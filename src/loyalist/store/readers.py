@@ -398,3 +398,15 @@ def _read_excel(con, path, name, sheet, header) -> Source:
     src.name, src.label, src.format = f"{name}_x", path.name, "excel"
     src.columns, src.types = _describe(con, src.name)
     return src
+
+
+def read_frame(path):
+    """A file the store reads (CSV with any delimiter or encoding, Parquet, JSON lines,
+    Excel) as a pandas DataFrame, through a DuckDB connection of its own (no store
+    needed), with its ``_line`` column."""
+    con = duckdb.connect()
+    try:
+        src = read_source(con, str(path))
+        return con.table(src.name).df()
+    finally:
+        con.close()

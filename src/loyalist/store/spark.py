@@ -7,9 +7,10 @@ It offers the DuckDB :class:`~loyalist.store.Store`'s reading and derived-table 
 labels, scoring and the reports run on it unchanged. Contract tables are loaded with
 :meth:`SparkStore.load` (a Spark or pandas DataFrame, an Arrow table or a Parquet path
 checked against the contract) or copied from a DuckDB store (:meth:`~SparkStore.copy_from`);
-ingestion of raw exports with the quarantine, the worklist's bookkeeping, accounts and
-the privacy operations are DuckDB-only so far and raise
-:class:`~loyalist.errors.NotOnEngineError` (docs/scale.md).
+the worklist's and the council's bookkeeping tables are Parquet folders too (appended
+through :mod:`loyalist.store.engine`), and a customer's export and erasure run here;
+ingestion of raw exports with the quarantine and the web app's accounts are
+DuckDB-only so far and raise :class:`~loyalist.errors.NotOnEngineError` (docs/scale.md).
 
 Every write goes to a staging folder first and replaces the table's folder by a rename:
 a failed write leaves every table as it was. The warehouse is a folder on a file system
@@ -33,7 +34,7 @@ import pyarrow as pa
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, NotOnEngineError, UnknownTableError
 from loyalist.settings import Settings
-from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform
+from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform, is_expression
 
 #: the bookkeeping columns of every contract table (as in the DuckDB store)
 META = {"_key": "string", "_ingest_id": "integer", "_line": "integer"}
@@ -41,6 +42,7 @@ _STAGING = "_staging"
 _DERIVED_LOG = "_loyalist_derived.json"
 _ATTRIBUTES = "_loyalist_attributes.json"
 _MODELS = "_loyalist_models"
+_SEQUENCES = "_loyalist_sequences.json"
 #: Spark type names (``DataType.simpleString()``) a contract type accepts on load
 _ACCEPTS = {
     "string": {"string"},
@@ -195,7 +197,7 @@ class SparkStore:
     def table(self, name: str, *, meta: bool = False):
         """The Ibis table ``name`` (a contract table, or a derived one); contract tables
         without the bookkeeping columns unless ``meta=True``."""
-        if name not in TABLES and name not in self.tables():
+        if name not in TABLES and name not in self.tables() and not _is_bookkeeping(name):
             raise UnknownTableError(f"No table {name!r} in the store.",
                                     hint=f"Tables: {', '.join(self.tables())}.")
         with self._lock:
@@ -376,13 +378,35 @@ class SparkStore:
                      "rows": rows, "note": note, "stale": False}
         self._write_json(_DERIVED_LOG, log)
 
+    def to_spark(self, expr):
+        """An Ibis expression over this store's tables as a Spark DataFrame (computed
+        by the executors when written or collected)."""
+        self.ibis._run_pre_execute_hooks(expr)  # memtables become views
+        return self.spark.sql(self.ibis.compile(expr))
+
+    def _writer(self, name: str, data):
+        """``write(path)`` of ``data`` cast to derived table ``name``'s declared types:
+        an Ibis expression is computed and written by Spark (nothing reaches the
+        driver), pandas or Arrow rows through :func:`conform`."""
+        if not is_expression(data):
+            _declared, table = conform(name, data)
+            return lambda path: self._write_arrow(name, table, path)
+        from pyspark.sql import functions as F
+
+        from loyalist.contract.derived import check_writable
+
+        declared = check_writable(name, data.columns)
+        df = self.to_spark(data)
+        cols = [(F.col(f"`{c.name}`") if c.name in data.columns else F.lit(None)).cast(
+            SPARK_TYPES[c.type]).alias(c.name) for c in declared.columns]
+        return lambda path: df.select(*cols).write.parquet(path)
+
     def write_derived(self, name: str, data, *, note: str | None = None) -> None:
-        """Replace derived table ``name`` with ``data`` (pandas or Arrow), cast to its
-        declared types (:func:`loyalist.store.engine.conform`); nothing is changed when
-        a column does not fit."""
+        """Replace derived table ``name`` with ``data`` (pandas, Arrow, or an Ibis
+        expression computed by Spark), cast to its declared types; nothing is changed
+        when a column does not fit."""
         self._writable(f"write {name}")
-        _declared, table = conform(name, data)
-        staged = self._stage(name, lambda path: self._write_arrow(name, table, path))
+        staged = self._stage(name, self._writer(name, data))
         self._swap(name, staged)
         self._forget(name)
         self._log(name, note)
@@ -391,8 +415,7 @@ class SparkStore:
         """Append ``data`` to derived table ``name`` (created on first use); rows
         already there are never changed."""
         self._writable(f"append to {name}")
-        _declared, table = conform(name, data)
-        staged = self._stage(name, lambda path: self._write_arrow(name, table, path))
+        staged = self._stage(name, self._writer(name, data))
         folder = self._dir(name)
         if folder.is_dir():
             for part in staged.iterdir():  # each file appears whole, by a rename
@@ -407,6 +430,76 @@ class SparkStore:
         """Each derived table written so far: ``{name: {written_at, rows, note}}``."""
         return {n: {"written_at": pd.Timestamp(v["written_at"]), "rows": v["rows"],
                     "note": v["note"]} for n, v in self._read_json(_DERIVED_LOG).items()}
+
+    # -- bookkeeping tables (worklist, council, audit): appended, numbered ----------
+    def next_numbers(self, sequence: str, n: int) -> list[int]:
+        """``n`` new numbers from ``sequence`` (kept in the warehouse, under a lock)."""
+        self._writable(f"draw from {sequence}")
+        with self._lock:
+            seqs = self._read_json(_SEQUENCES)
+            start = int(seqs.get(sequence, 0)) + 1
+            seqs[sequence] = start + n - 1
+            self._write_json(_SEQUENCES, seqs)
+        return list(range(start, start + n))
+
+    def append_bookkeeping(self, batches) -> None:
+        """Append each ``(table, frame)`` to its bookkeeping table: every batch is cast
+        to the table's declared columns and staged first (a batch that does not fit is
+        a DataError, and nothing is written), then each file is put in place."""
+        self._writable("append to the bookkeeping tables")
+        staged = []
+        try:
+            for table, frame in batches:
+                _declared, data = conform(table, frame, bookkeeping=True)
+                staged.append((table, self._stage(
+                    table, lambda path, t=table, d=data: self._write_arrow(t, d, path))))
+        except BaseException:
+            for _t, path in staged:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        for table, path in staged:
+            folder = self._dir(table)
+            folder.mkdir(parents=True, exist_ok=True)
+            for part in path.iterdir():  # each file appears whole, by a rename
+                os.replace(part, folder / part.name)
+            shutil.rmtree(path, ignore_errors=True)
+        self._forget(*{t for t, _ in staged})
+
+    def remove_rows(self, targets, value) -> dict[str, int]:
+        """Rewrite each ``(table, column)`` of ``targets`` without its rows whose
+        ``column`` equals ``value`` (one customer's, for the erasure). Every table is
+        rewritten to the staging area first and then put in place; returns the rows
+        removed per table."""
+        from pyspark.sql import functions as F
+
+        self._writable("remove rows")
+        staged, removed = [], {}
+        try:
+            for table, column in targets:
+                folder = self._dir(table)
+                if not folder.is_dir():
+                    continue
+                df = self.spark.read.schema(self._schema(table)).parquet(str(folder))
+                hit = F.col(f"`{column}`") == F.lit(value)
+                n = df.filter(hit).count()
+                if not n:
+                    continue
+                keep = df.filter(~hit | F.col(f"`{column}`").isNull())
+                staged.append((table, self._stage(
+                    table, lambda path, k=keep: k.write.parquet(path))))
+                removed[table] = int(n)
+        except BaseException:
+            for _t, path in staged:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        log = self._read_json(_DERIVED_LOG)
+        for table, path in staged:
+            self._swap(table, path)
+            if table in log:
+                log[table]["rows"] -= removed[table]
+        self._write_json(_DERIVED_LOG, log)
+        self._forget(*removed)
+        return removed
 
     # -- models ----------------------------------------------------------------------
     def _models_dir(self) -> Path:
@@ -504,11 +597,20 @@ class SparkStore:
     def backup(self, path):
         self._duckdb_only("Backing up the store", hint="Copy the warehouse folder.")
 
-    def customer_data(self, customer_id: str):
-        self._duckdb_only("A customer's data export")
+    def customer_data(self, customer_id: str) -> dict:
+        """Everything held about one customer, JSON-ready (a subject-access export)."""
+        from loyalist.store.privacy import customer_data
 
-    def erase_customer(self, customer_id: str, **kwargs):
-        self._duckdb_only("Erasing a customer")
+        return customer_data(self, customer_id)
+
+    def erase_customer(self, customer_id: str, *, by: str | None = None,
+                       ip: str | None = None) -> dict[str, int]:
+        """Erase one customer from every table (each rewritten without their rows,
+        staged and then put in place) and audit it; rows removed per table."""
+        from loyalist.store.privacy import erase_customer
+
+        self._writable("erase a customer")
+        return erase_customer(self, customer_id, by=by, ip=ip)
 
     def ingests(self):
         self._duckdb_only("The ingest log")
@@ -540,6 +642,12 @@ class SparkStore:
 
     def __repr__(self) -> str:
         return f"SparkStore({self.path!r})"
+
+
+def _is_bookkeeping(name: str) -> bool:
+    from loyalist.contract.derived import DERIVED
+
+    return name in DERIVED and DERIVED[name].bookkeeping and name != _MODELS
 
 
 def _contract_type(spark_type: str) -> str | None:

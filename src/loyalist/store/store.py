@@ -27,6 +27,7 @@ from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, StoreLockedError, UnknownTableError
 from loyalist.settings import Settings
 from loyalist.store import migrations
+from loyalist.store.engine import is_expression
 from loyalist.store.ingest import IngestResult, append_rows, run_ingest
 from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
 from loyalist.store.sql import q
@@ -271,6 +272,8 @@ class Store:
 
     def _derived(self, name: str, data, note: str | None, statements) -> None:
         self.__dict__.get("_table_cache", {}).pop((name, False), None)
+        if is_expression(data):  # computed by DuckDB, handed over as Arrow
+            data = data.to_pyarrow()
         con = self.cursor()
         try:
             con.register("_loyalist_derived_src", data)

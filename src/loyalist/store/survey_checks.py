@@ -51,7 +51,8 @@ _BAD = f"""
 
 def quarantine_survey_answers(con, items: pd.DataFrame, survey: str, rejects_dir: Path,
                               label: str = "survey check") -> tuple[int | None, int, str | None]:
-    """Move the answers of ``survey`` that break its definition to the quarantine.
+    """Move the answers of ``survey`` that break its definition to the quarantine
+    (``con``: the DuckDB store, or a connection to it; each gives a cursor).
 
     Returns (id of the check in the ingest log or None when nothing was wrong, rows
     moved, path of the rejects CSV file).

@@ -3,8 +3,9 @@
 Nothing here updates a row in place. Every item is a series of events (``opened``,
 ``attempt``, ``closed``, ``assigned``...) appended to ``_loyalist_worklist``; every
 treatment or control draw is a row of ``_loyalist_assignments``. Reads are Ibis
-expressions, so they run on any engine; appends go through :func:`write_events`, one
-transaction.
+expressions and appends go through the engine adapter (:func:`loyalist.store.engine.
+append_rows`: one transaction on DuckDB, staged and put in place on Spark), so the
+worklist runs on either engine.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
+from loyalist.store.engine import append_rows, bookkeeping, engine_of, next_numbers
 from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
 from loyalist.store.prepared import prepare
-from loyalist.store.sql import q
 
 #: the columns of an open item, as :func:`open_events` gives them
 OPEN_COLUMNS = ["item_id", "customer_id", "playbook", "reason_kind", "must_do", "why",
@@ -27,18 +28,20 @@ _LATER = ("opened_at", "attempts", "owner", "snoozed_until", "why", "also")
 
 def events(store) -> ibis.Table:
     """Every item event (an Ibis table)."""
-    return store.ibis.table(WORKLIST)
+    return bookkeeping(store, WORKLIST)
 
 
 def assignments(store) -> ibis.Table:
     """Every treatment or control assignment (an Ibis table)."""
-    return store.ibis.table(ASSIGNMENTS)
+    return bookkeeping(store, ASSIGNMENTS)
 
 
 def has_worklist(store) -> bool:
     """Whether the store holds the worklist's bookkeeping tables."""
     from ibis.common.exceptions import TableNotFound
 
+    if engine_of(store) == "spark":  # declared, so there even before the first write
+        return True
     try:
         events(store)
     except TableNotFound:
@@ -168,35 +171,9 @@ def write_events(store, items: pd.DataFrame, draws: pd.DataFrame | None = None, 
     """Append item events (``items``, each naming its ``item_id``), assignments
     (``draws``) and newly opened items (``opened``: each gets its id, ``W`` and the
     event's number) in one transaction."""
-    if not (len(items) or (draws is not None and len(draws))
-            or (opened is not None and len(opened))):
-        return
-    con = store.cursor()
-    con.execute("BEGIN TRANSACTION")
-    try:
-        if opened is not None and len(opened):
-            con.register("_loyalist_open_src", opened)
-            cols = ", ".join(q(c) for c in opened.columns)
-            con.execute(
-                f"INSERT INTO {WORKLIST} (event_id, item_id, {cols}) SELECT e, 'W' || "
-                f"lpad(CAST(e AS VARCHAR), 7, '0'), {cols} FROM (SELECT nextval("
-                f"'{WORKLIST}_seq') AS e, * FROM _loyalist_open_src)")
-            con.unregister("_loyalist_open_src")
-        if len(items):
-            cols = ", ".join(q(c) for c in items.columns if c != "event_id")
-            con.register("_loyalist_events_src", items)
-            con.execute(f"INSERT INTO {WORKLIST} (event_id, {cols}) SELECT "
-                        f"nextval('{WORKLIST}_seq'), {cols} FROM _loyalist_events_src")
-            con.unregister("_loyalist_events_src")
-        if draws is not None and len(draws):
-            cols = ", ".join(q(c) for c in draws.columns)
-            con.register("_loyalist_assign_src", draws)
-            con.execute(f"INSERT INTO {ASSIGNMENTS} ({cols}) SELECT {cols} "
-                        "FROM _loyalist_assign_src")
-            con.unregister("_loyalist_assign_src")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
+    if opened is not None and len(opened):
+        numbers = next_numbers(store, f"{WORKLIST}_seq", len(opened))
+        opened = opened.assign(event_id=numbers, item_id=[f"W{n:07d}" for n in numbers])
+    if len(items):
+        items = items.assign(event_id=next_numbers(store, f"{WORKLIST}_seq", len(items)))
+    append_rows(store, [(WORKLIST, opened), (WORKLIST, items), (ASSIGNMENTS, draws)])

@@ -49,7 +49,9 @@ def _touched(store, id_col: str, now) -> ibis.Table:
     t = store.table("touches")
     t = t.filter((t["at"] < now) & t[id_col].notnull()
                  & (t.outcome.isnull() | (t.outcome != "no-answer")))
-    t = t.select(matter=t[id_col].split(",").unnest().strip(), at=t["at"])
+    # unnest first, strip after: Spark allows no generator nested in an expression
+    t = t.select(matter=t[id_col].split(",").unnest(), at=t["at"])
+    t = t.mutate(matter=t.matter.strip())
     return t.group_by("matter").aggregate(touched=t["at"].max())
 
 
