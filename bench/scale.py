@@ -1,22 +1,41 @@
-"""Spark local[N] against DuckDB on the same orders: time per step and the peak memory of
-the Python process (issue 17).
+"""The whole pipeline (load, features, value, churn score, worklist) on DuckDB and on
+Spark local[N], on the same orders: time per step and the peak memory of the Python
+process (issue 17).
 
-    python bench/scale.py --transactions 1000000 [--engines duckdb,spark] [--cores 2]
+    python bench/scale.py --transactions 1000000 3000000 [--engines duckdb,spark]
+    python bench/scale.py --transactions 1000000 10000000 --customers 100000 --engines duckdb
 
-Orders are made with NumPy (``--transactions`` orders by transactions/10 customers over
-two years, lognormal amounts, seed 0) and written to Parquet; each engine then runs in a
-process of its own:
+Orders are made with NumPy in chunks of ``--chunk`` rows and written chunk by chunk to
+Parquet, so making them takes the same memory at 1M and at 100M orders. Customers start
+in the first year of two, stay a lifetime drawn from an exponential distribution (mean a
+year, then they leave) and order at random times while they stay; amounts are lognormal;
+seed 0. By default there are ``transactions / 10`` customers (10 orders each on average:
+customers grow with transactions); ``--customers K`` fixes their number, so a run over
+several sizes shows what the driver's memory depends on: customers, not transactions.
 
-- load: DuckDB ingests the Parquet file (contract checks, quarantine); Spark loads it
-  with :meth:`SparkStore.load` (contract checks; no quarantine);
-- features: :func:`loyalist.features.builder.build_features` at ``as_of``, pulled to the
-  driver as pandas (what scoring does);
+Each engine then runs in a process of its own, one step after the other:
+
+- load: DuckDB ``Store.ingest`` of each Parquet file (the contract-checked ingest: types,
+  required fields, quarantine of rejected rows with their line); Spark ``SparkStore.load``
+  of the Parquet paths (contract-checked: columns and types; the data are read by Spark,
+  not by Python; no quarantine on Spark);
+- features: :func:`loyalist.features.builder.build_features` at the scoring date, pulled
+  to the driver as pandas (what scoring does for each date);
 - value: :func:`loyalist.decisions.value.value_customers` (RFM summary in the engine,
-  BG/NBD + Gamma-Gamma fitted on the driver, ``customer_value`` written).
+  BG/NBD + Gamma-Gamma fitted on the driver, ``customer_value`` written);
+- score: :func:`loyalist.decisions.scoring.score` (churn model trained on the training
+  dates' features, at most ``--train-customers`` customers when given, everyone scored,
+  reasons, alerts, ``scores`` written);
+- worklist: :func:`loyalist.decisions.worklist.build_worklist` (the day's items from the
+  scores, values and alerts, control groups, bookkeeping).
 
-Peak memory is the Python process's maximum resident set (``ru_maxrss``); in local mode
-Spark's executors run in the JVM, a separate process, which is not counted. Printed
-figures are measured in this run; the load average is printed with them.
+Peak memory is the Python process's maximum resident set (``VmHWM``), read after
+each step (so the step that raised it shows); with DuckDB the engine runs inside the
+Python process and is counted (its budget is ``--memory-limit``, beyond which it spills
+to disk); in Spark local mode the executors run in the JVM, a separate process, which is
+not counted. A step that fails is printed with its error and the run goes on with the
+next engine. Printed figures are measured in this run; the load average (1 minute) is
+printed with every step.
 """
 
 from __future__ import annotations
@@ -25,49 +44,93 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+START = "2023-01-01"
+SPAN_DAYS = 730
 
-def make_orders(n: int, folder: Path) -> dict[str, Path]:
+
+def make_orders(n: int, folder: Path, customers: int | None = None,
+                chunk: int = 2_000_000, seed: int = 0) -> dict[str, Path]:
+    """``orders.parquet`` and ``customers.parquet`` in ``folder``, written chunk by chunk:
+    at most ``chunk`` orders (and customers) are in memory at a time."""
     import numpy as np
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    rng = np.random.default_rng(0)
-    customers = max(n // 10, 1)
-    start = pd.Timestamp("2023-01-01")
-    span = 730 * 86400
-    first = rng.integers(0, span // 2, customers)
-    who = rng.integers(0, customers, n)
-    at = first[who] + (rng.random(n) * (span - first[who])).astype("int64")
-    ids = np.char.add("C", np.arange(customers).astype(str))
-    orders = pd.DataFrame({
-        "id": np.char.add("O", np.arange(n).astype(str)),
-        "customer_id": ids[who],
-        "ordered_at": start + pd.to_timedelta(at, unit="s"),
-        "amount": np.round(rng.lognormal(3.5, 0.8, n), 2)})
-    # every customer's first order at their start: the customers table agrees
-    cust = pd.DataFrame({"id": ids, "created_at": start + pd.to_timedelta(first, unit="s")})
+    k = customers or max(n // 10, 1)
+    rng = np.random.default_rng(seed)
+    span = SPAN_DAYS * 86400
+    start = np.datetime64(START, "s")
+    # per customer: start in the first year, leave after an exponential lifetime
+    first = rng.integers(0, span // 2, k)
+    last = np.minimum(first + rng.exponential(365 * 86400, k).astype("int64"), span - 1)
     paths = {"orders": folder / "orders.parquet", "customers": folder / "customers.parquet"}
-    orders.to_parquet(paths["orders"], index=False)
-    cust.to_parquet(paths["customers"], index=False)
+
+    def ids(prefix: str, lo: int, hi: int) -> pa.Array:
+        return pa.array(np.char.add(prefix, np.arange(lo, hi).astype(str)))
+
+    cust_schema = pa.schema([("id", pa.string()), ("created_at", pa.timestamp("us"))])
+    with pq.ParquetWriter(paths["customers"], cust_schema) as w:
+        for lo in range(0, k, chunk):
+            hi = min(lo + chunk, k)
+            w.write_table(pa.table({"id": ids("C", lo, hi),
+                                    "created_at": (start + first[lo:hi]).astype("M8[us]")},
+                                   schema=cust_schema))
+    order_schema = pa.schema([("id", pa.string()), ("customer_id", pa.string()),
+                              ("ordered_at", pa.timestamp("us")), ("amount", pa.float64())])
+    with pq.ParquetWriter(paths["orders"], order_schema) as w:
+        for lo in range(0, n, chunk):
+            hi = min(lo + chunk, n)
+            who = rng.integers(0, k, hi - lo)
+            at = first[who] + (rng.random(hi - lo) * (last[who] - first[who])).astype("int64")
+            w.write_table(pa.table({
+                "id": ids("O", lo, hi),
+                "customer_id": pa.array(np.char.add("C", who.astype(str))),
+                "ordered_at": (start + at).astype("M8[us]"),
+                "amount": np.round(rng.lognormal(3.5, 0.8, hi - lo), 2)}, schema=order_schema))
     return paths
 
 
-def run_one(engine: str, folder: Path, cores: int) -> dict:
+def _peak_mb() -> int:
+    """This process's peak resident memory in MB: ``VmHWM`` (reset when a program is
+    started, unlike ``ru_maxrss``, which keeps the peak of the parent it was forked from)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def run_one(engine: str, folder: Path, cores: int, train_customers: int | None,
+            memory_limit: str, driver_memory: str) -> None:
+    """Run every step, printing one JSON line per step (so a failure late in the run
+    keeps the steps before it)."""
     import pandas as pd
 
     import loyalist
+    from loyalist.decisions.scoring import score
     from loyalist.decisions.value import value_customers
+    from loyalist.decisions.worklist import build_worklist
     from loyalist.features.builder import build_features
 
-    times = {}
+    def report(step: str, seconds: float, **extra) -> None:
+        print(json.dumps({"step": step, "seconds": round(seconds, 1), "peak_mb": _peak_mb(),
+                          "load": round(os.getloadavg()[0], 1), **extra}), flush=True)
+
+    report("start", 0.0)  # the interpreter and the libraries imported
     t = time.perf_counter()
     if engine == "duckdb":
-        store = loyalist.connect(folder / "bench.duckdb", threads=cores)
+        store = loyalist.connect(folder / "bench.duckdb", threads=cores,
+                                 memory_limit=memory_limit)
         for name in ("customers", "orders"):
             store.ingest(name, folder / f"{name}.parquet")
     else:
@@ -75,56 +138,120 @@ def run_one(engine: str, folder: Path, cores: int) -> dict:
 
         spark = (SparkSession.builder.master(f"local[{cores}]").appName("loyalist-bench")
                  .config("spark.sql.shuffle.partitions", str(2 * cores))
-                 .config("spark.driver.memory", "2g").config("spark.ui.enabled", "false")
+                 .config("spark.driver.memory", driver_memory)
+                 .config("spark.local.dir", str(folder / "spark-tmp"))
+                 .config("spark.ui.enabled", "false")
                  .config("spark.ui.showConsoleProgress", "false")
                  .config("spark.sql.session.timeZone", "UTC").getOrCreate())
         spark.sparkContext.setLogLevel("ERROR")
-        times["session"] = time.perf_counter() - t
+        report("session", time.perf_counter() - t)
         t = time.perf_counter()
         store = loyalist.connect(folder / "warehouse", spark=spark)
         store.load({n: str(folder / f"{n}.parquet") for n in ("customers", "orders")})
-    times["load"] = time.perf_counter() - t
-    as_of = pd.Timestamp("2025-01-01")
+    report("load", time.perf_counter() - t)
+    as_of = pd.Timestamp(START) + pd.Timedelta(days=SPAN_DAYS)
     t = time.perf_counter()
     features = build_features(store, as_of).to_pandas()
-    times["features"] = time.perf_counter() - t
+    report("features", time.perf_counter() - t, customers=len(features))
+    del features
     t = time.perf_counter()
     value = value_customers(store)
-    times["value"] = time.perf_counter() - t
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"engine": engine, "customers": len(features), "valued": len(value.customers),
-            "seconds": {k: round(v, 1) for k, v in times.items()},
-            "peak_python_mb": round(peak_mb)}
+    report("value", time.perf_counter() - t, valued=len(value.customers))
+    del value
+    t = time.perf_counter()
+    run = score(store, as_of, train_customers=train_customers)
+    models = store.models("churn")
+    rows = models.loc[models["id"] == run.model_id, "rows"]
+    report("score", time.perf_counter() - t, scored=len(run.scores), horizon=run.horizon,
+           train_rows=int(rows.iloc[0]) if len(rows) else None)
+    del run
+    t = time.perf_counter()
+    if engine == "spark":
+        # the worklist's bookkeeping is DuckDB-only (NotOnEngineError); its inputs, the
+        # join of scores, values, customers and today's alerts, run in the engine
+        from loyalist.decisions.worklist import _people
+
+        people, alerts, _top = _people(store, as_of)
+        report("worklist inputs", time.perf_counter() - t, people=len(people),
+               alerts=len(alerts))
+        t = time.perf_counter()
+    wl = build_worklist(store, as_of)
+    report("worklist", time.perf_counter() - t, opened=wl.opened, held_out=wl.held_out,
+           waiting=sum(wl.waiting.values()))
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--transactions", type=int, nargs="+", default=[1_000_000])
+    ap.add_argument("--customers", type=int, default=None,
+                    help="a fixed number of customers at every size (default: "
+                         "transactions / 10)")
     ap.add_argument("--engines", default="duckdb,spark")
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--train-customers", type=int, default=None,
+                    help="the churn model trains on a random sample of this many "
+                         "customers (score(train_customers=...)); everyone is scored")
+    ap.add_argument("--chunk", type=int, default=2_000_000, help="orders made at a time")
+    ap.add_argument("--memory-limit", default="2GB", help="DuckDB's memory budget")
+    ap.add_argument("--driver-memory", default="2g", help="Spark's JVM heap (local mode)")
+    ap.add_argument("--folder", default=None,
+                    help="work in this folder (default: a temporary one, removed after)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
-    ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, Path(args.folder), args.cores)))
+        run_one(args.one, Path(args.folder), args.cores, args.train_customers,
+                args.memory_limit, args.driver_memory)
         return 0
-    print(f"load average at start: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})",
+          flush=True)
     for n in args.transactions:
-        with tempfile.TemporaryDirectory(prefix="loyalist-scale-") as tmp:
-            make_orders(n, Path(tmp))
+        tmp = Path(args.folder or tempfile.mkdtemp(prefix="loyalist-scale-")) / f"n{n}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            t = time.perf_counter()
+            make_orders(n, tmp, args.customers, args.chunk)
+            size = (tmp / "orders.parquet").stat().st_size / 2**20
+            print(f"{n:,} transactions, {args.customers or max(n // 10, 1):,} customers: "
+                  f"made in {time.perf_counter() - t:.0f} s ({size:.0f} MB of Parquet; "
+                  f"peak {_peak_mb()} MB)", flush=True)
             for engine in args.engines.split(","):
-                out = subprocess.run(
-                    [sys.executable, __file__, "--one", engine, "--folder", tmp,
-                     "--cores", str(args.cores)], capture_output=True, text=True)
-                if out.returncode:
-                    print(f"{n:>11,} {engine:6s} failed: {out.stderr.strip().splitlines()[-1]}")
-                    continue
-                r = json.loads(out.stdout.strip().splitlines()[-1])
-                steps = ", ".join(f"{k} {v}s" for k, v in r["seconds"].items())
-                print(f"{n:>11,} transactions  {engine:6s} {r['customers']:>9,} customers  "
-                      f"{steps}  peak Python memory {r['peak_python_mb']} MB  "
-                      f"(load average {os.getloadavg()[0]:.1f})")
+                _run_engine(engine, n, tmp, args)
+        finally:
+            if not args.folder:
+                shutil.rmtree(tmp.parent, ignore_errors=True)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def _run_engine(engine: str, n: int, folder: Path, args) -> None:
+    cmd = [sys.executable, __file__, "--one", engine, "--folder", str(folder),
+           "--cores", str(args.cores), "--memory-limit", args.memory_limit,
+           "--driver-memory", args.driver_memory]
+    if args.train_customers:
+        cmd += ["--train-customers", str(args.train_customers)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    total = 0.0
+    for line in proc.stdout:
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        total += r["seconds"]
+        extra = "  ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                          for k, v in r.items()
+                          if k not in ("step", "seconds", "peak_mb", "load"))
+        print(f"{n:>11,}  {engine:6s}  {r['step']:15s} {r['seconds']:8.1f} s  "
+              f"peak Python {r['peak_mb']:>6,} MB  load average {r['load']:4.1f}  {extra}",
+              flush=True)
+    err = proc.stderr.read()
+    if proc.wait():
+        last = [ln for ln in err.strip().splitlines() if ln.strip()]
+        print(f"{n:>11,}  {engine:6s}  failed: {last[-1] if last else proc.returncode}",
+              flush=True)
+    else:
+        print(f"{n:>11,}  {engine:6s}  total           {total:8.1f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from loyalist.models.early_warning import (
     lapse_horizon,
     level_at_target,
     plan_training,
+    sample_customers,
 )
 
 #: each alert kind in words: ``{days}`` is the value as a duration, ``{count}`` as a
@@ -217,8 +218,14 @@ def default_as_of(store) -> pd.Timestamp:
 def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
           n_train_dates: int = 4, spacing_days: int = 30, spec: FeatureSpec | None = None,
           progress: Callable[[str], None] | None = None, season: bool = True,
-          label: str | None = None, positive=None) -> ScoreRun:
+          label: str | None = None, positive=None,
+          train_customers: int | None = None) -> ScoreRun:
     """Train on the past, score the customers active at ``as_of``, save everything.
+
+    ``train_customers``: the churn model learns from a random sample of at most this many
+    customers (seeded, the same on every engine), filtered in the engine, so the driver
+    holds their features at each training date rather than everyone's (docs/scale.md:
+    needed for millions of customers); every active customer is still scored.
 
     With ``label`` (a two-valued column of the customers table saying who left), the
     customers table itself is the training data: see :func:`score_labelled`.
@@ -227,6 +234,12 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
         return score_labelled(store, label, positive=positive, progress=progress)
     step = progress or (lambda _m: None)
     as_of = moment(as_of) if as_of is not None else None  # a bad date fails first
+    if train_customers is not None and (not isinstance(train_customers, int | np.integer)
+                                        or train_customers < 100):
+        raise DataError(f"train_customers must be a whole number of at least 100; got "
+                        f"{train_customers!r}.",
+                        hint="Pass e.g. --train-customers 1000000, or leave it out to "
+                        "train on every customer.")
     mode = choose_mode(store, mode)
     notes = []
     end = observed_until(store)
@@ -248,8 +261,13 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
         step("learning the firm's complaint language from rated feedback")
     texts, note = complaint_texts(store) if have["feedback"] else (None, "")
     notes += [note] if note else []
+    sample = (sample_customers(store, mode, train_customers)
+              if train_customers is not None else None)
+    if sample is not None:
+        notes.append(f"trained on a random sample of {train_customers:,} customers "
+                     "(train_customers); every active customer is scored")
     train = design(store, plan.dates, mode=mode, horizon=horizon, spec=spec, progress=step,
-                   texts=texts, have=have)
+                   texts=texts, have=have, customers=sample)
     if train.empty or train["left"].nunique() < 2:
         raise DataError(f"Not enough history before {plan.recent[-1].date()} to learn who "
                         "leaves.", hint="Use a later --as-of, a shorter --horizon, or more data.")

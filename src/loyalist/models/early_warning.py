@@ -25,7 +25,13 @@ import pandas as pd
 
 from loyalist.contract.moments import moment
 from loyalist.errors import ConvergenceError, DataError
-from loyalist.features.builder import FeatureSpec, available, feature_frame, prepare
+from loyalist.features.builder import (
+    FeatureSpec,
+    available,
+    build_features,
+    feature_frame,
+    prepare,
+)
 from loyalist.features.labels import (
     contract_labels,
     lapse_labels,
@@ -122,22 +128,49 @@ def choose_mode(store, mode: str = "auto") -> str:
     return mode
 
 
-def labels_at(store, as_of, mode: str, horizon: int) -> pd.DataFrame:
+def labels_at(store, as_of, mode: str, horizon: int, customers=None) -> pd.DataFrame:
+    """Who left within ``horizon`` days of ``as_of``; of ``customers`` only (an engine
+    table with a ``customer_id`` column) when given."""
     if mode == "lapse":
-        t = lapse_labels(store.table("orders"), as_of, horizon)
+        t = lapse_labels(_of(store.table("orders"), customers), as_of, horizon)
     else:
-        t = contract_labels(store.table("subscriptions"), as_of, horizon)
+        t = contract_labels(_of(store.table("subscriptions"), customers), as_of, horizon)
     return t.to_pandas()
+
+
+def _of(table, customers):
+    """``table``'s rows of ``customers`` (all rows when None), filtered in the engine."""
+    return table if customers is None else table.semi_join(customers, "customer_id")
+
+
+def sample_customers(store, mode: str, n: int, seed: int = 0):
+    """At most ``n`` customers of the orders (lapse) or subscriptions (contract), drawn
+    at random with ``seed`` from their sorted ids (the same draw on every engine), as an
+    engine table of ``customer_id``; ``None`` when there are no more than ``n``.
+
+    The driver holds the ids (one short string per customer), never their rows."""
+    import ibis
+
+    t = store.table("orders" if mode == "lapse" else "subscriptions")
+    ids = t.select("customer_id").distinct().order_by("customer_id").to_pyarrow()
+    if ids.num_rows <= n:
+        return None
+    pick = np.sort(np.random.default_rng(seed).choice(ids.num_rows, n, replace=False))
+    return ibis.memtable(ids.take(pick))
 
 
 def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = None,
            labelled: bool = True, progress: Callable[[str], None] | None = None,
-           texts: pd.DataFrame | None = None, have: dict | None = None) -> pd.DataFrame:
+           texts: pd.DataFrame | None = None, have: dict | None = None,
+           customers=None) -> pd.DataFrame:
     """Features (and labels) of the eligible customers at each date, stacked.
 
     ``texts`` (from :func:`complaint_texts`) adds, per customer, the texts of the last
-    90 days that read like a low score. ``.attrs["unavailable"]`` maps each feature
-    that could not be computed at some date to why (BG/NBD not fitted, say)."""
+    90 days that read like a low score. ``customers`` (an engine table with a
+    ``customer_id`` column, see :func:`sample_customers`) keeps those customers only,
+    filtered in the engine before anything reaches the driver; the BG/NBD features are
+    then fitted on their orders. ``.attrs["unavailable"]`` maps each feature that could
+    not be computed at some date to why (BG/NBD not fitted, say)."""
     if horizon <= 0:
         raise DataError(f"The horizon must be a positive number of days; got {horizon}.",
                         hint="Pass e.g. --horizon 90, or leave it out to have it suggested.")
@@ -149,9 +182,14 @@ def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = 
     unavailable = {}
     for d in dates:
         step(f"features at {pd.Timestamp(d):%Y-%m-%d}")
-        f = feature_frame(store, [d], spec, prepared=shared)
+        if customers is None:
+            f = feature_frame(store, [d], spec, prepared=shared)
+        else:
+            f = (build_features(store, d, spec, prepared=shared)
+                 .semi_join(customers, "customer_id").to_pandas()
+                 .sort_values(["as_of", "customer_id"], ignore_index=True))
         if have["orders"]:
-            btyd = btyd_features(store.table("orders"), d, horizon)
+            btyd = btyd_features(_of(store.table("orders"), customers), d, horizon)
             if "failed" in btyd.attrs:
                 for c in ("p_alive", "expected_purchases", "p_no_purchase"):
                     unavailable.setdefault(c, btyd.attrs["failed"])
@@ -160,7 +198,7 @@ def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = 
             f = f.merge(unhappy_features(texts, d), on="customer_id", how="left")
             f["unhappy_texts"] = f["unhappy_texts"].fillna(0.0)
         if labelled:
-            lab = labels_at(store, d, mode, horizon)
+            lab = labels_at(store, d, mode, horizon, customers)
             f = f.merge(lab, on="customer_id", how="inner")
         frames.append(f)
     out = pd.concat(frames, ignore_index=True)

@@ -32,6 +32,10 @@ def score(
                                 "suggested from the customers' own order gaps)."),
     mode: str = typer.Option("auto", help="auto, lapse (orders) or contract (subscriptions)."),
     top: int = typer.Option(15, help="How many of the riskiest to print."),
+    train_customers: int = typer.Option(None, "--train-customers", help="Train the churn "
+                                        "model on a random sample of this many customers "
+                                        "(for millions of customers: docs/scale.md); "
+                                        "everyone is still scored."),
     label: str = LABEL,
     positive: str = POSITIVE,
     table: Path = TABLE,
@@ -49,7 +53,7 @@ def score(
         return _score_file(table, label, positive, id_column, top, out_file)
     with open_store(store) as s, progress() as step:
         run = run_score(s, as_of, mode=mode, horizon=horizon, label=label, positive=positive,
-                        progress=step)
+                        progress=step, train_customers=train_customers)
         # the overview's figures (loss rates, cohorts, service, NPS, value at risk)
         refresh(s, progress=step)
     sc = run.scores
