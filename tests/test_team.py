@@ -17,6 +17,7 @@ from scipy import stats
 
 import loyalist
 from _outreach import outreach_world
+from loyalist.datasets import make_business
 from loyalist.decisions.worklist import build_worklist
 from loyalist.settings import Settings
 from loyalist.team import fit_uplift, team_report
