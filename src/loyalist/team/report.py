@@ -64,8 +64,11 @@ def team_report(store, as_of=None, *, settings=None, period_days: int = 90) -> T
         notes.append(f"Satisfaction: {int(agents['rated'].sum()):,} survey answers in the last "
                      "year name the request they rate (feedback.request_id) and are credited "
                      "to the agent who handled it; answers naming no request are credited to "
-                     "no agent. Agents are ranked by the mean of their standardised shrunk "
-                     "rates (rank_score).")
+                     "no agent. Each agent is compared with the peers of their team doing "
+                     "the same work (channel and category): within_team is that standing, "
+                     "shrunk toward the team mean, with its interval; agents are ranked by "
+                     "it plus their team's standing (rank_score), which cannot tell a "
+                     "team's way of working from its agents' quality.")
     if saves.empty:
         notes.append("No verified saves yet: they need touches naming who made them (by) "
                      f"and the playbook, {settings.team.save_window_days} days old.")
@@ -217,7 +220,9 @@ def team_section(rep: TeamReport) -> dict:
         notes.append(f"Satisfaction: {int(rep.agents['rated'].sum()):,} survey answers in the "
                      "last year name the request they rate and are credited to the agent who "
                      "handled it; answers naming no request are credited to no agent. Agents "
-                     "are listed by the mean of their standardised shrunk rates.")
+                     "are compared with the peers of their team doing the same work (the "
+                     "standing in the team, shrunk toward the team mean) and listed by that "
+                     "plus their team's standing.")
     else:
         notes.append("No agents' figures: they need service requests naming the agent who "
                      "handled them in the last year.")
