@@ -50,8 +50,10 @@ def _rho(seed: int, effect: float, tmp_path) -> tuple[float, float]:
     q_in_team = q - q.groupby(truth["team"]).transform("mean")
     overall = stats.spearmanr(a["rank_score"], a["agent"].map(q)).statistic
     within = stats.spearmanr(a["within_team"], a["agent"].map(q_in_team)).statistic
+    # the plain baseline a lead would reach for: each agent's first-contact resolution
+    plain = stats.spearmanr(a["fcr_raw"], a["agent"].map(q)).statistic
     print(f"seed {seed} effect {effect}: {len(a)} agents, Spearman {overall:.2f} overall, "
-          f"{within:.2f} within the teams")
+          f"{within:.2f} within the teams; first-contact resolution as counted {plain:.2f}")
     assert len(a) == 20
     return float(overall), float(within)
 

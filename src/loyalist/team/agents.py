@@ -247,7 +247,10 @@ def peer_standing(cells: pd.DataFrame, home: pd.Series,
         if dof <= 0:
             continue
         tau2 = float(((u["d"] ** 2).sum() - (kept * u["s2"]).sum()) / dof)
-        if tau2 <= 0:  # agents of a team differ no more than chance: nothing to rank on
+        # agents of a team differ no more than chance would make them (Cochran's Q
+        # below its 95th percentile): nothing to rank on, and no unit to measure in
+        q = float((u["d"] ** 2 / u["s2"]).sum())
+        if tau2 <= 0 or stats.chi2.sf(q, dof) >= 0.05:
             continue
         z = a["d"] / np.sqrt(tau2)
         w = (tau2 / a["s2"]).where(a["s2"] > 0)

@@ -102,6 +102,16 @@ def _ratio(v) -> str:
     return "–" if v is None or v != v else f"{float(v):.1f} times"
 
 
+def standing_text(r) -> str:
+    """An agent's place among the team's peers: '1 of 3, +1.3 (+0.8 to +1.7)' (the
+    shrunk standing in units of the real spread between a team's agents, 95%)."""
+    rank, size, v = r.get("rank_in_team"), r.get("team_size"), r.get("within_team")
+    if rank is None or rank != rank or v is None or v != v:
+        return "–"
+    return (f"{int(rank)} of {int(size)}, {float(v):+.1f} ({float(r['within_team_low']):+.1f}"
+            f" to {float(r['within_team_high']):+.1f})")
+
+
 def _who(r) -> str:
     name = r.get("name")
     agent = str(r.get("agent"))
@@ -199,11 +209,12 @@ def team_section(rep: TeamReport) -> dict:
                          _rate(r["responsiveness"], r["responsiveness_low"],
                                r["responsiveness_high"]),
                          _rate(r["fcr"], r["fcr_low"], r["fcr_high"]),
-                         f"{r['callbacks_caused']:,}", sat])
+                         f"{r['callbacks_caused']:,}", sat, standing_text(r)])
         tables["agents"] = Table(
             columns=["agent", "team", "contacts", "answered within target",
-                     "first-contact resolution", "call-backs caused", "satisfied (answers)"],
-            rows=rows, numeric=[False, False, True, True, True, True, True])
+                     "first-contact resolution", "call-backs caused", "satisfied (answers)",
+                     "in the team (95% interval)"],
+            rows=rows, numeric=[False, False, True, True, True, True, True, False])
         titles["agents"] = "Agents, last 12 months (rates shrunk toward the team mean)"
     if len(rep.saves):
         rows = [[_who(r), f"{r['worked']:,}", f"{r['still_active']:,}",
