@@ -205,6 +205,9 @@ def test_peer_standing_compares_agents_within_their_team():
     z = peer_standing(_cells(_contacts(np.random.default_rng(2), alike,
                                        {"Finance": 0.0, "Logistics": 0.0})), home)
     assert (z["within_team"] == 0).all() and (z["team_standing"] == 0).all()
+    # an agent alone in a team has no peers: no interval is claimed
+    solo = peer_standing(_cells(contacts), pd.concat([home, pd.Series({"C1": "Sales"})]))
+    assert solo.loc["C1", "team_size"] == 1 and np.isnan(solo.loc["C1", "within_team_low"])
 
 
 def test_shrinkage_toward_each_agents_team():

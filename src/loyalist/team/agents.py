@@ -212,7 +212,7 @@ def peer_standing(cells: pd.DataFrame, home: pd.Series,
     routing (misrouted: the team is not ``team_for_category`` of the category, or when
     that is not set, not the team that handles most of the category), averaged per team
     and centred on the firm, in the same units; measures weighted by their reliability
-    ``tau2 / (tau2 + mean s2)``, so one agents barely differ on counts little. It is
+    ``tau2 / (tau2 + mean s2)`` (a measure agents barely differ on counts little). It is
     shrunk toward the firm by its own sampling noise (a team with few contacts)."""
     cols = ["within_team", "within_team_low", "within_team_high", "team_standing",
             "rank_in_team", "team_size"] + [f"{m}_vs_team" for m in MEASURES]
@@ -284,6 +284,8 @@ def peer_standing(cells: pd.DataFrame, home: pd.Series,
         out["team_standing"] = 0.0
     out["rank_in_team"] = post.groupby(home).rank(ascending=False, method="min")
     out["team_size"] = k_team
+    alone = k_team <= 1  # no peers to compare with: no interval to claim
+    out.loc[alone, ["within_team_low", "within_team_high"]] = np.nan
     return out
 
 

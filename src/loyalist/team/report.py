@@ -108,8 +108,20 @@ def standing_text(r) -> str:
     rank, size, v = r.get("rank_in_team"), r.get("team_size"), r.get("within_team")
     if rank is None or rank != rank or v is None or v != v:
         return "–"
-    return (f"{int(rank)} of {int(size)}, {float(v):+.1f} ({float(r['within_team_low']):+.1f}"
-            f" to {float(r['within_team_high']):+.1f})")
+    low = r.get("within_team_low")
+    if low is None or low != low:
+        return "no peers in the team"
+    return (f"{int(rank)} of {int(size)}, {signed(v)} ({signed(low)} to "
+            f"{signed(r['within_team_high'])})")
+
+
+def signed(v) -> str:
+    """A standing with its sign and one decimal unless whole: '+1.3', '-2', '0'."""
+    if v is None or v != v:
+        return "–"
+    s = f"{float(v):+.1f}"
+    s = s[:-2] if s.endswith(".0") else s
+    return "0" if s in ("+0", "-0") else s
 
 
 def _who(r) -> str:

@@ -38,7 +38,7 @@ def team(
     from rich.table import Table
 
     from loyalist.team import team_report
-    from loyalist.team.report import standing_text
+    from loyalist.team.report import signed, standing_text
 
     with loyalist.connect(store, read_only=not losses) as s:
         if losses:
@@ -82,7 +82,7 @@ def team(
         for r in rep.agents.itertuples(index=False):
             sat = (f"{r.satisfaction:.1%} ({r.satisfaction_low:.1%}-"
                    f"{r.satisfaction_high:.1%}; {r.rated:,})" if r.rated else "no answers")
-            a.add_row(str(r.agent), f"{r.team} ({_f(r.team_standing, '{:+.1f}')})",
+            a.add_row(str(r.agent), f"{r.team} ({signed(r.team_standing)})",
                       f"{r.handled:,}",
                       f"{r.responsiveness:.1%} ({r.responsiveness_low:.1%}-"
                       f"{r.responsiveness_high:.1%})",
