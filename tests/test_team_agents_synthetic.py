@@ -20,7 +20,8 @@ shrunk standing among the team's peers) against the true quality; within the tea
 Measured (load ~13): full effect 0.98, 0.96, 0.95 overall (0.98, 0.98, 0.99 within the
 teams); halved 0.90, 0.92, 0.93 (0.95, 0.92, 0.97). Before the peer comparison (the mean
 of standardised shrunk rates compared across all agents): full 0.90, 0.95, 0.88; halved
-0.75, 0.83, 0.86.
+0.75, 0.83, 0.86. The plain baseline, first-contact resolution as counted (printed, not
+asserted): full 0.90, 0.94, 0.88; halved 0.74, 0.85, 0.82.
 """
 
 from __future__ import annotations
