@@ -21,7 +21,7 @@ from loyalist.datasets import make_business
 from loyalist.decisions.worklist import build_worklist
 from loyalist.settings import Settings
 from loyalist.team import fit_uplift, team_report
-from loyalist.team.agents import shrink
+from loyalist.team.agents import peer_standing, shrink
 from loyalist.team.scorecard import katz
 
 
@@ -152,3 +152,73 @@ def test_commands_json(shop):
     assert json.loads(r.stdout)["playbooks"][0]["playbook"] == "save"
     r = _cli("uplift", "--store", str(path), "--method", "forest")
     assert r.returncode != 0 and "Traceback" not in r.stderr and "x-learner" in r.stderr
+
+
+def _contacts(rng, agent_effect, team_slow, n=400):
+    """Contacts of agents in two teams (Finance owns billing, Logistics delivery; three
+    agents each, two channels), every measure moved by the agent's true effect; the
+    team's process slows every answer of the team by ``team_slow[team]``."""
+    rows = []
+    for agent, (team, effect) in agent_effect.items():
+        own = "billing" if team == "Finance" else "delivery"
+        channel = rng.choice(["phone", "email"], n)
+        base = np.where(channel == "phone", 2.0, -1.5)
+        rows.append(pd.DataFrame({
+            "agent": agent, "team": team, "channel": channel, "category": own,
+            "speed": base + effect - team_slow[team] + rng.normal(0, 1.0, n),
+            "fcr": (rng.random(n) < 0.8 + 0.05 * effect).astype(float),
+            "score": np.clip(np.round(3.5 + 0.5 * effect + rng.normal(0, 1, n)), 1, 5)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _cells(c):
+    g = c.groupby(["agent", "team", "channel", "category"])
+    out = {}
+    for m in ("speed", "fcr", "score"):
+        out[f"{m}_n"] = g[m].size().astype(float)
+        out[f"{m}_s"] = g[m].sum()
+        out[f"{m}_q"] = g[m].apply(lambda x: float((x * x).sum()))
+    return pd.DataFrame(out).reset_index()
+
+
+def test_peer_standing_compares_agents_within_their_team():
+    """Agents are ranked within the team by their true effect; a team's process (every
+    answer slower) moves the team's standing but not one agent's standing in the team;
+    with no differences between agents, everybody stands at the team mean (0)."""
+    rng = np.random.default_rng(11)
+    truth = {"A1": ("Finance", 0.6), "A2": ("Finance", 0.0), "A3": ("Finance", -0.6),
+             "B1": ("Logistics", 0.3), "B2": ("Logistics", -0.1), "B3": ("Logistics", -0.5)}
+    home = pd.Series({a: t for a, (t, _e) in truth.items()})
+    contacts = _contacts(rng, truth, {"Finance": 0.0, "Logistics": 0.0})
+    p = peer_standing(_cells(contacts), home)
+    for agents in (["A1", "A2", "A3"], ["B1", "B2", "B3"]):
+        assert list(p.loc[agents, "rank_in_team"]) == [1.0, 2.0, 3.0], p
+        assert (p.loc[agents, "team_size"] == 3).all()
+    assert (p["within_team_low"] < p["within_team"]).all()
+    assert (p["within_team"] < p["within_team_high"]).all()
+    # the same contacts, Logistics answering everything 1.5 log-hours slower
+    slow = contacts.copy()
+    slow.loc[slow["team"] == "Logistics", "speed"] -= 1.5
+    q = peer_standing(_cells(slow), home)
+    assert np.allclose(q["within_team"], p["within_team"])
+    assert q.loc["B1", "team_standing"] < p.loc["B1", "team_standing"]
+    # nobody differs: no unit to rank in, every agent at the team mean
+    alike = {a: (t, 0.0) for a, (t, _e) in truth.items()}
+    z = peer_standing(_cells(_contacts(np.random.default_rng(2), alike,
+                                       {"Finance": 0.0, "Logistics": 0.0})), home)
+    assert (z["within_team"] == 0).all() and (z["team_standing"] == 0).all()
+    # an agent alone in a team has no peers: no interval is claimed
+    solo = peer_standing(_cells(contacts), pd.concat([home, pd.Series({"C1": "Sales"})]))
+    assert solo.loc["C1", "team_size"] == 1 and np.isnan(solo.loc["C1", "within_team_low"])
+
+
+def test_shrinkage_toward_each_agents_team():
+    """With teams, the prior is centred on each team's pooled rate: an agent with few
+    contacts lands near their own team's rate, not the firm's."""
+    k = np.array([90, 180, 3, 50, 100, 2])
+    n = np.array([100, 200, 4, 100, 200, 4])
+    team = np.array(["A", "A", "A", "B", "B", "B"])
+    post, lo, hi, _a, _b = shrink(k, n, team)
+    assert abs(post[2] - 273 / 304) < abs(post[2] - 0.75)
+    assert abs(post[5] - 152 / 304) < abs(post[5] - 0.75)
+    assert (lo <= post).all() and (post <= hi).all()

@@ -41,6 +41,10 @@ def test_admin_sees_every_agent_and_the_same_figures_as_the_library(site):
     assert [p["key"] for p in body["scorecard"]] == [p.key for p in rep.practices]
     first = body["agents"][0]
     assert first["fcr_low"] <= first["fcr"] <= first["fcr_high"]
+    # the place among the team's peers, with its interval, and the team's standing
+    assert first["within_team_low"] <= first["within_team"] <= first["within_team_high"]
+    assert 1 <= first["rank_in_team"] <= first["team_size"]
+    assert first["rank_score"] == pytest.approx(first["team_standing"] + first["within_team"])
     for key, value in {"content-security-policy": "default-src 'self'",
                        "x-frame-options": "DENY", "cache-control": "no-store"}.items():
         assert value in r.headers[key]
@@ -49,6 +53,7 @@ def test_admin_sees_every_agent_and_the_same_figures_as_the_library(site):
         page = c.get(f"/team/agent/{OTHER_ID}")
     assert one["figures"]["agent"] == OTHER_ID and one["figures"]["handled"] > 0
     assert page.status_code == 200 and "First-contact resolution" in page.text
+    assert 'id="in-team"' in page.text and f" of {one['figures']['team_size']}" in page.text
     assert "x-content-type-options" in page.headers
 
 

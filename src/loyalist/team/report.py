@@ -64,8 +64,11 @@ def team_report(store, as_of=None, *, settings=None, period_days: int = 90) -> T
         notes.append(f"Satisfaction: {int(agents['rated'].sum()):,} survey answers in the last "
                      "year name the request they rate (feedback.request_id) and are credited "
                      "to the agent who handled it; answers naming no request are credited to "
-                     "no agent. Agents are ranked by the mean of their standardised shrunk "
-                     "rates (rank_score).")
+                     "no agent. Each agent is compared with the peers of their team doing "
+                     "the same work (channel and category): within_team is that standing, "
+                     "shrunk toward the team mean, with its interval; agents are ranked by "
+                     "it plus their team's standing (rank_score), which cannot tell a "
+                     "team's way of working from its agents' quality.")
     if saves.empty:
         notes.append("No verified saves yet: they need touches naming who made them (by) "
                      f"and the playbook, {settings.team.save_window_days} days old.")
@@ -97,6 +100,28 @@ def _num(v) -> str:
 
 def _ratio(v) -> str:
     return "–" if v is None or v != v else f"{float(v):.1f} times"
+
+
+def standing_text(r) -> str:
+    """An agent's place among the team's peers: '1 of 3, +1.3 (+0.8 to +1.7)' (the
+    shrunk standing in units of the real spread between a team's agents, 95%)."""
+    rank, size, v = r.get("rank_in_team"), r.get("team_size"), r.get("within_team")
+    if rank is None or rank != rank or v is None or v != v:
+        return "–"
+    low = r.get("within_team_low")
+    if low is None or low != low:
+        return "no peers in the team"
+    return (f"{int(rank)} of {int(size)}, {signed(v)} ({signed(low)} to "
+            f"{signed(r['within_team_high'])})")
+
+
+def signed(v) -> str:
+    """A standing with its sign and one decimal unless whole: '+1.3', '-2', '0'."""
+    if v is None or v != v:
+        return "–"
+    s = f"{float(v):+.1f}"
+    s = s[:-2] if s.endswith(".0") else s
+    return "0" if s in ("+0", "-0") else s
 
 
 def _who(r) -> str:
@@ -196,11 +221,12 @@ def team_section(rep: TeamReport) -> dict:
                          _rate(r["responsiveness"], r["responsiveness_low"],
                                r["responsiveness_high"]),
                          _rate(r["fcr"], r["fcr_low"], r["fcr_high"]),
-                         f"{r['callbacks_caused']:,}", sat])
+                         f"{r['callbacks_caused']:,}", sat, standing_text(r)])
         tables["agents"] = Table(
             columns=["agent", "team", "contacts", "answered within target",
-                     "first-contact resolution", "call-backs caused", "satisfied (answers)"],
-            rows=rows, numeric=[False, False, True, True, True, True, True])
+                     "first-contact resolution", "call-backs caused", "satisfied (answers)",
+                     "in the team (95% interval)"],
+            rows=rows, numeric=[False, False, True, True, True, True, True, False])
         titles["agents"] = "Agents, last 12 months (rates shrunk toward the team mean)"
     if len(rep.saves):
         rows = [[_who(r), f"{r['worked']:,}", f"{r['still_active']:,}",
@@ -217,7 +243,9 @@ def team_section(rep: TeamReport) -> dict:
         notes.append(f"Satisfaction: {int(rep.agents['rated'].sum()):,} survey answers in the "
                      "last year name the request they rate and are credited to the agent who "
                      "handled it; answers naming no request are credited to no agent. Agents "
-                     "are listed by the mean of their standardised shrunk rates.")
+                     "are compared with the peers of their team doing the same work (the "
+                     "standing in the team, shrunk toward the team mean) and listed by that "
+                     "plus their team's standing.")
     else:
         notes.append("No agents' figures: they need service requests naming the agent who "
                      "handled them in the last year.")

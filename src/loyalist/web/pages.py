@@ -123,8 +123,10 @@ def environment() -> Environment:
     env = Environment(loader=PackageLoader("loyalist.web", "templates"),
                       autoescape=select_autoescape(["html"], default=True),
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    from loyalist.team.report import signed
+
     env.filters.update(pct=_pct, num=_num, when=_moment_filter, day=_day_filter,
-                       customer_href=customer_href)
+                       customer_href=customer_href, signed=signed)
     env.globals.update(nav=NAV, version=loyalist.__version__, chart_text=chart_text)
     return env
 

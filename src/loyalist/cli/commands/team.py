@@ -31,12 +31,14 @@ def team(
 ) -> None:
     """The retention-practices scorecard (each practice with its trend, department and
     how much more often customers who met the gap left), agents' responsiveness,
-    first-contact resolution and call-backs (shrunk toward the team mean), verified
+    first-contact resolution and call-backs (shrunk toward the team mean) and their
+    place among the team's peers doing the same work, verified
     saves against the control group, and the thank-you list; with --losses, losses by
     cause and department. [team] and [departments] settings apply."""
     from rich.table import Table
 
     from loyalist.team import team_report
+    from loyalist.team.report import signed, standing_text
 
     with loyalist.connect(store, read_only=not losses) as s:
         if losses:
@@ -72,18 +74,20 @@ def team(
         out.print(f"Stay in touch: {_f(st['share'])} of {st['active']:,} active customers "
                   f"contacted within their interval ({st['overdue']:,} overdue).")
     if len(rep.agents):
-        a = Table(title="Agents (rates shrunk toward the team mean; 95% intervals)")
-        for c in ("agent", "team", "contacts", "answered in target", "first-contact "
-                  "resolution", "call-backs caused", "satisfied (answers)"):
+        a = Table(title="Agents (rates shrunk toward the team mean; 95% intervals; in the "
+                  "team: place among the team's peers doing the same work, and standing)")
+        for c in ("agent", "team (standing)", "contacts", "answered in target", "first-contact "
+                  "resolution", "call-backs caused", "satisfied (answers)", "in the team"):
             a.add_column(c)
         for r in rep.agents.itertuples(index=False):
             sat = (f"{r.satisfaction:.1%} ({r.satisfaction_low:.1%}-"
                    f"{r.satisfaction_high:.1%}; {r.rated:,})" if r.rated else "no answers")
-            a.add_row(str(r.agent), str(r.team), f"{r.handled:,}",
+            a.add_row(str(r.agent), f"{r.team} ({signed(r.team_standing)})",
+                      f"{r.handled:,}",
                       f"{r.responsiveness:.1%} ({r.responsiveness_low:.1%}-"
                       f"{r.responsiveness_high:.1%})",
                       f"{r.fcr:.1%} ({r.fcr_low:.1%}-{r.fcr_high:.1%})",
-                      f"{r.callbacks_caused:,}", sat)
+                      f"{r.callbacks_caused:,}", sat, standing_text(r._asdict()))
         out.print(a)
     if len(rep.thanks):
         out.print("Thank you this week: " + ", ".join(map(str, rep.thanks["agent"])))
