@@ -62,13 +62,13 @@ def team_report(store, as_of=None, *, settings=None, period_days: int = 90) -> T
              "buyers can look protective."]
     if len(agents):
         notes.append(f"Satisfaction: {int(agents['rated'].sum()):,} survey answers in the last "
-                     "year name the request they rate (feedback.request_id) and are credited "
-                     "to the agent who handled it; answers naming no request are credited to "
-                     "no agent. Each agent is compared with the peers of their team doing "
-                     "the same work (channel and category): within_team is that standing, "
-                     "shrunk toward the team mean, with its interval; agents are ranked by "
-                     "it plus their team's standing (rank_score), which cannot tell a "
-                     "team's way of working from its agents' quality.")
+                     "year name the request they rate (the request id in the feedback "
+                     "export) and are credited to the agent who handled it; answers naming "
+                     "no request are credited to no agent. Each agent is compared with the "
+                     "other agents of their team on the same kind of work (channel and "
+                     "category), shrunk toward the team's mean, with an interval; the list "
+                     "is ordered by that standing plus their team's own standing, which "
+                     "cannot tell a team's way of working from its agents' quality.")
     if saves.empty:
         notes.append("No verified saves yet: they need touches naming who made them (by) "
                      f"and the playbook, {settings.team.save_window_days} days old.")
