@@ -65,11 +65,15 @@ def run(name: str, table, label: str) -> dict:
     for base, r in b.iterrows():
         print(f"  model - {base:9} ROC AUC {r.difference:+.4f} [{r.low:+.4f}, {r.high:+.4f}]")
     ratio = cmp.loc["model", "cpu_seconds"] / cmp.loc["lightgbm", "cpu_seconds"]
+    load = os.getloadavg()[0]
     print(f"model CPU time = {ratio:.2f}x LightGBM's (one thread), "
           f"{cmp.loc['model', 'cpu_seconds'] / cpu_mt:.2f}x LightGBM's (default threads); "
-          f"the whole cross-validation with both peers {wall:.0f} s wall")
+          f"the whole cross-validation with both peers {wall:.0f} s wall; "
+          f"load average {load:.1f}")
     return {"data": name, **{k: cmp.loc[k, "roc_auc"] for k in cmp.index},
-            "time_vs_lightgbm": ratio}
+            **{f"vs {k}": f"{r.difference:+.4f} [{r.low:+.4f}, {r.high:+.4f}]"
+               for k, r in b.iterrows()},
+            "time_vs_lightgbm": ratio, "load": load}
 
 
 def main() -> None:
@@ -87,7 +91,9 @@ def main() -> None:
             table, _ = make_churn_table(args.rows, seed=seed, effects=effects)
             rows.append(run(f"interactions, effects {effects}, seed {seed}", table,
                             "Attrition_Flag"))
-    print("\nSummary (5-fold ROC AUC; model CPU time / LightGBM's on one thread)")
+    print("\nSummary (5-fold ROC AUC; model minus each peer with its 95% paired bootstrap "
+          "interval; model CPU time / LightGBM's on one thread, same folds, same run; "
+          "load average after each table, 2 cores)")
     print(pd.DataFrame(rows).round(4).to_string(index=False))
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 

@@ -99,7 +99,7 @@ class ChurnFitting:
                   "deterministic": True, "force_row_wise": True}
 
         def part(rows):
-            d = data.subset(rows)
+            d = data if len(rows) == len(y) else data.subset(rows)  # every row: no copy
             if self.offset_ is not None:
                 d.set_init_score(self._offsets[rows])
             return d
@@ -108,11 +108,13 @@ class ChurnFitting:
             n = self.n_estimators
         if n == 0:
             return OFFSET_ONLY, 0
-        if valid is not None and n is None:
+        stopped = valid is not None and n is None
+        if stopped:
             booster = lightgbm.train(
                 params, part(train), num_boost_round=self.max_estimators,
                 valid_sets=[part(np.sort(np.asarray(valid)))],
-                callbacks=[lightgbm.early_stopping(self.early_stopping_rounds, verbose=False)])
+                callbacks=[lightgbm.early_stopping(self.early_stopping_rounds, verbose=False)],
+                keep_training_booster=True)  # cut below: one copy of the model, not two
             best = max(int(booster.best_iteration or booster.current_iteration()), 1)
             if self.offset_ is not None:  # did any tree improve on the offset alone?
                 rows = np.sort(np.asarray(valid))
@@ -123,7 +125,8 @@ class ChurnFitting:
         else:
             best = n or 100
             booster = lightgbm.train(params, part(train), num_boost_round=best)
-        if booster.current_iteration() > best:
+        if booster.current_iteration() > best or stopped:  # the training
+            # rows released with the trees after the best
             booster = lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best))
         return booster, best
 

@@ -74,7 +74,9 @@ class ChurnModel(ChurnData, ChurnFitting, ChurnExplaining):
     refit_rows : int
         Up to this many rows the final model is refitted on every row (with the chosen
         number of trees and weight); above it the model fitted without the held-out
-        rows is kept (plenty of rows already, and one fit instead of two).
+        rows is kept (plenty of rows already, and one fit instead of two). When the
+        held-out rows are a random share (not the latest dates, not rows given), only
+        the trees are refitted: the logistic part fitted without them is kept.
     offset : str or None
         A column holding a probability of leaving from another model (BG/NBD's
         probability of no purchase in the horizon, say): the trees start from its
