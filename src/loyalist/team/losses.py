@@ -18,6 +18,11 @@ failures added), the rest to no department (what stayers who met no failure also
 do). A kind that stayers meet as often as leavers gets ``beta = 0``: its department is
 not blamed for it.
 
+The counting runs in the engine (Ibis: DuckDB or Spark alike): failures and orders per
+customer and month, the window's counts as a running sum of what enters and leaves it,
+runs of months cut to each customer's months at risk and grouped by failure pattern, so
+the driver fits on one row per pattern, never on a customer-month array.
+
 The baseline beside it (``naive_share``) blames every lost customer's revenue on the
 failures they met, shared equally, as a manager reading the files would.
 """
