@@ -18,6 +18,11 @@ failures added), the rest to no department (what stayers who met no failure also
 do). A kind that stayers meet as often as leavers gets ``beta = 0``: its department is
 not blamed for it.
 
+The counting runs in the engine (Ibis: DuckDB or Spark alike): failures and orders per
+customer and month, the window's counts as a running sum of what enters and leaves it,
+runs of months cut to each customer's months at risk and grouped by failure pattern, so
+the driver fits on one row per pattern, never on a customer-month array.
+
 The baseline beside it (``naive_share``) blames every lost customer's revenue on the
 failures they met, shared equally, as a manager reading the files would.
 """
@@ -213,16 +218,7 @@ def _engine_panel(store, lives, parts, as_of, y0, m0, nm, w, lag) -> _Panel:
             orders=_.n.sum(where=_.kind == _ORDERS).fill_null(0),
             **{c: _.n.sum(where=_.kind == k).fill_null(0)
                for c, k in zip(cols, kinds, strict=True)})
-        # the window of month mm: the w months up to lag months before it
-        off = ibis.memtable({"off": np.arange(lag, lag + w, dtype=np.int32)})
-        sh = monthly.cross_join(off)
-        sh = sh.mutate(mm=(sh.m + sh.off).cast("int32")).join(lives, "customer_id")
-        sh = sh.filter((sh.mm >= sh.lo) & (sh.mm <= sh.hi))
-        wide = sh.group_by(["customer_id", "mm"]).aggregate(
-            y=(_.mm == _.left_m).fill_null(False).any(),
-            **{c: _[c].sum() for c in ["orders", *cols]})
-        patterns = wide.group_by([*cols, "orders"]).aggregate(
-            n=_.count(), d=_.y.cast("int64").sum()).to_pandas()
+        patterns = _runs(monthly, lives, ["orders", *cols], w, lag).to_pandas()
         # every lost customer at the month they left, a full window behind them or not
         lc = monthly.join(lives.filter(lives.leaver), "customer_id")
         lc = lc.filter((lc.m <= lc.left_m - lag) & (lc.m > lc.left_m - lag - w))
@@ -244,6 +240,34 @@ def _engine_panel(store, lives, parts, as_of, y0, m0, nm, w, lag) -> _Panel:
                                                         ignore_index=True)
     lost = lost.sort_values("customer_id", ignore_index=True)
     return _Panel(kinds=kinds, patterns=patterns, lost=lost, met=met)
+
+
+def _runs(monthly, lives, cols, w: int, lag: int):
+    """Failure patterns with the customer-months at risk that hold each (``n``) and the
+    departures among them (``d``), without a row per customer-month: a month's counts
+    enter the window ``lag`` months later and leave it ``w`` months after that, so the
+    window's counts are a running sum of those changes, constant until the next one (a
+    run of months). Each run is cut to the months the customer was at risk."""
+    import ibis
+    from ibis import _
+
+    enter = monthly.select("customer_id", p=(monthly.m + lag).cast("int32"),
+                           **{c: monthly[c] for c in cols})
+    leave = monthly.select("customer_id", p=(monthly.m + lag + w).cast("int32"),
+                           **{c: -monthly[c] for c in cols})
+    ch = ibis.union(enter, leave).group_by(["customer_id", "p"]).aggregate(
+        **{c: _[c].sum() for c in cols})
+    by = {"group_by": "customer_id", "order_by": "p"}
+    run = ch.select("customer_id", "p", nxt=ch.p.lead().over(**by),
+                    **{c: ch[c].sum().over(rows=(None, 0), **by) for c in cols})
+    run = run.join(lives, "customer_id")
+    first = ibis.greatest(run.p, run.lo)
+    last = ibis.least(ibis.coalesce(run.nxt - 1, run.hi), run.hi)
+    run = run.select(*cols, n=(last - first + 1).cast("int64"),
+                     d=(run.leaver & (run.left_m >= first) & (run.left_m <= last)
+                        ).cast("int64"))
+    run = run.filter(run.n > 0)
+    return run.group_by(cols).aggregate(n=_.n.sum(), d=_.d.sum())
 
 
 def _z(orders):
