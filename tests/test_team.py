@@ -125,3 +125,19 @@ def test_commands_json(shop):
     assert json.loads(r.stdout)["playbooks"][0]["playbook"] == "save"
     r = _cli("uplift", "--store", str(path), "--method", "forest")
     assert r.returncode != 0 and "Traceback" not in r.stderr and "x-learner" in r.stderr
+
+
+def test_unit_features_of_one_date_equal_the_joined_ones(shop):
+    """Today's customers (one date) take a group-by per table; units of several dates a
+    join per unit: the same figures either way."""
+    from loyalist.team.targeting import unit_features
+
+    b, path, _tmp = shop
+    with loyalist.connect(path, read_only=True) as store:
+        ids = store.table("customers").select("id").to_pandas()["id"]
+        one = pd.DataFrame({"customer_id": ids, "at": b.as_of - pd.Timedelta(days=30)})
+        other = pd.DataFrame({"customer_id": ids.iloc[:1], "at": [b.as_of]})
+        a = unit_features(store, one)
+        both = unit_features(store, pd.concat([one, other], ignore_index=True))
+    assert a["orders_365d"].sum() > 0 and a["requests_365d"].sum() > 0
+    pd.testing.assert_frame_equal(a, both.iloc[:-1], check_dtype=False)
