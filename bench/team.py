@@ -16,8 +16,9 @@ logged (``touches``, by the agent, the playbook). Everything is loaded through
 
 Then each command runs as a user runs it, in a fresh process (imports included):
 ``loyalist team --json`` (scorecard, agents, verified saves: the non-losses parts) and
-``loyalist uplift --json``; each with its wall time and the peak memory of its process
-(GNU time's maximum resident set), and the load average. Peers measured in the same run: a
+``loyalist uplift --json``; each with its wall time, its CPU time (user + system: what
+the run costs whatever the machine's load) and the peak memory of its process (GNU
+time's maximum resident set), and the load average. Peers measured in the same run: a
 plain pandas read-and-group of the same requests and orders (the reading both must do)
 and scikit-uplift's TwoModels (the same LightGBM settings, all rows) fitted on the same
 hold-out units and scoring the same customers.
@@ -185,19 +186,21 @@ def build_store(path: Path, t: dict) -> None:
         write_events(store, pd.DataFrame(), draws=t["draws"])
 
 
-def timed(args: list[str]) -> tuple[float, float, str]:
-    """Run a loyalist command in a fresh process: wall seconds, peak memory (MB: the
-    maximum resident set GNU time reports for that process; this process's own size
-    does not count, as it would through a fork's ``ru_maxrss``) and its output."""
+def timed(args: list[str]) -> tuple[float, float, float, str]:
+    """Run a loyalist command in a fresh process: wall seconds, CPU seconds (user +
+    system), peak memory (MB: the maximum resident set GNU time reports for that
+    process; this process's own size does not count, as it would through a fork's
+    ``ru_maxrss``) and its output."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as mem:
         t = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", mem.name, sys.executable,
-                            "-m", "loyalist.cli.main", *args], capture_output=True,
-                           text=True)
+        p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", mem.name,
+                            sys.executable, "-m", "loyalist.cli.main", *args],
+                           capture_output=True, text=True)
         s = time.perf_counter() - t
         if p.returncode:
             raise SystemExit(f"loyalist {' '.join(args)} failed:\n{p.stderr[-3000:]}")
-        return s, int(mem.read().split()[-1]) / 1024, p.stdout
+        kb, user, system = mem.read().split()[-3:]
+        return s, float(user) + float(system), int(kb) / 1024, p.stdout
 
 
 def main() -> None:
@@ -225,21 +228,23 @@ def main() -> None:
         return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
     print(f"customers {args.customers:,}; load average (1/5/15 min) {load()}", flush=True)
-    team_s, team_mb, team_out = timed(["team", "--store", str(path), "--as-of",
+    team_s, team_cpu, team_mb, team_out = timed(["team", "--store", str(path), "--as-of",
                                        str(END.date()), "--json"])
     team = json.loads(team_out)
-    print(f"loyalist team --json:   {team_s:6.1f} s, peak {team_mb:,.0f} MB "
+    print(f"loyalist team --json:   {team_s:6.1f} s (CPU {team_cpu:.1f} s), peak "
+          f"{team_mb:,.0f} MB "
           f"({len(team['scorecard'])} practices, {len(team['agents'])} agents, "
           f"{len(team['verified_saves'])} agents with verified saves)  target < 60 s; load "
           "average "
           f"{load()}", flush=True)
-    up_s, up_mb, up_out = timed(["uplift", "--store", str(path), "--as-of", str(END.date()),
+    up_s, up_cpu, up_mb, up_out = timed(["uplift", "--store", str(path), "--as-of", str(END.date()),
                                  "--json"])
     up = json.loads(up_out)
     for p in up["playbooks"]:
         print(f"  uplift {p['playbook']}: {p['n_treated']:,} treated / {p['n_control']:,} "
               f"held out, {p['reason']}")
-    print(f"loyalist uplift --json: {up_s:6.1f} s, peak {up_mb:,.0f} MB  target < 60 s; "
+    print(f"loyalist uplift --json: {up_s:6.1f} s (CPU {up_cpu:.1f} s), peak {up_mb:,.0f} MB"
+          "  target < 60 s; "
           f"load average {load()}", flush=True)
     t = time.perf_counter()
     with loyalist.connect(path, read_only=True) as store:

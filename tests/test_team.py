@@ -222,3 +222,19 @@ def test_shrinkage_toward_each_agents_team():
     assert abs(post[2] - 273 / 304) < abs(post[2] - 0.75)
     assert abs(post[5] - 152 / 304) < abs(post[5] - 0.75)
     assert (lo <= post).all() and (post <= hi).all()
+
+
+def test_unit_features_of_one_date_equal_the_joined_ones(shop):
+    """Today's customers (one date) take a group-by per table; units of several dates a
+    join per unit: the same figures either way."""
+    from loyalist.team.targeting import unit_features
+
+    b, path, _tmp = shop
+    with loyalist.connect(path, read_only=True) as store:
+        ids = store.table("customers").select("id").to_pandas()["id"]
+        one = pd.DataFrame({"customer_id": ids, "at": b.as_of - pd.Timedelta(days=30)})
+        other = pd.DataFrame({"customer_id": ids.iloc[:1], "at": [b.as_of]})
+        a = unit_features(store, one)
+        both = unit_features(store, pd.concat([one, other], ignore_index=True))
+    assert a["orders_365d"].sum() > 0 and a["requests_365d"].sum() > 0
+    pd.testing.assert_frame_equal(a, both.iloc[:-1], check_dtype=False)

@@ -48,47 +48,67 @@ TABLE = "uplift_scores"
 def unit_features(store, units: pd.DataFrame) -> pd.DataFrame:
     """``units`` (``customer_id, at`` and optionally ``p_leave, value``) with what the
     records showed at ``at``: the columns of ``NUMERIC`` and ``CATEGORICAL``. Computed
-    in the engine (one join per table)."""
+    in the engine (one join per table; one group-by per table when every unit has the
+    same date)."""
     have = available(store)
     u = units[["customer_id", "at"]].reset_index(drop=True).copy()
     u["unit"] = np.arange(len(u), dtype=np.int64)
     u["customer_id"] = u["customer_id"].astype(str)
     u["at"] = pd.to_datetime(u["at"]).astype("datetime64[us]")
-    m = ibis.memtable(u)
     out = u[["unit"]].copy()
+    day = 86400
+    # one date for every unit (today's customers): each table is grouped by customer
+    # once; else every unit is joined to the rows before its own date
+    single = u["at"].nunique() == 1
+    if single:
+        at0 = ibis.literal(u["at"].iloc[0].to_pydatetime())
+    else:
+        m = ibis.memtable(u)
+
+    def per_unit(t, cid, ts, aggregates) -> pd.DataFrame:
+        """``aggregates(rows, age_days)`` over the rows of ``t`` before each unit's date,
+        one row per unit (``unit`` and the aggregates)."""
+        if single:
+            rows = t.filter(t[ts] < at0)
+            age = (at0.epoch_seconds() - rows[ts].epoch_seconds()) / day
+            df = rows.group_by(customer_id=rows[cid]).aggregate(
+                **aggregates(rows, age)).to_pandas()
+            df["customer_id"] = df["customer_id"].astype(str)
+            return u[["unit", "customer_id"]].merge(df, on="customer_id").drop(
+                columns="customer_id")
+        j = m.inner_join(t, (m.customer_id == t[cid]) & (t[ts] < m["at"]))
+        age = (j["at"].epoch_seconds() - j[ts].epoch_seconds()) / day
+        return j.group_by("unit").aggregate(**aggregates(j, age)).to_pandas()
+
     c = store.table("customers")
     c = c.select(cid=c.id, segment=c.segment, created_at=c.created_at).distinct(
         on="cid", keep="first")
-    j = m.left_join(c, m.customer_id == c.cid)
-    cust = j.select("unit", "segment", tenure_days=(
-        (j["at"].epoch_seconds() - j.created_at.epoch_seconds()) / 86400)).to_pandas()
+    if single:
+        cust = c.select(customer_id=c.cid, segment=c.segment, tenure_days=(
+            (at0.epoch_seconds() - c.created_at.epoch_seconds()) / day)).to_pandas()
+        cust["customer_id"] = cust["customer_id"].astype(str)
+        cust = u[["unit", "customer_id"]].merge(cust, on="customer_id", how="left").drop(
+            columns="customer_id")
+    else:
+        j = m.left_join(c, m.customer_id == c.cid)
+        cust = j.select("unit", "segment", tenure_days=(
+            (j["at"].epoch_seconds() - j.created_at.epoch_seconds()) / day)).to_pandas()
     out = out.merge(cust, on="unit", how="left")
-    day = 86400
-
-    def since(col, ts):
-        return (col["at"].epoch_seconds() - ts.epoch_seconds()) / day
-
     if have.get("orders"):
         o = store.table("orders")
         o = o.select(oc=o.customer_id, oat=o.ordered_at, amt=o.amount)
-        j = m.inner_join(o, (m.customer_id == o.oc) & (o.oat < m["at"]))
-        age = since(j, j.oat)
-        agg = j.group_by("unit").aggregate(
-            orders_365d=(age <= 365).cast("int64").sum(),
-            spend_365d=j.amt.sum(where=age <= 365),
-            days_since_order=age.min()).to_pandas()
-        out = out.merge(agg, on="unit", how="left")
+        out = out.merge(per_unit(o, "oc", "oat", lambda j, age: {
+            "orders_365d": (age <= 365).cast("int64").sum(),
+            "spend_365d": j.amt.sum(where=age <= 365),
+            "days_since_order": age.min()}), on="unit", how="left")
     if have.get("requests"):
         r = store.table("requests")
         r = r.select(rc=r.customer_id, rat=r.opened_at, parent=r.parent_id)
-        j = m.inner_join(r, (m.customer_id == r.rc) & (r.rat < m["at"]))
-        age = since(j, j.rat)
-        agg = j.group_by("unit").aggregate(
-            requests_90d=(age <= 90).cast("int64").sum(),
-            requests_365d=(age <= 365).cast("int64").sum(),
-            callbacks_365d=((age <= 365) & j.parent.notnull()).cast("int64").sum()
-        ).to_pandas()
-        out = out.merge(agg, on="unit", how="left")
+        out = out.merge(per_unit(r, "rc", "rat", lambda j, age: {
+            "requests_90d": (age <= 90).cast("int64").sum(),
+            "requests_365d": (age <= 365).cast("int64").sum(),
+            "callbacks_365d": ((age <= 365) & j.parent.notnull()).cast("int64").sum()}),
+            on="unit", how="left")
     for col in ("orders_365d", "spend_365d", "requests_90d", "requests_365d",
                 "callbacks_365d"):
         out[col] = out[col].fillna(0.0) if col in out else 0.0
