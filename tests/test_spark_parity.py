@@ -581,7 +581,8 @@ def test_a_customers_data_export_and_erasure_agree(stores, business):
             wall = ["recorded_at"] + (["at"] if name == "commitments" else [])
             assert_same(pd.DataFrame(a[part][name]).drop(columns=wall, errors="ignore"),
                         pd.DataFrame(b[part][name]).drop(columns=wall, errors="ignore"),
-                        f"{part} {name}")
+                        f"{part} {name}",
+                        RTOL_FITTED if part == "derived" else RTOL)  # the models' output
     assert sum(len(v) for v in b["tables"].values()) > 0
     removed_a, removed_b = duck.erase_customer(who, by="test"), sp.erase_customer(who,
                                                                                   by="test")
