@@ -166,15 +166,6 @@ def run_one(engine: str, folder: Path, cores: int, train_customers: int | None,
            train_rows=int(rows.iloc[0]) if len(rows) else None)
     del run
     t = time.perf_counter()
-    if engine == "spark":
-        # the worklist's bookkeeping is DuckDB-only (NotOnEngineError); its inputs, the
-        # join of scores, values, customers and today's alerts, run in the engine
-        from loyalist.decisions.worklist import _people
-
-        people, alerts, _top = _people(store, as_of)
-        report("worklist inputs", time.perf_counter() - t, people=len(people),
-               alerts=len(alerts))
-        t = time.perf_counter()
     wl = build_worklist(store, as_of)
     report("worklist", time.perf_counter() - t, opened=wl.opened, held_out=wl.held_out,
            waiting=sum(wl.waiting.values()))

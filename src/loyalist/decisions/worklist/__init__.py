@@ -122,12 +122,6 @@ def build_worklist(store, as_of=None, *, playbooks=None, control_share: float | 
     team : TeamSettings, optional
         The outreach budget (default: the store's ``[team]`` settings).
     """
-    from loyalist.store.engine import require_duckdb
-
-    # said before any work: the items, attempts and control groups are DuckDB tables
-    require_duckdb(store, "The worklist's bookkeeping (open items, control groups, "
-                   "outcomes)", hint="Scores, values and alerts are computed on Spark; "
-                   "build the worklist on a DuckDB store for now (docs/scale.md).")
     pbs = resolve(playbooks, store)
     st = pbs.settings
     seed = st.seed if seed is None else int(seed)
