@@ -133,6 +133,7 @@ def test_api_touches(world, customer_id, outcome, note, kind, at, item_id):
     _check("touches", r)
 
 
+@pytest.mark.slow  # 20-60 s each: with the long checks (make test-slow, CI)
 @RUN
 @given(q=IN_URL, cid=IN_URL)
 def test_api_search_and_customer_pages(world, q, cid):
@@ -170,6 +171,7 @@ def test_api_route(world, text):
     _check("route texts", c.post("/api/route", json={"texts": [text]}))
 
 
+@pytest.mark.slow  # 20-60 s each: with the long checks (make test-slow, CI)
 @RUN
 @given(name=HOSTILE, password=HOSTILE)
 def test_sign_in_form(world, name, password):
@@ -207,6 +209,7 @@ def export(world):
     return path
 
 
+@pytest.mark.slow  # 20-60 s each: with the long checks (make test-slow, CI)
 @RUN
 @given(fmt=HOSTILE, mapping=HOSTILE, delimiter=HOSTILE, encoding=HOSTILE)
 def test_cli_ingest_options(world, export, capsys, fmt, mapping, delimiter, encoding):
@@ -233,6 +236,7 @@ def test_cli_log_options(world, export, capsys, customer_id, note, item, at, by)
     _cli(world, capsys, "cli log options", argv)
 
 
+@pytest.mark.slow  # 20-60 s each: with the long checks (make test-slow, CI)
 @RUN
 @given(customer_id=HOSTILE, table=HOSTILE)
 def test_cli_customer_and_rejects(world, export, capsys, customer_id, table):
