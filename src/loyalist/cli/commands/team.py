@@ -35,7 +35,6 @@ def team(
     place among the team's peers doing the same work, verified
     saves against the control group, and the thank-you list; with --losses, losses by
     cause and department. [team] and [departments] settings apply."""
-    from rich.table import Table
 
     from loyalist.team import team_report
     from loyalist.team.report import signed, standing_text
@@ -58,37 +57,41 @@ def team(
     if as_json:
         typer.echo(json.dumps(rep.to_dict(), indent=1, default=str))
         return
-    t = Table(title=f"Retention practices, last {period} days to {rep.as_of.date()}")
-    for c in ("practice", "department", "now", "before", "count", "left with gap vs without",
-              "95% interval", "customers"):
-        t.add_column(c)
+    from loyalist.cli.tables import Col, show
+
+    rows = []
     for p in rep.practices:
         extra = f" (median {p.median_hours:.1f} h)" if p.median_hours is not None else ""
-        t.add_row(p.practice + extra, p.department, _f(p.value), _f(p.previous),
-                  f"{p.count:,}", _f(p.risk_ratio, "{:.2f}x"),
-                  f"{_f(p.rr_low, '{:.2f}')}-{_f(p.rr_high, '{:.2f}')}",
-                  f"{p.left_with_gap}/{p.with_gap} vs {p.left_without}/{p.without}")
-    out.print(t)
+        rows.append((p.practice + extra, p.department, _f(p.value), _f(p.previous),
+                     f"{p.count:,}", _f(p.risk_ratio, "{:.2f}x"),
+                     f"{_f(p.rr_low, '{:.2f}')}-{_f(p.rr_high, '{:.2f}')}",
+                     f"{p.left_with_gap}/{p.with_gap} vs {p.left_without}/{p.without}"))
+    show([Col("practice", wrap=True, min_width=18), Col("department"),
+          Col("now", right=True), Col("before", right=True, drop=2),
+          Col("count", right=True, drop=3), Col("left with gap vs without", right=True),
+          Col("95% interval", right=True, drop=1), Col("customers", right=True, drop=4)],
+         rows, title=f"Retention practices, last {period} days to {rep.as_of.date()}")
     if rep.stay_in_touch:
         st = rep.stay_in_touch
         out.print(f"Stay in touch: {_f(st['share'])} of {st['active']:,} active customers "
                   f"contacted within their interval ({st['overdue']:,} overdue).")
     if len(rep.agents):
-        a = Table(title="Agents (rates shrunk toward the team mean; 95% intervals; in the "
-                  "team: place among the team's peers doing the same work, and standing)")
-        for c in ("agent", "team (standing)", "contacts", "answered in target", "first-contact "
-                  "resolution", "call-backs caused", "satisfied (answers)", "in the team"):
-            a.add_column(c)
+        arows = []
         for r in rep.agents.itertuples(index=False):
             sat = (f"{r.satisfaction:.1%} ({r.satisfaction_low:.1%}-"
                    f"{r.satisfaction_high:.1%}; {r.rated:,})" if r.rated else "no answers")
-            a.add_row(str(r.agent), f"{r.team} ({signed(r.team_standing)})",
-                      f"{r.handled:,}",
-                      f"{r.responsiveness:.1%} ({r.responsiveness_low:.1%}-"
-                      f"{r.responsiveness_high:.1%})",
-                      f"{r.fcr:.1%} ({r.fcr_low:.1%}-{r.fcr_high:.1%})",
-                      f"{r.callbacks_caused:,}", sat, standing_text(r._asdict()))
-        out.print(a)
+            arows.append((str(r.agent), f"{r.team} ({signed(r.team_standing)})",
+                          f"{r.handled:,}",
+                          f"{r.responsiveness:.1%} ({r.responsiveness_low:.1%}-"
+                          f"{r.responsiveness_high:.1%})",
+                          f"{r.fcr:.1%} ({r.fcr_low:.1%}-{r.fcr_high:.1%})",
+                          f"{r.callbacks_caused:,}", sat, standing_text(r._asdict())))
+        show([Col("agent"), Col("team (standing)", drop=3), Col("contacts", right=True),
+              Col("answered in target", drop=4), Col("first-contact resolution", drop=2),
+              Col("call-backs caused", right=True, drop=5),
+              Col("satisfied (answers)", drop=1), Col("in the team", wrap=True)],
+             arows, title="Agents (rates shrunk toward the team mean; 95% intervals; in "
+             "the team: place among the team's peers doing the same work, and standing)")
     if len(rep.thanks):
         out.print("Thank you this week: " + ", ".join(map(str, rep.thanks["agent"])))
     for n in rep.notes:
