@@ -31,6 +31,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from loyalist.errors import AuthError, DataError, ForbiddenError, ThrottledError
+from loyalist.store.sql import transaction
 
 ROLES = ("viewer", "agent", "lead", "admin")
 #: what each role may do (each may also do everything the roles before it may)
@@ -227,19 +228,16 @@ class Accounts:
         now = _now()
         con = self.store.cursor()
         try:
-            con.execute("BEGIN TRANSACTION")
-            row = con.execute(f"SELECT failures FROM {FAILURES} WHERE account = ? AND "
-                              "address = ?", [account, address]).fetchall()
-            n = (row[0][0] if row else 0) + 1
-            wait = self.backoff.wait(n)
-            until = now + timedelta(seconds=wait) if wait else None
-            con.execute(f"INSERT OR REPLACE INTO {FAILURES} VALUES (?, ?, ?, coalesce((SELECT "
-                        f"first_at FROM {FAILURES} WHERE account = ? AND address = ?), ?), ?, ?)",
-                        [account, address, n, account, address, now, now, until])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                row = con.execute(f"SELECT failures FROM {FAILURES} WHERE account = ? AND "
+                                  "address = ?", [account, address]).fetchall()
+                n = (row[0][0] if row else 0) + 1
+                wait = self.backoff.wait(n)
+                until = now + timedelta(seconds=wait) if wait else None
+                con.execute(f"INSERT OR REPLACE INTO {FAILURES} VALUES (?, ?, ?, coalesce("
+                            f"(SELECT first_at FROM {FAILURES} WHERE account = ? AND "
+                            "address = ?), ?), ?, ?)",
+                            [account, address, n, account, address, now, now, until])
         finally:
             con.close()
         self.audit(None, "signin.failed", account, {"failures": n, "locked_seconds": wait},

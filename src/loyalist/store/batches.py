@@ -24,7 +24,7 @@ from loyalist.errors import DataError, SourceError, StoreLockedError
 from loyalist.store.accounts import Accounts
 from loyalist.store.ingest import replaced_table
 from loyalist.store.migrations import DERIVED, INGESTS
-from loyalist.store.sql import lit, q
+from loyalist.store.sql import lit, q, transaction
 
 
 def _exists(con, table: str) -> bool:
@@ -63,8 +63,7 @@ def undo_ingest(store, ingest_id: int, *, by: str | None = None) -> dict:
                             f"{', '.join(f'#{i}' for i in later)} changed its rows.",
                             hint=f"Undo #{later[-1]} first (loyalist ingest --undo "
                             f"{later[-1]}), then #{ingest_id}.")
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             deleted = restored = 0
             for name in tables:
                 d, r = _take_out(con, name, ingest_id, shadows[name])
@@ -73,10 +72,6 @@ def undo_ingest(store, ingest_id: int, *, by: str | None = None) -> dict:
             con.execute(f"UPDATE {INGESTS} SET undone_at = now()::TIMESTAMP, undone_by = ? "
                         "WHERE id = ?", [by, ingest_id])
             con.execute(f"UPDATE {DERIVED} SET stale = true")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     finally:
         con.close()
     # deleted counts the batch's own rows, the new ones and the updated versions

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from loyalist.contract.derived import Derived, check_writable, get_derived
 from loyalist.errors import DataError, NotOnEngineError
-from loyalist.store.sql import q
+from loyalist.store.sql import q, transaction
 
 #: the contract's types (``contract.schema.STORAGE_TYPES`` keys) as Arrow types
 ARROW_TYPES = {"string": pa.string(), "timestamp": pa.timestamp("us"), "float": pa.float64(),
@@ -117,18 +117,14 @@ def append_rows(store, batches) -> dict[str, int]:
         store.append_bookkeeping(batches)
         return written
     con = store.cursor()
-    con.execute("BEGIN TRANSACTION")
     try:
-        for i, (table, frame) in enumerate(batches):
-            src = f"_loyalist_append_{i}"
-            con.register(src, frame)
-            cols = ", ".join(q(c) for c in frame.columns)
-            con.execute(f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {q(src)}")
-            con.unregister(src)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            for i, (table, frame) in enumerate(batches):
+                src = f"_loyalist_append_{i}"
+                con.register(src, frame)
+                cols = ", ".join(q(c) for c in frame.columns)
+                con.execute(f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {q(src)}")
+                con.unregister(src)
     finally:
         con.close()
     return written

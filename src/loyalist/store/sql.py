@@ -7,6 +7,8 @@ test_sql_safety.py`` fails on SQL text built outside the store's reviewed functi
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 
 def q(name: str) -> str:
     """Quote an identifier: ``a"b`` becomes ``"a""b"``."""
@@ -17,3 +19,16 @@ def lit(s: str) -> str:
     """A SQL string literal holding ``s`` exactly (quotes doubled; DuckDB reads no
     backslash escapes in plain literals)."""
     return "'" + str(s).replace("'", "''") + "'"
+
+
+@contextmanager
+def transaction(con):
+    """``BEGIN``, then ``COMMIT`` when the block ends, ``ROLLBACK`` (and the error again)
+    when it raises: the one shape of every all-or-nothing write on a DuckDB connection."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
