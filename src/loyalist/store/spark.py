@@ -35,23 +35,14 @@ from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, NotOnEngineError, UnknownTableError
 from loyalist.settings import Settings
 from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform, is_expression
+from loyalist.store.spark_contract import META
+from loyalist.store.spark_contract import checked as contract_checked
 
-#: the bookkeeping columns of every contract table (as in the DuckDB store)
-META = {"_key": "string", "_ingest_id": "integer", "_line": "integer"}
 _STAGING = "_staging"
 _DERIVED_LOG = "_loyalist_derived.json"
 _ATTRIBUTES = "_loyalist_attributes.json"
 _MODELS = "_loyalist_models"
 _SEQUENCES = "_loyalist_sequences.json"
-#: Spark type names (``DataType.simpleString()``) a contract type accepts on load
-_ACCEPTS = {
-    "string": {"string"},
-    "timestamp": {"timestamp_ntz", "timestamp", "date"},
-    "float": {"double", "float", "bigint", "int", "smallint", "tinyint"},
-    "integer": {"bigint", "int", "smallint", "tinyint"},
-    "boolean": {"boolean"},
-    "blob": {"binary"},
-}
 
 
 def start_session(settings: Settings):
@@ -239,60 +230,6 @@ class SparkStore:
         self._inputs.append(path)
         return self.spark.read.parquet(str(path))
 
-    def _checked(self, table: str, df):
-        """``df`` cast to the contract of ``table`` (plus its bookkeeping columns and,
-        for customers, its attributes), or a DataError naming the table and column."""
-        from pyspark.sql import functions as F
-
-        spec = get_table(table)
-        found = {f.name: f.dataType.simpleString() for f in df.schema.fields}
-        for c in spec.columns:
-            if c.name not in found:
-                if c.required:
-                    raise DataError(f"{table}.{c.name}: required column missing.",
-                                    hint=f"{table} needs: {', '.join(spec.required)} "
-                                    "(docs/data-contract.md).")
-                continue
-            if found[c.name] not in _ACCEPTS[c.type]:
-                raise DataError(f"{table}.{c.name} is {found[c.name]}; the contract says "
-                                f"{c.type}.", hint="Cast the column before loading, or "
-                                "ingest the export into a DuckDB store, which parses text, "
-                                "and copy it (SparkStore.copy_from).")
-        for c, t in META.items():
-            if c in found and found[c] not in _ACCEPTS[t]:
-                raise DataError(f"{table}.{c} is {found[c]}; the store keeps it as {t}.",
-                                hint="Leave the bookkeeping columns out.")
-        extra = [c for c in found if c not in spec.names and c not in META]
-        if extra and not spec.extra_attributes:
-            raise DataError(f"{table}.{extra[0]}: not a column of the contract.",
-                            hint=f"{table}'s columns: {', '.join(spec.names)}.")
-        attributes = {c: _contract_type(found[c]) for c in extra}
-        for c, t in attributes.items():
-            if t is None:
-                raise DataError(f"{table}.{c} is {found[c]}: an attribute must be text, a "
-                                "number, a time or true/false.", hint="Cast or drop it.")
-        required = [c for c in spec.required if c in found]
-        if required:
-            nulls = df.select(*[F.sum(F.col(f"`{c}`").isNull().cast("int")).alias(c)
-                                for c in required]).first()
-            bad = [c for c in required if nulls[c]]
-            if bad:
-                raise DataError(f"{table}.{bad[0]}: {nulls[bad[0]]} rows have no value.",
-                                hint="A required column must be filled in every row.")
-        types = {c.name: c.type for c in spec.columns}
-        types.update(META)
-        types.update(attributes)
-        key = F.col("`id`").cast("string") if "id" in found else F.lit(None).cast("string")
-        out = []
-        for c, t in types.items():
-            if c in found:
-                out.append(F.col(f"`{c}`").cast(SPARK_TYPES[t]).alias(c))
-            elif c == "_key":
-                out.append(key.alias(c))
-            else:
-                out.append(F.lit(None).cast(SPARK_TYPES[t]).alias(c))
-        return df.select(*out), attributes
-
     def load(self, tables: dict) -> dict[str, int]:
         """Replace contract tables with data: ``{table: data}`` where data is a Spark or
         pandas DataFrame, an Arrow table or a Parquet path. Every table is checked
@@ -303,7 +240,7 @@ class SparkStore:
         try:
             for table, data in tables.items():
                 get_table(table)
-                checked[table] = self._checked(table, self._frame(table, data))
+                checked[table] = contract_checked(table, self._frame(table, data))
             for table, (df, _attrs) in checked.items():
                 staged[table] = self._stage(table, lambda path, df=df: df.write.parquet(path))
                 counts[table] = self.spark.read.parquet(str(staged[table])).count()
@@ -648,12 +585,3 @@ def _is_bookkeeping(name: str) -> bool:
     from loyalist.contract.derived import DERIVED
 
     return name in DERIVED and DERIVED[name].bookkeeping and name != _MODELS
-
-
-def _contract_type(spark_type: str) -> str | None:
-    """The contract type of an attribute column of Spark type ``spark_type``."""
-    for t in ("string", "integer", "float", "timestamp", "boolean"):
-        if spark_type in _ACCEPTS[t]:
-            return t
-    return None
-
