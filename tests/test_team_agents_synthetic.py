@@ -22,6 +22,11 @@ teams); halved 0.90, 0.92, 0.93 (0.95, 0.92, 0.97). Before the peer comparison (
 of standardised shrunk rates compared across all agents): full 0.90, 0.95, 0.88; halved
 0.75, 0.83, 0.86. The plain baseline, first-contact resolution as counted (printed, not
 asserted): full 0.90, 0.94, 0.88; halved 0.74, 0.85, 0.82.
+
+The thank-you list (agents credibly above their team's peers): 10, 7, 10 agents thanked
+at full effect and 8, 6, 7 halved, every one of them truly better than their team's mean;
+the old rule (top third by shrunk first-contact resolution or responsiveness) thanked
+9, 8, 8 and 9, 9, 8, of whom 6, 7, 5 and 7, 7, 6 were.
 """
 
 from __future__ import annotations
@@ -32,12 +37,12 @@ from scipy import stats
 import loyalist
 from loyalist.datasets import make_business
 from loyalist.settings import Settings
-from loyalist.team.agents import agent_table
+from loyalist.team.agents import agent_table, thank_you
 
 pytestmark = pytest.mark.slow
 
 
-def _rho(seed: int, effect: float, tmp_path) -> tuple[float, float]:
+def _agents(seed: int, effect: float, tmp_path):
     b = make_business(n_customers=6000, months=24, seed=seed, events=False,
                       agent_quality=effect)
     path = tmp_path / f"s{seed}_{effect}.duckdb"
@@ -45,6 +50,12 @@ def _rho(seed: int, effect: float, tmp_path) -> tuple[float, float]:
         for name in ("customers", "orders", "requests", "feedback", "staff"):
             s.ingest(name, b.tables[name])
         a = agent_table(s, b.as_of, Settings(), period_days=730)
+    return b, a
+
+
+def _rho(seed: int, effect: float, tmp_path) -> tuple[float, float]:
+    b, a = _agents(seed, effect, tmp_path)
+    thanked = thank_you(a)
     a = a[a["handled"] >= 50]
     truth = b.truth["agents"].set_index("agent")
     q = truth["quality"]
@@ -56,6 +67,10 @@ def _rho(seed: int, effect: float, tmp_path) -> tuple[float, float]:
     print(f"seed {seed} effect {effect}: {len(a)} agents, Spearman {overall:.2f} overall, "
           f"{within:.2f} within the teams; first-contact resolution as counted {plain:.2f}")
     assert len(a) == 20
+    # the thank-you list: every agent on it truly better than the mean of their team
+    above = thanked["agent"].map(q_in_team) > 0
+    print(f"  thanked {len(thanked)}, truly above their team's mean {int(above.sum())}")
+    assert len(thanked) >= 3 and above.all(), thanked[["agent", "within_team_low"]]
     return float(overall), float(within)
 
 
@@ -64,3 +79,14 @@ def test_agent_ranking_follows_true_quality(effect, tmp_path):
     rhos = [_rho(seed, effect, tmp_path) for seed in (1, 2, 3)]
     assert min(r[0] for r in rhos) >= 0.8, rhos
     assert min(r[1] for r in rhos) >= 0.8, rhos
+
+
+def test_no_agent_effect_thanks_nobody(tmp_path):
+    """With no agent effect (``agent_quality=0``) the agents of a team differ only by
+    chance: the thank-you list, which asks for an interval above the team's peers, stays
+    empty or nearly (the old top-third rule thanked a third of them). Measured: 0 of 20
+    on seeds 1-3."""
+    for seed in (1, 2, 3):
+        _b, a = _agents(seed, 0.0, tmp_path)
+        assert len(a[a["handled"] >= 50]) == 20
+        assert len(thank_you(a)) <= 1, thank_you(a)[["agent", "within_team_low"]]

@@ -15,8 +15,9 @@ held-out control (its retention over the same window).
 Small samples shrink toward the team mean (empirical Bayes: a beta prior centred on the
 agent's team, its strength fitted to the spread of all agents around their teams by the
 method of moments); every figure has its count and a 95% interval (the posterior's). The
-thank-you list: the agents whose shrunk first-contact resolution or responsiveness is in
-the top third, with at least ``min_contacts`` contacts.
+thank-you list: the agents with at least ``min_contacts`` contacts credibly better than
+their team's peers (``within_team``'s interval above 0); an agent with no peer, by the
+top third of shrunk first-contact resolution or responsiveness.
 
 The ranking compares each agent with the peers doing the same work (``peer_standing``):
 on three measures (speed of the first answer as -log hours, first-contact resolution,
@@ -356,13 +357,25 @@ def verified_saves(store, as_of, settings) -> pd.DataFrame:
 
 
 def thank_you(agents: pd.DataFrame, *, min_contacts: int = 50) -> pd.DataFrame:
-    """Agents in the top third by shrunk first-contact resolution or responsiveness,
-    with enough contacts to tell."""
+    """The agents to thank, with enough contacts to tell (``min_contacts``) and a reason
+    (``why``): those credibly better than the peers of their team doing the same work
+    (the 95% interval of ``within_team`` above 0), so neither a team's way of working
+    nor a lucky month puts anyone on the list. An agent with no peer in their team
+    cannot be compared that way: they are thanked when their shrunk first-contact
+    resolution or responsiveness is in the top third of the agents with enough
+    contacts."""
     if agents.empty:
         return agents
     a = agents[agents["handled"] >= min_contacts]
     if a.empty:
         return a
-    top = (a["fcr"] >= a["fcr"].quantile(2 / 3)) | (
-        a["responsiveness"] >= a["responsiveness"].quantile(2 / 3))
-    return a[top]
+    low = a["within_team_low"] if "within_team_low" in a else pd.Series(np.nan, a.index)
+    peers = low.notna()
+    above = peers & (low > 0)
+    lone = ~peers & ((a["fcr"] >= a["fcr"].quantile(2 / 3))
+                     | (a["responsiveness"] >= a["responsiveness"].quantile(2 / 3)))
+    out = a[above | lone].copy()
+    out["why"] = np.where(above[above | lone], "above the team's peers",
+                          "top third, no peers in the team")
+    return out.sort_values("within_team" if "within_team" in out else "fcr",
+                           ascending=False)

@@ -197,7 +197,7 @@ def team_section(rep: TeamReport) -> dict:
                      + ", ".join(_who(r) for r in data["thank_you"]) + ".")
     elif len(rep.agents):
         lines.append("No thank-you list this week: no agent with at least 50 contacts "
-                     "stands in the top third.")
+                     "stands credibly above the peers of their team.")
     if len(rep.saves):
         s = rep.saves
         lines.append(f"Verified saves: {_num(s['verified_saves'].sum())} customers still "

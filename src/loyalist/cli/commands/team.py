@@ -94,6 +94,9 @@ def team(
              "the team: place among the team's peers doing the same work, and standing)")
     if len(rep.thanks):
         out.print("Thank you this week: " + ", ".join(map(str, rep.thanks["agent"])))
+    elif len(rep.agents):
+        out.print("No thank-you list this week: no agent with at least 50 contacts stands "
+                  "credibly above the peers of their team.")
     for n in rep.notes:
         out.print(f"[dim]{n}[/]", highlight=False)
 
