@@ -37,7 +37,7 @@ uplift_targeting.py --peers, --customers 10000) and not pulled:
   the product's learner (Hillstrom Qini 0.0768 unchanged);
 - more outcomes: a business of 10,000 customers (about 3,000 units an arm) is a harder
   test, not an easier one: its risk model is better, the ceiling falls to 1.20-1.33x
-  (under 1.25x on two seeds of three), and the learners reach 0.79-1.22x. The test keeps
+  (under 1.25x on two seeds of three), and the learners reach 0.77-1.22x. The test keeps
   3,000 customers (its time).
 
 After the last case the table of every case (learner with 95% interval / ceiling) is
