@@ -3,6 +3,8 @@ on CDNOW (the published 2,357-customer calibration summary), to 1e-9 relative.""
 
 from __future__ import annotations
 
+import copy
+
 import ibis
 import numpy as np
 import pandas as pd
@@ -20,6 +22,11 @@ def cdnow():
     return pd.DataFrame({"frequency": d["x"].astype(float), "recency": d["t_x"],
                          "T": d["T"], "monetary_value": d["zbar"],
                          "row": np.arange(len(d), dtype=np.int64)})
+
+
+@pytest.fixture(scope="module")
+def pareto(cdnow):
+    return ParetoNBD().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
 
 
 def _scored(d, model, spend=None):
@@ -54,18 +61,29 @@ def test_extreme_customers_neither_overflow_nor_lose_precision(cdnow):
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
 
 
-def test_a_model_without_an_engine_expression_says_so(cdnow):
-    model = ParetoNBD().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+def test_a_pareto_p_alive_is_a_table_not_a_column_expression(cdnow, pareto):
+    """The Pareto/NBD's P(alive) needs a join (per distinct (x, t_x, T)): score_table
+    computes it, the column expression says where to go instead."""
+    from loyalist.models.in_engine import p_alive
+
+    model = pareto
+    t = ibis.memtable(cdnow)
     with pytest.raises(NotOnEngineError, match="P\\(alive\\) of a ParetoNBD") as e:
-        score_table(ibis.memtable(cdnow), model)
-    assert "predict_p_alive" in e.value.hint
+        p_alive(model, t.frequency, t.recency, t["T"])
+    assert "score_table" in e.value.hint
+    got = _scored(cdnow, model)
+    want = model.predict_p_alive(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    assert model._use_series(model._theta_) and want.min() < 0.01
+    assert (got["row"] == cdnow["row"]).all()
+    np.testing.assert_allclose(got["p_alive"], want, rtol=1e-9, atol=0)
 
 
-@pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd"])
+@pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd", "paretonbd"])
 def test_value_scored_in_the_engine_equals_the_driver_on_cdnow(kind):
     """P(alive), expected purchases over a year (a 2F1 series summed in the engine) and
     the CLV (13 discounted 30-day periods) of every CDNOW customer: the engine's equal
-    NumPy's to 1e-9 relative, long silences and frequent buyers included."""
+    NumPy's to 1e-9 relative, long silences and frequent buyers included (the
+    Pareto/NBD's P(alive) by its own series, alpha > beta on CDNOW)."""
     from _value_data import cdnow_orders, ibis_table
     from loyalist.models.in_engine import value_table
     from loyalist.models.value import fit_value, score_on_driver
@@ -80,10 +98,9 @@ def test_value_scored_in_the_engine_equals_the_driver_on_cdnow(kind):
         np.testing.assert_allclose(got[col], want[col], rtol=1e-9, atol=0, err_msg=col)
 
 
-def test_the_store_scores_in_the_engine_and_says_when_it_cannot(tmp_path):
+def test_the_store_scores_in_the_engine(tmp_path):
     """value_customers writes customer_value from the engine's expressions (the same
-    numbers as NumPy); a Pareto/NBD, which has none for P(alive), is scored on the
-    driver and the notes say so."""
+    numbers as NumPy), for a Pareto/NBD too."""
     import loyalist
     from _value_data import cdnow_orders
     from loyalist.decisions.value import value_customers
@@ -101,9 +118,12 @@ def test_the_store_scores_in_the_engine_and_says_when_it_cannot(tmp_path):
         np.testing.assert_allclose(stored["clv"], want["clv"], rtol=1e-9, atol=0)
         np.testing.assert_allclose(stored["p_alive"], want["p_alive"], rtol=1e-9, atol=0)
         p = value_customers(s, model="paretonbd", calibration_end="1997-09-30")
-        assert p.scored_in == "driver"
-        assert any("scored on the driver (P(alive) of a ParetoNBD" in n for n in p.notes)
-        assert s.table("customer_value").count().execute() == len(stored)
+        assert p.scored_in == "engine" and not any("driver" in n for n in p.notes)
+        stored = s.table("customer_value").order_by("customer_id").to_pandas()
+        assert len(stored) == len(summary) and (stored["model"] == "paretonbd").all()
+        p.customers = summary
+        want = score_on_driver(p).customers
+        np.testing.assert_allclose(stored["clv"], want["clv"], rtol=1e-9, atol=0)
 
 
 def test_the_quadrature_over_drop_out_runs_in_the_engine_too(monkeypatch):
@@ -122,3 +142,29 @@ def test_the_quadrature_over_drop_out_runs_in_the_engine_too(monkeypatch):
     want = score_on_driver(result).customers
     for col in ("expected_purchases", "clv"):
         np.testing.assert_allclose(got[col], want[col], rtol=1e-9, atol=0, err_msg=col)
+
+
+@pytest.mark.parametrize("branch", ["series", "quadrature"])
+def test_pareto_branches_in_the_engine_equal_numpy(pareto, monkeypatch, branch):
+    """Each branch of the Pareto/NBD's P(alive) in the engine against NumPy's, on
+    customers that reach its delicate corners: alpha < beta (the series with B = r + x;
+    CDNOW's fit has alpha > beta), the last purchase on the last day (no drop-out term:
+    P(alive) 1), a purchase a moment before the end (F(t_x) - F(T) cancels), long
+    silences (P(alive) near 0), frequent buyers; and the quadrature (the NumPy path's
+    switch, forced by lowering it)."""
+    from loyalist.models import paretonbd
+    from loyalist.models.in_engine_pareto import p_alive_table
+
+    if branch == "quadrature":
+        monkeypatch.setattr(paretonbd, "_Z_SERIES", -1.0)
+    model = copy.deepcopy(pareto)  # fitted; its parameters set here
+    model._theta_ = model._theta_from_params([0.55, 10.6, 0.61, 14.0])  # alpha < beta
+    assert model._use_series(model._theta_) == (branch == "series")
+    d = pd.DataFrame({"frequency": [0.0, 1.0, 2.0, 5.0, 30.0, 60.0, 3.0, 1.0, 0.0],
+                      "recency": [0.0, 10.0, 38.0, 20.0, 1.0, 70.0, 38.86 - 1e-7, 5.0, 0.0],
+                      "T": [38.86, 10.0, 38.86, 500.0, 5000.0, 78.0, 38.86, 1e4, 0.0],
+                      "row": np.arange(9, dtype=np.int64)})
+    got = p_alive_table(ibis.memtable(d), model).order_by("row").to_pandas()["p_alive"]
+    want = model.predict_p_alive(d["frequency"], d["recency"], d["T"])
+    assert want[1] == 1.0 and want.min() < 1e-10 and np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)

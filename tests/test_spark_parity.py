@@ -326,7 +326,7 @@ def test_value_model_fit_and_scores_agree(stores):
     from loyalist.models.value import score_on_driver
 
     duck, sp = stores
-    # BG/NBD: every customer scored in the engine (a Pareto/NBD is scored on the driver)
+    # BG/NBD: every customer scored in the engine (the Pareto/NBD: the test below)
     a, b = value_customers(duck, model="bgnbd"), value_customers(sp, model="bgnbd")
     assert a.model_name == b.model_name and a.scored_in == b.scored_in == "engine"
     for got in (a, b):  # each engine's scores equal NumPy's on the same fit (1e-9)
@@ -335,6 +335,36 @@ def test_value_model_fit_and_scores_agree(stores):
     assert_same(a.customers, b.customers, "value customers", RTOL_FITTED)
     _derived_tables_agree(duck, sp, ["customer_value"], RTOL_FITTED)
     assert sp.models("value").shape[0] == 1
+
+
+def test_pareto_value_scored_in_the_engine(stores):
+    """The Pareto/NBD (which --model auto picks on this business), fitted once on the
+    driver, scored in each engine: P(alive), expected purchases and CLV equal NumPy's
+    (1e-9). Its fit is at a boundary (every customer with the same drop-out rate: s past
+    1e6), so P(alive) takes the quadrature; the series (alpha < beta) with set
+    parameters on the same customers."""
+    from loyalist.features.purchases import purchases
+    from loyalist.features.rfm import rfm_summary
+    from loyalist.models.in_engine import value_table
+    from loyalist.models.value import fit_value, score_on_driver
+
+    duck, sp = stores
+    result = fit_value(purchases(duck), model="paretonbd", score=False)
+    tm = result.transaction_model
+    assert not tm._use_series(tm._theta_)  # the quadrature
+    orders = purchases(duck)
+    obs_end = pd.Timestamp(orders.ordered_at.max().execute()).date()  # as fit_value's
+    series = copy.deepcopy(result)
+    series.transaction_model._theta_ = tm._theta_from_params([0.55, 10.6, 0.61, 14.0])
+    assert series.transaction_model._use_series(series.transaction_model._theta_)
+    for fitted in (result, series):
+        want = score_on_driver(copy.copy(fitted)).customers
+        for s in (duck, sp):
+            summary = rfm_summary(purchases(s), observation_end=obs_end.isoformat(),
+                                  freq="W")
+            got = value_table(fitted, summary).order_by("customer_id").to_pandas()
+            assert assert_same(got[list(want.columns)], want, "Pareto/NBD in the engine") \
+                == len(want) > 1000
 
 
 def test_btyd_scoring_runs_in_the_engine(stores, business):

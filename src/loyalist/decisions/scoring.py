@@ -259,7 +259,7 @@ def score(store, as_of=None, *, mode: str = "auto", horizon: int | None = None,
     have = available(store)
     if have["feedback"]:
         step("learning the firm's complaint language from rated feedback")
-    texts, note = complaint_texts(store) if have["feedback"] else (None, "")
+    texts, note = complaint_texts(store, before=as_of) if have["feedback"] else (None, "")
     notes += [note] if note else []
     sample = (sample_customers(store, mode, train_customers)
               if train_customers is not None else None)

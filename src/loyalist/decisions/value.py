@@ -27,7 +27,7 @@ def value_customers(store, *, model: str = "auto", calibration_end=None,
     :func:`loyalist.features.purchases.purchases`; :func:`loyalist.models.value.
     fit_value`), score every customer in the engine (:func:`loyalist.models.in_engine.
     value_table`: P(alive), expected purchases and CLV as engine expressions; on the
-    driver only for what has none, the Pareto/NBD, saying so in the notes), write
+    driver only for what has none, saying so in the notes), write
     ``customer_value`` and register the fitted model; return what the fit found."""
     orders = purchases(store)  # returned orders left out, partial returns netted
     result = fit_value(orders, model=model, calibration_end=calibration_end, margin=margin,

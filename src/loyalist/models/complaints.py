@@ -181,14 +181,18 @@ class ComplaintTextModel:
         print(self.summary_.to_string(index=False), file=file)
 
 
-def fit_from_store(store, **params) -> tuple[ComplaintTextModel | None, str]:
-    """The complaint model of a store's rated feedback, or None and why not."""
+def fit_from_store(store, before=None, **params) -> tuple[ComplaintTextModel | None, str]:
+    """The complaint model of a store's rated feedback (answered before ``before``, a
+    time, when given), or None and why not."""
     from loyalist.features.builder import available
 
     if not available(store)["feedback"]:
         return None, "no feedback to learn the firm's complaint language from"
     f = store.table("feedback")
-    rated = f.filter(f.comment.notnull() & f.nps.notnull()).select("comment", "nps").to_pandas()
+    f = f.filter(f.comment.notnull() & f.nps.notnull())
+    if before is not None:
+        f = f.filter(f.answered_at < pd.Timestamp(before).to_pydatetime())
+    rated = f.select("comment", "nps").to_pandas()
     try:
         return ComplaintTextModel(**params).fit(rated["comment"], rated["nps"]), ""
     except DataError as e:

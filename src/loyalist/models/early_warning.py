@@ -261,6 +261,8 @@ def plan_training(store, target, horizon: int, *, mode: str, n_train_dates: int 
     if not season:
         return plan
     t = store.table("orders" if mode == "lapse" else "subscriptions")
+    # the customers known at the target: rows after it do not decide the calibration
+    t = t.filter(t["ordered_at" if mode == "lapse" else "started_at"] < target.to_pydatetime())
     customers = int(t.customer_id.nunique().execute())
     if customers < min_season_customers:
         notes.append(f"{customers:,} customers: too few to calibrate on the season a year "
@@ -359,11 +361,12 @@ def level_at_target(model: ChurnModel, train: pd.DataFrame, plan: TrainingPlan,
             f"around {twin:%d %b} against {r_then:.1%} around {then:%d %b})")
 
 
-def complaint_texts(store) -> tuple[pd.DataFrame | None, str]:
+def complaint_texts(store, before=None) -> tuple[pd.DataFrame | None, str]:
     """Every unscored text (requests, unrated comments) read by the firm's own
-    complaint model, learnt from its rated feedback; None and why when there is too
-    little to learn from. The second value is a note for the user."""
-    model, why = fit_from_store(store)
+    complaint model, learnt from its rated feedback (answered before ``before`` when
+    given: a score at a date learns nothing from later answers); None and why when there
+    is too little to learn from. The second value is a note for the user."""
+    model, why = fit_from_store(store, before=before)
     if model is None:
         return None, f"complaint language not learnt: {why}"
     cv = model.cv_

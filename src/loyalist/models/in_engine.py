@@ -21,8 +21,12 @@ Where the NumPy path leaves the series for a quadrature (a concentrated drop-out
 ``a > 20``; ``r > 1000``; ``(r + 1) z > 20``, where the series cancels), so does the
 engine: the Gauss-Hermite nodes of the drop-out probability are tabulated per
 frequency the same way and summed per customer. Where the series would need more than
-:data:`MAX_TERMS` terms, and for the Pareto/NBD, these functions raise
-:class:`~loyalist.errors.NotOnEngineError`: score on the driver then.
+:data:`MAX_TERMS` terms, these functions raise :class:`~loyalist.errors.NotOnEngineError`:
+score on the driver then.
+
+The Pareto/NBD is scored by :mod:`loyalist.models.in_engine_pareto` (its P(alive) needs a
+join, per distinct ``(x, t_x, T)``): :func:`score_table` and :func:`value_table` take it;
+:func:`p_alive`, a column expression, does not.
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ import ibis
 import numpy as np
 
 from loyalist.errors import NotOnEngineError
+from loyalist.models import in_engine_pareto
 from loyalist.models._base import check_fitted
 
 #: the most terms of a series summed in the engine (one column each in the join)
 MAX_TERMS = 2000
 #: what scores on the driver instead
-_HINT = ("Score on the driver: model.predict_p_alive(...) on the RFM summary "
-         "(docs/scale.md lists what runs in the engine).")
+_HINT = ("Score on the driver: model.predict_p_alive(...) on the RFM summary; a "
+         "Pareto/NBD through score_table or value_table (docs/scale.md lists what runs "
+         "in the engine).")
 
 
 def _log1p(y):
@@ -100,13 +106,25 @@ def expected_spend(model, frequency, monetary_value):
 def score_table(table, transaction_model, spend_model=None, *, frequency="frequency",
                 recency="recency", T="T", monetary_value="monetary_value"):
     """``table`` (an RFM summary, an Ibis table) with ``p_alive`` and, given a spend
-    model, ``expected_spend``: computed in the engine."""
-    out = {"p_alive": p_alive(transaction_model, table[frequency], table[recency],
-                              table[T])}
+    model, ``expected_spend``: computed in the engine (a Pareto/NBD's P(alive) by
+    :func:`loyalist.models.in_engine_pareto.p_alive_table`)."""
+    out = {}
     if spend_model is not None:
         out["expected_spend"] = expected_spend(spend_model, table[frequency],
                                                table[monetary_value])
+    if _is_pareto(transaction_model):  # P(alive) per distinct (x, t_x, T), joined back
+        table = in_engine_pareto.p_alive_table(table, transaction_model,
+                                               frequency=frequency, recency=recency, T=T)
+        return table.mutate(**out)
+    out = {"p_alive": p_alive(transaction_model, table[frequency], table[recency],
+                              table[T]), **out}
     return table.mutate(**out)
+
+
+def _is_pareto(model) -> bool:
+    from loyalist.models.paretonbd import ParetoNBD
+
+    return isinstance(model, ParetoNBD)
 
 
 def _transaction_params(model):
@@ -247,20 +265,32 @@ def value_table(result, summary=None, *, key="customer_id"):
     ``result.summary``, an Ibis table) with ``p_alive``, ``expected_purchases`` over the
     horizon and ``clv`` (margin times expected spend times the discounted purchases
     of each 30-day period, as :func:`loyalist.models.clv.customer_lifetime_value`);
-    without amounts, ``monetary_value`` and ``clv`` are empty. Raises
-    :class:`~loyalist.errors.NotOnEngineError` for what only the driver computes (the
-    Pareto/NBD; series that cancel): :func:`loyalist.models.value.score_on_driver`."""
+    without amounts, ``monetary_value`` and ``clv`` are empty. BG/NBD, MBG/NBD and
+    Pareto/NBD (:mod:`loyalist.models.in_engine_pareto`). Raises
+    :class:`~loyalist.errors.NotOnEngineError` for what only the driver computes (a BG
+    series of more than :data:`MAX_TERMS` terms):
+    :func:`loyalist.models.value.score_on_driver`."""
     from loyalist.models.value import _WEEK, clv_periods
 
     t = result.summary if summary is None else summary
     tm = result.transaction_model
-    t = t.mutate(p_alive=p_alive(tm, t.frequency, t.recency, t["T"]))
-    t = purchases_table(t, tm, [result.horizon_days / _WEEK], key=key)
+    horizon = [result.horizon_days / _WEEK]
+    times, weights = clv_periods(result.horizon_days, result.discount_rate)
+    if _is_pareto(tm):  # closed-form purchases given alive
+        sums = {"expected_purchases": (horizon, [1.0])}
+        if result.spend_known:
+            sums["_lv_discounted"] = (times, weights)
+        t = in_engine_pareto.purchases_table(in_engine_pareto.p_alive_table(t, tm), tm,
+                                             sums)
+    else:
+        t = t.mutate(p_alive=p_alive(tm, t.frequency, t.recency, t["T"]))
+        t = purchases_table(t, tm, horizon, key=key)
+        if result.spend_known:
+            t = purchases_table(t, tm, times, weights=weights, key=key,
+                                name="_lv_discounted")
     empty = ibis.null().cast("float64")
     if not result.spend_known:
         return t.mutate(monetary_value=empty, clv=empty)
-    times, weights = clv_periods(result.horizon_days, result.discount_rate)
-    t = purchases_table(t, tm, times, weights=weights, key=key, name="_lv_discounted")
     if result.spend_model is not None:
         spend = expected_spend(result.spend_model, t.frequency,
                                t.monetary_value.fill_null(0.0))
