@@ -193,7 +193,7 @@ def model_health(store, settings=None, *, day=None, progress=None) -> Health | N
     model, _ = store.load_model(model_id)
     step(f"checking model #{model_id} at {e:%Y-%m-%d}")
     # the firm's complaint language is learnt only for a model that reads it
-    texts = (complaint_texts(store)[0] if "unhappy_texts" in model.feature_names_
+    texts = (complaint_texts(store, before=e)[0] if "unhappy_texts" in model.feature_names_
              and available(store)["feedback"] else None)
     test = design(store, [e], mode=mode, horizon=horizon, texts=texts)
     if test.empty or test["left"].nunique() < 2:

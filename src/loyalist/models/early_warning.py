@@ -506,7 +506,10 @@ def backtest(store, *, mode: str = "auto", horizon: int | None = None, eval_date
     e = evaluation_date(store, horizon, eval_date)
     plan = plan_training(store, e, horizon, mode=mode, n_train_dates=n_train_dates,
                          spacing_days=spacing_days, season=season)
-    texts, note = complaint_texts(store) if available(store)["feedback"] else (None, "")
+    # the complaint language learnt only from comments answered before the evaluation
+    # date, as `score` at that date would
+    texts, note = (complaint_texts(store, before=e) if available(store)["feedback"]
+                   else (None, ""))
     notes += [note] if note else []
     train = design(store, plan.dates, mode=mode, horizon=horizon, spec=spec,
                    progress=progress, texts=texts)
