@@ -130,6 +130,9 @@ def attribution_interval(x, z, d, n, xl, zl, revenue, group, groups: int, dept_o
     fit : tuple
         The point estimate ``(a, g, beta)`` (the replicates start from it).
 
+    The draws follow the order of the lost customers as given (the caller sorts them by
+    customer) and the patterns' values (any order in).
+
     Returns
     -------
     (low, high) : arrays of shape (groups + 1, depts + 1)
@@ -137,8 +140,12 @@ def attribution_interval(x, z, d, n, xl, zl, revenue, group, groups: int, dept_o
         department) per group, the last row every group together.
     """
     rng = np.random.default_rng(seed)
-    d = np.asarray(d, float)
-    stay = np.asarray(n, float) - d
+    # the same draws whatever order the patterns came in (DuckDB and Spark alike)
+    key = np.column_stack([x, z, d, n])
+    order = np.lexsort(key.T[::-1])
+    x, z = x[order], z[order]
+    d = np.asarray(d, float)[order]
+    stay = np.asarray(n, float)[order] - d
     revenue = np.asarray(revenue, float)
     group = np.asarray(group, np.int64)
     onehot = np.zeros((len(dept_of_kind), depts), dtype=float)
@@ -146,9 +153,11 @@ def attribution_interval(x, z, d, n, xl, zl, revenue, group, groups: int, dept_o
     m = len(revenue)
     cells = (groups + 1) * (depts + 1)
     out = np.empty((reps, groups + 1, depts + 1))
+    # lost customers share failure patterns: the shares are computed once per pattern
+    ux, inv = np.unique(np.column_stack([xl, zl]), axis=0, return_inverse=True)
+    ux, uz, inv = ux[:, :xl.shape[1]], ux[:, xl.shape[1]:], inv.reshape(-1)
     for r, f in enumerate(bootstrap_fits(x, z, d, stay, fit, reps, rng)):
-        p = kind_shares(f, xl, zl) @ onehot
-        cum = np.cumsum(p, axis=1)
+        cum = np.cumsum(kind_shares(f, ux, uz) @ onehot, axis=1)[inv]
         cause = (rng.random(m)[:, None] >= cum).sum(axis=1)  # depts: no department
         per = np.bincount(group * (depts + 1) + cause, weights=revenue,
                           minlength=cells)[:groups * (depts + 1)]

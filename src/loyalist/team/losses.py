@@ -389,10 +389,12 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     low = high = None
     if reps and len(cust):
         pi = {p: i for i, p in enumerate(periods)}
+        # each customer's draw by customer id, whatever order the engine returned
+        by_id = cust.sort_values("customer_id", kind="stable")
         low, high = attribution_interval(
             X, Z, pat["d"].to_numpy(float), pat["n"].to_numpy(float),
-            xl[cust.index], zl[cust.index], cust["revenue"].to_numpy(float),
-            cust["period"].map(pi).to_numpy(), len(periods),
+            xl[by_id.index], zl[by_id.index], by_id["revenue"].to_numpy(float),
+            by_id["period"].map(pi).to_numpy(), len(periods),
             [depts.index(dept_of[k]) for k in kinds], len(depts), fit, reps=reps)
     # revenue at risk per period: revenue of customers active at the period's start
     rows = []
