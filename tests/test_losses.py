@@ -95,15 +95,26 @@ def test_department_losses_table_and_derived(store, biz):
     assert (k["beta"] >= 0).all() and k.loc["unanswered_request", "department"] == "service"
     d = r.to_dict()
     assert {"by_period", "overall", "kinds", "target_annual_loss"} <= set(d)
+    # the 90% interval holds each share, overall and per period, and is written
+    for t in (o, r.table):
+        assert (t["share_low"] <= t["share_of_lost_revenue"] + 1e-9).all()
+        assert (t["share_of_lost_revenue"] <= t["share_high"] + 1e-9).all()
+    assert o.loc["service", "share_high"] - o.loc["service", "share_low"] > 0.01
+    assert np.allclose(back["overall_share_low"].groupby(back["department"]).nunique(), 1)
+    assert np.isfinite(back["share_low"]).all()
 
 
 def _cli(*args):
+    import os
     import subprocess
     import sys
 
+    # the package under test (PYTHONPATH=src in a checkout), not an installed copy
+    path = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
     proc = subprocess.run([sys.executable, "-m", "loyalist.cli.main", *map(str, args)],
                           capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "NO_COLOR": "1"})
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "NO_COLOR": "1",
+                               **path})
     assert "Traceback" not in proc.stdout + proc.stderr
     return proc
 
@@ -116,6 +127,7 @@ def test_cli_team_losses_json_and_side_by_side(store):
     d = json.loads(proc.stdout)
     deps = {r["department"] for r in d["overall"]}
     assert {"billing", "fulfilment", "service", "no department"} <= deps
+    assert all(r["share_low"] <= r["share_high"] for r in d["overall"])
     sides = {r["department"]: r for r in d["side_by_side"]}
     # the stated reasons keep "unknown" with its own share; the failure side has none
     assert sides["unknown"]["failure_share"] is None
@@ -150,6 +162,7 @@ def test_report_section_departments(store):
     assert part["extra"] and part["charts"]["departments"].startswith("<svg")
     html = render_html(rep)
     assert "Losses by cause and department" in html and "Side by side" in html
+    assert "90% interval" in html
 
 
 def test_engine_counts_match_a_count_by_hand(store):

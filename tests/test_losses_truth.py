@@ -25,8 +25,8 @@ DEPTS = ("fulfilment", "service", "billing", "product", "sales")
 
 @lru_cache(maxsize=8)
 def attribution_vs_truth(seed: int, effect: float, n: int = 3000) -> dict:
-    """Per department: (drawn truth, expected truth, estimate, naive) shares of the lost
-    customers' revenue."""
+    """Per department: (drawn truth, expected truth, estimate, naive, interval low,
+    interval high) shares of the lost customers' revenue."""
     b = make_business(n, 24, seed=seed, events=False, failure_effect=effect)
     with loyalist.connect(":memory:") as s:
         for name in ("customers", "orders", "subscriptions", "requests", "feedback"):
@@ -36,6 +36,7 @@ def attribution_vs_truth(seed: int, effect: float, n: int = 3000) -> dict:
     t = b.truth["customers"].set_index("customer_id")
     truth = c["customer_id"].map(t["cause_department"]).fillna("none")
     total = c["revenue"].sum()
+    o = r.overall().set_index("department")
     out = {}
     for d in DEPTS:
         p = (c["customer_id"].map(t[f"p_cause_{d}"]).fillna(0.0)
@@ -43,14 +44,15 @@ def attribution_vs_truth(seed: int, effect: float, n: int = 3000) -> dict:
         out[d] = (float(c.loc[truth == d, "revenue"].sum() / total),
                   float((p * c["revenue"]).sum() / total),
                   float((c[d] * c["revenue"]).sum() / total),
-                  float((c[f"naive:{d}"] * c["revenue"]).sum() / total))
+                  float((c[f"naive:{d}"] * c["revenue"]).sum() / total),
+                  float(o.loc[d, "share_low"]), float(o.loc[d, "share_high"]))
     return out
 
 
 def _show(seed, effect, got):
-    for d, (truth, expected, est, naive) in got.items():
+    for d, (truth, expected, est, naive, lo, hi) in got.items():
         print(f"seed {seed} effect {effect} {d}: truth {truth:.3f} expected {expected:.3f} "
-              f"estimate {est:.3f} naive {naive:.3f}")
+              f"estimate {est:.3f} ({lo:.3f}-{hi:.3f}) naive {naive:.3f}")
 
 
 @pytest.mark.slow
@@ -61,8 +63,8 @@ def test_attribution_beats_naive_and_clears_departments_without_effect(seed, eff
     generator) under 5 points, and a smaller worst error than the naive reading."""
     got = attribution_vs_truth(seed, effect)
     _show(seed, effect, got)
-    err = {d: abs(est - t) for d, (t, _x, est, _n) in got.items()}
-    naive = {d: abs(n - t) for d, (t, _x, _e, n) in got.items()}
+    err = {d: abs(v[2] - v[0]) for d, v in got.items()}
+    naive = {d: abs(v[3] - v[0]) for d, v in got.items()}
     assert err["service"] <= 0.05 and err["billing"] <= 0.05 and err["sales"] <= 0.05
     assert max(err.values()) < max(naive.values())
 
@@ -78,7 +80,7 @@ def test_attribution_beats_naive_and_clears_departments_without_effect(seed, eff
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_department_attribution_within_5_points(seed, effect):
     got = attribution_vs_truth(seed, effect)
-    errors = {d: abs(est - truth) for d, (truth, _x, est, _n) in got.items()}
+    errors = {d: abs(v[2] - v[0]) for d, v in got.items()}
     assert max(errors.values()) <= 0.05, errors
 
 
@@ -98,5 +100,45 @@ def test_department_attribution_within_5_points_of_the_expected_truth(seed, effe
     """The same bar against the expectation of the drawn causes (the generator's own
     probability of each cause per lost customer): what is left is the model's error."""
     got = attribution_vs_truth(seed, effect)
-    errors = {d: abs(est - expected) for d, (_t, expected, est, _n) in got.items()}
+    errors = {d: abs(v[2] - v[1]) for d, v in got.items()}
     assert max(errors.values()) <= 0.05, errors
+
+
+RUNS = [(s, e) for s in (1, 2, 3) for e in (1.0, 0.5)]
+#: departments with a failure kind in these records (sales has none: its share and
+#: interval are exactly 0, a coverage that proves nothing)
+WEIGHED = ("fulfilment", "service", "billing", "product")
+
+
+def _coverage(which: int) -> tuple[int, int, list]:
+    missed, covered = [], 0
+    for seed, effect in RUNS:
+        got = attribution_vs_truth(seed, effect)
+        _show(seed, effect, got)
+        for d in WEIGHED:
+            truth, lo, hi = got[d][which], got[d][4], got[d][5]
+            if lo - 1e-9 <= truth <= hi + 1e-9:
+                covered += 1
+            else:
+                missed.append((seed, effect, d, round(truth, 3), round(lo, 3), round(hi, 3)))
+    return covered, len(RUNS) * len(WEIGHED), missed
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="Not met (measured 2026-12-03, 3,000 customers): "
+                   "the 90% interval covers the drawn truth in 18 of 24 (department, run) "
+                   "pairs, a calibrated one at least 19 in 95% of such checks. Missed: "
+                   "product in 4 of 6 (truth 0; intervals from 0.4-4.6 points up: returns "
+                   "that follow a decision to leave are blamed) and fulfilment on seed 2 "
+                   "at half effect (truth 0.153, interval 0.224-0.487) and seed 3 at half "
+                   "effect (0.089, 0.122-0.334). The interval carries the fit's noise and "
+                   "the draw of each cause, not the model's bias. See docs/team.md.")
+def test_interval_covers_the_drawn_truth_at_its_stated_rate():
+    """Across the six runs, the 90% interval on each department's share covers the drawn
+    truth as often as a calibrated 90% interval would (at least the binomial 5% quantile
+    of the pairs checked)."""
+    from scipy.stats import binom
+
+    covered, total, missed = _coverage(0)
+    print(f"covered {covered} of {total}; missed {missed}")
+    assert covered >= binom.ppf(0.05, total, 0.9), missed

@@ -105,6 +105,10 @@ def test_losses_by_department_are_shown_once_measured(site):
     assert abs(sum(r["attributed_revenue"] for r in body["losses"]) - total) < 1e-6 * max(1, total)
     assert "Not measured yet" not in page and 'id="losses"' in page
     assert "attributed_revenue" not in page  # plain words, not column names
+    # each department's share with its 90% interval, as kept
+    assert "90% interval" in page
+    assert all(r["share_low"] <= r["share"] + 1e-9 <= r["share_high"] + 2e-9
+               for r in body["losses"] if r["share"] is not None)
 
 
 def test_unknown_agent_is_not_found_for_an_admin(site):

@@ -328,6 +328,12 @@ DERIVED: dict[str, Derived] = {d.name: d for d in (
                 _c("attributed_customers", "float", "Lost customers attributed (expected)."),
                 _c("attributed_revenue", "float", "Lost revenue attributed."),
                 _c("share_of_lost_revenue", "float", "attributed / lost revenue.", False),
+                _c("share_low", "float", "Low end of the 90% interval on the share (the "
+                   "fit's bootstrap and the draw of each loss's cause).", False),
+                _c("share_high", "float", "High end of that interval.", False),
+                _c("overall_share_low", "float", "The same interval for every period "
+                   "together (repeated on each row of the department).", False),
+                _c("overall_share_high", "float", "Its high end.", False),
                 _c("naive_share", "float", "Share blaming every failure a lost customer met.",
                    False),
                 _c("revenue_at_risk", "float", "Yearly revenue of the customers at the "

@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 import ibis
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
 from loyalist.contract.moments import moment
 from loyalist.errors import DataError
 from loyalist.features.builder import available
 from loyalist.settings.departments import DEFAULT_KINDS
+from loyalist.team.attribution import REPS, attribution_interval, exposure, fit_excess, kind_shares
 
 TABLE = "department_losses"
 NONE = "no department"
@@ -146,7 +146,8 @@ class DepartmentLosses:
 
     def overall(self) -> pd.DataFrame:
         """Every period together: per department the lost revenue attributed to it and
-        its share, beside the naive share and the stayers' rate of the same failures."""
+        its share with its 90% interval (``share_low``, ``share_high``), beside the naive
+        share and the stayers' rate of the same failures."""
         t = self.table
         if t.empty:
             return t
@@ -159,6 +160,11 @@ class DepartmentLosses:
         g["share_of_lost_revenue"] = g["attributed_revenue"] / g["lost_revenue"].where(
             g["lost_revenue"] > 0)
         g["naive_share"] = g["naive_revenue"] / g["lost_revenue"].where(g["lost_revenue"] > 0)
+        if "overall_share_low" in t:  # the same on each period's row
+            ends = t.groupby("department", sort=False)[["overall_share_low",
+                                                        "overall_share_high"]].first()
+            g["share_low"] = g["department"].map(ends["overall_share_low"])
+            g["share_high"] = g["department"].map(ends["overall_share_high"])
         return g
 
     def to_dict(self) -> dict:
@@ -270,36 +276,15 @@ def _runs(monthly, lives, cols, w: int, lag: int):
     return run.group_by(cols).aggregate(n=_.n.sum(), d=_.d.sum())
 
 
-def _z(orders):
-    """Exposure covariate: log(1 + orders) in the window (frequent buyers meet more
-    order failures and, in the records, leave less)."""
-    return np.log1p(np.asarray(orders, dtype=float))[:, None]
-
-
-def _fit(x, z, d, n):
-    """Poisson MLE of h = exp(a + g.z) + x.beta with beta >= 0, over patterns: ``n``
-    customer-months and ``d`` departures each."""
-    k, q = x.shape[1], z.shape[1]
-
-    def nll(p):
-        a, g, b = p[0], p[1:1 + q], p[1 + q:]
-        base = np.exp(np.clip(a + z @ g, -30, 5))
-        h = base + x @ b
-        ll = d * np.log(h) - n * h
-        dh = d / h - n
-        grad = np.concatenate([[-(dh * base).sum()], -(z * (dh * base)[:, None]).sum(0),
-                               -(x * dh[:, None]).sum(0)])
-        return -ll.sum(), grad
-
-    rate = max(d.sum() / n.sum(), 1e-6)
-    p0 = np.concatenate([[np.log(rate)], np.zeros(q), np.full(k, rate * 0.1)])
-    bounds = [(None, None)] * (1 + q) + [(0.0, None)] * k
-    res = minimize(nll, p0, jac=True, method="L-BFGS-B", bounds=bounds)
-    return res.x[0], res.x[1:1 + q], res.x[1 + q:]
+def _bounds(low, high, i, j, total, name) -> dict:
+    """``{name}_low``, ``{name}_high``: the interval's ends as shares of ``total``."""
+    if low is None or not total > 0:
+        return {f"{name}_low": None, f"{name}_high": None}
+    return {f"{name}_low": float(low[i, j]) / total, f"{name}_high": float(high[i, j]) / total}
 
 
 def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
-                      since=None, write: bool = False) -> DepartmentLosses:
+                      since=None, write: bool = False, reps: int = REPS) -> DepartmentLosses:
     """Lost revenue per period attributable to each department's failures.
 
     Parameters
@@ -317,6 +302,10 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
         Only customers lost from then on are reported (all are used to fit).
     write : bool
         Write the declared derived table ``department_losses``.
+    reps : int
+        Replicates of the 90% interval on each department's share
+        (:func:`~loyalist.team.attribution.attribution_interval`: the fit's bootstrap and
+        the draw of each loss's cause); 0 leaves the interval out.
     """
     from loyalist.features.retention import retention_basis
     from loyalist.settings import Settings
@@ -362,8 +351,9 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     # every customer-month counts once: weighing by revenue lets a few large customers
     # decide the fit (measured: far less stable across seeds)
     X = pat[cols].to_numpy(dtype=float)
-    a, g, beta = _fit(X, _z(pat["orders"]), pat["d"].to_numpy(float),
-                      pat["n"].to_numpy(float))
+    Z = exposure(pat["orders"])
+    fit = fit_excess(X, Z, pat["d"].to_numpy(float), pat["n"].to_numpy(float))
+    beta = fit[2]
     dept_of = {k: dep.department(k) for k in kinds}
     depts = list(dict.fromkeys([*dep.departments(), *dept_of.values()]))
     # the lost customers, at the month they left (no row: nothing in their window)
@@ -373,11 +363,8 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     lost = lost[(month >= 0) & (month <= nm - 1)].reset_index(drop=True)
     lost[[*cols, "orders"]] = lost[[*cols, "orders"]].fillna(0)
     xl = lost[cols].to_numpy(dtype=float)
-    zl = _z(lost["orders"])
-    base = np.exp(np.clip(a + zl @ g, -30, 5))
-    parts = xl * beta[None, :]
-    h = base + parts.sum(axis=1)
-    share = pd.DataFrame(parts / h[:, None], columns=kinds)
+    zl = exposure(lost["orders"])
+    share = pd.DataFrame(kind_shares(fit, xl, zl), columns=kinds)
     naive = pd.DataFrame(xl / np.maximum(xl.sum(axis=1), 1.0)[:, None], columns=kinds)
     cust = lost[["customer_id", "left_at", "revenue"]].reset_index(drop=True)
     for d in depts:
@@ -398,9 +385,20 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     if since is not None:
         cust = cust[cust["left_at"] >= moment(since)]
     cust["period"] = cust["left_at"].dt.to_period(freq).astype(str)
+    periods = sorted(cust["period"].unique())
+    low = high = None
+    if reps and len(cust):
+        pi = {p: i for i, p in enumerate(periods)}
+        # each customer's draw by customer id, whatever order the engine returned
+        by_id = cust.sort_values("customer_id", kind="stable")
+        low, high = attribution_interval(
+            X, Z, pat["d"].to_numpy(float), pat["n"].to_numpy(float),
+            xl[by_id.index], zl[by_id.index], by_id["revenue"].to_numpy(float),
+            by_id["period"].map(pi).to_numpy(), len(periods),
+            [depts.index(dept_of[k]) for k in kinds], len(depts), fit, reps=reps)
     # revenue at risk per period: revenue of customers active at the period's start
     rows = []
-    for period, grp in cust.groupby("period", sort=True):
+    for i, (period, grp) in enumerate(cust.groupby("period", sort=True)):
         p = pd.Period(period, freq=freq)
         p0, p1 = p.start_time, p.end_time
         at_risk = lives[(lives["started_at"] < p0)
@@ -408,7 +406,7 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
         rev_risk = float(at_risk["revenue"].sum())
         years = min((p1 - p0).days + 1, 366) / 365.25
         lost_rev = float(grp["revenue"].sum())
-        for d in [*depts, NONE]:
+        for j, d in enumerate([*depts, NONE]):
             attributed = float((grp[d] * grp["revenue"]).sum())
             rows.append({
                 "period": period, "department": d, "lost_customers": len(grp),
@@ -419,6 +417,8 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
                 "attributed_customers": float(grp[d].sum()),
                 "attributed_revenue": attributed,
                 "share_of_lost_revenue": attributed / lost_rev if lost_rev > 0 else None,
+                **_bounds(low, high, i, j, lost_rev, "share"),
+                **_bounds(low, high, -1, j, float(cust["revenue"].sum()), "overall_share"),
                 "naive_revenue": float((grp[f"naive:{d}"] * grp["revenue"]).sum()),
                 "naive_share": (float((grp[f"naive:{d}"] * grp["revenue"]).sum()) / lost_rev
                                 if lost_rev > 0 else None),
@@ -439,6 +439,11 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
                  "stayers included: a department is blamed only for the risk its "
                  "failures add over customers who met none; the naive share blames every "
                  "failure a lost customer met.")
+    if low is not None:
+        notes.append(f"Intervals (90%, {reps} replicates) cover the fit's uncertainty and "
+                     "the chance in which department's failures each loss really came from; "
+                     "not a model that is wrong (failures that follow a decision to leave, "
+                     "such as returns, can still be blamed).")
     out = DepartmentLosses(as_of=as_of, table=table, customers=cust, kinds=kinds_df,
                            target=settings.report.target_annual_loss, notes=notes)
     if write:
@@ -450,8 +455,8 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
 def stored_losses(store) -> list[dict]:
     """The losses by department kept by the last ``loyalist team --losses`` (the declared
     table ``department_losses``), every period together: per department the lost revenue
-    attributed to it, its share, the naive share and the stayers' rate, largest first.
-    Empty when the table was never written. Read in the engine (Ibis)."""
+    attributed to it, its share with its 90% interval (``share_low``, ``share_high``), the
+    stayers' rate, largest first. Empty when the table was never written. Read in the engine (Ibis)."""
     if TABLE not in store.tables():
         return []
     t = store.table(TABLE)
@@ -460,6 +465,8 @@ def stored_losses(store) -> list[dict]:
         attributed_customers=t.attributed_customers.sum(),
         lost_revenue=t.lost_revenue.sum(), met_lost=t.met_lost.sum(),
         lost_customers=t.lost_customers.sum(), stayers=t.met_stayers_share.mean(),
+        **({"share_low": t.overall_share_low.max(), "share_high": t.overall_share_high.max()}
+           if "overall_share_low" in t.columns else {}),  # written before the interval
         as_of=t.as_of.max())
     rows = g.order_by(g.attributed_revenue.desc()).to_pyarrow().to_pylist()
     for r in rows:
@@ -534,6 +541,8 @@ def report_section(store, as_of, step) -> dict | None:
     except DataError:
         return None
     o = dl.overall()
+    o["interval"] = [f"{lo:.0%} to {hi:.0%}" if lo == lo and lo is not None else ""
+                     for lo, hi in zip(o["share_low"], o["share_high"], strict=True)]
     both = side_by_side(dl, stated_reasons(store, store.settings))
     top = o[o["department"] != NONE].sort_values("share_of_lost_revenue", ascending=False)
     lines = []
@@ -541,7 +550,8 @@ def report_section(store, as_of, step) -> dict | None:
         r = top.iloc[0]
         lines.append(f"{r['department']}'s failures cost the most: "
                      f"{r['share_of_lost_revenue']:.0%} of the revenue lost "
-                     f"({r['attributed_revenue']:,.0f}), against {r['naive_share']:.0%} if "
+                     f"({r['attributed_revenue']:,.0f}; 90% interval {r['interval']}), "
+                     "against {r['naive_share']:.0%} if "
                      "every failure a lost customer met were blamed.")
     last = dl.table[dl.table["period"] == dl.table["period"].max()]
     if len(last) and last["annual_loss_rate"].notna().any():
@@ -551,6 +561,7 @@ def report_section(store, as_of, step) -> dict | None:
     tables = {"departments": table(o, [
         ("department", "department", "text"), ("attributed_revenue", "lost revenue "
          "attributed", "money"), ("share_of_lost_revenue", "share", "pct"),
+        ("interval", "90% interval", "text"),
         ("naive_share", "naive share", "pct"), ("attributed_customers", "customers",
                                                  "num0")]),
         "side": table(both, [

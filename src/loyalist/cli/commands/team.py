@@ -118,17 +118,20 @@ def _print_losses(dl, both) -> None:
         row = dl.table[dl.table["department"] == r.department]
         met = row["met_lost_share"].dropna()
         stay = row["met_stayers_share"].dropna()
+        lo, hi = getattr(r, "share_low", None), getattr(r, "share_high", None)
         rows.append((str(r.department), f"{r.attributed_revenue:,.0f}",
                      f"{r.attributed_customers:,.0f}", _f(r.share_of_lost_revenue),
+                     f"{_f(lo, '{:.0%}')}-{_f(hi, '{:.0%}')}" if lo is not None else "",
                      _f(r.naive_share),
                      _f(float((row["met_lost"]).sum()) / max(r.lost_customers, 1))
                      if len(met) else "", _f(float(stay.iloc[0])) if len(stay) else "",
                      _f(cur["share_of_lost_revenue"].get(r.department))))
     show([Col("department"), Col("lost revenue", right=True),
-          Col("customers", right=True), Col("share", right=True),
-          Col("naive share", right=True, drop=1), Col("lost who met it", right=True, drop=3),
+          Col("customers", right=True, drop=3), Col("share", right=True),
+          Col("90% interval", right=True), Col("naive share", right=True, drop=1),
+          Col("lost who met it", right=True, drop=4),
           Col("stayers who met it", right=True, drop=2),
-          Col(f"last period ({last})", right=True, drop=4)], rows,
+          Col(f"last period ({last})", right=True, drop=5)], rows,
          title=f"Lost revenue by department whose failures caused it, to "
                f"{dl.as_of.date()} (failure-based)")
     if last is not None:
