@@ -75,7 +75,9 @@ def text(v):
 def id_text(v):
     """An identifier as text; one exported as a float (``17850.0``) is the whole number
     it names (``17850``)."""
-    return text(v).re_replace(r"^([+-]?[0-9]+)\.0+$", r"\1")
+    t, whole = text(v), r"^([+-]?[0-9]+)\.0+$"
+    # no back-reference in the replacement: engines write it differently (\1, $1)
+    return ibis.cases((t.re_search(whole), t.re_extract(whole, 1)), else_=t)
 
 
 def _is_numeric(duck_type: str) -> bool:

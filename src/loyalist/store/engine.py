@@ -195,7 +195,7 @@ def read_export(source, **options):
         con.execute("SET TimeZone = 'UTC'")
         src = read_source(con, source, **options)
         cols = ", ".join(q(c) for c in ["_line", *src.columns])
-        rows = con.execute(f"SELECT {cols} FROM {src.name} ORDER BY _line").to_arrow_table()
+        rows = con.sql(f"SELECT {cols} FROM {src.name} ORDER BY _line").to_arrow_table()
     except BaseException:
         con.close()
         raise

@@ -177,7 +177,8 @@ class _Ingest:
         if self.append and (n_bad or src.structural_rejects):
             raise IngestError(self._refused(st), hint="Nothing was written; check the row.")
         if n_rows - n_bad == 0:
-            raise IngestError(*diagnosis(src, rows_read, self._top_problem(st, reason_cols)))
+            msg, hint = diagnosis(src, rows_read, self._top_problem(st, reason_cols))
+            raise IngestError(msg, hint=hint)
         if not self.strict and "customer_id" in self.chosen and contract.name != "customers":
             self.notes.extend(self._unknown_customers(st, bad))
         self.step("writing")
