@@ -238,6 +238,12 @@ def _unknown_customers(con, bad_filter: str) -> list[str]:
         f"SELECT count(DISTINCT s.customer_id), count(*), min(s.customer_id) FROM {STAGE} s "
         f"WHERE NOT ({bad_filter}) AND s.customer_id IS NOT NULL AND NOT EXISTS "
         "(SELECT 1 FROM customers c WHERE c.id = s.customer_id)").fetchall()[0]
+    return unknown_note(n, rows, example)
+
+
+def unknown_note(n: int, rows: int, example) -> list[str]:
+    """The note on ``rows`` rows naming ``n`` customers the customers table does not
+    hold (none when ``n`` is 0)."""
     if not n:
         return []
     who = "1 customer" if n == 1 else f"{n:,} customers"

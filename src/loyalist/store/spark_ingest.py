@@ -31,7 +31,7 @@ from loyalist.contract.schema import get_table
 from loyalist.errors import IngestError, MappingError, NotOnEngineError
 from loyalist.store import checks
 from loyalist.store.engine import SPARK_TYPES, read_export
-from loyalist.store.ingest import IngestResult, settle_dates
+from loyalist.store.ingest import IngestResult, settle_dates, unknown_note
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import INGESTS, REJECTS
 from loyalist.store.parsing import Options, infer_attribute_type
@@ -254,12 +254,7 @@ class _Ingest:
         n, count, example = rows.aggregate(n=rows.customer_id.nunique(), rows=rows.count(),
                                            example=rows.customer_id.min()
                                            ).to_pyarrow().to_pylist()[0].values()
-        if not n:
-            return []
-        who = "1 customer" if n == 1 else f"{n:,} customers"
-        return [f"{count:,} row{'s' if count != 1 else ''} name{'s' if count == 1 else ''} "
-                f"{who} not in the customers table (e.g. {example!r}); loaded all the same. "
-                "Ingest the customer list first, or use --strict to reject such rows."]
+        return unknown_note(n, count, example)
 
     def _merge(self, good, ingest_id: int):
         """The table's new version staged (None when nothing changes), the counts, the
