@@ -633,3 +633,115 @@ def test_a_customers_data_export_and_erasure_agree(stores, business):
     assert list(audit["action"]) == ["customer.erase"] and who not in audit.to_string()
     with pytest.raises(DataError, match="No customer"):
         sp.customer_data(who)
+
+
+# -- ingesting a raw export: the same quarantine on both engines -------------------------
+
+def _messy_export(business, path, n: int = 300) -> None:
+    """Some of the business's orders as a shop system exports them: ids written as
+    floats, month-first dates with times, amounts with a currency sign, an extra
+    column; and bad rows of every kind (negative, not a number, missing customer,
+    ambiguous and impossible dates, one id twice)."""
+    o = business.tables["orders"].head(n).reset_index(drop=True)
+    rows = pd.DataFrame({
+        "OrderNo": [f"{i}.0" for i in range(5000, 5000 + len(o))],
+        "Cust": o["customer_id"].astype(str),
+        "Date": [f"{t.month}/{t.day}/{t.year} {t.hour:02d}:{t.minute:02d}"
+                 for t in o["ordered_at"]],
+        "Total": ["$" + f"{a:.2f}" for a in o["amount"]],
+        "Channel": ["web" if i % 3 else "shop" for i in range(len(o))]})
+    rows.loc[3, "Total"] = "-12.50"
+    rows.loc[5, "Total"] = "twelve"
+    rows.loc[7, "Cust"] = ""
+    rows.loc[9, "Date"] = "02/30/2024"
+    rows.loc[11, "Date"] = "2024-02-30"
+    rows.loc[13, "Date"] = "17 March 2024"
+    rows.loc[15, "Date"] = "20240318"
+    rows.loc[17, "OrderNo"] = rows.loc[18, "OrderNo"]
+    rows.to_csv(path, index=False)
+
+
+_MAP = "id=OrderNo,customer_id=Cust,ordered_at=Date,amount=Total"
+
+
+@pytest.fixture(scope="module")
+def ingested(spark, business, tmp_path_factory):
+    """The messy export ingested into a new DuckDB store and a new Spark store, twice
+    (the second time must add nothing)."""
+    root = tmp_path_factory.mktemp("ingest")
+    path = root / "orders.csv"
+    _messy_export(business, path)
+    duck = loyalist.connect(root / "i.duckdb")
+    sp = loyalist.connect(root / "warehouse", spark=spark)
+    results = {k: [s.ingest("orders", path, _MAP), s.ingest("orders", path, _MAP)]
+               for k, s in (("duck", duck), ("spark", sp))}
+    yield duck, sp, results, path
+    sp.close()
+    duck.close()
+
+
+def _counts(r):
+    return (r.rows_read, r.inserted, r.updated, r.unchanged, r.rejected, r.reject_codes)
+
+
+def test_a_messy_export_is_ingested_the_same_on_both_engines(ingested):
+    duck, sp, results, _ = ingested
+    first = _counts(results["duck"][0])
+    assert first == _counts(results["spark"][0])
+    assert first[4] == 7 and first[1] == 293, first  # 5 bad rows and both of the id twice
+    assert assert_same(duck.table("orders", meta=True).to_pandas(),
+                       sp.table("orders", meta=True).to_pandas(), "orders") == 293
+    # the rejects row for row: line, column, code, reason, value and the raw row
+    a, b = duck.rejects(), sp.rejects()
+    assert len(a) == 14 and set(a["code"]) == {"negative", "not_number", "missing_value",
+                                               "bad_date", "duplicate_id"}
+    cols = ["ingest_id", "table_name", "source", "line", "column", "code", "reason", "value",
+            "raw"]
+    assert assert_same(a[cols], b[cols], "rejects") == 14
+    assert (duck.ingests()[["rows_read", "inserted", "unchanged", "rejected"]].to_numpy()
+            == sp.ingests()[["rows_read", "inserted", "unchanged", "rejected"]].to_numpy()
+            ).all()
+
+
+def test_re_ingesting_adds_nothing_and_a_change_updates(ingested, tmp_path):
+    duck, sp, results, path = ingested
+    for k in ("duck", "spark"):
+        again = results[k][1]
+        assert (again.inserted, again.updated, again.unchanged) == (0, 0, 293), k
+    assert sp.table("orders").count().to_pyarrow().as_py() == 293
+    changed = tmp_path / "orders.csv"
+    text = path.read_text().splitlines()
+    text[2] = text[2].replace("5001.0,", "5001,").rsplit(",", 2)[0] + ",$999.00,web"
+    changed.write_text("\n".join(text[:3]) + "\n")
+    a, b = duck.ingest("orders", changed, _MAP), sp.ingest("orders", changed, _MAP)
+    assert (a.inserted, a.updated, a.unchanged) == (b.inserted, b.updated, b.unchanged) \
+        == (0, 1, 1)
+    assert assert_same(duck.table("orders", meta=True).to_pandas(),
+                       sp.table("orders", meta=True).to_pandas(), "orders updated") == 293
+
+
+def test_an_export_with_no_good_row_writes_nothing_on_spark(ingested, tmp_path):
+    duck, sp, _, _ = ingested
+    bad = tmp_path / "bad.csv"
+    bad.write_text("OrderNo,Cust,Date,Total\n1,C1,2024-01-01,x\n2,C2,2024-01-02,y\n")
+    before = len(sp.ingests()), len(sp.rejects())
+    messages = []
+    for s in (duck, sp):
+        with pytest.raises(loyalist.errors.IngestError) as e:
+            s.ingest("orders", bad, _MAP)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1] and "amount: not a number" in messages[0]
+    assert (len(sp.ingests()), len(sp.rejects())) == before
+
+
+def test_logging_an_outcome_appends_on_spark(ingested):
+    duck, sp, _, _ = ingested
+    row = pd.DataFrame({"id": ["T-1"], "customer_id": ["C1"],
+                        "at": [pd.Timestamp("2024-05-01 10:00")], "kind": ["call"]})
+    for s in (duck, sp):
+        r = s.append("touches", row, source="logged outcome")
+        assert r.inserted == 1
+        with pytest.raises(loyalist.errors.IngestError, match="already in touches"):
+            s.append("touches", row, source="logged outcome")
+    assert assert_same(duck.table("touches", meta=True).to_pandas(),
+                       sp.table("touches", meta=True).to_pandas(), "touches") == 1

@@ -176,3 +176,27 @@ def conform(name: str, data, *, bookkeeping: bool = False) -> tuple[Derived, pa.
                             hint="Give each column the type declared in "
                             "loyalist.contract.derived (docs/derived-tables.md).") from None
     return declared, pa.table(columns, names=list(declared.names))
+
+
+def read_export(source, **options):
+    """A raw export read on the driver by the readers (:mod:`loyalist.store.readers`,
+    DuckDB's CSV, JSON, Parquet and Excel readers with their line numbers and
+    structural rejects), for a store on another engine: ``(con, src, rows)`` where
+    ``con`` is a scratch in-memory DuckDB connection holding the source's view (for
+    the date-order and attribute-type checks), ``src`` the
+    :class:`~loyalist.store.readers.Source` and ``rows`` its raw columns and ``_line`` as
+    Arrow. The caller closes ``con`` and unlinks ``src.cleanup``."""
+    import duckdb
+
+    from loyalist.store.readers import read_source
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        src = read_source(con, source, **options)
+        cols = ", ".join(q(c) for c in ["_line", *src.columns])
+        rows = con.sql(f"SELECT {cols} FROM {src.name} ORDER BY _line").to_arrow_table()
+    except BaseException:
+        con.close()
+        raise
+    return con, src, rows

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import ibis
 
 from loyalist.contract.schema import Table, get_table
 from loyalist.errors import IngestError, MappingError
-from loyalist.store import parsing
+from loyalist.store import checks, parsing
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS
-from loyalist.store.parsing import Options, why
+from loyalist.store.parsing import Options
 from loyalist.store.quarantine import (  # noqa: F401 (write_rejects_file: used by others)
     REJECT_COLUMNS,
     STAGE,
@@ -100,7 +101,7 @@ def run_ingest(
     mapping = parse_mapping(mapping)
     if isinstance(date_format, str):
         date_format = [date_format]
-    opts = Options(date_format=check_date_formats(con, date_format or ()), decimal=decimal)
+    opts = Options(date_format=checks.check_date_formats(date_format or ()), decimal=decimal)
     if decimal not in (".", ","):
         raise MappingError(f"Cannot use {decimal!r} as the decimal mark.",
                            hint="Pass --decimal . or --decimal ,")
@@ -124,13 +125,9 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
     notes = settle_dates(con, contract, src, chosen, opts)
     attr_types = _attribute_types(con, contract, src, attr_sources)
     step("checking")
-    sqls = [parsing.column_sql(c, chosen.get(c.name), src.types.get(chosen.get(c.name, ""), ""),
-                               opts) for c in contract.columns if c.name in chosen]
-    sqls += [parsing.attribute_sql(a, s, src.types[s], attr_types[a]) for a, s in
-             attr_sources.items()]
     out_names = [c.name for c in contract.columns if c.name in chosen] + list(attr_sources)
-    _stage(con, contract, src, chosen, sqls, out_names, strict)
-    _assign_keys(con, contract, chosen, out_names)
+    schema = _stage(con, contract, src, chosen, attr_sources, attr_types, opts, strict)
+    _assign_keys(con, contract, chosen, out_names, schema)
     reason_cols = [_reason_col(n) for n in out_names] + [q("_r__key")]
     bad_filter = " OR ".join(f"{r} IS NOT NULL" for r in reason_cols)
     n_rows, n_bad = con.execute(
@@ -241,33 +238,18 @@ def _unknown_customers(con, bad_filter: str) -> list[str]:
         f"SELECT count(DISTINCT s.customer_id), count(*), min(s.customer_id) FROM {STAGE} s "
         f"WHERE NOT ({bad_filter}) AND s.customer_id IS NOT NULL AND NOT EXISTS "
         "(SELECT 1 FROM customers c WHERE c.id = s.customer_id)").fetchall()[0]
+    return unknown_note(n, rows, example)
+
+
+def unknown_note(n: int, rows: int, example) -> list[str]:
+    """The note on ``rows`` rows naming ``n`` customers the customers table does not
+    hold (none when ``n`` is 0)."""
     if not n:
         return []
     who = "1 customer" if n == 1 else f"{n:,} customers"
     return [f"{rows:,} row{'s' if rows != 1 else ''} name{'s' if rows == 1 else ''} {who} "
             f"not in the customers table (e.g. {example!r}); loaded all the same. Ingest "
             "the customer list first, or use --strict to reject such rows."]
-
-
-def check_date_formats(con, formats) -> tuple[str, ...]:
-    """The date formats, each checked by the engine itself (bound, never pasted into
-    SQL), or a :class:`MappingError` naming the one it cannot use."""
-    out = []
-    for f in formats:
-        f = str(f)
-        if not f.strip() or len(f) > 100:
-            raise MappingError(f"Cannot use {f[:100]!r} as a date format.",
-                               hint="Give a strptime format of up to 100 characters, e.g. "
-                               "--date-format %d/%m/%Y.")
-        try:
-            con.execute("SELECT try_strptime('2000-01-01', ?)", [f]).fetchall()
-        except duckdb.Error as e:
-            problem = str(e).splitlines()[0].split(": ", 1)[-1]
-            raise MappingError(f"Cannot use the date format {f!r}: {problem}.",
-                               hint="Use strptime codes such as %Y %m %d %H %M %S %b, e.g. "
-                               "--date-format %d/%m/%Y.") from None
-        out.append(f)
-    return tuple(out)
 
 
 def _attribute_types(con, contract, src, attr_sources) -> dict[str, str]:
@@ -279,51 +261,23 @@ def _attribute_types(con, contract, src, attr_sources) -> dict[str, str]:
             for a, s in attr_sources.items()}
 
 
-def _stage(con, contract, src, chosen, sqls, out_names, strict) -> None:
-    """Materialise parsed values and their reasons, one row per source row."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS "
-                + _staged(contract, src, chosen, sqls, out_names, strict))
+def _stage(con, contract, src, chosen, attr_sources, attr_types, opts, strict):
+    """Materialise parsed values and their reasons, one row per source row (the rules
+    of :mod:`.checks`, compiled for DuckDB); the stage's schema."""
+    expr = staged_expr(contract, src, chosen, attr_sources, attr_types, opts, strict)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {ibis.to_sql(expr, dialect='duckdb')}")
+    return expr.schema()
 
 
-def _staged(contract, src, chosen, sqls, out_names, strict) -> str:
-    """The query of the parsed values, their reasons (``_r_`` columns, NULL when fine)
-    and each good row's key (its id when it has one), one row per source row."""
-    inner = ", ".join(f"{s.value} AS {q(s.name)}, {s.reason} AS {_reason_col(s.name)}"
-                      for s in sqls)
-    outer = []
-    for name in out_names:
-        checks = [_reason_col(name)]
-        if name in contract.names:
-            col = contract.column(name)
-            for other in col.not_before:
-                if other in chosen:
-                    checks.append(f"CASE WHEN {q(name)} < {q(other)} THEN "
-                                  f"{why('before_other', f'{name} is before {other}')} END")
-            if strict and name == "customer_id" and contract.name != "customers":
-                unknown = why("unknown_customer", "unknown customer (strict mode: not in "
-                              "customers)")
-                checks.append(f"CASE WHEN {q(name)} IS NOT NULL AND _known_id IS NULL THEN "
-                              f"{unknown} END")
-        present = [c for c in contract.require_one_of if c in chosen]
-        if present and name == present[0]:
-            empty = " AND ".join(f"{q(c)} IS NULL" for c in present)
-            message = f"empty {contract.name[:-1]}: no {' and no '.join(present)}"
-            checks.append(f"CASE WHEN {empty} THEN {why('empty_row', message)} END")
-        expr = checks[0] if len(checks) == 1 else f"coalesce({', '.join(checks)})"
-        outer.append(f"{q(name)}, {expr} AS {_reason_col(name)}")
-    join = ""
-    if strict and "customer_id" in chosen and contract.name != "customers":
-        join = ("LEFT JOIN (SELECT DISTINCT id AS _known_id FROM customers) _known "
-                "ON p.customer_id = _known._known_id")
-    ok = " AND ".join(f"{_reason_col(n)} IS NULL" for n in out_names)
-    key = f"CAST({q('id')} AS VARCHAR)" if "id" in chosen else "NULL"
-    return (f"WITH p AS (SELECT _line, {inner} "
-            f"FROM {src.name}), r AS (SELECT _line, {', '.join(outer)} FROM p {join}) "
-            f"SELECT *, CASE WHEN {ok} THEN {key} END AS _key, "
-            f"CAST(NULL AS VARCHAR) AS {q('_r__key')} FROM r")
+def staged_expr(contract, src, chosen, attr_sources, attr_types, opts, strict):
+    """The stage of source ``src`` as an Ibis expression (see :func:`checks.staged`)."""
+    t = checks.raw_table(src.name, src.columns, src.types)
+    known = ibis.table({"id": "string"}, name="customers")
+    return checks.staged(t, contract, chosen, src.types, attr_sources, attr_types, opts,
+                         strict, known)
 
 
-def _assign_keys(con, contract: Table, chosen, out_names) -> None:
+def _assign_keys(con, contract: Table, chosen, out_names, schema) -> None:
     """Rows without an id get a content key; earlier rows with a later row's key are rejected.
 
     The stage already holds ``_key = id`` for good rows; this only rewrites it when some
@@ -333,26 +287,16 @@ def _assign_keys(con, contract: Table, chosen, out_names) -> None:
     needs_hash, dup = con.execute(
         f"SELECT count(*) FILTER (WHERE {ok} AND _key IS NULL), "
         f"count(_key) - count(DISTINCT _key) FROM {STAGE}").fetchall()[0]
+    if not needs_hash and not dup:
+        return
+    stage = ibis.table(schema, name=STAGE)
     if needs_hash:
-        id_expr = q("id") if "id" in chosen else "NULL"
-        parts = ", ".join(
-            f"coalesce(CAST({q(c)} AS VARCHAR), '\\0')" if c in chosen else "'\\0'"
-            for c in contract.natural_key)
-        digest = f"md5(concat_ws('\\x1f', {parts}))"
-        # the n-th identical row of a file keeps the same key on every re-ingest
-        key = (f"CASE WHEN {id_expr} IS NOT NULL THEN CAST({id_expr} AS VARCHAR) ELSE 'h:' || "
-               f"{digest} || ':' || row_number() OVER (PARTITION BY {ok}, {id_expr} IS NULL, "
-               f"{digest} ORDER BY _line) END")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * REPLACE (CASE WHEN {ok} "
-                    f"THEN {key} END AS _key) FROM {STAGE}")
-        dup = con.execute(f"SELECT count(_key) - count(DISTINCT _key) FROM {STAGE}"
-                          ).fetchall()[0][0]
-    if dup:  # a conflict: neither row is trusted, so neither moves anything
-        reason = why("duplicate_id", "the same id is on another line of this file (lines "
-                     "of one order? ingest them with --lines); neither line is loaded")
-        con.execute(
-            f"UPDATE {STAGE} SET {q('_r__key')} = {reason} FROM (SELECT _key AS k FROM {STAGE} "
-            f"WHERE _key IS NOT NULL GROUP BY _key HAVING count(*) > 1) WHERE _key = k")
+        stage = checks.content_keys(stage, contract, chosen, out_names)
+    stage = checks.mark_duplicates(stage)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE}_k AS "
+                f"{ibis.to_sql(stage, dialect='duckdb')}")
+    con.execute(f"DROP TABLE {STAGE}")
+    con.execute(f"ALTER TABLE {STAGE}_k RENAME TO {STAGE}")
 
 
 def _add_attributes(con, contract, attr_types, ingest_id) -> dict[str, str]:
@@ -437,22 +381,12 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
     stored, is an error and nothing is written. Logged in the ingest log as ``source``.
     """
     started = time.perf_counter()
-    contract = get_table(table)
-    if not contract.has_id or "id" not in frame.columns or frame["id"].isna().any() \
-            or not frame["id"].is_unique:
-        raise IngestError(f"Rows appended to {table} need an id each, all different.",
-                          hint="Give every row its own id, or ingest the rows instead.")
-    extra = [c for c in frame.columns if c not in contract.names]
-    if extra:
-        raise IngestError(f"{table} has no column {', '.join(map(repr, extra))}.",
-                          hint=f"{table} has: {', '.join(contract.names)}.")
-    src, values = _bound_rows(frame)
+    contract = check_appended(table, frame)
+    src, values, rows = _bound_rows(frame)
     chosen = {c.name: c.name for c in contract.columns if c.name in src.columns}
-    opts = Options()
-    sqls = [parsing.column_sql(c, c.name, src.types[c.name], opts)
-            for c in contract.columns if c.name in chosen]
     out_names = [c.name for c in contract.columns if c.name in chosen]
-    staged = _staged(contract, src, chosen, sqls, out_names, strict=False)
+    expr = staged_expr(contract, src, chosen, {}, {}, Options(), strict=False)
+    staged = f"WITH {rows} SELECT * FROM ({ibis.to_sql(expr, dialect='duckdb')})"
     target, cols = q(contract.name), ", ".join(q(n) for n in out_names)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -476,9 +410,25 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
                         rejected=0, seconds=time.perf_counter() - started)
 
 
-def _bound_rows(frame) -> tuple[Source, list]:
+def check_appended(table: str, frame) -> Table:
+    """Contract table ``table``, or an IngestError when rows appended to it (``frame``)
+    lack an id each, all different, or carry a column it does not have."""
+    contract = get_table(table)
+    if not contract.has_id or "id" not in frame.columns or frame["id"].isna().any() \
+            or not frame["id"].is_unique:
+        raise IngestError(f"Rows appended to {table} need an id each, all different.",
+                          hint="Give every row its own id, or ingest the rows instead.")
+    extra = [c for c in frame.columns if c not in contract.names]
+    if extra:
+        raise IngestError(f"{table} has no column {', '.join(map(repr, extra))}.",
+                          hint=f"{table} has: {', '.join(contract.names)}.")
+    return contract
+
+
+def _bound_rows(frame) -> tuple[Source, list, str]:
     """A few rows as a source whose values are bound parameters (``$1``, ``$2``...), each
-    cast to the type of its column: no Arrow table, view or DESCRIBE on the way."""
+    cast to the type of its column: no Arrow table, view or DESCRIBE on the way. Returns
+    the source, the values and the SQL naming the rows (a common table expression)."""
     import pandas as pd
 
     types, columns = {}, [str(c) for c in frame.columns]
@@ -501,9 +451,10 @@ def _bound_rows(frame) -> tuple[Source, list]:
             values.append(v)
             cells.append(f"CAST(${len(values)} AS {types[c]})")
         rows.append(f"({', '.join(cells)})")
-    name = (f"(VALUES {', '.join(rows)}) AS _loyalist_append(_line, "
-            f"{', '.join(q(c) for c in columns)})")
-    return Source(name, "rows", "rows", columns, types), values
+    name = "_loyalist_append"
+    cte = (f"{name}(_line, {', '.join(q(c) for c in columns)}) AS (VALUES "
+           f"{', '.join(rows)})")
+    return Source(name, "rows", "rows", columns, types), values, cte
 
 
 def _refused(con, staged: str, values: list, out_names, table: str) -> str:

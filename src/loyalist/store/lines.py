@@ -23,9 +23,11 @@ from __future__ import annotations
 import ast
 import time
 
+import ibis
+
 from loyalist.contract.schema import ORDER_LINES, ORDERS, Column, Table
 from loyalist.errors import IngestError, MappingError
-from loyalist.store import parsing
+from loyalist.store import checks
 from loyalist.store.ingest import (
     IngestResult,
     _merge,
@@ -35,7 +37,7 @@ from loyalist.store.ingest import (
     settle_dates,
 )
 from loyalist.store.mapping import resolve
-from loyalist.store.parsing import why
+from loyalist.store.parsing import Options, why
 from loyalist.store.quarantine import (
     STAGE,
     _reason_col,
@@ -120,7 +122,7 @@ def expression_sql(text: str, columns: list[str], number_of) -> tuple[str, list[
     return build(tree), used
 
 
-def ingest_lines(con, src, mapping: dict[str, str], opts: parsing.Options, *,
+def ingest_lines(con, src, mapping: dict[str, str], opts: Options, *,
                  return_prefix: str | None, rejects_dir, step, started) -> IngestResult:
     """Ingest the order lines of source ``src`` (see the module's description)."""
     plain, exprs = split_expressions(mapping, src.columns)
@@ -215,18 +217,18 @@ def _stage_lines(con, src, chosen, exprs, opts, return_prefix) -> set[str]:
         """The value and reason SQL of ``source`` read as ``col`` (or as a number)."""
         kind = "number" if numeric else col.name
         if (kind, source) not in dicts:
+            # the rules of loyalist.store.checks, compiled for DuckDB, once per distinct
+            # raw value (typed sources too: the join is on the value itself)
+            d = checks.raw_table(src.name, src.columns, src.types).select(source).distinct()
             if numeric:
-                value, reason = parsing.number(source, src.types[source], opts), "NULL"
+                value, reason = checks.number(d[source], src.types[source], opts), None
             else:
-                sql = parsing.column_sql(col, source, src.types[source], opts)
-                value, reason = sql.value, sql.reason
-            if src.types[source].upper() != "VARCHAR":
-                dicts[(kind, source)] = f"{value}\x00{reason}"
-                return value, reason
+                value, reason = checks.column(d, col, source, src.types[source], opts)
+            expr = d.select(_loyalist_raw=d[source], _loyalist_v=value,
+                            _loyalist_r=reason if reason is not None else ibis.null("string"))
             alias = f"_loyalist_dict_{len(dicts)}"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {alias} AS SELECT {q(source)} AS "
-                        f"_loyalist_raw, {value} AS _loyalist_v, {reason} AS _loyalist_r "
-                        f"FROM (SELECT DISTINCT {q(source)} FROM {src.name})")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {alias} AS "
+                        f"{ibis.to_sql(expr, dialect='duckdb')}")
             joins.append(f"LEFT JOIN {alias} ON s.{q(source)} IS NOT DISTINCT FROM "
                          f"{alias}._loyalist_raw")
             dicts[(kind, source)] = f"{alias}._loyalist_v\x00{alias}._loyalist_r"

@@ -81,7 +81,12 @@ def diagnose(con, src: Source, out_names, reason_cols, rows_read) -> tuple[str, 
         for n, r in zip([*out_names, "id"], reason_cols, strict=True))
     top = con.execute(f"SELECT col, reason, count(*) n FROM ({union}) GROUP BY ALL "
                       "ORDER BY n DESC LIMIT 1").fetchall()
-    top = top[0] if top else None
+    return diagnosis(src, rows_read, top[0] if top else None)
+
+
+def diagnosis(src: Source, rows_read: int, top) -> tuple[str, str]:
+    """The message and hint when no row of ``src`` could be accepted; ``top`` the most
+    common problem ``(column, reason words, rows)`` or None."""
     msg = f"No row of {src.label} could be accepted ({rows_read} rows read); nothing was written."
     if top is None:
         return msg, "Check the file's delimiter, encoding and header line."

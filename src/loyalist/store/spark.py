@@ -520,13 +520,19 @@ class SparkStore:
         raise NotOnEngineError(operation, "Spark", hint=hint)
 
     def ingest(self, table: str, source, mapping=None, **kwargs):
-        self._duckdb_only("Ingesting an export (loyalist ingest)", hint=(
-            "Ingest it into a DuckDB store (quarantine and all) and copy it with "
-            "SparkStore.copy_from(store), or load a table that already fits the contract "
-            "with SparkStore.load({table: data})."))
+        """Ingest a raw export into contract table ``table`` by the DuckDB store's rules
+        (quarantine, keys, all or nothing): :mod:`loyalist.store.spark_ingest`."""
+        from loyalist.store.spark_ingest import ingest
+
+        return ingest(self, table, source, mapping, **kwargs)
 
     def append(self, table: str, rows, *, source: str = "data frame"):
-        self._duckdb_only(f"Appending rows to {table}")
+        """Append rows made by code (an outcome logged), as :meth:`Store.append`."""
+        from loyalist.store.ingest import check_appended
+        from loyalist.store.spark_ingest import ingest
+
+        check_appended(table, rows)
+        return ingest(self, table, rows, append=True, label=source)
 
     def undo_ingest(self, ingest_id: int, *, by: str | None = None):
         self._duckdb_only("Undoing an ingest")
@@ -549,11 +555,22 @@ class SparkStore:
         self._writable("erase a customer")
         return erase_customer(self, customer_id, by=by, ip=ip)
 
-    def ingests(self):
-        self._duckdb_only("The ingest log")
+    def ingests(self) -> pd.DataFrame:
+        """The ingest log, newest first."""
+        from loyalist.store.spark_ingest import INGESTS, read_log
 
-    def rejects(self, ingest_id=None, table=None):
-        self._duckdb_only("Rejected rows")
+        return read_log(self, INGESTS).sort_values("id", ascending=False, ignore_index=True)
+
+    def rejects(self, ingest_id=None, table=None) -> pd.DataFrame:
+        """Rejected rows with source, line, column, reason and the raw values."""
+        from loyalist.store.spark_ingest import REJECTS, read_log
+
+        out = read_log(self, REJECTS)
+        if ingest_id is not None:
+            out = out[out["ingest_id"] == ingest_id]
+        if table is not None:
+            out = out[out["table_name"] == get_table(table).name]
+        return out.sort_values(["ingest_id", "line", "column"], ignore_index=True)
 
     @property
     def raw(self):

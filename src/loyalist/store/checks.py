@@ -1,0 +1,389 @@
+"""The ingest's per-row parse and check as Ibis expressions: the same rules on every engine.
+
+Each contract column read from a raw source column becomes a pair of expressions: the
+parsed value, typed as the contract's storage type, and a reason (text ``code|words``)
+that is NULL when the value is acceptable. Nothing is guessed: a value that can be read
+two ways (03/04/2021 without a date format) is rejected, not coerced. The expressions
+are built over an unbound table (:func:`raw_table`) and compiled by the store's engine
+(DuckDB or Spark), so a file is checked where its rows are.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from loyalist.contract.schema import FALSE_WORDS, TRUE_WORDS, Column, Table
+from loyalist.errors import MappingError
+from loyalist.store.parsing import DMY_RE, ISO_RE, ISO_TZ_RE, REASON_CODES, Options
+
+#: the source types the readers report (DuckDB's names) as Ibis types
+_SOURCE_TYPES = {"VARCHAR": "string", "BIGINT": "int64", "INTEGER": "int32",
+                 "SMALLINT": "int16", "TINYINT": "int8", "HUGEINT": "decimal(38, 0)",
+                 "UBIGINT": "uint64", "UINTEGER": "uint32", "USMALLINT": "uint16",
+                 "UTINYINT": "uint8", "DOUBLE": "float64", "FLOAT": "float32",
+                 "REAL": "float32", "BOOLEAN": "boolean", "DATE": "date",
+                 "TIMESTAMP": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamp('UTC')",
+                 "TIMESTAMPTZ": "timestamp('UTC')", "TIMESTAMP_NS": "timestamp",
+                 "TIMESTAMP_MS": "timestamp", "TIMESTAMP_S": "timestamp"}
+#: the contract's storage types (and the attributes' stored types) as Ibis types
+STORED = {"VARCHAR": "string", "TIMESTAMP": "timestamp", "DOUBLE": "float64",
+          "BIGINT": "int64", "BOOLEAN": "boolean", "BLOB": "binary"}
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+          "september", "october", "november", "december")
+
+
+def source_type(duck_type: str) -> str:
+    """The Ibis type of a raw column the reader typed ``duck_type``; anything it cannot
+    name is read as text."""
+    up = duck_type.upper()
+    if up.startswith("DECIMAL"):
+        return "float64"
+    return _SOURCE_TYPES.get(up, "string")
+
+
+def raw_table(name: str, columns, types: dict[str, str]):
+    """The unbound Ibis table of a raw source: ``_line`` and its columns."""
+    schema = {"_line": "int64", **{c: source_type(types.get(c, "VARCHAR")) for c in columns}}
+    return ibis.table(schema, name=name)
+
+
+def why(code: str, message: str):
+    """A reason as an Ibis literal: its code and words."""
+    assert code in REASON_CODES, code
+    return ibis.literal(f"{code}|{message}", type="string")
+
+
+def _when(cond, reason):
+    """``reason`` where ``cond`` holds, else NULL (a NULL condition gives NULL)."""
+    return ibis.cases((cond, reason), else_=ibis.null("string"))
+
+
+def first(*reasons):
+    """The first non-NULL of ``reasons`` (NULL when all are)."""
+    reasons = [r for r in reasons if r is not None]
+    if not reasons:
+        return ibis.null("string")
+    return reasons[0] if len(reasons) == 1 else ibis.coalesce(*reasons)
+
+
+def text(v):
+    """A raw value as trimmed text, NULL when empty."""
+    return v.cast("string").strip().nullif("")
+
+
+def id_text(v):
+    """An identifier as text; one exported as a float (``17850.0``) is the whole number
+    it names (``17850``)."""
+    t, whole = text(v), r"^([+-]?[0-9]+)\.0+$"
+    # no back-reference in the replacement: engines write it differently (\1, $1)
+    return ibis.cases((t.re_search(whole), t.re_extract(whole, 1)), else_=t)
+
+
+def _is_numeric(duck_type: str) -> bool:
+    t = dt.dtype(source_type(duck_type))
+    return t.is_numeric() and duck_type.upper() != "VARCHAR"
+
+
+def number(v, src_type: str, opts: Options):
+    if _is_numeric(src_type):
+        return v.cast("float64")
+    t = text(v).re_replace(r"^[$€£¥]|[$€£¥]$|\s", "")  # noise; thousands are not guessed
+    if opts.decimal == ",":
+        t = t.replace(".", "").replace(",", ".")
+    return t.try_cast("float64")
+
+
+def _stamp(y, m, d, hms=None):
+    """A timestamp from text parts (NULL when they name no real date or time)."""
+    s = y.concat("-", m.lpad(2, "0"), "-", d.lpad(2, "0"), " ",
+                 hms if hms is not None else ibis.literal("00:00:00"))
+    return s.try_cast("timestamp")
+
+
+def _month_number(name):
+    """The month number (as text) of an English month name or its three-letter form."""
+    low = name.lower()
+    return ibis.cases(*[(low.isin([m, m[:3]]), ibis.literal(str(i)))
+                        for i, m in enumerate(MONTHS, start=1)], else_=ibis.null("string"))
+
+
+_TEXT_MONTHS = (r"^(\d{1,2}) ([A-Za-z]+) (\d{4})$", r"^([A-Za-z]+) (\d{1,2}),? (\d{4})$")
+
+
+def _text_month(t):
+    a = t.re_extract(_TEXT_MONTHS[0], 0) != ""
+    day_first = _stamp(t.re_extract(_TEXT_MONTHS[0], 3),
+                       _month_number(t.re_extract(_TEXT_MONTHS[0], 2)),
+                       t.re_extract(_TEXT_MONTHS[0], 1))
+    month_first = _stamp(t.re_extract(_TEXT_MONTHS[1], 3),
+                         _month_number(t.re_extract(_TEXT_MONTHS[1], 1)),
+                         t.re_extract(_TEXT_MONTHS[1], 2))
+    return ibis.cases((a, day_first), (t.re_search(_TEXT_MONTHS[1]), month_first),
+                      else_=ibis.null("timestamp"))
+
+
+#: strptime directives a date format may use: the regex each reads, and what it gives
+_DIRECTIVES = {"Y": (r"(\d{4})", "year"), "y": (r"(\d{2})", "year2"),
+               "m": (r"(\d{1,2})", "month"), "-m": (r"(\d{1,2})", "month"),
+               "d": (r"(\d{1,2})", "day"), "-d": (r"(\d{1,2})", "day"),
+               "e": (r" ?(\d{1,2})", "day"), "H": (r"(\d{1,2})", "hour"),
+               "-H": (r"(\d{1,2})", "hour"), "M": (r"(\d{2})", "minute"),
+               "S": (r"(\d{2})", "second"), "f": (r"(\d{1,9})", "fraction"),
+               "b": (r"([A-Za-z]+)", "month_name"), "B": (r"([A-Za-z]+)", "month_name"),
+               "h": (r"([A-Za-z]+)", "month_name")}
+_SPECIAL = set(".^$*+?()[]{}|\\")
+
+
+def format_pattern(fmt: str) -> tuple[str, list[str]]:
+    """A strptime date format as an anchored regex and the part each group reads, or a
+    ValueError naming what it cannot use."""
+    out, parts, i = ["^"], [], 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch != "%":
+            out.append(("\\" + ch) if ch in _SPECIAL else ch)
+            i += 1
+            continue
+        code = fmt[i + 1:i + 3] if fmt[i + 1:i + 2] == "-" else fmt[i + 1:i + 2]
+        if code == "%":
+            out.append("%")
+        elif code in _DIRECTIVES:
+            regex, part = _DIRECTIVES[code]
+            if part in parts:
+                raise ValueError(f"%{code} is given twice")
+            out.append(regex)
+            parts.append(part)
+        else:
+            raise ValueError(f"%{code} is not one of the known directives "
+                             "(%Y %y %m %d %e %H %M %S %f %b %B)" if code else
+                             "a lone % at the end")
+        i += 1 + max(len(code), 1)
+    if "year" not in parts and "year2" not in parts or "day" not in parts or not (
+            "month" in parts or "month_name" in parts):
+        raise ValueError("it needs a year, a month and a day")
+    return "".join(out) + "$", parts
+
+
+def check_date_formats(formats) -> tuple[str, ...]:
+    """The date formats, each one read by :func:`format_pattern` (never pasted into SQL),
+    or a :class:`MappingError` naming the one it cannot use."""
+    out = []
+    for f in formats:
+        f = str(f)
+        if not f.strip() or len(f) > 100:
+            raise MappingError(f"Cannot use {f[:100]!r} as a date format.",
+                               hint="Give a strptime format of up to 100 characters, e.g. "
+                               "--date-format %d/%m/%Y.")
+        try:
+            format_pattern(f)
+        except ValueError as e:
+            # the format is the user's own text (it may name a path): not repeated
+            raise MappingError(f"Cannot use the date format given: {e}.",
+                               hint="Use strptime codes such as %Y %m %d %H %M %S %b, e.g. "
+                               "--date-format %d/%m/%Y.") from None
+        out.append(f)
+    return tuple(out)
+
+
+def _formatted(t, fmt: str):
+    """``t`` read with strptime format ``fmt`` (NULL when it does not match)."""
+    pattern, parts = format_pattern(fmt)
+    group = {p: t.re_extract(pattern, i) for i, p in enumerate(parts, start=1)}
+    if "year" in group:
+        year = group["year"]
+    else:  # strptime's pivot: 69-99 are the 1900s
+        year = ibis.cases((group["year2"].cast("int64") >= 69, "19"), else_="20").concat(
+            group["year2"])
+    month = group.get("month")
+    if month is None:
+        month = _month_number(group["month_name"])
+    hms = group.get("hour", ibis.literal("0")).lpad(2, "0").concat(
+        ":", group.get("minute", ibis.literal("00")), ":",
+        group.get("second", ibis.literal("00")))
+    if "fraction" in group:
+        hms = hms.concat(".", group["fraction"])
+    return ibis.cases((t.re_search(pattern), _stamp(year, month, group["day"], hms)),
+                      else_=ibis.null("timestamp"))
+
+
+def timestamp(v, src: str, src_type: str, opts: Options):
+    up = src_type.upper()
+    if up.startswith(("TIMESTAMP", "DATE")):
+        return v.cast("timestamp")  # a zoned time is read in UTC (the session's zone)
+    t = text(v)
+    if opts.date_format:
+        return ibis.coalesce(*[_formatted(t, f) for f in opts.date_format])
+    order = (opts.date_order or {}).get(src)
+    a, b = t.re_extract(DMY_RE, 1), t.re_extract(DMY_RE, 2)
+    y = t.re_extract(DMY_RE, 3)
+    hms = t.re_extract(DMY_RE, 4).nullif("").fill_null("00:00")
+    if order == "dmy":
+        day, month = a, b
+    elif order == "mdy":
+        day, month = b, a
+    else:  # only dates whose day equals their month can be read without a format
+        day, month = a, ibis.cases((a == b, b), else_=ibis.null("string"))
+    compact = _stamp(t.substr(0, 4), t.substr(4, 2), t.substr(6, 2))
+    return ibis.cases(
+        (t.isnull(), ibis.null("timestamp")),
+        (t.re_search(ISO_RE), t.try_cast("timestamp")),
+        (t.re_search(ISO_TZ_RE), t.try_cast(dt.Timestamp(timezone="UTC")).cast("timestamp")),
+        (t.re_search(r"^\d{8}$"), compact),
+        (t.re_search(DMY_RE), _stamp(y, month, day, hms)),
+        else_=_text_month(t))
+
+
+def timestamp_reason(v, src: str, parsed, opts: Options):
+    t = text(v)
+    order = (opts.date_order or {}).get(src)
+    if opts.date_format:
+        # the format is the user's own text: named by the option, not repeated
+        expected = ("does not match the date format given (--date-format)" if
+                    len(opts.date_format) == 1 else "matches none of the date formats given")
+        return _when(t.notnull() & parsed.isnull(), why("bad_date", expected))
+    ambiguous = why("ambiguous_date", "ambiguous date: day and month could be swapped; pass "
+                    "--date-format %d/%m/%Y or %m/%d/%Y")
+    mixed = why("ambiguous_date", "this column mixes day-first and month-first dates; pass "
+                "--date-format")
+    on_dmy = (mixed if order == "mixed" else ambiguous if order is None
+              else why("bad_date", "impossible date"))
+    return ibis.cases(
+        (t.isnull() | parsed.notnull(), ibis.null("string")),
+        (t.re_search(DMY_RE), on_dmy),
+        else_=why("bad_date", "unparseable date (expected e.g. 2024-03-31 or 2024-03-31 "
+                  "14:05, or pass --date-format)"))
+
+
+def column(t, col: Column, src: str | None, src_type: str, opts: Options):
+    """The parsed value of contract column ``col`` read from ``t[src]`` and its reason."""
+    if src is None:
+        return ibis.null(STORED[col.storage_type]), ibis.null("string")
+    v = t[src]
+    reasons = []
+    if col.type == "string":
+        value = id_text(v) if col.name == "id" or col.name.endswith("_id") else text(v)
+    elif col.type == "boolean":
+        word = text(v).lower()
+        value = ibis.cases((word.isin(list(TRUE_WORDS)), True),
+                           (word.isin(list(FALSE_WORDS)), False), else_=ibis.null("boolean"))
+        reasons.append(_when(text(v).notnull() & value.isnull(),
+                             why("not_yes_no", "not yes or no")))
+    elif col.type == "timestamp":
+        value = timestamp(v, src, src_type, opts)
+        reasons.append(timestamp_reason(v, src, value, opts))
+    else:
+        num = number(v, src_type, opts)
+        hint = " (if , is the decimal mark, pass --decimal ,)" if opts.decimal == "." else ""
+        reasons.append(_when(text(v).notnull() & num.isnull(),
+                             why("not_number", "not a number" + hint)))
+        if col.type == "integer":
+            whole = num == num.round()
+            reasons.append(_when(~whole, why("not_whole_number", "not a whole number")))
+            value = ibis.cases((whole, num), else_=ibis.null("float64")).cast("int64")
+        else:
+            value = num
+        if col.min is not None:
+            extra = (" (record returns with status returned, or ingest order lines with "
+                     "--lines)" if col.name == "amount" else "")
+            low = (why("negative", "negative value not allowed" + extra) if col.min == 0
+                   else why("out_of_range", f"below {col.min:g} not allowed"))
+            reasons.append(_when(num < col.min, low))
+        if col.max is not None:
+            reasons.append(_when(num > col.max, why(
+                "out_of_range", f"above the maximum {col.max:g} ({col.unit or ''})")))
+    if col.required:
+        reasons.insert(0, _when(text(v).isnull(), why("missing_value",
+                                                      "missing required value")))
+    return value, first(*reasons)
+
+
+def attribute(t, src: str, src_type: str, target_type: str):
+    """An extra attribute cast to its stored type; failures are reasons, not NULLs."""
+    v = t[src]
+    if target_type == "VARCHAR":
+        return text(v), ibis.null("string")
+    source = text(v) if src_type.upper() == "VARCHAR" else v
+    value = source.try_cast(STORED.get(target_type, source_type(target_type)))
+    if target_type == "BIGINT" and src_type.upper() == "VARCHAR":  # no silent rounding
+        value = ibis.cases((source.re_search(r"^[+-]?\d{1,18}$"), value),
+                           else_=ibis.null("int64"))
+    message = f"not a {target_type.lower()} like the other values of this attribute"
+    return value, _when(source.notnull() & value.isnull(), why("attribute_type", message))
+
+
+def reason_name(name: str) -> str:
+    return f"_r_{name}"
+
+
+def staged(t, contract: Table, chosen: dict, types: dict, attr_sources: dict,
+           attr_types: dict, opts: Options, strict: bool, known_ids=None):
+    """The stage: one row per source row with ``_line``, the parsed values, their
+    reasons (``_r_<name>``, NULL when fine; ``_r__key`` for the key, set later) and each
+    good row's ``_key`` (its id when it has one). ``known_ids``: with ``strict``, the
+    table of the customers' ids."""
+    values, reasons = {}, {}
+    for c in contract.columns:
+        if c.name in chosen:
+            s = chosen[c.name]
+            values[c.name], reasons[c.name] = column(t, c, s, types.get(s, ""), opts)
+    for a, s in attr_sources.items():
+        values[a], reasons[a] = attribute(t, s, types[s], attr_types[a])
+    p = t.select(_line=t._line, **values, **{reason_name(n): r for n, r in reasons.items()})
+    if strict and "customer_id" in chosen and contract.name != "customers":
+        known = known_ids.select(_known_id=known_ids.id).distinct()
+        p = p.left_join(known, p.customer_id == known._known_id)
+    out = {}
+    for name in values:
+        checks = [p[reason_name(name)]]
+        if name in contract.names:
+            col = contract.column(name)
+            for other in col.not_before:
+                if other in chosen:
+                    checks.append(_when(p[name] < p[other], why(
+                        "before_other", f"{name} is before {other}")))
+            if strict and name == "customer_id" and contract.name != "customers":
+                checks.append(_when(p[name].notnull() & p._known_id.isnull(), why(
+                    "unknown_customer", "unknown customer (strict mode: not in customers)")))
+        present = [c for c in contract.require_one_of if c in chosen]
+        if present and name == present[0]:
+            empty = ibis.and_(*[p[c].isnull() for c in present])
+            message = f"empty {contract.name[:-1]}: no {' and no '.join(present)}"
+            checks.append(_when(empty, why("empty_row", message)))
+        out[reason_name(name)] = first(*checks)
+    r = p.select(p._line, *values, **out)
+    ok = ibis.and_(*[r[reason_name(n)].isnull() for n in values])
+    key = r.id.cast("string") if "id" in chosen else ibis.null("string")
+    return r.mutate(_key=ibis.cases((ok, key), else_=ibis.null("string")),
+                    _r__key=ibis.null("string"))
+
+
+def good(stage, names):
+    """Whether a stage row passed every check of ``names``."""
+    return ibis.and_(*[stage[reason_name(n)].isnull() for n in names])
+
+
+def content_keys(stage, contract: Table, chosen, names):
+    """The stage with a content key for every good row without an id: a hash of its
+    natural key plus its occurrence number, so the n-th identical row of a file keeps
+    the same key on every re-ingest."""
+    ok = good(stage, names)
+    id_text_ = stage.id.cast("string") if "id" in chosen else ibis.null("string")
+    parts = [stage[c].cast("string").fill_null("\0") if c in chosen else ibis.literal("\0")
+             for c in contract.natural_key]
+    digest = ibis.literal("\x1f").join(parts).hexdigest("md5")
+    nth = ibis.row_number().over(group_by=[ok, id_text_.isnull(), digest],
+                                 order_by=stage._line) + 1
+    key = ibis.cases((id_text_.notnull(), id_text_),
+                     else_=ibis.literal("h:").concat(digest, ":", nth.cast("string")))
+    return stage.mutate(_key=ibis.cases((ok, key), else_=ibis.null("string")))
+
+
+def mark_duplicates(stage):
+    """The stage with ``_r__key`` set on every row whose key another row shares: a
+    conflict, so neither row is trusted and neither moves anything."""
+    n = stage._key.count().over(group_by=stage._key)
+    reason = why("duplicate_id", "the same id is on another line of this file (lines of one "
+                 "order? ingest them with --lines); neither line is loaded")
+    return stage.mutate(_r__key=ibis.cases((stage._key.notnull() & (n > 1), reason),
+                                           else_=ibis.null("string")))
