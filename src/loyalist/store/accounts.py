@@ -234,13 +234,15 @@ class Accounts:
         """Count one failure of (account, address); returns the consecutive count."""
         now = _now()
         key = {"account": account, "address": address}
-        row = self._one(FAILURES, ["failures", "first_at"], key)
-        n = (row["failures"] if row else 0) + 1
+        # counted in one statement: failures sent at once are each counted
+        n = upsert_row(self.store, FAILURES, {**key, "failures": 1, "first_at": now,
+                                              "last_at": now, "locked_until": None},
+                       key=list(key), keep=("first_at", "locked_until"),
+                       add=("failures",))["failures"]
         wait = self.backoff.wait(n)
-        until = now + timedelta(seconds=wait) if wait else None
-        upsert_row(self.store, FAILURES, {
-            **key, "failures": n, "first_at": row["first_at"] if row else now,
-            "last_at": now, "locked_until": until}, key=list(key))
+        if wait:
+            update_rows(self.store, FAILURES,
+                        {"locked_until": now + timedelta(seconds=wait)}, key)
         self.audit(None, "signin.failed", account, {"failures": n, "locked_seconds": wait},
                    ip=address)
         return n

@@ -408,16 +408,35 @@ def delete_rows(store, table: str, where: dict) -> int:
     return int(_run(store, f"DELETE FROM {q(table)}{clause}", params)[0][0])
 
 
-def upsert_row(store, table: str, row: dict, key: list[str]) -> None:
-    """Put ``row`` in ``table``, replacing the row with the same ``key`` columns."""
+def upsert_row(store, table: str, row: dict, key: list[str], *, keep=(), add=()) -> dict:
+    """Put ``row`` in ``table``; where a row with the same ``key`` columns is there
+    already, replace its values but those of ``keep`` (left as they are) and ``add``
+    (added to: a counter), in one statement, so two threads counting at once count
+    twice. Returns the row as it is now."""
     if engine_of(store) == "spark":
         _keyed_on_spark(store, "Replacing a row", table)
         raise NotOnEngineError(f"Replacing a row of {table}", "Spark")
     cols = list(row)
-    sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in cols if c not in key)
-    _run(store, f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}) VALUES "
-         f"({', '.join('?' for _ in cols)}) ON CONFLICT ({', '.join(q(c) for c in key)}) "
-         f"DO UPDATE SET {sets}", [row[c] for c in cols])
+    sets = ", ".join(f"{q(c)} = " + (f"{q(table)}.{q(c)} + excluded.{q(c)}" if c in add
+                                    else f"excluded.{q(c)}")
+                     for c in cols if c not in key and c not in keep)
+    sql = (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}) VALUES "
+           f"({', '.join('?' for _ in cols)}) ON CONFLICT ({', '.join(q(c) for c in key)}) "
+           f"DO UPDATE SET {sets} RETURNING {', '.join(q(c) for c in cols)}")
+    import random
+    import time
+
+    import duckdb
+
+    for attempt in range(50):  # DuckDB refuses one of two writes of a row at once: again
+        try:
+            got = _run(store, sql, [row[c] for c in cols])
+            return dict(zip(cols, got[0], strict=True))
+        except (duckdb.TransactionException, duckdb.ConstraintException):
+            if attempt == 49:
+                raise
+            time.sleep(random.uniform(0.001, 0.02))
+    raise AssertionError("unreachable")
 
 
 # -- opening and writing a DuckDB store ---------------------------------------------------
