@@ -5,7 +5,8 @@ Spark's): the work left before every operation runs on Spark (issue 17).
 A call counts when it can only run on a DuckDB connection:
 
 - ``x.execute(...)`` or ``x.sql(...)`` with arguments (SQL text; ``expr.execute()``
-  without arguments is Ibis, engine-neutral, and does not count);
+  without arguments is Ibis, engine-neutral, and does not count; nor does
+  ``tree.sql(dialect=...)``, sqlglot writing a compiled expression as text);
 - ``x.register(name, data)``, ``x.unregister(...)``, ``x.fetchall()``, ``x.fetchone()``,
   ``x.df()``, ``x.fetch_arrow_table()``, ``x.to_arrow_table()``, ``x.cursor()``;
 - anything called on the ``duckdb`` module or on ``ibis.duckdb``;
@@ -56,8 +57,9 @@ def calls(tree: ast.AST, in_store: bool) -> list[tuple[int, str]]:
             if chain[:1] == ["duckdb"] or chain[:2] == ["ibis", "duckdb"]:
                 found.append((node.lineno, ".".join(chain)))
             elif attr in WITH_ARGS and (node.args or node.keywords) and not (
-                    attr == "execute" and all(k.arg == "params" for k in node.keywords)
-                    and not node.args):
+                    attr in ("execute", "sql") and not node.args and all(
+                        k.arg == ("params" if attr == "execute" else "dialect")
+                        for k in node.keywords)):
                 found.append((node.lineno, attr))
             elif attr in ALWAYS or (attr == "register" and len(node.args) == 2):
                 found.append((node.lineno, attr))

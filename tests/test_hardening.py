@@ -198,6 +198,27 @@ def test_backoff_doubles_from_the_fifth_failure_up_to_fifteen_minutes():
     assert waits[9:] == [900, 900, 900]
 
 
+def test_failures_sent_at_once_are_each_counted():
+    """Wrong passwords sent at once from many threads: each failure is counted (one
+    statement adds it; DuckDB refuses one of two writes of a row at once, and the
+    refused one is tried again), so the lock comes after the fifth as it would in turn."""
+    import threading
+
+    from loyalist.store.accounts import Accounts
+
+    with loyalist.connect(":memory:") as store:
+        accounts = Accounts(store)
+        threads = [threading.Thread(target=accounts.failed, args=("ada", "10.0.0.7"))
+                   for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        row = accounts.failures().iloc[0]
+        assert (row["account"], row["failures"], bool(row["locked"])) == ("ada", 12, True)
+        assert accounts.clear_failures("ada") == 1 and accounts.failures().empty
+
+
 def _login(c: httpx.Client, name: str, password: str, ip: str | None = None):
     headers = {"X-Forwarded-For": ip} if ip else {}
     csrf = _csrf(c.get("/login", headers=headers).text)

@@ -81,6 +81,8 @@ def _frame(x) -> pd.DataFrame:
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     """Rows in one order: by the columns that are not floating point, then the rest."""
     df = df.reset_index(drop=True)
+    if df.empty:  # nothing to order (and pandas cannot ask all() of empty times)
+        return df
     firm = [c for c in df.columns if not pd.api.types.is_float_dtype(df[c])
             and df[c].map(lambda v: isinstance(v, str | int | bool | pd.Timestamp | None)
                           or pd.isna(v)).all()]
@@ -536,6 +538,68 @@ def test_council_records_are_written_the_same(stores, business):
                 "council commitments")
 
 
+def _outcomes(duck, business) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Orders and touches after the worklist's assignments (the test above), made up with
+    a fixed seed: the held-out customers order again in the window half the time, the
+    treated ones 70% (each treated one touched by one of three people first)."""
+    from loyalist.store.engine import bookkeeping
+    from loyalist.store.migrations import ASSIGNMENTS
+
+    a = bookkeeping(duck, ASSIGNMENTS).to_pandas().sort_values(
+        ["customer_id", "playbook"], ignore_index=True)
+    rng = np.random.default_rng(11)
+    treated = (a["arm"] != "control").to_numpy()
+    at = pd.to_datetime(a["assigned_at"])
+    kept = rng.random(len(a)) < np.where(treated, 0.7, 0.5)
+    days = pd.to_timedelta(rng.integers(5, 80, len(a)), unit="D")
+    orders = pd.DataFrame({"id": [f"after-{i}" for i in range(len(a))],
+                           "customer_id": a["customer_id"], "ordered_at": at + days,
+                           "amount": rng.gamma(2.0, 30.0, len(a)).round(2)})[kept]
+    touches = pd.DataFrame({"id": [f"t-{i}" for i in range(len(a))],
+                            "customer_id": a["customer_id"],
+                            "at": at + pd.Timedelta(days=2), "kind": "call",
+                            "by": rng.choice(["ann", "bob", "cy"], len(a)),
+                            "outcome": "reached", "playbook": a["playbook"]})[treated]
+    return orders, touches
+
+
+def test_what_hangs_on_logged_outcomes_agrees(stores, business):
+    """After the worklist (and its hold-outs): outcomes are logged (orders placed and the
+    team's touches, appended to the DuckDB store by the ingest's rules and copied into
+    the Spark store's contract tables: appending rows by code is not on Spark yet); then
+    the measured impact, verified saves and the uplift fitted from the hold-outs (with
+    the ``uplift_scores`` it writes) agree."""
+    from loyalist.decisions.worklist.impact import measure_impact
+    from loyalist.settings import Settings
+    from loyalist.team.agents import verified_saves
+    from loyalist.team.targeting import fit_uplift
+
+    duck, sp = stores
+    orders, touches = _outcomes(duck, business)
+    if not len(orders) or not len(touches):
+        pytest.fail("needs the hold-outs drawn by test_the_worklist_writes_the_same_items")
+    duck.append("orders", orders, source="outcomes")
+    duck.append("touches", touches, source="outcomes")
+    sp.copy_from(duck, tables=["orders", "touches"])
+    later = business.as_of + pd.Timedelta(days=120)
+    ia, ib = (measure_impact(s, as_of=later) for s in (duck, sp))
+    assert (ia.mode, ia.pending) == (ib.mode, ib.pending)
+    assert assert_same(ia.table, ib.table, "impact") >= 2  # a playbook and overall
+    assert ia.table["n_treated"].sum() > 0 and ia.table["n_control"].sum() > 0
+    settings = Settings().with_values("team", uplift_min_outcomes=20)
+    sa, sb = (verified_saves(s, later, settings) for s in (duck, sp))
+    assert assert_same(sa.reset_index(), sb.reset_index(), "verified saves") > 0
+    ua, ub = (fit_uplift(s, later, settings=settings, n_boot=20) for s in (duck, sp))
+    assert ua.notes == ub.notes
+    fitted = ["mean_uplift"]  # the learner's trees split on sums the engines add in
+    ta, tb = ua.table(), ub.table()  # another order (see the uplift scoring test)
+    assert assert_same(ta.drop(columns=fitted), tb.drop(columns=fitted), "uplift fit") > 0
+    np.testing.assert_allclose(tb[fitted].to_numpy(float), ta[fitted].to_numpy(float),
+                               rtol=1e-3, atol=1e-6)
+    if "uplift_scores" in duck.derived_log():
+        _derived_tables_agree(duck, sp, ["uplift_scores"], RTOL_FITTED)
+
+
 # -- bad input ------------------------------------------------------------------------
 
 def test_a_schema_differing_from_the_contract_names_table_and_column(stores, business):
@@ -569,6 +633,13 @@ def test_missing_table_and_duckdb_only_operations_say_so(stores):
     with pytest.raises(NotOnEngineError, match="Ingesting an export") as e:
         sp.ingest("orders", "orders.csv")
     assert "copy_from" in e.value.hint
+    from loyalist.store.accounts import Accounts
+
+    # the web app's accounts live in a DuckDB store; the audit log is on both
+    with pytest.raises(NotOnEngineError, match="_loyalist_users") as e:
+        Accounts(sp).add_user("ada", "correct horse battery")
+    assert "DuckDB store" in e.value.hint
+    assert list(Accounts(sp).audit_log().columns)[:3] == ["id", "at", "user_name"]
 
 
 def test_an_unreachable_session_is_a_clear_error(tmp_path):

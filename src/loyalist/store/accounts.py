@@ -31,7 +31,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from loyalist.errors import AuthError, DataError, ForbiddenError, ThrottledError
-from loyalist.store.sql import transaction
+from loyalist.store.engine import (
+    delete_rows,
+    insert_row,
+    next_numbers,
+    select_rows,
+    update_rows,
+    upsert_row,
+)
 
 ROLES = ("viewer", "agent", "lead", "admin")
 #: what each role may do (each may also do everything the roles before it may)
@@ -94,6 +101,10 @@ class User:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
+def _user(row: dict) -> dict:
+    return {"name": row["name"], "role": row["role"], "person_id": row["person"]}
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -119,12 +130,9 @@ class Accounts:
         self.store = store
         self.backoff = backoff or Backoff()
 
-    def _run(self, sql: str, params=()) -> list[tuple]:
-        con = self.store.cursor()
-        try:
-            return con.execute(sql, list(params)).fetchall()
-        finally:
-            con.close()
+    def _one(self, table: str, columns: list[str], where: dict) -> dict | None:
+        rows = select_rows(self.store, table, columns, where, limit=1)
+        return rows[0] if rows else None
 
     # -- users -------------------------------------------------------------------------
     def add_user(self, name: str, password: str, *, role: str = "viewer",
@@ -138,60 +146,59 @@ class Accounts:
         if len(password or "") < MIN_PASSWORD:
             raise DataError(f"The password is too short ({len(password or '')} characters).",
                             hint=f"Use at least {MIN_PASSWORD} characters.")
-        if self._run(f"SELECT 1 FROM {USERS} WHERE name = ?", [name]):
+        if self._one(USERS, ["name"], {"name": name}):
             raise DataError(f"User {name!r} exists already.",
                             hint="Pick another name, or see them with `loyalist user list`.")
         if person is not None and not str(person).strip():
             raise DataError("The person's id is empty.",
                             hint="Give their staff id (loyalist status shows the staff table).")
-        self._run(f"INSERT INTO {USERS} (name, role, password_hash, created_at, disabled, "
-                  "person) VALUES (?, ?, ?, ?, false, ?)",
-                  [name, role, _hasher.hash(password), _now(), person])
+        insert_row(self.store, USERS, {"name": name, "role": role,
+                                       "password_hash": _hasher.hash(password),
+                                       "created_at": _now(), "disabled": False,
+                                       "person": person})
         return User(name, role, person)
 
     def link_person(self, name: str, person: str) -> User:
         """Say which person (``staff.id``) a user is."""
-        if not self._run(f"SELECT 1 FROM {USERS} WHERE name = ?", [name]):
+        if not self._one(USERS, ["name"], {"name": name}):
             raise DataError(f"No user {name!r}.", hint="See them with `loyalist user list`.")
-        self._run(f"UPDATE {USERS} SET person = ? WHERE name = ?", [person, name])
+        update_rows(self.store, USERS, {"person": person}, {"name": name})
         return self.user(name)
 
     def users(self) -> pd.DataFrame:
         """Every user with role and creation time (no hashes)."""
-        con = self.store.cursor()
-        try:
-            return con.execute(f"SELECT name, role, coalesce(person, name) AS person, "
-                               f"created_at, disabled FROM {USERS} ORDER BY name").df()
-        finally:
-            con.close()
+        cols = ["name", "role", "person", "created_at", "disabled"]
+        df = pd.DataFrame(select_rows(self.store, USERS, cols, order_by=["name"]),
+                          columns=cols)
+        df["person"] = df["person"].fillna(df["name"])
+        return df
 
     def user(self, name: str) -> User | None:
-        rows = self._run(f"SELECT name, role, person FROM {USERS} WHERE name = ? AND NOT "
-                         "disabled", [name])
-        return User(*rows[0]) if rows else None
+        row = self._one(USERS, ["name", "role", "person"], {"name": name, "disabled": False})
+        return User(**_user(row)) if row else None
 
     def disable_user(self, name: str) -> None:
         """Stop a user from signing in; ends their sessions and revokes their tokens."""
-        if not self._run(f"SELECT 1 FROM {USERS} WHERE name = ?", [name]):
+        if not self._one(USERS, ["name"], {"name": name}):
             raise DataError(f"No user {name!r}.", hint="See them with `loyalist user list`.")
-        self._run(f"UPDATE {USERS} SET disabled = true WHERE name = ?", [name])
-        self._run(f"DELETE FROM {SESSIONS} WHERE user_name = ?", [name])
-        self._run(f"UPDATE {TOKENS} SET revoked_at = ? WHERE user_name = ? AND revoked_at IS "
-                  "NULL", [_now(), name])
+        update_rows(self.store, USERS, {"disabled": True}, {"name": name})
+        delete_rows(self.store, SESSIONS, {"user_name": name})
+        update_rows(self.store, TOKENS, {"revoked_at": _now()},
+                    {"user_name": name, "revoked_at": None})
 
     def has_admin(self) -> bool:
-        return bool(self._run(f"SELECT 1 FROM {USERS} WHERE role = 'admin' AND NOT disabled"))
+        return self._one(USERS, ["name"], {"role": "admin", "disabled": False}) is not None
 
     def authenticate(self, name: str, password: str) -> User:
         """The user whose name and password these are; :class:`AuthError` otherwise."""
-        rows = self._run(f"SELECT role, password_hash, person FROM {USERS} WHERE name = ? "
-                         "AND NOT disabled", [name])
+        row = self._one(USERS, ["role", "password_hash", "person"],
+                        {"name": name, "disabled": False})
         bad = AuthError("Wrong user name or password.",
                         hint="Check both; an admin can add users with `loyalist user add`.")
-        if not rows:
+        if not row:
             _hasher.hash(password or "-")  # same work either way: no timing hint
             raise bad
-        role, stored, person = rows[0]
+        role, stored, person = row["role"], row["password_hash"], row["person"]
         try:
             _hasher.verify(stored, password or "")
         except (VerificationError, InvalidHashError):
@@ -213,10 +220,10 @@ class Accounts:
         return user
 
     def check_locked(self, account: str, address: str) -> None:
-        rows = self._run(f"SELECT locked_until FROM {FAILURES} WHERE account = ? AND address = ?"
-                         " AND locked_until > ?", [account, address, _now()])
-        if rows:
-            wait = max(1, int((rows[0][0] - _now()).total_seconds() + 0.999))
+        row = self._one(FAILURES, ["locked_until"], {"account": account, "address": address,
+                                                     "locked_until": (">", _now())})
+        if row:
+            wait = max(1, int((row["locked_until"] - _now()).total_seconds() + 0.999))
             self.audit(None, "signin.throttled", account, {"retry_after": wait}, ip=address)
             raise ThrottledError(
                 f"Too many failed sign-ins for {account!r} from this address.",
@@ -226,20 +233,16 @@ class Accounts:
     def failed(self, account: str, address: str) -> int:
         """Count one failure of (account, address); returns the consecutive count."""
         now = _now()
-        con = self.store.cursor()
-        try:
-            with transaction(con):
-                row = con.execute(f"SELECT failures FROM {FAILURES} WHERE account = ? AND "
-                                  "address = ?", [account, address]).fetchall()
-                n = (row[0][0] if row else 0) + 1
-                wait = self.backoff.wait(n)
-                until = now + timedelta(seconds=wait) if wait else None
-                con.execute(f"INSERT OR REPLACE INTO {FAILURES} VALUES (?, ?, ?, coalesce("
-                            f"(SELECT first_at FROM {FAILURES} WHERE account = ? AND "
-                            "address = ?), ?), ?, ?)",
-                            [account, address, n, account, address, now, now, until])
-        finally:
-            con.close()
+        key = {"account": account, "address": address}
+        # counted in one statement: failures sent at once are each counted
+        n = upsert_row(self.store, FAILURES, {**key, "failures": 1, "first_at": now,
+                                              "last_at": now, "locked_until": None},
+                       key=list(key), keep=("first_at", "locked_until"),
+                       add=("failures",))["failures"]
+        wait = self.backoff.wait(n)
+        if wait:
+            update_rows(self.store, FAILURES,
+                        {"locked_until": now + timedelta(seconds=wait)}, key)
         self.audit(None, "signin.failed", account, {"failures": n, "locked_seconds": wait},
                    ip=address)
         return n
@@ -247,15 +250,9 @@ class Accounts:
     def clear_failures(self, account: str, address: str | None = None) -> int:
         """Forget the failures of ``account`` (from one address, or all of them);
         returns how many (account, address) records were cleared."""
-        if address is None:
-            n = self._run(f"SELECT count(*) FROM {FAILURES} WHERE account = ?", [account])[0][0]
-            self._run(f"DELETE FROM {FAILURES} WHERE account = ?", [account])
-        else:
-            n = self._run(f"SELECT count(*) FROM {FAILURES} WHERE account = ? AND address = ?",
-                          [account, address])[0][0]
-            self._run(f"DELETE FROM {FAILURES} WHERE account = ? AND address = ?",
-                      [account, address])
-        return int(n)
+        where = {"account": account} if address is None else {"account": account,
+                                                              "address": address}
+        return delete_rows(self.store, FAILURES, where)
 
     def unlock(self, name: str, by: User | str | None = None) -> int:
         """Lift every sign-in lock of ``name`` (an admin's action, audited)."""
@@ -265,14 +262,12 @@ class Accounts:
 
     def failures(self) -> pd.DataFrame:
         """Sign-in failures still counted, locked ones first (the admin view's alert)."""
-        con = self.store.cursor()
-        try:
-            return con.execute(
-                f"SELECT account, address, failures, first_at, last_at, locked_until, "
-                f"coalesce(locked_until > ?, false) AS locked FROM {FAILURES} "
-                "ORDER BY locked DESC, last_at DESC", [_now()]).df()
-        finally:
-            con.close()
+        cols = ["account", "address", "failures", "first_at", "last_at", "locked_until"]
+        df = pd.DataFrame(select_rows(self.store, FAILURES, cols), columns=cols)
+        now = _now()
+        df["locked"] = df["locked_until"].map(lambda t: t is not None and t == t and t > now)
+        return df.sort_values(["locked", "last_at"], ascending=False, kind="stable"
+                              ).reset_index(drop=True)
 
     # -- API tokens --------------------------------------------------------------------
     def create_token(self, name: str, label: str | None = None) -> str:
@@ -280,8 +275,8 @@ class Accounts:
         if self.user(name) is None:
             raise DataError(f"No user {name!r}.", hint="Add one first: loyalist user add NAME.")
         token = "lyt_" + secrets.token_urlsafe(32)
-        self._run(f"INSERT INTO {TOKENS} VALUES (?, ?, ?, ?, NULL)",
-                  [digest(token), name, label, _now()])
+        insert_row(self.store, TOKENS, {"token_hash": digest(token), "user_name": name,
+                                        "label": label, "created_at": _now()})
         return token
 
     def user_for_token(self, token: str, address: str | None = None) -> User:
@@ -289,54 +284,51 @@ class Accounts:
         throttled like sign-ins."""
         if address is not None:
             self.check_locked(TOKEN_ACCOUNT, address)
-        rows = self._run(
-            f"SELECT u.name, u.role, u.person FROM {TOKENS} t JOIN {USERS} u ON "
-            "u.name = t.user_name "
-            "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND NOT u.disabled",
-            [digest(token or "")])
-        if not rows:
+        row = self._one(TOKENS, ["user_name"], {"token_hash": digest(token or ""),
+                                                "revoked_at": None})
+        user = self.user(row["user_name"]) if row else None
+        if user is None:
             if address is not None:
                 self.failed(TOKEN_ACCOUNT, address)
             raise AuthError("The API token is not valid.",
                             hint="Create one with `loyalist token create NAME` and send it as "
                             "'Authorization: Bearer TOKEN'.")
-        return User(*rows[0])
+        return user
 
     # -- sessions ----------------------------------------------------------------------
     def create_session(self, user: User) -> tuple[str, str]:
         """A new session for ``user``: (session id for the cookie, CSRF token)."""
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = _now()
-        self._run(f"DELETE FROM {SESSIONS} WHERE expires_at < ?", [now])
-        self._run(f"INSERT INTO {SESSIONS} VALUES (?, ?, ?, ?, ?)",
-                  [digest(sid), user.name, csrf, now, now + timedelta(hours=SESSION_HOURS)])
+        delete_rows(self.store, SESSIONS, {"expires_at": ("<", now)})
+        insert_row(self.store, SESSIONS, {"id_hash": digest(sid), "user_name": user.name,
+                                          "csrf": csrf, "created_at": now,
+                                          "expires_at": now + timedelta(hours=SESSION_HOURS)})
         return sid, csrf
 
     def session(self, sid: str) -> tuple[User, str]:
         """The user and CSRF token of a live session; :class:`AuthError` otherwise."""
-        rows = self._run(
-            f"SELECT u.name, u.role, u.person, s.csrf FROM {SESSIONS} s JOIN {USERS} u ON "
-            "u.name = s.user_name WHERE s.id_hash = ? AND s.expires_at > ? AND NOT u.disabled",
-            [digest(sid or ""), _now()])
-        if not rows:
+        row = self._one(SESSIONS, ["user_name", "csrf"], {"id_hash": digest(sid or ""),
+                                                          "expires_at": (">", _now())})
+        user = self.user(row["user_name"]) if row else None
+        if user is None:
             raise AuthError("Not signed in (or the session has expired).",
                             hint="Sign in at /login.")
-        name, role, person, csrf = rows[0]
-        return User(name, role, person), csrf
+        return user, row["csrf"]
 
     def end_session(self, sid: str) -> None:
-        self._run(f"DELETE FROM {SESSIONS} WHERE id_hash = ?", [digest(sid or "")])
+        delete_rows(self.store, SESSIONS, {"id_hash": digest(sid or "")})
 
     # -- idempotency keys --------------------------------------------------------------
     def replay(self, key: str, user: str) -> tuple[str, dict] | None:
         """(fingerprint, body) of the first request sent with ``key`` by ``user``."""
-        rows = self._run(f"SELECT fingerprint, body FROM {IDEMPOTENCY} WHERE key = ? AND "
-                         "user_name = ?", [key, user])
-        return (rows[0][0], json.loads(rows[0][1])) if rows else None
+        row = self._one(IDEMPOTENCY, ["fingerprint", "body"], {"key": key, "user_name": user})
+        return (row["fingerprint"], json.loads(row["body"])) if row else None
 
     def remember(self, key: str, user: str, fingerprint: str, body: dict) -> None:
-        self._run(f"INSERT INTO {IDEMPOTENCY} VALUES (?, ?, ?, 200, ?, ?)",
-                  [key, user, fingerprint, json.dumps(body, default=str), _now()])
+        insert_row(self.store, IDEMPOTENCY, {
+            "key": key, "user_name": user, "fingerprint": fingerprint, "status": 200,
+            "body": json.dumps(body, default=str), "created_at": _now()})
 
     # -- audit -------------------------------------------------------------------------
     def audit(self, user: User | str | None, action: str, target: str | None = None,
@@ -345,16 +337,14 @@ class Accounts:
         who = user.name if isinstance(user, User) else user
         text = detail if isinstance(detail, str) or detail is None else json.dumps(
             detail, default=str)
-        self._run(f"INSERT INTO {AUDIT} VALUES (nextval('{AUDIT}_seq'), ?, ?, ?, ?, ?, ?)",
-                  [_now(), who, action, target, text, ip])
+        insert_row(self.store, AUDIT, {
+            "id": next_numbers(self.store, f"{AUDIT}_seq", 1)[0], "at": _now(),
+            "user_name": who, "action": action, "target": target, "detail": text, "ip": ip})
 
     def audit_log(self, limit: int = 100) -> pd.DataFrame:
-        con = self.store.cursor()
-        try:
-            return con.execute(f"SELECT * FROM {AUDIT} ORDER BY id DESC LIMIT ?",
-                               [int(limit)]).df()
-        finally:
-            con.close()
+        cols = ["id", "at", "user_name", "action", "target", "detail", "ip"]
+        return pd.DataFrame(select_rows(self.store, AUDIT, cols, order_by=["id"],
+                                        descending=True, limit=limit), columns=cols)
 
 
 __all__ = ["ROLES", "Accounts", "AuthError", "ForbiddenError", "User", "digest"]

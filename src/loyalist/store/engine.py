@@ -13,16 +13,34 @@ an Ibis expression and runs unchanged on either; what differs is kept here:
   audit log: declared in :mod:`loyalist.contract.derived`): :func:`bookkeeping` reads
   one, :func:`next_numbers` draws from a sequence, :func:`append_rows` appends to
   several at once (one DuckDB transaction; on Spark, staged and then put in place),
-  :func:`remove_rows` takes one customer's rows out of tables (the erasure).
+  :func:`remove_rows` takes one customer's rows out of tables (the erasure);
+- small keyed tables (the web app's accounts, the model registry): :func:`select_rows`,
+  :func:`insert_row`, :func:`update_rows`, :func:`delete_rows`, :func:`upsert_row`, each
+  a named operation with bound values and quoted names, so no module outside this one
+  writes SQL for them. A filter is ``{column: value}``: equal to ``value``, ``None`` for
+  a missing value, or ``(op, value)`` with ``op`` one of ``<``, ``>``, ``!=``;
+- :func:`transaction`: one all-or-nothing block on a DuckDB connection;
+- opening the engine: :func:`connect_duckdb` (the file, its lock, UTC wall time) and
+  :func:`ibis_on` (the Ibis backend over a connection); Spark's counterpart is
+  :func:`loyalist.store.spark.start_session`;
+- prepared questions (:mod:`loyalist.store.prepared`): :func:`prepared_arrow` and
+  :func:`prepared_rows` run SQL compiled once with bound values on a DuckDB connection
+  (:data:`PLAN_OUTDATED`: the errors of a plan whose tables changed); a Spark store runs
+  the Ibis expression instead;
+- :func:`put_derived`: a derived table replaced or appended to, with its log entry, in
+  one transaction (Spark: staged, then put in place).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pyarrow as pa
 
 from loyalist.contract.derived import Derived, check_writable, get_derived
-from loyalist.errors import DataError, NotOnEngineError
-from loyalist.store.sql import q, transaction
+from loyalist.errors import DataError, NotOnEngineError, StoreLockedError
+from loyalist.store.migrations import INGESTS, REJECTS
+from loyalist.store.sql import q
 
 #: the contract's types (``contract.schema.STORAGE_TYPES`` keys) as Arrow types
 ARROW_TYPES = {"string": pa.string(), "timestamp": pa.timestamp("us"), "float": pa.float64(),
@@ -30,6 +48,20 @@ ARROW_TYPES = {"string": pa.string(), "timestamp": pa.timestamp("us"), "float": 
 #: the contract's types as Spark SQL type names
 SPARK_TYPES = {"string": "string", "timestamp": "timestamp_ntz", "float": "double",
                "integer": "bigint", "boolean": "boolean", "blob": "binary"}
+
+
+@contextmanager
+def transaction(con):
+    """``BEGIN``, then ``COMMIT`` when the block ends, ``ROLLBACK`` (and the error again)
+    when it raises: the one shape of every all-or-nothing write on a DuckDB connection.
+    (Spark has no multi-table transaction: its writes are staged, then put in place.)"""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def is_expression(data) -> bool:
@@ -133,11 +165,98 @@ def append_rows(store, batches) -> dict[str, int]:
 def remove_rows(store, targets, value) -> dict[str, int]:
     """Spark: rewrite each ``(table, column)`` of ``targets`` without the rows whose
     ``column`` is ``value`` (staged, then put in place); rows removed per table. The
-    DuckDB store deletes in its own transaction (:mod:`loyalist.store.privacy`)."""
+    DuckDB store deletes in a transaction (:func:`erase_value`, :func:`delete_rows`)."""
     require_spark = engine_of(store) == "spark"
     if not require_spark:
         raise NotOnEngineError("remove_rows (DuckDB deletes in a transaction)", "DuckDB")
     return store.remove_rows(targets, value)
+
+
+_IDEMPOTENCY = "_loyalist_idempotency"
+_AUDIT = "_loyalist_audit"
+_REJECT_FIELDS = ("table_name", "source", "line", "column", "code", "reason", "value", "raw")
+
+
+def _naming(value) -> tuple[str, list]:
+    """The rowids of the quarantine's rows whose raw values hold ``value`` as one whole
+    value (the quarantine is a DuckDB store's own)."""
+    return (f"SELECT rowid FROM {REJECTS} WHERE raw IS NOT NULL AND list_contains("
+            "map_values(TRY_CAST(json_transform(raw, '\"MAP(VARCHAR, VARCHAR)\"') AS "
+            "MAP(VARCHAR, VARCHAR))), ?)", [value])
+
+
+def quarantined_naming(store, value: str) -> list[dict]:
+    """The rejected rows (table, source, line, column, code, reason, value, raw) whose
+    raw values hold ``value``. A Spark store keeps no quarantine: none."""
+    if engine_of(store) == "spark":
+        return []
+    sql, params = _naming(value)
+    rows = _run(store, f"SELECT {', '.join(q(c) for c in _REJECT_FIELDS)} FROM {REJECTS} "
+                f"WHERE rowid IN ({sql})", params)
+    return [dict(zip(_REJECT_FIELDS, r, strict=True)) for r in rows]
+
+
+def erase_value(store, targets, value: str, *, audit: dict) -> dict[str, int]:
+    """Remove the rows whose ``column`` is ``value`` from each ``(table, column)`` of
+    ``targets``, everything else the store keeps naming it, and append ``audit`` (a row
+    of the audit log; its ``detail`` becomes the counts): all of it or nothing. Rows
+    removed per table.
+
+    DuckDB: one transaction, which also takes the value out of the quarantine (and
+    rewrites the rejects files it came from), out of the answers kept for idempotency
+    keys, and out of the targets of audit entries. Spark (which keeps none of those):
+    every table is rewritten without the rows, staged first, then put in place."""
+    import json
+
+    import pandas as pd
+
+    if engine_of(store) == "spark":
+        removed = remove_rows(store, targets, value)
+        append_rows(store, [(_AUDIT, pd.DataFrame([{**audit, "detail": json.dumps(removed)}]))])
+        return removed
+    removed: dict[str, int] = {}
+
+    def count(table, n):
+        if n:
+            removed[table] = int(n)
+
+    con = store.cursor()
+    try:
+        with transaction(con):
+            for table, col in targets:
+                count(table, con.execute(f"DELETE FROM {q(table)} WHERE {q(col)} = ?",
+                                         [value]).fetchall()[0][0])
+            sql, params = _naming(value)
+            ingests = [r[0] for r in con.execute(
+                f"SELECT DISTINCT ingest_id FROM {REJECTS} WHERE rowid IN ({sql})",
+                params).fetchall()]
+            count(REJECTS, con.execute(f"DELETE FROM {REJECTS} WHERE rowid IN ({sql})",
+                                        params).fetchall()[0][0])
+            count(_IDEMPOTENCY, con.execute(
+                f"DELETE FROM {_IDEMPOTENCY} WHERE json_extract_string(body, "
+                "'$.customer_id') = ?", [value]).fetchall()[0][0])
+            count(_AUDIT, con.execute(f"UPDATE {_AUDIT} SET target = '(erased)', detail = "
+                                      "NULL WHERE target = ?", [value]).fetchall()[0][0])
+            row = {**audit, "detail": json.dumps(removed)}
+            con.execute(f"INSERT INTO {_AUDIT} ({', '.join(q(c) for c in row)}) VALUES "
+                        f"({', '.join('?' for _ in row)})", list(row.values()))
+        for ingest_id in ingests:
+            _rewrite_rejects_file(con, ingest_id)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return removed
+
+
+def _rewrite_rejects_file(con, ingest_id: int) -> None:
+    from pathlib import Path
+
+    from loyalist.store.quarantine import write_rejects_file
+
+    row = con.execute(f"SELECT rejects_file FROM {INGESTS} WHERE id = ?",
+                      [ingest_id]).fetchall()
+    if row and row[0][0] and Path(row[0][0]).exists():
+        write_rejects_file(con, ingest_id, Path(row[0][0]))
 
 
 def conform(name: str, data, *, bookkeeping: bool = False) -> tuple[Derived, pa.Table]:
@@ -200,3 +319,265 @@ def read_export(source, **options):
         con.close()
         raise
     return con, src, rows
+# -- small keyed tables ----------------------------------------------------------------
+_OPS = {"<": "<", ">": ">", "!=": "<>", "=": "="}
+
+
+def _where(where: dict | None) -> tuple[str, list]:
+    """``WHERE`` text and bound values of a filter ``{column: value}`` (see the module)."""
+    if not where:
+        return "", []
+    parts, params = [], []
+    for col, value in where.items():
+        if value is None:
+            parts.append(f"{q(col)} IS NULL")
+            continue
+        op, value = value if isinstance(value, tuple) else ("=", value)
+        parts.append(f"{q(col)} {_OPS[op]} ?")
+        params.append(value)
+    return " WHERE " + " AND ".join(parts), params
+
+
+def _filter_ibis(t, where: dict | None):
+    for col, value in (where or {}).items():
+        if value is None:
+            t = t.filter(t[col].isnull())
+            continue
+        op, value = value if isinstance(value, tuple) else ("=", value)
+        c = t[col]
+        t = t.filter({"=": c == value, "<": c < value, ">": c > value, "!=": c != value}[op])
+    return t
+
+
+def _run(store, sql: str, params) -> list[tuple]:
+    """One statement on a cursor of its own (threads of the web server share the store)."""
+    con = store.cursor()
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def _keyed_on_spark(store, operation: str, table: str) -> None:
+    """Spark keeps bookkeeping tables only (appended, never changed in place): anything
+    else is a :class:`NotOnEngineError` naming the operation and the table."""
+    from loyalist.contract.derived import DERIVED
+
+    if table not in DERIVED or not DERIVED[table].bookkeeping:
+        raise NotOnEngineError(f"{operation} on {table}", "Spark", hint=(
+            "The web app's accounts (users, tokens, sessions, sign-in failures) live in a "
+            "DuckDB store: serve the web app or the API from one (docs/scale.md)."))
+
+
+def select_rows(store, table: str, columns: list[str], where: dict | None = None, *,
+                order_by: list[str] | None = None, descending: bool = False,
+                limit: int | None = None) -> list[dict]:
+    """``columns`` of the rows of ``table`` that pass ``where``, as dicts."""
+    if engine_of(store) == "spark":
+        _keyed_on_spark(store, "Reading rows", table)
+        t = _filter_ibis(bookkeeping(store, table), where).select(*columns)
+        if order_by:
+            t = t.order_by([t[c].desc() if descending else t[c] for c in order_by])
+        if limit is not None:
+            t = t.limit(int(limit))
+        return t.to_pyarrow().to_pylist()
+    clause, params = _where(where)
+    order = ""
+    if order_by:
+        order = " ORDER BY " + ", ".join(q(c) + (" DESC" if descending else "")
+                                         for c in order_by)
+    if limit is not None:
+        order += " LIMIT ?"
+        params.append(int(limit))
+    rows = _run(store, f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}{clause}"
+                f"{order}", params)
+    return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
+def insert_row(store, table: str, row: dict) -> None:
+    """Add one row (``{column: value}``; columns not given are empty)."""
+    if engine_of(store) == "spark":
+        import pandas as pd
+
+        _keyed_on_spark(store, "Adding a row", table)
+        append_rows(store, [(table, pd.DataFrame([row]))])
+        return
+    cols = list(row)
+    _run(store, f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}) VALUES "
+         f"({', '.join('?' for _ in cols)})", [row[c] for c in cols])
+
+
+def update_rows(store, table: str, values: dict, where: dict) -> int:
+    """Set ``values`` in the rows of ``table`` that pass ``where``; rows changed."""
+    if engine_of(store) == "spark":
+        _keyed_on_spark(store, "Changing rows in place", table)
+        raise NotOnEngineError(f"Changing rows in place on {table}", "Spark")
+    clause, params = _where(where)
+    sets = ", ".join(f"{q(c)} = ?" for c in values)
+    return int(_run(store, f"UPDATE {q(table)} SET {sets}{clause}",
+                    [*values.values(), *params])[0][0])
+
+
+def delete_rows(store, table: str, where: dict) -> int:
+    """Remove the rows of ``table`` that pass ``where``; rows removed."""
+    if engine_of(store) == "spark":
+        _keyed_on_spark(store, "Removing rows", table)
+        if len(where) != 1 or isinstance(next(iter(where.values())), tuple | type(None)):
+            raise NotOnEngineError(f"Removing rows of {table} by {sorted(where)}", "Spark")
+        (col, value), = where.items()
+        return remove_rows(store, [(table, col)], value).get(table, 0)
+    clause, params = _where(where)
+    return int(_run(store, f"DELETE FROM {q(table)}{clause}", params)[0][0])
+
+
+def upsert_row(store, table: str, row: dict, key: list[str], *, keep=(), add=()) -> dict:
+    """Put ``row`` in ``table``; where a row with the same ``key`` columns is there
+    already, replace its values but those of ``keep`` (left as they are) and ``add``
+    (added to: a counter), in one statement, so two threads counting at once count
+    twice. Returns the row as it is now."""
+    if engine_of(store) == "spark":
+        _keyed_on_spark(store, "Replacing a row", table)
+        raise NotOnEngineError(f"Replacing a row of {table}", "Spark")
+    cols = list(row)
+    sets = ", ".join(f"{q(c)} = " + (f"{q(table)}.{q(c)} + excluded.{q(c)}" if c in add
+                                    else f"excluded.{q(c)}")
+                     for c in cols if c not in key and c not in keep)
+    sql = (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}) VALUES "
+           f"({', '.join('?' for _ in cols)}) ON CONFLICT ({', '.join(q(c) for c in key)}) "
+           f"DO UPDATE SET {sets} RETURNING {', '.join(q(c) for c in cols)}")
+    import random
+    import time
+
+    import duckdb
+
+    for attempt in range(50):  # DuckDB refuses one of two writes of a row at once: again
+        try:
+            got = _run(store, sql, [row[c] for c in cols])
+            return dict(zip(cols, got[0], strict=True))
+        except (duckdb.TransactionException, duckdb.ConstraintException):
+            if attempt == 49:
+                raise
+            time.sleep(random.uniform(0.001, 0.02))
+    raise AssertionError("unreachable")
+
+
+# -- opening and writing a DuckDB store ---------------------------------------------------
+def connect_duckdb(path: str, *, read_only: bool, config: dict, lock_timeout: float):
+    """The DuckDB connection of store file ``path`` (timestamps as UTC wall time),
+    retrying for ``lock_timeout`` seconds while another process holds the file."""
+    import re
+    import time
+    from pathlib import Path
+
+    import duckdb
+
+    deadline = time.monotonic() + lock_timeout
+    while True:
+        try:
+            con = duckdb.connect(path, read_only=read_only, config=config)
+            break
+        except duckdb.IOException as e:
+            text = str(e)
+            if "lock" not in text.lower():
+                if read_only and not Path(path).exists():
+                    raise DataError(f"No store at {path}.",
+                                    hint="Run `loyalist ingest` or `loyalist demo` first, "
+                                    "or pass --store.") from None
+                raise DataError(f"Cannot open the store {path}: {text}",
+                                hint="The file may be damaged or cut short: restore it "
+                                "from a backup, or pass another --store.") from None
+            if time.monotonic() > deadline:
+                holder = re.search(r"(PID \d+)", text)
+                raise StoreLockedError(
+                    f"The store {path} is in use by another process"
+                    + (f" ({holder.group(1)})" if holder else "") + ".",
+                    hint="Wait for it to finish or stop it (a running `loyalist serve` "
+                    "holds the store: use its API or web page instead).") from None
+            time.sleep(0.2)
+    return utc(con)
+
+
+def utc(con):
+    """``con`` (a DuckDB connection or cursor) reading and writing UTC wall time."""
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def new_cursor(con):
+    """A cursor of its own on DuckDB connection ``con`` (one thread's transactions)."""
+    return con.cursor()
+
+
+def ibis_on(con):
+    """The Ibis backend over DuckDB connection ``con``: everything else reads through it."""
+    import ibis
+
+    return ibis.duckdb.from_connection(con)
+
+
+def put_derived(store, name: str, data, *, append: bool, note: str | None,
+                log_table: str) -> None:
+    """Replace derived table ``name`` with ``data`` (or append to it, creating it on first
+    use), cast to its declared types, indexed by customer, logged in ``log_table``: one
+    transaction. Spark stores write their own (:meth:`SparkStore.write_derived`)."""
+    import duckdb
+
+    from loyalist.store.migrations import customer_column, index_by_customer
+
+    if engine_of(store) == "spark":
+        (store.append_derived if append else store.write_derived)(name, data, note=note)
+        return
+    if is_expression(data):  # computed by DuckDB, handed over as Arrow
+        data = data.to_pyarrow()
+    con = store.cursor()
+    try:
+        con.register("_loyalist_derived_src", data)
+        given = [r[0] for r in con.execute("DESCRIBE _loyalist_derived_src").fetchall()]
+        declared = check_writable(name, given)
+        types = declared.storage_types()
+        cols = ", ".join(f"CAST({q(c) if c in given else 'NULL'} AS {types[c]}) AS {q(c)}"
+                         for c in declared.names)
+        src = f"(SELECT {cols} FROM _loyalist_derived_src)"
+        statements = [f"CREATE TABLE IF NOT EXISTS {q(name)} AS SELECT * FROM {src} LIMIT 0",
+                      f"INSERT INTO {q(name)} BY NAME SELECT * FROM {src}"] if append else [
+            f"CREATE OR REPLACE TABLE {q(name)} AS SELECT * FROM {src}"]
+        try:
+            with transaction(con):
+                for sql in statements:
+                    con.execute(sql)
+                column = customer_column(declared.names)
+                if column:
+                    index_by_customer(con, name, column)
+                n = con.execute(f"SELECT count(*) FROM {q(name)}").fetchall()[0][0]
+                con.execute(f"INSERT OR REPLACE INTO {q(log_table)} (name, written_at, rows, "
+                            "note, stale) VALUES (?, now()::TIMESTAMP, ?, ?, false)",
+                            [name, n, note])
+        except duckdb.Error as e:
+            raise DataError(f"Cannot write {name}: {str(e).splitlines()[0]}; nothing "
+                            "was changed.", hint="Give each column the type declared in "
+                            "loyalist.contract.derived (docs/derived-tables.md).") from None
+    finally:
+        con.close()
+
+
+# -- prepared questions (DuckDB: SQL compiled once, values bound) --------------------------
+def _plan_outdated() -> tuple[type[Exception], ...]:
+    import duckdb
+
+    return duckdb.CatalogException, duckdb.BinderException
+
+
+#: what a prepared question raises when a table it reads was replaced with other columns
+PLAN_OUTDATED = _plan_outdated()
+
+
+def prepared_arrow(con, sql: str, bound: dict) -> pa.Table:
+    """The answer of prepared ``sql`` with ``bound`` values, as Arrow with DuckDB's types."""
+    return con.sql(sql, params=bound).to_arrow_table()
+
+
+def prepared_rows(con, sql: str, bound: dict) -> list[dict]:
+    """The answer as dicts: no Arrow or pandas in between (the cheapest for a few rows)."""
+    cur = con.execute(sql, bound)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

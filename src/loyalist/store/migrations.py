@@ -16,7 +16,7 @@ import duckdb
 
 from loyalist.contract.schema import TABLES
 from loyalist.errors import StoreVersionError
-from loyalist.store.sql import q
+from loyalist.store.sql import q, transaction
 
 META = "_loyalist_meta"
 INGESTS = "_loyalist_ingests"
@@ -287,8 +287,7 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str, target: int = SCHEMA_VERS
     version = check_version(con, path)
     if version >= target and _contract_in_sync(con):
         return version
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"CREATE TABLE IF NOT EXISTS {META} (key VARCHAR PRIMARY KEY, value VARCHAR)")
         for number, _desc, step in MIGRATIONS:
             if version < number <= target:
@@ -296,10 +295,6 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str, target: int = SCHEMA_VERS
                 version = number
         con.execute(f"INSERT OR REPLACE INTO {META} VALUES ('schema_version', ?)", [str(version)])
         sync_contract(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return version
 
 

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from loyalist.errors import DataError
+from loyalist.store.engine import PLAN_OUTDATED, prepared_arrow, prepared_rows
 
 #: (store) -> (expression, {name: ibis.param}); the names are the keyword arguments
 #: of the :class:`Query`'s methods
@@ -59,12 +60,10 @@ class Query:
     def _run(self, store, run, values: dict):
         """``run(connection, sql, bound values)``, compiled again (once) if a table it
         reads was replaced with other columns since it was compiled."""
-        import duckdb
-
         bound = self._bound(values)
         try:
             return run(store.raw, self.sql, bound)
-        except (duckdb.CatalogException, duckdb.BinderException):
+        except PLAN_OUTDATED:
             fresh = _compile(store, self.build)
             self.expr, self.params, self.sql = fresh.expr, fresh.params, fresh.sql
             return run(store.raw, self.sql, bound)
@@ -75,21 +74,14 @@ class Query:
         if self.sql is None:
             bound = self._bound(values)
             return self.expr.to_pyarrow(params={self.params[k]: v for k, v in bound.items()})
-        return self._run(store, lambda con, sql, bound: con.sql(sql, params=bound)
-                         .to_arrow_table(), values)
+        return self._run(store, prepared_arrow, values)
 
     def rows(self, store, **values) -> list[dict]:
         """The answer as a list of dicts (column -> Python value): the cheapest way to
         read a few rows (DuckDB plans the query once, no Arrow or pandas in between)."""
         if self.sql is None:
             return self.arrow(store, **values).to_pylist()
-
-        def run(con, sql, bound):
-            cur = con.execute(sql, bound)
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-        return self._run(store, run, values)
+        return self._run(store, prepared_rows, values)
 
     def frame(self, store, **values) -> pd.DataFrame:
         """The answer as a pandas DataFrame (built from :meth:`rows`: an empty answer

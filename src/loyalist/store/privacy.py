@@ -10,38 +10,25 @@ idempotency keys; audit entries about the customer lose their target. It runs in
 transaction and is itself audited with a digest of the id and the counts only.
 Fitted models keep no customer's rows (trees and coefficients), so they are kept.
 
-Both run on either engine: the export reads every table through Ibis; on a Spark store
-(which keeps no quarantine, sign-ins or idempotency answers) the erasure rewrites each
-table holding the customer without their rows, staged first and then put in place
-(:func:`loyalist.store.engine.remove_rows`), and appends the audit entry.
+Both run on either engine: the export reads every table through Ibis; the erasure is
+the engine adapter's :func:`loyalist.store.engine.erase_value`: one transaction on
+DuckDB; on a Spark store (which keeps no quarantine, sign-ins or idempotency answers)
+each table holding the customer is rewritten without their rows, staged first and then
+put in place, and the audit entry appended.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pandas as pd
 
 from loyalist.contract.schema import TABLES
 from loyalist.errors import DataError
 from loyalist.store.council import WITH_CUSTOMER as COUNCIL_TABLES
-from loyalist.store.engine import (
-    append_rows,
-    bookkeeping,
-    engine_of,
-    next_numbers,
-    remove_rows,
-)
-from loyalist.store.migrations import (
-    ASSIGNMENTS,
-    INGESTS,
-    META_COLUMNS,
-    REJECTS,
-    WORKLIST,
-)
-from loyalist.store.sql import q
+from loyalist.store.engine import bookkeeping, erase_value, next_numbers, quarantined_naming
+from loyalist.store.migrations import ASSIGNMENTS, META_COLUMNS, WORKLIST
 
 AUDIT = "_loyalist_audit"
 IDEMPOTENCY = "_loyalist_idempotency"
@@ -58,13 +45,6 @@ def _derived_with_customers(store) -> list[str]:
 
     return sorted(n for n in store.derived_log() if n in DECLARED and "customer_id" in
                   DECLARED[n].names and n in store.tables())
-
-
-def _rejects_about(customer_id: str) -> tuple[str, list]:
-    """The quarantine rows whose raw values hold the id as one whole value."""
-    return (f"SELECT rowid FROM {REJECTS} WHERE raw IS NOT NULL AND list_contains("
-            "map_values(TRY_CAST(json_transform(raw, '\"MAP(VARCHAR, VARCHAR)\"') AS "
-            "MAP(VARCHAR, VARCHAR))), ?)", [customer_id])
 
 
 def _contract_targets() -> list[tuple[str, str]]:
@@ -108,21 +88,13 @@ def customer_data(store, customer_id: str) -> dict:
     for table in COUNCIL_TABLES:
         out["council"][table.removeprefix("_loyalist_council_")] = _of(
             bookkeeping(store, table), "customer_id", customer_id)
-    if engine_of(store) == "duckdb":
-        out["rejected_rows"] = _rejected_rows(store, customer_id)
+    out["rejected_rows"] = _rejected_rows(store, customer_id)
     return out
 
 
 def _rejected_rows(store, customer_id: str) -> list[dict]:
-    """The quarantined rows naming the customer (DuckDB stores keep the quarantine)."""
-    sql, params = _rejects_about(customer_id)
-    con = store.cursor()
-    try:
-        df = con.execute(f"SELECT table_name, source, line, \"column\", code, reason, "
-                         f"value, raw FROM {REJECTS} WHERE rowid IN ({sql})", params).df()
-    finally:
-        con.close()
-    return _rows(df)
+    """The quarantined rows naming the customer (a Spark store keeps no quarantine)."""
+    return _rows(pd.DataFrame(quarantined_naming(store, customer_id)))
 
 
 def _rows(df) -> list[dict]:
@@ -146,58 +118,7 @@ def erase_customer(store, customer_id: str, *, by: str | None = None,
     targets += [(WORKLIST, "customer_id"), (ASSIGNMENTS, "customer_id")]
     targets += [(t, "customer_id") for t in COUNCIL_TABLES]
     digest = hashlib.sha256(customer_id.encode()).hexdigest()
-    if engine_of(store) == "spark":
-        removed = remove_rows(store, targets, customer_id)
-        append_rows(store, [(AUDIT, pd.DataFrame({
-            "id": next_numbers(store, f"{AUDIT}_seq", 1),
-            "at": [pd.Timestamp.now("UTC").tz_localize(None)], "user_name": [by],
-            "action": ["customer.erase"], "target": [f"sha256:{digest[:16]}"],
-            "detail": [json.dumps(removed)], "ip": [ip]}))])
-        return removed
-    con = store.cursor()
-    removed = {}
-    try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table, col in targets:
-                n = con.execute(f"DELETE FROM {q(table)} WHERE {q(col)} = ?",
-                                [customer_id]).fetchall()[0][0]
-                if n:
-                    removed[table] = int(n)
-            sql, params = _rejects_about(customer_id)
-            ingests = [r[0] for r in con.execute(
-                f"SELECT DISTINCT ingest_id FROM {REJECTS} WHERE rowid IN ({sql})",
-                params).fetchall()]
-            n = con.execute(f"DELETE FROM {REJECTS} WHERE rowid IN ({sql})",
-                            params).fetchall()[0][0]
-            if n:
-                removed[REJECTS] = int(n)
-            n = con.execute(f"DELETE FROM {IDEMPOTENCY} WHERE json_extract_string(body, "
-                            "'$.customer_id') = ?", [customer_id]).fetchall()[0][0]
-            if n:
-                removed[IDEMPOTENCY] = int(n)
-            n = con.execute(f"UPDATE {AUDIT} SET target = '(erased)', detail = NULL WHERE "
-                            "target = ?", [customer_id]).fetchall()[0][0]
-            if n:
-                removed[AUDIT] = int(n)
-            con.execute(f"INSERT INTO {AUDIT} VALUES (nextval('{AUDIT}_seq'), "
-                        "now()::TIMESTAMP, ?, 'customer.erase', ?, ?, ?)",
-                        [by, f"sha256:{digest[:16]}", json.dumps(removed), ip])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        for ingest_id in ingests:
-            _rewrite_rejects_file(con, ingest_id)
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
-    return removed
-
-
-def _rewrite_rejects_file(con, ingest_id: int) -> None:
-    from loyalist.store.quarantine import write_rejects_file
-
-    row = con.execute(f"SELECT rejects_file FROM {INGESTS} WHERE id = ?", [ingest_id]).fetchall()
-    if row and row[0][0] and Path(row[0][0]).exists():
-        write_rejects_file(con, ingest_id, Path(row[0][0]))
+    return erase_value(store, targets, customer_id, audit={
+        "id": next_numbers(store, f"{AUDIT}_seq", 1)[0],
+        "at": pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime(), "user_name": by,
+        "action": "customer.erase", "target": f"sha256:{digest[:16]}", "ip": ip})

@@ -7,8 +7,6 @@ test_sql_safety.py`` fails on SQL text built outside the store's reviewed functi
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 
 def q(name: str) -> str:
     """Quote an identifier: ``a"b`` becomes ``"a""b"``."""
@@ -21,14 +19,9 @@ def lit(s: str) -> str:
     return "'" + str(s).replace("'", "''") + "'"
 
 
-@contextmanager
 def transaction(con):
-    """``BEGIN``, then ``COMMIT`` when the block ends, ``ROLLBACK`` (and the error again)
-    when it raises: the one shape of every all-or-nothing write on a DuckDB connection."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    """The all-or-nothing block of a DuckDB connection: kept in the engine adapter
+    (:func:`loyalist.store.engine.transaction`); this name stays for older imports."""
+    from loyalist.store.engine import transaction as in_engine
+
+    return in_engine(con)

@@ -12,28 +12,28 @@ which is how the web app and API serve many users on one store.
 
 from __future__ import annotations
 
-import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
-from loyalist.contract.derived import check_writable
 from loyalist.contract.schema import TABLES, get_table
-from loyalist.errors import DataError, StoreLockedError, UnknownTableError
+from loyalist.errors import DataError, UnknownTableError
 from loyalist.settings import Settings
 from loyalist.store import migrations
-from loyalist.store.engine import is_expression
+from loyalist.store.engine import (
+    connect_duckdb,
+    ibis_on,
+    insert_row,
+    new_cursor,
+    next_numbers,
+    put_derived,
+    utc,
+)
 from loyalist.store.ingest import IngestResult, append_rows, run_ingest
 from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
-from loyalist.store.sql import q
-
-_LOCK_RE = re.compile(r"(PID \d+)")
-
 
 
 def model_listing(df: pd.DataFrame) -> pd.DataFrame:
@@ -88,70 +88,41 @@ class Store:
             config["temp_directory"] = str(Path(self.path).with_suffix(".tmp"))
             if not read_only:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = self._open(config, lock_timeout)
+        _check_store_file(self.path)
         # timestamps are stored as UTC wall time; offsets in sources convert to it
-        self._db.execute("SET TimeZone = 'UTC'")
+        self._db = connect_duckdb(self.path, read_only=read_only, config=config,
+                                  lock_timeout=lock_timeout)
         if read_only:
             migrations.check_version(self._db, self.path)
         else:
             migrations.migrate(self._db, self.path)
-        import ibis
-
-        self.ibis = ibis.duckdb.from_connection(self._db)
-
-    def _open(self, config, lock_timeout) -> duckdb.DuckDBPyConnection:
-        _check_store_file(self.path)
-        deadline = time.monotonic() + lock_timeout
-        while True:
-            try:
-                return duckdb.connect(self.path, read_only=self.read_only, config=config)
-            except duckdb.IOException as e:
-                text = str(e)
-                if "lock" not in text.lower():
-                    if self.read_only and not Path(self.path).exists():
-                        raise DataError(f"No store at {self.path}.",
-                                        hint="Run `loyalist ingest` or `loyalist demo` first, "
-                                        "or pass --store.") from None
-                    raise DataError(f"Cannot open the store {self.path}: {text}",
-                                    hint="The file may be damaged or cut short: restore it "
-                                    "from a backup, or pass another --store.") from None
-                if time.monotonic() > deadline:
-                    holder = _LOCK_RE.search(text)
-                    raise StoreLockedError(
-                        f"The store {self.path} is in use by another process"
-                        + (f" ({holder.group(1)})" if holder else "") + ".",
-                        hint="Wait for it to finish or stop it (a running `loyalist serve` "
-                        "holds the store: use its API or web page instead).") from None
-                time.sleep(0.2)
+        self.ibis = ibis_on(self._db)
 
     # -- reading ---------------------------------------------------------
     @property
-    def raw(self) -> duckdb.DuckDBPyConnection:
+    def raw(self):
         """The underlying DuckDB connection (engine-specific code only)."""
         return self._db
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self):
         """A new DuckDB cursor on the same database, for one thread's own transactions."""
-        return self._db.cursor()
+        return new_cursor(self._db)
 
     def view(self) -> Store:
         """The same store seen through a cursor (and an Ibis backend) of its own, for one
         thread: a DuckDB connection must not be used by two threads at once."""
         import copy
 
-        import ibis
-
         other = copy.copy(self)
-        other._db = self.cursor()
+        other._db = utc(new_cursor(self._db))
         other._table_cache = {}  # tables bound to this view's own backend
-        other._db.execute("SET TimeZone = 'UTC'")
-        other.ibis = ibis.duckdb.from_connection(other._db)
+        other.ibis = ibis_on(other._db)
         return other
 
     def tables(self) -> list[str]:
         """Names of the contract tables and derived tables in the store."""
-        derived = [r[0] for r in self._db.execute(f"SELECT name FROM {DERIVED} ORDER BY name"
-                                                  ).fetchall()] if not self._is_new() else []
+        derived = [r["name"] for r in _rows(self.ibis.table(DERIVED).select("name").order_by(
+            "name"))] if not self._is_new() else []
         return [*TABLES, *derived]
 
     def _is_new(self) -> bool:
@@ -260,51 +231,16 @@ class Store:
         exactly the declared columns, cast to the declared types (optional columns
         missing from ``data`` are empty), so an empty result keeps its types.
         """
-        self._derived(name, data, note, lambda src: [
-            f"CREATE OR REPLACE TABLE {q(name)} AS SELECT * FROM {src}"])
+        self._derived(name, data, note, append=False)
 
     def append_derived(self, name: str, data, *, note: str | None = None) -> None:
         """Append ``data`` to derived table ``name`` (created on first use), in one
         transaction. For histories: rows already there are never changed."""
-        self._derived(name, data, note, lambda src: [
-            f"CREATE TABLE IF NOT EXISTS {q(name)} AS SELECT * FROM {src} LIMIT 0",
-            f"INSERT INTO {q(name)} BY NAME SELECT * FROM {src}"])
+        self._derived(name, data, note, append=True)
 
-    def _derived(self, name: str, data, note: str | None, statements) -> None:
+    def _derived(self, name: str, data, note: str | None, *, append: bool) -> None:
         self.__dict__.get("_table_cache", {}).pop((name, False), None)
-        if is_expression(data):  # computed by DuckDB, handed over as Arrow
-            data = data.to_pyarrow()
-        con = self.cursor()
-        try:
-            con.register("_loyalist_derived_src", data)
-            given = [r[0] for r in con.execute("DESCRIBE _loyalist_derived_src").fetchall()]
-            declared = check_writable(name, given)
-            types = declared.storage_types()
-            cols = ", ".join(
-                f"CAST({q(c) if c in given else 'NULL'} AS {types[c]}) AS {q(c)}"
-                for c in declared.names)
-            src = f"(SELECT {cols} FROM _loyalist_derived_src)"
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for sql in statements(src):
-                    con.execute(sql)
-                column = migrations.customer_column(declared.names)
-                if column:
-                    migrations.index_by_customer(con, name, column)
-                n = con.execute(f"SELECT count(*) FROM {q(name)}").fetchall()[0][0]
-                con.execute(f"INSERT OR REPLACE INTO {DERIVED} (name, written_at, rows, note, "
-                            "stale) VALUES (?, now()::TIMESTAMP, ?, ?, false)", [name, n, note])
-                con.execute("COMMIT")
-            except duckdb.Error as e:
-                con.execute("ROLLBACK")
-                raise DataError(f"Cannot write {name}: {str(e).splitlines()[0]}; nothing "
-                                "was changed.", hint="Give each column the type declared in "
-                                "loyalist.contract.derived (docs/derived-tables.md).") from None
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        finally:
-            con.close()
+        put_derived(self, name, data, append=append, note=note, log_table=DERIVED)
 
     def save_model(self, kind: str, model, info: dict | None = None) -> int:
         """Keep a fitted model (an object, pickled; or its bytes) with what it was
@@ -317,14 +253,11 @@ class Store:
         import pickle
 
         payload = model if isinstance(model, bytes | bytearray) else pickle.dumps(model)
-        con = self.cursor()
-        try:
-            model_id = con.execute(f"SELECT nextval('{MODELS}_seq')").fetchall()[0][0]
-            con.execute(f"INSERT INTO {MODELS} VALUES (?, ?, now()::TIMESTAMP, ?, ?)",
-                        [model_id, kind, json.dumps(info or {}, default=str), payload])
-            return int(model_id)
-        finally:
-            con.close()
+        model_id = next_numbers(self, f"{MODELS}_seq", 1)[0]
+        insert_row(self, MODELS, {"id": model_id, "kind": kind, "created_at": _now(),
+                                  "info": json.dumps(info or {}, default=str),
+                                  "payload": payload})
+        return int(model_id)
 
     def models(self, kind: str | None = None) -> pd.DataFrame:
         """Fitted models, newest first, without their payload: id, kind, when, the data
@@ -423,20 +356,17 @@ class Store:
 
     def ingests(self) -> pd.DataFrame:
         """The ingest log, newest first."""
-        return self._db.execute(f"SELECT * FROM {INGESTS} ORDER BY id DESC").df()
+        t = self.ibis.table(INGESTS)
+        return t.order_by(t.id.desc()).to_pyarrow().to_pandas()
 
     def rejects(self, ingest_id: int | None = None, table: str | None = None) -> pd.DataFrame:
         """Rejected rows with source, line, column, reason and the raw values."""
-        where, params = [], []
+        t = self.ibis.table(REJECTS)
         if ingest_id is not None:
-            where.append("ingest_id = ?")
-            params.append(ingest_id)
+            t = t.filter(t.ingest_id == int(ingest_id))
         if table is not None:
-            where.append("table_name = ?")
-            params.append(get_table(table).name)
-        clause = ("WHERE " + " AND ".join(where)) if where else ""
-        return self._db.execute(f"SELECT * FROM {REJECTS} {clause} ORDER BY ingest_id, line, "
-                                "\"column\"", params).df()
+            t = t.filter(t.table_name == get_table(table).name)
+        return t.order_by(["ingest_id", "line", "column"]).to_pyarrow().to_pandas()
 
     def schema_version(self) -> int:
         return migrations.current_version(self._db)
@@ -473,6 +403,10 @@ def _check_store_file(path: str) -> None:
             raise DataError(f"{path} is not a Loyalist store (a DuckDB file).",
                             hint="Pass the store with --store (e.g. loyalist.duckdb); an export "
                             "to load goes after the table: loyalist ingest orders FILE.")
+
+
+def _now():
+    return pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()
 
 
 def _rows(expr) -> list[dict]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from loyalist.store.migrations import INGEST_COLUMNS, INGESTS, REJECTS
 from loyalist.store.quarantine import REJECT_COLUMNS, write_rejects_file
+from loyalist.store.sql import transaction
 
 _ITEMS = "_loyalist_survey_items"
 
@@ -61,13 +62,11 @@ def quarantine_survey_answers(con, items: pd.DataFrame, survey: str, rejects_dir
     c = con.cursor()
     try:
         c.register(_ITEMS, items[["item", "low", "high", "open"]])
-        c.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(c):
             c.execute(f"CREATE OR REPLACE TEMP TABLE _loyalist_survey_bad AS SELECT * FROM "
                       f"({_BAD}) WHERE reason IS NOT NULL", {"survey": survey})
             n = c.execute("SELECT count(*) FROM _loyalist_survey_bad").fetchall()[0][0]
-            if not n:
-                c.execute("ROLLBACK")
+            if not n:  # nothing written: the transaction ends with nothing in it
                 return None, 0, None
             checked = c.execute("SELECT count(*) FROM survey_answers WHERE survey = ?",
                                 [survey]).fetchall()[0][0]
@@ -87,10 +86,6 @@ def quarantine_survey_answers(con, items: pd.DataFrame, survey: str, rejects_dir
                 "now()::TIMESTAMP - to_microseconds(?), now()::TIMESTAMP, ?, 0, 0, ?, ?, ?, ?)",
                 [check_id, label, int((time.perf_counter() - started) * 1e6), checked,
                  checked - n, n, json.dumps({"survey": survey}), path])
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
         write_rejects_file(c, check_id, Path(path))
         return int(check_id), int(n), path
     finally:
