@@ -34,6 +34,22 @@ def _admit(cand: pd.DataFrame, cap: int | None, today: pd.DataFrame, name: str) 
     return (above < room.reindex(order.index)).reindex(cand.index)
 
 
+def absorbed_reasons(lead: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """The open items (rows of ``lead`` with ``item_id``) that absorb reasons they did
+    not name (their ``also`` grew since the item was written)."""
+    if not len(items):
+        return lead[:0].assign(item_id=pd.Series(dtype=object))
+    index = item_key(items).to_numpy()
+    have = pd.Series(items["also"].to_numpy(), index=index)
+    kept = lead[lead["is_open"]]
+    now_also = kept["also"].fillna("").map(lambda a: set(filter(None, a.split(","))))
+    had = kept["key"].map(have).fillna("").map(lambda a: set(filter(None, a.split(","))))
+    # a boolean mask, not a list: an empty list would select no columns
+    grew = np.array([bool(n - h) for n, h in zip(now_also, had, strict=True)], dtype=bool)
+    return kept.loc[grew].assign(item_id=kept.loc[grew, "key"].map(
+        pd.Series(items["item_id"].to_numpy(), index=index)))
+
+
 def plan_candidates(m: pd.DataFrame, items: pd.DataFrame, live: pd.DataFrame, cooling: pd.Series,
           books, share_default, seed, as_of) -> tuple[pd.DataFrame, pd.DataFrame, set]:
     """One candidate per customer and matter, each with its arm, and the open items to
@@ -61,17 +77,7 @@ def plan_candidates(m: pd.DataFrame, items: pd.DataFrame, live: pd.DataFrame, co
         kept = pool["key"].map(mine)
         pool = pool.assign(matter=kept.where(kept.notna(), pool["matter"]))
     lead, merged = merge(pool)
-    # an open item that absorbs reasons it did not name: their words and playbooks
-    if len(items):
-        have = pd.Series(items["also"].to_numpy(), index=item_key(items).to_numpy())
-        kept = lead[lead["is_open"]]
-        now_also = kept["also"].fillna("").map(lambda a: set(filter(None, a.split(","))))
-        had = kept["key"].map(have).fillna("").map(lambda a: set(filter(None, a.split(","))))
-        grew = [bool(n - h) for n, h in zip(now_also, had, strict=True)]
-        absorbed = kept[grew].assign(item_id=kept.loc[grew, "key"].map(
-            pd.Series(items["item_id"].to_numpy(), index=item_key(items).to_numpy())))
-    else:
-        absorbed = lead[:0].assign(item_id=pd.Series(dtype=object))
+    absorbed = absorbed_reasons(lead, items)
     new = lead[~lead["is_open"]].copy()
     # open items merged into another close, unless the one they merge into is new and
     # waits beyond today's cap (decided by the caller)
