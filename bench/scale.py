@@ -29,7 +29,10 @@ Each engine then runs in a process of its own, one step after the other:
 - worklist: :func:`loyalist.decisions.worklist.build_worklist` (the day's items from the
   scores, values and alerts, control groups, bookkeeping).
 
-Peak memory is the Python process's maximum resident set (``VmHWM``), read after
+CPU is the seconds of CPU the Python process's threads used in each step
+(``time.process_time``): with DuckDB its threads are counted, Spark's executors (the
+JVM) are not; on a shared machine it says what the step cost where wall time says how
+long it waited. Peak memory is the Python process's maximum resident set (``VmHWM``), read after
 each step (so the step that raised it shows); with DuckDB the engine runs inside the
 Python process and is counted (its budget is ``--memory-limit``, beyond which it spills
 to disk); in Spark local mode the executors run in the JVM, a separate process, which is
@@ -122,9 +125,16 @@ def run_one(engine: str, folder: Path, cores: int, train_customers: int | None,
     from loyalist.decisions.worklist import build_worklist
     from loyalist.features.builder import build_features
 
+    cpu = [time.process_time()]
+
     def report(step: str, seconds: float, **extra) -> None:
+        # CPU seconds of this process's threads in the step: DuckDB's threads run in
+        # it, Spark's executors do not (their JVM is another process)
+        now = time.process_time()
+        used, cpu[0] = now - cpu[0], now
         print(json.dumps({"step": step, "seconds": round(seconds, 1), "peak_mb": _peak_mb(),
-                          "load": round(os.getloadavg()[0], 1), **extra}), flush=True)
+                          "load": round(os.getloadavg()[0], 1), "cpu": round(used, 1),
+                          **extra}), flush=True)
 
     report("start", 0.0)  # the interpreter and the libraries imported
     t = time.perf_counter()
@@ -223,17 +233,19 @@ def _run_engine(engine: str, n: int, folder: Path, args) -> None:
     if args.train_customers:
         cmd += ["--train-customers", str(args.train_customers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    total = 0.0
+    total = total_cpu = 0.0
     for line in proc.stdout:
         try:
             r = json.loads(line)
         except ValueError:
             continue
         total += r["seconds"]
+        total_cpu += r.get("cpu", 0.0)
         extra = "  ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
                           for k, v in r.items()
-                          if k not in ("step", "seconds", "peak_mb", "load"))
+                          if k not in ("step", "seconds", "peak_mb", "load", "cpu"))
         print(f"{n:>11,}  {engine:6s}  {r['step']:15s} {r['seconds']:8.1f} s  "
+              f"Python CPU {r.get('cpu', 0.0):8.1f} s  "
               f"peak Python {r['peak_mb']:>6,} MB  load average {r['load']:4.1f}  {extra}",
               flush=True)
     err = proc.stderr.read()
@@ -242,7 +254,8 @@ def _run_engine(engine: str, n: int, folder: Path, args) -> None:
         print(f"{n:>11,}  {engine:6s}  failed: {last[-1] if last else proc.returncode}",
               flush=True)
     else:
-        print(f"{n:>11,}  {engine:6s}  total           {total:8.1f} s", flush=True)
+        print(f"{n:>11,}  {engine:6s}  total           {total:8.1f} s  "
+              f"Python CPU {total_cpu:8.1f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,18 @@ def value_customers(store, *, model: str = "auto", calibration_end=None,
     orders = purchases(store)  # returned orders left out, partial returns netted
     result = fit_value(orders, model=model, calibration_end=calibration_end, margin=margin,
                        discount_rate=discount_rate, horizon_days=horizon_days, score=False)
+    # fit_value kept the RFM summary in the engine (computed once for the fit's pull
+    # and for every query that scores it: the series' frequencies and smallest T, each
+    # join of its terms, the result), released once customer_value is written
+    with result.summary as summary:
+        return _score_and_write(store, orders, result, summary, margin=margin,
+                                discount_rate=discount_rate, horizon_days=horizon_days)
+
+
+def _score_and_write(store, orders, result: ValueResult, summary, *, margin: float,
+                     discount_rate: float, horizon_days: float) -> ValueResult:
     try:  # every customer scored where the orders are: nothing per customer on the driver
-        scored = value_table(result)
+        scored = value_table(result, summary)
         frame = scored.select(model=ibis.literal(result.model_name), **{
             new: scored[old] for old, new in _COLUMNS.items()})
         in_engine = True

@@ -162,15 +162,18 @@ def sample_customers(store, mode: str, n: int, seed: int = 0):
 def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = None,
            labelled: bool = True, progress: Callable[[str], None] | None = None,
            texts: pd.DataFrame | None = None, have: dict | None = None,
-           customers=None) -> pd.DataFrame:
+           customers=None, where: Callable | None = None) -> pd.DataFrame:
     """Features (and labels) of the eligible customers at each date, stacked.
 
     ``texts`` (from :func:`complaint_texts`) adds, per customer, the texts of the last
     90 days that read like a low score. ``customers`` (an engine table with a
     ``customer_id`` column, see :func:`sample_customers`) keeps those customers only,
     filtered in the engine before anything reaches the driver; the BG/NBD features are
-    then fitted on their orders. ``.attrs["unavailable"]`` maps each feature that could
-    not be computed at some date to why (BG/NBD not fitted, say)."""
+    then fitted on their orders. ``where`` (a function of the engine's feature table
+    giving a boolean column) keeps the rows it holds for, filtered in the engine too
+    (the BG/NBD features are still fitted on everyone's orders).
+    ``.attrs["unavailable"]`` maps each feature that could not be computed at some date
+    to why (BG/NBD not fitted, say)."""
     if horizon <= 0:
         raise DataError(f"The horizon must be a positive number of days; got {horizon}.",
                         hint="Pass e.g. --horizon 90, or leave it out to have it suggested.")
@@ -182,12 +185,13 @@ def design(store, dates, *, mode: str, horizon: int, spec: FeatureSpec | None = 
     unavailable = {}
     for d in dates:
         step(f"features at {pd.Timestamp(d):%Y-%m-%d}")
-        if customers is None:
+        if customers is None and where is None:
             f = feature_frame(store, [d], spec, prepared=shared)
         else:
-            f = (build_features(store, d, spec, prepared=shared)
-                 .semi_join(customers, "customer_id").to_pandas()
-                 .sort_values(["as_of", "customer_id"], ignore_index=True))
+            t = build_features(store, d, spec, prepared=shared)
+            t = t if customers is None else t.semi_join(customers, "customer_id")
+            t = t if where is None else t.filter(where(t))
+            f = t.to_pandas().sort_values(["as_of", "customer_id"], ignore_index=True)
         if have["orders"]:
             btyd = btyd_features(_of(store.table("orders"), customers), d, horizon)
             if "failed" in btyd.attrs:

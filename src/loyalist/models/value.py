@@ -194,7 +194,9 @@ def fit_value(
     score : bool
         Score every customer on the driver (NumPy) into ``customers``; with False,
         ``customers`` is the RFM summary alone, to be scored in the engine
-        (:func:`loyalist.models.in_engine.value_table`) or by :func:`score_on_driver`.
+        (:func:`loyalist.models.in_engine.value_table`) or by :func:`score_on_driver`;
+        ``summary`` is then kept in the engine (an Ibis cached table: ``release()`` it
+        when done), so the queries that score it do not recompute it from the orders.
     """
     if model not in ("auto", *MODELS):
         raise DataError(f"Unknown model {model!r}; choose auto, {', '.join(MODELS)}.")
@@ -228,6 +230,8 @@ def fit_value(
                          f"{order[0]} on the whole history")
 
     summary = rfm_summary(orders, observation_end=obs_end.isoformat(), freq="W", **cols)
+    if not score:  # to be scored in the engine: computed once there, pulled and scored
+        summary = summary.cache()
     s = summary.order_by(cols["customer_col"]).to_pandas()
     new = int((s["T"] <= 0).sum())
     if new:  # first order on the last day: no rhythm to judge yet

@@ -114,6 +114,10 @@ class SparkStore:
         self.spark = spark if spark is not None else start_session(self.settings)
         try:
             self.spark.conf.set("spark.sql.session.timeZone", "UTC")
+            # frames reach the driver as Arrow batches, not as one Python object per
+            # value (Spark before 4.2 collects rows unless told: minutes for the
+            # features of 100,000 customers)
+            self.spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
             self.spark.range(1).count()
         except Exception as e:
             raise DataError(f"The Spark session cannot be reached: {_first_line(e)}.",
