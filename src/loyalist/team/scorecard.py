@@ -201,7 +201,7 @@ def _practices(store, settings, have, cohort, as_of, period_days: int,
 def stay_in_touch_coverage(store, as_of) -> dict | None:
     """Share of the customers active in the last year that nobody left silent for longer
     than the stay-in-touch interval of their value band."""
-    from loyalist.decisions.service.stay_in_touch import overdue_count
+    from loyalist.decisions.service.stay_in_touch import stay_in_touch
 
     have = available(store)
     if not have.get("orders"):
@@ -210,6 +210,7 @@ def stay_in_touch_coverage(store, as_of) -> dict | None:
     y = o.filter((o.ordered_at >= _t(pd.Timestamp(as_of) - pd.Timedelta(days=365)))
                  & (o.ordered_at < _t(as_of)))
     active = int(y.select("customer_id").distinct().count().execute())
-    overdue = overdue_count(store, as_of)
+    due = stay_in_touch(store, as_of)
+    overdue = int(due["customer_id"].nunique()) if len(due) else 0
     return {"active": active, "overdue": overdue,
             "share": (1 - overdue / active) if active else None}

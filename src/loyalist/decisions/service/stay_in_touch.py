@@ -34,9 +34,8 @@ def _value(store, as_of) -> pd.DataFrame:
     return value_table(store, as_of).to_pandas()
 
 
-def _silences(store, as_of, bands, ids: bool = True) -> pd.DataFrame:
-    """Per valued customer: ``value``, the last contact ``last`` (NaT: never) and the
-    ``limit`` of their band (and ``customer_id`` when ``ids``); one join in the engine."""
+def stay_in_touch(store, as_of, bands=DEFAULT_BANDS) -> pd.DataFrame:
+    """One alert row per customer silent for longer than their value warrants."""
     have = available(store)
     now = _ts(as_of)
     contacts = []
@@ -49,40 +48,21 @@ def _silences(store, as_of, bands, ids: bool = True) -> pd.DataFrame:
     if have.get("orders"):
         o = store.table("orders")
         contacts.append(o.filter(o.followed_up_at < now).select("customer_id", at=o.followed_up_at))
-    last = ibis.union(*contacts).group_by(cid="customer_id").aggregate(last=ibis._.at.max())
-    v = value_table(store, as_of)
-    j = v.left_join(last, v.customer_id == last.cid)
-    # in customer order: the same alerts in the same order on every run and backend
-    j = (j.select("customer_id", "value", "last").order_by("customer_id") if ids
-         else j.select("value", "last"))
-    df = j.to_pandas()
-    df["last"] = pd.to_datetime(df["last"])
-    share = df["value"].rank(ascending=False, pct=True)
-    limit = pd.Series(bands[-1][1], index=df.index, dtype=float)
-    for top, days in reversed(bands):
-        limit[share <= top] = days
-    df["limit"] = limit
-    since = df["last"].fillna(pd.Timestamp("1900-01-01"))
-    df["silent_days"] = (pd.Timestamp(as_of) - since).dt.days
-    return df
-
-
-def _is_due(df: pd.DataFrame) -> pd.Series:
-    return (df["silent_days"] > df["limit"]) & (df["value"] > 0)
-
-
-def overdue_count(store, as_of, bands=DEFAULT_BANDS) -> int:
-    """How many customers :func:`stay_in_touch` would name (without the alerts' text)."""
-    return int(_is_due(_silences(store, as_of, bands, ids=False)).sum())
-
-
-def stay_in_touch(store, as_of, bands=DEFAULT_BANDS) -> pd.DataFrame:
-    """One alert row per customer silent for longer than their value warrants."""
-    df = _silences(store, as_of, bands)
-    if df.empty:
+    last = ibis.union(*contacts).group_by("customer_id").aggregate(last=ibis._.at.max())
+    last = last.to_pandas()
+    value = _value(store, as_of)
+    if value.empty:
         return pd.DataFrame(columns=["customer_id", "kind", "evidence_table", "evidence_id",
                                      "at", "value", "category", "text", "must_do"])
-    due = df[_is_due(df)].copy()
+    value["share"] = value["value"].rank(ascending=False, pct=True)
+    limit = pd.Series(bands[-1][1], index=value.index, dtype=float)
+    for share, days in reversed(bands):
+        limit[value["share"] <= share] = days
+    value["limit"] = limit
+    df = value.merge(last, on="customer_id", how="left")
+    since = df["last"].fillna(pd.Timestamp("1900-01-01"))
+    df["silent_days"] = (pd.Timestamp(as_of) - since).dt.days
+    due = df[(df["silent_days"] > df["limit"]) & (df["value"] > 0)].copy()
     never = due["last"].isna()
     text = ("No contact for " + due["silent_days"].astype(str) + " days; a customer of this "
             "value warrants one every " + due["limit"].astype(int).astype(str) + " days")
