@@ -15,13 +15,14 @@ logged (``touches``, by the agent, the playbook). Everything is loaded through
 ``store.ingest`` (contract checks as for a user).
 
 Then each command runs as a user runs it, in a fresh process (imports included):
-``loyalist team --json`` (scorecard, agents, verified saves: the non-losses parts) and
-``loyalist uplift --json``; each with its wall time, its CPU time (user + system: what
-the run costs whatever the machine's load) and the peak memory of its process (GNU
-time's maximum resident set), and the load average. Peers measured in the same run: a
-plain pandas read-and-group of the same requests and orders (the reading both must do)
-and scikit-uplift's TwoModels (the same LightGBM settings, all rows) fitted on the same
-hold-out units and scoring the same customers.
+``loyalist team --json`` (scorecard, agents, verified saves: the non-losses parts),
+``loyalist uplift --json`` and ``loyalist team --losses --json``; each with its wall
+time, its CPU time (user + system of every thread: what the run costs whatever the
+machine's load) and the peak memory of its process (GNU time's maximum resident set),
+and the load average. Peers measured in the same run: a plain pandas read-and-group of
+the same requests and orders (the reading both must do) and scikit-uplift's TwoModels
+(the same LightGBM settings, all rows) fitted on the same hold-out units and scoring the
+same customers.
 """
 
 from __future__ import annotations
@@ -246,6 +247,12 @@ def main() -> None:
     print(f"loyalist uplift --json: {up_s:6.1f} s (CPU {up_cpu:.1f} s), peak {up_mb:,.0f} MB"
           "  target < 60 s; "
           f"load average {load()}", flush=True)
+    lo_s, lo_cpu, lo_mb, lo_out = timed(["team", "--losses", "--store", str(path),
+                                         "--as-of", str(END.date()), "--json"])
+    lo = json.loads(lo_out)
+    print(f"loyalist team --losses --json: {lo_s:6.1f} s (CPU {lo_cpu:.1f} s), peak "
+          f"{lo_mb:,.0f} MB ({len(lo['kinds'])} kinds of failure, {len(lo['by_period'])} "
+          f"period-department rows)  target < 60 s; load average {load()}", flush=True)
     t = time.perf_counter()
     with loyalist.connect(path, read_only=True) as store:
         r = store.table("requests").to_pandas()
@@ -254,7 +261,8 @@ def main() -> None:
     peer_s = time.perf_counter() - t
     del r, o
     print(f"peer: a pandas read-and-group of the requests and orders {peer_s:.1f} s "
-          f"(team {team_s / peer_s:.1f}x, uplift {up_s / peer_s:.1f}x)", flush=True)
+          f"(team {team_s / peer_s:.1f}x, uplift {up_s / peer_s:.1f}x, losses "
+          f"{lo_s / peer_s:.1f}x); load average {load()}", flush=True)
     peer_uplift_s = _scikit_uplift(path)
     print(f"peer: scikit-uplift TwoModels fit and score {peer_uplift_s:.1f} s (the units' "
           "features read beforehand, not timed; ours validates with a bootstrap, refits, "

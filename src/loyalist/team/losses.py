@@ -213,25 +213,33 @@ def _engine_panel(store, lives, parts, as_of, y0, m0, nm, w, lag) -> _Panel:
     ev = ibis.union(*parts)
     ev = ev.select("customer_id", "kind", m=_month_of(ev.at, y0, m0))
     ev = ev.filter((ev.m >= 0) & (ev.m < nm))
-    cnt = ev.group_by(["customer_id", "kind", "m"]).aggregate(n=_.count()).cache()
+    met = ev.group_by("kind").aggregate(c=_.customer_id.nunique()).to_pandas()
+    met = dict(zip(met["kind"], met["c"].astype(int), strict=True))
+    kinds = sorted(k for k in met if k != _ORDERS)
+    cols = [f"x{j}" for j in range(len(kinds))]
+    # integer keys for the customers at risk: the windows, joins and groups below run on
+    # them (at a million customers, string keys ran out of the engine's memory)
+    keys = lives.select(cid=lives.customer_id,
+                        key=ibis.row_number().over(order_by=lives.customer_id).cast("int32")
+                        ).cache()
+    lk = lives.inner_join(keys, lives.customer_id == keys.cid).drop("customer_id", "cid")
+    e = ev.inner_join(keys, ev.customer_id == keys.cid)
+    # one row per customer and month with anything in it, the kinds side by side
+    monthly = e.group_by(["key", "m"]).aggregate(
+        orders=_.kind.count(where=_.kind == _ORDERS).cast("int32"),
+        **{c: _.kind.count(where=_.kind == k).cast("int32")
+           for c, k in zip(cols, kinds, strict=True)}).cache()
     try:
-        met = cnt.group_by("kind").aggregate(c=_.customer_id.nunique()).to_pandas()
-        met = dict(zip(met["kind"], met["c"].astype(int), strict=True))
-        kinds = sorted(k for k in met if k != _ORDERS)
-        cols = [f"x{j}" for j in range(len(kinds))]
-        # one row per customer and month with anything in it, the kinds side by side
-        monthly = cnt.group_by(["customer_id", "m"]).aggregate(
-            orders=_.n.sum(where=_.kind == _ORDERS).fill_null(0),
-            **{c: _.n.sum(where=_.kind == k).fill_null(0)
-               for c, k in zip(cols, kinds, strict=True)})
-        patterns = _runs(monthly, lives, ["orders", *cols], w, lag).to_pandas()
+        patterns = _runs(monthly, lk, ["orders", *cols], w, lag).to_pandas()
         # every lost customer at the month they left, a full window behind them or not
-        lc = monthly.join(lives.filter(lives.leaver), "customer_id")
+        lc = monthly.join(lk.filter(lk.leaver), "key")
         lc = lc.filter((lc.m <= lc.left_m - lag) & (lc.m > lc.left_m - lag - w))
-        lost = lc.group_by("customer_id").aggregate(
-            **{c: _[c].sum() for c in ["orders", *cols]}).to_pandas()
+        lost = lc.group_by("key").aggregate(**{c: _[c].sum() for c in ["orders", *cols]})
+        lost = lost.join(keys, lost.key == keys.key).select(
+            customer_id=keys.cid, **{c: lost[c] for c in ["orders", *cols]}).to_pandas()
     finally:
-        cnt.release()
+        monthly.release()
+        keys.release()
     # customer-months with no failure and no order in their window are not in the
     # engine's table: the month's at-risk count less the patterns found
     span = lives.filter(lives.hi >= lives.lo).aggregate(
@@ -257,16 +265,16 @@ def _runs(monthly, lives, cols, w: int, lag: int):
     import ibis
     from ibis import _
 
-    enter = monthly.select("customer_id", p=(monthly.m + lag).cast("int32"),
+    enter = monthly.select("key", p=(monthly.m + lag).cast("int32"),
                            **{c: monthly[c] for c in cols})
-    leave = monthly.select("customer_id", p=(monthly.m + lag + w).cast("int32"),
+    leave = monthly.select("key", p=(monthly.m + lag + w).cast("int32"),
                            **{c: -monthly[c] for c in cols})
-    ch = ibis.union(enter, leave).group_by(["customer_id", "p"]).aggregate(
-        **{c: _[c].sum() for c in cols})
-    by = {"group_by": "customer_id", "order_by": "p"}
-    run = ch.select("customer_id", "p", nxt=ch.p.lead().over(**by),
-                    **{c: ch[c].sum().over(rows=(None, 0), **by) for c in cols})
-    run = run.join(lives, "customer_id")
+    ch = ibis.union(enter, leave).group_by(["key", "p"]).aggregate(
+        **{c: _[c].sum().cast("int32") for c in cols})
+    by = {"group_by": "key", "order_by": "p"}
+    run = ch.select("key", "p", nxt=ch.p.lead().over(**by),
+                    **{c: ch[c].sum().over(rows=(None, 0), **by).cast("int32") for c in cols})
+    run = run.join(lives, "key")
     first = ibis.greatest(run.p, run.lo)
     last = ibis.least(ibis.coalesce(run.nxt - 1, run.hi), run.hi)
     run = run.select(*cols, n=(last - first + 1).cast("int64"),

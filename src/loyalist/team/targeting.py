@@ -60,10 +60,12 @@ def unit_features(store, units: pd.DataFrame) -> pd.DataFrame:
     # one date for every unit (today's customers): each table is grouped by customer
     # once; else every unit is joined to the rows before its own date
     single = u["at"].nunique() == 1
+    # the units go to the engine once; what comes back is keyed by the integer unit (no
+    # customer ids to convert and merge in pandas: at a million customers that was most
+    # of the time)
+    m = ibis.memtable(u[["unit", "customer_id"]] if single else u)
     if single:
         at0 = ibis.literal(u["at"].iloc[0].to_pydatetime())
-    else:
-        m = ibis.memtable(u)
 
     def per_unit(t, cid, ts, aggregates) -> pd.DataFrame:
         """``aggregates(rows, age_days)`` over the rows of ``t`` before each unit's date,
@@ -71,11 +73,10 @@ def unit_features(store, units: pd.DataFrame) -> pd.DataFrame:
         if single:
             rows = t.filter(t[ts] < at0)
             age = (at0.epoch_seconds() - rows[ts].epoch_seconds()) / day
-            df = rows.group_by(customer_id=rows[cid]).aggregate(
-                **aggregates(rows, age)).to_pandas()
-            df["customer_id"] = df["customer_id"].astype(str)
-            return u[["unit", "customer_id"]].merge(df, on="customer_id").drop(
-                columns="customer_id")
+            agg = rows.group_by(_cid=rows[cid].cast("string")).aggregate(
+                **aggregates(rows, age))
+            j = m.inner_join(agg, m.customer_id == agg._cid)
+            return j.drop("customer_id", "_cid").to_pandas()
         j = m.inner_join(t, (m.customer_id == t[cid]) & (t[ts] < m["at"]))
         age = (j["at"].epoch_seconds() - j[ts].epoch_seconds()) / day
         return j.group_by("unit").aggregate(**aggregates(j, age)).to_pandas()
@@ -83,16 +84,10 @@ def unit_features(store, units: pd.DataFrame) -> pd.DataFrame:
     c = store.table("customers")
     c = c.select(cid=c.id, segment=c.segment, created_at=c.created_at).distinct(
         on="cid", keep="first")
-    if single:
-        cust = c.select(customer_id=c.cid, segment=c.segment, tenure_days=(
-            (at0.epoch_seconds() - c.created_at.epoch_seconds()) / day)).to_pandas()
-        cust["customer_id"] = cust["customer_id"].astype(str)
-        cust = u[["unit", "customer_id"]].merge(cust, on="customer_id", how="left").drop(
-            columns="customer_id")
-    else:
-        j = m.left_join(c, m.customer_id == c.cid)
-        cust = j.select("unit", "segment", tenure_days=(
-            (j["at"].epoch_seconds() - j.created_at.epoch_seconds()) / day)).to_pandas()
+    j = m.left_join(c, m.customer_id == c.cid)
+    at = at0 if single else j["at"]
+    cust = j.select("unit", "segment", tenure_days=(
+        (at.epoch_seconds() - j.created_at.epoch_seconds()) / day)).to_pandas()
     out = out.merge(cust, on="unit", how="left")
     if have.get("orders"):
         o = store.table("orders")
@@ -289,12 +284,13 @@ def fit_uplift(store, as_of=None, *, settings=None, method: str = "x-learner",
 
 def _today(store, as_of) -> pd.DataFrame:
     """The customers scored (P(leave)) with their value and features at ``as_of``."""
-    from loyalist.decisions.service.stay_in_touch import _value
+    from loyalist.decisions.service.stay_in_touch import value_table
 
-    s = store.table("scores").select("customer_id", "p_leave").to_pandas()
-    v = _value(store, as_of)
-    s = s.merge(v, on="customer_id", how="left")
-    s["value"] = s["value"].fillna(0.0)
+    sc = store.table("scores").select("customer_id", "p_leave")
+    v = value_table(store, as_of)
+    j = sc.left_join(v, sc.customer_id == v.customer_id)
+    s = j.select(sc.customer_id, "p_leave", value=j.value.fill_null(0.0)).order_by(
+        "customer_id").to_pandas()
     s["at"] = as_of
     feats = unit_features(store, s)
     return pd.concat([s[["customer_id"]].reset_index(drop=True), feats], axis=1)

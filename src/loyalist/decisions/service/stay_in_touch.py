@@ -18,14 +18,20 @@ from loyalist.features.service import DAY, _seconds, _ts
 DEFAULT_BANDS = ((0.2, 60), (0.5, 120), (1.0, 240))  # (top share of value, max silent days)
 
 
-def _value(store, as_of) -> pd.DataFrame:
+def value_table(store, as_of) -> ibis.Table:
+    """``customer_id, value`` in the engine: lifetime value when the store has it, else
+    the spend in the 365 days before ``as_of``."""
     if "customer_value" in store.tables():
         v = store.table("customer_value")
-        return v.select("customer_id", value=v.clv).to_pandas()
+        return v.select("customer_id", value=v.clv)
     o = store.table("orders")
     now = _ts(as_of)
     recent = o.filter((o.ordered_at < now) & (_seconds(now, o.ordered_at) <= 365 * DAY))
-    return recent.group_by("customer_id").aggregate(value=recent.amount.sum()).to_pandas()
+    return recent.group_by("customer_id").aggregate(value=recent.amount.sum())
+
+
+def _value(store, as_of) -> pd.DataFrame:
+    return value_table(store, as_of).to_pandas()
 
 
 def stay_in_touch(store, as_of, bands=DEFAULT_BANDS) -> pd.DataFrame:
