@@ -265,7 +265,9 @@ def _stage(con, contract, src, chosen, attr_sources, attr_types, opts, strict):
     """Materialise parsed values and their reasons, one row per source row (the rules
     of :mod:`.checks`, compiled for DuckDB); the stage's schema."""
     expr = staged_expr(contract, src, chosen, attr_sources, attr_types, opts, strict)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {ibis.to_sql(expr, dialect='duckdb')}")
+    # not pretty: sqlglot's layout would indent a newline inside a quoted column name
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS "
+                f"{ibis.to_sql(expr, dialect='duckdb', pretty=False)}")
     return expr.schema()
 
 
@@ -294,7 +296,7 @@ def _assign_keys(con, contract: Table, chosen, out_names, schema) -> None:
         stage = checks.content_keys(stage, contract, chosen, out_names)
     stage = checks.mark_duplicates(stage)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE}_k AS "
-                f"{ibis.to_sql(stage, dialect='duckdb')}")
+                f"{ibis.to_sql(stage, dialect='duckdb', pretty=False)}")
     con.execute(f"DROP TABLE {STAGE}")
     con.execute(f"ALTER TABLE {STAGE}_k RENAME TO {STAGE}")
 
@@ -386,7 +388,8 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
     chosen = {c.name: c.name for c in contract.columns if c.name in src.columns}
     out_names = [c.name for c in contract.columns if c.name in chosen]
     expr = staged_expr(contract, src, chosen, {}, {}, Options(), strict=False)
-    staged = f"WITH {rows} SELECT * FROM ({ibis.to_sql(expr, dialect='duckdb')})"
+    staged = (f"WITH {rows} SELECT * FROM "
+              f"({ibis.to_sql(expr, dialect='duckdb', pretty=False)})")
     target, cols = q(contract.name), ", ".join(q(n) for n in out_names)
     con.execute("BEGIN TRANSACTION")
     try:

@@ -228,7 +228,7 @@ def _stage_lines(con, src, chosen, exprs, opts, return_prefix) -> set[str]:
                             _loyalist_r=reason if reason is not None else ibis.null("string"))
             alias = f"_loyalist_dict_{len(dicts)}"
             con.execute(f"CREATE OR REPLACE TEMP TABLE {alias} AS "
-                        f"{ibis.to_sql(expr, dialect='duckdb')}")
+                        f"{ibis.to_sql(expr, dialect='duckdb', pretty=False)}")
             joins.append(f"LEFT JOIN {alias} ON s.{q(source)} IS NOT DISTINCT FROM "
                          f"{alias}._loyalist_raw")
             dicts[(kind, source)] = f"{alias}._loyalist_v\x00{alias}._loyalist_r"

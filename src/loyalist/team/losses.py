@@ -476,7 +476,7 @@ def stored_losses(store) -> list[dict]:
         **({"share_low": t.overall_share_low.max(), "share_high": t.overall_share_high.max()}
            if "overall_share_low" in t.columns else {}),  # written before the interval
         as_of=t.as_of.max())
-    rows = g.order_by(g.attributed_revenue.desc()).to_pyarrow().to_pylist()
+    rows = g.order_by([g.attributed_revenue.desc(), g.department]).to_pyarrow().to_pylist()
     for r in rows:
         lost = r["lost_revenue"] or 0.0
         r["share"] = r["attributed_revenue"] / lost if lost > 0 else None
