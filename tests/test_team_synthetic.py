@@ -55,7 +55,9 @@ from loyalist.team.targeting import matrix
 from loyalist.team.uplift import XLearnerUplift, check_uplift
 
 WORLDS = {"groups": {}, "no groups": {"lost_cause_share": 0.0, "sleeping_dog_share": 0.0}}
-#: (world, seed, effect scale): the learner's ratio and the ceiling's, measured
+#: (world, seed, effect scale): the learner's ratio and the ceiling's, measured (stop
+#: 24, before the look-ahead fix of stop 25 changed the scores slightly; the one case that
+#: met the target then, no groups seed 0 full effect at 1.27x, measures 1.21x after it)
 MISSES = {
     ("groups", 0, 1.0): "1.24x (95% 1.12-1.37; ceiling 1.36x)",
     ("groups", 0, 0.5): "1.00x (0.90-1.11; ceiling 1.36x)",
@@ -63,6 +65,7 @@ MISSES = {
     ("groups", 1, 0.5): "0.97x (0.87-1.09; ceiling 1.28x)",
     ("groups", 2, 1.0): "1.10x (0.96-1.25; ceiling 1.36x)",
     ("groups", 2, 0.5): "0.88x (0.76-1.02; ceiling 1.36x)",
+    ("no groups", 0, 1.0): "1.21x (95% 1.10-1.34; ceiling 1.38x)",
     ("no groups", 0, 0.5): "1.00x (0.89-1.12; ceiling 1.34x)",
     ("no groups", 1, 1.0): "1.10x (1.00-1.22; ceiling 1.26x)",
     ("no groups", 1, 0.5): "1.03x (0.94-1.13; ceiling 1.26x)",
