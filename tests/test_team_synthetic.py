@@ -55,22 +55,22 @@ from loyalist.team.targeting import matrix
 from loyalist.team.uplift import XLearnerUplift, check_uplift
 
 WORLDS = {"groups": {}, "no groups": {"lost_cause_share": 0.0, "sleeping_dog_share": 0.0}}
-#: (world, seed, effect scale): the learner's ratio and the ceiling's, measured (stop
-#: 24, before the look-ahead fix of stop 25 changed the scores slightly; the one case that
-#: met the target then, no groups seed 0 full effect at 1.27x, measures 1.21x after it)
+#: (world, seed, effect scale): the learner's ratio and the ceiling's, measured after
+#: the look-ahead fix of stop 25 (it changed the scores slightly; the case that met
+#: the target in stop 24, no groups seed 0 full effect at 1.27x, now reads 1.21x)
 MISSES = {
-    ("groups", 0, 1.0): "1.24x (95% 1.12-1.37; ceiling 1.36x)",
-    ("groups", 0, 0.5): "1.00x (0.90-1.11; ceiling 1.36x)",
-    ("groups", 1, 1.0): "1.08x (0.98-1.20; ceiling 1.28x)",
-    ("groups", 1, 0.5): "0.97x (0.87-1.09; ceiling 1.28x)",
-    ("groups", 2, 1.0): "1.10x (0.96-1.25; ceiling 1.36x)",
-    ("groups", 2, 0.5): "0.88x (0.76-1.02; ceiling 1.36x)",
-    ("no groups", 0, 1.0): "1.21x (95% 1.10-1.34; ceiling 1.38x)",
-    ("no groups", 0, 0.5): "1.00x (0.89-1.12; ceiling 1.34x)",
-    ("no groups", 1, 1.0): "1.10x (1.00-1.22; ceiling 1.26x)",
-    ("no groups", 1, 0.5): "1.03x (0.94-1.13; ceiling 1.26x)",
-    ("no groups", 2, 1.0): "1.11x (1.00-1.23; ceiling 1.35x)",
-    ("no groups", 2, 0.5): "0.90x (0.78-1.01; ceiling 1.35x)",
+    ('groups', 0, 1.0): "1.15x (95% 1.04-1.28; ceiling 1.36x)",
+    ('groups', 0, 0.5): "1.04x (95% 0.93-1.16; ceiling 1.36x)",
+    ('groups', 1, 1.0): "1.03x (95% 0.92-1.16; ceiling 1.28x)",
+    ('groups', 1, 0.5): "0.93x (95% 0.82-1.04; ceiling 1.28x)",
+    ('groups', 2, 1.0): "1.00x (95% 0.87-1.15; ceiling 1.36x)",
+    ('groups', 2, 0.5): "0.87x (95% 0.74-1.01; ceiling 1.36x)",
+    ('no groups', 0, 1.0): "1.21x (95% 1.10-1.34; ceiling 1.38x)",
+    ('no groups', 0, 0.5): "1.02x (95% 0.91-1.14; ceiling 1.38x)",
+    ('no groups', 1, 1.0): "1.13x (95% 1.02-1.23; ceiling 1.28x)",
+    ('no groups', 1, 0.5): "0.99x (95% 0.88-1.10; ceiling 1.28x)",
+    ('no groups', 2, 1.0): "1.01x (95% 0.90-1.14; ceiling 1.36x)",
+    ('no groups', 2, 0.5): "0.83x (95% 0.72-0.95; ceiling 1.36x)",
 }
 
 
