@@ -121,8 +121,17 @@ class Store:
 
     def tables(self) -> list[str]:
         """Names of the contract tables and derived tables in the store."""
-        derived = [r["name"] for r in _rows(self.ibis.table(DERIVED).select("name").order_by(
-            "name"))] if not self._is_new() else []
+        # read on a cursor of its own: the web server's threads share the store, and a
+        # read through the shared Ibis backend could miss a table another thread just
+        # wrote (seen once in the web team test)
+        if self._is_new():
+            return list(TABLES)
+        con = self.cursor()
+        try:
+            derived = [r[0] for r in con.execute(
+                f"SELECT name FROM {DERIVED} ORDER BY name").fetchall()]
+        finally:
+            con.close()
         return [*TABLES, *derived]
 
     def _is_new(self) -> bool:
