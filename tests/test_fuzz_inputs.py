@@ -79,6 +79,7 @@ def _check(field: str, r) -> None:
 
 # -- the API --------------------------------------------------------------------------------
 
+@pytest.mark.slow  # 125 s of make test (stop 25); the other ingest fields stay fast
 @RUN
 @given(value=HOSTILE)
 def test_api_ingest_row_values(world, value):

@@ -248,6 +248,7 @@ def test_gap_matches_a_direct_computation(filled):
         importance_performance(filled, s, by="nothing")
 
 
+@pytest.mark.slow  # 174 s of make test's 20 minutes (stop 25): the CLI run end to end
 def test_cli_relationship_json_text_and_report(filled, tmp_path):
     path = filled.path
     filled.close()
