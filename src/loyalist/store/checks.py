@@ -135,6 +135,18 @@ _DIRECTIVES = {"Y": (r"(\d{4})", "year"), "y": (r"(\d{2})", "year2"),
 _SPECIAL = set(".^$*+?()[]{}|\\")
 
 
+def ingest_options(date_format, decimal: str) -> Options:
+    """The parse options of an ingest: the date formats given (one or several, checked)
+    and the decimal mark (``.`` or ``,``)."""
+    if isinstance(date_format, str):
+        date_format = [date_format]
+    formats = check_date_formats(date_format or ())
+    if decimal not in (".", ","):
+        raise MappingError(f"Cannot use {decimal!r} as the decimal mark.",
+                           hint="Pass --decimal . or --decimal ,")
+    return Options(date_format=formats, decimal=decimal)
+
+
 def format_pattern(fmt: str) -> tuple[str, list[str]]:
     """A strptime date format as an anchored regex and the part each group reads, or a
     ValueError naming what it cannot use."""

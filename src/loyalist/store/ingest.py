@@ -99,12 +99,7 @@ def run_ingest(
                            hint=f"Run: loyalist ingest orders FILE --lines (or drop --lines "
                            f"for {contract.name}).")
     mapping = parse_mapping(mapping)
-    if isinstance(date_format, str):
-        date_format = [date_format]
-    opts = Options(date_format=checks.check_date_formats(date_format or ()), decimal=decimal)
-    if decimal not in (".", ","):
-        raise MappingError(f"Cannot use {decimal!r} as the decimal mark.",
-                           hint="Pass --decimal . or --decimal ,")
+    opts = checks.ingest_options(date_format, decimal)
     step("reading")
     src = read_source(con, source, fmt=format, header=header, names=names,
                       delimiter=delimiter, encoding=encoding, sheet=sheet)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 import threading
 import uuid
@@ -34,6 +33,7 @@ import pyarrow as pa
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, NotOnEngineError, UnknownTableError
 from loyalist.settings import Settings
+from loyalist.store import spark_models
 from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform, is_expression
 from loyalist.store.spark_contract import META
 from loyalist.store.spark_contract import checked as contract_checked
@@ -449,50 +449,16 @@ class SparkStore:
     def save_model(self, kind: str, model, info: dict | None = None) -> int:
         """Keep a fitted model (pickled, or its bytes) with its info; return its id."""
         self._writable("save a model")
-        payload = model if isinstance(model, bytes | bytearray) else pickle.dumps(model)
-        folder = self._models_dir()
-        folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            ids = [int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()]
-            model_id = max(ids, default=0) + 1
-            (folder / f"{model_id}.pkl").write_bytes(bytes(payload))
-            meta = {"id": model_id, "kind": kind,
-                    "created_at": pd.Timestamp.now("UTC").tz_localize(None).isoformat(),
-                    "info": json.dumps(info or {}, default=str)}
-            tmp = folder / f".{model_id}.json"
-            tmp.write_text(json.dumps(meta), encoding="utf-8")
-            os.replace(tmp, folder / f"{model_id}.json")
-        return model_id
-
-    def _model_rows(self) -> list[dict]:
-        folder = self._models_dir()
-        rows = [json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")
-                if p.stem.isdigit()] if folder.is_dir() else []
-        return sorted(rows, key=lambda r: -r["id"])
+            return spark_models.save(self._models_dir(), kind, model, info)
 
     def models(self, kind: str | None = None) -> pd.DataFrame:
         """Fitted models, newest first, as :meth:`loyalist.store.Store.models`."""
-        rows = [r for r in self._model_rows() if kind is None or r["kind"] == kind]
-        df = pd.DataFrame(rows, columns=["id", "kind", "created_at", "info"])
-        df["created_at"] = pd.to_datetime(df["created_at"])
-        from loyalist.store.store import model_listing
-
-        return model_listing(df)
+        return spark_models.listing(self._models_dir(), kind)
 
     def load_model(self, model_id: int | None = None, *, kind: str | None = None):
         """A fitted model and its info: by id, or the newest of a kind."""
-        rows = self._model_rows()
-        if model_id is None:
-            rows = [r for r in rows if r["kind"] == kind][:1]
-            what, hint = f"no {kind} model", ("Fit one first (loyalist score, loyalist "
-                                              "value, loyalist route --train).")
-        else:
-            rows = [r for r in rows if r["id"] == int(model_id)]
-            what, hint = f"no model {model_id}", "See the stored models with loyalist models."
-        if not rows:
-            raise DataError(f"The store has {what}.", hint=hint)
-        payload = (self._models_dir() / f"{rows[0]['id']}.pkl").read_bytes()
-        return pickle.loads(payload), json.loads(rows[0]["info"] or "{}")
+        return spark_models.load(self._models_dir(), model_id, kind)
 
     # -- inspecting ------------------------------------------------------------------
     def status(self) -> pd.DataFrame:

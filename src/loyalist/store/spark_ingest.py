@@ -28,13 +28,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loyalist.contract.schema import get_table
-from loyalist.errors import IngestError, MappingError, NotOnEngineError
+from loyalist.errors import IngestError, NotOnEngineError
 from loyalist.store import checks
 from loyalist.store.engine import SPARK_TYPES, read_export
 from loyalist.store.ingest import IngestResult, settle_dates, unknown_note
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import INGESTS, REJECTS
-from loyalist.store.parsing import Options, infer_attribute_type
+from loyalist.store.parsing import infer_attribute_type
 from loyalist.store.quarantine import diagnosis
 from loyalist.store.spark_contract import META
 
@@ -73,12 +73,7 @@ def ingest(store, table: str, source, mapping=None, *, strict: bool = False,
         raise NotOnEngineError("Ingesting order lines (--lines)", "Spark", hint=(
             "Ingest the lines into a DuckDB store and copy it with SparkStore.copy_from."))
     mapping = parse_mapping(mapping)
-    if isinstance(date_format, str):
-        date_format = [date_format]
-    opts = Options(date_format=checks.check_date_formats(date_format or ()), decimal=decimal)
-    if decimal not in (".", ","):
-        raise MappingError(f"Cannot use {decimal!r} as the decimal mark.",
-                           hint="Pass --decimal . or --decimal ,")
+    opts = checks.ingest_options(date_format, decimal)
     step("reading")
     con, src, rows = read_export(source, fmt=format, header=header, names=names,
                                  delimiter=delimiter, encoding=encoding, sheet=sheet)
