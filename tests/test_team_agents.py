@@ -19,6 +19,7 @@ from _outreach import outreach_world
 from loyalist.datasets import make_business
 from loyalist.settings import Settings
 from loyalist.store import migrations
+from loyalist.store.engine import schema
 from loyalist.team import team_report
 from loyalist.team.agents import agent_table, satisfaction_by_agent, verified_saves
 
@@ -84,11 +85,11 @@ def test_migration_11_gives_older_stores_the_column(tmp_path):
                                 "WHERE table_name = 'feedback'").fetchall():
         con.execute(f'DROP INDEX "{index}"')
     con.execute("ALTER TABLE feedback DROP COLUMN request_id")  # which lacked the column
-    migrations._v11(con)  # the step itself adds it (and may run twice)
-    assert "request_id" in migrations._existing_columns(con)["feedback"]
+    schema._v11(con)  # the step itself adds it (and may run twice)
+    assert "request_id" in schema._existing_columns(con)["feedback"]
     con.execute("ALTER TABLE feedback DROP COLUMN request_id")
     empty = duckdb.connect()
-    migrations._v11(empty)  # a store without the table yet: nothing to do
+    schema._v11(empty)  # a store without the table yet: nothing to do
     empty.close()
     con.execute("INSERT INTO feedback (id, customer_id, answered_at, satisfaction, _key) "
                 "VALUES ('f1', 'c1', '2024-01-01', 4, 'f1')")

@@ -128,12 +128,8 @@ def check_answers(store, survey=None, *, quarantine: bool = False) -> AnswerChec
         .sort_values("rows", ascending=False).reset_index(drop=True))
     out = AnswerCheck(survey.name, n, len(bad), problems)
     if quarantine and len(bad):
-        from loyalist.store.engine import require_duckdb
         from loyalist.store.survey_checks import quarantine_survey_answers
 
-        require_duckdb(store, "Moving bad survey answers to the quarantine", hint=(
-            "Ingest the answers into a DuckDB store (loyalist ingest survey_answers FILE) and "
-            "copy them (SparkStore.copy_from)."))
         out.check_id, out.quarantined, out.rejects_file = quarantine_survey_answers(
             store, items, survey.name, store.rejects_dir)
     return out

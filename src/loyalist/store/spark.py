@@ -504,11 +504,19 @@ class SparkStore:
         check_appended(table, rows)
         return ingest(self, table, rows, append=True, label=source)
 
-    def undo_ingest(self, ingest_id: int, *, by: str | None = None):
-        self._duckdb_only("Undoing an ingest")
+    def undo_ingest(self, ingest_id: int, *, by: str | None = None) -> dict:
+        """Remove exactly the rows of one ingest and put back what it replaced (each
+        table rewritten, staged, then put in place); the derived tables are marked
+        stale. See :mod:`loyalist.store.batches`."""
+        from loyalist.store.batches import undo_ingest
 
-    def backup(self, path):
-        self._duckdb_only("Backing up the store", hint="Copy the warehouse folder.")
+        return undo_ingest(self, ingest_id, by=by)
+
+    def backup(self, path) -> Path:
+        """Copy the warehouse's tables into a new folder with a manifest."""
+        from loyalist.store.batches import backup
+
+        return backup(self, path)
 
     def customer_data(self, customer_id: str) -> dict:
         """Everything held about one customer, JSON-ready (a subject-access export)."""

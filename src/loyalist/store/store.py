@@ -30,6 +30,7 @@ from loyalist.store.engine import (
     new_cursor,
     next_numbers,
     put_derived,
+    registered_derived,
     utc,
 )
 from loyalist.store.ingest import IngestResult, append_rows, run_ingest
@@ -126,13 +127,7 @@ class Store:
         # wrote (seen once in the web team test)
         if self._is_new():
             return list(TABLES)
-        con = self.cursor()
-        try:
-            derived = [r[0] for r in con.execute(
-                f"SELECT name FROM {DERIVED} ORDER BY name").fetchall()]
-        finally:
-            con.close()
-        return [*TABLES, *derived]
+        return [*TABLES, *registered_derived(self)]
 
     def _is_new(self) -> bool:
         return migrations.current_version(self._db) == 0
@@ -202,7 +197,7 @@ class Store:
 
             return_prefix = Settings.load(self).ingest.return_prefix
         self._forget_tables()  # new attribute columns
-        con = self.cursor()
+        con = new_cursor(self._db)  # the DuckDB ingest's own transaction
         try:
             return run_ingest(con, table, source, mapping, rejects_dir=self.rejects_dir,
                               strict=strict, header=header, names=names, delimiter=delimiter,
@@ -220,7 +215,7 @@ class Store:
         :meth:`ingest` for a few rows: an outcome logged from the app is one."""
         get_table(table)
         self._forget_tables()
-        con = self.cursor()
+        con = new_cursor(self._db)
         try:
             return append_rows(con, table, rows, source=source)
         finally:

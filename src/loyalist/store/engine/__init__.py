@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from loyalist.contract.derived import Derived, check_writable, get_derived
 from loyalist.errors import DataError, NotOnEngineError, StoreLockedError
-from loyalist.store.migrations import INGESTS, REJECTS
+from loyalist.store.names import DERIVED, INGESTS, REJECTS
 from loyalist.store.sql import q
 
 #: the contract's types (``contract.schema.STORAGE_TYPES`` keys) as Arrow types
@@ -259,6 +259,22 @@ def _rewrite_rejects_file(con, ingest_id: int) -> None:
         write_rejects_file(con, ingest_id, Path(row[0][0]))
 
 
+def _run(store, sql: str, params) -> list[tuple]:
+    """One statement on a cursor of its own (threads of the web server share the store)."""
+    con = store.cursor()
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def registered_derived(store) -> list[str]:
+    """The derived tables in a DuckDB store's registry, by name; read on a cursor of its
+    own (the web server's threads share the store, and a read through the shared Ibis
+    backend could miss a table another thread just wrote). Spark: ``store.tables()``."""
+    return [r[0] for r in _run(store, f"SELECT name FROM {DERIVED} ORDER BY name", [])]
+
+
 def conform(name: str, data, *, bookkeeping: bool = False) -> tuple[Derived, pa.Table]:
     """Derived table ``name``'s declaration and ``data`` (a pandas DataFrame, an Arrow
     table or an Ibis expression, computed) as an Arrow table of exactly the declared columns in their declared types
@@ -319,148 +335,6 @@ def read_export(source, **options):
         con.close()
         raise
     return con, src, rows
-# -- small keyed tables ----------------------------------------------------------------
-_OPS = {"<": "<", ">": ">", "!=": "<>", "=": "="}
-
-
-def _where(where: dict | None) -> tuple[str, list]:
-    """``WHERE`` text and bound values of a filter ``{column: value}`` (see the module)."""
-    if not where:
-        return "", []
-    parts, params = [], []
-    for col, value in where.items():
-        if value is None:
-            parts.append(f"{q(col)} IS NULL")
-            continue
-        op, value = value if isinstance(value, tuple) else ("=", value)
-        parts.append(f"{q(col)} {_OPS[op]} ?")
-        params.append(value)
-    return " WHERE " + " AND ".join(parts), params
-
-
-def _filter_ibis(t, where: dict | None):
-    for col, value in (where or {}).items():
-        if value is None:
-            t = t.filter(t[col].isnull())
-            continue
-        op, value = value if isinstance(value, tuple) else ("=", value)
-        c = t[col]
-        t = t.filter({"=": c == value, "<": c < value, ">": c > value, "!=": c != value}[op])
-    return t
-
-
-def _run(store, sql: str, params) -> list[tuple]:
-    """One statement on a cursor of its own (threads of the web server share the store)."""
-    con = store.cursor()
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
-
-
-def _keyed_on_spark(store, operation: str, table: str) -> None:
-    """Spark keeps bookkeeping tables only (appended, never changed in place): anything
-    else is a :class:`NotOnEngineError` naming the operation and the table."""
-    from loyalist.contract.derived import DERIVED
-
-    if table not in DERIVED or not DERIVED[table].bookkeeping:
-        raise NotOnEngineError(f"{operation} on {table}", "Spark", hint=(
-            "The web app's accounts (users, tokens, sessions, sign-in failures) live in a "
-            "DuckDB store: serve the web app or the API from one (docs/scale.md)."))
-
-
-def select_rows(store, table: str, columns: list[str], where: dict | None = None, *,
-                order_by: list[str] | None = None, descending: bool = False,
-                limit: int | None = None) -> list[dict]:
-    """``columns`` of the rows of ``table`` that pass ``where``, as dicts."""
-    if engine_of(store) == "spark":
-        _keyed_on_spark(store, "Reading rows", table)
-        t = _filter_ibis(bookkeeping(store, table), where).select(*columns)
-        if order_by:
-            t = t.order_by([t[c].desc() if descending else t[c] for c in order_by])
-        if limit is not None:
-            t = t.limit(int(limit))
-        return t.to_pyarrow().to_pylist()
-    clause, params = _where(where)
-    order = ""
-    if order_by:
-        order = " ORDER BY " + ", ".join(q(c) + (" DESC" if descending else "")
-                                         for c in order_by)
-    if limit is not None:
-        order += " LIMIT ?"
-        params.append(int(limit))
-    rows = _run(store, f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}{clause}"
-                f"{order}", params)
-    return [dict(zip(columns, r, strict=True)) for r in rows]
-
-
-def insert_row(store, table: str, row: dict) -> None:
-    """Add one row (``{column: value}``; columns not given are empty)."""
-    if engine_of(store) == "spark":
-        import pandas as pd
-
-        _keyed_on_spark(store, "Adding a row", table)
-        append_rows(store, [(table, pd.DataFrame([row]))])
-        return
-    cols = list(row)
-    _run(store, f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}) VALUES "
-         f"({', '.join('?' for _ in cols)})", [row[c] for c in cols])
-
-
-def update_rows(store, table: str, values: dict, where: dict) -> int:
-    """Set ``values`` in the rows of ``table`` that pass ``where``; rows changed."""
-    if engine_of(store) == "spark":
-        _keyed_on_spark(store, "Changing rows in place", table)
-        raise NotOnEngineError(f"Changing rows in place on {table}", "Spark")
-    clause, params = _where(where)
-    sets = ", ".join(f"{q(c)} = ?" for c in values)
-    return int(_run(store, f"UPDATE {q(table)} SET {sets}{clause}",
-                    [*values.values(), *params])[0][0])
-
-
-def delete_rows(store, table: str, where: dict) -> int:
-    """Remove the rows of ``table`` that pass ``where``; rows removed."""
-    if engine_of(store) == "spark":
-        _keyed_on_spark(store, "Removing rows", table)
-        if len(where) != 1 or isinstance(next(iter(where.values())), tuple | type(None)):
-            raise NotOnEngineError(f"Removing rows of {table} by {sorted(where)}", "Spark")
-        (col, value), = where.items()
-        return remove_rows(store, [(table, col)], value).get(table, 0)
-    clause, params = _where(where)
-    return int(_run(store, f"DELETE FROM {q(table)}{clause}", params)[0][0])
-
-
-def upsert_row(store, table: str, row: dict, key: list[str], *, keep=(), add=()) -> dict:
-    """Put ``row`` in ``table``; where a row with the same ``key`` columns is there
-    already, replace its values but those of ``keep`` (left as they are) and ``add``
-    (added to: a counter), in one statement, so two threads counting at once count
-    twice. Returns the row as it is now."""
-    if engine_of(store) == "spark":
-        _keyed_on_spark(store, "Replacing a row", table)
-        raise NotOnEngineError(f"Replacing a row of {table}", "Spark")
-    cols = list(row)
-    sets = ", ".join(f"{q(c)} = " + (f"{q(table)}.{q(c)} + excluded.{q(c)}" if c in add
-                                    else f"excluded.{q(c)}")
-                     for c in cols if c not in key and c not in keep)
-    sql = (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}) VALUES "
-           f"({', '.join('?' for _ in cols)}) ON CONFLICT ({', '.join(q(c) for c in key)}) "
-           f"DO UPDATE SET {sets} RETURNING {', '.join(q(c) for c in cols)}")
-    import random
-    import time
-
-    import duckdb
-
-    for attempt in range(50):  # DuckDB refuses one of two writes of a row at once: again
-        try:
-            got = _run(store, sql, [row[c] for c in cols])
-            return dict(zip(cols, got[0], strict=True))
-        except (duckdb.TransactionException, duckdb.ConstraintException):
-            if attempt == 49:
-                raise
-            time.sleep(random.uniform(0.001, 0.02))
-    raise AssertionError("unreachable")
-
-
 # -- opening and writing a DuckDB store ---------------------------------------------------
 def connect_duckdb(path: str, *, read_only: bool, config: dict, lock_timeout: float):
     """The DuckDB connection of store file ``path`` (timestamps as UTC wall time),
@@ -522,7 +396,7 @@ def put_derived(store, name: str, data, *, append: bool, note: str | None,
     transaction. Spark stores write their own (:meth:`SparkStore.write_derived`)."""
     import duckdb
 
-    from loyalist.store.migrations import customer_column, index_by_customer
+    from loyalist.store.engine.schema import customer_column, index_by_customer
 
     if engine_of(store) == "spark":
         (store.append_derived if append else store.write_derived)(name, data, note=note)
@@ -581,3 +455,13 @@ def prepared_rows(con, sql: str, bound: dict) -> list[dict]:
     cur = con.execute(sql, bound)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+# the small keyed tables' operations (kept in a module of their own)
+from loyalist.store.engine.keyed import (  # noqa: E402, F401
+    delete_rows,
+    insert_row,
+    select_rows,
+    update_rows,
+    upsert_row,
+)
