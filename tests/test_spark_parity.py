@@ -13,6 +13,7 @@ added later joins the list in ``COMPUTATIONS``.
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pandas as pd
@@ -641,6 +642,13 @@ def test_missing_table_and_duckdb_only_operations_say_so(stores):
         Accounts(sp).add_user("ada", "correct horse battery")
     assert "DuckDB store" in e.value.hint
     assert list(Accounts(sp).audit_log().columns)[:3] == ["id", "at", "user_name"]
+    # moving bad survey answers to the quarantine is the DuckDB store's (a check's rows
+    # in its quarantine): named with the table, nothing read or written
+    from loyalist.store.survey_checks import quarantine_survey_answers
+
+    with pytest.raises(NotOnEngineError, match="survey answers .*survey_answers"):
+        quarantine_survey_answers(sp, pd.DataFrame(columns=["item", "low", "high", "open"]),
+                                  "relationship", sp.rejects_dir)
 
 
 def test_an_unreachable_session_is_a_clear_error(tmp_path):
@@ -817,3 +825,59 @@ def test_logging_an_outcome_appends_on_spark(ingested):
             s.append("touches", row, source="logged outcome")
     assert assert_same(duck.table("touches", meta=True).to_pandas(),
                        sp.table("touches", meta=True).to_pandas(), "touches") == 1
+
+
+def test_undo_and_backup_agree(ingested, tmp_path):
+    """Undo of an ingest batch and a backup on both engines (after the cases above: the
+    messy export, its re-run and one changed row in the store). The batch that changed a
+    row is undone first (the row put back as it was), the first batch alone is refused
+    while a later one changed its rows; each undo leaves the same orders, marks the
+    derived tables stale and is refused a second time. A Spark backup is a folder with
+    a manifest that restores to a warehouse holding the same rows."""
+    from loyalist.contract.derived import get_derived
+    from loyalist.store.batches import restore, stale_tables
+
+    duck, sp, _, _ = ingested
+    figures = pd.DataFrame([{c.name: 1 for c in get_derived("loss_trailing").columns
+                             if c.type == "integer"} | {"mode": "lapse",
+                             "as_of": pd.Timestamp("2024-06-30")} | {
+                             c.name: 1.0 for c in get_derived("loss_trailing").columns
+                             if c.type == "float"}])
+    batches = {}
+    for k, s in (("duck", duck), ("spark", sp)):
+        s.write_derived("loss_trailing", figures)
+        log = s.ingests()
+        log = log[log["table_name"] == "orders"].sort_values("id")
+        batches[k] = (int(log["id"].iloc[0]), int(log.loc[log["updated"] == 1, "id"].iloc[0]))
+    messages = []
+    for k, s in (("duck", duck), ("spark", sp)):
+        first, changed = batches[k]
+        with pytest.raises(DataError, match="cannot be undone alone") as e:
+            s.undo_ingest(first)
+        messages.append(str(e.value).replace(f"#{first}", "#F").replace(f"#{changed}", "#C"))
+        assert s.undo_ingest(changed, by="test") == {"table": "orders", "deleted": 0,
+                                                     "restored": 1}, k
+        assert stale_tables(s) == ["loss_trailing"], k
+    assert messages[0] == messages[1]
+    kept = duck.table("orders", meta=True).to_pandas()
+    assert assert_same(kept, sp.table("orders", meta=True).to_pandas(), "orders undone") == 293
+    wh = sp.backup(tmp_path / "backup")
+    manifest = json.loads((wh / "loyalist-backup.json").read_text())
+    assert manifest["engine"] == "spark" and manifest["tables"]["orders"]["files"] >= 1
+    with pytest.raises(loyalist.errors.SourceError, match="exists already"):
+        sp.backup(wh)
+    for k, s in (("duck", duck), ("spark", sp)):
+        first, changed = batches[k]
+        assert s.undo_ingest(first) == {"table": "orders", "deleted": 293, "restored": 0}, k
+        assert s.table("orders").count().to_pyarrow().as_py() == 0, k
+        with pytest.raises(DataError, match="undone already"):
+            s.undo_ingest(changed)
+    undone = [s.ingests().sort_values("id")["undone_at"].notna().tolist() for s in (duck, sp)]
+    assert undone[0] == undone[1] and sum(undone[0]) == 2
+    assert restore(wh, tmp_path / "restored") is None
+    back = loyalist.connect(tmp_path / "restored", spark=sp.spark)
+    try:  # the backup holds the orders as they were when it was taken
+        assert assert_same(kept, back.table("orders", meta=True).to_pandas(),
+                           "restored") == 293
+    finally:
+        back.close()

@@ -160,8 +160,10 @@ def backup(to: Path = typer.Argument(..., help="The new file to write (never ove
     """Copy the whole store into a new file. While loyalist serve runs, use its API
     instead (POST /api/backup), which copies from inside the running app."""
     with open_store(store) as s:
-        path = s.backup(to)
-    out.print(f"Backup written: {path} ({path.stat().st_size / 2**20:,.1f} MB).",
+        path = s.backup(to)  # a DuckDB file; a folder for a Spark warehouse
+    size = (sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir()
+            else path.stat().st_size)
+    out.print(f"Backup written: {path} ({size / 2**20:,.1f} MB).",
               highlight=False, markup=False)
 
 

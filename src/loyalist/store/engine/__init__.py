@@ -16,9 +16,8 @@ an Ibis expression and runs unchanged on either; what differs is kept here:
   :func:`remove_rows` takes one customer's rows out of tables (the erasure);
 - small keyed tables (the web app's accounts, the model registry): :func:`select_rows`,
   :func:`insert_row`, :func:`update_rows`, :func:`delete_rows`, :func:`upsert_row`, each
-  a named operation with bound values and quoted names, so no module outside this one
-  writes SQL for them. A filter is ``{column: value}``: equal to ``value``, ``None`` for
-  a missing value, or ``(op, value)`` with ``op`` one of ``<``, ``>``, ``!=``;
+  a named operation with bound values and quoted names, so no module outside the
+  adapter writes SQL for them (:mod:`~loyalist.store.engine.keyed`);
 - :func:`transaction`: one all-or-nothing block on a DuckDB connection;
 - opening the engine: :func:`connect_duckdb` (the file, its lock, UTC wall time) and
   :func:`ibis_on` (the Ibis backend over a connection); Spark's counterpart is
@@ -28,7 +27,15 @@ an Ibis expression and runs unchanged on either; what differs is kept here:
   (:data:`PLAN_OUTDATED`: the errors of a plan whose tables changed); a Spark store runs
   the Ibis expression instead;
 - :func:`put_derived`: a derived table replaced or appended to, with its log entry, in
-  one transaction (Spark: staged, then put in place).
+  one transaction (Spark: staged, then put in place); :func:`registered_derived`: the
+  DuckDB store's registry of derived tables.
+
+Beside this module, the rest of the adapter: :mod:`~loyalist.store.engine.keyed` (the
+small keyed tables' operations, re-exported here), :mod:`~loyalist.store.engine.schema`
+(the DuckDB file's numbered migrations and contract sync),
+:mod:`~loyalist.store.engine.batches` (undo of an ingest, backup and restore, on both
+engines) and :mod:`~loyalist.store.engine.survey` (bad survey answers to the quarantine,
+DuckDB only).
 """
 
 from __future__ import annotations
