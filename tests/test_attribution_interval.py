@@ -12,11 +12,13 @@ import pytest
 from scipy.stats import binom
 
 from loyalist.team.attribution import (
+    KEEP_Z,
     attribution_interval,
     bootstrap_fits,
     exposure,
     fit_excess,
     kind_shares,
+    select_kinds,
 )
 
 #: kinds 0 and 1 belong to department 0, kind 2 to department 1; kind 1 raises no hazard
@@ -45,16 +47,22 @@ def _world(rng):
 
 
 @pytest.mark.slow
-def test_interval_covers_the_drawn_truth_at_its_rate_when_the_model_is_right():
+@pytest.mark.parametrize("select", [False, True])
+def test_interval_covers_the_drawn_truth_at_its_rate_when_the_model_is_right(select):
+    """Plain, and with the kinds selected (``select_kinds``, each replicate tested the
+    same way), as ``department_losses`` does."""
     rng = np.random.default_rng(7)
     covered = total = 0
     widths = []
     for _ in range(40):
         x, z, d, n, rows, revenue, cause = _world(rng)
         fit = fit_excess(x, z, d, n)
+        if select:
+            fit = select_kinds(x, z, d, n, fit)
         low, high = attribution_interval(x, z, d, n, x[rows], z[rows], revenue,
                                          np.zeros(len(rows), int), 1, DEPT_OF_KIND, 2,
-                                         fit, reps=200, seed=int(rng.integers(1 << 30)))
+                                         fit, reps=200, seed=int(rng.integers(1 << 30)),
+                                         keep_z=KEEP_Z if select else None)
         truth = np.bincount(cause, weights=revenue, minlength=3)
         # row 0: the one group; row 1: every group together (the same here)
         np.testing.assert_allclose(low[0], low[1])
@@ -88,3 +96,20 @@ def test_one_step_bootstrap_matches_full_refits():
     for k in (0, 2):  # the kinds with an effect (kind 1 sits at its bound)
         assert abs(one[:, k].std() / full[:, k].std() - 1) < 0.25, (one.std(0), full.std(0))
         assert abs(one[:, k].mean() - full[:, k].mean()) < 0.5 * full[:, k].std()
+
+
+def test_select_kinds_drops_the_kind_without_effect_and_keeps_the_others():
+    """Over 15 worlds the kind that raises no hazard keeps a share (beta > 0) in about
+    half of the plain fits (its noise is cut at 0 on one side) and in about 5% once the
+    kinds are tested; the kinds with an effect are kept."""
+    rng = np.random.default_rng(11)
+    plain = kept = 0
+    for _ in range(15):
+        x, z, d, n, *_ = _world(rng)
+        fit = fit_excess(x, z, d, n)
+        a, g, beta = select_kinds(x, z, d, n, fit)
+        plain += int(fit[2][1] > 0)
+        kept += int(beta[1] > 0)
+        assert beta[0] > 0 and beta[2] > 0, beta
+        assert np.all(beta >= 0)
+    assert kept <= 3 and kept < plain, (kept, plain)

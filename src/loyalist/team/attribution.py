@@ -5,7 +5,8 @@ the engine; this module only sees the pattern table and the lost customers' wind
 The model, per customer-month at risk: ``h = exp(a + g . z) + sum_k beta_k x_k`` with
 every ``beta_k >= 0``, fitted by Poisson maximum likelihood on the failure patterns
 (``n`` customer-months and ``d`` departures each). A lost customer's chance that
-department ``D``'s failures made them leave is ``sum_{k in D} beta_k x_k / h``.
+department ``D``'s failures made them leave is ``sum_{k in D} beta_k x_k / h``. Only
+kinds whose excess is credibly above 0 keep it (:func:`select_kinds`).
 
 **The interval** (:func:`attribution_interval`) answers "how much of the lost revenue
 did each department's failures really cost", and has two parts, drawn together:
@@ -76,25 +77,73 @@ def kind_shares(fit, xl, zl) -> np.ndarray:
     return parts / h[:, None]
 
 
-def bootstrap_fits(x, z, d, stay, fit, reps: int, rng, chunk: int = 50):
+def _information(x, z, n, fit):
+    """The hazard ``h`` per pattern, its Jacobian in ``(a, g, beta)`` and the expected
+    (Fisher) information of the Poisson fit at ``fit``."""
+    a, g, beta = fit
+    base = np.exp(np.clip(a + z @ g, -30, 5))
+    h = np.maximum(base + x @ beta, 1e-300)
+    jac = np.column_stack([base, z * base[:, None], x])  # dh / d(a, g, beta)
+    return h, jac, (jac * (n / h)[:, None]).T @ jac
+
+
+#: one-sided z a kind's excess must reach to be kept (5%)
+KEEP_Z = 1.645
+
+
+def select_kinds(x, z, d, n, fit, *, keep_z: float = KEEP_Z):
+    """The fit with every kind whose excess is not credibly above 0 set to 0 and the rest
+    refitted (a one-sided Wald test at 5%, the weak kinds dropped together, repeated until
+    every kind left passes).
+
+    With ``beta >= 0`` a kind that adds no risk still gets a positive ``beta`` in about
+    half of all samples (its noise is cut at 0 on one side only), so the fit's kinds
+    with no effect add up to a share above 0: on the synthetic business at 3,000
+    customers the returns and product requests (no effect in the generator) took 3.5-13
+    points of the lost revenue and billing up to 3. Testing each kind keeps a kind with
+    no effect at 0 in about 95% of samples."""
+    q = z.shape[1]
+    a, g, beta = fit
+    beta = np.asarray(beta, float).copy()
+    for _ in range(x.shape[1]):
+        keep = np.flatnonzero(beta > 1e-12)
+        if not len(keep):
+            break
+        _h, _j, info = _information(x[:, keep], z, n, (a, g, beta[keep]))
+        cov = np.linalg.pinv(info)
+        se = np.sqrt(np.maximum(np.diag(cov)[1 + q:], 1e-300))
+        weak = beta[keep] / se < keep_z
+        if not weak.any():
+            break
+        beta[keep[weak]] = 0.0
+        kept = keep[~weak]
+        a, g, b = fit_excess(x[:, kept], z, d, n, start=(a, g, beta[kept]))
+        beta[kept] = b
+    return a, g, beta
+
+
+def bootstrap_fits(x, z, d, stay, fit, reps: int, rng, chunk: int = 50, keep_z=None):
     """``reps`` fits of the Poisson bootstrap of the pattern table (departures and stays
     of each pattern drawn Poisson around their counts), each a one-step Newton update
     from the point estimate ``fit`` with its expected information, the kinds at the
     bound (beta = 0) entering only when the replicate's score pushes them above it.
     A full refit per replicate would cost the fit again ``reps`` times (about 1 s each
-    at 3,000 customers); the one step has the same large-sample spread."""
+    at 3,000 customers); the one step has the same large-sample spread.
+
+    With ``keep_z`` each replicate goes through :func:`select_kinds`' test too (a kind
+    whose replicate ``beta`` is under ``keep_z`` of its standard error at the point
+    estimate gets 0), so the interval is that of the estimate with its selection."""
     a, g, beta = fit
     q = z.shape[1]
-    base = np.exp(np.clip(a + z @ g, -30, 5))
-    h = np.maximum(base + x @ beta, 1e-300)
-    n = d + stay
-    jac = np.column_stack([base, z * base[:, None], x])  # dh / d(a, g, beta)
-    info = (jac * (n / h)[:, None]).T @ jac
+    h, jac, info = _information(x, z, d + stay, fit)
     theta = np.concatenate([[a], g, beta])
     free = np.concatenate([np.ones(1 + q, bool), beta > 1e-12])
     bound = np.flatnonzero(~free)
     fi = np.flatnonzero(free)
     inv = np.linalg.pinv(info[np.ix_(fi, fi)])
+    se = 1 / np.sqrt(np.maximum(np.diag(info), 1e-300))  # kinds at the bound: alone
+    se[fi] = np.sqrt(np.maximum(np.diag(inv), 1e-300))
+    se = se[1 + q:]
     done = 0
     while done < reps:
         b = min(chunk, reps - done)
@@ -107,13 +156,16 @@ def bootstrap_fits(x, z, d, stay, fit, reps: int, rng, chunk: int = 50):
             push = score[:, bound] - step[:, fi] @ info[np.ix_(fi, bound)]
             step[:, bound] = np.maximum(push / np.diag(info)[bound], 0.0)
         for row in theta[None, :] + step:
-            yield row[0], row[1:1 + q], np.maximum(row[1 + q:], 0.0)
+            rb = np.maximum(row[1 + q:], 0.0)
+            if keep_z is not None:
+                rb[rb < keep_z * se] = 0.0
+            yield row[0], row[1:1 + q], rb
         done += b
 
 
 def attribution_interval(x, z, d, n, xl, zl, revenue, group, groups: int, dept_of_kind,
                          depts: int, fit, *, reps: int = REPS, level: float = LEVEL,
-                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                         seed: int = 0, keep_z=None) -> tuple[np.ndarray, np.ndarray]:
     """Interval on the lost revenue each department's failures cost, per group.
 
     Parameters
@@ -129,6 +181,9 @@ def attribution_interval(x, z, d, n, xl, zl, revenue, group, groups: int, dept_o
         Each kind's department index ``0..depts-1``; index ``depts`` is no department.
     fit : tuple
         The point estimate ``(a, g, beta)`` (the replicates start from it).
+    keep_z : float, optional
+        The point estimate went through :func:`select_kinds` with this bar: each
+        replicate goes through the same test (:func:`bootstrap_fits`).
 
     The draws follow the order of the lost customers as given (the caller sorts them by
     customer) and the patterns' values (any order in).
@@ -156,7 +211,7 @@ def attribution_interval(x, z, d, n, xl, zl, revenue, group, groups: int, dept_o
     # lost customers share failure patterns: the shares are computed once per pattern
     ux, inv = np.unique(np.column_stack([xl, zl]), axis=0, return_inverse=True)
     ux, uz, inv = ux[:, :xl.shape[1]], ux[:, xl.shape[1]:], inv.reshape(-1)
-    for r, f in enumerate(bootstrap_fits(x, z, d, stay, fit, reps, rng)):
+    for r, f in enumerate(bootstrap_fits(x, z, d, stay, fit, reps, rng, keep_z=keep_z)):
         cum = np.cumsum(kind_shares(f, ux, uz) @ onehot, axis=1)[inv]
         cause = (rng.random(m)[:, None] >= cum).sum(axis=1)  # depts: no department
         per = np.bincount(group * (depts + 1) + cause, weights=revenue,
@@ -168,5 +223,5 @@ def attribution_interval(x, z, d, n, xl, zl, revenue, group, groups: int, dept_o
     return np.quantile(out, q, axis=0), np.quantile(out, 1 - q, axis=0)
 
 
-__all__ = ["LEVEL", "REPS", "attribution_interval", "bootstrap_fits", "exposure", "fit_excess",
-           "kind_shares"]
+__all__ = ["KEEP_Z", "LEVEL", "REPS", "attribution_interval", "bootstrap_fits", "exposure",
+           "fit_excess", "kind_shares", "select_kinds"]

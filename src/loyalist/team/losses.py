@@ -16,7 +16,8 @@ fit is Poisson maximum likelihood. A lost customer's revenue is shared between t
 departments in proportion to ``beta_k x_k / h`` (the excess risk each department's
 failures added), the rest to no department (what stayers who met no failure also
 do). A kind that stayers meet as often as leavers gets ``beta = 0``: its department is
-not blamed for it.
+not blamed for it; nor is a kind whose excess is not credibly above 0 (a one-sided test,
+:func:`~loyalist.team.attribution.select_kinds`).
 
 The counting runs in the engine (Ibis: DuckDB or Spark alike): failures and orders per
 customer and month, the window's counts as a running sum of what enters and leaves it,
@@ -39,7 +40,15 @@ from loyalist.contract.moments import moment
 from loyalist.errors import DataError
 from loyalist.features.builder import available
 from loyalist.settings.departments import DEFAULT_KINDS
-from loyalist.team.attribution import REPS, attribution_interval, exposure, fit_excess, kind_shares
+from loyalist.team.attribution import (
+    KEEP_Z,
+    REPS,
+    attribution_interval,
+    exposure,
+    fit_excess,
+    kind_shares,
+    select_kinds,
+)
 
 TABLE = "department_losses"
 NONE = "no department"
@@ -360,7 +369,9 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     # decide the fit (measured: far less stable across seeds)
     X = pat[cols].to_numpy(dtype=float)
     Z = exposure(pat["orders"])
-    fit = fit_excess(X, Z, pat["d"].to_numpy(float), pat["n"].to_numpy(float))
+    dn = pat["d"].to_numpy(float), pat["n"].to_numpy(float)
+    # kinds whose excess is not credibly above 0 get none (else they share noise)
+    fit = select_kinds(X, Z, *dn, fit_excess(X, Z, *dn))
     beta = fit[2]
     dept_of = {k: dep.department(k) for k in kinds}
     depts = list(dict.fromkeys([*dep.departments(), *dept_of.values()]))
@@ -403,7 +414,8 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
             X, Z, pat["d"].to_numpy(float), pat["n"].to_numpy(float),
             xl[by_id.index], zl[by_id.index], by_id["revenue"].to_numpy(float),
             by_id["period"].map(pi).to_numpy(), len(periods),
-            [depts.index(dept_of[k]) for k in kinds], len(depts), fit, reps=reps)
+            [depts.index(dept_of[k]) for k in kinds], len(depts), fit, reps=reps,
+            keep_z=KEEP_Z)
     # revenue at risk per period: revenue of customers active at the period's start
     rows = []
     for i, (period, grp) in enumerate(cust.groupby("period", sort=True)):
