@@ -721,7 +721,7 @@ def _messy_export(business, path, n: int = 300) -> None:
     """Some of the business's orders as a shop system exports them: ids written as
     floats, month-first dates with times, amounts with a currency sign, an extra
     column; and bad rows of every kind (negative, not a number, missing customer,
-    ambiguous and impossible dates, one id twice)."""
+    ambiguous and impossible dates, one id twice), and whitespace to trim."""
     o = business.tables["orders"].head(n).reset_index(drop=True)
     rows = pd.DataFrame({
         "OrderNo": [f"{i}.0" for i in range(5000, 5000 + len(o))],
@@ -738,6 +738,9 @@ def _messy_export(business, path, n: int = 300) -> None:
     rows.loc[13, "Date"] = "17 March 2024"
     rows.loc[15, "Date"] = "20240318"
     rows.loc[17, "OrderNo"] = rows.loc[18, "OrderNo"]
+    # whitespace around a value: trimmed alike (Ibis's strip took v and f off on Spark)
+    rows.loc[19, "Cust"] = f" {rows.loc[19, 'Cust']}\t"
+    rows.loc[21, "Cust"] = f"  {rows.loc[21, 'Cust']} "
     rows.to_csv(path, index=False)
 
 
@@ -771,6 +774,9 @@ def test_a_messy_export_is_ingested_the_same_on_both_engines(ingested):
     assert first[4] == 7 and first[1] == 293, first  # 5 bad rows and both of the id twice
     assert assert_same(duck.table("orders", meta=True).to_pandas(),
                        sp.table("orders", meta=True).to_pandas(), "orders") == 293
+    # the customers written with spaces and a tab around them, trimmed on both
+    lines = sp.table("orders", meta=True).to_pandas().set_index("_line")["customer_id"]
+    assert lines[21] == lines[21].strip() and lines[23] == lines[23].strip() != ""
     # the rejects row for row: line, column, code, reason, value and the raw row
     a, b = duck.rejects(), sp.rejects()
     assert len(a) == 14 and set(a["code"]) == {"negative", "not_number", "missing_value",

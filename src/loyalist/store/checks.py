@@ -67,15 +67,29 @@ def first(*reasons):
     return reasons[0] if len(reasons) == 1 else ibis.coalesce(*reasons)
 
 
+#: the whitespace trimmed off a value's ends (space, tab, newline, CR, VT, FF), as a
+#: regex both engines read alike (RE2, Java); ``\A`` and ``\z``: Java's ``$`` would also
+#: match before a final line break
+_TRIM = r"\A[ \t\n\r\x0b\x0c]+|[ \t\n\r\x0b\x0c]+\z"
+
+
 def text(v):
-    """A raw value as trimmed text, NULL when empty."""
-    return v.cast("string").strip().nullif("")
+    """A raw value as trimmed text, NULL when empty.
+
+    A value whose first and last characters are past the space (code 32) has nothing
+    to trim (the whitespace is all at or below it) and is kept as it is: the test costs
+    a fraction of a trim. The others are trimmed by a regex, not Ibis's ``strip``: on
+    Spark that writes the set as ``'\\v\\f'``, which Spark reads as the letters v and
+    f (``fulfilled`` became ``ulfilled``)."""
+    s = v.cast("string")
+    kept = (s.ascii_str() > 32) & (s.right(1).ascii_str() > 32)
+    return ibis.cases((kept, s), else_=s.re_replace(_TRIM, "")).nullif("")
 
 
-def id_text(v):
-    """An identifier as text; one exported as a float (``17850.0``) is the whole number
-    it names (``17850``)."""
-    t, whole = text(v), r"^([+-]?[0-9]+)\.0+$"
+def id_text(t):
+    """An identifier from its trimmed text ``t``; one exported as a float (``17850.0``)
+    is the whole number it names (``17850``)."""
+    whole = r"^([+-]?[0-9]+)\.0+$"
     # no back-reference in the replacement: engines write it differently (\1, $1)
     return ibis.cases((t.re_search(whole), t.re_extract(whole, 1)), else_=t)
 
@@ -85,10 +99,11 @@ def _is_numeric(duck_type: str) -> bool:
     return t.is_numeric() and duck_type.upper() != "VARCHAR"
 
 
-def number(v, src_type: str, opts: Options):
+def number(v, src_type: str, opts: Options, txt=None):
+    """Raw value ``v`` (``txt``: its trimmed text, when already at hand) as a number."""
     if _is_numeric(src_type):
         return v.cast("float64")
-    t = text(v).re_replace(r"^[$€£¥]|[$€£¥]$|\s", "")  # noise; thousands are not guessed
+    t = (text(v) if txt is None else txt).re_replace(r"^[$€£¥]|[$€£¥]$|\s", "")  # noise; thousands are not guessed
     if opts.decimal == ",":
         t = t.replace(".", "").replace(",", ".")
     return t.try_cast("float64")
@@ -96,16 +111,24 @@ def number(v, src_type: str, opts: Options):
 
 def _stamp(y, m, d, hms=None):
     """A timestamp from text parts (NULL when they name no real date or time)."""
-    s = y.concat("-", m.lpad(2, "0"), "-", d.lpad(2, "0"), " ",
+    s = y.concat("-", _pad2(m), "-", _pad2(d), " ",
                  hms if hms is not None else ibis.literal("00:00:00"))
     return s.try_cast("timestamp")
 
 
+def _pad2(digits):
+    """One or two digits as two (``7`` -> ``07``): as ``lpad(2, "0")`` does for them,
+    with ``digits`` written once in the compiled query."""
+    return ibis.literal("0").concat(digits).right(2)
+
+
 def _month_number(name):
-    """The month number (as text) of an English month name or its three-letter form."""
-    low = name.lower()
-    return ibis.cases(*[(low.isin([m, m[:3]]), ibis.literal(str(i)))
-                        for i, m in enumerate(MONTHS, start=1)], else_=ibis.null("string"))
+    """The month number (two digits, as text) of an English month name or its
+    three-letter form; ``name`` is read once (a simple CASE on it)."""
+    return name.lower().cases(*[(form, ibis.literal(f"{i:02d}"))
+                                for i, m in enumerate(MONTHS, start=1)
+                                for form in dict.fromkeys((m, m[:3]))],
+                              else_=ibis.null("string"))
 
 
 _TEXT_MONTHS = (r"^(\d{1,2}) ([A-Za-z]+) (\d{4})$", r"^([A-Za-z]+) (\d{1,2}),? (\d{4})$")
@@ -210,7 +233,7 @@ def _formatted(t, fmt: str):
     month = group.get("month")
     if month is None:
         month = _month_number(group["month_name"])
-    hms = group.get("hour", ibis.literal("0")).lpad(2, "0").concat(
+    hms = _pad2(group.get("hour", ibis.literal("0"))).concat(
         ":", group.get("minute", ibis.literal("00")), ":",
         group.get("second", ibis.literal("00")))
     if "fraction" in group:
@@ -219,11 +242,11 @@ def _formatted(t, fmt: str):
                       else_=ibis.null("timestamp"))
 
 
-def timestamp(v, src: str, src_type: str, opts: Options):
+def timestamp(v, t, src: str, src_type: str, opts: Options):
+    """Raw value ``v`` (trimmed text ``t``) of source column ``src`` as a timestamp."""
     up = src_type.upper()
     if up.startswith(("TIMESTAMP", "DATE")):
         return v.cast("timestamp")  # a zoned time is read in UTC (the session's zone)
-    t = text(v)
     if opts.date_format:
         return ibis.coalesce(*[_formatted(t, f) for f in opts.date_format])
     order = (opts.date_order or {}).get(src)
@@ -246,8 +269,8 @@ def timestamp(v, src: str, src_type: str, opts: Options):
         else_=_text_month(t))
 
 
-def timestamp_reason(v, src: str, parsed, opts: Options):
-    t = text(v)
+def timestamp_reason(t, src: str, parsed, opts: Options):
+    """Why trimmed text ``t`` of ``src`` gave no timestamp (``parsed``), or NULL."""
     order = (opts.date_order or {}).get(src)
     if opts.date_format:
         # the format is the user's own text: named by the option, not repeated
@@ -267,27 +290,40 @@ def timestamp_reason(v, src: str, parsed, opts: Options):
                   "14:05, or pass --date-format)"))
 
 
-def column(t, col: Column, src: str | None, src_type: str, opts: Options):
-    """The parsed value of contract column ``col`` read from ``t[src]`` and its reason."""
-    if src is None:
-        return ibis.null(STORED[col.storage_type]), ibis.null("string")
-    v = t[src]
-    reasons = []
+def _typed(src_type: str) -> bool:
+    """Whether a source column of ``src_type`` is read by its raw value, not only its text."""
+    return src_type.upper() != "VARCHAR"
+
+
+def _parse(col: Column, v, t, src: str, src_type: str, opts: Options) -> dict:
+    """The first step of reading contract column ``col`` from raw value ``v`` (trimmed
+    text ``t``): the expressions its checks read more than once (``value``, or ``num`` for
+    a number), materialised once by :func:`staged`."""
     if col.type == "string":
-        value = id_text(v) if col.name == "id" or col.name.endswith("_id") else text(v)
-    elif col.type == "boolean":
-        word = text(v).lower()
-        value = ibis.cases((word.isin(list(TRUE_WORDS)), True),
-                           (word.isin(list(FALSE_WORDS)), False), else_=ibis.null("boolean"))
-        reasons.append(_when(text(v).notnull() & value.isnull(),
-                             why("not_yes_no", "not yes or no")))
+        return {"value": id_text(t) if col.name == "id" or col.name.endswith("_id") else t}
+    if col.type == "boolean":
+        word = t.lower()
+        return {"value": ibis.cases((word.isin(list(TRUE_WORDS)), True),
+                                    (word.isin(list(FALSE_WORDS)), False),
+                                    else_=ibis.null("boolean"))}
+    if col.type == "timestamp":
+        return {"value": timestamp(v, t, src, src_type, opts)}
+    return {"num": number(v, src_type, opts, t)}
+
+
+def _checked(col: Column, parts: dict, t, src: str, opts: Options):
+    """The value of contract column ``col`` and its reason, from :func:`_parse`'s
+    ``parts`` and the trimmed text ``t``."""
+    reasons = []
+    value = parts.get("value")
+    if col.type == "boolean":
+        reasons.append(_when(t.notnull() & value.isnull(), why("not_yes_no", "not yes or no")))
     elif col.type == "timestamp":
-        value = timestamp(v, src, src_type, opts)
-        reasons.append(timestamp_reason(v, src, value, opts))
-    else:
-        num = number(v, src_type, opts)
+        reasons.append(timestamp_reason(t, src, value, opts))
+    elif col.type not in ("string",):
+        num = parts["num"]
         hint = " (if , is the decimal mark, pass --decimal ,)" if opts.decimal == "." else ""
-        reasons.append(_when(text(v).notnull() & num.isnull(),
+        reasons.append(_when(t.notnull() & num.isnull(),
                              why("not_number", "not a number" + hint)))
         if col.type == "integer":
             whole = num == num.round()
@@ -305,27 +341,88 @@ def column(t, col: Column, src: str | None, src_type: str, opts: Options):
             reasons.append(_when(num > col.max, why(
                 "out_of_range", f"above the maximum {col.max:g} ({col.unit or ''})")))
     if col.required:
-        reasons.insert(0, _when(text(v).isnull(), why("missing_value",
-                                                      "missing required value")))
+        reasons.insert(0, _when(t.isnull(), why("missing_value", "missing required value")))
     return value, first(*reasons)
+
+
+def column(t, col: Column, src: str | None, src_type: str, opts: Options):
+    """The parsed value of contract column ``col`` read from ``t[src]`` and its reason
+    (one expression each over ``t``; :func:`staged` materialises the shared steps)."""
+    if src is None:
+        return ibis.null(STORED[col.storage_type]), ibis.null("string")
+    v = t[src]
+    txt = text(v)
+    return _checked(col, _parse(col, v, txt, src, src_type, opts), txt, src, opts)
+
+
+def _attribute_parse(v, t, src_type: str, target_type: str) -> dict:
+    """The first step of an extra attribute: ``value`` cast to its stored type."""
+    if target_type == "VARCHAR":
+        return {"value": t}
+    source = t if src_type.upper() == "VARCHAR" else v
+    value = source.try_cast(STORED.get(target_type, source_type(target_type)))
+    if target_type == "BIGINT" and src_type.upper() == "VARCHAR":  # no silent rounding
+        value = ibis.cases((source.re_search(r"^[+-]?\d{1,18}$"), value),
+                           else_=ibis.null("int64"))
+    return {"value": value}
+
+
+def _attribute_checked(parts: dict, v, t, src_type: str, target_type: str):
+    """An attribute's value and its reason: a failed cast is a reason, not a NULL."""
+    if target_type == "VARCHAR":
+        return parts["value"], ibis.null("string")
+    source = t if src_type.upper() == "VARCHAR" else v
+    message = f"not a {target_type.lower()} like the other values of this attribute"
+    return parts["value"], _when(source.notnull() & parts["value"].isnull(),
+                                 why("attribute_type", message))
 
 
 def attribute(t, src: str, src_type: str, target_type: str):
     """An extra attribute cast to its stored type; failures are reasons, not NULLs."""
     v = t[src]
-    if target_type == "VARCHAR":
-        return text(v), ibis.null("string")
-    source = text(v) if src_type.upper() == "VARCHAR" else v
-    value = source.try_cast(STORED.get(target_type, source_type(target_type)))
-    if target_type == "BIGINT" and src_type.upper() == "VARCHAR":  # no silent rounding
-        value = ibis.cases((source.re_search(r"^[+-]?\d{1,18}$"), value),
-                           else_=ibis.null("int64"))
-    message = f"not a {target_type.lower()} like the other values of this attribute"
-    return value, _when(source.notnull() & value.isnull(), why("attribute_type", message))
+    txt = text(v)
+    return _attribute_checked(_attribute_parse(v, txt, src_type, target_type), v, txt,
+                              src_type, target_type)
 
 
 def reason_name(name: str) -> str:
     return f"_r_{name}"
+
+
+def _parsed(t, contract: Table, chosen: dict, types: dict, attr_sources: dict,
+            attr_types: dict, opts: Options):
+    """``_line``, each output column's parsed value and its reason (``_r_<name>``), in
+    three projections so that no step is repeated in the compiled query: each source
+    column's trimmed text (and raw value when typed) once, then the steps its checks
+    read more than once (the parsed value, or the number), then values and reasons."""
+    reads = [(c.name, chosen[c.name], c) for c in contract.columns if c.name in chosen]
+    reads += [(a, s, None) for a, s in attr_sources.items()]
+    sources = list(dict.fromkeys(s for _, s, _ in reads))
+    slot = {s: i for i, s in enumerate(sources)}
+    kind = {s: types.get(s, "") for s in sources}
+    cleaned = t.select(_line=t._line, **{f"_t{slot[s]}": text(t[s]) for s in sources},
+                       **{f"_v{slot[s]}": t[s] for s in sources if _typed(kind[s])})
+
+    def cells(tbl, s):
+        i = slot[s]
+        txt = tbl[f"_t{i}"]
+        return (tbl[f"_v{i}"] if _typed(kind[s]) else txt), txt
+
+    steps = {}
+    for j, (name, s, col) in enumerate(reads):
+        v, txt = cells(cleaned, s)
+        parts = (_parse(col, v, txt, s, kind[s], opts) if col is not None else
+                 _attribute_parse(v, txt, kind[s], attr_types[name]))
+        steps.update({f"_p{j}_{k}": e for k, e in parts.items()})
+    first_steps = cleaned.mutate(**steps)
+    values, reasons = {}, {}
+    for j, (name, s, col) in enumerate(reads):
+        v, txt = cells(first_steps, s)
+        parts = {k.split("_", 2)[2]: first_steps[k] for k in steps if k.startswith(f"_p{j}_")}
+        values[name], reasons[reason_name(name)] = (
+            _checked(col, parts, txt, s, opts) if col is not None else
+            _attribute_checked(parts, v, txt, kind[s], attr_types[name]))
+    return first_steps.select(_line=first_steps._line, **values, **reasons)
 
 
 def staged(t, contract: Table, chosen: dict, types: dict, attr_sources: dict,
@@ -334,14 +431,8 @@ def staged(t, contract: Table, chosen: dict, types: dict, attr_sources: dict,
     reasons (``_r_<name>``, NULL when fine; ``_r__key`` for the key, set later) and each
     good row's ``_key`` (its id when it has one). ``known_ids``: with ``strict``, the
     table of the customers' ids."""
-    values, reasons = {}, {}
-    for c in contract.columns:
-        if c.name in chosen:
-            s = chosen[c.name]
-            values[c.name], reasons[c.name] = column(t, c, s, types.get(s, ""), opts)
-    for a, s in attr_sources.items():
-        values[a], reasons[a] = attribute(t, s, types[s], attr_types[a])
-    p = t.select(_line=t._line, **values, **{reason_name(n): r for n, r in reasons.items()})
+    p = _parsed(t, contract, chosen, types, attr_sources, attr_types, opts)
+    values = [n for n in p.columns if n != "_line" and not n.startswith("_r_")]
     if strict and "customer_id" in chosen and contract.name != "customers":
         known = known_ids.select(_known_id=known_ids.id).distinct()
         p = p.left_join(known, p.customer_id == known._known_id)

@@ -14,6 +14,7 @@ The pipeline runs inside DuckDB (no Python loop over rows):
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -259,11 +260,32 @@ def _attribute_types(con, contract, src, attr_sources) -> dict[str, str]:
 def _stage(con, contract, src, chosen, attr_sources, attr_types, opts, strict):
     """Materialise parsed values and their reasons, one row per source row (the rules
     of :mod:`.checks`, compiled for DuckDB); the stage's schema."""
-    expr = staged_expr(contract, src, chosen, attr_sources, attr_types, opts, strict)
+    sql, schema = stage_sql(contract, src, chosen, attr_sources, attr_types, opts, strict)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {sql}")
+    return schema
+
+
+def stage_sql(contract, src, chosen, attr_sources, attr_types, opts, strict):
+    """The stage of source ``src`` compiled for DuckDB, and its schema: compiled once per
+    table, source columns and types, mapping and options (a re-ingest, or every
+    ``store.append`` of one row, reuses it)."""
+    return _compiled_stage(
+        contract.name, src.name, tuple(src.columns),
+        tuple((c, src.types[c]) for c in src.columns if c in src.types),
+        tuple(chosen.items()), tuple(attr_sources.items()), tuple(attr_types.items()),
+        tuple(opts.date_format), opts.decimal, tuple(sorted((opts.date_order or {}).items())),
+        bool(strict))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_stage(table, name, columns, types, chosen, attr_sources, attr_types,
+                    date_format, decimal, date_order, strict):
+    src = Source(name, name, "", list(columns), dict(types))
+    opts = Options(date_format=date_format, decimal=decimal, date_order=dict(date_order))
+    expr = staged_expr(get_table(table), src, dict(chosen), dict(attr_sources),
+                       dict(attr_types), opts, strict)
     # not pretty: sqlglot's layout would indent a newline inside a quoted column name
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS "
-                f"{ibis.to_sql(expr, dialect='duckdb', pretty=False)}")
-    return expr.schema()
+    return ibis.to_sql(expr, dialect="duckdb", pretty=False), expr.schema()
 
 
 def staged_expr(contract, src, chosen, attr_sources, attr_types, opts, strict):
@@ -286,14 +308,22 @@ def _assign_keys(con, contract: Table, chosen, out_names, schema) -> None:
         f"count(_key) - count(DISTINCT _key) FROM {STAGE}").fetchall()[0]
     if not needs_hash and not dup:
         return
-    stage = ibis.table(schema, name=STAGE)
-    if needs_hash:
-        stage = checks.content_keys(stage, contract, chosen, out_names)
-    stage = checks.mark_duplicates(stage)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE}_k AS "
-                f"{ibis.to_sql(stage, dialect='duckdb', pretty=False)}")
+    sql = _keys_sql(contract.name, tuple(chosen.items()), tuple(out_names), schema,
+                    bool(needs_hash))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE}_k AS {sql}")
     con.execute(f"DROP TABLE {STAGE}")
     con.execute(f"ALTER TABLE {STAGE}_k RENAME TO {STAGE}")
+
+
+@functools.lru_cache(maxsize=64)
+def _keys_sql(table, chosen, out_names, schema, needs_hash) -> str:
+    """The stage with content keys (``needs_hash``) and duplicates marked, compiled once
+    per table, mapping and stage schema."""
+    stage = ibis.table(schema, name=STAGE)
+    if needs_hash:
+        stage = checks.content_keys(stage, get_table(table), dict(chosen), list(out_names))
+    stage = checks.mark_duplicates(stage)
+    return ibis.to_sql(stage, dialect="duckdb", pretty=False)
 
 
 def _add_attributes(con, contract, attr_types, ingest_id) -> dict[str, str]:
@@ -382,9 +412,8 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
     src, values, rows = _bound_rows(frame)
     chosen = {c.name: c.name for c in contract.columns if c.name in src.columns}
     out_names = [c.name for c in contract.columns if c.name in chosen]
-    expr = staged_expr(contract, src, chosen, {}, {}, Options(), strict=False)
-    staged = (f"WITH {rows} SELECT * FROM "
-              f"({ibis.to_sql(expr, dialect='duckdb', pretty=False)})")
+    stage, _ = stage_sql(contract, src, chosen, {}, {}, Options(), strict=False)
+    staged = f"WITH {rows} SELECT * FROM ({stage})"
     target, cols = q(contract.name), ", ".join(q(n) for n in out_names)
     con.execute("BEGIN TRANSACTION")
     try:
