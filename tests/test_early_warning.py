@@ -224,6 +224,7 @@ def test_path_attribution_is_exact_and_names_the_driver():
     assert np.allclose(grouped["ab"], c["a"] + c["b"])
 
 
+@pytest.mark.slow  # four CLI processes on a scored 800-customer business, 60 s in make test: make test-slow
 def test_cli_score_explain_backtest(tmp_path):
     small = make_business(n_customers=800, months=24, seed=3)
     db = tmp_path / "s.duckdb"

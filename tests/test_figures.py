@@ -45,6 +45,7 @@ def number(pattern: str, text: str) -> float:
     return float(m.group(1).replace(",", ""))
 
 
+@pytest.mark.slow  # every way in (CLI, API, web, report) on a scored site, 33 s in make test: make test-slow
 def test_each_figure_is_the_same_every_way_in(site, tmp_path):
     from loyalist.decisions.report.build import build_report
     from loyalist.features import retention

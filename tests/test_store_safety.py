@@ -38,6 +38,7 @@ INGEST_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a killed ingest process and its restart, 35 s in make test: make test-slow
 def test_sigkill_mid_ingest_leaves_store_as_before(tmp_path):
     db = tmp_path / "s.duckdb"
     small, big = tmp_path / "small.csv", tmp_path / "big.csv"

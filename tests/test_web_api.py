@@ -592,6 +592,7 @@ def test_serve_refuses_a_store_without_admin(tmp_path):
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # a dozen CLI processes, 42 s in make test: make test-slow
 def test_user_and_token_commands(tmp_path):
     db = str(tmp_path / "u.duckdb")
 

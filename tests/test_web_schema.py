@@ -19,6 +19,7 @@ def site(tmp_path_factory):
     s.stop()
 
 
+@pytest.mark.slow  # generated requests to every route, 54 s in make test: make test-slow
 def test_generated_requests_never_get_a_server_error(site):
     headers = {"Authorization": f"Bearer {site.tokens['admin']}"}
     spec = httpx.get(f"{site.url}/api/openapi.json", headers=headers).json()

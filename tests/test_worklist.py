@@ -315,6 +315,7 @@ def _cli(*args, columns=250):
                           env={**os.environ, "COLUMNS": str(columns)})
 
 
+@pytest.mark.slow  # CLI processes at three widths, 36 s in make test: make test-slow
 def test_cli(base, tmp_path):
     _b, path, as_of = base
     store = str(tmp_path / "s.duckdb")
