@@ -317,6 +317,22 @@ def test_same_result_on_both_engines(stores, business, name):
     assert n > 0, f"{name}: nothing computed, nothing compared"
 
 
+def test_trimmed_text_is_the_same_on_both_engines(stores):
+    """Text trimmed of its blanks (request subjects as matters, order statuses, ingested
+    values) reads the same on both engines: Ibis's own ``strip`` writes its character
+    set so that Spark also trims the letters v and f (``fulfilled`` -> ``ulfilled``)."""
+    import ibis
+
+    from loyalist.store.checks import strip
+
+    words = [" fulfilled\t", "vivid", "\x0bfive\x0c", "of", "  ", "\nInvoice overdue \r"]
+    t = ibis.memtable({"i": list(range(len(words))), "w": words})
+    want = [w.strip() for w in words]
+    for s in stores:
+        got = s.ibis.execute(t.select("i", w=strip(t.w)).order_by("i"))["w"].tolist()
+        assert got == want, type(s).__name__
+
+
 def _derived_tables_agree(duck, sp, names, rtol: float = RTOL) -> None:
     for name in names:
         assert name in sp.derived_log(), f"{name} not written on Spark"

@@ -15,6 +15,7 @@ from ibis import _
 
 from loyalist.errors import DataError
 from loyalist.settings.service import ServicePolicy
+from loyalist.store.checks import strip
 
 DAY = 86_400
 HOUR = 3_600
@@ -78,8 +79,8 @@ def link_callbacks(requests: ibis.Table, as_of, window_days: float | None = None
     """
     now = _ts(as_of)
     window = float(window_days if window_days is not None else policy.callback_window_days)
-    base = requests.filter(requests.opened_at < now).mutate(
-        matter=ibis.coalesce(_.category, _.subject.lower().strip()))
+    base = requests.filter(requests.opened_at < now)
+    base = base.mutate(matter=ibis.coalesce(base.category, strip(base.subject.lower())))
     a = base.select(a_id=_.id, customer_id=_.customer_id, matter=_.matter,
                     a_opened=_.opened_at, a_resolved=_known_before(_.resolved_at, now))
     b = base.select(b_id=_.id, b_customer=_.customer_id, b_matter=_.matter,

@@ -81,9 +81,14 @@ def text(v):
     a fraction of a trim. The others are trimmed by a regex, not Ibis's ``strip``: on
     Spark that writes the set as ``'\\v\\f'``, which Spark reads as the letters v and
     f (``fulfilled`` became ``ulfilled``)."""
-    s = v.cast("string")
+    return strip(v.cast("string")).nullif("")
+
+
+def strip(s):
+    """Text ``s`` without the whitespace at its ends, the same on every engine: use it
+    instead of Ibis's ``strip`` (see :func:`text`)."""
     kept = (s.ascii_str() > 32) & (s.right(1).ascii_str() > 32)
-    return ibis.cases((kept, s), else_=s.re_replace(_TRIM, "")).nullif("")
+    return ibis.cases((kept, s), else_=s.re_replace(_TRIM, ""))
 
 
 def id_text(t):

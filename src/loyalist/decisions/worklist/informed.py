@@ -27,6 +27,7 @@ import pandas as pd
 
 from loyalist.decisions.words import count, duration
 from loyalist.features.builder import available
+from loyalist.store.checks import strip
 
 #: per matter kind: table, id column on touches, opened-at column, the business's own
 #: word column, the words for opened, open, and the word
@@ -51,7 +52,7 @@ def _touched(store, id_col: str, now) -> ibis.Table:
                  & (t.outcome.isnull() | (t.outcome != "no-answer")))
     # unnest first, strip after: Spark allows no generator nested in an expression
     t = t.select(matter=t[id_col].split(",").unnest(), at=t["at"])
-    t = t.mutate(matter=t.matter.strip())
+    t = t.mutate(matter=strip(t.matter))
     return t.group_by("matter").aggregate(touched=t["at"].max())
 
 
@@ -70,7 +71,7 @@ def _open(store, kind: str, now, settings) -> ibis.Table | None:
     if not (known["f"] or known["s"]):
         return None
     closed = [s.lower() for s in settings.inform_closed_statuses]
-    status = x.status.lower().strip()
+    status = strip(x.status.lower())
     return x.filter((x.fulfilled_at >= now)
                     | (x.fulfilled_at.isnull() & (x.status.isnull() | ~status.isin(closed))))
 
