@@ -204,18 +204,25 @@ def _engine_panel(store, lives, parts, as_of, y0, m0, nm, w, lag) -> _Panel:
     import ibis
     from ibis import _
 
+    def months(parts):
+        ev = ibis.union(*parts)
+        ev = ev.select("customer_id", "kind", m=_month_of(ev.at, y0, m0))
+        return ev.filter((ev.m >= 0) & (ev.m < nm))
+
+    # the customers who met each kind, from the failures alone (the orders, the bulk of
+    # the events, only matter below)
+    met = {}
+    if parts:
+        met = months(parts).group_by("kind").aggregate(c=_.customer_id.nunique()).to_pandas()
+        met = dict(zip(met["kind"], met["c"].astype(int), strict=True))
+    kinds = sorted(k for k in met if k != _ORDERS)
     o = store.table("orders") if available(store).get("orders") else None
     if o is not None:
         o = o.filter(o.ordered_at < _t(as_of))
         parts = [*parts, o.select(customer_id=o.customer_id.cast("string"),
                                   at=o.ordered_at.cast("timestamp"),
                                   kind=ibis.literal(_ORDERS))]
-    ev = ibis.union(*parts)
-    ev = ev.select("customer_id", "kind", m=_month_of(ev.at, y0, m0))
-    ev = ev.filter((ev.m >= 0) & (ev.m < nm))
-    met = ev.group_by("kind").aggregate(c=_.customer_id.nunique()).to_pandas()
-    met = dict(zip(met["kind"], met["c"].astype(int), strict=True))
-    kinds = sorted(k for k in met if k != _ORDERS)
+    ev = months(parts)
     cols = [f"x{j}" for j in range(len(kinds))]
     # integer keys for the customers at risk: the windows, joins and groups below run on
     # them (at a million customers, string keys ran out of the engine's memory)
@@ -261,7 +268,12 @@ def _runs(monthly, lives, cols, w: int, lag: int):
     departures among them (``d``), without a row per customer-month: a month's counts
     enter the window ``lag`` months later and leave it ``w`` months after that, so the
     window's counts are a running sum of those changes, constant until the next one (a
-    run of months). Each run is cut to the months the customer was at risk."""
+    run of months). Each run is cut to the months the customer was at risk.
+
+    Two changes in one month (a month entering as another leaves) are not summed first:
+    the running sum on the last of them holds both, and the earlier one's run ends
+    before it starts (the next change is in the same month), so it holds no month and is
+    dropped (measured at 1M customers: the group-by cost a quarter of this query)."""
     import ibis
     from ibis import _
 
@@ -269,8 +281,7 @@ def _runs(monthly, lives, cols, w: int, lag: int):
                            **{c: monthly[c] for c in cols})
     leave = monthly.select("key", p=(monthly.m + lag + w).cast("int32"),
                            **{c: -monthly[c] for c in cols})
-    ch = ibis.union(enter, leave).group_by(["key", "p"]).aggregate(
-        **{c: _[c].sum().cast("int32") for c in cols})
+    ch = ibis.union(enter, leave)
     by = {"group_by": "key", "order_by": "p"}
     run = ch.select("key", "p", nxt=ch.p.lead().over(**by),
                     **{c: ch[c].sum().over(rows=(None, 0), **by).cast("int32") for c in cols})
