@@ -211,31 +211,38 @@ def _engine_panel(store, lives, parts, as_of, y0, m0, nm, w, lag) -> _Panel:
 
     # the customers who met each kind, from the failures alone (the orders, the bulk of
     # the events, only matter below)
-    met = {}
+    met, coded = {}, []
     if parts:
-        met = months(parts).group_by("kind").aggregate(c=_.customer_id.nunique()).to_pandas()
+        fails = months(parts)
+        met = fails.group_by("kind").aggregate(c=_.customer_id.nunique()).to_pandas()
         met = dict(zip(met["kind"], met["c"].astype(int), strict=True))
     kinds = sorted(k for k in met if k != _ORDERS)
+    if kinds:
+        # each event's kind as a number (1.. the kinds, 0 the orders) before the count
+        # per customer-month below: one comparison of numbers per kind, not of texts
+        coded.append(fails.select("customer_id", "m", code=ibis.cases(
+            *[(fails.kind == k, j) for j, k in enumerate(kinds, 1)], else_=-1
+        ).cast("int16")))
     o = store.table("orders") if available(store).get("orders") else None
     if o is not None:
         o = o.filter(o.ordered_at < _t(as_of))
-        parts = [*parts, o.select(customer_id=o.customer_id.cast("string"),
-                                  at=o.ordered_at.cast("timestamp"),
-                                  kind=ibis.literal(_ORDERS))]
-    ev = months(parts)
+        o = months([o.select(customer_id=o.customer_id.cast("string"),
+                             at=o.ordered_at.cast("timestamp"), kind=ibis.literal(_ORDERS))])
+        coded.append(o.select("customer_id", "m", code=ibis.literal(0, "int16")))
+    ev = ibis.union(*coded)
     cols = [f"x{j}" for j in range(len(kinds))]
     # integer keys for the customers at risk: the windows, joins and groups below run on
     # them (at a million customers, string keys ran out of the engine's memory)
-    keys = lives.select(cid=lives.customer_id,
+    keys = lives.select(*[c for c in lives.columns if c != "customer_id"], cid=lives.customer_id,
                         key=ibis.row_number().over(order_by=lives.customer_id).cast("int32")
                         ).cache()
-    lk = lives.inner_join(keys, lives.customer_id == keys.cid).drop("customer_id", "cid")
+    lk = keys.drop("cid")
     e = ev.inner_join(keys, ev.customer_id == keys.cid)
     # one row per customer and month with anything in it, the kinds side by side
     monthly = e.group_by(["key", "m"]).aggregate(
-        orders=_.kind.count(where=_.kind == _ORDERS).cast("int32"),
-        **{c: _.kind.count(where=_.kind == k).cast("int32")
-           for c, k in zip(cols, kinds, strict=True)}).cache()
+        orders=_.code.count(where=_.code == 0).cast("int32"),
+        **{c: _.code.count(where=_.code == j).cast("int32")
+           for j, c in enumerate(cols, 1)}).cache()
     try:
         patterns = _runs(monthly, lk, ["orders", *cols], w, lag).to_pandas()
         # every lost customer at the month they left, a full window behind them or not
