@@ -40,7 +40,6 @@ from __future__ import annotations
 import ibis
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from loyalist.features.builder import available
 
@@ -52,6 +51,8 @@ def shrink(k: np.ndarray, n: np.ndarray, group: np.ndarray | None = None
     ``a, b`` (of the firm-wide mean). With ``group`` (each unit's team), the prior is
     centred on the unit's group (its pooled rate) and its strength fitted to the units'
     spread around their groups' rates, so a small count shrinks toward its team."""
+    from scipy import stats  # here, not at the top: `loyalist team --losses` never needs it
+
     k, n = np.asarray(k, float), np.asarray(n, float)
     ok = n > 0
     p = np.where(ok, k / np.maximum(n, 1), np.nan)
@@ -215,6 +216,8 @@ def peer_standing(cells: pd.DataFrame, home: pd.Series,
     and centred on the firm, in the same units; measures weighted by their reliability
     ``tau2 / (tau2 + mean s2)`` (a measure agents barely differ on counts little). It is
     shrunk toward the firm by its own sampling noise (a team with few contacts)."""
+    from scipy import stats
+
     cols = ["within_team", "within_team_low", "within_team_high", "team_standing",
             "rank_in_team", "team_size"] + [f"{m}_vs_team" for m in MEASURES]
     agents = home.index

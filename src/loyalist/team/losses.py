@@ -213,31 +213,45 @@ def _engine_panel(store, lives, parts, as_of, y0, m0, nm, w, lag) -> _Panel:
     import ibis
     from ibis import _
 
+    def months(parts):
+        ev = ibis.union(*parts)
+        ev = ev.select("customer_id", "kind", m=_month_of(ev.at, y0, m0))
+        return ev.filter((ev.m >= 0) & (ev.m < nm))
+
+    # the customers who met each kind, from the failures alone (the orders, the bulk of
+    # the events, only matter below)
+    met, coded = {}, []
+    if parts:
+        fails = months(parts)
+        met = fails.group_by("kind").aggregate(c=_.customer_id.nunique()).to_pandas()
+        met = dict(zip(met["kind"], met["c"].astype(int), strict=True))
+    kinds = sorted(k for k in met if k != _ORDERS)
+    if kinds:
+        # each event's kind as a number (1.. the kinds, 0 the orders) before the count
+        # per customer-month below: one comparison of numbers per kind, not of texts
+        coded.append(fails.select("customer_id", "m", code=ibis.cases(
+            *[(fails.kind == k, j) for j, k in enumerate(kinds, 1)], else_=-1
+        ).cast("int16")))
     o = store.table("orders") if available(store).get("orders") else None
     if o is not None:
         o = o.filter(o.ordered_at < _t(as_of))
-        parts = [*parts, o.select(customer_id=o.customer_id.cast("string"),
-                                  at=o.ordered_at.cast("timestamp"),
-                                  kind=ibis.literal(_ORDERS))]
-    ev = ibis.union(*parts)
-    ev = ev.select("customer_id", "kind", m=_month_of(ev.at, y0, m0))
-    ev = ev.filter((ev.m >= 0) & (ev.m < nm))
-    met = ev.group_by("kind").aggregate(c=_.customer_id.nunique()).to_pandas()
-    met = dict(zip(met["kind"], met["c"].astype(int), strict=True))
-    kinds = sorted(k for k in met if k != _ORDERS)
+        o = months([o.select(customer_id=o.customer_id.cast("string"),
+                             at=o.ordered_at.cast("timestamp"), kind=ibis.literal(_ORDERS))])
+        coded.append(o.select("customer_id", "m", code=ibis.literal(0, "int16")))
+    ev = ibis.union(*coded)
     cols = [f"x{j}" for j in range(len(kinds))]
     # integer keys for the customers at risk: the windows, joins and groups below run on
     # them (at a million customers, string keys ran out of the engine's memory)
-    keys = lives.select(cid=lives.customer_id,
+    keys = lives.select(*[c for c in lives.columns if c != "customer_id"], cid=lives.customer_id,
                         key=ibis.row_number().over(order_by=lives.customer_id).cast("int32")
                         ).cache()
-    lk = lives.inner_join(keys, lives.customer_id == keys.cid).drop("customer_id", "cid")
+    lk = keys.drop("cid")
     e = ev.inner_join(keys, ev.customer_id == keys.cid)
     # one row per customer and month with anything in it, the kinds side by side
     monthly = e.group_by(["key", "m"]).aggregate(
-        orders=_.kind.count(where=_.kind == _ORDERS).cast("int32"),
-        **{c: _.kind.count(where=_.kind == k).cast("int32")
-           for c, k in zip(cols, kinds, strict=True)}).cache()
+        orders=_.code.count(where=_.code == 0).cast("int32"),
+        **{c: _.code.count(where=_.code == j).cast("int32")
+           for j, c in enumerate(cols, 1)}).cache()
     try:
         patterns = _runs(monthly, lk, ["orders", *cols], w, lag).to_pandas()
         # every lost customer at the month they left, a full window behind them or not
@@ -270,7 +284,12 @@ def _runs(monthly, lives, cols, w: int, lag: int):
     departures among them (``d``), without a row per customer-month: a month's counts
     enter the window ``lag`` months later and leave it ``w`` months after that, so the
     window's counts are a running sum of those changes, constant until the next one (a
-    run of months). Each run is cut to the months the customer was at risk."""
+    run of months). Each run is cut to the months the customer was at risk.
+
+    Two changes in one month (a month entering as another leaves) are not summed first:
+    the running sum on the last of them holds both, and the earlier one's run ends
+    before it starts (the next change is in the same month), so it holds no month and is
+    dropped (measured at 1M customers: the group-by cost a quarter of this query)."""
     import ibis
     from ibis import _
 
@@ -278,12 +297,14 @@ def _runs(monthly, lives, cols, w: int, lag: int):
                            **{c: monthly[c] for c in cols})
     leave = monthly.select("key", p=(monthly.m + lag + w).cast("int32"),
                            **{c: -monthly[c] for c in cols})
-    ch = ibis.union(enter, leave).group_by(["key", "p"]).aggregate(
-        **{c: _[c].sum().cast("int32") for c in cols})
+    # a change after the customer's last month at risk starts no run they were at risk
+    # in and ends none early (the last run is cut at ``hi`` either way): left out before
+    # the window (15-20% of its cost at 1M customers)
+    ch = ibis.union(enter, leave).join(lives, "key")
+    ch = ch.filter(ch.p <= ch.hi)
     by = {"group_by": "key", "order_by": "p"}
-    run = ch.select("key", "p", nxt=ch.p.lead().over(**by),
+    run = ch.select("p", "lo", "hi", "leaver", "left_m", nxt=ch.p.lead().over(**by),
                     **{c: ch[c].sum().over(rows=(None, 0), **by).cast("int32") for c in cols})
-    run = run.join(lives, "key")
     first = ibis.greatest(run.p, run.lo)
     last = ibis.least(ibis.coalesce(run.nxt - 1, run.hi), run.hi)
     run = run.select(*cols, n=(last - first + 1).cast("int64"),
