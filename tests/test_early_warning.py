@@ -90,6 +90,7 @@ def test_telco_snapshot_auc_and_reasons():
     assert any("segment (empty)" in n for n in res.notes)
 
 
+@pytest.mark.slow  # a backtest against every baseline, 23-26 s in make test: make test-slow
 def test_backtest_beats_every_baseline(full_store):
     bt = backtest(full_store, n_train_dates=4)
     m = bt.metrics

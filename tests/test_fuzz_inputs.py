@@ -89,6 +89,7 @@ def test_api_ingest_row_values(world, value):
     _check("ingest row values", r)
 
 
+@pytest.mark.slow  # 26 hostile column names through the API, 26 s in make test
 @RUN
 @given(key=HOSTILE)
 def test_api_ingest_column_names(world, key):

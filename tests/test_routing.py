@@ -42,6 +42,7 @@ def small():
     return RequestRouter(category_to_team=teams).fit(train), train, teams
 
 
+@pytest.mark.slow  # trains on Banking77 (its setup 36-40 s in make test): make test-slow
 def test_banking77_accuracy_speed_and_calibration(banking):
     router, train, test, seconds = banking
     started = time.process_time()
@@ -357,6 +358,7 @@ def test_synthetic_business_teams_and_misrouting(tmp_path):
     assert truth["is_misrouted"].mean() > 0.05  # there was misrouting to find
 
 
+@pytest.mark.slow  # the Banking77 router above: make test-slow
 def test_strangers_go_to_a_person(banking, tmp_path):
     """Keyboard mash, greetings and requests in languages the router never saw (held out
     from the router's own made-up strangers) go to a person; requests of the known kind
