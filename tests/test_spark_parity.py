@@ -340,6 +340,43 @@ def _derived_tables_agree(duck, sp, names, rtol: float = RTOL) -> None:
             duck.derived_log()[name]["rows"]
 
 
+def test_score_writes_the_same_tables(stores, business):
+    """Scored before any value model ran (no customer_value table: stay-in-touch ranks by
+    a year's spend), with the Spark store holding its feedback in the reverse order of
+    DuckDB's: every table score() writes is the same. The firm's complaint model was fitted
+    on the rated comments in the engine's order (its folds drawn over row positions), so
+    the reversed store wrote 2,733 reasons against DuckDB's 2,755."""
+    import pyarrow as pa
+
+    from loyalist.decisions.scoring import score
+
+    duck, sp = stores
+    assert "customer_value" not in duck.tables() and "customer_value" not in sp.tables()
+    feedback = duck.table("feedback", meta=True).to_pyarrow()
+    reverse = pa.array(range(feedback.num_rows - 1, -1, -1))
+    before = set(duck.derived_log())
+    score(duck, business.as_of, n_train_dates=2)
+    sp.load({"feedback": feedback.take(reverse)})
+    try:
+        got = sp.table("feedback").select("id").to_pandas()["id"].tolist()
+        assert got == feedback.column("id").to_pylist()[::-1]  # read back reversed
+        score(sp, business.as_of, n_train_dates=2)
+    finally:
+        sp.load({"feedback": feedback})
+    written = set(duck.derived_log()) - before
+    # alert_weights: each alert kind weighed on the past date (decisions/alert_weights.py)
+    assert {"scores", "reasons", "alerts", "score_history", "alert_weights"} <= written
+    _derived_tables_agree(duck, sp, sorted(written))
+    from loyalist.features.retention import revenue_at_risk
+
+    for by in (None, "segment"):
+        assert_same(revenue_at_risk(duck, by, as_of=business.as_of),
+                    revenue_at_risk(sp, by, as_of=business.as_of), f"revenue at risk by {by}")
+    churn_a, _ = duck.load_model(kind="churn")
+    churn_b, _ = sp.load_model(kind="churn")
+    assert type(churn_a) is type(churn_b)
+
+
 def test_value_model_fit_and_scores_agree(stores):
     from loyalist.decisions.value import value_customers
     from loyalist.models.value import score_on_driver
@@ -354,6 +391,19 @@ def test_value_model_fit_and_scores_agree(stores):
     assert_same(a.customers, b.customers, "value customers", RTOL_FITTED)
     _derived_tables_agree(duck, sp, ["customer_value"], RTOL_FITTED)
     assert sp.models("value").shape[0] == 1
+
+
+def test_alerts_rank_by_customer_value_the_same(stores, business):
+    """With customer_value written (the test above), stay-in-touch ranks customers by
+    their CLV: the alerts score() writes are the same on both engines (the rest of what
+    score() writes reads no value table: the test before the value model)."""
+    from loyalist.decisions.scoring import hard_alerts
+
+    duck, sp = stores
+    assert "customer_value" in duck.tables() and "customer_value" in sp.tables()
+    a, b = hard_alerts(duck, business.as_of), hard_alerts(sp, business.as_of)
+    assert (a["kind"] == "stay_in_touch").sum() > 0
+    assert assert_same(a, b, "alerts with customer_value") == len(a)
 
 
 def test_pareto_value_scored_in_the_engine(stores):
@@ -408,28 +458,6 @@ def test_btyd_scoring_runs_in_the_engine(stores, business):
             rfm["frequency"], rfm["recency"], rfm["T"]), rtol=RTOL, atol=0)
         np.testing.assert_allclose(got[1]["expected_spend"], gg.predict_spend(
             rfm["frequency"], rfm["monetary_value"]), rtol=RTOL, atol=0)
-
-
-def test_score_writes_the_same_tables(stores, business):
-    from loyalist.decisions.scoring import score
-
-    duck, sp = stores
-    before = set(duck.derived_log())
-    score(duck, business.as_of, n_train_dates=2)
-    score(sp, business.as_of, n_train_dates=2)
-    written = set(duck.derived_log()) - before
-    # alert_weights: each alert kind weighed on the past date (decisions/alert_weights.py)
-    assert {"scores", "reasons", "alerts", "score_history", "alert_weights"} <= written
-    _derived_tables_agree(duck, sp, sorted(written))
-    from loyalist.features.retention import revenue_at_risk
-
-    for by in (None, "segment"):
-        assert_same(revenue_at_risk(duck, by, as_of=business.as_of),
-                    revenue_at_risk(sp, by, as_of=business.as_of), f"revenue at risk by {by}",
-                    RTOL_FITTED)  # its values come from the fitted value model
-    churn_a, _ = duck.load_model(kind="churn")
-    churn_b, _ = sp.load_model(kind="churn")
-    assert type(churn_a) is type(churn_b)
 
 
 def test_uplift_scoring_and_model_health_agree(stores, business):
