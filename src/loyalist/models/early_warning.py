@@ -76,7 +76,9 @@ def btyd_features(orders, as_of, horizon_days: float, max_fit: int = 200_000,
     from loyalist.models._transactions import BoundaryWarning  # SciPy: only when fitted
     from loyalist.models.bgnbd import BGNBD
 
-    fit = s.sample(max_fit, random_state=random_state) if len(s) > max_fit else s
+    # drawn from the customers by id: the engine's row order differs (Spark's from DuckDB's)
+    fit = (s.sort_values("customer_id").sample(max_fit, random_state=random_state)
+           if len(s) > max_fit else s)
     failed = None
     t = horizon_days / 7.0
     try:

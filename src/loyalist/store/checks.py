@@ -10,6 +10,8 @@ are built over an unbound table (:func:`raw_table`) and compiled by the store's 
 
 from __future__ import annotations
 
+import sys
+
 import ibis
 import ibis.expr.datatypes as dt
 
@@ -31,6 +33,10 @@ STORED = {"VARCHAR": "string", "TIMESTAMP": "timestamp", "DOUBLE": "float64",
           "BIGINT": "int64", "BOOLEAN": "boolean", "BLOB": "binary"}
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december")
+
+
+WHOLE_LIMIT = 2**53  # below it a double holds every whole number exactly
+FLOAT_MAX = sys.float_info.max
 
 
 def source_type(duck_type: str) -> str:
@@ -330,9 +336,19 @@ def _checked(col: Column, parts: dict, t, src: str, opts: Options):
         hint = " (if , is the decimal mark, pass --decimal ,)" if opts.decimal == "." else ""
         reasons.append(_when(t.notnull() & num.isnull(),
                              why("not_number", "not a number" + hint)))
+        # inf, 1e400 and nan parse as doubles; no amount or count is one of them (NaN
+        # sorts above every number on both engines, so it fails this test too)
+        reasons.append(_when(~(num.abs() <= FLOAT_MAX),
+                             why("not_number", "not a finite number")))
         if col.type == "integer":
-            whole = num == num.round()
-            reasons.append(_when(~whole, why("not_whole_number", "not a whole number")))
+            # ``% 1``, not ``round``: Ibis rounds to a 64-bit integer, which fails on a
+            # number beyond its range instead of giving a reason; whole numbers beyond
+            # 2^53 are refused, since a double no longer holds each of them exactly
+            fits = num.abs() < WHOLE_LIMIT
+            whole = fits & ((num % 1) == 0)
+            reasons.append(_when(~fits, why(
+                "out_of_range", f"too large to keep exactly: {WHOLE_LIMIT:,} (2^53) or more in size")))
+            reasons.append(_when(fits & ~whole, why("not_whole_number", "not a whole number")))
             value = ibis.cases((whole, num), else_=ibis.null("float64")).cast("int64")
         else:
             value = num

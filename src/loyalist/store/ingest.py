@@ -117,7 +117,7 @@ def run_ingest(
 
 
 def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_dir, step, started):
-    chosen, attr_sources, ignored = resolve(contract, src.columns, mapping)
+    chosen, attr_sources, ignored = resolve(contract, src.columns, mapping, src.own_names())
     notes = settle_dates(con, contract, src, chosen, opts)
     attr_types = _attribute_types(con, contract, src, attr_sources)
     step("checking")

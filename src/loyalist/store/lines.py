@@ -126,7 +126,7 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: Options, *,
                  return_prefix: str | None, rejects_dir, step, started) -> IngestResult:
     """Ingest the order lines of source ``src`` (see the module's description)."""
     plain, exprs = split_expressions(mapping, src.columns)
-    chosen, _attrs, ignored = resolve(SOURCE, src.columns, plain)
+    chosen, _attrs, ignored = resolve(SOURCE, src.columns, plain, src.own_names())
     for target in exprs:
         chosen.pop(target, None)
     notes = settle_dates(con, SOURCE, src, chosen, opts)

@@ -61,13 +61,27 @@ def _is_file(text: str) -> bool:
         return False
 
 
-def resolve(contract: Table, columns: list[str], mapping: dict[str, str]):
-    """Return ({contract column: source column}, {attribute: source column}, ignored)."""
+def resolve(contract: Table, columns: list[str], mapping: dict[str, str],
+            own: dict[str, str] | None = None):
+    """Return ({contract column: source column}, {attribute: source column}, ignored).
+
+    ``own`` maps each column as read to the source's own name (the reader renames a
+    name that repeats once spaces and case are set aside). Two source columns that would
+    both feed one contract column are refused, not settled by their order, unless
+    ``mapping`` says which."""
     unknown = [t for t in mapping if t not in contract.names and not contract.extra_attributes]
     if unknown:
         raise MappingError(
             f"--map names {', '.join(map(repr, unknown))}, not columns of {contract.name}.",
             hint=f"{contract.name} has: {', '.join(contract.names)}.")
+    own = own or {}
+    # a column named as the source itself writes it, where the reader renamed it
+    # (``Total`` read as ``Total_1`` beside ``total``)
+    by_own: dict[str, list[str]] = {}
+    for c in columns:
+        by_own.setdefault(own.get(c, c), []).append(c)
+    mapping = {t: (by_own[s][0] if s not in columns and len(by_own.get(s, [])) == 1 else s)
+               for t, s in mapping.items()}
     missing_src = [s for s in mapping.values() if s not in columns]
     if missing_src:
         raise MappingError(
@@ -76,8 +90,22 @@ def resolve(contract: Table, columns: list[str], mapping: dict[str, str]):
     chosen: dict[str, str] = {t: s for t, s in mapping.items() if t in contract.names}
     used = set(mapping.values())
     by_norm: dict[str, str] = {}
+    same: dict[str, list[str]] = {}
     for c in columns:
-        by_norm.setdefault(normalize(c), c)
+        key = normalize(own.get(c, c))
+        by_norm.setdefault(key, c)
+        same.setdefault(key, []).append(c)
+    for name in contract.names:
+        if name not in chosen and len(same.get(name, [])) > 1:
+            found = same[name]
+            listed = ", ".join(f"{own.get(c, c)!r} (column {columns.index(c) + 1}"
+                               + (f", read as {c!r})" if own.get(c, c) != c else ")")
+                               for c in found)
+            raise MappingError(
+                f"{len(found)} columns of the file could be {contract.name}.{name}: "
+                f"{listed}; which one is meant is unclear.",
+                hint=f"Say which with --map {name}=<column> (e.g. --map {name}={found[0]}), "
+                "or rename the other in the file.")
     for name in contract.names:
         if name not in chosen and name in by_norm and by_norm[name] not in used:
             chosen[name] = by_norm[name]

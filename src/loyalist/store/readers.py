@@ -8,6 +8,7 @@ Typed sources (Parquet, Excel, data frames) keep their types.
 from __future__ import annotations
 
 import codecs
+import csv
 import os
 import re
 import tempfile
@@ -43,6 +44,22 @@ class Source:
     encoding: str | None = None
     delimiter: str | None = None
     cleanup: list[str] = field(default_factory=list)
+    #: the source's own column names, one per column of ``columns`` (the reader renames
+    #: names that repeat once spaces and case are set aside: ``id `` is read as ``id_1``)
+    header: list[str] | None = None
+
+    def own_names(self) -> dict[str, str]:
+        """Each column as read -> the name the source itself gives it."""
+        plain = {c: c for c in self.columns}
+        if self.header is None or len(self.header) != len(self.columns):
+            return plain
+        pairs = dict(zip(self.columns, self.header, strict=True))
+        # trust the alignment only where every name read is the source's own, trimmed,
+        # with at most a suffix the reader added (a header found elsewhere than line 1)
+        if all(not o.strip() or c == o.strip() or c.startswith(o.strip())
+               for c, o in pairs.items()):
+            return pairs
+        return plain
 
 
 def _engine_message(e: Exception, path: Path, *also: str) -> str:
@@ -256,7 +273,18 @@ def _read_frame(con, frame, name: str) -> Source:
     con.register(f"{name}_arrow", table)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_arrow")
     cols, types = _describe(con, name)
-    return Source(name, "data frame", "frame", cols, types)
+    return Source(name, "data frame", "frame", cols, types,
+                  header=[str(c) for c in table.column_names[:-1]])
+
+
+def _header_names(head: list[str], delimiter: str) -> list[str] | None:
+    """The header line's own names (as written, spaces kept), or None when unsure."""
+    if not head:
+        return None
+    try:
+        return next(csv.reader([head[0].lstrip("\ufeff")], delimiter=delimiter))
+    except (csv.Error, StopIteration, TypeError):
+        return None
 
 
 def _read_csv(con, path, name, header, names, delimiter, encoding) -> Source:
@@ -308,7 +336,8 @@ def _read_csv(con, path, name, header, names, delimiter, encoding) -> Source:
                     f"* EXCLUDE (_i) FROM {name}_raw")
     cols, types = _describe(con, name)
     structural = [(int(ln), f"malformed line ({reason})", raw or "") for ln, reason, raw in rejects]
-    return Source(name, path.name, "csv", cols, types, structural, enc, delim, cleanup)
+    own = _header_names(head, delim) if header and not names else None
+    return Source(name, path.name, "csv", cols, types, structural, enc, delim, cleanup, own)
 
 
 def _read_whitespace(con, readable, name, header, names, enc, cleanup, label) -> Source:
