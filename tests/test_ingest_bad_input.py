@@ -119,3 +119,14 @@ def test_the_cli_says_why_without_a_traceback(tmp_path):
     proc = run("id=order_no,customer_id=client,ordered_at=date,amount=amount,quantity=qty")
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out and "2^53" in out.replace("\n", " ")
+
+
+def test_a_written_fraction_a_double_rounds_away_is_not_whole(store, write):
+    rows = [("1", "9007199254740990.5"), ("1", "12.0000000000000001"), ("1", "2.000"),
+            ("1", "1.5e1"), ("1", "7")]
+    result = store.ingest("orders", write("o.csv", _orders(rows)), ORDERS)
+    assert (result.inserted, result.rejected) == (3, 2)
+    rej = store.rejects(result.ingest_id)
+    assert rej["line"].tolist() == [2, 3] and set(rej["code"]) == {"not_whole_number"}
+    kept = store.table("orders").to_pandas().set_index("id")["quantity"]
+    assert kept.to_dict() == {"A2": 2, "A3": 15, "A4": 7}

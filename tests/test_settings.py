@@ -221,3 +221,22 @@ def test_the_version_is_the_projects():
 
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     assert loyalist.__version__ == project["project"]["version"]
+
+
+def test_a_store_folder_reads_the_settings_beside_it(tmp_path):
+    """A Spark warehouse is a folder: its settings are the loyalist.toml beside it; a
+    folder holding its own loyalist.toml (where a DuckDB store's file sits) keeps it."""
+    from loyalist.settings import locate
+    from loyalist.store.engine import location
+
+    wh = tmp_path / "wh"
+    wh.mkdir()
+    assert locate(wh) == wh / "loyalist.toml"  # nothing beside it either
+    (tmp_path / "loyalist.toml").write_text('[engine]\nkind = "spark"\n')
+    assert locate(wh) == tmp_path / "loyalist.toml"
+    assert location(wh) == ("spark", str(wh))
+    assert location(tmp_path / "loyalist.duckdb") == ("spark",
+                                                      str(tmp_path / "loyalist-warehouse"))
+    (wh / "loyalist.toml").write_text("[service]\nfirst_response_hours = 4\n")
+    assert locate(wh) == wh / "loyalist.toml"
+    assert location(wh) == ("duckdb", str(wh))

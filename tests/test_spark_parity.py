@@ -938,3 +938,38 @@ def test_undo_and_backup_agree(ingested, tmp_path):
                            "restored") == 289
     finally:
         back.close()
+
+
+def test_the_cli_works_a_spark_store_named_by_its_settings(spark, tmp_path, monkeypatch,
+                                                           capsys):
+    """The commands a user runs in a folder whose loyalist.toml says ``[engine] kind =
+    "spark"``, with no --store (and with the warehouse named): reading commands open the
+    existing warehouse (they once looked for loyalist.duckdb, or took the folder for a
+    DuckDB store), and restore puts a backup in place of the warehouse, not of
+    ./loyalist.duckdb."""
+    from loyalist.cli.main import main
+
+    wh = tmp_path / "wh"
+    (tmp_path / "loyalist.toml").write_text(f'[engine]\nkind = "spark"\nwarehouse = "{wh}"\n')
+    (tmp_path / "o.csv").write_text("id,customer_id,ordered_at,amount\n"
+                                    "A1,c1,2024-01-01,5\nA2,c2,2024-01-02,6\n")
+    (tmp_path / "o2.csv").write_text("id,customer_id,ordered_at,amount\nA3,c3,2024-01-03,7\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["status"]) != 0
+    assert f"No Spark warehouse at {wh}" in capsys.readouterr().err.replace("\n", "")
+    assert main(["ingest", "orders", "o.csv"]) == 0
+    assert main(["backup", "bk"]) == 0
+    assert main(["ingest", "orders", "o2.csv", "--store", str(wh)]) == 0
+    capsys.readouterr()
+    assert main(["status", "--store", str(wh)]) == 0
+    assert "orders" in capsys.readouterr().out
+    assert main(["restore", "bk"]) == 0
+    assert "(2 rows)" in capsys.readouterr().out.replace("\n", " ")
+    assert not (tmp_path / "loyalist.duckdb").exists()
+    assert len(list(tmp_path.glob("wh.before-restore-*"))) == 1
+    back = loyalist.connect(wh, spark=spark)
+    try:
+        assert sorted(back.table("orders").to_pandas()["id"]) == ["A1", "A2"]
+    finally:
+        back.close()

@@ -22,16 +22,20 @@ def open_store(store: str, **kwargs):
     explain...) never creates a store, nor the folder it would sit in."""
     from loyalist.errors import SourceError
 
-    if store != ":memory:" and not Path(store).exists():  # (a folder: connect says so)
-        from loyalist.settings import Settings
+    if store != ":memory:" and not kwargs.get("spark"):
+        from loyalist.store.engine import location
 
-        Settings.load(store)  # a broken loyalist.toml beside it is the first thing to fix
-        where = Path(store).parent
-        raise SourceError(
-            f"No store at {store}" + ("" if where.is_dir() else
-                                      f" (the folder {where} does not exist)") + ".",
-            hint="Load data first (loyalist ingest TABLE FILE --store PATH, or loyalist "
-            "demo), or name an existing store with --store or LOYALIST_STORE.")
+        # a broken loyalist.toml beside it is the first thing to fix; a Spark store
+        # (``[engine] kind = "spark"``) is its warehouse folder
+        engine, found = location(store)
+        where = Path(found).parent
+        if not Path(found).exists():  # (a folder for DuckDB: connect says so)
+            raise SourceError(
+                f"No {'Spark warehouse' if engine == 'spark' else 'store'} at {found}"
+                + ("" if where.is_dir() else f" (the folder {where} does not exist)")
+                + ".",
+                hint="Load data first (loyalist ingest TABLE FILE --store PATH, or "
+                "loyalist demo), or name an existing store with --store or LOYALIST_STORE.")
     import loyalist
     from loyalist.cli.tables import use_display
 

@@ -144,7 +144,10 @@ def hard_alerts(store, as_of, policy: ServicePolicy | None = None,
         quiet = stay_in_touch(store, as_of)
         if len(quiet):
             a = pd.concat([a, quiet], ignore_index=True)
-    return a.sort_values(["customer_id", "at"], ignore_index=True)
+    # a total order: ties on (customer, time) kept in the engine's row order differed
+    # between engines
+    return a.sort_values(["customer_id", "at", "kind", "evidence_table", "evidence_id"],
+                         ignore_index=True, kind="stable")
 
 
 #: which alert kinds back which whisper family

@@ -306,8 +306,9 @@ def locate(where) -> Path | None:
     p = Path(where)
     if p.suffix == ".toml":
         return p
-    if p.is_dir():
+    if p.is_dir() and ((p / FILE_NAME).is_file() or not (p.parent / FILE_NAME).is_file()):
         return p / FILE_NAME
+    # a store (a file, or a Spark warehouse folder): the settings beside it
     return p.parent / FILE_NAME
 
 

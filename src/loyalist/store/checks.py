@@ -10,6 +10,7 @@ are built over an unbound table (:func:`raw_table`) and compiled by the store's 
 
 from __future__ import annotations
 
+import re
 import sys
 
 import ibis
@@ -345,7 +346,11 @@ def _checked(col: Column, parts: dict, t, src: str, opts: Options):
             # number beyond its range instead of giving a reason; whole numbers beyond
             # 2^53 are refused, since a double no longer holds each of them exactly
             fits = num.abs() < WHOLE_LIMIT
-            whole = fits & ((num % 1) == 0)
+            # a written fraction a double rounds away (9007199254740990.5,
+            # 12.0000000000000001) is no whole number either
+            mark = re.escape(opts.decimal)
+            fraction = t.re_search(f"{mark}[0-9]*[1-9][0-9]*[^0-9eE{mark}]*$").fill_null(False)
+            whole = fits & ((num % 1) == 0) & ~fraction
             reasons.append(_when(~fits, why(
                 "out_of_range", f"too large to keep exactly: {WHOLE_LIMIT:,} (2^53) or more in size")))
             reasons.append(_when(fits & ~whole, why("not_whole_number", "not a whole number")))

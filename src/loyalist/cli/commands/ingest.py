@@ -172,11 +172,13 @@ def restore(backup_file: Path = typer.Argument(..., help="A file made by loyalis
     """Put a backup in place of the store (stop loyalist serve first); the store it
     replaces is kept beside it."""
     from loyalist.store.batches import restore as put_back
+    from loyalist.store.engine import location
 
-    kept = put_back(backup_file, store)
+    _, where = location(store)  # a Spark store: its warehouse folder
+    kept = put_back(backup_file, where)
     with loyalist.connect(store) as s:  # opens and, if older, migrates it
         rows = int(s.status()["rows"].sum())
-    out.print(f"Restored {backup_file} into {store} ({rows:,} rows)."
+    out.print(f"Restored {backup_file} into {where} ({rows:,} rows)."
               + (f" The previous store is kept as {kept}." if kept else ""), highlight=False, markup=False)
 
 

@@ -104,18 +104,35 @@ def open_store(path=None, *, spark=None, settings=None, **kwargs):
 
             return Store("loyalist.duckdb" if path is None else path, settings=settings,
                          **kwargs)
-    from pathlib import Path
-
     from loyalist.store.spark import SparkStore
 
-    engine = settings.engine if settings is not None else None
-    if engine is not None and engine.warehouse:
-        path = engine.warehouse
-    elif path is not None and Path(path).suffix == ".duckdb":  # the CLI's default --store
-        path = Path(path).with_name("loyalist-warehouse")
+    path = _warehouse(path, settings)
     duckdb_only = {"memory_limit", "threads", "lock_timeout"}
     return SparkStore(path, spark=spark, settings=settings,
                       **{k: v for k, v in kwargs.items() if k not in duckdb_only})
+
+
+def _warehouse(path, settings):
+    """The warehouse folder of a Spark store named ``path`` under ``settings``."""
+    from pathlib import Path
+
+    engine = settings.engine if settings is not None else None
+    if engine is not None and engine.warehouse:
+        return engine.warehouse
+    if path is not None and Path(path).suffix == ".duckdb":  # the CLI's default --store
+        return Path(path).with_name("loyalist-warehouse")
+    return path
+
+
+def location(path) -> tuple[str, str]:
+    """Which engine the store ``path`` names under its settings, and where it lives:
+    ``("duckdb", the file)`` or ``("spark", the warehouse folder)``; nothing is opened."""
+    from loyalist.settings import Settings
+
+    settings = Settings.load(path)
+    if settings.engine.kind != "spark":
+        return "duckdb", str(path)
+    return "spark", str(_warehouse(path, settings))
 
 
 def bookkeeping(store, name: str):
