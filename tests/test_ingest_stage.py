@@ -6,9 +6,10 @@ import ibis
 import pandas as pd
 
 from loyalist.contract.schema import get_table
-from loyalist.store import checks, ingest
-from loyalist.store.parsing import Options
-from loyalist.store.readers import Source
+from loyalist.store import checks
+from loyalist.store.engine.duckdb import ingest
+from loyalist.store.engine.duckdb.parsing import Options
+from loyalist.store.engine.duckdb.readers import Source
 
 WHITESPACE = " \t\n\r\x0b\x0c"
 

@@ -714,7 +714,7 @@ def test_an_unreachable_session_is_a_clear_error(tmp_path):
 def test_settings_choose_the_spark_engine(spark, tmp_path):
     """[engine] kind = "spark" in loyalist.toml: every connect (and so every CLI command)
     opens the warehouse it names, on the running session."""
-    from loyalist.store.spark import SparkStore
+    from loyalist.store.engine.spark.store import SparkStore
 
     (tmp_path / "loyalist.toml").write_text(
         f'[engine]\nkind = "spark"\nwarehouse = "{(tmp_path / "lake").as_posix()}"\n')

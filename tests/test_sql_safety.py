@@ -30,27 +30,28 @@ FRAGMENT = re.compile(r"\b(NULLIF|CAST|CASE|WHEN|IS (NOT )?NULL|COALESCE|AND|OR|
 #: store module -> functions whose f-strings build SQL, each reviewed: names go through
 #: q(), text through lit(), values are bound (?), numbers come from int()/len()
 REVIEWED = {
-    "store/ingest.py": {"keep_replaced", "run_ingest", "_ingest", "_unknown_customers",
-                        "_stage", "_assign_keys", "_add_attributes", "_merge",
-                        "_attribute_types", "append_rows",
-                        "_refused", "_bound_rows", "next_ingest_id", "log_ingest"},
-    "store/quarantine.py": {"_raw_struct", "store_rejects", "write_rejects_file",
-                            "reject_codes", "diagnose"},
-    "store/parsing.py": {"text", "settle_date_order", "infer_attribute_type"},
-    "store/lines.py": {"expression_sql", "ingest_lines", "_stage_lines", "_orders_stage",
-                       "_lines_stage", "parsed"},
-    "store/readers.py": {"_describe", "_rename", "_read_frame", "_read_csv", "_read_whitespace",
-                         "_read_parquet", "_read_json", "_read_excel"},
+    "store/engine/duckdb/ingest.py": {
+        "keep_replaced", "run_ingest", "_ingest", "_unknown_customers", "_stage",
+        "_assign_keys", "_add_attributes", "_merge", "_attribute_types", "append_rows",
+        "_refused", "_bound_rows", "next_ingest_id", "log_ingest"},
+    "store/engine/duckdb/quarantine.py": {"_raw_struct", "store_rejects",
+                                          "write_rejects_file", "reject_codes", "diagnose"},
+    "store/engine/duckdb/parsing.py": {"text", "settle_date_order", "infer_attribute_type"},
+    "store/engine/duckdb/lines.py": {"expression_sql", "ingest_lines", "_stage_lines",
+                                     "_orders_stage", "_lines_stage", "parsed"},
+    "store/engine/duckdb/readers.py": {"_describe", "_rename", "_read_frame", "_read_csv",
+                                       "_read_whitespace", "_read_parquet", "_read_json",
+                                       "_read_excel"},
     "store/engine/__init__.py": {"append_rows", "read_export", "_naming",
                                  "quarantined_naming", "erase_value", "_rewrite_rejects_file",
                                  "registered_derived", "put_derived"},
     "store/engine/keyed.py": {"select_rows", "insert_row", "delete_rows", "upsert_row"},
-    "store/engine/schema.py": {"_v1", "_v2", "_v3", "_v4", "_v8", "_v9", "_v10", "_v12",
-                               "_v13", "current_version", "migrate", "sync_contract",
-                               "index_by_customer"},
+    "store/engine/duckdb/schema.py": {"_v1", "_v2", "_v3", "_v4", "_v8", "_v9", "_v10",
+                                      "_v12", "_v13", "current_version", "migrate",
+                                      "sync_contract", "index_by_customer"},
     "store/engine/batches.py": {"later_changes", "take_out_batch", "_take_out",
                                 "stale_derived", "ingest_entry", "copy_store"},
-    "store/engine/survey.py": {"<module>", "quarantine_bad_answers"},
+    "store/engine/duckdb/survey.py": {"<module>", "quarantine_bad_answers"},
 }
 
 

@@ -19,7 +19,7 @@ from _outreach import outreach_world
 from loyalist.datasets import make_business
 from loyalist.settings import Settings
 from loyalist.store import migrations
-from loyalist.store.engine import schema
+from loyalist.store.engine.duckdb import schema
 from loyalist.team import team_report
 from loyalist.team.agents import agent_table, satisfaction_by_agent, verified_saves
 

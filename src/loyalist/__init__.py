@@ -20,7 +20,7 @@ def connect(path=None, *, spark=None, **kwargs):
     The engine is DuckDB (``path``: the store file, default ``loyalist.duckdb``; see
     :class:`loyalist.store.Store`) unless ``spark`` (a ``SparkSession``) is given or the
     settings next to ``path`` say ``[engine] kind = "spark"``: then ``path`` is the
-    warehouse folder of a :class:`loyalist.store.spark.SparkStore` (docs/scale.md).
+    warehouse folder of a :class:`loyalist.store.engine.spark.store.SparkStore` (docs/scale.md).
     """
     from loyalist.store.engine import open_store
 

@@ -50,7 +50,7 @@ class LabelledTable:
 def read_table(path) -> pd.DataFrame:
     """A table from any file the store reads (CSV with any delimiter or encoding,
     Parquet, JSON lines, Excel), as a pandas DataFrame."""
-    from loyalist.store.readers import read_frame
+    from loyalist.store.engine.duckdb.readers import read_frame
 
     return _typed(read_frame(path).drop(columns=["_line"], errors="ignore"))
 

@@ -2,13 +2,13 @@
 store's own tables (kept in :mod:`loyalist.store.names`, read from here by older code).
 
 The migrations themselves are the DuckDB file's DDL, so they live in the engine adapter
-(:mod:`loyalist.store.engine.schema`: the numbered list :data:`MIGRATIONS`, each step's
+(:mod:`loyalist.store.engine.duckdb.schema`: the numbered list :data:`MIGRATIONS`, each step's
 statements, and :func:`sync_contract`); a Spark warehouse has no schema to migrate.
 """
 
 from __future__ import annotations
 
-from loyalist.store.engine.schema import (  # noqa: F401
+from loyalist.store.engine.duckdb.schema import (  # noqa: F401
     MIGRATIONS,
     SCHEMA_VERSION,
     check_version,

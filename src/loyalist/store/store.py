@@ -33,7 +33,7 @@ from loyalist.store.engine import (
     registered_derived,
     utc,
 )
-from loyalist.store.ingest import IngestResult, append_rows, run_ingest
+from loyalist.store.engine.duckdb.ingest import IngestResult, append_rows, run_ingest
 from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
 
 

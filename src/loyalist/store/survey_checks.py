@@ -8,7 +8,7 @@ value is outside the item's scale, into ``_loyalist_rejects`` with the reason an
 its values, logs the check as an entry of the ingest log, and deletes the rows from
 ``survey_answers``. Nothing is lost: the quarantine keeps the whole row.
 
-The statements are the DuckDB store's (:mod:`loyalist.store.engine.survey`); on a
+The statements are the DuckDB store's (:mod:`loyalist.store.engine.duckdb.survey`); on a
 Spark store this raises :class:`~loyalist.errors.NotOnEngineError` naming the operation
 and the table.
 """
@@ -35,6 +35,6 @@ def quarantine_survey_answers(store, items: pd.DataFrame, survey: str, rejects_d
     require_duckdb(store, OPERATION, hint=(
         "Ingest the answers into a DuckDB store (loyalist ingest survey_answers FILE) and "
         "copy them (SparkStore.copy_from)."))
-    from loyalist.store.engine.survey import quarantine_bad_answers
+    from loyalist.store.engine.duckdb.survey import quarantine_bad_answers
 
     return quarantine_bad_answers(store, items, survey, rejects_dir, label)

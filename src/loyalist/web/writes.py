@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 from fastapi.responses import JSONResponse
 
+from loyalist.store import IngestResult
 from loyalist.store.accounts import User
-from loyalist.store.ingest import IngestResult
 from loyalist.store.lookups import is_customer
 from loyalist.web.errors import ConflictError, NotFoundError
 

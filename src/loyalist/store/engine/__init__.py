@@ -1,8 +1,9 @@
 """The engine adapter: which engine a store runs on, and what differs between engines.
 
 A store is a DuckDB file (:class:`loyalist.store.Store`, the default) or a Spark
-warehouse (:class:`loyalist.store.spark.SparkStore`). Everything over customer rows is
-an Ibis expression and runs unchanged on either; what differs is kept here:
+warehouse (:class:`loyalist.store.engine.spark.store.SparkStore`). Everything over
+customer rows is an Ibis expression and runs unchanged on either; what differs is kept
+here:
 
 - :func:`open_store`: the engine chosen by ``spark=`` or by the ``[engine]`` settings;
 - :func:`conform`: a derived table's rows cast to its declared types, as Arrow, checked
@@ -21,7 +22,7 @@ an Ibis expression and runs unchanged on either; what differs is kept here:
 - :func:`transaction`: one all-or-nothing block on a DuckDB connection;
 - opening the engine: :func:`connect_duckdb` (the file, its lock, UTC wall time) and
   :func:`ibis_on` (the Ibis backend over a connection); Spark's counterpart is
-  :func:`loyalist.store.spark.start_session`;
+  :func:`loyalist.store.engine.spark.store.start_session`;
 - prepared questions (:mod:`loyalist.store.prepared`): :func:`prepared_arrow` and
   :func:`prepared_rows` run SQL compiled once with bound values on a DuckDB connection
   (:data:`PLAN_OUTDATED`: the errors of a plan whose tables changed); a Spark store runs
@@ -30,12 +31,14 @@ an Ibis expression and runs unchanged on either; what differs is kept here:
   one transaction (Spark: staged, then put in place); :func:`registered_derived`: the
   DuckDB store's registry of derived tables.
 
-Beside this module, the rest of the adapter: :mod:`~loyalist.store.engine.keyed` (the
-small keyed tables' operations, re-exported here), :mod:`~loyalist.store.engine.schema`
-(the DuckDB file's numbered migrations and contract sync),
-:mod:`~loyalist.store.engine.batches` (undo of an ingest, backup and restore, on both
-engines) and :mod:`~loyalist.store.engine.survey` (bad survey answers to the quarantine,
-DuckDB only).
+Beside this module, the rest of the adapter, grouped by the engine each module serves:
+:mod:`~loyalist.store.engine.keyed` (the small keyed tables' operations, re-exported
+here) and :mod:`~loyalist.store.engine.batches` (undo of an ingest, backup and restore)
+serve both engines; :mod:`loyalist.store.engine.duckdb` holds the DuckDB side of
+ingestion (readers, parsing, the merge in SQL, order lines, the quarantine), the DuckDB
+file's schema (numbered migrations and contract sync) and the survey quarantine;
+:mod:`loyalist.store.engine.spark` holds the Spark store (warehouse, contract check on
+load, ingestion, model files).
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def open_store(path=None, *, spark=None, settings=None, **kwargs):
 
             return Store("loyalist.duckdb" if path is None else path, settings=settings,
                          **kwargs)
-    from loyalist.store.spark import SparkStore
+    from loyalist.store.engine.spark.store import SparkStore
 
     path = _warehouse(path, settings)
     duckdb_only = {"memory_limit", "threads", "lock_timeout"}
@@ -275,7 +278,7 @@ def erase_value(store, targets, value: str, *, audit: dict) -> dict[str, int]:
 def _rewrite_rejects_file(con, ingest_id: int) -> None:
     from pathlib import Path
 
-    from loyalist.store.quarantine import write_rejects_file
+    from loyalist.store.engine.duckdb.quarantine import write_rejects_file
 
     row = con.execute(f"SELECT rejects_file FROM {INGESTS} WHERE id = ?",
                       [ingest_id]).fetchall()
@@ -338,16 +341,16 @@ def conform(name: str, data, *, bookkeeping: bool = False) -> tuple[Derived, pa.
 
 
 def read_export(source, **options):
-    """A raw export read on the driver by the readers (:mod:`loyalist.store.readers`,
-    DuckDB's CSV, JSON, Parquet and Excel readers with their line numbers and
-    structural rejects), for a store on another engine: ``(con, src, rows)`` where
-    ``con`` is a scratch in-memory DuckDB connection holding the source's view (for
-    the date-order and attribute-type checks), ``src`` the
-    :class:`~loyalist.store.readers.Source` and ``rows`` its raw columns and ``_line`` as
-    Arrow. The caller closes ``con`` and unlinks ``src.cleanup``."""
+    """A raw export read on the driver by the readers
+    (:mod:`loyalist.store.engine.duckdb.readers`, DuckDB's CSV, JSON, Parquet and Excel
+    readers with their line numbers and structural rejects), for a store on another
+    engine: ``(con, src, rows)`` where ``con`` is a scratch in-memory DuckDB connection
+    holding the source's view (for the date-order and attribute-type checks), ``src``
+    the :class:`~loyalist.store.engine.duckdb.readers.Source` and ``rows`` its raw
+    columns and ``_line`` as Arrow. The caller closes ``con`` and unlinks ``src.cleanup``."""
     import duckdb
 
-    from loyalist.store.readers import read_source
+    from loyalist.store.engine.duckdb.readers import read_source
 
     con = duckdb.connect()
     try:
@@ -420,7 +423,7 @@ def put_derived(store, name: str, data, *, append: bool, note: str | None,
     transaction. Spark stores write their own (:meth:`SparkStore.write_derived`)."""
     import duckdb
 
-    from loyalist.store.engine.schema import customer_column, index_by_customer
+    from loyalist.store.engine.duckdb.schema import customer_column, index_by_customer
 
     if engine_of(store) == "spark":
         (store.append_derived if append else store.write_derived)(name, data, note=note)

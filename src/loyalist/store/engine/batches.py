@@ -32,7 +32,7 @@ MANIFEST = "loyalist-backup.json"
 
 
 def _replaced(table: str) -> str:
-    from loyalist.store.ingest import replaced_table
+    from loyalist.store.engine.duckdb.ingest import replaced_table
 
     return replaced_table(table)
 
@@ -65,7 +65,7 @@ def later_changes(store, tables: list[str], ingest_id: int) -> list[int]:
     ``tables``: undoing it alone would lose their work or bring back rows they changed."""
     if engine_of(store) == "spark":
         return _later_on_spark(store, tables, ingest_id)
-    from loyalist.store.engine.schema import table_exists
+    from loyalist.store.engine.duckdb.schema import table_exists
 
     con = store.cursor()
     try:
@@ -89,7 +89,7 @@ def take_out_batch(store, tables: list[str], ingest_id: int, by: str | None
     stale: all or nothing. Per table: (rows removed, rows put back)."""
     if engine_of(store) == "spark":
         return _take_out_on_spark(store, tables, ingest_id, by)
-    from loyalist.store.engine.schema import table_exists
+    from loyalist.store.engine.duckdb.schema import table_exists
 
     con = store.cursor()
     try:
@@ -121,7 +121,7 @@ def _take_out(con, table: str, ingest_id: int, has_shadow: bool) -> tuple[int, i
 def stale_derived(store) -> list[str]:
     """Derived tables marked stale (data under them was undone since they were made)."""
     if engine_of(store) == "spark":
-        from loyalist.store.spark import _DERIVED_LOG
+        from loyalist.store.engine.spark.store import _DERIVED_LOG
 
         return sorted(n for n, v in store._read_json(_DERIVED_LOG).items() if v.get("stale"))
     con = store.cursor()
@@ -134,7 +134,7 @@ def stale_derived(store) -> list[str]:
 
 # -- undo on Spark ----------------------------------------------------------------------------
 def _spark_log(store) -> pd.DataFrame:
-    from loyalist.store.spark_ingest import read_log
+    from loyalist.store.engine.spark.ingest import read_log
 
     return read_log(store, INGESTS)
 
@@ -175,8 +175,8 @@ def _take_out_on_spark(store, tables: list[str], ingest_id: int, by: str | None
     import pyarrow as pa
     from pyspark.sql import functions as F
 
-    from loyalist.store.spark import _DERIVED_LOG
-    from loyalist.store.spark_ingest import INGEST_TYPES
+    from loyalist.store.engine.spark.ingest import INGEST_TYPES
+    from loyalist.store.engine.spark.store import _DERIVED_LOG
 
     store._writable("undo an ingest")
     staged: list[tuple[str, Path]] = []
@@ -258,7 +258,7 @@ def copy_store(store, path: Path) -> Path:
 
 
 def _copy_warehouse(store, path: Path) -> Path:
-    from loyalist.store.spark import _STAGING
+    from loyalist.store.engine.spark.store import _STAGING
 
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
     tables = {}

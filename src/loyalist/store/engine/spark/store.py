@@ -33,10 +33,10 @@ import pyarrow as pa
 from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, NotOnEngineError, UnknownTableError
 from loyalist.settings import Settings
-from loyalist.store import spark_models
 from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform, is_expression
-from loyalist.store.spark_contract import META
-from loyalist.store.spark_contract import checked as contract_checked
+from loyalist.store.engine.spark import models as spark_models
+from loyalist.store.engine.spark.contract import META
+from loyalist.store.engine.spark.contract import checked as contract_checked
 
 _STAGING = "_staging"
 _DERIVED_LOG = "_loyalist_derived.json"
@@ -491,15 +491,15 @@ class SparkStore:
 
     def ingest(self, table: str, source, mapping=None, **kwargs):
         """Ingest a raw export into contract table ``table`` by the DuckDB store's rules
-        (quarantine, keys, all or nothing): :mod:`loyalist.store.spark_ingest`."""
-        from loyalist.store.spark_ingest import ingest
+        (quarantine, keys, all or nothing): :mod:`loyalist.store.engine.spark.ingest`."""
+        from loyalist.store.engine.spark.ingest import ingest
 
         return ingest(self, table, source, mapping, **kwargs)
 
     def append(self, table: str, rows, *, source: str = "data frame"):
         """Append rows made by code (an outcome logged), as :meth:`Store.append`."""
-        from loyalist.store.ingest import check_appended
-        from loyalist.store.spark_ingest import ingest
+        from loyalist.store.engine.duckdb.ingest import check_appended
+        from loyalist.store.engine.spark.ingest import ingest
 
         check_appended(table, rows)
         return ingest(self, table, rows, append=True, label=source)
@@ -535,13 +535,13 @@ class SparkStore:
 
     def ingests(self) -> pd.DataFrame:
         """The ingest log, newest first."""
-        from loyalist.store.spark_ingest import INGESTS, read_log
+        from loyalist.store.engine.spark.ingest import INGESTS, read_log
 
         return read_log(self, INGESTS).sort_values("id", ascending=False, ignore_index=True)
 
     def rejects(self, ingest_id=None, table=None) -> pd.DataFrame:
         """Rejected rows with source, line, column, reason and the raw values."""
-        from loyalist.store.spark_ingest import REJECTS, read_log
+        from loyalist.store.engine.spark.ingest import REJECTS, read_log
 
         out = read_log(self, REJECTS)
         if ingest_id is not None:

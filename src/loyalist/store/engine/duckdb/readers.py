@@ -1,7 +1,7 @@
 """Turn a source (file or data frame) into a DuckDB relation of raw columns plus ``_line``.
 
 Readers never guess values: CSV and text sources are read as text and parsed later
-by :mod:`loyalist.store.parsing`, so every bad value can be reported with its line.
+by :mod:`loyalist.store.engine.duckdb.parsing`, so every bad value can be reported with its line.
 Typed sources (Parquet, Excel, data frames) keep their types.
 """
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from loyalist.store.engine.duckdb.parsing import why
+from loyalist.store.engine.duckdb.readers import Source
 from loyalist.store.migrations import REJECTS
-from loyalist.store.parsing import why
-from loyalist.store.readers import Source
 from loyalist.store.sql import lit, q
 
 STAGE = "_loyalist_stage"

@@ -31,12 +31,12 @@ from loyalist.contract.schema import get_table
 from loyalist.errors import IngestError, NotOnEngineError
 from loyalist.store import checks
 from loyalist.store.engine import SPARK_TYPES, read_export
-from loyalist.store.ingest import IngestResult, settle_dates, unknown_note
+from loyalist.store.engine.duckdb.ingest import IngestResult, settle_dates, unknown_note
+from loyalist.store.engine.duckdb.parsing import infer_attribute_type
+from loyalist.store.engine.duckdb.quarantine import diagnosis
+from loyalist.store.engine.spark.contract import META
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import INGESTS, REJECTS
-from loyalist.store.parsing import infer_attribute_type
-from loyalist.store.quarantine import diagnosis
-from loyalist.store.spark_contract import META
 
 #: the rejects table's columns and Spark types (as the DuckDB store's)
 REJECT_TYPES = {"ingest_id": "bigint", "table_name": "string", "source": "string",
@@ -314,7 +314,7 @@ class _Ingest:
     def _keep_replaced(self, hits, old, ingest_id):
         """The versions about to be replaced, kept (``_loyalist_replaced_<table>``) so
         an undo can put them back; staged with the rest."""
-        from loyalist.store.ingest import replaced_table
+        from loyalist.store.engine.duckdb.ingest import replaced_table
 
         rows = hits.select(**{c: hits[f"t__{c}"] for c in old.columns},
                            _replaced_by=ibis.literal(ingest_id, "int64"))

@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from loyalist.store.engine import transaction
+from loyalist.store.engine.duckdb.quarantine import REJECT_COLUMNS, write_rejects_file
 from loyalist.store.names import INGEST_COLUMNS, INGESTS, REJECTS
-from loyalist.store.quarantine import REJECT_COLUMNS, write_rejects_file
 
 _ITEMS = "_loyalist_survey_items"
 

@@ -26,11 +26,10 @@ import ibis
 
 from loyalist.contract.schema import Table, get_table
 from loyalist.errors import IngestError, MappingError
-from loyalist.store import checks, parsing
-from loyalist.store.mapping import parse_mapping, resolve
-from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS
-from loyalist.store.parsing import Options
-from loyalist.store.quarantine import (  # noqa: F401 (write_rejects_file: used by others)
+from loyalist.store import checks
+from loyalist.store.engine.duckdb import parsing
+from loyalist.store.engine.duckdb.parsing import Options
+from loyalist.store.engine.duckdb.quarantine import (  # noqa: F401 (write_rejects_file: used by others)
     REJECT_COLUMNS,
     STAGE,
     _reason_col,
@@ -39,7 +38,9 @@ from loyalist.store.quarantine import (  # noqa: F401 (write_rejects_file: used 
     store_rejects,
     write_rejects_file,
 )
-from loyalist.store.readers import Source, read_source
+from loyalist.store.engine.duckdb.readers import Source, read_source
+from loyalist.store.mapping import parse_mapping, resolve
+from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS
 from loyalist.store.sql import lit, q
 
 
@@ -91,7 +92,7 @@ def run_ingest(
     return_prefix: str | None = None,
 ) -> IngestResult:
     """Ingest ``source`` into contract table ``table`` using connection ``con``; with
-    ``lines``, one row per order line (see :mod:`loyalist.store.lines`)."""
+    ``lines``, one row per order line (see :mod:`loyalist.store.engine.duckdb.lines`)."""
     step = progress or (lambda _msg: None)
     started = time.perf_counter()
     contract = get_table(table)
@@ -106,7 +107,7 @@ def run_ingest(
                       delimiter=delimiter, encoding=encoding, sheet=sheet)
     try:
         if lines:
-            from loyalist.store.lines import ingest_lines
+            from loyalist.store.engine.duckdb.lines import ingest_lines
 
             return ingest_lines(con, src, mapping, opts, return_prefix=return_prefix,
                                 rejects_dir=rejects_dir, step=step, started=started)

@@ -28,7 +28,7 @@ import ibis
 from loyalist.contract.schema import ORDER_LINES, ORDERS, Column, Table
 from loyalist.errors import IngestError, MappingError
 from loyalist.store import checks
-from loyalist.store.ingest import (
+from loyalist.store.engine.duckdb.ingest import (
     IngestResult,
     _merge,
     log_ingest,
@@ -36,14 +36,14 @@ from loyalist.store.ingest import (
     rejects_written,
     settle_dates,
 )
-from loyalist.store.mapping import resolve
-from loyalist.store.parsing import Options, why
-from loyalist.store.quarantine import (
+from loyalist.store.engine.duckdb.parsing import Options, why
+from loyalist.store.engine.duckdb.quarantine import (
     STAGE,
     _reason_col,
     diagnose,
     store_rejects,
 )
+from loyalist.store.mapping import resolve
 from loyalist.store.sql import lit, q
 
 ORDERS_STAGE = "_loyalist_stage_orders"

@@ -1,5 +1,5 @@
 """The data contract on a Spark DataFrame: what :meth:`SparkStore.load
-<loyalist.store.spark.SparkStore.load>` checks before anything is written (required
+<loyalist.store.engine.spark.store.SparkStore.load>` checks before anything is written (required
 columns present and filled, each column's type, no unknown column except the customers'
 attributes) and the cast to the store's types."""
 
