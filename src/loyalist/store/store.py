@@ -33,8 +33,9 @@ from loyalist.store.engine import (
     registered_derived,
     utc,
 )
-from loyalist.store.engine.duckdb.ingest import IngestResult, append_rows, run_ingest
+from loyalist.store.engine.duckdb.ingest import append_rows, run_ingest
 from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
+from loyalist.store.rules import IngestResult
 
 
 def model_listing(df: pd.DataFrame) -> pd.DataFrame:

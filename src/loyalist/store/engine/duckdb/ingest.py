@@ -18,7 +18,6 @@ import functools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -41,34 +40,8 @@ from loyalist.store.engine.duckdb.quarantine import (  # noqa: F401 (write_rejec
 from loyalist.store.engine.duckdb.readers import Source, read_source
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS
+from loyalist.store.rules import IngestResult
 from loyalist.store.sql import lit, q
-
-
-@dataclass
-class IngestResult:
-    """What an ingest did. ``accepted == inserted + updated + unchanged``."""
-
-    ingest_id: int
-    table: str
-    source: str
-    rows_read: int
-    inserted: int
-    updated: int
-    unchanged: int
-    rejected: int
-    rejects_file: str | None = None
-    ignored_columns: list[str] = field(default_factory=list)
-    attributes_added: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    #: rejected rows by reason code (a row with two bad values counts under both)
-    reject_codes: dict[str, int] = field(default_factory=dict)
-    #: with ``lines=True``: lines read and stored, returns and those linked to an order
-    lines: dict[str, int] | None = None
-
-    @property
-    def accepted(self) -> int:
-        return self.inserted + self.updated + self.unchanged
 
 
 def run_ingest(

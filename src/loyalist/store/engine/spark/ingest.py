@@ -31,12 +31,13 @@ from loyalist.contract.schema import get_table
 from loyalist.errors import IngestError, NotOnEngineError
 from loyalist.store import checks
 from loyalist.store.engine import SPARK_TYPES, read_export
-from loyalist.store.engine.duckdb.ingest import IngestResult, settle_dates, unknown_note
+from loyalist.store.engine.duckdb.ingest import settle_dates, unknown_note
 from loyalist.store.engine.duckdb.parsing import infer_attribute_type
 from loyalist.store.engine.duckdb.quarantine import diagnosis
 from loyalist.store.engine.spark.contract import META
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import INGESTS, REJECTS
+from loyalist.store.rules import IngestResult
 
 #: the rejects table's columns and Spark types (as the DuckDB store's)
 REJECT_TYPES = {"ingest_id": "bigint", "table_name": "string", "source": "string",
