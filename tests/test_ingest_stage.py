@@ -6,10 +6,10 @@ import ibis
 import pandas as pd
 
 from loyalist.contract.schema import get_table
-from loyalist.store import checks
 from loyalist.store.engine.duckdb import ingest
 from loyalist.store.engine.duckdb.readers import Source
-from loyalist.store.rules import Options
+from loyalist.store.ingest import checks
+from loyalist.store.ingest.rules import Options
 
 WHITESPACE = " \t\n\r\x0b\x0c"
 

@@ -212,7 +212,7 @@ def test_only_the_settings_package_reads_loyalist_toml():
     # (survey definitions, like playbooks, are shipped TOML data a firm may replace)
     assert sorted(readers) == ["contract/config.py", "contract/survey.py", "features/cues.py",
                                "settings/__init__.py", "settings/worklist.py",
-                               "store/mapping.py"], readers
+                               "store/ingest/mapping.py"], readers
 
 
 def test_the_version_is_the_projects():

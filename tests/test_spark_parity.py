@@ -323,7 +323,7 @@ def test_trimmed_text_is_the_same_on_both_engines(stores):
     set so that Spark also trims the letters v and f (``fulfilled`` -> ``ulfilled``)."""
     import ibis
 
-    from loyalist.store.checks import strip
+    from loyalist.store.ingest.checks import strip
 
     words = [" fulfilled\t", "vivid", "\x0bfive\x0c", "of", "  ", "\nInvoice overdue \r"]
     t = ibis.memtable({"i": list(range(len(words))), "w": words})
@@ -688,7 +688,7 @@ def test_missing_table_and_duckdb_only_operations_say_so(stores):
     assert list(Accounts(sp).audit_log().columns)[:3] == ["id", "at", "user_name"]
     # moving bad survey answers to the quarantine is the DuckDB store's (a check's rows
     # in its quarantine): named with the table, nothing read or written
-    from loyalist.store.survey_checks import quarantine_survey_answers
+    from loyalist.store.ingest.survey_checks import quarantine_survey_answers
 
     with pytest.raises(NotOnEngineError, match="survey answers .*survey_answers"):
         quarantine_survey_answers(sp, pd.DataFrame(columns=["item", "low", "high", "open"]),

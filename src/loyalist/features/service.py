@@ -15,7 +15,7 @@ from ibis import _
 
 from loyalist.errors import DataError
 from loyalist.settings.service import ServicePolicy
-from loyalist.store.checks import strip
+from loyalist.store.ingest.checks import strip
 
 DAY = 86_400
 HOUR = 3_600

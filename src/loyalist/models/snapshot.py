@@ -75,7 +75,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _normal(name) -> str:
-    from loyalist.store.mapping import normalize
+    from loyalist.store.ingest.mapping import normalize
 
     return normalize(name)
 

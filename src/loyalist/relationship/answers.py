@@ -128,7 +128,7 @@ def check_answers(store, survey=None, *, quarantine: bool = False) -> AnswerChec
         .sort_values("rows", ascending=False).reset_index(drop=True))
     out = AnswerCheck(survey.name, n, len(bad), problems)
     if quarantine and len(bad):
-        from loyalist.store.survey_checks import quarantine_survey_answers
+        from loyalist.store.ingest.survey_checks import quarantine_survey_answers
 
         out.check_id, out.quarantined, out.rejects_file = quarantine_survey_answers(
             store, items, survey.name, store.rejects_dir)

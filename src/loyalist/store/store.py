@@ -34,8 +34,8 @@ from loyalist.store.engine import (
     utc,
 )
 from loyalist.store.engine.duckdb.ingest import append_rows, run_ingest
+from loyalist.store.ingest.rules import IngestResult
 from loyalist.store.migrations import DERIVED, INGESTS, META_COLUMNS, MODELS, REJECTS
-from loyalist.store.rules import IngestResult
 
 
 def model_listing(df: pd.DataFrame) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from loyalist.decisions.words import count, duration
 from loyalist.features.builder import available
-from loyalist.store.checks import strip
+from loyalist.store.ingest.checks import strip
 
 #: per matter kind: table, id column on touches, opened-at column, the business's own
 #: word column, the words for opened, open, and the word

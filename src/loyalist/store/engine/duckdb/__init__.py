@@ -11,5 +11,5 @@
 
 These modules were regrouped here from ``store/`` and ``store/engine/`` (issue 17);
 their code is as it was. The parse and check of each value are Ibis expressions in
-:mod:`loyalist.store.checks`, shared with the Spark store.
+:mod:`loyalist.store.ingest.checks`, shared with the Spark store.
 """

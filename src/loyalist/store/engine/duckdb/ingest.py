@@ -25,7 +25,6 @@ import ibis
 
 from loyalist.contract.schema import Table, get_table
 from loyalist.errors import IngestError, MappingError
-from loyalist.store import checks
 from loyalist.store.engine.duckdb import parsing
 from loyalist.store.engine.duckdb.parsing import Options
 from loyalist.store.engine.duckdb.quarantine import (  # noqa: F401 (write_rejects_file: used by others)
@@ -38,9 +37,10 @@ from loyalist.store.engine.duckdb.quarantine import (  # noqa: F401 (write_rejec
     write_rejects_file,
 )
 from loyalist.store.engine.duckdb.readers import Source, read_source
-from loyalist.store.mapping import parse_mapping, resolve
+from loyalist.store.ingest import checks
+from loyalist.store.ingest.mapping import parse_mapping, resolve
+from loyalist.store.ingest.rules import IngestResult
 from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS
-from loyalist.store.rules import IngestResult
 from loyalist.store.sql import lit, q
 
 

@@ -27,7 +27,6 @@ import ibis
 
 from loyalist.contract.schema import ORDER_LINES, ORDERS, Column, Table
 from loyalist.errors import IngestError, MappingError
-from loyalist.store import checks
 from loyalist.store.engine.duckdb.ingest import (
     IngestResult,
     _merge,
@@ -43,7 +42,8 @@ from loyalist.store.engine.duckdb.quarantine import (
     diagnose,
     store_rejects,
 )
-from loyalist.store.mapping import resolve
+from loyalist.store.ingest import checks
+from loyalist.store.ingest.mapping import resolve
 from loyalist.store.sql import lit, q
 
 ORDERS_STAGE = "_loyalist_stage_orders"
@@ -217,7 +217,7 @@ def _stage_lines(con, src, chosen, exprs, opts, return_prefix) -> set[str]:
         """The value and reason SQL of ``source`` read as ``col`` (or as a number)."""
         kind = "number" if numeric else col.name
         if (kind, source) not in dicts:
-            # the rules of loyalist.store.checks, compiled for DuckDB, once per distinct
+            # the rules of loyalist.store.ingest.checks, compiled for DuckDB, once per distinct
             # raw value (typed sources too: the join is on the value itself)
             d = checks.raw_table(src.name, src.columns, src.types).select(source).distinct()
             if numeric:

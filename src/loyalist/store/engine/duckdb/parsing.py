@@ -1,13 +1,13 @@
 """DuckDB's part of reading a raw column before the checks: the SQL text of a value, a
 reason as SQL, and the two looks at a raw column's own values made before parsing
 (day/month order, an attribute's type). The options, reason codes and date shapes
-are the engine-neutral :mod:`loyalist.store.rules`; the parse and check of each value
-are Ibis expressions (:mod:`loyalist.store.checks`), the same on every engine.
+are the engine-neutral :mod:`loyalist.store.ingest.rules`; the parse and check of each value
+are Ibis expressions (:mod:`loyalist.store.ingest.checks`), the same on every engine.
 """
 
 from __future__ import annotations
 
-from loyalist.store.rules import (  # noqa: F401  (the adapter's modules read them here)
+from loyalist.store.ingest.rules import (  # noqa: F401  (the adapter's modules read them here)
     DMY_RE,
     ISO_RE,
     ISO_TZ_RE,

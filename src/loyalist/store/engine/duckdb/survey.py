@@ -1,5 +1,5 @@
 """Survey answers checked against their survey definition, bad rows moved to the
-quarantine: the DuckDB store's half of :mod:`loyalist.store.survey_checks` (a Spark
+quarantine: the DuckDB store's half of :mod:`loyalist.store.ingest.survey_checks` (a Spark
 store keeps no quarantine of its own for checks: :class:`NotOnEngineError`).
 
 The contract can only say that ``value`` is a number; whether 9 is a valid answer

@@ -3,7 +3,7 @@
 The file is read on the driver by the same readers (line numbers, structural rejects,
 day/month order settled from the column's own values) and handed to Spark as raw
 columns. Everything over its rows then runs in Spark through the Ibis expressions of
-:mod:`loyalist.store.checks` (the parse and check of every value, the content keys and
+:mod:`loyalist.store.ingest.checks` (the parse and check of every value, the content keys and
 duplicate ids) and of the merge below; rejected rows land in the rejects table with
 their line, column, reason code, reason words, value and whole raw row.
 
@@ -29,15 +29,15 @@ import pyarrow.parquet as pq
 
 from loyalist.contract.schema import get_table
 from loyalist.errors import IngestError, NotOnEngineError
-from loyalist.store import checks
 from loyalist.store.engine import SPARK_TYPES, read_export
 from loyalist.store.engine.duckdb.ingest import settle_dates, unknown_note
 from loyalist.store.engine.duckdb.parsing import infer_attribute_type
 from loyalist.store.engine.duckdb.quarantine import diagnosis
 from loyalist.store.engine.spark.contract import META
-from loyalist.store.mapping import parse_mapping, resolve
+from loyalist.store.ingest import checks
+from loyalist.store.ingest.mapping import parse_mapping, resolve
+from loyalist.store.ingest.rules import IngestResult
 from loyalist.store.migrations import INGESTS, REJECTS
-from loyalist.store.rules import IngestResult
 
 #: the rejects table's columns and Spark types (as the DuckDB store's)
 REJECT_TYPES = {"ingest_id": "bigint", "table_name": "string", "source": "string",

@@ -1,7 +1,7 @@
 """What ingestion means on every engine: the options of a read, the reason codes a
 rejected value is kept with, the date shapes the checks recognise, and what an ingest
 reports (:class:`IngestResult`). The checks themselves are Ibis expressions
-(:mod:`loyalist.store.checks`); each engine's staging and merge are in its adapter
+(:mod:`loyalist.store.ingest.checks`); each engine's staging and merge are in its adapter
 (:mod:`loyalist.store.engine.duckdb`, :mod:`loyalist.store.engine.spark`).
 """
 

@@ -18,7 +18,7 @@ import ibis.expr.datatypes as dt
 
 from loyalist.contract.schema import FALSE_WORDS, TRUE_WORDS, Column, Table
 from loyalist.errors import MappingError
-from loyalist.store.rules import DMY_RE, ISO_RE, ISO_TZ_RE, REASON_CODES, Options
+from loyalist.store.ingest.rules import DMY_RE, ISO_RE, ISO_TZ_RE, REASON_CODES, Options
 
 #: the source types the readers report (DuckDB's names) as Ibis types
 _SOURCE_TYPES = {"VARCHAR": "string", "BIGINT": "int64", "INTEGER": "int32",
