@@ -55,7 +55,10 @@ def start_session(settings: Settings):
                         hint="pip install pyspark (and a Java runtime 17 or newer).") from None
     engine = settings.engine
     try:
+        quiet = Path(__file__).with_name("log4j2.properties")
         return (SparkSession.builder.master(engine.master).appName("loyalist")
+                .config("spark.driver.extraJavaOptions",
+                        f"-Dlog4j2.configurationFile={quiet.as_uri()}")
                 .config("spark.sql.shuffle.partitions", str(engine.shuffle_partitions))
                 .config("spark.driver.memory", engine.driver_memory)
                 .config("spark.sql.session.timeZone", "UTC")
