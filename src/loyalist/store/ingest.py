@@ -27,6 +27,7 @@ import ibis
 from loyalist.contract.schema import Table, get_table
 from loyalist.errors import IngestError, MappingError
 from loyalist.store import checks, parsing
+from loyalist.store.engine.schema import fit_customer_index
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS
 from loyalist.store.parsing import Options
@@ -148,6 +149,7 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
     try:
         ingest_id = next_ingest_id(con)
         added = _add_attributes(con, contract, attr_types, ingest_id)
+        notes.extend(fit_customer_index(con, contract.name, n_rows - n_bad))
         counts = _merge(con, contract, out_names, ingest_id)
         rejects_file = None
         conflicts = counts.pop("conflicts")
