@@ -288,7 +288,7 @@ def _run_engine(engine: str, n: int, folder: Path, args) -> None:
     err_file.close()
     if code:
         # the whole error, not its last line: DuckDB's out-of-memory error ends with a
-        # link to its docs, after the lines that say which operator and how much memory
+        # link to its docs, after the lines that say what failed and how much memory
         print(f"{n:>11,}  {engine:6s}  failed (exit {code}):\n{_error_tail(err)}",
               flush=True)
     else:
@@ -296,13 +296,25 @@ def _run_engine(engine: str, n: int, folder: Path, args) -> None:
               f"Python CPU {total_cpu:8.1f} s", flush=True)
 
 
-def _error_tail(err: str, lines: int = 25) -> str:
-    """The child's error, indented: from the last traceback's header on (the
-    exception and the lines its message spans), at most ``lines`` lines."""
+def _error_tail(err: str, lines: int = 40) -> str:
+    """The child's error, indented: every exception of the chain with its message (all
+    its lines) and the line that raised it, without the frames between (an error in a
+    rollback must not hide the error that caused it); at most the last ``lines``."""
     rows = err.rstrip().splitlines()
-    starts = [i for i, r in enumerate(rows) if r.startswith("Traceback (most recent")]
-    tail = rows[starts[-1]:] if starts else rows
-    return "\n".join("    " + r for r in tail[-lines:]) or f"    exit {err!r}"
+    kept, last_frame = [], None
+    for r in rows:
+        if r.startswith("Traceback (most recent"):
+            last_frame = None
+        elif r.startswith("  File "):
+            last_frame = r
+        elif r.startswith(" "):
+            continue  # a frame's source line or its ^^^^ marks
+        else:
+            if last_frame:
+                kept.append(last_frame)
+                last_frame = None
+            kept.append(r)
+    return "\n".join("    " + r for r in kept[-lines:] if r.strip()) or "    (no error text)"
 
 
 if __name__ == "__main__":

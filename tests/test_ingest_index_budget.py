@@ -99,3 +99,21 @@ def test_a_failed_ingest_keeps_the_index(tmp_path, monkeypatch):
     assert _indexed(store, "orders")
     assert store.raw.execute("SELECT count(*) FROM orders").fetchall()[0][0] == 100
     store.close()
+
+
+def test_a_failed_rollback_does_not_hide_the_error_that_caused_it(tmp_path):
+    # a failed COMMIT (out of memory at 100M orders) ends the transaction itself: the
+    # ROLLBACK after it failed with "no transaction is active", and that was reported
+    from loyalist.store.engine import rollback, transaction
+
+    store = loyalist.connect(tmp_path / "s.duckdb")
+    con = store.cursor()
+    with pytest.raises(ValueError, match="the first error"):
+        with transaction(con):
+            con.execute("CREATE TABLE t (x INT)")
+            con.execute("ROLLBACK")  # as a failed commit leaves it
+            raise ValueError("the first error")
+    rollback(con)  # nothing to roll back: no error of its own
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'"
+                       ).fetchall()[0][0] == 0
+    store.close()

@@ -27,6 +27,7 @@ import ibis
 from loyalist.contract.schema import Table, get_table
 from loyalist.errors import IngestError, MappingError
 from loyalist.store import checks, parsing
+from loyalist.store.engine import rollback
 from loyalist.store.engine.schema import fit_customer_index
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS
@@ -165,7 +166,7 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
                    rejects_file)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     codes = rejects_written(con, ingest_id, rejects_file)
     return IngestResult(
@@ -432,7 +433,7 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
                    {"inserted": inserted}, 0, {"appended": True}, None)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return IngestResult(ingest_id=ingest_id, table=contract.name, source=source,
                         rows_read=len(frame), inserted=inserted, updated=0, unchanged=0,
