@@ -28,7 +28,7 @@ from loyalist.contract.schema import Table, get_table
 from loyalist.errors import IngestError, MappingError
 from loyalist.store import checks, parsing
 from loyalist.store.engine import rollback
-from loyalist.store.engine.schema import fit_customer_index
+from loyalist.store.engine.schema import fit_customer_index, restore_customer_index
 from loyalist.store.mapping import parse_mapping, resolve
 from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS
 from loyalist.store.parsing import Options
@@ -146,11 +146,11 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
     step("writing")
     # line numbers are fixed by now; the target table's row order carries no meaning
     con.execute("SET preserve_insertion_order = false")
+    dropped = fit_customer_index(con, contract.name, n_rows - n_bad)
     con.execute("BEGIN TRANSACTION")
     try:
         ingest_id = next_ingest_id(con)
         added = _add_attributes(con, contract, attr_types, ingest_id)
-        notes.extend(fit_customer_index(con, contract.name, n_rows - n_bad))
         counts = _merge(con, contract, out_names, ingest_id)
         rejects_file = None
         conflicts = counts.pop("conflicts")
@@ -167,7 +167,10 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
         con.execute("COMMIT")
     except BaseException:
         rollback(con)
+        if dropped:
+            restore_customer_index(con, contract.name)
         raise
+    notes.extend(dropped)
     codes = rejects_written(con, ingest_id, rejects_file)
     return IngestResult(
         ingest_id=ingest_id, table=contract.name, source=src.label, rows_read=rows_read,

@@ -157,14 +157,16 @@ def memory_budget(con: duckdb.DuckDBPyConnection) -> float:
 
 
 def fit_customer_index(con: duckdb.DuckDBPyConnection, table: str, adding: int) -> list[str]:
-    """Drop ``table``'s index by customer, in the caller's transaction, when it would
-    hold more rows (those stored plus ``adding``) than half the memory budget can index.
+    """Drop ``table``'s index by customer when it would hold more rows (those stored plus
+    ``adding``) than half the memory budget can index; the note saying so, or nothing.
 
     DuckDB keeps such an index whole in memory (it is not spilled like a join or a sort):
     appending 100M orders to an indexed table failed at the commit on a 2 GB budget
-    ("Failed to flush table orders during commit: could not allocate block"). Without
-    the index, a customer's page scans the table's customer column instead. The note
-    saying so, or nothing."""
+    ("Failed to flush table orders during commit: could not allocate block"). The index
+    is dropped in a transaction of its own, before the ingest's: dropped inside it, the
+    commit still appended to it (DuckDB 2.0). An ingest that fails puts it back
+    (:func:`restore_customer_index`). Without the index, a customer's page scans the
+    table's customer column instead."""
     name = table + "_by_customer"
     if not con.execute("SELECT count(*) FROM duckdb_indexes() WHERE index_name = ? AND "
                        "table_name = ?", [name, table]).fetchall()[0][0]:
@@ -178,6 +180,18 @@ def fit_customer_index(con: duckdb.DuckDBPyConnection, table: str, adding: int) 
             f"page) would not fit in half the memory budget ({budget / 2**30:.1f} GiB), so "
             "it was dropped; a customer's page reads the whole table instead. Raise the "
             "memory limit ([engine] memory_limit) to keep it."]
+
+
+def restore_customer_index(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Put back the index by customer that :func:`fit_customer_index` dropped, after an
+    ingest that failed (the table holds what it held, and its index fitted then). When
+    the database cannot be used any more (a fatal error), the error that got here is
+    the one to report: the index is not put back."""
+    column = "id" if table == "customers" else customer_column(TABLES[table].names)
+    try:
+        index_by_customer(con, table, column)
+    except duckdb.Error:
+        pass
 
 
 def _customer_indexes(con: duckdb.DuckDBPyConnection) -> None:
