@@ -298,15 +298,18 @@ def _run_engine(engine: str, n: int, folder: Path, args) -> None:
 
 def _error_tail(err: str, lines: int = 40) -> str:
     """The child's error, indented: every exception of the chain with its message (all
-    its lines) and the line that raised it, without the frames between (an error in a
-    rollback must not hide the error that caused it); at most the last ``lines``."""
-    rows = err.rstrip().splitlines()
+    its lines), the frames of Loyalist's own code that led to it and the line that
+    raised it, without the libraries' frames between (an error in a rollback must not
+    hide the error that caused it); at most the last ``lines``."""
     kept, last_frame = [], None
-    for r in rows:
+    for r in err.rstrip().splitlines():
         if r.startswith("Traceback (most recent"):
             last_frame = None
         elif r.startswith("  File "):
-            last_frame = r
+            if "loyalist" in r or "scale.py" in r:
+                kept.append(r)
+            else:
+                last_frame = r
         elif r.startswith(" "):
             continue  # a frame's source line or its ^^^^ marks
         else:
