@@ -187,7 +187,8 @@ def main() -> int:
     ap.add_argument("--customers", type=int, default=None,
                     help="a fixed number of customers at every size (default: "
                          "transactions / 10)")
-    ap.add_argument("--engines", default="duckdb,spark")
+    ap.add_argument("--engines", default="duckdb,spark",
+                    help="comma-separated; empty ('') only makes the orders (with --keep)")
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--train-customers", type=int, default=None,
                     help="the churn model trains on a random sample of this many "
@@ -197,6 +198,11 @@ def main() -> int:
     ap.add_argument("--driver-memory", default="2g", help="Spark's JVM heap (local mode)")
     ap.add_argument("--folder", default=None,
                     help="work in this folder (default: a temporary one, removed after)")
+    ap.add_argument("--keep", action="store_true",
+                    help="with --folder: keep the made orders after the run and reuse "
+                         "them when the folder already holds the same size (made with the "
+                         "same customers, chunk and seed); the engines' stores are "
+                         "removed before each run")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -207,23 +213,48 @@ def main() -> int:
           flush=True)
     for n in args.transactions:
         tmp = Path(args.folder or tempfile.mkdtemp(prefix="loyalist-scale-")) / f"n{n}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        keep = bool(args.keep and args.folder)
+        k = args.customers or max(n // 10, 1)
+        made = {"transactions": n, "customers": k, "chunk": args.chunk, "seed": 0}
+        marker = tmp / "made.json"
+        reuse = keep and marker.exists() and json.loads(marker.read_text()) == made
+        if not reuse:
+            shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True, exist_ok=True)
         try:
-            t = time.perf_counter()
-            make_orders(n, tmp, args.customers, args.chunk)
-            size = (tmp / "orders.parquet").stat().st_size / 2**20
-            print(f"{n:,} transactions, {args.customers or max(n // 10, 1):,} customers: "
-                  f"made in {time.perf_counter() - t:.0f} s ({size:.0f} MB of Parquet; "
-                  f"peak {_peak_mb()} MB)", flush=True)
-            for engine in args.engines.split(","):
+            size = 0.0
+            if reuse:
+                _clear_stores(tmp)
+                size = (tmp / "orders.parquet").stat().st_size / 2**20
+                print(f"{n:,} transactions, {k:,} customers: reused from {tmp} "
+                      f"({size:.0f} MB of Parquet)", flush=True)
+            else:
+                t = time.perf_counter()
+                make_orders(n, tmp, args.customers, args.chunk)
+                marker.write_text(json.dumps(made))
+                size = (tmp / "orders.parquet").stat().st_size / 2**20
+                print(f"{n:,} transactions, {k:,} customers: made in "
+                      f"{time.perf_counter() - t:.0f} s ({size:.0f} MB of Parquet; "
+                      f"peak {_peak_mb()} MB)", flush=True)
+            for engine in filter(None, args.engines.split(",")):
+                _clear_stores(tmp)
                 _run_engine(engine, n, tmp, args)
         finally:
             if not args.folder:
                 shutil.rmtree(tmp.parent, ignore_errors=True)
+            elif keep:
+                _clear_stores(tmp)
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def _clear_stores(folder: Path) -> None:
+    """Remove what an engine's run left in ``folder`` (its store, spill files), keeping
+    the made orders and customers."""
+    for p in folder.iterdir():
+        if p.name not in ("orders.parquet", "customers.parquet", "made.json"):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
 
 
 def _run_engine(engine: str, n: int, folder: Path, args) -> None:
@@ -232,7 +263,10 @@ def _run_engine(engine: str, n: int, folder: Path, args) -> None:
            "--driver-memory", args.driver_memory]
     if args.train_customers:
         cmd += ["--train-customers", str(args.train_customers)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the child's stderr goes to a file, not a pipe: a pipe nobody reads while the
+    # steps run would block the child once it filled (warnings, logs)
+    err_file = tempfile.TemporaryFile(mode="w+t")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True)
     total = total_cpu = 0.0
     for line in proc.stdout:
         try:
@@ -248,14 +282,42 @@ def _run_engine(engine: str, n: int, folder: Path, args) -> None:
               f"Python CPU {r.get('cpu', 0.0):8.1f} s  "
               f"peak Python {r['peak_mb']:>6,} MB  load average {r['load']:4.1f}  {extra}",
               flush=True)
-    err = proc.stderr.read()
-    if proc.wait():
-        last = [ln for ln in err.strip().splitlines() if ln.strip()]
-        print(f"{n:>11,}  {engine:6s}  failed: {last[-1] if last else proc.returncode}",
+    code = proc.wait()
+    err_file.seek(0)
+    err = err_file.read()
+    err_file.close()
+    if code:
+        # the whole error, not its last line: DuckDB's out-of-memory error ends with a
+        # link to its docs, after the lines that say what failed and how much memory
+        print(f"{n:>11,}  {engine:6s}  failed (exit {code}):\n{_error_tail(err)}",
               flush=True)
     else:
         print(f"{n:>11,}  {engine:6s}  total           {total:8.1f} s  "
               f"Python CPU {total_cpu:8.1f} s", flush=True)
+
+
+def _error_tail(err: str, lines: int = 40) -> str:
+    """The child's error, indented: every exception of the chain with its message (all
+    its lines), the frames of Loyalist's own code that led to it and the line that
+    raised it, without the libraries' frames between (an error in a rollback must not
+    hide the error that caused it); at most the last ``lines``."""
+    kept, last_frame = [], None
+    for r in err.rstrip().splitlines():
+        if r.startswith("Traceback (most recent"):
+            last_frame = None
+        elif r.startswith("  File "):
+            if "loyalist" in r or "scale.py" in r:
+                kept.append(r)
+            else:
+                last_frame = r
+        elif r.startswith(" "):
+            continue  # a frame's source line or its ^^^^ marks
+        else:
+            if last_frame:
+                kept.append(last_frame)
+                last_frame = None
+            kept.append(r)
+    return "\n".join("    " + r for r in kept[-lines:] if r.strip()) or "    (no error text)"
 
 
 if __name__ == "__main__":

@@ -17,6 +17,22 @@ def _days_between(later, earlier):
     return _seconds(later, earlier) / DAY
 
 
+def median_by(t: ibis.Table, group: str, value: str, name: str) -> ibis.Table:
+    """``group, name``: the median of ``value`` (its non-NULL values) per ``group``,
+    interpolated as DuckDB's ``median`` (``(lo + hi) / 2``, to the bit), found by ranks: a
+    sort that spills to disk. A median aggregate keeps every value of every group in
+    memory: the gaps of 1M customers' 100M orders ran DuckDB out of its 2 GB budget."""
+    v = t.filter(t[value].notnull())
+    k = ibis.row_number().over(ibis.window(group_by=group, order_by=value))
+    v = v.mutate(_k=k, _n=v[value].count().over(ibis.window(group_by=group)))
+    lo, hi = (v._n - 1) // 2, v._n // 2
+    mid = v.filter((v._k == lo) | (v._k == hi))
+    per = mid.group_by(group).aggregate(
+        _lo=ibis.ifelse(mid._k == lo, mid[value], ibis.null(mid[value].type())).max(),
+        _hi=ibis.ifelse(mid._k == hi, mid[value], ibis.null(mid[value].type())).max())
+    return per.select(group, **{name: (per._lo + per._hi) / 2})
+
+
 def purchase_features(orders: ibis.Table, as_of, windows=(90,),
                       lines: ibis.Table | None = None) -> ibis.Table:
     """Recency, frequency, spend, the customer's own rhythm and how it is changing.
@@ -35,8 +51,11 @@ def purchase_features(orders: ibis.Table, as_of, windows=(90,),
     days = o.group_by(["customer_id", "day"]).aggregate(first_at=_.ordered_at.min())
     w = ibis.window(group_by="customer_id", order_by="first_at")
     gaps = days.mutate(gap=_days_between(days.first_at, days.first_at.lag().over(w)))
-    rhythm = gaps.group_by("customer_id").aggregate(
-        order_days=_.count(), typical_gap_days=_.gap.median(), last_gap_days=_.gap.max())
+    rhythm = gaps.group_by("customer_id").aggregate(order_days=_.count(),
+                                                    last_gap_days=_.gap.max())
+    rhythm = rhythm.left_join(median_by(gaps, "customer_id", "gap", "typical_gap_days"),
+                              "customer_id").drop("customer_id_right")
+    rhythm = rhythm.select("customer_id", "order_days", "typical_gap_days", "last_gap_days")
     aggs = dict(
         orders=_.count(), spend=_.amount.sum(), mean_order_value=_.amount.mean(),
         recency_days=_.age.min(), tenure_days=_.age.max(),

@@ -70,8 +70,21 @@ def transaction(con):
         yield con
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
+
+
+def rollback(con) -> None:
+    """``ROLLBACK`` after a failed write. When DuckDB has already ended the transaction
+    (a failed ``COMMIT`` aborts it; a fatal error invalidates the database), the rollback
+    fails too: the error that got here is the one to report, not the rollback's ("no
+    transaction is active" hid an out-of-memory error at 100M orders)."""
+    import duckdb
+
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def is_expression(data) -> bool:

@@ -25,6 +25,7 @@ import ibis
 
 from loyalist.contract.schema import Table, get_table
 from loyalist.errors import IngestError, MappingError
+from loyalist.store.engine import rollback
 from loyalist.store.engine.duckdb import parsing
 from loyalist.store.engine.duckdb.parsing import Options
 from loyalist.store.engine.duckdb.quarantine import (  # noqa: F401 (write_rejects_file: used by others)
@@ -37,6 +38,7 @@ from loyalist.store.engine.duckdb.quarantine import (  # noqa: F401 (write_rejec
     write_rejects_file,
 )
 from loyalist.store.engine.duckdb.readers import Source, read_source
+from loyalist.store.engine.duckdb.schema import fit_customer_index, restore_customer_index
 from loyalist.store.ingest import checks
 from loyalist.store.ingest.mapping import parse_mapping, resolve
 from loyalist.store.ingest.rules import IngestResult
@@ -118,6 +120,7 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
     step("writing")
     # line numbers are fixed by now; the target table's row order carries no meaning
     con.execute("SET preserve_insertion_order = false")
+    dropped = fit_customer_index(con, contract.name, n_rows - n_bad)
     con.execute("BEGIN TRANSACTION")
     try:
         ingest_id = next_ingest_id(con)
@@ -137,8 +140,11 @@ def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_di
                    rejects_file)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
+        if dropped:
+            restore_customer_index(con, contract.name)
         raise
+    notes.extend(dropped)
     codes = rejects_written(con, ingest_id, rejects_file)
     return IngestResult(
         ingest_id=ingest_id, table=contract.name, source=src.label, rows_read=rows_read,
@@ -404,7 +410,7 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame, *,
                    {"inserted": inserted}, 0, {"appended": True}, None)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return IngestResult(ingest_id=ingest_id, table=contract.name, source=source,
                         rows_read=len(frame), inserted=inserted, updated=0, unchanged=0,

@@ -27,6 +27,7 @@ import ibis
 
 from loyalist.contract.schema import ORDER_LINES, ORDERS, Column, Table
 from loyalist.errors import IngestError, MappingError
+from loyalist.store.engine import rollback
 from loyalist.store.engine.duckdb.ingest import (
     IngestResult,
     _merge,
@@ -183,7 +184,7 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: Options, *,
                    orders, n_rejected, detail, rejects_file)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     codes = rejects_written(con, ingest_id, rejects_file)
     n_lines = sum(lines.values())
