@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import loyalist
-from loyalist.store.engine import schema
+from loyalist.store.engine.duckdb import schema
 from loyalist.store.engine.duckdb.schema import fit_customer_index, memory_budget
 
 
@@ -117,7 +117,7 @@ def test_an_ingest_beyond_the_budget_drops_the_index_and_loads_the_same_rows(
 
 
 def test_a_failed_ingest_keeps_the_index(tmp_path, monkeypatch):
-    from loyalist.store import ingest
+    from loyalist.store.engine.duckdb import ingest
 
     store = loyalist.connect(tmp_path / "s.duckdb", memory_limit="1GB")
     store.ingest("orders", _orders(100))
