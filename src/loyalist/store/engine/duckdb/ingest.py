@@ -3,8 +3,9 @@
 The pipeline runs inside DuckDB (no Python loop over rows):
 
 1. the source is read as raw columns plus its line numbers (:mod:`.readers`);
-2. every contract column is parsed and checked, giving a value and a reason
-   (:mod:`.parsing`); rows with any reason are rejected;
+2. every contract column is parsed and checked, giving a value and a reason (the
+   Ibis expressions of :mod:`loyalist.store.ingest.checks`, compiled for DuckDB);
+   rows with any reason are rejected;
 3. each row gets a key: its ``id``, else a hash of its natural key plus its
    occurrence number, so re-ingesting a file or an overlapping export adds nothing;
 4. one transaction inserts new rows, updates changed ones (only the columns the

@@ -9,8 +9,9 @@ labels, scoring and the reports run on it unchanged. Contract tables are loaded 
 checked against the contract) or copied from a DuckDB store (:meth:`~SparkStore.copy_from`);
 the worklist's and the council's bookkeeping tables are Parquet folders too (appended
 through :mod:`loyalist.store.engine`), and a customer's export and erasure run here;
-ingestion of raw exports with the quarantine and the web app's accounts are
-DuckDB-only so far and raise :class:`~loyalist.errors.NotOnEngineError` (docs/scale.md).
+raw exports are ingested by :mod:`loyalist.store.engine.spark.ingest` (rejected rows to
+the rejects table); order lines (``--lines``) and the web app's accounts are DuckDB-only
+so far and raise :class:`~loyalist.errors.NotOnEngineError` (docs/scale.md).
 
 Every write goes to a staging folder first and replaces the table's folder by a rename:
 a failed write leaves every table as it was. The warehouse is a folder on a file system
