@@ -10,6 +10,7 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
+from loyalist.features.rfm import money_mean, money_sum
 from loyalist.features.service import DAY, _seconds, _ts
 
 
@@ -57,7 +58,7 @@ def purchase_features(orders: ibis.Table, as_of, windows=(90,),
                               "customer_id").drop("customer_id_right")
     rhythm = rhythm.select("customer_id", "order_days", "typical_gap_days", "last_gap_days")
     aggs = dict(
-        orders=_.count(), spend=_.amount.sum(), mean_order_value=_.amount.mean(),
+        orders=_.count(), spend=money_sum(o.amount), mean_order_value=money_mean(o.amount),
         recency_days=_.age.min(), tenure_days=_.age.max(),
         returns=_.ret.cast("int64").sum(),
     )
@@ -65,10 +66,10 @@ def purchase_features(orders: ibis.Table, as_of, windows=(90,),
         recent, before = o.age < win, (o.age >= win) & (o.age < 2 * win)
         aggs[f"orders_{win}d"] = recent.cast("int64").sum()
         aggs[f"orders_prev_{win}d"] = before.cast("int64").sum()
-        aggs[f"spend_{win}d"] = ibis.ifelse(recent, o.amount, 0.0).sum()
-        aggs[f"spend_prev_{win}d"] = ibis.ifelse(before, o.amount, 0.0).sum()
-        aggs[f"basket_{win}d"] = ibis.ifelse(recent, o.amount, ibis.null("float64")).mean()
-        aggs[f"basket_prev_{win}d"] = ibis.ifelse(before, o.amount, ibis.null("float64")).mean()
+        aggs[f"spend_{win}d"] = money_sum(ibis.ifelse(recent, o.amount, 0.0))
+        aggs[f"spend_prev_{win}d"] = money_sum(ibis.ifelse(before, o.amount, 0.0))
+        aggs[f"basket_{win}d"] = money_mean(ibis.ifelse(recent, o.amount, ibis.null("float64")))
+        aggs[f"basket_prev_{win}d"] = money_mean(ibis.ifelse(before, o.amount, ibis.null("float64")))
         aggs[f"returns_{win}d"] = (recent & o.ret).cast("int64").sum()
     per = o.group_by("customer_id").aggregate(**aggs)
     per = per.left_join(rhythm, "customer_id").drop("customer_id_right")

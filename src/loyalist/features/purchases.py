@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ibis
 
+from loyalist.features.rfm import money_sum
+
 #: order statuses that mean the whole order came back
 RETURNED = ("returned", "refunded")
 
@@ -24,7 +26,7 @@ def purchases(store) -> ibis.Table:
     returned = lines.filter(lines.status == "returned")
     if not returned.count().execute():
         return kept
-    refunds = returned.group_by(rid=returned.order_id).aggregate(refunded=returned.amount.sum())
+    refunds = returned.group_by(rid=returned.order_id).aggregate(refunded=money_sum(returned.amount))
     j = kept.left_join(refunds, kept.id == refunds.rid)
     net = j.amount - j.refunded.fill_null(0.0)
     j = j.filter(j.refunded.isnull() | j.amount.isnull() | (net > 0.005))

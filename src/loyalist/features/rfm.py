@@ -27,6 +27,23 @@ from loyalist.errors import DataError
 
 _UNITS = {"D": 1.0, "W": 7.0}
 
+#: decimals kept of a sum or mean of money: a floating-point sum depends on the order
+#: of its terms, which differs between engines (and between runs of a distributed
+#: one) in the last bits; rounded, the same rows give the same figure on every engine,
+#: so a model's bins, and the worklist, do not move with the engine
+MONEY_DECIMALS = 6
+
+
+def money_sum(x: ir.NumericValue, where=None) -> ir.FloatingScalar:
+    """Sum of an amount, rounded to :data:`MONEY_DECIMALS` so that it is equal to the
+    bit on every engine whatever the order of the rows."""
+    return x.sum(where=where).round(MONEY_DECIMALS)
+
+
+def money_mean(x: ir.NumericValue, where=None) -> ir.FloatingScalar:
+    """Mean of an amount, rounded like :func:`money_sum`."""
+    return x.mean(where=where).round(MONEY_DECIMALS)
+
 
 def _as_date(value, name: str):
     if value is None:
@@ -100,18 +117,18 @@ def rfm_summary(
     # one row per customer and purchase day, then one aggregation per customer (no join,
     # no window: the first day's value comes from arg_min). Without a holdout every row
     # left is in the calibration period, so the plain aggregates need no conditions.
-    d = base.group_by(["cid", "day"]).aggregate(amount=base.amount.sum())
+    d = base.group_by(["cid", "day"]).aggregate(amount=money_sum(base.amount))
     first = d.day.min()
     if holdout:
         in_cal = d.day <= cal_end
         in_hold = d.day > cal_end
         n_cal = in_cal.ifelse(1, 0).sum()
         last = d.day.max(where=in_cal)
-        cal_amount = in_cal.ifelse(d.amount, 0.0).sum()
+        cal_amount = money_sum(in_cal.ifelse(d.amount, 0.0))
     else:
         n_cal = d.count()
         last = d.day.max()
-        cal_amount = d.amount.sum()
+        cal_amount = money_sum(d.amount)
     n_rep = n_cal - 1
     rep_amount = cal_amount - d.amount.argmin(d.day)
     aggs = {
@@ -124,7 +141,7 @@ def rfm_summary(
         n_hold = in_hold.ifelse(1, 0).sum()
         aggs["frequency_holdout"] = n_hold
         aggs["monetary_value_holdout"] = (n_hold > 0).ifelse(
-            in_hold.ifelse(d.amount, 0.0).sum() / n_hold.cast("float64"), 0.0)
+            money_sum(in_hold.ifelse(d.amount, 0.0)) / n_hold.cast("float64"), 0.0)
         aggs["duration_holdout"] = obs_end.delta(cal_end, unit="day").cast("float64") / unit
         aggs["_first"] = first
     out = d.group_by("cid").aggregate(**aggs)
