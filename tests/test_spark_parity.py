@@ -977,3 +977,53 @@ def test_the_cli_works_a_spark_store_named_by_its_settings(spark, tmp_path, monk
         assert sorted(back.table("orders").to_pandas()["id"]) == ["A1", "A2"]
     finally:
         back.close()
+
+
+def test_a_time_with_nanoseconds_is_kept_to_the_microsecond(spark, tmp_path):
+    """pandas keeps times to the nanosecond; every engine to the microsecond. A derived
+    table written from pandas once failed on Spark (``loyalist daily`` writing its run),
+    the cast refusing to lose the nanoseconds: now both engines keep the same instant to
+    the microsecond."""
+    at = pd.Timestamp("2024-03-01 12:00:00.123456789")
+    df = pd.DataFrame({"customer_id": ["c1"], "as_of": [at], "p_leave": [0.25],
+                       "model_id": [1]})
+    duck = loyalist.connect(tmp_path / "d.duckdb")
+    sp = loyalist.connect(tmp_path / "wh", spark=spark)
+    try:
+        got = []
+        for s in (duck, sp):
+            s.write_derived("scores", df)
+            got.append(pd.Timestamp(s.table("scores").to_pandas()["as_of"].iloc[0]))
+    finally:
+        sp.close()
+        duck.close()
+    assert got[0] == got[1] == pd.Timestamp("2024-03-01 12:00:00.123457")
+
+
+def test_a_warehouse_filled_by_load_says_when_its_data_changed(spark, tmp_path):
+    """``loyalist daily`` asks when each table's data last changed; a warehouse filled
+    by ``copy_from`` (no ingest log) once answered "the store holds no data yet". A load
+    counts as a change, an ingest too, and status counts the ingests."""
+    duck = loyalist.connect(tmp_path / "d.duckdb")
+    duck.ingest("orders", pd.DataFrame({"id": ["A1"], "customer_id": ["c1"],
+                                        "ordered_at": [pd.Timestamp("2024-01-01")],
+                                        "amount": [5.0]}))
+    sp = loyalist.connect(tmp_path / "wh", spark=spark)
+    try:
+        assert sp.last_ingests() == {}
+        before = pd.Timestamp.now("UTC").tz_localize(None)
+        sp.copy_from(duck, ["orders"])
+        loaded = sp.last_ingests()
+        assert set(loaded) == {"orders"} and loaded["orders"] >= before
+        (tmp_path / "o.csv").write_text("id,customer_id,ordered_at,amount\n"
+                                        "A2,c2,2024-01-02,6\nA3,c3,bad,7\n")
+        sp.ingest("orders", tmp_path / "o.csv")
+        assert sp.last_ingests()["orders"] > loaded["orders"]
+        st = sp.status().set_index("table")
+        assert (st.loc["orders", "ingests"], st.loc["orders", "rejected"]) == (1, 1)
+        assert st.loc["orders", "rows"] == 2
+        assert st.loc["orders", "last_ingest"] == sp.last_ingests()["orders"]
+        assert pd.isna(st.loc["customers", "last_ingest"])
+    finally:
+        sp.close()
+        duck.close()

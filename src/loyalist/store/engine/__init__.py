@@ -46,6 +46,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from loyalist.contract.derived import Derived, check_writable, get_derived
 from loyalist.errors import DataError, NotOnEngineError, StoreLockedError
@@ -340,6 +341,10 @@ def conform(name: str, data, *, bookkeeping: bool = False) -> tuple[Derived, pa.
             continue
         col = table.column(c.name)
         try:
+            if pa.types.is_timestamp(col.type) and col.type.unit == "ns":
+                # a time to the nanosecond (pandas') is kept to the microsecond, the
+                # unit of every engine's timestamps, instead of refusing the cast
+                col = pc.round_temporal(col, unit="microsecond")
             if pa.types.is_timestamp(col.type) and col.type.tz is not None:
                 col = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
             elif pa.types.is_null(col.type) or pa.types.is_dictionary(col.type):

@@ -44,6 +44,8 @@ _DERIVED_LOG = "_loyalist_derived.json"
 _ATTRIBUTES = "_loyalist_attributes.json"
 _MODELS = "_loyalist_models"
 _SEQUENCES = "_loyalist_sequences.json"
+#: when :meth:`SparkStore.load` (and so ``copy_from``) last replaced each contract table
+_LOADED = "_loyalist_loaded.json"
 
 
 def start_session(settings: Settings):
@@ -266,6 +268,10 @@ class SparkStore:
         for table, path in staged.items():
             self._swap(table, path)
         self._write_json(_ATTRIBUTES, attributes)
+        loaded = self._read_json(_LOADED)
+        now = pd.Timestamp.now("UTC").tz_localize(None).isoformat()
+        loaded.update({table: now for table in staged})
+        self._write_json(_LOADED, loaded)
         self._forget(*staged)
         return counts
 
@@ -466,7 +472,13 @@ class SparkStore:
 
     # -- inspecting ------------------------------------------------------------------
     def status(self) -> pd.DataFrame:
-        """One row per contract table: rows and date range (no ingest log on Spark)."""
+        """One row per contract table: rows, date range, ingests (not undone), rejected
+        rows and when its data last changed (an ingest or a :meth:`load`)."""
+        log = self.ingests()
+        log = log[log["undone_at"].isna()]
+        done = log.groupby("table_name").agg(ingests=("id", "size"),
+                                             rejected=("rejected", "sum"))
+        changed = self.last_ingests()
         rows = []
         for t in TABLES.values():
             tb = self.table(t.name)
@@ -476,13 +488,25 @@ class SparkStore:
                     ).to_pylist()[0].values()
             else:
                 n, lo, hi = tb.count().to_pyarrow().as_py(), None, None
-            rows.append({"table": t.name, "rows": n, "from": lo, "to": hi, "ingests": 0,
-                         "rejected": 0, "last_ingest": None})
+            g = done.loc[t.name] if t.name in done.index else {}
+            rows.append({"table": t.name, "rows": n, "from": lo, "to": hi,
+                         "ingests": int(g.get("ingests", 0)),
+                         "rejected": int(g.get("rejected", 0) or 0),
+                         "last_ingest": changed.get(t.name)})
         return pd.DataFrame(rows)
 
     def last_ingests(self) -> dict[str, object]:
-        """No ingest log on Spark: contract tables are loaded whole (:meth:`load`)."""
-        return {}
+        """When each contract table's data last changed: the last ingest into it that
+        finished, or the last :meth:`load` (``copy_from``) that replaced it, whichever
+        is later: ``{table: time}``."""
+        log = self.ingests()
+        out = {n: pd.Timestamp(v).to_pydatetime() for n, v in
+               log.groupby("table_name")["finished_at"].max().items() if pd.notna(v)}
+        for table, at in self._read_json(_LOADED).items():
+            at = pd.Timestamp(at).to_pydatetime()
+            if table not in out or at > out[table]:
+                out[table] = at
+        return out
 
     def schema_version(self) -> int:
         from loyalist.store.migrations import SCHEMA_VERSION
