@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -1027,3 +1028,22 @@ def test_a_warehouse_filled_by_load_says_when_its_data_changed(spark, tmp_path):
     finally:
         sp.close()
         duck.close()
+
+
+def test_a_cli_command_on_spark_prints_nothing_on_standard_error(tmp_path):
+    """A user's own process, as they run it: Spark's JVM start-up chatter ("Using
+    incubator modules", "Setting default log level"...) once filled standard error on
+    every command. A command that works prints nothing there; its report is on stdout."""
+    import subprocess
+    import sys
+
+    (tmp_path / "loyalist.toml").write_text('[engine]\nkind = "spark"\nwarehouse = "wh"\n')
+    (tmp_path / "o.csv").write_text("id,customer_id,ordered_at,amount\n"
+                                    "A1,c1,2024-01-01,5\nA2,c2,not a day,6\n")
+    env = {**os.environ, "COLUMNS": "80"}
+    run = subprocess.run([sys.executable, "-m", "loyalist.cli.main", "ingest", "orders",
+                          "o.csv"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=240)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    assert "1 new" in run.stdout and "1 rejected" in run.stdout

@@ -140,13 +140,14 @@ def status(store: str = STORE) -> None:
         df = s.status()
         version = s.schema_version()
         stale = stale_tables(s)
+        where = s.path  # (a Spark store: its warehouse)
     show([Col("table"), Col("rows", right=True), Col("from"), Col("to"),
           Col("ingests", right=True, drop=1), Col("rejected", right=True),
           Col("last ingest", drop=2)],
          [(r.table, f"{r.rows:,}", _day(r[2]), _day(r[3]), str(r.ingests),
            Text(f"{r.rejected:,}", style="red") if r.rejected else "0",
            _day(r.last_ingest, time=True)) for r in df.itertuples(index=False)],
-         title=f"{store} (schema v{version})")
+         title=f"{where} (schema v{version})")
     if not int(df["rows"].sum()):
         out.print("The store is empty: load an export with loyalist ingest TABLE FILE "
                   "(loyalist ingest --help lists the tables).", highlight=False)

@@ -22,7 +22,7 @@ here:
 - :func:`transaction`: one all-or-nothing block on a DuckDB connection;
 - opening the engine: :func:`connect_duckdb` (the file, its lock, UTC wall time) and
   :func:`ibis_on` (the Ibis backend over a connection); Spark's counterpart is
-  :func:`loyalist.store.engine.spark.store.start_session`;
+  :func:`loyalist.store.engine.spark.session.start_session`;
 - prepared questions (:mod:`loyalist.store.prepared`): :func:`prepared_arrow` and
   :func:`prepared_rows` run SQL compiled once with bound values on a DuckDB connection
   (:data:`PLAN_OUTDATED`: the errors of a plan whose tables changed); a Spark store runs

@@ -38,6 +38,7 @@ from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform, is_expressi
 from loyalist.store.engine.spark import models as spark_models
 from loyalist.store.engine.spark.contract import META
 from loyalist.store.engine.spark.contract import checked as contract_checked
+from loyalist.store.engine.spark.session import first_line, start_session
 
 _STAGING = "_staging"
 _DERIVED_LOG = "_loyalist_derived.json"
@@ -46,36 +47,6 @@ _MODELS = "_loyalist_models"
 _SEQUENCES = "_loyalist_sequences.json"
 #: when :meth:`SparkStore.load` (and so ``copy_from``) last replaced each contract table
 _LOADED = "_loyalist_loaded.json"
-
-
-def start_session(settings: Settings):
-    """A local or cluster SparkSession by the ``[engine]`` settings (master, shuffle
-    partitions, driver memory), or a DataError saying why Spark cannot start."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise DataError("Spark stores need pyspark.",
-                        hint="pip install pyspark (and a Java runtime 17 or newer).") from None
-    engine = settings.engine
-    try:
-        quiet = Path(__file__).with_name("log4j2.properties")
-        return (SparkSession.builder.master(engine.master).appName("loyalist")
-                .config("spark.driver.extraJavaOptions",
-                        f"-Dlog4j2.configurationFile={quiet.as_uri()}")
-                .config("spark.sql.shuffle.partitions", str(engine.shuffle_partitions))
-                .config("spark.driver.memory", engine.driver_memory)
-                .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.ui.enabled", "false")
-                .config("spark.ui.showConsoleProgress", "false").getOrCreate())
-    except Exception as e:  # py4j and the JVM launcher raise many kinds
-        raise DataError(f"Cannot start Spark (master {engine.master}): "
-                        f"{_first_line(e)}.", hint="Check [engine] master and that Java 17 or "
-                        "newer is installed (make java).") from None
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 class SparkStore:
@@ -126,7 +97,7 @@ class SparkStore:
             self.spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
             self.spark.range(1).count()
         except Exception as e:
-            raise DataError(f"The Spark session cannot be reached: {_first_line(e)}.",
+            raise DataError(f"The Spark session cannot be reached: {first_line(e)}.",
                             hint="Pass a running SparkSession (spark=...), or leave it out "
                             "to start one by the [engine] settings.") from None
         import ibis
@@ -293,7 +264,7 @@ class SparkStore:
         except BaseException as e:
             shutil.rmtree(path, ignore_errors=True)
             if isinstance(e, Exception) and not isinstance(e, DataError):
-                raise DataError(f"Cannot write {name}: {_first_line(e)}; nothing was "
+                raise DataError(f"Cannot write {name}: {first_line(e)}; nothing was "
                                 "changed.", hint="Check the warehouse folder's space and "
                                 "permissions.") from None
             raise
