@@ -194,3 +194,61 @@ def test_engine_counts_match_a_count_by_hand(store):
         assert (by_hand == c[f"met:{d}"].astype(bool)).all(), d
         checked += int(by_hand.sum())
     assert checked > 100
+
+
+def test_losses_within_a_segment_add_up_to_the_firms(store, biz):
+    """Per segment, the same customers' losses weighed by the firm's model: the
+    segments' lost customers and attributed revenue add up to the firm's, each lost
+    customer is one of the segment's, and the stayers' rate is the segment's own."""
+    import loyalist
+    from loyalist.errors import DataError
+    from loyalist.team import department_losses
+    from loyalist.team.losses import stated_reasons
+
+    seg_of = biz.tables["customers"].set_index("id")["segment"]
+    segments = sorted(seg_of.dropna().unique())
+    assert len(segments) >= 2
+    with loyalist.connect(store, read_only=True) as s:
+        firm = department_losses(s, freq="Y", reps=0)
+        parts = {g: department_losses(s, freq="Y", reps=0, segment=g) for g in segments}
+        with pytest.raises(DataError, match="No customer is in segment 'nobody'") as e:
+            department_losses(s, segment="nobody")
+        assert segments[0] in e.value.hint
+        with pytest.raises(DataError, match="whole firm"):
+            department_losses(s, segment=segments[0], write=True)
+        # the stated reasons beside them are the segment's too
+        stated = {g: stated_reasons(s, s.settings, g)["customers"].sum() for g in segments}
+        assert sum(stated.values()) == stated_reasons(s, s.settings)["customers"].sum()
+        assert all(v > 0 for v in stated.values())
+    for g, r in parts.items():
+        assert set(seg_of[r.customers["customer_id"]]) == {g}
+        assert any(f"Segment {g}" in n for n in r.notes)
+    total = pd.concat([r.overall() for r in parts.values()]).groupby("department")[
+        ["attributed_revenue", "lost_customers"]].sum()
+    o = firm.overall().set_index("department")
+    assert np.allclose(total.loc[o.index, "attributed_revenue"], o["attributed_revenue"])
+    assert (total.loc[o.index, "lost_customers"] == o["lost_customers"]).all()
+    # the stayers' rate of failures differs between segments (it is each one's own)
+    rates = {g: r.table.set_index("department")["met_stayers_share"].iloc[0]
+             for g, r in parts.items()}
+    assert len({round(v, 9) for v in rates.values()}) > 1
+
+
+def test_cli_team_losses_of_one_segment(store):
+    import json
+
+    import loyalist
+
+    with loyalist.connect(store, read_only=True) as s:
+        written = s.derived_log().get("department_losses")
+    proc = _cli("team", "--losses", "--segment", "medium", "--freq", "Y", "--json",
+                "--store", store)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert any("Segment medium" in n for n in d["notes"])
+    with loyalist.connect(store, read_only=True) as s:  # a segment's losses are not written
+        assert s.derived_log().get("department_losses") == written
+    proc = _cli("team", "--segment", "medium", "--store", store)
+    assert proc.returncode != 0 and "--segment goes with --losses" in proc.stderr
+    proc = _cli("team", "--losses", "--segment", "nobody", "--store", store)
+    assert proc.returncode != 0 and "key account" in proc.stdout + proc.stderr

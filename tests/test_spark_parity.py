@@ -277,6 +277,14 @@ def _team_losses(s, b):
     return department_losses(s, b.as_of, settings=Settings(), freq="Y").table
 
 
+def _team_losses_segment(s, b):
+    from loyalist.settings import Settings
+    from loyalist.team.losses import department_losses
+
+    return department_losses(s, b.as_of, settings=Settings(), freq="Y", reps=20,
+                             segment="medium").table
+
+
 def _silent_matters(s, b):
     from loyalist.decisions.worklist.informed import silent_matters
     from loyalist.settings import Settings
@@ -306,6 +314,7 @@ COMPUTATIONS = {"features": _features, "labels": _labels, "rfm": _rfm,
                 # team
                 "team_scorecard": _team_scorecard, "team_agents": _team_agents,
                 "team_losses": _team_losses,
+                "team_losses_segment": _team_losses_segment,
                 # keep them informed (the worklist's silent matters); the council
                 "silent_matters": _silent_matters, "council_suggestion": _council_suggestion}
 

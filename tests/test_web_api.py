@@ -940,9 +940,18 @@ def test_team_losses_api_gives_departments_and_stated_reasons(tmp_path):
         with site.client("viewer") as c:
             body = c.get("/api/team/losses", params={"freq": "Y"}).json()
             bad = c.get("/api/team/losses", params={"freq": "W"})
+            seg = c.get("/api/team/losses", params={"freq": "Y", "segment": "small"}).json()
+            nobody = c.get("/api/team/losses", params={"segment": "x' OR 1=1 --"})
     finally:
         site.stop()
     assert body["ok"] is True
+    # one segment: fewer lost customers than the firm's, named in the notes; a segment
+    # nobody is in (a quote in it bound, never pasted) is a 400 naming the segments
+    lost = {r["department"]: r["lost_customers"] for r in body["overall"]}
+    seg_lost = {r["department"]: r["lost_customers"] for r in seg["overall"]}
+    assert 0 < seg_lost["service"] < lost["service"]
+    assert any("Segment small" in n for n in seg["notes"])
+    assert nobody.status_code == 400 and "key account" in nobody.json()["hint"]
     assert {r["department"] for r in body["overall"]} >= {"fulfilment", "service"}
     assert any(r["department"] == "unknown" for r in body["side_by_side"])
     assert bad.status_code == 422 and bad.json()["ok"] is False

@@ -109,6 +109,34 @@ class DepartmentLosses:
                 "kinds": rows(self.kinds), "notes": self.notes}
 
 
+def _segment(store, segment: str):
+    """The customers of ``segment`` as an Ibis table of ``customer_id`` (the value bound,
+    never pasted), or a DataError naming the segments there are."""
+    c = store.table("customers")
+    members = c.filter(c.segment == str(segment)).select(customer_id=c.id.cast("string"))
+    if not members.count().execute():
+        known = sorted(v for v in c.select("segment").distinct().to_pyarrow()
+                       .column("segment").to_pylist() if v is not None)
+        raise DataError(f"No customer is in segment {segment!r}.",
+                        hint=f"The segments are: {', '.join(known)}." if known else
+                        "The customers table gives no segment.")
+    return members
+
+
+def _stayers_met(panel, dept_of: dict, depts: list) -> dict[str, float]:
+    """Per department, the share of customer-months at risk that did not end in leaving
+    in which the customer met one of its failures (the panel's patterns)."""
+    pat, kinds = panel.patterns, panel.kinds
+    X = pat[[f"x{j}" for j in range(len(kinds))]].to_numpy(dtype=float)
+    stay = (pat["n"] - pat["d"]).to_numpy(float)
+    out = {}
+    for d in depts:
+        idx = [j for j, k in enumerate(kinds) if dept_of[k] == d]
+        out[d] = (float(stay[X[:, idx].sum(axis=1) > 0].sum() / stay.sum())
+                  if idx and stay.sum() > 0 else 0.0)
+    return out
+
+
 def _bounds(low, high, i, j, total, name) -> dict:
     """``{name}_low``, ``{name}_high``: the interval's ends as shares of ``total``."""
     if low is None or not total > 0:
@@ -117,7 +145,8 @@ def _bounds(low, high, i, j, total, name) -> dict:
 
 
 def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
-                      since=None, write: bool = False, reps: int = REPS) -> DepartmentLosses:
+                      since=None, segment: str | None = None, write: bool = False,
+                      reps: int = REPS) -> DepartmentLosses:
     """Lost revenue per period attributable to each department's failures.
 
     Parameters
@@ -133,8 +162,14 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
         The periods of the table.
     since : date-like, optional
         Only customers lost from then on are reported (all are used to fit).
+    segment : str, optional
+        Only the customers of this segment (``customers.segment``) are reported: their
+        losses, their revenue at risk and the same failures among their stayers. The
+        model is fitted on every customer (a segment alone is often too few losses), so
+        a segment differs from the firm by the failures its customers met.
     write : bool
-        Write the declared derived table ``department_losses``.
+        Write the declared derived table ``department_losses`` (the whole firm's: not
+        with ``segment``).
     reps : int
         Replicates of the 90% interval on each department's share
         (:func:`~loyalist.team.attribution.attribution_interval`: the fit's bootstrap and
@@ -145,8 +180,12 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
 
     if freq not in ("M", "Q", "Y"):
         raise DataError(f"Unknown period {freq!r}.", hint="Use M, Q or Y.")
+    if write and segment is not None:
+        raise DataError("The department_losses table holds the whole firm's losses.",
+                        hint="Leave out segment to write it.")
     settings = settings or Settings.load(store)
     dep = settings.departments
+    members = _segment(store, segment) if segment is not None else None
     basis = retention_basis(store, as_of, horizon=settings.report.horizon)
     as_of = basis.as_of
     lag = pd.Timedelta(days=basis.horizon or 0)
@@ -172,8 +211,15 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
                        left_m=left_m.cast("int32"),
                        hi=ibis.ifelse(lv.lost_at.isnull(), nm - 1,
                                       ibis.least(left_m, nm - 1)).cast("int32"))
-        panel = engine_panel(store, lv, failure_parts(store, as_of, settings), as_of,
-                              y0, m0, nm, w, LAG_MONTHS)
+        parts = failure_parts(store, as_of, settings)
+        panel = engine_panel(store, lv, parts, as_of, y0, m0, nm, w, LAG_MONTHS)
+        # the segment's own customer-months: its stayers' failures (the fit is the firm's)
+        own = panel if members is None else engine_panel(
+            store, lv.semi_join(members, "customer_id"), parts, as_of, y0, m0, nm, w,
+            LAG_MONTHS)
+        if members is not None:
+            ids = set(members.to_pyarrow().column("customer_id").to_pylist())
+            lives = lives[lives["customer_id"].isin(ids)].reset_index(drop=True)
     kinds, pat = panel.kinds, panel.patterns
     cols = [f"x{j}" for j in range(len(kinds))]
     if pat["d"].sum() < 10:
@@ -211,12 +257,8 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     cust[NONE] = 1.0 - cust[depts].sum(axis=1)
     cust[f"naive:{NONE}"] = (xl.sum(axis=1) == 0).astype(float)
     # stayers: customer-months at risk that did not end in leaving, same window
-    stay = (pat["n"] - pat["d"]).to_numpy(float)
-    met_stay = {}
-    for d in depts:
-        idx = [kinds.index(k) for k in kinds if dept_of[k] == d]
-        met_stay[d] = (float(stay[X[:, idx].sum(axis=1) > 0].sum() / stay.sum())
-                       if idx and stay.sum() > 0 else 0.0)
+    met_stay = _stayers_met(own, {k: dept_of.get(k, dep.department(k)) for k in own.kinds},
+                            depts)
     if since is not None:
         cust = cust[cust["left_at"] >= moment(since)]
     cust["period"] = cust["left_at"].dt.to_period(freq).astype(str)
@@ -280,6 +322,9 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
                      "the chance in which department's failures each loss really came from; "
                      "not a model that is wrong (failures that follow a decision to leave, "
                      "such as returns, can still be blamed).")
+    if segment is not None:
+        notes.append(f"Segment {segment}: its {len(lives):,} customers' losses and "
+                     "stayers, weighed by the model fitted on every customer.")
     out = DepartmentLosses(as_of=as_of, table=table, customers=cust, kinds=kinds_df,
                            target=settings.report.target_annual_loss, notes=notes)
     if write:
@@ -335,12 +380,16 @@ def side_by_side(losses: DepartmentLosses, stated: pd.DataFrame) -> pd.DataFrame
     return out.sort_values(["_o", "department"], ignore_index=True).drop(columns="_o")
 
 
-def stated_reasons(store, settings) -> pd.DataFrame:
-    """The store's stated loss reasons by department (``loyalist reasons``' source)."""
+def stated_reasons(store, settings, segment: str | None = None) -> pd.DataFrame:
+    """The store's stated loss reasons by department (``loyalist reasons``' source);
+    with ``segment``, those of that segment's lost customers."""
     from loyalist.listening.analysis import loss_reasons_of
     from loyalist.listening.reasons import reasons_by_department
 
     r, _by = loss_reasons_of(store, settings.listening, by=None)
+    if segment is not None:
+        ids = _segment(store, segment).to_pyarrow().column("customer_id").to_pylist()
+        r = r[r["customer_id"].astype(str).isin(set(ids))]
     return reasons_by_department(r, settings.departments)
 
 

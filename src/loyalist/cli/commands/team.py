@@ -26,6 +26,9 @@ def team(
                                 "(against stayers who met the same), beside the stated "
                                 "reasons; writes department_losses."),
     freq: str = typer.Option("Q", "--freq", help="With --losses: periods M, Q or Y."),
+    segment: str = typer.Option(None, "--segment", help="With --losses: only this "
+                                "segment's customers (weighed by the firm's model; "
+                                "writes nothing)."),
     as_json: bool = typer.Option(False, "--json", help="Print everything as JSON."),
     store: str = STORE,
 ) -> None:
@@ -39,12 +42,15 @@ def team(
     from loyalist.team import team_report
     from loyalist.team.report import signed, standing_text
 
-    with loyalist.connect(store, read_only=not losses) as s:
+    if segment is not None and not losses:
+        raise typer.BadParameter("--segment goes with --losses.", param_hint="--segment")
+    with loyalist.connect(store, read_only=not losses or segment is not None) as s:
         if losses:
             from loyalist.team.losses import department_losses, side_by_side, stated_reasons
 
-            dl = department_losses(s, as_of, freq=freq, write=True)
-            both = side_by_side(dl, stated_reasons(s, s.settings))
+            dl = department_losses(s, as_of, freq=freq, segment=segment,
+                                   write=segment is None)
+            both = side_by_side(dl, stated_reasons(s, s.settings, segment))
             if as_json:
                 typer.echo(json.dumps({**dl.to_dict(), "side_by_side": _rows(both)},
                                       indent=1, default=str))

@@ -14,27 +14,30 @@ from loyalist.web.context import records, thread_store
 router = APIRouter()
 
 
-def losses_data(store, cache, freq: str = "Q") -> dict:
+def losses_data(store, cache, freq: str = "Q", segment: str | None = None) -> dict:
     """Lost revenue attributed to each department's failures per period and overall,
-    the kinds' coefficients, and the stated reasons side by side (JSON-ready)."""
+    the kinds' coefficients, and the stated reasons side by side (JSON-ready); with
+    ``segment``, that segment's customers only."""
 
     def make():
         from loyalist.team.losses import department_losses, side_by_side, stated_reasons
 
-        dl = department_losses(store, freq=freq)
+        dl = department_losses(store, freq=freq, segment=segment)
         return {"ok": True, **dl.to_dict(),
-                "side_by_side": records(side_by_side(dl, stated_reasons(store,
-                                                                        store.settings)))}
+                "side_by_side": records(side_by_side(dl, stated_reasons(
+                    store, store.settings, segment)))}
 
-    return cache.get(f"team-losses:{freq}", make)
+    return cache.get(f"team-losses:{freq}:{segment!r}", make)
 
 
 @router.get("/api/team/losses", tags=["team"])
 def api_team_losses(request: Request, freq: str = Query("Q", pattern="^[MQY]$"),
+                    segment: str | None = Query(None, max_length=200),
                     caller: Caller = Depends(need("viewer"))):
     """Losses by cause and department: per period (``freq`` M, Q or Y) and department
     the lost revenue attributed to its failures (excess over stayers who met the same),
     the naive share, the stayers' rate, the loss target; and the stated reasons by
-    department beside it, never mixed."""
+    department beside it, never mixed. ``segment``: only that segment's customers
+    (weighed by the firm's model)."""
     state = request.app.state
-    return losses_data(thread_store(state.store), state.cache, freq)
+    return losses_data(thread_store(state.store), state.cache, freq, segment)
