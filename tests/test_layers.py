@@ -56,3 +56,24 @@ def test_no_view_calls_another():
                 offences += [f"{path.name} imports view {m}" for m in imported
                              if m in names and m != path.stem]
     assert not offences, offences
+
+
+def test_only_the_store_reaches_into_an_engine():
+    """What only one engine does lives in its adapter (``loyalist.store.engine.duckdb``,
+    ``...spark``); every other layer goes through the store's own API, so no feature,
+    model or page branches on the engine."""
+    offences = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG)
+        if rel.parts[0] == "store":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            offences += [f"{rel} imports {n}" for n in names
+                         if n.startswith(("loyalist.store.engine.duckdb",
+                                          "loyalist.store.engine.spark"))]
+    assert not offences, offences

@@ -21,7 +21,7 @@ import pandas as pd
 
 from loyalist.contract.schema import TABLES
 from loyalist.errors import LoyalistError, PathError
-from loyalist.store.engine.duckdb.readers import FORMATS
+from loyalist.store import FORMATS
 
 #: the order files are ingested in: customers and staff before what names them
 ORDER = ("customers", "staff", "orders", "subscriptions", "requests", "feedback", "events",

@@ -50,9 +50,9 @@ class LabelledTable:
 def read_table(path) -> pd.DataFrame:
     """A table from any file the store reads (CSV with any delimiter or encoding,
     Parquet, JSON lines, Excel), as a pandas DataFrame."""
-    from loyalist.store.engine.duckdb.readers import read_frame
+    from loyalist.store import read_file
 
-    return _typed(read_frame(path).drop(columns=["_line"], errors="ignore"))
+    return _typed(read_file(path).drop(columns=["_line"], errors="ignore"))
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: the files a store reads, by their ending: the reader each one goes to
+FORMATS = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".dat": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "json", ".ndjson": "json", ".json": "json",
+    ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
+}
+
 # day/month/year written with / . or -, optionally followed by a time
 DMY_RE = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?$"
 ISO_RE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"

@@ -18,14 +18,9 @@ from pathlib import Path
 import duckdb
 
 from loyalist.errors import SourceError
+from loyalist.store.ingest.rules import FORMATS
 from loyalist.store.sql import lit, q
 
-FORMATS = {
-    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".dat": "csv",
-    ".parquet": "parquet", ".pq": "parquet",
-    ".jsonl": "json", ".ndjson": "json", ".json": "json",
-    ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
-}
 _CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 WHITESPACE = "whitespace"
 
