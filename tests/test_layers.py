@@ -20,6 +20,17 @@ def _layer(module: str) -> int | None:
     return LAYERS.index(parts[1]) if parts[1] in LAYERS else None
 
 
+def _imported(path: Path) -> list[str]:
+    """The absolute module names ``path`` imports."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
 def test_no_module_imports_a_higher_layer():
     offences = []
     for path in PKG.rglob("*.py"):
@@ -27,16 +38,10 @@ def test_no_module_imports_a_higher_layer():
         if rel.parts[0] == "__init__.py":
             continue
         own = LAYERS.index(rel.parts[0].removesuffix(".py"))
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            for name in names:
-                layer = _layer(name)
-                if layer is not None and layer > own:
-                    offences.append(f"{rel} imports {name}")
+        for name in _imported(path):
+            layer = _layer(name)
+            if layer is not None and layer > own:
+                offences.append(f"{rel} imports {name}")
     assert not offences, offences
 
 
@@ -67,13 +72,7 @@ def test_only_the_store_reaches_into_an_engine():
         rel = path.relative_to(PKG)
         if rel.parts[0] == "store":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            offences += [f"{rel} imports {n}" for n in names
-                         if n.startswith(("loyalist.store.engine.duckdb",
-                                          "loyalist.store.engine.spark"))]
+        offences += [f"{rel} imports {n}" for n in _imported(path)
+                     if n.startswith(("loyalist.store.engine.duckdb",
+                                      "loyalist.store.engine.spark"))]
     assert not offences, offences
