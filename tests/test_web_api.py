@@ -222,7 +222,7 @@ PAGES = [("GET", "/"), ("GET", "/worklist"), ("POST", "/worklist/outcome"),
          ("POST", "/customers/outcome"),
          ("POST", "/data/upload"), ("POST", "/logout"), ("GET", "/admin"),
          ("POST", "/admin/unlock"), ("GET", "/daily"), ("GET", "/team"),
-         ("GET", "/team/agent/{name}")]
+         ("GET", "/team/agent/{name}"), ("GET", "/team/losses")]
 ROLES = ("viewer", "agent", "lead", "admin")
 
 

@@ -111,6 +111,27 @@ def test_losses_by_department_are_shown_once_measured(site):
                for r in body["losses"] if r["share"] is not None)
 
 
+def test_the_losses_page_by_segment(site):
+    """/team/losses: the firm's losses by department, or one segment's (picked in a
+    form), the same figures as the library's; a segment nobody is in is a clear 400."""
+    from loyalist.team.losses import department_losses, segments
+
+    seg = segments(site.store)[0]
+    with site.client("viewer") as c:
+        firm = c.get("/team/losses", params={"freq": "Y"})
+        one = c.get("/team/losses", params={"freq": "Y", "segment": seg})
+        bad = c.get("/team/losses", params={"segment": "<b>nobody</b>"})
+    assert firm.status_code == one.status_code == 200
+    assert "content-security-policy" in one.headers
+    ours = department_losses(site.store, freq="Y", segment=seg).overall()
+    lost = int(ours["lost_customers"].iloc[0])
+    rows = one.text.split('id="losses-overall"')[1].split("</table>")[0]
+    assert f"{lost:,}" in rows and f"Segment {seg}" in one.text
+    assert f"<option selected>{seg}</option>" in one.text
+    assert 'data-chart="bars"' in one.text and 'id="losses-stated"' in one.text
+    assert bad.status_code == 400 and "<b>nobody</b>" not in bad.text  # escaped
+
+
 def test_unknown_agent_is_not_found_for_an_admin(site):
     with site.client("admin") as c:
         assert_error(c.get("/api/team/agent/nobody-at-all"), 404)
@@ -148,6 +169,14 @@ def test_team_pages_in_chromium(browser, site, tmp_path):  # noqa: F811
         assert response.status == 403
         pg.goto("/team")
         pg.wait_for_load_state("networkidle")
+        assert serious_violations(pg) == []
+        pg.goto("/team/losses")
+        pg.select_option("#losses-filter select[name=segment]", index=1)
+        pg.click("#losses-filter button")
+        pg.wait_for_url("**/team/losses?segment=*")
+        pg.wait_for_selector("#chart-departments .main-svg")
+        assert "Segment " in pg.inner_text("main")
+        pg.screenshot(path=str(tmp_path / "losses.png"), full_page=True)
         assert serious_violations(pg) == []
     finally:
         context.close()

@@ -109,14 +109,20 @@ class DepartmentLosses:
                 "kinds": rows(self.kinds), "notes": self.notes}
 
 
+def segments(store) -> list[str]:
+    """The segments the customers table names (``customers.segment``), sorted."""
+    c = store.table("customers")
+    return sorted(v for v in c.select("segment").distinct().to_pyarrow()
+                  .column("segment").to_pylist() if v is not None)
+
+
 def _segment(store, segment: str):
     """The customers of ``segment`` as an Ibis table of ``customer_id`` (the value bound,
     never pasted), or a DataError naming the segments there are."""
     c = store.table("customers")
     members = c.filter(c.segment == str(segment)).select(customer_id=c.id.cast("string"))
     if not members.count().execute():
-        known = sorted(v for v in c.select("segment").distinct().to_pyarrow()
-                       .column("segment").to_pylist() if v is not None)
+        known = segments(store)
         raise DataError(f"No customer is in segment {segment!r}.",
                         hint=f"The segments are: {', '.join(known)}." if known else
                         "The customers table gives no segment.")

@@ -1,4 +1,5 @@
-"""Losses by cause and department (read-only JSON; the /team pages show it).
+"""Losses by cause and department: the JSON and the page ``/team/losses`` (the firm's
+or one segment's, by period), read-only.
 
 :func:`loyalist.team.department_losses` with the store's ``[departments]`` settings,
 beside the stated reasons by department, computed once and kept until the next write.
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from loyalist.web.auth import Caller, need
 from loyalist.web.context import records, thread_store
+from loyalist.web.pages import html
 
 router = APIRouter()
 
@@ -41,3 +43,26 @@ def api_team_losses(request: Request, freq: str = Query("Q", pattern="^[MQY]$"),
     (weighed by the firm's model)."""
     state = request.app.state
     return losses_data(thread_store(state.store), state.cache, freq, segment)
+
+
+@router.get("/team/losses", include_in_schema=False)
+def team_losses_page(request: Request, freq: str = Query("Q", pattern="^[MQY]$"),
+                     segment: str | None = Query(None, max_length=200),
+                     caller: Caller = Depends(need("viewer"))):
+    """The losses by department as a page: a chart of each department's share with its
+    interval, the table, the loss rate by period against the target and the stated
+    reasons beside it; a form picks the segment and the periods."""
+    from loyalist.team.losses import NONE, segments
+
+    state = request.app.state
+    store = thread_store(state.store)
+    segment = segment or None
+    data = losses_data(store, state.cache, freq, segment)
+    bars = [{"department": r["department"], "share": r["share_of_lost_revenue"],
+             "low": r.get("share_low"), "high": r.get("share_high")}
+            for r in data["overall"] if r["department"] != NONE
+            and r["share_of_lost_revenue"] is not None]
+    choices = state.cache.get("team-segments", lambda: segments(store))
+    title = f"Losses by department: {segment}" if segment else "Losses by department"
+    return html(request, "team_losses.html", title=title, data=data, bars=bars,
+                segments=choices, segment=segment, freq=freq)
