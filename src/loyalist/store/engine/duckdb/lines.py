@@ -20,13 +20,12 @@ row as one line of an order, in one transaction and inside the engine:
 
 from __future__ import annotations
 
-import ast
 import time
 
 import ibis
 
-from loyalist.contract.schema import ORDER_LINES, ORDERS, Column, Table
-from loyalist.errors import IngestError, MappingError
+from loyalist.contract.schema import ORDER_LINES, ORDERS, Column
+from loyalist.errors import IngestError
 from loyalist.store.engine import rollback
 from loyalist.store.engine.duckdb.ingest import (
     IngestResult,
@@ -44,83 +43,29 @@ from loyalist.store.engine.duckdb.quarantine import (
     store_rejects,
 )
 from loyalist.store.ingest import checks
+from loyalist.store.ingest.lines import SOURCE, split_expressions, walk_expression
 from loyalist.store.ingest.mapping import resolve
 from loyalist.store.sql import lit, q
 
 ORDERS_STAGE = "_loyalist_stage_orders"
 LINES_STAGE = "_loyalist_stage_lines"
 
-#: what a line of an order export may carry (the names ``--map`` takes with --lines)
-SOURCE = Table(
-    "orders",
-    "An export with one row per order line.",
-    (
-        Column("id", "string", "The order's (or the return's) document id.", required=True),
-        Column("customer_id", "string", "The customer.", required=True),
-        Column("ordered_at", "timestamp", "When the order (or return) was made.",
-               required=True),
-        Column("product", "string", "Product code or name."),
-        Column("quantity", "float", "Items on the line; negative for a return."),
-        Column("unit_price", "float", "Price of one item."),
-        Column("amount", "float", "Value of the line; or an expression of columns, "
-               "e.g. Quantity*UnitPrice."),
-        Column("line", "integer", "Line number within the document.", min=1),
-    ),
-    natural_key=("id", "line"),
-)
-_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
-
-
-def split_expressions(mapping: dict[str, str], columns: list[str]) -> tuple[dict, dict]:
-    """The mapping without its expressions, and the expressions (``amount=Qty*Price``):
-    a numeric target whose source is not a column of the file but has an operator."""
-    plain, exprs = {}, {}
-    for target, source in mapping.items():
-        numeric = target in SOURCE.names and SOURCE.column(target).type == "float"
-        if numeric and source not in columns and any(op in source for op in "+-*/()"):
-            exprs[target] = source
-        else:
-            plain[target] = source
-    return plain, exprs
-
-
 def expression_sql(text: str, columns: list[str], number_of) -> tuple[str, list[str]]:
     """A mapping expression as SQL over the source's parsed numbers, and the columns it
-    reads. Only column names (bare, or quoted when they have spaces), numbers and
-    + - * / with brackets are allowed; ``number_of(column)`` is the SQL of a column's
+    reads (:func:`loyalist.store.ingest.lines.walk_expression` checks it: only columns,
+    numbers and + - * / with brackets); ``number_of(column)`` is the SQL of a column's
     parsed number."""
-    hint = ('Write e.g. --map amount=Quantity*UnitPrice (a column whose name has spaces '
-            'in quotes: --map \'amount="Unit Price"*Quantity\').')
-    try:
-        tree = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
-        raise MappingError(f"Cannot read the expression {text!r}.", hint=hint) from None
-    used: list[str] = []
 
-    def build(node) -> str:
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-            left, right = build(node.left), build(node.right)
-            if isinstance(node.op, ast.Div):
-                return f"({left} / NULLIF({right}, 0))"
-            return f"({left} {_OPS[type(node.op)]} {right})"
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-            return f"({'-' if isinstance(node.op, ast.USub) else ''}{build(node.operand)})"
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) \
-                and not isinstance(node.value, bool):
-            return repr(float(node.value))
-        name = node.id if isinstance(node, ast.Name) else (
-            node.value if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            else None)
-        if name is None:
-            raise MappingError(f"The expression {text!r} may only use columns, numbers and "
-                               "+ - * /.", hint=hint)
-        if name not in columns:
-            raise MappingError(f"The expression {text!r} names {name!r}, not a column of "
-                               "the file.", hint=f"Its columns are: {', '.join(columns)}.")
-        used.append(name)
-        return number_of(name)
+    def combine(op, *args):
+        if op == "num":
+            return repr(args[0])
+        if op == "neg":
+            return f"(-{args[0]})"
+        if op == "/":
+            return f"({args[0]} / NULLIF({args[1]}, 0))"
+        return f"({args[0]} {op} {args[1]})"
 
-    return build(tree), used
+    return walk_expression(text, columns, number_of, combine)
 
 
 def ingest_lines(con, src, mapping: dict[str, str], opts: Options, *,
