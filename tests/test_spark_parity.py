@@ -685,10 +685,6 @@ def test_missing_table_and_duckdb_only_operations_say_so(stores):
     _duck, sp = stores
     with pytest.raises(loyalist.errors.UnknownTableError, match="nothing_here"):
         sp.table("nothing_here")
-    # raw exports are ingested on Spark (the cases above); order lines are not yet
-    with pytest.raises(NotOnEngineError, match="order lines") as e:
-        sp.ingest("orders", "orders.csv", lines=True)
-    assert "copy_from" in e.value.hint
     from loyalist.store.accounts import Accounts
 
     # the web app's accounts live in a DuckDB store; the audit log is on both
@@ -1056,3 +1052,56 @@ def test_a_cli_command_on_spark_prints_nothing_on_standard_error(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
     assert "1 new" in run.stdout and "1 rejected" in run.stdout
+
+
+def test_order_lines_are_ingested_the_same_on_both_engines(spark, business, tmp_path):
+    """``ingest orders FILE --lines`` on Spark: the business's orders exported as a shop
+    exports its lines (one row per line, customers as floats, returns as negative lines
+    with a C document), then a messy file (an order naming two customers, a missing
+    customer, a quantity that is no number, a return with no order); the same orders,
+    lines, links of returns, rejects and counts on both engines, and nothing added by
+    the same file twice."""
+    from loyalist.datasets.exports import MAPPING, export_lines
+    from test_order_lines import LINES, MAP
+
+    e = export_lines(business, tmp_path / "export.csv", seed=3)
+    (tmp_path / "messy.csv").write_text(LINES)
+    duck = loyalist.connect(tmp_path / "d.duckdb")
+    sp = loyalist.connect(tmp_path / "wh", spark=spark)
+    got = {}
+    try:
+        for k, s in (("duck", duck), ("spark", sp)):
+            got[k] = [s.ingest("orders", tmp_path / "export.csv", MAPPING, lines=True,
+                               return_prefix="C"),
+                      s.ingest("orders", tmp_path / "messy.csv", MAP, lines=True,
+                               return_prefix="C"),
+                      s.ingest("orders", tmp_path / "messy.csv", MAP, lines=True,
+                               return_prefix="C")]
+        for a, b in zip(got["duck"], got["spark"], strict=True):
+            assert (_counts(a), a.lines) == (_counts(b), b.lines)
+        assert got["duck"][0].lines["stored"] == e.lines and got["duck"][0].rejected == 0
+        assert got["duck"][0].lines["returns_linked"] > 0
+        assert got["duck"][1].reject_codes == {"order_conflict": 2, "missing_value": 1,
+                                               "not_number": 1}
+        assert got["duck"][2].inserted == 0 and got["duck"][2].lines["lines_inserted"] == 0
+        for t in ("orders", "order_lines"):
+            n = assert_same(duck.table(t, meta=True).to_pandas().drop(columns="_ingest_id"),
+                            sp.table(t, meta=True).to_pandas().drop(columns="_ingest_id"), t)
+            assert n == (len(e.orders) + 2 if t == "orders" else e.lines + 6)
+        cols = ["ingest_id", "table_name", "source", "line", "column", "code", "value", "raw"]
+        assert assert_same(duck.rejects()[cols], sp.rejects()[cols], "rejects") == 10
+        # bad input: a file with no good line, an expression naming no column; nothing
+        # written, the same errors as DuckDB's
+        (tmp_path / "bad.csv").write_text(LINES.splitlines()[0] + "\n"
+                                          "1,A,x,2010-12-01 08:00,1.0,\n")
+        before = (sp.table("order_lines").count().execute(), len(sp.ingests()))
+        for s in (duck, sp):
+            with pytest.raises(loyalist.errors.IngestError, match="bad.csv"):
+                s.ingest("orders", tmp_path / "bad.csv", MAP, lines=True)
+            with pytest.raises(loyalist.errors.MappingError, match="'Nope'"):
+                s.ingest("orders", tmp_path / "messy.csv",
+                         MAP.replace("Quantity*UnitPrice", "Nope*UnitPrice"), lines=True)
+        assert (sp.table("order_lines").count().execute(), len(sp.ingests())) == before
+    finally:
+        sp.close()
+        duck.close()

@@ -84,3 +84,15 @@ def walk_expression(text: str, columns: list[str], number_of, combine):
         return number_of(name)
 
     return build(tree), used
+
+
+def lines_notes(lines: dict, orders: dict, returns: int, linked: int, refunded) -> list[str]:
+    """What an ingest of order lines says about them: the lines stored and the orders
+    they make (``lines``, ``orders``: the merge's counts), and the returns."""
+    notes = [f"{sum(lines.values()):,} order lines stored ({lines['inserted']:,} new), "
+             f"grouped into {sum(orders.values()):,} orders"]
+    if returns:
+        notes.append(f"{returns:,} returned or cancelled lines ({refunded or 0:,.2f} "
+                     f"refunded) stored with status returned; {linked:,} linked to the "
+                     f"order they return, {returns - linked:,} to an order not in the data")
+    return notes

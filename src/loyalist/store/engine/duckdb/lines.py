@@ -43,7 +43,12 @@ from loyalist.store.engine.duckdb.quarantine import (
     store_rejects,
 )
 from loyalist.store.ingest import checks
-from loyalist.store.ingest.lines import SOURCE, split_expressions, walk_expression
+from loyalist.store.ingest.lines import (
+    SOURCE,
+    lines_notes,
+    split_expressions,
+    walk_expression,
+)
 from loyalist.store.ingest.mapping import resolve
 from loyalist.store.sql import lit, q
 
@@ -133,13 +138,7 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: Options, *,
         raise
     codes = rejects_written(con, ingest_id, rejects_file)
     n_lines = sum(lines.values())
-    notes += [f"{n_lines:,} order lines stored ({lines['inserted']:,} new), grouped into "
-             f"{sum(orders.values()):,} orders"]
-    if n_returns:
-        notes.append(f"{n_returns:,} returned or cancelled lines ({refunded or 0:,.2f} "
-                     f"refunded) stored with status returned; {n_linked:,} linked to the "
-                     f"order they return, {n_returns - n_linked:,} to an order not in the "
-                     "data")
+    notes += lines_notes(lines, orders, n_returns, n_linked, refunded)
     return IngestResult(
         ingest_id=ingest_id, table="orders", source=src.label, rows_read=rows_read,
         inserted=orders["inserted"], updated=orders["updated"], unchanged=orders["unchanged"],

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loyalist.contract.schema import get_table
-from loyalist.errors import IngestError, NotOnEngineError
+from loyalist.errors import IngestError
 from loyalist.store.engine import SPARK_TYPES, read_export
 from loyalist.store.engine.duckdb.ingest import settle_dates, unknown_note
 from loyalist.store.engine.duckdb.parsing import infer_attribute_type
@@ -71,8 +71,12 @@ def ingest(store, table: str, source, mapping=None, *, strict: bool = False,
     started = time.perf_counter()
     contract = get_table(table)
     if lines:
-        raise NotOnEngineError("Ingesting order lines (--lines)", "Spark", hint=(
-            "Ingest the lines into a DuckDB store and copy it with SparkStore.copy_from."))
+        from loyalist.store.engine.spark.lines import ingest_lines
+
+        return ingest_lines(store, source, mapping, format=format, header=header,
+                            names=names, delimiter=delimiter, encoding=encoding,
+                            sheet=sheet, date_format=date_format, decimal=decimal,
+                            return_prefix=return_prefix, step=step, started=started)
     mapping = parse_mapping(mapping)
     opts = checks.ingest_options(date_format, decimal)
     step("reading")
@@ -104,7 +108,7 @@ class _Ingest:
         self.step, self.started, self.append = step, started, append
         self.names = [c.name for c in contract.columns if c.name in chosen] + list(attr_sources)
         self.staged: list[Path] = []
-        self._replaced = None
+        self._replaced: list[tuple[Path, Path]] = []
         self.raw_df = self._spark_frame(rows, "raw")
 
     # -- helpers ------------------------------------------------------------------
@@ -161,15 +165,7 @@ class _Ingest:
         stage = checks.mark_duplicates(checks.content_keys(stage, contract, self.chosen,
                                                            self.names))
         st = self._view(self._materialise(stage, "stage"))
-        reason_cols = [checks.reason_name(n) for n in self.names] + ["_r__key"]
-        bad = ibis.or_(*[st[r].notnull() for r in reason_cols])
-        counts = st.aggregate(n=st.count(), bad=bad.cast("int64").sum()).to_pyarrow()
-        n_rows, n_bad = counts["n"][0].as_py(), counts["bad"][0].as_py() or 0
-        rows_read = n_rows + len(src.structural_rejects)
-        if rows_read == 0:
-            raise IngestError(f"{src.label} has no data rows.",
-                              hint="Check that the export wrote any rows (and --no-header if "
-                              "the file has no header line).")
+        reason_cols, bad, n_rows, n_bad, rows_read = self._counted(st)
         if self.append and (n_bad or src.structural_rejects):
             raise IngestError(self._refused(st), hint="Nothing was written; check the row.")
         if n_rows - n_bad == 0:
@@ -196,18 +192,11 @@ class _Ingest:
         log_path = self._log_row(ingest_id, rows_read, counts, n_rejected, options,
                                  rejects_file)
         # everything is written: put it in place
-        if table_path is not None:
-            store._swap(contract.name, table_path)
         if attributes is not None:
             all_attrs = store._read_json("_loyalist_attributes.json")
             all_attrs[contract.name] = attributes
             store._write_json("_loyalist_attributes.json", all_attrs)
-        if rejects_path is not None:
-            _move_parts(rejects_path, store._dir(REJECTS))
-        if self._replaced is not None:
-            _move_parts(*self._replaced)
-        _move_parts(log_path, store._dir(INGESTS))
-        store._forget(contract.name)
+        self._put_in_place({contract.name: table_path}, rejects_path, log_path)
         codes = {}
         if rejects_file:
             codes = _write_rejects_file(store, ingest_id, Path(rejects_file))
@@ -217,6 +206,35 @@ class _Ingest:
             unchanged=counts["unchanged"], rejected=n_rejected, rejects_file=rejects_file,
             ignored_columns=self.ignored, attributes_added=self.added, notes=self.notes,
             seconds=time.perf_counter() - self.started, reject_codes=codes)
+
+    def _counted(self, st):
+        """The stage's reason columns, its bad rows (an expression), and the counts of
+        rows, bad rows and rows read (an IngestError when the source has none)."""
+        reason_cols = [checks.reason_name(n) for n in self.names] + ["_r__key"]
+        bad = ibis.or_(*[st[r].notnull() for r in reason_cols])
+        counts = st.aggregate(n=st.count(), bad=bad.cast("int64").sum()).to_pyarrow()
+        n_rows, n_bad = counts["n"][0].as_py(), counts["bad"][0].as_py() or 0
+        rows_read = n_rows + len(self.src.structural_rejects)
+        if rows_read == 0:
+            raise IngestError(f"{self.src.label} has no data rows.",
+                              hint="Check that the export wrote any rows (and --no-header if "
+                              "the file has no header line).")
+        return reason_cols, bad, n_rows, n_bad, rows_read
+
+    def _put_in_place(self, tables: dict, rejects_path, log_path) -> None:
+        """Once everything is staged: each table's new version (``{name: path}``, None
+        when it did not change) in place, then the rejected rows, the versions replaced
+        and the log's row appended."""
+        store = self.store
+        for name, path in tables.items():
+            if path is not None:
+                store._swap(name, path)
+        if rejects_path is not None:
+            _move_parts(rejects_path, store._dir(REJECTS))
+        for staged, folder in self._replaced:
+            _move_parts(staged, folder)
+        _move_parts(log_path, store._dir(INGESTS))
+        store._forget(*tables)
 
     def _top_problem(self, st, reason_cols):
         parts = []
@@ -321,7 +339,7 @@ class _Ingest:
                            _replaced_by=ibis.literal(ingest_id, "int64"))
         path = self._staging("replaced")
         self.store.to_spark(rows).write.parquet(str(path))
-        self._replaced = (path, self.store._dir(replaced_table(self.contract.name)))
+        self._replaced.append((path, self.store._dir(replaced_table(self.contract.name))))
 
     def _rejects(self, st, raw, conflicts, ingest_id: int):
         """The rejected rows staged (one per bad value) and the rejected lines' count."""

@@ -10,8 +10,9 @@ checked against the contract) or copied from a DuckDB store (:meth:`~SparkStore.
 the worklist's and the council's bookkeeping tables are Parquet folders too (appended
 through :mod:`loyalist.store.engine`), and a customer's export and erasure run here;
 raw exports are ingested by :mod:`loyalist.store.engine.spark.ingest` (rejected rows to
-the rejects table); order lines (``--lines``) and the web app's accounts are DuckDB-only
-so far and raise :class:`~loyalist.errors.NotOnEngineError` (docs/scale.md).
+the rejects table), exports of order lines (``--lines``) by
+:mod:`loyalist.store.engine.spark.lines`; the web app's accounts are DuckDB-only so far
+and raise :class:`~loyalist.errors.NotOnEngineError` (docs/scale.md).
 
 Every write goes to a staging folder first and replaces the table's folder by a rename:
 a failed write leaves every table as it was. The warehouse is a folder on a file system
