@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -692,13 +693,6 @@ def test_missing_table_and_duckdb_only_operations_say_so(stores):
         Accounts(sp).add_user("ada", "correct horse battery")
     assert "DuckDB store" in e.value.hint
     assert list(Accounts(sp).audit_log().columns)[:3] == ["id", "at", "user_name"]
-    # moving bad survey answers to the quarantine is the DuckDB store's (a check's rows
-    # in its quarantine): named with the table, nothing read or written
-    from loyalist.store.ingest.survey_checks import quarantine_survey_answers
-
-    with pytest.raises(NotOnEngineError, match="survey answers .*survey_answers"):
-        quarantine_survey_answers(sp, pd.DataFrame(columns=["item", "low", "high", "open"]),
-                                  "relationship", sp.rejects_dir)
 
 
 def test_an_unreachable_session_is_a_clear_error(tmp_path):
@@ -1102,6 +1096,57 @@ def test_order_lines_are_ingested_the_same_on_both_engines(spark, business, tmp_
                 s.ingest("orders", tmp_path / "messy.csv",
                          MAP.replace("Quantity*UnitPrice", "Nope*UnitPrice"), lines=True)
         assert (sp.table("order_lines").count().execute(), len(sp.ingests())) == before
+    finally:
+        sp.close()
+        duck.close()
+
+
+def test_bad_survey_answers_are_quarantined_the_same_on_both_engines(spark, business,
+                                                                     tmp_path):
+    """``loyalist relationship --ingest``'s check on Spark: the answers of the survey
+    that break its definition (an item it does not know, a value off the scale, a number
+    for an open question) leave ``survey_answers`` for the rejects
+    table with the same reasons, values and raw rows as on DuckDB, logged as a check;
+    the other answers stay, and a second check finds nothing."""
+    from loyalist.relationship.answers import check_answers
+
+    answers = business.tables["survey_answers"].copy()
+    rel = answers[answers["survey"] == "relationship"].head(400).reset_index(drop=True)
+    scale = rel[rel["value"].notna()].index
+    opened = rel[rel["value"].isna()].index
+    rel.loc[scale[0], "value"] = 99.0
+    rel.loc[scale[1], "value"] = 2.5e6
+    rel.loc[scale[2], "item"] = "no_such_item"
+    if len(opened):
+        rel.loc[opened[0], "value"] = 3.0
+    rel["id"] = [f"A{i}" for i in range(len(rel))]
+    duck = loyalist.connect(tmp_path / "d.duckdb")
+    sp = loyalist.connect(tmp_path / "wh", spark=spark)
+    try:
+        for s in (duck, sp):
+            s.ingest("customers", business.tables["customers"])
+            s.ingest("survey_answers", rel)
+        got = {k: check_answers(s, quarantine=True)
+               for k, s in (("duck", duck), ("spark", sp))}
+        a, b = got["duck"], got["spark"]
+        assert (a.quarantined, a.check_id) == (b.quarantined, b.check_id)
+        assert a.quarantined == 3 + (1 if len(opened) else 0)
+        cols = ["ingest_id", "table_name", "source", "line", "column", "code", "reason",
+                "value", "raw"]
+        ra, rb = duck.rejects(table="survey_answers"), sp.rejects(table="survey_answers")
+        assert assert_same(ra[cols], rb[cols], "survey rejects") == a.quarantined
+        assert set(ra["code"]) == {"unknown_item", "off_scale"}
+        assert "99 is outside the scale" in " ".join(ra["reason"])
+        assert assert_same(duck.table("survey_answers", meta=True).to_pandas(),
+                           sp.table("survey_answers", meta=True).to_pandas(),
+                           "answers kept") == len(rel) - a.quarantined
+        log = [s.ingests().iloc[0][["table_name", "format", "rows_read", "rejected"]]
+               .tolist() for s in (duck, sp)]
+        assert log[0] == log[1] == ["survey_answers", "survey check", len(rel),
+                                    a.quarantined]
+        assert Path(b.rejects_file).read_text() == Path(a.rejects_file).read_text()
+        again = check_answers(sp, quarantine=True)
+        assert again.quarantined in (0, None) and again.check_id is None
     finally:
         sp.close()
         duck.close()

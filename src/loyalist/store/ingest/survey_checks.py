@@ -8,9 +8,9 @@ value is outside the item's scale, into ``_loyalist_rejects`` with the reason an
 its values, logs the check as an entry of the ingest log, and deletes the rows from
 ``survey_answers``. Nothing is lost: the quarantine keeps the whole row.
 
-The statements are the DuckDB store's (:mod:`loyalist.store.engine.duckdb.survey`); on a
-Spark store this raises :class:`~loyalist.errors.NotOnEngineError` naming the operation
-and the table.
+Each engine's half is in its adapter: DuckDB's statements in one transaction
+(:mod:`loyalist.store.engine.duckdb.survey`), Spark's staged and put in place together
+(:mod:`loyalist.store.engine.spark.survey`), in the same words.
 """
 
 from __future__ import annotations
@@ -19,10 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from loyalist.store.engine import require_duckdb
-
-#: the operation's name in the error a Spark store raises
-OPERATION = "Moving bad survey answers to the quarantine (survey_answers)"
+from loyalist.store.engine import engine_of
 
 
 def quarantine_survey_answers(store, items: pd.DataFrame, survey: str, rejects_dir: Path,
@@ -32,9 +29,9 @@ def quarantine_survey_answers(store, items: pd.DataFrame, survey: str, rejects_d
     Returns (id of the check in the ingest log or None when nothing was wrong, rows
     moved, path of the rejects CSV file).
     """
-    require_duckdb(store, OPERATION, hint=(
-        "Ingest the answers into a DuckDB store (loyalist ingest survey_answers FILE) and "
-        "copy them (SparkStore.copy_from)."))
-    from loyalist.store.engine.duckdb.survey import quarantine_bad_answers
+    if engine_of(store) == "spark":
+        from loyalist.store.engine.spark.survey import quarantine_bad_answers
+    else:
+        from loyalist.store.engine.duckdb.survey import quarantine_bad_answers
 
     return quarantine_bad_answers(store, items, survey, rejects_dir, label)

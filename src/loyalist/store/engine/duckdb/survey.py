@@ -1,6 +1,6 @@
 """Survey answers checked against their survey definition, bad rows moved to the
-quarantine: the DuckDB store's half of :mod:`loyalist.store.ingest.survey_checks` (a Spark
-store keeps no quarantine of its own for checks: :class:`NotOnEngineError`).
+quarantine: the DuckDB store's half of :mod:`loyalist.store.ingest.survey_checks` (the Spark
+store's is :mod:`loyalist.store.engine.spark.survey`).
 
 The contract can only say that ``value`` is a number; whether 9 is a valid answer
 depends on the item (NPS 0-10, agreement 1-7). :func:`quarantine_survey_answers` takes
