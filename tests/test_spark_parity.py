@@ -282,7 +282,7 @@ def _team_losses_segment(s, b):
     from loyalist.settings import Settings
     from loyalist.team.losses import department_losses
 
-    return department_losses(s, b.as_of, settings=Settings(), freq="Y", reps=20,
+    return department_losses(s, b.as_of, settings=Settings(), freq="Y", reps=0,
                              segment="medium").table
 
 
@@ -1048,8 +1048,8 @@ def test_a_cli_command_on_spark_prints_nothing_on_standard_error(tmp_path):
     assert "1 new" in run.stdout and "1 rejected" in run.stdout
 
 
-def test_order_lines_are_ingested_the_same_on_both_engines(spark, business, tmp_path):
-    """``ingest orders FILE --lines`` on Spark: the business's orders exported as a shop
+def test_order_lines_are_ingested_the_same_on_both_engines(spark, tmp_path):
+    """``ingest orders FILE --lines`` on Spark: a small business's orders exported as a shop
     exports its lines (one row per line, customers as floats, returns as negative lines
     with a C document), then a messy file (an order naming two customers, a missing
     customer, a quantity that is no number, a return with no order); the same orders,
@@ -1058,7 +1058,8 @@ def test_order_lines_are_ingested_the_same_on_both_engines(spark, business, tmp_
     from loyalist.datasets.exports import MAPPING, export_lines
     from test_order_lines import LINES, MAP
 
-    e = export_lines(business, tmp_path / "export.csv", seed=3)
+    small = make_business(n_customers=300, months=12, seed=3, events=False)
+    e = export_lines(small, tmp_path / "export.csv", seed=3)
     (tmp_path / "messy.csv").write_text(LINES)
     duck = loyalist.connect(tmp_path / "d.duckdb")
     sp = loyalist.connect(tmp_path / "wh", spark=spark)
