@@ -115,7 +115,7 @@ def event_features(events: ibis.Table, as_of, types: list[str], windows=(30, 90)
         for win in windows:
             hit = (e.type == typ) & (e.age < win)
             aggs[f"ev_{key}_{win}d"] = hit.cast("int64").sum()
-            aggs[f"ev_{key}_value_{win}d"] = ibis.ifelse(hit, e.value, 0.0).sum()
+            aggs[f"ev_{key}_value_{win}d"] = money_sum(ibis.ifelse(hit, e.value, 0.0))
     per = e.group_by("customer_id").aggregate(**aggs)
     per = per.left_join(first, "customer_id").drop("customer_id_right")
     scaled = {}
@@ -144,7 +144,7 @@ def subscription_features(subscriptions: ibis.Table, as_of) -> ibis.Table:
     return s.group_by("customer_id").aggregate(
         subs_active=active.cast("int64").sum(),
         subs_ended=ended.cast("int64").sum(),
-        mrr=ibis.ifelse(active, s.mrr.fill_null(0.0), 0.0).sum(),
+        mrr=money_sum(ibis.ifelse(active, s.mrr.fill_null(0.0), 0.0)),
         sub_tenure_days=_days_between(now, s.started_at.min()),
         plan=s.plan.argmax(s.started_at),
     )

@@ -39,6 +39,7 @@ from loyalist.contract.moments import moment
 from loyalist.errors import DataError
 from loyalist.features.builder import available
 from loyalist.features.labels import observed_until, suggest_horizon
+from loyalist.features.rfm import money_sum
 from loyalist.features.service import DAY, _seconds, _ts
 
 #: group columns :func:`loss_rates` and :func:`trailing_loss` accept
@@ -126,7 +127,7 @@ def _lapse_lives(orders: ibis.Table, now, horizon: int) -> ibis.Table:
     per = _lapse_ends(orders, now, horizon)
     recent = o.join(per, "customer_id").filter(
         lambda t: _seconds(t.last_order, t.ordered_at) < 365 * DAY)
-    rev = recent.group_by("customer_id").aggregate(revenue=recent.amount.sum())
+    rev = recent.group_by("customer_id").aggregate(revenue=money_sum(recent.amount))
     out = per.left_join(rev, "customer_id")
     return out.select("customer_id", "started_at", "lost_at",
                       revenue=out.revenue.fill_null(0.0).cast("float64"))
@@ -151,7 +152,7 @@ def _contract_lives(subs: ibis.Table, now) -> ibis.Table:
     s, per = _contract_per(subs, now)
     j = s.join(per, "customer_id")
     at_end = j.filter((j.running & j.ended_at.isnull()) | (~j.running & (j.ended_at == j.last_end)))
-    rev = at_end.group_by("customer_id").aggregate(revenue=12 * at_end.mrr.fill_null(0).sum())
+    rev = at_end.group_by("customer_id").aggregate(revenue=12 * money_sum(at_end.mrr.fill_null(0)))
     out = per.left_join(rev, "customer_id")
     return out.select("customer_id", "started_at", "lost_at",
                       revenue=out.revenue.fill_null(0.0).cast("float64"))
@@ -391,7 +392,7 @@ def _lapse_retention(store, bounds: list[pd.Timestamp]) -> pd.DataFrame:
                  & (o.ordered_at < _ts(bounds[0].to_pydatetime())))
     k = ibis.cases(*[(o.ordered_at >= _ts(b.to_pydatetime()), j)
                      for j, b in enumerate(bounds[1:])])
-    cq = o.mutate(k=k).group_by(["customer_id", "k"]).aggregate(rev=_.amount.fill_null(0).sum())
+    cq = o.mutate(k=k).group_by(["customer_id", "k"]).aggregate(rev=money_sum(_.amount.fill_null(0)))
     after = cq.view()
     j = cq.filter((cq.k >= 1) & (cq.rev > 0)).left_join(
         after, (cq.customer_id == after.customer_id) & (after.k == cq.k - 1))
