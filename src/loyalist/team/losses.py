@@ -263,8 +263,7 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
     cust[NONE] = 1.0 - cust[depts].sum(axis=1)
     cust[f"naive:{NONE}"] = (xl.sum(axis=1) == 0).astype(float)
     # stayers: customer-months at risk that did not end in leaving, same window
-    met_stay = _stayers_met(own, {k: dept_of.get(k, dep.department(k)) for k in own.kinds},
-                            depts)
+    met_stay = _stayers_met(own, {k: dep.department(k) for k in own.kinds}, depts)
     if since is not None:
         cust = cust[cust["left_at"] >= moment(since)]
     cust["period"] = cust["left_at"].dt.to_period(freq).astype(str)

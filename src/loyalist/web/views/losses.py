@@ -42,7 +42,7 @@ def api_team_losses(request: Request, freq: str = Query("Q", pattern="^[MQY]$"),
     department beside it, never mixed. ``segment``: only that segment's customers
     (weighed by the firm's model)."""
     state = request.app.state
-    return losses_data(thread_store(state.store), state.cache, freq, segment)
+    return losses_data(thread_store(state.store), state.cache, freq, segment or None)
 
 
 @router.get("/team/losses", include_in_schema=False)

@@ -121,11 +121,11 @@ class _Lines(_Ingest):
                 fill[col.name] = ibis.null(checks.STORED[col.storage_type])
             fill[checks.reason_name(col.name)] = ibis.null("string")
         st = st.mutate(**fill) if fill else st
-        # a product of prices in cents stays in cents
         nth = ibis.row_number().over(group_by=st.id, order_by=st._line) + 1
         ret = (st.quantity < 0).fill_null(False) | (st.amount < 0).fill_null(False)
         if self.return_prefix:
             ret = ret | st.id.startswith(self.return_prefix).fill_null(False)
+        # a product of prices in cents stays in cents
         st = st.mutate(amount=st.amount.round(6), line=st.line.fill_null(nth.cast("int64")),
                        _return=ret)
         ok = ibis.and_(*[st[checks.reason_name(n)].isnull() for n in _NAMES])
