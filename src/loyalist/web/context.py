@@ -42,6 +42,9 @@ def thread_store(store):
 
 #: how long a thread's view trusts its list of tables (derived tables appear rarely)
 TABLES_SECONDS = 2.0
+#: writes seen so far (:meth:`Cache.bump`): a thread's remembered tables made before the
+#: last write are looked up again, however recent (a table just written is there)
+_writes = [0]
 
 
 def _recent_tables(fn: Callable, seconds: float, tables) -> Callable:
@@ -54,26 +57,26 @@ def _recent_tables(fn: Callable, seconds: float, tables) -> Callable:
 
     def table(name: str, *, meta: bool = False):
         hit = held.get((name, meta))
-        if hit is None or time.monotonic() - hit[0] > seconds:
+        if hit is None or time.monotonic() - hit[0] > seconds or hit[2] != _writes[0]:
             try:
                 made = fn(name, meta=meta)
             except UnknownTableError:
                 tables.forget()
                 made = fn(name, meta=meta)
-            hit = held[(name, meta)] = (time.monotonic(), made)
+            hit = held[(name, meta)] = (time.monotonic(), made, _writes[0])
         return hit[1]
 
     return table
 
 
 def _recent(fn: Callable[[], list], seconds: float) -> Callable[[], list]:
-    """``fn()``, remembered for ``seconds`` (every page asks for the table list often);
-    ``.forget()`` asks again next time."""
-    held: list = [0.0, None]
+    """``fn()``, remembered for ``seconds`` and until the next write (every page asks for
+    the table list often); ``.forget()`` asks again next time."""
+    held: list = [0.0, None, 0]
 
     def call():
-        if held[1] is None or time.monotonic() - held[0] > seconds:
-            held[:] = [time.monotonic(), fn()]
+        if held[1] is None or time.monotonic() - held[0] > seconds or held[2] != _writes[0]:
+            held[:] = [time.monotonic(), fn(), _writes[0]]
         return list(held[1])
 
     call.forget = lambda: held.__setitem__(1, None)
@@ -129,6 +132,7 @@ class Cache:
     def bump(self) -> None:
         with self._lock:
             self.version += 1
+            _writes[0] += 1
 
     def _fresh(self, key: str, ttl: float):
         with self._lock:
