@@ -1008,13 +1008,26 @@ def test_a_warehouse_filled_by_load_says_when_its_data_changed(spark, tmp_path):
     duck.ingest("orders", pd.DataFrame({"id": ["A1"], "customer_id": ["c1"],
                                         "ordered_at": [pd.Timestamp("2024-01-01")],
                                         "amount": [5.0]}))
+    from loyalist.features.builder import available
+
     sp = loyalist.connect(tmp_path / "wh", spark=spark)
+    other = loyalist.connect(tmp_path / "wh", spark=spark)  # another process's view
     try:
         assert sp.last_ingests() == {}
+        assert not any(available(sp).values())
         before = pd.Timestamp.now("UTC").tz_localize(None)
+        version = sp.data_version
         sp.copy_from(duck, ["orders"])
+        assert sp.data_version != version
         loaded = sp.last_ingests()
         assert set(loaded) == {"orders"} and loaded["orders"] >= before
+        # which tables hold rows is remembered while the folders stay as they were, and
+        # looked up again after a write by any store on the warehouse
+        assert [k for k, v in available(sp).items() if v] == ["orders"]
+        assert sp._available[0] == sp.data_version
+        other.ingest("requests", pd.DataFrame({
+            "id": ["R1"], "customer_id": ["c1"], "opened_at": [pd.Timestamp("2024-01-03")]}))
+        assert [k for k, v in available(sp).items() if v] == ["orders", "requests"]
         (tmp_path / "o.csv").write_text("id,customer_id,ordered_at,amount\n"
                                         "A2,c2,2024-01-02,6\nA3,c3,bad,7\n")
         sp.ingest("orders", tmp_path / "o.csv")
@@ -1025,6 +1038,7 @@ def test_a_warehouse_filled_by_load_says_when_its_data_changed(spark, tmp_path):
         assert st.loc["orders", "last_ingest"] == sp.last_ingests()["orders"]
         assert pd.isna(st.loc["customers", "last_ingest"])
     finally:
+        other.close()
         sp.close()
         duck.close()
 

@@ -108,7 +108,7 @@ class SparkStore:
             self.warehouse.mkdir(parents=True, exist_ok=True)
         # each store's views get their own prefix: two stores may share one session
         self._prefix = f"loyalist_{uuid.uuid4().hex[:8]}_"
-        self._views: dict[str, str] = {}
+        self._views: dict[str, tuple[str, tuple | None]] = {}  # name: (view, stamp)
         self._inputs: list[Path] = []
 
     # -- where things are ------------------------------------------------------------
@@ -154,17 +154,32 @@ class SparkStore:
             cols = {c.name: c.type for c in get_derived(name).columns}
         return ", ".join(f"`{c}` {SPARK_TYPES[t]}" for c, t in cols.items())
 
+    def _stamp(self, name: str) -> tuple | None:
+        """Table ``name``'s folder as it is now (identity and last change; None when
+        missing): every write puts a new folder in place or adds a file to one, so a
+        write by any store on the warehouse, in this process or another, changes it."""
+        try:
+            st = os.stat(self._dir(name))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return (st.st_ino, st.st_mtime_ns)
+
     def _register(self, name: str) -> str:
-        """(Re)read table ``name``'s folder into a temporary view; its view name."""
+        """Table ``name``'s temporary view, (re)read from its folder when the folder
+        changed since it was read (Spark lists a folder's files once, when it is read):
+        the view's name."""
+        stamp = self._stamp(name)
+        known = self._views.get(name)
+        if known is not None and known[1] == stamp:
+            return known[0]
         view = self._prefix + name
-        folder = self._dir(name)
         schema = self._schema(name)
-        if folder.is_dir():
-            df = self.spark.read.schema(schema).parquet(str(folder))
+        if stamp is not None:
+            df = self.spark.read.schema(schema).parquet(str(self._dir(name)))
         else:  # a contract table never loaded: empty, with the contract's columns
             df = self.spark.createDataFrame([], schema)
         df.createOrReplaceTempView(view)
-        self._views[name] = view
+        self._views[name] = (view, stamp)
         return view
 
     def table(self, name: str, *, meta: bool = False):
@@ -174,11 +189,20 @@ class SparkStore:
             raise UnknownTableError(f"No table {name!r} in the store.",
                                     hint=f"Tables: {', '.join(self.tables())}.")
         with self._lock:
-            view = self._views.get(name) or self._register(name)
+            view = self._register(name)
         t = self.ibis.table(view)
         if name in TABLES and not meta:
             t = t.drop(*META)
         return t
+
+    @property
+    def data_version(self) -> tuple:
+        """The contract tables' folders as they are now (identity and last change): what
+        was read from them before is still true while this stays equal. Every write puts
+        a new folder in place or adds a file to one, here or in another process sharing
+        the warehouse, so it changes the value; reading it costs a few ``stat`` calls,
+        where asking Spark which tables hold rows costs a job."""
+        return tuple(self._stamp(name) for name in TABLES)
 
     # -- loading contract tables ------------------------------------------------------
     def _frame(self, table: str, data):
@@ -283,9 +307,9 @@ class SparkStore:
     def _forget(self, *names: str) -> None:
         with self._lock:
             for n in names:
-                view = self._views.pop(n, None)
-                if view:
-                    self.spark.catalog.dropTempView(view)
+                known = self._views.pop(n, None)
+                if known:
+                    self.spark.catalog.dropTempView(known[0])
 
     def _write_arrow(self, name: str, table: pa.Table, path: str) -> None:
         import pyarrow.parquet as pq
