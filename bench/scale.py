@@ -173,7 +173,8 @@ def run_one(engine: str, folder: Path, cores: int, train_customers: int | None,
     models = store.models("churn")
     rows = models.loc[models["id"] == run.model_id, "rows"]
     report("score", time.perf_counter() - t, scored=len(run.scores), horizon=run.horizon,
-           train_rows=int(rows.iloc[0]) if len(rows) else None)
+           train_rows=int(rows.iloc[0]) if len(rows) else None,
+           with_reasons=int(run.reasons["customer_id"].nunique()))
     del run
     t = time.perf_counter()
     wl = build_worklist(store, as_of)

@@ -188,7 +188,6 @@ def evidence(store, reasons: pd.DataFrame, alerts: pd.DataFrame, as_of, per: int
         out[sel] = reasons.loc[sel, "customer_id"].map(refs)
     have = available(store)
     now = pd.Timestamp(as_of).to_pydatetime()
-    ids = reasons["customer_id"].unique().tolist()
     import ibis
 
     for family, (table, col) in _FAMILY_ROWS.items():
@@ -197,8 +196,11 @@ def evidence(store, reasons: pd.DataFrame, alerts: pd.DataFrame, as_of, per: int
             continue
         t = store.table(table)
         t = t.filter((t[col] < now) & t.id.notnull())
-        if len(ids) <= 200_000:  # a list held as data: joined, never spelt out in SQL
-            t = t.semi_join(ibis.memtable({"customer_id": ids}), "customer_id")
+        # only the customers whose whisper this table backs, a list held as data:
+        # joined, never spelt out in SQL (the whole table's last rows per customer were
+        # once pulled for long lists: millions of rows at 100M orders)
+        ids = reasons.loc[sel, "customer_id"].unique()
+        t = t.semi_join(ibis.memtable({"customer_id": ids}), "customer_id")
         w = ibis.window(group_by="customer_id", order_by=ibis.desc(col))
         last = t.mutate(k=ibis.row_number().over(w)).filter(lambda x: x.k < per).select(
             "customer_id", "id", "k").to_pandas().sort_values(["customer_id", "k"])
