@@ -50,9 +50,14 @@ def gather_people(store, as_of) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     s = scores.select("customer_id", "p_leave", **{
         c: scores[c] if c in scores.columns else ibis.null(t) for c, t in optional.items()})
     ids = s.select("customer_id").union(
-        ibis.memtable(alerts[["customer_id"]].astype({"customer_id": "string"})),
+        ibis.memtable(alerts[["customer_id"]].astype({"customer_id": object}),
+                      schema={"customer_id": "string"}),
         distinct=True)
-    v = ibis.memtable(value[["customer_id", "value", "value_share"]])
+    # ids as Python strings: pandas keeps strings in Arrow chunks, and Spark's
+    # createDataFrame leaves Arrow for its slow path, row by row, on a column of several
+    v = ibis.memtable(value[["customer_id", "value", "value_share"]].astype(
+        {"customer_id": object}), schema={"customer_id": "string", "value": "float64",
+                                          "value_share": "float64"})
     c = store.table("customers")
     c = c.select(customer_id=c.id, segment=c.segment, owner=c.owner,
                  do_not_contact=c.do_not_contact.fill_null(False)
