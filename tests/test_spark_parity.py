@@ -1016,7 +1016,7 @@ def test_a_warehouse_filled_by_load_says_when_its_data_changed(spark, tmp_path):
     from loyalist.features.builder import available
 
     sp = loyalist.connect(tmp_path / "wh", spark=spark)
-    other = loyalist.connect(tmp_path / "wh", spark=spark)  # another process's view
+    other = loyalist.connect(tmp_path / "wh", spark=spark)  # as another process would
     try:
         assert sp.last_ingests() == {}
         assert not any(available(sp).values())

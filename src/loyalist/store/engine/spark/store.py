@@ -197,10 +197,8 @@ class SparkStore:
 
     @property
     def data_version(self) -> tuple:
-        """The contract tables' folders as they are now (identity and last change): what
-        was read from them before is still true while this stays equal. Every write puts
-        a new folder in place or adds a file to one, here or in another process sharing
-        the warehouse, so it changes the value; reading it costs a few ``stat`` calls,
+        """The contract tables' folders as they are now (:meth:`_stamp`): what was read
+        from them before is still true while this stays equal. A few ``stat`` calls,
         where asking Spark which tables hold rows costs a job."""
         return tuple(self._stamp(name) for name in TABLES)
 
@@ -470,39 +468,17 @@ class SparkStore:
     def status(self) -> pd.DataFrame:
         """One row per contract table: rows, date range, ingests (not undone), rejected
         rows and when its data last changed (an ingest or a :meth:`load`)."""
-        log = self.ingests()
-        log = log[log["undone_at"].isna()]
-        done = log.groupby("table_name").agg(ingests=("id", "size"),
-                                             rejected=("rejected", "sum"))
-        changed = self.last_ingests()
-        rows = []
-        for t in TABLES.values():
-            tb = self.table(t.name)
-            if t.date_column:
-                d = tb[t.date_column]
-                n, lo, hi = tb.aggregate(n=tb.count(), lo=d.min(), hi=d.max()).to_pyarrow(
-                    ).to_pylist()[0].values()
-            else:
-                n, lo, hi = tb.count().to_pyarrow().as_py(), None, None
-            g = done.loc[t.name] if t.name in done.index else {}
-            rows.append({"table": t.name, "rows": n, "from": lo, "to": hi,
-                         "ingests": int(g.get("ingests", 0)),
-                         "rejected": int(g.get("rejected", 0) or 0),
-                         "last_ingest": changed.get(t.name)})
-        return pd.DataFrame(rows)
+        from loyalist.store.engine.spark.status import status
+
+        return status(self)
 
     def last_ingests(self) -> dict[str, object]:
         """When each contract table's data last changed: the last ingest into it that
         finished, or the last :meth:`load` (``copy_from``) that replaced it, whichever
         is later: ``{table: time}``."""
-        log = self.ingests()
-        out = {n: pd.Timestamp(v).to_pydatetime() for n, v in
-               log.groupby("table_name")["finished_at"].max().items() if pd.notna(v)}
-        for table, at in self._read_json(_LOADED).items():
-            at = pd.Timestamp(at).to_pydatetime()
-            if table not in out or at > out[table]:
-                out[table] = at
-        return out
+        from loyalist.store.engine.spark.status import last_ingests
+
+        return last_ingests(self, self._read_json(_LOADED))
 
     def schema_version(self) -> int:
         from loyalist.store.migrations import SCHEMA_VERSION
