@@ -285,7 +285,8 @@ def _alarms(store, present: set, alerts: list[dict]) -> dict:
     got = {"alarms": None, "worth_saving": None}
     if "scores" in present and "worth_saving" in present:
         # kept by `loyalist score` (refresh); only the ten rows' items are read now
-        got.update(stored_lead(store, limit=10) or {})
+        # the tables written, perhaps just now: a web thread's list is remembered
+        got.update(stored_lead(store, limit=10, tables=present) or {})
     weighed = {w["kind"]: w for w in (weights(store) if "alert_weights" in present else [])}
     first = next(iter(weighed.values()), None)
     got["alert_measured"] = None if first is None else {

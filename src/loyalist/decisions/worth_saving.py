@@ -153,11 +153,14 @@ def lead_tables(store) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp | None]
     return top, summary, as_of
 
 
-def stored_lead(store, limit: int = 10) -> dict | None:
+def stored_lead(store, limit: int = 10, *, tables=None) -> dict | None:
     """:func:`lead`'s answer from the tables :func:`lead_tables` filled at scoring time:
     the first ``limit`` customers with their name, open item and owner read now (items
-    move during the day), and the alarm summary; ``None`` when they were never kept."""
-    if not {"worth_saving", "worth_saving_summary"} <= set(store.tables()):
+    move during the day), and the alarm summary; ``None`` when they were never kept.
+    ``tables``: the store's tables when the caller knows them better than the store's
+    (remembered) list, e.g. just after writing them."""
+    if not {"worth_saving", "worth_saving_summary"} <= set(
+            store.tables() if tables is None else tables):
         return None
     head = store.table("worth_saving_summary").to_pyarrow().to_pylist()
     if not head:

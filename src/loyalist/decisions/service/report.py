@@ -171,8 +171,9 @@ def _report(store, facts, as_of, since, policy, calendar, sample, brief) -> Serv
     if tracked:
         problems = order_followthrough(orders, as_of.to_pydatetime(), policy)
         follow = (problems.group_by("problem").aggregate(
-            orders=_.count(), median_days=(_.seconds / DAY).median()).to_pandas()
-            .set_index("problem"))
+            orders=_.count(), median_days=(_.seconds / DAY).median())
+            .order_by([ibis.desc("orders"), "problem"])  # the commonest first, on any engine
+            .to_pandas().set_index("problem"))
     resp = (facts.filter(facts.response_s.notnull())
             .select("team", "category", "channel", "target_s",
                     response_h=facts.response_s / HOUR))
