@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -691,13 +692,11 @@ def test_missing_table_and_duckdb_only_operations_say_so(stores):
     _duck, sp = stores
     with pytest.raises(loyalist.errors.UnknownTableError, match="nothing_here"):
         sp.table("nothing_here")
-    from loyalist.store.accounts import Accounts
+    from loyalist.store.engine import update_rows
 
-    # the web app's accounts live in a DuckDB store; the audit log is on both
-    with pytest.raises(NotOnEngineError, match="_loyalist_users") as e:
-        Accounts(sp).add_user("ada", "correct horse battery")
-    assert "DuckDB store" in e.value.hint
-    assert list(Accounts(sp).audit_log().columns)[:3] == ["id", "at", "user_name"]
+    # a bookkeeping table is appended, never changed in place: said, naming it
+    with pytest.raises(NotOnEngineError, match="Changing rows in place on _loyalist_worklist"):
+        update_rows(sp, "_loyalist_worklist", {"note": "x"}, {"item_id": 1})
 
 
 def test_an_unreachable_session_is_a_clear_error(tmp_path):
@@ -727,6 +726,78 @@ def test_settings_choose_the_spark_engine(spark, tmp_path):
         assert isinstance(s, SparkStore) and s.path == str(tmp_path / "lake")
         assert s.table("orders").count().execute() == 0  # contract tables exist, empty
     assert not (tmp_path / "loyalist.duckdb").exists()
+
+
+#: the API's reads a lead uses, asked of both engines' web apps
+WEB_READS = ("/api/me", "/api/overview", "/api/scores", "/api/reasons", "/api/alerts",
+             "/api/service", "/api/worklist", "/api/worklist/backlog", "/api/customers",
+             "/api/team", "/api/metrics")
+
+
+def test_the_web_app_serves_a_spark_store(stores):
+    """``loyalist serve`` on a Spark warehouse: users, tokens and sign-in work (their
+    rows live in a DuckDB file beside the warehouse's tables), and every read of the
+    API answers as it does on DuckDB; a page is served to a signed-in browser."""
+    import httpx
+
+    from loyalist.store.accounts import Accounts
+    from loyalist.web.app import create_app
+    from test_web_api import serve
+
+    answers = {}
+    for engine, store in zip(("duckdb", "spark"), stores, strict=True):
+        accounts = Accounts(store)
+        accounts.add_user("lead", "a long enough secret", role="lead")
+        token = accounts.create_token("lead")
+        server, thread, url = serve(create_app(store))
+        try:
+            with httpx.Client(base_url=url, timeout=120) as client:
+                got = {}
+                for path in WEB_READS:
+                    r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+                    assert r.status_code == 200, (engine, path, r.text[:300])
+                    got[path] = r.json()
+                form = client.get("/login").text
+                csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+                signed = client.post("/login", data={"name": "lead", "csrf": csrf,
+                                                     "password": "a long enough secret"})
+                assert signed.status_code == 303, signed.text[:300]  # sent home, signed in
+                page = client.get("/worklist")
+                assert page.status_code == 200 and "<table" in page.text, engine
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+        answers[engine] = got
+    duck, spark = answers["duckdb"], answers["spark"]
+    for path in WEB_READS:
+        assert _json_differences(duck[path], spark[path]) == [], path
+    held = stores[1].accounts()  # the accounts' own file, beside the warehouse's tables
+    assert Path(held.path) == stores[1].warehouse / "_loyalist_accounts.duckdb"
+    assert [u.name for u in [Accounts(held).user("lead")]] == ["lead"]
+
+
+def _json_differences(a, b, rtol=RTOL_FITTED, at="") -> list[str]:
+    """Where two JSON answers differ (numbers within ``rtol``: the churn model's
+    outputs). Times of today on both sides are each run's wall clock (when a summary
+    was computed), not data: the synthetic business ends long before."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return [f"{at}: keys {sorted(a.keys() ^ b.keys())}"]
+        return [d for k in a for d in _json_differences(a[k], b[k], rtol, f"{at}.{k}")]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{at}: {len(a)} against {len(b)} items"]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for d in _json_differences(x, y, rtol, f"{at}[{i}]")]
+    if isinstance(a, float) and isinstance(b, float | int):
+        return [] if np.isclose(a, b, rtol=rtol, atol=0) else [f"{at}: {a!r} against {b!r}"]
+    now = pd.Timestamp.now()
+    if isinstance(a, str) and isinstance(b, str):
+        if a[:10] == b[:10] == str(now.date()):
+            return []
+        said = rf"{now:%d %b %Y} \d\d:\d\d"  # "opened before 05 Dec 2026 18:49"
+        a, b = re.sub(said, "now", a), re.sub(said, "now", b)
+    return [] if a == b else [f"{at}: {a!r} against {b!r}"]
 
 
 def test_a_customers_data_export_and_erasure_agree(stores, business):
@@ -759,7 +830,9 @@ def test_a_customers_data_export_and_erasure_agree(stores, business):
         col = "id" if name == "customers" else "customer_id"
         assert t.filter(t[col] == who).count().execute() == 0, name
     audit = bookkeeping(sp, "_loyalist_audit").to_pandas()
-    assert list(audit["action"]) == ["customer.erase"] and who not in audit.to_string()
+    # (the web app's case signed in before: audited too)
+    assert list(audit["action"][audit["action"] != "login"]) == ["customer.erase"]
+    assert who not in audit.to_string()
     with pytest.raises(DataError, match="No customer"):
         sp.customer_data(who)
 
@@ -951,11 +1024,12 @@ def test_the_cli_works_a_spark_store_named_by_its_settings(spark, tmp_path, monk
     "spark"``, with no --store (and with the warehouse named): reading commands open the
     existing warehouse (they once looked for loyalist.duckdb, or took the folder for a
     DuckDB store), and restore puts a backup in place of the warehouse, not of
-    ./loyalist.duckdb."""
+    ./loyalist.duckdb; the catalog database the settings name holds the tables."""
     from loyalist.cli.main import main
 
     wh = tmp_path / "wh"
-    (tmp_path / "loyalist.toml").write_text(f'[engine]\nkind = "spark"\nwarehouse = "{wh}"\n')
+    (tmp_path / "loyalist.toml").write_text(f'[engine]\nkind = "spark"\nwarehouse = "{wh}"\n'
+                                            'database = "loyalist_cli"\n')
     (tmp_path / "o.csv").write_text("id,customer_id,ordered_at,amount\n"
                                     "A1,c1,2024-01-01,5\nA2,c2,2024-01-02,6\n")
     (tmp_path / "o2.csv").write_text("id,customer_id,ordered_at,amount\nA3,c3,2024-01-03,7\n")
@@ -972,7 +1046,9 @@ def test_the_cli_works_a_spark_store_named_by_its_settings(spark, tmp_path, monk
     assert main(["ingest", "orders", "o2.csv", "--store", str(wh)]) == 0
     capsys.readouterr()
     assert main(["status", "--store", str(wh)]) == 0
-    assert "orders" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "orders" in said and "Catalog database loyalist_cli: 2 tables" in said
+    assert spark.table("loyalist_cli.orders").count() == 3
     assert main(["restore", "bk"]) == 0
     assert flat("(2 rows)") in flat(capsys.readouterr().out)
     assert not (tmp_path / "loyalist.duckdb").exists()
@@ -980,6 +1056,8 @@ def test_the_cli_works_a_spark_store_named_by_its_settings(spark, tmp_path, monk
     back = loyalist.connect(wh, spark=spark)
     try:
         assert sorted(back.table("orders").to_pandas()["id"]) == ["A1", "A2"]
+        # the catalog's table reads the restored files (the store refreshed it)
+        assert spark.table("loyalist_cli.orders").count() == 2
     finally:
         back.close()
 
@@ -1046,6 +1124,70 @@ def test_a_warehouse_filled_by_load_says_when_its_data_changed(spark, tmp_path):
         other.close()
         sp.close()
         duck.close()
+
+
+def test_the_tables_are_in_the_catalog_database_the_settings_name(spark, tmp_path):
+    """[engine] database: every table the store writes is also an external table of
+    that database, read by name by any job on the session; a write (a load, an ingest,
+    a derived table) is seen there at once; two warehouses cannot share a database, and a
+    name that is no database name is refused before anything is made."""
+    (tmp_path / "loyalist.toml").write_text(
+        f'[engine]\nkind = "spark"\nwarehouse = "{(tmp_path / "lake").as_posix()}"\n'
+        'database = "loyalist_parity"\n')
+    orders = pd.DataFrame({"id": ["A1", "A2"], "customer_id": ["c1", "c2"],
+                           "ordered_at": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+                           "amount": [5.0, 7.0]})
+    with loyalist.connect(tmp_path / "loyalist.duckdb") as sp:
+        assert sp.database == "loyalist_parity" and sp.catalog_tables() == []
+        sp.ingest("orders", orders)
+        assert set(sp.catalog_tables()) == {"orders", "_loyalist_ingests"}
+        by_name = spark.table("loyalist_parity.orders")
+        assert sorted(by_name.toPandas()["id"]) == ["A1", "A2"]
+        assert spark.sql("SELECT sum(amount) AS s FROM loyalist_parity.orders").first().s == 12
+        (tmp_path / "o.csv").write_text("id,customer_id,ordered_at,amount\n"
+                                        "A3,c3,2024-03-01,1\nA4,c4,bad,2\n")
+        sp.ingest("orders", tmp_path / "o.csv")
+        assert spark.table("loyalist_parity.orders").count() == 3  # refreshed at once
+        assert spark.table("loyalist_parity._loyalist_ingests").count() == 2
+        assert spark.table("loyalist_parity._loyalist_rejects").first()["line"] == 3
+        sp.write_derived("scores", pd.DataFrame({
+            "customer_id": ["c1"], "as_of": [pd.Timestamp("2024-03-01")], "model_id": [1],
+            "p_leave": [0.2]}))
+        assert spark.table("loyalist_parity.scores").first()["p_leave"] == 0.2
+        # a column added by a load (an attribute): the catalog table gets it too
+        sp.load({"customers": pd.DataFrame({"id": ["c1"], "region": ["north"]})})
+        assert "region" in spark.table("loyalist_parity.customers").columns
+        sp.load({"customers": pd.DataFrame({"id": ["c1"], "region": ["north"],
+                                            "tier": ["gold"]})})
+        assert "tier" in spark.table("loyalist_parity.customers").columns
+    # a new store on the warehouse (a new session's catalog is empty) registers it all
+    spark.sql("DROP TABLE loyalist_parity.scores")
+    with loyalist.connect(tmp_path / "loyalist.duckdb") as again:
+        assert "scores" in again.catalog_tables()
+    # another warehouse naming the same database would overwrite the first's tables
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "loyalist.toml").write_text(
+        f'[engine]\nkind = "spark"\nwarehouse = "{(tmp_path / "b" / "lake").as_posix()}"'
+        '\ndatabase = "loyalist_parity"\n')
+    with pytest.raises(DataError, match=r"catalog table loyalist_parity\.\w+ keeps its "
+                       r"files in \S+/lake/\w+, not in this warehouse \(\S+/b/lake\)"):
+        loyalist.connect(tmp_path / "b" / "loyalist.duckdb")
+    assert spark.table("loyalist_parity.orders").count() == 3
+    # a database may hold the firm's own tables: only the store's names are checked
+    spark.sql(f"CREATE DATABASE lakehouse LOCATION '{(tmp_path / 'lakehouse').as_uri()}'")
+    spark.createDataFrame([(1,)], "n int").write.saveAsTable("lakehouse.firm_notes")
+    (tmp_path / "b" / "loyalist.toml").write_text(
+        f'[engine]\nkind = "spark"\nwarehouse = "{(tmp_path / "b" / "lake").as_posix()}"'
+        '\ndatabase = "lakehouse"\n')
+    with loyalist.connect(tmp_path / "b" / "loyalist.duckdb") as b:
+        b.load({"orders": orders})
+        assert b.catalog_tables() == ["firm_notes", "orders"]
+    from loyalist.settings import Settings
+
+    bad = Settings.load(tmp_path).with_values("engine", database="x; DROP TABLE y")
+    with pytest.raises(DataError, match="is not a database name"):
+        loyalist.connect(tmp_path / "c", spark=spark, settings=bad)
+    assert not (tmp_path / "c").exists()
 
 
 def test_a_cli_command_on_spark_prints_nothing_on_standard_error(tmp_path):

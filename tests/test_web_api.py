@@ -97,8 +97,6 @@ def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
     The sign-in back-off is off unless given (the route matrix sends wrong tokens on
     purpose hundreds of times; the back-off has tests of its own). ``survey``: the
     business answers the relationship survey (``make_business(survey=True)``)."""
-    import uvicorn
-
     from loyalist.datasets import make_business
     from loyalist.decisions.worklist import build_worklist
     from loyalist.store.accounts import Accounts, Backoff
@@ -121,6 +119,15 @@ def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
     accounts.add_user(OWNER, PASSWORD, role="agent", person=chloe)
     tokens[OWNER] = accounts.create_token(OWNER)
     app = create_app(store, backoff=backoff or Backoff(free_failures=10**9), limits=limits)
+    server, thread, url = serve(app)
+    return Site(store, app, url, tokens, server, thread)
+
+
+def serve(app) -> tuple:
+    """``app`` served by uvicorn on a free loopback port, on a thread of its own, once
+    it answers: ``(server, thread, url)``; stop it with ``server.should_exit = True``."""
+    import uvicorn
+
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
@@ -130,7 +137,7 @@ def start_site(folder, n_customers: int = 500, seed: int = 11, backoff=None,
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
-    return Site(store, app, f"http://127.0.0.1:{port}", tokens, server, thread)
+    return server, thread, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

@@ -82,8 +82,10 @@ class EngineSettings:
                                   check=at_least(1), example="threads = 2")
     warehouse: str | None = setting(None, "Spark: the warehouse folder of the store's "
                                     "tables (Parquet).", example='warehouse = "/data/lake"')
-    database: str | None = setting(None, "Spark: the database (schema) of the store's "
-                                   "tables.", example='database = "loyalist"')
+    database: str | None = setting(None, "Spark: a catalog database (or catalog.database) "
+                                   "in which every table of the store is also an external "
+                                   "table, read by name by other Spark jobs.",
+                                   example='database = "loyalist"')
     master: str = setting("local[2]", "Spark: the master a new session connects to "
                           "(when no session is given): local[N], spark://host:port, yarn.",
                           example='master = "spark://head:7077"')

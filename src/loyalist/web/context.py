@@ -26,16 +26,18 @@ def thread_store(store):
 
     One DuckDB connection must not be used by two threads at once; the web server runs
     handlers on a pool of threads, so each keeps a cursor of its own, reused across
-    requests.
+    requests. A Spark store is its own view (a SparkSession serves many threads, and the
+    store reads a table's folder again only when it changed).
     """
     views = getattr(_local, "views", None)
     if views is None:
         views = _local.views = {}
     view = views.get(id(store))
-    if view is None or view._db is None:
+    if view is None or getattr(view, "_db", True) is None:  # (a closed DuckDB view)
         view = store.view()
-        view.tables = _recent(view.tables, TABLES_SECONDS)
-        view.table = _recent_tables(view.table, TABLES_SECONDS, view.tables)
+        if view is not store:  # a Spark store serves every thread itself
+            view.tables = _recent(view.tables, TABLES_SECONDS)
+            view.table = _recent_tables(view.table, TABLES_SECONDS, view.tables)
         views[id(store)] = view
     return view
 

@@ -141,6 +141,8 @@ def status(store: str = STORE) -> None:
         version = s.schema_version()
         stale = stale_tables(s)
         where = s.path  # (a Spark store: its warehouse)
+        database = getattr(s, "database", None)  # a Spark store's catalog database
+        in_catalog = s.catalog_tables() if database else []
     show([Col("table"), Col("rows", right=True), Col("from"), Col("to"),
           Col("ingests", right=True, drop=1), Col("rejected", right=True),
           Col("last ingest", drop=2)],
@@ -148,6 +150,9 @@ def status(store: str = STORE) -> None:
            Text(f"{r.rejected:,}", style="red") if r.rejected else "0",
            _day(r.last_ingest, time=True)) for r in df.itertuples(index=False)],
          title=f"{where} (schema v{version})")
+    if database:
+        out.print(f"Catalog database {database}: {len(in_catalog)} tables (Spark jobs read "
+                  f"them by name, e.g. {database}.orders).", highlight=False)
     if not int(df["rows"].sum()):
         out.print("The store is empty: load an export with loyalist ingest TABLE FILE "
                   "(loyalist ingest --help lists the tables).", highlight=False)

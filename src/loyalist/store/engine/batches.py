@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from loyalist.errors import SourceError, StoreLockedError
-from loyalist.store.engine import engine_of, transaction
+from loyalist.store.engine import _run, engine_of, transaction
 from loyalist.store.names import DERIVED, INGESTS
 from loyalist.store.sql import lit, q
 
@@ -262,6 +262,8 @@ def _copy_warehouse(store, path: Path) -> Path:
 
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
     tables = {}
+    if store._accounts is not None:  # the accounts' file whole, without its log
+        _run(store._accounts, "CHECKPOINT", [])
     try:
         tmp.mkdir(parents=True)
         for entry in sorted(store.warehouse.iterdir()):

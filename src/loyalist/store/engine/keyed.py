@@ -2,8 +2,9 @@
 with bound values and quoted names, so no module outside the adapter writes SQL for
 them. A filter is ``{column: value}``: equal to ``value``, ``None`` for a missing value,
 or ``(op, value)`` with ``op`` one of ``<``, ``>``, ``!=``. On Spark only the bookkeeping
-tables are kept (read and appended); anything else is a :class:`NotOnEngineError`
-naming the operation and the table.
+tables are kept in the warehouse (read and appended; a change in place is a
+:class:`NotOnEngineError` naming the operation and the table); the accounts' rows live in
+a DuckDB file beside the warehouse's tables (:meth:`SparkStore.accounts`).
 """
 
 from __future__ import annotations
@@ -41,23 +42,25 @@ def _filter_ibis(t, where: dict | None):
     return t
 
 
-def _keyed_on_spark(store, operation: str, table: str) -> None:
-    """Spark keeps bookkeeping tables only (appended, never changed in place): anything
-    else is a :class:`NotOnEngineError` naming the operation and the table."""
+def _home(store, table: str):
+    """Where ``table``'s rows live: the store itself, or, on Spark, for a table that is
+    not a bookkeeping table (the web app's accounts: users, tokens, sessions, sign-in
+    failures, idempotency answers, whose rows change in place on every request), the
+    DuckDB file beside the warehouse's tables (:meth:`SparkStore.accounts`)."""
     from loyalist.contract.derived import DERIVED
 
-    if table not in DERIVED or not DERIVED[table].bookkeeping:
-        raise NotOnEngineError(f"{operation} on {table}", "Spark", hint=(
-            "The web app's accounts (users, tokens, sessions, sign-in failures) live in a "
-            "DuckDB store: serve the web app or the API from one (docs/scale.md)."))
+    if engine_of(store) == "spark" and (table not in DERIVED
+                                        or not DERIVED[table].bookkeeping):
+        return store.accounts()
+    return store
 
 
 def select_rows(store, table: str, columns: list[str], where: dict | None = None, *,
                 order_by: list[str] | None = None, descending: bool = False,
                 limit: int | None = None) -> list[dict]:
     """``columns`` of the rows of ``table`` that pass ``where``, as dicts."""
+    store = _home(store, table)
     if engine_of(store) == "spark":
-        _keyed_on_spark(store, "Reading rows", table)
         t = _filter_ibis(bookkeeping(store, table), where).select(*columns)
         if order_by:
             t = t.order_by([t[c].desc() if descending else t[c] for c in order_by])
@@ -79,10 +82,10 @@ def select_rows(store, table: str, columns: list[str], where: dict | None = None
 
 def insert_row(store, table: str, row: dict) -> None:
     """Add one row (``{column: value}``; columns not given are empty)."""
+    store = _home(store, table)
     if engine_of(store) == "spark":
         import pandas as pd
 
-        _keyed_on_spark(store, "Adding a row", table)
         append_rows(store, [(table, pd.DataFrame([row]))])
         return
     cols = list(row)
@@ -92,8 +95,8 @@ def insert_row(store, table: str, row: dict) -> None:
 
 def update_rows(store, table: str, values: dict, where: dict) -> int:
     """Set ``values`` in the rows of ``table`` that pass ``where``; rows changed."""
-    if engine_of(store) == "spark":
-        _keyed_on_spark(store, "Changing rows in place", table)
+    store = _home(store, table)
+    if engine_of(store) == "spark":  # a bookkeeping table: appended, never changed
         raise NotOnEngineError(f"Changing rows in place on {table}", "Spark")
     clause, params = _where(where)
     sets = ", ".join(f"{q(c)} = ?" for c in values)
@@ -103,8 +106,8 @@ def update_rows(store, table: str, values: dict, where: dict) -> int:
 
 def delete_rows(store, table: str, where: dict) -> int:
     """Remove the rows of ``table`` that pass ``where``; rows removed."""
+    store = _home(store, table)
     if engine_of(store) == "spark":
-        _keyed_on_spark(store, "Removing rows", table)
         if len(where) != 1 or isinstance(next(iter(where.values())), tuple | type(None)):
             raise NotOnEngineError(f"Removing rows of {table} by {sorted(where)}", "Spark")
         (col, value), = where.items()
@@ -118,8 +121,8 @@ def upsert_row(store, table: str, row: dict, key: list[str], *, keep=(), add=())
     already, replace its values but those of ``keep`` (left as they are) and ``add``
     (added to: a counter), in one statement, so two threads counting at once count
     twice. Returns the row as it is now."""
-    if engine_of(store) == "spark":
-        _keyed_on_spark(store, "Replacing a row", table)
+    store = _home(store, table)
+    if engine_of(store) == "spark":  # a bookkeeping table: appended, never changed
         raise NotOnEngineError(f"Replacing a row of {table}", "Spark")
     cols = list(row)
     sets = ", ".join(f"{q(c)} = " + (f"{q(table)}.{q(c)} + excluded.{q(c)}" if c in add

@@ -11,8 +11,11 @@ the worklist's and the council's bookkeeping tables are Parquet folders too (app
 through :mod:`loyalist.store.engine`), and a customer's export and erasure run here;
 raw exports are ingested by :mod:`loyalist.store.engine.spark.ingest` (rejected rows to
 the rejects table), exports of order lines (``--lines``) by
-:mod:`loyalist.store.engine.spark.lines`; the web app's accounts are DuckDB-only so far
-and raise :class:`~loyalist.errors.NotOnEngineError` (docs/scale.md).
+:mod:`loyalist.store.engine.spark.lines`; the web app's accounts, whose rows change in
+place on every request, live in a small DuckDB file beside the tables
+(:meth:`SparkStore.accounts`). With
+``[engine] database`` every table is also an external table of that catalog database
+(:mod:`loyalist.store.engine.spark.catalog`).
 
 Every write goes to a staging folder first and replaces the table's folder by a rename:
 a failed write leaves every table as it was. The warehouse is a folder on a file system
@@ -36,6 +39,7 @@ from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, NotOnEngineError, UnknownTableError
 from loyalist.settings import Settings
 from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform, is_expression
+from loyalist.store.engine.spark import catalog
 from loyalist.store.engine.spark import models as spark_models
 from loyalist.store.engine.spark.contract import META
 from loyalist.store.engine.spark.contract import checked as contract_checked
@@ -46,6 +50,8 @@ _DERIVED_LOG = "_loyalist_derived.json"
 _ATTRIBUTES = "_loyalist_attributes.json"
 _MODELS = "_loyalist_models"
 _SEQUENCES = "_loyalist_sequences.json"
+#: the web app's accounts (:meth:`SparkStore.accounts`)
+ACCOUNTS_FILE = "_loyalist_accounts.duckdb"
 #: when :meth:`SparkStore.load` (and so ``copy_from``) last replaced each contract table
 _LOADED = "_loyalist_loaded.json"
 
@@ -82,10 +88,9 @@ class SparkStore:
         self.path = str(self.warehouse)
         self.settings = settings if settings is not None else Settings.load(
             self.warehouse.parent)
-        if self.settings.engine.database:
-            raise NotOnEngineError("Tables in a catalog database ([engine] database)",
-                                   "Spark", hint="Leave [engine] database out: the store's "
-                                   "tables are Parquet folders in [engine] warehouse.")
+        #: the catalog database the tables are registered in ([engine] database)
+        self.database = (catalog.checked_name(self.settings.engine.database)
+                         if self.settings.engine.database else None)
         self.read_only = read_only
         self.prepared_queries: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
@@ -110,6 +115,14 @@ class SparkStore:
         self._prefix = f"loyalist_{uuid.uuid4().hex[:8]}_"
         self._views: dict[str, tuple[str, tuple | None]] = {}  # name: (view, stamp)
         self._inputs: list[Path] = []
+        self._accounts = None  # the accounts' DuckDB file, opened on first use
+        self._catalog = None
+        if self.database:
+            self._catalog = catalog.Catalog(self.spark, self.ibis, self.database,
+                                            self.warehouse)
+            if not read_only:  # a new session's catalog may not know the tables yet
+                self._catalog.create()
+                self._publish()
 
     # -- where things are ------------------------------------------------------------
     def _dir(self, name: str) -> Path:
@@ -303,11 +316,29 @@ class SparkStore:
         shutil.rmtree(old, ignore_errors=True)
 
     def _forget(self, *names: str) -> None:
+        """Tables ``names`` were written: their views go, and the catalog database (if
+        any) is brought up to date."""
+        self._drop_views(names)
+        self._publish()
+
+    def _drop_views(self, names) -> None:
         with self._lock:
             for n in names:
                 known = self._views.pop(n, None)
                 if known:
                     self.spark.catalog.dropTempView(known[0])
+
+    def _publish(self) -> None:
+        """Every table folder written since it was last registered in the catalog
+        database, registered or refreshed (:mod:`~loyalist.store.engine.spark.catalog`)."""
+        if self._catalog is not None:
+            with self._lock:
+                self._catalog.publish(self._stamp)
+
+    def catalog_tables(self) -> list[str]:
+        """The tables of the store's catalog database (``[engine] database``), each an
+        external table over the warehouse folder of the same name; empty without one."""
+        return self._catalog.tables() if self._catalog is not None else []
 
     def _write_arrow(self, name: str, table: pa.Table, path: str) -> None:
         import pyarrow.parquet as pq
@@ -550,6 +581,22 @@ class SparkStore:
             out = out[out["table_name"] == get_table(table).name]
         return out.sort_values(["ingest_id", "line", "column"], ignore_index=True)
 
+    def accounts(self):
+        """The DuckDB store, a file beside the warehouse's tables, that keeps the web
+        app's accounts (users, tokens, sessions, sign-in failures, idempotency answers):
+        rows changed in place on every request, which Parquet folders do not do. Opened
+        on first use, with the warehouse's settings; customer data never goes there."""
+        with self._lock:
+            if self._accounts is None:
+                from loyalist.store.store import Store
+
+                if not self.read_only:
+                    self.warehouse.mkdir(parents=True, exist_ok=True)
+                self._accounts = Store(self.warehouse / ACCOUNTS_FILE,
+                                       read_only=self.read_only, settings=self.settings,
+                                       memory_limit="256MB", threads=1)
+            return self._accounts
+
     @property
     def raw(self):
         return self._duckdb_only("A DuckDB connection (store.raw)")
@@ -563,8 +610,12 @@ class SparkStore:
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
-        """Drop the store's views (the session stays: it may serve others)."""
-        self._forget(*list(self._views))
+        """Drop the store's views and close the accounts' file (the session stays: it
+        may serve others)."""
+        self._drop_views(list(self._views))
+        if self._accounts is not None:
+            self._accounts.close()
+            self._accounts = None
 
     def __enter__(self):
         return self
