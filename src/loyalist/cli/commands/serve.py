@@ -32,10 +32,12 @@ def serve(
     try:
         if not Accounts(s).has_admin():
             raise NoAdminError(
-                f"The store {store} has no admin user, so nobody could sign in.",
+                f"The store {s.path} has no admin user, so nobody could sign in.",
                 hint=f"Create one first: loyalist user add NAME --role admin --store {store}")
         app = create_app(s, secure_cookies=secure_cookies)
-        out.print(f"Loyalist on http://{host}:{port} (store {store}); Ctrl+C stops it.",
+        where = (f"Spark warehouse {s.path}" if getattr(s, "engine", "duckdb") == "spark"
+                 else f"store {s.path}")
+        out.print(f"Loyalist on http://{host}:{port} ({where}); Ctrl+C stops it.",
                   highlight=False)
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True)
     finally:

@@ -174,7 +174,7 @@ def warm(store) -> None:
     from loyalist.store.lookups import is_customer, knows_customer
 
     first = store.table("customers").id.min().execute()
-    if first is None:
+    if not isinstance(first, str):  # no customers: None (DuckDB) or NaN (Spark)
         return
     customer_list(store, first[:-1] or first, 20, 0)
     customer_list(store, first[:-1] or first, 50, 0)
