@@ -693,6 +693,26 @@ def test_relationship_shows_what_loyalist_relationship_kept_and_says_how_to_get_
     assert "relationship_summary" not in site.store.tables()
 
 
+def test_the_first_overview_after_a_refresh_has_the_alarms(tmp_path):
+    """The overview refreshes its tables when they are stale and reads them at once: its
+    first answer once held no alarm summary and no customers worth saving, because the
+    web thread's remembered table list predated the worth_saving table it had just
+    written (found comparing the engines: tests/test_spark_parity.py)."""
+    from loyalist.decisions.worth_saving import stored_lead
+
+    site = start_site(tmp_path, n_customers=60, seed=2)
+    try:
+        with site.client("viewer") as c:
+            first = c.get("/api/overview").json()
+        kept = stored_lead(site.store, limit=10)
+        assert first["alarms"] is not None and first["worth_saving"]["rows"]
+        assert first["alarms"]["with_any"] == kept["alarms"]["with_any"] > 0
+        assert [r["customer_id"] for r in first["worth_saving"]["rows"]] == [
+            r["customer_id"] for r in kept["worth_saving"]["rows"]]
+    finally:
+        site.stop()
+
+
 def test_overview_json_twin_matches_the_store(site):
     with site.client("viewer") as c:
         body = c.get("/api/overview").json()
