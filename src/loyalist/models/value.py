@@ -232,6 +232,26 @@ def fit_value(
     summary = rfm_summary(orders, observation_end=obs_end.isoformat(), freq="W", **cols)
     if not score:  # to be scored in the engine: computed once there, pulled and scored
         summary = summary.cache()
+    try:
+        s, chosen, tm, spend_model, spend_known, mean_spend = _fit_summary(
+            summary, cols, order, model, notes, spend_known)
+    except BaseException:
+        if not score:  # the engine's cached table goes now, while the store is open
+            summary.release()
+        raise
+    result = ValueResult(
+        model_name=chosen, transaction_model=tm, spend_model=spend_model, mean_spend=mean_spend,
+        customers=s, selection=selection, horizon_days=horizon_days, margin=margin,
+        discount_rate=discount_rate, calibration=calibration, calibration_models=cal_models,
+        notes=notes, spend_known=spend_known, summary=summary,
+    )
+    return score_on_driver(result) if score else result
+
+
+def _fit_summary(summary, cols: dict, order: list[str], model: str, notes: list[str],
+                 spend_known: bool):
+    """The RFM ``summary`` pulled, the first model of ``order`` that fits it, and the
+    spend model: ``(s, chosen, tm, spend_model, spend_known, mean_spend)``."""
     s = summary.order_by(cols["customer_col"]).to_pandas()
     new = int((s["T"] <= 0).sum())
     if new:  # first order on the last day: no rhythm to judge yet
@@ -264,13 +284,7 @@ def fit_value(
     if spend is None:
         notes.append(f"{which}: spend is unknown, so no lifetime value is computed "
                      "(expected purchases are)")
-    result = ValueResult(
-        model_name=chosen, transaction_model=tm, spend_model=spend_model, mean_spend=mean_spend,
-        customers=s, selection=selection, horizon_days=horizon_days, margin=margin,
-        discount_rate=discount_rate, calibration=calibration, calibration_models=cal_models,
-        notes=notes, spend_known=spend_known, summary=summary,
-    )
-    return score_on_driver(result) if score else result
+    return s, chosen, tm, spend_model, spend_known, mean_spend
 
 
 #: days per time unit of the fits (weeks) and per discounting period (30 days)
