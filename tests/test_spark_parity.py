@@ -566,11 +566,11 @@ def test_the_worklist_writes_the_same_items(stores, business, monkeypatch):
     ``overdue_days`` counts against the real date (on the driver): one clock for both
     runs, so a run that crosses midnight between the engines compares the same day."""
     from loyalist.decisions.worklist import build_worklist, outcomes
+    from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
 
     today = outcomes.today_of(None)
     real = outcomes.today_of
     monkeypatch.setattr(outcomes, "today_of", lambda t=None: today if t is None else real(t))
-    from loyalist.store.migrations import ASSIGNMENTS, WORKLIST
 
     duck, sp = stores
     if "scores" not in sp.derived_log():

@@ -43,6 +43,7 @@ from loyalist.store.engine.spark import catalog
 from loyalist.store.engine.spark import models as spark_models
 from loyalist.store.engine.spark.contract import META
 from loyalist.store.engine.spark.contract import checked as contract_checked
+from loyalist.store.engine.spark.memtables import one_chunk_each
 from loyalist.store.engine.spark.session import first_line, start_session
 
 _STAGING = "_staging"
@@ -109,7 +110,7 @@ class SparkStore:
         import ibis
 
         self.ibis = ibis.pyspark.connect(self.spark)
-        self.ibis._register_in_memory_table = _one_chunk_each(
+        self.ibis._register_in_memory_table = one_chunk_each(
             self.ibis._register_in_memory_table)
         if not read_only:
             self.warehouse.mkdir(parents=True, exist_ok=True)
@@ -634,32 +635,3 @@ def _is_bookkeeping(name: str) -> bool:
 
     return name in DERIVED and DERIVED[name].bookkeeping and name != _MODELS
 
-
-def _one_chunk_each(register):
-    """``register`` (the backend's registration of an in-memory table) given the frame
-    with each Arrow-backed column in one chunk: Spark's Arrow conversion takes a column
-    only as one Arrow array, and a frame read from the engine in several batches (more
-    than one shuffle partition) holds chunked ones. Without this, Spark warned and fell
-    back to converting the frame row by row."""
-    from ibis.expr import operations as ops
-    from ibis.formats.pandas import PandasDataFrameProxy
-
-    def chunked(arr) -> bool:
-        if not isinstance(arr.dtype, pd.ArrowDtype | pd.StringDtype):
-            return False
-        data = pa.array(arr)  # the Arrow data itself, for Arrow-backed columns
-        return isinstance(data, pa.ChunkedArray) and data.num_chunks > 1
-
-    def one_chunk(arr):
-        return type(arr)(pa.array(arr).combine_chunks())
-
-    def register_one_chunk(op):
-        frame = op.data.to_frame() if isinstance(op.data, PandasDataFrameProxy) else None
-        if frame is not None and any(chunked(frame[c].array) for c in frame.columns):
-            frame = frame.assign(**{c: one_chunk(frame[c].array) for c in frame.columns
-                                    if chunked(frame[c].array)})
-            op = ops.InMemoryTable(name=op.name, schema=op.schema,
-                                   data=PandasDataFrameProxy(frame))
-        return register(op)
-
-    return register_one_chunk
