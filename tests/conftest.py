@@ -30,6 +30,37 @@ def write(tmp_path):
     return _write
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """One Spark session (local[2]) for the Spark tests a worker runs
+    (tests/test_spark_parity.py, tests/test_spark_store.py): its JVM starts once."""
+    pytest.importorskip("pyspark", reason="make test installs pyspark (dev extra)")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("loyalist-parity")
+               .config("spark.sql.shuffle.partitions", "4")
+               .config("spark.driver.memory", "2g")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               # on 2,000 customers Spark spends more time compiling each new query's
+               # Java than running it: score() took 34-38 s without whole-stage code
+               # generation against 40-45 s with it. The same expressions are computed
+               # either way (test_spark_store.py runs a CLI command in a new process with it on).
+               .config("spark.sql.codegen.wholeStage", "false")
+               # a short run of small queries: the JVM's quick compiler only (the
+               # optimising one competes for the 2 cores and rarely pays back here);
+               # the engine cases and score() took 118 s against 136 s with both. Its
+               # code cache is then 48 MB by default: full after about 80 s of this
+               # file, when the JVM stops compiling and runs the rest interpreted
+               .config("spark.driver.extraJavaOptions",
+                       "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC "
+                       "-XX:ReservedCodeCacheSize=512m")
+               .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
 def pytest_terminal_summary(terminalreporter):
     """The property-based run's counts: cases tried and server errors, per field."""
     import sys

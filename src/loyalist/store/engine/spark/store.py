@@ -8,7 +8,7 @@ labels, scoring and the reports run on it unchanged. Contract tables are loaded 
 :meth:`SparkStore.load` (a Spark or pandas DataFrame, an Arrow table or a Parquet path
 checked against the contract) or copied from a DuckDB store (:meth:`~SparkStore.copy_from`);
 the worklist's and the council's bookkeeping tables are Parquet folders too (appended
-through :mod:`loyalist.store.engine`), and a customer's export and erasure run here;
+by :mod:`loyalist.store.engine.spark.rows`), and a customer's export and erasure run here;
 raw exports are ingested by :mod:`loyalist.store.engine.spark.ingest` (rejected rows to
 the rejects table), exports of order lines (``--lines``) by
 :mod:`loyalist.store.engine.spark.lines`; the web app's accounts, whose rows change in
@@ -39,7 +39,7 @@ from loyalist.contract.schema import TABLES, get_table
 from loyalist.errors import DataError, NotOnEngineError, UnknownTableError
 from loyalist.settings import Settings
 from loyalist.store.engine import ARROW_TYPES, SPARK_TYPES, conform, is_expression
-from loyalist.store.engine.spark import catalog
+from loyalist.store.engine.spark import catalog, rows
 from loyalist.store.engine.spark import models as spark_models
 from loyalist.store.engine.spark.contract import META
 from loyalist.store.engine.spark.contract import checked as contract_checked
@@ -50,7 +50,6 @@ _STAGING = "_staging"
 _DERIVED_LOG = "_loyalist_derived.json"
 _ATTRIBUTES = "_loyalist_attributes.json"
 _MODELS = "_loyalist_models"
-_SEQUENCES = "_loyalist_sequences.json"
 #: the web app's accounts (:meth:`SparkStore.accounts`)
 ACCOUNTS_FILE = "_loyalist_accounts.duckdb"
 #: when :meth:`SparkStore.load` (and so ``copy_from``) last replaced each contract table
@@ -415,62 +414,22 @@ class SparkStore:
         """``n`` new numbers from ``sequence`` (kept in the warehouse, under a lock)."""
         self._writable(f"draw from {sequence}")
         with self._lock:
-            seqs = self._read_json(_SEQUENCES)
-            start = int(seqs.get(sequence, 0)) + 1
-            seqs[sequence] = start + n - 1
-            self._write_json(_SEQUENCES, seqs)
-        return list(range(start, start + n))
+            return rows.draw(self, sequence, n)
 
     def append_bookkeeping(self, batches) -> None:
         """Append each ``(table, frame)`` to its bookkeeping table: every batch is cast
         to the table's declared columns and staged first (a batch that does not fit is
         a DataError, and nothing is written), then each file is put in place."""
         self._writable("append to the bookkeeping tables")
-        staged = []
-        try:
-            for table, frame in batches:
-                _declared, data = conform(table, frame, bookkeeping=True)
-                staged.append((table, self._stage(
-                    table, lambda path, t=table, d=data: self._write_arrow(t, d, path))))
-        except BaseException:
-            for _t, path in staged:
-                shutil.rmtree(path, ignore_errors=True)
-            raise
-        for table, path in staged:
-            folder = self._dir(table)
-            folder.mkdir(parents=True, exist_ok=True)
-            for part in path.iterdir():  # each file appears whole, by a rename
-                os.replace(part, folder / part.name)
-            shutil.rmtree(path, ignore_errors=True)
-        self._forget(*{t for t, _ in staged})
+        rows.append(self, batches)
 
     def remove_rows(self, targets, value) -> dict[str, int]:
         """Rewrite each ``(table, column)`` of ``targets`` without its rows whose
         ``column`` equals ``value`` (one customer's, for the erasure). Every table is
         rewritten to the staging area first and then put in place; returns the rows
         removed per table."""
-        from pyspark.sql import functions as F
-
         self._writable("remove rows")
-        staged, removed = [], {}
-        try:
-            for table, column in targets:
-                folder = self._dir(table)
-                if not folder.is_dir():
-                    continue
-                df = self.spark.read.schema(self._schema(table)).parquet(str(folder))
-                hit = F.col(f"`{column}`") == F.lit(value)
-                n = df.filter(hit).count()
-                if not n:
-                    continue
-                keep = df.filter(~hit | F.col(f"`{column}`").isNull())
-                staged.append((table, self._stage(
-                    table, lambda path, k=keep: k.write.parquet(path))))
-                removed[table] = int(n)
-        except BaseException:
-            for _t, path in staged:
-                shutil.rmtree(path, ignore_errors=True)
-            raise
+        staged, removed = rows.stage_without(self, targets, value)
         log = self._read_json(_DERIVED_LOG)
         for table, path in staged:
             self._swap(table, path)
