@@ -50,8 +50,8 @@ def spark():
                # a short run of small queries: the JVM's quick compiler only (the
                # optimising one competes for the 2 cores and rarely pays back here);
                # the engine cases and score() took 118 s against 136 s with both. Its
-               # code cache is then 48 MB by default: full after about 80 s of this
-               # file, when the JVM stops compiling and runs the rest interpreted
+               # code cache is then 48 MB by default: full after about 80 s of the
+               # parity file, when the JVM stops compiling and runs the rest interpreted
                .config("spark.driver.extraJavaOptions",
                        "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC "
                        "-XX:ReservedCodeCacheSize=512m")

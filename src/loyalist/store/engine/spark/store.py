@@ -593,4 +593,3 @@ def _is_bookkeeping(name: str) -> bool:
     from loyalist.contract.derived import DERIVED
 
     return name in DERIVED and DERIVED[name].bookkeeping and name != _MODELS
-
