@@ -147,6 +147,11 @@ def test_worklist_engine_and_web_settings_reach_their_consumers(shop, tmp_path):
     ('[worklist]\n[[worklist.playbook]]\nname = "save_cal"\nmin_p_leave = 0.3\n',
      "no playbook has this name", "did you mean 'save_call'"),
     ("[service\n", "not valid TOML", None),
+    ('[engine.spark_conf]\n"spark.driver.memory" = "8g"\n', "without spark.driver.memory: it "
+     "is [engine] driver_memory", "spark.executor.memory"),
+    ('[engine.spark_conf]\nspark.sql.session.timeZone = "CET"\n', "Loyalist sets it", None),
+    ('[engine.spark_conf]\nexecutor_memory = "8g"\n', "each named spark.something (not "
+     "'executor_memory')", None),
 ])
 def test_mistakes_name_the_file_section_and_key(tmp_path, text, message, hint):
     _write(tmp_path, text)
@@ -156,6 +161,27 @@ def test_mistakes_name_the_file_section_and_key(tmp_path, text, message, hint):
     if hint:
         assert hint in e.value.hint
     assert "\\n" not in (e.value.hint or "")
+
+
+def test_spark_options_are_read_as_spark_names_them(tmp_path):
+    """[engine.spark_conf] with TOML's dotted keys unquoted (nested tables to TOML), quoted,
+    or inline: the session Loyalist starts gets Spark's flat names, the user's Java
+    options before Loyalist's quiet logging, and the time zone UTC whatever else is set."""
+    from loyalist.store.engine.spark.session import session_options
+
+    _write(tmp_path, '[engine]\nkind = "spark"\ndriver_memory = "3g"\n[engine.spark_conf]\n'
+           'spark.executor.memory = "4g"\n"spark.eventLog.enabled" = true\n'
+           '"spark.driver.extraJavaOptions" = "-Xss4m"\n"spark.ui.enabled" = true\n')
+    options = session_options(Settings.load(tmp_path))
+    assert options["spark.executor.memory"] == "4g"
+    assert options["spark.eventLog.enabled"] == "true" and options["spark.ui.enabled"] == "true"
+    assert options["spark.driver.memory"] == "3g"
+    assert options["spark.sql.session.timeZone"] == "UTC"
+    java = options["spark.driver.extraJavaOptions"].split()
+    assert java[0] == "-Xss4m" and java[1].startswith("-Dlog4j2.configurationFile=")
+    plain = session_options(Settings())
+    assert plain["spark.ui.enabled"] == "false" and "spark.executor.memory" not in plain
+    assert plain["spark.driver.extraJavaOptions"].startswith("-Dlog4j2.configurationFile=")
 
 
 def test_a_file_with_only_one_section_leaves_the_others_at_their_defaults(tmp_path):

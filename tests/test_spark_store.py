@@ -8,6 +8,8 @@ engines are compared in tests/test_spark_parity.py; both files share the session
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -217,20 +219,62 @@ def test_the_tables_are_in_the_catalog_database_the_settings_name(spark, tmp_pat
     assert not (tmp_path / "c").exists()
 
 
+def _new_process(folder, *args):
+    """Python with ``args`` in a new process in ``folder``, as a user's terminal runs it."""
+    return subprocess.run([sys.executable, *args], cwd=folder, capture_output=True,
+                          text=True, timeout=240, env={**os.environ, "COLUMNS": "80"})
+
+
 def test_a_cli_command_on_spark_prints_nothing_on_standard_error(tmp_path):
     """A user's own process, as they run it: Spark's JVM start-up chatter ("Using
     incubator modules", "Setting default log level"...) once filled standard error on
     every command. A command that works prints nothing there; its report is on stdout."""
-    import subprocess
-    import sys
-
-    (tmp_path / "loyalist.toml").write_text('[engine]\nkind = "spark"\nwarehouse = "wh"\n')
+    # the user's own Spark options (the test session's quick JVM, the conftest's) pass
+    # through [engine.spark_conf] and are added to the Java options of the quiet logging
+    (tmp_path / "loyalist.toml").write_text(
+        '[engine]\nkind = "spark"\nwarehouse = "wh"\n[engine.spark_conf]\n'
+        'spark.sql.codegen.wholeStage = false\n'
+        '"spark.driver.extraJavaOptions" = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"\n')
     (tmp_path / "o.csv").write_text("id,customer_id,ordered_at,amount\n"
                                     "A1,c1,2024-01-01,5\nA2,c2,not a day,6\n")
-    env = {**os.environ, "COLUMNS": "80"}
-    run = subprocess.run([sys.executable, "-m", "loyalist.cli.main", "ingest", "orders",
-                          "o.csv"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=240)
+    run = _new_process(tmp_path, "-m", "loyalist.cli.main", "ingest", "orders", "o.csv")
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
     assert "1 new" in run.stdout and "1 rejected" in run.stdout
+
+
+@pytest.mark.slow
+def test_a_hive_metastore_keeps_the_catalog_tables_for_the_next_session(tmp_path):
+    """A session started by Loyalist has an in-memory catalog unless its settings say
+    otherwise. With [engine.spark_conf] naming Hive's catalog and a metastore (Derby, in
+    a folder), the tables of `[engine] database` outlive the command that wrote them: a
+    later Spark job in a new process, not Loyalist's, reads them by name."""
+    meta = (tmp_path / "metastore").as_posix()
+    quick = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    (tmp_path / "loyalist.toml").write_text(
+        '[engine]\nkind = "spark"\nwarehouse = "wh"\ndatabase = "shop"\n'
+        '[engine.spark_conf]\nspark.sql.catalogImplementation = "hive"\n'
+        f'"spark.sql.warehouse.dir" = "{tmp_path.as_posix()}/hive"\n'
+        f'"spark.hadoop.javax.jdo.option.ConnectionURL" = "jdbc:derby:;databaseName={meta};'
+        'create=true"\n'
+        f'"spark.driver.extraJavaOptions" = "{quick} -Dderby.system.home={meta}-home"\n')
+    (tmp_path / "o.csv").write_text("id,customer_id,ordered_at,amount\n"
+                                    "A1,c1,2024-01-01,5\nA2,c2,2024-02-01,6.5\n")
+    run = _new_process(tmp_path, "-m", "loyalist.cli.main", "ingest", "orders", "o.csv")
+    assert run.returncode == 0, run.stderr
+    assert "2 new" in run.stdout
+    job = (
+        "from pyspark.sql import SparkSession\n"
+        "s = (SparkSession.builder.master('local[1]').enableHiveSupport()\n"
+        f"     .config('spark.sql.warehouse.dir', '{tmp_path.as_posix()}/hive')\n"
+        "     .config('spark.hadoop.javax.jdo.option.ConnectionURL',\n"
+        f"             'jdbc:derby:;databaseName={meta};create=false')\n"
+        f"     .config('spark.driver.extraJavaOptions', '{quick} -Dderby.system.home={meta}-home')\n"
+        "     .config('spark.ui.enabled', 'false').getOrCreate())\n"
+        "print(sorted(t.name for t in s.catalog.listTables('shop')))\n"
+        "print(s.sql('SELECT count(*), sum(amount) FROM shop.orders').collect()[0][:])\n")
+    read = _new_process(tmp_path, "-c", job)
+    assert read.returncode == 0, read.stderr[-2000:]
+    tables, totals = read.stdout.strip().splitlines()[-2:]
+    assert "'orders'" in tables
+    assert totals == "(2, 11.5)"

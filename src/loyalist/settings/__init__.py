@@ -19,7 +19,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loyalist.settings._declare import (
     SettingsError,
@@ -70,6 +70,56 @@ class ReportSettings:
         example="horizon = 120")
 
 
+#: Spark options the ``[engine]`` settings set in their own keys, or Loyalist itself
+SPARK_OWN_KEYS = {"spark.master": "master", "spark.driver.memory": "driver_memory",
+                  "spark.sql.shuffle.partitions": "shuffle_partitions",
+                  "spark.sql.session.timeZone": None, "spark.app.name": None}
+
+
+def spark_options(table: dict) -> dict[str, str]:
+    """``[engine] spark_conf`` as Spark's flat options: TOML reads an unquoted
+    ``spark.executor.memory = "4g"`` as nested tables, which are joined back with dots;
+    true and false are written as Spark writes them.
+
+    >>> spark_options({"spark": {"executor": {"memory": "4g"}}, "spark.eventLog.enabled": True})
+    {'spark.executor.memory': '4g', 'spark.eventLog.enabled': 'true'}
+    """
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, bool):
+            out[prefix] = "true" if value else "false"
+        else:
+            out[prefix] = str(value)
+
+    walk("", table)
+    return out
+
+
+def spark_options_check(table: dict) -> str | None:
+    """What is wrong with ``[engine] spark_conf``, or None."""
+    def leaves(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from leaves(v)
+        else:
+            yield value
+
+    if any(not isinstance(v, str | int | float | bool) for v in leaves(table)):
+        return "a table of Spark options whose values are text, numbers or true/false"
+    for key in spark_options(table):
+        if not key.startswith("spark."):
+            return f"a table of Spark options, each named spark.something (not {key!r})"
+        if key in SPARK_OWN_KEYS:
+            own = SPARK_OWN_KEYS[key]
+            return (f"without {key}: " + (f"it is [engine] {own}" if own else
+                                          "Loyalist sets it (the session works in UTC)"))
+    return None
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """The ``[engine]`` settings: where the store's data lives and how much it may use."""
@@ -95,6 +145,17 @@ class EngineSettings:
     driver_memory: str = setting("2g", "Spark: the driver's memory, for a session started "
                                  "by Loyalist (docs/scale.md: its size by customers).",
                                  example='driver_memory = "8g"')
+    spark_conf: dict[str, Any] = setting(
+        {}, "Spark: further options of a session started by Loyalist (a table of Spark's "
+        "own names; its Java options are added to Loyalist's). The master, driver memory "
+        "and shuffle partitions have their own keys; the session's time zone stays UTC.",
+        check=spark_options_check,
+        example='spark_conf = { "spark.executor.memory" = "4g" } (or an [engine.spark_conf] '
+        'table)')
+
+    def __post_init__(self):
+        # kept as Spark names them (flat, text), whichever way the TOML wrote them
+        object.__setattr__(self, "spark_conf", spark_options(self.spark_conf))
 
 
 @dataclass(frozen=True)

@@ -95,10 +95,11 @@ def _type_name(tp) -> str:
         return " or ".join(names)
     if origin is dict:
         _k, v = typing.get_args(tp)
-        return f"a table whose values are each {_type_name(v)}"
+        return "a table" if v is typing.Any else f"a table whose values are each {_type_name(v)}"
     if origin in (tuple, list):
         return f"a list whose items are each {_type_name(typing.get_args(tp)[0])}"
-    return {float: "a number", int: "a whole number", bool: "true or false", str: "text"}.get(
+    return {float: "a number", int: "a whole number", bool: "true or false", str: "text",
+            typing.Any: "a value"}.get(
         tp, getattr(tp, "__name__", str(tp)))
 
 

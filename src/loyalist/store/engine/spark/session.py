@@ -17,7 +17,7 @@ from pathlib import Path
 from subprocess import PIPE
 
 from loyalist.errors import DataError
-from loyalist.settings import Settings
+from loyalist.settings import Settings, spark_options
 
 #: what the JVM and Spark print at start-up that says nothing to a user (line starts)
 START_UP_NOISE = (
@@ -59,9 +59,30 @@ def _launch_filtered(conf):
     return SparkContext(conf=conf, gateway=gateway)
 
 
+def session_options(settings: Settings) -> dict[str, str]:
+    """The options of the session Loyalist starts: the ``[engine]`` keys, then
+    ``[engine] spark_conf`` (which may turn the web UI back on); the driver's Java
+    options are the user's followed by Loyalist's quiet logging, and the time zone is
+    always UTC."""
+    engine = settings.engine
+    options = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        **spark_options(engine.spark_conf),
+        "spark.sql.shuffle.partitions": str(engine.shuffle_partitions),
+        "spark.driver.memory": engine.driver_memory,
+        "spark.sql.session.timeZone": "UTC",
+    }
+    java = options.get("spark.driver.extraJavaOptions", "")
+    options["spark.driver.extraJavaOptions"] = " ".join(
+        filter(None, [java, f"-Dlog4j2.configurationFile={_QUIET.as_uri()}"]))
+    return options
+
+
 def start_session(settings: Settings):
     """A local or cluster SparkSession by the ``[engine]`` settings (master, shuffle
-    partitions, driver memory), or a DataError saying why Spark cannot start."""
+    partitions, driver memory, further ``spark_conf`` options), or a DataError saying
+    why Spark cannot start."""
     try:
         from pyspark import SparkConf
         from pyspark.sql import SparkSession
@@ -69,14 +90,7 @@ def start_session(settings: Settings):
         raise DataError("Spark stores need pyspark.",
                         hint="pip install pyspark (and a Java runtime 17 or newer).") from None
     engine = settings.engine
-    options = {
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={_QUIET.as_uri()}",
-        "spark.sql.shuffle.partitions": str(engine.shuffle_partitions),
-        "spark.driver.memory": engine.driver_memory,
-        "spark.sql.session.timeZone": "UTC",
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-    }
+    options = session_options(settings)
     try:
         conf = SparkConf().setMaster(engine.master).setAppName("loyalist").setAll(
             list(options.items()))
