@@ -103,9 +103,12 @@ class SparkStore:
             self.spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
             self.spark.range(1).count()
         except Exception as e:
+            own = spark is None and self.settings.engine.spark_conf
             raise DataError(f"The Spark session cannot be reached: {first_line(e)}.",
-                            hint="Pass a running SparkSession (spark=...), or leave it out "
-                            "to start one by the [engine] settings.") from None
+                            hint="Check the options of [engine.spark_conf] in "
+                            "loyalist.toml." if own else "Pass a running SparkSession "
+                            "(spark=...), or leave it out to start one by the [engine] "
+                            "settings.") from None
         import ibis
 
         self.ibis = ibis.pyspark.connect(self.spark)
