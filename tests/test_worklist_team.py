@@ -15,7 +15,7 @@ import pytest
 
 from loyalist.decisions.worklist import build_worklist, item_history, log_outcome, open_items
 from loyalist.decisions.worklist.backlog import backlog_summary, parse_caps, read_backlog
-from loyalist.decisions.worklist.matters import matter_of
+from loyalist.decisions.worklist.matters import matter_of, merge
 from loyalist.decisions.worklist.outcomes import Actor
 from loyalist.decisions.worklist.team import assign, snooze
 from loyalist.decisions.worklist.view import SORTS, worklist_view
@@ -47,6 +47,27 @@ def test_one_item_per_customer_and_matter_reasons_merge(world):  # noqa: F811
     assert not items[~items["must_do"]].duplicated(["customer_id", "matter"]).any()
     again = build_worklist(s, as_of)
     assert (again.opened, again.closed) == (0, 0)
+
+
+def test_merged_words_say_only_what_the_leader_does_not():
+    """Two playbooks of one matter citing the same comment: the item says it once (the
+    demo's list once showed a detractor's words twice, after "Also:"); a different
+    reason of the same matter follows "Also:"."""
+    said = 'Gave NPS 4 on 26 Nov 2024: "Had to call back several times."'
+    cand = pd.DataFrame({
+        "key": ["a", "b", "c", "d", "e"], "customer_id": ["C1", "C1", "C2", "C2", "C2"],
+        "matter": ["customer"] * 5, "must_do": [False] * 5, "is_open": [False] * 5,
+        "order": [0, 1, 0, 1, 2],
+        "playbook": ["manager_call", "survey_followup", "manager_call", "survey_followup",
+                     "win_back"],
+        "why": [said, said, said, said, "Usually orders every 3 weeks, nothing for 9"]})
+    lead, merged = merge(cand)
+    why = lead.set_index("customer_id")["why"]
+    assert why["C1"] == said and why["C2"].count("Had to call back") == 1
+    assert why["C2"] == f"{said} Also: Usually orders every 3 weeks, nothing for 9"
+    assert lead.set_index("customer_id")["also"].to_dict() == {
+        "C1": "survey_followup", "C2": "survey_followup,win_back"}
+    assert sorted(merged["into"]) == ["a", "c", "c"]
 
 
 def test_duplicates_of_an_older_run_merge_into_one(world):  # noqa: F811

@@ -43,9 +43,11 @@ def demo(
             bar.update(task, description=f"ingesting {table}")
             results.append(s.ingest(table, files[table], strict=table != "customers"))
             bar.advance(task)
+    # the numbers as wide as the largest: one line each at 80 columns
+    w = max(len(f"{n:,}") for r in results for n in (r.rows_read, r.inserted, r.unchanged))
     for r in results:
-        out.print(f"  {r.table:13} {r.rows_read:>10,} rows read, {r.inserted:>10,} new, "
-                  f"{r.unchanged:>10,} already there, {r.rejected:,} rejected", highlight=False)
+        out.print(f"  {r.table:13} {r.rows_read:>{w},} read, {r.inserted:>{w},} new, "
+                  f"{r.unchanged:>{w},} already there, {r.rejected:,} rejected", highlight=False)
     status(store=store)
     policy = Path(store).parent / "loyalist.toml"
     if not policy.exists():

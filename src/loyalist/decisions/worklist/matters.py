@@ -84,11 +84,17 @@ def merge(cand: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     merged = c[~leads].assign(into=lead_key[~leads])
     by = merged.groupby("into", sort=False)
     also = by["playbook"].agg(lambda s: ",".join(dict.fromkeys(s)))
-    words = by["why"].agg(lambda s: "; ".join(
+    words = by["why"].agg(lambda s: list(
         dict.fromkeys(str(w) for w in s.head(_WORDS) if isinstance(w, str) and w)))
     lead = c[leads].copy()
     lead["also"] = lead["key"].map(also).astype(object)
-    extra = lead["key"].map(words).astype(object)
+    # the merged playbooks' words, less those the leader already says (two playbooks
+    # citing the same comment would otherwise show it twice)
+    extra = pd.Series([
+        "; ".join(x for x in ws if not (isinstance(w, str) and x in w))
+        if isinstance(ws, list) else None
+        for w, ws in zip(lead["why"], lead["key"].map(words), strict=True)],
+        index=lead.index, dtype=object)
     has = (extra.notna() & (extra != "")).astype(bool)
     if has.any():
         lead["why"] = lead["why"].astype(object)
