@@ -22,6 +22,7 @@ from loyalist.decisions.worklist import build_worklist
 from loyalist.settings import Settings
 from loyalist.team import fit_uplift, team_report
 from loyalist.team.agents import peer_standing, shrink
+from loyalist.team.report import LEVEL_WITH_TEAM, standing_text
 from loyalist.team.scorecard import katz
 
 
@@ -207,6 +208,10 @@ def test_peer_standing_compares_agents_within_their_team():
     z = peer_standing(_cells(_contacts(np.random.default_rng(2), alike,
                                        {"Finance": 0.0, "Logistics": 0.0})), home)
     assert (z["within_team"] == 0).all() and (z["team_standing"] == 0).all()
+    # ... and no place: "1 of 3" for everyone (a tie of all) once read as a ranking
+    assert z["rank_in_team"].isna().all()
+    assert {standing_text(r) for r in z.to_dict("records")} == {LEVEL_WITH_TEAM}
+    assert standing_text(p.loc["A1"].to_dict()).startswith("1 of 3, +")
     # an agent alone in a team has no peers: no interval is claimed
     solo = peer_standing(_cells(contacts), pd.concat([home, pd.Series({"C1": "Sales"})]))
     assert solo.loc["C1", "team_size"] == 1 and np.isnan(solo.loc["C1", "within_team_low"])

@@ -287,6 +287,9 @@ def peer_standing(cells: pd.DataFrame, home: pd.Series,
     else:
         out["team_standing"] = 0.0
     out["rank_in_team"] = post.groupby(home).rank(ascending=False, method="min")
+    # no measure tells this agent apart from the team's mean (no real spread between
+    # the team's agents on any): a place would be a tie of everyone, not a ranking
+    out.loc[~seen, "rank_in_team"] = np.nan
     out["team_size"] = k_team
     alone = k_team <= 1  # no peers to compare with: no interval to claim
     out.loc[alone, ["within_team_low", "within_team_high"]] = np.nan

@@ -102,15 +102,25 @@ def _ratio(v) -> str:
     return "–" if v is None or v != v else f"{float(v):.1f} times"
 
 
+#: an agent whom no measure tells apart from their team's mean
+LEVEL_WITH_TEAM = "level with the team"
+#: what it means, said once under the table
+LEVEL_NOTE = ("Level with the team: on answer speed, first-contact resolution and "
+              "satisfaction, no measure tells the team's agents apart beyond chance, so no "
+              "place is given.")
+
+
 def standing_text(r) -> str:
     """An agent's place among the team's peers: '1 of 3, +1.3 (+0.8 to +1.7)' (the
     shrunk standing in units of the real spread between a team's agents, 95%)."""
     rank, size, v = r.get("rank_in_team"), r.get("team_size"), r.get("within_team")
-    if rank is None or rank != rank or v is None or v != v:
+    if v is None or v != v:
         return "–"
     low = r.get("within_team_low")
     if low is None or low != low:
         return "no peers in the team"
+    if rank is None or rank != rank:
+        return LEVEL_WITH_TEAM
     return (f"{int(rank)} of {int(size)}, {signed(v)} ({signed(low)} to "
             f"{signed(r['within_team_high'])})")
 
@@ -198,6 +208,8 @@ def team_section(rep: TeamReport) -> dict:
     elif len(rep.agents):
         lines.append("No thank-you list this week: no agent with at least 50 contacts "
                      "stands credibly above the peers of their team.")
+    if any(standing_text(r) == LEVEL_WITH_TEAM for r in data.get("agents", [])):
+        lines.append(LEVEL_NOTE)
     if len(rep.saves):
         s = rep.saves
         lines.append(f"Verified saves: {_num(s['verified_saves'].sum())} customers still "
