@@ -151,6 +151,13 @@ def test_commands_json(shop):
              "--min-outcomes", "50", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["playbooks"][0]["playbook"] == "save"
+    # the table a person reads, in the house style: within the terminal's 100 columns
+    r = _cli("uplift", "--store", str(path), "--as-of", str(b.as_of.date()), "--no-save",
+             "--min-outcomes", "50")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(line.lstrip().startswith("save ") for line in lines), r.stdout
+    assert "Uplift per playbook (x-learner)" in r.stdout and max(map(len, lines)) <= 100
     r = _cli("uplift", "--store", str(path), "--method", "forest")
     assert r.returncode != 0 and "Traceback" not in r.stderr and "x-learner" in r.stderr
 

@@ -64,7 +64,9 @@ def demo(
                           f"competitors = {{ {rivals} }}\n\n"
                           "# Who owns each kind of failure and loss reason (docs/team.md).\n"
                           "[departments]\nnames = { fulfilment = \"Logistics\", "
-                          "service = \"Customer Care\" }\nwindow_days = 180\n",
+                          "service = \"Customer Care\", billing = \"Finance\", "
+                          "sales = \"Sales\", product = \"Product\" }\n"
+                          "window_days = 180\n",
                           encoding="utf-8")
         out.print(f"Service policy written to {policy}.", markup=False, highlight=False)
     if not chain:

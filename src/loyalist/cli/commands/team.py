@@ -172,8 +172,7 @@ def uplift(
     """Learn from the worklist's own hold-outs how much a contact changes each customer's
     chance of staying (per playbook), validate it on held-out customers (Qini with a
     bootstrap interval), and say what the ranking would change."""
-    from rich.table import Table
-
+    from loyalist.cli.tables import Col, show
     from loyalist.settings import Settings
     from loyalist.team import fit_uplift
 
@@ -183,15 +182,15 @@ def uplift(
     if as_json:
         typer.echo(json.dumps(run.to_dict(), indent=1, default=str))
         return
-    t = Table(title=f"Uplift per playbook ({run.method}), as of {run.as_of.date()}")
-    for c in ("playbook", "treated", "held out", "ranking", "why", "mean uplift",
-              "top 10% kept"):
-        t.add_column(c)
-    for p in run.playbooks:
-        t.add_row(p.playbook, f"{p.n_treated:,}", f"{p.n_control:,}",
-                  "uplift x value" if p.in_force else "risk x value", p.reason,
-                  _f(p.mean_uplift, "{:+.3f}"), _f(p.overlap_top))
-    out.print(t)
+    rows = [(p.playbook, f"{p.n_treated:,}", f"{p.n_control:,}",
+             "uplift x value" if p.in_force else "risk x value", p.reason,
+             _f(p.mean_uplift, "{:+.3f}"), _f(p.overlap_top)) for p in run.playbooks]
+    # no playbook has outcomes yet: the notes below say why, without an empty table
+    if rows:
+        show([Col("playbook"), Col("treated", right=True), Col("held out", right=True),
+              Col("ranking"), Col("why", wrap=True), Col("mean uplift", right=True, drop=2),
+              Col("top 10% kept", right=True, drop=1)], rows,
+             title=f"Uplift per playbook ({run.method}), as of {run.as_of.date()}")
     for n in run.notes:
         out.print(n, highlight=False)
 
