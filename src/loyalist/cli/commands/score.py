@@ -151,7 +151,9 @@ def explain(customer_id: str = typer.Argument(..., help="The customer's id."),
         for r in st.alerts.itertuples(index=False):
             out.print(f"  - {escape(r.text)}  [dim]\\[{r.evidence_table}:{r.evidence_id}][/]",
                       highlight=False)
-    show([Col("when"), Col("what"), Col("id", drop=1), Col("detail", wrap=True)],
+    # "what" wraps too ("request (phone, cancellation)"), leaving the detail more room
+    show([Col("when"), Col("what", wrap=True, min_width=12), Col("id", drop=1),
+          Col("detail", wrap=True)],
          [(moment(r.at), r.what, str(r.id), r.detail)
           for r in st.timeline.itertuples(index=False)], title="Timeline",
          empty="Timeline: nothing on record.")
