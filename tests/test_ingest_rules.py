@@ -63,6 +63,25 @@ def test_every_bad_row_is_kept_with_line_column_and_reason(store, write):
     assert "A9" not in orders.index
 
 
+def test_a_record_exported_twice_alike_is_loaded_once(store, write):
+    """The same line twice (an export run over an overlapping range, a copy-paste): one
+    record, loaded from its first line; the repeat is kept out with the line it repeats.
+    Lines of one id that differ are still a conflict, neither loaded."""
+    text = ("id,customer_id,ordered_at,amount\n1001.0,17.0,2024-01-03,12.5\n"
+            "1002,18,2024-01-04,3\n1001.0,17.0,2024-01-03,12.5\n1001,17,2024-01-03,12.50\n"
+            "1003,19,2024-01-05,1\n1003,19,2024-01-05,2\n")
+    result = store.ingest("orders", write("o.csv", text))
+    assert (result.inserted, result.rejected) == (2, 4)
+    rej = store.rejects(result.ingest_id).set_index("line")
+    assert dict(rej["code"]) == {4: "repeated_line", 5: "repeated_line",
+                                 6: "duplicate_id", 7: "duplicate_id"}
+    assert rej.loc[4, "reason"] == "the same record as line 2 of this file, which is loaded"
+    got = store.table("orders").execute().set_index("id")
+    assert sorted(got.index) == ["1001", "1002"] and got.loc["1001", "amount"] == 12.5
+    again = store.ingest("orders", write("o.csv", text))
+    assert (again.inserted, again.unchanged, again.rejected) == (0, 2, 4)
+
+
 def test_decimal_comma_when_asked(store, write):
     p = write("o.csv", "id;customer_id;ordered_at;amount\n1;c;2021-01-01;10,50\n")
     assert store.ingest("orders", p, decimal=",").inserted == 1

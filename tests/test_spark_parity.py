@@ -801,7 +801,8 @@ def _messy_export(business, path, n: int = 300) -> None:
     floats, month-first dates with times, amounts with a currency sign, an extra
     column; and bad rows of every kind (negative, not a number, missing customer,
     ambiguous and impossible dates, one id twice, amounts of infinity and past a double,
-    a count too large to keep exactly and one not whole), and whitespace to trim."""
+    a count too large to keep exactly and one not whole), whitespace to trim, and one
+    record exported twice alike."""
     o = business.tables["orders"].head(n).reset_index(drop=True)
     rows = pd.DataFrame({
         "OrderNo": [f"{i}.0" for i in range(5000, 5000 + len(o))],
@@ -826,6 +827,8 @@ def _messy_export(business, path, n: int = 300) -> None:
     rows.loc[25, "Total"] = "1e400"
     rows.loc[27, "Qty"] = "1e30"
     rows.loc[29, "Qty"] = "2.5"
+    # one record exported twice, alike in every value: loaded once, the repeat kept out
+    rows = pd.concat([rows, rows.loc[[30]]], ignore_index=True)
     rows.to_csv(path, index=False)
 
 
@@ -856,7 +859,8 @@ def test_a_messy_export_is_ingested_the_same_on_both_engines(ingested):
     duck, sp, results, _ = ingested
     first = _counts(results["duck"][0])
     assert first == _counts(results["spark"][0])
-    assert first[4] == 11 and first[1] == 289, first  # 9 bad rows, both of the id twice
+    # 9 bad rows, both of the id twice, the repeat of a record
+    assert first[4] == 12 and first[1] == 289, first
     assert assert_same(duck.table("orders", meta=True).to_pandas(),
                        sp.table("orders", meta=True).to_pandas(), "orders") == 289
     # the customers written with spaces and a tab around them, trimmed on both
@@ -864,12 +868,13 @@ def test_a_messy_export_is_ingested_the_same_on_both_engines(ingested):
     assert lines[21] == lines[21].strip() and lines[23] == lines[23].strip() != ""
     # the rejects row for row: line, column, code, reason, value and the raw row
     a, b = duck.rejects(), sp.rejects()
-    assert len(a) == 22 and set(a["code"]) == {"negative", "not_number", "missing_value",
+    assert len(a) == 24 and set(a["code"]) == {"negative", "not_number", "missing_value",
                                                "bad_date", "duplicate_id", "out_of_range",
+                                               "repeated_line",
                                                "not_whole_number"}
     cols = ["ingest_id", "table_name", "source", "line", "column", "code", "reason", "value",
             "raw"]
-    assert assert_same(a[cols], b[cols], "rejects") == 22
+    assert assert_same(a[cols], b[cols], "rejects") == 24
     assert (duck.ingests()[["rows_read", "inserted", "unchanged", "rejected"]].to_numpy()
             == sp.ingests()[["rows_read", "inserted", "unchanged", "rejected"]].to_numpy()
             ).all()

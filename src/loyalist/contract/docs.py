@@ -42,7 +42,11 @@ identified by `id` when the table has one and the row gives it, else by a hash o
 the table's natural key plus the row's occurrence number in the file, so
 re-ingesting a file or an overlapping export never duplicates a row. A row whose key
 is already stored updates the columns the new export provides (except in
-append-only tables).
+append-only tables). Two lines of one file with the same id are one record exported
+twice when they agree on every value (`1001.0` and `1001`, `12.5` and `12.50` agree):
+the first is loaded and the later one kept out as `repeated_line`, naming the line it
+repeats; when they differ, neither is loaded (`duplicate_id`: which one is right is
+for the user to say; lines of one order belong in `--lines`).
 """
 
 

@@ -508,11 +508,25 @@ def content_keys(stage, contract: Table, chosen, names):
     return stage.mutate(_key=ibis.cases((ok, key), else_=ibis.null("string")))
 
 
-def mark_duplicates(stage):
-    """The stage with ``_r__key`` set on every row whose key another row shares: a
-    conflict, so neither row is trusted and neither moves anything."""
+def mark_duplicates(stage, names=()):
+    """The stage with ``_r__key`` set on every row whose key another row shares.
+
+    Rows of one key that differ in any of the columns ``names`` are a conflict: neither
+    is trusted and neither moves anything. Rows of one key alike in every column are one
+    record exported twice: the first line is loaded, each later one is kept out with the
+    line it repeats."""
     n = stage._key.count().over(group_by=stage._key)
-    reason = why("duplicate_id", "the same id is on another line of this file (lines of one "
-                 "order? ingest them with --lines); neither line is loaded")
-    return stage.mutate(_r__key=ibis.cases((stage._key.notnull() & (n > 1), reason),
-                                           else_=ibis.null("string")))
+    parts = [stage[c].cast("string").fill_null("\0") for c in names]
+    digest = (ibis.literal("\x1f").join(parts).hexdigest("md5") if parts
+              else ibis.literal(""))
+    alike = digest.min().over(group_by=stage._key) == digest.max().over(group_by=stage._key)
+    first_line = stage._line.min().over(group_by=stage._key)
+    conflict = why("duplicate_id", "the same id is on another line of this file (lines of "
+                   "one order? ingest them with --lines); neither line is loaded")
+    assert "repeated_line" in REASON_CODES
+    repeat = ibis.literal("repeated_line|the same record as line ").concat(
+        first_line.cast("string"), ibis.literal(" of this file, which is loaded"))
+    twice = stage._key.notnull() & (n > 1)
+    return stage.mutate(_r__key=ibis.cases(
+        (twice & ~alike, conflict), (twice & (stage._line != first_line), repeat),
+        else_=ibis.null("string")))

@@ -46,6 +46,8 @@ REASON_CODES = {
     "unknown_customer": "a customer not in customers (strict mode)",
     "empty_row": "neither of the columns one of which must be filled",
     "duplicate_id": "two rows of one file with the same id (both kept out)",
+    "repeated_line": "a row repeating an earlier line of the file in every value (that "
+                     "line is loaded once)",
     "append_only": "an append-only row already recorded with other content",
     "attribute_type": "an attribute value not of the attribute's type",
     "malformed_line": "a line the file's format cannot read",

@@ -303,7 +303,7 @@ def _keys_sql(table, chosen, out_names, schema, needs_hash) -> str:
     stage = ibis.table(schema, name=STAGE)
     if needs_hash:
         stage = checks.content_keys(stage, get_table(table), dict(chosen), list(out_names))
-    stage = checks.mark_duplicates(stage)
+    stage = checks.mark_duplicates(stage, out_names)
     return ibis.to_sql(stage, dialect="duckdb", pretty=False)
 
 

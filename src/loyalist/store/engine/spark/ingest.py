@@ -163,7 +163,7 @@ class _Ingest:
         stage = checks.staged(raw, contract, self.chosen, src.types, self.attr_sources,
                               self.attr_types, self.opts, self.strict, known)
         stage = checks.mark_duplicates(checks.content_keys(stage, contract, self.chosen,
-                                                           self.names))
+                                                           self.names), self.names)
         st = self._view(self._materialise(stage, "stage"))
         reason_cols, bad, n_rows, n_bad, rows_read = self._counted(st)
         if self.append and (n_bad or src.structural_rejects):
