@@ -358,8 +358,9 @@ def _checked(col: Column, parts: dict, t, src: str, opts: Options):
         else:
             value = num
         if col.min is not None:
-            extra = (" (record returns with status returned, or ingest order lines with "
-                     "--lines)" if col.name == "amount" else "")
+            extra = (" (a return: give the returned order its positive amount and status "
+                     "returned, or ingest order lines with --lines)"
+                     if col.name == "amount" else "")
             low = (why("negative", "negative value not allowed" + extra) if col.min == 0
                    else why("out_of_range", f"below {col.min:g} not allowed"))
             reasons.append(_when(num < col.min, low))
