@@ -140,6 +140,48 @@ def test_wrong_mapping_lists_the_columns(store, write):
     assert "needs column(s) ordered_at" in str(e.value)
 
 
+#: the UCI Online Retail II export's header (Chen 2012), as a shop system writes it
+RETAIL = ("Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID\n"
+          "536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26,2.55,17850.0\n"
+          "536366,71053,WHITE METAL LANTERN,2,2010-12-02 08:28,3.39,17850.0\n")
+
+
+def test_an_export_with_other_names_gets_a_map_it_can_paste(store, write):
+    """The required columns under another name: the hint is a --map that loads the file
+    (the optional columns the names suggest included), quoted for the shell when a name
+    has a space; nothing is ever mapped without the user's --map."""
+    p = write("retail.csv", RETAIL.replace("Customer ID", "Client Ref"))
+    with pytest.raises(MappingError) as e:
+        store.ingest("orders", p, lines=True)
+    # a name it cannot place stays a placeholder for the user to fill
+    assert ("--map id=Invoice,customer_id=<column>,ordered_at=InvoiceDate,"
+            "product=StockCode,unit_price=Price.") in e.value.hint
+    q = write("retail2.csv", RETAIL.replace("Customer ID", "Customer No").replace(
+        "InvoiceDate", "Invoice Date"))
+    with pytest.raises(MappingError) as e:
+        store.ingest("orders", q)
+    assert '--map "customer_id=Customer No,ordered_at=Invoice Date,id=Invoice".' in e.value.hint
+    assert store.ingests().empty
+
+
+def test_columns_that_look_like_the_contracts_are_named_and_missing_amounts_said(store,
+                                                                                 write):
+    """Lines whose price column is called Price: loaded without amounts unless mapped,
+    and the ingest says so, naming the --map that fixes it; mapped, the note is gone."""
+    p = write("retail.csv", RETAIL)
+    r = store.ingest("orders", p, "id=Invoice,ordered_at=InvoiceDate", lines=True)
+    assert r.inserted == 2
+    assert "'Price' looks like orders.unit_price, which nothing feeds: --map " \
+           "unit_price=Price to load it" in r.notes
+    assert any(n.startswith("No column gives the amount (or unit_price with quantity)")
+               for n in r.notes)
+    assert store.table("orders").amount.isnull().all().execute()
+    r = store.ingest("orders", p, "id=Invoice,ordered_at=InvoiceDate,unit_price=Price,"
+                     "product=StockCode", lines=True)
+    assert not any("looks like" in n or "No column gives" in n for n in r.notes), r.notes
+    assert store.table("orders").amount.sum().execute() == pytest.approx(6 * 2.55 + 2 * 3.39)
+
+
 def test_unknown_table_and_missing_file(store, tmp_path):
     with pytest.raises(UnknownTableError) as e:
         store.ingest("orderz", tmp_path / "x.csv")

@@ -17,6 +17,56 @@ def normalize(name: str) -> str:
     return s or "column"
 
 
+#: names that exports commonly give a contract column (normalized): only ever suggested,
+#: never mapped without the user's --map
+LIKELY = {
+    "id": ("invoice", "invoice_no", "invoice_id", "invoice_number", "order_no",
+           "order_number", "order_ref", "document", "document_no", "receipt", "receipt_no"),
+    "customer_id": ("customer", "customer_no", "customer_number", "cust_id", "client",
+                    "client_id", "account", "account_id", "account_no"),
+    "ordered_at": ("invoice_date", "order_date", "date", "purchase_date", "created_at",
+                   "created", "timestamp", "sale_date", "transaction_date"),
+    "amount": ("total", "value", "revenue", "sales", "net", "net_amount", "line_total",
+               "order_total", "gross", "sum"),
+    "unit_price": ("price", "unit_cost", "price_each", "each", "item_price"),
+    "quantity": ("qty", "units", "pieces", "count"),
+    "product": ("stock_code", "sku", "item", "item_code", "product_id", "product_code",
+                "article", "description"),
+    "opened_at": ("created_at", "created", "date", "submitted_at"),
+    "started_at": ("start", "start_date", "begin", "created_at"),
+    "ended_at": ("end", "end_date", "cancelled_at", "churned_at"),
+}
+
+
+def likely_sources(targets, columns, own: dict[str, str] | None = None) -> dict[str, str]:
+    """Per contract column of ``targets``, a column of ``columns`` that exports commonly
+    use for it (:data:`LIKELY`), each column suggested once."""
+    own = own or {}
+    out, used = {}, set()
+    for t in targets:
+        for c in columns:
+            if c not in used and normalize(own.get(c, c)) in LIKELY.get(t, ()):
+                out[t] = c
+                used.add(c)
+                break
+    return out
+
+
+def likely_notes(contract: Table, taken, ignored) -> list[str]:
+    """What to tell a user whose export left columns unmapped that look like contract
+    columns, and whose orders get no amount at all."""
+    names = set(contract.names)
+    free = [t for t in contract.names if t not in taken]
+    notes = [f"{s!r} looks like {contract.name}.{t}, which nothing feeds: --map {t}={s} "
+             "to load it" for t, s in likely_sources(free, ignored).items()]
+    if "amount" in names and "amount" not in taken and (
+            "unit_price" not in names or "unit_price" not in taken):
+        way = "amount (or unit_price with quantity)" if "unit_price" in names else "amount"
+        notes.append(f"No column gives the {way}: the orders are stored without amounts, "
+                     "so spend, value and revenue figures will be missing")
+    return notes
+
+
 def parse_mapping(mapping) -> dict[str, str]:
     """Accept a dict, ``"target=source,..."`` text, or the path of a TOML file.
 
@@ -112,11 +162,19 @@ def resolve(contract: Table, columns: list[str], mapping: dict[str, str],
             used.add(by_norm[name])
     missing = [c for c in contract.required if c not in chosen]
     if missing:
-        example = ",".join(f"{m}=<column>" for m in missing)
+        guess = likely_sources(missing, [c for c in columns if c not in used], own)
+        # the optional columns the export's names suggest too, so one command loads all
+        guess |= likely_sources([t for t in contract.names if t not in chosen
+                                 and t not in missing], [c for c in columns if c not in used
+                                                         and c not in guess.values()], own)
+        guess = {t: own.get(c, c) for t, c in guess.items()}  # as the header writes it
+        example = ",".join(f"{m}={guess.get(m, '<column>')}" for m in missing) + "".join(
+            f",{t}={c}" for t, c in guess.items() if t not in missing)
+        quote = '"' if any(" " in c for c in guess.values()) else ""
         raise MappingError(
             f"{contract.name} needs column(s) {', '.join(missing)}, and the file has none "
             f"of that name.",
-            hint=f"Map them with --map {example}. The file's columns are: "
+            hint=f"Map them with --map {quote}{example}{quote}. The file's columns are: "
             f"{', '.join(columns)}." + _delimiter_hint(columns))
     attributes: dict[str, str] = {}
     ignored = []

@@ -41,7 +41,7 @@ from loyalist.store.engine.duckdb.quarantine import (  # noqa: F401 (write_rejec
 from loyalist.store.engine.duckdb.readers import Source, read_source
 from loyalist.store.engine.duckdb.schema import fit_customer_index, restore_customer_index
 from loyalist.store.ingest import checks
-from loyalist.store.ingest.mapping import parse_mapping, resolve
+from loyalist.store.ingest.mapping import likely_notes, parse_mapping, resolve
 from loyalist.store.ingest.rules import IngestResult
 from loyalist.store.migrations import ATTRIBUTES, INGEST_COLUMNS, INGESTS
 from loyalist.store.sql import lit, q
@@ -96,6 +96,7 @@ def run_ingest(
 def _ingest(con, contract: Table, src: Source, mapping, opts, strict, rejects_dir, step, started):
     chosen, attr_sources, ignored = resolve(contract, src.columns, mapping, src.own_names())
     notes = settle_dates(con, contract, src, chosen, opts)
+    notes += likely_notes(contract, chosen, ignored)
     attr_types = _attribute_types(con, contract, src, attr_sources)
     step("checking")
     out_names = [c.name for c in contract.columns if c.name in chosen] + list(attr_sources)

@@ -49,7 +49,7 @@ from loyalist.store.ingest.lines import (
     split_expressions,
     walk_expression,
 )
-from loyalist.store.ingest.mapping import resolve
+from loyalist.store.ingest.mapping import likely_notes, resolve
 from loyalist.store.sql import lit, q
 
 ORDERS_STAGE = "_loyalist_stage_orders"
@@ -86,6 +86,7 @@ def ingest_lines(con, src, mapping: dict[str, str], opts: Options, *,
     step("checking")
     used = _stage_lines(con, src, chosen, exprs, opts, return_prefix)
     ignored = [c for c in ignored if c not in used]
+    notes += likely_notes(SOURCE, {*chosen, *exprs}, ignored)
     names = ["id", "customer_id", "ordered_at", "product", "quantity", "unit_price", "amount",
              "line"]
     reason_cols = [_reason_col(n) for n in names] + [q("_r__key")]

@@ -35,7 +35,7 @@ from loyalist.store.engine.duckdb.parsing import infer_attribute_type
 from loyalist.store.engine.duckdb.quarantine import diagnosis
 from loyalist.store.engine.spark.contract import META
 from loyalist.store.ingest import checks
-from loyalist.store.ingest.mapping import parse_mapping, resolve
+from loyalist.store.ingest.mapping import likely_notes, parse_mapping, resolve
 from loyalist.store.ingest.rules import IngestResult
 from loyalist.store.migrations import INGESTS, REJECTS
 
@@ -87,6 +87,7 @@ def ingest(store, table: str, source, mapping=None, *, strict: bool = False,
     try:
         chosen, attr_sources, ignored = resolve(contract, src.columns, mapping)
         notes = settle_dates(con, contract, src, chosen, opts)
+        notes += likely_notes(contract, chosen, ignored)
         stored = store.attributes(contract.name)
         attr_types = {a: _CONTRACT_TO_DUCK[stored[a]] if a in stored else
                       infer_attribute_type(con, src.name, s, src.types[s])

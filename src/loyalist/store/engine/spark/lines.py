@@ -35,7 +35,7 @@ from loyalist.store.ingest.lines import (
     split_expressions,
     walk_expression,
 )
-from loyalist.store.ingest.mapping import parse_mapping, resolve
+from loyalist.store.ingest.mapping import likely_notes, parse_mapping, resolve
 from loyalist.store.ingest.rules import IngestResult
 from loyalist.store.migrations import INGESTS
 
@@ -67,6 +67,7 @@ def ingest_lines(store, source, mapping=None, *, format=None, header=True, names
         for tmp in src.cleanup:
             Path(tmp).unlink(missing_ok=True)
     ignored = [c for c in ignored if c not in used]
+    notes += likely_notes(SOURCE, {*chosen, *exprs}, ignored)
     return _Lines(store, ORDERS, src, rows, chosen, {}, {}, ignored, notes, opts, False,
                   step, started, False, exprs=exprs, return_prefix=return_prefix).run()
 
