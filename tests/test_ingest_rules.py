@@ -161,6 +161,17 @@ def test_an_export_with_other_names_gets_a_map_it_can_paste(store, write):
     with pytest.raises(MappingError) as e:
         store.ingest("orders", q)
     assert '--map "customer_id=Customer No,ordered_at=Invoice Date,id=Invoice".' in e.value.hint
+    # a helpdesk's tickets and a CRM's customers, by the names those systems export
+    t = write("tickets.csv", "Ticket ID,Requester,Created at,Group,Solved at\n"
+              "T1,17,2024-01-02 10:00,Billing,2024-01-03 10:00\n")
+    with pytest.raises(MappingError) as e:
+        store.ingest("requests", t)
+    assert ('--map "customer_id=Requester,opened_at=Created at,id=Ticket ID,team=Group,'
+            'resolved_at=Solved at".') in e.value.hint
+    c = write("crm.csv", "Customer ID,Company,Customer Since\n17,Acme,2020-01-02\n")
+    with pytest.raises(MappingError) as e:
+        store.ingest("customers", c)
+    assert '--map "id=Customer ID,name=Company,created_at=Customer Since".' in e.value.hint
     assert store.ingests().empty
 
 

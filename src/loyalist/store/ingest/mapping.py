@@ -23,7 +23,8 @@ LIKELY = {
     "id": ("invoice", "invoice_no", "invoice_id", "invoice_number", "order_no",
            "order_number", "order_ref", "document", "document_no", "receipt", "receipt_no"),
     "customer_id": ("customer", "customer_no", "customer_number", "cust_id", "client",
-                    "client_id", "account", "account_id", "account_no"),
+                    "client_id", "account", "account_id", "account_no", "requester",
+                    "requester_id"),
     "ordered_at": ("invoice_date", "order_date", "date", "purchase_date", "created_at",
                    "created", "timestamp", "sale_date", "transaction_date"),
     "amount": ("total", "value", "revenue", "sales", "net", "net_amount", "line_total",
@@ -32,20 +33,51 @@ LIKELY = {
     "quantity": ("qty", "units", "pieces", "count"),
     "product": ("stock_code", "sku", "item", "item_code", "product_id", "product_code",
                 "article", "description"),
-    "opened_at": ("created_at", "created", "date", "submitted_at"),
+    "opened_at": ("created_at", "created", "date", "submitted_at", "received_at"),
+    "first_response_at": ("first_reply_at", "first_replied_at", "first_responded_at",
+                          "responded_at", "replied_at"),
+    "resolved_at": ("solved_at", "closed_at", "completed_at"),
+    "team": ("group", "queue", "department", "assignee_group"),
+    "agent": ("assignee", "handled_by", "assigned_to"),
+    "category": ("type", "topic", "reason", "ticket_type"),
+    "channel": ("via", "source", "medium"),
+    "subject": ("title", "summary"),
+    "text": ("description", "body", "message"),
+    "answered_at": ("submitted_at", "response_date", "responded_at", "date", "created_at"),
+    "nps": ("nps_score", "score", "recommend", "likelihood_to_recommend"),
+    "satisfaction": ("csat", "rating", "satisfaction_score"),
+    "comment": ("feedback", "remarks", "verbatim", "text"),
+    "plan": ("product", "tier", "package"),
+    "mrr": ("monthly_revenue", "monthly_fee", "monthly_price", "monthly_amount"),
     "started_at": ("start", "start_date", "begin", "created_at"),
-    "ended_at": ("end", "end_date", "cancelled_at", "churned_at"),
+    "ended_at": ("end", "end_date", "cancelled_at", "cancellation_date", "churned_at"),
+    "at": ("timestamp", "time", "date", "occurred_at", "created_at"),
+    "type": ("event", "event_type", "event_name", "action"),
+    "name": ("company", "company_name", "customer_name", "full_name", "account_name"),
+    "segment": ("tier", "customer_type", "customer_segment"),
+    "created_at": ("customer_since", "signup_date", "signed_up_at", "joined", "since"),
+}
+#: where a table's own id goes by its own names
+LIKELY_ID = {
+    "customers": ("customer_id", "customer", "customer_no", "customer_number", "client_id",
+                  "account_id", "account_no"),
+    "requests": ("ticket_id", "ticket", "ticket_no", "case_id", "case_number", "case_no"),
+    "feedback": ("response_id", "survey_response_id", "answer_id"),
+    "subscriptions": ("subscription_id", "contract_id", "contract_no"),
 }
 
 
-def likely_sources(targets, columns, own: dict[str, str] | None = None) -> dict[str, str]:
+def likely_sources(targets, columns, own: dict[str, str] | None = None,
+                   table: str | None = None) -> dict[str, str]:
     """Per contract column of ``targets``, a column of ``columns`` that exports commonly
-    use for it (:data:`LIKELY`), each column suggested once."""
+    use for it (:data:`LIKELY`; a table's ``id`` by :data:`LIKELY_ID`), each column
+    suggested once."""
     own = own or {}
     out, used = {}, set()
     for t in targets:
+        names = LIKELY_ID.get(table, LIKELY[t]) if t == "id" else LIKELY.get(t, ())
         for c in columns:
-            if c not in used and normalize(own.get(c, c)) in LIKELY.get(t, ()):
+            if c not in used and normalize(own.get(c, c)) in names:
                 out[t] = c
                 used.add(c)
                 break
@@ -58,7 +90,8 @@ def likely_notes(contract: Table, taken, ignored) -> list[str]:
     names = set(contract.names)
     free = [t for t in contract.names if t not in taken]
     notes = [f"{s!r} looks like {contract.name}.{t}, which nothing feeds: --map {t}={s} "
-             "to load it" for t, s in likely_sources(free, ignored).items()]
+             "to load it" for t, s in likely_sources(free, ignored,
+                                                     table=contract.name).items()]
     if "amount" in names and "amount" not in taken and (
             "unit_price" not in names or "unit_price" not in taken):
         way = "amount (or unit_price with quantity)" if "unit_price" in names else "amount"
@@ -162,11 +195,13 @@ def resolve(contract: Table, columns: list[str], mapping: dict[str, str],
             used.add(by_norm[name])
     missing = [c for c in contract.required if c not in chosen]
     if missing:
-        guess = likely_sources(missing, [c for c in columns if c not in used], own)
+        guess = likely_sources(missing, [c for c in columns if c not in used], own,
+                               contract.name)
         # the optional columns the export's names suggest too, so one command loads all
         guess |= likely_sources([t for t in contract.names if t not in chosen
                                  and t not in missing], [c for c in columns if c not in used
-                                                         and c not in guess.values()], own)
+                                                         and c not in guess.values()], own,
+                                contract.name)
         guess = {t: own.get(c, c) for t, c in guess.items()}  # as the header writes it
         example = ",".join(f"{m}={guess.get(m, '<column>')}" for m in missing) + "".join(
             f",{t}={c}" for t, c in guess.items() if t not in missing)
