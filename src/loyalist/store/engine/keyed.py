@@ -100,8 +100,8 @@ def update_rows(store, table: str, values: dict, where: dict) -> int:
         raise NotOnEngineError(f"Changing rows in place on {table}", "Spark")
     clause, params = _where(where)
     sets = ", ".join(f"{q(c)} = ?" for c in values)
-    return int(_run(store, f"UPDATE {q(table)} SET {sets}{clause}",
-                    [*values.values(), *params])[0][0])
+    return int(_again(store, f"UPDATE {q(table)} SET {sets}{clause}",
+                      [*values.values(), *params])[0][0])
 
 
 def delete_rows(store, table: str, where: dict) -> int:
@@ -113,7 +113,7 @@ def delete_rows(store, table: str, where: dict) -> int:
         (col, value), = where.items()
         return remove_rows(store, [(table, col)], value).get(table, 0)
     clause, params = _where(where)
-    return int(_run(store, f"DELETE FROM {q(table)}{clause}", params)[0][0])
+    return int(_again(store, f"DELETE FROM {q(table)}{clause}", params)[0][0])
 
 
 def upsert_row(store, table: str, row: dict, key: list[str], *, keep=(), add=()) -> dict:
@@ -131,15 +131,21 @@ def upsert_row(store, table: str, row: dict, key: list[str], *, keep=(), add=())
     sql = (f"INSERT INTO {q(table)} ({', '.join(q(c) for c in cols)}) VALUES "
            f"({', '.join('?' for _ in cols)}) ON CONFLICT ({', '.join(q(c) for c in key)}) "
            f"DO UPDATE SET {sets} RETURNING {', '.join(q(c) for c in cols)}")
+    got = _again(store, sql, [row[c] for c in cols])
+    return dict(zip(cols, got[0], strict=True))
+
+
+def _again(store, sql: str, params: list):
+    """``sql`` run until DuckDB takes it: of two writes of one row at once it refuses one
+    ("Conflict on update"), which is tried again after a few milliseconds (50 times)."""
     import random
     import time
 
     import duckdb
 
-    for attempt in range(50):  # DuckDB refuses one of two writes of a row at once: again
+    for attempt in range(50):
         try:
-            got = _run(store, sql, [row[c] for c in cols])
-            return dict(zip(cols, got[0], strict=True))
+            return _run(store, sql, params)
         except (duckdb.TransactionException, duckdb.ConstraintException):
             if attempt == 49:
                 raise
