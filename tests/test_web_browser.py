@@ -135,11 +135,11 @@ def test_a_viewer_sees_no_outcome_form(page, site):
 def test_upload_a_file_with_bad_rows_and_see_them_listed(page, site, tmp_path):
     cid = site.store.table("customers").order_by("id").limit(1).to_pandas()["id"].iloc[0]
     export = tmp_path / "orders-june.csv"
-    export.write_text("customer_id,ordered_at,amount\n"
-                      f"{cid},2023-06-01,20\n"
-                      f"{cid},31/31/2023,21\n"
-                      f",2023-06-03,22\n"
-                      f"{cid},2023-06-04,23\n")
+    export.write_text("customer_id,ordered_at,amount,Order No\n"
+                      f"{cid},2023-06-01,20,W1\n"
+                      f"{cid},31/31/2023,21,W2\n"
+                      f",2023-06-03,22,W3\n"
+                      f"{cid},2023-06-04,23,W4\n")
     before = site.count("orders")
     sign_in(page, "admin")
     page.goto("/data")
@@ -152,6 +152,9 @@ def test_upload_a_file_with_bad_rows_and_see_them_listed(page, site, tmp_path):
     lines = page.locator("#rejects tbody tr").all_inner_texts()
     assert [ln.split("\t")[0] for ln in lines] == ["3", "4"]
     assert "31/31/2023" in lines[0] and "missing required value" in lines[1]
+    # what the ingest said beside its counts reaches the page the form lands on
+    assert "'Order No' looks like orders.id" in page.inner_text("#ingest-notes")
+    assert "not loaded: Order No." in result
     page.screenshot(path=str(tmp_path / "data-upload.png"), full_page=True)
     assert site.count("orders") == before + 2
 

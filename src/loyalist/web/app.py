@@ -23,7 +23,7 @@ import loyalist
 from loyalist.store.accounts import Accounts, Backoff
 from loyalist.web import errors
 from loyalist.web.auth import identify, is_public
-from loyalist.web.context import Cache
+from loyalist.web.context import Cache, IngestNotes
 from loyalist.web.guard import Guard, Limits
 from loyalist.web.views import (
     council,
@@ -164,6 +164,9 @@ def create_app(store, *, secure_cookies: bool = False, cache_seconds: float = 12
     app.state.accounts = Accounts(store, backoff=backoff)
     app.state.cache = Cache(cache_seconds)
     app.state.write_lock = threading.Lock()
+    # what the latest uploads said beside their counts (notes, columns not loaded), shown
+    # on the page the upload form redirects to; the JSON API answers them directly
+    app.state.ingest_notes = IngestNotes()
     app.state.secure_cookies = secure_cookies
     app.state.any_agent_may_close = store.settings.worklist.settings.any_agent_may_close
     app.state.router = None

@@ -117,6 +117,29 @@ def records(df: pd.DataFrame | None) -> list[dict]:
                                  default_handler=str))
 
 
+class IngestNotes:
+    """What the latest ingests said beside their counts (their notes and the columns not
+    loaded), by ingest id, for the page an upload form redirects to: the last ``keep``
+    in this process."""
+
+    def __init__(self, keep: int = 100):
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._items: dict[int, dict] = {}
+
+    def put(self, ingest_id: int, body: dict) -> None:
+        with self._lock:
+            self._items[int(ingest_id)] = {
+                "notes": list(body.get("notes") or []),
+                "ignored_columns": list(body.get("ignored_columns") or [])}
+            while len(self._items) > self.keep:
+                self._items.pop(next(iter(self._items)))
+
+    def get(self, ingest_id: int | None) -> dict | None:
+        with self._lock:
+            return None if ingest_id is None else self._items.get(int(ingest_id))
+
+
 class Cache:
     """Results of slow summaries, kept until new data is ingested or ``ttl`` seconds.
 

@@ -158,7 +158,8 @@ def api_data(request: Request, ingest_id: int | None = Query(None, ge=0, le=2**6
 def data_page(request: Request, ingest_id: int | None = Query(None, ge=0, le=2**62),
               caller: Caller = Depends(need("admin"))):
     data = data_overview(thread_store(request.app.state.store), ingest_id)
-    return html(request, "data.html", title="Data", data=data)
+    told = request.app.state.ingest_notes.get(data["ingest"]["id"] if data["ingest"] else None)
+    return html(request, "data.html", title="Data", data=data, told=told)
 
 
 @router.post("/data/upload", include_in_schema=False, dependencies=[Depends(check_csrf)])
@@ -171,4 +172,5 @@ def data_upload(request: Request, table: str = Form(..., max_length=50),
     result, _ = ingest_upload(request.app.state, caller, table, file,
                               **_options(mapping, strict, None, date_format, lines,
                                          return_prefix))
+    request.app.state.ingest_notes.put(result["ingest_id"], result)
     return RedirectResponse(f"/data?ingest_id={result['ingest_id']}", status_code=303)
