@@ -122,6 +122,9 @@ def test_cli_competitors_without_a_list_proposes_names_with_a_clear_message(fill
     assert "No competitors are listed" in p.stdout and "[listening]" in p.stdout
     data = json.loads(_run("competitors", "--json", store=store).stdout)
     assert data["competitors"] == []
+    both = _run("listening", store=store)
+    assert both.returncode == 0 and "No competitors are listed" in both.stdout
+    assert "Stated reasons for leaving" in both.stdout
     # the listed competitors the customers wrote are proposed too, being unlisted here
     assert {"Kestrel Direct", "Brightline Supply"} & {r["name"] for r in data["proposed"]}
 
@@ -157,6 +160,13 @@ def test_cli_competitors_and_reasons_with_the_demo_list(filled):
         by_region["by_period"][0])
     wrong = _run("reasons", "--by", "nope", store=store)
     assert wrong.returncode == 1 and "no column 'nope'" in wrong.stderr
+    # `loyalist listening`, named as its folder, page and doc: both parts, the same
+    # figures as the two commands and the library's listening()
+    both = json.loads(_run("listening", "--json", "--limit", "1000", store=store).stdout)
+    assert both["summary"] == data["summary"] and both["reasons"] == reasons["reasons"]
+    assert both["lost"] == len(reasons["customers"]) and len(both["losses"]) == both["lost"]
+    text = _run("listening", store=store).stdout
+    assert "Competitors named" in text and "Stated reasons for leaving" in text
 
 
 def test_a_competitor_list_that_is_not_a_table_is_refused_with_the_key(write):

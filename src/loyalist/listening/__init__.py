@@ -10,13 +10,16 @@
 * :func:`loss_reasons`, :func:`reasons_by`: why lost customers left (logged by the
   team, else suggested from their last words, else unknown), by period and segment;
 * :func:`listen` and :func:`loss_reasons_of`: all of it on a store, with trends per
-  competitor, the share of lost customers and revenue behind each, and whispers.
+  competitor, the share of lost customers and revenue behind each, and whispers;
+  :func:`listening` both, as ``loyalist listening`` and the ``/listening`` page show.
 """
 
 from loyalist.listening.analysis import (
     Listening,
+    ListeningReport,
     competitor_whispers,
     listen,
+    listening,
     loss_reasons_of,
     lost_to_competitors,
     mention_trends,
@@ -32,8 +35,8 @@ from loyalist.listening.reasons import (
 )
 from loyalist.listening.texts import competitor_mentions, gather, proposed_competitors
 
-__all__ = ["UNKNOWN", "Listening", "aliases_of", "competitor_mentions", "competitor_whispers",
-           "edits_allowed", "find_mentions", "gather", "listen", "loss_reasons",
+__all__ = ["UNKNOWN", "Listening", "ListeningReport", "aliases_of", "competitor_mentions", "competitor_whispers",
+           "edits_allowed", "find_mentions", "gather", "listen", "listening", "loss_reasons",
            "loss_reasons_of", "lost_to_competitors", "macro_f1", "mention_trends",
            "propose_names", "proposed_competitors", "reasons_by", "reasons_by_department",
            "reasons_overall"]

@@ -5,7 +5,7 @@ month and segment; :func:`lost_to_competitors` the share of lost customers (and 
 lost revenue) who named each competitor in their last ``last_days`` before leaving;
 :func:`competitor_whispers` the valuable customers who named one lately. :func:`listen`
 runs it all on a store (its ``[listening]`` settings) and :func:`loss_reasons_of` the
-reasons for leaving.
+reasons for leaving; :func:`listening` both, as the ``listening`` command and page show.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from loyalist.listening.reasons import loss_reasons, reasons_by
+from loyalist.listening.reasons import loss_reasons, reasons_by, reasons_overall
 from loyalist.listening.texts import competitor_mentions, gather, proposed_competitors
 from loyalist.settings.listening import ListeningSettings
 
@@ -170,5 +170,43 @@ def loss_reasons_of(store, settings: ListeningSettings | None = None, *, as_of=N
     return r, reasons_by(r, groups, by=by, freq=freq)
 
 
-__all__ = ["Listening", "competitor_whispers", "listen", "loss_reasons_of",
-           "lost_to_competitors", "mention_trends", "store_frames"]
+@dataclass
+class ListeningReport:
+    """The whole listening picture of a store (:func:`listening`): the competition in
+    customers' words (``competition``, None until ``[listening] competitors`` lists
+    some), the names to confirm, and why customers left (one row each, and by period)."""
+
+    competitors: list[str]
+    competition: Listening | None
+    proposed: pd.DataFrame
+    reasons: pd.DataFrame
+    reasons_by: pd.DataFrame
+
+    def reasons_overall(self) -> pd.DataFrame:
+        """Per reason: customers, share and lost revenue."""
+        return reasons_overall(self.reasons)
+
+
+def listening(store, settings: ListeningSettings | None = None, *, as_of=None,
+              by: str | None = "segment", freq: str = "M",
+              reasons_freq: str = "Q") -> ListeningReport:
+    """What ``loyalist listening``, ``/listening`` and ``/api/listening`` show: with a
+    competitors list, :func:`listen`; without one, only the names to confirm; and, either
+    way, :func:`loss_reasons_of`."""
+    from loyalist.settings import Settings
+
+    settings = settings or Settings.load(store).listening
+    if settings.competitors:
+        competition = listen(store, settings, as_of=as_of, by=by, freq=freq)
+        proposed = competition.proposed
+    else:
+        competition = None
+        tables, *_ = store_frames(store, as_of, by)
+        proposed = proposed_competitors(gather(tables), settings)
+    each, by_period = loss_reasons_of(store, settings, as_of=as_of, by=by, freq=reasons_freq)
+    return ListeningReport(competitors=list(settings.competitors), competition=competition,
+                           proposed=proposed, reasons=each, reasons_by=by_period)
+
+
+__all__ = ["Listening", "ListeningReport", "competitor_whispers", "listen", "listening",
+           "loss_reasons_of", "lost_to_competitors", "mention_trends", "store_frames"]

@@ -22,25 +22,21 @@ def listening_data(store, cache, limit: int = 50) -> dict:
     reasons for leaving, as JSON-ready data (cached until the next write)."""
 
     def make():
-        from loyalist.listening import gather, proposed_competitors
-        from loyalist.listening.analysis import listen, loss_reasons_of, store_frames
-        from loyalist.listening.reasons import reasons_overall
+        from loyalist.listening import listening
 
-        cfg = store.settings.listening
-        if not cfg.competitors:
-            tables, *_ = store_frames(store, None, None)
-            return {"ok": True, "competitors": [], "proposed": records(
-                proposed_competitors(gather(tables), cfg).head(limit))}
-        res = listen(store, cfg)
-        each, by_period = loss_reasons_of(store, cfg)
-        overall = reasons_overall(each)
-        return {"ok": True, "competitors": list(cfg.competitors),
+        rep = listening(store, store.settings.listening)
+        if rep.competition is None:
+            return {"ok": True, "competitors": [], "proposed": records(rep.proposed.head(limit))}
+        res = rep.competition
+        return {"ok": True, "competitors": rep.competitors,
                 "as_of": str(res.as_of.date()), "texts": res.texts,
                 "summary": records(res.summary()), "whispers": records(res.whispers.head(limit)),
                 "trends": records(res.trends), "proposed": records(res.proposed.head(limit)),
-                "mentions": records(res.mentions.tail(limit)), "lost": len(each),
-                "reasons": records(overall), "reasons_by": records(by_period),
-                "losses": records(each.sort_values("lost_at", ascending=False).head(limit))}
+                "mentions": records(res.mentions.tail(limit)), "lost": len(rep.reasons),
+                "reasons": records(rep.reasons_overall()),
+                "reasons_by": records(rep.reasons_by),
+                "losses": records(rep.reasons.sort_values("lost_at", ascending=False)
+                                  .head(limit))}
 
     return cache.get(f"listening:{limit}", make)
 
