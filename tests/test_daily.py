@@ -379,10 +379,57 @@ def test_each_webhook_kind_posts_its_format(hook, kind, key):
                                                      "line two"]
 
 
+def test_an_export_under_its_own_names_is_read_by_its_inbox_options(tmp_path):
+    """A shop's order-lines export (Online Retail's header) in the inbox: without
+    [daily] inbox_options it fails, nothing loaded, and the failure gives the option to
+    write; with them it is read as order lines, returns and all."""
+    from loyalist.daily.inbox import ingest_inbox
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "customers.csv").write_text("id,name\n17850,Ana\n13047,Ben\n")
+    (inbox / "ERP_week1.csv").write_text(
+        "Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID\n"
+        "536365,85123A,6,2010-12-01 08:26,2.55,17850.0\n"
+        "536365,71053,2,2010-12-01 08:26,3.39,17850.0\n"
+        "536366,22633,4,2010-12-02 09:00,1.85,13047.0\n"
+        "C536367,85123A,-1,2010-12-03 10:00,2.55,17850.0\n")
+    tables = {"ERP_*.csv": "orders"}
+    settings = Settings().with_values("daily", inbox_tables=tables, inbox_options={
+        "ERP_*.csv": {"map": "id=Invoice,ordered_at=InvoiceDate,unit_price=Price,"
+                             "product=StockCode", "lines": True, "return_prefix": "C"}})
+    with loyalist.connect(tmp_path / "s.duckdb") as s:
+        first = {f.path.name: f for f in ingest_inbox(s, inbox, patterns=tables)}
+        erp = first["ERP_week1.csv"]
+        assert erp.status == "failed" and "nothing of it was loaded" in erp.detail
+        assert ('read it with [daily.inbox_options."ERP_*.csv"] map = '
+                '"ordered_at=InvoiceDate,id=Invoice"') in erp.detail
+        assert s.table("orders").count().execute() == 0
+        again = {f.path.name: f for f in ingest_inbox(
+            s, inbox, patterns=tables, options=settings.daily.inbox_options)}
+        assert again["ERP_week1.csv"].status == "ingested"
+        assert again["customers.csv"].status == "seen"
+        orders = s.table("orders").to_pandas().set_index("id")
+        assert sorted(orders.index) == ["536365", "536366"]
+        assert orders.loc["536365", "amount"] == pytest.approx(6 * 2.55 + 2 * 3.39)
+        lines = s.table("order_lines").to_pandas()
+        back = lines[lines["status"] == "returned"]
+        assert len(lines) == 4 and back["order_id"].tolist() == ["536365"]
+        assert back["amount"].tolist() == [pytest.approx(2.55)]
+
+
 def test_daily_settings_are_checked(tmp_path):
     (tmp_path / "loyalist.toml").write_text('[daily]\nlead = "not an address"\n')
     with pytest.raises(SettingsError, match=r"\[daily\] lead must be an e-mail address"):
         Settings.load(tmp_path)
     (tmp_path / "loyalist.toml").write_text('[daily]\nwebhook_kind = "discord"\n')
     with pytest.raises(SettingsError, match="webhook_kind"):
+        Settings.load(tmp_path)
+    (tmp_path / "loyalist.toml").write_text(
+        '[daily.inbox_options."ERP_*.csv"]\nmapping = "id=Invoice"\n')
+    with pytest.raises(SettingsError, match="not 'mapping' under 'ERP_\\*.csv'"):
+        Settings.load(tmp_path)
+    (tmp_path / "loyalist.toml").write_text(
+        '[daily.inbox_options."ERP_*.csv"]\nlines = "yes"\n')
+    with pytest.raises(SettingsError, match="whose lines is of the right type"):
         Settings.load(tmp_path)

@@ -2,7 +2,8 @@
 
 A file's table comes from ``[daily] inbox_tables`` (glob patterns) or else from the
 start of its name (``orders.csv``, ``orders-2026-05-01.csv``, ``Orders_May.xlsx``:
-orders). Every file is known by its content hash: one ingested before, under any name,
+orders); how it is read (a column mapping, order lines, date format...) from
+``[daily] inbox_options``. Every file is known by its content hash: one ingested before, under any name,
 is not read again. A file that cannot be ingested (unknown table, unreadable, not one
 row accepted) is reported and recorded as failed: nothing of it reaches the store, and
 the other files go on. Files are left where they are.
@@ -20,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from loyalist.contract.schema import TABLES
-from loyalist.errors import LoyalistError, PathError
+from loyalist.errors import LoyalistError, MappingError, PathError
 from loyalist.store import FORMATS
 
 #: the order files are ingested in: customers and staff before what names them
@@ -73,6 +74,29 @@ def table_for(name: str, patterns: dict[str, str] | None = None) -> str | None:
     return None
 
 
+def options_for(name: str, options: dict[str, dict] | None = None) -> tuple[str | None, dict]:
+    """The ``[daily] inbox_options`` pattern a file named ``name`` matches (the first),
+    and its options as :meth:`Store.ingest` takes them."""
+    for pattern, opts in (options or {}).items():
+        if fnmatch.fnmatch(name.lower(), pattern.lower()):
+            kw = {("mapping" if k == "map" else k): v for k, v in opts.items()}
+            return pattern, kw
+    return None, {}
+
+
+def _failed(e: LoyalistError, name: str, table: str, pattern: str | None) -> str:
+    """Why a file could not be ingested, and, where the columns did not fit, the
+    ``[daily] inbox_options`` that would read it."""
+    detail = e.message.rstrip(".") + " (nothing of it was loaded)"
+    suggested = getattr(e, "suggested", None)
+    if isinstance(e, MappingError) and suggested:
+        where = pattern or name
+        detail += (f"; read it with [daily.inbox_options.\"{where}\"] map = "
+                   f"\"{suggested}\"" + (", lines = true" if table == "orders" and
+                                           "unit_price=" in suggested else ""))
+    return detail
+
+
 def files(folder: Path) -> list[Path]:
     """The files of the inbox (not hidden, not an editor's lock file), in the order of
     their tables, then by name."""
@@ -100,9 +124,12 @@ def _known(store) -> tuple[set[str], set[str]]:
 
 
 def ingest_inbox(store, folder: Path, *, patterns: dict[str, str] | None = None, day=None,
-                 progress: Callable[[str], None] | None = None) -> list[InboxFile]:
-    """Ingest every new file of ``folder`` (see the module's text); record each in
-    ``daily_files``; return what became of every file, the ones seen before included."""
+                 progress: Callable[[str], None] | None = None,
+                 options: dict[str, dict] | None = None) -> list[InboxFile]:
+    """Ingest every new file of ``folder`` (see the module's text), each read with the
+    ``options`` of the first pattern its name matches (``[daily] inbox_options``);
+    record each in ``daily_files``; return what became of every file, the ones seen
+    before included."""
     step = progress or (lambda _m: None)
     seen, failed_before = _known(store)
     day = pd.Timestamp(day or pd.Timestamp.now(tz="UTC").tz_localize(None)).normalize()
@@ -121,11 +148,15 @@ def ingest_inbox(store, folder: Path, *, patterns: dict[str, str] | None = None,
                                  "extension: not a CSV, Parquet, JSON lines or Excel file"))
         else:
             step(f"ingesting {path.name} into {table}")
+            pattern, kw = options_for(path.name, options)
             try:
-                r = store.ingest(table, path, strict=table != "customers")
+                r = store.ingest(table, path, strict=table != "customers", **kw)
             except LoyalistError as e:
+                # the option is best written for the files' pattern, as inbox_tables has it
+                pattern = pattern or next((p for p in (patterns or {}) if fnmatch.fnmatch(
+                    path.name.lower(), p.lower())), None)
                 out.append(InboxFile(path, digest, table, "failed",
-                                     e.message.rstrip(".") + " (nothing of it was loaded)"))
+                                     _failed(e, path.name, table, pattern)))
             else:
                 seen.add(digest)
                 out.append(InboxFile(path, digest, table, "ingested", "", r.ingest_id,

@@ -117,7 +117,7 @@ def _inbox(d: _Day, folder: Path | None) -> Step:
     if folder is None:
         return Step("inbox", "skipped", "no inbox folder set ([daily] inbox)")
     files = ingest_inbox(d.store, folder, patterns=d.settings.daily.inbox_tables, day=d.day,
-                         progress=d.step)
+                         progress=d.step, options=d.settings.daily.inbox_options)
     done = [f for f in files if f.status == "ingested"]
     bad = [f for f in files if f.status == "failed"]
     seen = len(files) - len(done) - len(bad)

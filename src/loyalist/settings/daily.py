@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from loyalist.settings._declare import at_least, one_of, positive, setting
 
@@ -36,6 +37,26 @@ def _url(v) -> str | None:
     return None if v.startswith(("http://", "https://")) else "an http:// or https:// address"
 
 
+#: the ingest options a file pattern of the inbox may carry, and the type of each
+INBOX_OPTIONS = {"map": str, "lines": bool, "return_prefix": str, "date_format": (str, list),
+                 "decimal": str, "delimiter": str, "encoding": str, "sheet": (str, int)}
+
+
+def _inbox_options(v) -> str | None:
+    for pattern, opts in v.items():
+        if not isinstance(opts, dict):
+            return (f"a table of file patterns, each a table of ingest options (not "
+                    f"{pattern!r} = {opts!r})")
+        for key, value in opts.items():
+            if key not in INBOX_OPTIONS:
+                return (f"a table of file patterns whose options are among "
+                        f"{', '.join(INBOX_OPTIONS)} (not {key!r} under {pattern!r})")
+            if not isinstance(value, INBOX_OPTIONS[key]) or (
+                    isinstance(value, bool) and INBOX_OPTIONS[key] is not bool):
+                return f"a table of file patterns whose {key} is of the right type"
+    return None
+
+
 def _gap(v) -> str | None:
     return None if 0 < v <= 1 else "a share between 0 and 1 (e.g. 0.05)"
 
@@ -57,6 +78,12 @@ class DailySettings:
     inbox_tables: dict[str, str] = setting(
         {}, "File-name patterns (glob) and the table each file matching them goes to, "
         "tried before the names.", example='inbox_tables = { "ERP_*.csv" = "orders" }')
+    inbox_options: dict[str, Any] = setting(
+        {}, "File-name patterns (glob) and how files matching them are read, as loyalist "
+        "ingest's options: map (target=Source,...), lines and return_prefix (order lines), "
+        "date_format, decimal, delimiter, encoding, sheet.", check=_inbox_options,
+        example='[daily.inbox_options."ERP_*.csv"] then map = "id=Invoice,ordered_at='
+        'InvoiceDate,unit_price=Price", lines = true, return_prefix = "C"')
     out: str = setting(
         "loyalist-out/daily", "Folder of each day's report and a copy of every message "
         "(relative to the folder of loyalist.toml).")

@@ -206,11 +206,14 @@ def resolve(contract: Table, columns: list[str], mapping: dict[str, str],
         example = ",".join(f"{m}={guess.get(m, '<column>')}" for m in missing) + "".join(
             f",{t}={c}" for t, c in guess.items() if t not in missing)
         quote = '"' if any(" " in c for c in guess.values()) else ""
-        raise MappingError(
+        err = MappingError(
             f"{contract.name} needs column(s) {', '.join(missing)}, and the file has none "
             f"of that name.",
             hint=f"Map them with --map {quote}{example}{quote}. The file's columns are: "
             f"{', '.join(columns)}." + _delimiter_hint(columns))
+        # the mapping as a setting takes it too ([daily] inbox_options)
+        err.suggested = example if all(m in guess for m in missing) else None
+        raise err
     attributes: dict[str, str] = {}
     ignored = []
     for c in columns:
