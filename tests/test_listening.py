@@ -204,7 +204,15 @@ def test_report_has_a_listening_section_with_reasons_and_competitors(filled):
     assert abs(sum(shares) - 100) < 0.5 * len(shares)
     assert sum(int(r[1].replace(",", "")) for r in part["tables"]["reasons"].rows) == len(reasons)
     named = [r[0] for r in part["tables"]["competitors"].rows]
-    assert named == heard.summary()["competitor"].tolist() and len(named) >= 2
+    summary = heard.summary()
+    assert named == summary["competitor"].tolist() and len(named) >= 2
+    # the topic named most, not "other" (what most mentions are: no topic word) while a
+    # mention names one; its share counted from the mentions themselves
+    for r in summary.itertuples():
+        said = heard.mentions[heard.mentions["competitor"] == r.competitor]["topic"]
+        named_ones = said[said != "other"].value_counts()
+        assert r.topic == (named_ones.index[0] if len(named_ones) else "other")
+        assert r.topic_share == pytest.approx((said == r.topic).mean())
     assert "listening" in rep.sections and "Why customers left" in page
     if s.settings.listening.competitors:  # an earlier test may have written the demo list
         assert "The competition in customers&#39; words" in page or \

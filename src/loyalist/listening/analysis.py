@@ -95,13 +95,26 @@ class Listening:
     as_of: pd.Timestamp
 
     def summary(self) -> pd.DataFrame:
-        """Per competitor: mentions, customers, the commonest topic and the lost share."""
+        """Per competitor: mentions, customers, the topic named most (``topic``: price,
+        offer...; ``other`` only when no mention names one) with the share of the
+        competitor's mentions that name it (``topic_share``), and the lost share."""
         if self.mentions.empty:
             return pd.DataFrame(columns=["competitor", "mentions", "customers", "topic",
-                                         "share_of_lost", "share_of_lost_revenue"])
+                                         "topic_share", "share_of_lost",
+                                         "share_of_lost_revenue"])
+
+        def named_most(s: pd.Series) -> str:
+            # most mentions name no topic ("switching to X next quarter"): the most
+            # frequent named one says more than "other"
+            named = s[s != "other"]
+            return named.value_counts().index[0] if len(named) else "other"
+
         m = self.mentions.groupby("competitor").agg(
             mentions=("id", "size"), customers=("customer_id", "nunique"),
-            topic=("topic", lambda s: s.value_counts().index[0])).reset_index()
+            topic=("topic", named_most)).reset_index()
+        said = self.mentions.groupby(["competitor", "topic"]).size()
+        m["topic_share"] = [said.get((c, t), 0) / n for c, t, n in
+                            zip(m["competitor"], m["topic"], m["mentions"], strict=True)]
         m = m.merge(self.lost_to[["competitor", "share_of_lost", "share_of_lost_revenue"]],
                     on="competitor", how="left").fillna({"share_of_lost": 0.0})
         return m.sort_values("mentions", ascending=False, ignore_index=True)

@@ -80,9 +80,10 @@ def _print_competition(res, limit: int) -> None:
     out.print(f"[bold]{len(res.mentions):,} competitor mentions[/] in {res.texts:,} texts "
               f"(as of {res.as_of.date()}).", highlight=False)
     show([Col("competitor", wrap=True, min_width=10), Col("mentions", right=True),
-          Col("customers", right=True, drop=2), Col("mostly about", drop=1),
+          Col("customers", right=True, drop=2), Col("topic named most", drop=1),
           Col("lost who named it", right=True), Col("lost revenue", right=True)],
-         [(r.competitor, f"{r.mentions:,}", f"{r.customers:,}", r.topic,
+         [(r.competitor, f"{r.mentions:,}", f"{r.customers:,}",
+          f"{r.topic} ({r.topic_share:.0%})",
            _share(r.share_of_lost), _share(r.share_of_lost_revenue))
           for r in res.summary().head(limit).itertuples()], title="Competitors named",
          empty="No competitor named in customers' words.")

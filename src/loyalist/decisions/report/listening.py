@@ -44,10 +44,12 @@ def report_section(store, as_of, step, settings=None) -> dict | None:
         summary = heard.summary()
         top = summary.iloc[0]
         lines.append(f"{top['competitor']} is named most: {int(top['mentions']):,} times by "
-                     f"{int(top['customers']):,} customers, mostly about {top['topic']}.")
+                     f"{int(top['customers']):,} customers; the topic named most: "
+                     f"{top['topic']} ({top['topic_share']:.0%} of its mentions).")
         tables["competitors"] = table(summary, [
             ("competitor", "competitor", "text"), ("mentions", "mentions", "int"),
-            ("customers", "customers", "int"), ("topic", "mostly about", "text"),
+            ("customers", "customers", "int"), ("topic", "topic named most", "text"),
+            ("topic_share", "of its mentions", "pct"),
             ("share_of_lost", "share of lost customers who named it", "pct"),
             ("share_of_lost_revenue", "share of lost revenue", "pct")])
         titles["competitors"] = "The competition in customers' words"
