@@ -3,8 +3,8 @@
 A file's table comes from ``[daily] inbox_tables`` (glob patterns) or else from the
 start of its name (``orders.csv``, ``orders-2026-05-01.csv``, ``Orders_May.xlsx``:
 orders); how it is read (a column mapping, order lines, date format...) from
-``[daily] inbox_options``. Every file is known by its content hash: one ingested before, under any name,
-is not read again. A file that cannot be ingested (unknown table, unreadable, not one
+``[daily] inbox_options``. Every file is known by its content hash: one ingested
+before, under any name, is not read again. A file that cannot be ingested (unknown table, unreadable, not one
 row accepted) is reported and recorded as failed: nothing of it reaches the store, and
 the other files go on. Files are left where they are.
 """
@@ -62,11 +62,17 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+def first_match(name: str, patterns) -> str | None:
+    """The first of the glob ``patterns`` a file named ``name`` matches (case-blind)."""
+    return next((p for p in (patterns or {}) if fnmatch.fnmatch(name.lower(), p.lower())),
+                None)
+
+
 def table_for(name: str, patterns: dict[str, str] | None = None) -> str | None:
     """The contract table a file named ``name`` belongs to, or None."""
-    for pattern, table in (patterns or {}).items():
-        if fnmatch.fnmatch(name.lower(), pattern.lower()):
-            return table
+    pattern = first_match(name, patterns)
+    if pattern is not None:
+        return patterns[pattern]
     stem = name.lower().split(".")[0]
     for table in sorted(TABLES, key=len, reverse=True):  # survey_answers before survey
         if re.match(rf"{re.escape(table)}(?![a-z])", stem):
@@ -77,23 +83,20 @@ def table_for(name: str, patterns: dict[str, str] | None = None) -> str | None:
 def options_for(name: str, options: dict[str, dict] | None = None) -> tuple[str | None, dict]:
     """The ``[daily] inbox_options`` pattern a file named ``name`` matches (the first),
     and its options as :meth:`Store.ingest` takes them."""
-    for pattern, opts in (options or {}).items():
-        if fnmatch.fnmatch(name.lower(), pattern.lower()):
-            kw = {("mapping" if k == "map" else k): v for k, v in opts.items()}
-            return pattern, kw
-    return None, {}
+    pattern = first_match(name, options)
+    if pattern is None:
+        return None, {}
+    return pattern, {("mapping" if k == "map" else k): v for k, v in options[pattern].items()}
 
 
-def _failed(e: LoyalistError, name: str, table: str, pattern: str | None) -> str:
+def _failed(e: LoyalistError, name: str, pattern: str | None) -> str:
     """Why a file could not be ingested, and, where the columns did not fit, the
     ``[daily] inbox_options`` that would read it."""
     detail = e.message.rstrip(".") + " (nothing of it was loaded)"
     suggested = getattr(e, "suggested", None)
     if isinstance(e, MappingError) and suggested:
-        where = pattern or name
-        detail += (f"; read it with [daily.inbox_options.\"{where}\"] map = "
-                   f"\"{suggested}\"" + (", lines = true" if table == "orders" and
-                                           "unit_price=" in suggested else ""))
+        detail += (f"; read it with [daily.inbox_options.\"{pattern or name}\"] map = "
+                   f"\"{suggested}\"")
     return detail
 
 
@@ -153,10 +156,9 @@ def ingest_inbox(store, folder: Path, *, patterns: dict[str, str] | None = None,
                 r = store.ingest(table, path, strict=table != "customers", **kw)
             except LoyalistError as e:
                 # the option is best written for the files' pattern, as inbox_tables has it
-                pattern = pattern or next((p for p in (patterns or {}) if fnmatch.fnmatch(
-                    path.name.lower(), p.lower())), None)
+                pattern = pattern or first_match(path.name, patterns)
                 out.append(InboxFile(path, digest, table, "failed",
-                                     _failed(e, path.name, table, pattern)))
+                                     _failed(e, path.name, pattern)))
             else:
                 seen.add(digest)
                 out.append(InboxFile(path, digest, table, "ingested", "", r.ingest_id,

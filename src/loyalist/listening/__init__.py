@@ -35,8 +35,8 @@ from loyalist.listening.reasons import (
 )
 from loyalist.listening.texts import competitor_mentions, gather, proposed_competitors
 
-__all__ = ["UNKNOWN", "Listening", "ListeningReport", "aliases_of", "competitor_mentions", "competitor_whispers",
-           "edits_allowed", "find_mentions", "gather", "listen", "listening", "loss_reasons",
+__all__ = ["UNKNOWN", "Listening", "ListeningReport", "aliases_of", "competitor_mentions",
+           "competitor_whispers", "edits_allowed", "find_mentions", "gather", "listen", "listening", "loss_reasons",
            "loss_reasons_of", "lost_to_competitors", "macro_f1", "mention_trends",
            "propose_names", "proposed_competitors", "reasons_by", "reasons_by_department",
            "reasons_overall"]

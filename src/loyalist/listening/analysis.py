@@ -153,15 +153,8 @@ def listen(store, settings: ListeningSettings | None = None, *, as_of=None,
     from loyalist.settings import Settings
 
     settings = settings or Settings.load(store).listening
-    tables, groups, lost, values, as_of = store_frames(store, as_of, by)
-    texts = gather(tables)
-    mentions = competitor_mentions(texts, settings)
-    return Listening(
-        mentions=mentions, proposed=proposed_competitors(texts, settings),
-        trends=mention_trends(mentions, groups, by=by, freq=freq),
-        lost_to=lost_to_competitors(mentions, lost, settings),
-        whispers=competitor_whispers(mentions, values, as_of, settings),
-        texts=len(texts), as_of=as_of)
+    frames = store_frames(store, as_of, by)
+    return _competition(gather(frames[0]), frames, settings, by, freq)
 
 
 def loss_reasons_of(store, settings: ListeningSettings | None = None, *, as_of=None,
@@ -172,9 +165,27 @@ def loss_reasons_of(store, settings: ListeningSettings | None = None, *, as_of=N
     from loyalist.settings import Settings
 
     settings = settings or Settings.load(store).listening
-    tables, groups, lost, _values, _as_of = store_frames(store, as_of, by)
-    texts = gather(tables)
+    frames = store_frames(store, as_of, by)
+    texts = gather(frames[0])
     mentions = competitor_mentions(texts, settings) if settings.competitors else None
+    return _reasons(store, texts, frames, settings, mentions, by, freq)
+
+
+def _competition(texts, frames, settings, by, freq) -> Listening:
+    """:func:`listen` on texts already gathered from :func:`store_frames`."""
+    _tables, groups, lost, values, as_of = frames
+    mentions = competitor_mentions(texts, settings)
+    return Listening(
+        mentions=mentions, proposed=proposed_competitors(texts, settings),
+        trends=mention_trends(mentions, groups, by=by, freq=freq),
+        lost_to=lost_to_competitors(mentions, lost, settings),
+        whispers=competitor_whispers(mentions, values, as_of, settings),
+        texts=len(texts), as_of=as_of)
+
+
+def _reasons(store, texts, frames, settings, mentions, by, freq):
+    """:func:`loss_reasons_of` on texts (and mentions) already found."""
+    _tables, groups, lost, _values, _as_of = frames
     alerts = None
     if "alerts" in store.tables():
         alerts = store.table("alerts").select("customer_id", "kind", "at", "text").to_pandas()
@@ -209,14 +220,16 @@ def listening(store, settings: ListeningSettings | None = None, *, as_of=None,
     from loyalist.settings import Settings
 
     settings = settings or Settings.load(store).listening
+    # the store read and the texts gathered once for both parts
+    frames = store_frames(store, as_of, by)
+    texts = gather(frames[0])
     if settings.competitors:
-        competition = listen(store, settings, as_of=as_of, by=by, freq=freq)
-        proposed = competition.proposed
+        competition = _competition(texts, frames, settings, by, freq)
+        mentions, proposed = competition.mentions, competition.proposed
     else:
-        competition = None
-        tables, *_ = store_frames(store, as_of, by)
-        proposed = proposed_competitors(gather(tables), settings)
-    each, by_period = loss_reasons_of(store, settings, as_of=as_of, by=by, freq=reasons_freq)
+        competition, mentions = None, None
+        proposed = proposed_competitors(texts, settings)
+    each, by_period = _reasons(store, texts, frames, settings, mentions, by, reasons_freq)
     return ListeningReport(competitors=list(settings.competitors), competition=competition,
                            proposed=proposed, reasons=each, reasons_by=by_period)
 

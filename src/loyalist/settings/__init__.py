@@ -84,33 +84,25 @@ def spark_options(table: dict) -> dict[str, str]:
     >>> spark_options({"spark": {"executor": {"memory": "4g"}}, "spark.eventLog.enabled": True})
     {'spark.executor.memory': '4g', 'spark.eventLog.enabled': 'true'}
     """
-    out: dict[str, str] = {}
+    return {k: ("true" if v else "false") if isinstance(v, bool) else str(v)
+            for k, v in _flat(table).items()}
 
-    def walk(prefix: str, value) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif isinstance(value, bool):
-            out[prefix] = "true" if value else "false"
-        else:
-            out[prefix] = str(value)
 
-    walk("", table)
+def _flat(table: dict, prefix: str = "") -> dict:
+    """A table of tables as one table of dotted names, the values as they are."""
+    out = {}
+    for k, v in table.items():
+        name = f"{prefix}.{k}" if prefix else str(k)
+        out |= _flat(v, name) if isinstance(v, dict) else {name: v}
     return out
 
 
 def spark_options_check(table: dict) -> str | None:
     """What is wrong with ``[engine] spark_conf``, or None."""
-    def leaves(value):
-        if isinstance(value, dict):
-            for v in value.values():
-                yield from leaves(v)
-        else:
-            yield value
-
-    if any(not isinstance(v, str | int | float | bool) for v in leaves(table)):
+    flat = _flat(table)
+    if any(not isinstance(v, str | int | float | bool) for v in flat.values()):
         return "a table of Spark options whose values are text, numbers or true/false"
-    for key in spark_options(table):
+    for key in flat:
         if not key.startswith("spark."):
             return f"a table of Spark options, each named spark.something (not {key!r})"
         if key in SPARK_OWN_KEYS:

@@ -40,7 +40,7 @@ def team(
     cause and department. [team] and [departments] settings apply."""
 
     from loyalist.team import team_report
-    from loyalist.team.report import LEVEL_NOTE, signed, standing_text
+    from loyalist.team.report import LEVEL_NOTE, LEVEL_WITH_TEAM, signed, standing_text
 
     if segment is not None and not losses:
         raise typer.BadParameter("--segment goes with --losses.", param_hint="--segment")
@@ -98,8 +98,7 @@ def team(
               Col("satisfied (answers)", drop=1), Col("in the team", wrap=True)],
              arows, title="Agents (rates shrunk toward the team mean; 95% intervals; in "
              "the team: place among the team's peers doing the same work, and standing)")
-        level = rep.agents["rank_in_team"].isna() & rep.agents["within_team_low"].notna()
-        if level.any():
+        if any(row[-1] == LEVEL_WITH_TEAM for row in arows):
             out.print(LEVEL_NOTE)
     if len(rep.thanks):
         out.print("Thank you this week: " + ", ".join(map(str, rep.thanks["agent"])))
