@@ -147,6 +147,13 @@ def test_commands_json(shop):
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["scorecard"] and data["agents"]
+    # the table a person reads names each agent as the staff export does, with the id
+    # that --agent takes
+    named = {a["agent"]: a["name"] for a in data["agents"] if a.get("name")}
+    assert named
+    r = _cli("team", "--store", str(path), "--as-of", str(b.as_of.date()))
+    assert r.returncode == 0, r.stderr
+    assert any(f"{name} ({agent})" in r.stdout for agent, name in named.items()), r.stdout
     r = _cli("uplift", "--store", str(path), "--as-of", str(b.as_of.date()), "--no-save",
              "--min-outcomes", "50", "--json")
     assert r.returncode == 0, r.stderr

@@ -134,7 +134,7 @@ def signed(v) -> str:
     return "0" if s in ("+0", "-0") else s
 
 
-def _who(r) -> str:
+def who(r) -> str:
     name = r.get("name")
     agent = str(r.get("agent"))
     return f"{name} ({agent})" if isinstance(name, str) and name and name != agent else agent
@@ -204,7 +204,7 @@ def team_section(rep: TeamReport) -> dict:
                      f"{st['overdue']:,} are overdue.")
     if len(rep.thanks):
         lines.append("Thank you this week: "
-                     + ", ".join(_who(r) for r in data["thank_you"]) + ".")
+                     + ", ".join(who(r) for r in data["thank_you"]) + ".")
     elif len(rep.agents):
         lines.append("No thank-you list this week: no agent with at least 50 contacts "
                      "stands credibly above the peers of their team.")
@@ -229,7 +229,7 @@ def team_section(rep: TeamReport) -> dict:
             n = r.get("rated") or 0
             sat = (f"{_rate(r['satisfaction'], r['satisfaction_low'], r['satisfaction_high'])}"
                    f"; {n:,} answer{'' if n == 1 else 's'}" if n else "no answers")
-            rows.append([_who(r), str(r.get("team") or "–"), f"{r['handled']:,}",
+            rows.append([who(r), str(r.get("team") or "–"), f"{r['handled']:,}",
                          _rate(r["responsiveness"], r["responsiveness_low"],
                                r["responsiveness_high"]),
                          _rate(r["fcr"], r["fcr_low"], r["fcr_high"]),
@@ -241,7 +241,7 @@ def team_section(rep: TeamReport) -> dict:
             rows=rows, numeric=[False, False, True, True, True, True, True, False])
         titles["agents"] = "Agents, last 12 months (rates shrunk toward the team mean)"
     if len(rep.saves):
-        rows = [[_who(r), f"{r['worked']:,}", f"{r['still_active']:,}",
+        rows = [[who(r), f"{r['worked']:,}", f"{r['still_active']:,}",
                  _num(r["expected"]), _num(r["verified_saves"]),
                  f"{_num(r['saves_low'])} to {_num(r['saves_high'])}"]
                 for r in data["verified_saves"]]

@@ -27,7 +27,9 @@ def demo(
     from loyalist.datasets._text import COMPETITOR_ALIASES
 
     with out.status(f"Generating a business of {customers:,} customers over {months} months"):
-        business = make_business(n_customers=customers, months=months, seed=seed)
+        # agents who differ, as a real team's do (alike, the team page could rank none)
+        business = make_business(n_customers=customers, months=months, seed=seed,
+                                 agent_quality=1.0)
         files = business.write(exports, format="csv")
     out.print(f"Exports written to {exports}/ (ground truth in its truth/ folder).",
               markup=False, highlight=False)

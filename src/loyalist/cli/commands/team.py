@@ -40,7 +40,7 @@ def team(
     cause and department. [team] and [departments] settings apply."""
 
     from loyalist.team import team_report
-    from loyalist.team.report import LEVEL_NOTE, LEVEL_WITH_TEAM, signed, standing_text
+    from loyalist.team.report import LEVEL_NOTE, LEVEL_WITH_TEAM, signed, standing_text, who
 
     if segment is not None and not losses:
         raise typer.BadParameter("--segment goes with --losses.", param_hint="--segment")
@@ -86,22 +86,23 @@ def team(
         for r in rep.agents.itertuples(index=False):
             sat = (f"{r.satisfaction:.1%} ({r.satisfaction_low:.1%}-"
                    f"{r.satisfaction_high:.1%}; {r.rated:,})" if r.rated else "no answers")
-            arows.append((str(r.agent), f"{r.team} ({signed(r.team_standing)})",
+            arows.append((who(r._asdict()), f"{r.team} ({signed(r.team_standing)})",
                           f"{r.handled:,}",
                           f"{r.responsiveness:.1%} ({r.responsiveness_low:.1%}-"
                           f"{r.responsiveness_high:.1%})",
                           f"{r.fcr:.1%} ({r.fcr_low:.1%}-{r.fcr_high:.1%})",
                           f"{r.callbacks_caused:,}", sat, standing_text(r._asdict())))
-        show([Col("agent"), Col("team (standing)", drop=3), Col("contacts", right=True),
+        show([Col("agent", wrap=True, min_width=15), Col("team (standing)", drop=3), Col("contacts", right=True),
               Col("answered in target", drop=4), Col("first-contact resolution", drop=2),
               Col("call-backs caused", right=True, drop=5),
-              Col("satisfied (answers)", drop=1), Col("in the team", wrap=True)],
+              Col("satisfied (answers)", drop=1), Col("in the team")],
              arows, title="Agents (rates shrunk toward the team mean; 95% intervals; in "
              "the team: place among the team's peers doing the same work, and standing)")
         if any(row[-1] == LEVEL_WITH_TEAM for row in arows):
             out.print(LEVEL_NOTE)
     if len(rep.thanks):
-        out.print("Thank you this week: " + ", ".join(map(str, rep.thanks["agent"])))
+        out.print("Thank you this week: "
+                  + ", ".join(who(r) for r in rep.thanks.to_dict("records")))
     elif len(rep.agents):
         out.print("No thank-you list this week: no agent with at least 50 contacts stands "
                   "credibly above the peers of their team.")
