@@ -93,6 +93,16 @@ def test_department_losses_table_and_derived(store, biz):
     assert o.loc["service", "share_of_lost_revenue"] > 0.1
     k = r.kinds.set_index("kind")
     assert (k["beta"] >= 0).all() and k.loc["unanswered_request", "department"] == "service"
+    # a department blamed for failures that come with orders carries the caveat, by name;
+    # one blamed only for failures that do not (service's requests) does not
+    from loyalist.team.failures import ORDER_KINDS
+
+    blamed = set(k.index[(k["beta"] > 0) & k.index.isin(ORDER_KINDS)])
+    caveat = [n for n in r.notes if "come with orders" in n]
+    assert blamed and len(caveat) == 1  # this business blames late deliveries
+    named = caveat[0].split(":")[0].split(" and ")
+    assert sorted(named) == sorted({k.loc[kind, "department"] for kind in blamed})
+    assert "service" not in named
     d = r.to_dict()
     assert {"by_period", "overall", "kinds", "target_annual_loss"} <= set(d)
     # the 90% interval holds each share, overall and per period, and is written

@@ -56,7 +56,7 @@ def failure_parts(store, as_of, settings) -> list:
             expected = ibis.cases(*[(r.category == k, v) for k, v in mapping.items()],
                                   else_=r.team)
             conds["misrouted"] = r.team != expected
-        cats = [k for k in kinds if k not in conds and k not in _ORDER_KINDS]
+        cats = [k for k in kinds if k not in conds and k not in ORDER_KINDS]
         if cats:
             conds["_category"] = r.category.isin(cats)
         for kind, cond in conds.items():
@@ -95,8 +95,10 @@ def failure_events(store, as_of, settings) -> pd.DataFrame:
     return out
 
 
-_ORDER_KINDS = ("returned", "not_acknowledged", "late_against_promise", "not_followed_up",
-                "acknowledged_late")
+#: the failure kinds that come with an order (so a customer meets more of them the more
+#: they buy)
+ORDER_KINDS = ("returned", "not_acknowledged", "late_against_promise", "not_followed_up",
+               "acknowledged_late")
 
 
 def month_of(ts, y0: int, m0: int):

@@ -50,6 +50,7 @@ from loyalist.team.attribution import (
 )
 from loyalist.team.failures import (  # noqa: F401 (failure_events: part of this API)
     LAG_MONTHS,
+    ORDER_KINDS,
     engine_panel,
     failure_events,
     failure_parts,
@@ -327,6 +328,15 @@ def department_losses(store, as_of=None, *, settings=None, freq: str = "Q",
                      "the chance in which department's failures each loss really came from; "
                      "not a model that is wrong (failures that follow a decision to leave, "
                      "such as returns, can still be blamed).")
+    with_orders = list(dict.fromkeys(dept_of[k] for k, b in zip(kinds, beta, strict=True)
+                                     if b > 0 and k in ORDER_KINDS))
+    if with_orders:
+        notes.append(f"{' and '.join(with_orders)}: the failures blamed here come with "
+                     "orders, so customers meet more of them the more they buy; how much "
+                     "of a loss is theirs rather than the orders' own pattern depends on "
+                     "how the model tells the two apart, more than the interval says (on "
+                     "the synthetic business, other model forms gave such a department "
+                     "from 3% to 60% of the lost revenue: docs/team.md).")
     if segment is not None:
         notes.append(f"Segment {segment}: its {len(lives):,} customers' losses and "
                      "stayers, weighed by the model fitted on every customer.")
