@@ -213,6 +213,9 @@ def test_verified_saves_match_the_true_saves_per_caller(worked):
                         "high": saves["saves_high"], "true": true,
                         "worked": saves["worked"]}))
     assert set(saves.index) == set(CALLERS)
+    # named as the staff export names them (the web page and the report show the name)
+    staff = b.tables["staff"].set_index("id")["name"]
+    assert (saves["name"] == staff.reindex(saves.index)).all()
     assert (saves["worked"] == tr.groupby("agent").size().reindex(saves.index)).all()
     for who in CALLERS:
         half = (saves.loc[who, "saves_high"] - saves.loc[who, "saves_low"]) / 2

@@ -97,7 +97,9 @@ def test_team_section_in_the_cli_report_has_team_figures(shop):
     # verified saves per caller, with the interval
     for sv in team["verified_saves"]:
         assert sv["agent"] in CALLERS
-        assert re.search(rf">{sv['agent']}</td>\s*<td[^>]*>{sv['worked']:,}</td>", part)
+        who = f"{sv['name']} ({sv['agent']})" if sv.get("name") else sv["agent"]
+        assert re.search(rf">{re.escape(htmllib.escape(who))}</td>\s*<td[^>]*>{sv['worked']:,}</td>",
+                         part)
         assert f"{sv['saves_low']:.1f}".removesuffix(".0") in text
     thanks = team["thank_you"]
     if thanks:

@@ -137,10 +137,15 @@ def agent_table(store, as_of, settings, *, period_days: int = 365) -> pd.DataFra
     standing = peer_standing(cells, main, settings.service.team_for_category)
     df = df.join(standing, on="agent")
     df["rank_score"] = df["team_standing"] + df["within_team"]
-    if "staff" in store.tables():
+    return _named(store, df).sort_values("rank_score", ascending=False).reset_index(drop=True)
+
+
+def _named(store, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each ``agent``'s ``name`` from the staff export, where there is one."""
+    if "staff" in store.tables() and len(df):
         st = store.table("staff").select("id", "name").to_pandas()
         df["name"] = df["agent"].map(st.set_index("id")["name"])
-    return df.sort_values("rank_score", ascending=False).reset_index(drop=True)
+    return df
 
 
 #: the measures the ranking compares agents on, and the column of ``work_cells`` each
@@ -358,7 +363,7 @@ def verified_saves(store, as_of, settings) -> pd.DataFrame:
     se = np.sqrt(own + ctrl_var.reindex(g.index))
     g["saves_low"] = g["verified_saves"] - 1.959964 * se
     g["saves_high"] = g["verified_saves"] + 1.959964 * se
-    return g.reset_index().rename(columns={"by": "agent"}).sort_values(
+    return _named(store, g.reset_index().rename(columns={"by": "agent"})).sort_values(
         "verified_saves", ascending=False)
 
 
